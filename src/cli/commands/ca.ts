@@ -1,0 +1,98 @@
+import { createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { withContext } from "../open-context.ts";
+import { type Command, CliError, json, oneOf, optionalString, requireString } from "../command.ts";
+
+const TYPES = ["sign", "auth"] as const;
+const TYPE_JA = { sign: "署名用電子証明書", auth: "利用者証明用電子証明書" } as const;
+
+/** Read an RSA public key (PEM SPKI, PEM PKCS#1, or DER SPKI) and check it is one JPKI allows. */
+export function readPublicKey(path: string): KeyObject {
+  let data: Buffer;
+  try {
+    data = readFileSync(path);
+  } catch (error) {
+    throw new CliError(`--pubkey: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (data.length > 64 * 1024) throw new CliError(`--pubkey: ${path} is too large for a public key`);
+  let key: KeyObject;
+  try {
+    const text = data.toString("latin1");
+    key = text.includes("-----BEGIN")
+      ? createPublicKey({ key: text, format: "pem" })
+      : createPublicKey({ key: data, format: "der", type: "spki" });
+  } catch {
+    throw new CliError(`--pubkey: ${path} is not a PEM or DER public key`);
+  }
+  const details = key.asymmetricKeyDetails;
+  if (key.asymmetricKeyType !== "rsa" || !details?.modulusLength) {
+    throw new CliError(`--pubkey: ${path} is a ${key.asymmetricKeyType} key; JPKI certificates are RSA`);
+  }
+  if (details.modulusLength < 2048 || details.modulusLength > 4096) {
+    throw new CliError(`--pubkey: RSA-${details.modulusLength} is outside what JPKI allows (2048 to 4096 bits)`);
+  }
+  if (details.publicExponent !== 65537n) throw new CliError(`--pubkey: the public exponent must be 65537`);
+  return key;
+}
+
+function pem(der: Uint8Array): string {
+  const body = Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n").replace(/\n$/, "");
+  return `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
+}
+
+export const caIssue: Command = {
+  path: ["ca", "issue"],
+  summary: "公開鍵から証明書を発行 / issue a certificate for a resident from a public key",
+  usage: "--type sign|auth --resident ID --pubkey FILE [--out FILE] [--json]",
+  help: [
+    "  --type sign|auth   署名用 (signing) or 利用者証明用 (authentication)",
+    "  --resident ID      the resident's id (R-…)",
+    "  --pubkey FILE      the subject's RSA public key, PEM or DER",
+    "  --out FILE         write the certificate there (DER if FILE ends in .der or .cer, else PEM)",
+  ],
+  options: { type: { type: "string" }, resident: { type: "string" }, pubkey: { type: "string" }, out: { type: "string" } },
+  async run(values, io) {
+    const type = oneOf(values, "type", TYPES);
+    const residentId = requireString(values, "resident");
+    const subjectPublicKey = readPublicKey(requireString(values, "pubkey"));
+    const out = optionalString(values, "out");
+    const record = await withContext(values, io, (ctx) => ctx.ca.issue({ type, residentId, subjectPublicKey }));
+    const certificatePem = pem(record.der);
+    if (out) writeFileSync(out, /\.(der|cer)$/i.test(out) ? record.der : certificatePem);
+    const subject = new X509Certificate(record.der).subject.replace(/\n/g, ", ");
+    if (values.json) {
+      const { der: _der, ...rest } = record;
+      return json(io, { id: record.serialHex, ...rest, subject, pem: certificatePem });
+    }
+    io.stdout(
+      `${TYPE_JA[type]}を発行しました / issued the ${type} certificate\n` +
+        `  シリアル番号 / serial: ${record.serialHex}\n  subject: ${subject}\n` +
+        `  有効期限 / expires: ${record.expires} (notAfter ${record.notAfter})\n`,
+    );
+    if (!out) io.stdout(certificatePem);
+  },
+};
+
+export const caShow: Command = {
+  path: ["ca", "show"],
+  summary: "CA 証明書を表示 / print a CA's root certificate (PEM)",
+  usage: "--type sign|auth [--json]",
+  help: ["  --type sign|auth   the signing or the authentication CA"],
+  options: { type: { type: "string" } },
+  async run(values, io) {
+    const type = oneOf(values, "type", TYPES);
+    const der = await withContext(values, io, async (ctx) => ctx.ca.authority(type).certificateDer);
+    if (!values.json) return io.stdout(pem(der));
+    const x = new X509Certificate(der);
+    json(io, {
+      id: `${type}-ca`,
+      type,
+      subject: x.subject.replace(/\n/g, ", "),
+      serial: x.serialNumber,
+      notBefore: new Date(x.validFrom).toISOString(),
+      notAfter: new Date(x.validTo).toISOString(),
+      sha256: x.fingerprint256.replace(/:/g, ""),
+      pem: pem(der),
+    });
+  },
+};

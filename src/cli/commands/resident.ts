@@ -1,0 +1,97 @@
+import type { Resident } from "../../services/registry.ts";
+import { withContext } from "../open-context.ts";
+import { type Command, json, optionalString, requireString } from "../command.ts";
+
+const GENDER_JA = { "1": "男", "2": "女", "3": "不明" } as const;
+
+function describe(r: Resident): string {
+  return [
+    `${r.id}  ${r.name}`,
+    `  生年月日 / birth:   ${r.birth}`,
+    `  性別 / gender:      ${r.gender} (${GENDER_JA[r.gender]})`,
+    `  住所 / address:     ${r.address}`,
+    `  市区町村 / municipality: ${r.municipality.prefectureJa}${r.municipality.cityJa} (${r.municipality.code})`,
+    `  国籍 / nationality: ${r.nationality}${r.residenceEnd ? `, 在留期間満了日 / period of stay ends ${r.residenceEnd}` : ""}`,
+    ...(r.guardianship ? ["  成年被後見人 / under guardianship"] : []),
+    `  状態 / status:      ${r.status}`,
+  ].join("\n");
+}
+
+export const residentAdd: Command = {
+  path: ["resident", "add"],
+  summary: "住民を登録 / register a resident",
+  usage: '--name "姓 名" --birth YYYY-MM-DD --gender 1|2|3 --address "…" --municipality CODE [--nationality CC] [--residence-end D] [--guardianship] [--json]',
+  help: [
+    "  --name \"姓 名\"      surname and given name, separated by a space (stored with a full-width space)",
+    "  --birth D           date of birth",
+    "  --gender 1|2|3      1 male, 2 female, 3 unknown (as in the certificate)",
+    "  --address TEXT      address from the prefecture on, as the certificate carries it (≤ 200 characters)",
+    "  --municipality CODE 6-digit municipality code, e.g. 132098 (町田市)",
+    "  --nationality CC    ISO 3166 two-letter code (default JP)",
+    "  --residence-end D   end of the period of stay (foreign residents without permanent status)",
+    "  --guardianship      adult under guardianship (成年被後見人)",
+  ],
+  options: {
+    name: { type: "string" },
+    birth: { type: "string" },
+    gender: { type: "string" },
+    address: { type: "string" },
+    municipality: { type: "string" },
+    nationality: { type: "string" },
+    "residence-end": { type: "string" },
+    guardianship: { type: "boolean" },
+  },
+  async run(values, io) {
+    const input = {
+      name: requireString(values, "name"),
+      birth: requireString(values, "birth"),
+      gender: requireString(values, "gender"),
+      address: requireString(values, "address"),
+      municipality: requireString(values, "municipality"),
+      guardianship: values.guardianship === true,
+    };
+    const nationality = optionalString(values, "nationality");
+    const residenceEnd = optionalString(values, "residence-end");
+    const resident = await withContext(values, io, (ctx) =>
+      ctx.registry.add({ ...input, ...(nationality ? { nationality } : {}), ...(residenceEnd ? { residenceEnd } : {}) }),
+    );
+    if (values.json) return json(io, resident);
+    io.stdout(`登録しました / registered:\n${describe(resident)}\n`);
+  },
+};
+
+export const residentShow: Command = {
+  path: ["resident", "show"],
+  summary: "住民を表示 / show a resident and their certificates",
+  usage: "--id ID [--json]",
+  help: ["  --id ID            the resident's id (R-…)"],
+  options: { id: { type: "string" } },
+  async run(values, io) {
+    const id = requireString(values, "id");
+    const { resident, certificates } = await withContext(values, io, async (ctx) => ({
+      resident: await ctx.registry.get(id),
+      certificates: await ctx.ca.certificatesOf(id),
+    }));
+    const certs = certificates.map(({ der: _der, ...c }) => c);
+    if (values.json) return json(io, { ...resident, certificates: certs });
+    io.stdout(`${describe(resident)}\n`);
+    for (const c of certs) {
+      io.stdout(`  ${c.type === "sign" ? "署名用" : "利用者証明用"} ${c.serialHex}  ${c.status}  有効期限 / expires ${c.expires}\n`);
+    }
+  },
+};
+
+export const residentList: Command = {
+  path: ["resident", "list"],
+  summary: "住民の一覧 / list residents",
+  usage: "[--municipality CODE] [--json]",
+  help: ["  --municipality CODE  only residents of this municipality"],
+  options: { municipality: { type: "string" } },
+  async run(values, io) {
+    const municipality = optionalString(values, "municipality");
+    const residents = await withContext(values, io, (ctx) => ctx.registry.list(municipality ? { municipality } : {}));
+    if (values.json) return json(io, { residents });
+    if (residents.length === 0) io.stdout("登録された住民はいません / no residents\n");
+    for (const r of residents) io.stdout(`${r.id}  ${r.name}  ${r.birth}  ${r.municipality.cityJa}\n`);
+  },
+};

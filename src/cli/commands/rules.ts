@@ -1,0 +1,53 @@
+import { certificateValidity } from "../../rules/validity.ts";
+import { parseDateOrInstant, parseJapanDate } from "../../rules/japan-date.ts";
+import { type Command, json, optionalString, requireString } from "../command.ts";
+
+export const rulesValidity: Command = {
+  path: ["rules", "validity"],
+  summary: "証明書の有効期限を計算 / compute certificate expiry, renewal window and eligibility",
+  usage: "--birth YYYY-MM-DD --issued (YYYY-MM-DD | ISO-8601 instant) [--renewal] [--card-expiry D] [--residence-end D] [--auth-expiry D] [--guardianship] [--json]",
+  help: [
+    "  --birth D          date of birth",
+    "  --issued D|T       date of issuance, or an instant (converted to its Japan date)",
+    "  --renewal          issued as a renewal while fewer than 3 months remained (6th birthday)",
+    "  --card-expiry D    the card's expiry (caps both certificates)",
+    "  --residence-end D  end of the period of stay (foreign residents without permanent status)",
+    "  --auth-expiry D    the holder's authentication-certificate expiry (caps the signing certificate)",
+    "  --guardianship     the holder is an adult under guardianship (成年被後見人)",
+  ],
+  options: {
+    birth: { type: "string" },
+    issued: { type: "string" },
+    renewal: { type: "boolean" },
+    "card-expiry": { type: "string" },
+    "residence-end": { type: "string" },
+    "auth-expiry": { type: "string" },
+    guardianship: { type: "boolean" },
+  },
+  async run(values, io) {
+    const date = (flag: string) => {
+      const text = optionalString(values, flag);
+      return text === undefined ? undefined : parseJapanDate(text, flag);
+    };
+    const cardExpiry = date("card-expiry");
+    const residenceEnd = date("residence-end");
+    const authExpiry = date("auth-expiry");
+    const result = certificateValidity({
+      birth: parseJapanDate(requireString(values, "birth"), "birth"),
+      issued: parseDateOrInstant(requireString(values, "issued"), "issued"),
+      renewal: values.renewal === true,
+      guardianship: values.guardianship === true,
+      ...(cardExpiry ? { cardExpiry } : {}),
+      ...(residenceEnd ? { residenceEnd } : {}),
+      ...(authExpiry ? { authExpiry } : {}),
+    });
+    if (values.json) return json(io, result);
+    const sign = result.sign.eligible
+      ? `${result.sign.expires}（更新開始 / renewal from ${result.sign.renewalFrom}）`
+      : `発行不可 / not eligible: ${result.sign.reason}`;
+    io.stdout(
+      `利用者証明用電子証明書 / authentication: ${result.auth.expires}（更新開始 / renewal from ${result.auth.renewalFrom}）\n` +
+        `署名用電子証明書 / signing:            ${sign}\n`,
+    );
+  },
+};

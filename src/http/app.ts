@@ -1,0 +1,63 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Context } from "../services/context.ts";
+import { ServiceError } from "../services/errors.ts";
+import { landingPage } from "./pages/landing.ts";
+
+const STATUS_OF: Record<ServiceError["code"], number> = {
+  "invalid-input": 400,
+  "not-found": 404,
+  "not-eligible": 422,
+  conflict: 409,
+  "ca-unavailable": 503,
+  "bad-passphrase": 500,
+};
+
+/**
+ * The HTTP application as a value, testable with `inject()` without listening. Handlers are
+ * thin: they call services and translate results; the one error handler below is the only
+ * place that turns failures into HTTP answers.
+ */
+export async function buildApp(context: Context, options: { log?: (line: string) => void } = {}): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+
+  app.setErrorHandler((error, request, reply) => {
+    if (error instanceof ServiceError) {
+      const status = STATUS_OF[error.code];
+      if (status < 500) {
+        return reply.status(status).send({ error: { code: error.code, message: error.message, field: error.field } });
+      }
+    }
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) {
+      return reply.status(status).send({ error: { code: "bad-request", message: (error as Error).message } });
+    }
+    options.log?.(`${request.method} ${request.url}: ${(error as Error).stack ?? String(error)}`);
+    return reply.status(500).send({ error: { code: "internal", message: "内部エラー / internal error" } });
+  });
+
+  app.get("/healthz", async () => ({ status: "ok", store: context.store.dialect }));
+
+  for (const type of ["sign", "auth"] as const) {
+    app.get(`/ca/${type}.crt`, async (_request, reply) => {
+      const der = context.ca.authority(type).certificateDer;
+      return reply
+        .header("content-type", "application/pkix-cert")
+        .header("cache-control", "public, max-age=86400")
+        .header("content-disposition", `inline; filename="openjpki-${type}-ca.crt"`)
+        .send(Buffer.from(der));
+    });
+  }
+
+  app.get("/", async (_request, reply) => reply.type("text/html; charset=utf-8").send(landingPage(context)));
+  app.get("/cps", async (_request, reply) =>
+    reply
+      .type("text/plain; charset=utf-8")
+      .send(
+        "OpenJPKI 認証業務運用規程（デモ）/ OpenJPKI certification practice statement (demonstration)\n\n" +
+          "このCAは試験・開発用です。実在の公的個人認証サービス（J-LIS）とは関係ありません。\n" +
+          "This CA is for testing and development only and is not the real JPKI operated by J-LIS.\n",
+      ),
+  );
+
+  return app;
+}

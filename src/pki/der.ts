@@ -1,0 +1,376 @@
+/**
+ * Hand-written DER: the few encoders the CRL and OCSP builders need on their hot paths, and a
+ * strict, bounded reader for untrusted input (OCSP requests).
+ *
+ * The encoders work on byte arrays directly, so building a million CRL entries allocates no
+ * per-entry objects. The reader accepts DER only (definite, minimal lengths; single-byte tags),
+ * never reads past its parent's end, and counts the nodes it visits against a budget, so a
+ * hostile input costs at most `maxNodes` steps and no allocation beyond subarray views.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Tags used here
+// ---------------------------------------------------------------------------------------------
+
+export const TAG = {
+  BOOLEAN: 0x01,
+  INTEGER: 0x02,
+  BIT_STRING: 0x03,
+  OCTET_STRING: 0x04,
+  NULL: 0x05,
+  OID: 0x06,
+  ENUMERATED: 0x0a,
+  UTC_TIME: 0x17,
+  GENERALIZED_TIME: 0x18,
+  SEQUENCE: 0x30,
+  SET: 0x31,
+} as const;
+
+/** Context-specific tag number `n` (0–30), constructed or primitive. */
+export function contextTag(n: number, constructed: boolean): number {
+  return 0x80 | (constructed ? 0x20 : 0) | n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------------
+
+/** Number of bytes a DER length field takes for a content of `length` bytes. */
+export function lengthOfLength(length: number): number {
+  if (length < 0x80) return 1;
+  if (length < 0x100) return 2;
+  if (length < 0x10000) return 3;
+  if (length < 0x1000000) return 4;
+  if (length <= 0xffffffff) return 5;
+  throw new RangeError(`DER length ${length} too large`);
+}
+
+/** Writes a DER length field at `offset`; returns the offset after it. */
+export function writeLength(out: Uint8Array, offset: number, length: number): number {
+  const n = lengthOfLength(length);
+  if (n === 1) {
+    out[offset] = length;
+    return offset + 1;
+  }
+  out[offset] = 0x80 | (n - 1);
+  for (let i = n - 1; i >= 1; i--) {
+    out[offset + i] = length & 0xff;
+    length = Math.floor(length / 256);
+  }
+  return offset + n;
+}
+
+/** The DER header (tag + length) for `length` content bytes. */
+export function header(tag: number, length: number): Uint8Array {
+  const out = new Uint8Array(1 + lengthOfLength(length));
+  out[0] = tag;
+  writeLength(out, 1, length);
+  return out;
+}
+
+/** Concatenates byte arrays (or nested arrays of them). */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** A TLV whose content is the concatenation of `parts`. */
+export function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const out = new Uint8Array(1 + lengthOfLength(len) + len);
+  out[0] = tag;
+  let o = writeLength(out, 1, len);
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export const seq = (...parts: Uint8Array[]): Uint8Array => tlv(TAG.SEQUENCE, ...parts);
+
+/** DER OBJECT IDENTIFIER from dotted form. Used at module load for constants, not per call. */
+export function oid(dotted: string): Uint8Array {
+  const arcs = dotted.split(".").map((s) => {
+    if (!/^\d+$/.test(s)) throw new TypeError(`bad OID ${dotted}`);
+    return BigInt(s);
+  });
+  if (arcs.length < 2) throw new TypeError(`bad OID ${dotted}`);
+  const body: number[] = [];
+  const pushArc = (v: bigint): void => {
+    const bytes = [Number(v & 0x7fn)];
+    v >>= 7n;
+    while (v > 0n) {
+      bytes.unshift(Number(v & 0x7fn) | 0x80);
+      v >>= 7n;
+    }
+    body.push(...bytes);
+  };
+  pushArc(arcs[0]! * 40n + arcs[1]!);
+  for (const a of arcs.slice(2)) pushArc(a);
+  return tlv(TAG.OID, Uint8Array.from(body));
+}
+
+/**
+ * Minimal unsigned big-endian magnitude of `bytes` (leading zero bytes removed; zero stays one
+ * 0x00 byte) — the content a DER INTEGER needs, before the sign pad.
+ */
+export function stripLeadingZeros(bytes: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < bytes.length - 1 && bytes[i] === 0) i++;
+  return i === 0 ? bytes : bytes.subarray(i);
+}
+
+/** Content length of a DER INTEGER holding the unsigned magnitude `mag` (already minimal). */
+export function unsignedIntegerContentLength(mag: Uint8Array): number {
+  return mag[0]! & 0x80 ? mag.length + 1 : mag.length;
+}
+
+/** DER INTEGER for an unsigned big-endian value (a serial number, say). */
+export function unsignedInteger(bytes: Uint8Array): Uint8Array {
+  if (bytes.length === 0) throw new RangeError("an INTEGER needs at least one byte");
+  const mag = stripLeadingZeros(bytes);
+  const len = unsignedIntegerContentLength(mag);
+  const out = new Uint8Array(1 + lengthOfLength(len) + len);
+  out[0] = TAG.INTEGER;
+  const o = writeLength(out, 1, len);
+  out.set(mag, o + len - mag.length);
+  return out;
+}
+
+/** DER INTEGER for a non-negative bigint. */
+export function bigintInteger(value: bigint): Uint8Array {
+  if (value < 0n) throw new RangeError("negative INTEGER not supported here");
+  let hex = value.toString(16);
+  if (hex.length % 2) hex = "0" + hex;
+  return unsignedInteger(Uint8Array.from(Buffer.from(hex, "hex")));
+}
+
+/** Writes the unsigned serial `bytes` as a DER INTEGER at `offset`; returns the new offset. */
+export function writeUnsignedInteger(out: Uint8Array, offset: number, mag: Uint8Array): number {
+  const len = unsignedIntegerContentLength(mag);
+  out[offset] = TAG.INTEGER;
+  offset = writeLength(out, offset + 1, len);
+  if (len > mag.length) out[offset++] = 0;
+  out.set(mag, offset);
+  return offset + mag.length;
+}
+
+export const DER_NULL = Uint8Array.of(TAG.NULL, 0x00);
+export const DER_TRUE = Uint8Array.of(TAG.BOOLEAN, 0x01, 0xff);
+
+export function octetString(bytes: Uint8Array): Uint8Array {
+  return tlv(TAG.OCTET_STRING, bytes);
+}
+
+export function bitString(bytes: Uint8Array): Uint8Array {
+  return tlv(TAG.BIT_STRING, Uint8Array.of(0), bytes);
+}
+
+export function enumerated(value: number): Uint8Array {
+  if (!Number.isInteger(value) || value < 0 || value > 127) throw new RangeError("ENUMERATED 0–127 only");
+  return Uint8Array.of(TAG.ENUMERATED, 0x01, value);
+}
+
+// ----- time -----
+
+/** Whole seconds (floor): RFC 5280 and RFC 6960 times carry no fractions. */
+export function wholeSeconds(date: Date): number {
+  const ms = date.getTime();
+  if (!Number.isFinite(ms)) throw new RangeError("invalid Date");
+  return Math.floor(ms / 1000);
+}
+
+const UTC_TIME_MIN = Date.UTC(1950, 0, 1) / 1000;
+const UTC_TIME_END = Date.UTC(2050, 0, 1) / 1000;
+const GEN_TIME_MIN = -62167219200; // 0000-01-01T00:00:00Z
+const GEN_TIME_END = Date.UTC(10000, 0, 1) / 1000;
+
+/** Encoded size of an RFC 5280 Time (UTCTime before 2050, GeneralizedTime from 2050). */
+export function timeLength(seconds: number): number {
+  return seconds >= UTC_TIME_MIN && seconds < UTC_TIME_END ? 15 : 17;
+}
+
+function put2(out: Uint8Array, o: number, v: number): number {
+  out[o] = 0x30 + ((v / 10) | 0);
+  out[o + 1] = 0x30 + (v % 10);
+  return o + 2;
+}
+
+/**
+ * Writes an RFC 5280 Time (UTCTime for 1950–2049, GeneralizedTime otherwise, both `…Z` with
+ * whole seconds) at `offset`; returns the new offset. `seconds` is Unix time.
+ */
+export function writeTime(out: Uint8Array, offset: number, seconds: number, forceGeneralized = false): number {
+  if (!(seconds >= GEN_TIME_MIN && seconds < GEN_TIME_END)) throw new RangeError("date outside 0000–9999");
+  const d = new Date(seconds * 1000);
+  const year = d.getUTCFullYear();
+  const utc = !forceGeneralized && seconds >= UTC_TIME_MIN && seconds < UTC_TIME_END;
+  let o = offset;
+  if (utc) {
+    out[o++] = TAG.UTC_TIME;
+    out[o++] = 13;
+    o = put2(out, o, year % 100);
+  } else {
+    out[o++] = TAG.GENERALIZED_TIME;
+    out[o++] = 15;
+    o = put2(out, o, (year / 100) | 0);
+    o = put2(out, o, year % 100);
+  }
+  o = put2(out, o, d.getUTCMonth() + 1);
+  o = put2(out, o, d.getUTCDate());
+  o = put2(out, o, d.getUTCHours());
+  o = put2(out, o, d.getUTCMinutes());
+  o = put2(out, o, d.getUTCSeconds());
+  out[o++] = 0x5a; // 'Z'
+  return o;
+}
+
+/** RFC 5280 Time for `date` (rounded down to whole seconds). */
+export function time(date: Date): Uint8Array {
+  const s = wholeSeconds(date);
+  const out = new Uint8Array(timeLength(s));
+  writeTime(out, 0, s);
+  return out;
+}
+
+/** GeneralizedTime `YYYYMMDDHHMMSSZ` for `date` (rounded down to whole seconds): OCSP and invalidityDate. */
+export function generalizedTime(date: Date): Uint8Array {
+  const out = new Uint8Array(17);
+  writeTime(out, 0, wholeSeconds(date), true);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strict, bounded reading
+// ---------------------------------------------------------------------------------------------
+
+/** Why a DER input was refused. Internal to pki: callers convert it to their own typed error. */
+export class DerError extends Error {
+  override readonly name = "DerError";
+}
+
+/** One decoded element: tag, and where its content lies in the input. */
+export interface Tlv {
+  readonly tag: number;
+  /** Offset of the tag byte. */
+  readonly start: number;
+  /** Offset of the first content byte. */
+  readonly contentStart: number;
+  /** Offset just past the content. */
+  readonly end: number;
+}
+
+/** Shared by all cursors over one input: how many more elements may be read. */
+export interface NodeBudget {
+  remaining: number;
+}
+
+/** Walks the elements between `pos` and `end` of `input`, one level of nesting at a time. */
+export class DerCursor {
+  readonly #input: Uint8Array;
+  readonly #end: number;
+  readonly #budget: NodeBudget;
+  #pos: number;
+
+  constructor(input: Uint8Array, budget: NodeBudget, start = 0, end = input.length) {
+    this.#input = input;
+    this.#budget = budget;
+    this.#pos = start;
+    this.#end = end;
+  }
+
+  get done(): boolean {
+    return this.#pos >= this.#end;
+  }
+
+  /** The tag of the next element, or undefined at the end. */
+  peekTag(): number | undefined {
+    return this.#pos < this.#end ? this.#input[this.#pos] : undefined;
+  }
+
+  /** Reads the next element; `expected` checks its tag. */
+  read(expected?: number): Tlv {
+    if (--this.#budget.remaining < 0) throw new DerError("too many ASN.1 elements");
+    const input = this.#input;
+    const end = this.#end;
+    const start = this.#pos;
+    if (start >= end) throw new DerError("unexpected end of data");
+    const tag = input[start]!;
+    if ((tag & 0x1f) === 0x1f) throw new DerError("high tag numbers are not supported");
+    if (expected !== undefined && tag !== expected) {
+      throw new DerError(`expected tag 0x${expected.toString(16)}, found 0x${tag.toString(16)}`);
+    }
+    let p = start + 1;
+    if (p >= end) throw new DerError("truncated length");
+    const first = input[p++]!;
+    let length: number;
+    if (first < 0x80) {
+      length = first;
+    } else if (first === 0x80) {
+      throw new DerError("indefinite length is not DER");
+    } else {
+      const n = first & 0x7f;
+      if (n > 4) throw new DerError("length field too long");
+      if (p + n > end) throw new DerError("truncated length");
+      if (input[p] === 0) throw new DerError("non-minimal length");
+      length = 0;
+      for (let i = 0; i < n; i++) length = length * 256 + input[p++]!;
+      if (length < 0x80) throw new DerError("non-minimal length");
+    }
+    if (length > end - p) throw new DerError("length exceeds the enclosing element");
+    this.#pos = p + length;
+    return { tag, start, contentStart: p, end: p + length };
+  }
+
+  /** Reads the next element if its tag is `tag`. */
+  readOptional(tag: number): Tlv | undefined {
+    return this.peekTag() === tag ? this.read(tag) : undefined;
+  }
+
+  /** A cursor over the content of a constructed element read from this cursor. */
+  enter(element: Tlv): DerCursor {
+    if ((element.tag & 0x20) === 0) throw new DerError("primitive element has no children");
+    return new DerCursor(this.#input, this.#budget, element.contentStart, element.end);
+  }
+
+  /** The content bytes of an element (a view, not a copy). */
+  content(element: Tlv): Uint8Array {
+    return this.#input.subarray(element.contentStart, element.end);
+  }
+
+  /** The whole encoding of an element, tag and length included (a view). */
+  encoding(element: Tlv): Uint8Array {
+    return this.#input.subarray(element.start, element.end);
+  }
+
+  /** Throws unless every element has been read. */
+  expectEnd(): void {
+    if (this.#pos !== this.#end) throw new DerError("unexpected trailing data");
+  }
+}
+
+/** Checks that `content` is a well-formed OBJECT IDENTIFIER body. */
+export function checkOidContent(content: Uint8Array): void {
+  if (content.length === 0 || content.length > 64) throw new DerError("bad OBJECT IDENTIFIER length");
+  if ((content[content.length - 1]! & 0x80) !== 0) throw new DerError("truncated OBJECT IDENTIFIER");
+  let atArcStart = true;
+  for (const b of content) {
+    if (atArcStart && b === 0x80) throw new DerError("non-minimal OBJECT IDENTIFIER arc");
+    atArcStart = (b & 0x80) === 0;
+  }
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,568 @@
+/**
+ * OCSP (RFC 6960) encoding with the RFC 5019 lightweight profile: parse a request from untrusted
+ * bytes, build a signed BasicOCSPResponse, the pre-encoded error responses, CertID matching, and
+ * the GET form's path decoding. Pure functions: no HTTP, no storage, time passed in.
+ *
+ * Choices:
+ * - Requests are parsed by a strict DER reader with a byte limit (8 KiB), a node budget (512
+ *   elements) and at most 16 Requests; anything else is `OcspMalformedError` (→ malformedRequest).
+ * - A well-formed request whose CertID uses a hash other than SHA-1 or SHA-256 throws
+ *   `OcspUnsupportedHashError` (code `unauthorized`): without understanding the hash we cannot
+ *   tell which CA is meant, and RFC 5019 §2.2.3 answers "unauthorized" for a CA we don't serve.
+ * - Unknown non-critical extensions are ignored (RFC 6960 §4.4); an unknown critical one, a
+ *   repeated extension, or a nonce outside 1–32 octets (RFC 8954 §2.1) is malformed.
+ * - `optionalSignature` and `requestorName` are accepted and ignored (RFC 5019 §2.1.2).
+ * - The nonce is the nonce extension's extnValue exactly as sent (normally `04 len …`), and the
+ *   response echoes those bytes unchanged.
+ * - A response's CertID is the request's CertID bytes when it came from `parseOcspRequest`, so
+ *   hashAlgorithm parameters (NULL or absent) match what the client sent.
+ * - Responses use the byKey ResponderID, GeneralizedTime rounded down to whole seconds, and a
+ *   revocationReason unless the reason is `unspecified` (the same rule as the CRL's reasonCode).
+ */
+import { createHash, type KeyObject } from "node:crypto";
+import { REVOCATION_REASON_CODE, type RevocationReason } from "../rules/revocation.ts";
+import { keyHashSha1, readCertificateFields } from "./certificate-fields.ts";
+import {
+  DerCursor,
+  DerError,
+  TAG,
+  bitString,
+  bytesEqual,
+  checkOidContent,
+  contextTag,
+  enumerated,
+  generalizedTime,
+  octetString,
+  oid,
+  seq,
+  tlv,
+  unsignedInteger,
+  wholeSeconds,
+  type NodeBudget,
+} from "./der.ts";
+import type { Signer } from "./signer.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------------------------
+
+export type OcspHashAlgorithm = "sha1" | "sha256";
+
+/** A CertID (RFC 6960 §4.1.1). */
+export interface OcspCertId {
+  readonly hashAlgorithm: OcspHashAlgorithm;
+  /** Hash of the issuer's subject Name DER. */
+  readonly issuerNameHash: Uint8Array;
+  /** Hash of the issuer's subjectPublicKey bits. */
+  readonly issuerKeyHash: Uint8Array;
+  /** The certificate's serial, unsigned big-endian. */
+  readonly serial: Uint8Array;
+  /** The CertID's DER exactly as the request carried it (set by `parseOcspRequest`); echoed in the response. */
+  readonly der?: Uint8Array;
+}
+
+export interface OcspRequestInfo {
+  /** One CertID per Request, in order (1 to `maxRequests`). */
+  readonly requests: readonly OcspCertId[];
+  /** The nonce extension's extnValue as sent, to echo; absent when the request had none. */
+  readonly nonce?: Uint8Array;
+}
+
+export interface OcspParseLimits {
+  /** Largest request accepted, in bytes. Default 8192. */
+  readonly maxBytes?: number;
+  /** Most ASN.1 elements read. Default 512. */
+  readonly maxNodes?: number;
+  /** Most Requests in one OCSPRequest. Default 16. */
+  readonly maxRequests?: number;
+}
+
+export const OCSP_DEFAULT_LIMITS: Readonly<Required<OcspParseLimits>> = Object.freeze({
+  maxBytes: 8192,
+  maxNodes: 512,
+  maxRequests: 16,
+});
+
+export type OcspCertStatus =
+  | { readonly kind: "good" }
+  | { readonly kind: "revoked"; readonly revokedAt: Date; readonly reason?: RevocationReason }
+  | { readonly kind: "unknown" };
+
+export interface OcspSingleResponse {
+  readonly certId: OcspCertId;
+  readonly status: OcspCertStatus;
+  readonly thisUpdate: Date;
+  readonly nextUpdate?: Date;
+}
+
+export interface OcspResponseOptions {
+  /** The delegated responder's certificate, embedded in `certs`. Omit for a response signed by the CA itself. */
+  readonly responderCertificateDer?: Uint8Array;
+  /** SHA-1 of the responder's public key bits (byKey ResponderID). Default: computed from `signer.publicKey`. */
+  readonly responderKeyHash?: Uint8Array;
+  readonly signer: Signer;
+  readonly producedAt: Date;
+  readonly responses: readonly OcspSingleResponse[];
+  /** The request's nonce (`OcspRequestInfo.nonce`), echoed as a response extension. */
+  readonly nonce?: Uint8Array;
+}
+
+/** The issuer a CertID names: its subject Name DER and its subjectPublicKey bits. */
+export interface OcspIssuer {
+  readonly nameDer: Uint8Array;
+  readonly spkiKeyBits: Uint8Array;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+export type OcspRequestErrorCode = "malformedRequest" | "unauthorized";
+
+/** A request the responder refuses; `code` is the OCSPResponseStatus to answer with. */
+export class OcspRequestError extends Error {
+  override readonly name: string = "OcspRequestError";
+  readonly code: OcspRequestErrorCode;
+
+  constructor(code: OcspRequestErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** The request is not a well-formed OCSPRequest within the limits. Answer `OCSP_MALFORMED_REQUEST`. */
+export class OcspMalformedError extends OcspRequestError {
+  override readonly name = "OcspMalformedError";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("malformedRequest", message, options);
+  }
+}
+
+/** A CertID uses a hash algorithm we don't support, so no issuer can be matched. Answer `OCSP_UNAUTHORIZED`. */
+export class OcspUnsupportedHashError extends OcspRequestError {
+  override readonly name = "OcspUnsupportedHashError";
+  /** The hash algorithm's OID, dotted. */
+  readonly algorithm: string;
+
+  constructor(algorithm: string) {
+    super("unauthorized", `unsupported CertID hash algorithm ${algorithm}`);
+    this.algorithm = algorithm;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Constants
+// ---------------------------------------------------------------------------------------------
+
+const errorResponse = (status: number): Uint8Array => seq(enumerated(status));
+
+/** OCSPResponse { malformedRequest(1) }. Shared bytes: do not modify. */
+export const OCSP_MALFORMED_REQUEST: Uint8Array = errorResponse(1);
+/** OCSPResponse { internalError(2) }. Shared bytes: do not modify. */
+export const OCSP_INTERNAL_ERROR: Uint8Array = errorResponse(2);
+/** OCSPResponse { tryLater(3) }. Shared bytes: do not modify. */
+export const OCSP_TRY_LATER: Uint8Array = errorResponse(3);
+/** OCSPResponse { unauthorized(6) }. Shared bytes: do not modify. */
+export const OCSP_UNAUTHORIZED: Uint8Array = errorResponse(6);
+
+/** The pre-encoded response for a refused request. */
+export function ocspErrorResponseFor(error: OcspRequestError): Uint8Array {
+  return error.code === "unauthorized" ? OCSP_UNAUTHORIZED : OCSP_MALFORMED_REQUEST;
+}
+
+/** The Content-Type of OCSP requests and responses (RFC 6960 Appendix A). */
+export const OCSP_REQUEST_CONTENT_TYPE = "application/ocsp-request";
+export const OCSP_RESPONSE_CONTENT_TYPE = "application/ocsp-response";
+
+const OID_SHA1 = oid("1.3.14.3.2.26");
+const OID_SHA256 = oid("2.16.840.1.101.3.4.2.1");
+const OID_NONCE = oid("1.3.6.1.5.5.7.48.1.2");
+const OID_BASIC = oid("1.3.6.1.5.5.7.48.1.1");
+const SHA256_WITH_RSA = seq(oid("1.2.840.113549.1.1.11"), Uint8Array.of(TAG.NULL, 0));
+const HASH_LENGTH: Readonly<Record<OcspHashAlgorithm, number>> = { sha1: 20, sha256: 32 };
+const HASH_ALGORITHM_ID: Readonly<Record<OcspHashAlgorithm, Uint8Array>> = {
+  sha1: seq(OID_SHA1, Uint8Array.of(TAG.NULL, 0)),
+  sha256: seq(OID_SHA256, Uint8Array.of(TAG.NULL, 0)),
+};
+/** Longest serial accepted in a request (RFC 5280 allows 20 octets; leave room for others' mistakes). */
+const MAX_SERIAL_OCTETS = 32;
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+// ---------------------------------------------------------------------------------------------
+
+function oidDotted(content: Uint8Array): string {
+  const arcs: string[] = [];
+  let v = 0n;
+  let first = true;
+  for (const b of content) {
+    v = (v << 7n) | BigInt(b & 0x7f);
+    if ((b & 0x80) === 0) {
+      if (first) {
+        const a = v < 80n ? v / 40n : 2n;
+        arcs.push(String(a), String(v - a * 40n));
+        first = false;
+      } else arcs.push(String(v));
+      v = 0n;
+    }
+  }
+  return arcs.join(".");
+}
+
+const oidContent = (encoded: Uint8Array): Uint8Array => encoded.subarray(2);
+const SHA1_CONTENT = oidContent(OID_SHA1);
+const SHA256_CONTENT = oidContent(OID_SHA256);
+const NONCE_CONTENT = oidContent(OID_NONCE);
+
+/** Reads `AlgorithmIdentifier` of a CertID: the OID and absent-or-NULL parameters. */
+function readHashAlgorithm(c: DerCursor): OcspHashAlgorithm | { unsupported: string } {
+  const alg = c.enter(c.read(TAG.SEQUENCE));
+  const oidTlv = alg.read(TAG.OID);
+  const content = alg.content(oidTlv);
+  checkOidContent(content);
+  if (!alg.done) {
+    const params = alg.read(TAG.NULL);
+    if (params.end !== params.contentStart) throw new DerError("NULL with content");
+  }
+  alg.expectEnd();
+  if (bytesEqual(content, SHA1_CONTENT)) return "sha1";
+  if (bytesEqual(content, SHA256_CONTENT)) return "sha256";
+  return { unsupported: oidDotted(content) };
+}
+
+function readSerial(c: DerCursor): Uint8Array {
+  const content = c.content(c.read(TAG.INTEGER));
+  if (content.length === 0) throw new DerError("empty INTEGER");
+  if (content.length > 1 && content[0] === 0 && (content[1]! & 0x80) === 0) throw new DerError("non-minimal INTEGER");
+  if (content.length > 1 && content[0] === 0xff && (content[1]! & 0x80) !== 0) throw new DerError("non-minimal INTEGER");
+  if (content[0]! & 0x80) throw new DerError("negative serial number");
+  const mag = content[0] === 0 && content.length > 1 ? content.subarray(1) : content;
+  if (mag.length > MAX_SERIAL_OCTETS) throw new DerError("serial number too long");
+  return mag.slice();
+}
+
+interface ParsedExtension {
+  readonly oid: Uint8Array;
+  readonly critical: boolean;
+  readonly value: Uint8Array;
+}
+
+/** Reads `Extensions` (SEQUENCE SIZE (1..MAX) OF Extension); refuses repeats. */
+function readExtensions(c: DerCursor): ParsedExtension[] {
+  const list = c.enter(c.read(TAG.SEQUENCE));
+  const out: ParsedExtension[] = [];
+  if (list.done) throw new DerError("empty Extensions");
+  while (!list.done) {
+    const ext = list.enter(list.read(TAG.SEQUENCE));
+    const id = ext.content(ext.read(TAG.OID));
+    checkOidContent(id);
+    let critical = false;
+    const bool = ext.readOptional(TAG.BOOLEAN);
+    if (bool) {
+      const b = ext.content(bool);
+      if (b.length !== 1 || (b[0] !== 0 && b[0] !== 0xff)) throw new DerError("bad BOOLEAN");
+      if (b[0] === 0) throw new DerError("DEFAULT FALSE encoded");
+      critical = true;
+    }
+    const value = ext.content(ext.read(TAG.OCTET_STRING));
+    ext.expectEnd();
+    if (out.some((e) => bytesEqual(e.oid, id))) throw new DerError("repeated extension");
+    out.push({ oid: id, critical, value });
+  }
+  return out;
+}
+
+function checkUnknownExtensions(exts: readonly ParsedExtension[], known: readonly Uint8Array[]): void {
+  for (const e of exts) {
+    if (e.critical && !known.some((k) => bytesEqual(k, e.oid))) {
+      throw new DerError(`unsupported critical extension ${oidDotted(e.oid)}`);
+    }
+  }
+}
+
+/** Checks an RFC 8954 nonce and returns the extnValue bytes to echo. */
+function checkNonce(value: Uint8Array): Uint8Array {
+  // Normally extnValue is the DER of `OCTET STRING (SIZE(1..32))`; some old clients send the raw bytes.
+  let inner = value;
+  if (value.length >= 2 && value[0] === TAG.OCTET_STRING) {
+    try {
+      const c = new DerCursor(value, { remaining: 1 });
+      const t = c.read(TAG.OCTET_STRING);
+      c.expectEnd();
+      inner = c.content(t);
+    } catch {
+      inner = value; // not an OCTET STRING after all: raw nonce
+    }
+  }
+  if (inner.length < 1 || inner.length > 32) throw new DerError("nonce must be 1 to 32 octets (RFC 8954)");
+  return value.slice();
+}
+
+/**
+ * Parses an OCSPRequest from untrusted bytes within `limits`.
+ * Throws `OcspMalformedError` for anything that is not a well-formed request within the limits,
+ * and `OcspUnsupportedHashError` for a well-formed one whose CertID hash we don't support.
+ */
+export function parseOcspRequest(der: Uint8Array, limits: OcspParseLimits = {}): OcspRequestInfo {
+  const maxBytes = limits.maxBytes ?? OCSP_DEFAULT_LIMITS.maxBytes;
+  const maxNodes = limits.maxNodes ?? OCSP_DEFAULT_LIMITS.maxNodes;
+  const maxRequests = limits.maxRequests ?? OCSP_DEFAULT_LIMITS.maxRequests;
+  if (!(der instanceof Uint8Array)) throw new TypeError("parseOcspRequest needs a Uint8Array");
+  if (der.length === 0) throw new OcspMalformedError("empty request");
+  if (der.length > maxBytes) throw new OcspMalformedError(`request larger than ${maxBytes} bytes`);
+
+  const budget: NodeBudget = { remaining: maxNodes };
+  let unsupported: string | undefined;
+  try {
+    const top = new DerCursor(der, budget);
+    const request = top.enter(top.read(TAG.SEQUENCE));
+    top.expectEnd();
+
+    const tbs = request.enter(request.read(TAG.SEQUENCE));
+    const version = tbs.readOptional(contextTag(0, true));
+    if (version) {
+      const v = tbs.enter(version);
+      const n = v.content(v.read(TAG.INTEGER));
+      v.expectEnd();
+      if (n.length !== 1 || n[0] !== 0) throw new DerError("unsupported OCSPRequest version");
+    }
+    tbs.readOptional(contextTag(1, true)); // requestorName: ignored
+
+    const list = tbs.enter(tbs.read(TAG.SEQUENCE));
+    const requests: OcspCertId[] = [];
+    while (!list.done) {
+      if (requests.length === maxRequests) throw new DerError(`more than ${maxRequests} requests`);
+      const req = list.enter(list.read(TAG.SEQUENCE));
+      const certIdTlv = req.read(TAG.SEQUENCE);
+      const certId = req.enter(certIdTlv);
+      const alg = readHashAlgorithm(certId);
+      const nameHash = certId.content(certId.read(TAG.OCTET_STRING));
+      const keyHash = certId.content(certId.read(TAG.OCTET_STRING));
+      const serial = readSerial(certId);
+      certId.expectEnd();
+      const single = req.readOptional(contextTag(0, true));
+      if (single) {
+        const s = req.enter(single);
+        checkUnknownExtensions(readExtensions(s), []);
+        s.expectEnd();
+      }
+      req.expectEnd();
+      if (typeof alg !== "string") {
+        unsupported ??= alg.unsupported;
+        if (nameHash.length === 0 || nameHash.length > 64 || keyHash.length === 0 || keyHash.length > 64) {
+          throw new DerError("bad CertID hash length");
+        }
+        continue;
+      }
+      if (nameHash.length !== HASH_LENGTH[alg] || keyHash.length !== HASH_LENGTH[alg]) {
+        throw new DerError(`CertID hash length does not match ${alg}`);
+      }
+      requests.push({
+        hashAlgorithm: alg,
+        issuerNameHash: nameHash.slice(),
+        issuerKeyHash: keyHash.slice(),
+        serial,
+        der: der.slice(certIdTlv.start, certIdTlv.end),
+      });
+    }
+    if (requests.length === 0 && unsupported === undefined) throw new DerError("empty requestList");
+
+    let nonce: Uint8Array | undefined;
+    const extsTlv = tbs.readOptional(contextTag(2, true));
+    if (extsTlv) {
+      const e = tbs.enter(extsTlv);
+      const exts = readExtensions(e);
+      e.expectEnd();
+      checkUnknownExtensions(exts, [NONCE_CONTENT]);
+      const n = exts.find((x) => bytesEqual(x.oid, NONCE_CONTENT));
+      if (n) nonce = checkNonce(n.value);
+    }
+    tbs.expectEnd();
+
+    request.readOptional(contextTag(0, true)); // optionalSignature: ignored
+    request.expectEnd();
+
+    if (unsupported !== undefined) throw new OcspUnsupportedHashError(unsupported);
+    return nonce === undefined ? { requests } : { requests, nonce };
+  } catch (err) {
+    if (err instanceof DerError) throw new OcspMalformedError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+/**
+ * Decodes the RFC 5019 GET form: the path segment(s) after the responder's URL, i.e. the
+ * URL-encoded base64 of the DER request. Accepts %-escapes, unescaped `+` and `/`, the base64url
+ * alphabet, missing padding, and leading slashes. Returns the DER (pass it to `parseOcspRequest`).
+ */
+export function decodeOcspGetPath(path: string, limits: Pick<OcspParseLimits, "maxBytes"> = {}): Uint8Array {
+  const maxBytes = limits.maxBytes ?? OCSP_DEFAULT_LIMITS.maxBytes;
+  // Worst case every base64 character is %-escaped: 3 characters each.
+  const maxPath = 3 * 4 * Math.ceil(maxBytes / 3) + 16;
+  if (typeof path !== "string") throw new TypeError("decodeOcspGetPath needs a string");
+  if (path.length > maxPath) throw new OcspMalformedError("GET path too long");
+  let i = 0;
+  while (i < path.length && path[i] === "/") i++;
+  let b64 = "";
+  for (; i < path.length; i++) {
+    let ch = path[i]!;
+    if (ch === "%") {
+      const hex = path.slice(i + 1, i + 3);
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) throw new OcspMalformedError("bad %-escape in GET path");
+      ch = String.fromCharCode(parseInt(hex, 16));
+      i += 2;
+    }
+    if (ch === "-" || ch === " ") ch = "+";
+    else if (ch === "_") ch = "/";
+    b64 += ch;
+  }
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new OcspMalformedError("GET path is not base64");
+  const unpadded = b64.replace(/=+$/, "");
+  if (unpadded.length % 4 === 1 || (b64.length !== unpadded.length && b64.length % 4 !== 0)) {
+    throw new OcspMalformedError("bad base64 length in GET path");
+  }
+  const der = Buffer.from(unpadded, "base64");
+  if (der.length === 0) throw new OcspMalformedError("empty request");
+  if (der.length > maxBytes) throw new OcspMalformedError(`request larger than ${maxBytes} bytes`);
+  return new Uint8Array(der.buffer, der.byteOffset, der.length);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issuers and CertIDs
+// ---------------------------------------------------------------------------------------------
+
+interface IssuerHashes {
+  readonly sha1: { readonly name: Uint8Array; readonly key: Uint8Array };
+  readonly sha256: { readonly name: Uint8Array; readonly key: Uint8Array };
+}
+
+const issuerHashCache = new WeakMap<OcspIssuer, IssuerHashes>();
+
+const digest = (alg: OcspHashAlgorithm, data: Uint8Array): Uint8Array => new Uint8Array(createHash(alg).update(data).digest());
+
+/** The SHA-1 and SHA-256 name and key hashes of `issuer`, computed once per issuer object. */
+function issuerHashes(issuer: OcspIssuer): IssuerHashes {
+  let h = issuerHashCache.get(issuer);
+  if (!h) {
+    h = {
+      sha1: { name: digest("sha1", issuer.nameDer), key: digest("sha1", issuer.spkiKeyBits) },
+      sha256: { name: digest("sha256", issuer.nameDer), key: digest("sha256", issuer.spkiKeyBits) },
+    };
+    issuerHashCache.set(issuer, h);
+  }
+  return h;
+}
+
+/** The issuer fields of a CA certificate, for `certIdMatchesIssuer` and `certIdFor`. Keep and reuse the object. */
+export function ocspIssuerFromCertificate(caCertificateDer: Uint8Array): OcspIssuer {
+  const f = readCertificateFields(caCertificateDer);
+  return { nameDer: f.subjectNameDer, spkiKeyBits: f.spkiKeyBits };
+}
+
+/**
+ * Whether `certId` names `issuer` (both hashes equal). The hashes are computed once per issuer
+ * object (cached by identity), so pass the same object on every call.
+ */
+export function certIdMatchesIssuer(certId: OcspCertId, issuer: OcspIssuer): boolean {
+  const h = issuerHashes(issuer)[certId.hashAlgorithm];
+  if (!h) return false;
+  return bytesEqual(certId.issuerNameHash, h.name) && bytesEqual(certId.issuerKeyHash, h.key);
+}
+
+/** The CertID for `serial` under `issuer`: what a pre-signed response for that certificate carries. */
+export function certIdFor(issuer: OcspIssuer, serial: Uint8Array, hashAlgorithm: OcspHashAlgorithm = "sha1"): OcspCertId {
+  const h = issuerHashes(issuer)[hashAlgorithm];
+  let i = 0;
+  while (i < serial.length - 1 && serial[i] === 0) i++;
+  return { hashAlgorithm, issuerNameHash: h.name, issuerKeyHash: h.key, serial: serial.slice(i) };
+}
+
+function encodeCertId(certId: OcspCertId): Uint8Array {
+  if (certId.der) return certId.der;
+  const len = HASH_LENGTH[certId.hashAlgorithm];
+  if (len === undefined) throw new TypeError(`unsupported hash algorithm ${String(certId.hashAlgorithm)}`);
+  if (certId.issuerNameHash.length !== len || certId.issuerKeyHash.length !== len) {
+    throw new TypeError(`CertID hashes must be ${len} bytes for ${certId.hashAlgorithm}`);
+  }
+  return seq(
+    HASH_ALGORITHM_ID[certId.hashAlgorithm],
+    octetString(certId.issuerNameHash),
+    octetString(certId.issuerKeyHash),
+    unsignedInteger(certId.serial),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses
+// ---------------------------------------------------------------------------------------------
+
+const signerKeyHashCache = new WeakMap<KeyObject, Uint8Array>();
+
+/** SHA-1 over the subjectPublicKey bits of `key` (byKey ResponderID), cached per KeyObject. */
+export function responderKeyHashOf(key: KeyObject): Uint8Array {
+  let h = signerKeyHashCache.get(key);
+  if (!h) {
+    const spki = new Uint8Array(key.export({ type: "spki", format: "der" }));
+    const c = new DerCursor(spki, { remaining: 8 });
+    const s = c.enter(c.read(TAG.SEQUENCE));
+    s.read(TAG.SEQUENCE);
+    const bits = s.content(s.read(TAG.BIT_STRING));
+    h = keyHashSha1(bits.subarray(1));
+    signerKeyHashCache.set(key, h);
+  }
+  return h;
+}
+
+function encodeStatus(status: OcspCertStatus): Uint8Array {
+  switch (status.kind) {
+    case "good":
+      return Uint8Array.of(contextTag(0, false), 0);
+    case "unknown":
+      return Uint8Array.of(contextTag(2, false), 0);
+    case "revoked": {
+      const parts = [generalizedTime(status.revokedAt)];
+      const reason = status.reason;
+      if (reason !== undefined && reason !== "unspecified") {
+        const code = REVOCATION_REASON_CODE[reason];
+        if (code === undefined) throw new TypeError(`unknown revocation reason ${String(reason)}`);
+        parts.push(tlv(contextTag(0, true), enumerated(code)));
+      }
+      return tlv(contextTag(1, true), ...parts);
+    }
+    default:
+      throw new TypeError(`unknown certificate status ${String((status as { kind?: unknown }).kind)}`);
+  }
+}
+
+function encodeSingleResponse(r: OcspSingleResponse): Uint8Array {
+  const parts = [encodeCertId(r.certId), encodeStatus(r.status), generalizedTime(r.thisUpdate)];
+  if (r.nextUpdate !== undefined) {
+    if (wholeSeconds(r.nextUpdate) <= wholeSeconds(r.thisUpdate)) throw new RangeError("nextUpdate must be after thisUpdate");
+    parts.push(tlv(contextTag(0, true), generalizedTime(r.nextUpdate)));
+  }
+  return seq(...parts);
+}
+
+/** Builds and signs a successful OCSPResponse carrying a BasicOCSPResponse. */
+export async function buildOcspResponse(opts: OcspResponseOptions): Promise<Uint8Array> {
+  if (opts.signer.algorithm !== "sha256WithRSAEncryption") throw new TypeError("unsupported signer algorithm");
+  if (opts.responses.length === 0) throw new TypeError("an OCSP response needs at least one SingleResponse");
+  const keyHash = opts.responderKeyHash ?? responderKeyHashOf(opts.signer.publicKey);
+  if (keyHash.length !== 20) throw new TypeError("responderKeyHash must be a 20-byte SHA-1");
+  const dataParts = [
+    tlv(contextTag(2, true), octetString(keyHash)),
+    generalizedTime(opts.producedAt),
+    seq(...opts.responses.map(encodeSingleResponse)),
+  ];
+  if (opts.nonce !== undefined) {
+    if (opts.nonce.length === 0) throw new TypeError("empty nonce");
+    dataParts.push(tlv(contextTag(1, true), seq(seq(OID_NONCE, octetString(opts.nonce)))));
+  }
+  const tbs = seq(...dataParts);
+  const signature = await opts.signer.sign(tbs);
+  const basicParts = [tbs, SHA256_WITH_RSA, bitString(signature)];
+  if (opts.responderCertificateDer) basicParts.push(tlv(contextTag(0, true), seq(opts.responderCertificateDer)));
+  const basic = seq(...basicParts);
+  return seq(enumerated(0), tlv(contextTag(0, true), seq(OID_BASIC, octetString(basic))));
+}

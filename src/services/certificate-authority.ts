@@ -1,0 +1,325 @@
+import { generateKeyPair, X509Certificate, type KeyObject } from "node:crypto";
+import { promisify } from "node:util";
+import type { Kysely, Transaction } from "kysely";
+import type { CertificateTable, Database } from "../store/schema.ts";
+import { bytes } from "../store/database.ts";
+import { hex } from "../pki/asn1.ts";
+import { randomSerial, signCertificate } from "../pki/certificate.ts";
+import { leafTemplate, rootTemplate, type CaNaming, type CaType } from "../pki/jpki-profile.ts";
+import type { Signer } from "../pki/signer.ts";
+import { SoftwareSigner } from "../pki/software-signer.ts";
+import { certificateValidity, type CertificateValidity } from "../rules/validity.ts";
+import { addDays, addMonthsClamped, compareJapanDates, endOfJapanDay, japanDateOf, type JapanDate } from "../rules/japan-date.ts";
+import { RuleInputError } from "../rules/errors.ts";
+import { toOtherNames } from "../profile/attributes.ts";
+import type { Settings } from "../config/defaults.ts";
+import { ServiceError } from "./errors.ts";
+import { decryptPrivateKey, encryptPrivateKey } from "./keystore.ts";
+import { newSubjectCn } from "./ids.ts";
+import type { Clock } from "./clock.ts";
+import type { Registry, Resident } from "./registry.ts";
+
+const generateRsa = promisify(generateKeyPair);
+
+export const CA_TYPES: readonly CaType[] = ["sign", "auth"];
+
+export interface Authority {
+  id: string;
+  type: CaType;
+  certificateDer: Uint8Array;
+  publicKey: KeyObject;
+  signer: Signer;
+}
+
+export interface IssueRequest {
+  type: CaType;
+  residentId: string;
+  subjectPublicKey: KeyObject;
+  cardId?: string;
+  /** Issued as a renewal while fewer than 3 months remained on the replaced certificate. */
+  renewal?: boolean;
+  cardExpiry?: JapanDate;
+}
+
+export interface CertificateRecord {
+  type: CaType;
+  serialHex: string;
+  residentId: string;
+  cardId: string | null;
+  subjectCn: string;
+  municipalityCode: string;
+  notBefore: string;
+  notAfter: string;
+  expires: JapanDate;
+  issuedAt: string;
+  der: Uint8Array;
+  status: CertificateTable["status"];
+}
+
+/**
+ * The two certificate authorities, signing and user authentication: separate self-signed
+ * roots, each issuing end-entity certificates directly (no intermediate), as J-LIS does.
+ */
+export class CertificateAuthorities {
+  readonly #authorities = new Map<CaType, Authority>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly registry: Registry,
+    private readonly settings: Settings,
+    private readonly passphrase: string,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Create the roots that do not exist yet (first run) and load both. Returns the types created. */
+  async ensureRoots(): Promise<CaType[]> {
+    const created: CaType[] = [];
+    for (const type of CA_TYPES) {
+      const existing = await this.activeRow(type);
+      if (!existing) {
+        await this.createRoot(type);
+        created.push(type);
+      }
+      await this.load(type);
+    }
+    return created;
+  }
+
+  authority(type: CaType): Authority {
+    const authority = this.#authorities.get(type);
+    if (!authority) throw new ServiceError("ca-unavailable", `the ${type} CA is not loaded`);
+    return authority;
+  }
+
+  get naming(): CaNaming {
+    return this.settings.caNaming;
+  }
+
+  private async activeRow(type: CaType) {
+    return this.db
+      .selectFrom("authorities")
+      .selectAll()
+      .where("ca_type", "=", type)
+      .where("active", "=", 1)
+      .orderBy("generation", "desc")
+      .executeTakeFirst();
+  }
+
+  private async createRoot(type: CaType): Promise<void> {
+    const { privateKey, publicKey } = await generateRsa("rsa", { modulusLength: 2048, publicExponent: 65537 });
+    const now = this.clock();
+    const firstDay = japanDateOf(now);
+    // J-LIS roots end at 23:59:59 JST on the day before the 10th anniversary of their creation.
+    const lastDay = addDays(addMonthsClamped(firstDay, 12 * this.settings.rootValidityYears), -1);
+    const der = await signCertificate(
+      rootTemplate({ type, naming: this.naming, publicKey, serial: randomSerial(), notBefore: now, notAfter: endOfJapanDay(lastDay) }),
+      new SoftwareSigner(privateKey),
+    );
+    await this.db
+      .insertInto("authorities")
+      .values({
+        id: `${type}-1`,
+        ca_type: type,
+        generation: 1,
+        certificate_der: der,
+        private_key_pem: encryptPrivateKey(privateKey, this.passphrase),
+        not_after: endOfJapanDay(lastDay).toISOString(),
+        created_at: now.toISOString(),
+        active: 1,
+      })
+      // Two processes starting on a fresh store at once: the second insert loses and loads the first.
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  private async load(type: CaType): Promise<void> {
+    const row = await this.activeRow(type);
+    if (!row) throw new ServiceError("ca-unavailable", `no ${type} CA in the store`);
+    const privateKey = decryptPrivateKey(row.private_key_pem, this.passphrase, `${type} CA`);
+    const certificateDer = bytes(row.certificate_der);
+    const publicKey = new X509Certificate(certificateDer).publicKey;
+    this.#authorities.set(type, { id: row.id, type, certificateDer, publicKey, signer: new SoftwareSigner(privateKey) });
+  }
+
+  /**
+   * Issue one certificate for a registered resident. The rules decide eligibility and expiry;
+   * the certificate is built, signed and recorded inside one transaction and handed out only
+   * after the commit, so a crash can never leave a signed certificate unrecorded.
+   */
+  async issue(request: IssueRequest): Promise<CertificateRecord> {
+    const authority = this.authority(request.type);
+    const resident = await this.registry.get(request.residentId);
+    if (resident.status !== "registered") {
+      throw new ServiceError("not-eligible", `resident ${resident.id} is ${resident.status}: no certificate can be issued`);
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction().execute((trx) => this.issueIn(trx, authority, resident, request));
+      } catch (error) {
+        // A colliding random serial or CN (vanishingly rare) is retried with fresh ones.
+        if (attempt < 3 && isUniqueViolation(error)) continue;
+        throw error;
+      }
+    }
+  }
+
+  private async issueIn(
+    trx: Transaction<Database>,
+    authority: Authority,
+    resident: Resident,
+    request: IssueRequest,
+  ): Promise<CertificateRecord> {
+    const now = this.clock();
+    const issued = japanDateOf(now);
+    const authExpiry = request.type === "sign" ? await this.currentAuthExpiry(trx, resident.id, issued) : undefined;
+    const validity = this.validity(resident, issued, request, authExpiry);
+    const period = request.type === "sign" ? validity.sign : validity.auth;
+    if (!("expires" in period)) {
+      const reason = "reason" in period ? period.reason : "unknown";
+      throw new ServiceError(
+        "not-eligible",
+        reason === "under-15"
+          ? "15歳未満の方には署名用電子証明書を発行できません / no signing certificate for people under 15"
+          : "成年被後見人の方には署名用電子証明書を発行できません / no signing certificate for adults under guardianship",
+        "type",
+      );
+    }
+    const serial = randomSerial();
+    const subjectCn = newSubjectCn(now);
+    const base = this.settings.publicBaseUrl;
+    const municipality = resident.municipality;
+    const der = await signCertificate(
+      leafTemplate({
+        type: request.type,
+        naming: this.naming,
+        issuerPublicKey: authority.publicKey,
+        subjectPublicKey: request.subjectPublicKey,
+        serial,
+        subjectCn,
+        notBefore: now,
+        notAfter: endOfJapanDay(period.expires),
+        municipality,
+        ...(request.type === "sign"
+          ? {
+              otherNames: toOtherNames({
+                name: resident.name,
+                nameSubstitutes: resident.nameSubstitutes,
+                birth: resident.birth,
+                gender: resident.gender,
+                address: resident.address,
+                addressSubstitutes: resident.addressSubstitutes,
+              }),
+            }
+          : {}),
+        urls: {
+          ocsp: `${base}/ocsp/${request.type}`,
+          caIssuers: `${base}/ca/${request.type}.crt`,
+          crl: `${base}/crl/${request.type}/${municipality.code}.crl`,
+          cps: `${base}/cps`,
+        },
+      }),
+      authority.signer,
+    );
+    const row: CertificateTable = {
+      ca_type: request.type,
+      serial_hex: hex(serial),
+      authority_id: authority.id,
+      resident_id: resident.id,
+      card_id: request.cardId ?? null,
+      subject_cn: subjectCn,
+      municipality_code: municipality.code,
+      not_before: new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString(),
+      not_after: endOfJapanDay(period.expires).toISOString(),
+      expires: period.expires,
+      issued_at: now.toISOString(),
+      der,
+      status: "valid",
+      revoked_at: null,
+      revocation_reason: null,
+      invalidity_date: null,
+      revoked_by: null,
+    };
+    await trx.insertInto("certificates").values(row).execute();
+    return toRecord(row);
+  }
+
+  private validity(resident: Resident, issued: JapanDate, request: IssueRequest, authExpiry?: JapanDate): CertificateValidity {
+    try {
+      return certificateValidity({
+        birth: resident.birth,
+        issued,
+        renewal: request.renewal ?? false,
+        guardianship: resident.guardianship,
+        ...(request.cardExpiry ? { cardExpiry: request.cardExpiry } : {}),
+        ...(resident.residenceEnd ? { residenceEnd: resident.residenceEnd } : {}),
+        ...(authExpiry ? { authExpiry } : {}),
+      });
+    } catch (error) {
+      if (error instanceof RuleInputError) throw new ServiceError("not-eligible", error.message, error.field);
+      throw error;
+    }
+  }
+
+  /** The expiry of the holder's valid authentication certificate, which caps a signing certificate. */
+  private async currentAuthExpiry(trx: Transaction<Database>, residentId: string, today: JapanDate): Promise<JapanDate | undefined> {
+    const rows = await trx
+      .selectFrom("certificates")
+      .select(["expires"])
+      .where("resident_id", "=", residentId)
+      .where("ca_type", "=", "auth")
+      .where("status", "=", "valid")
+      .execute();
+    const current = rows.map((r) => r.expires).filter((e) => compareJapanDates(e, today) >= 0);
+    return current.sort(compareJapanDates).at(-1);
+  }
+
+  async certificate(type: CaType, serialHex: string): Promise<CertificateRecord> {
+    const row = await this.db
+      .selectFrom("certificates")
+      .selectAll()
+      .where("ca_type", "=", type)
+      .where("serial_hex", "=", serialHex.toUpperCase())
+      .executeTakeFirst();
+    if (!row) throw new ServiceError("not-found", `no ${type} certificate with serial ${serialHex}`, "serial");
+    return toRecord(row);
+  }
+
+  async certificatesOf(residentId: string): Promise<CertificateRecord[]> {
+    const rows = await this.db
+      .selectFrom("certificates")
+      .selectAll()
+      .where("resident_id", "=", residentId)
+      .orderBy("issued_at")
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  async count(type?: CaType): Promise<number> {
+    let query = this.db.selectFrom("certificates").select((eb) => eb.fn.countAll().as("n"));
+    if (type) query = query.where("ca_type", "=", type);
+    const { n } = await query.executeTakeFirstOrThrow();
+    return Number(n);
+  }
+}
+
+function toRecord(row: CertificateTable): CertificateRecord {
+  return {
+    type: row.ca_type,
+    serialHex: row.serial_hex,
+    residentId: row.resident_id,
+    cardId: row.card_id,
+    subjectCn: row.subject_cn,
+    municipalityCode: row.municipality_code,
+    notBefore: row.not_before,
+    notAfter: row.not_after,
+    expires: row.expires,
+    issuedAt: row.issued_at,
+    der: bytes(row.der),
+    status: row.status,
+  };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  return e?.code === "23505" || e?.code === "SQLITE_CONSTRAINT_PRIMARYKEY" || e?.code === "SQLITE_CONSTRAINT_UNIQUE";
+}

@@ -1,0 +1,96 @@
+import { mkdirSync } from "node:fs";
+import { resolve, join } from "node:path";
+import { openStore, type Store } from "../store/database.ts";
+import { DEFAULT_MUNICIPALITIES, isValidMunicipalityCode, type Municipality } from "../config/municipalities.ts";
+import { DEFAULT_DATA_DIR, DEFAULT_SETTINGS, type Settings } from "../config/defaults.ts";
+import type { CaType } from "../pki/jpki-profile.ts";
+import { resolveCaPassphrase, type PassphraseSource } from "./keystore.ts";
+import { Registry } from "./registry.ts";
+import { CertificateAuthorities } from "./certificate-authority.ts";
+import { systemClock, type Clock } from "./clock.ts";
+
+export interface ContextOptions {
+  /** The data directory (SQLite store, CA passphrase, cards). */
+  dataDir?: string;
+  /** Use PostgreSQL instead of the embedded SQLite store. */
+  databaseUrl?: string;
+  /** PostgreSQL schema to work in (tests use a fresh one each). */
+  databaseSchema?: string;
+  settings?: Partial<Settings>;
+  clock?: Clock;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** What a first run did, so the CLI and server can say it. */
+export interface Initialisation {
+  createdRoots: CaType[];
+  passphrase: Omit<PassphraseSource, "passphrase">;
+}
+
+/**
+ * Everything a command or the server needs, opened from a data directory. This is the one
+ * place that wires the store, the registry and the CAs together.
+ */
+export class Context {
+  private constructor(
+    readonly dataDir: string,
+    readonly store: Store,
+    readonly settings: Settings,
+    readonly clock: Clock,
+    readonly registry: Registry,
+    readonly ca: CertificateAuthorities,
+    readonly initialisation: Initialisation,
+  ) {}
+
+  static async open(options: ContextOptions = {}): Promise<Context> {
+    const env = options.env ?? process.env;
+    const dataDir = resolve(options.dataDir ?? env.OPENJPKI_DATA ?? DEFAULT_DATA_DIR);
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const settings: Settings = {
+      ...DEFAULT_SETTINGS,
+      ...(env.OPENJPKI_PUBLIC_URL ? { publicBaseUrl: env.OPENJPKI_PUBLIC_URL.replace(/\/+$/, "") } : {}),
+      ...options.settings,
+    };
+    const clock = options.clock ?? systemClock;
+    const databaseUrl = options.databaseUrl ?? env.OPENJPKI_DATABASE_URL;
+    const store = await openStore(
+      databaseUrl
+        ? { postgresUrl: databaseUrl, ...(options.databaseSchema ? { postgresSchema: options.databaseSchema } : {}) }
+        : { sqlitePath: join(dataDir, "openjpki.sqlite") },
+    );
+    try {
+      await seedMunicipalities(store, DEFAULT_MUNICIPALITIES);
+      const { passphrase, ...source } = resolveCaPassphrase(dataDir, env);
+      const registry = new Registry(store.db, clock);
+      const ca = new CertificateAuthorities(store.db, registry, settings, passphrase, clock);
+      const createdRoots = await ca.ensureRoots();
+      return new Context(dataDir, store, settings, clock, registry, ca, { createdRoots, passphrase: source });
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
+
+async function seedMunicipalities(store: Store, municipalities: readonly Municipality[]): Promise<void> {
+  for (const m of municipalities) {
+    if (!isValidMunicipalityCode(m.code)) throw new Error(`configured municipality code ${m.code} fails its check digit`);
+  }
+  await store.db
+    .insertInto("municipalities")
+    .values(
+      municipalities.map((m) => ({
+        code: m.code,
+        prefecture_ja: m.prefectureJa,
+        prefecture_romaji: m.prefectureRomaji,
+        city_ja: m.cityJa,
+        city_romaji: m.cityRomaji,
+      })),
+    )
+    .onConflict((oc) => oc.column("code").doNothing())
+    .execute();
+}

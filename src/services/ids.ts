@@ -1,0 +1,26 @@
+import { randomBytes } from "node:crypto";
+
+// Crockford base32 without I, L, O, U: unambiguous when read aloud at a counter.
+const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/** A random identifier like `R-7K3M9Q2XHT`: a one-letter kind, then 10 base32 characters (50 bits). */
+export function newId(kind: "R" | "C" | "A"): string {
+  const bytes = randomBytes(10);
+  let out = "";
+  for (const b of bytes) out += ALPHABET[b & 31];
+  return `${kind}-${out}`;
+}
+
+/**
+ * The opaque subject CN of a JPKI certificate: 23 characters, the JST issuance time
+ * (YYYYMMDDhhmmss) followed by 9 random base32 characters. It carries no personal data,
+ * like the real one, and is unique per CA (enforced by the store).
+ */
+export function newSubjectCn(now: Date): string {
+  const jst = new Date(now.getTime() + 9 * 3600_000).toISOString();
+  const stamp = jst.slice(0, 19).replace(/[-T:]/g, "");
+  const bytes = randomBytes(9);
+  let out = "";
+  for (const b of bytes) out += ALPHABET[b & 31];
+  return stamp + out;
+}

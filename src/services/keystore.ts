@@ -1,0 +1,53 @@
+import { createPrivateKey, randomBytes, type KeyObject } from "node:crypto";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ServiceError } from "./errors.ts";
+
+/**
+ * The CA key store: private keys exist on disk or in the database only as encrypted PKCS#8
+ * (PBES2 with AES-256-CBC, the standard OpenSSL reads too), under a passphrase the operator
+ * supplies. The embedded default generates one in the data directory with mode 0600.
+ */
+export interface PassphraseSource {
+  passphrase: string;
+  /** Where it came from, for the start-up message. */
+  origin: "environment" | "file" | "generated";
+  path?: string;
+}
+
+export function resolveCaPassphrase(dataDir: string, env: NodeJS.ProcessEnv = process.env): PassphraseSource {
+  if (env.OPENJPKI_CA_PASSPHRASE) return { passphrase: env.OPENJPKI_CA_PASSPHRASE, origin: "environment" };
+  const explicitFile = env.OPENJPKI_CA_PASSPHRASE_FILE;
+  if (explicitFile) return { passphrase: readPassphraseFile(explicitFile), origin: "file", path: explicitFile };
+  const path = join(dataDir, "ca-passphrase");
+  if (existsSync(path)) return { passphrase: readPassphraseFile(path), origin: "file", path };
+  writeFileSync(path, `${randomBytes(32).toString("base64url")}\n`, { mode: 0o600, flag: "wx" });
+  chmodSync(path, 0o600);
+  return { passphrase: readPassphraseFile(path), origin: "generated", path };
+}
+
+function readPassphraseFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ServiceError("bad-passphrase", `cannot read the CA passphrase file ${path}: ${(error as Error).message}`);
+  }
+  const passphrase = text.trim();
+  if (passphrase.length < 16) {
+    throw new ServiceError("bad-passphrase", `the CA passphrase in ${path} is shorter than 16 characters`);
+  }
+  return passphrase;
+}
+
+export function encryptPrivateKey(key: KeyObject, passphrase: string): string {
+  return key.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase }) as string;
+}
+
+export function decryptPrivateKey(pem: string, passphrase: string, what: string): KeyObject {
+  try {
+    return createPrivateKey({ key: pem, format: "pem", passphrase });
+  } catch (error) {
+    throw new ServiceError("bad-passphrase", `cannot decrypt the ${what} key: wrong CA passphrase?`, undefined, { cause: error });
+  }
+}

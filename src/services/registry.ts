@@ -1,0 +1,162 @@
+import type { Kysely } from "kysely";
+import type { Database, ResidentTable } from "../store/schema.ts";
+import { parseJapanDate, compareJapanDates, japanDateOf, type JapanDate } from "../rules/japan-date.ts";
+import { RuleInputError } from "../rules/errors.ts";
+import { checkCertificateCharacters, normalizeName, substituteFlags } from "../profile/attributes.ts";
+import type { Municipality } from "../config/municipalities.ts";
+import { ServiceError } from "./errors.ts";
+import { newId } from "./ids.ts";
+import type { Clock } from "./clock.ts";
+
+export interface ResidentInput {
+  name: string;
+  birth: string;
+  gender: string;
+  address: string;
+  municipality: string;
+  nationality?: string;
+  /** End of the period of stay (foreign residents without permanent status). */
+  residenceEnd?: string;
+  guardianship?: boolean;
+}
+
+export interface Resident {
+  id: string;
+  name: string;
+  nameSubstitutes: string;
+  birth: JapanDate;
+  gender: "1" | "2" | "3";
+  address: string;
+  addressSubstitutes: string;
+  municipality: Municipality;
+  nationality: string;
+  residenceEnd: JapanDate | null;
+  guardianship: boolean;
+  status: ResidentTable["status"];
+  createdAt: string;
+  updatedAt: string;
+}
+
+const GENDERS = new Set(["1", "2", "3"]);
+const NATIONALITY = /^[A-Z]{2}$/;
+
+/** The resident register (住民基本台帳): people and their four attributes. */
+export class Registry {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly clock: Clock,
+  ) {}
+
+  async add(input: ResidentInput): Promise<Resident> {
+    const row = await this.validate(input);
+    await this.db.insertInto("residents").values(row).execute();
+    return this.get(row.id);
+  }
+
+  async get(id: string): Promise<Resident> {
+    const row = await this.db
+      .selectFrom("residents")
+      .innerJoin("municipalities", "municipalities.code", "residents.municipality_code")
+      .selectAll()
+      .where("residents.id", "=", id)
+      .executeTakeFirst();
+    if (!row) throw new ServiceError("not-found", `no resident with id ${id}`, "id");
+    return toResident(row);
+  }
+
+  async list(options: { municipality?: string; limit?: number } = {}): Promise<Resident[]> {
+    let query = this.db
+      .selectFrom("residents")
+      .innerJoin("municipalities", "municipalities.code", "residents.municipality_code")
+      .selectAll()
+      .orderBy("residents.created_at")
+      .orderBy("residents.id")
+      .limit(Math.min(options.limit ?? 1000, 10_000));
+    if (options.municipality) query = query.where("residents.municipality_code", "=", options.municipality);
+    return (await query.execute()).map(toResident);
+  }
+
+  async municipality(code: string): Promise<Municipality> {
+    const row = await this.db.selectFrom("municipalities").selectAll().where("code", "=", code).executeTakeFirst();
+    if (!row) throw new ServiceError("invalid-input", `municipality: unknown municipality code ${code}`, "municipality");
+    return toMunicipality(row);
+  }
+
+  private async validate(input: ResidentInput): Promise<ResidentTable> {
+    try {
+      const name = normalizeName(input.name, "name");
+      const address = input.address.trim();
+      if (address.length === 0) throw new RuleInputError("address", "address: must not be empty");
+      checkCertificateCharacters(address, "address");
+      const birth = parseJapanDate(input.birth, "birth");
+      const today = japanDateOf(this.clock());
+      if (compareJapanDates(birth, today) > 0) throw new RuleInputError("birth", `birth: ${birth} is in the future`);
+      if (!GENDERS.has(input.gender)) {
+        throw new RuleInputError("gender", `gender: must be 1 (male), 2 (female) or 3 (unknown), not ${JSON.stringify(input.gender)}`);
+      }
+      const nationality = (input.nationality ?? "JP").toUpperCase();
+      if (!NATIONALITY.test(nationality)) {
+        throw new RuleInputError("nationality", `nationality: must be a two-letter ISO 3166 code, not ${JSON.stringify(input.nationality)}`);
+      }
+      const residenceEnd = input.residenceEnd ? parseJapanDate(input.residenceEnd, "residence-end") : null;
+      if (residenceEnd && nationality === "JP") {
+        throw new RuleInputError("residence-end", "residence-end: only foreign residents have a period of stay");
+      }
+      if (residenceEnd && compareJapanDates(residenceEnd, birth) < 0) {
+        throw new RuleInputError("residence-end", "residence-end: is before the date of birth");
+      }
+      const municipality = await this.municipality(input.municipality);
+      const now = this.clock().toISOString();
+      return {
+        id: newId("R"),
+        name,
+        name_substitutes: substituteFlags(name),
+        birth,
+        gender: input.gender as "1" | "2" | "3",
+        address,
+        address_substitutes: substituteFlags(address),
+        municipality_code: municipality.code,
+        nationality,
+        residence_end: residenceEnd,
+        guardianship: input.guardianship ? 1 : 0,
+        status: "registered",
+        created_at: now,
+        updated_at: now,
+      };
+    } catch (error) {
+      if (error instanceof RuleInputError) throw new ServiceError("invalid-input", error.message, error.field);
+      throw error;
+    }
+  }
+}
+
+type ResidentRow = ResidentTable & Database["municipalities"];
+
+function toResident(row: ResidentRow): Resident {
+  return {
+    id: row.id,
+    name: row.name,
+    nameSubstitutes: row.name_substitutes,
+    birth: row.birth,
+    gender: row.gender,
+    address: row.address,
+    addressSubstitutes: row.address_substitutes,
+    municipality: toMunicipality(row),
+    nationality: row.nationality,
+    residenceEnd: row.residence_end,
+    guardianship: row.guardianship === 1,
+    status: row.status,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toMunicipality(row: Database["municipalities"]): Municipality {
+  return {
+    code: row.code,
+    prefectureJa: row.prefecture_ja,
+    prefectureRomaji: row.prefecture_romaji,
+    cityJa: row.city_ja,
+    cityRomaji: row.city_romaji,
+  };
+}

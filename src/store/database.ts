@@ -1,0 +1,80 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from "kysely";
+import type { Database } from "./schema.ts";
+import { migrationProvider } from "./migrations.ts";
+
+export type Dialect = "sqlite" | "postgres";
+
+export interface StoreOptions {
+  /** SQLite file (the embedded default), or `:memory:`. */
+  sqlitePath?: string;
+  /** A PostgreSQL connection string; wins over sqlitePath. */
+  postgresUrl?: string;
+  /** PostgreSQL only: a schema to work in (created if missing). Tests use one each. */
+  postgresSchema?: string;
+}
+
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  close(): Promise<void>;
+}
+
+/** Open the store and bring its schema up to date. */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const { db, dialect } = options.postgresUrl ? await openPostgres(options) : await openSqlite(options);
+  const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === "Error");
+  if (error || failed) {
+    await db.destroy();
+    const cause = error instanceof Error ? error.message : String(error ?? "");
+    throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${cause}`.trim());
+  }
+  return { db, dialect, close: () => db.destroy() };
+}
+
+async function openSqlite(options: StoreOptions) {
+  const { default: SQLite } = await import("better-sqlite3");
+  const path = options.sqlitePath ?? ":memory:";
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const database = new SQLite(path);
+  // WAL keeps readers off the writer's back; FULL sync makes a commit durable before it returns,
+  // which is what "issuing and recording are one transaction" relies on.
+  database.pragma("journal_mode = WAL");
+  database.pragma("synchronous = FULL");
+  database.pragma("foreign_keys = ON");
+  database.pragma("busy_timeout = 5000");
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return { db, dialect: "sqlite" as const };
+}
+
+async function openPostgres(options: StoreOptions) {
+  const { default: pg } = await import("pg");
+  const schema = options.postgresSchema;
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new TypeError(`postgres schema name ${JSON.stringify(schema)} is not a plain identifier`);
+  }
+  if (schema) {
+    const admin = new pg.Client({ connectionString: options.postgresUrl });
+    await admin.connect();
+    try {
+      await admin.query(`create schema if not exists ${schema}`);
+    } finally {
+      await admin.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: options.postgresUrl,
+    max: 10,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: "postgres" as const };
+}
+
+/** Binary columns come back as Buffer (better-sqlite3, pg); hand out plain Uint8Array views. */
+export function bytes(value: Uint8Array): Uint8Array {
+  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+}

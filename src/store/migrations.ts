@@ -1,0 +1,90 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import type { Dialect } from "./database.ts";
+
+/**
+ * Versioned migrations, in code so they ship with the package. DDL differs by dialect
+ * only in column types (blob/bytea, autoincrement/identity); each migration takes the
+ * dialect and the same schema results on both.
+ */
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const binary = dialect === "postgres" ? "bytea" : "blob";
+  return {
+    "0001-foundation": {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable("authorities")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("ca_type", "text", (c) => c.notNull())
+          .addColumn("generation", "integer", (c) => c.notNull())
+          .addColumn("certificate_der", sql.raw(binary), (c) => c.notNull())
+          .addColumn("private_key_pem", "text", (c) => c.notNull())
+          .addColumn("not_after", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("active", "integer", (c) => c.notNull())
+          .addUniqueConstraint("authorities_type_generation", ["ca_type", "generation"])
+          .execute();
+
+        await db.schema
+          .createTable("municipalities")
+          .addColumn("code", "text", (c) => c.primaryKey())
+          .addColumn("prefecture_ja", "text", (c) => c.notNull())
+          .addColumn("prefecture_romaji", "text", (c) => c.notNull())
+          .addColumn("city_ja", "text", (c) => c.notNull())
+          .addColumn("city_romaji", "text", (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable("residents")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("name_substitutes", "text", (c) => c.notNull())
+          .addColumn("birth", "text", (c) => c.notNull())
+          .addColumn("gender", "text", (c) => c.notNull())
+          .addColumn("address", "text", (c) => c.notNull())
+          .addColumn("address_substitutes", "text", (c) => c.notNull())
+          .addColumn("municipality_code", "text", (c) => c.notNull().references("municipalities.code"))
+          .addColumn("nationality", "text", (c) => c.notNull())
+          .addColumn("residence_end", "text")
+          .addColumn("guardianship", "integer", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("residents_municipality").on("residents").column("municipality_code").execute();
+
+        await db.schema
+          .createTable("certificates")
+          .addColumn("ca_type", "text", (c) => c.notNull())
+          .addColumn("serial_hex", "text", (c) => c.notNull())
+          .addColumn("authority_id", "text", (c) => c.notNull().references("authorities.id"))
+          .addColumn("resident_id", "text", (c) => c.notNull().references("residents.id"))
+          .addColumn("card_id", "text")
+          .addColumn("subject_cn", "text", (c) => c.notNull())
+          .addColumn("municipality_code", "text", (c) => c.notNull())
+          .addColumn("not_before", "text", (c) => c.notNull())
+          .addColumn("not_after", "text", (c) => c.notNull())
+          .addColumn("expires", "text", (c) => c.notNull())
+          .addColumn("issued_at", "text", (c) => c.notNull())
+          .addColumn("der", sql.raw(binary), (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("revoked_at", "text")
+          .addColumn("revocation_reason", "text")
+          .addColumn("invalidity_date", "text")
+          .addColumn("revoked_by", "text")
+          .addPrimaryKeyConstraint("certificates_pk", ["ca_type", "serial_hex"])
+          .addUniqueConstraint("certificates_subject_cn", ["ca_type", "subject_cn"])
+          .execute();
+        await db.schema.createIndex("certificates_resident").on("certificates").columns(["resident_id", "ca_type"]).execute();
+        await db.schema
+          .createIndex("certificates_revoked")
+          .on("certificates")
+          .columns(["ca_type", "municipality_code", "status"])
+          .execute();
+      },
+    },
+  };
+}
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return { getMigrations: async () => migrations(dialect) };
+}

@@ -1,0 +1,70 @@
+/**
+ * The tables as the query layer sees them. Dates are ISO-8601 text (instants in UTC with
+ * `Z`, Japan calendar dates as `YYYY-MM-DD`) on both back ends, so SQLite and PostgreSQL
+ * return the same values; booleans are 0/1 integers for the same reason.
+ */
+export interface Database {
+  authorities: AuthorityTable;
+  municipalities: MunicipalityTable;
+  residents: ResidentTable;
+  certificates: CertificateTable;
+}
+
+export interface AuthorityTable {
+  /** `sign-1`, `auth-1`, …: the CA type and its key generation. */
+  id: string;
+  ca_type: "sign" | "auth";
+  generation: number;
+  certificate_der: Uint8Array;
+  /** The private key as encrypted PKCS#8 PEM (PBES2, AES-256-CBC, scrypt/PBKDF2 per OpenSSL). */
+  private_key_pem: string;
+  not_after: string;
+  created_at: string;
+  active: number;
+}
+
+export interface MunicipalityTable {
+  code: string;
+  prefecture_ja: string;
+  prefecture_romaji: string;
+  city_ja: string;
+  city_romaji: string;
+}
+
+export interface ResidentTable {
+  id: string;
+  name: string;
+  name_substitutes: string;
+  birth: string;
+  gender: "1" | "2" | "3";
+  address: string;
+  address_substitutes: string;
+  municipality_code: string;
+  nationality: string;
+  residence_end: string | null;
+  guardianship: number;
+  status: "registered" | "deceased" | "emigrated";
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CertificateTable {
+  ca_type: "sign" | "auth";
+  serial_hex: string;
+  authority_id: string;
+  resident_id: string;
+  card_id: string | null;
+  subject_cn: string;
+  municipality_code: string;
+  not_before: string;
+  not_after: string;
+  /** The Japan calendar date the certificate expires (its notAfter is 23:59:59 JST that day). */
+  expires: string;
+  issued_at: string;
+  der: Uint8Array;
+  status: "valid" | "revoked" | "hold";
+  revoked_at: string | null;
+  revocation_reason: string | null;
+  invalidity_date: string | null;
+  revoked_by: string | null;
+}
