@@ -71,8 +71,11 @@ export class Context {
     }
   }
 
+  #closing: Promise<void> | undefined;
+
+  /** Close the store (once; later calls wait for the first). */
   close(): Promise<void> {
-    return this.store.close();
+    return (this.#closing ??= this.store.close());
   }
 }
 

@@ -2,7 +2,8 @@ import type { Kysely } from "kysely";
 import type { Database, ResidentTable } from "../store/schema.ts";
 import { parseJapanDate, compareJapanDates, japanDateOf, type JapanDate } from "../rules/japan-date.ts";
 import { RuleInputError } from "../rules/errors.ts";
-import { checkCertificateCharacters, normalizeName, substituteFlags } from "../profile/attributes.ts";
+import { normalizeAddress, normalizeName, substituteFlags } from "../profile/attributes.ts";
+import { toEraDigitDate } from "../profile/era.ts";
 import type { Municipality } from "../config/municipalities.ts";
 import { ServiceError } from "./errors.ts";
 import { newId } from "./ids.ts";
@@ -85,12 +86,11 @@ export class Registry {
   private async validate(input: ResidentInput): Promise<ResidentTable> {
     try {
       const name = normalizeName(input.name, "name");
-      const address = input.address.trim();
-      if (address.length === 0) throw new RuleInputError("address", "address: must not be empty");
-      checkCertificateCharacters(address, "address");
+      const address = normalizeAddress(input.address, "address");
       const birth = parseJapanDate(input.birth, "birth");
       const today = japanDateOf(this.clock());
       if (compareJapanDates(birth, today) > 0) throw new RuleInputError("birth", `birth: ${birth} is in the future`);
+      toEraDigitDate(birth); // the certificate carries it with its era: refuse what no era covers now, not at issuance
       if (!GENDERS.has(input.gender)) {
         throw new RuleInputError("gender", `gender: must be 1 (male), 2 (female) or 3 (unknown), not ${JSON.stringify(input.gender)}`);
       }

@@ -1,0 +1,43 @@
+/**
+ * Who may hold what (spec §2.1, §3).
+ *
+ * A signing certificate is refused to people under 15 and to adults under guardianship
+ * (成年被後見人); the authentication certificate is allowed to both (their legal representative
+ * applies). Convenience-store issuance is refused to people under 15. Age is judged on the day
+ * the decision is made (`on`, a Japan date), which callers pass in.
+ */
+import { fail } from "./errors.ts";
+import { ageOn, compareJapanDates, parseJapanDate, type JapanDate } from "./japan-date.ts";
+
+/** Age from which a signing certificate may be issued and the kiosk may be used. */
+export const SIGNING_MIN_AGE = 15;
+
+export type SigningRefusal = "under-15" | "guardianship";
+
+export type SigningEligibility = { eligible: true } | { eligible: false; reason: SigningRefusal };
+
+export type KioskEligibility = { eligible: true } | { eligible: false; reason: "under-15" };
+
+function ageAt(birth: JapanDate, on: JapanDate): number {
+  const b = parseJapanDate(birth, "birth");
+  const day = parseJapanDate(on, "on");
+  if (compareJapanDates(day, b) < 0) fail("on", `${day} is before the birth date ${b}`);
+  return ageOn(b, day);
+}
+
+/**
+ * Whether a signing certificate may be issued on `on`. Age is checked before guardianship so
+ * that a child gets the reason that will lapse by itself ("under-15"); an adult under
+ * guardianship gets "guardianship".
+ */
+export function signingEligibility(input: { birth: JapanDate; on: JapanDate; guardianship?: boolean }): SigningEligibility {
+  if (ageAt(input.birth, input.on) < SIGNING_MIN_AGE) return { eligible: false, reason: "under-15" };
+  if (input.guardianship === true) return { eligible: false, reason: "guardianship" };
+  return { eligible: true };
+}
+
+/** Whether convenience-store issuance (コンビニ交付) may be used on `on`. */
+export function kioskEligibility(input: { birth: JapanDate; on: JapanDate }): KioskEligibility {
+  if (ageAt(input.birth, input.on) < SIGNING_MIN_AGE) return { eligible: false, reason: "under-15" };
+  return { eligible: true };
+}
