@@ -5,7 +5,8 @@ import { type Command, type Io, CliError, COMMON_HELP, COMMON_OPTIONS } from "./
 import { init } from "./commands/init.ts";
 import { serve } from "./commands/serve.ts";
 import { rulesValidity } from "./commands/rules.ts";
-import { residentAdd, residentList, residentShow } from "./commands/resident.ts";
+import { residentAdd, residentChange, residentDeath, residentEmigrate, residentList, residentShow } from "./commands/resident.ts";
+import { certRevoke, certStatus } from "./commands/cert.ts";
 import { caIssue, caShow } from "./commands/ca.ts";
 
 /** Every command, in the order `openjpki --help` lists them. */
@@ -16,8 +17,13 @@ export const COMMANDS: readonly Command[] = [
   residentAdd,
   residentShow,
   residentList,
+  residentChange,
+  residentDeath,
+  residentEmigrate,
   caIssue,
   caShow,
+  certRevoke,
+  certStatus,
 ];
 
 const defaultIo: Io = {

@@ -111,6 +111,8 @@ const INVALIDITY_EXTENSION_LENGTH = INVALIDITY_PREFIX.length + 17;
 const MAX_ENTRY_LENGTH = 96;
 /** Average bytes per entry used to size the buffer from a count. */
 const SIZING_BYTES_PER_ENTRY = 50;
+/** A size hint never makes the first buffer bigger than this; it grows beyond as needed. */
+const MAX_INITIAL_CAPACITY = 256 * 1024 * 1024;
 
 // ----- entries -----
 
@@ -168,8 +170,10 @@ class TimeCache {
       this.#length = writeTime(this.#bytes, 0, seconds);
       this.#seconds = seconds;
     }
-    out.set(this.#length === 15 ? this.#bytes.subarray(0, 15) : this.#bytes, offset);
-    return offset + this.#length;
+    const bytes = this.#bytes;
+    const n = this.#length;
+    for (let i = 0; i < n; i++) out[offset + i] = bytes[i]!;
+    return offset + n;
   }
 }
 
@@ -179,10 +183,12 @@ class TimeCache {
  * bytes in place of the entry.
  */
 export function encodeCrlEntry(entry: CrlEntry): Uint8Array {
-  const buf = new Uint8Array(MAX_ENTRY_LENGTH);
-  const end = writeEntry(buf, 0, entry, new TimeCache());
-  return buf.slice(0, end);
+  const end = writeEntry(scratch, 0, entry, scratchTime);
+  return scratch.slice(0, end);
 }
+
+const scratch = new Uint8Array(MAX_ENTRY_LENGTH);
+const scratchTime = new TimeCache();
 
 function checkPreEncoded(bytes: Uint8Array): void {
   // Cheap structural check: one SEQUENCE whose length covers exactly these bytes.
@@ -210,7 +216,8 @@ class Output {
   pos: number;
 
   constructor(capacity: number, start: number) {
-    this.buf = Buffer.allocUnsafeSlow(Math.max(capacity, start + 1024));
+    // Zeroed, so that the slack around the returned view never exposes old process memory.
+    this.buf = new Uint8Array(Math.max(Math.min(capacity, MAX_INITIAL_CAPACITY), start + 1024));
     this.pos = start;
   }
 
@@ -218,7 +225,7 @@ class Output {
     if (this.pos + n <= this.buf.length) return;
     let cap = this.buf.length * 2;
     while (cap < this.pos + n) cap *= 2;
-    const next = Buffer.allocUnsafeSlow(cap);
+    const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
   }

@@ -262,8 +262,7 @@ function readExtensions(c: DerCursor): ParsedExtension[] {
     if (bool) {
       const b = ext.content(bool);
       if (b.length !== 1 || (b[0] !== 0 && b[0] !== 0xff)) throw new DerError("bad BOOLEAN");
-      if (b[0] === 0) throw new DerError("DEFAULT FALSE encoded");
-      critical = true;
+      critical = b[0] === 0xff; // an explicit FALSE isn't DER, but is harmless: accepted
     }
     const value = ext.content(ext.read(TAG.OCTET_STRING));
     ext.expectEnd();
@@ -331,8 +330,9 @@ export function parseOcspRequest(der: Uint8Array, limits: OcspParseLimits = {}):
 
     const list = tbs.enter(tbs.read(TAG.SEQUENCE));
     const requests: OcspCertId[] = [];
+    let count = 0;
     while (!list.done) {
-      if (requests.length === maxRequests) throw new DerError(`more than ${maxRequests} requests`);
+      if (++count > maxRequests) throw new DerError(`more than ${maxRequests} requests`);
       const req = list.enter(list.read(TAG.SEQUENCE));
       const certIdTlv = req.read(TAG.SEQUENCE);
       const certId = req.enter(certIdTlv);
@@ -366,7 +366,7 @@ export function parseOcspRequest(der: Uint8Array, limits: OcspParseLimits = {}):
         der: der.slice(certIdTlv.start, certIdTlv.end),
       });
     }
-    if (requests.length === 0 && unsupported === undefined) throw new DerError("empty requestList");
+    if (count === 0) throw new DerError("empty requestList");
 
     let nonce: Uint8Array | undefined;
     const extsTlv = tbs.readOptional(contextTag(2, true));

@@ -11,6 +11,7 @@ import { SoftwareSigner } from "../pki/software-signer.ts";
 import { certificateValidity, type CertificateValidity } from "../rules/validity.ts";
 import { addDays, addMonthsClamped, compareJapanDates, endOfJapanDay, japanDateOf, type JapanDate } from "../rules/japan-date.ts";
 import { RuleInputError } from "../rules/errors.ts";
+import type { RevocationReason } from "../rules/revocation.ts";
 import { toOtherNames } from "../profile/attributes.ts";
 import type { Settings } from "../config/defaults.ts";
 import { ServiceError } from "./errors.ts";
@@ -18,6 +19,7 @@ import { decryptPrivateKey, encryptPrivateKey } from "./keystore.ts";
 import { newSubjectCn } from "./ids.ts";
 import type { Clock } from "./clock.ts";
 import type { Registry, Resident } from "./registry.ts";
+import { applyRevocation, type RevocationOutcome, type RevocationRequest } from "./revocation.ts";
 
 const generateRsa = promisify(generateKeyPair);
 
@@ -54,6 +56,10 @@ export interface CertificateRecord {
   issuedAt: string;
   der: Uint8Array;
   status: CertificateTable["status"];
+  revokedAt: string | null;
+  revocationReason: RevocationReason | null;
+  invalidityDate: string | null;
+  revokedBy: string | null;
 }
 
 /**
@@ -284,6 +290,11 @@ export class CertificateAuthorities {
     return toRecord(row);
   }
 
+  /** Revoke (or put on hold) one certificate on request: counter, hotline or operator. */
+  async revoke(request: Omit<RevocationRequest, "at"> & { at?: Date }): Promise<RevocationOutcome> {
+    return this.db.transaction().execute((trx) => applyRevocation(trx, { ...request, at: request.at ?? this.clock() }));
+  }
+
   async certificatesOf(residentId: string): Promise<CertificateRecord[]> {
     const rows = await this.db
       .selectFrom("certificates")
@@ -316,6 +327,10 @@ function toRecord(row: CertificateTable): CertificateRecord {
     issuedAt: row.issued_at,
     der: bytes(row.der),
     status: row.status,
+    revokedAt: row.revoked_at,
+    revocationReason: row.revocation_reason as RevocationReason | null,
+    invalidityDate: row.invalidity_date,
+    revokedBy: row.revoked_by,
   };
 }
 

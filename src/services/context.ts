@@ -7,6 +7,7 @@ import type { CaType } from "../pki/jpki-profile.ts";
 import { resolveCaPassphrase, type PassphraseSource } from "./keystore.ts";
 import { Registry } from "./registry.ts";
 import { CertificateAuthorities } from "./certificate-authority.ts";
+import { RegisterEvents } from "./register-events.ts";
 import { systemClock, type Clock } from "./clock.ts";
 
 export interface ContextOptions {
@@ -39,6 +40,7 @@ export class Context {
     readonly clock: Clock,
     readonly registry: Registry,
     readonly ca: CertificateAuthorities,
+    readonly events: RegisterEvents,
     readonly initialisation: Initialisation,
   ) {}
 
@@ -64,7 +66,8 @@ export class Context {
       const registry = new Registry(store.db, clock);
       const ca = new CertificateAuthorities(store.db, registry, settings, passphrase, clock);
       const createdRoots = await ca.ensureRoots();
-      return new Context(dataDir, store, settings, clock, registry, ca, { createdRoots, passphrase: source });
+      const events = new RegisterEvents(store.db, clock);
+      return new Context(dataDir, store, settings, clock, registry, ca, events, { createdRoots, passphrase: source });
     } catch (error) {
       await store.close();
       throw error;

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /** A random identifier like `R-7K3M9Q2XHT`: a one-letter kind, then 10 base32 characters (50 bits). */
-export function newId(kind: "R" | "C" | "A"): string {
+export function newId(kind: "R" | "C" | "A" | "E"): string {
   const bytes = randomBytes(10);
   let out = "";
   for (const b of bytes) out += ALPHABET[b & 31];

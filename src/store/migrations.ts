@@ -82,6 +82,29 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0002-registry-events-and-crl-numbers": {
+      async up(db: Kysely<any>) {
+        // Each register event is recorded once; the revocations it caused point back to it.
+        await db.schema
+          .createTable("registry_events")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("resident_id", "text", (c) => c.notNull().references("residents.id"))
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("detail", "text", (c) => c.notNull())
+          .addColumn("effective_date", "text", (c) => c.notNull())
+          .addColumn("recorded_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("registry_events_resident").on("registry_events").column("resident_id").execute();
+        // CRL numbers must increase per CRL scope (the full CRL and each municipality partition).
+        await db.schema
+          .createTable("crl_numbers")
+          .addColumn("ca_type", "text", (c) => c.notNull())
+          .addColumn("scope", "text", (c) => c.notNull())
+          .addColumn("last_number", "integer", (c) => c.notNull())
+          .addPrimaryKeyConstraint("crl_numbers_pk", ["ca_type", "scope"])
+          .execute();
+      },
+    },
   };
 }
 

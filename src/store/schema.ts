@@ -8,6 +8,25 @@ export interface Database {
   municipalities: MunicipalityTable;
   residents: ResidentTable;
   certificates: CertificateTable;
+  registry_events: RegistryEventTable;
+  crl_numbers: CrlNumberTable;
+}
+
+export interface RegistryEventTable {
+  id: string;
+  resident_id: string;
+  kind: string;
+  /** JSON: the event's details (changed attributes with before/after, continued use, …). */
+  detail: string;
+  effective_date: string;
+  recorded_at: string;
+}
+
+export interface CrlNumberTable {
+  ca_type: "sign" | "auth";
+  /** "full" or a municipality code. */
+  scope: string;
+  last_number: number;
 }
 
 export interface AuthorityTable {

@@ -1,6 +1,7 @@
 import type { Resident } from "../../services/registry.ts";
+import type { EventOutcome } from "../../services/register-events.ts";
 import { withContext } from "../open-context.ts";
-import { type Command, json, optionalString, requireString } from "../command.ts";
+import { type Command, CliError, json, optionalString, requireString } from "../command.ts";
 
 const GENDER_JA = { "1": "男", "2": "女", "3": "不明" } as const;
 
@@ -93,5 +94,77 @@ export const residentList: Command = {
     if (values.json) return json(io, { residents });
     if (residents.length === 0) io.stdout("登録された住民はいません / no residents\n");
     for (const r of residents) io.stdout(`${r.id}  ${r.name}  ${r.birth}  ${r.municipality.cityJa}\n`);
+  },
+};
+
+function describeEvent(outcome: EventOutcome): string {
+  const lines = [`記録しました / recorded event ${outcome.id} (${outcome.kind})`];
+  if (outcome.revoked.length === 0) lines.push("  失効した証明書はありません / no certificate revoked");
+  for (const r of outcome.revoked) {
+    lines.push(`  ${r.type === "sign" ? "署名用" : "利用者証明用"} ${r.serialHex}: ${r.status} (${r.reason})`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export const residentChange: Command = {
+  path: ["resident", "change"],
+  summary: "住民票の異動（氏名・住所・生年月日・性別）/ record a change of the four attributes",
+  usage: '--id ID [--name "姓 名"] [--address "…"] [--municipality CODE] [--birth D] [--gender 1|2|3] [--json]',
+  help: [
+    "  --id ID             the resident's id",
+    "  --name, --address, --birth, --gender   the new values (at least one)",
+    "  --municipality CODE with --address: a move to another municipality",
+    "  Any change revokes the valid signing certificate (affiliationChanged) in the same transaction;",
+    "  the authentication certificate is kept.",
+  ],
+  options: {
+    id: { type: "string" },
+    name: { type: "string" },
+    address: { type: "string" },
+    municipality: { type: "string" },
+    birth: { type: "string" },
+    gender: { type: "string" },
+  },
+  async run(values, io) {
+    const id = requireString(values, "id");
+    const change = Object.fromEntries(
+      ["name", "address", "municipality", "birth", "gender"].flatMap((k) => (typeof values[k] === "string" ? [[k, values[k]]] : [])),
+    );
+    if (Object.keys(change).length === 0) throw new CliError("give at least one of --name, --address, --birth, --gender", 2);
+    const outcome = await withContext(values, io, (ctx) => ctx.events.changeAttributes(id, change));
+    if (values.json) return json(io, outcome);
+    io.stdout(describeEvent(outcome));
+  },
+};
+
+export const residentDeath: Command = {
+  path: ["resident", "death"],
+  summary: "死亡の届出 / record a death (both certificates revoked)",
+  usage: "--id ID [--json]",
+  help: ["  --id ID             the resident's id"],
+  options: { id: { type: "string" } },
+  async run(values, io) {
+    const id = requireString(values, "id");
+    const outcome = await withContext(values, io, (ctx) => ctx.events.endRegistration(id, { kind: "death" }));
+    if (values.json) return json(io, outcome);
+    io.stdout(describeEvent(outcome));
+  },
+};
+
+export const residentEmigrate: Command = {
+  path: ["resident", "emigrate"],
+  summary: "国外転出 / record emigration (with --continued-use the card stays in use)",
+  usage: "--id ID [--continued-use] [--json]",
+  help: [
+    "  --id ID             the resident's id",
+    "  --continued-use     国外転出者による継続利用 (from 2024-05-27): only the signing certificate is revoked",
+  ],
+  options: { id: { type: "string" }, "continued-use": { type: "boolean" } },
+  async run(values, io) {
+    const id = requireString(values, "id");
+    const continuedUse = values["continued-use"] === true;
+    const outcome = await withContext(values, io, (ctx) => ctx.events.endRegistration(id, { kind: "emigration", continuedUse }));
+    if (values.json) return json(io, outcome);
+    io.stdout(describeEvent(outcome));
   },
 };
