@@ -7,6 +7,8 @@ import { serve } from "./commands/serve.ts";
 import { rulesValidity } from "./commands/rules.ts";
 import { residentAdd, residentChange, residentDeath, residentEmigrate, residentList, residentShow } from "./commands/resident.ts";
 import { certRevoke, certStatus } from "./commands/cert.ts";
+import { crl } from "./commands/crl.ts";
+import { verifierAdd, verifierList, verifierReport } from "./commands/verifier.ts";
 import { caIssue, caShow } from "./commands/ca.ts";
 
 /** Every command, in the order `openjpki --help` lists them. */
@@ -24,6 +26,10 @@ export const COMMANDS: readonly Command[] = [
   caShow,
   certRevoke,
   certStatus,
+  crl,
+  verifierAdd,
+  verifierList,
+  verifierReport,
 ];
 
 const defaultIo: Io = {

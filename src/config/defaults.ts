@@ -12,6 +12,17 @@ export interface Settings {
   caNaming: CaNaming;
   /** Years a new root is valid (J-LIS: 10). */
   rootValidityYears: number;
+  /** thisUpdate → nextUpdate of a CRL (J-LIS refreshes daily). */
+  crlValidityHours: number;
+  /** thisUpdate → nextUpdate of an OCSP answer, and the longest an HTTP cache may keep it. */
+  ocspValiditySeconds: number;
+  /** Lifetime of a delegated OCSP responder certificate, and how long before its end a new one takes over. */
+  ocspResponderValidityDays: number;
+  ocspResponderRolloverDays: number;
+  /** Serve revocation status to anyone (local development), not only registered verifiers. */
+  openStatus: boolean;
+  /** 失効情報提供手数料: yen per lookup (J-LIS: 20 for signing; the auth figure is unconfirmed, 2 assumed). */
+  lookupFeeYen: { sign: number; auth: number };
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -20,6 +31,12 @@ export const DEFAULT_SETTINGS: Settings = {
   publicBaseUrl: "http://127.0.0.1:8080",
   caNaming: DEFAULT_CA_NAMING,
   rootValidityYears: 10,
+  crlValidityHours: 24,
+  ocspValiditySeconds: 600,
+  ocspResponderValidityDays: 90,
+  ocspResponderRolloverDays: 30,
+  openStatus: false,
+  lookupFeeYen: { sign: 20, auth: 2 },
 };
 
 export const DEFAULT_DATA_DIR = "./openjpki-data";

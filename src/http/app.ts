@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { Context } from "../services/context.ts";
 import { ServiceError } from "../services/errors.ts";
 import { landingPage } from "./pages/landing.ts";
+import { statusRoutes } from "./routes/status.ts";
 
 const STATUS_OF: Record<ServiceError["code"], number> = {
   "invalid-input": 400,
@@ -47,6 +48,8 @@ export async function buildApp(context: Context, options: { log?: (line: string)
         .send(Buffer.from(der));
     });
   }
+
+  await statusRoutes(app, context);
 
   app.get("/", async (_request, reply) => reply.type("text/html; charset=utf-8").send(landingPage(context)));
   app.get("/cps", async (_request, reply) =>

@@ -23,6 +23,8 @@ import {
   id_ad_ocsp,
   id_pe_authorityInfoAccess,
   id_pkix,
+  ExtendedKeyUsage,
+  id_kp_OCSPSigning,
 } from "@peculiar/asn1-x509";
 import { POLICY_OID } from "../profile/oids.ts";
 import { buildName, utf8StringDer, type DistinguishedName } from "./asn1.ts";
@@ -69,6 +71,8 @@ const OID = {
   authorityKeyIdentifier: "2.5.29.35",
   subjectKeyIdentifier: "2.5.29.14",
   cpsQualifier: `${id_pkix}.2.1`,
+  extendedKeyUsage: "2.5.29.37",
+  ocspNoCheck: "1.3.6.1.5.5.7.48.1.5",
 } as const;
 
 /** `C=JP, O=<org>, OU=<org> for digital signature|user authentication, OU=<operator>` (C, O, OU, OU as J-LIS). */
@@ -240,6 +244,47 @@ export function leafTemplate(req: LeafRequest): CertificateTemplate {
     notAfter: req.notAfter,
     subjectPublicKey: req.subjectPublicKey,
     extensions,
+  };
+}
+
+/**
+ * The delegated OCSP responder certificate of one CA (RFC 6960 §4.2.2.2): issued by the CA,
+ * EKU id-kp-OCSPSigning, and id-pkix-ocsp-nocheck so clients do not ask about the responder
+ * itself. Short-lived and rolled over before it expires.
+ */
+export function ocspResponderTemplate(args: {
+  type: CaType;
+  naming: CaNaming;
+  issuerPublicKey: KeyObject;
+  publicKey: KeyObject;
+  serial: Uint8Array;
+  notBefore: Date;
+  notAfter: Date;
+  generation: number;
+}): CertificateTemplate {
+  return {
+    serial: args.serial,
+    issuer: caName(args.type, args.naming),
+    subject: [
+      ["C", "JP"],
+      ["O", args.naming.organization],
+      ["OU", `${args.naming.organization} for ${PURPOSE[args.type].en}`],
+      ["CN", `OCSP Responder ${args.generation}`],
+    ],
+    notBefore: args.notBefore,
+    notAfter: args.notAfter,
+    subjectPublicKey: args.publicKey,
+    extensions: [
+      ext(OID.keyUsage, true, new KeyUsage(KeyUsageFlags.digitalSignature)),
+      ext(OID.extendedKeyUsage, false, new ExtendedKeyUsage([id_kp_OCSPSigning])),
+      { oid: OID.ocspNoCheck, critical: false, value: new Uint8Array([0x05, 0x00]).buffer },
+      ext(
+        OID.authorityKeyIdentifier,
+        false,
+        new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(keyIdentifier(args.issuerPublicKey).buffer as ArrayBuffer) }),
+      ),
+      ext(OID.subjectKeyIdentifier, false, new KeyIdentifier(keyIdentifier(args.publicKey).buffer as ArrayBuffer)),
+    ],
   };
 }
 

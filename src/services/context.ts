@@ -8,6 +8,9 @@ import { resolveCaPassphrase, type PassphraseSource } from "./keystore.ts";
 import { Registry } from "./registry.ts";
 import { CertificateAuthorities } from "./certificate-authority.ts";
 import { RegisterEvents } from "./register-events.ts";
+import { CrlPublisher } from "./crl-publisher.ts";
+import { OcspResponder } from "./ocsp-responder.ts";
+import { Verifiers } from "./verifiers.ts";
 import { systemClock, type Clock } from "./clock.ts";
 
 export interface ContextOptions {
@@ -41,6 +44,9 @@ export class Context {
     readonly registry: Registry,
     readonly ca: CertificateAuthorities,
     readonly events: RegisterEvents,
+    readonly crls: CrlPublisher,
+    readonly ocsp: OcspResponder,
+    readonly verifiers: Verifiers,
     readonly initialisation: Initialisation,
   ) {}
 
@@ -67,7 +73,14 @@ export class Context {
       const ca = new CertificateAuthorities(store.db, registry, settings, passphrase, clock);
       const createdRoots = await ca.ensureRoots();
       const events = new RegisterEvents(store.db, clock);
-      return new Context(dataDir, store, settings, clock, registry, ca, events, { createdRoots, passphrase: source });
+      const crls = new CrlPublisher(store.db, ca, registry, settings, clock);
+      const ocsp = new OcspResponder(store.db, ca, settings, passphrase, clock);
+      await ocsp.ensureResponders();
+      const verifiers = new Verifiers(store.db, settings, clock);
+      return new Context(dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, {
+        createdRoots,
+        passphrase: source,
+      });
     } catch (error) {
       await store.close();
       throw error;

@@ -66,7 +66,66 @@ export async function applyRevocation(db: Kysely<Database>, request: RevocationR
   if (Number(updated.numUpdatedRows) !== 1) {
     throw new ServiceError("conflict", `${request.type} certificate ${serialHex} changed while being revoked; try again`, "serial");
   }
+  await bumpRevocationVersion(db, request.type);
   return { type: request.type, serialHex, status, reason: request.reason, revokedAt };
+}
+
+/** Every revocation bumps its CA's version in the same transaction; caches compare against it. */
+async function bumpRevocationVersion(db: Kysely<Database>, type: CaType): Promise<void> {
+  await db
+    .insertInto("revocation_versions")
+    .values({ ca_type: type, version: 1 })
+    .onConflict((oc) => oc.column("ca_type").doUpdateSet((eb) => ({ version: eb("revocation_versions.version", "+", 1) })))
+    .execute();
+}
+
+export async function revocationVersion(db: Kysely<Database>, type: CaType): Promise<number> {
+  const row = await db.selectFrom("revocation_versions").select("version").where("ca_type", "=", type).executeTakeFirst();
+  return row ? Number(row.version) : 0;
+}
+
+export interface RevokedEntry {
+  serialHex: string;
+  revokedAt: string;
+  reason: RevocationReason;
+  invalidityDate: string | null;
+}
+
+/**
+ * The revoked and held certificates of one CA (optionally one municipality's partition) that
+ * have not expired at `at`, read in keyset pages so memory stays bounded for millions of rows.
+ */
+export async function* revokedEntries(
+  db: Kysely<Database>,
+  type: CaType,
+  options: { municipality?: string; at: Date; pageSize?: number },
+): AsyncGenerator<RevokedEntry> {
+  const pageSize = options.pageSize ?? 10_000;
+  const notExpired = options.at.toISOString();
+  let after = "";
+  for (;;) {
+    let query = db
+      .selectFrom("certificates")
+      .select(["serial_hex", "revoked_at", "revocation_reason", "invalidity_date"])
+      .where("ca_type", "=", type)
+      .where("status", "in", ["revoked", "hold"])
+      .where("not_after", ">=", notExpired)
+      .where("serial_hex", ">", after)
+      .orderBy("serial_hex")
+      .limit(pageSize);
+    if (options.municipality) query = query.where("municipality_code", "=", options.municipality);
+    const rows = await query.execute();
+    for (const row of rows) {
+      yield {
+        serialHex: row.serial_hex,
+        revokedAt: row.revoked_at!,
+        reason: row.revocation_reason as RevocationReason,
+        invalidityDate: row.invalidity_date,
+      };
+    }
+    if (rows.length < pageSize) return;
+    after = rows[rows.length - 1]!.serial_hex;
+  }
 }
 
 /** The holder's certificates of `type` that an event can still act on (valid, or on hold). */

@@ -105,6 +105,45 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0003-status-services": {
+      async up(db: Kysely<any>) {
+        // Bumped in the transaction of every revocation, so a CRL cached by any process knows it is stale.
+        await db.schema
+          .createTable("revocation_versions")
+          .addColumn("ca_type", "text", (c) => c.primaryKey())
+          .addColumn("version", "integer", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("ocsp_responders")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("ca_type", "text", (c) => c.notNull())
+          .addColumn("generation", "integer", (c) => c.notNull())
+          .addColumn("certificate_der", sql.raw(binary), (c) => c.notNull())
+          .addColumn("private_key_pem", "text", (c) => c.notNull())
+          .addColumn("not_after", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addUniqueConstraint("ocsp_responders_type_generation", ["ca_type", "generation"])
+          .execute();
+        await db.schema
+          .createTable("verifiers")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("key_hash", "text", (c) => c.notNull().unique())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("active", "integer", (c) => c.notNull())
+          .execute();
+        // Lookups counted per verifier, certificate type, kind (ocsp/crl) and JST month.
+        await db.schema
+          .createTable("verifier_lookups")
+          .addColumn("verifier_id", "text", (c) => c.notNull().references("verifiers.id"))
+          .addColumn("ca_type", "text", (c) => c.notNull())
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("month", "text", (c) => c.notNull())
+          .addColumn("count", "integer", (c) => c.notNull())
+          .addPrimaryKeyConstraint("verifier_lookups_pk", ["verifier_id", "ca_type", "kind", "month"])
+          .execute();
+      },
+    },
   };
 }
 

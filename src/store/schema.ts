@@ -10,6 +10,37 @@ export interface Database {
   certificates: CertificateTable;
   registry_events: RegistryEventTable;
   crl_numbers: CrlNumberTable;
+  revocation_versions: { ca_type: "sign" | "auth"; version: number };
+  ocsp_responders: OcspResponderTable;
+  verifiers: VerifierTable;
+  verifier_lookups: VerifierLookupTable;
+}
+
+export interface OcspResponderTable {
+  id: string;
+  ca_type: "sign" | "auth";
+  generation: number;
+  certificate_der: Uint8Array;
+  private_key_pem: string;
+  not_after: string;
+  created_at: string;
+}
+
+export interface VerifierTable {
+  id: string;
+  name: string;
+  /** SHA-256 of the API key; the key itself is shown once and never stored. */
+  key_hash: string;
+  created_at: string;
+  active: number;
+}
+
+export interface VerifierLookupTable {
+  verifier_id: string;
+  ca_type: "sign" | "auth";
+  kind: "ocsp" | "crl";
+  month: string;
+  count: number;
 }
 
 export interface RegistryEventTable {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Context } from "../../src/services/context.ts";
 import { fixedClock, type Clock } from "../../src/services/clock.ts";
+import type { Settings } from "../../src/config/defaults.ts";
 
 export type Backend = "sqlite" | "postgres";
 
@@ -26,9 +27,9 @@ export const TEST_PASSPHRASE = "openjpki-test-passphrase-0123456789";
 
 export async function openTestContext(
   backend: Backend,
-  options: { clock?: Clock; now?: string } = {},
+  options: { clock?: Clock; now?: string; settings?: Partial<Settings>; dataDir?: string } = {},
 ): Promise<TestContext> {
-  const dataDir = mkdtempSync(join(tmpdir(), "openjpki-test-"));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "openjpki-test-"));
   const schema = backend === "postgres" ? `t_${randomBytes(6).toString("hex")}` : undefined;
   const clock = options.clock ?? (options.now ? fixedClock(options.now) : undefined);
   const context = await Context.open({
@@ -36,6 +37,7 @@ export async function openTestContext(
     env: { OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE },
     ...(backend === "postgres" ? { databaseUrl: process.env.DATABASE_URL!, databaseSchema: schema! } : {}),
     ...(clock ? { clock } : {}),
+    ...(options.settings ? { settings: options.settings } : {}),
   });
   return {
     context,

@@ -5,13 +5,14 @@ import { type Command, CliError, optionalString } from "../command.ts";
 export const serve: Command = {
   path: ["serve"],
   summary: "サーバを起動 / run the server",
-  usage: "[--data DIR] [--host 127.0.0.1] [--port 8080] [--public-url URL]",
+  usage: "[--data DIR] [--host 127.0.0.1] [--port 8080] [--public-url URL] [--open-status]",
   help: [
     "  --host HOST        address to listen on (default 127.0.0.1)",
     "  --port PORT        port to listen on (default 8080; 0 picks a free one)",
     "  --public-url URL   base URL the certificates name (default http://HOST:PORT)",
+    "  --open-status      serve CRLs and OCSP to anyone, not only registered verifiers (local development; npm start uses it)",
   ],
-  options: { host: { type: "string" }, port: { type: "string" }, "public-url": { type: "string" } },
+  options: { host: { type: "string" }, port: { type: "string" }, "public-url": { type: "string" }, "open-status": { type: "boolean" } },
   async run(values, io) {
     const host = optionalString(values, "host") ?? "127.0.0.1";
     const portText = optionalString(values, "port") ?? "8080";
@@ -19,13 +20,18 @@ export const serve: Command = {
     if (!/^\d+$/.test(portText) || port > 65535) throw new CliError(`--port must be a port number, not ${JSON.stringify(portText)}`, 2);
     const publicBaseUrl = (optionalString(values, "public-url") ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`).replace(/\/+$/, "");
     if (!/^https?:\/\/[^\s/]+$/.test(publicBaseUrl)) throw new CliError(`--public-url must be an http(s) base URL, not ${JSON.stringify(publicBaseUrl)}`, 2);
-    const context = await openContext(values, io, { host, port, publicBaseUrl });
+    const openStatus = values["open-status"] === true;
+    const context = await openContext(values, io, { host, port, publicBaseUrl, openStatus });
     const server = await startServer(context, { host, port, log: (line) => io.stderr(`${line}\n`) });
     io.stdout(
       `OpenJPKI を起動しました / OpenJPKI is serving on ${server.url}\n` +
         `  データ / data: ${context.dataDir} (${context.store.dialect})\n` +
         `  署名用 CA / signing CA:        ${server.url}/ca/sign.crt\n` +
         `  利用者証明用 CA / auth CA:     ${server.url}/ca/auth.crt\n` +
+        `  失効情報 / revocation status: ${server.url}/ocsp/sign, ${server.url}/crl/sign.crl (and auth)\n` +
+        (openStatus
+          ? `  ※ 失効情報を誰にでも提供しています（--open-status、開発用）/ revocation status is open to anyone (--open-status, development only)\n`
+          : `  失効情報は登録された検証者のみ / revocation status only for registered verifiers (openjpki verifier add)\n`) +
         `  停止 / stop: Ctrl+C\n`,
     );
     await server.closed;

@@ -1,0 +1,120 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Context } from "../../services/context.ts";
+import type { CaType } from "../../pki/jpki-profile.ts";
+import {
+  decodeOcspGetPath,
+  OcspRequestError,
+  ocspErrorResponseFor,
+  OCSP_REQUEST_CONTENT_TYPE,
+  OCSP_RESPONSE_CONTENT_TYPE,
+  OCSP_DEFAULT_LIMITS,
+} from "../../pki/ocsp.ts";
+import type { OcspAnswer } from "../../services/ocsp-responder.ts";
+import type { Verifier } from "../../services/verifiers.ts";
+
+const TYPES: readonly CaType[] = ["sign", "auth"];
+const KEY_HEADER = "x-openjpki-verifier-key";
+
+/**
+ * Revocation status over HTTP: CRLs at the URLs the certificates name, and the OCSP responder
+ * (POST, and GET in the RFC 5019 base64 form). Revocation data is for registered verifiers
+ * (API key in `X-OpenJPKI-Verifier-Key` or `Authorization: Bearer`); with `openStatus` anyone
+ * may fetch it. Every lookup by a known verifier is counted before the answer goes out.
+ */
+export async function statusRoutes(app: FastifyInstance, context: Context): Promise<void> {
+  app.addContentTypeParser(OCSP_REQUEST_CONTENT_TYPE, { parseAs: "buffer", bodyLimit: OCSP_DEFAULT_LIMITS.maxBytes }, (_req, body, done) =>
+    done(null, body),
+  );
+
+  /** Who is asking; replies 401 and returns null when the caller may not have status data. */
+  async function admit(request: FastifyRequest, reply: FastifyReply): Promise<Verifier | undefined | null> {
+    const header = request.headers[KEY_HEADER] ?? request.headers.authorization?.replace(/^Bearer\s+/i, "");
+    const key = Array.isArray(header) ? header[0] : header;
+    const verifier = key ? await context.verifiers.authenticate(key) : undefined;
+    if (verifier || context.settings.openStatus) return verifier;
+    void reply
+      .status(401)
+      .header("www-authenticate", 'Bearer realm="openjpki-status"')
+      .send({
+        error: {
+          code: "verifier-required",
+          message:
+            "失効情報は登録された検証者だけが取得できます / revocation data is for registered verifiers: send your API key in X-OpenJPKI-Verifier-Key",
+        },
+      });
+    return null;
+  }
+
+  async function sendOcsp(reply: FastifyReply, verifier: Verifier | undefined, work: () => Promise<OcspAnswer>, ifNoneMatch?: string) {
+    let answer: OcspAnswer;
+    try {
+      answer = await work();
+    } catch (error) {
+      if (error instanceof OcspRequestError) {
+        return reply.type(OCSP_RESPONSE_CONTENT_TYPE).header("cache-control", "no-store").send(Buffer.from(ocspErrorResponseFor(error)));
+      }
+      throw error;
+    }
+    if (verifier && answer.type) await context.verifiers.count(verifier.id, answer.type, "ocsp", answer.lookups);
+    reply.type(OCSP_RESPONSE_CONTENT_TYPE);
+    if (answer.cache) {
+      const maxAge = Math.max(0, Math.floor((answer.cache.nextUpdate.getTime() - context.clock().getTime()) / 1000));
+      reply
+        .header("cache-control", `max-age=${maxAge}, public, no-transform, must-revalidate`)
+        .header("etag", answer.cache.etag)
+        .header("last-modified", answer.cache.thisUpdate.toUTCString())
+        .header("expires", answer.cache.nextUpdate.toUTCString());
+      if (ifNoneMatch === answer.cache.etag) return reply.status(304).send();
+    } else {
+      reply.header("cache-control", "no-store");
+    }
+    return reply.send(Buffer.from(answer.der));
+  }
+
+  for (const path of ["/ocsp", ...TYPES.map((t) => `/ocsp/${t}`)]) {
+    const type = path === "/ocsp" ? undefined : (path.slice(6) as CaType);
+    app.post(path, async (request, reply) => {
+      const verifier = await admit(request, reply);
+      if (verifier === null) return reply;
+      const body = request.body;
+      if (!Buffer.isBuffer(body)) {
+        return reply.status(415).send({ error: { code: "bad-request", message: `Content-Type must be ${OCSP_REQUEST_CONTENT_TYPE}` } });
+      }
+      return sendOcsp(reply, verifier, () => context.ocsp.answer(new Uint8Array(body), type));
+    });
+    app.get(`${path}/*`, async (request, reply) => {
+      const verifier = await admit(request, reply);
+      if (verifier === null) return reply;
+      const encoded = (request.params as { "*": string })["*"];
+      const ifNoneMatch = request.headers["if-none-match"];
+      return sendOcsp(reply, verifier, () => context.ocsp.answer(decodeOcspGetPath(encoded), type), ifNoneMatch);
+    });
+  }
+
+  for (const type of TYPES) {
+    app.get(`/crl/${type}.crl`, (request, reply) => sendCrl(request, reply, type, undefined));
+    app.get(`/crl/${type}/:file`, (request, reply) => {
+      const file = (request.params as { file: string }).file;
+      const match = /^(\d{6})\.crl$/.exec(file);
+      if (!match) return reply.status(404).send({ error: { code: "not-found", message: `no CRL named ${file}` } });
+      return sendCrl(request, reply, type, match[1]);
+    });
+  }
+
+  async function sendCrl(request: FastifyRequest, reply: FastifyReply, type: CaType, municipality: string | undefined) {
+    const verifier = await admit(request, reply);
+    if (verifier === null) return reply;
+    const crl = await context.crls.current(type, municipality);
+    if (verifier) await context.verifiers.count(verifier.id, type, "crl", 1);
+    const etag = `"${type}-${crl.scope}-${crl.crlNumber}"`;
+    const maxAge = Math.max(0, Math.min(300, Math.floor((crl.nextUpdate.getTime() - context.clock().getTime()) / 1000)));
+    reply
+      .type("application/pkix-crl")
+      .header("cache-control", `max-age=${maxAge}, public, no-transform, must-revalidate`)
+      .header("etag", etag)
+      .header("last-modified", crl.thisUpdate.toUTCString())
+      .header("expires", crl.nextUpdate.toUTCString());
+    if (request.headers["if-none-match"] === etag) return reply.status(304).send();
+    return reply.send(Buffer.from(crl.der));
+  }
+}

@@ -1,0 +1,112 @@
+import type { Kysely } from "kysely";
+import type { Database } from "../store/schema.ts";
+import { buildCrl } from "../pki/crl.ts";
+import { nameDer } from "../pki/asn1.ts";
+import { keyIdentifier } from "../pki/certificate.ts";
+import { readCertificateFields } from "../pki/certificate-fields.ts";
+import { crlDistributionPointName, type CaType } from "../pki/jpki-profile.ts";
+import type { Settings } from "../config/defaults.ts";
+import type { CertificateAuthorities } from "./certificate-authority.ts";
+import type { Registry } from "./registry.ts";
+import { revokedEntries, revocationVersion } from "./revocation.ts";
+import type { Clock } from "./clock.ts";
+
+export interface PublishedCrl {
+  type: CaType;
+  /** "full" or a municipality code. */
+  scope: string;
+  der: Uint8Array;
+  crlNumber: bigint;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  /** The revocation version the CRL reflects. */
+  version: number;
+}
+
+/**
+ * Builds and caches the CRLs: one full CRL per CA and one partition per municipality (the
+ * certificates' CRL distribution point). A cached CRL is reused until its nextUpdate or until
+ * any process records a revocation for that CA (the store's revocation version), so the next
+ * CRL after a change already lists it; CRL numbers increase per scope across processes.
+ */
+export class CrlPublisher {
+  readonly #cache = new Map<string, PublishedCrl>();
+  readonly #building = new Map<string, Promise<PublishedCrl>>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly ca: CertificateAuthorities,
+    private readonly registry: Registry,
+    private readonly settings: Settings,
+    private readonly clock: Clock,
+  ) {}
+
+  async current(type: CaType, municipality?: string): Promise<PublishedCrl> {
+    if (municipality !== undefined) await this.registry.municipality(municipality); // unknown → not-found style error
+    const key = `${type}/${municipality ?? "full"}`;
+    const version = await revocationVersion(this.db, type);
+    const cached = this.#cache.get(key);
+    // Refresh a little before nextUpdate so a fetched CRL is never already stale.
+    const refreshAt = cached ? cached.nextUpdate.getTime() - (cached.nextUpdate.getTime() - cached.thisUpdate.getTime()) / 4 : 0;
+    if (cached && cached.version === version && this.clock().getTime() < refreshAt) return cached;
+    let pending = this.#building.get(key);
+    if (!pending) {
+      pending = this.build(type, municipality, version).finally(() => this.#building.delete(key));
+      this.#building.set(key, pending);
+    }
+    const built = await pending;
+    this.#cache.set(key, built);
+    return built;
+  }
+
+  /** Build a fresh CRL now (the CLI's `openjpki crl`, and the cache above). */
+  async build(type: CaType, municipality: string | undefined, version?: number): Promise<PublishedCrl> {
+    const authority = this.ca.authority(type);
+    const scope = municipality ?? "full";
+    const thisUpdate = new Date(Math.floor(this.clock().getTime() / 1000) * 1000);
+    const nextUpdate = new Date(thisUpdate.getTime() + this.settings.crlValidityHours * 3600_000);
+    const seenVersion = version ?? (await revocationVersion(this.db, type));
+    const crlNumber = await this.nextNumber(type, scope);
+    const idp = municipality
+      ? { fullNameDirectoryNameDer: nameDer(crlDistributionPointName(type, this.ca.naming, await this.registry.municipality(municipality))) }
+      : undefined;
+    const entries = (async function* (db: Kysely<Database>) {
+      for await (const e of revokedEntries(db, type, { ...(municipality ? { municipality } : {}), at: thisUpdate })) {
+        yield {
+          serial: Buffer.from(e.serialHex, "hex"),
+          revokedAt: new Date(e.revokedAt),
+          reason: e.reason,
+          ...(e.invalidityDate ? { invalidityDate: new Date(e.invalidityDate) } : {}),
+        };
+      }
+    })(this.db);
+    const der = await buildCrl({
+      issuerNameDer: readCertificateFields(authority.certificateDer).subjectNameDer,
+      authorityKeyIdentifier: keyIdentifier(authority.publicKey),
+      signer: authority.signer,
+      thisUpdate,
+      nextUpdate,
+      crlNumber,
+      ...(idp ? { issuingDistributionPoint: idp } : {}),
+      entries,
+    });
+    return { type, scope, der, crlNumber, thisUpdate, nextUpdate, version: seenVersion };
+  }
+
+  private async nextNumber(type: CaType, scope: string): Promise<bigint> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto("crl_numbers")
+        .values({ ca_type: type, scope, last_number: 1 })
+        .onConflict((oc) => oc.columns(["ca_type", "scope"]).doUpdateSet((eb) => ({ last_number: eb("crl_numbers.last_number", "+", 1) })))
+        .execute();
+      const row = await trx
+        .selectFrom("crl_numbers")
+        .select("last_number")
+        .where("ca_type", "=", type)
+        .where("scope", "=", scope)
+        .executeTakeFirstOrThrow();
+      return BigInt(row.last_number);
+    });
+  }
+}
