@@ -8,6 +8,7 @@ import { rulesValidity } from "./commands/rules.ts";
 import { residentAdd, residentChange, residentDeath, residentEmigrate, residentList, residentShow } from "./commands/resident.ts";
 import { certRevoke, certStatus } from "./commands/cert.ts";
 import { crl } from "./commands/crl.ts";
+import { auditList, auditVerify } from "./commands/audit.ts";
 import { verifierAdd, verifierList, verifierReport } from "./commands/verifier.ts";
 import { caIssue, caShow } from "./commands/ca.ts";
 
@@ -30,6 +31,8 @@ export const COMMANDS: readonly Command[] = [
   verifierAdd,
   verifierList,
   verifierReport,
+  auditVerify,
+  auditList,
 ];
 
 const defaultIo: Io = {

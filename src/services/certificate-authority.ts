@@ -19,6 +19,7 @@ import { decryptPrivateKey, encryptPrivateKey } from "./keystore.ts";
 import { newSubjectCn } from "./ids.ts";
 import type { Clock } from "./clock.ts";
 import type { Registry, Resident } from "./registry.ts";
+import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
 import { applyRevocation, type RevocationOutcome, type RevocationRequest } from "./revocation.ts";
 
 const generateRsa = promisify(generateKeyPair);
@@ -41,6 +42,7 @@ export interface IssueRequest {
   /** Issued as a renewal while fewer than 3 months remained on the replaced certificate. */
   renewal?: boolean;
   cardExpiry?: JapanDate;
+  actor?: Actor;
 }
 
 export interface CertificateRecord {
@@ -246,6 +248,12 @@ export class CertificateAuthorities {
       revoked_by: null,
     };
     await trx.insertInto("certificates").values(row).execute();
+    await appendAudit(
+      trx,
+      request.actor ?? CLI_OPERATOR,
+      { action: "certificate.issue", subject: `${request.type}:${row.serial_hex}`, after: { resident: resident.id, card: row.card_id, expires: row.expires } },
+      now,
+    );
     return toRecord(row);
   }
 
@@ -291,8 +299,13 @@ export class CertificateAuthorities {
   }
 
   /** Revoke (or put on hold) one certificate on request: counter, hotline or operator. */
-  async revoke(request: Omit<RevocationRequest, "at"> & { at?: Date }): Promise<RevocationOutcome> {
-    return this.db.transaction().execute((trx) => applyRevocation(trx, { ...request, at: request.at ?? this.clock() }));
+  async revoke(request: Omit<RevocationRequest, "at"> & { at?: Date; actor?: Actor }): Promise<RevocationOutcome> {
+    const at = request.at ?? this.clock();
+    return this.db.transaction().execute(async (trx) => {
+      const outcome = await applyRevocation(trx, { ...request, at });
+      await appendAudit(trx, request.actor ?? CLI_OPERATOR, { action: "certificate.revoke", subject: `${request.type}:${outcome.serialHex}`, after: outcome }, at);
+      return outcome;
+    });
   }
 
   async certificatesOf(residentId: string): Promise<CertificateRecord[]> {

@@ -11,6 +11,7 @@ import { ServiceError } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { actionableCertificates, applyRevocation, type RevocationOutcome } from "./revocation.ts";
 import type { Clock } from "./clock.ts";
+import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
 
 export interface AttributeChange {
   name?: string;
@@ -40,7 +41,7 @@ export class RegisterEvents {
   ) {}
 
   /** A change of name, address, date of birth or gender (and a move between municipalities). */
-  async changeAttributes(residentId: string, change: AttributeChange): Promise<EventOutcome> {
+  async changeAttributes(residentId: string, change: AttributeChange, actor: Actor = CLI_OPERATOR): Promise<EventOutcome> {
     return this.db.transaction().execute(async (trx) => {
       const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
       if (!resident) throw new ServiceError("not-found", `no resident with id ${residentId}`, "id");
@@ -108,7 +109,9 @@ export class RegisterEvents {
         .set({ ...updates, updated_at: now.toISOString() })
         .where("id", "=", residentId)
         .execute();
-      return this.record(trx, residentId, { kind: "attribute-change", attributes: changed }, { before, after }, now);
+      const outcome = await this.record(trx, residentId, { kind: "attribute-change", attributes: changed }, { before, after }, now);
+      await appendAudit(trx, actor, { action: "resident.change", subject: residentId, before, after: { ...after, event: outcome.id, revoked: outcome.revoked } }, now);
+      return outcome;
     });
   }
 
@@ -148,7 +151,11 @@ export class RegisterEvents {
   }
 
   /** Death (死亡) or emigration (国外転出): the register entry ends, and with it what the rules say. */
-  async endRegistration(residentId: string, event: { kind: "death" } | { kind: "emigration"; continuedUse: boolean }): Promise<EventOutcome> {
+  async endRegistration(
+    residentId: string,
+    event: { kind: "death" } | { kind: "emigration"; continuedUse: boolean },
+    actor: Actor = CLI_OPERATOR,
+  ): Promise<EventOutcome> {
     return this.db.transaction().execute(async (trx) => {
       const resident = await trx.selectFrom("residents").select(["status"]).where("id", "=", residentId).executeTakeFirst();
       if (!resident) throw new ServiceError("not-found", `no resident with id ${residentId}`, "id");
@@ -159,7 +166,14 @@ export class RegisterEvents {
         .set({ status: event.kind === "death" ? "deceased" : "emigrated", updated_at: now.toISOString() })
         .where("id", "=", residentId)
         .execute();
-      return this.record(trx, residentId, event, {}, now);
+      const outcome = await this.record(trx, residentId, event, {}, now);
+      await appendAudit(
+        trx,
+        actor,
+        { action: `resident.${event.kind}`, subject: residentId, before: { status: resident.status }, after: { event, id: outcome.id, revoked: outcome.revoked } },
+        now,
+      );
+      return outcome;
     });
   }
 }

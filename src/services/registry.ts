@@ -8,6 +8,7 @@ import type { Municipality } from "../config/municipalities.ts";
 import { ServiceError } from "./errors.ts";
 import { newId } from "./ids.ts";
 import type { Clock } from "./clock.ts";
+import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
 
 export interface ResidentInput {
   name: string;
@@ -48,9 +49,12 @@ export class Registry {
     private readonly clock: Clock,
   ) {}
 
-  async add(input: ResidentInput): Promise<Resident> {
+  async add(input: ResidentInput, actor: Actor = CLI_OPERATOR): Promise<Resident> {
     const row = await this.validate(input);
-    await this.db.insertInto("residents").values(row).execute();
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto("residents").values(row).execute();
+      await appendAudit(trx, actor, { action: "resident.add", subject: row.id, after: row }, this.clock());
+    });
     return this.get(row.id);
   }
 

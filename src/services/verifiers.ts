@@ -5,6 +5,7 @@ import type { CaType } from "../pki/jpki-profile.ts";
 import type { Settings } from "../config/defaults.ts";
 import { ServiceError } from "./errors.ts";
 import type { Clock } from "./clock.ts";
+import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
 
 export interface Verifier {
   id: string;
@@ -35,7 +36,7 @@ export class Verifiers {
     private readonly clock: Clock,
   ) {}
 
-  async add(name: string): Promise<Verifier & { apiKey: string }> {
+  async add(name: string, actor: Actor = CLI_OPERATOR): Promise<Verifier & { apiKey: string }> {
     const trimmed = name.trim();
     if (trimmed.length === 0 || trimmed.length > 200) {
       throw new ServiceError("invalid-input", "name: a verifier needs a name of 1 to 200 characters", "name");
@@ -43,10 +44,10 @@ export class Verifiers {
     const apiKey = `ojv_${randomBytes(32).toString("base64url")}`;
     const id = `V-${randomBytes(5).toString("hex").toUpperCase()}`;
     const createdAt = this.clock().toISOString();
-    await this.db
-      .insertInto("verifiers")
-      .values({ id, name: trimmed, key_hash: hashKey(apiKey), created_at: createdAt, active: 1 })
-      .execute();
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto("verifiers").values({ id, name: trimmed, key_hash: hashKey(apiKey), created_at: createdAt, active: 1 }).execute();
+      await appendAudit(trx, actor, { action: "verifier.add", subject: id, after: { name: trimmed } }, new Date(createdAt));
+    });
     return { id, name: trimmed, createdAt, active: true, apiKey };
   }
 

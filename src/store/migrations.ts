@@ -144,6 +144,33 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0004-audit-trail": {
+      async up(db: Kysely<any>) {
+        // A hash chain: each record's hash covers its content and the previous record's hash.
+        await db.schema
+          .createTable("audit_log")
+          .addColumn("seq", "integer", (c) => c.primaryKey())
+          .addColumn("at", "text", (c) => c.notNull())
+          .addColumn("actor", "text", (c) => c.notNull())
+          .addColumn("office", "text")
+          .addColumn("terminal", "text")
+          .addColumn("action", "text", (c) => c.notNull())
+          .addColumn("subject", "text", (c) => c.notNull())
+          .addColumn("before", "text")
+          .addColumn("after", "text")
+          .addColumn("prev_hash", "text", (c) => c.notNull())
+          .addColumn("hash", "text", (c) => c.notNull())
+          .execute();
+        // The chain's head, one row: appending locks it, so concurrent writers queue up, and
+        // verification compares it with the last record (a removed tail shows).
+        await db.schema
+          .createTable("audit_head")
+          .addColumn("id", "integer", (c) => c.primaryKey())
+          .addColumn("seq", "integer", (c) => c.notNull())
+          .addColumn("hash", "text", (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

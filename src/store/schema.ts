@@ -14,6 +14,23 @@ export interface Database {
   ocsp_responders: OcspResponderTable;
   verifiers: VerifierTable;
   verifier_lookups: VerifierLookupTable;
+  audit_log: AuditLogTable;
+  audit_head: { id: number; seq: number; hash: string };
+}
+
+export interface AuditLogTable {
+  seq: number;
+  at: string;
+  actor: string;
+  office: string | null;
+  terminal: string | null;
+  action: string;
+  subject: string;
+  /** JSON of the state before and after (null where there is none). */
+  before: string | null;
+  after: string | null;
+  prev_hash: string;
+  hash: string;
 }
 
 export interface OcspResponderTable {

@@ -1,0 +1,92 @@
+import { createHash } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { AuditLogTable, Database } from "../store/schema.ts";
+
+/** Who did something: a staff member at an office terminal, an operator at the CLI, the system. */
+export interface Actor {
+  actor: string;
+  office?: string;
+  terminal?: string;
+}
+
+export const CLI_OPERATOR: Actor = { actor: "operator:cli" };
+
+export interface AuditEntry {
+  action: string;
+  subject: string;
+  before?: unknown;
+  after?: unknown;
+}
+
+const GENESIS = "0".repeat(64);
+
+/**
+ * The tamper-evident audit trail. Every state change appends a record in the same transaction
+ * as the change; each record's hash covers its content and its predecessor's hash, and the
+ * head row holds the last hash, so an edited, removed or reordered record — or a cut-off
+ * tail — breaks the chain at a place `verify` names.
+ */
+export async function appendAudit(db: Kysely<Database>, actor: Actor, entry: AuditEntry, at: Date): Promise<number> {
+  // Taking the head row first serialises writers (a row lock on PostgreSQL; SQLite has one writer).
+  await db.insertInto("audit_head").values({ id: 1, seq: 0, hash: GENESIS }).onConflict((oc) => oc.column("id").doNothing()).execute();
+  await db.updateTable("audit_head").set((eb) => ({ seq: eb.ref("seq") })).where("id", "=", 1).execute();
+  const head = await db.selectFrom("audit_head").select(["seq", "hash"]).where("id", "=", 1).executeTakeFirstOrThrow();
+  const record: Omit<AuditLogTable, "hash"> = {
+    seq: Number(head.seq) + 1,
+    at: at.toISOString(),
+    actor: actor.actor,
+    office: actor.office ?? null,
+    terminal: actor.terminal ?? null,
+    action: entry.action,
+    subject: entry.subject,
+    before: entry.before === undefined ? null : JSON.stringify(entry.before),
+    after: entry.after === undefined ? null : JSON.stringify(entry.after),
+    prev_hash: head.hash,
+  };
+  const hash = recordHash(record);
+  await db.insertInto("audit_log").values({ ...record, hash }).execute();
+  await db.updateTable("audit_head").set({ seq: record.seq, hash }).where("id", "=", 1).execute();
+  return record.seq;
+}
+
+/** SHA-256 over a fixed field order, so the hash does not depend on how a driver returns rows. */
+export function recordHash(r: Omit<AuditLogTable, "hash">): string {
+  const canonical = JSON.stringify([r.seq, r.at, r.actor, r.office, r.terminal, r.action, r.subject, r.before, r.after, r.prev_hash]);
+  return createHash("sha256").update(canonical).digest("hex");
+}
+
+export type AuditVerification =
+  | { ok: true; records: number; head: string }
+  | { ok: false; records: number; firstBad: number; problem: string };
+
+/** Walk the chain in order; report the first record that does not fit. Streams in pages. */
+export async function verifyAudit(db: Kysely<Database>): Promise<AuditVerification> {
+  let expectedSeq = 1;
+  let prev = GENESIS;
+  let count = 0;
+  for (;;) {
+    const page = await db.selectFrom("audit_log").selectAll().where("seq", ">=", expectedSeq).orderBy("seq").limit(5000).execute();
+    for (const row of page) {
+      const seq = Number(row.seq);
+      if (seq !== expectedSeq) {
+        return { ok: false, records: count, firstBad: expectedSeq, problem: `record ${expectedSeq} is missing (next is ${seq})` };
+      }
+      if (row.prev_hash !== prev) {
+        return { ok: false, records: count, firstBad: seq, problem: `record ${seq} does not follow record ${seq - 1} (removed or reordered)` };
+      }
+      const { hash, ...content } = row;
+      if (recordHash({ ...content, seq }) !== hash) {
+        return { ok: false, records: count, firstBad: seq, problem: `record ${seq} was edited (its hash does not match its content)` };
+      }
+      prev = hash;
+      expectedSeq = seq + 1;
+      count++;
+    }
+    if (page.length < 5000) break;
+  }
+  const head = await db.selectFrom("audit_head").select(["seq", "hash"]).where("id", "=", 1).executeTakeFirst();
+  if (head && (Number(head.seq) !== count || head.hash !== prev)) {
+    return { ok: false, records: count, firstBad: count + 1, problem: `the chain ends at record ${count}, but ${Number(head.seq)} were written (records removed from the end)` };
+  }
+  return { ok: true, records: count, head: prev };
+}
