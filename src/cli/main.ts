@@ -9,6 +9,7 @@ import { residentAdd, residentChange, residentDeath, residentEmigrate, residentL
 import { certRevoke, certStatus } from "./commands/cert.ts";
 import { crl } from "./commands/crl.ts";
 import { auditList, auditVerify } from "./commands/audit.ts";
+import { cardIssue, cardList, cardReadCert, cardShow, cardSign, cardVerifyPin } from "./commands/card.ts";
 import { verifierAdd, verifierList, verifierReport } from "./commands/verifier.ts";
 import { caIssue, caShow } from "./commands/ca.ts";
 
@@ -33,6 +34,12 @@ export const COMMANDS: readonly Command[] = [
   verifierReport,
   auditVerify,
   auditList,
+  cardIssue,
+  cardList,
+  cardShow,
+  cardReadCert,
+  cardSign,
+  cardVerifyPin,
 ];
 
 const defaultIo: Io = {

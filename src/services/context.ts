@@ -11,6 +11,8 @@ import { RegisterEvents } from "./register-events.ts";
 import { CrlPublisher } from "./crl-publisher.ts";
 import { OcspResponder } from "./ocsp-responder.ts";
 import { Verifiers } from "./verifiers.ts";
+import { Terminals } from "./terminals.ts";
+import { Cards } from "./cards.ts";
 import { systemClock, type Clock } from "./clock.ts";
 
 export interface ContextOptions {
@@ -47,6 +49,8 @@ export class Context {
     readonly crls: CrlPublisher,
     readonly ocsp: OcspResponder,
     readonly verifiers: Verifiers,
+    readonly terminals: Terminals,
+    readonly cards: Cards,
     readonly initialisation: Initialisation,
   ) {}
 
@@ -77,7 +81,9 @@ export class Context {
       const ocsp = new OcspResponder(store.db, ca, settings, passphrase, clock);
       await ocsp.ensureResponders();
       const verifiers = new Verifiers(store.db, settings, clock);
-      return new Context(dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, {
+      const terminals = new Terminals(store.db, passphrase, clock);
+      const cards = new Cards(store.db, dataDir, registry, ca, terminals, clock);
+      return new Context(dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, {
         createdRoots,
         passphrase: source,
       });

@@ -171,6 +171,34 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0005-cards-and-terminals": {
+      async up(db: Kysely<any>) {
+        // The terminal CA and the terminals (counter, kiosk) whose keys it certified. Cards
+        // trust the terminal CA's key from manufacture; keys are encrypted like the CA keys.
+        await db.schema
+          .createTable("terminal_keys")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("role", "text", (c) => c.notNull())
+          .addColumn("office", "text")
+          .addColumn("certificate_der", sql.raw(binary), (c) => c.notNull())
+          .addColumn("private_key_pem", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .execute();
+        // Cards as the issuing side knows them; the chip itself lives in its own directory.
+        await db.schema
+          .createTable("cards")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("resident_id", "text", (c) => c.notNull().references("residents.id"))
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("produced_date", "text", (c) => c.notNull())
+          .addColumn("expires", "text", (c) => c.notNull())
+          .addColumn("handed_over_date", "text")
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("cards_resident").on("cards").column("resident_id").execute();
+      },
+    },
   };
 }
 

@@ -16,6 +16,32 @@ export interface Database {
   verifier_lookups: VerifierLookupTable;
   audit_log: AuditLogTable;
   audit_head: { id: number; seq: number; hash: string };
+  terminal_keys: TerminalKeyTable;
+  cards: CardTable;
+}
+
+export interface TerminalKeyTable {
+  /** "terminal-ca", or a terminal's id. */
+  id: string;
+  role: "ca" | "counter" | "kiosk";
+  office: string | null;
+  certificate_der: Uint8Array;
+  private_key_pem: string;
+  created_at: string;
+}
+
+export interface CardTable {
+  id: string;
+  resident_id: string;
+  /** producing → active; suspended (一時停止), returned, spoiled (failed production). */
+  status: "producing" | "active" | "suspended" | "returned" | "spoiled";
+  /** The day the certificates were loaded: their issuance date. */
+  produced_date: string;
+  expires: string;
+  /** 交付日: the day the card was handed to the resident (recorded separately). */
+  handed_over_date: string | null;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface AuditLogTable {

@@ -1,0 +1,237 @@
+import { createHash, X509Certificate } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { JpkiClient, type CertificateType } from "../../client/jpki-client.ts";
+import { CardError } from "../../client/apdu.ts";
+import type { IssuedCard } from "../../services/cards.ts";
+import { withContext } from "../open-context.ts";
+import { pinOptions, readPin } from "../pin-input.ts";
+import { type Command, CliError, json, oneOf, optionalString, requireString } from "../command.ts";
+
+const PIN_HELP = [
+  "  --pin P / --pin-file FILE   the PIN (default: asked for without echo). --pin is for test cards only:",
+  "                              it ends up in the shell history.",
+];
+
+export const cardIssue: Command = {
+  path: ["card", "issue"],
+  summary: "カードを発行 / make a card and issue its certificates onto it (as a counter terminal)",
+  usage: "--resident ID [--auth-pin P] [--sign-pin P | --no-sign] [--kenhojo-pin P] [--my-number N] [--json]",
+  help: [
+    "  --resident ID      the resident (R-…)",
+    "  --auth-pin P       利用者証明用暗証番号: 4 digits (or --auth-pin-file; asked for when omitted)",
+    "  --sign-pin P       署名用パスワード: 6–16 of A–Z and 0–9 with a letter and a digit (or --sign-pin-file)",
+    "  --no-sign          the resident declines the signing certificate (under-15s and adults under guardianship never get one)",
+    "  --kenhojo-pin P    券面事項入力補助用暗証番号 (default: the authentication PIN)",
+    "  --my-number N      the 12-digit individual number to write (default: a random valid test number)",
+  ],
+  options: {
+    resident: { type: "string" },
+    ...pinOptions("auth-pin"),
+    ...pinOptions("sign-pin"),
+    ...pinOptions("kenhojo-pin"),
+    "no-sign": { type: "boolean" },
+    "my-number": { type: "string" },
+  },
+  async run(values, io) {
+    const residentId = requireString(values, "resident");
+    const noSign = values["no-sign"] === true;
+    const authPin = await readPin(values, "auth-pin", "利用者証明用暗証番号（数字4桁）/ authentication PIN (4 digits): ");
+    const card: IssuedCard = await withContext(values, io, async (ctx) => {
+      const resident = await ctx.registry.get(residentId);
+      // Ask for a signing password only when one may be issued.
+      const wantsSign = !noSign && (typeof values["sign-pin"] === "string" || typeof values["sign-pin-file"] === "string" || process.stdin.isTTY);
+      const eligible = await ctx.cards.signEligible(resident.id);
+      const signPin = wantsSign && eligible ? await readPin(values, "sign-pin", "署名用パスワード（英大文字・数字6〜16文字）/ signing password: ") : undefined;
+      const kenhojoPin = typeof values["kenhojo-pin"] === "string" || typeof values["kenhojo-pin-file"] === "string"
+        ? await readPin(values, "kenhojo-pin", "")
+        : undefined;
+      const myNumber = optionalString(values, "my-number");
+      return ctx.cards.issue({
+        residentId,
+        authPin,
+        ...(signPin ? { signPin } : {}),
+        ...(noSign ? { noSign } : {}),
+        ...(kenhojoPin ? { kenhojoPin } : {}),
+        ...(myNumber ? { myNumber } : {}),
+      });
+    });
+    const summary = { ...card, certificates: card.certificates.map(({ der: _der, ...c }) => c) };
+    if (values.json) return json(io, summary);
+    io.stdout(
+      `カードを発行しました / issued card ${card.id}\n` +
+        `  カードの有効期限 / card expires: ${card.expires}\n` +
+        card.certificates
+          .map((c) => `  ${c.type === "sign" ? "署名用電子証明書" : "利用者証明用電子証明書"} ${c.serialHex}  有効期限 / expires ${c.expires}\n`)
+          .join("") +
+        (card.signSkipped ? `  署名用電子証明書なし / no signing certificate: ${card.signSkipped}\n` : ""),
+    );
+  },
+};
+
+export const cardList: Command = {
+  path: ["card", "list"],
+  summary: "カードの一覧 / list cards",
+  usage: "[--resident ID] [--json]",
+  help: ["  --resident ID      only this resident's cards"],
+  options: { resident: { type: "string" } },
+  async run(values, io) {
+    const residentId = optionalString(values, "resident");
+    const cards = await withContext(values, io, (ctx) => ctx.cards.list(residentId ? { residentId } : {}));
+    if (values.json) return json(io, { cards });
+    if (cards.length === 0) io.stdout("カードはありません / no cards\n");
+    for (const c of cards) io.stdout(`${c.id}  ${c.residentId}  ${c.status}  有効期限 / expires ${c.expires}\n`);
+  },
+};
+
+export const cardShow: Command = {
+  path: ["card", "show"],
+  summary: "カードの状態 / show a card: certificates on it, PIN tries left",
+  usage: "--card ID [--json]",
+  help: ["  --card ID          the card (C-…)", "  Reads the card in APDUs: certificates, and tries left for each PIN (no PIN needed)."],
+  options: { card: { type: "string" } },
+  async run(values, io) {
+    const id = requireString(values, "card");
+    const shown = await withContext(values, io, async (ctx) => {
+      const card = await ctx.cards.get(id);
+      const chip = await ctx.cards.withReader(id, async (reader) => {
+        const client = new JpkiClient(reader);
+        const auth = await readOptional(() => client.readCertificate("auth"));
+        return {
+          token: await client.tokenLabel(),
+          authCertificate: auth ? describeCertificate(auth) : null,
+          triesLeft: { auth: await client.triesLeft("auth"), sign: await client.triesLeft("sign"), kenhojo: await client.kenhojoTriesLeft() },
+        };
+      });
+      const certificates = (await ctx.ca.certificatesOf(card.residentId))
+        .filter((c) => c.cardId === id)
+        .map(({ der: _der, ...c }) => c);
+      return { ...card, ...chip, certificates };
+    });
+    if (values.json) return json(io, shown);
+    io.stdout(
+      `${shown.id}  ${shown.status}  カードの有効期限 / card expires ${shown.expires}\n` +
+        `  残り回数 / tries left: 利用者証明用 auth ${shown.triesLeft.auth}/3, 署名用 sign ${shown.triesLeft.sign}/5, 券面事項入力補助 kenhojo ${shown.triesLeft.kenhojo}/3\n` +
+        shown.certificates.map((c) => `  ${c.type === "sign" ? "署名用" : "利用者証明用"} ${c.serialHex}  ${c.status}  有効期限 / expires ${c.expires}\n`).join(""),
+    );
+  },
+};
+
+async function readOptional(read: () => Promise<Uint8Array>): Promise<Uint8Array | null> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof CardError) return null;
+    throw error;
+  }
+}
+
+function describeCertificate(der: Uint8Array) {
+  const x = new X509Certificate(der);
+  return { subject: x.subject.replace(/\n/g, ", "), serial: x.serialNumber, notAfter: new Date(x.validTo).toISOString() };
+}
+
+function pem(der: Uint8Array): string {
+  return `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n").replace(/\n$/, "")}\n-----END CERTIFICATE-----\n`;
+}
+
+export const cardReadCert: Command = {
+  path: ["card", "read-cert"],
+  summary: "カードから証明書を読む / read a certificate from the card",
+  usage: "--card ID --type auth|sign|auth-ca|sign-ca [--pem] [--out FILE] [--json]",
+  help: [
+    "  --card ID          the card (C-…)",
+    "  --type T           auth, sign (needs the signing password), auth-ca or sign-ca",
+    "  --pem              PEM instead of DER (DER goes to --out or stdout)",
+    "  --out FILE         write it there",
+    ...PIN_HELP,
+  ],
+  options: { card: { type: "string" }, type: { type: "string" }, pem: { type: "boolean" }, out: { type: "string" }, ...pinOptions("pin") },
+  async run(values, io) {
+    const id = requireString(values, "card");
+    const type = oneOf(values, "type", ["auth", "sign", "auth-ca", "sign-ca"] as const) as CertificateType;
+    const signPin = type === "sign" ? await readPin(values, "pin", "署名用パスワード / signing password: ") : undefined;
+    const der = await withContext(values, io, (ctx) =>
+      ctx.cards.withReader(id, (reader) => new JpkiClient(reader).readCertificate(type, signPin ? { signPin } : {})),
+    );
+    const out = optionalString(values, "out");
+    if (values.json) {
+      return json(io, { id: `${id}:${type}`, card: id, type, ...describeCertificate(der), sha256: createHash("sha256").update(der).digest("hex"), pem: pem(der) });
+    }
+    const body = values.pem || !out ? pem(der) : der;
+    if (out) writeFileSync(out, body);
+    else io.stdout(body as string);
+  },
+};
+
+export const cardSign: Command = {
+  path: ["card", "sign"],
+  summary: "カードで署名 / sign a file with a key on the card",
+  usage: "--card ID --type auth|sign --in FILE --out SIG [--hash sha256|sha384|sha512] [--json]",
+  help: [
+    "  --card ID          the card (C-…)",
+    "  --type auth|sign   which key (and which PIN)",
+    "  --in FILE          the data to sign (hashed here; the card signs the DigestInfo)",
+    "  --out SIG          where to write the 256-byte PKCS#1 v1.5 signature",
+    "  --hash H           sha256 (default), sha384 or sha512",
+    ...PIN_HELP,
+  ],
+  options: {
+    card: { type: "string" },
+    type: { type: "string" },
+    in: { type: "string" },
+    out: { type: "string" },
+    hash: { type: "string" },
+    ...pinOptions("pin"),
+  },
+  async run(values, io) {
+    const id = requireString(values, "card");
+    const type = oneOf(values, "type", ["auth", "sign"] as const);
+    const hash = values.hash === undefined ? "sha256" : oneOf(values, "hash", ["sha256", "sha384", "sha512"] as const);
+    const input = requireString(values, "in");
+    const out = requireString(values, "out");
+    let data: Buffer;
+    try {
+      data = readFileSync(input);
+    } catch (error) {
+      throw new CliError(`--in: cannot read ${input}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    const pinValue = await readPin(values, "pin", type === "sign" ? "署名用パスワード / signing password: " : "利用者証明用暗証番号 / PIN: ");
+    const signature = await withContext(values, io, (ctx) =>
+      ctx.cards.withReader(id, (reader) => new JpkiClient(reader).sign(type, data, { hash, pin: pinValue })),
+    );
+    writeFileSync(out, signature);
+    if (values.json) return json(io, { id: `${id}:${type}`, card: id, type, hash, bytes: signature.length, out });
+    io.stdout(`署名しました / signed with the ${type} key (${hash}): ${out}\n`);
+  },
+};
+
+export const cardVerifyPin: Command = {
+  path: ["card", "verify-pin"],
+  summary: "暗証番号を確認 / verify a PIN on the card and print the tries left",
+  usage: "--card ID --type auth|sign [--json]",
+  help: ["  --card ID          the card (C-…)", "  --type auth|sign   which PIN", ...PIN_HELP],
+  options: { card: { type: "string" }, type: { type: "string" }, ...pinOptions("pin") },
+  async run(values, io) {
+    const id = requireString(values, "card");
+    const type = oneOf(values, "type", ["auth", "sign"] as const);
+    const pinValue = await readPin(values, "pin", type === "sign" ? "署名用パスワード / signing password: " : "利用者証明用暗証番号 / PIN: ");
+    const result = await withContext(values, io, (ctx) =>
+      ctx.cards.withReader(id, async (reader) => {
+        const client = new JpkiClient(reader);
+        const outcome = await client.verifyPin(type, pinValue);
+        return { outcome, triesLeft: await client.triesLeft(type) };
+      }),
+    );
+    const ok = result.outcome.ok;
+    const blocked = !result.outcome.ok && result.outcome.blocked;
+    if (values.json) json(io, { id: `${id}:${type}`, card: id, type, ok, blocked, triesLeft: result.triesLeft });
+    else if (ok) io.stdout(`暗証番号は正しいです / PIN correct; tries left ${result.triesLeft}\n`);
+    if (ok) return 0;
+    io.stderr(
+      blocked
+        ? `openjpki card verify-pin: 暗証番号がロックされています。窓口で初期化してください / the ${type} PIN is blocked: reset it at the counter\n`
+        : `openjpki card verify-pin: 暗証番号が違います / wrong ${type} PIN: ${result.triesLeft} tries left\n`,
+    );
+    return 1;
+  },
+};

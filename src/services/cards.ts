@@ -1,0 +1,262 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Kysely } from "kysely";
+import type { CardTable, Database } from "../store/schema.ts";
+import { manufactureCard, openCard, type VirtualCard } from "../card/index.ts";
+import { InProcessReader } from "../readers/in-process.ts";
+import type { CardReader } from "../readers/reader.ts";
+import { IssuerSession } from "../client/issuer.ts";
+import { cardValidity } from "../rules/validity.ts";
+import { signingEligibility } from "../rules/eligibility.ts";
+import { checkFourDigitPin, checkSigningPassword } from "../rules/pin-policy.ts";
+import { japanDateOf, type JapanDate } from "../rules/japan-date.ts";
+import { isValidMyNumber, randomMyNumber } from "../profile/my-number.ts";
+import type { CertificateAuthorities, CertificateRecord } from "./certificate-authority.ts";
+import type { Registry, Resident } from "./registry.ts";
+import type { Terminals } from "./terminals.ts";
+import { ServiceError } from "./errors.ts";
+import { newId } from "./ids.ts";
+import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
+import { applyRevocation } from "./revocation.ts";
+import type { Clock } from "./clock.ts";
+
+export interface CardIssueRequest {
+  residentId: string;
+  authPin: string;
+  /** The signing password; omit (or set noSign) to issue no signing certificate. */
+  signPin?: string;
+  noSign?: boolean;
+  /** The 券面事項入力補助AP PIN; defaults to the authentication PIN (residents often choose the same). */
+  kenhojoPin?: string;
+  myNumber?: string;
+  /** The counter terminal doing it (default: the data directory's default counter terminal). */
+  terminalId?: string;
+  actor?: Actor;
+}
+
+export interface Card {
+  id: string;
+  residentId: string;
+  status: CardTable["status"];
+  producedDate: JapanDate;
+  expires: JapanDate;
+  handedOverDate: JapanDate | null;
+}
+
+export interface IssuedCard extends Card {
+  certificates: CertificateRecord[];
+  /** Why no signing certificate was issued, when none was. */
+  signSkipped?: "declined" | "under-15" | "guardianship";
+}
+
+export const DEFAULT_COUNTER_TERMINAL = "counter-default";
+export const DEFAULT_KIOSK_TERMINAL = "kiosk-default";
+
+/**
+ * Cards: manufacture a virtual My Number Card and issue onto it, at a counter terminal, the way
+ * DESIGN.md's path 1 describes — keys generated on the card, certificates from the CA written
+ * back, PINs set — all in APDUs through a reader. Nothing here reads the chip's storage.
+ */
+export class Cards {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dataDir: string,
+    private readonly registry: Registry,
+    private readonly ca: CertificateAuthorities,
+    private readonly terminals: Terminals,
+    private readonly clock: Clock,
+  ) {}
+
+  get cardsDir(): string {
+    return join(this.dataDir, "cards");
+  }
+
+  private cardDir(id: string): string {
+    if (!/^C-[0-9A-Z]{10}$/.test(id)) throw new ServiceError("invalid-input", `card: ${JSON.stringify(id)} is not a card id (C-…)`, "card");
+    return join(this.cardsDir, id);
+  }
+
+  /** Open the chip of a card (it stays a separate world: only APDUs go in). */
+  async open(id: string): Promise<VirtualCard> {
+    await this.get(id);
+    const dir = this.cardDir(id);
+    if (!existsSync(join(dir))) throw new ServiceError("not-found", `card ${id} has no chip in ${dir}`, "card");
+    return openCard(dir, { chipMasterKeyFile: join(this.cardsDir, "chip-master.key"), clock: this.clock });
+  }
+
+  /** Run `body` with the card in an in-process reader, powered on; powered off afterwards. */
+  async withReader<T>(id: string, body: (reader: CardReader) => Promise<T>): Promise<T> {
+    const reader = new InProcessReader(await this.open(id));
+    await reader.connect();
+    try {
+      return await body(reader);
+    } finally {
+      await reader.disconnect();
+    }
+  }
+
+  async issue(request: CardIssueRequest): Promise<IssuedCard> {
+    const resident = await this.registry.get(request.residentId);
+    if (resident.status !== "registered") {
+      throw new ServiceError("not-eligible", `resident ${resident.id} is ${resident.status}: no card can be issued`, "resident");
+    }
+    const today = japanDateOf(this.clock());
+    const authPin = pin(checkFourDigitPin(request.authPin), "auth-pin");
+    const kenhojoPin = pin(checkFourDigitPin(request.kenhojoPin ?? request.authPin), "kenhojo-pin");
+    const signDecision = this.signDecision(resident, today, request);
+    const signPin = signDecision.issue ? pin(checkSigningPassword(request.signPin!), "sign-pin") : undefined;
+    const myNumber = request.myNumber ?? randomMyNumber();
+    if (!isValidMyNumber(myNumber)) {
+      throw new ServiceError("invalid-input", "my-number: must be 12 digits whose last is the check digit of the first 11", "my-number");
+    }
+    const expires = cardValidity({ birth: resident.birth, issued: today, ...(resident.residenceEnd ? { residenceEnd: resident.residenceEnd } : {}) }).expires;
+    const id = newId("C");
+    const now = this.clock();
+    const actor = request.actor ?? CLI_OPERATOR;
+    await this.db
+      .insertInto("cards")
+      .values({
+        id,
+        resident_id: resident.id,
+        status: "producing",
+        produced_date: today,
+        expires,
+        handed_over_date: null,
+        created_at: now.toISOString(),
+        updated_at: now.toISOString(),
+      })
+      .execute();
+
+    const certificates: CertificateRecord[] = [];
+    try {
+      const terminalCa = await this.terminals.ca();
+      const counter = await this.terminals.terminal(request.terminalId ?? DEFAULT_COUNTER_TERMINAL, "counter");
+      const chip = await manufactureCard({
+        dir: this.cardDir(id),
+        cardId: id,
+        terminalCaPublicKeyDer: terminalCa.publicKeyDer,
+        chipMasterKeyFile: join(this.cardsDir, "chip-master.key"),
+        clock: this.clock,
+        manufacturedAt: now,
+      });
+      const reader = new InProcessReader(chip);
+      await reader.connect();
+      try {
+        const session = new IssuerSession(reader);
+        await session.authenticate(counter);
+        for (const type of signPin ? (["auth", "sign"] as const) : (["auth"] as const)) {
+          const publicKey = await session.generateKeyPair(type);
+          const record = await this.ca.issue({ type, residentId: resident.id, subjectPublicKey: publicKey, cardId: id, cardExpiry: expires, actor });
+          certificates.push(record);
+          await session.writeCertificate(type, record.der);
+          await session.writeCertificate(`${type}-ca`, this.ca.authority(type).certificateDer);
+          await session.setPin(type, type === "auth" ? authPin : signPin!);
+        }
+        await session.writeKenhojo({
+          myNumber,
+          name: resident.name,
+          address: resident.address,
+          birthDate: resident.birth.replaceAll("-", ""),
+          // The card writes sex as ISO/IEC 5218 (9 = not applicable); the register's 3 = unknown.
+          sex: resident.gender === "3" ? "9" : resident.gender,
+        });
+        await session.setPin("kenhojo", kenhojoPin);
+      } finally {
+        await reader.disconnect();
+      }
+      await this.db.transaction().execute(async (trx) => {
+        await trx.updateTable("cards").set({ status: "active", updated_at: this.clock().toISOString() }).where("id", "=", id).execute();
+        await appendAudit(
+          trx,
+          actor,
+          { action: "card.issue", subject: id, after: { resident: resident.id, expires, certificates: certificates.map((c) => `${c.type}:${c.serialHex}`) } },
+          this.clock(),
+        );
+      });
+    } catch (error) {
+      await this.spoil(id, certificates, actor);
+      throw error;
+    }
+    return {
+      ...(await this.get(id)),
+      certificates,
+      ...(signDecision.issue ? {} : { signSkipped: signDecision.reason }),
+    };
+  }
+
+  /**
+   * A card whose production failed is spoiled, and certificates already issued for it are
+   * revoked with reason unspecified — J-LIS's meaning: destroyed before delivery (交付前に破棄).
+   */
+  private async spoil(id: string, certificates: CertificateRecord[], actor: Actor): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      for (const c of certificates) {
+        await applyRevocation(trx, { type: c.type, serialHex: c.serialHex, reason: "unspecified", at: this.clock(), by: "operator" });
+      }
+      await trx.updateTable("cards").set({ status: "spoiled", updated_at: this.clock().toISOString() }).where("id", "=", id).execute();
+      await appendAudit(trx, actor, { action: "card.spoil", subject: id, after: { revoked: certificates.map((c) => c.serialHex) } }, this.clock());
+    });
+  }
+
+  private signDecision(
+    resident: Resident,
+    today: JapanDate,
+    request: CardIssueRequest,
+  ): { issue: true } | { issue: false; reason: "declined" | "under-15" | "guardianship" } {
+    if (request.noSign) {
+      if (request.signPin) throw new ServiceError("invalid-input", "sign-pin: not with --no-sign", "sign-pin");
+      return { issue: false, reason: "declined" };
+    }
+    const eligibility = signingEligibility({ birth: resident.birth, on: today, guardianship: resident.guardianship });
+    if (!eligibility.eligible) {
+      if (request.signPin) {
+        throw new ServiceError(
+          "not-eligible",
+          eligibility.reason === "under-15"
+            ? "15歳未満の方には署名用電子証明書を発行できません / no signing certificate for people under 15 (omit --sign-pin)"
+            : "成年被後見人の方には署名用電子証明書を発行できません / no signing certificate for adults under guardianship (omit --sign-pin)",
+          "sign-pin",
+        );
+      }
+      return { issue: false, reason: eligibility.reason };
+    }
+    if (!request.signPin) {
+      throw new ServiceError("invalid-input", "sign-pin: give the signing password, or --no-sign if the resident declines it", "sign-pin");
+    }
+    return { issue: true };
+  }
+
+  /** Whether the resident may hold a signing certificate today (so a CLI knows whether to ask for a password). */
+  async signEligible(residentId: string): Promise<boolean> {
+    const resident = await this.registry.get(residentId);
+    return signingEligibility({ birth: resident.birth, on: japanDateOf(this.clock()), guardianship: resident.guardianship }).eligible;
+  }
+
+  async get(id: string): Promise<Card> {
+    const row = await this.db.selectFrom("cards").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row) throw new ServiceError("not-found", `no card with id ${id}`, "card");
+    return toCard(row);
+  }
+
+  async list(options: { residentId?: string } = {}): Promise<Card[]> {
+    let query = this.db.selectFrom("cards").selectAll().orderBy("created_at").orderBy("id");
+    if (options.residentId) query = query.where("resident_id", "=", options.residentId);
+    return (await query.execute()).map(toCard);
+  }
+}
+
+function pin(check: { ok: true; value: string } | { ok: false; message: string }, field: string): string {
+  if (!check.ok) throw new ServiceError("invalid-input", `${field}: ${check.message}`, field);
+  return check.value;
+}
+
+function toCard(row: CardTable): Card {
+  return {
+    id: row.id,
+    residentId: row.resident_id,
+    status: row.status,
+    producedDate: row.produced_date,
+    expires: row.expires,
+    handedOverDate: row.handed_over_date,
+  };
+}

@@ -1,0 +1,101 @@
+// Issuance onto a virtual card at a counter terminal (DESIGN path 1), on each back end: keys made
+// on the card, certificates written back, PINs set — and everything checked through the card's APDUs.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { verify, X509Certificate } from "node:crypto";
+import { JpkiClient } from "../../src/client/jpki-client.ts";
+import { ServiceError } from "../../src/services/errors.ts";
+import { isValidMyNumber, myNumberCheckDigit } from "../../src/profile/my-number.ts";
+import { backends, openTestContext, type TestContext } from "../helpers/context.ts";
+
+describe("My Number check digit", () => {
+  test("matches the ordinance's formula on hand-computed numbers", () => {
+    // 12345678901: weights from the right 2..7,2..6 → Σ = 1·2+0·3+9·4+8·5+7·6+6·7+5·2+4·3+3·4+2·5+1·6 = 212; 212 mod 11 = 3 → 8.
+    assert.equal(myNumberCheckDigit("12345678901"), 8);
+    assert.ok(isValidMyNumber("123456789018"));
+    assert.ok(!isValidMyNumber("123456789012"));
+    // Σ mod 11 ≤ 1 gives 0: 00000000001 → 1·2 = 2 → 9; 00000000000 → 0 → 0.
+    assert.equal(myNumberCheckDigit("00000000000"), 0);
+    assert.equal(myNumberCheckDigit("00000000001"), 9);
+  });
+});
+
+for (const backend of backends()) {
+  describe(`card issuance on ${backend}`, () => {
+    let t: TestContext;
+    before(async () => {
+      t = await openTestContext(backend, { now: "2026-11-25T03:00:00Z" });
+    });
+    after(() => t.cleanup());
+
+    test("an adult's card holds both certificates, made for keys generated on the card", async () => {
+      const resident = await t.context.registry.add({
+        name: "町田 花子", birth: "1990-01-02", gender: "2", address: "東京都町田市森野２－２－２２", municipality: "132098",
+      });
+      const card = await t.context.cards.issue({ residentId: resident.id, authPin: "1234", signPin: "pass1234", myNumber: "123456789018" });
+      assert.equal(card.status, "active");
+      assert.equal(card.expires, "2036-01-02", "10th birthday after issuance for an adult");
+      assert.deepEqual(card.certificates.map((c) => [c.type, c.cardId, c.expires]), [
+        ["auth", card.id, "2031-01-02"],
+        ["sign", card.id, "2031-01-02"],
+      ]);
+
+      await t.context.cards.withReader(card.id, async (reader) => {
+        const client = new JpkiClient(reader);
+        const authDer = await client.readCertificate("auth");
+        assert.deepEqual(Buffer.from(authDer), Buffer.from(card.certificates[0]!.der));
+        assert.deepEqual(Buffer.from(await client.readCertificate("auth-ca")), Buffer.from(t.context.ca.authority("auth").certificateDer));
+        assert.deepEqual(Buffer.from(await client.readCertificate("sign-ca")), Buffer.from(t.context.ca.authority("sign").certificateDer));
+        assert.equal(await client.triesLeft("auth"), 3);
+        assert.equal(await client.triesLeft("sign"), 5);
+        // The signing password was upper-cased by the policy.
+        const signDer = await client.readCertificate("sign", { signPin: "PASS1234" });
+        const data = Buffer.from("確定申告 2026");
+        for (const [type, der, pin] of [["auth", authDer, "1234"], ["sign", signDer, "PASS1234"]] as const) {
+          const signature = await client.sign(type, data, { pin });
+          const publicKey = new X509Certificate(der).publicKey;
+          assert.ok(verify("sha256", data, publicKey, signature), `${type} signature verifies with the certificate's key`);
+        }
+        const kenhojo = await client.readKenhojo("1234");
+        assert.equal(kenhojo.myNumber, "123456789018");
+        assert.equal(kenhojo.name, "町田　花子");
+        assert.equal(kenhojo.birthDate, "19900102");
+        assert.equal(kenhojo.sex, "2");
+      });
+    });
+
+    test("an under-15 gets a card with the authentication certificate only", async () => {
+      const child = await t.context.registry.add({
+        name: "町田 一郎", birth: "2015-06-01", gender: "1", address: "東京都町田市森野２－２－２２", municipality: "132098",
+      });
+      const card = await t.context.cards.issue({ residentId: child.id, authPin: "4321" });
+      assert.equal(card.signSkipped, "under-15");
+      assert.deepEqual(card.certificates.map((c) => c.type), ["auth"]);
+      assert.equal(card.expires, "2031-06-01", "5th birthday after issuance for under-18s");
+      assert.equal(card.certificates[0]!.expires, "2031-06-01");
+      await assert.rejects(
+        t.context.cards.issue({ residentId: child.id, authPin: "4321", signPin: "ABC123" }),
+        (e: unknown) => e instanceof ServiceError && e.code === "not-eligible" && e.field === "sign-pin",
+      );
+    });
+
+    test("bad PINs and numbers are refused before anything is made, naming the field", async () => {
+      const resident = await t.context.registry.add({
+        name: "町田 次郎", birth: "1980-01-01", gender: "1", address: "東京都町田市森野１", municipality: "132098",
+      });
+      const cases: [Parameters<TestContext["context"]["cards"]["issue"]>[0], string][] = [
+        [{ residentId: resident.id, authPin: "12345", signPin: "ABC123" }, "auth-pin"],
+        [{ residentId: resident.id, authPin: "1234", signPin: "ABCDEF" }, "sign-pin"],
+        [{ residentId: resident.id, authPin: "1234", signPin: "AB12" }, "sign-pin"],
+        [{ residentId: resident.id, authPin: "1234" }, "sign-pin"],
+        [{ residentId: resident.id, authPin: "1234", noSign: true, myNumber: "123456789012" }, "my-number"],
+      ];
+      for (const [request, field] of cases) {
+        await assert.rejects(t.context.cards.issue(request), (e: unknown) => e instanceof ServiceError && e.field === field);
+      }
+      assert.deepEqual(await t.context.cards.list({ residentId: resident.id }), []);
+      const declined = await t.context.cards.issue({ residentId: resident.id, authPin: "1234", noSign: true });
+      assert.equal(declined.signSkipped, "declined");
+    });
+  });
+}
