@@ -138,7 +138,7 @@ for (const openStatus of [true, false]) {
       test("without a registered key: 401; every lookup by a verifier is counted with its fee", async () => {
         const denied = await fetch(`${server.url}/crl/sign.crl`);
         assert.equal(denied.status, 401);
-        assert.match((await denied.json()).error.code, /verifier-required/);
+        assert.match(((await denied.json()) as { error: { code: string } }).error.code, /verifier-required/);
         const wrongKey = await fetch(`${server.url}/crl/sign.crl`, { headers: { "X-OpenJPKI-Verifier-Key": "ojv_wrong-key-123456" } });
         assert.equal(wrongKey.status, 401);
         const report = await t.context.verifiers.report();
