@@ -9,6 +9,7 @@ import { residentAdd, residentChange, residentDeath, residentEmigrate, residentL
 import { certRevoke, certStatus } from "./commands/cert.ts";
 import { crl } from "./commands/crl.ts";
 import { auditList, auditVerify } from "./commands/audit.ts";
+import { verifyCms, verifySig, verifyXml } from "./commands/verify.ts";
 import { cardIssue, cardList, cardReadCert, cardShow, cardSign, cardVerifyPin } from "./commands/card.ts";
 import { verifierAdd, verifierList, verifierReport } from "./commands/verifier.ts";
 import { caIssue, caShow } from "./commands/ca.ts";
@@ -40,6 +41,9 @@ export const COMMANDS: readonly Command[] = [
   cardReadCert,
   cardSign,
   cardVerifyPin,
+  verifyCms,
+  verifyXml,
+  verifySig,
 ];
 
 const defaultIo: Io = {

@@ -1,0 +1,140 @@
+/**
+ * Enveloped XML signatures (XMLDSig) of the kind e-Tax-style filings carry: one Signature, the
+ * document element's child, one Reference with URI="" (the whole document), exclusive c14n,
+ * RSA-SHA256. The structure is checked here before xml-crypto checks digests and the signature,
+ * which keeps signature-wrapping out: with exactly one Signature and one whole-document
+ * Reference, what was signed is the document the caller holds, minus the Signature element.
+ * Documents with a DOCTYPE are refused (no entities, no external anything).
+ */
+import { X509Certificate } from "node:crypto";
+import { DOMParser, type Element as XmlElement, type Node as XmlNode } from "@xmldom/xmldom";
+import { SignedXml } from "xml-crypto";
+import { parseCertificate } from "./certificate.ts";
+import { describeError, failure } from "./errors.ts";
+import { certificateInfo, checkCallOptions, type VerifierCore } from "./verifier.ts";
+import type { CheckOptions, HashName, VerificationResult } from "./types.ts";
+
+const DSIG = "http://www.w3.org/2000/09/xmldsig#";
+const EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#";
+const ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+const SIGNATURE_METHODS: Readonly<Record<string, HashName>> = {
+  "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": "sha256",
+  "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": "sha512",
+};
+const DIGEST_METHODS: Readonly<Record<string, HashName>> = {
+  "http://www.w3.org/2001/04/xmlenc#sha256": "sha256",
+  "http://www.w3.org/2001/04/xmlenc#sha512": "sha512",
+};
+const MAX_ELEMENTS = 200_000;
+
+function bad(message: string): never {
+  return failure("malformed-input", `XML signature: ${message}`);
+}
+
+function elementChildren(node: XmlNode): XmlElement[] {
+  const out: XmlElement[] = [];
+  for (let c = node.firstChild; c; c = c.nextSibling) if (c.nodeType === 1) out.push(c as XmlElement);
+  return out;
+}
+
+/** The element children of `parent`, checked to be XMLDSig elements named as `allowed` says, in order. */
+function dsChildren(parent: XmlElement, what: string): XmlElement[] {
+  const list = elementChildren(parent);
+  for (const e of list) if (e.namespaceURI !== DSIG) bad(`unexpected element ${e.nodeName} in ${what}`);
+  return list;
+}
+
+function only(list: XmlElement[], localName: string, what: string): XmlElement {
+  const found = list.filter((e) => e.localName === localName);
+  if (found.length !== 1) bad(`${what} must have exactly one ${localName}, found ${found.length}`);
+  return found[0]!;
+}
+
+function algorithmOf(e: XmlElement): string {
+  return e.getAttribute("Algorithm") ?? "";
+}
+
+export async function verifyXml(core: VerifierCore, xml: string, options?: CheckOptions): Promise<VerificationResult> {
+  const { expectedType, at } = checkCallOptions(options, "sign", "verifyXml");
+  if (typeof xml !== "string") throw new TypeError("verifyXml: xml must be a string");
+  return core.run(async (state) => {
+    if (xml.length > core.limits.xmlChars) failure("malformed-input", `XML larger than ${core.limits.xmlChars} characters`, { limit: core.limits.xmlChars });
+    if (/<!DOCTYPE|<!ENTITY/i.test(xml)) bad("documents with a DOCTYPE or entity declarations are not accepted");
+
+    let doc: ReturnType<DOMParser["parseFromString"]>;
+    try {
+      doc = new DOMParser({
+        onError: (level, message) => {
+          if (level !== "warning") throw new Error(message);
+        },
+      }).parseFromString(xml, "text/xml");
+    } catch (error) {
+      return bad(`not well-formed XML: ${describeError(error)}`);
+    }
+    const root = doc.documentElement;
+    if (!root) bad("no document element");
+    if (doc.getElementsByTagName("*").length > MAX_ELEMENTS) failure("malformed-input", `XML has more than ${MAX_ELEMENTS} elements`);
+
+    // Exactly one Signature, directly under the document element.
+    const signatures = doc.getElementsByTagNameNS(DSIG, "Signature");
+    if (signatures.length !== 1) bad(`expected exactly one ds:Signature, found ${signatures.length}`);
+    const signature = signatures.item(0)!;
+    if (signature.parentNode !== root) bad("the Signature must be a child of the document element (enveloped)");
+
+    const parts = dsChildren(signature, "Signature");
+    const signedInfo = only(parts, "SignedInfo", "Signature");
+    only(parts, "SignatureValue", "Signature");
+    if (parts.some((e) => !["SignedInfo", "SignatureValue", "KeyInfo"].includes(e.localName ?? ""))) {
+      bad("the Signature may hold only SignedInfo, SignatureValue and KeyInfo (no unsigned Objects)");
+    }
+
+    // SignedInfo: algorithms and the single whole-document Reference.
+    const si = dsChildren(signedInfo, "SignedInfo");
+    const c14n = algorithmOf(only(si, "CanonicalizationMethod", "SignedInfo"));
+    if (c14n !== EXC_C14N) failure("unsupported-algorithm", `XML canonicalisation ${c14n} is not accepted; use exclusive c14n (${EXC_C14N})`, { algorithm: c14n });
+    const sigMethod = algorithmOf(only(si, "SignatureMethod", "SignedInfo"));
+    const sigHash = SIGNATURE_METHODS[sigMethod];
+    if (!sigHash) failure("unsupported-algorithm", `XML signature method ${sigMethod} is not accepted; use RSA-SHA256`, { algorithm: sigMethod });
+    const reference = only(si, "Reference", "SignedInfo");
+    if (si.some((e) => !["CanonicalizationMethod", "SignatureMethod", "Reference"].includes(e.localName ?? ""))) bad("unexpected element in SignedInfo");
+    if (reference.getAttribute("URI") !== "") bad('the Reference must cover the whole document (URI="")');
+    const refParts = dsChildren(reference, "Reference");
+    const transformsEl = refParts.filter((e) => e.localName === "Transforms");
+    const transforms = transformsEl.length === 1 ? dsChildren(transformsEl[0]!, "Transforms").map(algorithmOf) : [];
+    if (!transforms.includes(ENVELOPED)) bad("the Reference must use the enveloped-signature transform");
+    for (const t of transforms) {
+      if (t !== ENVELOPED && t !== EXC_C14N) failure("unsupported-algorithm", `XML transform ${t} is not accepted`, { algorithm: t });
+    }
+    const digestMethod = algorithmOf(only(refParts, "DigestMethod", "Reference"));
+    if (!DIGEST_METHODS[digestMethod]) failure("unsupported-algorithm", `XML digest method ${digestMethod} is not accepted; use SHA-256`, { algorithm: digestMethod });
+
+    // The signer's certificate, from KeyInfo/X509Data.
+    const keyInfo = parts.find((e) => e.localName === "KeyInfo");
+    const certEls = keyInfo ? Array.from(keyInfo.getElementsByTagNameNS(DSIG, "X509Certificate")) : [];
+    if (certEls.length === 0) bad("no KeyInfo/X509Data/X509Certificate");
+    const b64 = (certEls[0]!.textContent ?? "").replace(/\s+/g, "");
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) bad("X509Certificate is not base64");
+    const cert = parseCertificate(new Uint8Array(Buffer.from(b64, "base64")), "the KeyInfo certificate");
+    state.certificate = certificateInfo(cert);
+    if (cert.publicKey.asymmetricKeyType !== "rsa") failure("unsupported-algorithm", "the signer's key is not RSA");
+
+    // Digests and signature, by xml-crypto, with the key we just read (never a key xml-crypto finds itself).
+    const pem = new X509Certificate(cert.der).toString();
+    const signed = new SignedXml({ publicCert: pem, getCertFromKeyInfo: () => null });
+    let ok = false;
+    let why = "the digest or the signature value does not match";
+    try {
+      signed.loadSignature(signature as unknown as Parameters<SignedXml["loadSignature"]>[0]);
+      ok = signed.checkSignature(xml);
+    } catch (error) {
+      why = describeError(error);
+      ok = false;
+    }
+    if (!ok || signed.getSignedReferences().length !== 1) {
+      failure("bad-signature", `the XML signature does not verify: ${why}`, { target: "document" });
+    }
+
+    const checked = await core.checkCertificate(cert, expectedType, at, state);
+    return core.result(checked, { format: "xml", digestAlgorithm: sigHash });
+  });
+}

@@ -1,0 +1,92 @@
+// `openjpki verify cms|xml|sig`, run in-process through the Command objects (main.ts registers them).
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { sign as rsaSign } from "node:crypto";
+import { parseArgs } from "node:util";
+import { verifyCms, verifySig, verifyXml } from "../../src/cli/commands/verify.ts";
+import type { Command } from "../../src/cli/command.ts";
+import { CliError, COMMON_OPTIONS } from "../../src/cli/command.ts";
+import { TEST_PASSPHRASE } from "../helpers/context.ts";
+import { openssl, tempDir } from "../helpers/test-pki.ts";
+import { NOW, crlFake, keyPem, makeWorld, pem, type World } from "./fixtures.ts";
+
+let w: World;
+let tmp: ReturnType<typeof tempDir>;
+
+async function run(command: Command, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const { values } = parseArgs({ args, options: { ...COMMON_OPTIONS, ...command.options }, strict: true });
+  const io = { stdout: (t: string) => void (stdout += t), stderr: (t: string) => void (stderr += t), env: { OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE, OPENJPKI_NOW: NOW } };
+  try {
+    const code = await command.run(values, io);
+    return { code: typeof code === "number" ? code : 0, stdout, stderr };
+  } catch (error) {
+    if (error instanceof CliError) return { code: error.exitCode, stdout, stderr: stderr + error.message };
+    throw error;
+  }
+}
+
+before(async () => {
+  w = await makeWorld();
+  tmp = tempDir("verify-cli");
+  tmp.write("leaf.pem", pem(w.holder.sign.der));
+  tmp.write("key.pem", keyPem(w.holder.signKey.privateKey));
+  tmp.write("auth.pem", pem(w.holder.auth.der));
+  tmp.write("content.txt", "hello JPKI\n");
+  tmp.write("sign.crl", await crlFake(w).fetch("http://x/crl/sign/132098.crl"));
+  tmp.write("auth.crl", await crlFake(w).fetch("http://x/crl/auth/132098.crl"));
+  const r = openssl(["cms", "-sign", "-signer", "leaf.pem", "-inkey", "key.pem", "-binary", "-outform", "DER", "-nodetach", "-in", "content.txt", "-out", "doc.p7s"], tmp.dir);
+  assert.equal(r.status, 0, r.stderr);
+  tmp.write("challenge.bin", "challenge-123");
+  tmp.write("challenge.sig", rsaSign("sha256", Buffer.from("challenge-123"), w.holder.authKey.privateKey));
+});
+after(async () => {
+  tmp.dispose();
+  await w.cleanup();
+});
+
+test("verify cms with the data directory's roots and a CRL file: valid, attributes shown", async () => {
+  const r = await run(verifyCms, ["--data", w.t.dataDir, "--in", `${tmp.dir}/doc.p7s`, "--crl", `${tmp.dir}/sign.crl`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /山田\u3000太郎/);
+  assert.match(r.stdout, /平成2年1月2日/);
+  const j = await run(verifyCms, ["--data", w.t.dataDir, "--in", `${tmp.dir}/doc.p7s`, "--crl", `${tmp.dir}/sign.crl`, "--json"]);
+  assert.equal(j.code, 0);
+  const parsed = JSON.parse(j.stdout);
+  assert.equal(parsed.valid, true);
+  assert.equal(parsed.revocation.method, "crl");
+  assert.equal(Buffer.from(parsed.content, "base64").toString(), "hello JPKI\n");
+});
+
+test("verify cms fails closed without a reachable responder, and says why in one line", async () => {
+  const r = await run(verifyCms, ["--data", w.t.dataDir, "--in", `${tmp.dir}/doc.p7s`, "--ocsp-url", "http://127.0.0.1:9/ocsp", "--json"]);
+  assert.equal(r.code, 1);
+  assert.equal(JSON.parse(r.stdout).code, "revocation-unavailable");
+  assert.match(r.stderr, /^openjpki verify cms: revocation-unavailable: .+\n$/);
+  assert.equal(r.stderr.trim().split("\n").length, 1);
+});
+
+test("verify sig with --trust files: auth login signature valid; against the J-LIS roots untrusted-root", async () => {
+  const root = `${tmp.dir}/roots.pem`;
+  tmp.write("roots.pem", pem(w.roots.sign) + pem(w.roots.auth));
+  const args = ["--cert", `${tmp.dir}/auth.pem`, "--in", `${tmp.dir}/challenge.bin`, "--sig", `${tmp.dir}/challenge.sig`, "--type", "auth", "--crl", `${tmp.dir}/auth.crl`];
+  const ok = await run(verifySig, [...args, "--trust", root]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const jlis = await run(verifySig, [...args, "--trust", "/work/shared/jpki-ca-certs/auth_ca_2023.pem", "--trust", "/work/shared/jpki-ca-certs/sign_ca_2023.pem"]);
+  assert.equal(jlis.code, 1);
+  assert.match(jlis.stderr, /untrusted-root/);
+  const wrong = await run(verifySig, [...args.slice(0, 6), "--type", "sign", "--crl", `${tmp.dir}/auth.crl`, "--trust", root]);
+  assert.match(wrong.stderr, /wrong-certificate-type/);
+  const expired = await run(verifySig, [...args, "--trust", root, "--at", "2099-01-01T00:00:00Z"]);
+  assert.match(expired.stderr, /expired/);
+});
+
+test("verify xml reports malformed input with exit 1", async () => {
+  tmp.write("bad.xml", "<a><b></a>");
+  const r = await run(verifyXml, ["--data", w.t.dataDir, "--in", `${tmp.dir}/bad.xml`, "--crl", `${tmp.dir}/sign.crl`]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /malformed-input/);
+  assert.ok(readFileSync(`${tmp.dir}/bad.xml`));
+});

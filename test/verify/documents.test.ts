@@ -1,0 +1,214 @@
+// CMS, raw and XML signatures with certificates from the project's CA, and interop both ways with
+// OpenSSL (`openssl cms`) and xmlsec1.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, sign as rsaSign, type KeyObject } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import "reflect-metadata";
+import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
+import * as cms from "@peculiar/asn1-cms";
+import { AlgorithmIdentifier, Certificate } from "@peculiar/asn1-x509";
+import { SignedXml } from "xml-crypto";
+import type { VerificationResult } from "../../src/verify/index.ts";
+import { openssl, tempDir } from "../helpers/test-pki.ts";
+import { keyPem, makeWorld, ocspFake, pem, verifierFor, type World } from "./fixtures.ts";
+
+let w: World;
+let tmp: ReturnType<typeof tempDir>;
+const CONTENT = new TextEncoder().encode("令和8年分 確定申告書 / tax return 2026\n");
+
+function assertValid(r: VerificationResult): asserts r is Extract<VerificationResult, { valid: true }> {
+  assert.equal(r.valid, true, r.valid ? "" : `${r.code}: ${r.message}`);
+}
+function assertCode(r: VerificationResult, code: string): void {
+  assert.equal(r.valid, false, `expected ${code}`);
+  if (!r.valid) assert.equal(r.code, code, r.message);
+}
+
+const verifier = () => verifierFor(w, { ocsp: { fetch: ocspFake(w).fetch } });
+
+const HASH_OID = { sha256: "2.16.840.1.101.3.4.2.1", sha384: "2.16.840.1.101.3.4.2.2", sha512: "2.16.840.1.101.3.4.2.3" } as const;
+
+/** A CMS signing helper for tests (what a card-signing client would produce): signed attributes, one signer. */
+function signCms(content: Uint8Array, certDer: Uint8Array, key: KeyObject, opts: { detached?: boolean; hash?: keyof typeof HASH_OID } = {}): Uint8Array {
+  const hash = opts.hash ?? "sha256";
+  const cert = AsnConvert.parse(certDer, Certificate);
+  const digest = createHash(hash).update(content).digest();
+  // contentType: the OID id-data; messageDigest: an OCTET STRING.
+  const attrs = [new cms.Attribute({ attrType: "1.2.840.113549.1.9.3", attrValues: [Uint8Array.of(0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01).buffer] })];
+  attrs.push(new cms.Attribute({ attrType: "1.2.840.113549.1.9.4", attrValues: [AsnConvert.serialize(new OctetString(digest))] }));
+  // DER SET OF: sort the encoded attributes.
+  const encoded = attrs.map((a) => Buffer.from(AsnConvert.serialize(a))).sort(Buffer.compare);
+  const sorted = encoded.map((b) => AsnConvert.parse(b, cms.Attribute));
+  const setDer = Buffer.concat([Buffer.from([0x31]), derLength(encoded.reduce((n, b) => n + b.length, 0)), ...encoded]);
+  const signature = rsaSign(hash, setDer, key);
+  const signerInfo = new cms.SignerInfo({
+    version: cms.CMSVersion.v1,
+    sid: new cms.SignerIdentifier({ issuerAndSerialNumber: new cms.IssuerAndSerialNumber({ issuer: cert.tbsCertificate.issuer, serialNumber: cert.tbsCertificate.serialNumber }) }),
+    digestAlgorithm: new AlgorithmIdentifier({ algorithm: HASH_OID[hash], parameters: null }),
+    signedAttrs: sorted,
+    signatureAlgorithm: new AlgorithmIdentifier({ algorithm: "1.2.840.113549.1.1.1", parameters: null }),
+    signature: new OctetString(signature),
+  });
+  const signedData = new cms.SignedData({
+    version: cms.CMSVersion.v1,
+    digestAlgorithms: new cms.DigestAlgorithmIdentifiers([new AlgorithmIdentifier({ algorithm: HASH_OID[hash], parameters: null })]),
+    encapContentInfo: new cms.EncapsulatedContentInfo({
+      eContentType: cms.id_data,
+      ...(opts.detached ? {} : { eContent: new cms.EncapsulatedContent({ single: new OctetString(content) }) }),
+    }),
+    certificates: new cms.CertificateSet([new cms.CertificateChoices({ certificate: cert })]),
+    signerInfos: new cms.SignerInfos([signerInfo]),
+  });
+  return new Uint8Array(AsnConvert.serialize(new cms.ContentInfo({ contentType: cms.id_signedData, content: AsnConvert.serialize(signedData) })));
+}
+
+function derLength(n: number): Buffer {
+  if (n < 128) return Buffer.from([n]);
+  const bytes: number[] = [];
+  while (n > 0) {
+    bytes.unshift(n & 0xff);
+    n >>= 8;
+  }
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+
+before(async () => {
+  w = await makeWorld();
+  tmp = tempDir("verify-docs");
+  tmp.write("sign-root.pem", pem(w.roots.sign));
+  tmp.write("auth-root.pem", pem(w.roots.auth));
+  tmp.write("leaf.pem", pem(w.holder.sign.der));
+  tmp.write("key.pem", keyPem(w.holder.signKey.privateKey));
+  tmp.write("auth-leaf.pem", pem(w.holder.auth.der));
+  tmp.write("auth-key.pem", keyPem(w.holder.authKey.privateKey));
+  tmp.write("content.txt", CONTENT);
+});
+after(async () => {
+  tmp.dispose();
+  await w.cleanup();
+});
+
+describe("CMS", () => {
+  for (const md of ["sha256", "sha384", "sha512"] as const) {
+    for (const detached of [false, true]) {
+      test(`openssl cms -sign (${detached ? "detached" : "attached"}, ${md}) verifies, with the attributes`, async () => {
+        const out = `o-${md}-${detached}.der`;
+        const r = openssl(["cms", "-sign", "-signer", "leaf.pem", "-inkey", "key.pem", "-binary", "-outform", "DER", "-md", md, ...(detached ? [] : ["-nodetach"]), "-in", "content.txt", "-out", out], tmp.dir);
+        assert.equal(r.status, 0, r.stderr);
+        const der = new Uint8Array(readFileSync(`${tmp.dir}/${out}`));
+        const result = await verifier().verifyCms(der, detached ? { content: CONTENT } : {});
+        assertValid(result);
+        assert.equal(result.signature?.digestAlgorithm, md);
+        assert.equal(result.signature?.detached, detached);
+        assert.equal(result.attributes?.birth.era, "平成2年1月2日");
+        if (!detached) assert.deepEqual(Buffer.from(result.content!), Buffer.from(CONTENT));
+        if (md === "sha256") {
+          // Tampered content → bad-signature; a detached one without its content → malformed-input.
+          const changed = new TextEncoder().encode("令和8年分 確定申告書 / tax return 2027\n");
+          if (detached) {
+            assertCode(await verifier().verifyCms(der, { content: changed }), "bad-signature");
+            assertCode(await verifier().verifyCms(der), "malformed-input");
+          } else {
+            const i = Buffer.from(der).indexOf(Buffer.from("2026"));
+            const tampered = der.slice();
+            tampered[i + 3] = 0x37;
+            assertCode(await verifier().verifyCms(tampered), "bad-signature");
+          }
+        }
+      });
+    }
+  }
+
+  test("a tampered signature value is bad-signature; garbage is malformed-input", async () => {
+    const der = signCms(CONTENT, w.holder.sign.der, w.holder.signKey.privateKey);
+    const tampered = der.slice();
+    tampered[tampered.length - 10] ^= 0x01; // inside the signature, the last field
+    assertCode(await verifier().verifyCms(tampered), "bad-signature");
+    assertCode(await verifier().verifyCms(Uint8Array.of(0x30, 0x80, 0x00)), "malformed-input");
+  });
+
+  test("a CMS made by the test signing helper verifies with the library and with openssl cms -verify", async () => {
+    for (const detached of [false, true]) {
+      const der = signCms(CONTENT, w.holder.sign.der, w.holder.signKey.privateKey, { detached });
+      assertValid(await verifier().verifyCms(der, detached ? { content: CONTENT } : {}));
+      tmp.write("helper.der", der);
+      const r = openssl(
+        ["cms", "-verify", "-inform", "DER", "-in", "helper.der", "-CAfile", "sign-root.pem", "-purpose", "any", "-binary", ...(detached ? ["-content", "content.txt"] : []), "-out", "out.txt"],
+        tmp.dir,
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /Verification successful/);
+      assert.deepEqual(readFileSync(`${tmp.dir}/out.txt`), Buffer.from(CONTENT));
+    }
+  });
+
+  test("an authentication certificate's CMS is wrong-certificate-type by default, valid when auth is expected", async () => {
+    const der = signCms(CONTENT, w.holder.auth.der, w.holder.authKey.privateKey);
+    assertCode(await verifier().verifyCms(der), "wrong-certificate-type");
+    assertValid(await verifier().verifyCms(der, { expectedType: "auth" }));
+  });
+});
+
+describe("raw signatures", () => {
+  test("a PKCS#1 v1.5 signature over a login challenge verifies with the auth certificate", async () => {
+    const challenge = new Uint8Array(32).fill(7);
+    const signature = rsaSign("sha256", challenge, w.holder.authKey.privateKey);
+    const r = await verifier().verifyRawSignature({ certificateDer: w.holder.auth.der, data: challenge, signature, expectedType: "auth" });
+    assertValid(r);
+    assert.equal(r.signature?.format, "raw");
+    assertCode(await verifier().verifyRawSignature({ certificateDer: w.holder.auth.der, data: new Uint8Array(32), signature, expectedType: "auth" }), "bad-signature");
+    // A signing certificate used for login is refused.
+    const s2 = rsaSign("sha256", challenge, w.holder.signKey.privateKey);
+    assertCode(await verifier().verifyRawSignature({ certificateDer: w.holder.sign.der, data: challenge, signature: s2, expectedType: "auth" }), "wrong-certificate-type");
+    const s384 = rsaSign("sha384", challenge, w.holder.signKey.privateKey);
+    assertValid(await verifier().verifyRawSignature({ certificateDer: w.holder.sign.der, data: challenge, signature: s384, hash: "sha384" }));
+  });
+});
+
+describe("XML", () => {
+  const DOC = `<?xml version="1.0" encoding="UTF-8"?><申告書 xmlns="urn:example:etax"><氏名>山田 太郎</氏名><所得>5000000</所得></申告書>`;
+
+  function signXml(xml: string, certDer: Uint8Array, key: KeyObject): string {
+    const sig = new SignedXml({
+      privateKey: keyPem(key),
+      publicCert: pem(certDer),
+      signatureAlgorithm: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+      canonicalizationAlgorithm: "http://www.w3.org/2001/10/xml-exc-c14n#",
+    });
+    sig.addReference({
+      xpath: "/*",
+      transforms: ["http://www.w3.org/2000/09/xmldsig#enveloped-signature", "http://www.w3.org/2001/10/xml-exc-c14n#"],
+      digestAlgorithm: "http://www.w3.org/2001/04/xmlenc#sha256",
+      isEmptyUri: true,
+    });
+    sig.computeSignature(xml);
+    return sig.getSignedXml();
+  }
+
+  test("an enveloped signature made with xml-crypto verifies with the library and with xmlsec1", async () => {
+    const signed = signXml(DOC, w.holder.sign.der, w.holder.signKey.privateKey);
+    const r = await verifier().verifyXml(signed);
+    assertValid(r);
+    assert.equal(r.attributes?.name, "山田\u3000太郎");
+    assert.equal(r.signature?.format, "xml");
+    tmp.write("signed.xml", signed);
+    const x = spawnSync("xmlsec1", ["--verify", "--trusted-pem", "sign-root.pem", "signed.xml"], { cwd: tmp.dir, encoding: "utf8" });
+    assert.equal(x.status, 0, x.stderr);
+    assert.match(x.stderr, /OK/);
+  });
+
+  test("tampered content is bad-signature; wrapping and a DOCTYPE are refused", async () => {
+    const signed = signXml(DOC, w.holder.sign.der, w.holder.signKey.privateKey);
+    assertCode(await verifier().verifyXml(signed.replace("5000000", "500")), "bad-signature");
+    // A second Signature (wrapping attempt): refused before any digest is checked.
+    const sigXml = /<Signature[\s\S]*<\/Signature>/.exec(signed)![0];
+    assertCode(await verifier().verifyXml(signed.replace("<所得>", `<所得>${sigXml}`)), "malformed-input");
+    // The signed document moved under a new root: the Signature is no longer enveloped by the document element.
+    assertCode(await verifier().verifyXml(`<wrap>${signed.replace(/^<\?xml[^>]*\?>/, "")}</wrap>`), "malformed-input");
+    assertCode(await verifier().verifyXml(`<!DOCTYPE x [<!ENTITY a "b">]>${signed.replace(/^<\?xml[^>]*\?>/, "")}`), "malformed-input");
+    assertCode(await verifier().verifyXml("<a><b></a>"), "malformed-input");
+    assertCode(await verifier().verifyXml(DOC), "malformed-input");
+  });
+});
