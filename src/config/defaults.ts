@@ -23,6 +23,8 @@ export interface Settings {
   openStatus: boolean;
   /** 失効情報提供手数料: yen per lookup (J-LIS: 20 for signing; the auth figure is unconfirmed, 2 assumed). */
   lookupFeeYen: { sign: number; auth: number };
+  /** Municipalities whose kiosks also reset the authentication PIN with the signing password (Naha from 2024-09). */
+  kioskAuthPinResetMunicipalities: string[];
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -37,6 +39,7 @@ export const DEFAULT_SETTINGS: Settings = {
   ocspResponderRolloverDays: 30,
   openStatus: false,
   lookupFeeYen: { sign: 20, auth: 2 },
+  kioskAuthPinResetMunicipalities: ["472018"],
 };
 
 export const DEFAULT_DATA_DIR = "./openjpki-data";

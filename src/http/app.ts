@@ -11,6 +11,7 @@ const STATUS_OF: Record<ServiceError["code"], number> = {
   conflict: 409,
   "ca-unavailable": 503,
   "bad-passphrase": 500,
+  refused: 403,
 };
 
 /**
@@ -25,7 +26,7 @@ export async function buildApp(context: Context, options: { log?: (line: string)
     if (error instanceof ServiceError) {
       const status = STATUS_OF[error.code];
       if (status < 500) {
-        return reply.status(status).send({ error: { code: error.code, message: error.message, field: error.field } });
+        return reply.status(status).send({ error: { code: error.code, reason: error.reason, message: error.message, field: error.field } });
       }
     }
     const status = (error as { statusCode?: number }).statusCode;

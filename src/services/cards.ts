@@ -19,6 +19,7 @@ import { newId } from "./ids.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
 import { applyRevocation } from "./revocation.ts";
 import type { Clock } from "./clock.ts";
+import type { Settings } from "../config/defaults.ts";
 
 export interface CardIssueRequest {
   residentId: string;
@@ -64,6 +65,7 @@ export class Cards {
     private readonly registry: Registry,
     private readonly ca: CertificateAuthorities,
     private readonly terminals: Terminals,
+    private readonly settings: Settings,
     private readonly clock: Clock,
   ) {}
 
@@ -138,6 +140,8 @@ export class Cards {
         chipMasterKeyFile: join(this.cardsDir, "chip-master.key"),
         clock: this.clock,
         manufacturedAt: now,
+        // The reverse kiosk route (auth PIN reset with the signing password) where the municipality offers it.
+        switches: { kioskAuthPinReset: this.settings.kioskAuthPinResetMunicipalities.includes(resident.municipality.code) },
       });
       const reader = new InProcessReader(chip);
       await reader.connect();

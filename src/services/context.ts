@@ -13,6 +13,11 @@ import { OcspResponder } from "./ocsp-responder.ts";
 import { Verifiers } from "./verifiers.ts";
 import { Terminals } from "./terminals.ts";
 import { Cards } from "./cards.ts";
+import { Challenges } from "./challenges.ts";
+import { PortalLogin } from "./portal-login.ts";
+import { PinReset } from "./pin-reset.ts";
+import { ownVerifier } from "./trust.ts";
+import type { Verifier } from "../verify/index.ts";
 import { systemClock, type Clock } from "./clock.ts";
 
 export interface ContextOptions {
@@ -51,6 +56,9 @@ export class Context {
     readonly verifiers: Verifiers,
     readonly terminals: Terminals,
     readonly cards: Cards,
+    readonly challenges: Challenges,
+    readonly portal: PortalLogin,
+    readonly pinReset: PinReset,
     readonly initialisation: Initialisation,
   ) {}
 
@@ -82,8 +90,13 @@ export class Context {
       await ocsp.ensureResponders();
       const verifiers = new Verifiers(store.db, settings, clock);
       const terminals = new Terminals(store.db, passphrase, clock);
-      const cards = new Cards(store.db, dataDir, registry, ca, terminals, clock);
-      return new Context(dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, {
+      const cards = new Cards(store.db, dataDir, registry, ca, terminals, settings, clock);
+      const challenges = new Challenges(store.db, clock);
+      let verifier: Verifier | undefined;
+      const ownTrust = () => (verifier ??= ownVerifier(ca, ocsp, clock));
+      const portal = new PortalLogin(store.db, challenges, ownTrust, clock);
+      const pinReset = new PinReset(store.db, challenges, ownTrust, terminals, settings, clock);
+      return new Context(dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, challenges, portal, pinReset, {
         createdRoots,
         passphrase: source,
       });

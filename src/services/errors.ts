@@ -9,16 +9,20 @@ export type ServiceErrorCode =
   | "not-eligible"
   | "conflict"
   | "ca-unavailable"
-  | "bad-passphrase";
+  | "bad-passphrase"
+  | "refused";
 
 export class ServiceError extends Error {
   override readonly name = "ServiceError";
+  /** A finer, stable reason for refusals (e.g. "challenge-used", "revoked", "pin-blocked"). */
+  readonly reason?: string;
   constructor(
     readonly code: ServiceErrorCode,
     message: string,
     readonly field?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; reason?: string },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    if (options?.reason) this.reason = options.reason;
   }
 }

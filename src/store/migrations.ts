@@ -199,6 +199,53 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex("cards_resident").on("cards").column("resident_id").execute();
       },
     },
+    "0006-certificate-use": {
+      async up(db: Kysely<any>) {
+        // One-time challenges for card logins, kiosk sessions and app reservations.
+        await db.schema
+          .createTable("challenges")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("purpose", "text", (c) => c.notNull())
+          .addColumn("challenge", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("expires_at", "text", (c) => c.notNull())
+          .addColumn("used_at", "text")
+          .execute();
+        await db.schema
+          .createTable("portal_sessions")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("serial_hex", "text", (c) => c.notNull())
+          .addColumn("subject_cn", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("expires_at", "text", (c) => c.notNull())
+          .execute();
+        // JPKI暗証番号リセット: a reservation made in the app, used at a kiosk within 24 hours.
+        await db.schema
+          .createTable("pin_reset_reservations")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("target", "text", (c) => c.notNull())
+          .addColumn("ca_type", "text", (c) => c.notNull())
+          .addColumn("serial_hex", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("expires_at", "text", (c) => c.notNull())
+          .addColumn("used_at", "text")
+          .execute();
+        await db.schema.createIndex("pin_reset_by_certificate").on("pin_reset_reservations").columns(["ca_type", "serial_hex"]).execute();
+        // コンビニ交付: each document issued at a kiosk, with its fee.
+        await db.schema
+          .createTable("kiosk_issuances")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("resident_id", "text", (c) => c.notNull().references("residents.id"))
+          .addColumn("municipality_code", "text", (c) => c.notNull())
+          .addColumn("document", "text", (c) => c.notNull())
+          .addColumn("fee_yen", "integer", (c) => c.notNull())
+          .addColumn("kiosk", "text", (c) => c.notNull())
+          .addColumn("verification_code", "text", (c) => c.notNull())
+          .addColumn("pdf_sha256", "text", (c) => c.notNull())
+          .addColumn("issued_at", "text", (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -18,6 +18,52 @@ export interface Database {
   audit_head: { id: number; seq: number; hash: string };
   terminal_keys: TerminalKeyTable;
   cards: CardTable;
+  challenges: ChallengeTable;
+  portal_sessions: PortalSessionTable;
+  pin_reset_reservations: PinResetReservationTable;
+  kiosk_issuances: KioskIssuanceTable;
+}
+
+export interface ChallengeTable {
+  id: string;
+  purpose: "login" | "kiosk" | "pin-reset-app" | "pin-reset-kiosk";
+  /** base64url of 32 random bytes. */
+  challenge: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
+export interface PortalSessionTable {
+  id: string;
+  serial_hex: string;
+  subject_cn: string;
+  created_at: string;
+  expires_at: string;
+}
+
+export interface PinResetReservationTable {
+  id: string;
+  /** Which PIN will be reset: the signing password (the usual route) or the authentication PIN. */
+  target: "sign" | "auth";
+  /** The certificate whose PIN and key made the reservation (the other one). */
+  ca_type: "sign" | "auth";
+  serial_hex: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
+export interface KioskIssuanceTable {
+  id: string;
+  resident_id: string;
+  municipality_code: string;
+  document: string;
+  fee_yen: number;
+  kiosk: string;
+  verification_code: string;
+  pdf_sha256: string;
+  issued_at: string;
 }
 
 export interface TerminalKeyTable {

@@ -1,0 +1,93 @@
+import { JpkiClient } from "../client/jpki-client.ts";
+import { CardError } from "../client/apdu.ts";
+import type { CardReader } from "../readers/reader.ts";
+import { ServiceError } from "./errors.ts";
+import { signedChallenge, type ChallengePurpose } from "./challenges.ts";
+
+export type HolderKey = "auth" | "sign";
+
+const PIN_NAME = {
+  auth: { ja: "利用者証明用電子証明書の暗証番号", en: "authentication PIN" },
+  sign: { ja: "署名用電子証明書のパスワード", en: "signing password" },
+} as const;
+
+/**
+ * What the card holder's side does with their card in a reader (the app, the kiosk, a browser
+ * helper): verify a PIN, read the certificate, sign a challenge — in APDUs, through any reader.
+ * Refusals become ServiceErrors with a stable reason and what to do next.
+ */
+export class CardHolder {
+  readonly client: JpkiClient;
+
+  constructor(reader: CardReader) {
+    this.client = new JpkiClient(reader);
+  }
+
+  async verifyPin(type: HolderKey, pin: string): Promise<void> {
+    let result;
+    try {
+      result = await this.client.verifyPin(type, pin);
+    } catch (error) {
+      throw cardRefusal(error);
+    }
+    if (result.ok) return;
+    const name = PIN_NAME[type];
+    if (result.blocked) {
+      throw new ServiceError(
+        "refused",
+        `${name.ja}がロックされています。お住まいの市区町村の窓口で初期化してください / the ${name.en} is blocked: have it reset at your municipality's counter`,
+        "pin",
+        { reason: "pin-blocked" },
+      );
+    }
+    throw new ServiceError(
+      "refused",
+      `${name.ja}が違います（残り${result.triesLeft}回）/ wrong ${name.en}: ${result.triesLeft} tries left`,
+      "pin",
+      { reason: "wrong-pin" },
+    );
+  }
+
+  async certificate(type: HolderKey, signPin?: string): Promise<Uint8Array> {
+    try {
+      return await this.client.readCertificate(type, signPin ? { signPin } : {});
+    } catch (error) {
+      throw cardRefusal(error);
+    }
+  }
+
+  /** Sign `data` (SHA-256 DigestInfo) with the key; its PIN must have been verified in this session. */
+  async sign(type: HolderKey, data: Uint8Array): Promise<Uint8Array> {
+    try {
+      return await this.client.sign(type, data, { hash: "sha256" });
+    } catch (error) {
+      throw cardRefusal(error);
+    }
+  }
+}
+
+function cardRefusal(error: unknown): unknown {
+  if (error instanceof CardError) {
+    return new ServiceError("refused", `カードを読み取れませんでした / the card refused: ${error.message}`, "card", {
+      reason: `card-${error.code}`,
+      cause: error,
+    });
+  }
+  return error;
+}
+
+/** The holder's side: PIN on the card, the certificate, the card's signature over the challenge. */
+export async function holderProof(
+  reader: CardReader,
+  type: HolderKey,
+  pin: string,
+  purpose: ChallengePurpose,
+  challenge: Uint8Array,
+): Promise<{ certificateDer: Uint8Array; signature: Uint8Array }> {
+  const holder = new CardHolder(reader);
+  await holder.verifyPin(type, pin);
+  const certificateDer = await holder.certificate(type, type === "sign" ? pin : undefined);
+  const signature = await holder.sign(type, signedChallenge(purpose, challenge));
+  return { certificateDer, signature };
+}
+

@@ -1,0 +1,78 @@
+import { randomBytes } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { Database } from "../store/schema.ts";
+import type { Verifier } from "../verify/index.ts";
+import type { CardReader } from "../readers/reader.ts";
+import { Challenges, signedChallenge, type IssuedChallenge } from "./challenges.ts";
+import { holderProof } from "./card-holder.ts";
+import { requireValid } from "./trust.ts";
+import { ServiceError } from "./errors.ts";
+import type { Clock } from "./clock.ts";
+
+export interface PortalSession {
+  id: string;
+  serialHex: string;
+  subjectCn: string;
+  expiresAt: string;
+}
+
+const SESSION_SECONDS = 30 * 60;
+
+/**
+ * Myna Portal-style login with the authentication certificate: the server issues a one-time
+ * challenge, the card signs it after the 4-digit PIN, the server checks signature, path and
+ * OCSP, and opens a session bound to the certificate's serial. No personal data is needed.
+ */
+export class PortalLogin {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly challenges: Challenges,
+    private readonly verifier: () => Verifier,
+    private readonly clock: Clock,
+  ) {}
+
+  challenge(): Promise<IssuedChallenge> {
+    return this.challenges.issue("login");
+  }
+
+  /** Check a signed challenge; refusals carry the reason (challenge-used, challenge-expired, revoked, on-hold, wrong-certificate-type, bad-signature…). */
+  async complete(input: { challengeId: string; certificateDer: Uint8Array; signature: Uint8Array }): Promise<PortalSession> {
+    const challenge = await this.challenges.consume(input.challengeId, "login");
+    const result = await this.verifier().verifyRawSignature({
+      certificateDer: input.certificateDer,
+      data: signedChallenge("login", challenge),
+      signature: input.signature,
+      hash: "sha256",
+      expectedType: "auth",
+    });
+    const valid = requireValid(result);
+    const now = this.clock();
+    const session: PortalSession = {
+      id: randomBytes(24).toString("base64url"),
+      serialHex: valid.certificate.serialHex.toUpperCase(),
+      subjectCn: valid.certificate.subject.replace(/^.*CN=/, ""),
+      expiresAt: new Date(now.getTime() + SESSION_SECONDS * 1000).toISOString(),
+    };
+    await this.db
+      .insertInto("portal_sessions")
+      .values({ id: session.id, serial_hex: session.serialHex, subject_cn: session.subjectCn, created_at: now.toISOString(), expires_at: session.expiresAt })
+      .execute();
+    return session;
+  }
+
+  async session(id: string): Promise<PortalSession> {
+    const row = await this.db.selectFrom("portal_sessions").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row || row.expires_at <= this.clock().toISOString()) {
+      throw new ServiceError("refused", "ログインしてください / please log in", "session", { reason: "no-session" });
+    }
+    return { id: row.id, serialHex: row.serial_hex, subjectCn: row.subject_cn, expiresAt: row.expires_at };
+  }
+
+  /** The holder's side in one call (demos, tests, the browser's card panel): PIN, sign, submit. */
+  async loginWithCard(reader: CardReader, pin: string): Promise<PortalSession> {
+    const { id, challenge } = await this.challenge();
+    const proof = await holderProof(reader, "auth", pin, "login", challenge);
+    return this.complete({ challengeId: id, ...proof });
+  }
+}
+

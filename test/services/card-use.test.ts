@@ -1,0 +1,140 @@
+// Using the certificates (issue 8 §3, §5): card login with challenge–response, and the
+// signing-password reset through an app reservation and a kiosk, with every refusal's reason.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { JpkiClient } from "../../src/client/jpki-client.ts";
+import { signedChallenge } from "../../src/services/challenges.ts";
+import { ServiceError } from "../../src/services/errors.ts";
+import { openTestContext, type TestContext } from "../helpers/context.ts";
+import type { IssuedCard } from "../../src/services/cards.ts";
+
+let now = new Date("2026-11-25T03:00:00Z");
+const clock = () => new Date(now);
+const refused = (reason: string) => (e: unknown) => {
+  assert.ok(e instanceof ServiceError, String(e));
+  assert.equal(e.reason, reason, e.message);
+  return true;
+};
+
+describe("card login and PIN reset", () => {
+  let t: TestContext;
+  let card: IssuedCard;
+  let residentId: string;
+
+  before(async () => {
+    t = await openTestContext("sqlite", { clock });
+    const resident = await t.context.registry.add({
+      name: "町田 花子", birth: "1990-01-02", gender: "2", address: "東京都町田市森野２－２－２２", municipality: "132098",
+    });
+    residentId = resident.id;
+    card = await t.context.cards.issue({ residentId, authPin: "1234", signPin: "ABC123" });
+  });
+  after(() => t.cleanup());
+
+  test("login: PIN, signature over the challenge, path and OCSP → a session bound to the serial", async () => {
+    const session = await t.context.cards.withReader(card.id, (reader) => t.context.portal.loginWithCard(reader, "1234"));
+    const auth = card.certificates.find((c) => c.type === "auth")!;
+    assert.equal(session.serialHex, auth.serialHex);
+    assert.equal((await t.context.portal.session(session.id)).serialHex, auth.serialHex);
+  });
+
+  test("login refusals: replay, expired challenge, signing certificate, wrong PIN — each with its reason", async () => {
+    await t.context.cards.withReader(card.id, async (reader) => {
+      const client = new JpkiClient(reader);
+      const { id, challenge } = await t.context.portal.challenge();
+      assert.deepEqual(await client.verifyPin("auth", "1234"), { ok: true });
+      const certificateDer = await client.readCertificate("auth");
+      const signature = await client.sign("auth", signedChallenge("login", challenge));
+      await t.context.portal.complete({ challengeId: id, certificateDer, signature });
+      await assert.rejects(t.context.portal.complete({ challengeId: id, certificateDer, signature }), refused("challenge-used"));
+
+      const late = await t.context.portal.challenge();
+      now = new Date(now.getTime() + 301_000);
+      const lateSignature = await client.sign("auth", signedChallenge("login", late.challenge));
+      await assert.rejects(t.context.portal.complete({ challengeId: late.id, certificateDer, signature: lateSignature }), refused("challenge-expired"));
+
+      const withSign = await t.context.portal.challenge();
+      assert.deepEqual(await client.verifyPin("sign", "ABC123"), { ok: true });
+      const signCert = await client.readCertificate("sign");
+      const signSig = await client.sign("sign", signedChallenge("login", withSign.challenge));
+      await assert.rejects(
+        t.context.portal.complete({ challengeId: withSign.id, certificateDer: signCert, signature: signSig }),
+        refused("wrong-certificate-type"),
+      );
+    });
+    await assert.rejects(
+      t.context.cards.withReader(card.id, (reader) => t.context.portal.loginWithCard(reader, "9999")),
+      refused("wrong-pin"),
+    );
+    // The wrong try counted: one correct entry restores it.
+    await t.context.cards.withReader(card.id, (reader) => t.context.portal.loginWithCard(reader, "1234"));
+  });
+
+  test("signing-password reset: blocked password, app reservation, kiosk within 24 h, new password works", async () => {
+    // Block the signing password with 5 wrong tries.
+    await t.context.cards.withReader(card.id, async (reader) => {
+      const client = new JpkiClient(reader);
+      for (let i = 0; i < 5; i++) await client.verifyPin("sign", "WRONG1");
+      assert.equal(await client.triesLeft("sign"), 0);
+    });
+    // No reservation yet: the kiosk refuses.
+    await assert.rejects(
+      t.context.cards.withReader(card.id, (reader) => t.context.pinReset.resetAtKiosk(reader, { target: "sign", pin: "1234", newPin: "NEW999" })),
+      refused("no-reservation"),
+    );
+    const reservation = await t.context.cards.withReader(card.id, (reader) => t.context.pinReset.reserve(reader, { target: "sign", pin: "1234" }));
+    assert.equal(new Date(reservation.expiresAt).getTime() - now.getTime(), 24 * 3600_000);
+    // A bad new password is refused without using the reservation.
+    await assert.rejects(
+      t.context.cards.withReader(card.id, (reader) => t.context.pinReset.resetAtKiosk(reader, { target: "sign", pin: "1234", newPin: "short" })),
+      (e: unknown) => e instanceof ServiceError && e.field === "new-pin",
+    );
+    now = new Date(now.getTime() + 23 * 3600_000 + 59 * 60_000); // 23:59 later: still valid
+    await t.context.cards.withReader(card.id, (reader) => t.context.pinReset.resetAtKiosk(reader, { target: "sign", pin: "1234", newPin: "new999" }));
+    await t.context.cards.withReader(card.id, async (reader) => {
+      const client = new JpkiClient(reader);
+      assert.equal(await client.triesLeft("sign"), 5, "retry counter restored");
+      assert.deepEqual(await client.verifyPin("sign", "NEW999"), { ok: true });
+      assert.equal(await client.triesLeft("auth"), 3, "the authentication PIN was only verified");
+    });
+    await assert.rejects(
+      t.context.cards.withReader(card.id, (reader) => t.context.pinReset.resetAtKiosk(reader, { target: "sign", pin: "1234", newPin: "NEW888" })),
+      refused("reservation-used"),
+    );
+  });
+
+  test("a reservation 24:01 old is refused; the reverse route is refused where not offered", async () => {
+    await t.context.cards.withReader(card.id, (reader) => t.context.pinReset.reserve(reader, { target: "sign", pin: "1234" }));
+    now = new Date(now.getTime() + 24 * 3600_000 + 60_000);
+    await assert.rejects(
+      t.context.cards.withReader(card.id, (reader) => t.context.pinReset.resetAtKiosk(reader, { target: "sign", pin: "1234", newPin: "NEW777" })),
+      refused("reservation-expired"),
+    );
+    await assert.rejects(
+      t.context.cards.withReader(card.id, (reader) => t.context.pinReset.reserve(reader, { target: "auth", pin: "NEW999" })),
+      refused("route-not-offered"),
+    );
+  });
+
+  test("the reverse route where offered (那覇市): auth PIN reset with the signing password", async () => {
+    const resident = await t.context.registry.add({
+      name: "那覇 太郎", birth: "1985-05-05", gender: "1", address: "沖縄県那覇市泉崎１－１－１", municipality: "472018",
+    });
+    const nahaCard = await t.context.cards.issue({ residentId: resident.id, authPin: "1111", signPin: "NAHA01" });
+    await t.context.cards.withReader(nahaCard.id, (reader) => t.context.pinReset.reserve(reader, { target: "auth", pin: "NAHA01" }));
+    await t.context.cards.withReader(nahaCard.id, (reader) => t.context.pinReset.resetAtKiosk(reader, { target: "auth", pin: "NAHA01", newPin: "2222" }));
+    await t.context.cards.withReader(nahaCard.id, async (reader) => {
+      assert.deepEqual(await new JpkiClient(reader).verifyPin("auth", "2222"), { ok: true });
+    });
+  });
+
+  test("after a move the old card's signing certificate is refused as revoked; login still works", async () => {
+    await t.context.events.changeAttributes(residentId, { address: "東京都町田市中町１－１" });
+    await t.context.cards.withReader(card.id, (reader) => t.context.portal.loginWithCard(reader, "1234"));
+    await t.context.events.endRegistration(residentId, { kind: "death" });
+    await assert.rejects(
+      t.context.cards.withReader(card.id, (reader) => t.context.portal.loginWithCard(reader, "1234")),
+      refused("revoked"),
+    );
+  });
+});
