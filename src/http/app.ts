@@ -3,6 +3,8 @@ import type { Context } from "../services/context.ts";
 import { ServiceError } from "../services/errors.ts";
 import { landingPage } from "./pages/landing.ts";
 import { statusRoutes } from "./routes/status.ts";
+import { portalRoutes } from "./routes/portal.ts";
+import { appReservationRoutes } from "./routes/app-reservation.ts";
 
 const STATUS_OF: Record<ServiceError["code"], number> = {
   "invalid-input": 400,
@@ -29,6 +31,12 @@ export async function buildApp(context: Context, options: { log?: (line: string)
         return reply.status(status).send({ error: { code: error.code, reason: error.reason, message: error.message, field: error.field } });
       }
     }
+    const validation = (error as { validation?: { instancePath?: string; message?: string; params?: { missingProperty?: string } }[] }).validation;
+    if (validation && validation.length > 0) {
+      const first = validation[0]!;
+      const field = first.params?.missingProperty ?? first.instancePath?.replace(/^\//, "") ?? "";
+      return reply.status(400).send({ error: { code: "invalid-input", field, message: `${field || "body"}: ${first.message ?? "is invalid"}` } });
+    }
     const status = (error as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500) {
       return reply.status(status).send({ error: { code: "bad-request", message: (error as Error).message } });
@@ -51,6 +59,8 @@ export async function buildApp(context: Context, options: { log?: (line: string)
   }
 
   await statusRoutes(app, context);
+  await portalRoutes(app, context);
+  await appReservationRoutes(app, context);
 
   app.get("/", async (_request, reply) => reply.type("text/html; charset=utf-8").send(landingPage(context)));
   app.get("/cps", async (_request, reply) =>

@@ -1,0 +1,89 @@
+// Card login and the app reservation through the real HTTP server; the card holder's side runs
+// against an in-process virtual card, as a browser helper or phone app would against a real one.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, type RunningServer } from "../../src/http/server.ts";
+import { holderProof } from "../../src/services/card-holder.ts";
+import { openTestContext, type TestContext } from "../helpers/context.ts";
+import type { IssuedCard } from "../../src/services/cards.ts";
+
+describe("card use over HTTP", () => {
+  let t: TestContext;
+  let server: RunningServer;
+  let card: IssuedCard;
+
+  const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+    return { status: res.status, headers: res.headers, body: (await res.json()) as any };
+  };
+  const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
+
+  before(async () => {
+    t = await openTestContext("sqlite");
+    server = await startServer(t.context, { host: "127.0.0.1", port: 0, handleSignals: false });
+    const resident = await t.context.registry.add({
+      name: "町田 花子", birth: "1990-01-02", gender: "2", address: "東京都町田市森野２－２－２２", municipality: "132098",
+    });
+    card = await t.context.cards.issue({ residentId: resident.id, authPin: "1234", signPin: "ABC123" });
+  });
+  after(async () => {
+    await server.close();
+    await t.cleanup();
+  });
+
+  async function signedLogin(type: "auth" | "sign", pin: string) {
+    const challenge = await post("/api/portal/challenge", {});
+    assert.equal(challenge.status, 200);
+    const proof = await t.context.cards.withReader(card.id, (reader) =>
+      holderProof(reader, type, pin, "login", Buffer.from(challenge.body.challenge, "base64url")),
+    );
+    return { challengeId: challenge.body.challengeId, certificate: b64(proof.certificateDer), signature: b64(proof.signature) };
+  }
+
+  test("login sets a session cookie bound to the certificate serial; /me needs it", async () => {
+    const body = await signedLogin("auth", "1234");
+    const login = await post("/api/portal/login", body);
+    assert.equal(login.status, 200, JSON.stringify(login.body));
+    assert.equal(login.body.serial, card.certificates.find((c) => c.type === "auth")!.serialHex);
+    const cookie = login.headers.get("set-cookie")!;
+    assert.match(cookie, /HttpOnly; SameSite=Strict/);
+    const me = await fetch(`${server.url}/api/portal/me`, { headers: { cookie: cookie.split(";")[0]! } });
+    assert.equal(me.status, 200);
+    assert.equal(((await me.json()) as any).serial, login.body.serial);
+    const anonymous = await fetch(`${server.url}/api/portal/me`);
+    assert.equal(anonymous.status, 403);
+    assert.equal(((await anonymous.json()) as any).error.reason, "no-session");
+
+    const replay = await post("/api/portal/login", body);
+    assert.equal(replay.status, 409);
+    assert.equal(replay.body.error.reason, "challenge-used");
+  });
+
+  test("a signing certificate cannot log in; bad input names the field", async () => {
+    const withSign = await post("/api/portal/login", await signedLogin("sign", "ABC123"));
+    assert.equal(withSign.status, 403);
+    assert.equal(withSign.body.error.reason, "wrong-certificate-type");
+    const missing = await post("/api/portal/login", { challengeId: "x", certificate: "AAAA" });
+    assert.equal(missing.status, 400);
+    assert.equal(missing.body.error.field, "signature");
+    const garbage = await post("/api/portal/login", { challengeId: "nope", certificate: "AAAA", signature: "AAAA" });
+    assert.equal(garbage.status, 404);
+    assert.equal(garbage.body.error.reason, "challenge-unknown");
+  });
+
+  test("app reservation over HTTP, then the reset at the kiosk terminal", async () => {
+    const challenge = await post("/api/app/pin-reset/challenge", {});
+    const proof = await t.context.cards.withReader(card.id, (reader) =>
+      holderProof(reader, "auth", "1234", "pin-reset-app", Buffer.from(challenge.body.challenge, "base64url")),
+    );
+    const reservation = await post("/api/app/pin-reset/reservations", {
+      target: "sign",
+      challengeId: challenge.body.challengeId,
+      certificate: b64(proof.certificateDer),
+      signature: b64(proof.signature),
+    });
+    assert.equal(reservation.status, 201, JSON.stringify(reservation.body));
+    assert.equal(reservation.body.target, "sign");
+    await t.context.cards.withReader(card.id, (reader) => t.context.pinReset.resetAtKiosk(reader, { target: "sign", pin: "1234", newPin: "RESET1" }));
+  });
+});
