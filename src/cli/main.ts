@@ -10,6 +10,7 @@ import { certRevoke, certStatus } from "./commands/cert.ts";
 import { crl } from "./commands/crl.ts";
 import { auditList, auditVerify } from "./commands/audit.ts";
 import { verifyCms, verifySig, verifyXml } from "./commands/verify.ts";
+import { signCms, signXml } from "./commands/sign.ts";
 import { cardIssue, cardList, cardReadCert, cardShow, cardSign, cardVerifyPin } from "./commands/card.ts";
 import { verifierAdd, verifierList, verifierReport } from "./commands/verifier.ts";
 import { caIssue, caShow } from "./commands/ca.ts";
@@ -44,6 +45,8 @@ export const COMMANDS: readonly Command[] = [
   verifyCms,
   verifyXml,
   verifySig,
+  signCms,
+  signXml,
 ];
 
 const defaultIo: Io = {
