@@ -11,6 +11,7 @@ import { crl } from "./commands/crl.ts";
 import { auditList, auditVerify } from "./commands/audit.ts";
 import { verifyCms, verifySig, verifyXml } from "./commands/verify.ts";
 import { signCms, signXml } from "./commands/sign.ts";
+import { oidcClientAdd } from "./commands/oidc.ts";
 import { cardIssue, cardList, cardReadCert, cardShow, cardSign, cardVerifyPin } from "./commands/card.ts";
 import { verifierAdd, verifierList, verifierReport } from "./commands/verifier.ts";
 import { caIssue, caShow } from "./commands/ca.ts";
@@ -47,6 +48,7 @@ export const COMMANDS: readonly Command[] = [
   verifySig,
   signCms,
   signXml,
+  oidcClientAdd,
 ];
 
 const defaultIo: Io = {

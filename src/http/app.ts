@@ -5,6 +5,7 @@ import { landingPage } from "./pages/landing.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { portalRoutes } from "./routes/portal.ts";
 import { appReservationRoutes } from "./routes/app-reservation.ts";
+import { oidcRoutes } from "./oidc.ts";
 
 const STATUS_OF: Record<ServiceError["code"], number> = {
   "invalid-input": 400,
@@ -61,6 +62,11 @@ export async function buildApp(context: Context, options: { log?: (line: string)
   await statusRoutes(app, context);
   await portalRoutes(app, context);
   await appReservationRoutes(app, context);
+  // HTML forms (the OIDC login page) post url-encoded bodies.
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 8192 }, (_request, body, done) =>
+    done(null, Object.fromEntries(new URLSearchParams(body as string))),
+  );
+  await oidcRoutes(app, context);
 
   app.get("/", async (_request, reply) => reply.type("text/html; charset=utf-8").send(landingPage(context)));
   app.get("/cps", async (_request, reply) =>

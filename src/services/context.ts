@@ -17,6 +17,7 @@ import { Challenges } from "./challenges.ts";
 import { PortalLogin } from "./portal-login.ts";
 import { PinReset } from "./pin-reset.ts";
 import { ownVerifier } from "./trust.ts";
+import { Oidc } from "./oidc.ts";
 import type { Verifier } from "../verify/index.ts";
 import { systemClock, type Clock } from "./clock.ts";
 
@@ -59,6 +60,7 @@ export class Context {
     readonly challenges: Challenges,
     readonly portal: PortalLogin,
     readonly pinReset: PinReset,
+    readonly oidc: Oidc,
     readonly initialisation: Initialisation,
   ) {}
 
@@ -96,7 +98,8 @@ export class Context {
       const ownTrust = () => (verifier ??= ownVerifier(ca, ocsp, clock));
       const portal = new PortalLogin(store.db, challenges, ownTrust, clock);
       const pinReset = new PinReset(store.db, challenges, ownTrust, terminals, settings, clock);
-      return new Context(dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, challenges, portal, pinReset, {
+      const oidc = new Oidc(store.db, portal, passphrase, clock);
+      return new Context(dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, challenges, portal, pinReset, oidc, {
         createdRoots,
         passphrase: source,
       });

@@ -246,6 +246,32 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0007-openid-connect": {
+      async up(db: Kysely<any>) {
+        // oidc-provider's stored models (sessions, codes, grants, clients, …) as JSON.
+        await db.schema
+          .createTable("oidc_payloads")
+          .addColumn("model", "text", (c) => c.notNull())
+          .addColumn("id", "text", (c) => c.notNull())
+          .addColumn("payload", "text", (c) => c.notNull())
+          .addColumn("grant_id", "text")
+          .addColumn("user_code", "text")
+          .addColumn("uid", "text")
+          .addColumn("expires_at", "text")
+          .addColumn("consumed_at", "text")
+          .addPrimaryKeyConstraint("oidc_payloads_pk", ["model", "id"])
+          .execute();
+        await db.schema.createIndex("oidc_payloads_grant").on("oidc_payloads").column("grant_id").execute();
+        await db.schema.createIndex("oidc_payloads_uid").on("oidc_payloads").column("uid").execute();
+        // Server secrets that are not CA keys (OIDC signing key — encrypted —, cookie keys, subject salt).
+        await db.schema
+          .createTable("server_secrets")
+          .addColumn("name", "text", (c) => c.primaryKey())
+          .addColumn("value", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

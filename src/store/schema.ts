@@ -22,6 +22,19 @@ export interface Database {
   portal_sessions: PortalSessionTable;
   pin_reset_reservations: PinResetReservationTable;
   kiosk_issuances: KioskIssuanceTable;
+  oidc_payloads: OidcPayloadTable;
+  server_secrets: { name: string; value: string; created_at: string };
+}
+
+export interface OidcPayloadTable {
+  model: string;
+  id: string;
+  payload: string;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  expires_at: string | null;
+  consumed_at: string | null;
 }
 
 export interface ChallengeTable {

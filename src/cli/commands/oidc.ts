@@ -1,0 +1,28 @@
+import { withContext } from "../open-context.ts";
+import { type Command, json, requireString } from "../command.ts";
+
+export const oidcClientAdd: Command = {
+  path: ["oidc", "client", "add"],
+  summary: "OIDC クライアントを登録 / register a relying party for card login over OpenID Connect",
+  usage: '--name "…" --redirect-uri URL [--redirect-uri URL …] [--public] [--json]',
+  help: [
+    "  --name TEXT          the relying party's name",
+    "  --redirect-uri URL   where the code goes back to (repeatable)",
+    "  --public             a public client (no secret; PKCE S256 is required of every client anyway)",
+    "  The client secret is printed once. Discovery: <server>/oidc/.well-known/openid-configuration",
+  ],
+  options: { name: { type: "string" }, "redirect-uri": { type: "string", multiple: true }, public: { type: "boolean" } },
+  async run(values, io) {
+    const name = requireString(values, "name");
+    const raw = values["redirect-uri"];
+    const redirectUris = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).map(String);
+    const registration = await withContext(values, io, (ctx) =>
+      ctx.oidc.registerClient({ name, redirectUris, public: values.public === true }),
+    );
+    if (values.json) return json(io, { id: registration.clientId, ...registration });
+    io.stdout(
+      `登録しました / registered ${registration.name}\n  client_id: ${registration.clientId}\n` +
+        (registration.clientSecret ? `  client_secret (shown once): ${registration.clientSecret}\n` : "  public client (no secret)\n"),
+    );
+  },
+};

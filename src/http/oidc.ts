@@ -1,0 +1,129 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+// oidc-provider ships no type declarations; its API is used through the narrow shapes below.
+// @ts-expect-error -- untyped module
+import Provider from "oidc-provider";
+import type { Context } from "../services/context.ts";
+import { ServiceError } from "../services/errors.ts";
+import { html } from "./pages/html.ts";
+
+interface InteractionDetails {
+  uid: string;
+  prompt: { name: string; details: Record<string, unknown> };
+  params: Record<string, unknown>;
+  session?: { accountId?: string };
+  grantId?: string;
+}
+
+interface OidcProvider {
+  callback(): (req: unknown, res: unknown) => void;
+  interactionDetails(req: unknown, res: unknown): Promise<InteractionDetails>;
+  interactionResult(req: unknown, res: unknown, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<string>;
+  Grant: new (init: { accountId: string; clientId: string }) => {
+    addOIDCScope(scope: string): void;
+    save(): Promise<string>;
+  };
+  proxy: boolean;
+}
+
+export const OIDC_PREFIX = "/oidc";
+
+/**
+ * An OpenID Connect provider for card login, with the well-kept `oidc-provider` library:
+ * authorization code only, PKCE S256 required, state and nonce as the client sends them; the
+ * subject is stable per holder across renewals; no personal data in any claim. Its state lives
+ * in our store, so a restart loses nothing and several nodes can share it.
+ *
+ * The login interaction is our page: the resident's card goes into the reader and they enter the
+ * 4-digit PIN; here the reader is the server's in-process one, standing in for the card-reader
+ * software on the user's machine or phone.
+ */
+export async function oidcRoutes(app: FastifyInstance, context: Context): Promise<void> {
+  const { jwks, cookieKeys } = await context.oidc.keys();
+  const issuer = `${context.settings.publicBaseUrl}${OIDC_PREFIX}`;
+  const provider: OidcProvider = new Provider(issuer, {
+    adapter: function (this: unknown, model: string) {
+      return context.oidc.adapterFor(model);
+    },
+    jwks,
+    cookies: { keys: cookieKeys },
+    pkce: { methods: ["S256"], required: () => true },
+    responseTypes: ["code"],
+    scopes: ["openid"],
+    claims: { openid: ["sub"] },
+    features: { devInteractions: { enabled: false } },
+    findAccount: async (_ctx: unknown, accountId: string) => ({ accountId, claims: async () => ({ sub: accountId }) }),
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${OIDC_PREFIX}/interaction/${interaction.uid}` },
+    ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 1800, Grant: 1800 },
+    renderError: async (ctx: { type: string; body: string }, out: { error: string; error_description?: string }) => {
+      ctx.type = "html";
+      ctx.body = html`<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>エラー / Error</title></head><body><main><h1>ログインできませんでした / Login failed</h1><p>${out.error}: ${out.error_description ?? ""}</p></main></body></html>`.value;
+    },
+  });
+
+  // Interaction pages first: fastify prefers these static and parametric routes to the wildcard below.
+  app.get(`${OIDC_PREFIX}/interaction/:uid`, async (request, reply) => {
+    const details = await provider.interactionDetails(request.raw, reply.raw);
+    return reply.type("text/html; charset=utf-8").send(loginPage(details.uid, String(details.params.client_id ?? ""), undefined));
+  });
+
+  app.post<{ Params: { uid: string }; Body: { card?: string; pin?: string } }>(
+    `${OIDC_PREFIX}/interaction/:uid/login`,
+    async (request, reply) => {
+      const details = await provider.interactionDetails(request.raw, reply.raw);
+      const card = String(request.body?.card ?? "").trim();
+      const pin = String(request.body?.pin ?? "");
+      let accountId: string;
+      try {
+        ({ accountId } = await context.cards.withReader(card, (reader) => context.oidc.loginWithCard(reader, pin)));
+      } catch (error) {
+        if (error instanceof ServiceError) {
+          return reply.status(error.code === "refused" ? 403 : 400).type("text/html; charset=utf-8").send(loginPage(details.uid, String(details.params.client_id ?? ""), error.message));
+        }
+        throw error;
+      }
+      // Only openid is offered, and it reveals nothing about the person: consent is part of logging in.
+      const grant = new provider.Grant({ accountId, clientId: String(details.params.client_id) });
+      grant.addOIDCScope("openid");
+      const grantId = await grant.save();
+      const redirectTo = await provider.interactionResult(request.raw, reply.raw, { login: { accountId, acr: "jpki-auth" }, consent: { grantId } }, { mergeWithLastSubmission: false });
+      return reply.redirect(redirectTo, 303);
+    },
+  );
+
+  // Everything else under /oidc is the provider itself, on the raw request (it reads its own bodies).
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
+    const handler = provider.callback();
+    const forward = (request: FastifyRequest, reply: FastifyReply) => {
+      reply.hijack();
+      // As under Express's app.use(prefix): the provider reads the mount path from originalUrl.
+      const raw = request.raw as typeof request.raw & { originalUrl?: string };
+      raw.originalUrl = raw.url!;
+      raw.url = raw.url!.slice(OIDC_PREFIX.length) || "/";
+      handler(request.raw, reply.raw);
+    };
+    scope.all(`${OIDC_PREFIX}/*`, forward);
+    scope.all(OIDC_PREFIX, forward);
+  });
+}
+
+function loginPage(uid: string, clientId: string, error: string | undefined): string {
+  return html`<!doctype html>
+<html lang="ja">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>マイナンバーカードでログイン / Log in with your My Number Card</title></head>
+<body>
+<main>
+<h1>マイナンバーカードでログイン <span lang="en">/ Log in with your My Number Card</span></h1>
+<p>ログイン先 / Logging in to: <code>${clientId}</code></p>
+<p>カードをカードリーダーに置き、利用者証明用電子証明書の暗証番号（数字4桁）を入力してください。<br><span lang="en">Place your card on the reader and enter the 4-digit PIN of your user-authentication certificate.</span></p>
+${error ? html`<p role="alert"><strong>${error}</strong></p>` : ""}
+<form method="post" action="/oidc/interaction/${uid}/login">
+<p><label for="card">カード / Card (C-…)</label><br><input id="card" name="card" required autocomplete="off" pattern="C-[0-9A-Z]{10}"></p>
+<p><label for="pin">暗証番号 / PIN</label><br><input id="pin" name="pin" type="password" inputmode="numeric" pattern="[0-9]{4}" maxlength="4" required autocomplete="off"></p>
+<p><button type="submit">ログイン / Log in</button></p>
+</form>
+</main>
+</body>
+</html>`.value;
+}

@@ -1,0 +1,167 @@
+import { createHmac, generateKeyPairSync, randomBytes } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { Database } from "../store/schema.ts";
+import type { CardReader } from "../readers/reader.ts";
+import { decryptPrivateKey, encryptPrivateKey } from "./keystore.ts";
+import type { PortalLogin } from "./portal-login.ts";
+import { ServiceError } from "./errors.ts";
+import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
+import type { Clock } from "./clock.ts";
+
+/** The storage adapter oidc-provider asks for (its documented interface), on our store. */
+export interface OidcAdapter {
+  upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void>;
+  find(id: string): Promise<Record<string, unknown> | undefined>;
+  findByUserCode(userCode: string): Promise<Record<string, unknown> | undefined>;
+  findByUid(uid: string): Promise<Record<string, unknown> | undefined>;
+  consume(id: string): Promise<void>;
+  destroy(id: string): Promise<void>;
+  revokeByGrantId(grantId: string): Promise<void>;
+}
+
+export interface OidcClientRegistration {
+  clientId: string;
+  clientSecret?: string;
+  redirectUris: string[];
+  name: string;
+}
+
+/**
+ * OpenID Connect around card login (like the Digital Agency's authentication app: authorization
+ * code with PKCE S256). This module keeps the provider's state and secrets in our store, makes
+ * the subject stable per certificate holder across renewals, and registers clients; the HTTP
+ * side (src/http/oidc.ts) runs the well-kept `oidc-provider` library over it.
+ */
+export class Oidc {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly portal: PortalLogin,
+    private readonly passphrase: string,
+    private readonly clock: Clock,
+  ) {}
+
+  adapterFor = (model: string): OidcAdapter => {
+    const db = this.db;
+    const clock = this.clock;
+    const row = (id: string) => db.selectFrom("oidc_payloads").selectAll().where("model", "=", model).where("id", "=", id);
+    const live = (r: Database["oidc_payloads"] | undefined) => {
+      if (!r || (r.expires_at && r.expires_at <= clock().toISOString())) return undefined;
+      const payload = JSON.parse(r.payload) as Record<string, unknown>;
+      return r.consumed_at ? { ...payload, consumed: Math.floor(new Date(r.consumed_at).getTime() / 1000) } : payload;
+    };
+    return {
+      async upsert(id, payload, expiresIn) {
+        const values = {
+          model,
+          id,
+          payload: JSON.stringify(payload),
+          grant_id: typeof payload.grantId === "string" ? payload.grantId : null,
+          user_code: typeof payload.userCode === "string" ? payload.userCode : null,
+          uid: typeof payload.uid === "string" ? payload.uid : null,
+          expires_at: expiresIn ? new Date(clock().getTime() + expiresIn * 1000).toISOString() : null,
+          consumed_at: null,
+        };
+        await db
+          .insertInto("oidc_payloads")
+          .values(values)
+          .onConflict((oc) => oc.columns(["model", "id"]).doUpdateSet({ ...values }))
+          .execute();
+      },
+      async find(id) {
+        return live(await row(id).executeTakeFirst());
+      },
+      async findByUserCode(userCode) {
+        return live(await db.selectFrom("oidc_payloads").selectAll().where("model", "=", model).where("user_code", "=", userCode).executeTakeFirst());
+      },
+      async findByUid(uid) {
+        return live(await db.selectFrom("oidc_payloads").selectAll().where("model", "=", model).where("uid", "=", uid).executeTakeFirst());
+      },
+      async consume(id) {
+        await db.updateTable("oidc_payloads").set({ consumed_at: clock().toISOString() }).where("model", "=", model).where("id", "=", id).execute();
+      },
+      async destroy(id) {
+        await db.deleteFrom("oidc_payloads").where("model", "=", model).where("id", "=", id).execute();
+      },
+      async revokeByGrantId(grantId) {
+        await db.deleteFrom("oidc_payloads").where("grant_id", "=", grantId).execute();
+      },
+    };
+  };
+
+  /** A secret made once and kept in the store (all nodes share it). */
+  private async secret(name: string, make: () => string): Promise<string> {
+    const found = await this.db.selectFrom("server_secrets").select("value").where("name", "=", name).executeTakeFirst();
+    if (found) return found.value;
+    await this.db
+      .insertInto("server_secrets")
+      .values({ name, value: make(), created_at: this.clock().toISOString() })
+      .onConflict((oc) => oc.column("name").doNothing())
+      .execute();
+    return (await this.db.selectFrom("server_secrets").select("value").where("name", "=", name).executeTakeFirstOrThrow()).value;
+  }
+
+  /** The ID-token signing key (RSA, encrypted under the CA passphrase) as a private JWK, and the cookie keys. */
+  async keys(): Promise<{ jwks: { keys: Record<string, unknown>[] }; cookieKeys: string[] }> {
+    const pem = await this.secret("oidc-signing-key", () =>
+      encryptPrivateKey(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey, this.passphrase),
+    );
+    const key = decryptPrivateKey(pem, this.passphrase, "OIDC signing");
+    const jwk = key.export({ format: "jwk" }) as Record<string, unknown>;
+    const kid = createHmac("sha256", "kid").update(String(jwk.n)).digest("base64url").slice(0, 16);
+    const cookie = await this.secret("oidc-cookie-key", () => randomBytes(32).toString("base64url"));
+    return { jwks: { keys: [{ ...jwk, kid, use: "sig", alg: "RS256" }] }, cookieKeys: [cookie] };
+  }
+
+  /**
+   * The OIDC subject of a holder: an HMAC of the resident, so it stays the same when the card or
+   * its certificates are renewed, and says nothing about the person.
+   */
+  async subjectFor(residentId: string): Promise<string> {
+    const salt = await this.secret("oidc-subject-salt", () => randomBytes(32).toString("base64url"));
+    return createHmac("sha256", salt).update(residentId).digest("base64url");
+  }
+
+  /** Card login (challenge–response, path, OCSP) for an interaction; returns the subject. */
+  async loginWithCard(reader: CardReader, pin: string): Promise<{ accountId: string; serialHex: string }> {
+    const session = await this.portal.loginWithCard(reader, pin);
+    const holder = await this.db
+      .selectFrom("certificates")
+      .select("resident_id")
+      .where("ca_type", "=", "auth")
+      .where("serial_hex", "=", session.serialHex)
+      .executeTakeFirst();
+    if (!holder) throw new ServiceError("refused", "この電子証明書は登録されていません / unknown certificate", "card", { reason: "unknown-certificate" });
+    return { accountId: await this.subjectFor(holder.resident_id), serialHex: session.serialHex };
+  }
+
+  /** Register a relying party (client) allowed to use card login. Confidential unless `public`. */
+  async registerClient(input: { name: string; redirectUris: string[]; public?: boolean }, actor: Actor = CLI_OPERATOR): Promise<OidcClientRegistration> {
+    const name = input.name.trim();
+    if (!name || name.length > 200) throw new ServiceError("invalid-input", "name: 1 to 200 characters", "name");
+    if (input.redirectUris.length === 0) throw new ServiceError("invalid-input", "redirect-uri: at least one", "redirect-uri");
+    for (const uri of input.redirectUris) {
+      let url: URL;
+      try {
+        url = new URL(uri);
+      } catch {
+        throw new ServiceError("invalid-input", `redirect-uri: ${JSON.stringify(uri)} is not a URL`, "redirect-uri");
+      }
+      if (url.hash || !/^https?:$/.test(url.protocol)) throw new ServiceError("invalid-input", `redirect-uri: ${uri} must be http(s) without a fragment`, "redirect-uri");
+    }
+    const clientId = `rp_${randomBytes(9).toString("base64url")}`;
+    const clientSecret = input.public ? undefined : randomBytes(32).toString("base64url");
+    const metadata = {
+      client_id: clientId,
+      client_name: name,
+      redirect_uris: input.redirectUris,
+      grant_types: ["authorization_code"],
+      response_types: ["code"],
+      ...(clientSecret ? { client_secret: clientSecret, token_endpoint_auth_method: "client_secret_basic" } : { token_endpoint_auth_method: "none" }),
+    };
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto("oidc_payloads").values({ model: "Client", id: clientId, payload: JSON.stringify(metadata), grant_id: null, user_code: null, uid: null, expires_at: null, consumed_at: null }).execute();
+      await appendAudit(trx, actor, { action: "oidc.client.add", subject: clientId, after: { name, redirectUris: input.redirectUris, public: !clientSecret } }, this.clock());
+    });
+    return { clientId, ...(clientSecret ? { clientSecret } : {}), redirectUris: input.redirectUris, name };
+  }
+}

@@ -1,0 +1,97 @@
+// OpenID Connect with the card: a standard client (openid-client) runs the authorization-code
+// flow with PKCE S256 against our provider; the login interaction is card + PIN.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import * as client from "openid-client";
+import { startServer, type RunningServer } from "../../src/http/server.ts";
+import { openTestContext, type TestContext } from "../helpers/context.ts";
+import { Browser, freePort } from "../helpers/net.ts";
+import type { IssuedCard } from "../../src/services/cards.ts";
+
+describe("OpenID Connect provider with card login", () => {
+  let t: TestContext;
+  let server: RunningServer;
+  let base: string;
+  let card: IssuedCard;
+  let residentId: string;
+  let config: client.Configuration;
+  const redirectUri = "http://127.0.0.1:9/callback";
+
+  before(async () => {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    t = await openTestContext("sqlite", { settings: { publicBaseUrl: base } });
+    server = await startServer(t.context, { host: "127.0.0.1", port, handleSignals: false });
+    const resident = await t.context.registry.add({
+      name: "町田 花子", birth: "1990-01-02", gender: "2", address: "東京都町田市森野２－２－２２", municipality: "132098",
+    });
+    residentId = resident.id;
+    card = await t.context.cards.issue({ residentId, authPin: "1234", signPin: "ABC123" });
+    const registration = await t.context.oidc.registerClient({ name: "デモ RP", redirectUris: [redirectUri] });
+    config = await client.discovery(new URL(`${base}/oidc`), registration.clientId, registration.clientSecret, undefined, {
+      execute: [client.allowInsecureRequests],
+    });
+  });
+  after(async () => {
+    await server.close();
+    await t.cleanup();
+  });
+
+  async function login(cardId: string, pin: string) {
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: "openid",
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: "S256",
+      state,
+      nonce,
+    });
+    const browser = new Browser();
+    const page = await browser.follow(url, base);
+    assert.equal(page.response?.status, 200);
+    const form = await page.response!.text();
+    assert.match(form, /マイナンバーカードでログイン/);
+    const action = /action="([^"]+)"/.exec(form)![1]!;
+    const posted = await browser.fetch(new URL(action, base), {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ card: cardId, pin }).toString(),
+    });
+    if (posted.status !== 303) return { refused: await posted.text(), status: posted.status };
+    const back = await browser.follow(new URL(posted.headers.get("location")!, base), base);
+    assert.ok(back.leftTo, "redirected back to the client");
+    const tokens = await client.authorizationCodeGrant(config, back.leftTo!, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+    return { claims: tokens.claims()!, tokens };
+  }
+
+  test("a standard client logs in with the card; the ID token's subject carries no personal data", async () => {
+    const result = await login(card.id, "1234");
+    assert.ok("claims" in result);
+    const claims = result.claims!;
+    assert.equal(claims.iss, `${base}/oidc`);
+    assert.equal(claims.sub, await t.context.oidc.subjectFor(residentId));
+    assert.deepEqual(Object.keys(claims).filter((k) => !["sub", "iss", "aud", "exp", "iat", "nonce", "auth_time", "acr", "at_hash", "sid"].includes(k)), []);
+    assert.doesNotMatch(JSON.stringify(claims), /町田|1990|森野/);
+  });
+
+  test("the subject is stable across a renewal (a new card with new certificates)", async () => {
+    const first = await login(card.id, "1234");
+    const renewed = await t.context.cards.issue({ residentId, authPin: "5678", signPin: "XYZ789" });
+    const second = await login(renewed.id, "5678");
+    assert.equal(second.claims!.sub, first.claims!.sub);
+  });
+
+  test("PKCE is required; a wrong PIN is refused with tries left", async () => {
+    const noPkce = new URL(`${base}/oidc/auth`);
+    noPkce.search = new URLSearchParams({ client_id: config.clientMetadata().client_id, response_type: "code", scope: "openid", redirect_uri: redirectUri }).toString();
+    const refusedPkce = await new Browser().follow(noPkce, base);
+    const errorUrl = refusedPkce.leftTo ?? new URL("http://none");
+    assert.match(errorUrl.search + ((await refusedPkce.response?.text()) ?? ""), /invalid_request|code_challenge/);
+    const wrong = await login(card.id, "9999");
+    assert.equal(wrong.status, 403);
+    assert.match(wrong.refused!, /残り2回|2 tries left/);
+  });
+});
