@@ -1,0 +1,168 @@
+/**
+ * What every benchmark suite shares: the result model, the run options, progress output, and
+ * the cleanup registry (temporary directories and child processes are removed on exit, on
+ * error and on Ctrl+C).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
+import type { Baselines } from "./baselines.ts";
+import type { CpuWindow } from "./machine.ts";
+
+export interface RunOptions {
+  quick: boolean;
+  fullScale: boolean;
+  json: boolean;
+  only?: ReadonlySet<string>;
+}
+
+/** A target on a metric: the metric must be `op` the value. */
+export interface Target {
+  op: ">=" | "<=";
+  value: number;
+}
+
+export interface Metric {
+  name: string;
+  value: number;
+  unit: string;
+  /** Ratios are plotted in the chart; figures and limits are not. */
+  kind: "figure" | "ratio" | "limit";
+  target?: Target;
+  met?: boolean;
+  /** An absolute figure worth a row in the summary table. */
+  headline?: boolean;
+}
+
+export type BenchStatus = "measured" | "pending" | "unavailable" | "failed";
+
+export interface BenchResult {
+  id: string;
+  title: string;
+  status: BenchStatus;
+  /** For pending / unavailable / failed: one line saying why. */
+  reason?: string;
+  metrics: Metric[];
+  notes: string[];
+  /** CPU accounting of the measured windows (own vs foreign CPU). */
+  cpu?: CpuWindow[];
+}
+
+export interface SuiteContext {
+  options: RunOptions;
+  baselines: () => Promise<Baselines>;
+  progress: (line: string) => void;
+  cleanup: Cleanup;
+}
+
+export interface Suite {
+  /** The benchmark ids this suite produces (for --only). */
+  ids: readonly string[];
+  run(ctx: SuiteContext): Promise<BenchResult[]>;
+}
+
+export function metric(name: string, value: number, unit: string, kind: Metric["kind"] = "figure", target?: Target): Metric {
+  const m: Metric = { name, value, unit, kind };
+  if (target) {
+    m.target = target;
+    m.met = Number.isFinite(value) && (target.op === ">=" ? value >= target.value : value <= target.value);
+  }
+  return m;
+}
+
+/** Mark a figure for the summary table. */
+export function headline(m: Metric): Metric {
+  m.headline = true;
+  return m;
+}
+
+export const atLeast = (value: number): Target => ({ op: ">=", value });
+export const atMost = (value: number): Target => ({ op: "<=", value });
+
+export function pending(id: string, title: string, reason: string, status: BenchStatus = "pending"): BenchResult {
+  return { id, title, status, reason, metrics: [], notes: [] };
+}
+
+/** Removes what the run created, once, whatever way the run ends. */
+export class Cleanup {
+  readonly #dirs = new Set<string>();
+  readonly #children = new Set<ChildProcess>();
+  readonly #hooks: (() => Promise<void> | void)[] = [];
+
+  tempDir(prefix: string): string {
+    const dir = mkdtempSync(join(tmpdir(), `openjpki-bench-${prefix}-`));
+    this.#dirs.add(dir);
+    return dir;
+  }
+
+  removeDir(dir: string): void {
+    rmSync(dir, { recursive: true, force: true });
+    this.#dirs.delete(dir);
+  }
+
+  /** Track a child; it is killed (with its process group when detached) if still running at the end. */
+  child<T extends ChildProcess>(child: T): T {
+    this.#children.add(child);
+    child.once("exit", () => this.#children.delete(child));
+    return child;
+  }
+
+  onExit(hook: () => Promise<void> | void): void {
+    this.#hooks.push(hook);
+  }
+
+  /** Kill the tracked children still running (by pid, or by their own process group). */
+  killChildren(): void {
+    for (const child of this.#children) killTree(child);
+    this.#children.clear();
+  }
+
+  async runAll(): Promise<void> {
+    this.killChildren();
+    for (const hook of this.#hooks.splice(0).reverse()) {
+      try {
+        await hook();
+      } catch {
+        // best effort: cleanup must not hide the run's own error
+      }
+    }
+    for (const dir of this.#dirs) rmSync(dir, { recursive: true, force: true });
+    this.#dirs.clear();
+  }
+
+  /** Synchronous last resort for process exit (no awaiting possible). */
+  runSync(): void {
+    this.killChildren();
+    for (const dir of this.#dirs) rmSync(dir, { recursive: true, force: true });
+    this.#dirs.clear();
+  }
+}
+
+/** SIGTERM a child; detached children lead their own process group, which is signalled whole. */
+export function killTree(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    if (child.spawnargs && (child as ChildProcess & { detachedGroup?: boolean }).detachedGroup) process.kill(-child.pid, signal);
+    else child.kill(signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** Mark a child spawned with `detached: true` so killTree signals its whole process group. */
+export function asGroupLeader<T extends ChildProcess>(child: T): T {
+  (child as ChildProcess & { detachedGroup?: boolean }).detachedGroup = true;
+  return child;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export const fmt = (n: number, digits = 0): string =>
+  Number.isFinite(n) ? n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "n/a";

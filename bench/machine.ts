@@ -1,0 +1,154 @@
+/**
+ * The machine and its noise. Shared 2-core machines are noisy, so every measured window records
+ * its own CPU (this process and all its descendants: servers, load clients, openssl) and the
+ * foreign CPU (everything else on the box), as the anchors file asks. A window whose foreign CPU
+ * exceeds 10 % of its own is flagged invalid.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { availableParallelism, totalmem } from "node:os";
+import { execFileSync } from "node:child_process";
+import { sleep } from "./harness.ts";
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+export interface MachineInfo {
+  date: string;
+  nproc: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+  openssl: string;
+  cfssl?: string;
+  kernel: string;
+}
+
+export function machineInfo(): MachineInfo {
+  const cpuinfo = safeRead("/proc/cpuinfo");
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown";
+  const info: MachineInfo = {
+    date: new Date().toISOString(),
+    nproc: availableParallelism(),
+    cpuModel: model,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    openssl: tryExec("openssl", ["version"]) ?? "not installed",
+    kernel: safeRead("/proc/sys/kernel/osrelease").trim(),
+  };
+  const cfssl = tryExec("cfssl", ["version"]);
+  if (cfssl) info.cfssl = cfssl.split("\n")[0]!.trim();
+  return info;
+}
+
+export interface CpuWindow {
+  label: string;
+  wallS: number;
+  /** CPU of this process and its descendants (servers, clients, openssl) in the window. */
+  ownCpuS: number;
+  /** Busy CPU of the whole machine minus our own. */
+  foreignCpuS: number;
+  /** foreign ≤ 10 % of own. */
+  valid: boolean;
+}
+
+interface Snapshot {
+  t: number;
+  busy: number;
+  own: number;
+}
+
+/** Start a CPU accounting window; call the returned function to close it. */
+export function cpuWindow(label: string): () => CpuWindow {
+  const start = snapshot();
+  return () => {
+    const end = snapshot();
+    const ownCpuS = (end.own - start.own) / TICKS_PER_SECOND;
+    const busyS = (end.busy - start.busy) / TICKS_PER_SECOND;
+    const foreignCpuS = Math.max(0, busyS - ownCpuS);
+    return {
+      label,
+      wallS: round((end.t - start.t) / 1000, 2),
+      ownCpuS: round(ownCpuS, 2),
+      foreignCpuS: round(foreignCpuS, 2),
+      valid: foreignCpuS <= 0.1 * Math.max(ownCpuS, 0.01),
+    };
+  };
+}
+
+/**
+ * Wait until the machine is quiet (< `threshold` busy over a 1 s window), at most `maxMs`.
+ * Returns the last busy fraction seen, so the report can say the run started noisy.
+ */
+export async function waitQuiet(maxMs: number, threshold = 0.12): Promise<number> {
+  const deadline = Date.now() + maxMs;
+  let busy = 1;
+  do {
+    const a = systemTicks();
+    await sleep(1000);
+    const b = systemTicks();
+    busy = (b.busy - a.busy) / Math.max(1, b.total - a.total);
+    if (busy < threshold) break;
+  } while (Date.now() < deadline);
+  return busy;
+}
+
+function snapshot(): Snapshot {
+  return { t: performance.now(), busy: systemTicks().busy, own: ownTreeTicks() };
+}
+
+function systemTicks(): { busy: number; total: number } {
+  const line = safeRead("/proc/stat").split("\n")[0] ?? "";
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  const busy = user! + nice! + system! + irq! + softirq! + steal!;
+  return { busy, total: busy + idle! + iowait! };
+}
+
+/**
+ * utime+stime+cutime+cstime of this process and every live descendant. A descendant that exits
+ * inside the window moves its ticks into its parent's cutime, so the sum stays continuous.
+ */
+function ownTreeTicks(): number {
+  const parentOf = new Map<number, number>();
+  const ticksOf = new Map<number, number>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = safeRead(`/proc/${name}/stat`);
+    const close = stat.lastIndexOf(")");
+    if (close < 0) continue;
+    const fields = stat.slice(close + 2).split(" ");
+    // fields[0] is state (field 3); ppid is field 4, utime..cstime are fields 14..17.
+    parentOf.set(Number(name), Number(fields[1]));
+    ticksOf.set(Number(name), Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]));
+  }
+  const children = new Map<number, number[]>();
+  for (const [pid, ppid] of parentOf) {
+    const list = children.get(ppid);
+    if (list) list.push(pid);
+    else children.set(ppid, [pid]);
+  }
+  let total = 0;
+  const stack = [process.pid];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    total += ticksOf.get(pid) ?? 0;
+    for (const child of children.get(pid) ?? []) stack.push(child);
+  }
+  return total;
+}
+
+function safeRead(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function tryExec(cmd: string, args: string[]): string | undefined {
+  try {
+    return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5000 }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+const round = (n: number, digits: number): number => Math.round(n * 10 ** digits) / 10 ** digits;

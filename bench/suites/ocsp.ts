@@ -1,0 +1,342 @@
+/**
+ * OCSP-CACHED, OCSP-SIGN and REVOKE-LATENCY against OpenJPKI's HTTP server (started in this
+ * process with startServer), loaded from a separate process (bench/load.ts), side by side with:
+ *   - `openssl ocsp -index index.txt -port P` on the same certificates, CA and responder key
+ *     (it signs every answer; it runs in a private network namespace, see netns.ts);
+ *   - `cfssl ocspserve` serving the same pre-signed answers (OCSP-CACHED's peer);
+ *   - H_node, a bare Node HTTP server with a fixed 1.5 KB body (the HTTP ceiling).
+ * Data: N certificates really issued by the signing CA (context.ca.issue), 10 % revoked
+ * (keyCompromise); every load point rotates over all of them.
+ */
+import { generateKeyPair, randomBytes, type KeyObject } from "node:crypto";
+import { promisify } from "node:util";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Agent, request } from "node:http";
+import { startServer, type RunningServer } from "../../src/http/server.ts";
+import { certIdFor, ocspIssuerFromCertificate } from "../../src/pki/ocsp.ts";
+import type { CertificateRecord } from "../../src/services/certificate-authority.ts";
+import { atLeast, atMost, headline, metric, quantile, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
+import { cpuWindow, waitQuiet, type CpuWindow } from "../machine.ts";
+import { body64, runLoad, type LoadRequest, type LoadResult, type LoadSpec } from "../load.ts";
+import { loadAgainstServer, privateNetworkAvailable } from "../netns.ts";
+import { freePort, run, startDaemon, stopDaemon } from "../proc.ts";
+import { addBenchResident, openBenchContext, type BenchContext } from "../fixtures/context.ts";
+import { exportCa, indexLine, ocspGetPath, ocspRequestDer, type ExportedCa } from "../fixtures/pki.ts";
+
+const generateRsa = promisify(generateKeyPair);
+const TSX_IMPORT = import.meta.resolve("tsx");
+const STATIC_HTTP = fileURLToPath(new URL("../children/static-http.ts", import.meta.url));
+const CONNECTIONS = 64;
+const OPENSSL_PORT = 8888; // inside its private network namespace
+
+interface Cert {
+  record: CertificateRecord;
+  revoked: boolean;
+  certIdDer: Uint8Array;
+  plain: Uint8Array;
+  withNonce: Uint8Array;
+}
+
+interface Fixture {
+  bench: BenchContext;
+  dir: string;
+  ca: ExportedCa;
+  certs: Cert[];
+  server: RunningServer;
+  port: number;
+}
+
+export const ocspSuite: Suite = {
+  ids: ["OCSP-CACHED", "OCSP-SIGN", "REVOKE-LATENCY"],
+  async run(ctx: SuiteContext): Promise<BenchResult[]> {
+    const wants = (id: string) => !ctx.options.only || ctx.options.only.has(id);
+    const fx = await setUp(ctx, 2000);
+    try {
+      const results: BenchResult[] = [];
+      if (wants("OCSP-CACHED")) results.push(await cached(ctx, fx));
+      if (wants("OCSP-SIGN")) results.push(await signed(ctx, fx));
+      if (wants("REVOKE-LATENCY")) results.push(await revokeLatency(ctx, fx));
+      return results;
+    } finally {
+      await fx.server.close(); // closes the context too
+      await fx.bench.destroy();
+      ctx.cleanup.removeDir(fx.dir);
+    }
+  },
+};
+
+async function setUp(ctx: SuiteContext, n: number): Promise<Fixture> {
+  ctx.progress(`OCSP: issuing ${n} signing certificates through context.ca.issue (10 % then revoked)`);
+  const bench = await openBenchContext(ctx.cleanup, "ocsp", { settings: { openStatus: true } });
+  const { context } = bench;
+  const residents = await Promise.all(Array.from({ length: 20 }, (_, i) => addBenchResident(context, i)));
+  const keys: KeyObject[] = (await Promise.all(Array.from({ length: 8 }, () => generateRsa("rsa", { modulusLength: 2048 })))).map((k) => k.publicKey);
+  const records: CertificateRecord[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < n) {
+        const i = next++;
+        records[i] = await context.ca.issue({ type: "sign", residentId: residents[i % residents.length]!, subjectPublicKey: keys[i % keys.length]! });
+      }
+    }),
+  );
+  const issuer = ocspIssuerFromCertificate(context.ca.authority("sign").certificateDer);
+  const certs: Cert[] = [];
+  const index: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const record = records[i]!;
+    const revoked = i % 10 === 0;
+    let revokedAt: string | undefined;
+    if (revoked) revokedAt = (await context.ca.revoke({ type: "sign", serialHex: record.serialHex, reason: "keyCompromise", by: "operator" })).revokedAt;
+    const certId = certIdFor(issuer, Buffer.from(record.serialHex, "hex"));
+    const plain = ocspRequestDer(certId);
+    certs.push({ record, revoked, certIdDer: certIdOf(plain), plain, withNonce: ocspRequestDer(certId, randomBytes(16)) });
+    index.push(indexLine(record.serialHex, new Date(record.notAfter), revokedAt ? { at: new Date(revokedAt), reason: "keyCompromise" } : undefined));
+  }
+  const dir = ctx.cleanup.tempDir("ocsp-peers");
+  writeFileSync(join(dir, "index.txt"), index.join("\n") + "\n");
+  const ca = await exportCa(context, "sign", dir);
+
+  // Pre-sign the cacheable answers once (what a refresh job does), and keep them for cfssl.
+  const answers = await Promise.all(certs.map((c) => context.ocsp.answer(c.plain, "sign")));
+  writeFileSync(join(dir, "responses.txt"), answers.map((a) => Buffer.from(a.der).toString("base64")).join("\n") + "\n");
+
+  const server = await startServer(context, { host: "127.0.0.1", port: 0, handleSignals: false });
+  const port = Number(new URL(server.url).port);
+  return { bench, dir, ca, certs, server, port };
+}
+
+/** The CertID TLV inside a single-request OCSPRequest we encoded: SEQ{ SEQ{ SEQ{ SEQ{ CertID }}}}. */
+function certIdOf(req: Uint8Array): Uint8Array {
+  let at = 0;
+  for (let depth = 0; depth < 4; depth++) at += req[at + 1]! < 0x80 ? 2 : 2 + (req[at + 1]! & 0x7f);
+  const len = req[at + 1]! < 0x80 ? req[at + 1]! : req[at + 2]!;
+  const hdr = req[at + 1]! < 0x80 ? 2 : 3;
+  return req.subarray(at, at + hdr + len);
+}
+
+function loadTiming(ctx: SuiteContext): Pick<LoadSpec, "maxSeconds" | "warmupSeconds" | "maxRequests"> {
+  return ctx.options.quick ? { maxSeconds: 4, warmupSeconds: 1, maxRequests: 400_000 } : { maxSeconds: 8, warmupSeconds: 2, maxRequests: 1_000_000 };
+}
+
+const getRequests = (fx: Fixture): LoadRequest[] => fx.certs.map((c) => ({ method: "GET", path: ocspGetPath("/ocsp/sign", c.plain) }));
+const postRequests = (fx: Fixture, path: string, nonce: boolean): LoadRequest[] =>
+  fx.certs.map((c) => ({ method: "POST", path, contentType: "application/ocsp-request", bodyBase64: body64(nonce ? c.withNonce : c.plain) }));
+
+async function measured<T extends LoadResult>(ctx: SuiteContext, cpu: CpuWindow[], label: string, f: () => Promise<T>): Promise<T> {
+  await waitQuiet(ctx.options.quick ? 2000 : 10_000);
+  ctx.progress(`${label}`);
+  const close = cpuWindow(label);
+  const result = await f();
+  cpu.push(close());
+  ctx.progress(
+    `  → ${Math.round(result.rps)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.failed} failed${result.firstError ? ` (${result.firstError})` : ""}, client CPU ${result.clientCpuS} s`,
+  );
+  return result;
+}
+
+async function opensslOcsp(ctx: SuiteContext, fx: Fixture, name: string, nonce: boolean, multi?: number): Promise<LoadResult & { isolated: boolean }> {
+  const args = ["ocsp", "-index", "index.txt", "-port", String(OPENSSL_PORT), "-rsigner", fx.ca.responderPem, "-rkey", fx.ca.responderKey, "-CA", fx.ca.caPem, "-nmin", "10"];
+  if (multi) args.push("-multi", String(multi));
+  return loadAgainstServer(ctx.cleanup, fx.dir, name, { cmd: "openssl", args }, {
+    port: OPENSSL_PORT,
+    requests: postRequests(fx, "/", nonce),
+    connections: CONNECTIONS,
+    ...loadTiming(ctx),
+    check: "ocsp",
+    waitReadyMs: 10_000,
+    stallProbe: true,
+  });
+}
+
+const loadNotes = (r: LoadResult, who: string): string =>
+  `${who}: ${r.recorded.toLocaleString("en-US")} responses in ${r.seconds} s, ${r.failed} failed${r.firstError ? ` (first: ${r.firstError})` : ""}, ` +
+  `p50/p90/p99/max ${r.p50Ms}/${r.p90Ms}/${r.p99Ms}/${r.maxMs} ms, ${r.connectionsOpened} connections opened, client CPU ${r.clientCpuS} s`;
+
+async function cached(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
+  const cpu: CpuWindow[] = [];
+  const notes: string[] = [];
+  const timing = loadTiming(ctx);
+
+  const staticPort = await freePort();
+  const staticServer = startDaemon(ctx.cleanup, process.execPath, ["--import", TSX_IMPORT, STATIC_HTTP, String(staticPort)], { cwd: fx.dir });
+  let hNode: LoadResult;
+  try {
+    hNode = await measured(ctx, cpu, "OCSP-CACHED: H_node (bare Node HTTP, fixed 1.5 KB body), 64 connections", () =>
+      runLoad(ctx.cleanup, { port: staticPort, requests: [{ method: "GET", path: "/" }], connections: CONNECTIONS, ...timing, check: "http-ok", waitReadyMs: 10_000 }),
+    );
+  } finally {
+    await stopDaemon(staticServer);
+  }
+
+  const ours = await measured(ctx, cpu, "OCSP-CACHED: ours, GET /ocsp/sign/<base64>, no nonce, 64 connections", () =>
+    runLoad(ctx.cleanup, { port: fx.port, requests: getRequests(fx), connections: CONNECTIONS, ...timing, check: "ocsp" }),
+  );
+
+  let cfssl: LoadResult | undefined;
+  const cfsslOk = await run("cfssl", ["version"]).then(() => true, () => false);
+  if (cfsslOk) {
+    const port = await freePort();
+    const daemon = startDaemon(ctx.cleanup, "cfssl", ["ocspserve", "-address", "127.0.0.1", "-port", String(port), "-responses", "responses.txt", "-loglevel", "3"], { cwd: fx.dir });
+    try {
+      cfssl = await measured(ctx, cpu, "OCSP-CACHED: cfssl ocspserve, same pre-signed answers, POST no nonce, 64 connections", () =>
+        runLoad(ctx.cleanup, { port, requests: postRequests(fx, "/", false), connections: CONNECTIONS, ...timing, check: "ocsp", waitReadyMs: 10_000 }),
+      );
+    } finally {
+      await stopDaemon(daemon);
+    }
+  }
+
+  const openssl = await measured(ctx, cpu, "OCSP-CACHED: openssl ocsp (signs every answer), POST no nonce, 64 connections", () =>
+    opensslOcsp(ctx, fx, "openssl-cached", false),
+  );
+
+  const metrics: Metric[] = [
+    headline(metric("ours: req/s", ours.rps, "req/s")),
+    metric("ours: p99", ours.p99Ms, "ms", "limit", atMost(5)),
+    headline(metric("H_node: req/s (same client)", hNode.rps, "req/s")),
+    metric("rps / H_node", ours.rps / hNode.rps, "×", "ratio", atLeast(0.5)),
+  ];
+  if (cfssl) metrics.push(headline(metric("cfssl ocspserve: req/s", cfssl.rps, "req/s")), metric("rps / cfssl-ocspserve", ours.rps / cfssl.rps, "×", "ratio", atLeast(1.5)));
+  metrics.push(headline(metric("openssl ocsp: req/s", openssl.rps, "req/s")), metric("rps / openssl-ocsp (issue 3: pre-signed ≥ 10×)", ours.rps / openssl.rps, "×", "ratio", atLeast(10)));
+  notes.push(
+    loadNotes(ours, "ours"),
+    loadNotes(hNode, "H_node"),
+    ...(cfssl ? [loadNotes(cfssl, "cfssl ocspserve")] : ["cfssl not installed: cfssl comparison unavailable"]),
+    loadNotes(openssl, "openssl ocsp"),
+    `${fx.certs.length} certificates issued by the signing CA, 10 % revoked; answers pre-signed once before the run (every request still reads the certificate's row from SQLite). cfssl serves the same DER answers (signed by our responder), looked up by serial.`,
+    `openssl ${openssl.isolated ? "ran in a private network namespace (only lo), with the load client beside it" : "ran on the host loopback (no private network namespace available)"}; HTTP/1.0, one connection per request.`,
+    "Load client: bench/load.ts in a separate process, raw keep-alive sockets, one request at a time per connection, warm-up excluded; it shares the 2 cores with the server (its CPU is in the notes).",
+  );
+  return { id: "OCSP-CACHED", title: "pre-signed OCSP answers (GET, no nonce), 64 connections", status: "measured", metrics, notes, cpu };
+}
+
+async function signed(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
+  const cpu: CpuWindow[] = [];
+  const timing = loadTiming(ctx);
+  const b = await ctx.baselines();
+  const spec: LoadSpec = { port: fx.port, requests: postRequests(fx, "/ocsp/sign", true), connections: CONNECTIONS, ...timing, check: "ocsp" };
+  const ours = await measured(ctx, cpu, "OCSP-SIGN: ours, POST /ocsp/sign with nonce (signed per request), 64 connections", () => runLoad(ctx.cleanup, spec));
+  const disturbed = await measured(ctx, cpu, "OCSP-SIGN: ours again, with 8 idle + 8 slow connections and an empty connect/close every 100 ms", () =>
+    runLoad(ctx.cleanup, { ...spec, disturb: { idle: 8, slow: 8, emptyEveryMs: 100 }, stallProbe: true }),
+  );
+  const openssl = await measured(ctx, cpu, "OCSP-SIGN: openssl ocsp, POST with nonce, 64 connections", () => opensslOcsp(ctx, fx, "openssl-sign", true));
+  let multi: (LoadResult & { isolated: boolean }) | undefined;
+  if (!ctx.options.quick) {
+    multi = await measured(ctx, cpu, "OCSP-SIGN: openssl ocsp -multi 2, POST with nonce, 64 connections", () => opensslOcsp(ctx, fx, "openssl-sign-multi", true, 2));
+  }
+  const metrics: Metric[] = [
+    headline(metric("ours: req/s", ours.rps, "req/s")),
+    metric("rps / R_sign2", ours.rps / b.signPerS2, "×", "ratio", atLeast(0.7)),
+    metric("rps / R_sign1 (issue 3: cost per answer vs one signature)", ours.rps / b.signPerS1, "×", "ratio"),
+    metric("ours: p99", ours.p99Ms, "ms", "limit", atMost(10)),
+    headline(metric("openssl ocsp: req/s", openssl.rps, "req/s")),
+    metric("rps / openssl-ocsp (single process)", ours.rps / openssl.rps, "×", "ratio", atLeast(1.8)),
+  ];
+  if (multi) metrics.push(headline(metric("openssl ocsp -multi 2: req/s", multi.rps, "req/s")), metric("rps / openssl-ocsp -multi 2", ours.rps / multi.rps, "×", "ratio", atLeast(1.4)));
+  metrics.push(
+    metric("robustness: rps with idle/slow/empty connections ÷ rps without", disturbed.rps / ours.rps, "×", "limit", atLeast(0.9)),
+    metric("robustness: failed requests while disturbed", disturbed.failed, "", "limit", atMost(0)),
+    metric("ours answers after an empty connect/close (1 = yes)", disturbed.stall?.stalled ? 0 : 1, "", "limit", atLeast(1)),
+    metric("openssl answers after an empty connect/close (1 = yes)", openssl.stall?.stalled ? 0 : 1, ""),
+  );
+  const notes = [
+    loadNotes(ours, "ours"),
+    loadNotes(disturbed, "ours, disturbed"),
+    loadNotes(openssl, "openssl ocsp"),
+    ...(multi ? [loadNotes(multi, "openssl ocsp -multi 2")] : []),
+    `After its run each server got one empty connect/close and then one real request: ours ${disturbed.stall?.stalled ? "STALLED" : `answered in ${disturbed.stall?.ms} ms`}; openssl ${openssl.stall?.stalled ? "stalled (no answer in 2 s: the known openssl ocsp defect)" : `answered in ${openssl.stall?.ms} ms`}.`,
+    `Baselines: R_sign1 ${Math.round(b.signPerS1)}/s, R_sign2 ${Math.round(b.signPerS2)}/s (openssl speed, this run).`,
+    privateNetworkAvailable() ? "openssl ran in a private network namespace (only lo) with its load client." : "openssl ran on the host loopback.",
+  ];
+  return { id: "OCSP-SIGN", title: "nonce OCSP requests, every answer freshly signed, 64 connections", status: "measured", metrics, notes, cpu };
+}
+
+/** GET (keep-alive) and return the body. */
+function get(agent: Agent, port: number, path: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve(Buffer.concat(chunks)));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function revokeLatency(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
+  const count = 200;
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const candidates = fx.certs.filter((c) => !c.revoked).slice(0, count);
+  ctx.progress(`REVOKE-LATENCY: ${candidates.length} revocations, each followed by GET /ocsp/sign until it says revoked, and GET /crl/sign.crl until it lists it`);
+  const close = cpuWindow("REVOKE-LATENCY");
+  const ocspMs: number[] = [];
+  const crlMs: number[] = [];
+  const revokeMs: number[] = [];
+  let timeouts = 0;
+  try {
+    for (const c of candidates) {
+      const path = ocspGetPath("/ocsp/sign", c.plain);
+      const before = await get(agent, fx.port, path);
+      if (statusAfter(before, c.certIdDer) !== 0x80) throw new Error(`certificate ${c.record.serialHex} was not good before revocation`);
+      const t0 = performance.now();
+      await fx.bench.context.ca.revoke({ type: "sign", serialHex: c.record.serialHex, reason: "keyCompromise", by: "hotline" });
+      const t1 = performance.now();
+      revokeMs.push(t1 - t0);
+      c.revoked = true;
+      const ocsp = await pollUntil(async () => statusAfter(await get(agent, fx.port, path), c.certIdDer) === 0xa1);
+      if (ocsp === undefined) timeouts++;
+      else ocspMs.push(ocsp - t1);
+      const serialTlv = Buffer.concat([Buffer.of(0x02, 0x10), Buffer.from(c.record.serialHex, "hex")]);
+      const crl = await pollUntil(async () => (await get(agent, fx.port, "/crl/sign.crl")).includes(serialTlv));
+      if (crl === undefined) timeouts++;
+      else crlMs.push(crl - t1);
+    }
+  } finally {
+    agent.destroy();
+  }
+  const sortNum = (xs: number[]) => Float64Array.from(xs).sort();
+  const o = sortNum(ocspMs);
+  const l = sortNum(crlMs);
+  const r = sortNum(revokeMs);
+  const metrics: Metric[] = [
+    headline(metric("revoke() returns → OCSP says revoked: p50", quantile(o, 0.5), "ms")),
+    metric("revoke() returns → OCSP says revoked: p99", quantile(o, 0.99), "ms", "limit", atMost(1000)),
+    metric("revoke() returns → OCSP says revoked: max", quantile(o, 1), "ms"),
+    metric("revoke() returns → /crl/sign.crl lists it: p99", quantile(l, 0.99), "ms", "limit", atMost(3_600_000)),
+    metric("context.ca.revoke() itself: p50", quantile(r, 0.5), "ms"),
+    metric("context.ca.revoke() itself: p99", quantile(r, 0.99), "ms"),
+    metric("revocations not visible within 5 s", timeouts, "", "limit", atMost(0)),
+  ];
+  return {
+    id: "REVOKE-LATENCY",
+    title: "revocation call returns → OCSP (and CRL) say revoked",
+    status: "measured",
+    metrics,
+    notes: [
+      `${candidates.length} revocations of certificates whose pre-signed answer was cached as good; the client (one keep-alive connection) runs in the server's process, since this is a latency, not a throughput, figure.`,
+      "The CRL target (b) is the CRL interval of the CP (1 h used here); the CRL is rebuilt on the next fetch after any revocation (the store's revocation version).",
+    ],
+    cpu: [close()],
+  };
+}
+
+/** The certStatus tag after the CertID in an OCSP response: 0x80 good, 0xA1 revoked, 0x82 unknown. */
+function statusAfter(response: Buffer, certIdDer: Uint8Array): number | undefined {
+  const at = response.indexOf(certIdDer);
+  return at < 0 ? undefined : response[at + certIdDer.length];
+}
+
+/** Poll `check` back to back until it is true (→ the time it became true) or 5 s pass (→ undefined). */
+async function pollUntil(check: () => Promise<boolean>): Promise<number | undefined> {
+  const deadline = performance.now() + 5000;
+  while (performance.now() < deadline) {
+    if (await check()) return performance.now();
+  }
+  return undefined;
+}
