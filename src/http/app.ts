@@ -6,6 +6,7 @@ import { statusRoutes } from "./routes/status.ts";
 import { portalRoutes } from "./routes/portal.ts";
 import { appReservationRoutes } from "./routes/app-reservation.ts";
 import { oidcRoutes } from "./oidc.ts";
+import { filingRoutes } from "./routes/filings.ts";
 
 const STATUS_OF: Record<ServiceError["code"], number> = {
   "invalid-input": 400,
@@ -62,6 +63,7 @@ export async function buildApp(context: Context, options: { log?: (line: string)
   await statusRoutes(app, context);
   await portalRoutes(app, context);
   await appReservationRoutes(app, context);
+  await filingRoutes(app, context);
   // HTML forms (the OIDC login page) post url-encoded bodies.
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 8192 }, (_request, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),

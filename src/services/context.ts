@@ -18,6 +18,7 @@ import { PortalLogin } from "./portal-login.ts";
 import { PinReset } from "./pin-reset.ts";
 import { ownVerifier } from "./trust.ts";
 import { Oidc } from "./oidc.ts";
+import { Filings } from "./filings.ts";
 import type { Verifier } from "../verify/index.ts";
 import { systemClock, type Clock } from "./clock.ts";
 
@@ -61,6 +62,7 @@ export class Context {
     readonly portal: PortalLogin,
     readonly pinReset: PinReset,
     readonly oidc: Oidc,
+    readonly filings: Filings,
     readonly initialisation: Initialisation,
   ) {}
 
@@ -99,7 +101,8 @@ export class Context {
       const portal = new PortalLogin(store.db, challenges, ownTrust, clock);
       const pinReset = new PinReset(store.db, challenges, ownTrust, terminals, settings, clock);
       const oidc = new Oidc(store.db, portal, passphrase, clock);
-      return new Context(dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, challenges, portal, pinReset, oidc, {
+      const filings = new Filings(store.db, ownTrust, clock);
+      return new Context(dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, challenges, portal, pinReset, oidc, filings, {
         createdRoots,
         passphrase: source,
       });

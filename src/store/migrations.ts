@@ -272,6 +272,22 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0008-filings": {
+      async up(db: Kysely<any>) {
+        // The e-Tax-style demo relying party: each submitted filing with what the verifier saw.
+        await db.schema
+          .createTable("filings")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("format", "text", (c) => c.notNull())
+          .addColumn("document", sql.raw(binary), (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("reason", "text")
+          .addColumn("signer_serial", "text")
+          .addColumn("verification", "text", (c) => c.notNull())
+          .addColumn("submitted_at", "text", (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -24,6 +24,20 @@ export interface Database {
   kiosk_issuances: KioskIssuanceTable;
   oidc_payloads: OidcPayloadTable;
   server_secrets: { name: string; value: string; created_at: string };
+  filings: FilingTable;
+}
+
+export interface FilingTable {
+  id: string;
+  format: "xml" | "cms";
+  document: Uint8Array;
+  status: "accepted" | "refused";
+  /** The verifier's code when refused (revoked, bad-signature, …). */
+  reason: string | null;
+  signer_serial: string | null;
+  /** JSON of the verification result (path, revocation answer, attributes). */
+  verification: string;
+  submitted_at: string;
 }
 
 export interface OidcPayloadTable {

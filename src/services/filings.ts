@@ -1,0 +1,83 @@
+import { randomBytes } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { Database, FilingTable } from "../store/schema.ts";
+import { bytes } from "../store/database.ts";
+import type { VerificationResult, Verifier } from "../verify/index.ts";
+import { ServiceError } from "./errors.ts";
+import type { Clock } from "./clock.ts";
+
+export interface Filing {
+  id: string;
+  format: FilingTable["format"];
+  status: FilingTable["status"];
+  reason: string | null;
+  signerSerial: string | null;
+  verification: VerificationResult;
+  submittedAt: string;
+}
+
+const MAX_DOCUMENT = 256 * 1024;
+
+/**
+ * The e-Tax-style demo relying party: a signed return (enveloped XML signature or CMS) is
+ * verified with the relying-party library — signature, path to the signing root, OCSP — and
+ * stored with what the verifier saw. A refused filing is stored too, with its reason.
+ */
+export class Filings {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly verifier: () => Verifier,
+    private readonly clock: Clock,
+  ) {}
+
+  async submit(input: { format: "xml" | "cms"; document: Uint8Array; content?: Uint8Array }): Promise<Filing> {
+    if (input.document.length === 0 || input.document.length > MAX_DOCUMENT) {
+      throw new ServiceError("invalid-input", `document: 1 byte to ${MAX_DOCUMENT / 1024} KiB`, "document");
+    }
+    const verification =
+      input.format === "xml"
+        ? await this.verifier().verifyXml(Buffer.from(input.document).toString("utf8"), { expectedType: "sign" })
+        : await this.verifier().verifyCms(input.document, { expectedType: "sign", ...(input.content ? { content: input.content } : {}) });
+    const row: FilingTable = {
+      id: `F-${randomBytes(6).toString("hex").toUpperCase()}`,
+      format: input.format,
+      document: input.document,
+      status: verification.valid ? "accepted" : "refused",
+      reason: verification.valid ? null : verification.code,
+      signer_serial: verification.valid ? verification.certificate.serialHex.toUpperCase() : (verification.certificate?.serialHex.toUpperCase() ?? null),
+      verification: JSON.stringify(withoutContent(verification)),
+      submitted_at: this.clock().toISOString(),
+    };
+    await this.db.insertInto("filings").values(row).execute();
+    return toFiling(row);
+  }
+
+  async get(id: string): Promise<Filing & { document: Uint8Array }> {
+    const row = await this.db.selectFrom("filings").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row) throw new ServiceError("not-found", `no filing with id ${id}`, "id");
+    return { ...toFiling(row), document: bytes(row.document) };
+  }
+
+  async list(limit = 50): Promise<Filing[]> {
+    const rows = await this.db.selectFrom("filings").selectAll().orderBy("submitted_at", "desc").limit(Math.min(limit, 500)).execute();
+    return rows.map(toFiling);
+  }
+}
+
+function withoutContent(result: VerificationResult): unknown {
+  if (!result.valid) return result;
+  const { content: _content, ...rest } = result;
+  return rest;
+}
+
+function toFiling(row: FilingTable): Filing {
+  return {
+    id: row.id,
+    format: row.format,
+    status: row.status,
+    reason: row.reason,
+    signerSerial: row.signer_serial,
+    verification: JSON.parse(row.verification) as VerificationResult,
+    submittedAt: row.submitted_at,
+  };
+}
