@@ -40,31 +40,39 @@ export interface Initialisation {
   passphrase: Omit<PassphraseSource, "passphrase">;
 }
 
+/** The parts a Context is made of, wired in `Context.open`. */
+export interface ContextParts {
+  dataDir: string;
+  store: Store;
+  settings: Settings;
+  clock: Clock;
+  registry: Registry;
+  ca: CertificateAuthorities;
+  events: RegisterEvents;
+  crls: CrlPublisher;
+  ocsp: OcspResponder;
+  verifiers: Verifiers;
+  terminals: Terminals;
+  cards: Cards;
+  challenges: Challenges;
+  portal: PortalLogin;
+  pinReset: PinReset;
+  oidc: Oidc;
+  filings: Filings;
+  initialisation: Initialisation;
+}
+
+// The class below gets its fields from ContextParts (declaration merging), set once in the constructor.
+export interface Context extends Readonly<ContextParts> {}
+
 /**
  * Everything a command or the server needs, opened from a data directory. This is the one
- * place that wires the store, the registry and the CAs together.
+ * place that wires the store, the registry, the CAs and the workflows together.
  */
 export class Context {
-  private constructor(
-    readonly dataDir: string,
-    readonly store: Store,
-    readonly settings: Settings,
-    readonly clock: Clock,
-    readonly registry: Registry,
-    readonly ca: CertificateAuthorities,
-    readonly events: RegisterEvents,
-    readonly crls: CrlPublisher,
-    readonly ocsp: OcspResponder,
-    readonly verifiers: Verifiers,
-    readonly terminals: Terminals,
-    readonly cards: Cards,
-    readonly challenges: Challenges,
-    readonly portal: PortalLogin,
-    readonly pinReset: PinReset,
-    readonly oidc: Oidc,
-    readonly filings: Filings,
-    readonly initialisation: Initialisation,
-  ) {}
+  private constructor(parts: ContextParts) {
+    Object.assign(this, parts);
+  }
 
   static async open(options: ContextOptions = {}): Promise<Context> {
     const env = options.env ?? process.env;
@@ -102,9 +110,9 @@ export class Context {
       const pinReset = new PinReset(store.db, challenges, ownTrust, terminals, settings, clock);
       const oidc = new Oidc(store.db, portal, passphrase, clock);
       const filings = new Filings(store.db, ownTrust, clock);
-      return new Context(dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, challenges, portal, pinReset, oidc, filings, {
-        createdRoots,
-        passphrase: source,
+      return new Context({
+        dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, challenges, portal, pinReset, oidc, filings,
+        initialisation: { createdRoots, passphrase: source },
       });
     } catch (error) {
       await store.close();
