@@ -7,6 +7,7 @@ import { portalRoutes } from "./routes/portal.ts";
 import { appReservationRoutes } from "./routes/app-reservation.ts";
 import { oidcRoutes } from "./oidc.ts";
 import { filingRoutes } from "./routes/filings.ts";
+import { kioskApiRoutes } from "./routes/kiosk-api.ts";
 
 const STATUS_OF: Record<ServiceError["code"], number> = {
   "invalid-input": 400,
@@ -14,6 +15,7 @@ const STATUS_OF: Record<ServiceError["code"], number> = {
   "not-eligible": 422,
   conflict: 409,
   "ca-unavailable": 503,
+  "service-unavailable": 503,
   "bad-passphrase": 500,
   refused: 403,
 };
@@ -29,7 +31,7 @@ export async function buildApp(context: Context, options: { log?: (line: string)
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof ServiceError) {
       const status = STATUS_OF[error.code];
-      if (status < 500) {
+      if (status < 500 || status === 503) {
         return reply.status(status).send({ error: { code: error.code, reason: error.reason, message: error.message, field: error.field } });
       }
     }
@@ -64,6 +66,7 @@ export async function buildApp(context: Context, options: { log?: (line: string)
   await portalRoutes(app, context);
   await appReservationRoutes(app, context);
   await filingRoutes(app, context);
+  await kioskApiRoutes(app, context);
   // HTML forms (the OIDC login page) post url-encoded bodies.
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 8192 }, (_request, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),

@@ -19,6 +19,7 @@ import { PinReset } from "./pin-reset.ts";
 import { ownVerifier } from "./trust.ts";
 import { Oidc } from "./oidc.ts";
 import { Filings } from "./filings.ts";
+import { Kiosk } from "./kiosk.ts";
 import type { Verifier } from "../verify/index.ts";
 import { systemClock, type Clock } from "./clock.ts";
 
@@ -59,6 +60,7 @@ export interface ContextParts {
   pinReset: PinReset;
   oidc: Oidc;
   filings: Filings;
+  kiosk: Kiosk;
   initialisation: Initialisation;
 }
 
@@ -110,8 +112,9 @@ export class Context {
       const pinReset = new PinReset(store.db, challenges, ownTrust, terminals, settings, clock);
       const oidc = new Oidc(store.db, portal, passphrase, clock);
       const filings = new Filings(store.db, ownTrust, clock);
+      const kiosk = new Kiosk(store.db, challenges, ownTrust, registry, settings, clock);
       return new Context({
-        dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, challenges, portal, pinReset, oidc, filings,
+        dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, challenges, portal, pinReset, oidc, filings, kiosk,
         initialisation: { createdRoots, passphrase: source },
       });
     } catch (error) {

@@ -9,6 +9,7 @@ export type ServiceErrorCode =
   | "not-eligible"
   | "conflict"
   | "ca-unavailable"
+  | "service-unavailable"
   | "bad-passphrase"
   | "refused";
 
