@@ -124,6 +124,7 @@ async function openContext(timeoutMs: number): Promise<NativeContext> {
   ctx.on("error", (e) => (asyncError ??= e));
   ctx.on("reader", (r) => {
     r.on("error", () => undefined); // status monitor failures surface on connect/transmit
+    firstStatus.set(r, new Promise<void>((resolve) => r.on("status", () => resolve())));
   });
   // pcsclite calls start() on the next tick; wrap it to learn when the first list has arrived.
   const firstList = new Promise<void>((resolve) => {
@@ -140,14 +141,31 @@ async function openContext(timeoutMs: number): Promise<NativeContext> {
   });
   await firstList;
   if (asyncError !== null) {
-    closeContext(ctx);
+    await closeContext(ctx);
     throw pcscFailure(asyncError, "list readers");
   }
   return ctx;
 }
 
-function closeContext(ctx: NativeContext): void {
-  for (const r of Object.values(ctx.readers ?? {})) {
+/** When each reader's status monitor thread has reported for the first time. */
+const firstStatus = new WeakMap<NativeReader, Promise<void>>();
+
+/**
+ * Closes the readers' monitors and the context. pcsclite's reader monitor thread only
+ * notifies the event loop that it ended if it was cancelled while waiting inside
+ * SCardGetStatusChange; closed earlier, it leaves a handle that keeps the process alive.
+ * So wait for each monitor's first report, and a moment for it to be waiting again.
+ */
+async function closeContext(ctx: NativeContext): Promise<void> {
+  const readers = Object.values(ctx.readers ?? {});
+  await Promise.all(
+    readers.map((r) => {
+      const first = firstStatus.get(r) ?? Promise.resolve();
+      return Promise.race([first, new Promise<void>((res) => setTimeout(res, 2000).unref())]);
+    }),
+  );
+  if (readers.length > 0) await new Promise((res) => setTimeout(res, 25));
+  for (const r of readers) {
     try {
       r.close();
     } catch {
@@ -172,7 +190,7 @@ export async function listReaders(opts: PcscOptions = {}): Promise<string[]> {
   try {
     return Object.keys(ctx.readers ?? {});
   } finally {
-    closeContext(ctx);
+    await closeContext(ctx);
   }
 }
 
@@ -214,7 +232,7 @@ export async function openPcscReader(name?: string, opts: OpenPcscReaderOptions 
     }
     return new PcscReader(ctx, chosen, statuses.get(chosen.name) ?? null, opts.shareMode ?? "exclusive");
   } catch (e) {
-    closeContext(ctx);
+    await closeContext(ctx);
     throw e;
   }
 }
@@ -292,8 +310,9 @@ export class PcscReader implements CardReader {
     try {
       await this.#release("unpower");
     } finally {
-      if (this.#ctx) closeContext(this.#ctx);
+      const ctx = this.#ctx;
       this.#ctx = null;
+      if (ctx) await closeContext(ctx);
     }
   }
 

@@ -219,6 +219,9 @@ export function attachToVpcd(card: CardEndpoint, opts: VpcdOptions = {}): VpcdAt
             return;
           }
           if (answer !== null && !s.destroyed) s.write(encodeVpcdFrame(answer));
+        }).catch((e: unknown) => {
+          report({ state: "protocol-error", reason: e instanceof Error ? e.message : String(e) });
+          s.destroy();
         });
       }
     });

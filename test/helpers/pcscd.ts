@@ -16,7 +16,7 @@
  * Needs root (for unshare and mount), as in CI.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -106,9 +106,10 @@ async function findPortPair(): Promise<number> {
   throw new Error("no two consecutive free TCP ports found for vpcd");
 }
 
-/** True when some socket listens on `port` (from /proc/net/tcp; connecting would look like a card to vpcd). */
-function isListening(port: number): boolean {
+/** Inodes of the sockets listening on `port` (from /proc/net/tcp; connecting would look like a card to vpcd). */
+function listeningInodes(port: number): string[] {
   const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  const inodes: string[] = [];
   for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
     let text: string;
     try {
@@ -118,8 +119,31 @@ function isListening(port: number): boolean {
     }
     for (const line of text.split("\n").slice(1)) {
       const cols = line.trim().split(/\s+/);
-      if (cols.length > 3 && cols[1]?.endsWith(`:${hex}`) && cols[3] === "0A") return true;
+      if (cols.length > 9 && cols[1]?.endsWith(`:${hex}`) && cols[3] === "0A") inodes.push(cols[9]!);
     }
+  }
+  return inodes;
+}
+
+function isListening(port: number): boolean {
+  return listeningInodes(port).length > 0;
+}
+
+/** Whether process `pid` itself owns a socket listening on `port` (and not some other program). */
+function ownsListener(pid: number, port: number): boolean {
+  const inodes = new Set(listeningInodes(port));
+  if (inodes.size === 0) return false;
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m && inodes.has(m[1]!)) return true;
+      } catch {
+        // fd closed meanwhile
+      }
+    }
+  } catch {
+    return false;
   }
   return false;
 }
@@ -148,19 +172,26 @@ export async function startPcscd(opts: StartPcscdOptions = {}): Promise<PcscdHar
   const startTimeout = opts.startTimeoutMs ?? 10_000;
   const dir = mkdtempSync(join(tmpdir(), "openjpki-pcscd-"));
   const confDir = join(dir, "reader.conf.d");
-  const logFile = join(dir, "pcscd.log");
   const socketLink = join(dir, "pcscd.comm");
-  spawnSync("mkdir", ["-p", confDir]);
-  const port = await findPortPair();
-  const channel = `0x${port.toString(16).toUpperCase()}`;
-  writeFileSync(
-    join(confDir, "vpcd"),
-    `FRIENDLYNAME "Virtual PCD"\nDEVICENAME   /dev/null:${channel}\nLIBPATH      ${VPCD_DRIVER}\nCHANNELID    ${channel}\n`,
-  );
-  writeFileSync(logFile, "");
+  mkdirSync(confDir);
+  let port = 0;
+  /** Picks two free ports and writes vpcd's reader.conf.d entry for them. */
+  const configure = async (): Promise<void> => {
+    port = await findPortPair();
+    const channel = `0x${port.toString(16).toUpperCase()}`;
+    writeFileSync(
+      join(confDir, "vpcd"),
+      `FRIENDLYNAME "Virtual PCD"\nDEVICENAME   /dev/null:${channel}\nLIBPATH      ${VPCD_DRIVER}\nCHANNELID    ${channel}\n`,
+    );
+  };
 
   let child: ChildProcess | null = null;
   let logText = "";
+  const MAX_LOG = 8 * 1024 * 1024; // keep the most recent 8 MiB of pcscd's (debug) output
+  const appendLog = (d: Buffer): void => {
+    logText += d.toString("utf8");
+    if (logText.length > MAX_LOG) logText = logText.slice(logText.length - MAX_LOG / 2);
+  };
 
   const launch = async (): Promise<void> => {
     // /run/pcscd may not exist on the host: then a tmpfs over the whole /run (private to the namespace).
@@ -172,8 +203,8 @@ export async function startPcscd(opts: StartPcscdOptions = {}): Promise<PcscdHar
     });
     child = c;
     live.add(c);
-    c.stdout!.on("data", (d: Buffer) => (logText += d.toString("utf8")));
-    c.stderr!.on("data", (d: Buffer) => (logText += d.toString("utf8")));
+    c.stdout!.on("data", appendLog);
+    c.stderr!.on("data", appendLog);
     c.once("exit", () => live.delete(c));
     const socket = `/proc/${c.pid}/root/run/pcscd/pcscd.comm`;
     const deadline = Date.now() + startTimeout;
@@ -181,12 +212,11 @@ export async function startPcscd(opts: StartPcscdOptions = {}): Promise<PcscdHar
       if (c.exitCode !== null || c.signalCode !== null) {
         throw new Error(`pcscd exited during start-up (${c.exitCode ?? c.signalCode}):\n${logText}`);
       }
-      if (existsSync(socket) && isListening(port)) break;
+      if (existsSync(socket) && ownsListener(c.pid!, port)) break;
       await sleep(25);
     }
-    if (!existsSync(socket) || !isListening(port)) {
-      c.kill("SIGKILL");
-      throw new Error(`pcscd did not come up within ${startTimeout} ms:\n${logText}`);
+    if (!existsSync(socket) || !ownsListener(c.pid!, port)) {
+      throw new Error(`pcscd did not come up (or vpcd could not listen on port ${port}) within ${startTimeout} ms:\n${logText}`);
     }
     try {
       unlinkSync(socketLink);
@@ -208,14 +238,29 @@ export async function startPcscd(opts: StartPcscdOptions = {}): Promise<PcscdHar
     for (let i = 0; i < 100 && (isListening(port) || isListening(port + 1)); i++) await sleep(20);
   };
 
-  await launch();
+  // Another program may grab the ports between the check and pcscd's bind: then try new ones.
+  for (let attempt = 1; ; attempt++) {
+    await configure();
+    try {
+      await launch();
+      break;
+    } catch (e) {
+      await kill();
+      if (attempt >= 3) {
+        rmSync(dir, { recursive: true, force: true });
+        throw e;
+      }
+    }
+  }
 
   let stopped = false;
   const harness: PcscdHarness = {
     get pid() {
       return child!.pid!;
     },
-    vpcdPort: port,
+    get vpcdPort() {
+      return port;
+    },
     readerName: "Virtual PCD 00 00",
     dir,
     env: { PCSCLITE_CSOCK_NAME: socketLink },
