@@ -12,7 +12,7 @@ import { auditList, auditVerify } from "./commands/audit.ts";
 import { verifyCms, verifySig, verifyXml } from "./commands/verify.ts";
 import { signCms, signXml } from "./commands/sign.ts";
 import { oidcClientAdd } from "./commands/oidc.ts";
-import { cardIssue, cardList, cardReadCert, cardShow, cardSign, cardVerifyPin } from "./commands/card.ts";
+import { cardAttach, cardIssue, cardList, cardReadCert, cardReaders, cardReadReal, cardShow, cardSign, cardVerifyPin } from "./commands/card.ts";
 import { verifierAdd, verifierList, verifierReport } from "./commands/verifier.ts";
 import { caIssue, caShow } from "./commands/ca.ts";
 
@@ -43,6 +43,9 @@ export const COMMANDS: readonly Command[] = [
   cardReadCert,
   cardSign,
   cardVerifyPin,
+  cardAttach,
+  cardReaders,
+  cardReadReal,
   verifyCms,
   verifyXml,
   verifySig,
@@ -127,8 +130,9 @@ function report(error: unknown, command: Command, io: Io): number {
     io.stderr(`${name}: ${error.message}\n`);
     return error.exitCode;
   }
-  if (error instanceof RuleInputError || error instanceof ServiceError) {
-    io.stderr(`${name}: ${error.message}\n`);
+  const named = (error as Error | undefined)?.name;
+  if (error instanceof RuleInputError || error instanceof ServiceError || named === "PcscError" || named === "CardError") {
+    io.stderr(`${name}: ${(error as Error).message}\n`);
     return 1;
   }
   const code = (error as { code?: string }).code;

@@ -3,7 +3,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { JpkiClient, type CertificateType } from "../../client/jpki-client.ts";
 import { CardError } from "../../client/apdu.ts";
 import type { IssuedCard } from "../../services/cards.ts";
-import { withContext } from "../open-context.ts";
+import { openContext, withContext } from "../open-context.ts";
+import { attachToVpcd, VPCD_DEFAULT_HOST, VPCD_DEFAULT_PORT } from "../../readers/vpcd.ts";
+import { listReaders, openPcscReader } from "../../readers/pcsc.ts";
 import { pinOptions, readPin } from "../pin-input.ts";
 import { type Command, CliError, json, oneOf, optionalString, requireString } from "../command.ts";
 
@@ -233,5 +235,99 @@ export const cardVerifyPin: Command = {
         : `openjpki card verify-pin: 暗証番号が違います / wrong ${type} PIN: ${result.triesLeft} tries left\n`,
     );
     return 1;
+  },
+};
+
+export const cardAttach: Command = {
+  path: ["card", "attach"],
+  summary: "カードを PC/SC に接続 / show the card to the OS's pcscd through the vsmartcard-vpcd driver",
+  usage: "--card ID [--vpcd HOST:PORT]",
+  help: [
+    "  --card ID          the card (C-…)",
+    "  --vpcd HOST:PORT   where pcscd's vpcd driver listens (default 127.0.0.1:35963)",
+    "  Runs until Ctrl+C; reconnects when pcscd restarts. Any PC/SC program (pcsc_scan, OpenSC's",
+    "  pkcs15-tool / pkcs11-tool) then sees the card in the reader \"Virtual PCD 00 00\".",
+  ],
+  options: { card: { type: "string" }, vpcd: { type: "string" } },
+  async run(values, io) {
+    const id = requireString(values, "card");
+    const target = optionalString(values, "vpcd") ?? `${VPCD_DEFAULT_HOST}:${VPCD_DEFAULT_PORT}`;
+    const match = /^(.+):(\d{1,5})$/.exec(target);
+    if (!match || Number(match[2]) > 65535) throw new CliError(`--vpcd must be HOST:PORT, not ${JSON.stringify(target)}`, 2);
+    const [host, port] = [match[1]!.replace(/^\[|\]$/g, ""), Number(match[2])];
+    const context = await openContext(values, io);
+    try {
+      const chip = await context.cards.open(id);
+      const stop = new AbortController();
+      const attachment = attachToVpcd(chip, {
+        host,
+        port,
+        signal: stop.signal,
+        onStatus: (status) => {
+          if (status.state === "connected") io.stderr(`vpcd に接続しました / connected to vpcd at ${host}:${port}: the card is in the reader\n`);
+          if (status.state === "disconnected") io.stderr(`vpcd から切断 / disconnected (${status.reason}); retrying in ${status.retryInMs} ms\n`);
+          if (status.state === "protocol-error") io.stderr(`vpcd プロトコルエラー / protocol error: ${status.reason}\n`);
+        },
+      });
+      io.stdout(`カード ${id} を接続しています / attaching card ${id} to ${host}:${port} (Ctrl+C to stop)\n`);
+      await new Promise<void>((resolve) => {
+        const onSignal = () => {
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
+          resolve();
+        };
+        process.on("SIGINT", onSignal);
+        process.on("SIGTERM", onSignal);
+      });
+      stop.abort();
+      await attachment.close();
+    } finally {
+      await context.close();
+    }
+  },
+};
+
+export const cardReaders: Command = {
+  path: ["card", "readers"],
+  summary: "カードリーダーの一覧 / list PC/SC readers (real cards too)",
+  usage: "[--json]",
+  help: ["  Needs a running pcscd; says so in one line when there is none."],
+  options: {},
+  async run(values, io) {
+    const readers = await listReaders();
+    if (values.json) return json(io, { readers });
+    if (readers.length === 0) io.stdout("カードリーダーがありません / no readers\n");
+    for (const r of readers) io.stdout(`${r}\n`);
+  },
+};
+
+export const cardReadReal: Command = {
+  path: ["card", "read-reader"],
+  summary: "リーダーのカードから証明書を読む / read a certificate from a card in a PC/SC reader (a real My Number Card works)",
+  usage: "[--reader NAME] --type auth|sign|auth-ca|sign-ca [--pem] [--out FILE]",
+  help: [
+    "  --reader NAME      the reader (exact name or a unique part; default: the first with a card)",
+    "  --type T           auth, sign (needs the signing password), auth-ca or sign-ca",
+    "  --pem, --out FILE  as for card read-cert",
+    ...PIN_HELP,
+  ],
+  options: { reader: { type: "string" }, type: { type: "string" }, pem: { type: "boolean" }, out: { type: "string" }, ...pinOptions("pin") },
+  async run(values, io) {
+    const type = oneOf(values, "type", ["auth", "sign", "auth-ca", "sign-ca"] as const) as CertificateType;
+    const signPin = type === "sign" ? await readPin(values, "pin", "署名用パスワード / signing password: ") : undefined;
+    const readerName = optionalString(values, "reader");
+    const reader = await openPcscReader(readerName);
+    let der: Uint8Array;
+    try {
+      await reader.connect();
+      der = await new JpkiClient(reader).readCertificate(type, signPin ? { signPin } : {});
+    } finally {
+      await reader.disconnect();
+    }
+    const out = optionalString(values, "out");
+    if (values.json) return json(io, { id: `${reader.name}:${type}`, reader: reader.name, type, ...describeCertificate(der), pem: pem(der) });
+    const body = values.pem || !out ? pem(der) : der;
+    if (out) writeFileSync(out, body);
+    else io.stdout(body as string);
   },
 };
