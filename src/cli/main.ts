@@ -12,6 +12,7 @@ import { auditList, auditVerify } from "./commands/audit.ts";
 import { verifyCms, verifySig, verifyXml } from "./commands/verify.ts";
 import { signCms, signXml } from "./commands/sign.ts";
 import { oidcClientAdd } from "./commands/oidc.ts";
+import { officeList, staffAdd } from "./commands/staff.ts";
 import { cardAttach, cardIssue, cardList, cardReadCert, cardReaders, cardReadReal, cardShow, cardSign, cardVerifyPin } from "./commands/card.ts";
 import { verifierAdd, verifierList, verifierReport } from "./commands/verifier.ts";
 import { caIssue, caShow } from "./commands/ca.ts";
@@ -52,6 +53,8 @@ export const COMMANDS: readonly Command[] = [
   signCms,
   signXml,
   oidcClientAdd,
+  officeList,
+  staffAdd,
 ];
 
 const defaultIo: Io = {

@@ -8,6 +8,7 @@ import { appReservationRoutes } from "./routes/app-reservation.ts";
 import { oidcRoutes } from "./oidc.ts";
 import { filingRoutes } from "./routes/filings.ts";
 import { kioskApiRoutes } from "./routes/kiosk-api.ts";
+import { counterRoutes } from "./routes/counter.ts";
 
 const STATUS_OF: Record<ServiceError["code"], number> = {
   "invalid-input": 400,
@@ -67,6 +68,7 @@ export async function buildApp(context: Context, options: { log?: (line: string)
   await appReservationRoutes(app, context);
   await filingRoutes(app, context);
   await kioskApiRoutes(app, context);
+  await counterRoutes(app, context);
   // HTML forms (the OIDC login page) post url-encoded bodies.
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 8192 }, (_request, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),

@@ -230,6 +230,49 @@ export class Cards {
     return { issue: true };
   }
 
+  /**
+   * Run issuer commands on an existing card as a counter terminal (the card in the counter's
+   * reader): the window procedures use this for renewal, new issuance and PIN initialisation.
+   */
+  async withCounterSession<T>(id: string, body: (session: IssuerSession, reader: CardReader) => Promise<T>, terminalId = DEFAULT_COUNTER_TERMINAL): Promise<T> {
+    const counter = await this.terminals.terminal(terminalId, "counter");
+    return this.withReader(id, async (reader) => {
+      const session = new IssuerSession(reader);
+      await session.authenticate(counter);
+      return body(session, reader);
+    });
+  }
+
+  /**
+   * Claim a card for one procedure, so two clerks cannot run conflicting procedures on it at
+   * once: the loser gets a conflict and nothing is done. The claim expires by itself.
+   */
+  async claim(id: string, what: string): Promise<() => Promise<void>> {
+    const now = this.clock();
+    const until = new Date(now.getTime() + 120_000).toISOString();
+    const taken = await this.db
+      .updateTable("cards")
+      .set({ busy_until: until, busy_with: what })
+      .where("id", "=", id)
+      .where((eb) => eb.or([eb("busy_until", "is", null), eb("busy_until", "<", now.toISOString())]))
+      .executeTakeFirst();
+    if (Number(taken.numUpdatedRows) !== 1) {
+      await this.get(id);
+      throw new ServiceError("conflict", `このカードは他の手続き中です / card ${id} is in another procedure right now; try again shortly`, "card", { reason: "card-busy" });
+    }
+    return async () => {
+      await this.db.updateTable("cards").set({ busy_until: null, busy_with: null }).where("id", "=", id).execute();
+    };
+  }
+
+  async setStatus(id: string, status: CardTable["status"], extra: { handedOverDate?: JapanDate } = {}): Promise<void> {
+    await this.db
+      .updateTable("cards")
+      .set({ status, updated_at: this.clock().toISOString(), ...(extra.handedOverDate ? { handed_over_date: extra.handedOverDate } : {}) })
+      .where("id", "=", id)
+      .execute();
+  }
+
   /** Whether the resident may hold a signing certificate today (so a CLI knows whether to ask for a password). */
   async signEligible(residentId: string): Promise<boolean> {
     const resident = await this.registry.get(residentId);

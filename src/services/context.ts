@@ -20,6 +20,8 @@ import { ownVerifier } from "./trust.ts";
 import { Oidc } from "./oidc.ts";
 import { Filings } from "./filings.ts";
 import { Kiosk } from "./kiosk.ts";
+import { StaffDirectory } from "./counter/staff.ts";
+import { CounterProcedures } from "./counter/procedures.ts";
 import type { Verifier } from "../verify/index.ts";
 import { systemClock, type Clock } from "./clock.ts";
 
@@ -61,6 +63,8 @@ export interface ContextParts {
   oidc: Oidc;
   filings: Filings;
   kiosk: Kiosk;
+  staff: StaffDirectory;
+  counter: CounterProcedures;
   initialisation: Initialisation;
 }
 
@@ -113,8 +117,11 @@ export class Context {
       const oidc = new Oidc(store.db, portal, passphrase, clock);
       const filings = new Filings(store.db, ownTrust, clock);
       const kiosk = new Kiosk(store.db, challenges, ownTrust, registry, settings, clock);
+      const staff = new StaffDirectory(store.db, clock);
+      await staff.seedOffices();
+      const counter = new CounterProcedures(store.db, cards, ca, registry, clock);
       return new Context({
-        dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, challenges, portal, pinReset, oidc, filings, kiosk,
+        dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, challenges, portal, pinReset, oidc, filings, kiosk, staff, counter,
         initialisation: { createdRoots, passphrase: source },
       });
     } catch (error) {

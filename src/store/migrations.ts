@@ -288,6 +288,65 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0009-counter": {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable("offices")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("municipality_code", "text", (c) => c.notNull().references("municipalities.code"))
+          .addColumn("name_ja", "text", (c) => c.notNull())
+          .addColumn("name_en", "text", (c) => c.notNull())
+          .addColumn("address", "text")
+          .addColumn("phone", "text")
+          .addColumn("hours", "text")
+          .execute();
+        await db.schema
+          .createTable("staff")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("login", "text", (c) => c.notNull().unique())
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("office_id", "text", (c) => c.notNull().references("offices.id"))
+          .addColumn("role", "text", (c) => c.notNull())
+          .addColumn("password_hash", "text", (c) => c.notNull())
+          .addColumn("active", "integer", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("staff_sessions")
+          .addColumn("id_hash", "text", (c) => c.primaryKey())
+          .addColumn("staff_id", "text", (c) => c.notNull().references("staff.id"))
+          .addColumn("csrf_token", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("expires_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("login_throttle")
+          .addColumn("login", "text", (c) => c.primaryKey())
+          .addColumn("failures", "integer", (c) => c.notNull())
+          .addColumn("first_failure_at", "text", (c) => c.notNull())
+          .addColumn("locked_until", "text")
+          .execute();
+        // Window procedures as applications with a state, one row each; steps go to the audit trail.
+        await db.schema
+          .createTable("applications")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("resident_id", "text", (c) => c.notNull().references("residents.id"))
+          .addColumn("card_id", "text")
+          .addColumn("office_id", "text")
+          .addColumn("state", "text", (c) => c.notNull())
+          .addColumn("detail", "text", (c) => c.notNull())
+          .addColumn("fee_yen", "integer", (c) => c.notNull())
+          .addColumn("created_by", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("applications_resident").on("applications").column("resident_id").execute();
+        // A card being worked on is claimed, so two clerks cannot run conflicting procedures at once.
+        await db.schema.alterTable("cards").addColumn("busy_until", "text").execute();
+        await db.schema.alterTable("cards").addColumn("busy_with", "text").execute();
+      },
+    },
   };
 }
 

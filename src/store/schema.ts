@@ -25,6 +25,47 @@ export interface Database {
   oidc_payloads: OidcPayloadTable;
   server_secrets: { name: string; value: string; created_at: string };
   filings: FilingTable;
+  offices: OfficeTable;
+  staff: StaffTable;
+  staff_sessions: { id_hash: string; staff_id: string; csrf_token: string; created_at: string; expires_at: string };
+  login_throttle: { login: string; failures: number; first_failure_at: string; locked_until: string | null };
+  applications: ApplicationTable;
+}
+
+export interface OfficeTable {
+  id: string;
+  municipality_code: string;
+  name_ja: string;
+  name_en: string;
+  address: string | null;
+  phone: string | null;
+  hours: string | null;
+}
+
+export interface StaffTable {
+  id: string;
+  login: string;
+  name: string;
+  office_id: string;
+  role: "clerk" | "supervisor" | "administrator";
+  /** scrypt$N$r$p$salt$hash (base64url). */
+  password_hash: string;
+  active: number;
+  created_at: string;
+}
+
+export interface ApplicationTable {
+  id: string;
+  kind: string;
+  resident_id: string;
+  card_id: string | null;
+  office_id: string | null;
+  state: "in-progress" | "completed" | "failed" | "awaiting-proxy";
+  detail: string;
+  fee_yen: number;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface FilingTable {
@@ -115,6 +156,8 @@ export interface CardTable {
   handed_over_date: string | null;
   created_at: string;
   updated_at: string;
+  busy_until?: string | null;
+  busy_with?: string | null;
 }
 
 export interface AuditLogTable {

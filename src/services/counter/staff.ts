@@ -1,0 +1,180 @@
+import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { Database, StaffTable } from "../../store/schema.ts";
+import { DEFAULT_OFFICES, type OfficeConfig } from "../../config/offices.ts";
+import { ServiceError } from "../errors.ts";
+import { appendAudit, CLI_OPERATOR, type Actor } from "../audit.ts";
+import type { Clock } from "../clock.ts";
+
+const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptOptions) =>
+  new Promise<Buffer>((resolve, reject) => scryptCb(password, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key))));
+
+// scrypt is memory-hard: N = 2^15, r = 8 needs 32 MiB per hash, which makes guessing expensive.
+const SCRYPT = { N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
+const SESSION_HOURS = 8;
+const THROTTLE = { failures: 5, windowMinutes: 15, lockMinutes: 15 } as const;
+
+export type StaffRole = StaffTable["role"];
+export const STAFF_ROLES: readonly StaffRole[] = ["clerk", "supervisor", "administrator"];
+
+export interface Office {
+  id: string;
+  municipalityCode: string;
+  nameJa: string;
+  nameEn: string;
+  address: string | null;
+  phone: string | null;
+  hours: string | null;
+}
+
+export interface StaffMember {
+  id: string;
+  login: string;
+  name: string;
+  officeId: string;
+  role: StaffRole;
+}
+
+export interface StaffSession {
+  staff: StaffMember;
+  csrfToken: string;
+  expiresAt: string;
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scrypt(password, salt, 32, SCRYPT);
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString("base64url")}$${hash.toString("base64url")}`;
+}
+
+export async function checkPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split("$");
+  if (scheme !== "scrypt" || !salt || !hash) return false;
+  const expected = Buffer.from(hash, "base64url");
+  const actual = await scrypt(password, Buffer.from(salt, "base64url"), expected.length, { N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem });
+  return timingSafeEqual(actual, expected);
+}
+
+/**
+ * Offices and staff: accounts bound to an office with a role, passwords hashed with scrypt,
+ * sessions with a CSRF token, and login throttling (5 failures in 15 minutes lock the login
+ * for 15 minutes). Nothing on the counter API works without a staff session.
+ */
+export class StaffDirectory {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly clock: Clock,
+  ) {}
+
+  async seedOffices(offices: readonly OfficeConfig[] = DEFAULT_OFFICES): Promise<void> {
+    for (const o of offices) {
+      await this.db
+        .insertInto("offices")
+        .values({ id: o.id, municipality_code: o.municipalityCode, name_ja: o.nameJa, name_en: o.nameEn, address: o.address, phone: o.phone, hours: o.hours })
+        .onConflict((oc) => oc.column("id").doNothing())
+        .execute();
+    }
+  }
+
+  async offices(): Promise<Office[]> {
+    const rows = await this.db.selectFrom("offices").selectAll().orderBy("id").execute();
+    return rows.map((r) => ({ id: r.id, municipalityCode: r.municipality_code, nameJa: r.name_ja, nameEn: r.name_en, address: r.address, phone: r.phone, hours: r.hours }));
+  }
+
+  async add(input: { login: string; name: string; officeId: string; role: StaffRole; password: string }, actor: Actor = CLI_OPERATOR): Promise<StaffMember> {
+    if (!/^[a-z0-9._-]{3,40}$/.test(input.login)) throw new ServiceError("invalid-input", "login: 3–40 of a–z, 0–9, . _ -", "login");
+    if (!input.name.trim() || input.name.length > 100) throw new ServiceError("invalid-input", "name: 1–100 characters", "name");
+    if (!STAFF_ROLES.includes(input.role)) throw new ServiceError("invalid-input", `role: one of ${STAFF_ROLES.join(", ")}`, "role");
+    if (input.password.length < 12 || input.password.length > 200) throw new ServiceError("invalid-input", "password: at least 12 characters", "password");
+    const office = await this.db.selectFrom("offices").select("id").where("id", "=", input.officeId).executeTakeFirst();
+    if (!office) throw new ServiceError("invalid-input", `office: unknown office ${input.officeId}`, "office");
+    const existing = await this.db.selectFrom("staff").select("id").where("login", "=", input.login).executeTakeFirst();
+    if (existing) throw new ServiceError("conflict", `login: ${input.login} is taken`, "login");
+    const row: StaffTable = {
+      id: `S-${randomBytes(5).toString("hex").toUpperCase()}`,
+      login: input.login,
+      name: input.name.trim(),
+      office_id: input.officeId,
+      role: input.role,
+      password_hash: await hashPassword(input.password),
+      active: 1,
+      created_at: this.clock().toISOString(),
+    };
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto("staff").values(row).execute();
+      await appendAudit(trx, actor, { action: "staff.add", subject: row.id, after: { login: row.login, office: row.office_id, role: row.role } }, this.clock());
+    });
+    return toMember(row);
+  }
+
+  /** Log in; refusals are deliberately alike (no hint whether the login exists). Returns the raw session id once. */
+  async login(login: string, password: string): Promise<StaffSession & { sessionId: string }> {
+    const now = this.clock();
+    const throttle = await this.db.selectFrom("login_throttle").selectAll().where("login", "=", login).executeTakeFirst();
+    if (throttle?.locked_until && throttle.locked_until > now.toISOString()) {
+      throw new ServiceError("refused", `ログインが一時的にロックされています / too many failed logins: try again after ${throttle.locked_until}`, "login", { reason: "login-locked" });
+    }
+    const row = await this.db.selectFrom("staff").selectAll().where("login", "=", login).executeTakeFirst();
+    const ok = row !== undefined && row.active === 1 && (await checkPassword(password, row.password_hash));
+    if (!ok || !row) {
+      await this.recordFailure(login, now);
+      throw new ServiceError("refused", "ログイン名またはパスワードが違います / wrong login or password", "login", { reason: "bad-credentials" });
+    }
+    await this.db.deleteFrom("login_throttle").where("login", "=", login).execute();
+    const sessionId = randomBytes(32).toString("base64url");
+    const csrfToken = randomBytes(24).toString("base64url");
+    const expiresAt = new Date(now.getTime() + SESSION_HOURS * 3600_000).toISOString();
+    await this.db
+      .insertInto("staff_sessions")
+      .values({ id_hash: sessionHash(sessionId), staff_id: row.id, csrf_token: csrfToken, created_at: now.toISOString(), expires_at: expiresAt })
+      .execute();
+    return { sessionId, staff: toMember(row), csrfToken, expiresAt };
+  }
+
+  private async recordFailure(login: string, now: Date): Promise<void> {
+    if (login.length > 100) return;
+    const row = await this.db.selectFrom("login_throttle").selectAll().where("login", "=", login).executeTakeFirst();
+    const windowStart = new Date(now.getTime() - THROTTLE.windowMinutes * 60_000).toISOString();
+    const failures = row && row.first_failure_at > windowStart ? row.failures + 1 : 1;
+    const first = row && row.first_failure_at > windowStart ? row.first_failure_at : now.toISOString();
+    const lockedUntil = failures >= THROTTLE.failures ? new Date(now.getTime() + THROTTLE.lockMinutes * 60_000).toISOString() : null;
+    await this.db
+      .insertInto("login_throttle")
+      .values({ login, failures, first_failure_at: first, locked_until: lockedUntil })
+      .onConflict((oc) => oc.column("login").doUpdateSet({ failures, first_failure_at: first, locked_until: lockedUntil }))
+      .execute();
+  }
+
+  /** The session for a raw session id, or a refusal. */
+  async session(sessionId: string): Promise<StaffSession> {
+    if (!sessionId || sessionId.length > 100) throw noSession();
+    const row = await this.db
+      .selectFrom("staff_sessions")
+      .innerJoin("staff", "staff.id", "staff_sessions.staff_id")
+      .selectAll()
+      .where("id_hash", "=", sessionHash(sessionId))
+      .executeTakeFirst();
+    if (!row || row.expires_at <= this.clock().toISOString() || row.active !== 1) throw noSession();
+    return { staff: toMember(row), csrfToken: row.csrf_token, expiresAt: row.expires_at };
+  }
+
+  async logout(sessionId: string): Promise<void> {
+    await this.db.deleteFrom("staff_sessions").where("id_hash", "=", sessionHash(sessionId)).execute();
+  }
+}
+
+export function actorOf(session: StaffSession, terminal?: string): Actor {
+  return { actor: `staff:${session.staff.login}`, office: session.staff.officeId, ...(terminal ? { terminal } : {}) };
+}
+
+function sessionHash(id: string): string {
+  return createHash("sha256").update(id).digest("hex");
+}
+
+function noSession(): ServiceError {
+  return new ServiceError("refused", "職員としてログインしてください / staff login required", "session", { reason: "no-session" });
+}
+
+function toMember(row: StaffTable): StaffMember {
+  return { id: row.id, login: row.login, name: row.name, officeId: row.office_id, role: row.role };
+}

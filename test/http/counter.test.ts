@@ -1,0 +1,164 @@
+// The municipal counter over its HTTP API, on each back end: staff login, CSRF, and the window
+// procedures end to end against in-process cards, with the rules' edge cases.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { buildApp } from "../../src/http/app.ts";
+import { JpkiClient } from "../../src/client/jpki-client.ts";
+import { backends, openTestContext, type TestContext } from "../helpers/context.ts";
+import type { FastifyInstance } from "fastify";
+
+let now = new Date("2026-11-25T01:00:00Z"); // 10:00 JST
+const clock = () => new Date(now);
+const ID = { document: "my-number-card" };
+
+for (const backend of backends()) {
+  describe(`counter API on ${backend}`, () => {
+    let t: TestContext;
+    let app: FastifyInstance;
+    let cookie = "";
+    let csrf = "";
+
+    const call = async (method: "GET" | "POST", url: string, payload?: unknown, headers: Record<string, string> = {}) => {
+      const res = await app.inject({ method, url, headers: { cookie, "x-csrf-token": csrf, ...headers }, ...(payload === undefined ? {} : { payload: payload as object }) });
+      return { status: res.statusCode, body: res.json() as any };
+    };
+
+    /** Move the clock (JST instants) and log in again: staff sessions last 8 hours. */
+    const at = async (instant: string) => {
+      now = new Date(instant);
+      const res = await app.inject({ method: "POST", url: "/api/counter/login", payload: { login: "tanaka", password: "correct horse battery" } });
+      assert.equal(res.statusCode, 200, res.body);
+      cookie = res.headers["set-cookie"]!.toString().split(";")[0]!;
+      csrf = res.json().csrfToken;
+    };
+
+    before(async () => {
+      now = new Date("2026-11-25T01:00:00Z");
+      t = await openTestContext(backend, { clock });
+      app = await buildApp(t.context);
+      await t.context.staff.add({ officeId: "machida-mnc", login: "tanaka", name: "田中 一郎", role: "clerk", password: "correct horse battery" });
+    });
+    after(async () => {
+      await app.close();
+      await t.cleanup();
+    });
+
+    test("nothing works without a staff session; wrong passwords are throttled", async () => {
+      const anonymous = await call("GET", "/api/counter/me");
+      assert.equal(anonymous.status, 403);
+      assert.equal(anonymous.body.error.reason, "no-session");
+      for (let i = 0; i < 5; i++) {
+        const bad = await call("POST", "/api/counter/login", { login: "tanaka", password: "wrong password!" });
+        assert.equal(bad.body.error.reason, "bad-credentials");
+      }
+      const locked = await call("POST", "/api/counter/login", { login: "tanaka", password: "correct horse battery" });
+      assert.equal(locked.body.error.reason, "login-locked");
+      now = new Date(now.getTime() + 16 * 60_000);
+      const res = await app.inject({ method: "POST", url: "/api/counter/login", payload: { login: "tanaka", password: "correct horse battery" } });
+      assert.equal(res.statusCode, 200, res.body);
+      cookie = res.headers["set-cookie"]!.toString().split(";")[0]!;
+      csrf = res.json().csrfToken;
+      assert.equal((await call("GET", "/api/counter/me")).body.staff.login, "tanaka");
+      const noCsrf = await call("POST", "/api/counter/residents", { name: "x y", birth: "1990-01-01", gender: "1", address: "東京都", municipality: "132098" }, { "x-csrf-token": "nope" });
+      assert.equal(noCsrf.body.error.reason, "csrf");
+      const crossSite = await call("POST", "/api/counter/residents", { name: "x y", birth: "1990-01-01", gender: "1", address: "東京都", municipality: "132098" }, { origin: "https://evil.example", host: "localhost" });
+      assert.equal(crossSite.body.error.reason, "csrf");
+    });
+
+    test("issuance, handover, a move (sign revoked, auth kept), renewal window edges with the 6th birthday", async () => {
+      const resident = await call("POST", "/api/counter/residents", { name: "町田 花子", birth: "1990-03-15", gender: "2", address: "東京都町田市森野２－２－２２", municipality: "132098" });
+      assert.equal(resident.status, 201, JSON.stringify(resident.body));
+      const card = await call("POST", "/api/counter/cards", { residentId: resident.body.id, authPin: "1234", signPin: "ABC123" });
+      assert.equal(card.status, 201, JSON.stringify(card.body));
+      const cardId = card.body.id;
+      assert.deepEqual(card.body.certificates.map((c: any) => [c.type, c.expires]), [["auth", "2031-03-15"], ["sign", "2031-03-15"]]);
+      await at("2026-12-01T01:00:00Z");
+      const handover = await call("POST", `/api/counter/cards/${cardId}/handover`, { identity: ID });
+      assert.equal(handover.status, 200, JSON.stringify(handover.body));
+      const shown = await call("GET", `/api/counter/residents/${resident.body.id}`);
+      assert.equal(shown.body.cards[0].handedOverDate, "2026-12-01");
+      assert.equal(shown.body.cards[0].producedDate, "2026-11-25", "the issuance date differs from the 交付日");
+
+      const moved = await call("POST", `/api/counter/residents/${resident.body.id}/change`, { address: "東京都町田市中町１－１" });
+      assert.deepEqual(moved.body.revoked.map((r: any) => [r.type, r.reason]), [["sign", "affiliationChanged"]]);
+      const reissued = await call("POST", `/api/counter/cards/${cardId}/new-issuance`, { identity: ID, types: ["sign"], signPin: "NEW123" });
+      assert.equal(reissued.status, 200, JSON.stringify(reissued.body));
+      const refusedAuth = await call("POST", `/api/counter/cards/${cardId}/new-issuance`, { identity: ID, types: ["auth"], authPin: "1234" });
+      assert.equal(refusedAuth.body.error.reason, "already-valid");
+
+      // Renewal opens 2030-12-15 (three months before 2031-03-15). One day before: refused.
+      await at("2030-12-14T03:00:00Z");
+      const early = await call("POST", `/api/counter/cards/${cardId}/renewal`, { identity: ID });
+      assert.equal(early.status, 403);
+      assert.equal(early.body.error.reason, "outside-renewal-window");
+      assert.match(early.body.error.message, /2030-12-15/);
+      await at("2030-12-15T03:00:00Z");
+      const renewed = await call("POST", `/api/counter/cards/${cardId}/renewal`, { identity: ID });
+      assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
+      // The 6th birthday after 2030-12-15 is 2036-03-15, but the card (10th birthday after 2026-11-25) ends 2036-03-15 too.
+      assert.deepEqual(renewed.body.issued.map((c: any) => [c.type, c.expires]), [["auth", "2036-03-15"], ["sign", "2036-03-15"]]);
+      assert.deepEqual(renewed.body.revoked.map((r: any) => r.reason), ["superseded", "superseded"]);
+      await t.context.cards.withReader(cardId, async (reader) => {
+        const onCard = await new JpkiClient(reader).readCertificate("auth");
+        assert.equal(Buffer.from(onCard).toString("hex"), Buffer.from((await t.context.ca.certificate("auth", renewed.body.issued[0].serialHex)).der).toString("hex"));
+      });
+    });
+
+    test("an under-15 gets no signing certificate; a blocked PIN is unblocked at the window", async () => {
+      await at("2026-11-25T02:00:00Z");
+      const child = await call("POST", "/api/counter/residents", { name: "町田 次郎", birth: "2014-01-01", gender: "1", address: "東京都町田市森野２－２－２２", municipality: "132098" });
+      const refused = await call("POST", "/api/counter/cards", { residentId: child.body.id, authPin: "1234", signPin: "ABC123" });
+      assert.equal(refused.status, 422);
+      const card = await call("POST", "/api/counter/cards", { residentId: child.body.id, authPin: "1234" });
+      assert.equal(card.body.signSkipped, "under-15");
+      await t.context.cards.withReader(card.body.id, async (reader) => {
+        const client = new JpkiClient(reader);
+        for (let i = 0; i < 3; i++) await client.verifyPin("auth", "0000");
+        assert.equal(await client.triesLeft("auth"), 0);
+      });
+      const init = await call("POST", `/api/counter/cards/${card.body.id}/pin-init`, { identity: ID, type: "auth", newPin: "4321" });
+      assert.equal(init.status, 200, JSON.stringify(init.body));
+      await t.context.cards.withReader(card.body.id, async (reader) => {
+        assert.deepEqual(await new JpkiClient(reader).verifyPin("auth", "4321"), { ok: true });
+      });
+    });
+
+    test("loss report puts both on hold; the found card gets them revoked and new ones; returns revoke", async () => {
+      const r = await call("POST", "/api/counter/residents", { name: "町田 三郎", birth: "1970-07-07", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+      const card = await call("POST", "/api/counter/cards", { residentId: r.body.id, authPin: "1111", signPin: "LOST01" });
+      const lost = await call("POST", `/api/counter/cards/${card.body.id}/loss-report`);
+      assert.deepEqual(lost.body.revoked.map((x: any) => x.reason), ["certificateHold", "certificateHold"]);
+      const suspended = await call("POST", `/api/counter/cards/${card.body.id}/renewal`, { identity: ID });
+      assert.equal(suspended.body.error.reason, "card-suspended");
+      const found = await call("POST", `/api/counter/cards/${card.body.id}/found`, { identity: ID, authPin: "2222", signPin: "FOUND1" });
+      assert.equal(found.status, 200, JSON.stringify(found.body));
+      assert.deepEqual(found.body.revoked.map((x: any) => x.reason), ["keyCompromise", "keyCompromise"]);
+      assert.deepEqual(found.body.issued.map((x: any) => x.type), ["auth", "sign"]);
+      const returned = await call("POST", `/api/counter/cards/${card.body.id}/return`, { identity: ID });
+      assert.deepEqual(returned.body.revoked.map((x: any) => x.reason), ["cessationOfOperation", "cessationOfOperation"]);
+      const after = await call("POST", `/api/counter/cards/${card.body.id}/renewal`, { identity: ID });
+      assert.equal(after.body.error.reason, "card-returned");
+    });
+
+    test("two clerks renewing the same card at once: one wins, the other gets a conflict", async () => {
+      const r = await call("POST", "/api/counter/residents", { name: "町田 四郎", birth: "1960-12-01", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+      const card = await call("POST", "/api/counter/cards", { residentId: r.body.id, authPin: "1111", signPin: "RACE01" });
+      await at("2030-10-01T03:00:00Z"); // the certificates end 2030-12-01; the window opened 2030-09-01
+      const [a, b] = await Promise.all([
+        call("POST", `/api/counter/cards/${card.body.id}/renewal`, { identity: ID }),
+        call("POST", `/api/counter/cards/${card.body.id}/renewal`, { identity: ID }),
+      ]);
+      assert.deepEqual([a.status, b.status].sort(), [200, 409], JSON.stringify([a.body, b.body]));
+      assert.equal([a, b].find((x) => x.status === 409)!.body.error.reason, "card-busy");
+    });
+
+    test("the audit trail verifies; the OpenAPI document lists the procedures", async () => {
+      const audit = await call("GET", "/api/counter/audit/verify");
+      assert.equal(audit.body.ok, true);
+      assert.ok(audit.body.records > 20);
+      const doc = (await app.inject({ method: "GET", url: "/api/openapi.json" })).json();
+      assert.equal(doc.openapi, "3.1.0");
+      assert.ok(doc.paths["/api/counter/cards/{id}/renewal"].post);
+    });
+  });
+}
