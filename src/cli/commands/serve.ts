@@ -11,8 +11,9 @@ export const serve: Command = {
     "  --port PORT        port to listen on (default 8080; 0 picks a free one)",
     "  --public-url URL   base URL the certificates name (default http://HOST:PORT)",
     "  --open-status      serve CRLs and OCSP to anyone, not only registered verifiers (local development; npm start uses it)",
+    "  --crl-hours N      thisUpdate → nextUpdate of the CRLs (default 24: daily, as J-LIS)",
   ],
-  options: { host: { type: "string" }, port: { type: "string" }, "public-url": { type: "string" }, "open-status": { type: "boolean" } },
+  options: { host: { type: "string" }, port: { type: "string" }, "public-url": { type: "string" }, "open-status": { type: "boolean" }, "crl-hours": { type: "string" } },
   async run(values, io) {
     const host = optionalString(values, "host") ?? "127.0.0.1";
     const portText = optionalString(values, "port") ?? "8080";
@@ -21,7 +22,12 @@ export const serve: Command = {
     const publicBaseUrl = (optionalString(values, "public-url") ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`).replace(/\/+$/, "");
     if (!/^https?:\/\/[^\s/]+$/.test(publicBaseUrl)) throw new CliError(`--public-url must be an http(s) base URL, not ${JSON.stringify(publicBaseUrl)}`, 2);
     const openStatus = values["open-status"] === true;
-    const context = await openContext(values, io, { host, port, publicBaseUrl, openStatus });
+    const crlHoursText = optionalString(values, "crl-hours");
+    const crlValidityHours = crlHoursText === undefined ? undefined : Number(crlHoursText);
+    if (crlValidityHours !== undefined && !(Number.isInteger(crlValidityHours) && crlValidityHours >= 1 && crlValidityHours <= 24 * 31)) {
+      throw new CliError(`--crl-hours must be a whole number of hours from 1 to 744, not ${JSON.stringify(crlHoursText)}`, 2);
+    }
+    const context = await openContext(values, io, { host, port, publicBaseUrl, openStatus, ...(crlValidityHours ? { crlValidityHours } : {}) });
     const server = await startServer(context, { host, port, log: (line) => io.stderr(`${line}\n`) });
     io.stdout(
       `OpenJPKI を起動しました / OpenJPKI is serving on ${server.url}\n` +
