@@ -1,12 +1,13 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Context } from "../services/context.ts";
 import { ServiceError } from "../services/errors.ts";
-import { landingPage } from "./pages/landing.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { portalRoutes } from "./routes/portal.ts";
 import { appReservationRoutes } from "./routes/app-reservation.ts";
 import { oidcRoutes } from "./oidc.ts";
 import { filingRoutes } from "./routes/filings.ts";
+import { pagesRoutes } from "./routes/pages.ts";
+import { demoRoutes } from "./routes/demo-api.ts";
 import { kioskApiRoutes } from "./routes/kiosk-api.ts";
 import { counterRoutes } from "./routes/counter.ts";
 
@@ -75,7 +76,8 @@ export async function buildApp(context: Context, options: { log?: (line: string)
   );
   await oidcRoutes(app, context);
 
-  app.get("/", async (_request, reply) => reply.type("text/html; charset=utf-8").send(landingPage(context)));
+  await pagesRoutes(app, context, options.log ? { log: options.log } : {});
+  await demoRoutes(app, context, options.log ? { log: options.log } : {});
   app.get("/cps", async (_request, reply) =>
     reply
       .type("text/plain; charset=utf-8")

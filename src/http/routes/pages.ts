@@ -1,0 +1,493 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { randomBytes } from "node:crypto";
+import type { Context } from "../../services/context.ts";
+import { ServiceError } from "../../services/errors.ts";
+import { DocumentSigningError } from "../../services/document-signing.ts";
+import type { CardReader } from "../../readers/reader.ts";
+import {
+  caViews,
+  cardChoices,
+  cardViewForSerial,
+  checkHolderPin,
+  liveCertificatesOfCard,
+  residentRows,
+} from "../../services/resident-view.ts";
+import { asset } from "../../web/assets.ts";
+import { CSRF_COOKIE, CSRF_FIELD, csrfTokensMatch, isCsrfToken, newCsrfToken, originAllowed } from "../../web/csrf.ts";
+import { isLang, type Lang } from "../../web/i18n.ts";
+import { view, type View } from "../../web/layout.ts";
+import type { Problem } from "../../web/forms.ts";
+import { topPage } from "../../web/pages/top.ts";
+import { infoPage } from "../../web/pages/info.ts";
+import { residentLoginPage, residentPage } from "../../web/pages/resident.ts";
+import { devPage, type DevState } from "../../web/pages/dev.ts";
+import { errorPage } from "../../web/pages/error.ts";
+import { appDonePage, appPage } from "../../web/pages/app.ts";
+import {
+  kioskDocumentsPage,
+  kioskFeePage,
+  kioskHomePage,
+  kioskIssueCardPage,
+  kioskIssuePinPage,
+  kioskIssuedPage,
+  kioskResetCardPage,
+  kioskResetDonePage,
+  kioskResetPinPage,
+  kioskServicesPage,
+  kioskUnavailablePage,
+  type KioskOfferView,
+} from "../../web/pages/kiosk.ts";
+
+const LANG_COOKIE = "openjpki_lang";
+const PORTAL_COOKIE = "openjpki_portal";
+const KIOSK_COOKIE = "openjpki_kiosk";
+const KIOSK_SESSION_MS = 5 * 60_000;
+
+export type Form = Record<string, string | undefined>;
+
+export function cookiesOf(request: FastifyRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (request.headers.cookie ?? "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0) out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+function appendCookie(reply: FastifyReply, cookie: string): void {
+  const existing = reply.getHeader("set-cookie");
+  const list = existing === undefined ? [] : Array.isArray(existing) ? existing.map(String) : [String(existing)];
+  reply.header("set-cookie", [...list, cookie]);
+}
+
+/**
+ * The page's language and form token, from the query (`?lang=en`, remembered in a cookie) and
+ * the cookies; a browser without a form token gets one.
+ */
+export function pageView(request: FastifyRequest, reply: FastifyReply, path: string): View {
+  const cookies = cookiesOf(request);
+  const query = request.query as Record<string, unknown> | undefined;
+  let lang: Lang = isLang(cookies[LANG_COOKIE]) ? (cookies[LANG_COOKIE] as Lang) : "ja";
+  if (isLang(query?.lang)) {
+    lang = query.lang;
+    appendCookie(reply, `${LANG_COOKIE}=${lang}; Path=/; SameSite=Lax; Max-Age=31536000`);
+  }
+  let token = cookies[CSRF_COOKIE];
+  if (!isCsrfToken(token)) {
+    token = newCsrfToken();
+    appendCookie(reply, `${CSRF_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict`);
+  }
+  return view(lang, path, token);
+}
+
+export function sendPage(reply: FastifyReply, status: number, body: string): FastifyReply {
+  return reply
+    .status(status)
+    .header("cache-control", "no-store")
+    .header("x-content-type-options", "nosniff")
+    .header("referrer-policy", "same-origin")
+    .header("x-frame-options", "DENY")
+    .header("content-security-policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
+    .type("text/html; charset=utf-8")
+    .send(body);
+}
+
+/**
+ * Every POST from the pages: the form token in the body must equal the cookie's, and the
+ * browser's Origin (and Sec-Fetch-Site) must be this server. Sends the refusal page and returns
+ * false when not.
+ */
+export function formAccepted(context: Context, request: FastifyRequest, reply: FastifyReply, v: View): boolean {
+  const form = (request.body ?? {}) as Form;
+  const host = request.headers.host;
+  const allowed = [new URL(context.settings.publicBaseUrl).origin, ...(host ? [`http://${host}`, `https://${host}`] : [])];
+  const origin = typeof request.headers.origin === "string" ? request.headers.origin : undefined;
+  const fetchSite = request.headers["sec-fetch-site"];
+  const ok = csrfTokensMatch(cookiesOf(request)[CSRF_COOKIE], form[CSRF_FIELD]) && originAllowed(origin, allowed) && fetchSite !== "cross-site" && fetchSite !== "same-site";
+  if (!ok) {
+    sendPage(reply, 403, errorPage(v, { reason: "csrf", message: v.t("フォームを確認できませんでした。", "The form could not be checked.") }, { href: v.path, ja: "ページを読み込み直す", en: "Reload the page" }));
+  }
+  return ok;
+}
+
+/** A failure as the pages show it; anything that is not a refusal is logged (never with the form) and shown plainly. */
+export function problemOf(error: unknown, log?: (line: string) => void): Problem {
+  if (error instanceof ServiceError) {
+    return { code: error.code, message: error.message, ...(error.reason ? { reason: error.reason } : {}), ...(error.field ? { field: error.field } : {}) };
+  }
+  if (error instanceof DocumentSigningError) {
+    return { code: "refused", reason: error.code, message: error.message, ...(error.code.includes("pin") ? { field: "pin" } : error.code === "invalid-document" ? {} : { field: "card" }) };
+  }
+  log?.(`page error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  return { code: "internal", message: "内部エラーが発生しました。しばらくしてからもう一度お試しください / an internal error occurred: please try again later" };
+}
+
+export function statusOf(problem: Problem): number {
+  switch (problem.code) {
+    case "invalid-input":
+      return 400;
+    case "not-found":
+      return 404;
+    case "not-eligible":
+      return 422;
+    case "conflict":
+      return 409;
+    case "refused":
+      return 403;
+    case "internal":
+      return 500;
+    default:
+      return 503;
+  }
+}
+
+export function text(form: Form, name: string, max = 200): string {
+  const value = form[name];
+  return typeof value === "string" ? value.slice(0, max).trim() : "";
+}
+
+/** Keeps what a form said (never its PINs) to show it again next to an error. */
+function kept(form: Form, ...names: string[]): Record<string, string> {
+  return Object.fromEntries(names.map((n) => [n, text(form, n)]));
+}
+
+function missing(field: string, ja: string, en: string): ServiceError {
+  return new ServiceError("invalid-input", `${ja}を入力してください / enter the ${en}`, field);
+}
+
+/** The kiosk service, when the server has one (it is being added): its document issuance. */
+interface KioskService {
+  documents(municipalityCode: string): Promise<KioskOfferView[]>;
+  isOpen(at?: Date): boolean;
+  issue(
+    reader: CardReader,
+    input: { pin: string; document: string; copies?: number },
+  ): Promise<{ issuance: { id: string; documentNameJa: string; copies: number; feeYen: number; issuedAt: string; verificationCode: string }; pdf: Uint8Array }>;
+}
+
+function kioskOf(context: Context): KioskService | undefined {
+  const candidate = (context as unknown as { kiosk?: Partial<KioskService> }).kiosk;
+  return candidate && typeof candidate.documents === "function" && typeof candidate.issue === "function" ? (candidate as KioskService) : undefined;
+}
+
+interface KioskSession {
+  cardId: string;
+  /** Held in memory only while the card is "in the reader" (at most five minutes); never rendered or logged. */
+  pin: string;
+  municipalityCode: string;
+  expires: number;
+  pdf?: Uint8Array;
+}
+
+/** The resident pages, information page, kiosk and app screens and the developer console. */
+export async function pagesRoutes(app: FastifyInstance, context: Context, options: { log?: (line: string) => void } = {}): Promise<void> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const kioskSessions = new Map<string, KioskSession>();
+
+  const kioskSession = (request: FastifyRequest): [string, KioskSession] | undefined => {
+    const id = cookiesOf(request)[KIOSK_COOKIE];
+    const now = Date.now();
+    for (const [key, s] of kioskSessions) if (s.expires < now) kioskSessions.delete(key);
+    const found = id ? kioskSessions.get(id) : undefined;
+    return id && found ? [id, found] : undefined;
+  };
+
+  app.get<{ Params: { name: string } }>("/assets/:name", async (request, reply) => {
+    const found = asset(request.params.name);
+    if (!found) return reply.status(404).type("text/plain; charset=utf-8").send("not found");
+    if (request.headers["if-none-match"] === found.etag) return reply.status(304).send();
+    return reply.type(found.type).header("etag", found.etag).header("cache-control", "public, max-age=300").send(found.body);
+  });
+
+  app.get("/", async (request, reply) => sendPage(reply, 200, topPage(pageView(request, reply, "/"), await caViews(context))));
+  app.get("/info", async (request, reply) => sendPage(reply, 200, infoPage(pageView(request, reply, "/info"))));
+
+  // ---- Resident pages -------------------------------------------------------------------
+  app.get("/resident", async (request, reply) => {
+    const v = pageView(request, reply, "/resident");
+    const sessionId = cookiesOf(request)[PORTAL_COOKIE];
+    if (sessionId) {
+      try {
+        const session = await context.portal.session(sessionId);
+        return sendPage(reply, 200, residentPage(v, await cardViewForSerial(context, session.serialHex), session));
+      } catch (error) {
+        if (!(error instanceof ServiceError)) log(`resident page: ${(error as Error).stack ?? String(error)}`);
+      }
+    }
+    return sendPage(reply, 200, residentLoginPage(v, await cardChoices(context)));
+  });
+
+  app.post("/resident/login", async (request, reply) => {
+    const v = pageView(request, reply, "/resident");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const form = request.body as Form;
+    const cardId = text(form, "cardId", 20);
+    try {
+      if (!cardId) throw missing("card", "カード", "card");
+      const pin = text(form, "pin", 16);
+      if (!pin) throw missing("pin", "暗証番号", "PIN");
+      const session = await context.cards.withReader(cardId, (reader) => context.portal.loginWithCard(reader, pin));
+      const maxAge = Math.max(0, Math.floor((new Date(session.expiresAt).getTime() - context.clock().getTime()) / 1000));
+      appendCookie(reply, `${PORTAL_COOKIE}=${session.id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}`);
+      return reply.status(303).header("location", "/resident").send();
+    } catch (error) {
+      const problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), residentLoginPage(v, await cardChoices(context), problem, cardId));
+    }
+  });
+
+  app.post("/resident/logout", async (request, reply) => {
+    const v = pageView(request, reply, "/resident");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    appendCookie(reply, `${PORTAL_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
+    return reply.status(303).header("location", "/resident").send();
+  });
+
+  // ---- The PIN-reset app ----------------------------------------------------------------
+  app.get("/app", async (request, reply) => sendPage(reply, 200, appPage(pageView(request, reply, "/app"), await cardChoices(context))));
+
+  app.post("/app/reserve", async (request, reply) => {
+    const v = pageView(request, reply, "/app");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const form = request.body as Form;
+    const cardId = text(form, "cardId", 20);
+    try {
+      if (!cardId) throw missing("card", "カード", "card");
+      const pin = text(form, "pin", 16);
+      if (!pin) throw missing("pin", "暗証番号", "PIN");
+      const reservation = await context.cards.withReader(cardId, (reader) => context.pinReset.reserve(reader, { target: "sign", pin }));
+      return sendPage(reply, 201, appDonePage(v, reservation));
+    } catch (error) {
+      const problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), appPage(v, await cardChoices(context), problem, cardId));
+    }
+  });
+
+  // ---- Kiosk ----------------------------------------------------------------------------
+  app.get("/kiosk", async (request, reply) => sendPage(reply, 200, kioskHomePage(pageView(request, reply, "/kiosk"))));
+  app.get("/kiosk/services", async (request, reply) => sendPage(reply, 200, kioskServicesPage(pageView(request, reply, "/kiosk/services"))));
+  app.get("/kiosk/issue", async (request, reply) => {
+    const session = kioskSession(request);
+    if (session) kioskSessions.delete(session[0]);
+    return sendPage(reply, 200, kioskIssueCardPage(pageView(request, reply, "/kiosk/issue"), await cardChoices(context)));
+  });
+
+  app.post("/kiosk/issue/pin", async (request, reply) => {
+    const v = pageView(request, reply, "/kiosk/issue");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const cardId = text(request.body as Form, "cardId", 20);
+    if (!cardId) {
+      const problem = problemOf(missing("card", "カード", "card"));
+      return sendPage(reply, 400, kioskIssueCardPage(v, await cardChoices(context), problem));
+    }
+    return sendPage(reply, 200, kioskIssuePinPage(v, cardId));
+  });
+
+  app.post("/kiosk/issue/documents", async (request, reply) => {
+    const v = pageView(request, reply, "/kiosk/issue");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const form = request.body as Form;
+    const cardId = text(form, "cardId", 20);
+    const pin = text(form, "pin", 16);
+    try {
+      if (!pin) throw missing("pin", "暗証番号", "PIN");
+      await checkHolderPin(context, cardId, "auth", pin);
+    } catch (error) {
+      const problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), kioskIssuePinPage(v, cardId, problem));
+    }
+    const kiosk = kioskOf(context);
+    if (!kiosk) return sendPage(reply, 503, kioskUnavailablePage(v, "no-service"));
+    if (!kiosk.isOpen()) return sendPage(reply, 503, kioskUnavailablePage(v, "closed"));
+    try {
+      const card = await context.cards.get(cardId);
+      const resident = await context.registry.get(card.residentId);
+      const id = randomBytes(18).toString("base64url");
+      kioskSessions.set(id, { cardId, pin, municipalityCode: resident.municipality.code, expires: Date.now() + KIOSK_SESSION_MS });
+      appendCookie(reply, `${KIOSK_COOKIE}=${id}; Path=/kiosk; HttpOnly; SameSite=Strict`);
+      return sendPage(reply, 200, kioskDocumentsPage(v, await kiosk.documents(resident.municipality.code)));
+    } catch (error) {
+      const problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), kioskIssueCardPage(v, await cardChoices(context), problem));
+    }
+  });
+
+  app.post("/kiosk/issue/fee", async (request, reply) => {
+    const v = pageView(request, reply, "/kiosk/issue");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const kiosk = kioskOf(context);
+    const session = kioskSession(request);
+    if (!kiosk || !session) {
+      return sendPage(reply, 409, kioskIssueCardPage(v, await cardChoices(context), { code: "conflict", reason: "challenge-expired", message: "時間がたちすぎました。カードを置くところからやり直してください / too much time passed: start again by placing your card" }));
+    }
+    const form = request.body as Form;
+    const offers = await kiosk.documents(session[1].municipalityCode);
+    const offer = offers.find((o) => o.id === text(form, "document", 40));
+    const copies = Number(text(form, "copies", 2));
+    if (!offer || !Number.isInteger(copies) || copies < 1 || copies > 10) {
+      return sendPage(reply, 400, kioskDocumentsPage(v, offers, { code: "invalid-input", field: "copies", message: "証明書の種類と部数（1〜10）を選んでください / choose a document and 1 to 10 copies" }));
+    }
+    return sendPage(reply, 200, kioskFeePage(v, offer, copies));
+  });
+
+  app.post("/kiosk/issue/print", async (request, reply) => {
+    const v = pageView(request, reply, "/kiosk/issue");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const kiosk = kioskOf(context);
+    const found = kioskSession(request);
+    if (!kiosk || !found) {
+      return sendPage(reply, 409, kioskIssueCardPage(v, await cardChoices(context), { code: "conflict", reason: "challenge-expired", message: "時間がたちすぎました。カードを置くところからやり直してください / too much time passed: start again by placing your card" }));
+    }
+    const [id, session] = found;
+    const form = request.body as Form;
+    try {
+      const result = await context.cards.withReader(session.cardId, (reader) =>
+        kiosk.issue(reader, { pin: session.pin, document: text(form, "document", 40), copies: Number(text(form, "copies", 2)) || 1 }),
+      );
+      session.pin = "";
+      session.pdf = result.pdf;
+      return sendPage(reply, 201, kioskIssuedPage(v, result.issuance, `/kiosk/issue/pdf`));
+    } catch (error) {
+      kioskSessions.delete(id);
+      const problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), kioskIssueCardPage(v, await cardChoices(context), problem));
+    }
+  });
+
+  app.get("/kiosk/issue/pdf", async (request, reply) => {
+    const found = kioskSession(request);
+    if (!found?.[1].pdf) {
+      const v = pageView(request, reply, "/kiosk/issue");
+      return sendPage(reply, 404, errorPage(v, { code: "not-found", message: "交付した証明書は表示できる時間を過ぎました / the issued document is no longer available" }, { href: "/kiosk", ja: "最初の画面に戻る", en: "Back to the start" }));
+    }
+    return reply.type("application/pdf").header("cache-control", "no-store").header("content-disposition", 'inline; filename="certificate.pdf"').send(Buffer.from(found[1].pdf));
+  });
+
+  app.get("/kiosk/pin-reset", async (request, reply) =>
+    sendPage(reply, 200, kioskResetCardPage(pageView(request, reply, "/kiosk/pin-reset"), await cardChoices(context))),
+  );
+
+  app.post("/kiosk/pin-reset/pin", async (request, reply) => {
+    const v = pageView(request, reply, "/kiosk/pin-reset");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const cardId = text(request.body as Form, "cardId", 20);
+    if (!cardId) return sendPage(reply, 400, kioskResetCardPage(v, await cardChoices(context), problemOf(missing("card", "カード", "card"))));
+    return sendPage(reply, 200, kioskResetPinPage(v, cardId));
+  });
+
+  app.post("/kiosk/pin-reset", async (request, reply) => {
+    const v = pageView(request, reply, "/kiosk/pin-reset");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const form = request.body as Form;
+    const cardId = text(form, "cardId", 20);
+    try {
+      const pin = text(form, "pin", 16);
+      const newPin = text(form, "newPin", 32);
+      if (!pin) throw missing("pin", "利用者証明用の暗証番号", "authentication PIN");
+      if (!newPin) throw missing("new-pin", "新しい署名用の暗証番号", "new signing password");
+      if (newPin.toUpperCase() !== text(form, "newPinConfirm", 32).toUpperCase()) {
+        throw new ServiceError("invalid-input", "確認のために入力した暗証番号が一致しません / the two new passwords differ", "confirm");
+      }
+      await context.cards.withReader(cardId, (reader) => context.pinReset.resetAtKiosk(reader, { target: "sign", pin, newPin }));
+      return sendPage(reply, 200, kioskResetDonePage(v));
+    } catch (error) {
+      const problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), kioskResetPinPage(v, cardId, problem));
+    }
+  });
+
+  // ---- Developer console ----------------------------------------------------------------
+  const devState = async (extra: Partial<DevState> = {}): Promise<DevState> => ({
+    baseUrl: context.settings.publicBaseUrl,
+    cas: await caViews(context),
+    rows: await residentRows(context),
+    ...extra,
+  });
+
+  app.get("/dev", async (request, reply) => {
+    const v = pageView(request, reply, "/dev");
+    const q = request.query as Record<string, string | undefined>;
+    const kinds = ["resident", "card", "move", "loss"] as const;
+    const kind = kinds.find((k) => k === q.done);
+    const done = kind && q.id && /^[A-Z]-[0-9A-Z]{10}$/.test(q.id) ? { kind, id: q.id, ...(q.detail ? { detail: String(q.detail).slice(0, 400) } : {}) } : undefined;
+    return sendPage(reply, 200, devPage(v, await devState(done ? { done } : {})));
+  });
+
+  const devDone = (reply: FastifyReply, kind: string, id: string, detail?: string) =>
+    reply
+      .status(303)
+      .header("location", `/dev?done=${kind}&id=${encodeURIComponent(id)}${detail ? `&detail=${encodeURIComponent(detail)}` : ""}#${kind === "resident" ? "new-card" : "residents"}`)
+      .send();
+
+  const webActor = { actor: "operator:web-dev-console" };
+
+  app.post("/dev/residents", async (request, reply) => {
+    const v = pageView(request, reply, "/dev");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const form = request.body as Form;
+    try {
+      const resident = await context.registry.add(
+        { name: text(form, "name"), birth: text(form, "birth", 20), gender: text(form, "gender", 2), address: text(form, "address"), municipality: text(form, "municipality", 6) },
+        webActor,
+      );
+      return devDone(reply, "resident", resident.id);
+    } catch (error) {
+      const problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), devPage(v, await devState({ failed: { form: "resident", problem, values: kept(form, "name", "birth", "gender", "address", "municipality") } })));
+    }
+  });
+
+  app.post("/dev/cards", async (request, reply) => {
+    const v = pageView(request, reply, "/dev");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const form = request.body as Form;
+    try {
+      const noSign = text(form, "noSign", 2) === "1";
+      const signPin = text(form, "signPin", 32);
+      const card = await context.cards.issue({
+        residentId: text(form, "residentId", 20),
+        authPin: text(form, "authPin", 16),
+        ...(noSign ? { noSign: true } : {}),
+        ...(signPin ? { signPin } : {}),
+        actor: webActor,
+      });
+      return devDone(reply, "card", card.id);
+    } catch (error) {
+      const problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), devPage(v, await devState({ failed: { form: "card", problem, values: kept(form, "residentId", "noSign") } })));
+    }
+  });
+
+  app.post<{ Params: { id: string } }>("/dev/residents/:id/move", async (request, reply) => {
+    const v = pageView(request, reply, "/dev");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const form = request.body as Form;
+    const residentId = request.params.id.slice(0, 20);
+    try {
+      const address = text(form, "address");
+      if (!address) throw missing("address", "転居先の住所", "new address");
+      const outcome = await context.events.changeAttributes(residentId, { address }, webActor);
+      return devDone(reply, "move", residentId, outcome.revoked.map((r) => `${r.type}:${r.serialHex}`).join(", "));
+    } catch (error) {
+      const problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), devPage(v, await devState({ failed: { form: "move", target: residentId, problem, values: kept(form, "address") } })));
+    }
+  });
+
+  app.post<{ Params: { id: string } }>("/dev/cards/:id/loss", async (request, reply) => {
+    const v = pageView(request, reply, "/dev");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const cardId = request.params.id.slice(0, 20);
+    try {
+      const held: string[] = [];
+      for (const c of await liveCertificatesOfCard(context, cardId)) {
+        await context.ca.revoke({ type: c.type, serialHex: c.serialHex, reason: "certificateHold", by: "hotline", actor: webActor });
+        held.push(`${c.type}:${c.serialHex}`);
+      }
+      return devDone(reply, "loss", cardId, held.join(", "));
+    } catch (error) {
+      const problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), devPage(v, await devState({ failed: { form: "loss", target: cardId, problem, values: {} } })));
+    }
+  });
+}
