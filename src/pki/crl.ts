@@ -58,8 +58,9 @@ export interface CrlEntry {
 }
 
 /**
- * An entry source item: a `CrlEntry`, or the bytes `encodeCrlEntry` made for one earlier
- * (so a store can keep entries pre-encoded and a CRL build becomes a copy).
+ * An entry source item: a `CrlEntry`, or the bytes `encodeCrlEntry` made for one earlier (so a
+ * store can keep entries pre-encoded and a CRL build becomes a copy), or several such entries
+ * back to back (`encodeCrlEntries`).
  */
 export type CrlEntryInput = CrlEntry | Uint8Array;
 
@@ -190,23 +191,41 @@ export function encodeCrlEntry(entry: CrlEntry): Uint8Array {
 const scratch = new Uint8Array(MAX_ENTRY_LENGTH);
 const scratchTime = new TimeCache();
 
+/**
+ * Many entries encoded back to back into one buffer: what a store hands over a page at a time,
+ * so a CRL of millions of entries costs one copy per page instead of one object per entry.
+ * `buildCrl` accepts the result like a single pre-encoded entry.
+ */
+export function encodeCrlEntries(entries: readonly CrlEntry[]): Uint8Array {
+  const out = new Uint8Array(entries.length * MAX_ENTRY_LENGTH);
+  const timeCache = new TimeCache();
+  let pos = 0;
+  for (const entry of entries) pos = writeEntry(out, pos, entry, timeCache);
+  return out.subarray(0, pos);
+}
+
 function checkPreEncoded(bytes: Uint8Array): void {
-  // Cheap structural check: one SEQUENCE whose length covers exactly these bytes.
-  if (bytes.length < 2 || bytes[0] !== TAG.SEQUENCE) throw new TypeError("pre-encoded CRL entry is not a SEQUENCE");
-  const first = bytes[1]!;
-  let len: number;
-  let hdr: number;
-  if (first < 0x80) {
-    len = first;
-    hdr = 2;
-  } else {
-    const n = first & 0x7f;
-    if (n === 0 || n > 2 || bytes.length < 2 + n) throw new TypeError("pre-encoded CRL entry has a bad length");
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + bytes[2 + i]!;
-    hdr = 2 + n;
+  // Cheap structural check: whole SEQUENCEs back to back, each length covering its bytes exactly.
+  let offset = 0;
+  while (offset < bytes.length) {
+    if (bytes.length - offset < 2 || bytes[offset] !== TAG.SEQUENCE) throw new TypeError("pre-encoded CRL entry is not a SEQUENCE");
+    const first = bytes[offset + 1]!;
+    let len: number;
+    let hdr: number;
+    if (first < 0x80) {
+      len = first;
+      hdr = 2;
+    } else {
+      const n = first & 0x7f;
+      if (n === 0 || n > 2 || bytes.length - offset < 2 + n) throw new TypeError("pre-encoded CRL entry has a bad length");
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + bytes[offset + 2 + i]!;
+      hdr = 2 + n;
+    }
+    if (offset + hdr + len > bytes.length) throw new TypeError("pre-encoded CRL entry length does not match its bytes");
+    offset += hdr + len;
   }
-  if (hdr + len !== bytes.length) throw new TypeError("pre-encoded CRL entry length does not match its bytes");
+  if (bytes.length === 0) throw new TypeError("pre-encoded CRL entry is empty");
 }
 
 // ----- the buffer -----

@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
-import { buildCrl } from "../pki/crl.ts";
+import { buildCrl, encodeCrlEntries } from "../pki/crl.ts";
 import { nameDer } from "../pki/asn1.ts";
 import { keyIdentifier } from "../pki/certificate.ts";
 import { readCertificateFields } from "../pki/certificate-fields.ts";
@@ -8,7 +8,7 @@ import { crlDistributionPointName, type CaType } from "../pki/jpki-profile.ts";
 import type { Settings } from "../config/defaults.ts";
 import type { CertificateAuthorities } from "./certificate-authority.ts";
 import type { Registry } from "./registry.ts";
-import { revokedEntries, revocationVersion } from "./revocation.ts";
+import { revokedEntryPages, revocationVersion } from "./revocation.ts";
 import type { Clock } from "./clock.ts";
 
 export interface PublishedCrl {
@@ -70,14 +70,17 @@ export class CrlPublisher {
     const idp = municipality
       ? { fullNameDirectoryNameDer: nameDer(crlDistributionPointName(type, this.ca.naming, await this.registry.municipality(municipality))) }
       : undefined;
+    // One encoded run per store page: the builder copies it whole.
     const entries = (async function* (db: Kysely<Database>) {
-      for await (const e of revokedEntries(db, type, { ...(municipality ? { municipality } : {}), at: thisUpdate })) {
-        yield {
-          serial: Buffer.from(e.serialHex, "hex"),
-          revokedAt: new Date(e.revokedAt),
-          reason: e.reason,
-          ...(e.invalidityDate ? { invalidityDate: new Date(e.invalidityDate) } : {}),
-        };
+      for await (const page of revokedEntryPages(db, type, { ...(municipality ? { municipality } : {}), at: thisUpdate })) {
+        yield encodeCrlEntries(
+          page.map((e) => ({
+            serial: Buffer.from(e.serialHex, "hex"),
+            revokedAt: new Date(e.revokedAt),
+            reason: e.reason,
+            ...(e.invalidityDate ? { invalidityDate: new Date(e.invalidityDate) } : {}),
+          })),
+        );
       }
     })(this.db);
     const der = await buildCrl({
