@@ -13,6 +13,7 @@ import { verifyCms, verifySig, verifyXml } from "./commands/verify.ts";
 import { signCms, signXml } from "./commands/sign.ts";
 import { oidcClientAdd } from "./commands/oidc.ts";
 import { officeList, staffAdd } from "./commands/staff.ts";
+import { counterExpiryNotices, counterFees, counterIssuanceNotice } from "./commands/counter.ts";
 import { cardAttach, cardIssue, cardList, cardReadCert, cardReaders, cardReadReal, cardShow, cardSign, cardVerifyPin } from "./commands/card.ts";
 import { verifierAdd, verifierList, verifierReport } from "./commands/verifier.ts";
 import { caIssue, caShow } from "./commands/ca.ts";
@@ -55,6 +56,9 @@ export const COMMANDS: readonly Command[] = [
   oidcClientAdd,
   officeList,
   staffAdd,
+  counterFees,
+  counterExpiryNotices,
+  counterIssuanceNotice,
 ];
 
 const defaultIo: Io = {

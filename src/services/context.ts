@@ -22,6 +22,7 @@ import { Filings } from "./filings.ts";
 import { Kiosk } from "./kiosk.ts";
 import { StaffDirectory } from "./counter/staff.ts";
 import { CounterProcedures } from "./counter/procedures.ts";
+import { feeScheduleFrom } from "../config/fees.ts";
 import type { Verifier } from "../verify/index.ts";
 import { systemClock, type Clock } from "./clock.ts";
 
@@ -119,7 +120,7 @@ export class Context {
       const kiosk = new Kiosk(store.db, challenges, ownTrust, registry, settings, clock);
       const staff = new StaffDirectory(store.db, clock);
       await staff.seedOffices();
-      const counter = new CounterProcedures(store.db, cards, ca, registry, clock);
+      const counter = new CounterProcedures(store.db, cards, ca, registry, clock, feeScheduleFrom(env));
       return new Context({
         dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, challenges, portal, pinReset, oidc, filings, kiosk, staff, counter,
         initialisation: { createdRoots, passphrase: source },

@@ -1,6 +1,3 @@
-import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { PDFDocument, rgb, degrees, type PDFFont, type PDFPage, type RGB } from "pdf-lib";
 import fontkit from "@pdf-lib/fontkit";
 import { formatJapaneseEra } from "../profile/era.ts";
@@ -8,14 +5,10 @@ import { GENDER_LABEL } from "../profile/attributes.ts";
 import { japanDateOf, type JapanDate } from "../rules/japan-date.ts";
 import type { KioskDocumentKind } from "../config/kiosk-documents.ts";
 import { ServiceError } from "./errors.ts";
+import { findFont, loadFont, subsetName } from "./pdf-fonts.ts";
 
-/** Where Debian's fonts-ipafont-gothic (and older layouts of it) put IPA Gothic. */
-export const IPA_GOTHIC_PATHS: readonly string[] = [
-  "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf",
-  "/usr/share/fonts/truetype/ipafont-gothic/ipag.ttf",
-  "/usr/share/fonts/truetype/fonts-japanese-gothic.ttf",
-  "/usr/local/share/fonts/ipag.ttf",
-];
+/** Where IPA Gothic is looked for (kept here for existing importers; the list lives in pdf-fonts.ts). */
+export { IPA_GOTHIC_PATHS } from "./pdf-fonts.ts";
 
 export interface KioskPdfInput {
   document: KioskDocumentKind;
@@ -51,47 +44,6 @@ const GREY = rgb(0.42, 0.42, 0.45);
 const RULE = rgb(0.6, 0.6, 0.63);
 const ACCENT = rgb(0.1, 0.32, 0.55);
 const WARN = rgb(0.62, 0.12, 0.1);
-
-const fontCache = new Map<string, Promise<{ bytes: Uint8Array; postscriptName: string }>>();
-
-function findFont(explicit?: string): string {
-  const candidates = explicit ? [explicit] : IPA_GOTHIC_PATHS;
-  const found = candidates.find((p) => existsSync(p));
-  if (found) return found;
-  throw new ServiceError(
-    "service-unavailable",
-    explicit
-      ? `PDF用フォントが見つかりません: ${explicit} / the configured PDF font ${explicit} does not exist`
-      : `PDF用の日本語フォント（IPAゴシック）が見つかりません。Debian/Ubuntu では fonts-ipafont-gothic パッケージを入れてください（apt-get install fonts-ipafont-gothic）/ ` +
-          `the Japanese font for kiosk PDFs (IPA Gothic) is missing: install the Debian package fonts-ipafont-gothic (looked in ${IPA_GOTHIC_PATHS.join(", ")})`,
-    "font",
-    { reason: "font-missing" },
-  );
-}
-
-function loadFont(path: string): Promise<{ bytes: Uint8Array; postscriptName: string }> {
-  let font = fontCache.get(path);
-  if (!font) {
-    font = readFile(path).then((b) => {
-      const bytes = new Uint8Array(b);
-      return { bytes, postscriptName: (fontkit.create(bytes).postscriptName ?? "").replace(/[^A-Za-z0-9-]/g, "") || "Font" };
-    });
-    font.catch(() => fontCache.delete(path));
-    fontCache.set(path, font);
-  }
-  return font;
-}
-
-/**
- * The subset's name: six capital letters, "+", the font's name (ISO 32000 9.6.4). pdf-lib would
- * otherwise add a random suffix; deriving the tag from the issue number keeps the output a
- * function of the input.
- */
-function subsetName(postscriptName: string, issueNumber: string): string {
-  const digest = createHash("sha256").update(issueNumber).digest();
-  const tag = [...digest.subarray(0, 6)].map((b) => String.fromCharCode(65 + (b % 26))).join("");
-  return `${tag}+${postscriptName}`;
-}
 
 /**
  * The document a kiosk prints, as a one-page A4 PDF with IPA Gothic embedded as a subset (so

@@ -24,7 +24,9 @@ export interface Store {
 /** Open the store and bring its schema up to date. */
 export async function openStore(options: StoreOptions): Promise<Store> {
   const { db, dialect } = options.postgresUrl ? await openPostgres(options) : await openSqlite(options);
-  const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
+  // Kysely looks for its migration tables in every schema unless told which: with a schema per
+  // PostgreSQL test run, one run would see another's tables and skip creating its own.
+  const migrator = new Migrator({ db, provider: migrationProvider(dialect), ...(options.postgresUrl && options.postgresSchema ? { migrationTableSchema: options.postgresSchema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {

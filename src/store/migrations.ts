@@ -347,6 +347,46 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable("cards").addColumn("busy_with", "text").execute();
       },
     },
+    "0010-counter-proxy-fees": {
+      async up(db: Kysely<any>) {
+        // The proxy (代理人) two-visit procedure: one row per application waiting for the 照会書兼回答書.
+        await db.schema
+          .createTable("proxy_applications")
+          .addColumn("application_id", "text", (c) => c.primaryKey().references("applications.id"))
+          .addColumn("proxy_type", "text", (c) => c.notNull())
+          .addColumn("letter_of_attorney", "integer", (c) => c.notNull())
+          .addColumn("proxy_name", "text", (c) => c.notNull())
+          .addColumn("proxy_relationship", "text", (c) => c.notNull())
+          .addColumn("request", "text", (c) => c.notNull())
+          .addColumn("answer_code_hash", "text", (c) => c.notNull())
+          .addColumn("attempts", "integer", (c) => c.notNull())
+          .addColumn("started_on", "text", (c) => c.notNull())
+          .addColumn("expires_on", "text", (c) => c.notNull())
+          .addColumn("proxy_identity", "text")
+          .addColumn("completed_at", "text")
+          .execute();
+        // Fees, one row per charged (or free) procedure, by office and Japan date.
+        await db.schema
+          .createTable("fee_records")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("application_id", "text", (c) => c.notNull().references("applications.id"))
+          .addColumn("office_id", "text")
+          .addColumn("fee_date", "text", (c) => c.notNull())
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("reason", "text", (c) => c.notNull())
+          .addColumn("card_yen", "integer", (c) => c.notNull())
+          .addColumn("certificates_yen", "integer", (c) => c.notNull())
+          .addColumn("amount_yen", "integer", (c) => c.notNull())
+          .addColumn("recorded_by", "text", (c) => c.notNull())
+          .addColumn("recorded_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("fee_records_date_office").on("fee_records").columns(["fee_date", "office_id"]).execute();
+        // A reissued card names the card it replaces; a replaced card can no longer have its suspension lifted.
+        await db.schema.alterTable("cards").addColumn("replaces_card_id", "text").execute();
+        await db.schema.alterTable("cards").addColumn("suspended_at", "text").execute();
+        await db.schema.createIndex("certificates_expires").on("certificates").columns(["status", "expires"]).execute();
+      },
+    },
   };
 }
 

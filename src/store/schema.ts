@@ -30,6 +30,46 @@ export interface Database {
   staff_sessions: { id_hash: string; staff_id: string; csrf_token: string; created_at: string; expires_at: string };
   login_throttle: { login: string; failures: number; first_failure_at: string; locked_until: string | null };
   applications: ApplicationTable;
+  proxy_applications: ProxyApplicationTable;
+  fee_records: FeeRecordTable;
+}
+
+export interface ProxyApplicationTable {
+  /** The application (applications.id) this proxy procedure belongs to. */
+  application_id: string;
+  proxy_type: "appointed" | "legal" | "household";
+  /** 1 when the holder gave a 委任状. */
+  letter_of_attorney: number;
+  proxy_name: string;
+  proxy_relationship: string;
+  /** JSON: the procedure's parameters taken at the first visit (types, PIN type, …). */
+  request: string;
+  /** scrypt$salt$hash of the answer code printed on the 照会書兼回答書 (the code itself is never stored). */
+  answer_code_hash: string;
+  /** Wrong answer codes so far. */
+  attempts: number;
+  /** Japan dates: the first visit, and the last day the answer form is good for. */
+  started_on: string;
+  expires_on: string;
+  /** JSON of the proxy's identity check on the completing visit. */
+  proxy_identity: string | null;
+  completed_at: string | null;
+}
+
+export interface FeeRecordTable {
+  id: string;
+  application_id: string;
+  office_id: string | null;
+  /** The Japan date the fee was taken. */
+  fee_date: string;
+  kind: string;
+  /** Why this amount: "first-issuance", "reissue-holder-caused", "reissue-theft-police-report", … */
+  reason: string;
+  card_yen: number;
+  certificates_yen: number;
+  amount_yen: number;
+  recorded_by: string;
+  recorded_at: string;
 }
 
 export interface OfficeTable {
@@ -147,8 +187,8 @@ export interface TerminalKeyTable {
 export interface CardTable {
   id: string;
   resident_id: string;
-  /** producing → active; suspended (一時停止), returned, spoiled (failed production). */
-  status: "producing" | "active" | "suspended" | "returned" | "spoiled";
+  /** producing → active; suspended (一時停止), returned, spoiled (failed production), replaced (a reissued card took its place). */
+  status: "producing" | "active" | "suspended" | "returned" | "spoiled" | "replaced";
   /** The day the certificates were loaded: their issuance date. */
   produced_date: string;
   expires: string;
@@ -158,6 +198,10 @@ export interface CardTable {
   updated_at: string;
   busy_until?: string | null;
   busy_with?: string | null;
+  /** The card this one was reissued for (再交付), if any. */
+  replaces_card_id?: string | null;
+  /** When the card-level suspension (一時停止) began; null when not suspended. */
+  suspended_at?: string | null;
 }
 
 export interface AuditLogTable {

@@ -4,6 +4,10 @@ import { actorOf, type StaffSession } from "../../services/counter/staff.ts";
 import type { IdentityCheck, NewPins } from "../../services/counter/procedures.ts";
 import { ServiceError } from "../../services/errors.ts";
 import { verifyAudit } from "../../services/audit.ts";
+import { feeSummary, REISSUE_REASONS } from "../../services/counter/fees.ts";
+import { expiryNoticeRun, expiryNoticesCsv, expiryNoticesPdf, issuanceNotice } from "../../services/counter/notices.ts";
+import { PROXY_PROCEDURES } from "../../services/counter/procedures.ts";
+import { PROXY_TYPES } from "../../rules/proxy.ts";
 
 const COOKIE = "openjpki_staff";
 
@@ -19,6 +23,17 @@ const identity = {
 const types = { type: "array", minItems: 1, maxItems: 2, uniqueItems: true, items: { type: "string", enum: ["auth", "sign"] } } as const;
 const pin = { type: "string", minLength: 1, maxLength: 32 } as const;
 const text = (max: number) => ({ type: "string", minLength: 1, maxLength: max }) as const;
+const date = { type: "string", pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" } as const;
+const caType = { type: "string", enum: ["auth", "sign"] } as const;
+
+/** A file to send as it is (a PDF, a CSV) instead of JSON. */
+class FileResponse {
+  constructor(
+    readonly filename: string,
+    readonly contentType: string,
+    readonly bytes: Uint8Array | string,
+  ) {}
+}
 
 /** A request whose body the endpoint's JSON schema has already validated (hence `any`: the schema is the type). */
 interface ValidatedRequest {
@@ -34,11 +49,16 @@ interface Endpoint {
   path: string;
   summary: string;
   body?: Record<string, unknown>;
+  /** The query string's schema (GET endpoints). */
+  query?: Record<string, unknown>;
+  /** What a successful response is when not JSON (for the OpenAPI document). */
+  produces?: string[];
   handler: (ctx: Context, session: StaffSession, request: ValidatedRequest) => Promise<unknown>;
   status?: number;
 }
 
 const body = (required: string[], properties: Record<string, unknown>) => ({ type: "object", required, additionalProperties: false, properties });
+const query = (required: string[], properties: Record<string, unknown>) => ({ type: "object", required, properties });
 const pinsOf = (b: { authPin?: string; signPin?: string }): NewPins => ({ ...(b.authPin ? { auth: b.authPin } : {}), ...(b.signPin ? { sign: b.signPin } : {}) });
 
 const ENDPOINTS: Endpoint[] = [
@@ -82,8 +102,79 @@ const ENDPOINTS: Endpoint[] = [
     method: "POST", path: "/api/counter/cards", summary: "card application and production with both certificates (unless declined)", status: 201,
     body: body(["residentId", "authPin"], { residentId: text(20), authPin: pin, signPin: pin, noSign: { type: "boolean" }, myNumber: text(12) }),
     handler: async (c, s, r) => {
-      const card = await c.cards.issue({ ...r.body, actor: actorOf(s) });
+      const card = await c.counter.produceCard(r.body, actorOf(s));
       return { ...card, certificates: card.certificates.map(({ der: _der, ...x }) => x) };
+    },
+  },
+  {
+    method: "GET", path: "/api/counter/cards/:id/issuance-notice", summary: "交付通知書 (PDF): the card is ready; the certificates' expiry dates as the card face shows them",
+    produces: ["application/pdf"],
+    handler: async (c, s, r) => {
+      const notice = await issuanceNotice({ db: c.store.db, registry: c.registry, clock: c.clock }, r.params.id!, actorOf(s));
+      return new FileResponse(notice.filename, notice.contentType, notice.pdf);
+    },
+  },
+  {
+    method: "POST", path: "/api/counter/cards/:id/reissue", summary: "再交付: a new card for a lost, stolen or damaged one (old certificates revoked; fee when the holder caused it)", status: 201,
+    body: body(["identity", "reason", "causedByHolder", "authPin"], {
+      identity, reason: { type: "string", enum: [...REISSUE_REASONS] }, causedByHolder: { type: "boolean" }, policeReportNumber: text(40), authPin: pin, signPin: pin, noSign: { type: "boolean" },
+    }),
+    handler: async (c, s, r) => c.counter.reissue({ cardId: r.params.id!, ...r.body }, actorOf(s)),
+  },
+  {
+    method: "POST", path: "/api/counter/cards/:id/suspend", summary: "一時停止: suspend the card (card-level state; certificates untouched)",
+    body: body([], { identity }), handler: async (c, s, r) => c.counter.suspend({ cardId: r.params.id!, ...(r.body?.identity ? { identity: r.body.identity } : {}) }, actorOf(s)),
+  },
+  {
+    method: "POST", path: "/api/counter/cards/:id/lift-suspension", summary: "一時停止の解除 (only if no replacement card was issued; held certificates stay on hold)",
+    body: body(["identity"], { identity }), handler: async (c, s, r) => c.counter.liftSuspension({ cardId: r.params.id!, identity: r.body.identity }, actorOf(s)),
+  },
+  {
+    method: "POST", path: "/api/counter/proxy-applications", summary: "代理人申請 (first visit): the application waits; returns the 照会書兼回答書 (PDF, base64) with the answer code", status: 201,
+    body: body(["kind", "cardId", "proxy"], {
+      kind: { type: "string", enum: [...PROXY_PROCEDURES] },
+      cardId: text(20),
+      proxy: body(["name", "relationship"], { name: text(100), relationship: text(50), type: { type: "string", enum: [...PROXY_TYPES] }, letterOfAttorney: { type: "boolean" } }),
+      types, pinType: caType, identity,
+    }),
+    handler: async (c, s, r) => {
+      const started = await c.counter.startProxy(r.body, actorOf(s));
+      const { pdf, ...letter } = started.letter;
+      return { ...started, letter: { ...letter, base64: Buffer.from(pdf).toString("base64") } };
+    },
+  },
+  {
+    method: "GET", path: "/api/counter/proxy-applications/:id", summary: "a proxy application's state (never the answer code)",
+    handler: async (c, _s, r) => c.counter.proxyStatus(r.params.id!),
+  },
+  {
+    method: "POST", path: "/api/counter/proxy-applications/:id/complete", summary: "代理人の再来庁: answer code checked, proxy identity recorded, procedure run (not on the day of the application)",
+    body: body(["proxyIdentity"], {
+      answerCode: { type: "string", pattern: "^[0-9]{8}$" },
+      proxyIdentity: body(["document", "name"], { ...identity.properties, name: text(100) }),
+      authPin: pin, signPin: pin, newPin: pin,
+    }),
+    handler: async (c, s, r) =>
+      c.counter.completeProxy(
+        { applicationId: r.params.id!, ...(r.body.answerCode ? { answerCode: r.body.answerCode } : {}), proxyIdentity: r.body.proxyIdentity, pins: pinsOf(r.body), ...(r.body.newPin ? { newPin: r.body.newPin } : {}) },
+        actorOf(s),
+      ),
+  },
+  {
+    method: "GET", path: "/api/counter/fees", summary: "the day's fees (Japan date), per office and reason",
+    query: query(["date"], { date, office: text(40) }),
+    handler: async (c, _s, r) => feeSummary(c.store.db, { date: r.query.date!, ...(r.query.office ? { office: r.query.office } : {}) }),
+  },
+  {
+    method: "GET", path: "/api/counter/expiry-notices", summary: "有効期限通知書 run: residents whose certificates expire 2–3 months after `from` (json, csv or pdf)",
+    query: query(["from"], { from: date, format: { type: "string", enum: ["json", "csv", "pdf"] }, municipality: { type: "string", pattern: "^[0-9]{6}$" } }),
+    produces: ["application/json", "text/csv", "application/pdf"],
+    handler: async (c, s, r) => {
+      const deps = { db: c.store.db, registry: c.registry, clock: c.clock };
+      const run = await expiryNoticeRun(deps, { from: r.query.from!, ...(r.query.municipality ? { municipality: r.query.municipality } : {}) });
+      if (r.query.format === "csv") return new FileResponse(`expiry-notices-${run.from}.csv`, "text/csv; charset=utf-8", expiryNoticesCsv(run));
+      if (r.query.format === "pdf") return new FileResponse(`expiry-notices-${run.from}.pdf`, "application/pdf", await expiryNoticesPdf(deps, run, actorOf(s)));
+      return { ...run, count: run.residents.length };
     },
   },
   {
@@ -149,11 +240,19 @@ export async function counterRoutes(app: FastifyInstance, context: Context): Pro
     app.route({
       method: endpoint.method,
       url: endpoint.path,
-      ...(endpoint.body ? { schema: { body: endpoint.body } } : {}),
+      ...(endpoint.body || endpoint.query ? { schema: { ...(endpoint.body ? { body: endpoint.body } : {}), ...(endpoint.query ? { querystring: endpoint.query } : {}) } } : {}),
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const session = await context.staff.session(cookie(request));
         if (endpoint.method !== "GET") checkCsrf(request, session);
         const result = await endpoint.handler(context, session, request as unknown as ValidatedRequest);
+        if (result instanceof FileResponse) {
+          return reply
+            .status(endpoint.status ?? 200)
+            .header("content-type", result.contentType)
+            .header("content-disposition", `attachment; filename="${result.filename}"`)
+            .header("cache-control", "no-store")
+            .send(typeof result.bytes === "string" ? result.bytes : Buffer.from(result.bytes));
+        }
         return reply.status(endpoint.status ?? 200).send(result);
       },
     });
@@ -178,6 +277,13 @@ function checkCsrf(request: FastifyRequest, session: StaffSession): void {
   }
 }
 
+function parametersOf(e: Endpoint): unknown[] {
+  const params: unknown[] = e.path.includes(":id") ? [{ name: "id", in: "path", required: true, schema: { type: "string" } }] : [];
+  const q = e.query as { required?: string[]; properties?: Record<string, unknown> } | undefined;
+  for (const [name, schema] of Object.entries(q?.properties ?? {})) params.push({ name, in: "query", required: q?.required?.includes(name) ?? false, schema });
+  return params;
+}
+
 /** The OpenAPI 3.1 document, made from the same table as the routes (so the two cannot drift). */
 export function openApiDocument() {
   const paths: Record<string, Record<string, unknown>> = {
@@ -191,12 +297,12 @@ export function openApiDocument() {
     paths[path]![e.method.toLowerCase()] = {
       summary: e.summary,
       security: [{ staffSession: [] }],
-      ...(e.path.includes(":id") ? { parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }] } : {}),
+      ...(e.path.includes(":id") || e.query ? { parameters: parametersOf(e) } : {}),
       ...(e.body ? { requestBody: { content: { "application/json": { schema: e.body } } } } : {}),
       responses: {
-        [String(e.status ?? 200)]: { description: "done" },
+        [String(e.status ?? 200)]: { description: "done", ...(e.produces ? { content: Object.fromEntries(e.produces.map((t) => [t, {}])) } : {}) },
         "400": { description: "invalid-input: `error.field` names the field" },
-        "403": { description: "refused: `error.reason` says why (no-session, csrf, outside-renewal-window, …)" },
+        "403": { description: "refused: `error.reason` says why (no-session, csrf, outside-renewal-window, proxy-same-day, bad-answer-code, replacement-issued, …)" },
         "409": { description: "conflict (card-busy, already revoked, …)" },
       },
     };

@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import type { Kysely } from "kysely";
-import type { ApplicationTable, Database } from "../../store/schema.ts";
+import type { ApplicationTable, Database, ProxyApplicationTable } from "../../store/schema.ts";
 import type { CaType } from "../../pki/jpki-profile.ts";
 import { compareJapanDates, japanDateOf, type JapanDate } from "../../rules/japan-date.ts";
 import { isRenewalWindowOpen, renewalFrom } from "../../rules/validity.ts";
@@ -14,8 +14,41 @@ import { applyRevocation } from "../revocation.ts";
 import { ServiceError } from "../errors.ts";
 import { appendAudit, type Actor } from "../audit.ts";
 import type { Clock } from "../clock.ts";
+import type { CardIssueRequest } from "../cards.ts";
+import { DEFAULT_FEES, type FeeSchedule } from "../../config/fees.ts";
+import { PROXY_ANSWER_ATTEMPTS, PROXY_TYPES, proxyAnswerDeadline, proxyCompletion, sameDayAllowed, type ProxyType } from "../../rules/proxy.ts";
+import { RuleInputError } from "../../rules/errors.ts";
+import { checkPassword, hashPassword } from "./staff.ts";
+import { freeFee, reissueFee, type FeeDecision, type ReissueReason, REISSUE_REASONS } from "./fees.ts";
+import { renderProxyInquiry } from "./notices-pdf.ts";
+import { senderFor } from "./notices.ts";
 
-export type ProcedureKind = "new-issuance" | "renewal" | "revocation" | "pin-init" | "loss-report" | "card-found" | "card-return" | "handover";
+export type ProcedureKind =
+  | "card-issuance"
+  | "new-issuance"
+  | "renewal"
+  | "revocation"
+  | "pin-init"
+  | "loss-report"
+  | "card-found"
+  | "card-return"
+  | "handover"
+  | "reissue"
+  | "card-suspension"
+  | "suspension-lift";
+
+/** The procedures a proxy (代理人) may apply for, with the 照会書兼回答書 round trip. */
+export type ProxyProcedureKind = "renewal" | "new-issuance" | "pin-init" | "revocation";
+export const PROXY_PROCEDURES: readonly ProxyProcedureKind[] = ["renewal", "new-issuance", "pin-init", "revocation"];
+
+export const PROCEDURE_LABEL: Record<ProxyProcedureKind, { ja: string; en: string }> = {
+  renewal: { ja: "電子証明書の更新", en: "certificate renewal" },
+  "new-issuance": { ja: "電子証明書の新規発行", en: "new issuance of certificates" },
+  "pin-init": { ja: "暗証番号の初期化", en: "PIN initialisation" },
+  revocation: { ja: "電子証明書の失効申請", en: "certificate revocation" },
+};
+
+const PROXY_TYPE_LABEL: Record<ProxyType, string> = { appointed: "任意代理人", legal: "法定代理人", household: "同一世帯員" };
 
 export interface ProcedureOutcome {
   applicationId: string;
@@ -24,6 +57,58 @@ export interface ProcedureOutcome {
   issued: Omit<CertificateRecord, "der">[];
   revoked: { type: CaType; serialHex: string; reason: RevocationReason }[];
   feeYen: number;
+  /** How the fee was decided (amounts and why). */
+  fee: FeeDecision;
+  /** A reissue's new card. */
+  newCardId?: string;
+  /** Certificates still on hold after a suspension is lifted: they need the card-found procedure. */
+  held?: { type: CaType; serialHex: string }[];
+  /** The proxy who completed it, when one did. */
+  proxy?: { name: string; relationship: string; type: ProxyType };
+}
+
+export interface ProxyInput {
+  name: string;
+  relationship: string;
+  /** Default `appointed` (任意代理人). */
+  type?: ProxyType;
+  /** The holder gave a 委任状 (lets a household member finish the same day). */
+  letterOfAttorney?: boolean;
+}
+
+export interface ProxyStart {
+  applicationId: string;
+  kind: ProxyProcedureKind;
+  cardId: string;
+  residentId: string;
+  state: "awaiting-proxy";
+  proxyType: ProxyType;
+  startedOn: JapanDate;
+  expiresOn: JapanDate;
+  /** Whether this proxy may complete it today (legal representative, household member with a 委任状). */
+  sameDayAllowed: boolean;
+  /** The 照会書兼回答書 (PDF) — the only place the answer code appears; it is stored hashed. */
+  letter: { filename: string; contentType: "application/pdf"; pdf: Uint8Array };
+}
+
+export interface ProxyStatus {
+  applicationId: string;
+  kind: string;
+  cardId: string | null;
+  residentId: string;
+  state: ApplicationTable["state"];
+  proxy: { name: string; relationship: string; type: ProxyType; letterOfAttorney: boolean };
+  startedOn: JapanDate;
+  expiresOn: JapanDate;
+  attempts: number;
+  attemptsLeft: number;
+  completedAt: string | null;
+}
+
+/** Where a run comes from when it is not a fresh application at the window (a proxy's second visit). */
+interface RunVia {
+  applicationId: string;
+  proxy: { name: string; relationship: string; type: ProxyType };
 }
 
 /** How the holder's identity was checked at the window (recorded with the application). */
@@ -50,11 +135,13 @@ export class CounterProcedures {
     private readonly ca: CertificateAuthorities,
     private readonly registry: Registry,
     private readonly clock: Clock,
+    /** Reissue fees (src/config/fees.ts); a deployment passes feeScheduleFrom(env). */
+    readonly fees: FeeSchedule = DEFAULT_FEES,
   ) {}
 
   /** 更新: from three months before expiry; within the window the new certificate gets the 6th birthday. */
-  renew(input: { cardId: string; types?: CaType[]; pins?: NewPins; identity: IdentityCheck }, actor: Actor) {
-    return this.run("renewal", input.cardId, input.identity, actor, async (ctx) => {
+  renew(input: { cardId: string; types?: CaType[]; pins?: NewPins; identity: IdentityCheck }, actor: Actor, via?: RunVia) {
+    return this.run("renewal", input.cardId, input.identity, actor, via, async (ctx) => {
       const types = order(input.types ?? ["auth", "sign"]);
       const today = japanDateOf(this.clock());
       const current = await this.currentOnCard(input.cardId);
@@ -77,8 +164,8 @@ export class CounterProcedures {
   }
 
   /** 新規発行: onto a card with none of that type valid (none yet, expired, or revoked). */
-  newIssuance(input: { cardId: string; types?: CaType[]; pins: NewPins; identity: IdentityCheck }, actor: Actor) {
-    return this.run("new-issuance", input.cardId, input.identity, actor, async (ctx) => {
+  newIssuance(input: { cardId: string; types?: CaType[]; pins: NewPins; identity: IdentityCheck }, actor: Actor, via?: RunVia) {
+    return this.run("new-issuance", input.cardId, input.identity, actor, via, async (ctx) => {
       const types = order(input.types ?? ["auth", "sign"]);
       const current = await this.currentOnCard(input.cardId);
       for (const type of types) {
@@ -91,8 +178,8 @@ export class CounterProcedures {
   }
 
   /** 失効申請: the holder asks for one or both certificates to be revoked. */
-  revokeOnRequest(input: { cardId: string; types: CaType[]; identity: IdentityCheck }, actor: Actor) {
-    return this.run("revocation", input.cardId, input.identity, actor, async (ctx) => {
+  revokeOnRequest(input: { cardId: string; types: CaType[]; identity: IdentityCheck }, actor: Actor, via?: RunVia) {
+    return this.run("revocation", input.cardId, input.identity, actor, via, async (ctx) => {
       for (const type of order(input.types)) {
         const reason = revocationsFor({ kind: "holder-request", type })[type]!;
         await this.revokeOnCard(ctx, type, reason, ["valid", "hold"]);
@@ -101,8 +188,8 @@ export class CounterProcedures {
   }
 
   /** 暗証番号の初期化: the resident enters a new PIN on the terminal; its retry counter is restored. */
-  initialisePin(input: { cardId: string; type: CaType; newPin: string; identity: IdentityCheck }, actor: Actor) {
-    return this.run("pin-init", input.cardId, input.identity, actor, async (ctx) => {
+  initialisePin(input: { cardId: string; type: CaType; newPin: string; identity: IdentityCheck }, actor: Actor, via?: RunVia) {
+    return this.run("pin-init", input.cardId, input.identity, actor, via, async (ctx) => {
       const pin = checkPin(input.type, input.newPin, "new-pin");
       await this.cards.withCounterSession(input.cardId, (session) => session.setPin(input.type, pin));
       ctx.detail.pinReset = input.type;
@@ -111,9 +198,9 @@ export class CounterProcedures {
 
   /** 一時停止 (loss report, the 24-hour hotline): both certificates on hold, the card suspended. */
   reportLoss(input: { cardId: string }, actor: Actor) {
-    return this.run("loss-report", input.cardId, null, actor, async (ctx) => {
+    return this.run("loss-report", input.cardId, null, actor, undefined, async (ctx) => {
       for (const type of ["auth", "sign"] as const) await this.revokeOnCard(ctx, type, "certificateHold", ["valid"]);
-      await this.cards.setStatus(input.cardId, "suspended");
+      await this.setSuspended(input.cardId, true);
     });
   }
 
@@ -122,14 +209,17 @@ export class CounterProcedures {
    * (keyCompromise) and new ones issued; the card's suspension is lifted.
    */
   cardFound(input: { cardId: string; pins: NewPins; identity: IdentityCheck }, actor: Actor) {
-    return this.run("card-found", input.cardId, input.identity, actor, async (ctx) => {
+    return this.run("card-found", input.cardId, input.identity, actor, undefined, async (ctx) => {
       const card = await this.cards.get(input.cardId);
-      if (card.status !== "suspended") throw new ServiceError("refused", "このカードは一時停止されていません / this card was not reported lost", "card", { reason: "not-suspended" });
+      // A card whose suspension was already lifted may still hold certificates on hold.
+      if (card.status !== "suspended" && (await this.heldOnCard(input.cardId)).length === 0) {
+        throw new ServiceError("refused", "このカードは一時停止されていません / this card was not reported lost", "card", { reason: "not-suspended" });
+      }
       const held: CaType[] = [];
       for (const type of ["auth", "sign"] as const) {
         if ((await this.revokeOnCard(ctx, type, "keyCompromise", ["hold"])) > 0) held.push(type);
       }
-      await this.cards.setStatus(input.cardId, "active");
+      await this.setSuspended(input.cardId, false);
       const resident = await this.registry.get(card.residentId);
       const eligibleForSign = signingEligibility({ birth: resident.birth, on: japanDateOf(this.clock()), guardianship: resident.guardianship }).eligible;
       const types = held.filter((t) => t === "auth" || (eligibleForSign && input.pins.sign));
@@ -139,7 +229,7 @@ export class CounterProcedures {
 
   /** 返納: the card is returned; both certificates are revoked. */
   returnCard(input: { cardId: string; identity: IdentityCheck }, actor: Actor) {
-    return this.run("card-return", input.cardId, input.identity, actor, async (ctx) => {
+    return this.run("card-return", input.cardId, input.identity, actor, undefined, async (ctx) => {
       const reasons = revocationsFor({ kind: "card-return" });
       for (const type of ["auth", "sign"] as const) await this.revokeOnCard(ctx, type, reasons[type]!, ["valid", "hold"]);
       await this.cards.setStatus(input.cardId, "returned");
@@ -148,7 +238,7 @@ export class CounterProcedures {
 
   /** 交付: the card is handed over at the counter on the 交付日, recorded apart from the issuance date. */
   handOver(input: { cardId: string; identity: IdentityCheck }, actor: Actor) {
-    return this.run("handover", input.cardId, input.identity, actor, async (ctx) => {
+    return this.run("handover", input.cardId, input.identity, actor, undefined, async (ctx) => {
       const card = await this.cards.get(input.cardId);
       if (card.handedOverDate) throw new ServiceError("conflict", `card ${input.cardId} was handed over on ${card.handedOverDate}`, "card", { reason: "already-handed-over" });
       const today = japanDateOf(this.clock());
@@ -156,6 +246,326 @@ export class CounterProcedures {
       ctx.detail.handedOverDate = today;
       ctx.detail.certificateIssuanceDate = card.producedDate;
     });
+  }
+
+  /**
+   * Card application and production (交付申請 → 作製): the card is produced with both
+   * certificates (unless declined) — that day is their issuance date — and the 交付通知書 is
+   * ready. Free: a first card, or a new one after the old expired or was returned. A resident
+   * whose card is still current gets a reissue instead.
+   */
+  async produceCard(request: Omit<CardIssueRequest, "actor">, actor: Actor) {
+    const resident = await this.registry.get(request.residentId);
+    const today = japanDateOf(this.clock());
+    const previous = await this.db.selectFrom("cards").select(["id", "status", "expires"]).where("resident_id", "=", resident.id).execute();
+    const current = previous.find((c) => ["producing", "active", "suspended"].includes(c.status) && compareJapanDates(c.expires, today) >= 0);
+    if (current) {
+      throw new ServiceError("conflict", `有効なカード（${current.id}）があります。紛失・破損の場合は再交付の手続きをしてください / the resident already holds card ${current.id}: use reissue for a lost or damaged card`, "residentId", { reason: "card-held" });
+    }
+    const fee = freeFee(previous.length === 0 ? "first-issuance" : "new-card");
+    const id = await this.openApplication("card-issuance", resident.id, null, actor, { identity: null });
+    let card: Awaited<ReturnType<Cards["issue"]>>;
+    try {
+      card = await this.cards.issue({ ...request, actor });
+    } catch (error) {
+      await this.closeApplication(id, "card-issuance", actor, "failed", { error: error instanceof Error ? error.message : String(error) });
+      throw error;
+    }
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable("applications").set({ card_id: card.id }).where("id", "=", id).execute();
+      await appendAudit(trx, actor, { action: "notice.issuance.ready", subject: card.id, after: { resident: resident.id, application: id, producedDate: card.producedDate } }, this.clock());
+    });
+    await this.closeApplication(id, "card-issuance", actor, "completed", { card: card.id, issued: card.certificates.map((c) => `${c.type}:${c.serialHex}`) }, fee);
+    return { ...card, applicationId: id, fee, issuanceNotice: `/api/counter/cards/${card.id}/issuance-notice` };
+  }
+
+  /**
+   * 再交付: a new card for a resident whose card was lost, stolen or damaged. The old card's
+   * certificates still valid or on hold are revoked (keyCompromise for a lost or stolen card,
+   * cessationOfOperation for a damaged one) and the old card is marked replaced. Charged when
+   * the holder caused it (card + certificates, src/config/fees.ts); free otherwise — theft with a
+   * police report, a fault of the card — and within three months of the old card's expiry.
+   */
+  reissue(
+    input: {
+      cardId: string;
+      reason: ReissueReason;
+      causedByHolder: boolean;
+      policeReportNumber?: string;
+      authPin: string;
+      signPin?: string;
+      noSign?: boolean;
+      identity: IdentityCheck;
+    },
+    actor: Actor,
+  ) {
+    return this.run("reissue", input.cardId, input.identity, actor, undefined, async (ctx) => {
+      if (!REISSUE_REASONS.includes(input.reason)) throw new ServiceError("invalid-input", `reason: one of ${REISSUE_REASONS.join(", ")}`, "reason");
+      const old = await this.cards.get(input.cardId);
+      const today = japanDateOf(this.clock());
+      checkPin("auth", input.authPin, "auth-pin");
+      if (input.signPin !== undefined) checkPin("sign", input.signPin, "sign-pin");
+      const withCertificates = true; // the authentication certificate always comes with the new card
+      ctx.fee = reissueFee({ reason: input.reason, causedByHolder: input.causedByHolder, ...(input.policeReportNumber ? { policeReportNumber: input.policeReportNumber } : {}), oldCardExpires: old.expires, today, withCertificates }, this.fees);
+      ctx.detail.reissue = { reason: input.reason, causedByHolder: input.causedByHolder, policeReportNumber: input.policeReportNumber ?? null };
+      const revokeReason: RevocationReason = input.reason === "loss" || input.reason === "theft" ? "keyCompromise" : "cessationOfOperation";
+      for (const type of ["auth", "sign"] as const) await this.revokeOnCard(ctx, type, revokeReason, ["valid", "hold"]);
+      const card = await this.cards.issue({
+        residentId: old.residentId,
+        authPin: input.authPin,
+        ...(input.signPin !== undefined ? { signPin: input.signPin } : {}),
+        ...(input.noSign ? { noSign: true } : {}),
+        actor,
+      });
+      ctx.issued.push(...card.certificates);
+      await this.db.transaction().execute(async (trx) => {
+        await trx.updateTable("cards").set({ replaces_card_id: old.id }).where("id", "=", card.id).execute();
+        await trx.updateTable("cards").set({ status: "replaced", suspended_at: null, updated_at: this.clock().toISOString() }).where("id", "=", old.id).execute();
+        await appendAudit(trx, actor, { action: "card.replace", subject: old.id, before: { status: old.status }, after: { status: "replaced", replacedBy: card.id } }, this.clock());
+        await appendAudit(trx, actor, { action: "notice.issuance.ready", subject: card.id, after: { resident: old.residentId, application: ctx.applicationId, producedDate: card.producedDate } }, this.clock());
+      });
+      ctx.newCardId = card.id;
+      ctx.detail.newCard = card.id;
+    });
+  }
+
+  /**
+   * 一時停止 of the card (the call centre, or at the window): a card-level state only — the
+   * certificates are not touched here (the loss report puts them on hold).
+   */
+  suspend(input: { cardId: string; identity?: IdentityCheck }, actor: Actor) {
+    return this.run("card-suspension", input.cardId, input.identity ?? null, actor, undefined, async (ctx) => {
+      const card = await this.cards.get(input.cardId);
+      if (card.status === "suspended") throw new ServiceError("conflict", "このカードはすでに一時停止中です / the card is already suspended", "card", { reason: "already-suspended" });
+      if (card.status !== "active") throw new ServiceError("refused", `このカードは一時停止できません（${card.status}）/ a ${card.status} card cannot be suspended`, "card", { reason: `card-${card.status}` });
+      await this.setSuspended(input.cardId, true);
+      ctx.detail.cardStatus = { before: card.status, after: "suspended" };
+    });
+  }
+
+  /**
+   * 一時停止の解除: the card turned up before a replacement was issued. Only the card's state
+   * changes; certificates on hold stay on hold (a hold is never lifted) and need the
+   * card-found procedure (revoked, new ones issued) — the outcome lists them.
+   */
+  liftSuspension(input: { cardId: string; identity: IdentityCheck }, actor: Actor) {
+    return this.run("suspension-lift", input.cardId, input.identity, actor, undefined, async (ctx) => {
+      const card = await this.cards.get(input.cardId);
+      const replacement = await this.db.selectFrom("cards").select(["id", "status"]).where("replaces_card_id", "=", input.cardId).where("status", "!=", "spoiled").executeTakeFirst();
+      if (replacement) {
+        throw new ServiceError("refused", `再交付のカード（${replacement.id}）が発行済みのため、一時停止は解除できません / a replacement card (${replacement.id}) was issued: the suspension cannot be lifted`, "card", { reason: "replacement-issued" });
+      }
+      if (card.status !== "suspended") throw new ServiceError("refused", "このカードは一時停止されていません / the card is not suspended", "card", { reason: "not-suspended" });
+      await this.setSuspended(input.cardId, false);
+      ctx.held = await this.heldOnCard(input.cardId);
+      ctx.detail.cardStatus = { before: "suspended", after: "active" };
+      ctx.detail.stillOnHold = ctx.held.map((h) => `${h.type}:${h.serialHex}`);
+    });
+  }
+
+  // ---- the proxy (代理人) two-visit procedure ----
+
+  /**
+   * A proxy applies (first visit): the application waits in `awaiting-proxy`, and the
+   * 照会書兼回答書 addressed to the holder's registered address carries a random 8-digit answer
+   * code, stored only as a hash. The proxy brings the form back on a later day (completeProxy).
+   */
+  async startProxy(
+    input: { kind: ProxyProcedureKind; cardId: string; proxy: ProxyInput; types?: CaType[]; pinType?: CaType; identity?: IdentityCheck },
+    actor: Actor,
+  ): Promise<ProxyStart> {
+    if (!PROXY_PROCEDURES.includes(input.kind)) throw new ServiceError("invalid-input", `kind: one of ${PROXY_PROCEDURES.join(", ")}`, "kind");
+    const proxyType = input.proxy.type ?? "appointed";
+    if (!PROXY_TYPES.includes(proxyType)) throw new ServiceError("invalid-input", `proxy.type: one of ${PROXY_TYPES.join(", ")}`, "proxy.type");
+    const proxyName = input.proxy.name?.trim() ?? "";
+    const relationship = input.proxy.relationship?.trim() ?? "";
+    if (!proxyName || proxyName.length > 100) throw new ServiceError("invalid-input", "proxy.name: 1–100 characters", "proxy.name");
+    if (!relationship || relationship.length > 50) throw new ServiceError("invalid-input", "proxy.relationship: 1–50 characters", "proxy.relationship");
+    const request: Record<string, unknown> = {};
+    if (input.kind === "pin-init") {
+      if (input.pinType !== "auth" && input.pinType !== "sign") throw new ServiceError("invalid-input", "pinType: auth or sign", "pinType");
+      request.pinType = input.pinType;
+    } else if (input.kind === "revocation") {
+      request.types = order(input.types ?? []);
+    } else if (input.types) {
+      request.types = order(input.types);
+    }
+    const card = await this.cards.get(input.cardId);
+    if (card.status !== "active" && !(card.status === "suspended" && input.kind === "revocation")) {
+      throw new ServiceError("refused", `このカードでは手続きできません（${card.status}）/ card ${card.id} is ${card.status}`, "card", { reason: `card-${card.status}` });
+    }
+    const resident = await this.registry.get(card.residentId);
+    if (resident.status !== "registered") {
+      // After moving abroad only the holder can apply (spec §2.3): no proxy.
+      throw new ServiceError("refused", `住民登録がないため代理人による申請はできません（${resident.status}）/ no proxy for a resident who is ${resident.status}`, "card", { reason: "not-registered" });
+    }
+    const pending = await this.db
+      .selectFrom("applications")
+      .select("id")
+      .where("card_id", "=", card.id)
+      .where("state", "=", "awaiting-proxy")
+      .executeTakeFirst();
+    if (pending) throw new ServiceError("conflict", `このカードには回答待ちの代理人申請（${pending.id}）があります / application ${pending.id} for this card is already waiting for its answer form`, "card", { reason: "proxy-pending" });
+
+    const now = this.clock();
+    const startedOn = japanDateOf(now);
+    const expiresOn = proxyAnswerDeadline(startedOn);
+    const answerCode = String(randomInt(0, 100_000_000)).padStart(8, "0");
+    const letterOfAttorney = input.proxy.letterOfAttorney === true;
+    const proxy = { name: proxyName, relationship, type: proxyType, letterOfAttorney };
+    const id = newApplicationId();
+    const row: ProxyApplicationTable = {
+      application_id: id,
+      proxy_type: proxyType,
+      letter_of_attorney: letterOfAttorney ? 1 : 0,
+      proxy_name: proxyName,
+      proxy_relationship: relationship,
+      request: JSON.stringify(request),
+      answer_code_hash: await hashPassword(answerCode),
+      attempts: 0,
+      started_on: startedOn,
+      expires_on: expiresOn,
+      proxy_identity: null,
+      completed_at: null,
+    };
+    const letter = await renderProxyInquiry({
+      addressee: { name: resident.name, address: resident.address },
+      sender: await senderFor(this.db, actor.office ?? null, resident.municipality),
+      applicationId: id,
+      procedure: PROCEDURE_LABEL[input.kind],
+      proxy: { name: proxyName, relationship, typeJa: PROXY_TYPE_LABEL[proxyType] + (letterOfAttorney ? "・委任状あり" : "") },
+      startedOn,
+      expiresOn,
+      answerCode,
+      issuedAt: now,
+    });
+    const detail = { identity: input.identity ?? null, proxy, request };
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto("applications")
+        .values({ id, kind: input.kind, resident_id: resident.id, card_id: card.id, office_id: actor.office ?? null, state: "awaiting-proxy", detail: JSON.stringify(detail), fee_yen: 0, created_by: actor.actor, created_at: now.toISOString(), updated_at: now.toISOString() })
+        .execute();
+      await trx.insertInto("proxy_applications").values(row).execute();
+      await appendAudit(trx, actor, { action: `application.${input.kind}.proxy-start`, subject: id, after: { card: card.id, resident: resident.id, ...detail, startedOn, expiresOn } }, now);
+      await appendAudit(trx, actor, { action: "notice.proxy-inquiry.issued", subject: id, after: { addressedTo: resident.id } }, now);
+    });
+    return {
+      applicationId: id,
+      kind: input.kind,
+      cardId: card.id,
+      residentId: resident.id,
+      state: "awaiting-proxy",
+      proxyType,
+      startedOn,
+      expiresOn,
+      sameDayAllowed: sameDayAllowed(proxyType, letterOfAttorney),
+      letter: { filename: `shokaisho-${id}.pdf`, contentType: "application/pdf", pdf: letter },
+    };
+  }
+
+  async proxyStatus(applicationId: string): Promise<ProxyStatus> {
+    const { app, proxy } = await this.proxyApplication(applicationId);
+    return {
+      applicationId: app.id,
+      kind: app.kind,
+      cardId: app.card_id,
+      residentId: app.resident_id,
+      state: app.state,
+      proxy: { name: proxy.proxy_name, relationship: proxy.proxy_relationship, type: proxy.proxy_type, letterOfAttorney: proxy.letter_of_attorney === 1 },
+      startedOn: proxy.started_on,
+      expiresOn: proxy.expires_on,
+      attempts: Number(proxy.attempts),
+      attemptsLeft: Math.max(0, PROXY_ANSWER_ATTEMPTS - Number(proxy.attempts)),
+      completedAt: proxy.completed_at,
+    };
+  }
+
+  /**
+   * The proxy's second visit: refused the same Japan day as the application (unless the rules
+   * let this proxy finish the same day), after the deadline, or with a wrong answer code (five
+   * wrong codes lock the application). Otherwise the proxy's identity is recorded and the
+   * procedure runs through the same machinery as at the window; PINs are entered on the
+   * terminal now.
+   */
+  async completeProxy(
+    input: { applicationId: string; answerCode?: string; proxyIdentity: IdentityCheck & { name: string }; pins?: NewPins; newPin?: string },
+    actor: Actor,
+  ): Promise<ProcedureOutcome> {
+    const { app, proxy } = await this.proxyApplication(input.applicationId);
+    const now = this.clock();
+    const today = japanDateOf(now);
+    if (Number(proxy.attempts) >= PROXY_ANSWER_ATTEMPTS) {
+      throw new ServiceError("refused", "回答番号の誤りが上限に達しました。新たに申請してください / too many wrong answer codes: apply again", "answerCode", { reason: "answer-code-locked" });
+    }
+    if (app.state !== "awaiting-proxy") {
+      throw new ServiceError("conflict", `この申請は回答待ちではありません（${app.state}）/ application ${app.id} is ${app.state}`, "applicationId", { reason: "proxy-not-waiting" });
+    }
+    let decision;
+    try {
+      decision = proxyCompletion({ proxyType: proxy.proxy_type, letterOfAttorney: proxy.letter_of_attorney === 1, startedOn: proxy.started_on, today });
+    } catch (error) {
+      if (error instanceof RuleInputError) throw new ServiceError("invalid-input", error.message, error.field);
+      throw error;
+    }
+    if (!decision.allowed) {
+      if (decision.reason === "proxy-expired") {
+        await this.closeApplication(app.id, app.kind, actor, "failed", { error: "proxy-expired", expiresOn: proxy.expires_on });
+        throw new ServiceError("refused", `回答期限（${proxy.expires_on}）を過ぎています。新たに申請してください / the answer form expired on ${proxy.expires_on}: apply again`, "applicationId", { reason: "proxy-expired" });
+      }
+      await this.auditOnly(actor, "application.proxy.refused", app.id, { reason: "proxy-same-day", today });
+      throw new ServiceError(
+        "refused",
+        `代理人による手続きは申請日（${proxy.started_on}）には完了できません。照会書兼回答書を持って ${decision.firstDay} 以降にお越しください / a proxy cannot complete on the day of the application: come back from ${decision.firstDay} with the answer form`,
+        "applicationId",
+        { reason: "proxy-same-day" },
+      );
+    }
+    const given = input.answerCode?.trim();
+    if (decision.answerCodeRequired && !given) throw new ServiceError("invalid-input", "answerCode: the 8-digit code on the 照会書兼回答書", "answerCode");
+    if (given !== undefined && given !== "") {
+      const ok = /^\d{8}$/.test(given) && (await checkPassword(given, proxy.answer_code_hash));
+      if (!ok) {
+        const attempts = Number(proxy.attempts) + 1;
+        const updated = await this.db.transaction().execute(async (trx) => {
+          const res = await trx.updateTable("proxy_applications").set({ attempts }).where("application_id", "=", app.id).where("attempts", "=", Number(proxy.attempts)).executeTakeFirst();
+          await appendAudit(trx, actor, { action: "application.proxy.bad-answer-code", subject: app.id, after: { attempts } }, this.clock());
+          return Number(res.numUpdatedRows);
+        });
+        if (updated === 1 && attempts >= PROXY_ANSWER_ATTEMPTS) await this.closeApplication(app.id, app.kind, actor, "failed", { error: "answer-code-locked", attempts });
+        const left = Math.max(0, PROXY_ANSWER_ATTEMPTS - attempts);
+        throw new ServiceError("refused", `回答番号が違います（あと${left}回）/ wrong answer code (${left} tries left)`, "answerCode", { reason: "bad-answer-code" });
+      }
+    }
+    const proxyName = input.proxyIdentity.name?.trim() ?? "";
+    if (normaliseName(proxyName) !== normaliseName(proxy.proxy_name)) {
+      await this.auditOnly(actor, "application.proxy.refused", app.id, { reason: "proxy-mismatch" });
+      throw new ServiceError("refused", `来庁者が申請時の代理人（${proxy.proxy_name}）と違います / the person is not the proxy named in the application`, "proxyIdentity.name", { reason: "proxy-mismatch" });
+    }
+    const { name: _name, ...identityCheck } = input.proxyIdentity;
+    const identity: IdentityCheck = identityCheck;
+    await this.db.updateTable("proxy_applications").set({ proxy_identity: JSON.stringify({ ...identity, name: proxyName }) }).where("application_id", "=", app.id).execute();
+    const via: RunVia = { applicationId: app.id, proxy: { name: proxy.proxy_name, relationship: proxy.proxy_relationship, type: proxy.proxy_type } };
+    const request = JSON.parse(proxy.request) as { types?: CaType[]; pinType?: CaType };
+    const cardId = app.card_id!;
+    const kind = app.kind as ProxyProcedureKind;
+    const outcome =
+      kind === "renewal"
+        ? await this.renew({ cardId, identity, ...(request.types ? { types: request.types } : {}), pins: input.pins ?? {} }, actor, via)
+        : kind === "new-issuance"
+          ? await this.newIssuance({ cardId, identity, ...(request.types ? { types: request.types } : {}), pins: input.pins ?? {} }, actor, via)
+          : kind === "pin-init"
+            ? await this.initialisePin({ cardId, identity, type: request.pinType!, newPin: requireText(input.newPin, "newPin") }, actor, via)
+            : await this.revokeOnRequest({ cardId, identity, types: request.types! }, actor, via);
+    await this.db.updateTable("proxy_applications").set({ completed_at: this.clock().toISOString() }).where("application_id", "=", app.id).execute();
+    return outcome;
+  }
+
+  private async proxyApplication(applicationId: string): Promise<{ app: ApplicationTable; proxy: ProxyApplicationTable }> {
+    if (typeof applicationId !== "string" || !/^A-[0-9A-F]{12}$/.test(applicationId)) throw new ServiceError("invalid-input", "applicationId: A- and 12 hexadecimal digits", "applicationId");
+    const app = await this.db.selectFrom("applications").selectAll().where("id", "=", applicationId).executeTakeFirst();
+    const proxy = await this.db.selectFrom("proxy_applications").selectAll().where("application_id", "=", applicationId).executeTakeFirst();
+    if (!app || !proxy) throw new ServiceError("not-found", `no proxy application ${applicationId}`, "applicationId");
+    return { app, proxy };
   }
 
   async applications(residentId: string): Promise<ApplicationTable[]> {
@@ -169,13 +579,16 @@ export class CounterProcedures {
     cardId: string,
     identity: IdentityCheck | null,
     actor: Actor,
+    via: RunVia | undefined,
     body: (ctx: RunContext) => Promise<void>,
   ): Promise<ProcedureOutcome> {
     const card = await this.cards.get(cardId);
-    if (card.status === "returned" || card.status === "spoiled") {
-      throw new ServiceError("refused", `このカードは使えません（${card.status}）/ card ${cardId} is ${card.status}`, "card", { reason: `card-${card.status}` });
+    if (card.status === "returned" || card.status === "spoiled" || card.status === "replaced") {
+      const reason = card.status === "replaced" && kind === "suspension-lift" ? "replacement-issued" : `card-${card.status}`;
+      throw new ServiceError("refused", `このカードは使えません（${card.status}）/ card ${cardId} is ${card.status}`, "card", { reason });
     }
-    if (card.status === "suspended" && kind !== "card-found" && kind !== "card-return" && kind !== "revocation") {
+    const suspendedOk: ProcedureKind[] = ["card-found", "card-return", "revocation", "reissue", "suspension-lift", "card-suspension", "loss-report"];
+    if (card.status === "suspended" && !suspendedOk.includes(kind)) {
       throw new ServiceError("refused", "このカードは一時停止中です / the card is suspended (reported lost)", "card", { reason: "card-suspended" });
     }
     const resident = await this.registry.get(card.residentId);
@@ -184,33 +597,128 @@ export class CounterProcedures {
     }
     const release = await this.cards.claim(cardId, kind);
     const now = this.clock();
-    const id = `A-${randomBytes(6).toString("hex").toUpperCase()}`;
-    const ctx: RunContext = { applicationId: id, cardId, residentId: resident.id, actor, issued: [], revoked: [], detail: { identity } };
-    await this.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto("applications")
-        .values({ id, kind, resident_id: resident.id, card_id: cardId, office_id: actor.office ?? null, state: "in-progress", detail: JSON.stringify(ctx.detail), fee_yen: 0, created_by: actor.actor, created_at: now.toISOString(), updated_at: now.toISOString() })
-        .execute();
-      await appendAudit(trx, actor, { action: `application.${kind}.start`, subject: id, after: { card: cardId, resident: resident.id, identity } }, now);
-    });
+    const detail: Record<string, unknown> = { identity, ...(via ? { proxy: via.proxy, proxyVisit: japanDateOf(now) } : {}) };
+    let id: string;
+    try {
+      if (via) {
+        id = via.applicationId;
+        await this.db.transaction().execute(async (trx) => {
+          const taken = await trx.updateTable("applications").set({ state: "in-progress", updated_at: now.toISOString() }).where("id", "=", id).where("state", "=", "awaiting-proxy").executeTakeFirst();
+          if (Number(taken.numUpdatedRows) !== 1) throw new ServiceError("conflict", `application ${id} is not waiting for its proxy any more`, "applicationId", { reason: "proxy-not-waiting" });
+          await appendAudit(trx, actor, { action: `application.${kind}.proxy-complete`, subject: id, after: { card: cardId, resident: resident.id, ...detail } }, now);
+        });
+      } else {
+        id = await this.openApplication(kind, resident.id, cardId, actor, detail);
+      }
+    } catch (error) {
+      await release();
+      throw error;
+    }
+    const ctx: RunContext = { applicationId: id, cardId, residentId: resident.id, actor, issued: [], revoked: [], detail, fee: freeFee(kind) };
     try {
       await body(ctx);
     } catch (error) {
-      await this.finish(ctx, kind, "failed", { error: error instanceof Error ? error.message : String(error) });
+      const message = error instanceof Error ? error.message : String(error);
+      // A proxy's visit that changed nothing (a PIN of the wrong form, a window not yet open) leaves the application waiting.
+      const untouched = via && ctx.issued.length === 0 && ctx.revoked.length === 0 && ctx.newCardId === undefined;
+      await this.finish(ctx, kind, untouched ? "awaiting-proxy" : "failed", { error: message });
       await release();
       throw error;
     }
     await this.finish(ctx, kind, "completed", {});
     await release();
-    return { applicationId: id, kind, cardId, issued: ctx.issued.map(({ der: _der, ...c }) => c), revoked: ctx.revoked, feeYen: 0 };
+    return {
+      applicationId: id,
+      kind,
+      cardId,
+      issued: ctx.issued.map(({ der: _der, ...c }) => c),
+      revoked: ctx.revoked,
+      feeYen: ctx.fee.amountYen,
+      fee: ctx.fee,
+      ...(ctx.newCardId ? { newCardId: ctx.newCardId } : {}),
+      ...(ctx.held ? { held: ctx.held } : {}),
+      ...(via ? { proxy: via.proxy } : {}),
+    };
   }
 
-  private async finish(ctx: RunContext, kind: ProcedureKind, state: "completed" | "failed", extra: Record<string, unknown>) {
-    const detail = { ...ctx.detail, ...extra, issued: ctx.issued.map((c) => `${c.type}:${c.serialHex}`), revoked: ctx.revoked };
+  private async openApplication(kind: ProcedureKind, residentId: string, cardId: string | null, actor: Actor, detail: Record<string, unknown>): Promise<string> {
+    const now = this.clock();
+    const id = newApplicationId();
     await this.db.transaction().execute(async (trx) => {
-      await trx.updateTable("applications").set({ state, detail: JSON.stringify(detail), updated_at: this.clock().toISOString() }).where("id", "=", ctx.applicationId).execute();
-      await appendAudit(trx, ctx.actor, { action: `application.${kind}.${state}`, subject: ctx.applicationId, after: detail }, this.clock());
+      await trx
+        .insertInto("applications")
+        .values({ id, kind, resident_id: residentId, card_id: cardId, office_id: actor.office ?? null, state: "in-progress", detail: JSON.stringify(detail), fee_yen: 0, created_by: actor.actor, created_at: now.toISOString(), updated_at: now.toISOString() })
+        .execute();
+      await appendAudit(trx, actor, { action: `application.${kind}.start`, subject: id, after: { card: cardId, resident: residentId, ...detail } }, now);
     });
+    return id;
+  }
+
+  private async finish(ctx: RunContext, kind: ProcedureKind, state: "completed" | "failed" | "awaiting-proxy", extra: Record<string, unknown>) {
+    const detail = { ...ctx.detail, ...extra, issued: ctx.issued.map((c) => `${c.type}:${c.serialHex}`), revoked: ctx.revoked };
+    await this.closeApplication(ctx.applicationId, kind, ctx.actor, state, detail, state === "completed" ? ctx.fee : undefined, ctx.detail);
+  }
+
+  /** Set an application's final state (with its fee when completed) and audit it, in one transaction. */
+  private async closeApplication(
+    id: string,
+    kind: string,
+    actor: Actor,
+    state: "completed" | "failed" | "awaiting-proxy",
+    extra: Record<string, unknown>,
+    fee?: FeeDecision,
+    baseDetail?: Record<string, unknown>,
+  ) {
+    const now = this.clock();
+    await this.db.transaction().execute(async (trx) => {
+      const row = baseDetail ? undefined : await trx.selectFrom("applications").select("detail").where("id", "=", id).executeTakeFirst();
+      const detail = { ...(baseDetail ?? (row ? (JSON.parse(row.detail) as Record<string, unknown>) : {})), ...extra, ...(fee ? { fee } : {}) };
+      await trx
+        .updateTable("applications")
+        .set({ state, detail: JSON.stringify(detail), updated_at: now.toISOString(), ...(fee ? { fee_yen: fee.amountYen } : {}) })
+        .where("id", "=", id)
+        .execute();
+      if (fee) {
+        await trx
+          .insertInto("fee_records")
+          .values({
+            id: `F-${randomBytes(6).toString("hex").toUpperCase()}`,
+            application_id: id,
+            office_id: actor.office ?? null,
+            fee_date: japanDateOf(now),
+            kind,
+            reason: fee.reason,
+            card_yen: fee.cardYen,
+            certificates_yen: fee.certificatesYen,
+            amount_yen: fee.amountYen,
+            recorded_by: actor.actor,
+            recorded_at: now.toISOString(),
+          })
+          .execute();
+      }
+      const action = state === "awaiting-proxy" ? `application.${kind}.proxy-visit-failed` : `application.${kind}.${state}`;
+      await appendAudit(trx, actor, { action, subject: id, after: { ...extra, ...(fee ? { fee } : {}) } }, now);
+    });
+  }
+
+  private async auditOnly(actor: Actor, action: string, subject: string, after: unknown): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await appendAudit(trx, actor, { action, subject, after }, this.clock());
+    });
+  }
+
+  private async setSuspended(cardId: string, suspended: boolean): Promise<void> {
+    const now = this.clock().toISOString();
+    await this.db
+      .updateTable("cards")
+      .set({ status: suspended ? "suspended" : "active", suspended_at: suspended ? now : null, updated_at: now })
+      .where("id", "=", cardId)
+      .execute();
+  }
+
+  private async heldOnCard(cardId: string): Promise<{ type: CaType; serialHex: string }[]> {
+    const rows = await this.db.selectFrom("certificates").select(["ca_type", "serial_hex"]).where("card_id", "=", cardId).where("status", "=", "hold").orderBy("ca_type").execute();
+    return rows.map((r) => ({ type: r.ca_type, serialHex: r.serial_hex }));
   }
 
   /** The valid certificates on this card (not expired today), by type. */
@@ -295,6 +803,23 @@ interface RunContext {
   issued: CertificateRecord[];
   revoked: { type: CaType; serialHex: string; reason: RevocationReason }[];
   detail: Record<string, unknown>;
+  fee: FeeDecision;
+  newCardId?: string;
+  held?: { type: CaType; serialHex: string }[];
+}
+
+function newApplicationId(): string {
+  return `A-${randomBytes(6).toString("hex").toUpperCase()}`;
+}
+
+/** Names compared without spaces of either width (田中 一郎 = 田中　一郎 = 田中一郎). */
+function normaliseName(name: string): string {
+  return name.normalize("NFKC").replace(/\s+/gu, "");
+}
+
+function requireText(value: string | undefined, field: string): string {
+  if (typeof value !== "string" || value.length === 0) throw new ServiceError("invalid-input", `${field}: required`, field);
+  return value;
 }
 
 /** Authentication first: a signing certificate is capped by the authentication certificate's expiry. */

@@ -1,0 +1,199 @@
+import type { Kysely } from "kysely";
+import type { Database } from "../../store/schema.ts";
+import type { Municipality } from "../../config/municipalities.ts";
+import { MACHIDA_CONTACT } from "../../config/offices.ts";
+import { addDays, addMonthsClamped, parseJapanDate, type JapanDate } from "../../rules/japan-date.ts";
+import { renewalFrom } from "../../rules/validity.ts";
+import { RuleInputError } from "../../rules/errors.ts";
+import type { CaType } from "../../pki/jpki-profile.ts";
+import type { Registry } from "../registry.ts";
+import type { Clock } from "../clock.ts";
+import { ServiceError } from "../errors.ts";
+import { appendAudit, type Actor } from "../audit.ts";
+import { renderExpiryNotices, renderIssuanceNotice, type NoticePdfOptions, type Sender } from "./notices-pdf.ts";
+
+export interface NoticeDeps {
+  db: Kysely<Database>;
+  registry: Registry;
+  clock: Clock;
+}
+
+/** The sender printed on a notice: the resident's municipality, the office, and its contact. */
+export async function senderFor(db: Kysely<Database>, officeId: string | null, municipality: Municipality): Promise<Sender> {
+  const office = officeId ? await db.selectFrom("offices").selectAll().where("id", "=", officeId).executeTakeFirst() : undefined;
+  const machida = municipality.code === "132098";
+  return {
+    municipalityJa: `${municipality.prefectureJa}${municipality.cityJa}`,
+    officeJa: office?.name_ja ?? (machida ? "マイナンバーカードセンター" : `${municipality.cityJa}役所`),
+    contactJa: machida ? MACHIDA_CONTACT.nameJa : `${municipality.cityJa} 窓口`,
+    phone: machida ? MACHIDA_CONTACT.phone : (office?.phone ?? null),
+    fax: machida ? MACHIDA_CONTACT.fax : null,
+  };
+}
+
+/**
+ * The 交付通知書 for a card: ready when the card is produced, addressed to the resident, with
+ * the certificates' expiry dates where the card face shows them. Rendered on demand from the
+ * card's record, dated the production day, so the same card gives the same document.
+ */
+export async function issuanceNotice(deps: NoticeDeps, cardId: string, actor: Actor, options: NoticePdfOptions = {}) {
+  if (typeof cardId !== "string" || !/^C-[0-9A-Z]{10}$/.test(cardId)) throw new ServiceError("invalid-input", `card: ${JSON.stringify(cardId)} is not a card id (C-…)`, "card");
+  const card = await deps.db.selectFrom("cards").selectAll().where("id", "=", cardId).executeTakeFirst();
+  if (!card) throw new ServiceError("not-found", `no card with id ${cardId}`, "card");
+  if (card.status === "spoiled" || card.status === "producing") {
+    throw new ServiceError("refused", `このカードの交付通知書はありません（${card.status}）/ card ${cardId} is ${card.status}: no notice`, "card", { reason: `card-${card.status}` });
+  }
+  const resident = await deps.registry.get(card.resident_id);
+  const certs = await deps.db
+    .selectFrom("certificates")
+    .select(["ca_type", "expires", "status", "issued_at"])
+    .where("card_id", "=", cardId)
+    .orderBy("issued_at")
+    .execute();
+  // The certificates loaded at production (their issuance date is the production day).
+  const loaded = certs.filter((c) => c.issued_at.length > 0 && c.status !== "revoked");
+  const shown = (loaded.length > 0 ? loaded : certs).slice(0, 2);
+  const byType = new Map<CaType, JapanDate>();
+  for (const c of shown) byType.set(c.ca_type, c.expires);
+  const pdf = await renderIssuanceNotice(
+    {
+      addressee: { name: resident.name, address: resident.address },
+      sender: await senderFor(deps.db, actor.office ?? null, resident.municipality),
+      cardId,
+      producedDate: card.produced_date,
+      cardExpires: card.expires,
+      certificates: (["auth", "sign"] as const).filter((t) => byType.has(t)).map((t) => ({ type: t, expires: byType.get(t)! })),
+      issuedAt: new Date(card.created_at),
+    },
+    options,
+  );
+  await deps.db.transaction().execute(async (trx) => {
+    await appendAudit(trx, actor, { action: "notice.issuance.printed", subject: cardId, after: { resident: resident.id } }, deps.clock());
+  });
+  return { filename: `kofu-tsuchisho-${cardId}.pdf`, contentType: "application/pdf" as const, pdf };
+}
+
+export interface ExpiryNoticeRow {
+  residentId: string;
+  name: string;
+  address: string;
+  municipalityCode: string;
+  cardId: string | null;
+  certificates: { type: CaType; serialHex: string; expires: JapanDate; renewalFrom: JapanDate }[];
+  earliestExpiry: JapanDate;
+}
+
+export interface ExpiryNoticeRun {
+  from: JapanDate;
+  /** Certificates expiring on or after this day … */
+  windowStart: JapanDate;
+  /** … and on or before this day (the day before `from` plus three months). */
+  windowEnd: JapanDate;
+  residents: ExpiryNoticeRow[];
+}
+
+const PAGE = 2000;
+
+/**
+ * The 有効期限通知書 run (spec §2.1: J-LIS mails it 2–3 months before expiry): registered
+ * residents with a valid certificate expiring from `from` + 2 months up to the day before `from`
+ * + 3 months, so monthly runs on the same day of the month cover each expiry day once.
+ * Read in pages; `onProgress` hears how many certificates have been read.
+ */
+export async function expiryNoticeRun(
+  deps: NoticeDeps,
+  input: { from: string; municipality?: string; onProgress?: (read: number) => void },
+): Promise<ExpiryNoticeRun> {
+  let from: JapanDate;
+  try {
+    from = parseJapanDate(input.from, "from");
+  } catch (error) {
+    if (error instanceof RuleInputError) throw new ServiceError("invalid-input", error.message, "from");
+    throw error;
+  }
+  const windowStart = addMonthsClamped(from, 2);
+  const beyond = addMonthsClamped(from, 3);
+  const byResident = new Map<string, ExpiryNoticeRow>();
+  let read = 0;
+  for (let offset = 0; ; offset += PAGE) {
+    let query = deps.db
+      .selectFrom("certificates")
+      .innerJoin("residents", "residents.id", "certificates.resident_id")
+      .select([
+        "certificates.ca_type",
+        "certificates.serial_hex",
+        "certificates.expires",
+        "certificates.card_id",
+        "residents.id as resident_id",
+        "residents.name",
+        "residents.address",
+        "residents.municipality_code",
+      ])
+      .where("certificates.status", "=", "valid")
+      .where("certificates.expires", ">=", windowStart)
+      .where("certificates.expires", "<", beyond)
+      .where("residents.status", "=", "registered")
+      .orderBy("residents.id")
+      .orderBy("certificates.ca_type")
+      .orderBy("certificates.serial_hex")
+      .limit(PAGE)
+      .offset(offset);
+    if (input.municipality) query = query.where("residents.municipality_code", "=", input.municipality);
+    const page = await query.execute();
+    for (const r of page) {
+      const row = byResident.get(r.resident_id) ?? {
+        residentId: r.resident_id,
+        name: r.name,
+        address: r.address,
+        municipalityCode: r.municipality_code,
+        cardId: r.card_id,
+        certificates: [],
+        earliestExpiry: r.expires,
+      };
+      row.certificates.push({ type: r.ca_type, serialHex: r.serial_hex, expires: r.expires, renewalFrom: renewalFrom(r.expires) });
+      if (r.expires < row.earliestExpiry) row.earliestExpiry = r.expires;
+      row.cardId ??= r.card_id;
+      byResident.set(r.resident_id, row);
+    }
+    read += page.length;
+    input.onProgress?.(read);
+    if (page.length < PAGE) break;
+  }
+  const residents = [...byResident.values()].sort((a, b) => a.earliestExpiry.localeCompare(b.earliestExpiry) || a.residentId.localeCompare(b.residentId));
+  return { from, windowStart, windowEnd: addDays(beyond, -1), residents };
+}
+
+/** CSV (RFC 4180, UTF-8 with a BOM so spreadsheet software in Japan opens it as UTF-8). */
+export function expiryNoticesCsv(run: ExpiryNoticeRun): string {
+  const header = ["resident_id", "name", "address", "municipality_code", "card_id", "auth_expires", "sign_expires", "earliest_expires", "renewal_from"];
+  const lines = [header.join(",")];
+  for (const r of run.residents) {
+    const auth = r.certificates.find((c) => c.type === "auth")?.expires ?? "";
+    const sign = r.certificates.find((c) => c.type === "sign")?.expires ?? "";
+    lines.push([r.residentId, r.name, r.address, r.municipalityCode, r.cardId ?? "", auth, sign, r.earliestExpiry, renewalFrom(r.earliestExpiry)].map(csvField).join(","));
+  }
+  return `\uFEFF${lines.join("\r\n")}\r\n`;
+}
+
+function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+/** The run as one PDF, one 有効期限通知書 page per resident. */
+export async function expiryNoticesPdf(deps: NoticeDeps, run: ExpiryNoticeRun, actor: Actor, options: NoticePdfOptions & { onPage?: (done: number) => void } = {}): Promise<Uint8Array> {
+  const municipalities = new Map<string, Municipality>();
+  const entries = [];
+  for (const r of run.residents) {
+    if (!municipalities.has(r.municipalityCode)) municipalities.set(r.municipalityCode, await deps.registry.municipality(r.municipalityCode));
+    entries.push({ addressee: { name: r.name, address: r.address }, residentId: r.residentId, cardId: r.cardId, certificates: r.certificates.map((c) => ({ type: c.type, expires: c.expires, renewalFrom: c.renewalFrom })) });
+  }
+  const first = municipalities.values().next().value ?? (await deps.registry.municipality("132098"));
+  const pdf = await renderExpiryNotices(
+    { sender: await senderFor(deps.db, actor.office ?? null, first), entries, runDate: run.from, issuedAt: deps.clock(), ...(options.onPage ? { onPage: options.onPage } : {}) },
+    options.fontPath ? { fontPath: options.fontPath } : {},
+  );
+  await deps.db.transaction().execute(async (trx) => {
+    await appendAudit(trx, actor, { action: "notice.expiry.run", subject: `expiry:${run.from}`, after: { windowStart: run.windowStart, windowEnd: run.windowEnd, residents: run.residents.length } }, deps.clock());
+  });
+  return pdf;
+}
