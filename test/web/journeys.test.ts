@@ -2,6 +2,7 @@
 // the developer console to the resident page, the e-Tax-style filing (accepted, then refused
 // after a move), the signing-password reset through the app and the kiosk, and a document at
 // the kiosk. Each journey ends with a screenshot (test-artifacts/web/) and the axe check.
+import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -214,6 +215,16 @@ describe("web pages in a real browser", { skip: skip ?? false, timeout: 120_000 
     assert.equal(pdf.headers()["content-type"], "application/pdf");
     assert.equal((await pdf.body()).subarray(0, 5).toString(), "%PDF-");
     await screenshotAndCheck(k, "08-kiosk-document");
+    // The tamper check printed on the document: issue number and code give back the PDF's SHA-256.
+    const issued = await t.context.store.db.selectFrom("kiosk_issuances").selectAll().orderBy("issued_at", "desc").executeTakeFirstOrThrow();
+    await k.goto(`${base}/kiosk/verify`);
+    await k.fill("#issue-number", issued.id);
+    await k.fill("#code", issued.verification_code);
+    await k.click("button:has-text('確認する')");
+    await k.waitForSelector("h2:has-text('交付の記録があります')");
+    const sha = createHash("sha256").update(await pdf.body()).digest("hex");
+    assert.match(await k.locator("td.mono").innerText(), new RegExp(sha, "i"));
+    await screenshotAndCheck(k, "09-kiosk-verify");
     await kiosk.close();
   });
 

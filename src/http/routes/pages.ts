@@ -22,6 +22,7 @@ import { infoPage } from "../../web/pages/info.ts";
 import { residentLoginPage, residentPage } from "../../web/pages/resident.ts";
 import { devPage, type DevState } from "../../web/pages/dev.ts";
 import { errorPage } from "../../web/pages/error.ts";
+import { kioskVerifyPage } from "../../web/pages/kiosk-verify.ts";
 import { appDonePage, appPage } from "../../web/pages/app.ts";
 import {
   kioskDocumentsPage,
@@ -265,6 +266,22 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
 
   // ---- Kiosk ----------------------------------------------------------------------------
   app.get("/kiosk", async (request, reply) => sendPage(reply, 200, kioskHomePage(pageView(request, reply, "/kiosk"))));
+  app.get("/kiosk/verify", async (request, reply) => sendPage(reply, 200, kioskVerifyPage(pageView(request, reply, "/kiosk/verify"))));
+  app.post("/kiosk/verify", async (request, reply) => {
+    const v = pageView(request, reply, "/kiosk/verify");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const form = request.body as Form;
+    const input = { issueNumber: text(form, "issueNumber", 40), code: text(form, "code", 40) };
+    try {
+      if (!input.issueNumber) throw missing("issueNumber", "交付番号", "issue number");
+      if (!input.code) throw missing("code", "照合番号", "verification code");
+      const record = await context.kiosk.verifyDocument(input.issueNumber, input.code);
+      return sendPage(reply, 200, kioskVerifyPage(v, input, undefined, record));
+    } catch (error) {
+      const problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), kioskVerifyPage(v, input, problem));
+    }
+  });
   app.get("/kiosk/services", async (request, reply) => sendPage(reply, 200, kioskServicesPage(pageView(request, reply, "/kiosk/services"))));
   app.get("/kiosk/issue", async (request, reply) => {
     const session = kioskSession(request);
