@@ -115,6 +115,37 @@ export class RegisterEvents {
     });
   }
 
+  /**
+   * A foreign resident's period of stay changed (extended, shortened, or ended by permanent
+   * residence: `null`). Nothing is revoked — the certificates already carry their expiry — but
+   * what may be issued next is capped by the new end.
+   */
+  async changeResidencePeriod(residentId: string, residenceEnd: string | null, actor: Actor = CLI_OPERATOR): Promise<{ id: string; residenceEnd: string | null }> {
+    return this.db.transaction().execute(async (trx) => {
+      const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
+      if (!resident) throw new ServiceError("not-found", `no resident with id ${residentId}`, "id");
+      if (resident.nationality === "JP") throw new ServiceError("invalid-input", "residence-end: only foreign residents have a period of stay", "residence-end");
+      let end: string | null = null;
+      if (residenceEnd !== null) {
+        try {
+          end = parseJapanDate(residenceEnd, "residence-end");
+        } catch (error) {
+          if (error instanceof RuleInputError) throw new ServiceError("invalid-input", error.message, error.field);
+          throw error;
+        }
+      }
+      const now = this.clock();
+      await trx.updateTable("residents").set({ residence_end: end, updated_at: now.toISOString() }).where("id", "=", residentId).execute();
+      const id = newId("E");
+      await trx
+        .insertInto("registry_events")
+        .values({ id, resident_id: residentId, kind: "residence-period", detail: JSON.stringify({ before: resident.residence_end, after: end }), effective_date: japanDateOf(now), recorded_at: now.toISOString() })
+        .execute();
+      await appendAudit(trx, actor, { action: "resident.residence-period", subject: residentId, before: { residenceEnd: resident.residence_end }, after: { residenceEnd: end } }, now);
+      return { id, residenceEnd: end };
+    });
+  }
+
   /** Death, emigration, card return, loss report, card found: events with no attribute change. */
   async record(
     db: Kysely<Database>,

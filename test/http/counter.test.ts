@@ -152,6 +152,23 @@ for (const backend of backends()) {
       assert.equal([a, b].find((x) => x.status === 409)!.body.error.reason, "card-busy");
     });
 
+    test("a foreign resident's new period of stay caps what is issued next", async () => {
+      await at("2026-11-25T03:00:00Z");
+      const r = await call("POST", "/api/counter/residents", { name: "SMITH JANE", birth: "1985-04-10", gender: "2", address: "東京都町田市森野１", municipality: "132098", nationality: "US", residenceEnd: "2027-06-30" });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const key = (await import("../helpers/keys.ts")).testPublicKeys(1)[0]!;
+      assert.equal((await t.context.ca.issue({ type: "auth", residentId: r.body.id, subjectPublicKey: key })).expires, "2027-06-30");
+      const changed = await call("POST", `/api/counter/residents/${r.body.id}/residence-period`, { residenceEnd: "2029-06-30" });
+      assert.equal(changed.status, 200, JSON.stringify(changed.body));
+      assert.equal((await t.context.ca.issue({ type: "auth", residentId: r.body.id, subjectPublicKey: key })).expires, "2029-06-30");
+      const permanent = await call("POST", `/api/counter/residents/${r.body.id}/residence-period`, { residenceEnd: null });
+      assert.equal(permanent.body.residenceEnd, null);
+      assert.equal((await t.context.ca.issue({ type: "auth", residentId: r.body.id, subjectPublicKey: key })).expires, "2031-04-10");
+      const japanese = await call("POST", "/api/counter/residents", { name: "町田 五郎", birth: "1985-04-10", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+      const refused = await call("POST", `/api/counter/residents/${japanese.body.id}/residence-period`, { residenceEnd: "2029-06-30" });
+      assert.equal(refused.body.error.field, "residence-end");
+    });
+
     test("the audit trail verifies; the OpenAPI document lists the procedures", async () => {
       const audit = await call("GET", "/api/counter/audit/verify");
       assert.equal(audit.body.ok, true);

@@ -90,6 +90,11 @@ const ENDPOINTS: Endpoint[] = [
     handler: async (c, s, r) => c.events.changeAttributes(r.params.id!, r.body, actorOf(s)),
   },
   {
+    method: "POST", path: "/api/counter/residents/:id/residence-period", summary: "a foreign resident's period of stay changed (null: no end any more)",
+    body: body(["residenceEnd"], { residenceEnd: { type: ["string", "null"], maxLength: 10 } }),
+    handler: async (c, s, r) => c.events.changeResidencePeriod(r.params.id!, r.body.residenceEnd, actorOf(s)),
+  },
+  {
     method: "POST", path: "/api/counter/residents/:id/death", summary: "death: both certificates revoked",
     handler: async (c, s, r) => c.events.endRegistration(r.params.id!, { kind: "death" }, actorOf(s)),
   },
