@@ -105,7 +105,7 @@ export class Context {
       const createdRoots = await ca.ensureRoots();
       const events = new RegisterEvents(store.db, clock);
       const crls = new CrlPublisher(store.db, ca, registry, settings, clock);
-      const ocsp = new OcspResponder(store.db, ca, settings, passphrase, clock);
+      const ocsp = new OcspResponder(store, ca, settings, passphrase, clock);
       await ocsp.ensureResponders();
       const verifiers = new Verifiers(store.db, settings, clock);
       const terminals = new Terminals(store.db, passphrase, clock);

@@ -2,7 +2,7 @@ import { createHash, generateKeyPair, X509Certificate } from "node:crypto";
 import { promisify } from "node:util";
 import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
-import { bytes } from "../store/database.ts";
+import { bytes, type Store } from "../store/database.ts";
 import { hex } from "../pki/asn1.ts";
 import { randomSerial, signCertificate } from "../pki/certificate.ts";
 import { ocspResponderTemplate, type CaType } from "../pki/jpki-profile.ts";
@@ -13,6 +13,7 @@ import {
   OcspRequestError,
   OcspUnsupportedHashError,
   OCSP_UNAUTHORIZED,
+  decodeOcspGetPath,
   parseOcspRequest,
   responderKeyHashOf,
   type OcspCertId,
@@ -38,6 +39,9 @@ export interface OcspAnswer {
   lookups: number;
   /** Set when the answer may be cached by HTTP caches (no nonce, successful). */
   cache?: { thisUpdate: Date; nextUpdate: Date; etag: string };
+  /** For a cached single answer: where it sits in the cache, and the serial it is about. */
+  cacheKey?: string;
+  serialHex?: string;
 }
 
 interface Responder {
@@ -70,14 +74,41 @@ export class OcspResponder {
   readonly #responders = new Map<CaType, Responder>();
   readonly #issuers = new Map<CaType, OcspIssuer>();
   readonly #cache = new Map<string, CachedAnswer>();
+  /** RFC 5019 GET paths already answered → the cache entry they map to (skips decoding and parsing). */
+  readonly #paths = new Map<string, { type: CaType; serialHex: string; cacheKey: string }>();
+  private readonly db: Kysely<Database>;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly store: Store,
     private readonly ca: CertificateAuthorities,
     private readonly settings: Settings,
     private readonly passphrase: string,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.db = store.db;
+  }
+
+  /**
+   * Answer the RFC 5019 GET form. A path seen before maps straight to its pre-signed answer: only
+   * the certificate's current state is read (one prepared statement) to make sure it still holds.
+   */
+  async answerGet(path: string, expected?: CaType): Promise<OcspAnswer> {
+    const known = this.#paths.get(path);
+    if (known && (!expected || expected === known.type)) {
+      const hit = this.#cache.get(known.cacheKey);
+      if (hit && this.clock().getTime() < hit.nextUpdate.getTime() - 30_000) {
+        const state = await this.stateOfSerial(known.type, known.serialHex);
+        if (state.key === hit.stateKey) return { der: hit.der, type: known.type, lookups: 1, cache: hit };
+      }
+    }
+    const requestDer = decodeOcspGetPath(path);
+    const answer = await this.answer(requestDer, expected);
+    if (answer.cache && answer.type && answer.cacheKey && answer.serialHex) {
+      if (this.#paths.size >= CACHE_LIMIT) this.#paths.delete(this.#paths.keys().next().value!);
+      this.#paths.set(path, { type: answer.type, serialHex: answer.serialHex, cacheKey: answer.cacheKey });
+    }
+    return answer;
+  }
 
   /** Load (or create, or roll over) the responder certificates of both CAs. */
   async ensureResponders(): Promise<void> {
@@ -183,7 +214,7 @@ export class OcspResponder {
     if (cacheKey) {
       const hit = this.#cache.get(cacheKey);
       if (hit && hit.stateKey === states[0]!.key && this.clock().getTime() < hit.nextUpdate.getTime() - 30_000) {
-        return { der: hit.der, type, lookups: 1, cache: hit };
+        return { der: hit.der, type, lookups: 1, cache: hit, cacheKey, serialHex: hex(request.requests[0]!.serial) };
       }
     }
     const thisUpdate = new Date(Math.floor(this.clock().getTime() / 1000) * 1000);
@@ -203,7 +234,7 @@ export class OcspResponder {
     if (this.#cache.size >= CACHE_LIMIT) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.delete(cacheKey);
     this.#cache.set(cacheKey, entry);
-    return { der, type, lookups: 1, cache: entry };
+    return { der, type, lookups: 1, cache: entry, cacheKey, serialHex: hex(request.requests[0]!.serial) };
   }
 
   private issuerOf(certId: OcspCertId): CaType | undefined {
@@ -212,16 +243,14 @@ export class OcspResponder {
   }
 
   /** The certificate's status from the store, and a key that changes whenever the status does. */
-  private async stateOf(type: CaType, certId: OcspCertId): Promise<{ status: OcspCertStatus; key: string }> {
-    const serialHex = hex(certId.serial);
+  private stateOf(type: CaType, certId: OcspCertId): Promise<{ status: OcspCertStatus; key: string }> {
+    return this.stateOfSerial(type, hex(certId.serial));
+  }
+
+  private async stateOfSerial(type: CaType, serialHex: string): Promise<{ status: OcspCertStatus; key: string }> {
     // Our serials are 16 bytes; anything else cannot be ours (and is not looked up).
-    if (!/^[0-9A-F]{32}$/.test(serialHex)) return { status: { kind: "unknown" }, key: "unknown" };
-    const row = await this.db
-      .selectFrom("certificates")
-      .select(["status", "revoked_at", "revocation_reason"])
-      .where("ca_type", "=", type)
-      .where("serial_hex", "=", serialHex)
-      .executeTakeFirst();
+    if (serialHex.length !== 32 || !/^[0-9A-F]{32}$/.test(serialHex)) return { status: { kind: "unknown" }, key: "unknown" };
+    const row = await this.store.certificateStatus(type, serialHex);
     if (!row) return { status: { kind: "unknown" }, key: "unknown" };
     if (row.status === "valid") return { status: { kind: "good" }, key: "good" };
     const reason = (row.revocation_reason ?? "unspecified") as RevocationReason;

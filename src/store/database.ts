@@ -15,15 +15,27 @@ export interface StoreOptions {
   postgresSchema?: string;
 }
 
+/** What the OCSP hot path needs to know about one certificate. */
+export interface CertificateStatusRow {
+  status: "valid" | "revoked" | "hold";
+  revoked_at: string | null;
+  revocation_reason: string | null;
+}
+
 export interface Store {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
+  /**
+   * The status of one certificate by primary key. The OCSP responder asks this on every request,
+   * so it skips the query builder: on SQLite it is one prepared statement, compiled once.
+   */
+  certificateStatus(type: "sign" | "auth", serialHex: string): Promise<CertificateStatusRow | undefined>;
   close(): Promise<void>;
 }
 
 /** Open the store and bring its schema up to date. */
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const { db, dialect } = options.postgresUrl ? await openPostgres(options) : await openSqlite(options);
+  const { db, dialect, certificateStatus } = options.postgresUrl ? await openPostgres(options) : await openSqlite(options);
   // Kysely looks for its migration tables in every schema unless told which: with a schema per
   // PostgreSQL test run, one run would see another's tables and skip creating its own.
   const migrator = new Migrator({ db, provider: migrationProvider(dialect), ...(options.postgresUrl && options.postgresSchema ? { migrationTableSchema: options.postgresSchema } : {}) });
@@ -34,8 +46,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const cause = error instanceof Error ? error.message : String(error ?? "");
     throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${cause}`.trim());
   }
-  return { db, dialect, close: () => db.destroy() };
+  return { db, dialect, certificateStatus, close: () => db.destroy() };
 }
+
+const STATUS_SQL = "select status, revoked_at, revocation_reason from certificates where ca_type = ? and serial_hex = ?";
 
 async function openSqlite(options: StoreOptions) {
   const { default: SQLite } = await import("better-sqlite3");
@@ -49,7 +63,13 @@ async function openSqlite(options: StoreOptions) {
   database.pragma("foreign_keys = ON");
   database.pragma("busy_timeout = 5000");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-  return { db, dialect: "sqlite" as const };
+  // Prepared lazily: the table exists only after the migrations have run.
+  let statusStatement: import("better-sqlite3").Statement<[string, string], CertificateStatusRow> | undefined;
+  const certificateStatus = async (type: "sign" | "auth", serialHex: string) => {
+    statusStatement ??= database.prepare<[string, string], CertificateStatusRow>(STATUS_SQL);
+    return statusStatement.get(type, serialHex);
+  };
+  return { db, dialect: "sqlite" as const, certificateStatus };
 }
 
 async function openPostgres(options: StoreOptions) {
@@ -73,7 +93,11 @@ async function openPostgres(options: StoreOptions) {
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: "postgres" as const };
+  const certificateStatus = async (type: "sign" | "auth", serialHex: string) => {
+    const { rows } = await pool.query<CertificateStatusRow>({ name: "certificate-status", text: STATUS_SQL.replace("?", "$1").replace("?", "$2"), values: [type, serialHex] });
+    return rows[0];
+  };
+  return { db, dialect: "postgres" as const, certificateStatus };
 }
 
 /** Binary columns come back as Buffer (better-sqlite3, pg); hand out plain Uint8Array views. */

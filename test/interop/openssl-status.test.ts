@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
@@ -106,6 +106,32 @@ for (const openStatus of [true, false]) {
       assert.match(text.stdout, /Machida-shi CRLDP/);
     });
 
+    test("RFC 5019 GET: cacheable, answered from the pre-signed cache, and revoked at once after a revocation", async () => {
+      const req = join(dir, "get-req.der");
+      await run("openssl", ["ocsp", "-issuer", join(dir, "auth-ca.pem"), "-cert", join(dir, "auth.pem"), "-no_nonce", "-reqout", req]);
+      const path = encodeURIComponent(readFileSync(req).toString("base64"));
+      const headers = openStatus ? {} : { "X-OpenJPKI-Verifier-Key": apiKey };
+      const get = async () => {
+        const res = await fetch(`${server.url}/ocsp/auth/${path}`, { headers });
+        assert.equal(res.status, 200);
+        assert.equal(res.headers.get("content-type"), "application/ocsp-response");
+        const file = join(dir, `get-resp-${Math.random().toString(36).slice(2)}.der`);
+        writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+        const { stdout } = await run("openssl", ["ocsp", "-respin", file, "-reqin", req, "-CAfile", join(dir, "auth-ca.pem"), "-issuer", join(dir, "auth-ca.pem"), "-cert", join(dir, "auth.pem"), "-no_nonce"]);
+        return { etag: res.headers.get("etag"), cacheControl: res.headers.get("cache-control"), stdout };
+      };
+      const first = await get();
+      const second = await get();
+      assert.match(first.stdout, /auth\.pem: good/);
+      assert.match(first.cacheControl ?? "", /max-age=\d+, public/);
+      assert.equal(second.etag, first.etag, "the same pre-signed answer");
+      const serial = (await t.context.ca.certificatesOf(residentId)).find((c) => c.type === "auth")!.serialHex;
+      await t.context.ca.revoke({ type: "auth", serialHex: serial, reason: "keyCompromise", by: "operator" });
+      const third = await get();
+      assert.match(third.stdout, /auth\.pem: revoked/);
+      assert.notEqual(third.etag, first.etag);
+    });
+
     test("malformed OCSP requests get malformedRequest or a 4xx, never a 5xx or a hang", async () => {
       const corpus: Buffer[] = [
         Buffer.alloc(0),
@@ -146,8 +172,8 @@ for (const openStatus of [true, false]) {
         assert.equal(ocspSign.lookups, 3);
         assert.equal(ocspSign.feeYen, 60);
         const ocspAuth = report.find((r) => r.type === "auth" && r.kind === "ocsp")!;
-        assert.equal(ocspAuth.lookups, 2);
-        assert.equal(ocspAuth.feeYen, 4);
+        assert.equal(ocspAuth.lookups, 5);
+        assert.equal(ocspAuth.feeYen, 10);
       });
     }
   });

@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Context } from "../../services/context.ts";
 import type { CaType } from "../../pki/jpki-profile.ts";
 import {
-  decodeOcspGetPath,
   OcspRequestError,
   ocspErrorResponseFor,
   OCSP_REQUEST_CONTENT_TYPE,
@@ -87,7 +86,7 @@ export async function statusRoutes(app: FastifyInstance, context: Context): Prom
       if (verifier === null) return reply;
       const encoded = (request.params as { "*": string })["*"];
       const ifNoneMatch = request.headers["if-none-match"];
-      return sendOcsp(reply, verifier, () => context.ocsp.answer(decodeOcspGetPath(encoded), type), ifNoneMatch);
+      return sendOcsp(reply, verifier, () => context.ocsp.answerGet(encoded, type), ifNoneMatch);
     });
   }
 
