@@ -110,7 +110,7 @@ for (const openStatus of [true, false]) {
       const req = join(dir, "get-req.der");
       await run("openssl", ["ocsp", "-issuer", join(dir, "auth-ca.pem"), "-cert", join(dir, "auth.pem"), "-no_nonce", "-reqout", req]);
       const path = encodeURIComponent(readFileSync(req).toString("base64"));
-      const headers = openStatus ? {} : { "X-OpenJPKI-Verifier-Key": apiKey };
+      const headers: Record<string, string> = openStatus ? {} : { "X-OpenJPKI-Verifier-Key": apiKey };
       const get = async () => {
         const res = await fetch(`${server.url}/ocsp/auth/${path}`, { headers });
         assert.equal(res.status, 200);
