@@ -3,7 +3,6 @@ import { createHash, randomBytes, type KeyObject } from "node:crypto";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import {
   AlgorithmIdentifier,
-  Certificate,
   Extension,
   Extensions,
   SubjectPublicKeyInfo,
@@ -57,16 +56,35 @@ export function buildTbsCertificate(template: CertificateTemplate): TBSCertifica
 }
 
 export async function signCertificate(template: CertificateTemplate, signer: Signer): Promise<Uint8Array> {
-  const tbs = buildTbsCertificate(template);
-  const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
+  const tbsDer = new Uint8Array(AsnConvert.serialize(buildTbsCertificate(template)));
   const signature = await signer.sign(tbsDer);
-  const certificate = new Certificate({
-    tbsCertificate: tbs,
-    tbsCertificateRaw: toArrayBuffer(tbsDer),
-    signatureAlgorithm: sha256WithRsa(),
-    signatureValue: toArrayBuffer(signature),
-  });
-  return new Uint8Array(AsnConvert.serialize(certificate));
+  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }:
+  // assembled around the TBS bytes that were signed, rather than encoding the TBS a second time.
+  const bitString = derTlv(0x03, concat(Uint8Array.of(0), signature));
+  return derTlv(0x30, concat(tbsDer, SHA256_WITH_RSA_DER, bitString));
+}
+
+/** AlgorithmIdentifier { sha256WithRSAEncryption, NULL } as DER. */
+const SHA256_WITH_RSA_DER = Uint8Array.of(0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00);
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+function derTlv(tag: number, content: Uint8Array): Uint8Array {
+  const n = content.length;
+  const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
+  const out = new Uint8Array(1 + length.length + n);
+  out[0] = tag;
+  out.set(length, 1);
+  out.set(content, 1 + length.length);
+  return out;
 }
 
 function sha256WithRsa(): AlgorithmIdentifier {

@@ -1,6 +1,6 @@
 import { generateKeyPair, X509Certificate, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
-import type { Kysely, Transaction } from "kysely";
+import type { Kysely } from "kysely";
 import type { CertificateTable, Database } from "../store/schema.ts";
 import { bytes } from "../store/database.ts";
 import { hex } from "../pki/asn1.ts";
@@ -151,8 +151,10 @@ export class CertificateAuthorities {
 
   /**
    * Issue one certificate for a registered resident. The rules decide eligibility and expiry;
-   * the certificate is built, signed and recorded inside one transaction and handed out only
-   * after the commit, so a crash can never leave a signed certificate unrecorded.
+   * the certificate is built and signed, then recorded (with its audit record) in one short
+   * transaction, and handed out only after the commit: a crash before the commit loses a
+   * certificate that never left this process, so no released certificate is ever unrecorded.
+   * Signing outside the write transaction lets concurrent issuances sign in parallel.
    */
   async issue(request: IssueRequest): Promise<CertificateRecord> {
     const authority = this.authority(request.type);
@@ -162,7 +164,7 @@ export class CertificateAuthorities {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.db.transaction().execute((trx) => this.issueIn(trx, authority, resident, request));
+        return await this.issueOnce(authority, resident, request);
       } catch (error) {
         // A colliding random serial or CN (vanishingly rare) is retried with fresh ones.
         if (attempt < 3 && isUniqueViolation(error)) continue;
@@ -171,15 +173,10 @@ export class CertificateAuthorities {
     }
   }
 
-  private async issueIn(
-    trx: Transaction<Database>,
-    authority: Authority,
-    resident: Resident,
-    request: IssueRequest,
-  ): Promise<CertificateRecord> {
+  private async issueOnce(authority: Authority, resident: Resident, request: IssueRequest): Promise<CertificateRecord> {
     const now = this.clock();
     const issued = japanDateOf(now);
-    const authExpiry = request.type === "sign" ? await this.currentAuthExpiry(trx, resident.id, issued) : undefined;
+    const authExpiry = request.type === "sign" ? await this.currentAuthExpiry(this.db, resident.id, issued) : undefined;
     const validity = this.validity(resident, issued, request, authExpiry);
     const period = request.type === "sign" ? validity.sign : validity.auth;
     if (!("expires" in period)) {
@@ -247,13 +244,15 @@ export class CertificateAuthorities {
       invalidity_date: null,
       revoked_by: null,
     };
-    await trx.insertInto("certificates").values(row).execute();
-    await appendAudit(
-      trx,
-      request.actor ?? CLI_OPERATOR,
-      { action: "certificate.issue", subject: `${request.type}:${row.serial_hex}`, after: { resident: resident.id, card: row.card_id, expires: row.expires } },
-      now,
-    );
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto("certificates").values(row).execute();
+      await appendAudit(
+        trx,
+        request.actor ?? CLI_OPERATOR,
+        { action: "certificate.issue", subject: `${request.type}:${row.serial_hex}`, after: { resident: resident.id, card: row.card_id, expires: row.expires } },
+        now,
+      );
+    });
     return toRecord(row);
   }
 
@@ -275,8 +274,8 @@ export class CertificateAuthorities {
   }
 
   /** The expiry of the holder's valid authentication certificate, which caps a signing certificate. */
-  private async currentAuthExpiry(trx: Transaction<Database>, residentId: string, today: JapanDate): Promise<JapanDate | undefined> {
-    const rows = await trx
+  private async currentAuthExpiry(db: Kysely<Database>, residentId: string, today: JapanDate): Promise<JapanDate | undefined> {
+    const rows = await db
       .selectFrom("certificates")
       .select(["expires"])
       .where("resident_id", "=", residentId)
