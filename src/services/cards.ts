@@ -23,7 +23,13 @@ import type { Settings } from "../config/defaults.ts";
 
 export interface CardIssueRequest {
   residentId: string;
-  authPin: string;
+  /** Required unless `deferPins`: then the resident sets the PINs at handover. */
+  authPin?: string;
+  /**
+   * Produce the card without PINs (as a real card is produced): they stay unset — the card
+   * treats them as blocked — until the resident sets them at the counter on the 交付日.
+   */
+  deferPins?: boolean;
   /** The signing password; omit (or set noSign) to issue no signing certificate. */
   signPin?: string;
   noSign?: boolean;
@@ -42,6 +48,8 @@ export interface Card {
   producedDate: JapanDate;
   expires: JapanDate;
   handedOverDate: JapanDate | null;
+  /** The PINs are still to be set at handover. */
+  pinsPending: boolean;
 }
 
 export interface IssuedCard extends Card {
@@ -103,10 +111,15 @@ export class Cards {
       throw new ServiceError("not-eligible", `resident ${resident.id} is ${resident.status}: no card can be issued`, "resident");
     }
     const today = japanDateOf(this.clock());
-    const authPin = pin(checkFourDigitPin(request.authPin), "auth-pin");
-    const kenhojoPin = pin(checkFourDigitPin(request.kenhojoPin ?? request.authPin), "kenhojo-pin");
+    const deferred = request.deferPins === true;
+    if (deferred && (request.authPin || request.signPin || request.kenhojoPin)) {
+      throw new ServiceError("invalid-input", "auth-pin: PINs are set at handover when production defers them", "auth-pin");
+    }
+    if (!deferred && request.authPin === undefined) throw new ServiceError("invalid-input", "auth-pin: the authentication PIN is required", "auth-pin");
+    const authPin = deferred ? undefined : pin(checkFourDigitPin(request.authPin!), "auth-pin");
+    const kenhojoPin = deferred ? undefined : pin(checkFourDigitPin(request.kenhojoPin ?? request.authPin!), "kenhojo-pin");
     const signDecision = this.signDecision(resident, today, request);
-    const signPin = signDecision.issue ? pin(checkSigningPassword(request.signPin!), "sign-pin") : undefined;
+    const signPin = signDecision.issue && !deferred ? pin(checkSigningPassword(request.signPin!), "sign-pin") : undefined;
     const myNumber = request.myNumber ?? randomMyNumber();
     if (!isValidMyNumber(myNumber)) {
       throw new ServiceError("invalid-input", "my-number: must be 12 digits whose last is the check digit of the first 11", "my-number");
@@ -148,13 +161,13 @@ export class Cards {
       try {
         const session = new IssuerSession(reader);
         await session.authenticate(counter);
-        for (const type of signPin ? (["auth", "sign"] as const) : (["auth"] as const)) {
+        for (const type of signDecision.issue ? (["auth", "sign"] as const) : (["auth"] as const)) {
           const publicKey = await session.generateKeyPair(type);
           const record = await this.ca.issue({ type, residentId: resident.id, subjectPublicKey: publicKey, cardId: id, cardExpiry: expires, actor });
           certificates.push(record);
           await session.writeCertificate(type, record.der);
           await session.writeCertificate(`${type}-ca`, this.ca.authority(type).certificateDer);
-          await session.setPin(type, type === "auth" ? authPin : signPin!);
+          if (!deferred) await session.setPin(type, type === "auth" ? authPin! : signPin!);
         }
         await session.writeKenhojo({
           myNumber,
@@ -164,12 +177,16 @@ export class Cards {
           // The card writes sex as ISO/IEC 5218 (9 = not applicable); the register's 3 = unknown.
           sex: resident.gender === "3" ? "9" : resident.gender,
         });
-        await session.setPin("kenhojo", kenhojoPin);
+        if (!deferred) await session.setPin("kenhojo", kenhojoPin!);
       } finally {
         await reader.disconnect();
       }
       await this.db.transaction().execute(async (trx) => {
-        await trx.updateTable("cards").set({ status: "active", updated_at: this.clock().toISOString() }).where("id", "=", id).execute();
+        await trx
+          .updateTable("cards")
+          .set({ status: "active", pins_pending: deferred ? 1 : null, updated_at: this.clock().toISOString() })
+          .where("id", "=", id)
+          .execute();
         await appendAudit(
           trx,
           actor,
@@ -224,7 +241,7 @@ export class Cards {
       }
       return { issue: false, reason: eligibility.reason };
     }
-    if (!request.signPin) {
+    if (!request.signPin && !request.deferPins) {
       throw new ServiceError("invalid-input", "sign-pin: give the signing password, or --no-sign if the resident declines it", "sign-pin");
     }
     return { issue: true };
@@ -265,10 +282,15 @@ export class Cards {
     };
   }
 
-  async setStatus(id: string, status: CardTable["status"], extra: { handedOverDate?: JapanDate } = {}): Promise<void> {
+  async setStatus(id: string, status: CardTable["status"], extra: { handedOverDate?: JapanDate; pinsSet?: boolean } = {}): Promise<void> {
     await this.db
       .updateTable("cards")
-      .set({ status, updated_at: this.clock().toISOString(), ...(extra.handedOverDate ? { handed_over_date: extra.handedOverDate } : {}) })
+      .set({
+        status,
+        updated_at: this.clock().toISOString(),
+        ...(extra.handedOverDate ? { handed_over_date: extra.handedOverDate } : {}),
+        ...(extra.pinsSet ? { pins_pending: null } : {}),
+      })
       .where("id", "=", id)
       .execute();
   }
@@ -305,5 +327,6 @@ function toCard(row: CardTable): Card {
     producedDate: row.produced_date,
     expires: row.expires,
     handedOverDate: row.handed_over_date,
+    pinsPending: row.pins_pending === 1,
   };
 }

@@ -387,6 +387,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex("certificates_expires").on("certificates").columns(["status", "expires"]).execute();
       },
     },
+    "0011-pins-at-handover": {
+      async up(db: Kysely<any>) {
+        // A card produced without PINs: the resident sets them at the counter when it is handed over.
+        await db.schema.alterTable("cards").addColumn("pins_pending", "integer").execute();
+      },
+    },
   };
 }
 

@@ -202,6 +202,8 @@ export interface CardTable {
   replaces_card_id?: string | null;
   /** When the card-level suspension (一時停止) began; null when not suspended. */
   suspended_at?: string | null;
+  /** 1 while the card waits for the resident to set the PINs at handover. */
+  pins_pending?: number | null;
 }
 
 export interface AuditLogTable {

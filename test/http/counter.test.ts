@@ -152,6 +152,31 @@ for (const backend of backends()) {
       assert.equal([a, b].find((x) => x.status === 409)!.body.error.reason, "card-busy");
     });
 
+    test("a card produced without PINs: the resident sets them at handover (交付日), not before", async () => {
+      await at("2026-11-25T03:00:00Z");
+      const r = await call("POST", "/api/counter/residents", { name: "町田 六郎", birth: "1982-02-02", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+      const card = await call("POST", "/api/counter/cards", { residentId: r.body.id, deferPins: true });
+      assert.equal(card.status, 201, JSON.stringify(card.body));
+      assert.equal(card.body.pinsPending, true);
+      assert.deepEqual(card.body.certificates.map((c: any) => c.type), ["auth", "sign"]);
+      await t.context.cards.withReader(card.body.id, async (reader) => {
+        assert.equal(await new JpkiClient(reader).triesLeft("auth"), 0, "unset PINs behave as blocked");
+      });
+      const noPins = await call("POST", `/api/counter/cards/${card.body.id}/handover`, { identity: ID });
+      assert.equal(noPins.body.error.field, "auth-pin");
+      await at("2026-12-03T02:00:00Z");
+      const handed = await call("POST", `/api/counter/cards/${card.body.id}/handover`, { identity: ID, authPin: "5555", signPin: "HAND01" });
+      assert.equal(handed.status, 200, JSON.stringify(handed.body));
+      await t.context.cards.withReader(card.body.id, async (reader) => {
+        const client = new JpkiClient(reader);
+        assert.deepEqual(await client.verifyPin("auth", "5555"), { ok: true });
+        assert.deepEqual(await client.verifyPin("sign", "HAND01"), { ok: true });
+      });
+      const shown = await call("GET", `/api/counter/residents/${r.body.id}`);
+      assert.equal(shown.body.cards[0].pinsPending, false);
+      assert.equal(shown.body.cards[0].handedOverDate, "2026-12-03");
+    });
+
     test("a foreign resident's new period of stay caps what is issued next", async () => {
       await at("2026-11-25T03:00:00Z");
       const r = await call("POST", "/api/counter/residents", { name: "SMITH JANE", birth: "1985-04-10", gender: "2", address: "東京都町田市森野１", municipality: "132098", nationality: "US", residenceEnd: "2027-06-30" });

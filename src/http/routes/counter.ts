@@ -104,8 +104,8 @@ const ENDPOINTS: Endpoint[] = [
     handler: async (c, s, r) => c.events.endRegistration(r.params.id!, { kind: "emigration", continuedUse: r.body.continuedUse }, actorOf(s)),
   },
   {
-    method: "POST", path: "/api/counter/cards", summary: "card application and production with both certificates (unless declined)", status: 201,
-    body: body(["residentId", "authPin"], { residentId: text(20), authPin: pin, signPin: pin, noSign: { type: "boolean" }, myNumber: text(12) }),
+    method: "POST", path: "/api/counter/cards", summary: "card application and production with both certificates (unless declined); PINs now, or deferPins to set them at handover", status: 201,
+    body: body(["residentId"], { residentId: text(20), authPin: pin, signPin: pin, noSign: { type: "boolean" }, deferPins: { type: "boolean" }, myNumber: text(12) }),
     handler: async (c, s, r) => {
       const card = await c.counter.produceCard(r.body, actorOf(s));
       return { ...card, certificates: card.certificates.map(({ der: _der, ...x }) => x) };
@@ -183,8 +183,17 @@ const ENDPOINTS: Endpoint[] = [
     },
   },
   {
-    method: "POST", path: "/api/counter/cards/:id/handover", summary: "交付: hand the card over (recorded as the 交付日)",
-    body: body(["identity"], { identity }), handler: async (c, s, r) => c.counter.handOver({ cardId: r.params.id!, identity: r.body.identity as IdentityCheck }, actorOf(s)),
+    method: "POST", path: "/api/counter/cards/:id/handover", summary: "交付: hand the card over (recorded as the 交付日); the resident sets the PINs now if production deferred them",
+    body: body(["identity"], { identity, authPin: pin, signPin: pin, kenhojoPin: pin }),
+    handler: async (c, s, r) =>
+      c.counter.handOver(
+        {
+          cardId: r.params.id!,
+          identity: r.body.identity as IdentityCheck,
+          pins: { ...pinsOf(r.body), ...(r.body.kenhojoPin ? { kenhojo: r.body.kenhojoPin } : {}) },
+        },
+        actorOf(s),
+      ),
   },
   {
     method: "POST", path: "/api/counter/cards/:id/renewal", summary: "更新 (from 3 months before expiry)",

@@ -237,12 +237,30 @@ export class CounterProcedures {
   }
 
   /** 交付: the card is handed over at the counter on the 交付日, recorded apart from the issuance date. */
-  handOver(input: { cardId: string; identity: IdentityCheck }, actor: Actor) {
+  handOver(input: { cardId: string; identity: IdentityCheck; pins?: NewPins & { kenhojo?: string } }, actor: Actor) {
     return this.run("handover", input.cardId, input.identity, actor, undefined, async (ctx) => {
       const card = await this.cards.get(input.cardId);
       if (card.handedOverDate) throw new ServiceError("conflict", `card ${input.cardId} was handed over on ${card.handedOverDate}`, "card", { reason: "already-handed-over" });
+      const pins = input.pins ?? {};
+      if (card.pinsPending) {
+        // The resident sets the PINs on the terminal now, through the card's issuer commands.
+        const hasSign = (await this.currentOnCard(input.cardId)).has("sign");
+        if (!pins.auth) throw new ServiceError("invalid-input", "auth-pin: the resident sets the authentication PIN at handover", "auth-pin");
+        if (hasSign && !pins.sign) throw new ServiceError("invalid-input", "sign-pin: the resident sets the signing password at handover", "sign-pin");
+        const auth = checkPin("auth", pins.auth, "auth-pin");
+        const sign = hasSign ? checkPin("sign", pins.sign!, "sign-pin") : undefined;
+        const kenhojo = checkPin("auth", pins.kenhojo ?? pins.auth, "kenhojo-pin");
+        await this.cards.withCounterSession(input.cardId, async (session) => {
+          await session.setPin("auth", auth);
+          if (sign) await session.setPin("sign", sign);
+          await session.setPin("kenhojo", kenhojo);
+        });
+        ctx.detail.pinsSet = hasSign ? ["auth", "sign", "kenhojo"] : ["auth", "kenhojo"];
+      } else if (pins.auth || pins.sign) {
+        throw new ServiceError("invalid-input", "auth-pin: this card's PINs were set when it was produced", "auth-pin");
+      }
       const today = japanDateOf(this.clock());
-      await this.cards.setStatus(input.cardId, card.status, { handedOverDate: today });
+      await this.cards.setStatus(input.cardId, card.status, { handedOverDate: today, pinsSet: card.pinsPending });
       ctx.detail.handedOverDate = today;
       ctx.detail.certificateIssuanceDate = card.producedDate;
     });
