@@ -22,11 +22,11 @@ import {
   id_ad_caIssuers,
   id_ad_ocsp,
   id_pe_authorityInfoAccess,
-  id_pkix,
   ExtendedKeyUsage,
   id_kp_OCSPSigning,
 } from "@peculiar/asn1-x509";
 import { POLICY_OID } from "../profile/oids.ts";
+import { X509_OID } from "../profile/x509-oids.ts";
 import { buildName, utf8StringDer, type DistinguishedName } from "./asn1.ts";
 import { keyIdentifier, type CertificateTemplate, type ExtensionSpec } from "./certificate.ts";
 
@@ -61,19 +61,7 @@ const PURPOSE: Record<CaType, { en: string; ja: string }> = {
 };
 
 
-const OID = {
-  keyUsage: "2.5.29.15",
-  subjectAltName: "2.5.29.17",
-  issuerAltName: "2.5.29.18",
-  basicConstraints: "2.5.29.19",
-  crlDistributionPoints: "2.5.29.31",
-  certificatePolicies: "2.5.29.32",
-  authorityKeyIdentifier: "2.5.29.35",
-  subjectKeyIdentifier: "2.5.29.14",
-  cpsQualifier: `${id_pkix}.2.1`,
-  extendedKeyUsage: "2.5.29.37",
-  ocspNoCheck: "1.3.6.1.5.5.7.48.1.5",
-} as const;
+const OID = { ...X509_OID, extendedKeyUsage: X509_OID.extKeyUsage } as const;
 
 /** `C=JP, O=<org>, OU=<org> for digital signature|user authentication, OU=<operator>` (C, O, OU, OU as J-LIS). */
 export function caName(type: CaType, naming: CaNaming): DistinguishedName {

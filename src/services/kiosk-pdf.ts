@@ -5,7 +5,7 @@ import { GENDER_LABEL } from "../profile/attributes.ts";
 import { japanDateOf, type JapanDate } from "../rules/japan-date.ts";
 import type { KioskDocumentKind } from "../config/kiosk-documents.ts";
 import { ServiceError } from "./errors.ts";
-import { findFont, loadFont, subsetName } from "./pdf-fonts.ts";
+import { findFont, loadFont, subsetName, A4, MARGIN, INK, GREY, RULE, ACCENT, WARN } from "./pdf-fonts.ts";
 
 /** Where IPA Gothic is looked for (kept here for existing importers; the list lives in pdf-fonts.ts). */
 export { IPA_GOTHIC_PATHS } from "./pdf-fonts.ts";
@@ -37,13 +37,6 @@ export interface KioskPdfOptions {
   fontPath?: string;
 }
 
-const A4 = { width: 595.28, height: 841.89 };
-const MARGIN = 56;
-const INK = rgb(0.1, 0.1, 0.12);
-const GREY = rgb(0.42, 0.42, 0.45);
-const RULE = rgb(0.6, 0.6, 0.63);
-const ACCENT = rgb(0.1, 0.32, 0.55);
-const WARN = rgb(0.62, 0.12, 0.1);
 
 /**
  * The document a kiosk prints, as a one-page A4 PDF with IPA Gothic embedded as a subset (so

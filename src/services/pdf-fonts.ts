@@ -1,3 +1,4 @@
+import { rgb } from "pdf-lib";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -62,3 +63,12 @@ export function subsetName(postscriptName: string, key: string): string {
   const tag = [...digest.subarray(0, 6)].map((b) => String.fromCharCode(65 + (b % 26))).join("");
   return `${tag}+${postscriptName}`;
 }
+
+/** The page and palette every printed document shares (kiosk documents, counter notices). */
+export const A4 = { width: 595.28, height: 841.89 } as const;
+export const MARGIN = 56;
+export const INK = rgb(0.1, 0.1, 0.12);
+export const GREY = rgb(0.42, 0.42, 0.45);
+export const RULE = rgb(0.6, 0.6, 0.63);
+export const ACCENT = rgb(0.1, 0.32, 0.55);
+export const WARN = rgb(0.62, 0.12, 0.1);

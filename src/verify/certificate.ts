@@ -20,23 +20,12 @@ import {
   SubjectKeyIdentifier,
   id_ad_ocsp,
 } from "@peculiar/asn1-x509";
+import { X509_OID } from "../profile/x509-oids.ts";
 import { failure, describeError } from "./errors.ts";
 import { rawCertificateParts, serialHex, toHex, u8, utf8StringValue, type RawCertificateParts } from "./der.ts";
 
-export const OID = {
-  keyUsage: "2.5.29.15",
-  subjectAltName: "2.5.29.17",
-  issuerAltName: "2.5.29.18",
-  basicConstraints: "2.5.29.19",
-  crlDistributionPoints: "2.5.29.31",
-  certificatePolicies: "2.5.29.32",
-  authorityKeyIdentifier: "2.5.29.35",
-  subjectKeyIdentifier: "2.5.29.14",
-  extKeyUsage: "2.5.29.37",
-  authorityInfoAccess: "1.3.6.1.5.5.7.1.1",
-  ocspNoCheck: "1.3.6.1.5.5.7.48.1.5",
-  kpOcspSigning: "1.3.6.1.5.5.7.3.9",
-} as const;
+/** The extension OIDs this module checks (shared with the issuer: src/profile/x509-oids.ts). */
+export const OID = X509_OID;
 
 /** Extensions a leaf or responder certificate may mark critical: we process them all. */
 const UNDERSTOOD = new Set<string>([

@@ -2,7 +2,7 @@ import { PDFDocument, rgb, degrees, type PDFFont, type PDFPage, type RGB } from 
 import fontkit from "@pdf-lib/fontkit";
 import { formatJapaneseEra } from "../../profile/era.ts";
 import { japanDateOf, type JapanDate } from "../../rules/japan-date.ts";
-import { findFont, loadFont, subsetName } from "../pdf-fonts.ts";
+import { findFont, loadFont, subsetName, A4, MARGIN, INK, GREY, RULE, ACCENT, WARN } from "../pdf-fonts.ts";
 import { wrap } from "../kiosk-pdf.ts";
 
 /** Who a notice is mailed to: the resident at their registered address. */
@@ -57,13 +57,6 @@ export interface ExpiryNoticeEntry {
   certificates: { type: "auth" | "sign"; expires: JapanDate; renewalFrom: JapanDate }[];
 }
 
-const A4 = { width: 595.28, height: 841.89 };
-const MARGIN = 56;
-const INK = rgb(0.1, 0.1, 0.12);
-const GREY = rgb(0.42, 0.42, 0.45);
-const RULE = rgb(0.6, 0.6, 0.63);
-const ACCENT = rgb(0.1, 0.32, 0.55);
-const WARN = rgb(0.62, 0.12, 0.1);
 
 export const CERT_LABEL = {
   auth: { ja: "利用者証明用電子証明書", en: "authentication certificate" },

@@ -17,15 +17,8 @@ const THROTTLE = { failures: 5, windowMinutes: 15, lockMinutes: 15 } as const;
 export type StaffRole = StaffTable["role"];
 export const STAFF_ROLES: readonly StaffRole[] = ["clerk", "supervisor", "administrator"];
 
-export interface Office {
-  id: string;
-  municipalityCode: string;
-  nameJa: string;
-  nameEn: string;
-  address: string | null;
-  phone: string | null;
-  hours: string | null;
-}
+/** An office as the directory returns it: the configuration's shape. */
+export type Office = OfficeConfig;
 
 export interface StaffMember {
   id: string;
