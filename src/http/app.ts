@@ -10,6 +10,7 @@ import { pagesRoutes } from "./routes/pages.ts";
 import { demoRoutes } from "./routes/demo-api.ts";
 import { kioskApiRoutes } from "./routes/kiosk-api.ts";
 import { counterRoutes } from "./routes/counter.ts";
+import { counterPagesRoutes } from "./routes/counter-pages.ts";
 
 const STATUS_OF: Record<ServiceError["code"], number> = {
   "invalid-input": 400,
@@ -78,6 +79,7 @@ export async function buildApp(context: Context, options: { log?: (line: string)
 
   await pagesRoutes(app, context, options.log ? { log: options.log } : {});
   await demoRoutes(app, context, options.log ? { log: options.log } : {});
+  await counterPagesRoutes(app, context, options.log ? { log: options.log } : {});
   app.get("/cps", async (_request, reply) =>
     reply
       .type("text/plain; charset=utf-8")

@@ -25,7 +25,7 @@ export function topPage(v: View, cas: CaView[]): string {
 <h2>${t("メニュー", "Menu")}</h2>
 <ul class="cards">
 ${families.map((f) => html`<li class="card card--link"><a href="${f.href}">${t(f.ja, f.en)}</a><p>${t(f.dja, f.den)}</p></li>`)}
-<li class="card"><span><strong>${t("窓口の職員用画面", "Counter console (staff)")}</strong></span><p>${t("準備中です。窓口での発行・更新・失効などの手続き画面をここに追加します。", "Coming soon: the counter's procedures (issuance, renewal, revocation…) will be added here.")}</p></li>
+<li class="card card--link"><a href="/counter">${t("窓口端末（職員用）", "Counter console (staff)")}</a><p>${t("職員ログインのうえ、住民の登録、カードの作製・交付、更新・失効・暗証番号の初期化などの窓口の手続き、本日の手数料、監査記録。", "After a staff login: registering residents, producing and handing over cards, renewal, revocation, PIN initialisation and the other counter procedures, the day's fees, the audit trail.")}</p></li>
 </ul>
 <h2>${t("認証局", "Certificate authorities")}</h2>
 <p>${t("この試験用システムの認証局の証明書です。実在の J-LIS の証明書とは異なります。", "The CA certificates of this test system. They are not the real J-LIS certificates.")}</p>

@@ -1,0 +1,705 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { randomBytes } from "node:crypto";
+import type { Context } from "../../services/context.ts";
+import { ServiceError } from "../../services/errors.ts";
+import { actorOf, type StaffSession } from "../../services/counter/staff.ts";
+import type { IdentityCheck, NewPins, ProcedureOutcome, ProxyProcedureKind } from "../../services/counter/procedures.ts";
+import type { ReissueReason } from "../../services/counter/fees.ts";
+import { feeSummary } from "../../services/counter/fees.ts";
+import { expiryNoticeRun, expiryNoticesCsv, issuanceNotice } from "../../services/counter/notices.ts";
+import { verifyAudit } from "../../services/audit.ts";
+import { cardView, certificateView } from "../../services/resident-view.ts";
+import { japanDateOf } from "../../rules/japan-date.ts";
+import type { CaType } from "../../pki/jpki-profile.ts";
+import type { ProxyType } from "../../rules/proxy.ts";
+import type { View } from "../../web/layout.ts";
+import type { Problem } from "../../web/forms.ts";
+import { cookiesOf, formAccepted, pageView, problemOf, sendPage, statusOf, text, type Form } from "./pages.ts";
+import { counterLoginPage } from "../../web/pages/counter/login.ts";
+import { counterHomePage, residentDetailPage, type Outcome, type ResidentDetail } from "../../web/pages/counter/residents.ts";
+import { cardApplyPage, eventPage, isEventSlug, isProcedureSlug, procedurePage, proxyCompletePage, PROCEDURES, EVENTS, type EventSlug, type ProcedureSlug } from "../../web/pages/counter/procedures.ts";
+import { auditPage, expiryNoticesPage, summaryPage } from "../../web/pages/counter/office.ts";
+
+/** The same cookie as the counter API: one staff login serves both. */
+const STAFF_COOKIE = "openjpki_staff";
+const SESSION_SECONDS = 8 * 3600;
+const HELD_MS = 10 * 60_000;
+const ID = /^[A-Z]-[0-9A-Z]{10}$/;
+const APPLICATION_ID = /^A-[0-9A-F]{12}$/;
+const IDENTITY_DOCUMENTS: readonly IdentityCheck["document"][] = ["my-number-card", "driver-licence", "passport", "residence-card", "other"];
+
+interface Held<T> {
+  staffId: string;
+  value: T;
+  expires: number;
+}
+
+function invalid(field: string, message: string, reason?: string): ServiceError {
+  return new ServiceError("invalid-input", message, field, reason ? { reason } : undefined);
+}
+
+/** Form values to show again next to an error: never a PIN. */
+function keep(form: Form): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, value] of Object.entries(form)) {
+    if (typeof value !== "string" || k === "_csrf" || /pin/i.test(k) || k === "password" || k === "answerCode") continue;
+    out[k] = value.slice(0, 200);
+  }
+  return out;
+}
+
+function identityOf(form: Form, required: boolean, prefix = "identity"): IdentityCheck | undefined {
+  const document = text(form, `${prefix}Document`, 40);
+  if (!document) {
+    if (required) throw invalid("identity", "本人確認書類を選んでください / choose the identity document checked");
+    return undefined;
+  }
+  if (!(IDENTITY_DOCUMENTS as readonly string[]).includes(document)) throw invalid("identity", "本人確認書類の種類が正しくありません / unknown identity document");
+  const note = text(form, `${prefix}Note`, 200);
+  return { document: document as IdentityCheck["document"], ...(note ? { note } : {}) };
+}
+
+function typesOf(form: Form, required = true): CaType[] {
+  const types: CaType[] = [...(form.typeAuth === "1" ? (["auth"] as const) : []), ...(form.typeSign === "1" ? (["sign"] as const) : [])];
+  if (required && types.length === 0) throw invalid("types", "電子証明書の種類を選んでください / choose at least one certificate");
+  return types;
+}
+
+/** A PIN typed twice on the pad. Returned only to hand to the service; never kept or logged. */
+function pinOf(form: Form, kind: "auth" | "sign" | "new", required: boolean): string | undefined {
+  const raw = form[`${kind}Pin`];
+  const confirm = form[`${kind}PinConfirm`];
+  const value = typeof raw === "string" ? raw.slice(0, 32).trim() : "";
+  const again = typeof confirm === "string" ? confirm.slice(0, 32).trim() : "";
+  const name = kind === "auth" ? ["利用者証明用の暗証番号", "authentication PIN"] : kind === "sign" ? ["署名用の暗証番号", "signing password"] : ["新しい暗証番号", "new PIN"];
+  if (!value) {
+    if (required) throw invalid(`${kind}-pin`, `${name[0]}を入力してください / enter the ${name[1]}`);
+    if (again) throw invalid(`${kind}-pin`, `${name[0]}を入力してください / enter the ${name[1]}`);
+    return undefined;
+  }
+  const same = kind === "auth" ? value === again : value.toUpperCase() === again.toUpperCase();
+  if (!same) throw invalid(`${kind}-pin-confirm`, `確認のために入力した${name[0]}が一致しません / the two ${name[1]}s differ`, "pin-mismatch");
+  return value;
+}
+
+function outcomeOf(title: { ja: string; en: string }, o: ProcedureOutcome): Outcome {
+  return {
+    title,
+    applicationId: o.applicationId,
+    issued: o.issued.map((c) => ({ type: c.type, serialHex: c.serialHex, expires: c.expires })),
+    revoked: o.revoked.map((c) => ({ type: c.type, serialHex: c.serialHex, reason: c.reason })),
+    feeYen: o.feeYen,
+    feeReason: o.fee.reason,
+    cardId: o.cardId,
+    ...(o.newCardId ? { newCardId: o.newCardId, noticeCardId: o.newCardId } : {}),
+    ...(o.held ? { held: o.held } : {}),
+  };
+}
+
+/** The page's own URL for the language switch, without a `lang` already in it. */
+function pathWithoutLang(url: string): string {
+  const u = new URL(url.slice(0, 300), "http://x");
+  u.searchParams.delete("lang");
+  return `${u.pathname}${u.search}`;
+}
+
+function japanToday(context: Context): string {
+  return japanDateOf(context.clock());
+}
+
+/** The counter console: staff pages driving the same services as the counter API. */
+export async function counterPagesRoutes(app: FastifyInstance, context: Context, options: { log?: (line: string) => void } = {}): Promise<void> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const flashes = new Map<string, Held<Outcome>>();
+  const letters = new Map<string, Held<{ filename: string; pdf: Uint8Array }>>();
+
+  const hold = <T>(store: Map<string, Held<T>>, session: StaffSession, value: T): string => {
+    const now = Date.now();
+    for (const [k, h] of store) if (h.expires < now) store.delete(k);
+    const token = randomBytes(16).toString("base64url");
+    store.set(token, { staffId: session.staff.id, value, expires: now + HELD_MS });
+    return token;
+  };
+  const take = <T>(store: Map<string, Held<T>>, session: StaffSession, token: unknown): T | undefined => {
+    if (typeof token !== "string") return undefined;
+    const h = store.get(token);
+    if (!h || h.staffId !== session.staff.id || h.expires < Date.now()) return undefined;
+    store.delete(token);
+    return h.value;
+  };
+
+  const sessionOf = async (request: FastifyRequest): Promise<{ id: string; session: StaffSession } | undefined> => {
+    const id = cookiesOf(request)[STAFF_COOKIE];
+    if (!id || !/^[A-Za-z0-9_-]{1,100}$/.test(id)) return undefined;
+    try {
+      return { id, session: await context.staff.session(id) };
+    } catch (error) {
+      if (!(error instanceof ServiceError)) log(`counter session: ${(error as Error).stack ?? String(error)}`);
+      return undefined;
+    }
+  };
+
+  /** The staff session, or a redirect to the login page (then back here). */
+  const staffOr = async (request: FastifyRequest, reply: FastifyReply): Promise<StaffSession | undefined> => {
+    const found = await sessionOf(request);
+    if (found) return found.session;
+    const back = request.method === "GET" ? request.url : "/counter";
+    reply.status(303).header("location", `/counter/login?next=${encodeURIComponent(back)}`).header("cache-control", "no-store").send();
+    return undefined;
+  };
+
+  const redirect = (reply: FastifyReply, location: string) => reply.status(303).header("location", location).header("cache-control", "no-store").send();
+
+  const residentDetail = async (residentId: string, readerCard: string | undefined, extra: Partial<ResidentDetail> = {}): Promise<ResidentDetail> => {
+    const resident = await context.registry.get(residentId);
+    const today = japanDateOf(context.clock());
+    const certificates = (await context.ca.certificatesOf(resident.id)).map((r) => ({ ...certificateView(r, today), cardId: r.cardId, issuedAt: r.issuedAt }));
+    const cards = await context.cards.list({ residentId: resident.id });
+    const applications = (await context.counter.applications(resident.id)).map((a) => ({
+      id: a.id,
+      kind: a.kind,
+      state: a.state,
+      cardId: a.card_id,
+      feeYen: Number(a.fee_yen),
+      createdAt: a.created_at,
+      createdBy: a.created_by,
+    }));
+    const detail: ResidentDetail = { resident, certificates, cards, applications, ...extra };
+    if (readerCard && cards.some((c) => c.id === readerCard)) detail.reader = await cardView(context, readerCard);
+    return detail;
+  };
+
+  const notFoundPage = (reply: FastifyReply, v: View, session: StaffSession, error: unknown) => {
+    const problem = problemOf(error, log);
+    return sendPage(reply, statusOf(problem), counterHomePage(v, session.staff, { query: "", municipality: "", residents: [], cards: new Map(), failed: { problem, values: {} } }));
+  };
+
+  // ---- Login ----------------------------------------------------------------------------
+  const safeNext = (next: unknown): string => (typeof next === "string" && /^\/counter(?:[/?#]|$)/.test(next) && !next.includes("//") && next.length < 300 ? next : "/counter");
+
+  app.get("/counter/login", async (request, reply) => {
+    const v = pageView(request, reply, "/counter/login");
+    if (await sessionOf(request)) return redirect(reply, "/counter");
+    const q = request.query as Record<string, string | undefined>;
+    return sendPage(reply, 200, counterLoginPage(v, { next: safeNext(q.next), ...(q.out === "1" ? { loggedOut: true } : {}) }));
+  });
+
+  app.post("/counter/login", async (request, reply) => {
+    const v = pageView(request, reply, "/counter/login");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const form = request.body as Form;
+    const login = text(form, "login", 100);
+    const next = safeNext(form.next);
+    try {
+      if (!login) throw invalid("login", "ログイン名を入力してください / enter the login");
+      const password = typeof form.password === "string" ? form.password.slice(0, 200) : "";
+      if (!password) throw invalid("password", "パスワードを入力してください / enter the password");
+      const session = await context.staff.login(login, password);
+      reply.header("set-cookie", `${STAFF_COOKIE}=${session.sessionId}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}`);
+      return redirect(reply, next);
+    } catch (error) {
+      const problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), counterLoginPage(v, { problem, login, next }));
+    }
+  });
+
+  app.post("/counter/logout", async (request, reply) => {
+    const v = pageView(request, reply, "/counter/login");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const found = await sessionOf(request);
+    if (found) await context.staff.logout(found.id);
+    reply.header("set-cookie", `${STAFF_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
+    return redirect(reply, "/counter/login?out=1");
+  });
+
+  // ---- Residents --------------------------------------------------------------------------
+  const listState = async (q: string, municipality: string) => {
+    const all = await context.registry.list(/^\d{6}$/.test(municipality) ? { municipality } : {});
+    const needle = q.normalize("NFKC").replace(/\s+/gu, "").toLowerCase();
+    const residents = needle
+      ? all.filter((r) => [r.name, r.id, r.address].some((x) => x.normalize("NFKC").replace(/\s+/gu, "").toLowerCase().includes(needle)))
+      : all;
+    const shown = residents.slice(-200).reverse();
+    const cards = new Map<string, Awaited<ReturnType<Context["cards"]["list"]>>>();
+    for (const card of await context.cards.list()) {
+      const list = cards.get(card.residentId) ?? [];
+      list.push(card);
+      cards.set(card.residentId, list);
+    }
+    return { query: q, municipality, residents: shown, cards };
+  };
+
+  app.get("/counter", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const q = request.query as Record<string, string | undefined>;
+    const v = pageView(request, reply, pathWithoutLang(request.url));
+    return sendPage(reply, 200, counterHomePage(v, session.staff, await listState(String(q.q ?? "").slice(0, 100), String(q.municipality ?? "").slice(0, 6))));
+  });
+
+  app.post("/counter/residents", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const v = pageView(request, reply, "/counter");
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const form = request.body as Form;
+    try {
+      const nationality = text(form, "nationality", 2);
+      const residenceEnd = text(form, "residenceEnd", 10);
+      const resident = await context.registry.add(
+        {
+          name: text(form, "name", 100),
+          birth: text(form, "birth", 10),
+          gender: text(form, "gender", 1),
+          address: text(form, "address", 200),
+          municipality: text(form, "municipality", 6),
+          ...(nationality ? { nationality } : {}),
+          ...(residenceEnd ? { residenceEnd } : {}),
+          ...(form.guardianship === "1" ? { guardianship: true } : {}),
+        },
+        actorOf(session),
+      );
+      const flash = hold(flashes, session, { title: { ja: "住民を登録しました", en: "Resident registered" }, note: { ja: "続けてカードの交付申請ができます。", en: "You can now take the card application." } });
+      return redirect(reply, `/counter/residents/${resident.id}?flash=${flash}`);
+    } catch (error) {
+      const problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), counterHomePage(v, session.staff, { ...(await listState("", "")), failed: { problem, values: keep(form) } }));
+    }
+  });
+
+  app.get<{ Params: { id: string } }>("/counter/residents/:id", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const q = request.query as Record<string, string | undefined>;
+    const id = request.params.id.slice(0, 20);
+    const card = typeof q.card === "string" && ID.test(q.card) ? q.card : undefined;
+    const v = pageView(request, reply, `/counter/residents/${id}${card ? `?card=${card}` : ""}`);
+    try {
+      const outcome = take(flashes, session, q.flash);
+      return sendPage(reply, 200, residentDetailPage(v, session.staff, await residentDetail(id, card, outcome ? { outcome } : {})));
+    } catch (error) {
+      return notFoundPage(reply, v, session, error);
+    }
+  });
+
+  // ---- Card application and production -------------------------------------------------------
+  app.get<{ Params: { id: string } }>("/counter/residents/:id/apply", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const v = pageView(request, reply, `/counter/residents/${request.params.id.slice(0, 20)}/apply`);
+    try {
+      return sendPage(reply, 200, cardApplyPage(v, session.staff, { resident: await context.registry.get(request.params.id.slice(0, 20)), values: {} }));
+    } catch (error) {
+      return notFoundPage(reply, v, session, error);
+    }
+  });
+
+  app.post<{ Params: { id: string } }>("/counter/residents/:id/apply", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const residentId = request.params.id.slice(0, 20);
+    const v = pageView(request, reply, `/counter/residents/${residentId}/apply`);
+    if (!formAccepted(context, request, reply, v)) return reply;
+    const form = request.body as Form;
+    let resident;
+    try {
+      resident = await context.registry.get(residentId);
+    } catch (error) {
+      return notFoundPage(reply, v, session, error);
+    }
+    try {
+      const noSign = form.noSign === "1";
+      const authPin = pinOf(form, "auth", true)!;
+      const signPin = noSign ? undefined : pinOf(form, "sign", false);
+      const card = await context.counter.produceCard({ residentId, authPin, ...(signPin ? { signPin } : {}), ...(noSign || !signPin ? { noSign: true } : {}) }, actorOf(session));
+      const flash = hold(flashes, session, {
+        title: { ja: "カードを作製しました", en: "Card produced" },
+        applicationId: card.applicationId,
+        cardId: card.id,
+        issued: card.certificates.map((c) => ({ type: c.type, serialHex: c.serialHex, expires: c.expires })),
+        feeYen: card.fee.amountYen,
+        feeReason: card.fee.reason,
+        noticeCardId: card.id,
+        note: { ja: "交付通知書を印刷し、住民の方が受け取りに来たら「カードの交付」を行ってください。", en: "Print the issuance notice; when the resident comes for the card, do the handover." },
+      });
+      return redirect(reply, `/counter/residents/${residentId}?card=${card.id}&flash=${flash}#reader`);
+    } catch (error) {
+      const problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), cardApplyPage(v, session.staff, { resident, problem, values: keep(form) }));
+    }
+  });
+
+  app.get<{ Params: { id: string } }>("/counter/cards/:id/issuance-notice", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const v = pageView(request, reply, "/counter");
+    try {
+      const notice = await issuanceNotice({ db: context.store.db, registry: context.registry, clock: context.clock }, request.params.id.slice(0, 20), actorOf(session));
+      return reply
+        .header("content-type", notice.contentType)
+        .header("content-disposition", `attachment; filename="${notice.filename}"`)
+        .header("cache-control", "no-store")
+        .send(Buffer.from(notice.pdf));
+    } catch (error) {
+      return notFoundPage(reply, v, session, error);
+    }
+  });
+
+  // ---- Window procedures on the card in the reader -----------------------------------------------
+  const procedureState = async (cardId: string, kind: ProcedureSlug) => {
+    const card = await context.cards.get(cardId);
+    const resident = await context.registry.get(card.residentId);
+    let reader;
+    try {
+      reader = await cardView(context, cardId);
+    } catch {
+      reader = undefined;
+    }
+    return { kind, card, resident, ...(reader ? { reader } : {}) };
+  };
+
+  const runProcedure = async (kind: ProcedureSlug, cardId: string, form: Form, session: StaffSession): Promise<Outcome> => {
+    const actor = actorOf(session);
+    const title = { ja: `${PROCEDURES[kind].ja}が完了しました`, en: `${PROCEDURES[kind].en}: done` };
+    switch (kind) {
+      case "handover": {
+        const o = await context.counter.handOver({ cardId, identity: identityOf(form, true)! }, actor);
+        const { revoked: _none, ...done } = outcomeOf(title, o);
+        return { ...done, note: { ja: `交付日：${japanToday(context)}`, en: `Handed over on ${japanToday(context)}` } };
+      }
+      case "renewal": {
+        const types = typesOf(form);
+        const pins: NewPins = {};
+        const auth = types.includes("auth") ? pinOf(form, "auth", false) : undefined;
+        const sign = types.includes("sign") ? pinOf(form, "sign", false) : undefined;
+        if (auth) pins.auth = auth;
+        if (sign) pins.sign = sign;
+        return outcomeOf(title, await context.counter.renew({ cardId, identity: identityOf(form, true)!, types, pins }, actor));
+      }
+      case "new-issuance": {
+        const types = typesOf(form);
+        const pins: NewPins = {};
+        if (types.includes("auth")) pins.auth = pinOf(form, "auth", true)!;
+        if (types.includes("sign")) pins.sign = pinOf(form, "sign", true)!;
+        return outcomeOf(title, await context.counter.newIssuance({ cardId, identity: identityOf(form, true)!, types, pins }, actor));
+      }
+      case "revocation":
+        return outcomeOf(title, await context.counter.revokeOnRequest({ cardId, identity: identityOf(form, true)!, types: typesOf(form) }, actor));
+      case "pin-init": {
+        const type = form.pinType === "sign" ? "sign" : form.pinType === "auth" ? "auth" : undefined;
+        if (!type) throw invalid("pinType", "初期化する暗証番号を選んでください / choose which PIN to initialise");
+        const identity = identityOf(form, true)!;
+        const newPin = pinOf(form, "new", true)!;
+        const o = await context.counter.initialisePin({ cardId, identity, type, newPin }, actor);
+        return { ...outcomeOf(title, o), note: type === "auth" ? { ja: "利用者証明用の暗証番号を初期化しました。残り回数は3回に戻りました。", en: "The authentication PIN was set; its tries are back to 3." } : { ja: "署名用の暗証番号を初期化しました。残り回数は5回に戻りました。", en: "The signing password was set; its tries are back to 5." } };
+      }
+      case "loss-report":
+        return outcomeOf(title, await context.counter.reportLoss({ cardId }, actor));
+      case "found": {
+        const pins: NewPins = { auth: pinOf(form, "auth", true)! };
+        const sign = pinOf(form, "sign", false);
+        if (sign) pins.sign = sign;
+        return outcomeOf(title, await context.counter.cardFound({ cardId, identity: identityOf(form, true)!, pins }, actor));
+      }
+      case "return":
+        return outcomeOf(title, await context.counter.returnCard({ cardId, identity: identityOf(form, true)! }, actor));
+      case "reissue": {
+        const reason = text(form, "reason", 20) as ReissueReason;
+        const caused = text(form, "causedByHolder", 3);
+        if (caused !== "yes" && caused !== "no") throw invalid("causedByHolder", "本人の責めによるかを選んでください / say whether the holder caused it");
+        const identity = identityOf(form, true)!;
+        const noSign = form.noSign === "1";
+        const authPin = pinOf(form, "auth", true)!;
+        const signPin = noSign ? undefined : pinOf(form, "sign", false);
+        const police = text(form, "policeReportNumber", 40);
+        const o = await context.counter.reissue(
+          { cardId, reason, causedByHolder: caused === "yes", ...(police ? { policeReportNumber: police } : {}), authPin, ...(signPin ? { signPin } : {}), ...(noSign || !signPin ? { noSign: true } : {}), identity },
+          actor,
+        );
+        return outcomeOf(title, o);
+      }
+      case "suspend": {
+        const identity = identityOf(form, false);
+        return outcomeOf(title, await context.counter.suspend({ cardId, ...(identity ? { identity } : {}) }, actor));
+      }
+      case "lift-suspension":
+        return outcomeOf(title, await context.counter.liftSuspension({ cardId, identity: identityOf(form, true)! }, actor));
+      case "proxy": {
+        const kindOf = text(form, "kind", 20) as ProxyProcedureKind;
+        const identity = identityOf(form, false);
+        const started = await context.counter.startProxy(
+          {
+            kind: kindOf,
+            cardId,
+            proxy: { name: text(form, "proxyName", 100), relationship: text(form, "proxyRelationship", 50), type: (text(form, "proxyType", 20) || "appointed") as ProxyType, letterOfAttorney: form.letterOfAttorney === "1" },
+            ...(kindOf === "pin-init" ? { pinType: (form.pinType === "sign" ? "sign" : "auth") as CaType } : { types: typesOf(form, kindOf === "revocation") }),
+            ...(identity ? { identity } : {}),
+          },
+          actor,
+        );
+        const token = hold(letters, session, { filename: started.letter.filename, pdf: started.letter.pdf });
+        return {
+          title: { ja: "代理人による申請を受け付けました", en: "Proxy application received" },
+          applicationId: started.applicationId,
+          cardId,
+          letter: { token, applicationId: started.applicationId, expiresOn: started.expiresOn, sameDayAllowed: started.sameDayAllowed },
+        };
+      }
+    }
+  };
+
+  app.get<{ Params: { id: string; kind: string } }>("/counter/cards/:id/:kind", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const cardId = request.params.id.slice(0, 20);
+    const kind = request.params.kind;
+    const v = pageView(request, reply, `/counter/cards/${cardId}/${isProcedureSlug(kind) ? kind : ""}`);
+    try {
+      if (!isProcedureSlug(kind)) throw new ServiceError("not-found", `手続き ${kind} はありません / no procedure ${kind}`);
+      return sendPage(reply, 200, procedurePage(v, session.staff, { ...(await procedureState(cardId, kind)), values: {} }));
+    } catch (error) {
+      return notFoundPage(reply, v, session, error);
+    }
+  });
+
+  app.post<{ Params: { id: string; kind: string } }>("/counter/cards/:id/:kind", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const cardId = request.params.id.slice(0, 20);
+    const kind = request.params.kind;
+    const v = pageView(request, reply, `/counter/cards/${cardId}/${isProcedureSlug(kind) ? kind : ""}`);
+    if (!formAccepted(context, request, reply, v)) return reply;
+    let state;
+    try {
+      if (!isProcedureSlug(kind)) throw new ServiceError("not-found", `手続き ${kind} はありません / no procedure ${kind}`);
+      state = await procedureState(cardId, kind);
+    } catch (error) {
+      return notFoundPage(reply, v, session, error);
+    }
+    const form = request.body as Form;
+    try {
+      const outcome = await runProcedure(state.kind, cardId, form, session);
+      const flash = hold(flashes, session, outcome);
+      const reader = outcome.newCardId ?? cardId;
+      return redirect(reply, `/counter/residents/${state.resident.id}?card=${reader}&flash=${flash}`);
+    } catch (error) {
+      const problem = problemOf(error, log);
+      // The card may have changed (a failed run is recorded): show it as it is now.
+      const fresh = await procedureState(cardId, state.kind).catch(() => state);
+      return sendPage(reply, statusOf(problem), procedurePage(v, session.staff, { ...fresh, problem, values: keep(form) }));
+    }
+  });
+
+  app.get<{ Params: { token: string } }>("/counter/letters/:token", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const letter = take(letters, session, request.params.token);
+    if (!letter) {
+      const v = pageView(request, reply, "/counter");
+      return notFoundPage(reply, v, session, new ServiceError("not-found", "照会書はもうダウンロードできません（1回限り・10分間）/ the letter can no longer be downloaded (once, within 10 minutes)"));
+    }
+    return reply
+      .header("content-type", "application/pdf")
+      .header("content-disposition", `attachment; filename="${letter.filename}"`)
+      .header("cache-control", "no-store")
+      .send(Buffer.from(letter.pdf));
+  });
+
+  // ---- The proxy's second visit ------------------------------------------------------------
+  const proxyState = async (applicationId: string) => {
+    if (!APPLICATION_ID.test(applicationId)) throw new ServiceError("not-found", `no application ${applicationId}`);
+    const status = await context.counter.proxyStatus(applicationId);
+    return { status, resident: await context.registry.get(status.residentId) };
+  };
+
+  app.get<{ Params: { id: string } }>("/counter/proxy/:id", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const id = request.params.id.slice(0, 20);
+    const v = pageView(request, reply, `/counter/proxy/${id}`);
+    try {
+      return sendPage(reply, 200, proxyCompletePage(v, session.staff, { ...(await proxyState(id)), values: {} }));
+    } catch (error) {
+      return notFoundPage(reply, v, session, error);
+    }
+  });
+
+  app.post<{ Params: { id: string } }>("/counter/proxy/:id", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const id = request.params.id.slice(0, 20);
+    const v = pageView(request, reply, `/counter/proxy/${id}`);
+    if (!formAccepted(context, request, reply, v)) return reply;
+    let state;
+    try {
+      state = await proxyState(id);
+    } catch (error) {
+      return notFoundPage(reply, v, session, error);
+    }
+    const form = request.body as Form;
+    try {
+      const identity = identityOf(form, true)!;
+      const kind = state.status.kind;
+      const pins: NewPins = {};
+      let newPin: string | undefined;
+      if (kind === "pin-init") newPin = pinOf(form, "new", true);
+      else if (kind !== "revocation") {
+        const auth = pinOf(form, "auth", false);
+        const sign = pinOf(form, "sign", false);
+        if (auth) pins.auth = auth;
+        if (sign) pins.sign = sign;
+      }
+      const answerCode = text(form, "answerCode", 8);
+      const o = await context.counter.completeProxy(
+        { applicationId: id, ...(answerCode ? { answerCode } : {}), proxyIdentity: { ...identity, name: text(form, "proxyIdentityName", 100) }, pins, ...(newPin ? { newPin } : {}) },
+        actorOf(session),
+      );
+      const flash = hold(flashes, session, outcomeOf({ ja: "代理人による手続きが完了しました", en: "The proxy's procedure is done" }, o));
+      return redirect(reply, `/counter/residents/${state.resident.id}?card=${o.cardId}&flash=${flash}`);
+    } catch (error) {
+      const problem = problemOf(error, log);
+      const fresh = await proxyState(id).catch(() => state);
+      return sendPage(reply, statusOf(problem), proxyCompletePage(v, session.staff, { ...fresh, problem, values: keep(form) }));
+    }
+  });
+
+  const readerOf = (request: FastifyRequest): { readerCard?: string } => {
+    const q = request.query as Record<string, string | undefined>;
+    return typeof q.card === "string" && ID.test(q.card) ? { readerCard: q.card } : {};
+  };
+
+  // ---- Register events -------------------------------------------------------------------
+  const runEvent = async (kind: EventSlug, residentId: string, form: Form, session: StaffSession): Promise<Outcome> => {
+    const actor = actorOf(session);
+    const title = { ja: `${EVENTS[kind].ja}を記録しました`, en: `${EVENTS[kind].en}: recorded` };
+    const revokedOf = (o: { revoked: { type: CaType; serialHex: string; reason: string }[] }) => o.revoked.map((r) => ({ type: r.type, serialHex: r.serialHex, reason: r.reason }));
+    switch (kind) {
+      case "change": {
+        const change: Record<string, string> = {};
+        for (const name of ["name", "address", "municipality", "birth", "gender"] as const) {
+          const value = text(form, name, name === "address" ? 200 : 100);
+          if (value) change[name] = value;
+        }
+        if (Object.keys(change).length === 0) throw invalid("address", "変わった項目を入力してください / enter what changed");
+        return { title, revoked: revokedOf(await context.events.changeAttributes(residentId, change, actor)) };
+      }
+      case "residence-period": {
+        const noEnd = form.noEnd === "1";
+        const end = text(form, "residenceEnd", 10);
+        if (!noEnd && !end) throw invalid("residence-end", "新しい満了日を入力するか、「満了日なし」を選んでください / enter the new end, or tick no end");
+        const o = await context.events.changeResidencePeriod(residentId, noEnd ? null : end, actor);
+        return { title, note: o.residenceEnd ? { ja: `在留期間の満了日：${o.residenceEnd}`, en: `Period of stay ends ${o.residenceEnd}` } : { ja: "満了日なし", en: "No end" } };
+      }
+      case "death":
+        if (form.confirm !== "1") throw invalid("confirm", "死亡届の内容を確認したらチェックを入れてください / tick the box once the notification is checked");
+        return { title, revoked: revokedOf(await context.events.endRegistration(residentId, { kind: "death" }, actor)) };
+      case "emigration":
+        return { title, revoked: revokedOf(await context.events.endRegistration(residentId, { kind: "emigration", continuedUse: form.continuedUse !== "no" }, actor)) };
+    }
+  };
+
+  app.get<{ Params: { id: string; kind: string } }>("/counter/residents/:id/events/:kind", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const id = request.params.id.slice(0, 20);
+    const kind = request.params.kind;
+    const v = pageView(request, reply, `/counter/residents/${id}/events/${isEventSlug(kind) ? kind : ""}`);
+    try {
+      if (!isEventSlug(kind)) throw new ServiceError("not-found", `no event ${kind}`);
+      return sendPage(reply, 200, eventPage(v, session.staff, { kind, resident: await context.registry.get(id), ...readerOf(request), values: {} }));
+    } catch (error) {
+      return notFoundPage(reply, v, session, error);
+    }
+  });
+
+  app.post<{ Params: { id: string; kind: string } }>("/counter/residents/:id/events/:kind", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const id = request.params.id.slice(0, 20);
+    const kind = request.params.kind;
+    const v = pageView(request, reply, `/counter/residents/${id}/events/${isEventSlug(kind) ? kind : ""}`);
+    if (!formAccepted(context, request, reply, v)) return reply;
+    let resident;
+    try {
+      if (!isEventSlug(kind)) throw new ServiceError("not-found", `no event ${kind}`);
+      resident = await context.registry.get(id);
+    } catch (error) {
+      return notFoundPage(reply, v, session, error);
+    }
+    const form = request.body as Form;
+    try {
+      const outcome = await runEvent(kind as EventSlug, id, form, session);
+      const flash = hold(flashes, session, outcome);
+      const reader = readerOf(request).readerCard;
+      return redirect(reply, `/counter/residents/${id}?${reader ? `card=${reader}&` : ""}flash=${flash}`);
+    } catch (error) {
+      const problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), eventPage(v, session.staff, { kind: kind as EventSlug, resident, ...readerOf(request), problem, values: keep(form) }));
+    }
+  });
+
+  // ---- The office's day, expiry notices, audit ------------------------------------------------------
+  app.get("/counter/summary", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const q = request.query as Record<string, string | undefined>;
+    const date = String(q.date ?? "").slice(0, 10) || japanToday(context);
+    const office = String(q.office ?? "").slice(0, 40);
+    const v = pageView(request, reply, pathWithoutLang(request.url));
+    const offices = await context.staff.offices();
+    try {
+      const summary = await feeSummary(context.store.db, { date, ...(office ? { office } : {}) });
+      return sendPage(reply, 200, summaryPage(v, session.staff, { date, office, offices, summary }));
+    } catch (error) {
+      const problem: Problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), summaryPage(v, session.staff, { date, office, offices, problem }));
+    }
+  });
+
+  const noticeDeps = () => ({ db: context.store.db, registry: context.registry, clock: context.clock });
+
+  app.get("/counter/expiry-notices", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const q = request.query as Record<string, string | undefined>;
+    const from = String(q.from ?? "").slice(0, 10) || japanToday(context);
+    const municipality = /^\d{6}$/.test(String(q.municipality ?? "")) ? String(q.municipality) : "";
+    const v = pageView(request, reply, pathWithoutLang(request.url));
+    try {
+      const run = await expiryNoticeRun(noticeDeps(), { from, ...(municipality ? { municipality } : {}) });
+      return sendPage(reply, 200, expiryNoticesPage(v, session.staff, { from, municipality, run }));
+    } catch (error) {
+      const problem = problemOf(error, log);
+      return sendPage(reply, statusOf(problem), expiryNoticesPage(v, session.staff, { from, municipality, problem }));
+    }
+  });
+
+  app.get("/counter/expiry-notices.csv", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const q = request.query as Record<string, string | undefined>;
+    const from = String(q.from ?? "").slice(0, 10) || japanToday(context);
+    const municipality = /^\d{6}$/.test(String(q.municipality ?? "")) ? String(q.municipality) : "";
+    try {
+      const run = await expiryNoticeRun(noticeDeps(), { from, ...(municipality ? { municipality } : {}) });
+      return reply
+        .header("content-type", "text/csv; charset=utf-8")
+        .header("content-disposition", `attachment; filename="expiry-notices-${run.from}.csv"`)
+        .header("cache-control", "no-store")
+        .send(expiryNoticesCsv(run));
+    } catch (error) {
+      const problem = problemOf(error, log);
+      const v = pageView(request, reply, "/counter/expiry-notices");
+      return sendPage(reply, statusOf(problem), expiryNoticesPage(v, session.staff, { from, municipality, problem }));
+    }
+  });
+
+  app.get("/counter/audit", async (request, reply) => {
+    const session = await staffOr(request, reply);
+    if (!session) return reply;
+    const v = pageView(request, reply, "/counter/audit");
+    const verification = await verifyAudit(context.store.db);
+    const rows = await context.store.db.selectFrom("audit_log").select(["seq", "at", "actor", "office", "action", "subject"]).orderBy("seq", "desc").limit(30).execute();
+    return sendPage(reply, 200, auditPage(v, session.staff, { verification, records: rows.map((r) => ({ ...r, seq: Number(r.seq) })) }));
+  });
+}
