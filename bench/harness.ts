@@ -15,6 +15,10 @@ export interface RunOptions {
   fullScale: boolean;
   json: boolean;
   only?: ReadonlySet<string>;
+  /** The scale suite's store (a SQLite data directory or a PostgreSQL URL filled by bench/generate.ts). */
+  store?: string;
+  /** PostgreSQL schema of that store (default openjpki_scale). */
+  storeSchema?: string;
 }
 
 /** A target on a metric: the metric must be `op` the value. */

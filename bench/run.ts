@@ -5,6 +5,9 @@
  *   --only ID[,ID]   run only these benchmarks (e.g. --only OCSP-SIGN,CRL-100K)
  *   --json           print the JSON report on stdout instead of the table (progress stays on stderr)
  *   --full-scale     also the benchmarks that need 10 M rows (CRL-SHARDED: not implemented yet)
+ *   --store DIR|URL  run the scale suite (SCALE-OCSP, SCALE-REVOKE, SCALE-CRL) against a store filled
+ *                    by bench/generate.ts; --schema NAME for PostgreSQL (default openjpki_scale)
+ *   --scale          with --store: only the scale suite
  *
  * Every figure is reported with its ratio to baselines measured in this same run (openssl speed,
  * and the peers openssl / cfssl on the same data), and whether it meets its target. Results go
@@ -21,8 +24,10 @@ import { refreshSuite } from "./suites/refresh.ts";
 import { issueSuite } from "./suites/issue.ts";
 import { cardSuite } from "./suites/card.ts";
 import { pendingSuite } from "./suites/pending.ts";
+import { verifySuite } from "./suites/verify.ts";
+import { scaleSuite } from "./suites/scale.ts";
 
-const SUITES: readonly Suite[] = [crlSuite, ocspSuite, refreshSuite, issueSuite, cardSuite, pendingSuite];
+const SUITES: readonly Suite[] = [crlSuite, ocspSuite, refreshSuite, issueSuite, verifySuite, cardSuite, pendingSuite, scaleSuite];
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
 
 function parseArgs(argv: readonly string[]): RunOptions {
@@ -32,15 +37,23 @@ function parseArgs(argv: readonly string[]): RunOptions {
     if (arg === "--quick") options.quick = true;
     else if (arg === "--json") options.json = true;
     else if (arg === "--full-scale") options.fullScale = true;
+    else if (arg === "--scale") options.only = new Set(scaleSuite.ids);
+    else if (arg === "--store" || arg === "--schema") {
+      const value = argv[++i];
+      if (!value) throw new Error(`${arg} needs a value`);
+      if (arg === "--store") options.store = value;
+      else options.storeSchema = value;
+    }
     else if (arg === "--only" || arg.startsWith("--only=")) {
       const list = arg.includes("=") ? arg.slice(7) : argv[++i];
       if (!list) throw new Error("--only needs a list of benchmark ids");
       options.only = new Set(list.split(",").map((s) => s.trim().toUpperCase()).filter(Boolean));
     } else if (arg === "--help" || arg === "-h") {
-      process.stdout.write(`usage: npm run bench -- [--quick] [--only ID[,ID]] [--json] [--full-scale]\nids: ${SUITES.flatMap((s) => s.ids).join(", ")}\n`);
+      process.stdout.write(`usage: npm run bench -- [--quick] [--only ID[,ID]] [--json] [--full-scale] [--store DIR|URL [--schema NAME]] [--scale]\nids: ${SUITES.flatMap((s) => s.ids).join(", ")}\n`);
       process.exit(0);
     } else throw new Error(`unknown option ${arg}`);
   }
+  if (options.only?.has("SCALE-OCSP") && !options.store) throw new Error("--scale needs --store DIR|URL (a store filled by bench/generate.ts)");
   if (options.only) {
     const known = new Set(SUITES.flatMap((s) => s.ids));
     const unknown = [...options.only].filter((id) => !known.has(id));

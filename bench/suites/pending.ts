@@ -5,11 +5,9 @@
 import { pending, type BenchResult, type Suite } from "../harness.ts";
 
 export const pendingSuite: Suite = {
-  ids: ["VERIFY-CMS", "VERIFY-AUTH", "CRL-SHARDED"],
+  ids: ["CRL-SHARDED"],
   async run(ctx): Promise<BenchResult[]> {
     return [
-      pending("VERIFY-CMS", "CMS SignedData verify with chain and revocation lookup", "the verifier library (src/verify/) is being written now; no stable API to call yet"),
-      pending("VERIFY-AUTH", "login challenge: signature + chain + revocation", "the verifier library (src/verify/) is being written now; no stable API to call yet"),
       pending(
         "CRL-SHARDED",
         "10 M revoked over 128 shards",

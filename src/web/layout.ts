@@ -26,6 +26,7 @@ const NAV: { href: string; ja: string; en: string }[] = [
   { href: "/demo/etax", ja: "電子申告（体験）", en: "e-Filing demo" },
   { href: "/demo/portal", ja: "ログイン（体験）", en: "Login demo" },
   { href: "/dev", ja: "開発者向け", en: "Developers" },
+  { href: "/counter", ja: "窓口（職員）", en: "Counter (staff)" },
 ];
 
 /** The same page in the other language: the switch every page carries. */

@@ -1,0 +1,61 @@
+/**
+ * Worker thread for VERIFY-CMS / VERIFY-AUTH on several cores: its own verifier (the relying
+ * party's library, src/verify) with the same trust anchors and the same cached CRLs the main
+ * thread took from `context.crls.current(type)`, verifying the same documents in a loop until
+ * the shared start time + `seconds`. Posts { done, valid, firstInvalid?, seconds }.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { createVerifier, type VerificationResult } from "../../src/verify/index.ts";
+
+export interface VerifyWorkerInput {
+  kind: "cms" | "auth";
+  anchors: { sign: Uint8Array[]; auth: Uint8Array[] };
+  /** The full CRL of the type being verified (sign for CMS, auth for logins), DER: served for the URL the certificate names. */
+  crlDer: Uint8Array;
+  /** CMS: the SignedData DER. Auth: certificate, challenge, signature. */
+  items: ({ cms: Uint8Array } | { certificateDer: Uint8Array; data: Uint8Array; signature: Uint8Array })[];
+  /** Date.now() at which every worker starts timing (after its warm-up). */
+  startAt: number;
+  seconds: number;
+}
+
+export interface VerifyWorkerOutput {
+  done: number;
+  valid: number;
+  seconds: number;
+  firstInvalid?: string;
+}
+
+const input = workerData as VerifyWorkerInput;
+const verifier = createVerifier({
+  trustAnchors: input.anchors,
+  revocation: {
+    crl: { fetch: async () => input.crlDer },
+    prefer: "crl",
+  },
+});
+
+const one = (i: number): Promise<VerificationResult> => {
+  const item = input.items[i % input.items.length]!;
+  return "cms" in item
+    ? verifier.verifyCms(item.cms, { expectedType: "sign" })
+    : verifier.verifyRawSignature({ ...item, hash: "sha256", expectedType: "auth" });
+};
+
+// Warm-up: JIT, and the first call of each type fetches and parses the CRL (cached until nextUpdate).
+for (let i = 0; i < Math.min(200, input.items.length * 2); i++) await one(i);
+while (Date.now() < input.startAt) await new Promise((resolve) => setTimeout(resolve, 1));
+
+const out: VerifyWorkerOutput = { done: 0, valid: 0, seconds: 0 };
+const t0 = performance.now();
+const deadline = t0 + input.seconds * 1000;
+while (performance.now() < deadline) {
+  for (let k = 0; k < 16; k++) {
+    const r = await one(out.done);
+    out.done++;
+    if (r.valid) out.valid++;
+    else out.firstInvalid ??= `${r.code}: ${r.message}`;
+  }
+}
+out.seconds = (performance.now() - t0) / 1000;
+parentPort!.postMessage(out);

@@ -1,0 +1,296 @@
+/**
+ * VERIFY-CMS and VERIFY-AUTH: the relying party's library (src/verify, `createVerifier`) on
+ * documents made with software keys whose certificates the real CA issued (`context.ca.issue`).
+ *
+ *   VERIFY-CMS   attached CMS SignedData over 1 KiB (signedAttrs incl. ESS signingCertificateV2,
+ *                built with src/pki/cms-signed-data.ts, signed with node crypto), `verifyCms`;
+ *   VERIFY-AUTH  a login challenge: 32 random bytes signed RSA PKCS#1 v1.5 SHA-256, with the
+ *                authentication certificate, `verifyRawSignature({ expectedType: "auth" })`.
+ *
+ * Each verification checks the signature, the chain to the cached root, type, policy, key usage,
+ * validity, and revocation. Revocation is answered in-process, three ways:
+ *   - CRL (the figure the target applies to): the CA's full CRL from `context.crls.current(type)`,
+ *     given to the verifier's `crl.fetch`; the verifier parses it once and caches it until
+ *     nextUpdate, so each verification is a map lookup. 1 core = 1 worker thread, 2 cores = 2
+ *     worker threads (children/verify-worker.ts), each with its own verifier, summed;
+ *   - OCSP without nonce: `context.ocsp.answer(requestDer)` in the main thread (a pre-signed
+ *     answer from the responder's cache after one store row read), then the verifier checks the
+ *     response's signature and the delegated responder certificate; 1 core;
+ *   - OCSP with a nonce (what the server's own verifier, src/services/trust.ts, does): every
+ *     verification waits for a freshly signed answer; 8 in flight; reported, no target.
+ * The CRL carries the issued certificates' revoked siblings plus bench rows (revoked).
+ */
+import { generateKeyPair, randomBytes, sign, verify, type KeyObject } from "node:crypto";
+import { promisify } from "node:util";
+import { Worker } from "node:worker_threads";
+import { prepareSignedAttributes, assembleSignedData } from "../../src/pki/cms-signed-data.ts";
+import { createVerifier, type Verifier, type VerificationResult } from "../../src/verify/index.ts";
+import type { Context } from "../../src/services/context.ts";
+import type { CaType } from "../../src/pki/jpki-profile.ts";
+import { atLeast, headline, metric, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
+import { cpuWindow, waitQuiet, type CpuWindow } from "../machine.ts";
+import { addBenchResident, openBenchContext } from "../fixtures/context.ts";
+import { insertRows, makeRows } from "../fixtures/store.ts";
+import type { VerifyWorkerInput, VerifyWorkerOutput } from "../children/verify-worker.ts";
+
+const generateRsa = promisify(generateKeyPair);
+const WORKER = new URL("../children/verify-worker.ts", import.meta.url);
+/** Worker threads do not inherit tsx's loader: a data: URL bootstrap registers it, then imports the worker. */
+const WORKER_BOOTSTRAP = new URL(
+  `data:text/javascript,${encodeURIComponent(`import { register } from ${JSON.stringify(import.meta.resolve("tsx/esm/api"))}; register(); await import(${JSON.stringify(WORKER.href)});`)}`,
+);
+const NONCE_IN_FLIGHT = 8;
+
+type Kind = "cms" | "auth";
+type Item = VerifyWorkerInput["items"][number];
+
+interface Sizes {
+  keys: number;
+  documents: number;
+  revokedRows: number;
+  seconds: number;
+}
+
+interface Rate {
+  done: number;
+  valid: number;
+  seconds: number;
+  rate: number;
+  firstInvalid?: string;
+}
+
+interface Fixture {
+  context: Context;
+  anchors: VerifyWorkerInput["anchors"];
+  crlDer: Record<CaType, Uint8Array>;
+  crlEntries: Record<CaType, number>;
+  items: Record<Kind, Item[]>;
+  /** One document per kind whose certificate was revoked: every mode must answer `revoked`. */
+  revokedItem: Record<Kind, Item>;
+  cmsBytes: number;
+  certificateBytes: Record<CaType, number>;
+}
+
+export const verifySuite: Suite = {
+  ids: ["VERIFY-CMS", "VERIFY-AUTH"],
+  async run(ctx: SuiteContext): Promise<BenchResult[]> {
+    const sizes: Sizes = ctx.options.quick
+      ? { keys: 4, documents: 64, revokedRows: 2_000, seconds: 1.5 }
+      : { keys: 8, documents: 256, revokedRows: 20_000, seconds: 4 };
+    const wants = (id: string) => !ctx.options.only || ctx.options.only.has(id);
+    const bench = await openBenchContext(ctx.cleanup, "verify");
+    try {
+      const fx = await setUp(ctx, bench.context, sizes);
+      const results: BenchResult[] = [];
+      if (wants("VERIFY-CMS")) results.push(await measureKind(ctx, fx, "cms", sizes));
+      if (wants("VERIFY-AUTH")) results.push(await measureKind(ctx, fx, "auth", sizes));
+      return results;
+    } finally {
+      await bench.destroy();
+    }
+  },
+};
+
+async function setUp(ctx: SuiteContext, context: Context, sizes: Sizes): Promise<Fixture> {
+  ctx.progress(`VERIFY: ${sizes.keys} RSA-2048 software keys, ${sizes.documents} certificates of each type through context.ca.issue, ${sizes.revokedRows.toLocaleString("en-US")} revoked rows per CA`);
+  const residents = await Promise.all(Array.from({ length: 8 }, (_, i) => addBenchResident(context, i)));
+  const keys = await Promise.all(Array.from({ length: sizes.keys }, () => generateRsa("rsa", { modulusLength: 2048 })));
+  const issue = async (type: CaType, i: number) => {
+    const key = keys[i % keys.length]!;
+    const record = await context.ca.issue({ type, residentId: residents[i % residents.length]!, subjectPublicKey: key.publicKey });
+    return { record, privateKey: key.privateKey };
+  };
+  const cmsOf = (certificateDer: Uint8Array, privateKey: KeyObject): Item => {
+    const content = new Uint8Array(randomBytes(1024));
+    const signedAttributes = prepareSignedAttributes({ content, signingTime: new Date(), certificateDer });
+    const signature = new Uint8Array(sign(signedAttributes.hash, signedAttributes.signedAttrsDer, privateKey));
+    return { cms: assembleSignedData({ signedAttributes, signature, certificateDer, content }) };
+  };
+  const authOf = (certificateDer: Uint8Array, privateKey: KeyObject): Item => {
+    const data = new Uint8Array(randomBytes(32));
+    return { certificateDer, data, signature: new Uint8Array(sign("sha256", data, privateKey)) };
+  };
+
+  const items: Record<Kind, Item[]> = { cms: [], auth: [] };
+  const certificateBytes: Record<CaType, number> = { sign: 0, auth: 0 };
+  for (let i = 0; i < sizes.documents; i++) {
+    const s = await issue("sign", i);
+    items.cms.push(cmsOf(s.record.der, s.privateKey));
+    const a = await issue("auth", i);
+    items.auth.push(authOf(a.record.der, a.privateKey));
+    certificateBytes.sign = s.record.der.length;
+    certificateBytes.auth = a.record.der.length;
+  }
+  const revokedSign = await issue("sign", 0);
+  const revokedAuth = await issue("auth", 0);
+  for (const r of [revokedSign, revokedAuth]) {
+    await context.ca.revoke({ type: r.record.type, serialHex: r.record.serialHex, reason: "keyCompromise", by: "operator" });
+  }
+  const revokedItem: Record<Kind, Item> = { cms: cmsOf(revokedSign.record.der, revokedSign.privateKey), auth: authOf(revokedAuth.record.der, revokedAuth.privateKey) };
+  for (const type of ["sign", "auth"] as const) {
+    await insertRows(context.store.db, makeRows(sizes.revokedRows, 1), { type, residentId: residents[0]!, municipality: "131016" });
+  }
+  const signCrl = await context.crls.current("sign");
+  const authCrl = await context.crls.current("auth");
+  return {
+    context,
+    anchors: { sign: [context.ca.authority("sign").certificateDer], auth: [context.ca.authority("auth").certificateDer] },
+    crlDer: { sign: signCrl.der, auth: authCrl.der },
+    crlEntries: { sign: sizes.revokedRows + 1, auth: sizes.revokedRows + 1 },
+    items,
+    revokedItem,
+    cmsBytes: "cms" in items.cms[0]! ? items.cms[0].cms.length : 0,
+    certificateBytes,
+  };
+}
+
+function verifyOne(verifier: Verifier, item: Item): Promise<VerificationResult> {
+  return "cms" in item
+    ? verifier.verifyCms(item.cms, { expectedType: "sign" })
+    : verifier.verifyRawSignature({ ...item, hash: "sha256", expectedType: "auth" });
+}
+
+/** The verifier with OCSP answered in-process by the responder (with or without a nonce). */
+function ocspVerifier(fx: Fixture, useNonce: boolean): Verifier {
+  return createVerifier({
+    trustAnchors: fx.anchors,
+    revocation: { ocsp: { fetch: async (_url, requestDer) => (await fx.context.ocsp.answer(requestDer)).der, useNonce }, prefer: "ocsp" },
+  });
+}
+
+/** Verify in the main thread for `seconds`, `inFlight` at a time (after a warm-up pass). */
+async function mainThreadRate(verifier: Verifier, items: readonly Item[], seconds: number, inFlight: number): Promise<Rate> {
+  for (let i = 0; i < Math.min(100, items.length); i++) await verifyOne(verifier, items[i]!);
+  let done = 0;
+  let valid = 0;
+  let firstInvalid: string | undefined;
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (performance.now() < deadline) {
+        const r = await verifyOne(verifier, items[done++ % items.length]!);
+        if (r.valid) valid++;
+        else firstInvalid ??= `${r.code}: ${r.message}`;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  return { done, valid, seconds: elapsed, rate: done / elapsed, ...(firstInvalid ? { firstInvalid } : {}) };
+}
+
+/** `threads` worker threads, each with its own verifier and the cached CRL, started together; rates summed. */
+async function workerRate(fx: Fixture, kind: Kind, threads: number, seconds: number): Promise<Rate> {
+  const type: CaType = kind === "cms" ? "sign" : "auth";
+  const input: Omit<VerifyWorkerInput, "startAt"> = { kind, anchors: fx.anchors, crlDer: fx.crlDer[type], items: fx.items[kind], seconds };
+  const startAt = Date.now() + 3000; // room for the workers to load tsx, warm up and parse the CRL
+  const outputs = await Promise.all(
+    Array.from(
+      { length: threads },
+      () =>
+        new Promise<VerifyWorkerOutput>((resolve, reject) => {
+          const worker = new Worker(WORKER_BOOTSTRAP, { workerData: { ...input, startAt } satisfies VerifyWorkerInput });
+          const timer = setTimeout(() => void worker.terminate().then(() => reject(new Error("verify worker timed out"))), (seconds + 60) * 1000);
+          worker.once("message", (out: VerifyWorkerOutput) => {
+            clearTimeout(timer);
+            resolve(out);
+            void worker.terminate();
+          });
+          worker.once("error", (error) => {
+            clearTimeout(timer);
+            reject(error);
+          });
+        }),
+    ),
+  );
+  const done = outputs.reduce((s, o) => s + o.done, 0);
+  const valid = outputs.reduce((s, o) => s + o.valid, 0);
+  const rate = outputs.reduce((s, o) => s + o.done / o.seconds, 0);
+  const firstInvalid = outputs.find((o) => o.firstInvalid)?.firstInvalid;
+  return { done, valid, seconds: Math.max(...outputs.map((o) => o.seconds)), rate, ...(firstInvalid ? { firstInvalid } : {}) };
+}
+
+/** RSA-2048 verify with a cached KeyObject in this process: the floor a verification cannot beat (it does two). */
+function nodeVerifyRate(key: { privateKey: KeyObject; publicKey: KeyObject }, seconds: number): number {
+  const data = randomBytes(1024);
+  const sig = sign("sha256", data, key.privateKey);
+  let n = 0;
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  while (performance.now() < deadline) {
+    for (let k = 0; k < 100; k++) verify("sha256", data, key.publicKey, sig);
+    n += 100;
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function measureKind(ctx: SuiteContext, fx: Fixture, kind: Kind, sizes: Sizes): Promise<BenchResult> {
+  const id = kind === "cms" ? "VERIFY-CMS" : "VERIFY-AUTH";
+  const target = kind === "cms" ? 0.2 : 0.3;
+  const type: CaType = kind === "cms" ? "sign" : "auth";
+  const b = await ctx.baselines();
+  const cpu: CpuWindow[] = [];
+  const window = async <T>(label: string, f: () => Promise<T>): Promise<T> => {
+    await waitQuiet(ctx.options.quick ? 1500 : 8000);
+    ctx.progress(`${id}: ${label}`);
+    const close = cpuWindow(`${id} ${label}`);
+    const out = await f();
+    cpu.push(close());
+    return out;
+  };
+
+  // Every mode must say `revoked` for the revoked certificate's document.
+  const revokedCodes: string[] = [];
+  const crlVerifier = createVerifier({ trustAnchors: fx.anchors, revocation: { crl: { fetch: async () => fx.crlDer[type] }, prefer: "crl" } });
+  for (const v of [crlVerifier, ocspVerifier(fx, false), ocspVerifier(fx, true)]) {
+    const r = await verifyOne(v, fx.revokedItem[kind]);
+    revokedCodes.push(r.valid ? "valid" : r.code);
+  }
+
+  const crl1 = await window("CRL (cached), 1 worker thread", () => workerRate(fx, kind, 1, sizes.seconds));
+  const crl2 = await window("CRL (cached), 2 worker threads", () => workerRate(fx, kind, 2, sizes.seconds));
+  const ocsp1 = await window("OCSP in-process, no nonce (pre-signed answers), main thread", () =>
+    mainThreadRate(ocspVerifier(fx, false), fx.items[kind], sizes.seconds, 1),
+  );
+  const nonce = await window(`OCSP in-process with nonce (freshly signed), ${NONCE_IN_FLIGHT} in flight`, () =>
+    mainThreadRate(ocspVerifier(fx, true), fx.items[kind], sizes.seconds, NONCE_IN_FLIGHT),
+  );
+  const floor = nodeVerifyRate(await generateRsa("rsa", { modulusLength: 2048 }), Math.min(1, sizes.seconds));
+  for (const [label, r] of [["crl1", crl1], ["crl2", crl2], ["ocsp", ocsp1], ["nonce", nonce]] as const) {
+    ctx.progress(`  ${label}: ${Math.round(r.rate)}/s (${r.valid}/${r.done} valid${r.firstInvalid ? `; first invalid: ${r.firstInvalid}` : ""})`);
+  }
+
+  const metrics: Metric[] = [
+    headline(metric("1 core, revocation by cached CRL: verifications/s", crl1.rate, "/s")),
+    metric("1 core (CRL) / R_ver1", crl1.rate / b.verifyPerS1, "×", "ratio", atLeast(target)),
+    headline(metric("2 cores (2 worker threads), CRL: verifications/s", crl2.rate, "/s")),
+    metric("2 cores (CRL) / R_ver2", crl2.rate / b.verifyPerS2, "×", "ratio", atLeast(target)),
+    metric("2 cores (CRL) per core / R_ver1", crl2.rate / 2 / b.verifyPerS1, "×", "ratio", atLeast(target)),
+    metric("scaling 2 threads / 1 thread", crl2.rate / crl1.rate, "×"),
+    headline(metric("1 core, OCSP in-process without nonce: verifications/s", ocsp1.rate, "/s")),
+    metric("1 core (OCSP, no nonce) / R_ver1", ocsp1.rate / b.verifyPerS1, "×", "ratio"),
+    headline(metric(`OCSP with nonce (signed per verification), ${NONCE_IN_FLIGHT} in flight: verifications/s`, nonce.rate, "/s")),
+    metric("OCSP with nonce / R_sign2 (bound by the responder's signatures)", nonce.rate / b.signPerS2, "×"),
+    metric("node crypto.verify RSA-2048, cached KeyObject, 1 core (floor reference)", floor, "/s"),
+    metric("verifications not valid (all modes)", crl1.done - crl1.valid + (crl2.done - crl2.valid) + (ocsp1.done - ocsp1.valid) + (nonce.done - nonce.valid), ""),
+  ];
+  const what =
+    kind === "cms"
+      ? `${fx.items.cms.length} attached CMS SignedData documents (1 KiB content, signedAttrs with contentType, signingTime, messageDigest, signingCertificateV2; ${fx.cmsBytes} bytes each), one per signing certificate (${fx.certificateBytes.sign} B DER), verifyCms(…, { expectedType: "sign" })`
+      : `${fx.items.auth.length} login challenges (32 random bytes, RSA PKCS#1 v1.5 SHA-256), one per authentication certificate (${fx.certificateBytes.auth} B DER), verifyRawSignature({ hash: "sha256", expectedType: "auth" })`;
+  return {
+    id,
+    title: kind === "cms" ? "CMS SignedData verify: signature, chain, revocation; 1 and 2 cores" : "login challenge verify: raw signature, chain, revocation",
+    status: "measured",
+    metrics,
+    notes: [
+      `${what}; certificates issued by context.ca.issue, signatures made with node crypto on software keys (${sizes.keys} keys).`,
+      `Revocation for the target figures: the full ${type} CRL from context.crls.current("${type}") (${fx.crlDer[type].length.toLocaleString("en-US")} B, ${fx.crlEntries[type].toLocaleString("en-US")} entries, incl. ${sizes.revokedRows.toLocaleString("en-US")} bench rows), handed to each verifier's crl.fetch; parsed once per verifier and cached until nextUpdate (parsing happens in the warm-up, not in the timed window).`,
+      `1 and 2 cores: worker threads (bench/children/verify-worker.ts), each its own verifier, started together, rates summed. OCSP modes run in the main thread against context.ocsp.answer (one SQLite row read per answer); 2-core OCSP is not measured (the responder lives in one thread).`,
+      `Revoked certificate's document → CRL: ${revokedCodes[0]}, OCSP: ${revokedCodes[1]}, OCSP+nonce: ${revokedCodes[2]} (all must be "revoked").`,
+      `Counts: CRL 1 thread ${crl1.done}, 2 threads ${crl2.done}, OCSP ${ocsp1.done}, OCSP+nonce ${nonce.done} verifications${[crl1, crl2, ocsp1, nonce].find((r) => r.firstInvalid) ? `; first invalid: ${[crl1, crl2, ocsp1, nonce].find((r) => r.firstInvalid)!.firstInvalid}` : ""}.`,
+      `Baselines: R_ver1 ${Math.round(b.verifyPerS1)}/s, R_ver2 ${Math.round(b.verifyPerS2)}/s (openssl speed, this run).`,
+    ],
+    cpu,
+  };
+}
