@@ -4,7 +4,7 @@
  * that need them; a malformed value of an extension we rely on is `malformed-input`.
  */
 import "reflect-metadata";
-import { createPublicKey, verify as verifySignature, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import {
   AuthorityInfoAccessSyntax,
@@ -100,11 +100,33 @@ export function formatName(name: Name): string {
 }
 
 /**
+ * Certificates already parsed, by the SHA-256 of their bytes. A relying party sees the same
+ * signer, responder and root certificates again and again; parsing and key import are most of a
+ * verification's cost. The result is a pure function of the bytes, so sharing it is safe; only
+ * successful parses are kept, and at most PARSED_CACHE_LIMIT of them (oldest dropped first).
+ */
+const parsedCache = new Map<string, ParsedCertificate>();
+const PARSED_CACHE_LIMIT = 10_000;
+
+/**
  * Parses a certificate from untrusted bytes. `what` names it in messages ("certificate",
  * "trust anchor 2", "OCSP responder certificate").
  */
 export function parseCertificate(input: Uint8Array, what = "certificate"): ParsedCertificate {
   if (!(input instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array of DER`);
+  if (input.length > 0 && input.length <= MAX_CERTIFICATE_BYTES) {
+    const key = createHash("sha256").update(input).digest("base64");
+    const hit = parsedCache.get(key);
+    if (hit) return hit;
+    const parsed = parseCertificateUncached(input, what);
+    if (parsedCache.size >= PARSED_CACHE_LIMIT) parsedCache.delete(parsedCache.keys().next().value!);
+    parsedCache.set(key, parsed);
+    return parsed;
+  }
+  return parseCertificateUncached(input, what);
+}
+
+function parseCertificateUncached(input: Uint8Array, what: string): ParsedCertificate {
   if (input.length === 0) failure("malformed-input", `${what} is empty`);
   if (input.length > MAX_CERTIFICATE_BYTES) {
     failure("malformed-input", `${what} is larger than ${MAX_CERTIFICATE_BYTES} bytes`, { limit: MAX_CERTIFICATE_BYTES });
