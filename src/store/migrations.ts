@@ -393,6 +393,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable("cards").addColumn("pins_pending", "integer").execute();
       },
     },
+    "0012-crl-partition-index": {
+      async up(db: Kysely<any>) {
+        // A municipality's CRL reads only its revoked rows, in serial order, from this index
+        // (without it SQLite walks every certificate of the CA to produce the order).
+        await sql`create index certificates_revoked_by_municipality on certificates (ca_type, municipality_code, serial_hex) where status in ('revoked', 'hold')`.execute(db);
+        await sql`create index certificates_revoked_by_serial on certificates (ca_type, serial_hex) where status in ('revoked', 'hold')`.execute(db);
+      },
+    },
   };
 }
 
