@@ -63,7 +63,7 @@ for (const backend of backends()) {
       now = new Date("2026-11-25T01:00:00Z");
       t = await openTestContext(backend, { clock });
       app = await buildApp(t.context);
-      await t.context.staff.add({ officeId: "machida-mnc", login: "suzuki", name: "鈴木 花子", role: "clerk", password: "correct horse battery" });
+      await t.context.staff.add({ officeId: "machida-mnc", login: "suzuki", name: "鈴木 花子", role: "supervisor", password: "correct horse battery" });
       await at("2026-11-25T01:00:00Z");
     });
     after(async () => {

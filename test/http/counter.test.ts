@@ -194,6 +194,19 @@ for (const backend of backends()) {
       assert.equal(refused.body.error.field, "residence-end");
     });
 
+    test("roles: a clerk cannot check the audit trail or manage staff; a supervisor and an administrator can", async () => {
+      const clerk = await call("GET", "/api/counter/audit/verify");
+      assert.equal(clerk.status, 403);
+      assert.equal(clerk.body.error.reason, "forbidden-role");
+      await t.context.staff.add({ officeId: "machida-mnc", login: "admin", name: "管理 者", role: "administrator", password: "administrator password" });
+      const res = await app.inject({ method: "POST", url: "/api/counter/login", payload: { login: "admin", password: "administrator password" } });
+      cookie = res.headers["set-cookie"]!.toString().split(";")[0]!;
+      csrf = res.json().csrfToken;
+      const added = await call("POST", "/api/counter/staff", { login: "sato", name: "佐藤 次郎", officeId: "machida-tadao", role: "supervisor", password: "supervisor password" });
+      assert.equal(added.status, 201, JSON.stringify(added.body));
+      assert.ok((await call("GET", "/api/counter/staff")).body.staff.some((m: any) => m.login === "sato"));
+    });
+
     test("the audit trail verifies; the OpenAPI document lists the procedures", async () => {
       const audit = await call("GET", "/api/counter/audit/verify");
       assert.equal(audit.body.ok, true);

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Context } from "../../services/context.ts";
-import { actorOf, type StaffSession } from "../../services/counter/staff.ts";
+import { actorOf, type StaffRole, type StaffSession } from "../../services/counter/staff.ts";
 import type { IdentityCheck, NewPins } from "../../services/counter/procedures.ts";
 import { ServiceError } from "../../services/errors.ts";
 import { verifyAudit } from "../../services/audit.ts";
@@ -10,6 +10,9 @@ import { PROXY_PROCEDURES } from "../../services/counter/procedures.ts";
 import { PROXY_TYPES } from "../../rules/proxy.ts";
 
 const COOKIE = "openjpki_staff";
+/** Clerks do the window procedures; supervisors also check the audit trail; administrators manage staff. */
+const ROLE_RANK: Record<StaffRole, number> = { clerk: 1, supervisor: 2, administrator: 3 };
+const ROLE_JA: Record<StaffRole, string> = { clerk: "窓口職員", supervisor: "監督者", administrator: "管理者" };
 
 const identity = {
   type: "object",
@@ -55,6 +58,8 @@ interface Endpoint {
   produces?: string[];
   handler: (ctx: Context, session: StaffSession, request: ValidatedRequest) => Promise<unknown>;
   status?: number;
+  /** The least role that may call it (default: any staff member, i.e. clerk). */
+  role?: StaffRole;
 }
 
 const body = (required: string[], properties: Record<string, unknown>) => ({ type: "object", required, additionalProperties: false, properties });
@@ -227,7 +232,16 @@ const ENDPOINTS: Endpoint[] = [
     method: "POST", path: "/api/counter/cards/:id/return", summary: "返納: both certificates revoked",
     body: body(["identity"], { identity }), handler: async (c, s, r) => c.counter.returnCard({ cardId: r.params.id!, identity: r.body.identity }, actorOf(s)),
   },
-  { method: "GET", path: "/api/counter/audit/verify", summary: "verify the audit trail's hash chain", handler: async (c) => verifyAudit(c.store.db) },
+  { method: "GET", path: "/api/counter/audit/verify", summary: "verify the audit trail's hash chain (supervisor)", role: "supervisor", handler: async (c) => verifyAudit(c.store.db) },
+  {
+    method: "GET", path: "/api/counter/staff", summary: "staff accounts (administrator)", role: "administrator",
+    handler: async (c) => ({ staff: await c.staff.list() }),
+  },
+  {
+    method: "POST", path: "/api/counter/staff", summary: "add a staff account (administrator)", role: "administrator", status: 201,
+    body: body(["login", "name", "officeId", "role", "password"], { login: text(40), name: text(100), officeId: text(40), role: { type: "string", enum: ["clerk", "supervisor", "administrator"] }, password: { type: "string", minLength: 12, maxLength: 200 } }),
+    handler: async (c, s, r) => c.staff.add(r.body, actorOf(s)),
+  },
 ];
 
 /**
@@ -257,6 +271,9 @@ export async function counterRoutes(app: FastifyInstance, context: Context): Pro
       ...(endpoint.body || endpoint.query ? { schema: { ...(endpoint.body ? { body: endpoint.body } : {}), ...(endpoint.query ? { querystring: endpoint.query } : {}) } } : {}),
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const session = await context.staff.session(cookie(request));
+        if (endpoint.role && ROLE_RANK[session.staff.role] < ROLE_RANK[endpoint.role]) {
+          throw new ServiceError("refused", `この操作には${ROLE_JA[endpoint.role]}の権限が必要です / this needs the ${endpoint.role} role`, "role", { reason: "forbidden-role" });
+        }
         if (endpoint.method !== "GET") checkCsrf(request, session);
         const result = await endpoint.handler(context, session, request as unknown as ValidatedRequest);
         if (result instanceof FileResponse) {

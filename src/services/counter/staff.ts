@@ -100,6 +100,11 @@ export class StaffDirectory {
     return toMember(row);
   }
 
+  async list(): Promise<(StaffMember & { active: boolean; createdAt: string })[]> {
+    const rows = await this.db.selectFrom("staff").selectAll().orderBy("office_id").orderBy("login").execute();
+    return rows.map((r) => ({ ...toMember(r), active: r.active === 1, createdAt: r.created_at }));
+  }
+
   /** Log in; refusals are deliberately alike (no hint whether the login exists). Returns the raw session id once. */
   async login(login: string, password: string): Promise<StaffSession & { sessionId: string }> {
     const now = this.clock();
