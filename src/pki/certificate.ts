@@ -108,6 +108,26 @@ export function randomSerial(): Uint8Array {
 
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING contents. */
 export function keyIdentifier(publicKey: KeyObject): Uint8Array {
-  const spki = AsnConvert.parse(publicKey.export({ type: "spki", format: "der" }), SubjectPublicKeyInfo);
-  return new Uint8Array(createHash("sha1").update(new Uint8Array(spki.subjectPublicKey)).digest());
+  const spki = new Uint8Array(publicKey.export({ type: "spki", format: "der" }));
+  // SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }:
+  // walk the two headers by hand (the key came from Node, so the DER is well formed).
+  let offset = headerLength(spki, 0); // into the outer SEQUENCE
+  offset += headerLength(spki, offset) + contentLength(spki, offset); // past the AlgorithmIdentifier
+  if (spki[offset] !== 0x03) throw new TypeError("SubjectPublicKeyInfo without a BIT STRING");
+  const start = offset + headerLength(spki, offset) + 1; // after the unused-bits byte
+  const end = offset + headerLength(spki, offset) + contentLength(spki, offset);
+  return new Uint8Array(createHash("sha1").update(spki.subarray(start, end)).digest());
+}
+
+function headerLength(der: Uint8Array, offset: number): number {
+  const first = der[offset + 1]!;
+  return first < 0x80 ? 2 : 2 + (first & 0x7f);
+}
+
+function contentLength(der: Uint8Array, offset: number): number {
+  const first = der[offset + 1]!;
+  if (first < 0x80) return first;
+  let length = 0;
+  for (let i = 0; i < (first & 0x7f); i++) length = length * 256 + der[offset + 2 + i]!;
+  return length;
 }

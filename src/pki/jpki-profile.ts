@@ -166,7 +166,7 @@ export function leafTemplate(req: LeafRequest): CertificateTemplate {
   const keyUsage =
     req.type === "sign" ? KeyUsageFlags.digitalSignature | KeyUsageFlags.nonRepudiation : KeyUsageFlags.digitalSignature;
 
-  const extensions: ExtensionSpec[] = [ext(OID.keyUsage, true, new KeyUsage(keyUsage))];
+  const extensions: ExtensionSpec[] = [memo(`ku:${keyUsage}`, () => ext(OID.keyUsage, true, new KeyUsage(keyUsage)))];
   if (req.type === "sign") {
     if (!req.otherNames || req.otherNames.length !== 6) {
       throw new TypeError("a signing certificate needs the six JPKI personal-data otherNames");
@@ -183,43 +183,46 @@ export function leafTemplate(req: LeafRequest): CertificateTemplate {
   } else if (req.otherNames && req.otherNames.length > 0) {
     throw new TypeError("an authentication certificate carries no personal data");
   }
+  // Everything below depends only on the CA, its URLs and the municipality: encoded once and
+  // reused, since encoding these structures is most of an issuance's cost besides the signature.
+  const scope = `${req.type}|${JSON.stringify(req.naming)}|${JSON.stringify(req.urls)}`;
+  const issuerKeyId = keyIdentifierCached(req.issuerPublicKey);
   extensions.push(
-    ext(
-      OID.certificatePolicies,
-      true,
-      new CertificatePolicies([
-        new PolicyInformation({
-          policyIdentifier: POLICY_OID[req.type],
-          policyQualifiers: [
-            new PolicyQualifierInfo({ policyQualifierId: OID.cpsQualifier, qualifier: ia5StringDer(req.urls.cps) }),
-          ],
-        }),
-      ]),
+    memo(`cp:${scope}`, () =>
+      ext(
+        OID.certificatePolicies,
+        true,
+        new CertificatePolicies([
+          new PolicyInformation({
+            policyIdentifier: POLICY_OID[req.type],
+            policyQualifiers: [new PolicyQualifierInfo({ policyQualifierId: OID.cpsQualifier, qualifier: ia5StringDer(req.urls.cps) })],
+          }),
+        ]),
+      ),
     ),
-    ext(OID.issuerAltName, false, new IssueAlternativeName([directoryName(caAltName(req.type, req.naming))])),
-    ext(
-      OID.crlDistributionPoints,
-      false,
-      crlDistributionPoints([
-        directoryName(crlDistributionPointName(req.type, req.naming, req.municipality)),
-        new GeneralName({ uniformResourceIdentifier: req.urls.crl }),
-      ]),
+    memo(`ian:${scope}`, () => ext(OID.issuerAltName, false, new IssueAlternativeName([directoryName(caAltName(req.type, req.naming))]))),
+    memo(`crldp:${scope}|${req.municipality.prefectureRomaji}|${req.municipality.cityRomaji}`, () =>
+      ext(
+        OID.crlDistributionPoints,
+        false,
+        crlDistributionPoints([
+          directoryName(crlDistributionPointName(req.type, req.naming, req.municipality)),
+          new GeneralName({ uniformResourceIdentifier: req.urls.crl }),
+        ]),
+      ),
     ),
-    ext(
-      id_pe_authorityInfoAccess,
-      false,
-      new AuthorityInfoAccessSyntax([
-        new AccessDescription({ accessMethod: id_ad_ocsp, accessLocation: new GeneralName({ uniformResourceIdentifier: req.urls.ocsp }) }),
-        new AccessDescription({
-          accessMethod: id_ad_caIssuers,
-          accessLocation: new GeneralName({ uniformResourceIdentifier: req.urls.caIssuers }),
-        }),
-      ]),
+    memo(`aia:${scope}`, () =>
+      ext(
+        id_pe_authorityInfoAccess,
+        false,
+        new AuthorityInfoAccessSyntax([
+          new AccessDescription({ accessMethod: id_ad_ocsp, accessLocation: new GeneralName({ uniformResourceIdentifier: req.urls.ocsp }) }),
+          new AccessDescription({ accessMethod: id_ad_caIssuers, accessLocation: new GeneralName({ uniformResourceIdentifier: req.urls.caIssuers }) }),
+        ]),
+      ),
     ),
-    ext(
-      OID.authorityKeyIdentifier,
-      false,
-      new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(keyIdentifier(req.issuerPublicKey).buffer as ArrayBuffer) }),
+    memo(`aki:${Buffer.from(issuerKeyId).toString("hex")}`, () =>
+      ext(OID.authorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(issuerKeyId.buffer as ArrayBuffer) })),
     ),
     ext(OID.subjectKeyIdentifier, false, new KeyIdentifier(keyIdentifier(req.subjectPublicKey).buffer as ArrayBuffer)),
   );
@@ -274,6 +277,30 @@ export function ocspResponderTemplate(args: {
       ext(OID.subjectKeyIdentifier, false, new KeyIdentifier(keyIdentifier(args.publicKey).buffer as ArrayBuffer)),
     ],
   };
+}
+
+/** Encoded extensions that depend only on CA-wide settings (bounded: a few per municipality). */
+const encodedExtensions = new Map<string, ExtensionSpec>();
+
+function memo(key: string, make: () => ExtensionSpec): ExtensionSpec {
+  let found = encodedExtensions.get(key);
+  if (!found) {
+    if (encodedExtensions.size > 10_000) encodedExtensions.clear();
+    found = make();
+    encodedExtensions.set(key, found);
+  }
+  return found;
+}
+
+const issuerKeyIds = new WeakMap<KeyObject, Uint8Array>();
+
+function keyIdentifierCached(key: KeyObject): Uint8Array {
+  let id = issuerKeyIds.get(key);
+  if (!id) {
+    id = keyIdentifier(key);
+    issuerKeyIds.set(key, id);
+  }
+  return id;
 }
 
 function ext(oid: string, critical: boolean, value: object): ExtensionSpec {
