@@ -129,14 +129,6 @@ export async function* revokedEntryPages(
   }
 }
 
-/** The same, one entry at a time (small scopes, tests). */
-export async function* revokedEntries(
-  db: Kysely<Database>,
-  type: CaType,
-  options: { municipality?: string; at: Date; pageSize?: number },
-): AsyncGenerator<RevokedEntry> {
-  for await (const page of revokedEntryPages(db, type, options)) yield* page;
-}
 
 /** The holder's certificates of `type` that an event can still act on (valid, or on hold). */
 export async function actionableCertificates(
