@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { randomBytes } from "node:crypto";
 import type { Context } from "../../services/context.ts";
 import { ServiceError } from "../../services/errors.ts";
+import type { KioskHours } from "../../config/kiosk-documents.ts";
 import { DocumentSigningError } from "../../services/document-signing.ts";
-import type { CardReader } from "../../readers/reader.ts";
 import {
   caViews,
   cardChoices,
@@ -36,7 +36,6 @@ import {
   kioskResetPinPage,
   kioskServicesPage,
   kioskUnavailablePage,
-  type KioskOfferView,
 } from "../../web/pages/kiosk.ts";
 
 const LANG_COOKIE = "openjpki_lang";
@@ -156,19 +155,10 @@ function missing(field: string, ja: string, en: string): ServiceError {
   return new ServiceError("invalid-input", `${ja}を入力してください / enter the ${en}`, field);
 }
 
-/** The kiosk service, when the server has one (it is being added): its document issuance. */
-interface KioskService {
-  documents(municipalityCode: string): Promise<KioskOfferView[]>;
-  isOpen(at?: Date): boolean;
-  issue(
-    reader: CardReader,
-    input: { pin: string; document: string; copies?: number },
-  ): Promise<{ issuance: { id: string; documentNameJa: string; copies: number; feeYen: number; issuedAt: string; verificationCode: string }; pdf: Uint8Array }>;
-}
-
-function kioskOf(context: Context): KioskService | undefined {
-  const candidate = (context as unknown as { kiosk?: Partial<KioskService> }).kiosk;
-  return candidate && typeof candidate.documents === "function" && typeof candidate.issue === "function" ? (candidate as KioskService) : undefined;
+/** "06:30–23:00 (closed 12-29 – 01-03)": the opening hours as the closed-kiosk screen shows them. */
+function hoursText(hours: KioskHours): string {
+  const closed = hours.closedPeriods.map((p) => `${p.from}–${p.to}`).join(", ");
+  return `${hours.opens}–${hours.closes}${closed ? ` (× ${closed})` : ""}`;
 }
 
 interface KioskSession {
@@ -313,9 +303,8 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
       const problem = problemOf(error, log);
       return sendPage(reply, statusOf(problem), kioskIssuePinPage(v, cardId, problem));
     }
-    const kiosk = kioskOf(context);
-    if (!kiosk) return sendPage(reply, 503, kioskUnavailablePage(v, "no-service"));
-    if (!kiosk.isOpen()) return sendPage(reply, 503, kioskUnavailablePage(v, "closed"));
+    const kiosk = context.kiosk;
+    if (!kiosk.isOpen()) return sendPage(reply, 503, kioskUnavailablePage(v, hoursText(kiosk.hours())));
     try {
       const card = await context.cards.get(cardId);
       const resident = await context.registry.get(card.residentId);
@@ -332,9 +321,9 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
   app.post("/kiosk/issue/fee", async (request, reply) => {
     const v = pageView(request, reply, "/kiosk/issue");
     if (!formAccepted(context, request, reply, v)) return reply;
-    const kiosk = kioskOf(context);
+    const kiosk = context.kiosk;
     const session = kioskSession(request);
-    if (!kiosk || !session) {
+    if (!session) {
       return sendPage(reply, 409, kioskIssueCardPage(v, await cardChoices(context), { code: "conflict", reason: "challenge-expired", message: "時間がたちすぎました。カードを置くところからやり直してください / too much time passed: start again by placing your card" }));
     }
     const form = request.body as Form;
@@ -350,9 +339,9 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
   app.post("/kiosk/issue/print", async (request, reply) => {
     const v = pageView(request, reply, "/kiosk/issue");
     if (!formAccepted(context, request, reply, v)) return reply;
-    const kiosk = kioskOf(context);
+    const kiosk = context.kiosk;
     const found = kioskSession(request);
-    if (!kiosk || !found) {
+    if (!found) {
       return sendPage(reply, 409, kioskIssueCardPage(v, await cardChoices(context), { code: "conflict", reason: "challenge-expired", message: "時間がたちすぎました。カードを置くところからやり直してください / too much time passed: start again by placing your card" }));
     }
     const [id, session] = found;

@@ -85,17 +85,14 @@ export interface KioskOfferView {
   feeYen: number;
 }
 
-export function kioskUnavailablePage(v: View, why: "no-service" | "closed", hours?: string): string {
+/** The kiosk is closed at this hour: say when it opens. */
+export function kioskUnavailablePage(v: View, hours: string): string {
   const t = v.t;
   return kiosk(
     v,
     t("ご利用いただけません", "Not available"),
     html`${steps(v, 2)}<h1>${t("証明書の交付はご利用いただけません", "Certificates cannot be issued here")}</h1>
-<div class="notice notice--warning" role="alert"><p>${
-      why === "closed"
-        ? t(`ただいまの時間は利用できません。${hours ? `利用できる時間：${hours}` : ""}`, `Not available at this time.${hours ? ` Hours: ${hours}` : ""}`)
-        : t("この試験用システムでは、コンビニ交付（証明書の交付）の機能はまだ準備中です。暗証番号の確認はできました。", "Convenience-store issuance is not available yet in this test system. Your PIN was checked.")
-    }</p></div>
+<div class="notice notice--warning" role="alert"><p>${t(`ただいまの時間は利用できません。利用できる時間：${hours}`, `Not available at this time. Hours: ${hours}`)}</p></div>
 <p><a class="button" href="/kiosk/services">${t("メニューに戻る", "Back to the menu")}</a></p>`,
     true,
   );
