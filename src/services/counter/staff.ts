@@ -40,6 +40,11 @@ export async function hashPassword(password: string): Promise<string> {
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString("base64url")}$${hash.toString("base64url")}`;
 }
 
+let dummy: Promise<string> | undefined;
+function dummyHash(): Promise<string> {
+  return (dummy ??= hashPassword(randomBytes(16).toString("base64url")));
+}
+
 export async function checkPassword(password: string, stored: string): Promise<boolean> {
   const [scheme, n, r, p, salt, hash] = stored.split("$");
   if (scheme !== "scrypt" || !salt || !hash) return false;
@@ -113,7 +118,8 @@ export class StaffDirectory {
       throw new ServiceError("refused", `ログインが一時的にロックされています / too many failed logins: try again after ${throttle.locked_until}`, "login", { reason: "login-locked" });
     }
     const row = await this.db.selectFrom("staff").selectAll().where("login", "=", login).executeTakeFirst();
-    const ok = row !== undefined && row.active === 1 && (await checkPassword(password, row.password_hash));
+    // An unknown login still costs one scrypt, so the answer's timing does not reveal which logins exist.
+    const ok = (await checkPassword(password, row?.password_hash ?? (await dummyHash()))) && row !== undefined && row.active === 1;
     if (!ok || !row) {
       await this.recordFailure(login, now);
       throw new ServiceError("refused", "ログイン名またはパスワードが違います / wrong login or password", "login", { reason: "bad-credentials" });
