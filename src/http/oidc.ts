@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import Provider from "oidc-provider";
 import type { Context } from "../services/context.ts";
 import { ServiceError } from "../services/errors.ts";
-import { html } from "./pages/html.ts";
+import { html } from "../web/html.ts";
 
 interface InteractionDetails {
   uid: string;

@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from "../http/pages/html.ts";
+import { html, type SafeHtml } from "./html.ts";
 import { adviceFor, localMessage } from "./i18n.ts";
 import type { View } from "./layout.ts";
 import { CSRF_FIELD } from "./csrf.ts";

@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from "../http/pages/html.ts";
+import { html, type SafeHtml } from "./html.ts";
 import { translator, type Lang, type Translate } from "./i18n.ts";
 
 /** What every page renderer gets: the language, its translator, the page's own path and the form token. */

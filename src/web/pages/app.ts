@@ -1,4 +1,4 @@
-import { html } from "../../http/pages/html.ts";
+import { html } from "../html.ts";
 import type { CardChoice } from "../../services/resident-view.ts";
 import { formatInstant } from "../i18n.ts";
 import { page, type View } from "../layout.ts";

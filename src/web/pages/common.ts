@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from "../../http/pages/html.ts";
+import { html, type SafeHtml } from "../html.ts";
 import type { CardChoice, CertificateView, CardView } from "../../services/resident-view.ts";
 import { CERT_NAME, REVOCATION_REASON, STATE_NAME, formatDate, formatInstant } from "../i18n.ts";
 import type { View } from "../layout.ts";

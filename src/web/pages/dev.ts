@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from "../../http/pages/html.ts";
+import { html, type SafeHtml } from "../html.ts";
 import type { CaView, ResidentRow } from "../../services/resident-view.ts";
 import { KNOWN_MUNICIPALITIES } from "../../services/resident-view.ts";
 import { CERT_NAME, formatDate, formatInstant } from "../i18n.ts";

@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from "../../http/pages/html.ts";
+import { html, type SafeHtml } from "../html.ts";
 import type { Filing } from "../../services/filings.ts";
 import type { CardChoice } from "../../services/resident-view.ts";
 import type { VerificationResult } from "../../verify/index.ts";

@@ -1,4 +1,4 @@
-import { html } from "../../http/pages/html.ts";
+import { html } from "../html.ts";
 import { page, type View } from "../layout.ts";
 import { officesSection } from "./common.ts";
 

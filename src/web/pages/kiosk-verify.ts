@@ -1,4 +1,4 @@
-import { html } from "../../http/pages/html.ts";
+import { html } from "../html.ts";
 import type { KioskIssuanceRecord } from "../../services/kiosk.ts";
 import { formatInstant } from "../i18n.ts";
 import { page, type View } from "../layout.ts";

@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from "../../http/pages/html.ts";
+import { html, type SafeHtml } from "../html.ts";
 import type { CardChoice } from "../../services/resident-view.ts";
 import { formatInstant } from "../i18n.ts";
 import { page, type View } from "../layout.ts";

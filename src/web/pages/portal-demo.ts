@@ -1,4 +1,4 @@
-import { html } from "../../http/pages/html.ts";
+import { html } from "../html.ts";
 import type { CardChoice } from "../../services/resident-view.ts";
 import type { VerificationResult } from "../../verify/index.ts";
 import { formatInstant } from "../i18n.ts";

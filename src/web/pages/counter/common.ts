@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from "../../../http/pages/html.ts";
+import { html, type SafeHtml } from "../../html.ts";
 import type { StaffMember } from "../../../services/counter/staff.ts";
 import { adviceFor, localMessage } from "../../i18n.ts";
 import { page, type View } from "../../layout.ts";

@@ -1,4 +1,4 @@
-import { html } from "../../../http/pages/html.ts";
+import { html } from "../../html.ts";
 import type { View } from "../../layout.ts";
 import { csrfField, field, successNotice, type Problem } from "../../forms.ts";
 import { counterPage, counterProblem, fieldError } from "./common.ts";

@@ -1,4 +1,4 @@
-import { html } from "../../../http/pages/html.ts";
+import { html } from "../../html.ts";
 import type { StaffMember, Office } from "../../../services/counter/staff.ts";
 import type { FeeSummary } from "../../../services/counter/fees.ts";
 import type { ExpiryNoticeRun } from "../../../services/counter/notices.ts";

@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from "../../../http/pages/html.ts";
+import { html, type SafeHtml } from "../../html.ts";
 import type { StaffMember } from "../../../services/counter/staff.ts";
 import type { ProxyStatus } from "../../../services/counter/procedures.ts";
 import type { Resident } from "../../../services/registry.ts";
