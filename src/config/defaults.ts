@@ -1,4 +1,5 @@
 import { DEFAULT_CA_NAMING, type CaNaming } from "../pki/jpki-profile.ts";
+import type { KioskConfig } from "./kiosk-documents.ts";
 
 /**
  * Every default in one place. `openjpki serve` and the services read their settings from an
@@ -25,6 +26,8 @@ export interface Settings {
   lookupFeeYen: { sign: number; auth: number };
   /** Municipalities whose kiosks also reset the authentication PIN with the signing password (Naha from 2024-09). */
   kioskAuthPinResetMunicipalities: string[];
+  /** コンビニ交付: hours, documents and fees (src/config/kiosk-documents.ts has the defaults). */
+  kiosk?: Partial<KioskConfig>;
 }
 
 export const DEFAULT_SETTINGS: Settings = {

@@ -29,7 +29,7 @@ import { appendAudit } from "./audit.ts";
 import type { Clock } from "./clock.ts";
 
 /** What the Kiosk reads from the settings: the public URL (printed for the tamper check) and, optionally, its own configuration. */
-export type KioskSettings = Pick<Settings, "publicBaseUrl"> & { kiosk?: Partial<KioskConfig> };
+export type KioskSettings = Pick<Settings, "publicBaseUrl" | "kiosk">;
 
 export interface KioskDocumentOffer {
   id: KioskDocumentId;

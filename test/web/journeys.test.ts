@@ -29,7 +29,7 @@ describe("web pages in a real browser", { skip: skip ?? false, timeout: 120_000 
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     // The kiosk opens 06:30–23:00 by default; the test must not depend on the hour it runs at.
-    const kiosk = { kiosk: { hours: { opens: "00:00", closes: "23:59", closedPeriods: [] } } } as object;
+    const kiosk = { kiosk: { hours: { opens: "00:00", closes: "23:59", closedPeriods: [] } } };
     t = await openTestContext("sqlite", { settings: { publicBaseUrl: base, ...kiosk } });
     server = await startServer(t.context, { host: "127.0.0.1", port, handleSignals: false, log: () => {} });
     browser = await launch();
