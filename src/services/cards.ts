@@ -90,7 +90,7 @@ export class Cards {
   async open(id: string): Promise<VirtualCard> {
     await this.get(id);
     const dir = this.cardDir(id);
-    if (!existsSync(join(dir))) throw new ServiceError("not-found", `card ${id} has no chip in ${dir}`, "card");
+    if (!existsSync(dir)) throw new ServiceError("not-found", `card ${id} has no chip in ${dir}`, "card");
     return openCard(dir, { chipMasterKeyFile: join(this.cardsDir, "chip-master.key"), clock: this.clock });
   }
 

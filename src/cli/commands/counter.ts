@@ -6,7 +6,7 @@ import { CLI_OPERATOR } from "../../services/audit.ts";
 import { feeSummary } from "../../services/counter/fees.ts";
 import { expiryNoticeRun, expiryNoticesCsv, expiryNoticesPdf, issuanceNotice } from "../../services/counter/notices.ts";
 import { withContext } from "../open-context.ts";
-import { type Command, type Io, CliError, json, optionalString, requireString } from "../command.ts";
+import { type Command, type Io, CliError, json, oneOf, optionalString, requireString } from "../command.ts";
 
 function write(file: string, data: Uint8Array | string): void {
   try {
@@ -65,8 +65,7 @@ export const counterExpiryNotices: Command = {
   async run(values, io) {
     const from = requireString(values, "date");
     const out = requireString(values, "out");
-    const format = optionalString(values, "format") ?? "csv";
-    if (format !== "csv" && format !== "pdf") throw new CliError(`--format must be csv or pdf, not ${JSON.stringify(format)}`, 2);
+    const format = values.format === undefined ? "csv" : oneOf(values, "format", ["csv", "pdf"] as const);
     const municipality = optionalString(values, "municipality");
     const result = await withContext(values, io, async (ctx) => {
       const deps = { db: ctx.store.db, registry: ctx.registry, clock: ctx.clock };
