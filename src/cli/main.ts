@@ -17,6 +17,7 @@ import { counterExpiryNotices, counterFees, counterIssuanceNotice } from "./comm
 import { cardAttach, cardIssue, cardList, cardReadCert, cardReaders, cardReadReal, cardShow, cardSign, cardVerifyPin } from "./commands/card.ts";
 import { verifierAdd, verifierList, verifierReport } from "./commands/verifier.ts";
 import { caIssue, caShow } from "./commands/ca.ts";
+import { storePartition } from "./commands/store.ts";
 
 /** Every command, in the order `openjpki --help` lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -59,6 +60,7 @@ export const COMMANDS: readonly Command[] = [
   counterFees,
   counterExpiryNotices,
   counterIssuanceNotice,
+  storePartition,
 ];
 
 const defaultIo: Io = {
