@@ -35,7 +35,7 @@ export async function buildApp(context: Context, options: { log?: (line: string)
     if (error instanceof ServiceError) {
       const status = STATUS_OF[error.code];
       if (status < 500 || status === 503) {
-        return reply.status(status).send({ error: { code: error.code, reason: error.reason, message: error.message, field: error.field } });
+        return reply.status(status).send({ error: { code: error.code, reason: error.reason, message: error.message, field: error.field, triesLeft: error.triesLeft } });
       }
     }
     const validation = (error as { validation?: { instancePath?: string; message?: string; params?: { missingProperty?: string } }[] }).validation;

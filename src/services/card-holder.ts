@@ -37,14 +37,14 @@ export class CardHolder {
         "refused",
         `${name.ja}がロックされています。お住まいの市区町村の窓口で初期化してください / the ${name.en} is blocked: have it reset at your municipality's counter`,
         "pin",
-        { reason: "pin-blocked" },
+        { reason: "pin-blocked", triesLeft: 0 },
       );
     }
     throw new ServiceError(
       "refused",
       `${name.ja}が違います（残り${result.triesLeft}回）/ wrong ${name.en}: ${result.triesLeft} tries left`,
       "pin",
-      { reason: "wrong-pin" },
+      { reason: "wrong-pin", triesLeft: result.triesLeft },
     );
   }
 

@@ -10,35 +10,27 @@ import type { CardReader } from "../readers/reader.ts";
 import { assembleSignedData, CMS_HASHES, prepareSignedAttributes, type CmsHash } from "../pki/cms-signed-data.ts";
 import { checkXmlForSigning, signXmlEnveloped, XmlSignError } from "../pki/xml-signature.ts";
 import { systemClock, type Clock } from "./clock.ts";
+import { ServiceError } from "./errors.ts";
 
 /** What the card-signing workflows need of {@link Cards}. */
 export interface CardAccess {
   withReader<T>(id: string, body: (reader: CardReader) => Promise<T>): Promise<T>;
 }
 
-export type DocumentSigningErrorCode =
-  /** The signing password was wrong; `triesLeft` says how many tries remain. */
-  | "wrong-pin"
-  /** The signing password is blocked (reset it at the counter or the kiosk). */
-  | "pin-blocked"
-  /** The password does not have the signing password's form (no try was used). */
-  | "invalid-pin"
-  /** The card holds no signing certificate (under 15, declined, …). */
-  | "no-signing-certificate"
-  /** The document cannot be signed (malformed XML, an existing signature, too large). */
-  | "invalid-document";
+/**
+ * The refusals of card signing, as `ServiceError("refused")` reasons like every other card flow:
+ * - `wrong-pin`: the signing password was wrong; `triesLeft` says how many tries remain;
+ * - `pin-blocked`: the signing password is blocked (reset it at the counter or the kiosk);
+ * - `invalid-pin`: the password does not have the signing password's form (no try was used);
+ * - `no-signing-certificate`: the card holds no signing certificate (under 15, declined, …);
+ * - `invalid-document`: the document cannot be signed (malformed XML, an existing signature, too large).
+ */
+export type DocumentSigningRefusal = "wrong-pin" | "pin-blocked" | "invalid-pin" | "no-signing-certificate" | "invalid-document";
 
-/** A refusal a person can act on; the message is Japanese first, then English. */
-export class DocumentSigningError extends Error {
-  override readonly name = "DocumentSigningError";
-  constructor(
-    readonly code: DocumentSigningErrorCode,
-    message: string,
-    readonly triesLeft?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
+function refusal(reason: DocumentSigningRefusal, message: string, cause: unknown, triesLeft?: number): ServiceError {
+  // The form field at fault: the password, or the card; a bad document has no field of its own.
+  const field = reason === "invalid-document" ? undefined : reason === "no-signing-certificate" ? "card" : "pin";
+  return new ServiceError("refused", message, field, { reason, cause, ...(triesLeft !== undefined ? { triesLeft } : {}) });
 }
 
 export interface CardSigningRequest {
@@ -109,35 +101,20 @@ function translate(error: unknown): unknown {
   switch (error.code) {
     case "wrong-pin": {
       const left = error.triesLeft ?? 0;
-      return new DocumentSigningError(
-        "wrong-pin",
-        `署名用パスワードが違います（残り${left}回）/ wrong signing password: ${left} ${left === 1 ? "try" : "tries"} left`,
-        left,
-        { cause: error },
-      );
+      return refusal("wrong-pin", `署名用パスワードが違います（残り${left}回）/ wrong signing password: ${left} ${left === 1 ? "try" : "tries"} left`, error, left);
     }
     case "pin-blocked":
-      return new DocumentSigningError(
+      return refusal(
         "pin-blocked",
         "署名用パスワードがロックされています。市区町村の窓口またはコンビニのキオスクで初期化してください / the signing password is blocked: reset it at the municipal counter or a kiosk",
+        error,
         0,
-        { cause: error },
       );
     case "invalid-argument":
-      return new DocumentSigningError(
-        "invalid-pin",
-        `署名用パスワードは英大文字と数字の6〜16文字です / the signing password is 6–16 characters A–Z and 0–9 (no try was used)`,
-        undefined,
-        { cause: error },
-      );
+      return refusal("invalid-pin", "署名用パスワードは英大文字と数字の6〜16文字です / the signing password is 6–16 characters A–Z and 0–9 (no try was used)", error);
     case "no-certificate":
     case "file-not-found":
-      return new DocumentSigningError(
-        "no-signing-certificate",
-        "このカードには署名用電子証明書がありません / this card holds no signing certificate",
-        undefined,
-        { cause: error },
-      );
+      return refusal("no-signing-certificate", "このカードには署名用電子証明書がありません / this card holds no signing certificate", error);
     default:
       return error;
   }
@@ -178,7 +155,7 @@ export async function signXmlOnCard(cards: CardAccess, request: XmlSigningReques
     checkXmlForSigning(request.xml);
   } catch (error) {
     if (error instanceof XmlSignError) {
-      throw new DocumentSigningError("invalid-document", `XML に署名できません / cannot sign this XML: ${error.message}`, undefined, { cause: error });
+      throw refusal("invalid-document", `XML に署名できません / cannot sign this XML: ${error.message}`, error);
     }
     throw error;
   }

@@ -10,7 +10,8 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { JpkiClient } from "../../src/client/jpki-client.ts";
-import { DocumentSigningError, signCmsOnCard, signXmlOnCard } from "../../src/services/document-signing.ts";
+import { signCmsOnCard, signXmlOnCard } from "../../src/services/document-signing.ts";
+import { ServiceError } from "../../src/services/errors.ts";
 import { signCms as signCmsCommand, signXml as signXmlCommand } from "../../src/cli/commands/sign.ts";
 import { CliError, type Io } from "../../src/cli/command.ts";
 import { createVerifier, type VerificationResult, type Verifier } from "../../src/verify/index.ts";
@@ -51,10 +52,11 @@ async function signTriesLeft(id: string): Promise<number> {
   return t.context.cards.withReader(id, (reader) => new JpkiClient(reader).triesLeft("sign"));
 }
 
-function refused(code: string, triesLeft?: number) {
+function refused(reason: string, triesLeft?: number) {
   return (e: unknown) => {
-    assert.ok(e instanceof DocumentSigningError, `expected DocumentSigningError, got ${String(e)}`);
-    assert.equal(e.code, code);
+    assert.ok(e instanceof ServiceError, `expected ServiceError, got ${String(e)}`);
+    assert.equal(e.code, "refused");
+    assert.equal(e.reason, reason);
     if (triesLeft !== undefined) assert.equal(e.triesLeft, triesLeft);
     return true;
   };

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
-import { DocumentSigningError, signCmsOnCard, signXmlOnCard } from "../../services/document-signing.ts";
+import { signCmsOnCard, signXmlOnCard } from "../../services/document-signing.ts";
+import { ServiceError } from "../../services/errors.ts";
 import { withContext } from "../open-context.ts";
 import { pinOptions, readPin } from "../pin-input.ts";
 import { type Command, type Io, type Values, CliError, json, oneOf, requireString } from "../command.ts";
@@ -32,8 +33,8 @@ async function refusalsAsCliErrors<T>(values: Values, io: Io, card: string, body
   try {
     return await body();
   } catch (error) {
-    if (error instanceof DocumentSigningError) {
-      if (values.json) json(io, { card, ok: false, code: error.code, ...(error.triesLeft !== undefined ? { triesLeft: error.triesLeft } : {}), message: error.message });
+    if (error instanceof ServiceError && error.code === "refused") {
+      if (values.json) json(io, { card, ok: false, code: error.reason, ...(error.triesLeft !== undefined ? { triesLeft: error.triesLeft } : {}), message: error.message });
       throw new CliError(error.message);
     }
     throw error;

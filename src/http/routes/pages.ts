@@ -3,7 +3,6 @@ import { randomBytes } from "node:crypto";
 import type { Context } from "../../services/context.ts";
 import { ServiceError } from "../../services/errors.ts";
 import type { KioskHours } from "../../config/kiosk-documents.ts";
-import { DocumentSigningError } from "../../services/document-signing.ts";
 import {
   caViews,
   cardChoices,
@@ -114,9 +113,6 @@ export function formAccepted(context: Context, request: FastifyRequest, reply: F
 export function problemOf(error: unknown, log?: (line: string) => void): Problem {
   if (error instanceof ServiceError) {
     return { code: error.code, message: error.message, ...(error.reason ? { reason: error.reason } : {}), ...(error.field ? { field: error.field } : {}) };
-  }
-  if (error instanceof DocumentSigningError) {
-    return { code: "refused", reason: error.code, message: error.message, ...(error.code.includes("pin") ? { field: "pin" } : error.code === "invalid-document" ? {} : { field: "card" }) };
   }
   log?.(`page error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   return { code: "internal", message: "内部エラーが発生しました。しばらくしてからもう一度お試しください / an internal error occurred: please try again later" };
