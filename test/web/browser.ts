@@ -4,7 +4,11 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { startServer, type RunningServer } from "../../src/http/server.ts";
+import type { Settings } from "../../src/config/defaults.ts";
+import { openTestContext, type TestContext } from "../helpers/context.ts";
+import { freePort } from "../helpers/net.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -45,4 +49,42 @@ export async function screenshotAndCheck(page: Page, name: string): Promise<void
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
   await assertAccessible(page, name);
+}
+
+/** A test server on a free port with a browser pointed at it: what every page suite starts with. */
+export interface BrowserSession {
+  t: TestContext;
+  server: RunningServer;
+  browser: Browser;
+  ctx: BrowserContext;
+  page: Page;
+  base: string;
+  close(): Promise<void>;
+}
+
+export async function openBrowserSession(
+  options: { settings?: Partial<Settings>; setup?: (t: TestContext) => Promise<void> } = {},
+): Promise<BrowserSession> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const t = await openTestContext("sqlite", { settings: { publicBaseUrl: base, ...options.settings } });
+  await options.setup?.(t);
+  const server = await startServer(t.context, { host: "127.0.0.1", port, handleSignals: false, log: () => {} });
+  const browser = await launch();
+  const ctx = await browser.newContext({ bypassCSP: true, locale: "ja-JP", viewport: { width: 1100, height: 900 }, acceptDownloads: true });
+  ctx.setDefaultTimeout(10_000);
+  const page = await ctx.newPage();
+  return {
+    t,
+    server,
+    browser,
+    ctx,
+    page,
+    base,
+    async close() {
+      await browser.close();
+      await server.close();
+      await t.cleanup();
+    },
+  };
 }

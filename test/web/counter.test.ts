@@ -5,12 +5,10 @@
 // (test-artifacts/web/) and checked with axe.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { startServer, type RunningServer } from "../../src/http/server.ts";
+import type { Page } from "playwright-core";
 import { JpkiClient } from "../../src/client/jpki-client.ts";
-import { openTestContext, type TestContext } from "../helpers/context.ts";
-import { freePort } from "../helpers/net.ts";
-import { assertAccessible, browserMissing, launch, screenshotAndCheck } from "./browser.ts";
+import type { TestContext } from "../helpers/context.ts";
+import { assertAccessible, browserMissing, openBrowserSession, screenshotAndCheck, type BrowserSession } from "./browser.ts";
 
 const skip = browserMissing();
 if (skip) console.log(`# ${skip}`);
@@ -19,32 +17,21 @@ const LOGIN = "clerk.machida";
 const PASSWORD = "correct horse battery staple";
 
 describe("counter console in a real browser", { skip: skip ?? false, timeout: 120_000 }, () => {
+  let session: BrowserSession;
   let t: TestContext;
-  let server: RunningServer;
-  let browser: Browser;
-  let ctx: BrowserContext;
   let page: Page;
   let base: string;
   let residentId = "";
   let cardId = "";
 
   before(async () => {
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    t = await openTestContext("sqlite", { settings: { publicBaseUrl: base } });
-    await t.context.staff.add({ officeId: "machida-mnc", login: LOGIN, name: "町田 窓口", role: "clerk", password: PASSWORD });
-    server = await startServer(t.context, { host: "127.0.0.1", port, handleSignals: false, log: () => {} });
-    browser = await launch();
-    ctx = await browser.newContext({ bypassCSP: true, locale: "ja-JP", viewport: { width: 1100, height: 900 }, acceptDownloads: true });
-    ctx.setDefaultTimeout(10_000);
-    page = await ctx.newPage();
+    session = await openBrowserSession({
+      setup: (t) => t.context.staff.add({ officeId: "machida-mnc", login: LOGIN, name: "町田 窓口", role: "clerk", password: PASSWORD }).then(() => {}),
+    });
+    ({ t, page, base } = session);
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    await t?.cleanup();
-  });
+  after(() => session?.close());
 
   const readerProcedure = async (name: string) => {
     await page.click(`.reader .procs a:has-text('${name}')`);

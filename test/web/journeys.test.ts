@@ -5,44 +5,30 @@
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { startServer, type RunningServer } from "../../src/http/server.ts";
+import type { Browser, Page } from "playwright-core";
 import { JpkiClient } from "../../src/client/jpki-client.ts";
-import { openTestContext, type TestContext } from "../helpers/context.ts";
-import { freePort } from "../helpers/net.ts";
-import { assertAccessible, browserMissing, launch, screenshotAndCheck } from "./browser.ts";
+import type { TestContext } from "../helpers/context.ts";
+import { assertAccessible, browserMissing, openBrowserSession, screenshotAndCheck, type BrowserSession } from "./browser.ts";
 
 const skip = browserMissing();
 if (skip) console.log(`# ${skip}`);
 
 describe("web pages in a real browser", { skip: skip ?? false, timeout: 120_000 }, () => {
+  let session: BrowserSession;
   let t: TestContext;
-  let server: RunningServer;
   let browser: Browser;
-  let ctx: BrowserContext;
   let page: Page;
   let base: string;
   let residentId = "";
   let cardId = "";
 
   before(async () => {
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
     // The kiosk opens 06:30–23:00 by default; the test must not depend on the hour it runs at.
-    const kiosk = { kiosk: { hours: { opens: "00:00", closes: "23:59", closedPeriods: [] } } };
-    t = await openTestContext("sqlite", { settings: { publicBaseUrl: base, ...kiosk } });
-    server = await startServer(t.context, { host: "127.0.0.1", port, handleSignals: false, log: () => {} });
-    browser = await launch();
-    ctx = await browser.newContext({ bypassCSP: true, locale: "ja-JP", viewport: { width: 1100, height: 900 } });
-    ctx.setDefaultTimeout(10_000);
-    page = await ctx.newPage();
+    session = await openBrowserSession({ settings: { kiosk: { hours: { opens: "00:00", closes: "23:59", closedPeriods: [] } } } });
+    ({ t, browser, page, base } = session);
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    await t?.cleanup();
-  });
+  after(() => session?.close());
 
   test("developer console: create a resident and issue a card", async () => {
     await page.goto(`${base}/dev`);
