@@ -1,10 +1,12 @@
 /**
  * A certificate read for verification: the fields and extensions the JPKI checks need, parsed
  * once from untrusted DER within a size limit. Extension values are decoded lazily by the checks
- * that need them; a malformed value of an extension we rely on is `malformed-input`.
+ * that need them, and each only once per parsed certificate (the verifier keeps parsed
+ * certificates in its cache, so a certificate seen again costs no decoding); a malformed value of
+ * an extension we rely on is `malformed-input`, every time it is asked for.
  */
 import "reflect-metadata";
-import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from "node:crypto";
+import { createPublicKey, verify as verifySignature, type KeyObject } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import {
   AuthorityInfoAccessSyntax,
@@ -21,7 +23,7 @@ import {
   id_ad_ocsp,
 } from "@peculiar/asn1-x509";
 import { X509_OID } from "../profile/x509-oids.ts";
-import { failure, describeError } from "./errors.ts";
+import { VerificationFailure, failure, describeError } from "./errors.ts";
 import { rawCertificateParts, serialHex, toHex, u8, utf8StringValue, type RawCertificateParts } from "./der.ts";
 
 /** The extension OIDs this module checks (shared with the issuer: src/profile/x509-oids.ts). */
@@ -100,29 +102,12 @@ export function formatName(name: Name): string {
 }
 
 /**
- * Certificates already parsed, by the SHA-256 of their bytes. A relying party sees the same
- * signer, responder and root certificates again and again; parsing and key import are most of a
- * verification's cost. The result is a pure function of the bytes, so sharing it is safe; only
- * successful parses are kept, and at most PARSED_CACHE_LIMIT of them (oldest dropped first).
- */
-const parsedCache = new Map<string, ParsedCertificate>();
-const PARSED_CACHE_LIMIT = 10_000;
-
-/**
  * Parses a certificate from untrusted bytes. `what` names it in messages ("certificate",
- * "trust anchor 2", "OCSP responder certificate").
+ * "trust anchor 2", "OCSP responder certificate"). This always parses: the verifier's
+ * CertificateCache (certificate-cache.ts) is what keeps results for certificates seen again.
  */
 export function parseCertificate(input: Uint8Array, what = "certificate"): ParsedCertificate {
   if (!(input instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array of DER`);
-  if (input.length > 0 && input.length <= MAX_CERTIFICATE_BYTES) {
-    const key = createHash("sha256").update(input).digest("base64");
-    const hit = parsedCache.get(key);
-    if (hit) return hit;
-    const parsed = parseCertificateUncached(input, what);
-    if (parsedCache.size >= PARSED_CACHE_LIMIT) parsedCache.delete(parsedCache.keys().next().value!);
-    parsedCache.set(key, parsed);
-    return parsed;
-  }
   return parseCertificateUncached(input, what);
 }
 
@@ -167,6 +152,35 @@ function parseCertificateUncached(input: Uint8Array, what: string): ParsedCertif
   };
 }
 
+/** A derived value, or the failure deriving it raised: both are kept, so the answer never changes. */
+type Memo = { readonly value: unknown } | { readonly failure: VerificationFailure };
+const memos = new WeakMap<ParsedCertificate, Map<string, Memo>>();
+
+/**
+ * `compute(cert)` once per parsed certificate. The values are pure functions of the certificate's
+ * bytes, so keeping them on the certificate object is safe; a WeakMap lets them go with it.
+ */
+function memo<T>(cert: ParsedCertificate, key: string, compute: () => T): T {
+  let m = memos.get(cert);
+  if (!m) {
+    m = new Map();
+    memos.set(cert, m);
+  }
+  const hit = m.get(key);
+  if (hit) {
+    if ("failure" in hit) throw hit.failure;
+    return hit.value as T;
+  }
+  try {
+    const value = compute();
+    m.set(key, { value });
+    return value;
+  } catch (error) {
+    if (error instanceof VerificationFailure) m.set(key, { failure: error });
+    throw error;
+  }
+}
+
 function decode<T>(cert: ParsedCertificate, oid: string, type: new () => T, what: string): T | undefined {
   const ext = cert.extensions.get(oid);
   if (!ext) return undefined;
@@ -179,70 +193,101 @@ function decode<T>(cert: ParsedCertificate, oid: string, type: new () => T, what
 
 /** The first critical extension we do not process, or undefined. */
 export function unknownCriticalExtension(cert: ParsedCertificate): string | undefined {
-  for (const [oid, e] of cert.extensions) if (e.critical && !UNDERSTOOD.has(oid)) return oid;
-  return undefined;
+  return memo(cert, "unknownCritical", () => {
+    for (const [oid, e] of cert.extensions) if (e.critical && !UNDERSTOOD.has(oid)) return oid;
+    return undefined;
+  });
 }
 
 export function keyUsageOf(cert: ParsedCertificate): number | undefined {
-  return decode(cert, OID.keyUsage, KeyUsage, "keyUsage")?.toNumber();
+  return memo(cert, "keyUsage", () => decode(cert, OID.keyUsage, KeyUsage, "keyUsage")?.toNumber());
 }
 
 export function isCa(cert: ParsedCertificate): boolean {
-  return decode(cert, OID.basicConstraints, BasicConstraints, "basicConstraints")?.cA === true;
+  return memo(cert, "isCa", () => decode(cert, OID.basicConstraints, BasicConstraints, "basicConstraints")?.cA === true);
 }
 
-export function policiesOf(cert: ParsedCertificate): string[] {
-  return (decode(cert, OID.certificatePolicies, CertificatePolicies, "certificatePolicies") ?? []).map((p) => p.policyIdentifier);
+export function policiesOf(cert: ParsedCertificate): readonly string[] {
+  return memo(cert, "policies", () =>
+    Object.freeze((decode(cert, OID.certificatePolicies, CertificatePolicies, "certificatePolicies") ?? []).map((p) => p.policyIdentifier)),
+  );
 }
 
-export function extendedKeyUsagesOf(cert: ParsedCertificate): string[] | undefined {
-  const eku = decode(cert, OID.extKeyUsage, ExtendedKeyUsage, "extendedKeyUsage");
-  return eku ? [...eku] : undefined;
+export function extendedKeyUsagesOf(cert: ParsedCertificate): readonly string[] | undefined {
+  return memo(cert, "eku", () => {
+    const eku = decode(cert, OID.extKeyUsage, ExtendedKeyUsage, "extendedKeyUsage");
+    return eku ? Object.freeze([...eku]) : undefined;
+  });
 }
 
 export function authorityKeyIdOf(cert: ParsedCertificate): Uint8Array | undefined {
-  const aki = decode(cert, OID.authorityKeyIdentifier, AuthorityKeyIdentifier, "authorityKeyIdentifier");
-  return aki?.keyIdentifier ? u8(aki.keyIdentifier.buffer) : undefined;
+  return memo(cert, "aki", () => {
+    const aki = decode(cert, OID.authorityKeyIdentifier, AuthorityKeyIdentifier, "authorityKeyIdentifier");
+    return aki?.keyIdentifier ? u8(aki.keyIdentifier.buffer) : undefined;
+  });
 }
 
 export function subjectKeyIdOf(cert: ParsedCertificate): Uint8Array | undefined {
-  const ski = decode(cert, OID.subjectKeyIdentifier, SubjectKeyIdentifier, "subjectKeyIdentifier");
-  return ski ? u8(ski.buffer) : undefined;
+  return memo(cert, "ski", () => {
+    const ski = decode(cert, OID.subjectKeyIdentifier, SubjectKeyIdentifier, "subjectKeyIdentifier");
+    return ski ? u8(ski.buffer) : undefined;
+  });
 }
 
 /** OCSP responder URLs from authorityInfoAccess, in order. */
-export function ocspUrlsOf(cert: ParsedCertificate): string[] {
-  const aia = decode(cert, OID.authorityInfoAccess, AuthorityInfoAccessSyntax, "authorityInfoAccess") ?? [];
-  return aia.filter((a) => a.accessMethod === id_ad_ocsp && a.accessLocation.uniformResourceIdentifier).map((a) => a.accessLocation.uniformResourceIdentifier!);
+export function ocspUrlsOf(cert: ParsedCertificate): readonly string[] {
+  return memo(cert, "ocspUrls", () => {
+    const aia = decode(cert, OID.authorityInfoAccess, AuthorityInfoAccessSyntax, "authorityInfoAccess") ?? [];
+    return Object.freeze(aia.filter((a) => a.accessMethod === id_ad_ocsp && a.accessLocation.uniformResourceIdentifier).map((a) => a.accessLocation.uniformResourceIdentifier!));
+  });
+}
+
+export interface CrlDistributionPoints {
+  /** Where to fetch the CRL. */
+  readonly uris: readonly string[];
+  /** The DER of each directoryName fullName (matched byte for byte against a partition CRL's IDP). */
+  readonly directoryNames: readonly Uint8Array[];
 }
 
 /** The cRLDistributionPoints fullName entries: URIs (to fetch) and directoryNames (to match an IDP). */
-export function crlDistributionPointsOf(cert: ParsedCertificate): { uris: string[]; directoryNames: Uint8Array[] } {
-  const dps = decode(cert, OID.crlDistributionPoints, CRLDistributionPoints, "cRLDistributionPoints") ?? [];
-  const uris: string[] = [];
-  const directoryNames: Uint8Array[] = [];
-  for (const dp of dps) {
-    // A point limited to some reasons, or served by another CRL issuer, cannot give a full answer.
-    if (dp.reasons || dp.cRLIssuer) continue;
-    for (const gn of dp.distributionPoint?.fullName ?? []) {
-      if (gn.uniformResourceIdentifier) uris.push(gn.uniformResourceIdentifier);
-      if (gn.directoryName) directoryNames.push(u8(AsnConvert.serialize(gn.directoryName)));
+export function crlDistributionPointsOf(cert: ParsedCertificate): CrlDistributionPoints {
+  return memo(cert, "crlDistributionPoints", () => {
+    const dps = decode(cert, OID.crlDistributionPoints, CRLDistributionPoints, "cRLDistributionPoints") ?? [];
+    const uris: string[] = [];
+    const directoryNames: Uint8Array[] = [];
+    for (const dp of dps) {
+      // A point limited to some reasons, or served by another CRL issuer, cannot give a full answer.
+      if (dp.reasons || dp.cRLIssuer) continue;
+      for (const gn of dp.distributionPoint?.fullName ?? []) {
+        if (gn.uniformResourceIdentifier) uris.push(gn.uniformResourceIdentifier);
+        if (gn.directoryName) directoryNames.push(u8(AsnConvert.serialize(gn.directoryName)));
+      }
     }
-  }
-  return { uris, directoryNames };
+    return Object.freeze({ uris: Object.freeze(uris), directoryNames: Object.freeze(directoryNames) });
+  });
 }
 
 /** The subjectAltName otherNames with UTF8String values (the JPKI personal data). */
-export function otherNamesOf(cert: ParsedCertificate): { oid: string; value: string }[] {
-  const san = decode(cert, OID.subjectAltName, SubjectAlternativeName, "subjectAltName") ?? [];
-  const out: { oid: string; value: string }[] = [];
-  for (const gn of san) {
-    if (!gn.otherName) continue;
-    const value = utf8StringValue(u8(gn.otherName.value));
-    if (value === undefined) failure("malformed-input", `subjectAltName otherName ${gn.otherName.typeId} is not a UTF8String`);
-    out.push({ oid: gn.otherName.typeId, value });
-  }
-  return out;
+export function otherNamesOf(cert: ParsedCertificate): readonly { readonly oid: string; readonly value: string }[] {
+  return memo(cert, "otherNames", () => {
+    const san = decode(cert, OID.subjectAltName, SubjectAlternativeName, "subjectAltName") ?? [];
+    const out: { oid: string; value: string }[] = [];
+    for (const gn of san) {
+      if (!gn.otherName) continue;
+      const value = utf8StringValue(u8(gn.otherName.value));
+      if (value === undefined) failure("malformed-input", `subjectAltName otherName ${gn.otherName.typeId} is not a UTF8String`);
+      out.push(Object.freeze({ oid: gn.otherName.typeId, value }));
+    }
+    return Object.freeze(out);
+  });
+}
+
+/**
+ * A value derived from the certificate alone (its four attributes, its result summary), computed
+ * once per parsed certificate like the extension decoders above.
+ */
+export function derivedOnce<T>(cert: ParsedCertificate, key: string, compute: () => T): T {
+  return memo(cert, `derived:${key}`, compute);
 }
 
 /**

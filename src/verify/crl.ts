@@ -4,13 +4,18 @@
  * nextUpdate in a cache that belongs to one verifier. JPKI partitions CRLs per municipality, and
  * each partition names itself in a critical issuingDistributionPoint that must match the
  * certificate's cRLDistributionPoints.
+ *
+ * The CRL is read in place by the strict reader (crl-der.ts) and its revoked serials go into one
+ * Map, built once per CRL: every verification after that is one Map lookup.
  */
 import "reflect-metadata";
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { AuthorityKeyIdentifier, CertificateList, CRLReason, IssuingDistributionPoint } from "@peculiar/asn1-x509";
-import { rsaSignatureValid, type ParsedCertificate } from "./certificate.ts";
-import { bytesEqual, readTlv, serialHex, u8 } from "./der.ts";
+import { AuthorityKeyIdentifier, IssuingDistributionPoint } from "@peculiar/asn1-x509";
+import { rsaSignatureValid, type CrlDistributionPoints, type ParsedCertificate } from "./certificate.ts";
+import { forEachRevokedEntry, readCertificateList, readRevokedEntry, reasonCodeValue, type CertificateListParts } from "./crl-der.ts";
+import { DerReadError, bytesEqual, u8 } from "./der.ts";
 import { VerificationFailure, describeError } from "./errors.ts";
+import { LruMap } from "./lru.ts";
 import { Unavailable, reasonFromCode } from "./ocsp.ts";
 import type { Anchor } from "./trust.ts";
 import type { RevocationReason } from "../rules/revocation.ts";
@@ -35,15 +40,21 @@ export interface CrlEntryStatus {
   readonly reasonCode: number;
 }
 
-/** A checked CRL: who signed it, its scope, and its entries by serial (upper-case hex). */
+/** A checked CRL: who signed it, its scope, and its revoked serials. */
 export interface CheckedCrl {
   readonly url: string;
   readonly issuerKeySha256: string;
   readonly thisUpdate: Date;
   readonly nextUpdate: Date;
+  /** thisUpdate and nextUpdate as ISO strings, made once for every result that cites this CRL. */
+  readonly thisUpdateIso: string;
+  readonly nextUpdateIso: string;
   /** The IDP's directoryName fullNames and URIs, or undefined for a full CRL of the issuer. */
   readonly scope?: { readonly directoryNames: readonly Uint8Array[]; readonly uris: readonly string[] };
-  readonly entries: ReadonlyMap<string, CrlEntryStatus>;
+  /** How many serials the CRL lists. */
+  readonly size: number;
+  /** The entry for a serial (upper-case hex, as ParsedCertificate.serialHex), or undefined when it is not listed. */
+  statusOf(serialHex: string): CrlEntryStatus | undefined;
 }
 
 export interface CrlParseLimits {
@@ -60,44 +71,42 @@ export interface CrlParseLimits {
 export function parseCrl(der: Uint8Array, url: string, issuer: Anchor, limits: CrlParseLimits): CheckedCrl {
   if (!(der instanceof Uint8Array)) throw new Unavailable("the CRL fetch did not resolve with a Uint8Array");
   if (der.length > limits.maxBytes) throw new Unavailable(`CRL larger than ${limits.maxBytes} bytes`);
-  let crl: CertificateList;
+  // The entries are looked up later by offset into these bytes: keep a copy the caller cannot change.
+  der = der.slice();
+  const budget = { remaining: limits.maxNodes };
+  let crl: CertificateListParts;
   try {
-    const top = readTlv(der, 0);
-    if (top.tag !== 0x30 || top.end !== der.length) throw new Error("not one DER SEQUENCE");
-    crl = AsnConvert.parse(der, CertificateList, { berOptions: { maxNodes: limits.maxNodes, maxDepth: 32 } });
+    crl = readCertificateList(der, budget);
   } catch (error) {
     throw new Unavailable(`malformed CRL: ${describeError(error)}`);
   }
-  if (!crl.tbsCertListRaw) throw new Unavailable("malformed CRL: no TBSCertList bytes");
-  const tbs = crl.tbsCertList;
-  if (!bytesEqual(u8(AsnConvert.serialize(tbs.issuer)), issuer.cert.subjectNameDer)) {
+  if (!bytesEqual(crl.issuerNameDer, issuer.cert.subjectNameDer)) {
     throw new Unavailable("the CRL's issuer is not the certificate's root");
   }
   let signed: boolean;
   try {
-    signed = rsaSignatureValid(crl.signatureAlgorithm.algorithm, u8(crl.tbsCertListRaw), issuer.cert.publicKey, u8(crl.signature), "the CRL");
+    signed = rsaSignatureValid(crl.signatureAlgorithm, crl.tbsDer, issuer.cert.publicKey, crl.signature, "the CRL");
   } catch (error) {
     if (error instanceof VerificationFailure) throw new Unavailable(error.message);
     throw error;
   }
   if (!signed) throw new Unavailable("the CRL is not signed by the certificate's root (signature does not verify with its key)");
-  if (!tbs.nextUpdate) throw new Unavailable("the CRL has no nextUpdate");
+  if (!crl.nextUpdate) throw new Unavailable("the CRL has no nextUpdate");
 
   let scope: CheckedCrl["scope"];
-  for (const e of tbs.crlExtensions ?? []) {
-    const value = u8(e.extnValue.buffer);
-    switch (e.extnID) {
+  for (const e of crl.extensions) {
+    switch (e.oid) {
       case OID.deltaCrlIndicator:
         throw new Unavailable("delta CRLs are not supported");
       case OID.authorityKeyIdentifier: {
-        const aki = parseExt(value, AuthorityKeyIdentifier, "authorityKeyIdentifier");
+        const aki = parseExt(e.value, AuthorityKeyIdentifier, "authorityKeyIdentifier");
         if (aki.keyIdentifier && !issuer.keyIds.some((id) => bytesEqual(id, u8(aki.keyIdentifier!.buffer)))) {
           throw new Unavailable("the CRL's authorityKeyIdentifier names another key than the certificate's root");
         }
         break;
       }
       case OID.issuingDistributionPoint: {
-        const idp = parseExt(value, IssuingDistributionPoint, "issuingDistributionPoint");
+        const idp = parseExt(e.value, IssuingDistributionPoint, "issuingDistributionPoint");
         if (idp.onlyContainsCACerts || idp.onlyContainsAttributeCerts) throw new Unavailable("the CRL does not cover end-entity certificates");
         if (idp.onlySomeReasons) throw new Unavailable("the CRL covers only some revocation reasons");
         if (idp.indirectCRL) throw new Unavailable("indirect CRLs are not supported");
@@ -114,30 +123,45 @@ export function parseCrl(der: Uint8Array, url: string, issuer: Anchor, limits: C
       case OID.freshestCrl:
         break;
       default:
-        if (e.critical) throw new Unavailable(`the CRL has an unknown critical extension ${e.extnID}`);
+        if (e.critical) throw new Unavailable(`the CRL has an unknown critical extension ${e.oid}`);
     }
   }
 
-  const entries = new Map<string, CrlEntryStatus>();
-  for (const entry of tbs.revokedCertificates ?? []) {
-    let reasonCode: number | undefined;
-    for (const e of entry.crlEntryExtensions ?? []) {
-      if (e.extnID === OID.certificateIssuer) throw new Unavailable("the CRL names other certificate issuers (indirect CRL)");
-      if (e.extnID === OID.reasonCode) reasonCode = parseExt(u8(e.extnValue.buffer), CRLReason, "reasonCode").reason;
-      else if (e.critical && !KNOWN_ENTRY_EXTENSIONS.has(e.extnID)) throw new Unavailable(`a CRL entry has an unknown critical extension ${e.extnID}`);
+  // Every entry is checked now (fail closed on any bad one); only its offset is kept.
+  const offsets = new Map<string, number>();
+  if (crl.revoked) {
+    try {
+      forEachRevokedEntry(der, crl.revoked, budget, (entry, offset) => {
+        for (const e of entry.extensions) {
+          if (e.oid === OID.certificateIssuer) throw new Unavailable("the CRL names other certificate issuers (indirect CRL)");
+          if (e.oid === OID.reasonCode) {
+            if (reasonCodeValue(e.value) === 8) throw new Unavailable("the CRL lists removeFromCRL, which only a delta CRL may");
+          } else if (e.critical && !KNOWN_ENTRY_EXTENSIONS.has(e.oid)) throw new Unavailable(`a CRL entry has an unknown critical extension ${e.oid}`);
+        }
+        offsets.set(entry.serialHex, offset);
+      });
+    } catch (error) {
+      if (error instanceof DerReadError) throw new Unavailable(`malformed CRL: ${error.message}`);
+      throw error;
     }
-    if (reasonCode === 8) throw new Unavailable("the CRL lists removeFromCRL, which only a delta CRL may");
-    let serial = u8(entry.userCertificate);
-    if (serial.length > 1 && serial[0] === 0) serial = serial.subarray(1);
-    entries.set(serialHex(serial), { revokedAt: entry.revocationDate.getTime(), ...reasonFromCode(reasonCode) });
   }
+  const checkedDer = der;
   return {
     url,
     issuerKeySha256: issuer.info.sha256Hex,
-    thisUpdate: tbs.thisUpdate.getTime(),
-    nextUpdate: tbs.nextUpdate.getTime(),
+    thisUpdate: crl.thisUpdate,
+    nextUpdate: crl.nextUpdate,
+    thisUpdateIso: crl.thisUpdate.toISOString(),
+    nextUpdateIso: crl.nextUpdate.toISOString(),
     ...(scope ? { scope } : {}),
-    entries,
+    size: offsets.size,
+    statusOf(serialHex: string): CrlEntryStatus | undefined {
+      const offset = offsets.get(serialHex);
+      if (offset === undefined) return undefined;
+      const entry = readRevokedEntry(checkedDer, offset); // read and checked once already: cannot fail
+      const reason = entry.extensions.find((e) => e.oid === OID.reasonCode);
+      return { revokedAt: entry.revokedAt, ...reasonFromCode(reason ? reasonCodeValue(reason.value) : undefined) };
+    },
   };
 }
 
@@ -156,7 +180,7 @@ export function checkCrlFresh(crl: CheckedCrl, now: Date, skewMs: number): void 
 }
 
 /** Throws `Unavailable` unless `crl` covers `leaf` (a full CRL, or a partition the certificate names). */
-export function checkCrlScope(crl: CheckedCrl, leaf: ParsedCertificate, points: { uris: string[]; directoryNames: Uint8Array[] }): void {
+export function checkCrlScope(crl: CheckedCrl, leaf: ParsedCertificate, points: CrlDistributionPoints): void {
   if (!crl.scope) return;
   const covered =
     crl.scope.directoryNames.some((n) => points.directoryNames.some((m) => bytesEqual(n, m))) ||
@@ -166,10 +190,12 @@ export function checkCrlScope(crl: CheckedCrl, leaf: ParsedCertificate, points: 
 
 /** A per-verifier cache of checked CRLs by URL, kept until nextUpdate, with in-flight fetches shared. */
 export class CrlCache {
-  readonly #entries = new Map<string, CheckedCrl>();
+  readonly #entries: LruMap<string, CheckedCrl>;
   readonly #inFlight = new Map<string, Promise<CheckedCrl>>();
 
-  constructor(private readonly maxEntries: number) {}
+  constructor(maxEntries: number) {
+    this.#entries = new LruMap(maxEntries);
+  }
 
   /** The key of a CRL: its URL and the root it must be signed by. */
   static key(url: string, issuer: Anchor): string {
@@ -180,19 +206,15 @@ export class CrlCache {
   get(key: string, now: Date): CheckedCrl | undefined {
     const hit = this.#entries.get(key);
     if (!hit) return undefined;
-    this.#entries.delete(key);
-    if (hit.nextUpdate.getTime() < now.getTime()) return undefined;
-    this.#entries.set(key, hit); // most recently used last: the first key is evicted first
+    if (hit.nextUpdate.getTime() < now.getTime()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
     return hit;
   }
 
   put(key: string, crl: CheckedCrl): void {
-    this.#entries.delete(key);
     this.#entries.set(key, crl);
-    while (this.#entries.size > this.maxEntries) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#entries.delete(oldest);
-    }
   }
 
   /** Runs `load` once per URL at a time; concurrent callers share the result. */

@@ -6,7 +6,6 @@
 import { verifyCms } from "./cms.ts";
 import { verifyRawSignature } from "./raw.ts";
 import { VerifierCore, checkCallOptions } from "./verifier.ts";
-import { parseCertificate } from "./certificate.ts";
 import { verifyXml } from "./xml.ts";
 import type { CertificateCheckOptions, CheckOptions, CmsOptions, RawSignatureInput, Verifier, VerifierOptions } from "./types.ts";
 
@@ -22,7 +21,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     async verifyCertificate(certificateDer: Uint8Array, opts: CertificateCheckOptions) {
       const { expectedType, at } = checkCallOptions(opts, undefined, "verifyCertificate");
       if (!(certificateDer instanceof Uint8Array)) throw new TypeError("verifyCertificate: certificateDer must be a Uint8Array");
-      return core.run(async (state) => core.result(await core.checkCertificate(parseCertificate(certificateDer), expectedType, at, state)));
+      return core.run(async (state) => core.result(await core.checkCertificate(core.certificates.get(certificateDer), expectedType, at, state)));
     },
     verifyCms: (cmsDer: Uint8Array, opts?: CmsOptions) => verifyCms(core, cmsDer, opts),
     verifyRawSignature: (input: RawSignatureInput) => verifyRawSignature(core, input),

@@ -8,32 +8,16 @@
  * - thisUpdate not in the future (allowing clock skew), nextUpdate not passed; without nextUpdate
  *   the answer may be at most a day old.
  * - With a nonce, the response must echo it exactly.
+ *
+ * The response is read by the strict DER reader (ocsp-der.ts); the request is written directly.
  */
-import "reflect-metadata";
 import { createHash, randomBytes } from "node:crypto";
-import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
-import { AlgorithmIdentifier, Extension } from "@peculiar/asn1-x509";
-import {
-  BasicOCSPResponse,
-  CertID,
-  OCSPRequest,
-  OCSPResponse,
-  OCSPResponseStatus,
-  Request,
-  TBSRequest,
-  id_pkix_ocsp_basic,
-  id_pkix_ocsp_nonce,
-} from "@peculiar/asn1-ocsp";
+import { id_pkix_ocsp_nonce } from "@peculiar/asn1-ocsp";
 import type { RevocationReason } from "../rules/revocation.ts";
-import {
-  OID,
-  extendedKeyUsagesOf,
-  parseCertificate,
-  rsaSignatureValid,
-  unknownCriticalExtension,
-  type ParsedCertificate,
-} from "./certificate.ts";
-import { bytesEqual, children, readTlv, u8 } from "./der.ts";
+import { OID, derivedOnce, extendedKeyUsagesOf, rsaSignatureValid, unknownCriticalExtension, type ParsedCertificate } from "./certificate.ts";
+import type { CertificateCache } from "./certificate-cache.ts";
+import { TAG, bytesEqual, contentOf, encodeTlv, readOnly } from "./der.ts";
+import { readOcspResponse, type OcspResponseParts } from "./ocsp-der.ts";
 import { VerificationFailure, describeError } from "./errors.ts";
 import type { Anchor } from "./trust.ts";
 
@@ -64,8 +48,8 @@ export class Unavailable extends Error {
 
 export type OcspAnswer =
   | { kind: "good"; producedAt: Date; thisUpdate: Date; nextUpdate?: Date }
-  | { kind: "revoked"; revokedAt: Date; reason: RevocationReason; reasonCode: number; thisUpdate: Date }
-  | { kind: "unknown"; thisUpdate: Date };
+  | { kind: "revoked"; revokedAt: Date; reason: RevocationReason; reasonCode: number; thisUpdate: Date; nextUpdate?: Date }
+  | { kind: "unknown"; thisUpdate: Date; nextUpdate?: Date };
 
 function hash(alg: "sha1" | "sha256", data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash(alg).update(data).digest());
@@ -83,31 +67,33 @@ function stripZeros(b: Uint8Array): Uint8Array {
   return b.subarray(i);
 }
 
-export function buildOcspRequest(leaf: ParsedCertificate, issuer: Anchor, nonce?: Uint8Array): Uint8Array {
-  const certId = new CertID({
-    hashAlgorithm: new AlgorithmIdentifier({ algorithm: HASH_OID.sha1, parameters: null }),
-    issuerNameHash: new OctetString(hash("sha1", issuer.cert.subjectNameDer)),
-    issuerKeyHash: new OctetString(hash("sha1", issuer.cert.spkiKeyBits)),
-    serialNumber: serialContent(leaf.serialHex).buffer as ArrayBuffer,
-  });
-  const tbs = new TBSRequest({ requestList: [new Request({ reqCert: certId })] });
-  if (nonce) {
-    tbs.requestExtensions = [
-      new Extension({ extnID: id_pkix_ocsp_nonce, critical: false, extnValue: new OctetString(AsnConvert.serialize(new OctetString(nonce))) }),
-    ];
-  }
-  return u8(AsnConvert.serialize(new OCSPRequest({ tbsRequest: tbs })));
-}
+/** AlgorithmIdentifier { id-sha1, NULL } and the nonce extension's OID, as DER. */
+const SHA1_ALGORITHM = Uint8Array.of(0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00);
+const NONCE_OID = Uint8Array.of(0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x02);
 
-/** The certificates embedded in a BasicOCSPResponse, as their exact DER (re-encoding could break their signatures). */
-function embeddedCertificates(basicDer: Uint8Array): Uint8Array[] {
-  const top = readTlv(basicDer, 0);
-  const parts = children(basicDer, top, 5);
-  const certs = parts.find((p) => p.tag === 0xa0);
-  if (!certs) return [];
-  const [list] = children(basicDer, certs, 1);
-  if (!list || list.tag !== 0x30) throw new Unavailable("malformed certs field in the OCSP response");
-  return children(basicDer, list, 8).map((t) => basicDer.slice(t.start, t.end));
+/**
+ * The OCSPRequest for `leaf` under `issuer` (RFC 6960 §4.1.1): one Request with a SHA-1 CertID,
+ * and the nonce extension when given. Written directly: the CertID is the same for every request
+ * about this certificate, so it is made once per (certificate, root).
+ */
+export function buildOcspRequest(leaf: ParsedCertificate, issuer: Anchor, nonce?: Uint8Array): Uint8Array {
+  const request = derivedOnce(leaf, `ocsp:request:${issuer.info.sha256Hex}`, () =>
+    encodeTlv(
+      TAG.SEQUENCE,
+      encodeTlv(
+        TAG.SEQUENCE,
+        SHA1_ALGORITHM,
+        encodeTlv(TAG.OCTET_STRING, issuerHash(issuer, "sha1", "name")),
+        encodeTlv(TAG.OCTET_STRING, issuerHash(issuer, "sha1", "key")),
+        encodeTlv(TAG.INTEGER, serialContent(leaf.serialHex)),
+      ),
+    ),
+  );
+  const requestList = encodeTlv(TAG.SEQUENCE, request);
+  const extensions = nonce
+    ? [encodeTlv(0xa2, encodeTlv(TAG.SEQUENCE, encodeTlv(TAG.SEQUENCE, NONCE_OID, encodeTlv(TAG.OCTET_STRING, encodeTlv(TAG.OCTET_STRING, nonce)))))]
+    : [];
+  return encodeTlv(TAG.SEQUENCE, encodeTlv(TAG.SEQUENCE, requestList, ...extensions));
 }
 
 export interface OcspCheck {
@@ -117,6 +103,31 @@ export interface OcspCheck {
   readonly skewMs: number;
   readonly nonce?: Uint8Array;
   readonly maxBytes: number;
+  /** Where embedded responder certificates are parsed: the verifier's cache, so a responder is parsed once. */
+  readonly certificates: CertificateCache;
+  /**
+   * Delegated responder certificates already checked against a root (issued and signed by it,
+   * id-kp-OCSPSigning, no unknown critical extension), by the root's SHA-256: those checks are
+   * done once per (responder, root); its validity is checked on every use.
+   */
+  readonly delegations: WeakMap<ParsedCertificate, Set<string>>;
+}
+
+/** OCSPResponseStatus names, for the message when a responder did not answer. */
+const RESPONSE_STATUS: Readonly<Record<number, string>> = {
+  1: "malformedRequest",
+  2: "internalError",
+  3: "tryLater",
+  5: "sigRequired",
+  6: "unauthorized",
+};
+
+/** Most TLVs read from one OCSP response (bounds the work on hostile input). */
+const MAX_RESPONSE_NODES = 2000;
+
+/** The SHA-1 or SHA-256 of a root's name and key bits (what CertIDs and byKey responder ids carry), once per root. */
+function issuerHash(issuer: Anchor, alg: "sha1" | "sha256", part: "name" | "key"): Uint8Array {
+  return derivedOnce(issuer.cert, `ocsp:${alg}:${part}`, () => hash(alg, part === "name" ? issuer.cert.subjectNameDer : issuer.cert.spkiKeyBits));
 }
 
 /** Checks an OCSP response for `leaf`; throws `Unavailable` with the reason when it cannot be trusted. */
@@ -124,64 +135,40 @@ export function checkOcspResponse(responseDer: Uint8Array, check: OcspCheck): Oc
   const { leaf, issuer, now } = check;
   if (!(responseDer instanceof Uint8Array)) throw new Unavailable("the OCSP fetch did not resolve with a Uint8Array");
   if (responseDer.length > check.maxBytes) throw new Unavailable(`OCSP response larger than ${check.maxBytes} bytes`);
-  let basic: BasicOCSPResponse;
-  let basicDer: Uint8Array;
+  let response: OcspResponseParts;
   try {
-    const response = AsnConvert.parse(responseDer, OCSPResponse, { berOptions: { maxNodes: 2000, maxDepth: 32 } });
-    if (response.responseStatus !== OCSPResponseStatus.successful) {
-      throw new Unavailable(`the responder answered ${OCSPResponseStatus[response.responseStatus] ?? response.responseStatus}`);
-    }
-    if (!response.responseBytes || response.responseBytes.responseType !== id_pkix_ocsp_basic) {
-      throw new Unavailable("the OCSP response is not a BasicOCSPResponse");
-    }
-    basicDer = u8(response.responseBytes.response.buffer);
-    basic = AsnConvert.parse(basicDer, BasicOCSPResponse, { berOptions: { maxNodes: 2000, maxDepth: 32 } });
+    response = readOcspResponse(responseDer, { remaining: MAX_RESPONSE_NODES });
   } catch (error) {
-    if (error instanceof Unavailable) throw error;
     throw new Unavailable(`malformed OCSP response: ${describeError(error)}`);
   }
-  if (!basic.tbsResponseDataRaw) throw new Unavailable("malformed OCSP response: no ResponseData bytes");
-  const tbs = u8(basic.tbsResponseDataRaw);
-  const data = basic.tbsResponseData;
+  if (response.status !== 0) throw new Unavailable(`the responder answered ${RESPONSE_STATUS[response.status] ?? response.status}`);
+  const data = response.basic;
+  if (!data) throw new Unavailable("the OCSP response is not a BasicOCSPResponse");
 
   // Who signed it: the root itself, or a responder the root delegated to.
-  const issuerKeyHash = hash("sha1", issuer.cert.spkiKeyBits);
-  const rid = data.responderID;
-  const byRoot = rid.byKey
-    ? bytesEqual(u8(rid.byKey.buffer), issuerKeyHash)
-    : rid.byName
-      ? bytesEqual(u8(AsnConvert.serialize(rid.byName)), issuer.cert.subjectNameDer)
-      : false;
+  const rid = data.responderId;
+  const byRoot = "byKey" in rid ? bytesEqual(rid.byKey, issuerHash(issuer, "sha1", "key")) : bytesEqual(rid.byName, issuer.cert.subjectNameDer);
   let signerKey = issuer.cert.publicKey;
   if (!byRoot) {
-    let certs: Uint8Array[];
-    try {
-      certs = embeddedCertificates(basicDer);
-    } catch (error) {
-      throw error instanceof Unavailable ? error : new Unavailable(`malformed OCSP response certs: ${describeError(error)}`);
-    }
-    const responder = certs
+    const responder = data.certificates
       .map((der) => {
         try {
-          return parseCertificate(der, "OCSP responder certificate");
+          return check.certificates.get(der, "OCSP responder certificate");
         } catch {
           return undefined;
         }
       })
       .find(
         (c): c is ParsedCertificate =>
-          c !== undefined &&
-          (rid.byKey
-            ? bytesEqual(hash("sha1", c.spkiKeyBits), u8(rid.byKey.buffer))
-            : rid.byName !== undefined && bytesEqual(c.subjectNameDer, u8(AsnConvert.serialize(rid.byName)))),
+          c !== undefined && ("byKey" in rid ? bytesEqual(hash("sha1", c.spkiKeyBits), rid.byKey) : bytesEqual(c.subjectNameDer, rid.byName)),
       );
     if (!responder) throw new Unavailable("the OCSP response is signed neither by the issuing root nor by a responder certificate it carries");
-    checkDelegatedResponder(responder, issuer, now);
+    checkDelegatedResponder(responder, issuer, now, check.delegations);
     signerKey = responder.publicKey;
   }
   let signed: boolean;
   try {
-    signed = rsaSignatureValid(basic.signatureAlgorithm.algorithm, tbs, signerKey, u8(basic.signature), "the OCSP response");
+    signed = rsaSignatureValid(data.signatureAlgorithm, data.tbsDer, signerKey, data.signature, "the OCSP response");
   } catch (error) {
     if (error instanceof VerificationFailure) throw new Unavailable(error.message);
     throw error;
@@ -190,35 +177,34 @@ export function checkOcspResponse(responseDer: Uint8Array, check: OcspCheck): Oc
 
   // Nonce.
   if (check.nonce) {
-    const ext = data.responseExtensions?.find((e) => e.extnID === id_pkix_ocsp_nonce);
+    const ext = data.extensions.find((e) => e.oid === id_pkix_ocsp_nonce);
     if (!ext) throw new Unavailable("the OCSP response does not echo the request's nonce");
-    const value = u8(ext.extnValue.buffer);
-    let echoed: Uint8Array = value;
+    let echoed: Uint8Array = ext.value;
     try {
-      echoed = u8(AsnConvert.parse(value, OctetString).buffer);
+      echoed = contentOf(ext.value, readOnly(ext.value, TAG.OCTET_STRING, "nonce"));
     } catch {
       // raw nonce bytes: compare as they are
     }
-    if (!bytesEqual(echoed, check.nonce) && !bytesEqual(value, check.nonce)) throw new Unavailable("the OCSP response's nonce does not match the request's");
+    if (!bytesEqual(echoed, check.nonce) && !bytesEqual(ext.value, check.nonce)) throw new Unavailable("the OCSP response's nonce does not match the request's");
   }
-  for (const e of data.responseExtensions ?? []) {
-    if (e.critical && e.extnID !== id_pkix_ocsp_nonce) throw new Unavailable(`the OCSP response has an unknown critical extension ${e.extnID}`);
+  for (const e of data.extensions) {
+    if (e.critical && e.oid !== id_pkix_ocsp_nonce) throw new Unavailable(`the OCSP response has an unknown critical extension ${e.oid}`);
   }
 
   // The SingleResponse for this certificate.
   const serial = stripZeros(serialContent(leaf.serialHex));
   const single = data.responses.find((r) => {
-    const alg = HASH_BY_OID[r.certID.hashAlgorithm.algorithm];
+    const alg = HASH_BY_OID[r.hashAlgorithm];
     if (!alg) return false;
     return (
-      bytesEqual(stripZeros(u8(r.certID.serialNumber)), serial) &&
-      bytesEqual(u8(r.certID.issuerNameHash.buffer), hash(alg, issuer.cert.subjectNameDer)) &&
-      bytesEqual(u8(r.certID.issuerKeyHash.buffer), hash(alg, issuer.cert.spkiKeyBits))
+      bytesEqual(stripZeros(r.serial), serial) &&
+      bytesEqual(r.issuerNameHash, issuerHash(issuer, alg, "name")) &&
+      bytesEqual(r.issuerKeyHash, issuerHash(issuer, alg, "key"))
     );
   });
   if (!single) throw new Unavailable(`the OCSP response has no answer for serial ${leaf.serialHex} under this root`);
-  for (const e of single.singleExtensions ?? []) {
-    if (e.critical) throw new Unavailable(`the OCSP answer has an unknown critical extension ${e.extnID}`);
+  for (const e of single.extensions) {
+    if (e.critical) throw new Unavailable(`the OCSP answer has an unknown critical extension ${e.oid}`);
   }
   const thisUpdate = single.thisUpdate;
   if (thisUpdate.getTime() > now.getTime() + check.skewMs) throw new Unavailable(`the OCSP answer's thisUpdate ${thisUpdate.toISOString()} is in the future`);
@@ -227,33 +213,31 @@ export function checkOcspResponse(responseDer: Uint8Array, check: OcspCheck): Oc
   } else if (now.getTime() - thisUpdate.getTime() > MAX_AGE_WITHOUT_NEXT_UPDATE_MS) {
     throw new Unavailable(`the OCSP answer has no nextUpdate and is older than a day (thisUpdate ${thisUpdate.toISOString()})`);
   }
-  const status = single.certStatus;
-  if (status.revoked) {
-    const r = reasonFromCode(status.revoked.revocationReason?.reason);
-    return { kind: "revoked", revokedAt: status.revoked.revocationTime, ...r, thisUpdate };
-  }
-  if (status.unknown !== undefined && status.good === undefined) return { kind: "unknown", thisUpdate };
-  return {
-    kind: "good",
-    producedAt: data.producedAt,
-    thisUpdate,
-    ...(single.nextUpdate ? { nextUpdate: single.nextUpdate } : {}),
-  };
+  const nextUpdate = single.nextUpdate ? { nextUpdate: single.nextUpdate } : {};
+  const status = single.status;
+  if (status.kind === "revoked") return { kind: "revoked", revokedAt: status.revokedAt, ...reasonFromCode(status.reasonCode), thisUpdate, ...nextUpdate };
+  if (status.kind === "unknown") return { kind: "unknown", thisUpdate, ...nextUpdate };
+  return { kind: "good", producedAt: data.producedAt, thisUpdate, ...nextUpdate };
 }
 
-function checkDelegatedResponder(responder: ParsedCertificate, issuer: Anchor, now: Date): void {
+function checkDelegatedResponder(responder: ParsedCertificate, issuer: Anchor, now: Date, delegations: WeakMap<ParsedCertificate, Set<string>>): void {
   try {
-    if (!bytesEqual(responder.issuerNameDer, issuer.cert.subjectNameDer)) {
-      throw new Unavailable("the OCSP responder certificate was not issued by the certificate's root");
+    if (!delegations.get(responder)?.has(issuer.info.sha256Hex)) {
+      if (!bytesEqual(responder.issuerNameDer, issuer.cert.subjectNameDer)) {
+        throw new Unavailable("the OCSP responder certificate was not issued by the certificate's root");
+      }
+      if (!rsaSignatureValid(responder.signatureAlgorithm, responder.tbsDer, issuer.cert.publicKey, responder.signature, "the OCSP responder certificate")) {
+        throw new Unavailable("the OCSP responder certificate is not signed by the certificate's root");
+      }
+      const eku = extendedKeyUsagesOf(responder);
+      if (!eku?.includes(OID.kpOcspSigning)) throw new Unavailable("the OCSP responder certificate lacks id-kp-OCSPSigning");
+      const critical = unknownCriticalExtension(responder);
+      if (critical) throw new Unavailable(`the OCSP responder certificate has an unknown critical extension ${critical}`);
+      const roots = delegations.get(responder) ?? new Set<string>();
+      roots.add(issuer.info.sha256Hex);
+      delegations.set(responder, roots);
     }
-    if (!rsaSignatureValid(responder.signatureAlgorithm, responder.tbsDer, issuer.cert.publicKey, responder.signature, "the OCSP responder certificate")) {
-      throw new Unavailable("the OCSP responder certificate is not signed by the certificate's root");
-    }
-    const eku = extendedKeyUsagesOf(responder);
-    if (!eku?.includes(OID.kpOcspSigning)) throw new Unavailable("the OCSP responder certificate lacks id-kp-OCSPSigning");
     if (now < responder.notBefore || now > responder.notAfter) throw new Unavailable("the OCSP responder certificate is not valid now");
-    const critical = unknownCriticalExtension(responder);
-    if (critical) throw new Unavailable(`the OCSP responder certificate has an unknown critical extension ${critical}`);
   } catch (error) {
     if (error instanceof VerificationFailure) throw new Unavailable(`OCSP responder certificate: ${error.message}`);
     throw error;

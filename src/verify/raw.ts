@@ -1,6 +1,5 @@
 /** A bare RSA PKCS#1 v1.5 signature with its certificate: what a card returns for a login challenge. */
 import { verify } from "node:crypto";
-import { parseCertificate } from "./certificate.ts";
 import { failure } from "./errors.ts";
 import { certificateInfo, checkCallOptions, type VerifierCore } from "./verifier.ts";
 import type { HashName, RawSignatureInput, VerificationResult } from "./types.ts";
@@ -17,7 +16,7 @@ export async function verifyRawSignature(core: VerifierCore, input: RawSignature
   if (!HASHES.includes(hash)) throw new TypeError('verifyRawSignature: hash must be "sha256", "sha384" or "sha512"');
   return core.run(async (state) => {
     if (input.data.length > core.limits.contentBytes) failure("malformed-input", `the signed data is larger than ${core.limits.contentBytes} bytes`);
-    const cert = parseCertificate(input.certificateDer);
+    const cert = core.certificates.get(input.certificateDer);
     state.certificate = certificateInfo(cert);
     if (cert.publicKey.asymmetricKeyType !== "rsa") failure("unsupported-algorithm", "the certificate's key is not RSA");
     if (input.signature.length > 1024) failure("malformed-input", "the signature is longer than any RSA signature we accept");

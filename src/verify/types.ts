@@ -18,7 +18,10 @@ export interface TrustAnchors {
 export interface OcspOptions {
   /** POST `requestDer` to `url` (Content-Type application/ocsp-request); resolve with the response body. */
   fetch(url: string, requestDer: Uint8Array): Promise<Uint8Array>;
-  /** Put a fresh nonce in each request and require it echoed. Default true. */
+  /**
+   * Put a fresh nonce in each request and require it echoed. Default true: every verification
+   * asks the responder. With false, an answer is kept until its nextUpdate and reused (RFC 5019).
+   */
   readonly useNonce?: boolean;
   /** Ask this responder instead of the certificate's authorityInfoAccess URL. */
   readonly url?: string;
@@ -53,6 +56,13 @@ export interface VerifyLimits {
   readonly crlNodes: number;
   /** Most CRLs kept in the verifier's cache. Default 64. */
   readonly crlCacheEntries: number;
+  /**
+   * Most certificates kept parsed, with their checked path to a root, in the verifier's cache
+   * (least recently used dropped first). Default 10,000.
+   */
+  readonly certificateCacheEntries: number;
+  /** Most OCSP answers kept until their nextUpdate (only when `ocsp.useNonce` is false). Default 100,000. */
+  readonly ocspCacheEntries: number;
 }
 
 export interface VerifierOptions {
@@ -141,7 +151,7 @@ export interface RevocationInfo {
   readonly producedAt?: string;
   readonly thisUpdate: string;
   readonly nextUpdate?: string;
-  /** CRL only: answered from the verifier's cache. */
+  /** Answered from the verifier's cache: a CRL, or an OCSP answer obtained without a nonce, kept until its nextUpdate. */
   readonly cached?: boolean;
 }
 

@@ -4,12 +4,25 @@
  * follow the order a person would check by hand: signature over the document, then the
  * certificate (issuing root by key identifier and signature, type, policy, key usage, validity),
  * then revocation, which is fail closed.
+ *
+ * What is kept between calls, and why it cannot change an outcome:
+ * - parsed certificates, by their exact bytes (certificate-cache.ts), with their decoded
+ *   extensions, attributes and imported key: pure functions of the bytes;
+ * - for each certificate and expected type, the root it chains to once every check that depends
+ *   on nothing but the certificate and the trust anchors has passed (signature by the root, type,
+ *   policy, critical extensions, key usage). Anchors never change during a verifier's life.
+ *   Failures are not kept: they are computed again;
+ * - revocation data until its nextUpdate: checked CRLs (their revoked serials in a Map), and
+ *   OCSP answers obtained without a nonce.
+ * Validity against the verification time, the freshness of revocation data against now(), the
+ * revocation lookup and the signature over the document or challenge happen on every call.
  */
 import { POLICY_OID } from "../profile/oids.ts";
 import { attributesOf, hasPersonalData } from "./attributes.ts";
 import {
   KU,
   crlDistributionPointsOf,
+  derivedOnce,
   isCa,
   keyUsageOf,
   ocspUrlsOf,
@@ -17,9 +30,11 @@ import {
   unknownCriticalExtension,
   type ParsedCertificate,
 } from "./certificate.ts";
+import { CertificateCache } from "./certificate-cache.ts";
 import { CrlCache, checkCrlFresh, checkCrlScope, parseCrl, type CheckedCrl } from "./crl.ts";
 import { VerificationFailure, describeError, failure } from "./errors.ts";
-import { Unavailable, buildOcspRequest, checkOcspResponse, newNonce } from "./ocsp.ts";
+import { Unavailable, buildOcspRequest, checkOcspResponse, newNonce, type OcspAnswer } from "./ocsp.ts";
+import { OcspAnswerCache } from "./ocsp-cache.ts";
 import { TrustStore, type Anchor } from "./trust.ts";
 import type {
   Attributes,
@@ -44,6 +59,8 @@ export const DEFAULT_LIMITS: Readonly<VerifyLimits> = Object.freeze({
   crlBytes: 64 * 1024 * 1024,
   crlNodes: 20_000_000,
   crlCacheEntries: 64,
+  certificateCacheEntries: 10_000,
+  ocspCacheEntries: 100_000,
 });
 
 const TYPES: readonly CertificateType[] = ["sign", "auth"];
@@ -66,14 +83,25 @@ export interface CheckedCertificate {
   readonly at: Date;
 }
 
+/** The certificate as results describe it; made once per parsed certificate and frozen, as results share it. */
 export function certificateInfo(cert: ParsedCertificate): CertificateInfo {
-  return {
-    serialHex: cert.serialHex,
-    subject: cert.subject,
-    issuer: cert.issuer,
-    notBefore: cert.notBefore.toISOString(),
-    notAfter: cert.notAfter.toISOString(),
-  };
+  return derivedOnce(cert, "info", () =>
+    Object.freeze({
+      serialHex: cert.serialHex,
+      subject: cert.subject,
+      issuer: cert.issuer,
+      notBefore: cert.notBefore.toISOString(),
+      notAfter: cert.notAfter.toISOString(),
+    }),
+  );
+}
+
+/** The four attributes of a signing certificate, decoded once per parsed certificate and frozen. */
+function attributesOnce(cert: ParsedCertificate): Attributes {
+  return derivedOnce(cert, "attributes", () => {
+    const a = attributesOf(cert);
+    return Object.freeze({ ...a, gender: Object.freeze({ ...a.gender }), birth: Object.freeze({ ...a.birth }) });
+  });
 }
 
 function policyTypeOf(cert: ParsedCertificate): CertificateType | "both" | undefined {
@@ -142,6 +170,13 @@ export class VerifierCore {
   readonly #now: () => Date;
   readonly #skewMs: number;
   readonly #crlCache: CrlCache;
+  readonly #ocspAnswers: OcspAnswerCache;
+  /** Parsed certificates seen by this verifier (documents' signers, logins, OCSP responders). */
+  readonly certificates: CertificateCache;
+  /** Per certificate and expected type: the root it was found to chain to, every static check passed. */
+  readonly #accepted = new WeakMap<ParsedCertificate, Partial<Record<CertificateType, Anchor>>>();
+  /** Delegated OCSP responder certificates already checked against a root. */
+  readonly #delegations = new WeakMap<ParsedCertificate, Set<string>>();
 
   constructor(options: VerifierOptions) {
     if (!options || typeof options !== "object") throw new TypeError("createVerifier needs an options object");
@@ -155,6 +190,8 @@ export class VerifierCore {
     this.#skewMs = skew * 1000;
     this.limits = checkLimits(options.limits);
     this.#crlCache = new CrlCache(this.limits.crlCacheEntries);
+    this.#ocspAnswers = new OcspAnswerCache(this.limits.ocspCacheEntries);
+    this.certificates = new CertificateCache(this.limits.certificateCacheEntries);
   }
 
   now(): Date {
@@ -188,6 +225,37 @@ export class VerifierCore {
     state.certificate = certificateInfo(cert);
     const now = this.now();
     const at = atOption ?? now;
+    const root = this.#acceptedRoot(cert, expected);
+
+    // Validity at the verification time: the certificate, and the root that issued it.
+    for (const [c, which] of [
+      [cert, "certificate"],
+      [root.cert, "root"],
+    ] as const) {
+      if (at < c.notBefore) failure("not-yet-valid", `the ${which} is not valid until ${c.notBefore.toISOString()} (checked at ${at.toISOString()})`, { certificate: which, notBefore: c.notBefore.toISOString(), at: at.toISOString() });
+      if (at > c.notAfter) failure("expired", `the ${which} expired at ${c.notAfter.toISOString()} (checked at ${at.toISOString()})`, { certificate: which, notAfter: c.notAfter.toISOString(), at: at.toISOString() });
+    }
+
+    const attributes = expected === "sign" ? attributesOnce(cert) : undefined;
+    const revocation = await this.revocationOf(cert, root, now);
+    return { type: expected, certificate: state.certificate, ...(attributes ? { attributes } : {}), root, revocation, at };
+  }
+
+  /**
+   * The root `cert` chains to, after every check that depends only on the certificate and the
+   * trust anchors: done once per (certificate, expected type); a failure is not kept.
+   */
+  #acceptedRoot(cert: ParsedCertificate, expected: CertificateType): Anchor {
+    const known = this.#accepted.get(cert);
+    const hit = known?.[expected];
+    if (hit) return hit;
+    const root = this.#checkPathAndProfile(cert, expected);
+    if (known) known[expected] = root;
+    else this.#accepted.set(cert, { [expected]: root });
+    return root;
+  }
+
+  #checkPathAndProfile(cert: ParsedCertificate, expected: CertificateType): Anchor {
     const root = this.trust.issuerOf(cert);
 
     // Type: the root it chains to, and the policy it carries, must both be the expected type.
@@ -204,8 +272,8 @@ export class VerifierCore {
         actualType: root.type,
       });
     }
-    if (policyType === undefined) failure("bad-policy", `the certificate carries no JPKI ${expected} policy (${expected === "sign" ? POLICY_OID.sign : POLICY_OID.auth})`, { policies: policiesOf(cert) });
-    if (policyType !== expected) failure("bad-policy", `the certificate's policy is for ${policyType === "both" ? "both types" : policyType} but its root is a ${expected} root`, { policies: policiesOf(cert) });
+    if (policyType === undefined) failure("bad-policy", `the certificate carries no JPKI ${expected} policy (${expected === "sign" ? POLICY_OID.sign : POLICY_OID.auth})`, { policies: [...policiesOf(cert)] });
+    if (policyType !== expected) failure("bad-policy", `the certificate's policy is for ${policyType === "both" ? "both types" : policyType} but its root is a ${expected} root`, { policies: [...policiesOf(cert)] });
     const critical = unknownCriticalExtension(cert);
     if (critical) failure("malformed-input", `the certificate has a critical extension this verifier does not process (${critical})`, { extension: critical });
     if (expected === "auth" && hasPersonalData(cert)) failure("bad-policy", "an authentication certificate must carry no personal data");
@@ -219,19 +287,7 @@ export class VerifierCore {
         keyUsage: ku ?? null,
       });
     }
-
-    // Validity at the verification time: the certificate, and the root that issued it.
-    for (const [c, which] of [
-      [cert, "certificate"],
-      [root.cert, "root"],
-    ] as const) {
-      if (at < c.notBefore) failure("not-yet-valid", `the ${which} is not valid until ${c.notBefore.toISOString()} (checked at ${at.toISOString()})`, { certificate: which, notBefore: c.notBefore.toISOString(), at: at.toISOString() });
-      if (at > c.notAfter) failure("expired", `the ${which} expired at ${c.notAfter.toISOString()} (checked at ${at.toISOString()})`, { certificate: which, notAfter: c.notAfter.toISOString(), at: at.toISOString() });
-    }
-
-    const attributes = expected === "sign" ? attributesOf(cert) : undefined;
-    const revocation = await this.revocationOf(cert, root, now);
-    return { type: expected, certificate: state.certificate, ...(attributes ? { attributes } : {}), root, revocation, at };
+    return root;
   }
 
   result(checked: CheckedCertificate, signature?: SignatureInfo, content?: Uint8Array): ValidResult {
@@ -280,24 +336,16 @@ export class VerifierCore {
       attempts.push({ method: "ocsp", reason: "the certificate names no OCSP responder (authorityInfoAccess)" });
       return undefined;
     }
+    const useNonce = ocsp.useNonce !== false;
     for (const url of urls) {
       try {
-        const nonce = ocsp.useNonce === false ? undefined : newNonce();
-        const request = buildOcspRequest(cert, root, nonce);
-        let response: Uint8Array;
-        try {
-          response = await withTimeout(Promise.resolve().then(() => ocsp.fetch(url, request)), "the OCSP request");
-        } catch (error) {
-          throw error instanceof Unavailable ? error : new Unavailable(`fetch failed: ${describeError(error)}`);
+        const key = useNonce ? undefined : OcspAnswerCache.key(url, root, cert.serialHex);
+        let answer = key === undefined ? undefined : this.#ocspAnswers.get(key, now, this.#skewMs);
+        const cached = answer !== undefined;
+        if (!answer) {
+          answer = await this.#askOcsp(url, cert, root, now, useNonce);
+          if (key !== undefined) this.#ocspAnswers.put(key, answer);
         }
-        const answer = checkOcspResponse(response, {
-          leaf: cert,
-          issuer: root,
-          now,
-          skewMs: this.#skewMs,
-          maxBytes: this.limits.ocspResponseBytes,
-          ...(nonce ? { nonce } : {}),
-        });
         if (answer.kind === "revoked") this.#revoked(answer.reason, answer.reasonCode, answer.revokedAt, "ocsp", url);
         if (answer.kind === "unknown") {
           failure("unknown-certificate", `the OCSP responder at ${url} does not know certificate ${cert.serialHex}`, { method: "ocsp", url });
@@ -309,6 +357,7 @@ export class VerifierCore {
           producedAt: answer.producedAt.toISOString(),
           thisUpdate: answer.thisUpdate.toISOString(),
           ...(answer.nextUpdate ? { nextUpdate: answer.nextUpdate.toISOString() } : {}),
+          ...(useNonce ? {} : { cached }),
         };
       } catch (error) {
         if (!(error instanceof Unavailable)) throw error;
@@ -316,6 +365,29 @@ export class VerifierCore {
       }
     }
     return undefined;
+  }
+
+  /** One OCSP request and its checked answer; throws `Unavailable` when it cannot be trusted. */
+  async #askOcsp(url: string, cert: ParsedCertificate, root: Anchor, now: Date, useNonce: boolean): Promise<OcspAnswer> {
+    const ocsp = this.#revocation.ocsp!;
+    const nonce = useNonce ? newNonce() : undefined;
+    const request = buildOcspRequest(cert, root, nonce);
+    let response: Uint8Array;
+    try {
+      response = await withTimeout(Promise.resolve().then(() => ocsp.fetch(url, request)), "the OCSP request");
+    } catch (error) {
+      throw error instanceof Unavailable ? error : new Unavailable(`fetch failed: ${describeError(error)}`);
+    }
+    return checkOcspResponse(response, {
+      leaf: cert,
+      issuer: root,
+      now,
+      skewMs: this.#skewMs,
+      maxBytes: this.limits.ocspResponseBytes,
+      certificates: this.certificates,
+      delegations: this.#delegations,
+      ...(nonce ? { nonce } : {}),
+    });
   }
 
   async #viaCrl(cert: ParsedCertificate, root: Anchor, now: Date, attempts: Attempt[]): Promise<RevocationInfo | undefined> {
@@ -347,14 +419,14 @@ export class VerifierCore {
         }
         checkCrlFresh(crl, now, this.#skewMs);
         checkCrlScope(crl, cert, points);
-        const entry = crl.entries.get(cert.serialHex);
+        const entry = crl.statusOf(cert.serialHex);
         if (entry) this.#revoked(entry.reason, entry.reasonCode, entry.revokedAt, "crl", url);
         return {
           method: "crl",
           status: "good",
           url,
-          thisUpdate: crl.thisUpdate.toISOString(),
-          nextUpdate: crl.nextUpdate.toISOString(),
+          thisUpdate: crl.thisUpdateIso,
+          nextUpdate: crl.nextUpdateIso,
           cached,
         };
       } catch (error) {

@@ -9,7 +9,7 @@
 import { X509Certificate } from "node:crypto";
 import { DOMParser, type Element as XmlElement, type Node as XmlNode } from "@xmldom/xmldom";
 import { SignedXml } from "xml-crypto";
-import { parseCertificate } from "./certificate.ts";
+import { derivedOnce } from "./certificate.ts";
 import { describeError, failure } from "./errors.ts";
 import { certificateInfo, checkCallOptions, type VerifierCore } from "./verifier.ts";
 import type { CheckOptions, HashName, VerificationResult } from "./types.ts";
@@ -114,12 +114,12 @@ export async function verifyXml(core: VerifierCore, xml: string, options?: Check
     if (certEls.length === 0) bad("no KeyInfo/X509Data/X509Certificate");
     const b64 = (certEls[0]!.textContent ?? "").replace(/\s+/g, "");
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) bad("X509Certificate is not base64");
-    const cert = parseCertificate(new Uint8Array(Buffer.from(b64, "base64")), "the KeyInfo certificate");
+    const cert = core.certificates.get(new Uint8Array(Buffer.from(b64, "base64")), "the KeyInfo certificate");
     state.certificate = certificateInfo(cert);
     if (cert.publicKey.asymmetricKeyType !== "rsa") failure("unsupported-algorithm", "the signer's key is not RSA");
 
     // Digests and signature, by xml-crypto, with the key we just read (never a key xml-crypto finds itself).
-    const pem = new X509Certificate(cert.der).toString();
+    const pem = derivedOnce(cert, "pem", () => new X509Certificate(cert.der).toString());
     const signed = new SignedXml({ publicCert: pem, getCertFromKeyInfo: () => null });
     let ok = false;
     let why = "the digest or the signature value does not match";

@@ -1,0 +1,31 @@
+/**
+ * The verifier's parsed certificates, by their exact DER. A relying party sees the same signer,
+ * login and responder certificates again and again, and parsing one (ASN.1 decoding, importing
+ * its public key) costs more than the RSA verification it is needed for. A certificate seen before
+ * is found by the SHA-256 of its bytes and then compared byte for byte, so a different
+ * certificate (the same serial number re-signed, a flipped bit) is never taken for a known one.
+ * Only successful parses are kept; the oldest unused entries go first.
+ */
+import { createHash } from "node:crypto";
+import { MAX_CERTIFICATE_BYTES, parseCertificate, type ParsedCertificate } from "./certificate.ts";
+import { bytesEqual } from "./der.ts";
+import { LruMap } from "./lru.ts";
+
+export class CertificateCache {
+  readonly #entries: LruMap<string, ParsedCertificate>;
+
+  constructor(maxEntries: number) {
+    this.#entries = new LruMap(maxEntries);
+  }
+
+  /** The parsed certificate for `der`: from the cache, or parsed now (throws `malformed-input` like parseCertificate). */
+  get(der: Uint8Array, what = "certificate"): ParsedCertificate {
+    if (!(der instanceof Uint8Array) || der.length === 0 || der.length > MAX_CERTIFICATE_BYTES) return parseCertificate(der, what);
+    const key = createHash("sha256").update(der).digest("base64");
+    const hit = this.#entries.get(key);
+    if (hit && bytesEqual(hit.der, der)) return hit;
+    const parsed = parseCertificate(der, what);
+    this.#entries.set(key, parsed);
+    return parsed;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The fast path for CMS SignedData: a strict DER walk (der.ts) that slices the parts the verifier
+ * needs out of the input without building a tree. A generic parser spent more time on the
+ * ContentInfo (and on the certificate inside it, decoded again for nothing) than the RSA
+ * verification took. Anything that is not strict DER throws `DerReadError`; the caller then
+ * gives the input to the BER reader (cms-ber.ts), so BER producers are served as before. A
+ * ContentInfo that is not a SignedData is `malformed-input` at once, as in the BER reader.
+ */
+import { DerCursor, DerReadError, TAG, contentOf, encodingOf, integerContent, oidText, readAlgorithmOid, readTlv, type Tlv } from "./der.ts";
+import { CMS_OID, badCms, stripLeadingZeros, type SignedAttribute, type SignedDataParts, type SignerParts } from "./cms-parts.ts";
+
+/** [0] IMPLICIT SubjectKeyIdentifier: a primitive context tag. */
+const SID_KEY_ID = 0x80;
+/** Most SignerInfos read (a verification accepts one; more are only counted). */
+const MAX_SIGNERS = 16;
+
+export function readSignedDataDer(der: Uint8Array): SignedDataParts {
+  const top = readTlv(der, 0);
+  if (top.tag !== TAG.SEQUENCE) throw new DerReadError("ContentInfo is not a SEQUENCE");
+  if (top.end !== der.length) throw new DerReadError("trailing bytes after the ContentInfo");
+  const info = new DerCursor(der, top, "ContentInfo");
+  if (oidText(der, info.next(TAG.OID, "contentType")) !== CMS_OID.signedData) badCms("not a SignedData");
+  const wrapped = info.into(info.next(TAG.CONTEXT_0, "content"), "content");
+  info.end();
+  const sd = wrapped.into(wrapped.next(TAG.SEQUENCE, "SignedData"), "SignedData");
+  wrapped.end();
+
+  sd.next(TAG.INTEGER, "version");
+  sd.next(TAG.SET, "digestAlgorithms");
+  const encap = sd.into(sd.next(TAG.SEQUENCE, "encapContentInfo"), "encapContentInfo");
+  const eContentType = oidText(der, encap.next(TAG.OID, "eContentType"));
+  let content: Uint8Array | undefined;
+  const eWrapped = encap.optional(TAG.CONTEXT_0, "eContent");
+  if (eWrapped) {
+    const inner = encap.into(eWrapped, "eContent");
+    content = contentOf(der, inner.next(TAG.OCTET_STRING, "eContent"));
+    inner.end();
+  }
+  encap.end();
+
+  const certificates: Uint8Array[] = [];
+  const certs = sd.optional(TAG.CONTEXT_0, "certificates");
+  if (certs) {
+    const list = sd.into(certs, "certificates");
+    // Other CertificateChoices (attribute certificates, "other") are skipped, as they name no signer.
+    while (!list.done) {
+      const c = list.any("certificate");
+      if (c.tag === TAG.SEQUENCE) certificates.push(encodingOf(der, c));
+    }
+  }
+  sd.optional(TAG.CONTEXT_1, "crls"); // not used: revocation comes from the verifier's OCSP/CRL sources
+  const infos = sd.into(sd.next(TAG.SET, "signerInfos"), "signerInfos");
+  sd.end();
+  const signers: SignerParts[] = [];
+  while (!infos.done) {
+    if (signers.length >= MAX_SIGNERS) throw new DerReadError("too many SignerInfos");
+    signers.push(readSigner(infos, infos.next(TAG.SEQUENCE, "SignerInfo")));
+  }
+  return { eContentType, ...(content ? { content } : {}), certificates, signers };
+}
+
+function readSigner(parent: DerCursor, t: Tlv): SignerParts {
+  const der = parent.bytes;
+  const f = parent.into(t, "SignerInfo");
+  f.next(TAG.INTEGER, "version");
+  let sid: SignerParts["sid"];
+  if (f.peekTag() === SID_KEY_ID) {
+    sid = { keyId: contentOf(der, f.next(SID_KEY_ID, "subjectKeyIdentifier")) };
+  } else {
+    const ias = f.into(f.next(TAG.SEQUENCE, "issuerAndSerialNumber"), "issuerAndSerialNumber");
+    const issuerDer = encodingOf(der, ias.next(TAG.SEQUENCE, "issuer"));
+    const serial = stripLeadingZeros(integerContent(der, ias.next(TAG.INTEGER, "serialNumber")));
+    ias.end();
+    sid = { issuerDer, serial };
+  }
+  const digestAlgorithm = readAlgorithmOid(f, "digestAlgorithm");
+  let signedAttrs: SignerParts["signedAttrs"];
+  const attrs = f.optional(TAG.CONTEXT_0, "signedAttrs");
+  if (attrs) {
+    const attributes: SignedAttribute[] = [];
+    const list = f.into(attrs, "signedAttrs");
+    while (!list.done) {
+      const a = list.into(list.next(TAG.SEQUENCE, "Attribute"), "Attribute");
+      const type = oidText(der, a.next(TAG.OID, "attrType"));
+      const set = a.into(a.next(TAG.SET, "attrValues"), "attrValues");
+      a.end();
+      const values: Uint8Array[] = [];
+      while (!set.done) values.push(encodingOf(der, set.any("attribute value")));
+      attributes.push({ type, values });
+    }
+    // The signature covers the attributes as a SET OF: the same bytes with the universal tag.
+    const signed = der.slice(attrs.start, attrs.end);
+    signed[0] = TAG.SET;
+    signedAttrs = { der: signed, attributes };
+  }
+  const signatureAlgorithm = readAlgorithmOid(f, "signatureAlgorithm");
+  const signature = contentOf(der, f.next(TAG.OCTET_STRING, "signature"));
+  f.optional(0xa1, "unsignedAttrs");
+  f.end();
+  return { sid, digestAlgorithm, ...(signedAttrs ? { signedAttrs } : {}), signatureAlgorithm, signature };
+}
