@@ -35,18 +35,18 @@ export interface Store {
 
 /** Open the store and bring its schema up to date. */
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const { db, dialect, certificateStatus } = options.postgresUrl ? await openPostgres(options) : await openSqlite(options);
+  const { db, dialect, certificateStatus, close } = options.postgresUrl ? await openPostgres(options) : await openSqlite(options);
   // Kysely looks for its migration tables in every schema unless told which: with a schema per
   // PostgreSQL test run, one run would see another's tables and skip creating its own.
   const migrator = new Migrator({ db, provider: migrationProvider(dialect), ...(options.postgresUrl && options.postgresSchema ? { migrationTableSchema: options.postgresSchema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {
-    await db.destroy();
+    await close();
     const cause = error instanceof Error ? error.message : String(error ?? "");
     throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${cause}`.trim());
   }
-  return { db, dialect, certificateStatus, close: () => db.destroy() };
+  return { db, dialect, certificateStatus, close };
 }
 
 const STATUS_SQL = "select status, revoked_at, revocation_reason from certificates where ca_type = ? and serial_hex = ?";
@@ -63,13 +63,23 @@ async function openSqlite(options: StoreOptions) {
   database.pragma("foreign_keys = ON");
   database.pragma("busy_timeout = 5000");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  // The status fast path bypasses kysely, and so kysely's lock on the one connection: on that
+  // connection it could run inside another caller's open transaction and see a revocation that
+  // is later rolled back. A second, read-only connection sees only committed data (WAL lets it
+  // read while the writer writes). An in-memory database cannot be shared, and has one caller.
+  const reader = path === ":memory:" ? database : new SQLite(path, { readonly: true, fileMustExist: true });
+  if (reader !== database) reader.pragma("busy_timeout = 5000");
   // Prepared lazily: the table exists only after the migrations have run.
   let statusStatement: import("better-sqlite3").Statement<[string, string], CertificateStatusRow> | undefined;
   const certificateStatus = async (type: "sign" | "auth", serialHex: string) => {
-    statusStatement ??= database.prepare<[string, string], CertificateStatusRow>(STATUS_SQL);
+    statusStatement ??= reader.prepare<[string, string], CertificateStatusRow>(STATUS_SQL);
     return statusStatement.get(type, serialHex);
   };
-  return { db, dialect: "sqlite" as const, certificateStatus };
+  const close = async () => {
+    if (reader !== database) reader.close();
+    await db.destroy();
+  };
+  return { db, dialect: "sqlite" as const, certificateStatus, close };
 }
 
 async function openPostgres(options: StoreOptions) {
@@ -97,7 +107,7 @@ async function openPostgres(options: StoreOptions) {
     const { rows } = await pool.query<CertificateStatusRow>({ name: "certificate-status", text: STATUS_SQL.replace("?", "$1").replace("?", "$2"), values: [type, serialHex] });
     return rows[0];
   };
-  return { db, dialect: "postgres" as const, certificateStatus };
+  return { db, dialect: "postgres" as const, certificateStatus, close: () => db.destroy() };
 }
 
 /** Binary columns come back as Buffer (better-sqlite3, pg); hand out plain Uint8Array views. */
