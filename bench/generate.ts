@@ -9,8 +9,9 @@
  * The rows are bench rows (bench/fixtures/store.ts): random 16-byte serials, a 2-byte placeholder
  * in `der` (real certificates are 1.5–1.8 KB: see docs/scale.md), valid until 2031, half signing
  * and half authentication, spread over the seeded municipalities, every round(1/fraction)-th row
- * revoked with the reasons in turn. The store is opened with Context.open, so it has the real
- * schema, indexes, CA roots and OCSP responders.
+ * revoked with the reasons in turn; each revoked row also gets its pre-encoded CRL entry
+ * (crl_entries), as a real revocation does. The store is opened with Context.open, so it has the
+ * real schema, indexes, CA roots and OCSP responders.
  *
  * Batches of 50,000 rows, one transaction each; memory holds one batch. Restartable: the rows
  * already there (subject_cn BENCH…) are counted and the run continues from there, so Ctrl+C (which
@@ -81,7 +82,7 @@ const hms = (s: number): string => {
 };
 
 /** A one-line progress bar on stderr (redrawn in place on a terminal, a line per 5 % otherwise). */
-class ProgressBar {
+export class ProgressBar {
   readonly #t0 = performance.now();
   readonly #tty = process.stderr.isTTY === true;
   #lastPct = -5;

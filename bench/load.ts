@@ -28,6 +28,8 @@ export interface LoadRequest {
   contentType?: string;
   /** Base64 of the body (the spec is JSON so it can cross IPC and files). */
   bodyBase64?: string;
+  /** Extra request headers (e.g. Authorization). */
+  headers?: Record<string, string>;
 }
 
 export type ResponseCheck = "ocsp" | "http-ok" | "cfssl-sign";
@@ -194,6 +196,7 @@ function checkResponse(check: ResponseCheck, r: Parsed): string | undefined {
 function rawRequest(host: string, port: number, r: LoadRequest): Buffer {
   const body = r.bodyBase64 ? Buffer.from(r.bodyBase64, "base64") : undefined;
   let head = `${r.method} ${r.path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: */*\r\n`;
+  for (const [name, value] of Object.entries(r.headers ?? {})) head += `${name}: ${value}\r\n`;
   if (body) head += `Content-Type: ${r.contentType ?? "application/octet-stream"}\r\nContent-Length: ${body.length}\r\n`;
   head += "\r\n";
   return body ? Buffer.concat([Buffer.from(head, "latin1"), body]) : Buffer.from(head, "latin1");

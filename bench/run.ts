@@ -4,7 +4,7 @@
  *   --quick          smaller sizes and shorter load points
  *   --only ID[,ID]   run only these benchmarks (e.g. --only OCSP-SIGN,CRL-100K)
  *   --json           print the JSON report on stdout instead of the table (progress stays on stderr)
- *   --full-scale     also the benchmarks that need 10 M rows (CRL-SHARDED: not implemented yet)
+ *   --full-scale     also the benchmarks that need 10 M rows (CRL-SHARDED: loads 10 M CRL entries first; not with --quick)
  *   --store DIR|URL  run the scale suite (SCALE-OCSP, SCALE-REVOKE, SCALE-CRL) against a store filled
  *                    by bench/generate.ts; --schema NAME for PostgreSQL (default openjpki_scale)
  *   --scale          with --store: only the scale suite

@@ -17,6 +17,7 @@ import { Agent, request } from "node:http";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
 import { certIdFor, ocspIssuerFromCertificate } from "../../src/pki/ocsp.ts";
 import type { CertificateRecord } from "../../src/services/certificate-authority.ts";
+import { OcspRefresher } from "../../src/services/ocsp-refresher.ts";
 import { atLeast, atMost, headline, metric, quantile, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
 import { cpuWindow, waitQuiet, type CpuWindow } from "../machine.ts";
 import { body64, runLoad, type LoadRequest, type LoadResult, type LoadSpec } from "../load.ts";
@@ -100,9 +101,10 @@ async function setUp(ctx: SuiteContext, n: number): Promise<Fixture> {
   writeFileSync(join(dir, "index.txt"), index.join("\n") + "\n");
   const ca = await exportCa(context, "sign", dir);
 
-  // Pre-sign the cacheable answers once (what a refresh job does), and keep them for cfssl.
-  const answers = await Promise.all(certs.map((c) => context.ocsp.answer(c.plain, "sign")));
-  writeFileSync(join(dir, "responses.txt"), answers.map((a) => Buffer.from(a.der).toString("base64")).join("\n") + "\n");
+  // Pre-sign the cacheable answers into the response store (what `openjpki ocsp refresh` does), and give cfssl the same ones.
+  await new OcspRefresher(context.ocsp).refresh({ type: "sign", withinMs: 0 });
+  const answers = await Promise.all(certs.map(async (c) => (await context.ocsp.storedAnswer("sign", c.record.serialHex))!.der));
+  writeFileSync(join(dir, "responses.txt"), answers.map((der: Uint8Array) => Buffer.from(der).toString("base64")).join("\n") + "\n");
 
   const server = await startServer(context, { host: "127.0.0.1", port: 0, handleSignals: false });
   const port = Number(new URL(server.url).port);
@@ -207,7 +209,7 @@ async function cached(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
     loadNotes(hNode, "H_node"),
     ...(cfssl ? [loadNotes(cfssl, "cfssl ocspserve")] : ["cfssl not installed: cfssl comparison unavailable"]),
     loadNotes(openssl, "openssl ocsp"),
-    `${fx.certs.length} certificates issued by the signing CA, 10 % revoked; answers pre-signed once before the run (every request still reads the certificate's row from SQLite). cfssl serves the same DER answers (signed by our responder), looked up by serial.`,
+    `${fx.certs.length} certificates issued by the signing CA, 10 % revoked; answers pre-signed into the response store by the refresher before the run, loaded into the responder's memory cache by the first request for each (warm-up); an answer whose state was confirmed is served while the CA's revocation version is unchanged (one read of revocation_versions per event-loop turn, shared by the requests of that turn), else its certificate row is read. cfssl serves the same DER answers (signed by our responder), looked up by serial.`,
     `openssl ${openssl.isolated ? "ran in a private network namespace (only lo), with the load client beside it" : "ran on the host loopback (no private network namespace available)"}; HTTP/1.0, one connection per request.`,
     "Load client: bench/load.ts in a separate process, raw keep-alive sockets, one request at a time per connection, warm-up excluded; it shares the 2 cores with the server (its CPU is in the notes).",
   );
@@ -250,6 +252,7 @@ async function signed(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
     ...(multi ? [loadNotes(multi, "openssl ocsp -multi 2")] : []),
     `After its run each server got one empty connect/close and then one real request: ours ${disturbed.stall?.stalled ? "STALLED" : `answered in ${disturbed.stall?.ms} ms`}; openssl ${openssl.stall?.stalled ? "stalled (no answer in 2 s: the known openssl ocsp defect)" : `answered in ${openssl.stall?.ms} ms`}.`,
     `Baselines: R_sign1 ${Math.round(b.signPerS1)}/s, R_sign2 ${Math.round(b.signPerS2)}/s (openssl speed, this run).`,
+    `Little's law: with ${CONNECTIONS} closed-loop connections the mean latency is ${CONNECTIONS} / throughput = ${((CONNECTIONS / ours.rps) * 1000).toFixed(1)} ms here, so p99 ≤ 10 ms needs more than ${CONNECTIONS} / 0.010 s = ${(CONNECTIONS * 100).toLocaleString("en-US")} signatures/s = ${((CONNECTIONS * 100) / b.signPerS2).toFixed(2)} × R_sign2 of this run, beyond what two cores sign (Node's async signing peaks near 0.9 × R_sign2).`,
     privateNetworkAvailable() ? "openssl ran in a private network namespace (only lo) with its load client." : "openssl ran on the host loopback.",
   ];
   return { id: "OCSP-SIGN", title: "nonce OCSP requests, every answer freshly signed, 64 connections", status: "measured", metrics, notes, cpu };

@@ -17,7 +17,9 @@ import { counterExpiryNotices, counterFees, counterIssuanceNotice } from "./comm
 import { cardAttach, cardIssue, cardList, cardReadCert, cardReaders, cardReadReal, cardShow, cardSign, cardVerifyPin } from "./commands/card.ts";
 import { verifierAdd, verifierList, verifierReport } from "./commands/verifier.ts";
 import { caIssue, caShow } from "./commands/ca.ts";
+import { issuanceClientAdd, issuanceClientDeactivate, issuanceClientList } from "./commands/issuance.ts";
 import { storePartition } from "./commands/store.ts";
+import { ocspRefresh } from "./commands/ocsp.ts";
 
 /** Every command, in the order `openjpki --help` lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -38,6 +40,9 @@ export const COMMANDS: readonly Command[] = [
   verifierAdd,
   verifierList,
   verifierReport,
+  issuanceClientAdd,
+  issuanceClientList,
+  issuanceClientDeactivate,
   auditVerify,
   auditList,
   cardIssue,
@@ -61,6 +66,7 @@ export const COMMANDS: readonly Command[] = [
   counterExpiryNotices,
   counterIssuanceNotice,
   storePartition,
+  ocspRefresh,
 ];
 
 const defaultIo: Io = {

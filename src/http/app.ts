@@ -11,6 +11,7 @@ import { demoRoutes } from "./routes/demo-api.ts";
 import { kioskApiRoutes } from "./routes/kiosk-api.ts";
 import { counterRoutes } from "./routes/counter.ts";
 import { counterPagesRoutes } from "./routes/counter-pages.ts";
+import { issuanceRoutes } from "./routes/issuance.ts";
 
 const STATUS_OF: Record<ServiceError["code"], number> = {
   "invalid-input": 400,
@@ -71,6 +72,7 @@ export async function buildApp(context: Context, options: { log?: (line: string)
   await filingRoutes(app, context);
   await kioskApiRoutes(app, context);
   await counterRoutes(app, context);
+  await issuanceRoutes(app, context);
   // HTML forms (the OIDC login page) post url-encoded bodies.
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 8192 }, (_request, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),

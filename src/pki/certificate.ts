@@ -12,6 +12,7 @@ import {
 } from "@peculiar/asn1-x509";
 import { buildName, toArrayBuffer, type DistinguishedName } from "./asn1.ts";
 import type { Signer } from "./signer.ts";
+import { bitString, seq } from "./der.ts";
 
 const SHA256_WITH_RSA = "1.2.840.113549.1.1.11";
 
@@ -56,36 +57,24 @@ export function buildTbsCertificate(template: CertificateTemplate): TBSCertifica
 }
 
 export async function signCertificate(template: CertificateTemplate, signer: Signer): Promise<Uint8Array> {
-  const tbsDer = new Uint8Array(AsnConvert.serialize(buildTbsCertificate(template)));
-  const signature = await signer.sign(tbsDer);
-  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }:
-  // assembled around the TBS bytes that were signed, rather than encoding the TBS a second time.
-  const bitString = derTlv(0x03, concat(Uint8Array.of(0), signature));
-  return derTlv(0x30, concat(tbsDer, SHA256_WITH_RSA_DER, bitString));
+  return signTbsCertificate(new Uint8Array(AsnConvert.serialize(buildTbsCertificate(template))), signer);
+}
+
+/** Sign TBSCertificate DER (however it was built) and return the certificate's DER. */
+export async function signTbsCertificate(tbsDer: Uint8Array, signer: Signer): Promise<Uint8Array> {
+  return assembleCertificate(tbsDer, await signer.sign(tbsDer));
+}
+
+/**
+ * Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }:
+ * assembled around the TBS bytes that were signed, rather than encoding the TBS a second time.
+ */
+export function assembleCertificate(tbsDer: Uint8Array, signature: Uint8Array): Uint8Array {
+  return seq(tbsDer, SHA256_WITH_RSA_DER, bitString(signature));
 }
 
 /** AlgorithmIdentifier { sha256WithRSAEncryption, NULL } as DER. */
-const SHA256_WITH_RSA_DER = Uint8Array.of(0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00);
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
-
-function derTlv(tag: number, content: Uint8Array): Uint8Array {
-  const n = content.length;
-  const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
-  const out = new Uint8Array(1 + length.length + n);
-  out[0] = tag;
-  out.set(length, 1);
-  out.set(content, 1 + length.length);
-  return out;
-}
+export const SHA256_WITH_RSA_DER = Uint8Array.of(0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00);
 
 function sha256WithRsa(): AlgorithmIdentifier {
   // RFC 4055: the parameters of sha256WithRSAEncryption are an explicit NULL.

@@ -60,7 +60,7 @@ export interface CrlEntry {
 /**
  * An entry source item: a `CrlEntry`, or the bytes `encodeCrlEntry` made for one earlier (so a
  * store can keep entries pre-encoded and a CRL build becomes a copy), or several such entries
- * back to back (`encodeCrlEntries`).
+ * back to back (a page of the store's pre-encoded entries).
  */
 export type CrlEntryInput = CrlEntry | Uint8Array;
 
@@ -191,41 +191,52 @@ export function encodeCrlEntry(entry: CrlEntry): Uint8Array {
 const scratch = new Uint8Array(MAX_ENTRY_LENGTH);
 const scratchTime = new TimeCache();
 
-/**
- * Many entries encoded back to back into one buffer: what a store hands over a page at a time,
- * so a CRL of millions of entries costs one copy per page instead of one object per entry.
- * `buildCrl` accepts the result like a single pre-encoded entry.
- */
-export function encodeCrlEntries(entries: readonly CrlEntry[]): Uint8Array {
-  const out = new Uint8Array(entries.length * MAX_ENTRY_LENGTH);
-  const timeCache = new TimeCache();
-  let pos = 0;
-  for (const entry of entries) pos = writeEntry(out, pos, entry, timeCache);
-  return out.subarray(0, pos);
+/** A revocation as the revocation store records it: serial as hex, times as ISO 8601 strings. */
+export interface RecordedRevocation {
+  readonly serialHex: string;
+  readonly revokedAt: string;
+  readonly reason: RevocationReason;
+  readonly invalidityDate: string | null;
 }
 
-function checkPreEncoded(bytes: Uint8Array): void {
-  // Cheap structural check: whole SEQUENCEs back to back, each length covering its bytes exactly.
-  let offset = 0;
-  while (offset < bytes.length) {
-    if (bytes.length - offset < 2 || bytes[offset] !== TAG.SEQUENCE) throw new TypeError("pre-encoded CRL entry is not a SEQUENCE");
-    const first = bytes[offset + 1]!;
-    let len: number;
-    let hdr: number;
-    if (first < 0x80) {
-      len = first;
-      hdr = 2;
-    } else {
-      const n = first & 0x7f;
-      if (n === 0 || n > 2 || bytes.length - offset < 2 + n) throw new TypeError("pre-encoded CRL entry has a bad length");
-      len = 0;
-      for (let i = 0; i < n; i++) len = len * 256 + bytes[offset + 2 + i]!;
-      hdr = 2 + n;
-    }
-    if (offset + hdr + len > bytes.length) throw new TypeError("pre-encoded CRL entry length does not match its bytes");
-    offset += hdr + len;
-  }
+/**
+ * The entry for a recorded revocation, encoded once when the revocation is written so that a CRL
+ * build only copies bytes. Same bytes as `encodeCrlEntry` of the parsed record; refuses what the
+ * store should never hold (odd-length or non-hex serials, unparsable times) instead of guessing.
+ */
+export function encodeRecordedRevocation(record: RecordedRevocation): Uint8Array {
+  if (!/^(?:[0-9A-Fa-f]{2}){1,21}$/.test(record.serialHex)) throw new TypeError(`serial ${JSON.stringify(record.serialHex)} is not whole hex octets`);
+  return encodeCrlEntry({
+    serial: Buffer.from(record.serialHex, "hex"),
+    revokedAt: new Date(record.revokedAt),
+    reason: record.reason,
+    ...(record.invalidityDate !== null ? { invalidityDate: new Date(record.invalidityDate) } : {}),
+  });
+}
+
+/**
+ * Checks a run of pre-encoded entries and returns how many it holds. Such bytes come from the
+ * store, not from this encoder's own hands, so each element is checked before it is copied: a
+ * SEQUENCE with a short-form length no longer than the largest entry this encoder writes,
+ * starting with the serial's INTEGER, the elements exactly covering the bytes. A caller that
+ * knows how many entries it asked for compares the count too (a damaged length can swallow a
+ * neighbour and still add up). A damaged row fails the build rather than producing a CRL that
+ * lists something else.
+ */
+export function countEncodedCrlEntries(bytes: Uint8Array): number {
   if (bytes.length === 0) throw new TypeError("pre-encoded CRL entry is empty");
+  let offset = 0;
+  let count = 0;
+  while (offset < bytes.length) {
+    if (bytes.length - offset < 4 || bytes[offset] !== TAG.SEQUENCE) throw new TypeError("pre-encoded CRL entry is not a SEQUENCE");
+    const len = bytes[offset + 1]!;
+    if (len > MAX_ENTRY_LENGTH - 2) throw new TypeError("pre-encoded CRL entry has a bad length");
+    if (bytes[offset + 2] !== TAG.INTEGER) throw new TypeError("pre-encoded CRL entry does not start with a serial number");
+    offset += 2 + len;
+    count += 1;
+  }
+  if (offset !== bytes.length) throw new TypeError("pre-encoded CRL entry length does not match its bytes");
+  return count;
 }
 
 // ----- the buffer -----
@@ -312,7 +323,7 @@ export async function buildCrl(opts: CrlOptions): Promise<Uint8Array> {
   const timeCache = new TimeCache();
   const add = (item: CrlEntryInput): void => {
     if (item instanceof Uint8Array) {
-      checkPreEncoded(item);
+      countEncodedCrlEntries(item);
       out.put(item);
     } else {
       out.ensure(MAX_ENTRY_LENGTH);

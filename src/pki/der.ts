@@ -374,3 +374,111 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bounded writing
+// ---------------------------------------------------------------------------------------------
+
+const utf8 = new TextEncoder();
+
+/**
+ * Writes DER into one buffer of a fixed capacity. Constructed elements are opened with
+ * `open(tag)` and closed with `close()`, which fills in the length from what was written (moving
+ * the content right when the length takes more than one byte), so no caller computes a length
+ * by hand. Every write is checked against the capacity: input that would make the output larger
+ * fails with a RangeError instead of growing it or writing out of bounds.
+ */
+export class DerWriter {
+  readonly #buf: Uint8Array;
+  #pos = 0;
+  /** Content start offsets of the elements still open (each has a 1-byte length reserved before it). */
+  readonly #open: number[] = [];
+
+  constructor(readonly capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 2 || capacity > 1 << 24) throw new RangeError(`bad DerWriter capacity ${capacity}`);
+    this.#buf = new Uint8Array(capacity);
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.#pos;
+  }
+
+  #reserve(n: number): void {
+    if (this.#pos + n > this.capacity) throw new RangeError(`DER output exceeds ${this.capacity} bytes`);
+  }
+
+  #tag(tag: number): void {
+    if (!Number.isInteger(tag) || tag < 0 || tag > 0xff || (tag & 0x1f) === 0x1f) throw new RangeError(`unsupported tag ${tag}`);
+    this.#reserve(2);
+    this.#buf[this.#pos++] = tag;
+  }
+
+  /** Starts a constructed element (SEQUENCE, SET, context-specific constructed, …). */
+  open(tag: number): this {
+    this.#tag(tag);
+    this.#pos++; // the length byte, filled in by close()
+    this.#open.push(this.#pos);
+    return this;
+  }
+
+  /** Ends the element opened last and writes its length. */
+  close(): this {
+    const start = this.#open.pop();
+    if (start === undefined) throw new RangeError("close() without open()");
+    const length = this.#pos - start;
+    const n = lengthOfLength(length);
+    if (n > 1) {
+      this.#reserve(n - 1);
+      this.#buf.copyWithin(start + n - 1, start, this.#pos);
+      this.#pos += n - 1;
+    }
+    writeLength(this.#buf, start - 1, length);
+    return this;
+  }
+
+  /** Copies bytes that are already DER (one or more whole elements). */
+  raw(bytes: Uint8Array): this {
+    this.#reserve(bytes.length);
+    this.#buf.set(bytes, this.#pos);
+    this.#pos += bytes.length;
+    return this;
+  }
+
+  /** A primitive element with the given content. */
+  element(tag: number, content: Uint8Array): this {
+    return this.open(tag).raw(content).close();
+  }
+
+  /** A string type (UTF8String 0x0C, PrintableString 0x13, IA5String 0x16, …) holding `text` as UTF-8. */
+  string(tag: number, text: string): this {
+    this.open(tag);
+    const { read, written } = utf8.encodeInto(text, this.#buf.subarray(this.#pos));
+    if (read !== text.length) throw new RangeError(`DER output exceeds ${this.capacity} bytes`);
+    this.#pos += written;
+    return this.close();
+  }
+
+  /** INTEGER from an unsigned big-endian magnitude (leading zeros dropped, sign pad added). */
+  unsignedInteger(bytes: Uint8Array): this {
+    if (bytes.length === 0) throw new RangeError("an INTEGER needs at least one byte");
+    const mag = stripLeadingZeros(bytes);
+    this.#reserve(1 + lengthOfLength(unsignedIntegerContentLength(mag)) + unsignedIntegerContentLength(mag));
+    this.#pos = writeUnsignedInteger(this.#buf, this.#pos, mag);
+    return this;
+  }
+
+  /** An RFC 5280 Time (UTCTime 1950–2049, else GeneralizedTime), whole seconds. */
+  time(date: Date): this {
+    const seconds = wholeSeconds(date);
+    this.#reserve(timeLength(seconds));
+    this.#pos = writeTime(this.#buf, this.#pos, seconds);
+    return this;
+  }
+
+  /** The bytes written, as a new array. Every opened element must have been closed. */
+  finish(): Uint8Array {
+    if (this.#open.length > 0) throw new RangeError(`${this.#open.length} DER element(s) left open`);
+    return this.#buf.slice(0, this.#pos);
+  }
+}

@@ -27,7 +27,7 @@ import {
 } from "@peculiar/asn1-x509";
 import { POLICY_OID } from "../profile/oids.ts";
 import { X509_OID } from "../profile/x509-oids.ts";
-import { buildName, utf8StringDer, type DistinguishedName } from "./asn1.ts";
+import { buildName, toArrayBuffer, utf8StringDer, type DistinguishedName } from "./asn1.ts";
 import { keyIdentifier, type CertificateTemplate, type ExtensionSpec } from "./certificate.ts";
 
 /**
@@ -156,86 +156,120 @@ export interface LeafRequest {
 /**
  * An end-entity certificate: KU, SAN (signing only), CP, IAN, CRLDP, AIA, AKI, SKI — the real
  * order with our AIA before the key identifiers, SKI last as J-LIS has it.
+ *
+ * This is the profile written out with the ASN.1 library, field by field: the readable
+ * definition, and the reference the issuance path's DER template (leaf-template.ts) is tested
+ * byte for byte against. Issuance itself uses the template.
  */
 export function leafTemplate(req: LeafRequest): CertificateTemplate {
-  const subject: DistinguishedName =
-    req.type === "sign"
-      ? [["C", "JP"], ["L", req.municipality.prefectureRomaji], ["L", req.municipality.cityRomaji], ["CN", req.subjectCn]]
-      : [["C", "JP"], ["CN", req.subjectCn]];
-
-  const keyUsage =
-    req.type === "sign" ? KeyUsageFlags.digitalSignature | KeyUsageFlags.nonRepudiation : KeyUsageFlags.digitalSignature;
-
-  const extensions: ExtensionSpec[] = [memo(`ku:${keyUsage}`, () => ext(OID.keyUsage, true, new KeyUsage(keyUsage)))];
+  const extensions: ExtensionSpec[] = [leafKeyUsage(req.type)];
   if (req.type === "sign") {
     if (!req.otherNames || req.otherNames.length !== 6) {
       throw new TypeError("a signing certificate needs the six JPKI personal-data otherNames");
     }
-    extensions.push(
-      ext(
-        OID.subjectAltName,
-        false,
-        new SubjectAlternativeName(
-          req.otherNames.map((o) => new GeneralName({ otherName: new OtherName({ typeId: o.oid, value: utf8StringDer(o.value) }) })),
-        ),
-      ),
-    );
+    extensions.push(personalDataAltName(req.otherNames));
   } else if (req.otherNames && req.otherNames.length > 0) {
     throw new TypeError("an authentication certificate carries no personal data");
   }
-  // Everything below depends only on the CA, its URLs and the municipality: encoded once and
-  // reused, since encoding these structures is most of an issuance's cost besides the signature.
-  const scope = `${req.type}|${JSON.stringify(req.naming)}|${JSON.stringify(req.urls)}`;
-  const issuerKeyId = keyIdentifierCached(req.issuerPublicKey);
   extensions.push(
-    memo(`cp:${scope}`, () =>
-      ext(
-        OID.certificatePolicies,
-        true,
-        new CertificatePolicies([
-          new PolicyInformation({
-            policyIdentifier: POLICY_OID[req.type],
-            policyQualifiers: [new PolicyQualifierInfo({ policyQualifierId: OID.cpsQualifier, qualifier: ia5StringDer(req.urls.cps) })],
-          }),
-        ]),
-      ),
-    ),
-    memo(`ian:${scope}`, () => ext(OID.issuerAltName, false, new IssueAlternativeName([directoryName(caAltName(req.type, req.naming))]))),
-    memo(`crldp:${scope}|${req.municipality.prefectureRomaji}|${req.municipality.cityRomaji}`, () =>
-      ext(
-        OID.crlDistributionPoints,
-        false,
-        crlDistributionPoints([
-          directoryName(crlDistributionPointName(req.type, req.naming, req.municipality)),
-          new GeneralName({ uniformResourceIdentifier: req.urls.crl }),
-        ]),
-      ),
-    ),
-    memo(`aia:${scope}`, () =>
-      ext(
-        id_pe_authorityInfoAccess,
-        false,
-        new AuthorityInfoAccessSyntax([
-          new AccessDescription({ accessMethod: id_ad_ocsp, accessLocation: new GeneralName({ uniformResourceIdentifier: req.urls.ocsp }) }),
-          new AccessDescription({ accessMethod: id_ad_caIssuers, accessLocation: new GeneralName({ uniformResourceIdentifier: req.urls.caIssuers }) }),
-        ]),
-      ),
-    ),
-    memo(`aki:${Buffer.from(issuerKeyId).toString("hex")}`, () =>
-      ext(OID.authorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(issuerKeyId.buffer as ArrayBuffer) })),
-    ),
-    ext(OID.subjectKeyIdentifier, false, new KeyIdentifier(keyIdentifier(req.subjectPublicKey).buffer as ArrayBuffer)),
+    leafPolicies(req.type, req.urls.cps),
+    leafIssuerAltName(req.type, req.naming),
+    leafCrlDistributionPoints(req.type, req.naming, req.municipality, req.urls.crl),
+    leafAuthorityInfoAccess(req.urls),
+    authorityKeyIdentifierExtension(keyIdentifier(req.issuerPublicKey)),
+    subjectKeyIdentifierExtension(keyIdentifier(req.subjectPublicKey)),
   );
-
   return {
     serial: req.serial,
     issuer: caName(req.type, req.naming),
-    subject,
+    subject: leafSubject(req.type, req.municipality, req.subjectCn),
     notBefore: req.notBefore,
     notAfter: req.notAfter,
     subjectPublicKey: req.subjectPublicKey,
     extensions,
   };
+}
+
+/** C=JP, then L=prefecture and L=municipality on signing certificates, then CN=the opaque id. */
+export function leafSubject(type: CaType, municipality: { prefectureRomaji: string; cityRomaji: string }, subjectCn: string): DistinguishedName {
+  return type === "sign"
+    ? [["C", "JP"], ["L", municipality.prefectureRomaji], ["L", municipality.cityRomaji], ["CN", subjectCn]]
+    : [["C", "JP"], ["CN", subjectCn]];
+}
+
+/** keyUsage (critical): digitalSignature, plus nonRepudiation on signing certificates. */
+export function leafKeyUsage(type: CaType): ExtensionSpec {
+  const flags = type === "sign" ? KeyUsageFlags.digitalSignature | KeyUsageFlags.nonRepudiation : KeyUsageFlags.digitalSignature;
+  return ext(OID.keyUsage, true, new KeyUsage(flags));
+}
+
+/** subjectAltName with the six personal-data otherNames (UTF8String values), in the given order. */
+export function personalDataAltName(otherNames: ReadonlyArray<{ oid: string; value: string }>): ExtensionSpec {
+  return ext(
+    OID.subjectAltName,
+    false,
+    new SubjectAlternativeName(
+      otherNames.map((o) => new GeneralName({ otherName: new OtherName({ typeId: o.oid, value: utf8StringDer(o.value) }) })),
+    ),
+  );
+}
+
+/** certificatePolicies (critical): the CA's JPKI policy with the CPS URI as its qualifier. */
+export function leafPolicies(type: CaType, cpsUrl: string): ExtensionSpec {
+  return ext(
+    OID.certificatePolicies,
+    true,
+    new CertificatePolicies([
+      new PolicyInformation({
+        policyIdentifier: POLICY_OID[type],
+        policyQualifiers: [new PolicyQualifierInfo({ policyQualifierId: OID.cpsQualifier, qualifier: ia5StringDer(cpsUrl) })],
+      }),
+    ]),
+  );
+}
+
+/** issuerAltName: the CA's Japanese directoryName. */
+export function leafIssuerAltName(type: CaType, naming: CaNaming): ExtensionSpec {
+  return ext(OID.issuerAltName, false, new IssueAlternativeName([directoryName(caAltName(type, naming))]));
+}
+
+/** cRLDistributionPoints: the municipality's partition, by directoryName and by URL. */
+export function leafCrlDistributionPoints(
+  type: CaType,
+  naming: CaNaming,
+  municipality: { prefectureRomaji: string; cityRomaji: string },
+  crlUrl: string,
+): ExtensionSpec {
+  return ext(
+    OID.crlDistributionPoints,
+    false,
+    crlDistributionPoints([
+      directoryName(crlDistributionPointName(type, naming, municipality)),
+      new GeneralName({ uniformResourceIdentifier: crlUrl }),
+    ]),
+  );
+}
+
+/** authorityInfoAccess: our OCSP responder and where the issuing root is served. */
+export function leafAuthorityInfoAccess(urls: Pick<LeafUrls, "ocsp" | "caIssuers">): ExtensionSpec {
+  return ext(
+    id_pe_authorityInfoAccess,
+    false,
+    new AuthorityInfoAccessSyntax([
+      new AccessDescription({ accessMethod: id_ad_ocsp, accessLocation: new GeneralName({ uniformResourceIdentifier: urls.ocsp }) }),
+      new AccessDescription({ accessMethod: id_ad_caIssuers, accessLocation: new GeneralName({ uniformResourceIdentifier: urls.caIssuers }) }),
+    ]),
+  );
+}
+
+/** authorityKeyIdentifier with the keyIdentifier only. */
+export function authorityKeyIdentifierExtension(keyId: Uint8Array): ExtensionSpec {
+  return ext(OID.authorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(keyId)) }));
+}
+
+/** subjectKeyIdentifier. */
+export function subjectKeyIdentifierExtension(keyId: Uint8Array): ExtensionSpec {
+  return ext(OID.subjectKeyIdentifier, false, new KeyIdentifier(toArrayBuffer(keyId)));
 }
 
 /**
@@ -277,30 +311,6 @@ export function ocspResponderTemplate(args: {
       ext(OID.subjectKeyIdentifier, false, new KeyIdentifier(keyIdentifier(args.publicKey).buffer as ArrayBuffer)),
     ],
   };
-}
-
-/** Encoded extensions that depend only on CA-wide settings (bounded: a few per municipality). */
-const encodedExtensions = new Map<string, ExtensionSpec>();
-
-function memo(key: string, make: () => ExtensionSpec): ExtensionSpec {
-  let found = encodedExtensions.get(key);
-  if (!found) {
-    if (encodedExtensions.size > 10_000) encodedExtensions.clear();
-    found = make();
-    encodedExtensions.set(key, found);
-  }
-  return found;
-}
-
-const issuerKeyIds = new WeakMap<KeyObject, Uint8Array>();
-
-function keyIdentifierCached(key: KeyObject): Uint8Array {
-  let id = issuerKeyIds.get(key);
-  if (!id) {
-    id = keyIdentifier(key);
-    issuerKeyIds.set(key, id);
-  }
-  return id;
 }
 
 function ext(oid: string, critical: boolean, value: object): ExtensionSpec {

@@ -26,18 +26,20 @@ import {
   DerCursor,
   DerError,
   TAG,
-  bitString,
   bytesEqual,
   checkOidContent,
+  concat,
   contextTag,
   enumerated,
   generalizedTime,
+  lengthOfLength,
   octetString,
   oid,
   seq,
   tlv,
   unsignedInteger,
   wholeSeconds,
+  writeLength,
   type NodeBudget,
 } from "./der.ts";
 import type { Signer } from "./signer.ts";
@@ -478,7 +480,8 @@ export function certIdFor(issuer: OcspIssuer, serial: Uint8Array, hashAlgorithm:
   return { hashAlgorithm, issuerNameHash: h.name, issuerKeyHash: h.key, serial: serial.slice(i) };
 }
 
-function encodeCertId(certId: OcspCertId): Uint8Array {
+/** The DER of a CertID: the request's own bytes when it came from `parseOcspRequest`, else encoded. */
+export function certIdDer(certId: OcspCertId): Uint8Array {
   if (certId.der) return certId.der;
   const len = HASH_LENGTH[certId.hashAlgorithm];
   if (len === undefined) throw new TypeError(`unsupported hash algorithm ${String(certId.hashAlgorithm)}`);
@@ -536,7 +539,7 @@ function encodeStatus(status: OcspCertStatus): Uint8Array {
 }
 
 function encodeSingleResponse(r: OcspSingleResponse): Uint8Array {
-  const parts = [encodeCertId(r.certId), encodeStatus(r.status), generalizedTime(r.thisUpdate)];
+  const parts = [certIdDer(r.certId), encodeStatus(r.status), generalizedTime(r.thisUpdate)];
   if (r.nextUpdate !== undefined) {
     if (wholeSeconds(r.nextUpdate) <= wholeSeconds(r.thisUpdate)) throw new RangeError("nextUpdate must be after thisUpdate");
     parts.push(tlv(contextTag(0, true), generalizedTime(r.nextUpdate)));
@@ -544,8 +547,19 @@ function encodeSingleResponse(r: OcspSingleResponse): Uint8Array {
   return seq(...parts);
 }
 
-/** Builds and signs a successful OCSPResponse carrying a BasicOCSPResponse. */
-export async function buildOcspResponse(opts: OcspResponseOptions): Promise<Uint8Array> {
+/**
+ * What a signed answer is made of apart from the responder certificate: the DER
+ * tbsResponseData and its signature. The certificate sits outside what is signed, so a store
+ * can keep these two (about a third of the response) and put the answer back together with
+ * `ocspResponseFromParts` and the certificate of the responder that signed.
+ */
+export interface SignedOcspResponseParts {
+  readonly tbs: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+/** Builds and signs tbsResponseData (no certificate attached yet). */
+export async function signOcspResponse(opts: Omit<OcspResponseOptions, "responderCertificateDer">): Promise<SignedOcspResponseParts> {
   if (opts.signer.algorithm !== "sha256WithRSAEncryption") throw new TypeError("unsupported signer algorithm");
   if (opts.responses.length === 0) throw new TypeError("an OCSP response needs at least one SingleResponse");
   const keyHash = opts.responderKeyHash ?? responderKeyHashOf(opts.signer.publicKey);
@@ -560,9 +574,119 @@ export async function buildOcspResponse(opts: OcspResponseOptions): Promise<Uint
     dataParts.push(tlv(contextTag(1, true), seq(seq(OID_NONCE, octetString(opts.nonce)))));
   }
   const tbs = seq(...dataParts);
-  const signature = await opts.signer.sign(tbs);
-  const basicParts = [tbs, SHA256_WITH_RSA, bitString(signature)];
-  if (opts.responderCertificateDer) basicParts.push(tlv(contextTag(0, true), seq(opts.responderCertificateDer)));
-  const basic = seq(...basicParts);
-  return seq(enumerated(0), tlv(contextTag(0, true), seq(OID_BASIC, octetString(basic))));
+  return { tbs, signature: await opts.signer.sign(tbs) };
+}
+
+/** Builds and signs a successful OCSPResponse carrying a BasicOCSPResponse. */
+export async function buildOcspResponse(opts: OcspResponseOptions): Promise<Uint8Array> {
+  return ocspResponseFromParts(await signOcspResponse(opts), opts.responderCertificateDer);
+}
+
+/**
+ * The successful OCSPResponse for signed parts, with the responder certificate embedded (omit it
+ * for a response signed by the CA itself). Byte for byte what `buildOcspResponse` gives.
+ */
+export function ocspResponseFromParts(parts: SignedOcspResponseParts, responderCertificateDer?: Uint8Array): Uint8Array {
+  return successfulResponse(parts.tbs, parts.signature, responderCertificateDer ? certsField(responderCertificateDer) : EMPTY);
+}
+
+const EMPTY = new Uint8Array(0);
+const SUCCESSFUL = enumerated(0);
+
+/** BasicOCSPResponse's `certs` field: [0] EXPLICIT SEQUENCE OF Certificate, with the one responder certificate. */
+const certsField = (certificateDer: Uint8Array): Uint8Array => tlv(contextTag(0, true), seq(certificateDer));
+
+/** Bytes a TLV with `length` content bytes takes. */
+const tlvLength = (length: number): number => 1 + lengthOfLength(length) + length;
+
+/**
+ * OCSPResponse { successful, responseBytes { id-pkix-ocsp-basic, OCTET STRING { BasicOCSPResponse
+ * { tbs, sha256WithRSAEncryption, BIT STRING signature, certs } } } }, written into one buffer
+ * (the nesting would otherwise copy the ~1.5 KB answer five times).
+ */
+function successfulResponse(tbs: Uint8Array, signature: Uint8Array, certs: Uint8Array): Uint8Array {
+  const bitsLength = 1 + signature.length;
+  const basicLength = tbs.length + SHA256_WITH_RSA.length + tlvLength(bitsLength) + certs.length;
+  const octetLength = tlvLength(basicLength);
+  const responseBytesLength = OID_BASIC.length + tlvLength(octetLength);
+  const explicitLength = tlvLength(responseBytesLength);
+  const topLength = SUCCESSFUL.length + tlvLength(explicitLength);
+  const out = new Uint8Array(tlvLength(topLength));
+  let o = 0;
+  const head = (tag: number, length: number): void => {
+    out[o] = tag;
+    o = writeLength(out, o + 1, length);
+  };
+  const put = (bytes: Uint8Array): void => {
+    out.set(bytes, o);
+    o += bytes.length;
+  };
+  head(TAG.SEQUENCE, topLength);
+  put(SUCCESSFUL);
+  head(contextTag(0, true), explicitLength);
+  head(TAG.SEQUENCE, responseBytesLength);
+  put(OID_BASIC);
+  head(TAG.OCTET_STRING, octetLength);
+  head(TAG.SEQUENCE, basicLength);
+  put(tbs);
+  put(SHA256_WITH_RSA);
+  head(TAG.BIT_STRING, bitsLength);
+  out[o++] = 0; // no unused bits
+  put(signature);
+  put(certs);
+  if (o !== out.length) throw new Error("OCSP response length mismatch"); // a bug here, never input
+  return out;
+}
+
+export interface OcspResponseTemplateOptions {
+  /** The delegated responder's certificate, embedded in `certs`. Omit for a response signed by the CA itself. */
+  readonly responderCertificateDer?: Uint8Array;
+  /** SHA-1 of the responder's public key bits (byKey ResponderID). Default: computed from `signer.publicKey`. */
+  readonly responderKeyHash?: Uint8Array;
+  readonly signer: Signer;
+  readonly producedAt: Date;
+  readonly thisUpdate: Date;
+  readonly nextUpdate?: Date;
+}
+
+/**
+ * Builds many single-answer responses without a nonce that share the responder, producedAt,
+ * thisUpdate and nextUpdate: what a batch pre-signing run makes. The shared parts are encoded
+ * once, so each answer costs its CertID, its status and the signature. The output is byte for
+ * byte what `buildOcspResponse` gives for the same inputs.
+ */
+export class OcspResponseTemplate {
+  readonly #signer: Signer;
+  /** responderID [2] byKey and producedAt. */
+  readonly #head: Uint8Array;
+  /** thisUpdate and [0] nextUpdate of the SingleResponse. */
+  readonly #times: Uint8Array;
+  readonly #certs: Uint8Array;
+
+  constructor(opts: OcspResponseTemplateOptions) {
+    if (opts.signer.algorithm !== "sha256WithRSAEncryption") throw new TypeError("unsupported signer algorithm");
+    const keyHash = opts.responderKeyHash ?? responderKeyHashOf(opts.signer.publicKey);
+    if (keyHash.length !== 20) throw new TypeError("responderKeyHash must be a 20-byte SHA-1");
+    if (opts.nextUpdate !== undefined && wholeSeconds(opts.nextUpdate) <= wholeSeconds(opts.thisUpdate)) {
+      throw new RangeError("nextUpdate must be after thisUpdate");
+    }
+    this.#signer = opts.signer;
+    this.#head = concat([tlv(contextTag(2, true), octetString(keyHash)), generalizedTime(opts.producedAt)]);
+    this.#times = opts.nextUpdate === undefined
+      ? generalizedTime(opts.thisUpdate)
+      : concat([generalizedTime(opts.thisUpdate), tlv(contextTag(0, true), generalizedTime(opts.nextUpdate))]);
+    this.#certs = opts.responderCertificateDer ? certsField(opts.responderCertificateDer) : EMPTY;
+  }
+
+  /** The signed OCSPResponse answering `certId` with `status`. */
+  async build(certId: OcspCertId, status: OcspCertStatus): Promise<Uint8Array> {
+    const { tbs, signature } = await this.sign(certId, status);
+    return successfulResponse(tbs, signature, this.#certs);
+  }
+
+  /** The same answer as signed parts, without the responder certificate (what a store keeps). */
+  async sign(certId: OcspCertId, status: OcspCertStatus): Promise<SignedOcspResponseParts> {
+    const tbs = seq(this.#head, seq(seq(certIdDer(certId), encodeStatus(status), this.#times)));
+    return { tbs, signature: await this.#signer.sign(tbs) };
+  }
 }

@@ -27,26 +27,58 @@ const GENESIS = "0".repeat(64);
  * tail — breaks the chain at a place `verify` names.
  */
 export async function appendAudit(db: Kysely<Database>, actor: Actor, entry: AuditEntry, at: Date): Promise<number> {
+  const [seq] = await appendAuditRecords(db, [{ actor, entry, at }]);
+  return seq!;
+}
+
+/** One record to append: who, what, when. */
+export interface AuditAppend {
+  actor: Actor;
+  entry: AuditEntry;
+  at: Date;
+}
+
+/** Rows per INSERT statement: 12 columns each, well under SQLite's and PostgreSQL's parameter limits. */
+const ROWS_PER_INSERT = 500;
+
+/**
+ * Append several records, in the given order, chained one to the next: the head is locked and
+ * read once and written once however many records there are (group commit of issuances).
+ * Returns their sequence numbers.
+ */
+export async function appendAuditRecords(db: Kysely<Database>, records: readonly AuditAppend[]): Promise<number[]> {
+  if (records.length === 0) return [];
   // Taking the head row first serialises writers (a row lock on PostgreSQL; SQLite has one writer).
-  await db.insertInto("audit_head").values({ id: 1, seq: 0, hash: GENESIS }).onConflict((oc) => oc.column("id").doNothing()).execute();
-  await db.updateTable("audit_head").set((eb) => ({ seq: eb.ref("seq") })).where("id", "=", 1).execute();
-  const head = await db.selectFrom("audit_head").select(["seq", "hash"]).where("id", "=", 1).executeTakeFirstOrThrow();
-  const record: Omit<AuditLogTable, "hash"> = {
-    seq: Number(head.seq) + 1,
-    at: at.toISOString(),
-    actor: actor.actor,
-    office: actor.office ?? null,
-    terminal: actor.terminal ?? null,
-    action: entry.action,
-    subject: entry.subject,
-    before: entry.before === undefined ? null : JSON.stringify(entry.before),
-    after: entry.after === undefined ? null : JSON.stringify(entry.after),
-    prev_hash: head.hash,
-  };
-  const hash = recordHash(record);
-  await db.insertInto("audit_log").values({ ...record, hash }).execute();
-  await db.updateTable("audit_head").set({ seq: record.seq, hash }).where("id", "=", 1).execute();
-  return record.seq;
+  // One statement creates it on the very first append, locks it, and reads it.
+  const head = await db
+    .insertInto("audit_head")
+    .values({ id: 1, seq: 0, hash: GENESIS })
+    .onConflict((oc) => oc.column("id").doUpdateSet((eb) => ({ seq: eb.ref("audit_head.seq") })))
+    .returning(["seq", "hash"])
+    .executeTakeFirstOrThrow();
+  let seq = Number(head.seq);
+  let prev = head.hash;
+  const rows: AuditLogTable[] = records.map(({ actor, entry, at }) => {
+    const record: Omit<AuditLogTable, "hash"> = {
+      seq: ++seq,
+      at: at.toISOString(),
+      actor: actor.actor,
+      office: actor.office ?? null,
+      terminal: actor.terminal ?? null,
+      action: entry.action,
+      subject: entry.subject,
+      before: entry.before === undefined ? null : JSON.stringify(entry.before),
+      after: entry.after === undefined ? null : JSON.stringify(entry.after),
+      prev_hash: prev,
+    };
+    prev = recordHash(record);
+    return { ...record, hash: prev };
+  });
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    await db.insertInto("audit_log").values(rows.slice(i, i + ROWS_PER_INSERT)).execute();
+  }
+  await db.updateTable("audit_head").set({ seq, hash: prev }).where("id", "=", 1).execute();
+  return rows.map((r) => r.seq);
 }
 
 /** SHA-256 over a fixed field order, so the hash does not depend on how a driver returns rows. */

@@ -1,11 +1,13 @@
-import { generateKeyPair, X509Certificate, type KeyObject } from "node:crypto";
+import { generateKeyPair, KeyObject, X509Certificate } from "node:crypto";
 import { promisify } from "node:util";
 import type { Kysely } from "kysely";
 import type { CertificateTable, Database } from "../store/schema.ts";
-import { bytes } from "../store/database.ts";
+import { bytes, type Dialect } from "../store/database.ts";
 import { hex } from "../pki/asn1.ts";
-import { randomSerial, signCertificate } from "../pki/certificate.ts";
-import { leafTemplate, rootTemplate, type CaNaming, type CaType } from "../pki/jpki-profile.ts";
+import { randomSerial, signCertificate, signTbsCertificate } from "../pki/certificate.ts";
+import { rootTemplate, type CaNaming, type CaType } from "../pki/jpki-profile.ts";
+import { LeafTemplate } from "../pki/leaf-template.ts";
+import { subjectPublicKeyOf, SubjectPublicKeyError, type SubjectPublicKey } from "../pki/leaf-public-key.ts";
 import type { Signer } from "../pki/signer.ts";
 import { SoftwareSigner } from "../pki/software-signer.ts";
 import { certificateValidity, type CertificateValidity } from "../rules/validity.ts";
@@ -20,6 +22,7 @@ import { newSubjectCn } from "./ids.ts";
 import type { Clock } from "./clock.ts";
 import type { Registry, Resident } from "./registry.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
+import { IssuanceRecorder, ResidentChangedError, residentSnapshot, type PendingIssuance } from "./issuance-recorder.ts";
 import { applyRevocation, type RevocationOutcome, type RevocationRequest } from "./revocation.ts";
 
 const generateRsa = promisify(generateKeyPair);
@@ -37,12 +40,23 @@ export interface Authority {
 export interface IssueRequest {
   type: CaType;
   residentId: string;
-  subjectPublicKey: KeyObject;
+  /** A KeyObject (card, CLI), or SubjectPublicKeyInfo DER already read by `readRsaSubjectPublicKey` (the API). */
+  subjectPublicKey: KeyObject | SubjectPublicKey;
   cardId?: string;
   /** Issued as a renewal while fewer than 3 months remained on the replaced certificate. */
   renewal?: boolean;
   cardExpiry?: JapanDate;
   actor?: Actor;
+  /** Issue only for a resident registered in this municipality (an issuance client's scope). */
+  municipality?: string;
+}
+
+export interface CertificateAuthoritiesOptions {
+  dialect: Dialect;
+  /** Group commit: most certificates recorded per transaction. */
+  maxBatch?: number;
+  /** Group commit: longest a ready batch waits for issuances still signing to join it. */
+  maxWaitMs?: number;
 }
 
 export interface CertificateRecord {
@@ -70,6 +84,8 @@ export interface CertificateRecord {
  */
 export class CertificateAuthorities {
   readonly #authorities = new Map<CaType, Authority>();
+  readonly #leaves = new Map<CaType, LeafTemplate>();
+  readonly #recorder: IssuanceRecorder;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -77,7 +93,15 @@ export class CertificateAuthorities {
     private readonly settings: Settings,
     private readonly passphrase: string,
     private readonly clock: Clock,
-  ) {}
+    options: CertificateAuthoritiesOptions,
+  ) {
+    this.#recorder = new IssuanceRecorder(db, options);
+  }
+
+  /** How issuances were grouped into transactions so far. */
+  get recordingStats(): Readonly<IssuanceRecorder["stats"]> {
+    return this.#recorder.stats;
+  }
 
   /** Create the roots that do not exist yet (first run) and load both. Returns the types created. */
   async ensureRoots(): Promise<CaType[]> {
@@ -147,37 +171,76 @@ export class CertificateAuthorities {
     const certificateDer = bytes(row.certificate_der);
     const publicKey = new X509Certificate(certificateDer).publicKey;
     this.#authorities.set(type, { id: row.id, type, certificateDer, publicKey, signer: new SoftwareSigner(privateKey) });
+    const base = this.settings.publicBaseUrl;
+    this.#leaves.set(
+      type,
+      new LeafTemplate({ type, naming: this.naming, issuerPublicKey: publicKey, urls: { ocsp: `${base}/ocsp/${type}`, caIssuers: `${base}/ca/${type}.crt`, cps: `${base}/cps` } }),
+    );
   }
 
   /**
    * Issue one certificate for a registered resident. The rules decide eligibility and expiry;
-   * the certificate is built and signed, then recorded (with its audit record) in one short
-   * transaction, and handed out only after the commit: a crash before the commit loses a
-   * certificate that never left this process, so no released certificate is ever unrecorded.
-   * Signing outside the write transaction lets concurrent issuances sign in parallel.
+   * the certificate is built from the CA's DER template and signed outside any transaction (so
+   * concurrent issuances sign in parallel), then recorded with its audit record by the group
+   * recorder, and handed out only after that commit: a crash before it loses a certificate that
+   * never left this process, so no released certificate is ever unrecorded. If the resident's
+   * register entry changed meanwhile (a move, a death), the certificate is thrown away and
+   * built again from the new entry.
    */
   async issue(request: IssueRequest): Promise<CertificateRecord> {
     const authority = this.authority(request.type);
-    const resident = await this.registry.get(request.residentId);
-    if (resident.status !== "registered") {
-      throw new ServiceError("not-eligible", `resident ${resident.id} is ${resident.status}: no certificate can be issued`);
-    }
+    const subjectPublicKey = this.subjectPublicKey(request.subjectPublicKey);
     for (let attempt = 1; ; attempt++) {
+      // Announced before anything is read, so a batch about to commit can wait for this one.
+      const pending = this.#recorder.announce();
       try {
-        return await this.issueOnce(authority, resident, request);
+        const now = this.clock();
+        // Both reads at once (one round trip on PostgreSQL): the resident, and for a signing
+        // certificate the holder's current authentication certificate, which caps it.
+        const [resident, authExpiry] = await Promise.all([
+          this.registry.get(request.residentId),
+          request.type === "sign" ? this.currentAuthExpiry(this.db, request.residentId, japanDateOf(now)) : undefined,
+        ]);
+        if (request.municipality !== undefined && resident.municipality.code !== request.municipality) {
+          throw new ServiceError("not-found", `no resident ${request.residentId} in municipality ${request.municipality}`, "residentId");
+        }
+        if (resident.status !== "registered") {
+          throw new ServiceError("not-eligible", `resident ${resident.id} is ${resident.status}: no certificate can be issued`);
+        }
+        return await this.issueOnce({ authority, resident, authExpiry, now, subjectPublicKey, request, pending });
       } catch (error) {
-        // A colliding random serial or CN (vanishingly rare) is retried with fresh ones.
-        if (attempt < 3 && isUniqueViolation(error)) continue;
+        // A colliding random serial or CN (vanishingly rare) is retried with fresh ones; a
+        // changed register entry is read again (and the checks above run again).
+        if (attempt < 3 && (isUniqueViolation(error) || error instanceof ResidentChangedError)) continue;
+        if (error instanceof ResidentChangedError) throw new ServiceError("conflict", `${error.message}; try again`, "residentId");
         throw error;
+      } finally {
+        pending.cancel();
       }
     }
   }
 
-  private async issueOnce(authority: Authority, resident: Resident, request: IssueRequest): Promise<CertificateRecord> {
-    const now = this.clock();
-    const issued = japanDateOf(now);
-    const authExpiry = request.type === "sign" ? await this.currentAuthExpiry(this.db, resident.id, issued) : undefined;
-    const validity = this.validity(resident, issued, request, authExpiry);
+  private subjectPublicKey(key: KeyObject | SubjectPublicKey): SubjectPublicKey {
+    if (!(key instanceof KeyObject)) return key;
+    try {
+      return subjectPublicKeyOf(key);
+    } catch (error) {
+      if (error instanceof SubjectPublicKeyError) throw new ServiceError("invalid-input", `subjectPublicKey: ${error.message}`, "subjectPublicKey");
+      throw error;
+    }
+  }
+
+  private async issueOnce(args: {
+    authority: Authority;
+    resident: Resident;
+    authExpiry: JapanDate | undefined;
+    now: Date;
+    subjectPublicKey: SubjectPublicKey;
+    request: IssueRequest;
+    pending: PendingIssuance;
+  }): Promise<CertificateRecord> {
+    const { authority, resident, authExpiry, now, subjectPublicKey, request, pending } = args;
+    const validity = this.validity(resident, japanDateOf(now), request, authExpiry);
     const period = request.type === "sign" ? validity.sign : validity.auth;
     if (!("expires" in period)) {
       const reason = "reason" in period ? period.reason : "unknown";
@@ -191,40 +254,30 @@ export class CertificateAuthorities {
     }
     const serial = randomSerial();
     const subjectCn = newSubjectCn(now);
-    const base = this.settings.publicBaseUrl;
     const municipality = resident.municipality;
-    const der = await signCertificate(
-      leafTemplate({
-        type: request.type,
-        naming: this.naming,
-        issuerPublicKey: authority.publicKey,
-        subjectPublicKey: request.subjectPublicKey,
-        serial,
-        subjectCn,
-        notBefore: now,
-        notAfter: endOfJapanDay(period.expires),
-        municipality,
-        ...(request.type === "sign"
-          ? {
-              otherNames: toOtherNames({
-                name: resident.name,
-                nameSubstitutes: resident.nameSubstitutes,
-                birth: resident.birth,
-                gender: resident.gender,
-                address: resident.address,
-                addressSubstitutes: resident.addressSubstitutes,
-              }),
-            }
-          : {}),
-        urls: {
-          ocsp: `${base}/ocsp/${request.type}`,
-          caIssuers: `${base}/ca/${request.type}.crt`,
-          crl: `${base}/crl/${request.type}/${municipality.code}.crl`,
-          cps: `${base}/cps`,
-        },
-      }),
-      authority.signer,
-    );
+    const notAfter = endOfJapanDay(period.expires);
+    const tbs = this.#leaves.get(request.type)!.tbsCertificate({
+      serial,
+      subjectCn,
+      notBefore: now,
+      notAfter,
+      municipality,
+      crlUrl: `${this.settings.publicBaseUrl}/crl/${request.type}/${municipality.code}.crl`,
+      subjectPublicKey,
+      ...(request.type === "sign"
+        ? {
+            otherNames: toOtherNames({
+              name: resident.name,
+              nameSubstitutes: resident.nameSubstitutes,
+              birth: resident.birth,
+              gender: resident.gender,
+              address: resident.address,
+              addressSubstitutes: resident.addressSubstitutes,
+            }),
+          }
+        : {}),
+    });
+    const der = await signTbsCertificate(tbs, authority.signer);
     const row: CertificateTable = {
       ca_type: request.type,
       serial_hex: hex(serial),
@@ -234,7 +287,7 @@ export class CertificateAuthorities {
       subject_cn: subjectCn,
       municipality_code: municipality.code,
       not_before: new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString(),
-      not_after: endOfJapanDay(period.expires).toISOString(),
+      not_after: notAfter.toISOString(),
       expires: period.expires,
       issued_at: now.toISOString(),
       der,
@@ -244,14 +297,14 @@ export class CertificateAuthorities {
       invalidity_date: null,
       revoked_by: null,
     };
-    await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto("certificates").values(row).execute();
-      await appendAudit(
-        trx,
-        request.actor ?? CLI_OPERATOR,
-        { action: "certificate.issue", subject: `${request.type}:${row.serial_hex}`, after: { resident: resident.id, card: row.card_id, expires: row.expires } },
-        now,
-      );
+    await pending.record({
+      row,
+      audit: {
+        actor: request.actor ?? CLI_OPERATOR,
+        entry: { action: "certificate.issue", subject: `${request.type}:${row.serial_hex}`, after: { resident: resident.id, card: row.card_id, expires: row.expires } },
+        at: now,
+      },
+      resident: residentSnapshot(resident),
     });
     return toRecord(row);
   }
@@ -275,14 +328,15 @@ export class CertificateAuthorities {
 
   /** The expiry of the holder's valid authentication certificate, which caps a signing certificate. */
   private async currentAuthExpiry(db: Kysely<Database>, residentId: string, today: JapanDate): Promise<JapanDate | undefined> {
+    // Status is filtered here, not in SQL: given `status = ?`, SQLite's planner walks the
+    // (status, expires) index — every valid certificate of the store — instead of this resident's few.
     const rows = await db
       .selectFrom("certificates")
-      .select(["expires"])
+      .select(["expires", "status"])
       .where("resident_id", "=", residentId)
       .where("ca_type", "=", "auth")
-      .where("status", "=", "valid")
       .execute();
-    const current = rows.map((r) => r.expires).filter((e) => compareJapanDates(e, today) >= 0);
+    const current = rows.filter((r) => r.status === "valid" && compareJapanDates(r.expires, today) >= 0).map((r) => r.expires);
     return current.sort(compareJapanDates).at(-1);
   }
 

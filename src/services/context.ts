@@ -22,9 +22,19 @@ import { Filings } from "./filings.ts";
 import { Kiosk } from "./kiosk.ts";
 import { StaffDirectory } from "./counter/staff.ts";
 import { CounterProcedures } from "./counter/procedures.ts";
+import { IssuanceClients } from "./issuance-clients.ts";
+import { IssuanceRequests } from "./issuance-requests.ts";
 import { feeScheduleFrom } from "../config/fees.ts";
 import type { Verifier } from "../verify/index.ts";
 import { systemClock, type Clock } from "./clock.ts";
+import { encodeRecordedRevocation } from "../pki/crl.ts";
+import type { MigrationEncoders } from "../store/migrations.ts";
+import type { RevocationReason } from "../rules/revocation.ts";
+
+/** What the store's data migrations need encoded (the store itself does not import pki). */
+export const MIGRATION_ENCODERS: MigrationEncoders = {
+  crlEntry: (revocation) => encodeRecordedRevocation({ ...revocation, reason: revocation.reason as RevocationReason }),
+};
 
 export interface ContextOptions {
   /** The data directory (SQLite store, CA passphrase, cards). */
@@ -66,6 +76,8 @@ export interface ContextParts {
   kiosk: Kiosk;
   staff: StaffDirectory;
   counter: CounterProcedures;
+  issuanceClients: IssuanceClients;
+  issuance: IssuanceRequests;
   initialisation: Initialisation;
 }
 
@@ -92,19 +104,20 @@ export class Context {
     };
     const clock = options.clock ?? systemClock;
     const databaseUrl = options.databaseUrl ?? env.OPENJPKI_DATABASE_URL;
-    const store = await openStore(
-      databaseUrl
+    const store = await openStore({
+      ...(databaseUrl
         ? { postgresUrl: databaseUrl, ...(options.databaseSchema ? { postgresSchema: options.databaseSchema } : {}) }
-        : { sqlitePath: join(dataDir, "openjpki.sqlite") },
-    );
+        : { sqlitePath: join(dataDir, "openjpki.sqlite") }),
+      encoders: MIGRATION_ENCODERS,
+    });
     try {
       await seedMunicipalities(store, DEFAULT_MUNICIPALITIES);
       const { passphrase, ...source } = resolveCaPassphrase(dataDir, env);
       const registry = new Registry(store.db, clock);
-      const ca = new CertificateAuthorities(store.db, registry, settings, passphrase, clock);
+      const ca = new CertificateAuthorities(store.db, registry, settings, passphrase, clock, { dialect: store.dialect });
       const createdRoots = await ca.ensureRoots();
       const events = new RegisterEvents(store.db, clock);
-      const crls = new CrlPublisher(store.db, ca, registry, settings, clock);
+      const crls = new CrlPublisher(store.db, store.dialect, ca, registry, settings, clock);
       const ocsp = new OcspResponder(store, ca, settings, passphrase, clock);
       await ocsp.ensureResponders();
       const verifiers = new Verifiers(store.db, settings, clock);
@@ -121,8 +134,10 @@ export class Context {
       const staff = new StaffDirectory(store.db, clock);
       await staff.seedOffices();
       const counter = new CounterProcedures(store.db, cards, ca, registry, clock, feeScheduleFrom(env));
+      const issuanceClients = new IssuanceClients(store.db, registry, clock);
+      const issuance = new IssuanceRequests(store.db, ca);
       return new Context({
-        dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, challenges, portal, pinReset, oidc, filings, kiosk, staff, counter,
+        dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, challenges, portal, pinReset, oidc, filings, kiosk, staff, counter, issuanceClients, issuance,
         initialisation: { createdRoots, passphrase: source },
       });
     } catch (error) {

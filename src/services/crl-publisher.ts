@@ -1,6 +1,7 @@
+import type { Dialect } from "../store/database.ts";
 import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
-import { buildCrl, encodeCrlEntries } from "../pki/crl.ts";
+import { buildCrl } from "../pki/crl.ts";
 import { nameDer } from "../pki/asn1.ts";
 import { keyIdentifier } from "../pki/certificate.ts";
 import { readCertificateFields } from "../pki/certificate-fields.ts";
@@ -8,7 +9,7 @@ import { crlDistributionPointName, type CaType } from "../pki/jpki-profile.ts";
 import type { Settings } from "../config/defaults.ts";
 import type { CertificateAuthorities } from "./certificate-authority.ts";
 import type { Registry } from "./registry.ts";
-import { revokedEntryPages, revocationVersion } from "./revocation.ts";
+import { crlEntryRuns, revocationVersion } from "./revocation.ts";
 import type { Clock } from "./clock.ts";
 
 export interface PublishedCrl {
@@ -35,6 +36,7 @@ export class CrlPublisher {
 
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
     private readonly ca: CertificateAuthorities,
     private readonly registry: Registry,
     private readonly settings: Settings,
@@ -70,19 +72,9 @@ export class CrlPublisher {
     const idp = municipality
       ? { fullNameDirectoryNameDer: nameDer(crlDistributionPointName(type, this.ca.naming, await this.registry.municipality(municipality))) }
       : undefined;
-    // One encoded run per store page: the builder copies it whole.
-    const entries = (async function* (db: Kysely<Database>) {
-      for await (const page of revokedEntryPages(db, type, { ...(municipality ? { municipality } : {}), at: thisUpdate })) {
-        yield encodeCrlEntries(
-          page.map((e) => ({
-            serial: Buffer.from(e.serialHex, "hex"),
-            revokedAt: new Date(e.revokedAt),
-            reason: e.reason,
-            ...(e.invalidityDate ? { invalidityDate: new Date(e.invalidityDate) } : {}),
-          })),
-        );
-      }
-    })(this.db);
+    // The entries were encoded when each revocation was recorded: the build copies one run of
+    // DER per store page, so memory is one page plus the CRL itself.
+    const entries = crlEntryRuns(this.db, type, { dialect: this.dialect, ...(municipality ? { municipality } : {}), at: thisUpdate });
     const der = await buildCrl({
       issuerNameDer: readCertificateFields(authority.certificateDer).subjectNameDer,
       authorityKeyIdentifier: keyIdentifier(authority.publicKey),

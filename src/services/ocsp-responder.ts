@@ -4,31 +4,49 @@ import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
 import { bytes, type Store } from "../store/database.ts";
 import { hex } from "../pki/asn1.ts";
+import { bytesEqual, wholeSeconds } from "../pki/der.ts";
 import { randomSerial, signCertificate } from "../pki/certificate.ts";
 import { ocspResponderTemplate, type CaType } from "../pki/jpki-profile.ts";
 import {
   buildOcspResponse,
+  certIdDer,
+  certIdFor,
   certIdMatchesIssuer,
   ocspIssuerFromCertificate,
   OcspRequestError,
+  OcspResponseTemplate,
   OcspUnsupportedHashError,
+  ocspResponseFromParts,
+  signOcspResponse,
   OCSP_UNAUTHORIZED,
   decodeOcspGetPath,
   parseOcspRequest,
   responderKeyHashOf,
   type OcspCertId,
-  type OcspCertStatus,
   type OcspIssuer,
+  type SignedOcspResponseParts,
 } from "../pki/ocsp.ts";
 import type { Signer } from "../pki/signer.ts";
 import { SoftwareSigner } from "../pki/software-signer.ts";
-import type { RevocationReason } from "../rules/revocation.ts";
 import type { Settings } from "../config/defaults.ts";
 import type { CertificateAuthorities } from "./certificate-authority.ts";
 import { decryptPrivateKey, encryptPrivateKey } from "./keystore.ts";
 import type { Clock } from "./clock.ts";
+import { certificateState, isOurSerialHex, UNKNOWN_STATE, type CertificateState } from "./ocsp-state.ts";
+import { OcspResponseStore, type StoredOcspResponse } from "./ocsp-response-store.ts";
+import { RevocationWatch } from "./ocsp-revocation-watch.ts";
 
 const generateRsa = promisify(generateKeyPair);
+
+/** A cacheable answer's validity and its HTTP cache headers, worked out once per answer. */
+export interface CacheableAnswer {
+  thisUpdate: Date;
+  nextUpdate: Date;
+  etag: string;
+  /** `Last-Modified` and `Expires` values (thisUpdate and nextUpdate as HTTP dates). */
+  lastModified: string;
+  expires: string;
+}
 
 export interface OcspAnswer {
   /** The DER OCSPResponse (successful or an error response). */
@@ -38,10 +56,18 @@ export interface OcspAnswer {
   /** How many certificates the request asked about (counted per verifier). */
   lookups: number;
   /** Set when the answer may be cached by HTTP caches (no nonce, successful). */
-  cache?: { thisUpdate: Date; nextUpdate: Date; etag: string };
-  /** For a cached single answer: where it sits in the cache, and the serial it is about. */
-  cacheKey?: string;
-  serialHex?: string;
+  cache?: CacheableAnswer;
+}
+
+/** Signs RFC 5019 answers (SHA-1 CertID, no nonce) for one CA with fixed times: what a refresh run uses. */
+export interface OcspPreSigner {
+  readonly type: CaType;
+  /** The responder certificate generation whose key signs. */
+  readonly generation: number;
+  readonly thisUpdate: Date;
+  readonly nextUpdate: Date;
+  /** The signed answer for the certificate `serialHex` in `state`, without the responder certificate (as stored). */
+  sign(serialHex: string, state: CertificateState): Promise<SignedOcspResponseParts>;
 }
 
 interface Responder {
@@ -52,30 +78,55 @@ interface Responder {
   keyHash: Uint8Array;
 }
 
-interface CachedAnswer {
+/** Where a single-certificate answer sits in the cache, and which certificate it is about. */
+interface CachedPath {
+  type: CaType;
+  serialHex: string;
+  cacheKey: string;
+}
+
+interface CachedAnswer extends CacheableAnswer {
   der: Uint8Array;
   stateKey: string;
-  thisUpdate: Date;
-  nextUpdate: Date;
-  etag: string;
+  /** The CA's revocation version read just before the certificate's state was last seen to be `stateKey`. */
+  checkedAtVersion?: number;
 }
 
 const CACHE_LIMIT = 100_000;
+/** An answer is not handed out in its last 30 seconds: a client's clock may run ahead of ours. */
+const EXPIRY_MARGIN_MS = 30_000;
+/** Answers signed on demand are written to the store in batches (one commit each), this often or this many. */
+const SAVE_DELAY_MS = 200;
+const SAVE_BATCH = 1000;
+/** While the store is slow or down, at most this many wait; more are not queued (they are only a cache). */
+const UNSAVED_LIMIT = 10_000;
 
 /**
  * The OCSP responder (RFC 6960, RFC 5019 profile): one delegated responder certificate per CA,
  * rolled over before it expires; answers good / revoked / unknown from the certificate store.
  *
- * Answers without a nonce are pre-signed and cached, keyed by the certificate's current state
- * in the store (status, time, reason): every request reads that one row by primary key, so a
- * revocation recorded by any process replaces the cached answer on the very next request.
+ * Answers without a nonce are pre-signed, and served only while the certificate's state in the
+ * store is the one they were signed for, so a revocation recorded by any process replaces the
+ * answer on the very next request. The state is read by primary key, or, for an answer whose
+ * state was already confirmed, vouched for by the CA's unchanged revocation version (one read
+ * shared by all requests of an event-loop turn; see RevocationWatch).
+ * Where the answer comes from, in order: the in-memory cache (at most 100,000 answers), the
+ * durable response store (`ocsp_responses`, filled by `OcspRefresher` and by this responder),
+ * and last a fresh signature, which is kept in both.
  */
 export class OcspResponder {
+  /** The durable store of pre-signed answers. */
+  readonly responses: OcspResponseStore;
   readonly #responders = new Map<CaType, Responder>();
   readonly #issuers = new Map<CaType, OcspIssuer>();
   readonly #cache = new Map<string, CachedAnswer>();
   /** RFC 5019 GET paths already answered → the cache entry they map to (skips decoding and parsing). */
-  readonly #paths = new Map<string, { type: CaType; serialHex: string; cacheKey: string }>();
+  readonly #paths = new Map<string, CachedPath>();
+  /** Answers signed on demand and not yet in the store (key: type:serial). */
+  readonly #unsaved = new Map<string, StoredOcspResponse>();
+  #saving: Promise<void> | undefined;
+  #saveTimer: NodeJS.Timeout | undefined;
+  readonly #revocations: RevocationWatch;
   private readonly db: Kysely<Database>;
 
   constructor(
@@ -86,26 +137,26 @@ export class OcspResponder {
     private readonly clock: Clock,
   ) {
     this.db = store.db;
+    this.responses = new OcspResponseStore(store.db);
+    this.#revocations = new RevocationWatch(store.db);
   }
 
   /**
-   * Answer the RFC 5019 GET form. A path seen before maps straight to its pre-signed answer: only
-   * the certificate's current state is read (one prepared statement) to make sure it still holds.
+   * Answer the RFC 5019 GET form. A path seen before maps straight to its pre-signed answer
+   * (no decoding, no parsing), served once its state is known to still hold (stillHolds).
    */
   async answerGet(path: string, expected?: CaType): Promise<OcspAnswer> {
     const known = this.#paths.get(path);
     if (known && (!expected || expected === known.type)) {
       const hit = this.#cache.get(known.cacheKey);
-      if (hit && this.clock().getTime() < hit.nextUpdate.getTime() - 30_000) {
-        const state = await this.stateOfSerial(known.type, known.serialHex);
-        if (state.key === hit.stateKey) return { der: hit.der, type: known.type, lookups: 1, cache: hit };
+      if (hit && isServable(hit, this.clock().getTime()) && (await this.stillHolds(known.type, known.serialHex, hit))) {
+        return { der: hit.der, type: known.type, lookups: 1, cache: hit };
       }
     }
-    const requestDer = decodeOcspGetPath(path);
-    const answer = await this.answer(requestDer, expected);
-    if (answer.cache && answer.type && answer.cacheKey && answer.serialHex) {
+    const { answer, cached } = await this.answerAndKey(decodeOcspGetPath(path), expected);
+    if (cached) {
       if (this.#paths.size >= CACHE_LIMIT) this.#paths.delete(this.#paths.keys().next().value!);
-      this.#paths.set(path, { type: answer.type, serialHex: answer.serialHex, cacheKey: answer.cacheKey });
+      this.#paths.set(path, cached);
     }
     return answer;
   }
@@ -140,10 +191,76 @@ export class OcspResponder {
     return this.responder(type).certificateDer;
   }
 
+  /**
+   * A signer of pre-signed answers for `type` with thisUpdate = now (whole seconds) and
+   * nextUpdate = thisUpdate + the configured validity, by the current responder (rolled over
+   * first if due). The key stays inside the responder's Signer.
+   */
+  async preSigner(type: CaType): Promise<OcspPreSigner> {
+    await this.rollOverIfDue(type);
+    const responder = this.responder(type);
+    const issuer = this.#issuers.get(type)!;
+    const thisUpdate = new Date(wholeSeconds(this.clock()) * 1000);
+    const nextUpdate = new Date(thisUpdate.getTime() + this.settings.ocspValiditySeconds * 1000);
+    const template = new OcspResponseTemplate({
+      responderCertificateDer: responder.certificateDer,
+      responderKeyHash: responder.keyHash,
+      signer: responder.signer,
+      producedAt: thisUpdate,
+      thisUpdate,
+      nextUpdate,
+    });
+    return {
+      type,
+      generation: responder.generation,
+      thisUpdate,
+      nextUpdate,
+      sign: (serialHex, state) => template.sign(certIdFor(issuer, Buffer.from(serialHex, "hex")), state.status),
+    };
+  }
+
+  /**
+   * The stored answer for one certificate as a complete OCSPResponse (with the certificate of the
+   * responder that signed it), whatever its state or age; undefined when none is stored.
+   */
+  async storedAnswer(type: CaType, serialHex: string): Promise<(Omit<StoredOcspResponse, "parts"> & { der: Uint8Array }) | undefined> {
+    const stored = await this.responses.get(type, serialHex);
+    if (!stored) return undefined;
+    const row = await this.db
+      .selectFrom("ocsp_responders")
+      .select("certificate_der")
+      .where("ca_type", "=", type)
+      .where("generation", "=", stored.generation)
+      .executeTakeFirstOrThrow();
+    const { parts, ...rest } = stored;
+    return { ...rest, der: ocspResponseFromParts(parts, bytes(row.certificate_der)) };
+  }
+
+  /**
+   * Write the answers signed on demand that are not in the store yet, in one transaction.
+   * They are written in the background anyway; this is for callers that want them there now.
+   */
+  async flush(): Promise<void> {
+    while (this.#saving) await this.#saving; // one writer at a time
+    if (this.#saveTimer) clearTimeout(this.#saveTimer);
+    this.#saveTimer = undefined;
+    if (this.#unsaved.size === 0) return;
+    const batch = [...this.#unsaved.values()];
+    this.#unsaved.clear();
+    this.#saving = this.responses.putMany(batch).finally(() => (this.#saving = undefined));
+    await this.#saving;
+  }
+
   private responder(type: CaType): Responder {
     const responder = this.#responders.get(type);
     if (!responder) throw new Error(`the ${type} OCSP responder is not loaded`);
     return responder;
+  }
+
+  private async rollOverIfDue(type: CaType): Promise<void> {
+    if (this.clock().getTime() >= this.responder(type).notAfter.getTime() - this.settings.ocspResponderRolloverDays * 86_400_000) {
+      await this.ensureResponders();
+    }
   }
 
   private latestRow(type: CaType) {
@@ -194,30 +311,27 @@ export class OcspResponder {
    * Throws OcspRequestError for requests to answer with an OCSP error response.
    */
   async answer(requestDer: Uint8Array, expected?: CaType): Promise<OcspAnswer> {
+    return (await this.answerAndKey(requestDer, expected)).answer;
+  }
+
+  /** answer(), plus where a cacheable single answer sits in the cache (for the GET path map). */
+  private async answerAndKey(requestDer: Uint8Array, expected?: CaType): Promise<{ answer: OcspAnswer; cached?: CachedPath }> {
     let request;
     try {
       request = parseOcspRequest(requestDer);
     } catch (error) {
-      if (error instanceof OcspUnsupportedHashError) return { der: OCSP_UNAUTHORIZED, lookups: 0 };
+      if (error instanceof OcspUnsupportedHashError) return { answer: { der: OCSP_UNAUTHORIZED, lookups: 0 } };
       throw error;
     }
     const type = expected ?? this.issuerOf(request.requests[0]!);
     if (!type || !request.requests.every((certId) => certIdMatchesIssuer(certId, this.#issuers.get(type)!))) {
-      return { der: OCSP_UNAUTHORIZED, lookups: 0 };
+      return { answer: { der: OCSP_UNAUTHORIZED, lookups: 0 } };
     }
-    if (this.clock().getTime() >= this.responder(type).notAfter.getTime() - this.settings.ocspResponderRolloverDays * 86_400_000) {
-      await this.ensureResponders();
-    }
+    await this.rollOverIfDue(type);
+    if (request.requests.length === 1 && !request.nonce) return this.answerCacheable(type, request.requests[0]!);
+
     const states = await Promise.all(request.requests.map((certId) => this.stateOf(type, certId)));
-    const single = request.requests.length === 1 && !request.nonce;
-    const cacheKey = single ? `${type}:${hex(request.requests[0]!.der ?? request.requests[0]!.serial)}` : undefined;
-    if (cacheKey) {
-      const hit = this.#cache.get(cacheKey);
-      if (hit && hit.stateKey === states[0]!.key && this.clock().getTime() < hit.nextUpdate.getTime() - 30_000) {
-        return { der: hit.der, type, lookups: 1, cache: hit, cacheKey, serialHex: hex(request.requests[0]!.serial) };
-      }
-    }
-    const thisUpdate = new Date(Math.floor(this.clock().getTime() / 1000) * 1000);
+    const thisUpdate = new Date(wholeSeconds(this.clock()) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + this.settings.ocspValiditySeconds * 1000);
     const responder = this.responder(type);
     const der = await buildOcspResponse({
@@ -228,13 +342,89 @@ export class OcspResponder {
       responses: request.requests.map((certId, i) => ({ certId, status: states[i]!.status, thisUpdate, nextUpdate })),
       ...(request.nonce ? { nonce: request.nonce } : {}),
     });
-    if (!cacheKey) return { der, type, lookups: request.requests.length };
-    const etag = `"${createHash("sha256").update(der).digest("base64url").slice(0, 22)}"`;
-    const entry: CachedAnswer = { der, stateKey: states[0]!.key, thisUpdate, nextUpdate, etag };
+    return { answer: { der, type, lookups: request.requests.length } };
+  }
+
+  /** One certificate, no nonce: from the cache, else the store, else signed now (and kept in both). */
+  private async answerCacheable(type: CaType, certId: OcspCertId): Promise<{ answer: OcspAnswer; cached: CachedPath }> {
+    const serialHex = hex(certId.serial);
+    const cacheKey = `${type}:${hex(certIdDer(certId))}`;
+    const served = (entry: CachedAnswer) => ({ answer: { der: entry.der, type, lookups: 1, cache: entry }, cached: { type, serialHex, cacheKey } });
+    const now = this.clock().getTime();
+    const hit = this.#cache.get(cacheKey);
+    if (hit && isServable(hit, now) && (await this.stillHolds(type, serialHex, hit))) return served(hit);
+
+    const state = await this.stateOfSerial(type, serialHex);
+
+    const responder = this.responder(type);
+    // The store holds one answer per certificate, for the RFC 5019 CertID (SHA-1, NULL parameters);
+    // other forms (SHA-256 CertIDs, absent parameters) are signed on demand and cached in memory only.
+    const storable = state !== UNKNOWN_STATE && this.isStoredForm(type, certId);
+    if (storable) {
+      const stored = await this.responses.get(type, serialHex);
+      if (stored && stored.state === state.key && stored.generation === responder.generation && isServable(stored, now)) {
+        const der = ocspResponseFromParts(stored.parts, responder.certificateDer);
+        return served(this.remember(cacheKey, der, state.key, stored.thisUpdate, stored.nextUpdate));
+      }
+    }
+    const thisUpdate = new Date(wholeSeconds(this.clock()) * 1000);
+    const nextUpdate = new Date(thisUpdate.getTime() + this.settings.ocspValiditySeconds * 1000);
+    const parts = await signOcspResponse({
+      responderKeyHash: responder.keyHash,
+      signer: responder.signer,
+      producedAt: thisUpdate,
+      responses: [{ certId, status: state.status, thisUpdate, nextUpdate }],
+    });
+    if (storable) this.saveLater({ type, serialHex, state: state.key, generation: responder.generation, thisUpdate, nextUpdate, parts });
+    return served(this.remember(cacheKey, ocspResponseFromParts(parts, responder.certificateDer), state.key, thisUpdate, nextUpdate));
+  }
+
+  private remember(cacheKey: string, der: Uint8Array, stateKey: string, thisUpdate: Date, nextUpdate: Date): CachedAnswer {
+    const entry: CachedAnswer = {
+      der,
+      stateKey,
+      thisUpdate,
+      nextUpdate,
+      etag: `"${createHash("sha256").update(der).digest("base64url").slice(0, 22)}"`,
+      lastModified: thisUpdate.toUTCString(),
+      expires: nextUpdate.toUTCString(),
+    };
     if (this.#cache.size >= CACHE_LIMIT) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.delete(cacheKey);
     this.#cache.set(cacheKey, entry);
-    return { der, type, lookups: 1, cache: entry, cacheKey, serialHex: hex(request.requests[0]!.serial) };
+    return entry;
+  }
+
+  /**
+   * Whether a cached answer's state still holds. If the CA's revocation version is the one read
+   * before its state was last confirmed, no status of that CA has changed since (every revocation
+   * bumps it in its own transaction): no row to read. Otherwise the row is read (after the
+   * version, so a change after that read shows as a new version next time) and compared.
+   * Answers about unknown certificates are always checked: issuing one bumps no version.
+   */
+  private async stillHolds(type: CaType, serialHex: string, entry: CachedAnswer): Promise<boolean> {
+    if (entry.stateKey === UNKNOWN_STATE.key) return (await this.stateOfSerial(type, serialHex)).key === entry.stateKey;
+    const version = (await this.#revocations.current())[type];
+    if (entry.checkedAtVersion === version) return true;
+    if ((await this.stateOfSerial(type, serialHex)).key !== entry.stateKey) return false;
+    entry.checkedAtVersion = version;
+    return true;
+  }
+
+  /** Whether `certId` is the form the store keeps answers for: exactly the CertID `certIdFor` makes. */
+  private isStoredForm(type: CaType, certId: OcspCertId): boolean {
+    if (certId.hashAlgorithm !== "sha1") return false;
+    return bytesEqual(certIdDer(certId), certIdDer(certIdFor(this.#issuers.get(type)!, certId.serial)));
+  }
+
+  /** Queue an answer signed on demand for the store; written in batches, off the request's path. */
+  private saveLater(response: StoredOcspResponse): void {
+    if (this.#unsaved.size >= UNSAVED_LIMIT) return;
+    this.#unsaved.set(`${response.type}:${response.serialHex}`, response);
+    // A failed background write costs nothing but a signature on a later miss, so it is dropped
+    // (after the store is closed, say); flush() reports errors to callers that wait for it.
+    if (this.#unsaved.size >= SAVE_BATCH) void this.flush().catch(() => {});
+    else this.#saveTimer ??= setTimeout(() => void this.flush().catch(() => {}), SAVE_DELAY_MS).unref();
   }
 
   private issuerOf(certId: OcspCertId): CaType | undefined {
@@ -243,22 +433,19 @@ export class OcspResponder {
   }
 
   /** The certificate's status from the store, and a key that changes whenever the status does. */
-  private stateOf(type: CaType, certId: OcspCertId): Promise<{ status: OcspCertStatus; key: string }> {
+  private stateOf(type: CaType, certId: OcspCertId): Promise<CertificateState> {
     return this.stateOfSerial(type, hex(certId.serial));
   }
 
-  private async stateOfSerial(type: CaType, serialHex: string): Promise<{ status: OcspCertStatus; key: string }> {
-    // Our serials are 16 bytes; anything else cannot be ours (and is not looked up).
-    if (serialHex.length !== 32 || !/^[0-9A-F]{32}$/.test(serialHex)) return { status: { kind: "unknown" }, key: "unknown" };
-    const row = await this.store.certificateStatus(type, serialHex);
-    if (!row) return { status: { kind: "unknown" }, key: "unknown" };
-    if (row.status === "valid") return { status: { kind: "good" }, key: "good" };
-    const reason = (row.revocation_reason ?? "unspecified") as RevocationReason;
-    return {
-      status: { kind: "revoked", revokedAt: new Date(row.revoked_at!), reason },
-      key: `revoked:${row.revoked_at}:${reason}`,
-    };
+  private async stateOfSerial(type: CaType, serialHex: string): Promise<CertificateState> {
+    if (!isOurSerialHex(serialHex)) return UNKNOWN_STATE; // not looked up
+    return certificateState(await this.store.certificateStatus(type, serialHex));
   }
+}
+
+/** Whether an answer may be handed out at `now`: already valid, and not about to expire. */
+function isServable(answer: { thisUpdate: Date; nextUpdate: Date }, now: number): boolean {
+  return answer.thisUpdate.getTime() <= now && now < answer.nextUpdate.getTime() - EXPIRY_MARGIN_MS;
 }
 
 export { OcspRequestError };

@@ -1,7 +1,9 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { CertificateTable, Database } from "../store/schema.ts";
+import type { Dialect } from "../store/database.ts";
 import type { RevocationReason } from "../rules/revocation.ts";
 import type { CaType } from "../pki/jpki-profile.ts";
+import { countEncodedCrlEntries, encodeRecordedRevocation } from "../pki/crl.ts";
 import { ServiceError } from "./errors.ts";
 
 /** Who or what caused a revocation, kept with the record (issue: registry event, counter, hotline). */
@@ -31,12 +33,15 @@ export interface RevocationOutcome {
  * with a final reason but never released (J-LIS practice). The revocation time of a held
  * certificate stays the time of the hold, so signatures made while the card was missing stay
  * suspect. A revoked certificate stays revoked: a second revocation is a conflict.
+ *
+ * The certificate's CRL entry is encoded here, once, and kept in `crl_entries` in the same
+ * transaction, so a CRL build copies stored bytes instead of encoding every entry again.
  */
 export async function applyRevocation(db: Kysely<Database>, request: RevocationRequest): Promise<RevocationOutcome> {
   const serialHex = request.serialHex.toUpperCase();
   const row = await db
     .selectFrom("certificates")
-    .select(["status", "revoked_at", "revocation_reason"])
+    .select(["status", "revoked_at", "revocation_reason", "municipality_code", "not_after"])
     .where("ca_type", "=", request.type)
     .where("serial_hex", "=", serialHex)
     .executeTakeFirst();
@@ -49,13 +54,14 @@ export async function applyRevocation(db: Kysely<Database>, request: RevocationR
   }
   const status: CertificateTable["status"] = request.reason === "certificateHold" ? "hold" : "revoked";
   const revokedAt = row.status === "hold" && row.revoked_at ? row.revoked_at : wholeSeconds(request.at).toISOString();
+  const invalidityDate = request.invalidityDate ? wholeSeconds(request.invalidityDate).toISOString() : null;
   const updated = await db
     .updateTable("certificates")
     .set({
       status,
       revoked_at: revokedAt,
       revocation_reason: request.reason,
-      invalidity_date: request.invalidityDate ? wholeSeconds(request.invalidityDate).toISOString() : null,
+      invalidity_date: invalidityDate,
       revoked_by: request.by,
     })
     .where("ca_type", "=", request.type)
@@ -66,6 +72,13 @@ export async function applyRevocation(db: Kysely<Database>, request: RevocationR
   if (Number(updated.numUpdatedRows) !== 1) {
     throw new ServiceError("conflict", `${request.type} certificate ${serialHex} changed while being revoked; try again`, "serial");
   }
+  const entry = encodeRecordedRevocation({ serialHex, revokedAt, reason: request.reason, invalidityDate });
+  await db
+    .insertInto("crl_entries")
+    .values({ ca_type: request.type, serial_hex: serialHex, municipality_code: row.municipality_code, not_after: row.not_after, entry })
+    // A hold later made final replaces the hold's entry (same revocation time, the final reason).
+    .onConflict((oc) => oc.columns(["ca_type", "serial_hex"]).doUpdateSet({ entry }))
+    .execute();
   await bumpRevocationVersion(db, request.type);
   return { type: request.type, serialHex, status, reason: request.reason, revokedAt };
 }
@@ -84,51 +97,58 @@ export async function revocationVersion(db: Kysely<Database>, type: CaType): Pro
   return row ? Number(row.version) : 0;
 }
 
-export interface RevokedEntry {
-  serialHex: string;
-  revokedAt: string;
-  reason: RevocationReason;
-  invalidityDate: string | null;
-}
-
 /**
- * The revoked and held certificates of one CA (optionally one municipality's partition) that
- * have not expired at `at`, read in keyset pages so memory stays bounded for millions of rows.
- * Yields whole pages: a CRL of millions of entries should not pay for one await per entry.
+ * The pre-encoded CRL entries of one CA (or of one municipality's partition) whose certificates
+ * have not expired at `at`, in serial order, as runs of DER: one run per page of the store.
+ *
+ * Each page is concatenated by the database itself (`string_agg`/`group_concat` over the page,
+ * in serial order), so a CRL of millions of entries costs one row and one Buffer per page here,
+ * not an object, a string and a Buffer per entry; keyset paging keeps memory to one page and lets
+ * other statements (revocations) run between pages. The database also reports the page's entry
+ * count and byte total; a page whose bytes or entries do not add up is refused, so a damaged row
+ * fails the build instead of being published.
  */
-export async function* revokedEntryPages(
+export async function* crlEntryRuns(
   db: Kysely<Database>,
   type: CaType,
-  options: { municipality?: string; at: Date; pageSize?: number },
-): AsyncGenerator<RevokedEntry[]> {
+  options: { dialect: Dialect; municipality?: string; at: Date; pageSize?: number },
+): AsyncGenerator<Uint8Array> {
   const pageSize = options.pageSize ?? 20_000;
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new RangeError("pageSize must be a positive integer");
   const notExpired = options.at.toISOString();
+  // The two back ends spell byte concatenation differently.
+  const postgres = options.dialect === "postgres";
   let after = "";
   for (;;) {
-    let query = db
-      .selectFrom("certificates")
-      .select(["serial_hex", "revoked_at", "revocation_reason", "invalidity_date"])
-      .where("ca_type", "=", type)
-      .where("status", "in", ["revoked", "hold"])
-      .where("not_after", ">=", notExpired)
-      .where("serial_hex", ">", after)
-      .orderBy("serial_hex")
-      .limit(pageSize);
-    if (options.municipality) query = query.where("municipality_code", "=", options.municipality);
-    const rows = await query.execute();
-    if (rows.length > 0) {
-      yield rows.map((row) => ({
-        serialHex: row.serial_hex,
-        revokedAt: row.revoked_at!,
-        reason: row.revocation_reason as RevocationReason,
-        invalidityDate: row.invalidity_date,
-      }));
+    const page = sql`select serial_hex, entry from crl_entries
+      where ca_type = ${type} ${options.municipality === undefined ? sql`` : sql`and municipality_code = ${options.municipality}`}
+        and serial_hex > ${after} and not_after >= ${notExpired}
+      order by serial_hex limit ${pageSize}`;
+    // The aggregate's own ORDER BY is what both databases document as fixing the order.
+    const query = postgres
+      ? sql<PageRow>`select string_agg(entry, ''::bytea order by serial_hex) as entries, max(serial_hex) as last,
+          count(*)::integer as n, coalesce(sum(octet_length(entry)), 0)::integer as bytes from (${page}) as page`
+      : sql<PageRow>`select cast(group_concat(entry, x'' order by serial_hex) as blob) as entries, max(serial_hex) as last,
+          count(*) as n, coalesce(sum(length(entry)), 0) as bytes from (${page})`;
+    const row = (await query.execute(db)).rows[0];
+    const n = Number(row?.n ?? 0);
+    if (!row || n === 0) return;
+    const entries = row.entries;
+    if (!(entries instanceof Uint8Array) || entries.length !== Number(row.bytes) || row.last === null || countEncodedCrlEntries(entries) !== n) {
+      throw new TypeError(`the CRL entries of ${type} after serial ${after || "(start)"} did not come back whole from the store`);
     }
-    if (rows.length < pageSize) return;
-    after = rows[rows.length - 1]!.serial_hex;
+    yield new Uint8Array(entries.buffer, entries.byteOffset, entries.byteLength);
+    if (n < pageSize) return;
+    after = row.last;
   }
 }
 
+interface PageRow {
+  entries: Uint8Array | null;
+  last: string | null;
+  n: number | string;
+  bytes: number | string;
+}
 
 /** The holder's certificates of `type` that an event can still act on (valid, or on hold). */
 export async function actionableCertificates(

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from "kysely";
 import type { Database } from "./schema.ts";
-import { migrationProvider } from "./migrations.ts";
+import { migrationProvider, type MigrationEncoders } from "./migrations.ts";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -13,6 +13,8 @@ export interface StoreOptions {
   postgresUrl?: string;
   /** PostgreSQL only: a schema to work in (created if missing). Tests use one each. */
   postgresSchema?: string;
+  /** Encoders for data migrations (see MigrationEncoders); needed only when old rows must be converted. */
+  encoders?: MigrationEncoders;
 }
 
 /** What the OCSP hot path needs to know about one certificate. */
@@ -38,7 +40,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const { db, dialect, certificateStatus, close } = options.postgresUrl ? await openPostgres(options) : await openSqlite(options);
   // Kysely looks for its migration tables in every schema unless told which: with a schema per
   // PostgreSQL test run, one run would see another's tables and skip creating its own.
-  const migrator = new Migrator({ db, provider: migrationProvider(dialect), ...(options.postgresUrl && options.postgresSchema ? { migrationTableSchema: options.postgresSchema } : {}) });
+  const migrator = new Migrator({ db, provider: migrationProvider(dialect, options.encoders), ...(options.postgresUrl && options.postgresSchema ? { migrationTableSchema: options.postgresSchema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {

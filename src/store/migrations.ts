@@ -6,7 +6,16 @@ import type { Dialect } from "./database.ts";
  * only in column types (blob/bytea, autoincrement/identity); each migration takes the
  * dialect and the same schema results on both.
  */
-function migrations(dialect: Dialect): Record<string, Migration> {
+/**
+ * Data migrations that need encoding the store does not own (DER is `pki`'s job, and only
+ * `services` combines the two) are handed their encoders by the caller.
+ */
+export interface MigrationEncoders {
+  /** The DER revokedCertificates entry of a recorded revocation (0014 backfills them). */
+  crlEntry(revocation: { serialHex: string; revokedAt: string; reason: string; invalidityDate: string | null }): Uint8Array;
+}
+
+function migrations(dialect: Dialect, encoders: MigrationEncoders | undefined): Record<string, Migration> {
   const binary = dialect === "postgres" ? "bytea" : "blob";
   return {
     "0001-foundation": {
@@ -401,9 +410,108 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await sql`create index certificates_revoked_by_serial on certificates (ca_type, serial_hex) where status in ('revoked', 'hold')`.execute(db);
       },
     },
+    "0013-issuance-clients": {
+      async up(db: Kysely<any>) {
+        // Municipal systems allowed to issue certificates over the API, each for the residents
+        // of one municipality. Only the SHA-256 of a client's API key is kept.
+        await db.schema
+          .createTable("issuance_clients")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("municipality_code", "text", (c) => c.notNull().references("municipalities.code"))
+          .addColumn("key_hash", "text", (c) => c.notNull().unique())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("active", "integer", (c) => c.notNull())
+          .execute();
+      },
+    },
+    "0014-crl-entries": {
+      async up(db: Kysely<any>) {
+        // Each revoked or held certificate's CRL entry, pre-encoded (src/services/revocation.ts
+        // writes it with the revocation), so a CRL build is a copy in serial order. On SQLite the
+        // table is clustered by its key (the full CRL is one sequential read) and the partition
+        // index carries the entry (a municipality's CRL never visits the table).
+        await db.schema
+          .createTable("crl_entries")
+          .addColumn("ca_type", "text", (c) => c.notNull())
+          .addColumn("serial_hex", "text", (c) => c.notNull())
+          .addColumn("municipality_code", "text", (c) => c.notNull())
+          .addColumn("not_after", "text", (c) => c.notNull())
+          .addColumn("entry", sql.raw(binary), (c) => c.notNull())
+          .addPrimaryKeyConstraint("crl_entries_pk", ["ca_type", "serial_hex"])
+          .$call((table) => (dialect === "sqlite" ? table.modifyEnd(sql`without rowid`) : table))
+          .execute();
+        await db.schema
+          .createIndex("crl_entries_by_municipality")
+          .on("crl_entries")
+          .columns(["ca_type", "municipality_code", "serial_hex", "not_after", "entry"])
+          .execute();
+        await backfillCrlEntries(db, encoders);
+      },
+    },
+    "0015-ocsp-responses": {
+      async up(db: Kysely<any>) {
+        // Pre-signed OCSP answers, one per certificate, kept across restarts. `state` is the
+        // certificate state an answer was signed for: the responder compares it with the
+        // state it reads on every request, so an answer signed for "good" is never served
+        // after a revocation. Only the signed part and the signature are kept (~0.5 KB): the
+        // responder certificate (~1 KB, outside the signature) is put back when serving.
+        await db.schema
+          .createTable("ocsp_responses")
+          .addColumn("ca_type", "text", (c) => c.notNull())
+          .addColumn("serial_hex", "text", (c) => c.notNull())
+          .addColumn("state", "text", (c) => c.notNull())
+          .addColumn("responder_generation", "integer", (c) => c.notNull())
+          .addColumn("this_update", "text", (c) => c.notNull())
+          .addColumn("next_update", "text", (c) => c.notNull())
+          .addColumn("tbs", sql.raw(binary), (c) => c.notNull())
+          .addColumn("signature", sql.raw(binary), (c) => c.notNull())
+          .addPrimaryKeyConstraint("ocsp_responses_pk", ["ca_type", "serial_hex"])
+          .execute();
+      },
+    },
   };
 }
 
-export function migrationProvider(dialect: Dialect): MigrationProvider {
-  return { getMigrations: async () => migrations(dialect) };
+/** The entries of the certificates revoked or held before 0014, in keyset pages. */
+async function backfillCrlEntries(db: Kysely<any>, encoders: MigrationEncoders | undefined): Promise<void> {
+  let after = { ca_type: "", serial_hex: "" };
+  for (;;) {
+    const rows: { ca_type: string; serial_hex: string; municipality_code: string; not_after: string; revoked_at: string; revocation_reason: string; invalidity_date: string | null }[] =
+      await db
+        .selectFrom("certificates")
+        .select(["ca_type", "serial_hex", "municipality_code", "not_after", "revoked_at", "revocation_reason", "invalidity_date"])
+        .where("status", "in", ["revoked", "hold"])
+        .where((eb) => eb.or([eb("ca_type", ">", after.ca_type), eb.and([eb("ca_type", "=", after.ca_type), eb("serial_hex", ">", after.serial_hex)])]))
+        .orderBy("ca_type")
+        .orderBy("serial_hex")
+        .limit(5000)
+        .execute();
+    for (let i = 0; i < rows.length; i += 500) {
+      const values = rows.slice(i, i + 500).map((r) => ({
+        ca_type: r.ca_type,
+        serial_hex: r.serial_hex,
+        municipality_code: r.municipality_code,
+        not_after: r.not_after,
+        entry: encoderFor(encoders).crlEntry({
+          serialHex: r.serial_hex,
+          revokedAt: r.revoked_at,
+          reason: r.revocation_reason,
+          invalidityDate: r.invalidity_date,
+        }),
+      }));
+      await db.insertInto("crl_entries").values(values).execute();
+    }
+    if (rows.length < 5000) return;
+    after = rows[rows.length - 1]!;
+  }
+}
+
+function encoderFor(encoders: MigrationEncoders | undefined): MigrationEncoders {
+  if (!encoders) throw new Error("migration 0014 must encode the CRL entries of existing revocations: open the store with its encoders (Context.open does)");
+  return encoders;
+}
+
+export function migrationProvider(dialect: Dialect, encoders?: MigrationEncoders): MigrationProvider {
+  return { getMigrations: async () => migrations(dialect, encoders) };
 }

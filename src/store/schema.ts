@@ -32,6 +32,9 @@ export interface Database {
   applications: ApplicationTable;
   proxy_applications: ProxyApplicationTable;
   fee_records: FeeRecordTable;
+  ocsp_responses: OcspResponseTable;
+  crl_entries: CrlEntryTable;
+  issuance_clients: IssuanceClientTable;
 }
 
 export interface ProxyApplicationTable {
@@ -322,4 +325,44 @@ export interface CertificateTable {
   revocation_reason: string | null;
   invalidity_date: string | null;
   revoked_by: string | null;
+}
+
+/** A pre-signed OCSP answer (RFC 5019: SHA-1 CertID, no nonce), one per certificate. */
+export interface OcspResponseTable {
+  ca_type: "sign" | "auth";
+  serial_hex: string;
+  /** The certificate state the answer was signed for ("good", "revoked:<at>:<reason>"); served only while it still holds. */
+  state: string;
+  /** The responder certificate generation that signed it (a rollover makes it due). */
+  responder_generation: number;
+  this_update: string;
+  next_update: string;
+  /** The DER tbsResponseData and its signature; the answer is these with the responder certificate of `responder_generation`. */
+  tbs: Uint8Array;
+  signature: Uint8Array;
+}
+
+/**
+ * One revoked or held certificate's CRL entry, encoded once when the revocation is recorded (the
+ * complete revokedCertificates element: serial, revocation date, reasonCode, invalidityDate), so
+ * that building a CRL copies bytes. municipality_code and not_after are the certificate's, for the
+ * partition and for leaving expired certificates off.
+ */
+export interface CrlEntryTable {
+  ca_type: "sign" | "auth";
+  serial_hex: string;
+  municipality_code: string;
+  not_after: string;
+  entry: Uint8Array;
+}
+
+export interface IssuanceClientTable {
+  id: string;
+  name: string;
+  /** The only municipality whose residents this client may have certificates issued for. */
+  municipality_code: string;
+  /** SHA-256 (hex) of the API key; the key itself is shown once and never stored. */
+  key_hash: string;
+  created_at: string;
+  active: number;
 }

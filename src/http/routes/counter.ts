@@ -8,6 +8,7 @@ import { feeSummary, REISSUE_REASONS } from "../../services/counter/fees.ts";
 import { expiryNoticeRun, expiryNoticesCsv, expiryNoticesPdf, issuanceNotice } from "../../services/counter/notices.ts";
 import { PROXY_PROCEDURES } from "../../services/counter/procedures.ts";
 import { PROXY_TYPES } from "../../rules/proxy.ts";
+import { issuanceOpenApi } from "./issuance.ts";
 
 const COOKIE = "openjpki_staff";
 /** Clerks do the window procedures; supervisors also check the audit trail; administrators manage staff. */
@@ -341,7 +342,7 @@ export function openApiDocument() {
   return {
     openapi: "3.1.0",
     info: { title: "OpenJPKI counter API", version: "0.1.0", description: "Window procedures of the municipal counter. Errors: { error: { code, reason, field, message } }." },
-    components: { securitySchemes: { staffSession: { type: "apiKey", in: "cookie", name: COOKIE } } },
-    paths,
+    components: { securitySchemes: { staffSession: { type: "apiKey", in: "cookie", name: COOKIE }, ...issuanceOpenApi().securitySchemes } },
+    paths: { ...paths, ...issuanceOpenApi().paths },
   };
 }

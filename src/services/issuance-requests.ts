@@ -1,0 +1,133 @@
+import type { Kysely } from "kysely";
+import type { Database } from "../store/schema.ts";
+import type { CaType } from "../pki/jpki-profile.ts";
+import { readRsaSubjectPublicKey, RSA_KEY_LIMITS, SubjectPublicKeyError, type SubjectPublicKey } from "../pki/leaf-public-key.ts";
+import { parseJapanDate, type JapanDate } from "../rules/japan-date.ts";
+import { RuleInputError } from "../rules/errors.ts";
+import { ServiceError } from "./errors.ts";
+import type { CertificateAuthorities } from "./certificate-authority.ts";
+import type { IssuanceClient } from "./issuance-clients.ts";
+
+/** An issuance request as a municipal system sends it (JSON). */
+export interface IssuanceRequest {
+  residentId: string;
+  /** Base64 of the SubjectPublicKeyInfo DER the card generated. */
+  subjectPublicKey: string;
+  cardId?: string;
+  /** Issued as a renewal while fewer than 3 months remained on the replaced certificate. */
+  renewal?: boolean;
+  /** The card's expiry (YYYY-MM-DD), which caps the certificate's. */
+  cardExpiry?: string;
+}
+
+export interface IssuedCertificate {
+  type: CaType;
+  serial: string;
+  subjectCn: string;
+  notBefore: string;
+  notAfter: string;
+  expires: JapanDate;
+  /** Base64 of the certificate's DER. */
+  certificate: string;
+}
+
+/** Limits on what a request may carry, shared with the HTTP schema. */
+export const ISSUANCE_REQUEST_LIMITS = {
+  idPattern: "^[A-Za-z0-9-]{1,40}$",
+  /** Base64 of at most RSA_KEY_LIMITS.maxDerBytes bytes. */
+  maxPublicKeyBase64: Math.ceil(RSA_KEY_LIMITS.maxDerBytes / 3) * 4,
+  base64Pattern: "^[A-Za-z0-9+/]+={0,2}$",
+} as const;
+
+const ID = new RegExp(ISSUANCE_REQUEST_LIMITS.idPattern);
+const BASE64 = new RegExp(ISSUANCE_REQUEST_LIMITS.base64Pattern);
+const CARD_STATES_FOR_ISSUANCE: readonly string[] = ["producing", "active"];
+
+/**
+ * Certificate requests from registered issuance clients (the HTTP issuance API): checks what
+ * the client sent, keeps it to its own municipality, and has the CA issue with the client as
+ * the audit actor. Errors name the request field at fault.
+ */
+export class IssuanceRequests {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly ca: CertificateAuthorities,
+  ) {}
+
+  async issue(client: IssuanceClient, type: CaType, request: IssuanceRequest): Promise<IssuedCertificate> {
+    if (!client.active) throw new ServiceError("refused", `issuance client ${client.id} is inactive`, undefined, { reason: "inactive-client" });
+    if (type !== "sign" && type !== "auth") throw new ServiceError("invalid-input", `type: must be sign or auth, not ${JSON.stringify(type)}`, "type");
+    const residentId = checkId(request.residentId, "residentId");
+    const subjectPublicKey = publicKeyOf(request.subjectPublicKey);
+    const cardExpiry = request.cardExpiry === undefined ? undefined : dateOf(request.cardExpiry, "cardExpiry");
+    if (request.renewal !== undefined && typeof request.renewal !== "boolean") {
+      throw new ServiceError("invalid-input", "renewal: must be true or false", "renewal");
+    }
+    const cardId = request.cardId === undefined ? undefined : await this.cardOf(checkId(request.cardId, "cardId"), residentId);
+    try {
+      const record = await this.ca.issue({
+        type,
+        residentId,
+        subjectPublicKey,
+        ...(cardId ? { cardId } : {}),
+        ...(request.renewal ? { renewal: true } : {}),
+        ...(cardExpiry ? { cardExpiry } : {}),
+        actor: { actor: `issuance-client:${client.id}` },
+        municipality: client.municipality,
+      });
+      return {
+        type: record.type,
+        serial: record.serialHex,
+        subjectCn: record.subjectCn,
+        notBefore: record.notBefore,
+        notAfter: record.notAfter,
+        expires: record.expires,
+        certificate: Buffer.from(record.der.buffer, record.der.byteOffset, record.der.byteLength).toString("base64"),
+      };
+    } catch (error) {
+      // Unknown, or registered elsewhere: the same answer, so a client learns nothing about other municipalities' residents.
+      if (error instanceof ServiceError && error.code === "not-found" && (error.field === "id" || error.field === "residentId")) {
+        throw new ServiceError("not-found", `residentId: no resident ${residentId} in municipality ${client.municipality}`, "residentId");
+      }
+      throw error;
+    }
+  }
+
+  /** A card given with the request must be this resident's and still being produced or in use. */
+  private async cardOf(cardId: string, residentId: string): Promise<string> {
+    const card = await this.db.selectFrom("cards").select(["resident_id", "status"]).where("id", "=", cardId).executeTakeFirst();
+    if (!card || card.resident_id !== residentId) {
+      throw new ServiceError("invalid-input", `cardId: no card ${cardId} of resident ${residentId}`, "cardId");
+    }
+    if (!CARD_STATES_FOR_ISSUANCE.includes(card.status)) {
+      throw new ServiceError("invalid-input", `cardId: card ${cardId} is ${card.status}; certificates go only on a card being produced or in use`, "cardId");
+    }
+    return cardId;
+  }
+}
+
+function checkId(value: unknown, field: string): string {
+  if (typeof value !== "string" || !ID.test(value)) throw new ServiceError("invalid-input", `${field}: expected an id of 1 to 40 letters, digits and hyphens`, field);
+  return value;
+}
+
+function publicKeyOf(value: unknown): SubjectPublicKey {
+  if (typeof value !== "string" || value.length > ISSUANCE_REQUEST_LIMITS.maxPublicKeyBase64 || value.length % 4 !== 0 || !BASE64.test(value)) {
+    throw new ServiceError("invalid-input", "subjectPublicKey: expected the base64 of a SubjectPublicKeyInfo (DER)", "subjectPublicKey");
+  }
+  try {
+    return readRsaSubjectPublicKey(new Uint8Array(Buffer.from(value, "base64")));
+  } catch (error) {
+    if (error instanceof SubjectPublicKeyError) throw new ServiceError("invalid-input", `subjectPublicKey: ${error.message}`, "subjectPublicKey");
+    throw error;
+  }
+}
+
+function dateOf(value: unknown, field: string): JapanDate {
+  try {
+    return parseJapanDate(value as string, field);
+  } catch (error) {
+    if (error instanceof RuleInputError) throw new ServiceError("invalid-input", error.message, error.field);
+    throw error;
+  }
+}

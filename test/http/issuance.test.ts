@@ -1,0 +1,191 @@
+// The HTTP issuance API (POST /api/ca/{sign|auth}/certificates) on each back end, through
+// fastify inject: authentication by issuance-client key, municipality scope, input checks that
+// name the field, the rules' refusals, and what gets recorded.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { generateKeyPairSync, X509Certificate } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import { buildApp } from "../../src/http/app.ts";
+import { backends, openTestContext, type TestContext } from "../helpers/context.ts";
+import { testPublicKeys } from "../helpers/keys.ts";
+
+const NOW = "2026-11-25T03:00:00Z";
+const spki = (key: { export(o: { type: "spki"; format: "der" }): Buffer }) => key.export({ type: "spki", format: "der" }).toString("base64");
+
+for (const backend of backends()) {
+  describe(`issuance API on ${backend}`, () => {
+    let t: TestContext;
+    let app: FastifyInstance;
+    let machida: { id: string; apiKey: string };
+    let resident: { id: string };
+    const [key] = testPublicKeys(1);
+
+    /** POST as the Machida client, as another key, or (null) without an Authorization header. */
+    const post = async (type: string, body: unknown, apiKey: string | null = machida.apiKey) => {
+      const res = await app.inject({
+        method: "POST",
+        url: `/api/ca/${type}/certificates`,
+        headers: apiKey === null ? {} : { authorization: `Bearer ${apiKey}` },
+        payload: body as object,
+      });
+      return { status: res.statusCode, headers: res.headers, body: res.json() as any };
+    };
+    const addResident = (overrides: Record<string, unknown> = {}) =>
+      t.context.registry.add({ name: "町田 花子", birth: "1988-02-29", gender: "2", address: "東京都町田市森野２丁目２番２２号", municipality: "132098", ...overrides });
+    const count = () => t.context.ca.count();
+
+    before(async () => {
+      t = await openTestContext(backend, { now: NOW });
+      app = await buildApp(t.context);
+      machida = await t.context.issuanceClients.add({ name: "町田市 交付システム", municipality: "132098" });
+      resident = await addResident();
+    });
+    after(async () => {
+      await app.close();
+      await t.cleanup();
+    });
+
+    test("a registered client gets a signing certificate for its resident: 201, recorded, audited as the client", async () => {
+      const res = await post("sign", { residentId: resident.id, subjectPublicKey: spki(key!) });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal(res.headers["cache-control"], "no-store");
+      assert.equal(res.body.type, "sign");
+      assert.match(res.body.serial, /^[0-9A-F]{32}$/);
+      assert.equal(res.body.expires, "2031-02-28");
+      const x = new X509Certificate(Buffer.from(res.body.certificate, "base64"));
+      assert.ok(x.verify(t.context.ca.authority("sign").publicKey), "signed by the signing CA");
+      assert.equal(x.serialNumber, res.body.serial);
+      assert.equal(x.publicKey.export({ type: "spki", format: "der" }).toString("base64"), spki(key!));
+      assert.match(x.subject, /L=Machida-shi/);
+      assert.ok(x.subjectAltName, "carries the personal-data otherNames");
+      const stored = await t.context.ca.certificate("sign", res.body.serial);
+      assert.equal(stored.residentId, resident.id);
+      assert.deepEqual(Buffer.from(stored.der), Buffer.from(res.body.certificate, "base64"));
+      const audit = await t.context.store.db.selectFrom("audit_log").selectAll().where("subject", "=", `sign:${res.body.serial}`).executeTakeFirstOrThrow();
+      assert.equal(audit.actor, `issuance-client:${machida.id}`);
+      assert.equal(audit.action, "certificate.issue");
+    });
+
+    test("an authentication certificate with the card's expiry as its cap", async () => {
+      const res = await post("auth", { residentId: resident.id, subjectPublicKey: spki(key!), cardExpiry: "2029-03-31" });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal(res.body.expires, "2029-03-31");
+      assert.equal(res.body.notAfter, "2029-03-31T14:59:59.000Z");
+    });
+
+    test("without a valid key: 401 with WWW-Authenticate, nothing issued", async () => {
+      const before = await count();
+      const body = { residentId: resident.id, subjectPublicKey: spki(key!) };
+      const other = await t.context.issuanceClients.add({ name: "retired", municipality: "132098" });
+      await t.context.issuanceClients.deactivate(other.id);
+      for (const apiKey of [null, "oji_wrong-key-wrong-key-wrong-key-wrong-key-abcde", machida.apiKey.slice(0, -2), other.apiKey]) {
+        const res = await post("sign", body, apiKey);
+        assert.equal(res.status, 401, `key ${apiKey}`);
+        assert.equal(res.headers["www-authenticate"], 'Bearer realm="openjpki-issuance"');
+        assert.equal(res.body.error.code, "issuance-client-required");
+      }
+      // A verifier's key (another kind of API key) is not an issuance key either.
+      const verifier = await t.context.verifiers.add("a relying party");
+      assert.equal((await post("sign", body, verifier.apiKey)).status, 401);
+      assert.equal(await count(), before);
+    });
+
+    test("a resident of another municipality is answered like an unknown one: 404 naming residentId", async () => {
+      const before = await count();
+      const elsewhere = await addResident({ municipality: "131016", address: "東京都千代田区霞が関２－１－２" });
+      const res = await post("sign", { residentId: elsewhere.id, subjectPublicKey: spki(key!) });
+      assert.equal(res.status, 404);
+      assert.equal(res.body.error.field, "residentId");
+      const unknown = await post("sign", { residentId: "R-0000000000", subjectPublicKey: spki(key!) });
+      assert.equal(unknown.status, 404);
+      assert.equal(unknown.body.error.field, "residentId");
+      assert.equal(res.body.error.message.replace(elsewhere.id, "ID"), unknown.body.error.message.replace("R-0000000000", "ID"), "the same answer");
+      const chiyoda = await t.context.issuanceClients.add({ name: "千代田区", municipality: "131016" });
+      assert.equal((await post("sign", { residentId: elsewhere.id, subjectPublicKey: spki(key!) }, chiyoda.apiKey)).status, 201, "its own client may");
+      assert.equal(await count(), before + 1);
+    });
+
+    test("a public key that is not an allowed RSA SubjectPublicKeyInfo: 400 naming subjectPublicKey", async () => {
+      const before = await count();
+      const cases: [string, string | number][] = [
+        ["not base64", "not base64 at all!"],
+        ["EC key", spki(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey)],
+        ["RSA-1024", spki(generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey)],
+        ["truncated", spki(key!).slice(0, 100)],
+        ["garbage", Buffer.alloc(300, 0x41).toString("base64")],
+        ["too long", "A".repeat(5000)],
+        ["a number", 12345],
+      ];
+      for (const [what, subjectPublicKey] of cases) {
+        const res = await post("sign", { residentId: resident.id, subjectPublicKey });
+        assert.equal(res.status, 400, what);
+        assert.equal(res.body.error.field, "subjectPublicKey", what);
+      }
+      assert.equal(await count(), before);
+    });
+
+    test("requests the rules refuse: 422 not-eligible (deceased; under 15 for a signing certificate)", async () => {
+      const deceased = await addResident({ name: "町田 一郎", gender: "1" });
+      await t.context.events.endRegistration(deceased.id, { kind: "death" });
+      const dead = await post("auth", { residentId: deceased.id, subjectPublicKey: spki(key!) });
+      assert.equal(dead.status, 422);
+      assert.equal(dead.body.error.code, "not-eligible");
+      const child = await addResident({ name: "町田 次郎", birth: "2015-04-01", gender: "1" });
+      const young = await post("sign", { residentId: child.id, subjectPublicKey: spki(key!) });
+      assert.equal(young.status, 422);
+      assert.equal(young.body.error.field, "type");
+      assert.equal((await post("auth", { residentId: child.id, subjectPublicKey: spki(key!) })).status, 201, "an authentication certificate is fine");
+    });
+
+    test("other input errors name their field", async () => {
+      const cases: [string, Record<string, unknown>, string][] = [
+        ["no residentId", { subjectPublicKey: spki(key!) }, "residentId"],
+        ["no key", { residentId: resident.id }, "subjectPublicKey"],
+        ["residentId with spaces", { residentId: "R 1", subjectPublicKey: spki(key!) }, "residentId"],
+        ["impossible cardExpiry", { residentId: resident.id, subjectPublicKey: spki(key!), cardExpiry: "2029-02-30" }, "cardExpiry"],
+        ["cardExpiry not a date", { residentId: resident.id, subjectPublicKey: spki(key!), cardExpiry: "soon" }, "cardExpiry"],
+        ["unknown card", { residentId: resident.id, subjectPublicKey: spki(key!), cardId: "C-0000000000" }, "cardId"],
+      ];
+      for (const [what, body, field] of cases) {
+        const res = await post("auth", body);
+        assert.equal(res.status, 400, `${what}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error.field, field, what);
+      }
+      const notJson = await app.inject({ method: "POST", url: "/api/ca/auth/certificates", headers: { authorization: `Bearer ${machida.apiKey}`, "content-type": "application/json" }, payload: "{" });
+      assert.equal(notJson.statusCode, 400);
+      const huge = await app.inject({ method: "POST", url: "/api/ca/auth/certificates", headers: { authorization: `Bearer ${machida.apiKey}`, "content-type": "application/json" }, payload: JSON.stringify({ residentId: resident.id, subjectPublicKey: "A".repeat(20_000) }) });
+      assert.equal(huge.statusCode, 413, "bodies over 8 KiB are refused before parsing");
+    });
+
+    test("a card given with the request must be the resident's own, being produced or in use", async () => {
+      const other = await addResident({ name: "町田 三郎", gender: "1" });
+      const card = (id: string, residentId: string, status: "active" | "returned") =>
+        t.context.store.db
+          .insertInto("cards")
+          .values({ id, resident_id: residentId, status, produced_date: "2026-11-25", expires: "2036-02-29", handed_over_date: null, created_at: NOW, updated_at: NOW })
+          .execute();
+      await card("C-OWN0000001", resident.id, "active");
+      await card("C-OTHER00001", other.id, "active");
+      await card("C-RETURNED01", resident.id, "returned");
+      for (const cardId of ["C-OTHER00001", "C-RETURNED01"]) {
+        const res = await post("auth", { residentId: resident.id, subjectPublicKey: spki(key!), cardId });
+        assert.equal(res.status, 400, cardId);
+        assert.equal(res.body.error.field, "cardId");
+      }
+      const ok = await post("auth", { residentId: resident.id, subjectPublicKey: spki(key!), cardId: "C-OWN0000001" });
+      assert.equal(ok.status, 201, JSON.stringify(ok.body));
+      assert.equal((await t.context.ca.certificate("auth", ok.body.serial)).cardId, "C-OWN0000001");
+    });
+
+    test("the OpenAPI document describes both endpoints with bearer authentication", async () => {
+      const doc = (await app.inject({ method: "GET", url: "/api/openapi.json" })).json() as any;
+      for (const type of ["sign", "auth"]) {
+        const op = doc.paths[`/api/ca/${type}/certificates`]?.post;
+        assert.ok(op, `${type} endpoint documented`);
+        assert.deepEqual(op.security, [{ issuanceClient: [] }]);
+        assert.deepEqual(op.requestBody.content["application/json"].schema.required, ["residentId", "subjectPublicKey"]);
+      }
+      assert.equal(doc.components.securitySchemes.issuanceClient.scheme, "bearer");
+    });
+  });
+}
