@@ -341,7 +341,7 @@ export function openApiDocument() {
   }
   return {
     openapi: "3.1.0",
-    info: { title: "OpenJPKI counter API", version: "0.1.0", description: "Window procedures of the municipal counter. Errors: { error: { code, reason, field, message } }." },
+    info: { title: "OpenJPKI API", version: "0.1.0", description: "Window procedures of the municipal counter (staff sessions) and certificate issuance for municipal systems (issuance-client keys). Errors: { error: { code, reason, field, message } }." },
     components: { securitySchemes: { staffSession: { type: "apiKey", in: "cookie", name: COOKIE }, ...issuanceOpenApi().securitySchemes } },
     paths: { ...paths, ...issuanceOpenApi().paths },
   };
