@@ -3,6 +3,7 @@
  * the cleanup registry (temporary directories and child processes are removed on exit, on
  * error and on Ctrl+C).
  */
+import { request, type Agent } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -170,3 +171,17 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
 
 export const fmt = (n: number, digits = 0): string =>
   Number.isFinite(n) ? n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "n/a";
+
+/** GET over a loopback keep-alive agent and return the body (probes and checks, not load). */
+export function httpGet(agent: Agent, port: number, path: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve(Buffer.concat(chunks)));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}

@@ -13,12 +13,12 @@ import { promisify } from "node:util";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Agent, request } from "node:http";
+import { Agent } from "node:http";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
 import { certIdFor, ocspIssuerFromCertificate } from "../../src/pki/ocsp.ts";
 import type { CertificateRecord } from "../../src/services/certificate-authority.ts";
 import { OcspRefresher } from "../../src/services/ocsp-refresher.ts";
-import { atLeast, atMost, headline, metric, quantile, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
+import { atLeast, atMost, headline, httpGet, metric, quantile, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
 import { cpuWindow, waitQuiet, type CpuWindow } from "../machine.ts";
 import { body64, runLoad, type LoadRequest, type LoadResult, type LoadSpec } from "../load.ts";
 import { loadAgainstServer, privateNetworkAvailable } from "../netns.ts";
@@ -258,20 +258,6 @@ async function signed(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
   return { id: "OCSP-SIGN", title: "nonce OCSP requests, every answer freshly signed, 64 connections", status: "measured", metrics, notes, cpu };
 }
 
-/** GET (keep-alive) and return the body. */
-function get(agent: Agent, port: number, path: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve(Buffer.concat(chunks)));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
-
 async function revokeLatency(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
   const count = 200;
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -285,18 +271,18 @@ async function revokeLatency(ctx: SuiteContext, fx: Fixture): Promise<BenchResul
   try {
     for (const c of candidates) {
       const path = ocspGetPath("/ocsp/sign", c.plain);
-      const before = await get(agent, fx.port, path);
+      const before = await httpGet(agent, fx.port, path);
       if (statusAfter(before, c.certIdDer) !== 0x80) throw new Error(`certificate ${c.record.serialHex} was not good before revocation`);
       const t0 = performance.now();
       await fx.bench.context.ca.revoke({ type: "sign", serialHex: c.record.serialHex, reason: "keyCompromise", by: "hotline" });
       const t1 = performance.now();
       revokeMs.push(t1 - t0);
       c.revoked = true;
-      const ocsp = await pollUntil(async () => statusAfter(await get(agent, fx.port, path), c.certIdDer) === 0xa1);
+      const ocsp = await pollUntil(async () => statusAfter(await httpGet(agent, fx.port, path), c.certIdDer) === 0xa1);
       if (ocsp === undefined) timeouts++;
       else ocspMs.push(ocsp - t1);
       const serialTlv = Buffer.concat([Buffer.of(0x02, 0x10), Buffer.from(c.record.serialHex, "hex")]);
-      const crl = await pollUntil(async () => (await get(agent, fx.port, "/crl/sign.crl")).includes(serialTlv));
+      const crl = await pollUntil(async () => (await httpGet(agent, fx.port, "/crl/sign.crl")).includes(serialTlv));
       if (crl === undefined) timeouts++;
       else crlMs.push(crl - t1);
     }

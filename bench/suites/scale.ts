@@ -14,13 +14,13 @@
  *                 against the full CRL's tells whether the partition query is index-driven; the
  *                 query plan is printed.
  */
-import { Agent, request } from "node:http";
+import { Agent } from "node:http";
 import { sql } from "kysely";
 import { Context } from "../../src/services/context.ts";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
 import { certIdFor, ocspIssuerFromCertificate } from "../../src/pki/ocsp.ts";
 import { DEFAULT_MUNICIPALITIES } from "../../src/config/municipalities.ts";
-import { atLeast, atMost, headline, metric, quantile, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
+import { atLeast, atMost, headline, httpGet, metric, quantile, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
 import { cpuWindow, waitQuiet, type CpuWindow } from "../machine.ts";
 import { runLoad, type LoadResult } from "../load.ts";
 import { BENCH_ENV, addBenchResident, openBenchContext } from "../fixtures/context.ts";
@@ -185,24 +185,11 @@ async function ocspAtScale(ctx: SuiteContext, sides: Side[], where: string): Pro
     metrics,
     notes: [
       `${sides[0]!.sample.length} signing serials sampled by random index seeks (${sides[0]!.sample.filter((x) => x.revoked).length} revoked); the small store: 2,000 bench rows, 5 % revoked, a fresh context on the same back end (${sides[1]!.context.store.dialect}).`,
-      "Every request reads the certificate's row by primary key (ca_type, serial_hex) before serving the cached answer (OcspResponder.stateOf); the big store's pages for the sampled rows are in the OS page cache after the pre-signing pass.",
+      "A cached answer is first confirmed by reading the certificate's row by primary key (ca_type, serial_hex); after that it is served while the CA's revocation version is unchanged (one read per event-loop turn, src/services/ocsp-revocation-watch.ts). The big store's pages for the sampled rows are in the OS page cache after the pre-signing pass.",
       `big: ${b.recorded} responses in ${b.seconds} s, p50/p99 ${b.p50Ms}/${b.p99Ms} ms, client CPU ${b.clientCpuS} s; small: ${s.recorded} in ${s.seconds} s, p50/p99 ${s.p50Ms}/${s.p99Ms} ms.`,
     ],
     cpu,
   };
-}
-
-function get(agent: Agent, port: number, path: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve(Buffer.concat(chunks)));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end();
-  });
 }
 
 /** The certStatus tag right after the CertID (which ends with the serial): 0x80 good, 0xA1 revoked. */
@@ -236,7 +223,7 @@ async function revokeAtScale(ctx: SuiteContext, sides: Side[], where: string): P
         c.revoked = true;
         let seen: number | undefined;
         while (performance.now() - t1 < 5000) {
-          if (statusOf(await get(agent, s.port, c.path), c.serial) === 0xa1) {
+          if (statusOf(await httpGet(agent, s.port, c.path), c.serial) === 0xa1) {
             seen = performance.now();
             break;
           }
