@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from "kysely";
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase } from "kysely";
 import type { Database } from "./schema.ts";
 import { migrationProvider, type MigrationEncoders } from "./migrations.ts";
 
@@ -64,7 +64,7 @@ async function openSqlite(options: StoreOptions) {
   database.pragma("synchronous = FULL");
   database.pragma("foreign_keys = ON");
   database.pragma("busy_timeout = 5000");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new WriteLockingSqliteDialect(statementCache(database)) });
   // The status fast path bypasses kysely, and so kysely's lock on the one connection: on that
   // connection it could run inside another caller's open transaction and see a revocation that
   // is later rolled back. A second, read-only connection sees only committed data (WAL lets it
@@ -82,6 +82,63 @@ async function openSqlite(options: StoreOptions) {
     await db.destroy();
   };
   return { db, dialect: "sqlite" as const, certificateStatus, close };
+}
+
+/**
+ * Transactions that take SQLite's write lock when they begin (BEGIN IMMEDIATE). Several
+ * connections write to one store (the server and CLI commands such as `ocsp refresh`); a
+ * deferred transaction that read first and writes later would fail at once with SQLITE_BUSY
+ * if another connection committed in between, where an immediate one waits its turn
+ * (busy_timeout) and then reads current data.
+ */
+class WriteLockingSqliteDialect extends SqliteDialect {
+  readonly #database: SqliteDatabase;
+
+  constructor(database: SqliteDatabase) {
+    super({ database });
+    this.#database = database;
+  }
+
+  override createDriver(): Driver {
+    return new WriteLockingSqliteDriver({ database: this.#database });
+  }
+}
+
+class WriteLockingSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+  }
+}
+
+/** Statements kept per connection (most queries are a handful of shapes, repeated). */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely prepares every query afresh; preparing costs more than running a lookup by key. This
+ * hands kysely a view of the connection whose `prepare` returns the statement already compiled
+ * for the same SQL (least recently used dropped beyond the limit). A statement still iterating
+ * (a stream) is never handed out twice: a fresh one is prepared instead.
+ */
+export function statementCache(database: import("better-sqlite3").Database): SqliteDatabase {
+  const statements = new Map<string, import("better-sqlite3").Statement>();
+  return {
+    close: () => database.close(),
+    prepare(sql: string) {
+      const cached = statements.get(sql);
+      if (cached && !cached.busy) {
+        // Re-inserted to mark it recently used (a Map iterates in insertion order).
+        statements.delete(sql);
+        statements.set(sql, cached);
+        return cached;
+      }
+      const statement = database.prepare(sql);
+      if (!cached) {
+        statements.set(sql, statement);
+        if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
+      }
+      return statement;
+    },
+  };
 }
 
 async function openPostgres(options: StoreOptions) {
