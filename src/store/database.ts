@@ -141,12 +141,30 @@ export function statementCache(database: import("better-sqlite3").Database): Sql
   };
 }
 
+/** Schema names are spliced into SQL (DDL takes no parameters): plain identifiers only. */
+function checkSchemaName(schema: string): void {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new TypeError(`postgres schema name ${JSON.stringify(schema)} is not a plain identifier`);
+  }
+}
+
+/** Drop a PostgreSQL schema and everything in it (the per-run schemas of tests and benchmarks). */
+export async function dropPostgresSchema(postgresUrl: string, schema: string): Promise<void> {
+  checkSchemaName(schema);
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString: postgresUrl });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists ${schema} cascade`);
+  } finally {
+    await client.end();
+  }
+}
+
 async function openPostgres(options: StoreOptions) {
   const { default: pg } = await import("pg");
   const schema = options.postgresSchema;
-  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
-    throw new TypeError(`postgres schema name ${JSON.stringify(schema)} is not a plain identifier`);
-  }
+  if (schema !== undefined) checkSchemaName(schema);
   if (schema) {
     const admin = new pg.Client({ connectionString: options.postgresUrl });
     await admin.connect();

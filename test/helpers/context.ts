@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Context } from "../../src/services/context.ts";
+import { dropPostgresSchema } from "../../src/store/database.ts";
 import { fixedClock, type Clock } from "../../src/services/clock.ts";
 import type { Settings } from "../../src/config/defaults.ts";
 
@@ -44,19 +45,9 @@ export async function openTestContext(
     dataDir,
     async cleanup() {
       await context.close();
-      if (schema) await dropSchema(schema);
+      if (schema) await dropPostgresSchema(process.env.DATABASE_URL!, schema);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
 
-async function dropSchema(schema: string): Promise<void> {
-  const { default: pg } = await import("pg");
-  const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
-  await client.connect();
-  try {
-    await client.query(`drop schema if exists ${schema} cascade`);
-  } finally {
-    await client.end();
-  }
-}

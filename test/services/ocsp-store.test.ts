@@ -11,6 +11,7 @@ import { BasicOCSPResponse, OCSPResponse } from "@peculiar/asn1-ocsp";
 import { Context } from "../../src/services/context.ts";
 import { fixedClock } from "../../src/services/clock.ts";
 import { OcspRefresher } from "../../src/services/ocsp-refresher.ts";
+import { dropPostgresSchema } from "../../src/store/database.ts";
 import type { StoredOcspResponse } from "../../src/services/ocsp-response-store.ts";
 import { certIdFor, ocspIssuerFromCertificate, type OcspCertId } from "../../src/pki/ocsp.ts";
 import { DER_NULL, contextTag, octetString, oid, seq, tlv, unsignedInteger } from "../../src/pki/der.ts";
@@ -51,12 +52,7 @@ function stores(backend: Backend): Stores {
     },
     async cleanup() {
       for (const c of opened) await c.close();
-      if (schema) {
-        const { default: pg } = await import("pg");
-        const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
-        await client.connect();
-        await client.query(`drop schema if exists ${schema} cascade`).finally(() => client.end());
-      }
+      if (schema) await dropPostgresSchema(process.env.DATABASE_URL!, schema);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
