@@ -3,17 +3,21 @@ import type { Database } from "./schema.ts";
 import type { Dialect } from "./database.ts";
 
 /**
- * The PostgreSQL layout for a national deployment (docs/scale.md §3.4): the certificates table
- * list-partitioned by CA and hash-subpartitioned by serial.
+ * The PostgreSQL layout for a national deployment (docs/scale.md §3.4): the tables keyed by
+ * certificate — `certificates`, the pre-encoded CRL entries `crl_entries` and the pre-signed
+ * answers `ocsp_responses` — list-partitioned by CA and hash-subpartitioned by serial.
  *
  * Why: the hottest query (OCSP status by CA + serial) then prunes to one partition of a few
  * million rows; serials are random, so hash partitions stay even; vacuum, reindex and backups
  * work on pieces of ~1/2N of the table instead of one 400 GB relation. A municipality's CRL keeps
- * using its partial index (now one per hash partition; PostgreSQL merges them in serial order).
+ * using its index on crl_entries (now one per hash partition; PostgreSQL merges them in serial
+ * order), and the response store's lookups prune like the status read.
  *
  * It is a deliberate operator step (`openjpki store partition`), not a migration: small
  * deployments and the embedded SQLite store gain nothing from it, and converting a populated
- * table rewrites every row. It runs in one transaction, so a crash leaves the old table intact.
+ * table rewrites every row. It runs in one transaction, so a crash leaves the old tables intact;
+ * a table already partitioned is left as it is (a store partitioned before crl_entries and
+ * ocsp_responses were included gets those two on the next run).
  *
  * One constraint cannot follow: a unique index on a partitioned table must contain the partition
  * key, so "subject CN unique per CA" moves to a small side table kept by triggers. Its primary
@@ -23,12 +27,23 @@ import type { Dialect } from "./database.ts";
 
 export const MAX_HASH_PARTITIONS = 256;
 
-export interface PartitionReport {
-  /** true when the table was already partitioned and nothing was done */
+/** The tables partitioned, each keyed (ca_type, serial_hex) with primary key `<table>_pk`. */
+export const PARTITIONED_TABLES = ["certificates", "crl_entries", "ocsp_responses"] as const;
+export type PartitionedTable = (typeof PARTITIONED_TABLES)[number];
+
+export interface TablePartitioning {
+  table: PartitionedTable;
+  /** true when the table was already partitioned and nothing was done to it */
   alreadyPartitioned: boolean;
   hashPartitionsPerCa: number;
   rowsMoved: number;
   partitions: string[];
+}
+
+export interface PartitionReport {
+  /** true when every table was already partitioned and nothing was done */
+  alreadyPartitioned: boolean;
+  tables: TablePartitioning[];
 }
 
 export class PartitioningError extends Error {
@@ -37,7 +52,7 @@ export class PartitioningError extends Error {
 
 const CA_TYPES = ["sign", "auth"] as const;
 
-export async function partitionCertificates(
+export async function partitionStore(
   db: Kysely<Database>,
   dialect: Dialect,
   options: { hashPartitions: number },
@@ -50,82 +65,107 @@ export async function partitionCertificates(
     throw new PartitioningError("パーティション分割は PostgreSQL のみ / partitioning needs PostgreSQL (the SQLite store is one file and has no partitions)");
   }
   return db.transaction().execute(async (trx) => {
-    const existing = await partitionsOf(trx);
-    if (existing) return { alreadyPartitioned: true, hashPartitionsPerCa: existing.length / CA_TYPES.length, rowsMoved: 0, partitions: existing };
-
-    // The indexes to recreate, read before the old table goes: whatever the migrations made so far
-    // (including ones added after this code was written), except the two constraints rebuilt below.
-    const indexes = await sql<{ indexname: string; indexdef: string }>`
-      select indexname, indexdef from pg_indexes
-       where schemaname = current_schema() and tablename = 'certificates'`.execute(trx);
-
-    await sql`alter table certificates rename to certificates_unpartitioned`.execute(trx);
-    // (Renaming a constraint's index renames the constraint: the names are free for the new table.)
-    for (const { indexname } of indexes.rows) {
-      await sql`alter index ${sql.id(indexname)} rename to ${sql.id(`${indexname}_old`)}`.execute(trx);
-    }
-
-    // LIKE copies every column the migrations defined (types, NOT NULL, defaults, checks), so this
-    // stays right when a later migration adds a column.
-    await sql`create table certificates (like certificates_unpartitioned including defaults including constraints including generated)
-               partition by list (ca_type)`.execute(trx);
-    const partitions: string[] = [];
-    for (const type of CA_TYPES) {
-      const parent = `certificates_${type}`;
-      await sql`create table ${sql.id(parent)} partition of certificates for values in (${sql.lit(type)}) partition by hash (serial_hex)`.execute(trx);
-      for (let i = 0; i < n; i++) {
-        const name = `${parent}_${String(i).padStart(3, "0")}`;
-        await sql`create table ${sql.id(name)} partition of ${sql.id(parent)} for values with (modulus ${sql.lit(n)}, remainder ${sql.lit(i)})`.execute(trx);
-        partitions.push(name);
+    const tables: TablePartitioning[] = [];
+    for (const table of PARTITIONED_TABLES) {
+      const existing = await partitionsOf(trx, table);
+      if (existing) {
+        tables.push({ table, alreadyPartitioned: true, hashPartitionsPerCa: existing.length / CA_TYPES.length, rowsMoved: 0, partitions: existing });
+        continue;
       }
+      // "Subject CN unique per CA" cannot stay a unique index on the partitioned table; it moves to the side table below.
+      const converted = await convertTable(trx, table, n, table === "certificates" ? ["certificates_subject_cn"] : []);
+      if (table === "certificates") await keepSubjectsUnique(trx);
+      tables.push({ table, alreadyPartitioned: false, hashPartitionsPerCa: n, ...converted });
     }
-
-    await sql`create table certificate_subjects (
-                ca_type text not null, subject_cn text not null,
-                constraint certificates_subject_cn primary key (ca_type, subject_cn))`.execute(trx);
-    await sql`insert into certificate_subjects (ca_type, subject_cn) select ca_type, subject_cn from certificates_unpartitioned`.execute(trx);
-    const moved = await sql`insert into certificates select * from certificates_unpartitioned`.execute(trx);
-    await sql`drop table certificates_unpartitioned`.execute(trx);
-
-    await sql`alter table certificates add constraint certificates_pk primary key (ca_type, serial_hex)`.execute(trx);
-    for (const { indexname, indexdef } of indexes.rows) {
-      if (indexname === "certificates_pk" || indexname === "certificates_subject_cn") continue;
-      // indexdef is PostgreSQL's own rendering: "CREATE [UNIQUE] INDEX name ON schema.certificates USING …".
-      if (/^CREATE UNIQUE/i.test(indexdef)) {
-        throw new PartitioningError(`unique index ${indexname} cannot be carried to a partitioned table; add it to the side tables first`);
-      }
-      await sql.raw(indexdef.replace(/ ON (\S+\.)?certificates /, " ON certificates ")).execute(trx);
-    }
-
-    // Keep the side table in step with the certificates (a CN is never changed once issued).
-    await sql`create function certificate_subjects_track() returns trigger language plpgsql as $$
-      begin
-        if tg_op = 'INSERT' then
-          insert into certificate_subjects (ca_type, subject_cn) values (new.ca_type, new.subject_cn);
-          return new;
-        elsif tg_op = 'DELETE' then
-          delete from certificate_subjects where ca_type = old.ca_type and subject_cn = old.subject_cn;
-          return old;
-        elsif new.subject_cn is distinct from old.subject_cn or new.ca_type is distinct from old.ca_type then
-          raise exception 'the subject CN of an issued certificate does not change' using errcode = 'check_violation';
-        end if;
-        return new;
-      end $$`.execute(trx);
-    await sql`create trigger certificate_subjects_track before insert or update or delete on certificates
-               for each row execute function certificate_subjects_track()`.execute(trx);
-
-    return { alreadyPartitioned: false, hashPartitionsPerCa: n, rowsMoved: Number(moved.numAffectedRows ?? 0n), partitions };
+    return { alreadyPartitioned: tables.every((t) => t.alreadyPartitioned), tables };
   });
 }
 
-/** The leaf partitions of certificates, or undefined when it is a plain table. */
-export async function partitionsOf(db: Kysely<Database>): Promise<string[] | undefined> {
+/**
+ * Rebuild one plain table as LIST (ca_type) → HASH (serial_hex) partitions with the same columns,
+ * rows and indexes. `dropped` names unique indexes the caller re-creates in another form.
+ */
+async function convertTable(trx: Kysely<Database>, table: PartitionedTable, n: number, dropped: readonly string[]): Promise<{ rowsMoved: number; partitions: string[] }> {
+  const old = `${table}_unpartitioned`;
+  const primaryKey = `${table}_pk`;
+  // The indexes to recreate, read before the old table goes: whatever the migrations made so far
+  // (including ones added after this code was written).
+  const indexes = await sql<{ indexname: string; indexdef: string }>`
+    select indexname, indexdef from pg_indexes
+     where schemaname = current_schema() and tablename = ${table}`.execute(trx);
+
+  await sql`alter table ${sql.id(table)} rename to ${sql.id(old)}`.execute(trx);
+  // (Renaming a constraint's index renames the constraint: the names are free for the new table.)
+  for (const { indexname } of indexes.rows) {
+    await sql`alter index ${sql.id(indexname)} rename to ${sql.id(`${indexname}_old`)}`.execute(trx);
+  }
+
+  // LIKE copies every column the migrations defined (types, NOT NULL, defaults, checks), so this
+  // stays right when a later migration adds a column.
+  await sql`create table ${sql.id(table)} (like ${sql.id(old)} including defaults including constraints including generated)
+             partition by list (ca_type)`.execute(trx);
+  const partitions: string[] = [];
+  for (const type of CA_TYPES) {
+    const parent = `${table}_${type}`;
+    await sql`create table ${sql.id(parent)} partition of ${sql.id(table)} for values in (${sql.lit(type)}) partition by hash (serial_hex)`.execute(trx);
+    for (let i = 0; i < n; i++) {
+      const name = `${parent}_${String(i).padStart(3, "0")}`;
+      await sql`create table ${sql.id(name)} partition of ${sql.id(parent)} for values with (modulus ${sql.lit(n)}, remainder ${sql.lit(i)})`.execute(trx);
+      partitions.push(name);
+    }
+  }
+
+  const moved = await sql`insert into ${sql.id(table)} select * from ${sql.id(old)}`.execute(trx);
+  await sql`drop table ${sql.id(old)}`.execute(trx);
+
+  await sql`alter table ${sql.id(table)} add constraint ${sql.id(primaryKey)} primary key (ca_type, serial_hex)`.execute(trx);
+  const on = new RegExp(` ON (\\S+\\.)?${table} `);
+  for (const { indexname, indexdef } of indexes.rows) {
+    if (indexname === primaryKey || dropped.includes(indexname)) continue;
+    // indexdef is PostgreSQL's own rendering: "CREATE [UNIQUE] INDEX name ON schema.table USING …".
+    if (/^CREATE UNIQUE/i.test(indexdef)) {
+      throw new PartitioningError(`unique index ${indexname} cannot be carried to a partitioned table; add it to the side tables first`);
+    }
+    await sql.raw(indexdef.replace(on, ` ON ${table} `)).execute(trx);
+  }
+  return { rowsMoved: Number(moved.numAffectedRows ?? 0n), partitions };
+}
+
+/**
+ * The side table that keeps subject CNs unique per CA, filled from the certificates and kept in
+ * step by a trigger (a CN is never changed once issued). Its primary key has the old unique
+ * constraint's name, so a collision fails as it did before.
+ */
+async function keepSubjectsUnique(trx: Kysely<Database>): Promise<void> {
+  await sql`create table certificate_subjects (
+              ca_type text not null, subject_cn text not null,
+              constraint certificates_subject_cn primary key (ca_type, subject_cn))`.execute(trx);
+  await sql`insert into certificate_subjects (ca_type, subject_cn) select ca_type, subject_cn from certificates`.execute(trx);
+  await sql`create function certificate_subjects_track() returns trigger language plpgsql as $$
+    begin
+      if tg_op = 'INSERT' then
+        insert into certificate_subjects (ca_type, subject_cn) values (new.ca_type, new.subject_cn);
+        return new;
+      elsif tg_op = 'DELETE' then
+        delete from certificate_subjects where ca_type = old.ca_type and subject_cn = old.subject_cn;
+        return old;
+      elsif new.subject_cn is distinct from old.subject_cn or new.ca_type is distinct from old.ca_type then
+        raise exception 'the subject CN of an issued certificate does not change' using errcode = 'check_violation';
+      end if;
+      return new;
+    end $$`.execute(trx);
+  await sql`create trigger certificate_subjects_track before insert or update or delete on certificates
+             for each row execute function certificate_subjects_track()`.execute(trx);
+}
+
+/** The leaf partitions of a table, or undefined when it is a plain table. */
+export async function partitionsOf(db: Kysely<Database>, table: PartitionedTable = "certificates"): Promise<string[] | undefined> {
   const kind = await sql<{ relkind: string }>`
     select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace
-     where n.nspname = current_schema() and c.relname = 'certificates'`.execute(db);
+     where n.nspname = current_schema() and c.relname = ${table}`.execute(db);
   if (kind.rows[0]?.relkind !== "p") return undefined;
   const leaves = await sql<{ name: string }>`
-    select c.relname as name from pg_partition_tree('certificates') t join pg_class c on c.oid = t.relid
+    select c.relname as name from pg_partition_tree(${table}::regclass) t join pg_class c on c.oid = t.relid
      where t.isleaf order by c.relname`.execute(db);
   return leaves.rows.map((r) => r.name);
 }

@@ -3,7 +3,10 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import pg_ from "pg";
 import { cli } from "../helpers/cli.ts";
+import { dropPostgresSchema } from "../../src/store/database.ts";
 import { TEST_PASSPHRASE } from "../helpers/context.ts";
 
 test("store partition: names what is wrong with the count, and refuses the SQLite store", async () => {
@@ -20,6 +23,42 @@ test("store partition: names what is wrong with the count, and refuses the SQLit
     assert.equal(sqlite.code, 2);
     assert.match(sqlite.stderr, /partitioning needs PostgreSQL/);
   } finally {
+    rmSync(data, { recursive: true, force: true });
+  }
+});
+
+const pg = process.env.DATABASE_URL ? test : test.skip;
+
+pg("store partition on PostgreSQL: partitions the three certificate-keyed tables once, then says there is nothing to do", async () => {
+  const data = mkdtempSync(join(tmpdir(), "openjpki-cli-store-"));
+  const schema = `cli_part_${randomBytes(5).toString("hex")}`;
+  // The store's schema through the connection string, as an operator would point the command at it.
+  const url = new URL(process.env.DATABASE_URL!);
+  url.searchParams.set("options", `-c search_path=${schema}`);
+  const env = { OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE, OPENJPKI_DATABASE_URL: url.toString() };
+  const admin = new pg_.Client({ connectionString: process.env.DATABASE_URL });
+  await admin.connect();
+  try {
+    await admin.query(`create schema ${schema}`);
+    const first = await cli(["store", "partition", "--data", data, "--hash-partitions", "2"], env);
+    assert.equal(first.code, 0, first.stderr);
+    for (const table of ["certificates", "crl_entries", "ocsp_responses"]) {
+      assert.match(first.stdout, new RegExp(`${table}: 分割しました / partitioned: 4 partitions \\(2 per CA\\), 0 rows moved`));
+    }
+    const second = await cli(["store", "partition", "--data", data, "--json"], env);
+    assert.equal(second.code, 0, second.stderr);
+    const report = JSON.parse(second.stdout) as { alreadyPartitioned: boolean; tables: { table: string; partitions: string[] }[] };
+    assert.equal(report.alreadyPartitioned, true);
+    assert.deepEqual(report.tables.map((t) => [t.table, t.partitions.length]), [["certificates", 4], ["crl_entries", 4], ["ocsp_responses", 4]]);
+    const kinds = await admin.query<{ relname: string; relkind: string }>(
+      `select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = $1 and c.relname in ('certificates', 'crl_entries', 'ocsp_responses') order by c.relname`,
+      [schema],
+    );
+    assert.deepEqual(kinds.rows.map((r) => r.relkind), ["p", "p", "p"]);
+  } finally {
+    await dropPostgresSchema(process.env.DATABASE_URL!, schema);
+    await admin.end();
     rmSync(data, { recursive: true, force: true });
   }
 });

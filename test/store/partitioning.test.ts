@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
 import { openTestContext } from "../helpers/context.ts";
-import { partitionCertificates, partitionsOf, PartitioningError } from "../../src/store/partitioning.ts";
+import { PARTITIONED_TABLES, partitionStore, partitionsOf, PartitioningError } from "../../src/store/partitioning.ts";
+import { OcspRefresher } from "../../src/services/ocsp-refresher.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
 import type { Context } from "../../src/services/context.ts";
 
@@ -22,17 +23,17 @@ const addTestResident = (context: Context, i: number) =>
 test("partitioning refuses the SQLite store, naming why", async () => {
   const t = await openTestContext("sqlite", { now: NOW });
   try {
-    await assert.rejects(partitionCertificates(t.context.store.db, "sqlite", { hashPartitions: 4 }), (e: unknown) => e instanceof PartitioningError && /PostgreSQL/.test(e.message));
+    await assert.rejects(partitionStore(t.context.store.db, "sqlite", { hashPartitions: 4 }), (e: unknown) => e instanceof PartitioningError && /PostgreSQL/.test(e.message));
   } finally {
     await t.cleanup();
   }
 });
 
-pg("partitioning a populated PostgreSQL store keeps every row, index, constraint and service working", async () => {
+pg("partitioning a populated PostgreSQL store keeps every row, index, constraint and service working (certificates, CRL entries, OCSP answers)", async () => {
   const t = await openTestContext("postgres", { now: NOW });
   const { context } = t;
   try {
-    await assert.rejects(partitionCertificates(context.store.db, "postgres", { hashPartitions: 0 }), /from 1 to 256/);
+    await assert.rejects(partitionStore(context.store.db, "postgres", { hashPartitions: 0 }), /from 1 to 256/);
     const residents = [];
     for (let i = 0; i < 3; i++) residents.push(await addTestResident(context, i));
     const issued = [];
@@ -41,15 +42,39 @@ pg("partitioning a populated PostgreSQL store keeps every row, index, constraint
       issued.push(await context.ca.issue({ type: "auth", residentId: r.id, subjectPublicKey: spki() }));
     }
     await context.ca.revoke({ type: "sign", serialHex: issued[0]!.serialHex, reason: "keyCompromise", by: "operator" });
-    const before = await sql<{ n: string }>`select count(*) as n from certificates`.execute(context.store.db);
+    // Pre-signed answers in the response store for every certificate, so all three tables hold rows.
+    const refresher = new OcspRefresher(context.ocsp);
+    await refresher.refresh({ type: "sign", withinMs: 0 });
+    await refresher.refresh({ type: "auth", withinMs: 0 });
+    const count = async (table: string) => Number((await sql<{ n: string }>`select count(*) as n from ${sql.id(table)}`.execute(context.store.db)).rows[0]!.n);
+    const before = new Map<string, number>();
+    for (const table of PARTITIONED_TABLES) before.set(table, await count(table));
+    assert.deepEqual(Object.fromEntries(before), { certificates: 6, crl_entries: 1, ocsp_responses: 6 });
+    const answerBefore = await context.store.db.selectFrom("ocsp_responses").selectAll().where("ca_type", "=", "sign").where("serial_hex", "=", issued[0]!.serialHex).executeTakeFirstOrThrow();
 
-    const report = await partitionCertificates(context.store.db, "postgres", { hashPartitions: 4 });
+    const report = await partitionStore(context.store.db, "postgres", { hashPartitions: 4 });
     assert.equal(report.alreadyPartitioned, false);
-    assert.equal(report.rowsMoved, Number(before.rows[0]!.n));
-    assert.equal(report.partitions.length, 8);
-    assert.deepEqual(await partitionsOf(context.store.db), [...report.partitions].sort());
-    const again = await partitionCertificates(context.store.db, "postgres", { hashPartitions: 4 });
+    assert.deepEqual(report.tables.map((t) => t.table), [...PARTITIONED_TABLES]);
+    for (const t of report.tables) {
+      assert.equal(t.alreadyPartitioned, false);
+      assert.equal(t.rowsMoved, before.get(t.table), t.table);
+      assert.equal(await count(t.table), before.get(t.table), t.table);
+      assert.equal(t.partitions.length, 8, t.table);
+      assert.deepEqual(await partitionsOf(context.store.db, t.table), [...t.partitions].sort());
+    }
+    const again = await partitionStore(context.store.db, "postgres", { hashPartitions: 4 });
     assert.equal(again.alreadyPartitioned, true);
+    assert.ok(again.tables.every((t) => t.alreadyPartitioned && t.rowsMoved === 0));
+
+    // The stored answer is the same row, found through the pruned lookup; the CRL entry's index is back.
+    const answerAfter = await context.store.db.selectFrom("ocsp_responses").selectAll().where("ca_type", "=", "sign").where("serial_hex", "=", issued[0]!.serialHex).executeTakeFirstOrThrow();
+    assert.deepEqual(answerAfter, answerBefore);
+    const crlIndexes = await sql<{ indexname: string }>`select indexname from pg_indexes where schemaname = current_schema() and tablename = 'crl_entries'`.execute(context.store.db);
+    assert.deepEqual(crlIndexes.rows.map((r) => r.indexname).sort(), ["crl_entries_by_municipality", "crl_entries_pk"]);
+    const answerPlan = await sql<{ "QUERY PLAN": string }>`explain select tbs from ocsp_responses where ca_type = 'auth' and serial_hex = ${issued[1]!.serialHex}`.execute(context.store.db);
+    const answerPlanText = answerPlan.rows.map((r) => r["QUERY PLAN"]).join("\n");
+    assert.match(answerPlanText, /ocsp_responses_auth_\d{3}/);
+    assert.doesNotMatch(answerPlanText, /ocsp_responses_sign_/);
 
     // Rows are spread over the hash partitions of their CA, and the OCSP lookup prunes to one.
     const placed = await sql<{ part: string; ca_type: string }>`select tableoid::regclass::text as part, ca_type from certificates`.execute(context.store.db);

@@ -1,15 +1,16 @@
 import { withContext } from "../open-context.ts";
 import { CliError, type Command, json } from "../command.ts";
-import { MAX_HASH_PARTITIONS, PartitioningError, partitionCertificates } from "../../store/partitioning.ts";
+import { MAX_HASH_PARTITIONS, PartitioningError, partitionStore } from "../../store/partitioning.ts";
 
 export const storePartition: Command = {
   path: ["store", "partition"],
-  summary: "証明書テーブルを分割 / partition the certificates table (PostgreSQL, for national scale)",
+  summary: "証明書のテーブルを分割 / partition the certificate tables (PostgreSQL, for national scale)",
   usage: "[--hash-partitions N] [--json]",
   help: [
     `  --hash-partitions N   hash partitions by serial under each CA (1–${MAX_HASH_PARTITIONS}, default 16)`,
-    "  Converts the certificates table of the PostgreSQL store (OPENJPKI_DATABASE_URL) to list(CA) × hash(serial)",
-    "  partitions in one transaction (docs/scale.md §3.4). Run it once, with the servers stopped; running it again does nothing.",
+    "  Converts the certificates, crl_entries and ocsp_responses tables of the PostgreSQL store (OPENJPKI_DATABASE_URL)",
+    "  to list(CA) × hash(serial) partitions in one transaction (docs/scale.md §3.4). Run it with the servers stopped;",
+    "  tables already partitioned are left as they are, so running it again does nothing.",
   ],
   options: { "hash-partitions": { type: "string" } },
   async run(values, io) {
@@ -18,17 +19,23 @@ export const storePartition: Command = {
     const hashPartitions = Number(raw);
     const report = await withContext(values, io, async (ctx) => {
       try {
-        return await partitionCertificates(ctx.store.db, ctx.store.dialect, { hashPartitions });
+        return await partitionStore(ctx.store.db, ctx.store.dialect, { hashPartitions });
       } catch (error) {
         if (error instanceof PartitioningError) throw new CliError(error.message, 2);
         throw error;
       }
     });
     if (values.json) return json(io, report);
-    io.stdout(
-      report.alreadyPartitioned
-        ? `既に分割済みです / already partitioned (${report.partitions.length} partitions); nothing done\n`
-        : `分割しました / partitioned: ${report.partitions.length} partitions (${report.hashPartitionsPerCa} per CA), ${report.rowsMoved} rows moved\n`,
-    );
+    if (report.alreadyPartitioned) {
+      io.stdout(`既に分割済みです / already partitioned (${report.tables.map((t) => `${t.table} ${t.partitions.length}`).join(", ")} partitions); nothing done\n`);
+      return;
+    }
+    for (const t of report.tables) {
+      io.stdout(
+        t.alreadyPartitioned
+          ? `${t.table}: 既に分割済み / already partitioned (${t.partitions.length} partitions)\n`
+          : `${t.table}: 分割しました / partitioned: ${t.partitions.length} partitions (${t.hashPartitionsPerCa} per CA), ${t.rowsMoved} rows moved\n`,
+      );
+    }
   },
 };
