@@ -46,6 +46,12 @@ export interface PartitionReport {
   tables: TablePartitioning[];
 }
 
+/** What a conversion is doing, for a caller that shows progress (a 10 M-row table takes minutes). */
+export type PartitioningProgress =
+  | { table: PartitionedTable; phase: "moving"; estimatedRows: number | undefined; partitions: number }
+  | { table: PartitionedTable; phase: "indexing"; rowsMoved: number }
+  | { table: PartitionedTable; phase: "done" | "already-partitioned" };
+
 export class PartitioningError extends Error {
   override readonly name = "PartitioningError";
 }
@@ -55,7 +61,7 @@ const CA_TYPES = ["sign", "auth"] as const;
 export async function partitionStore(
   db: Kysely<Database>,
   dialect: Dialect,
-  options: { hashPartitions: number },
+  options: { hashPartitions: number; onProgress?: (progress: PartitioningProgress) => void },
 ): Promise<PartitionReport> {
   const n = options.hashPartitions;
   if (!Number.isInteger(n) || n < 1 || n > MAX_HASH_PARTITIONS) {
@@ -70,11 +76,13 @@ export async function partitionStore(
       const existing = await partitionsOf(trx, table);
       if (existing) {
         tables.push({ table, alreadyPartitioned: true, hashPartitionsPerCa: existing.length / CA_TYPES.length, rowsMoved: 0, partitions: existing });
+        options.onProgress?.({ table, phase: "already-partitioned" });
         continue;
       }
       // "Subject CN unique per CA" cannot stay a unique index on the partitioned table; it moves to the side table below.
-      const converted = await convertTable(trx, table, n, table === "certificates" ? ["certificates_subject_cn"] : []);
+      const converted = await convertTable(trx, table, n, table === "certificates" ? ["certificates_subject_cn"] : [], options.onProgress);
       if (table === "certificates") await keepSubjectsUnique(trx);
+      options.onProgress?.({ table, phase: "done" });
       tables.push({ table, alreadyPartitioned: false, hashPartitionsPerCa: n, ...converted });
     }
     return { alreadyPartitioned: tables.every((t) => t.alreadyPartitioned), tables };
@@ -85,7 +93,13 @@ export async function partitionStore(
  * Rebuild one plain table as LIST (ca_type) → HASH (serial_hex) partitions with the same columns,
  * rows and indexes. `dropped` names unique indexes the caller re-creates in another form.
  */
-async function convertTable(trx: Kysely<Database>, table: PartitionedTable, n: number, dropped: readonly string[]): Promise<{ rowsMoved: number; partitions: string[] }> {
+async function convertTable(
+  trx: Kysely<Database>,
+  table: PartitionedTable,
+  n: number,
+  dropped: readonly string[],
+  onProgress: ((progress: PartitioningProgress) => void) | undefined,
+): Promise<{ rowsMoved: number; partitions: string[] }> {
   const old = `${table}_unpartitioned`;
   const primaryKey = `${table}_pk`;
   // The indexes to recreate, read before the old table goes: whatever the migrations made so far
@@ -115,8 +129,14 @@ async function convertTable(trx: Kysely<Database>, table: PartitionedTable, n: n
     }
   }
 
+  // The planner's row estimate (free; -1 before the table was ever analysed) rather than a count, which would read the table once more.
+  const estimate = await sql<{ rows: string }>`select reltuples::bigint::text as rows from pg_class where oid = ${old}::regclass`.execute(trx);
+  const estimatedRows = Number(estimate.rows[0]?.rows ?? -1);
+  onProgress?.({ table, phase: "moving", estimatedRows: estimatedRows >= 0 ? estimatedRows : undefined, partitions: partitions.length });
   const moved = await sql`insert into ${sql.id(table)} select * from ${sql.id(old)}`.execute(trx);
   await sql`drop table ${sql.id(old)}`.execute(trx);
+  const rowsMoved = Number(moved.numAffectedRows ?? 0n);
+  onProgress?.({ table, phase: "indexing", rowsMoved });
 
   await sql`alter table ${sql.id(table)} add constraint ${sql.id(primaryKey)} primary key (ca_type, serial_hex)`.execute(trx);
   const on = new RegExp(` ON (\\S+\\.)?${table} `);
@@ -128,7 +148,7 @@ async function convertTable(trx: Kysely<Database>, table: PartitionedTable, n: n
     }
     await sql.raw(indexdef.replace(on, ` ON ${table} `)).execute(trx);
   }
-  return { rowsMoved: Number(moved.numAffectedRows ?? 0n), partitions };
+  return { rowsMoved, partitions };
 }
 
 /**

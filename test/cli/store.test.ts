@@ -44,11 +44,16 @@ pg("store partition on PostgreSQL: partitions the three certificate-keyed tables
     assert.equal(first.code, 0, first.stderr);
     for (const table of ["certificates", "crl_entries", "ocsp_responses"]) {
       assert.match(first.stdout, new RegExp(`${table}: 分割しました / partitioned: 4 partitions \\(2 per CA\\), 0 rows moved`));
+      // Each step shows on stderr, with the time so far.
+      assert.match(first.stderr, new RegExp(`\\[\\d+:\\d{2}\\] ${table}: .*moving .* rows into 4 partitions…`));
+      assert.match(first.stderr, new RegExp(`\\[\\d+:\\d{2}\\] ${table}: 0 行を移動、索引を再作成中 / 0 rows moved; rebuilding indexes…`));
+      assert.match(first.stderr, new RegExp(`\\[\\d+:\\d{2}\\] ${table}: 完了 / done`));
     }
     const second = await cli(["store", "partition", "--data", data, "--json"], env);
     assert.equal(second.code, 0, second.stderr);
     const report = JSON.parse(second.stdout) as { alreadyPartitioned: boolean; tables: { table: string; partitions: string[] }[] };
     assert.equal(report.alreadyPartitioned, true);
+    assert.match(second.stderr, /ocsp_responses: 既に分割済み \/ already partitioned/);
     assert.deepEqual(report.tables.map((t) => [t.table, t.partitions.length]), [["certificates", 4], ["crl_entries", 4], ["ocsp_responses", 4]]);
     const kinds = await admin.query<{ relname: string; relkind: string }>(
       `select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace

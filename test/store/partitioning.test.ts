@@ -52,8 +52,10 @@ pg("partitioning a populated PostgreSQL store keeps every row, index, constraint
     assert.deepEqual(Object.fromEntries(before), { certificates: 6, crl_entries: 1, ocsp_responses: 6 });
     const answerBefore = await context.store.db.selectFrom("ocsp_responses").selectAll().where("ca_type", "=", "sign").where("serial_hex", "=", issued[0]!.serialHex).executeTakeFirstOrThrow();
 
-    const report = await partitionStore(context.store.db, "postgres", { hashPartitions: 4 });
+    const steps: string[] = [];
+    const report = await partitionStore(context.store.db, "postgres", { hashPartitions: 4, onProgress: (p) => steps.push(`${p.table} ${p.phase}${p.phase === "indexing" ? ` ${p.rowsMoved}` : ""}`) });
     assert.equal(report.alreadyPartitioned, false);
+    assert.deepEqual(steps, PARTITIONED_TABLES.flatMap((t) => [`${t} moving`, `${t} indexing ${before.get(t)}`, `${t} done`]));
     assert.deepEqual(report.tables.map((t) => t.table), [...PARTITIONED_TABLES]);
     for (const t of report.tables) {
       assert.equal(t.alreadyPartitioned, false);

@@ -1,6 +1,6 @@
 import { withContext } from "../open-context.ts";
-import { CliError, type Command, json } from "../command.ts";
-import { MAX_HASH_PARTITIONS, PartitioningError, partitionStore } from "../../store/partitioning.ts";
+import { CliError, type Command, type Io, json } from "../command.ts";
+import { MAX_HASH_PARTITIONS, PartitioningError, partitionStore, type PartitioningProgress } from "../../store/partitioning.ts";
 
 export const storePartition: Command = {
   path: ["store", "partition"],
@@ -19,7 +19,7 @@ export const storePartition: Command = {
     const hashPartitions = Number(raw);
     const report = await withContext(values, io, async (ctx) => {
       try {
-        return await partitionStore(ctx.store.db, ctx.store.dialect, { hashPartitions });
+        return await partitionStore(ctx.store.db, ctx.store.dialect, { hashPartitions, onProgress: progressLines(io) });
       } catch (error) {
         if (error instanceof PartitioningError) throw new CliError(error.message, 2);
         throw error;
@@ -39,3 +39,26 @@ export const storePartition: Command = {
     }
   },
 };
+
+/**
+ * One line on stderr per step, with the time taken so far: a conversion is a few statements that
+ * each run for minutes on a large table, so there is no finer progress to show than the step.
+ */
+function progressLines(io: Io): (progress: PartitioningProgress) => void {
+  const started = performance.now();
+  const elapsed = () => {
+    const s = Math.round((performance.now() - started) / 1000);
+    return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  };
+  return (p) => {
+    const line =
+      p.phase === "moving"
+        ? `${p.table}: ${p.estimatedRows === undefined ? "" : `約 ${p.estimatedRows.toLocaleString("en-US")} 行を `}${p.partitions} 区画へ移動中 / moving ${p.estimatedRows === undefined ? "the" : `≈${p.estimatedRows.toLocaleString("en-US")}`} rows into ${p.partitions} partitions…`
+        : p.phase === "indexing"
+          ? `${p.table}: ${p.rowsMoved.toLocaleString("en-US")} 行を移動、索引を再作成中 / ${p.rowsMoved.toLocaleString("en-US")} rows moved; rebuilding indexes…`
+          : p.phase === "done"
+            ? `${p.table}: 完了 / done`
+            : `${p.table}: 既に分割済み / already partitioned`;
+    io.stderr(`[${elapsed()}] ${line}\n`);
+  };
+}
