@@ -59,6 +59,12 @@ export interface SuiteContext {
   baselines: () => Promise<Baselines>;
   progress: (line: string) => void;
   cleanup: Cleanup;
+  /**
+   * Before a measuring window: wait until the machine is quiet, at most `fullMs` in a full run.
+   * A quick run takes one 1-second sample only (it has 3 minutes; on a busy machine waiting longer
+   * rarely helps, and every window's noise note says how busy it was).
+   */
+  settle: (fullMs: number) => Promise<number>;
 }
 
 export interface Suite {

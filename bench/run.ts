@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   progress(`${machine.nproc} × ${machine.cpuModel}; ${machine.node}; ${machine.openssl}${machine.cfssl ? `; cfssl ${machine.cfssl}` : "; cfssl not installed"}`);
 
-  const busy = await waitQuiet(options.quick ? 3000 : 20_000);
+  const busy = await waitQuiet(options.quick ? 1000 : 20_000);
   if (busy >= 0.12) progress(`machine not quiet at start (${Math.round(busy * 100)} % busy): figures may be noisy; see foreign CPU in the report`);
 
   let baselines: Baselines | undefined;
@@ -90,13 +90,14 @@ async function main(): Promise<void> {
   const getBaselines = () =>
     (measuring ??= (async () => {
       progress("baselines: openssl speed rsa2048 (1 process, then 2 concurrent -elapsed)");
-      baselines = await measureBaselines(options.quick ? { seconds: 2, repeats: 1 } : { seconds: 3, repeats: 2 });
+      baselines = await measureBaselines(options.quick ? { seconds: 2, repeats: 1, retries: 1 } : { seconds: 3, repeats: 2, retries: 2 });
       progress(`baselines: R_sign1 ${Math.round(baselines.signPerS1)}/s, R_sign2 ${Math.round(baselines.signPerS2)}/s, R_ver1 ${Math.round(baselines.verifyPerS1)}/s`);
       return baselines;
     })());
   await getBaselines();
 
-  const ctx: SuiteContext = { options, baselines: getBaselines, progress, cleanup };
+  const settle = (fullMs: number) => waitQuiet(options.quick ? 1000 : fullMs);
+  const ctx: SuiteContext = { options, baselines: getBaselines, progress, cleanup, settle };
   const results: BenchResult[] = [];
   for (const suite of SUITES) {
     if (options.only && !suite.ids.some((id) => options.only!.has(id))) continue;

@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import { sql } from "kysely";
 import { isValidMunicipalityCode } from "../../src/config/municipalities.ts";
 import { atMost, headline, metric, type BenchResult, type Metric, type SuiteContext } from "../harness.ts";
-import { cpuWindow, waitQuiet, type CpuWindow } from "../machine.ts";
+import { cpuWindow, type CpuWindow } from "../machine.ts";
 import { runMeasured, type MeasuredRun } from "../proc.ts";
 import { openBenchContext } from "../fixtures/context.ts";
 import { insertCrlEntries, makeRows, type BenchRow } from "../fixtures/store.ts";
@@ -111,7 +111,7 @@ export async function crlSharded(ctx: SuiteContext): Promise<BenchResult> {
       return JSON.parse(run.stdout.trim().split("\n").at(-1)!) as ChildResult;
     };
 
-    await waitQuiet(15_000);
+    await ctx.settle(15_000);
     ctx.progress(`CRL-SHARDED: all ${SHARDS} partitions in one process`);
     const oneDir = join(dir, "one");
     mkdirSync(oneDir);
@@ -120,7 +120,7 @@ export async function crlSharded(ctx: SuiteContext): Promise<BenchResult> {
     cpu.push(close());
     const one = parse(oneRun);
 
-    await waitQuiet(15_000);
+    await ctx.settle(15_000);
     ctx.progress(`CRL-SHARDED: ${SHARDS / 2} partitions each in two processes at once`);
     const twoDir = join(dir, "two");
     mkdirSync(twoDir);
@@ -129,7 +129,7 @@ export async function crlSharded(ctx: SuiteContext): Promise<BenchResult> {
     cpu.push(close());
     const two = twoRuns.map(parse);
 
-    await waitQuiet(15_000);
+    await ctx.settle(15_000);
     ctx.progress(`CRL-SHARDED: openssl ca -gencrl on ${OPENSSL_ROWS.toLocaleString("en-US")} entries`);
     close = cpuWindow("CRL-SHARDED openssl ca -gencrl 1M");
     const openssl = await runMeasured(ctx.cleanup, "openssl", ["ca", "-gencrl", "-config", "ca.cnf", "-out", "openssl-1m.pem"], { cwd: dir });

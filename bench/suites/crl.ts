@@ -16,7 +16,7 @@ import { buildCrl, encodeCrlEntry } from "../../src/pki/crl.ts";
 import { keyIdentifier } from "../../src/pki/certificate.ts";
 import { readCertificateFields } from "../../src/pki/certificate-fields.ts";
 import { atMost, headline, metric, pending, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
-import { cpuWindow, waitQuiet, type CpuWindow } from "../machine.ts";
+import { cpuWindow, type CpuWindow } from "../machine.ts";
 import { run, runMeasured, type MeasuredRun } from "../proc.ts";
 import { addBenchResident, openBenchContext } from "../fixtures/context.ts";
 import { insertRows, makeRows, type BenchRow } from "../fixtures/store.ts";
@@ -75,7 +75,7 @@ async function fullCrls(ctx: SuiteContext): Promise<BenchResult[]> {
       for (const r of rows) all.push(r);
 
       const cpu: CpuWindow[] = [];
-      await waitQuiet(ctx.options.quick ? 3000 : 15000);
+      await ctx.settle(15000);
       ctx.progress(`${idOf(n)}: building the CRL from the store (child process)`);
       const oursFile = join(dir, `ours-${n}.der`);
       let close = cpuWindow(`${idOf(n)} ours (store → DER on disk)`);

@@ -19,7 +19,7 @@ import { promisify } from "node:util";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { atLeast, atMost, headline, metric, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
-import { cpuWindow, waitQuiet, type CpuWindow } from "../machine.ts";
+import { cpuWindow, type CpuWindow } from "../machine.ts";
 import { freePort, run, runMeasured, startDaemon, stopDaemon } from "../proc.ts";
 import { body64, runLoad, type LoadRequest, type LoadResult } from "../load.ts";
 import { openBenchContext, type Backend } from "../fixtures/context.ts";
@@ -136,7 +136,7 @@ async function measureOurs(ctx: SuiteContext, cpu: CpuWindow[], context: Context
     if (warm.failed > 0) throw new Error(`ISSUE warm-up: ${warm.failed} requests failed (${warm.firstError})`);
     const stats = { ...context.ca.recordingStats };
 
-    await waitQuiet(ctx.options.quick ? 2000 : 10_000);
+    await ctx.settle(10_000);
     ctx.progress(`ISSUE: ours on ${backend}, ${n} signing certificates over HTTP, ${CONNECTIONS} connections`);
     const close = cpuWindow(`ISSUE ours (${backend})`);
     const load = await runLoad(ctx.cleanup, {
@@ -201,7 +201,7 @@ async function runPeers(
     }
     const files = csrs.map((_, i) => `csr/r${i}.csr`);
 
-    await waitQuiet(ctx.options.quick ? 2000 : 10_000);
+    await ctx.settle(10_000);
     ctx.progress(`ISSUE: openssl ca -batch -infiles, ${n} CSRs, one process`);
     let close = cpuWindow("ISSUE openssl ca -infiles");
     const openssl = await runMeasured(ctx.cleanup, "openssl", ["ca", "-batch", "-notext", "-config", "ca.cnf", "-out", "all.pem", "-infiles", ...files], {
@@ -223,7 +223,7 @@ async function runPeers(
         { cwd: dir },
       );
       try {
-        await waitQuiet(ctx.options.quick ? 2000 : 10_000);
+        await ctx.settle(10_000);
         ctx.progress(`ISSUE: cfssl serve, POST /api/v1/cfssl/sign, ${n} CSRs over 8 connections`);
         close = cpuWindow("ISSUE cfssl serve c8");
         cfssl = await runLoad(ctx.cleanup, {

@@ -19,7 +19,7 @@ import { certIdFor, ocspIssuerFromCertificate } from "../../src/pki/ocsp.ts";
 import type { CertificateRecord } from "../../src/services/certificate-authority.ts";
 import { OcspRefresher } from "../../src/services/ocsp-refresher.ts";
 import { atLeast, atMost, headline, httpGet, metric, quantile, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
-import { cpuWindow, waitQuiet, type CpuWindow } from "../machine.ts";
+import { cpuWindow, type CpuWindow } from "../machine.ts";
 import { body64, runLoad, type LoadRequest, type LoadResult, type LoadSpec } from "../load.ts";
 import { loadAgainstServer, privateNetworkAvailable } from "../netns.ts";
 import { freePort, run, startDaemon, stopDaemon } from "../proc.ts";
@@ -129,7 +129,7 @@ const postRequests = (fx: Fixture, path: string, nonce: boolean): LoadRequest[] 
   fx.certs.map((c) => ({ method: "POST", path, contentType: "application/ocsp-request", bodyBase64: body64(nonce ? c.withNonce : c.plain) }));
 
 async function measured<T extends LoadResult>(ctx: SuiteContext, cpu: CpuWindow[], label: string, f: () => Promise<T>): Promise<T> {
-  await waitQuiet(ctx.options.quick ? 2000 : 10_000);
+  await ctx.settle(10_000);
   ctx.progress(`${label}`);
   const close = cpuWindow(label);
   const result = await f();

@@ -10,7 +10,7 @@ import { generateKeyPair, sign } from "node:crypto";
 import { promisify } from "node:util";
 import { OcspRefresher, type RefreshSummary } from "../../src/services/ocsp-refresher.ts";
 import { atLeast, headline, metric, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
-import { cpuWindow, waitQuiet, type CpuWindow } from "../machine.ts";
+import { cpuWindow, type CpuWindow } from "../machine.ts";
 import { addBenchResident, openBenchContext, type Backend } from "../fixtures/context.ts";
 import { insertRows, makeRows } from "../fixtures/store.ts";
 
@@ -88,7 +88,7 @@ async function refreshOnce(ctx: SuiteContext, backend: Backend, n: number, cpu: 
     const residentId = await addBenchResident(context);
     const rows = makeRows(n, 10);
     await insertRows(context.store.db, rows, { type: "sign", residentId, municipality: "131016" });
-    await waitQuiet(ctx.options.quick ? 2000 : 10_000);
+    await ctx.settle(10_000);
     ctx.progress(`OCSP-REFRESH (${backend}): pre-signing ${n.toLocaleString("en-US")} answers into the response store`);
     const close = cpuWindow(`OCSP-REFRESH ${backend}`);
     const summary = await new OcspRefresher(context.ocsp).refresh({ type: "sign", withinMs: 0 });
@@ -120,7 +120,7 @@ async function refreshOnce(ctx: SuiteContext, backend: Backend, n: number, cpu: 
 async function signCeiling(ctx: SuiteContext, count: number, cpu: CpuWindow[]): Promise<number> {
   const { privateKey } = await generateRsa("rsa", { modulusLength: 2048 });
   const message = new Uint8Array(200);
-  await waitQuiet(ctx.options.quick ? 2000 : 10_000);
+  await ctx.settle(10_000);
   ctx.progress(`OCSP-REFRESH: Node async sign ceiling, ${count.toLocaleString("en-US")} signatures, ${IN_FLIGHT} in flight`);
   const close = cpuWindow("OCSP-REFRESH sign ceiling");
   let next = 0;

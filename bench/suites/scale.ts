@@ -21,7 +21,7 @@ import { startServer, type RunningServer } from "../../src/http/server.ts";
 import { certIdFor, ocspIssuerFromCertificate } from "../../src/pki/ocsp.ts";
 import { DEFAULT_MUNICIPALITIES } from "../../src/config/municipalities.ts";
 import { atLeast, atMost, headline, httpGet, metric, quantile, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
-import { cpuWindow, waitQuiet, type CpuWindow } from "../machine.ts";
+import { cpuWindow, type CpuWindow } from "../machine.ts";
 import { runLoad, type LoadResult } from "../load.ts";
 import { BENCH_ENV, addBenchResident, openBenchContext } from "../fixtures/context.ts";
 import { insertRows, makeRows } from "../fixtures/store.ts";
@@ -151,7 +151,7 @@ async function ocspAtScale(ctx: SuiteContext, sides: Side[], where: string): Pro
   const http: LoadResult[] = [];
   const inProc: number[] = [];
   for (const s of sides) {
-    await waitQuiet(ctx.options.quick ? 2000 : 8000);
+    await ctx.settle(8000);
     ctx.progress(`SCALE-OCSP: ${s.label}, GET /ocsp/sign, ${CONNECTIONS} connections over ${s.sample.length} serials`);
     const close = cpuWindow(`SCALE-OCSP ${s.label}`);
     const r = await runLoad(ctx.cleanup, {
@@ -262,7 +262,7 @@ async function revokeAtScale(ctx: SuiteContext, sides: Side[], where: string): P
 
 async function crlAtScale(ctx: SuiteContext, big: Context, where: string): Promise<BenchResult> {
   const municipality = DEFAULT_MUNICIPALITIES[0]!.code;
-  await waitQuiet(ctx.options.quick ? 2000 : 8000);
+  await ctx.settle(8000);
   ctx.progress(`SCALE-CRL: municipality partition ${municipality} of the signing CA, then the full signing CRL, from the big store`);
   const cpu: CpuWindow[] = [];
   let close = cpuWindow(`SCALE-CRL partition ${municipality}`);

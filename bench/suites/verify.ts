@@ -33,7 +33,7 @@ import { createVerifier, type Verifier, type VerificationResult } from "../../sr
 import type { Context } from "../../src/services/context.ts";
 import type { CaType } from "../../src/pki/jpki-profile.ts";
 import { atLeast, headline, metric, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
-import { cpuWindow, waitQuiet, type CpuWindow } from "../machine.ts";
+import { cpuWindow, type CpuWindow } from "../machine.ts";
 import { addBenchResident, openBenchContext } from "../fixtures/context.ts";
 import { insertRows, makeRows } from "../fixtures/store.ts";
 import type { VerifyWorkerInput, VerifyWorkerOutput } from "../children/verify-worker.ts";
@@ -241,7 +241,7 @@ async function measureKind(ctx: SuiteContext, fx: Fixture, kind: Kind, sizes: Si
   const b = await ctx.baselines();
   const cpu: CpuWindow[] = [];
   const window = async <T>(label: string, f: () => Promise<T>): Promise<T> => {
-    await waitQuiet(ctx.options.quick ? 1500 : 8000);
+    await ctx.settle(8000);
     ctx.progress(`${id}: ${label}`);
     const close = cpuWindow(`${id} ${label}`);
     const out = await f();
