@@ -264,18 +264,8 @@ export class CertificateAuthorities {
       municipality,
       crlUrl: `${this.settings.publicBaseUrl}/crl/${request.type}/${municipality.code}.crl`,
       subjectPublicKey,
-      ...(request.type === "sign"
-        ? {
-            otherNames: toOtherNames({
-              name: resident.name,
-              nameSubstitutes: resident.nameSubstitutes,
-              birth: resident.birth,
-              gender: resident.gender,
-              address: resident.address,
-              addressSubstitutes: resident.addressSubstitutes,
-            }),
-          }
-        : {}),
+      // The register entry carries the four attributes (and their substitute flags) under the profile's names.
+      ...(request.type === "sign" ? { otherNames: toOtherNames(resident) } : {}),
     });
     const der = await signTbsCertificate(tbs, authority.signer);
     const row: CertificateTable = {

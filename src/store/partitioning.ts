@@ -179,7 +179,7 @@ async function keepSubjectsUnique(trx: Kysely<Database>): Promise<void> {
 }
 
 /** The leaf partitions of a table, or undefined when it is a plain table. */
-export async function partitionsOf(db: Kysely<Database>, table: PartitionedTable = "certificates"): Promise<string[] | undefined> {
+export async function partitionsOf(db: Kysely<Database>, table: PartitionedTable): Promise<string[] | undefined> {
   const kind = await sql<{ relkind: string }>`
     select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where n.nspname = current_schema() and c.relname = ${table}`.execute(db);

@@ -14,24 +14,28 @@ import { openStore, statementCache } from "../../src/store/database.ts";
 
 const require = createRequire(import.meta.url);
 
+/** A statement cache over a fresh in-memory database, closed afterwards. */
+function withStatementCache(body: (cache: ReturnType<typeof statementCache>) => void): void {
+  const raw = new Database(":memory:");
+  try {
+    body(statementCache(raw));
+  } finally {
+    raw.close();
+  }
+}
+
 describe("SQLite statement cache", () => {
-  test("the same SQL gets the same prepared statement; different SQL, different statements", () => {
-    const raw = new Database(":memory:");
-    try {
-      const cache = statementCache(raw);
+  test("the same SQL gets the same prepared statement; different SQL, different statements", () =>
+    withStatementCache((cache) => {
       const a = cache.prepare("select 1 as one");
       assert.equal(cache.prepare("select 1 as one"), a);
       assert.notEqual(cache.prepare("select 2 as two"), a);
       assert.deepEqual(a.all([]), [{ one: 1 }]);
-    } finally {
-      raw.close();
-    }
-  });
+    }),
+  );
 
-  test("a statement still iterating is not handed out again", () => {
-    const raw = new Database(":memory:");
-    try {
-      const cache = statementCache(raw);
+  test("a statement still iterating is not handed out again", () =>
+    withStatementCache((cache) => {
       const text = "select value from json_each('[1,2,3]')";
       const first = cache.prepare(text);
       const rows = first.iterate([]);
@@ -41,15 +45,11 @@ describe("SQLite statement cache", () => {
       assert.deepEqual(second.all([]), [{ value: 1 }, { value: 2 }, { value: 3 }]);
       assert.deepEqual([...rows], [{ value: 2 }, { value: 3 }]);
       assert.equal(cache.prepare(text), first, "once done, the cached statement is used again");
-    } finally {
-      raw.close();
-    }
-  });
+    }),
+  );
 
-  test("at most 500 statements are kept, the least recently used go first", () => {
-    const raw = new Database(":memory:");
-    try {
-      const cache = statementCache(raw);
+  test("at most 500 statements are kept, the least recently used go first", () =>
+    withStatementCache((cache) => {
       const kept = cache.prepare("select 0 as n");
       const dropped = cache.prepare("select -1 as n");
       for (let i = 1; i <= 498; i++) cache.prepare(`select ${i} as n`);
@@ -57,10 +57,8 @@ describe("SQLite statement cache", () => {
       cache.prepare("select 499 as n"); // 501 distinct: the least recently used is dropped
       assert.equal(cache.prepare("select 0 as n"), kept);
       assert.notEqual(cache.prepare("select -1 as n"), dropped);
-    } finally {
-      raw.close();
-    }
-  });
+    }),
+  );
 
   test("a cached SELECT * sees a column added after it was first prepared", async () => {
     const dir = mkdtempSync(join(tmpdir(), "openjpki-stmt-"));
