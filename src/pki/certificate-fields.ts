@@ -1,10 +1,11 @@
 /**
  * The few fields of an X.509 certificate that CRL and OCSP encoding need, taken from its DER
  * byte for byte (re-encoding a parsed Name can change it, and CertID hashes and CRL issuer
- * matching are over the exact bytes).
+ * matching are over the exact bytes) by the reader shared with the verifier.
  */
 import { createHash } from "node:crypto";
-import { DerCursor, DerError, TAG, contextTag } from "./der.ts";
+import { readCertificateParts, type CertificateParts } from "../profile/certificate-parts.ts";
+import { DerReadError } from "../profile/der-reader.ts";
 
 export interface CertificateFields {
   /** DER of the subject Name. */
@@ -19,34 +20,20 @@ export interface CertificateFields {
 
 /** Reads the subject, issuer, serial and public-key bits of a certificate; throws TypeError if it isn't one. */
 export function readCertificateFields(der: Uint8Array): CertificateFields {
+  let parts: CertificateParts;
   try {
-    const top = new DerCursor(der, { remaining: 64 });
-    const cert = top.read(TAG.SEQUENCE);
-    top.expectEnd();
-    const c = top.enter(cert);
-    const tbs = c.enter(c.read(TAG.SEQUENCE));
-    tbs.readOptional(contextTag(0, true)); // version
-    const serialTlv = tbs.read(TAG.INTEGER);
-    let serial = tbs.content(serialTlv);
-    if (serial.length > 1 && serial[0] === 0) serial = serial.subarray(1);
-    tbs.read(TAG.SEQUENCE); // signature
-    const issuer = tbs.read(TAG.SEQUENCE);
-    tbs.read(TAG.SEQUENCE); // validity
-    const subject = tbs.read(TAG.SEQUENCE);
-    const spki = tbs.enter(tbs.read(TAG.SEQUENCE));
-    spki.read(TAG.SEQUENCE); // algorithm
-    const bits = spki.content(spki.read(TAG.BIT_STRING));
-    if (bits.length < 1 || bits[0] !== 0) throw new DerError("public key BIT STRING has unused bits");
-    return {
-      subjectNameDer: tbs.encoding(subject).slice(),
-      issuerNameDer: tbs.encoding(issuer).slice(),
-      serial: serial.slice(),
-      spkiKeyBits: bits.slice(1),
-    };
+    parts = readCertificateParts(der);
   } catch (err) {
-    if (err instanceof DerError) throw new TypeError(`not an X.509 certificate: ${err.message}`, { cause: err });
+    if (err instanceof DerReadError) throw new TypeError(`not an X.509 certificate: ${err.message}`, { cause: err });
     throw err;
   }
+  const serial = parts.serial.length > 1 && parts.serial[0] === 0 ? parts.serial.subarray(1) : parts.serial;
+  return {
+    subjectNameDer: parts.subjectNameDer.slice(),
+    issuerNameDer: parts.issuerNameDer.slice(),
+    serial: serial.slice(),
+    spkiKeyBits: parts.spkiKeyBits.slice(),
+  };
 }
 
 /** SHA-1 of the subjectPublicKey bits: the byKey ResponderID (RFC 6960 §4.2.1) and the usual key identifier. */

@@ -18,7 +18,8 @@
  */
 import { createHash, verify, X509Certificate } from "node:crypto";
 import { readCertificateFields } from "./certificate-fields.ts";
-import { DER_NULL, TAG, bytesEqual, concat, contextTag, octetString, oid, seq, time, tlv, unsignedInteger } from "./der.ts";
+import { TAG, bytesEqual } from "../profile/der-reader.ts";
+import { DER_NULL, concat, contextTag, octetString, oid, seq, time, tlv, unsignedInteger } from "./der.ts";
 
 export type CmsHash = "sha256" | "sha384" | "sha512";
 export const CMS_HASHES: readonly CmsHash[] = ["sha256", "sha384", "sha512"];

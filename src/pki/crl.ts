@@ -27,9 +27,9 @@
 import { REVOCATION_REASON_CODE, type RevocationReason } from "../rules/revocation.ts";
 import { once } from "node:events";
 import type { Signer } from "./signer.ts";
+import { TAG } from "../profile/der-reader.ts";
 import {
   DER_TRUE,
-  TAG,
   bigintInteger,
   bitString,
   contextTag,

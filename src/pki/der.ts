@@ -1,30 +1,9 @@
 /**
- * Hand-written DER: the few encoders the CRL and OCSP builders need on their hot paths, and a
- * strict, bounded reader for untrusted input (OCSP requests).
- *
- * The encoders work on byte arrays directly, so building a million CRL entries allocates no
- * per-entry objects. The reader accepts DER only (definite, minimal lengths; single-byte tags),
- * never reads past its parent's end, and counts the nodes it visits against a budget, so a
- * hostile input costs at most `maxNodes` steps and no allocation beyond subarray views.
+ * Hand-written DER encoders for the CRL, OCSP and certificate builders' hot paths. They work on
+ * byte arrays directly, so building a million CRL entries allocates no per-entry objects.
+ * Reading untrusted DER is src/profile/der-reader.ts, shared with the verifier.
  */
-
-// ---------------------------------------------------------------------------------------------
-// Tags used here
-// ---------------------------------------------------------------------------------------------
-
-export const TAG = {
-  BOOLEAN: 0x01,
-  INTEGER: 0x02,
-  BIT_STRING: 0x03,
-  OCTET_STRING: 0x04,
-  NULL: 0x05,
-  OID: 0x06,
-  ENUMERATED: 0x0a,
-  UTC_TIME: 0x17,
-  GENERALIZED_TIME: 0x18,
-  SEQUENCE: 0x30,
-  SET: 0x31,
-} as const;
+import { TAG } from "../profile/der-reader.ts";
 
 /** Context-specific tag number `n` (0–30), constructed or primitive. */
 export function contextTag(n: number, constructed: boolean): number {
@@ -247,132 +226,6 @@ export function generalizedTime(date: Date): Uint8Array {
   const out = new Uint8Array(17);
   writeTime(out, 0, wholeSeconds(date), true);
   return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Strict, bounded reading
-// ---------------------------------------------------------------------------------------------
-
-/** Why a DER input was refused. Internal to pki: callers convert it to their own typed error. */
-export class DerError extends Error {
-  override readonly name = "DerError";
-}
-
-/** One decoded element: tag, and where its content lies in the input. */
-export interface Tlv {
-  readonly tag: number;
-  /** Offset of the tag byte. */
-  readonly start: number;
-  /** Offset of the first content byte. */
-  readonly contentStart: number;
-  /** Offset just past the content. */
-  readonly end: number;
-}
-
-/** Shared by all cursors over one input: how many more elements may be read. */
-export interface NodeBudget {
-  remaining: number;
-}
-
-/** Walks the elements between `pos` and `end` of `input`, one level of nesting at a time. */
-export class DerCursor {
-  readonly #input: Uint8Array;
-  readonly #end: number;
-  readonly #budget: NodeBudget;
-  #pos: number;
-
-  constructor(input: Uint8Array, budget: NodeBudget, start = 0, end = input.length) {
-    this.#input = input;
-    this.#budget = budget;
-    this.#pos = start;
-    this.#end = end;
-  }
-
-  get done(): boolean {
-    return this.#pos >= this.#end;
-  }
-
-  /** The tag of the next element, or undefined at the end. */
-  peekTag(): number | undefined {
-    return this.#pos < this.#end ? this.#input[this.#pos] : undefined;
-  }
-
-  /** Reads the next element; `expected` checks its tag. */
-  read(expected?: number): Tlv {
-    if (--this.#budget.remaining < 0) throw new DerError("too many ASN.1 elements");
-    const input = this.#input;
-    const end = this.#end;
-    const start = this.#pos;
-    if (start >= end) throw new DerError("unexpected end of data");
-    const tag = input[start]!;
-    if ((tag & 0x1f) === 0x1f) throw new DerError("high tag numbers are not supported");
-    if (expected !== undefined && tag !== expected) {
-      throw new DerError(`expected tag 0x${expected.toString(16)}, found 0x${tag.toString(16)}`);
-    }
-    let p = start + 1;
-    if (p >= end) throw new DerError("truncated length");
-    const first = input[p++]!;
-    let length: number;
-    if (first < 0x80) {
-      length = first;
-    } else if (first === 0x80) {
-      throw new DerError("indefinite length is not DER");
-    } else {
-      const n = first & 0x7f;
-      if (n > 4) throw new DerError("length field too long");
-      if (p + n > end) throw new DerError("truncated length");
-      if (input[p] === 0) throw new DerError("non-minimal length");
-      length = 0;
-      for (let i = 0; i < n; i++) length = length * 256 + input[p++]!;
-      if (length < 0x80) throw new DerError("non-minimal length");
-    }
-    if (length > end - p) throw new DerError("length exceeds the enclosing element");
-    this.#pos = p + length;
-    return { tag, start, contentStart: p, end: p + length };
-  }
-
-  /** Reads the next element if its tag is `tag`. */
-  readOptional(tag: number): Tlv | undefined {
-    return this.peekTag() === tag ? this.read(tag) : undefined;
-  }
-
-  /** A cursor over the content of a constructed element read from this cursor. */
-  enter(element: Tlv): DerCursor {
-    if ((element.tag & 0x20) === 0) throw new DerError("primitive element has no children");
-    return new DerCursor(this.#input, this.#budget, element.contentStart, element.end);
-  }
-
-  /** The content bytes of an element (a view, not a copy). */
-  content(element: Tlv): Uint8Array {
-    return this.#input.subarray(element.contentStart, element.end);
-  }
-
-  /** The whole encoding of an element, tag and length included (a view). */
-  encoding(element: Tlv): Uint8Array {
-    return this.#input.subarray(element.start, element.end);
-  }
-
-  /** Throws unless every element has been read. */
-  expectEnd(): void {
-    if (this.#pos !== this.#end) throw new DerError("unexpected trailing data");
-  }
-}
-
-/** Checks that `content` is a well-formed OBJECT IDENTIFIER body. */
-export function checkOidContent(content: Uint8Array): void {
-  if (content.length === 0 || content.length > 64) throw new DerError("bad OBJECT IDENTIFIER length");
-  if ((content[content.length - 1]! & 0x80) !== 0) throw new DerError("truncated OBJECT IDENTIFIER");
-  let atArcStart = true;
-  for (const b of content) {
-    if (atArcStart && b === 0x80) throw new DerError("non-minimal OBJECT IDENTIFIER arc");
-    atArcStart = (b & 0x80) === 0;
-  }
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

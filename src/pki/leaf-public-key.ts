@@ -5,11 +5,12 @@
  * certificate needs only the bytes and the key bits its key identifier hashes.
  *
  * Accepted: rsaEncryption with NULL parameters, a positive odd modulus of 2,048–4,096 bits,
- * public exponent 65537, strict DER (the bounded reader of der.ts), nothing after the key.
+ * public exponent 65537, strict DER (src/profile/der-reader.ts), nothing after the key.
  * These are the keys the CLI and the card accept; anything else is refused with a reason.
  */
 import type { KeyObject } from "node:crypto";
-import { DerCursor, DerError, TAG, bytesEqual } from "./der.ts";
+import { DerCursor, DerReadError, TAG, bytesEqual, contentOf, encodingOf } from "../profile/der-reader.ts";
+import { bitStringBytes } from "../profile/der-values.ts";
 
 export interface SubjectPublicKey {
   /** The SubjectPublicKeyInfo DER, exactly as it goes into the certificate. */
@@ -45,25 +46,17 @@ export function readRsaSubjectPublicKey(der: Uint8Array): SubjectPublicKey {
   let modulus: Uint8Array;
   let exponent: Uint8Array;
   try {
-    const top = new DerCursor(der, { remaining: 16 });
-    const spki = top.read(TAG.SEQUENCE);
-    top.expectEnd();
-    const s = top.enter(spki);
-    const algorithm = s.encoding(s.read(TAG.SEQUENCE));
+    const spki = DerCursor.only(der, TAG.SEQUENCE, "SubjectPublicKeyInfo", { remaining: 16 });
+    const algorithm = encodingOf(der, spki.next(TAG.SEQUENCE, "algorithm"));
     if (!bytesEqual(algorithm, RSA_ENCRYPTION)) throw new SubjectPublicKeyError("is not an RSA key (rsaEncryption with NULL parameters)");
-    const bits = s.content(s.read(TAG.BIT_STRING));
-    s.expectEnd();
-    if (bits.length < 1 || bits[0] !== 0) throw new DerError("the key BIT STRING has unused bits");
-    keyBits = bits.subarray(1);
-    const inner = new DerCursor(keyBits, { remaining: 8 });
-    const rsaKey = inner.read(TAG.SEQUENCE);
-    inner.expectEnd();
-    const k = inner.enter(rsaKey);
-    modulus = k.content(k.read(TAG.INTEGER));
-    exponent = k.content(k.read(TAG.INTEGER));
-    k.expectEnd();
+    keyBits = bitStringBytes(der, spki.next(TAG.BIT_STRING, "subjectPublicKey"));
+    spki.end();
+    const rsaKey = DerCursor.only(keyBits, TAG.SEQUENCE, "RSAPublicKey", { remaining: 8 });
+    modulus = contentOf(keyBits, rsaKey.next(TAG.INTEGER, "modulus"));
+    exponent = contentOf(keyBits, rsaKey.next(TAG.INTEGER, "publicExponent"));
+    rsaKey.end();
   } catch (error) {
-    if (error instanceof DerError) throw new SubjectPublicKeyError(`is not a DER SubjectPublicKeyInfo: ${error.message}`, { cause: error });
+    if (error instanceof DerReadError) throw new SubjectPublicKeyError(`is not a DER SubjectPublicKeyInfo: ${error.message}`, { cause: error });
     throw error;
   }
   // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }: a minimal, positive, odd modulus.

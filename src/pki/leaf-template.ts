@@ -13,7 +13,8 @@
  * prove the two byte-identical over many residents and both CA types.
  */
 import { createHash, type KeyObject } from "node:crypto";
-import { DerWriter, TAG, concat, contextTag, oid } from "./der.ts";
+import { TAG } from "../profile/der-reader.ts";
+import { DerWriter, concat, contextTag, oid } from "./der.ts";
 import { nameDer } from "./asn1.ts";
 import { keyIdentifier, SHA256_WITH_RSA_DER, type ExtensionSpec } from "./certificate.ts";
 import {

@@ -22,12 +22,9 @@
 import { createHash, type KeyObject } from "node:crypto";
 import { REVOCATION_REASON_CODE, type RevocationReason } from "../rules/revocation.ts";
 import { keyHashSha1, readCertificateFields } from "./certificate-fields.ts";
+import { DerCursor, DerReadError, TAG, bytesEqual, contentOf, readOnly, type NodeBudget } from "../profile/der-reader.ts";
+import { bitStringBytes, integerContent, oidText, readExplicitExtensions, readVersionV1, type RawExtension } from "../profile/der-values.ts";
 import {
-  DerCursor,
-  DerError,
-  TAG,
-  bytesEqual,
-  checkOidContent,
   concat,
   contextTag,
   enumerated,
@@ -40,7 +37,6 @@ import {
   unsignedInteger,
   wholeSeconds,
   writeLength,
-  type NodeBudget,
 } from "./der.ts";
 import type { Signer } from "./signer.ts";
 
@@ -179,7 +175,8 @@ export const OCSP_RESPONSE_CONTENT_TYPE = "application/ocsp-response";
 
 const OID_SHA1 = oid("1.3.14.3.2.26");
 const OID_SHA256 = oid("2.16.840.1.101.3.4.2.1");
-const OID_NONCE = oid("1.3.6.1.5.5.7.48.1.2");
+const NONCE_OID = "1.3.6.1.5.5.7.48.1.2";
+const OID_NONCE = oid(NONCE_OID);
 const OID_BASIC = oid("1.3.6.1.5.5.7.48.1.1");
 const SHA256_WITH_RSA = seq(oid("1.2.840.113549.1.1.11"), Uint8Array.of(TAG.NULL, 0));
 const HASH_LENGTH: Readonly<Record<OcspHashAlgorithm, number>> = { sha1: 20, sha256: 32 };
@@ -194,91 +191,37 @@ const MAX_SERIAL_OCTETS = 32;
 // Parsing
 // ---------------------------------------------------------------------------------------------
 
-function oidDotted(content: Uint8Array): string {
-  const arcs: string[] = [];
-  let v = 0n;
-  let first = true;
-  for (const b of content) {
-    v = (v << 7n) | BigInt(b & 0x7f);
-    if ((b & 0x80) === 0) {
-      if (first) {
-        const a = v < 80n ? v / 40n : 2n;
-        arcs.push(String(a), String(v - a * 40n));
-        first = false;
-      } else arcs.push(String(v));
-      v = 0n;
-    }
-  }
-  return arcs.join(".");
-}
-
 const oidContent = (encoded: Uint8Array): Uint8Array => encoded.subarray(2);
 const SHA1_CONTENT = oidContent(OID_SHA1);
 const SHA256_CONTENT = oidContent(OID_SHA256);
-const NONCE_CONTENT = oidContent(OID_NONCE);
 
 /** Reads `AlgorithmIdentifier` of a CertID: the OID and absent-or-NULL parameters. */
 function readHashAlgorithm(c: DerCursor): OcspHashAlgorithm | { unsupported: string } {
-  const alg = c.enter(c.read(TAG.SEQUENCE));
-  const oidTlv = alg.read(TAG.OID);
-  const content = alg.content(oidTlv);
-  checkOidContent(content);
-  if (!alg.done) {
-    const params = alg.read(TAG.NULL);
-    if (params.end !== params.contentStart) throw new DerError("NULL with content");
-  }
-  alg.expectEnd();
+  const der = c.bytes;
+  const alg = c.into(c.next(TAG.SEQUENCE, "hashAlgorithm"), "hashAlgorithm");
+  const oidTlv = alg.next(TAG.OID, "algorithm");
+  const params = alg.optional(TAG.NULL, "parameters");
+  if (params && params.end !== params.contentStart) throw new DerReadError("hashAlgorithm: NULL with content");
+  alg.end();
+  // The two supported hashes are compared as bytes; only another OID needs decoding (and checking).
+  const content = contentOf(der, oidTlv);
   if (bytesEqual(content, SHA1_CONTENT)) return "sha1";
   if (bytesEqual(content, SHA256_CONTENT)) return "sha256";
-  return { unsupported: oidDotted(content) };
+  return { unsupported: oidText(der, oidTlv) };
 }
 
 function readSerial(c: DerCursor): Uint8Array {
-  const content = c.content(c.read(TAG.INTEGER));
-  if (content.length === 0) throw new DerError("empty INTEGER");
-  if (content.length > 1 && content[0] === 0 && (content[1]! & 0x80) === 0) throw new DerError("non-minimal INTEGER");
-  if (content.length > 1 && content[0] === 0xff && (content[1]! & 0x80) !== 0) throw new DerError("non-minimal INTEGER");
-  if (content[0]! & 0x80) throw new DerError("negative serial number");
+  const content = integerContent(c.bytes, c.next(TAG.INTEGER, "serialNumber"));
+  if (content[0]! & 0x80) throw new DerReadError("negative serial number");
   const mag = content[0] === 0 && content.length > 1 ? content.subarray(1) : content;
-  if (mag.length > MAX_SERIAL_OCTETS) throw new DerError("serial number too long");
+  if (mag.length > MAX_SERIAL_OCTETS) throw new DerReadError("serial number too long");
   return mag.slice();
 }
 
-interface ParsedExtension {
-  readonly oid: Uint8Array;
-  readonly critical: boolean;
-  readonly value: Uint8Array;
-}
-
-/** Reads `Extensions` (SEQUENCE SIZE (1..MAX) OF Extension); refuses repeats. */
-function readExtensions(c: DerCursor): ParsedExtension[] {
-  const list = c.enter(c.read(TAG.SEQUENCE));
-  const out: ParsedExtension[] = [];
-  if (list.done) throw new DerError("empty Extensions");
-  while (!list.done) {
-    const ext = list.enter(list.read(TAG.SEQUENCE));
-    const id = ext.content(ext.read(TAG.OID));
-    checkOidContent(id);
-    let critical = false;
-    const bool = ext.readOptional(TAG.BOOLEAN);
-    if (bool) {
-      const b = ext.content(bool);
-      if (b.length !== 1 || (b[0] !== 0 && b[0] !== 0xff)) throw new DerError("bad BOOLEAN");
-      critical = b[0] === 0xff; // an explicit FALSE isn't DER, but is harmless: accepted
-    }
-    const value = ext.content(ext.read(TAG.OCTET_STRING));
-    ext.expectEnd();
-    if (out.some((e) => bytesEqual(e.oid, id))) throw new DerError("repeated extension");
-    out.push({ oid: id, critical, value });
-  }
-  return out;
-}
-
-function checkUnknownExtensions(exts: readonly ParsedExtension[], known: readonly Uint8Array[]): void {
-  for (const e of exts) {
-    if (e.critical && !known.some((k) => bytesEqual(k, e.oid))) {
-      throw new DerError(`unsupported critical extension ${oidDotted(e.oid)}`);
-    }
+/** Unknown non-critical extensions are ignored (RFC 6960 §4.4); an unknown critical one makes the request malformed. */
+function refuseUnknownCritical(extensions: readonly RawExtension[], known: readonly string[]): void {
+  for (const e of extensions) {
+    if (e.critical && !known.includes(e.oid)) throw new DerReadError(`unsupported critical extension ${e.oid}`);
   }
 }
 
@@ -288,15 +231,12 @@ function checkNonce(value: Uint8Array): Uint8Array {
   let inner = value;
   if (value.length >= 2 && value[0] === TAG.OCTET_STRING) {
     try {
-      const c = new DerCursor(value, { remaining: 1 });
-      const t = c.read(TAG.OCTET_STRING);
-      c.expectEnd();
-      inner = c.content(t);
+      inner = contentOf(value, readOnly(value, TAG.OCTET_STRING, "nonce"));
     } catch {
       inner = value; // not an OCTET STRING after all: raw nonce
     }
   }
-  if (inner.length < 1 || inner.length > 32) throw new DerError("nonce must be 1 to 32 octets (RFC 8954)");
+  if (inner.length < 1 || inner.length > 32) throw new DerReadError("nonce must be 1 to 32 octets (RFC 8954)");
   return value.slice();
 }
 
@@ -316,49 +256,35 @@ export function parseOcspRequest(der: Uint8Array, limits: OcspParseLimits = {}):
   const budget: NodeBudget = { remaining: maxNodes };
   let unsupported: string | undefined;
   try {
-    const top = new DerCursor(der, budget);
-    const request = top.enter(top.read(TAG.SEQUENCE));
-    top.expectEnd();
+    const request = DerCursor.only(der, TAG.SEQUENCE, "OCSPRequest", budget);
+    const tbs = request.into(request.next(TAG.SEQUENCE, "tbsRequest"), "TBSRequest");
+    readVersionV1(tbs, "TBSRequest");
+    tbs.optional(TAG.CONTEXT_1, "requestorName"); // ignored
 
-    const tbs = request.enter(request.read(TAG.SEQUENCE));
-    const version = tbs.readOptional(contextTag(0, true));
-    if (version) {
-      const v = tbs.enter(version);
-      const n = v.content(v.read(TAG.INTEGER));
-      v.expectEnd();
-      if (n.length !== 1 || n[0] !== 0) throw new DerError("unsupported OCSPRequest version");
-    }
-    tbs.readOptional(contextTag(1, true)); // requestorName: ignored
-
-    const list = tbs.enter(tbs.read(TAG.SEQUENCE));
+    const list = tbs.into(tbs.next(TAG.SEQUENCE, "requestList"), "requestList");
     const requests: OcspCertId[] = [];
     let count = 0;
     while (!list.done) {
-      if (++count > maxRequests) throw new DerError(`more than ${maxRequests} requests`);
-      const req = list.enter(list.read(TAG.SEQUENCE));
-      const certIdTlv = req.read(TAG.SEQUENCE);
-      const certId = req.enter(certIdTlv);
+      if (++count > maxRequests) throw new DerReadError(`more than ${maxRequests} requests`);
+      const req = list.into(list.next(TAG.SEQUENCE, "Request"), "Request");
+      const certIdTlv = req.next(TAG.SEQUENCE, "reqCert");
+      const certId = req.into(certIdTlv, "CertID");
       const alg = readHashAlgorithm(certId);
-      const nameHash = certId.content(certId.read(TAG.OCTET_STRING));
-      const keyHash = certId.content(certId.read(TAG.OCTET_STRING));
+      const nameHash = contentOf(der, certId.next(TAG.OCTET_STRING, "issuerNameHash"));
+      const keyHash = contentOf(der, certId.next(TAG.OCTET_STRING, "issuerKeyHash"));
       const serial = readSerial(certId);
-      certId.expectEnd();
-      const single = req.readOptional(contextTag(0, true));
-      if (single) {
-        const s = req.enter(single);
-        checkUnknownExtensions(readExtensions(s), []);
-        s.expectEnd();
-      }
-      req.expectEnd();
+      certId.end();
+      refuseUnknownCritical(readExplicitExtensions(req, TAG.CONTEXT_0, "singleRequestExtensions"), []);
+      req.end();
       if (typeof alg !== "string") {
         unsupported ??= alg.unsupported;
         if (nameHash.length === 0 || nameHash.length > 64 || keyHash.length === 0 || keyHash.length > 64) {
-          throw new DerError("bad CertID hash length");
+          throw new DerReadError("bad CertID hash length");
         }
         continue;
       }
       if (nameHash.length !== HASH_LENGTH[alg] || keyHash.length !== HASH_LENGTH[alg]) {
-        throw new DerError(`CertID hash length does not match ${alg}`);
+        throw new DerReadError(`CertID hash length does not match ${alg}`);
       }
       requests.push({
         hashAlgorithm: alg,
@@ -368,27 +294,21 @@ export function parseOcspRequest(der: Uint8Array, limits: OcspParseLimits = {}):
         der: der.slice(certIdTlv.start, certIdTlv.end),
       });
     }
-    if (count === 0) throw new DerError("empty requestList");
+    if (count === 0) throw new DerReadError("empty requestList");
 
+    const extensions = readExplicitExtensions(tbs, contextTag(2, true), "requestExtensions");
+    refuseUnknownCritical(extensions, [NONCE_OID]);
     let nonce: Uint8Array | undefined;
-    const extsTlv = tbs.readOptional(contextTag(2, true));
-    if (extsTlv) {
-      const e = tbs.enter(extsTlv);
-      const exts = readExtensions(e);
-      e.expectEnd();
-      checkUnknownExtensions(exts, [NONCE_CONTENT]);
-      const n = exts.find((x) => bytesEqual(x.oid, NONCE_CONTENT));
-      if (n) nonce = checkNonce(n.value);
-    }
-    tbs.expectEnd();
+    for (const e of extensions) if (e.oid === NONCE_OID) nonce = checkNonce(e.value); // at most one: repeats are refused
+    tbs.end();
 
-    request.readOptional(contextTag(0, true)); // optionalSignature: ignored
-    request.expectEnd();
+    request.optional(TAG.CONTEXT_0, "optionalSignature"); // ignored
+    request.end();
 
     if (unsupported !== undefined) throw new OcspUnsupportedHashError(unsupported);
     return nonce === undefined ? { requests } : { requests, nonce };
   } catch (err) {
-    if (err instanceof DerError) throw new OcspMalformedError(err.message, { cause: err });
+    if (err instanceof DerReadError) throw new OcspMalformedError(err.message, { cause: err });
     throw err;
   }
 }
@@ -507,11 +427,9 @@ export function responderKeyHashOf(key: KeyObject): Uint8Array {
   let h = signerKeyHashCache.get(key);
   if (!h) {
     const spki = new Uint8Array(key.export({ type: "spki", format: "der" }));
-    const c = new DerCursor(spki, { remaining: 8 });
-    const s = c.enter(c.read(TAG.SEQUENCE));
-    s.read(TAG.SEQUENCE);
-    const bits = s.content(s.read(TAG.BIT_STRING));
-    h = keyHashSha1(bits.subarray(1));
+    const s = DerCursor.only(spki, TAG.SEQUENCE, "SubjectPublicKeyInfo", { remaining: 8 });
+    s.next(TAG.SEQUENCE, "algorithm");
+    h = keyHashSha1(bitStringBytes(spki, s.next(TAG.BIT_STRING, "subjectPublicKey")));
     signerKeyHashCache.set(key, h);
   }
   return h;

@@ -4,7 +4,8 @@ import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
 import { bytes, type Store } from "../store/database.ts";
 import { hex } from "../pki/asn1.ts";
-import { bytesEqual, wholeSeconds } from "../pki/der.ts";
+import { bytesEqual } from "../profile/der-reader.ts";
+import { wholeSeconds } from "../pki/der.ts";
 import { randomSerial, signCertificate } from "../pki/certificate.ts";
 import { ocspResponderTemplate, type CaType } from "../pki/jpki-profile.ts";
 import {

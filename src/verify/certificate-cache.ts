@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { MAX_CERTIFICATE_BYTES, parseCertificate, type ParsedCertificate } from "./certificate.ts";
-import { bytesEqual } from "./der.ts";
+import { bytesEqual } from "../profile/der-reader.ts";
 import { LruMap } from "./lru.ts";
 
 export class CertificateCache {

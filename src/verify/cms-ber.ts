@@ -5,7 +5,8 @@
  */
 import * as asn1js from "asn1js";
 import { CMS_OID, badCms as bad, stripLeadingZeros, type SignedDataParts, type SignerParts } from "./cms-parts.ts";
-import { readTlv, u8 } from "./der.ts";
+import { readTlv } from "../profile/der-reader.ts";
+import { u8 } from "./der.ts";
 import { describeError } from "./errors.ts";
 
 type Block = asn1js.AsnType;

@@ -1,12 +1,14 @@
 /**
- * The fast path for CMS SignedData: a strict DER walk (der.ts) that slices the parts the verifier
- * needs out of the input without building a tree. A generic parser spent more time on the
- * ContentInfo (and on the certificate inside it, decoded again for nothing) than the RSA
- * verification took. Anything that is not strict DER throws `DerReadError`; the caller then
+ * The fast path for CMS SignedData: a strict DER walk (src/profile/der-reader.ts) that slices the
+ * parts the verifier needs out of the input without building a tree. A generic parser spent more
+ * time on the ContentInfo (and on the certificate inside it, decoded again for nothing) than the
+ * RSA verification took. Anything that is not strict DER throws `DerReadError`; the caller then
  * gives the input to the BER reader (cms-ber.ts), so BER producers are served as before. A
  * ContentInfo that is not a SignedData is `malformed-input` at once, as in the BER reader.
  */
-import { DerCursor, DerReadError, TAG, contentOf, encodingOf, integerContent, oidText, readAlgorithmOid, readTlv, type Tlv } from "./der.ts";
+import { DerCursor, DerReadError, TAG, contentOf, encodingOf, type Tlv } from "../profile/der-reader.ts";
+import { integerContent, oidText } from "../profile/der-values.ts";
+import { readAlgorithmOid } from "./der.ts";
 import { CMS_OID, badCms, stripLeadingZeros, type SignedAttribute, type SignedDataParts, type SignerParts } from "./cms-parts.ts";
 
 /** [0] IMPLICIT SubjectKeyIdentifier: a primitive context tag. */
@@ -15,10 +17,7 @@ const SID_KEY_ID = 0x80;
 const MAX_SIGNERS = 16;
 
 export function readSignedDataDer(der: Uint8Array): SignedDataParts {
-  const top = readTlv(der, 0);
-  if (top.tag !== TAG.SEQUENCE) throw new DerReadError("ContentInfo is not a SEQUENCE");
-  if (top.end !== der.length) throw new DerReadError("trailing bytes after the ContentInfo");
-  const info = new DerCursor(der, top, "ContentInfo");
+  const info = DerCursor.only(der, TAG.SEQUENCE, "ContentInfo");
   if (oidText(der, info.next(TAG.OID, "contentType")) !== CMS_OID.signedData) badCms("not a SignedData");
   const wrapped = info.into(info.next(TAG.CONTEXT_0, "content"), "content");
   info.end();

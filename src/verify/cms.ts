@@ -19,7 +19,9 @@ import { RSA_SIGNATURE_HASH, subjectKeyIdOf, type ParsedCertificate } from "./ce
 import { readSignedDataBer } from "./cms-ber.ts";
 import { readSignedDataDer } from "./cms-der.ts";
 import { CMS_OID, badCms as bad, stripLeadingZeros, type SignedAttribute, type SignedDataParts } from "./cms-parts.ts";
-import { DerReadError, TAG, bytesEqual, contentOf, derTime, oidText, readOnly } from "./der.ts";
+import { DerReadError, TAG, bytesEqual, contentOf, readOnly } from "../profile/der-reader.ts";
+import { oidText } from "../profile/der-values.ts";
+import { derTime } from "./der.ts";
 import { failure } from "./errors.ts";
 import { certificateInfo, checkCallOptions, type VerifierCore } from "./verifier.ts";
 import type { CmsOptions, HashName, VerificationResult } from "./types.ts";

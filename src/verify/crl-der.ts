@@ -1,6 +1,6 @@
 /**
- * Reads an X.509 CRL (RFC 5280 §5.1) with the strict DER reader of der.ts, in two steps so the
- * signature can be checked before the (possibly million-entry) list is walked:
+ * Reads an X.509 CRL (RFC 5280 §5.1) with the strict DER reader (src/profile/der-reader.ts), in
+ * two steps so the signature can be checked before the (possibly million-entry) list is walked:
  *
  * 1. {@link readCertificateList}: the signed TBSCertList bytes, algorithm, signature, issuer,
  *    thisUpdate/nextUpdate, the CRL extensions, and where the revokedCertificates list lies;
@@ -11,23 +11,9 @@
  * a CRL near the cost of copying it. {@link readRevokedEntry} re-reads one entry by offset, so a
  * checked CRL need only keep a serial → offset map.
  */
-import {
-  DerCursor,
-  DerReadError,
-  TAG,
-  bitStringBytes,
-  contentOf,
-  derTime,
-  encodingOf,
-  integerContent,
-  readAlgorithmOid,
-  readExtensions,
-  readTlv,
-  serialHex,
-  type NodeBudget,
-  type RawExtension,
-  type Tlv,
-} from "./der.ts";
+import { DerCursor, DerReadError, TAG, contentOf, encodingOf, readTlv, type NodeBudget, type Tlv } from "../profile/der-reader.ts";
+import { bitStringBytes, integerContent, readExplicitExtensions, readExtensions, type RawExtension } from "../profile/der-values.ts";
+import { derTime, readAlgorithmOid, serialHex } from "./der.ts";
 
 export interface CertificateListParts {
   /** The TBSCertList as signed (a view into the input). */
@@ -52,9 +38,7 @@ export interface RevokedEntry {
 
 /** Reads everything but the entries. Throws `DerReadError` for anything that is not strict DER of a CRL. */
 export function readCertificateList(der: Uint8Array, budget: NodeBudget): CertificateListParts {
-  const top = readTlv(der, 0);
-  if (top.tag !== TAG.SEQUENCE || top.end !== der.length) throw new DerReadError("not one DER SEQUENCE");
-  const list = new DerCursor(der, top, "CertificateList", budget);
+  const list = DerCursor.only(der, TAG.SEQUENCE, "CertificateList", budget);
   const tbsTlv = list.next(TAG.SEQUENCE, "tbsCertList");
   const signatureAlgorithm = readAlgorithmOid(list, "signatureAlgorithm");
   const signature = bitStringBytes(der, list.next(TAG.BIT_STRING, "signatureValue"));
@@ -69,13 +53,7 @@ export function readCertificateList(der: Uint8Array, budget: NodeBudget): Certif
   const next = tbs.peekTag();
   const nextUpdate = next === TAG.UTC_TIME || next === TAG.GENERALIZED_TIME ? derTime(der, tbs.any("nextUpdate")) : undefined;
   const revoked = tbs.optional(TAG.SEQUENCE, "revokedCertificates");
-  let extensions: RawExtension[] = [];
-  const wrapped = tbs.optional(TAG.CONTEXT_0, "crlExtensions");
-  if (wrapped) {
-    const inner = tbs.into(wrapped, "crlExtensions");
-    extensions = readExtensions(inner, inner.next(TAG.SEQUENCE, "Extensions"), "crlExtensions");
-    inner.end();
-  }
+  const extensions = readExplicitExtensions(tbs, TAG.CONTEXT_0, "crlExtensions");
   tbs.end();
   return {
     tbsDer: encodingOf(der, tbsTlv),

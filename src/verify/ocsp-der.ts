@@ -1,26 +1,13 @@
 /**
- * Reads an OCSP response (RFC 6960 §4.2.1) with the strict DER reader of der.ts. With a nonce,
- * every verification brings a new response, and the generic ASN.1 parser spent three times as
- * long on it as the two RSA verifications took. This reader slices the fields the checks in
- * ocsp.ts need out of the input (signed bytes, responder id, answers, extensions, embedded
+ * Reads an OCSP response (RFC 6960 §4.2.1) with the strict DER reader (src/profile/der-reader.ts).
+ * With a nonce, every verification brings a new response, and the generic ASN.1 parser spent three
+ * times as long on it as the two RSA verifications took. This reader slices the fields the checks
+ * in ocsp.ts need out of the input (signed bytes, responder id, answers, extensions, embedded
  * certificates as their exact DER) and throws `DerReadError` for anything else.
  */
-import {
-  DerCursor,
-  DerReadError,
-  TAG,
-  bitStringBytes,
-  contentOf,
-  derTime,
-  encodingOf,
-  integerContent,
-  oidText,
-  readAlgorithmOid,
-  readExtensions,
-  readTlv,
-  type NodeBudget,
-  type RawExtension,
-} from "./der.ts";
+import { DerCursor, DerReadError, TAG, contentOf, encodingOf, readTlv, type NodeBudget } from "../profile/der-reader.ts";
+import { bitStringBytes, integerContent, oidText, readExplicitExtensions, readVersionV1, type RawExtension } from "../profile/der-values.ts";
+import { derTime, readAlgorithmOid } from "./der.ts";
 
 const ID_PKIX_OCSP_BASIC = "1.3.6.1.5.5.7.48.1.1";
 /** Most certificates a response may carry (a responder sends its own, perhaps one more). */
@@ -67,9 +54,7 @@ export interface OcspResponseParts {
 }
 
 export function readOcspResponse(der: Uint8Array, budget: NodeBudget): OcspResponseParts {
-  const top = readTlv(der, 0);
-  if (top.tag !== TAG.SEQUENCE || top.end !== der.length) throw new DerReadError("not one DER SEQUENCE");
-  const response = new DerCursor(der, top, "OCSPResponse", budget);
+  const response = DerCursor.only(der, TAG.SEQUENCE, "OCSPResponse", budget);
   const statusTlv = response.next(TAG.ENUMERATED, "responseStatus");
   if (statusTlv.end - statusTlv.contentStart !== 1) throw new DerReadError("responseStatus is not one byte");
   const status = der[statusTlv.contentStart]!;
@@ -107,13 +92,7 @@ function readBasic(der: Uint8Array, start: number, end: number, budget: NodeBudg
   basic.end();
 
   const tbs = basic.into(tbsTlv, "ResponseData");
-  const version = tbs.optional(TAG.CONTEXT_0, "version");
-  if (version) {
-    const v = tbs.into(version, "version");
-    const n = integerContent(der, v.next(TAG.INTEGER, "version"));
-    v.end();
-    if (n.length !== 1 || n[0] !== 0) throw new DerReadError("ResponseData version is not v1");
-  }
+  readVersionV1(tbs, "ResponseData");
   let responderId: BasicResponseParts["responderId"];
   const rid = tbs.any("responderID");
   if (rid.tag === 0xa1) {
@@ -132,7 +111,7 @@ function readBasic(der: Uint8Array, start: number, end: number, budget: NodeBudg
     if (responses.length >= MAX_RESPONSES) throw new DerReadError("too many SingleResponses");
     responses.push(readSingle(list));
   }
-  const extensions = explicitExtensions(tbs, "responseExtensions");
+  const extensions = readExplicitExtensions(tbs, TAG.CONTEXT_1, "responseExtensions");
   tbs.end();
   return { tbsDer: encodingOf(der, tbsTlv), responderId, producedAt, responses, extensions, signatureAlgorithm, signature, certificates };
 }
@@ -175,17 +154,7 @@ function readSingle(list: DerCursor): SingleResponseParts {
     nextUpdate = derTime(der, n.next(TAG.GENERALIZED_TIME, "nextUpdate"));
     n.end();
   }
-  const extensions = explicitExtensions(single, "singleExtensions");
+  const extensions = readExplicitExtensions(single, TAG.CONTEXT_1, "singleExtensions");
   single.end();
   return { hashAlgorithm, issuerNameHash, issuerKeyHash, serial, status, thisUpdate, ...(nextUpdate ? { nextUpdate } : {}), extensions };
-}
-
-/** `[1] EXPLICIT Extensions OPTIONAL`, as ResponseData and SingleResponse end. */
-function explicitExtensions(c: DerCursor, what: string): RawExtension[] {
-  const wrapped = c.optional(TAG.CONTEXT_1, what);
-  if (!wrapped) return [];
-  const inner = c.into(wrapped, what);
-  const list = readExtensions(inner, inner.next(TAG.SEQUENCE, "Extensions"), what);
-  inner.end();
-  return list;
 }

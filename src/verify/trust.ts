@@ -14,7 +14,8 @@ import {
   subjectKeyIdOf,
   type ParsedCertificate,
 } from "./certificate.ts";
-import { bytesEqual, toHex } from "./der.ts";
+import { bytesEqual } from "../profile/der-reader.ts";
+import { toHex } from "./der.ts";
 import { VerificationFailure, failure } from "./errors.ts";
 import type { CertificateType, RootInfo } from "./types.ts";
 

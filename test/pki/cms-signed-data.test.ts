@@ -9,7 +9,8 @@ import { spawnSync } from "node:child_process";
 import { SignedXml } from "xml-crypto";
 import { assembleSignedData, CmsBuildError, prepareSignedAttributes } from "../../src/pki/cms-signed-data.ts";
 import { signXmlEnveloped, XmlSignError, type ExternalXmlSigner } from "../../src/pki/xml-signature.ts";
-import { DerCursor, TAG, contextTag } from "../../src/pki/der.ts";
+import { DerCursor, TAG, contentOf, encodingOf } from "../../src/profile/der-reader.ts";
+import { contextTag } from "../../src/pki/der.ts";
 import { generateKey, makeCa, makeLeaf, openssl, tempDir, type TestCa, type TestCert, type TestKey } from "../helpers/test-pki.ts";
 
 const CONTENT = new TextEncoder().encode("令和8年分 確定申告書 / tax return 2026\n");
@@ -38,14 +39,13 @@ const privateKey = (k: TestKey): KeyObject => KeyObject.from(k.keys.privateKey a
 
 /** Attribute OIDs (dotted) and their encodings, in the order of the signed SET. */
 function attributesOf(setDer: Uint8Array): { oid: string; der: Uint8Array }[] {
-  const top = new DerCursor(setDer, { remaining: 1000 });
-  const set = top.enter(top.read(TAG.SET));
+  const set = DerCursor.only(setDer, TAG.SET, "signedAttrs", { remaining: 1000 });
   const out: { oid: string; der: Uint8Array }[] = [];
   while (!set.done) {
-    const a = set.read(TAG.SEQUENCE);
-    const inner = set.enter(a);
-    const oidBytes = inner.content(inner.read(TAG.OID));
-    out.push({ oid: Buffer.from(oidBytes).toString("hex"), der: set.encoding(a) });
+    const a = set.next(TAG.SEQUENCE, "Attribute");
+    const inner = set.into(a, "Attribute");
+    const oidBytes = contentOf(setDer, inner.next(TAG.OID, "attrType"));
+    out.push({ oid: Buffer.from(oidBytes).toString("hex"), der: encodingOf(setDer, a) });
   }
   return out;
 }

@@ -3,7 +3,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as asn1js from "asn1js";
-import { DerWriter, TAG, contextTag } from "../../src/pki/der.ts";
+import { TAG } from "../../src/profile/der-reader.ts";
+import { DerWriter, contextTag } from "../../src/pki/der.ts";
 
 const hex = (b: Uint8Array | ArrayBuffer) => Buffer.from(b instanceof ArrayBuffer ? new Uint8Array(b) : b).toString("hex");
 

@@ -1,6 +1,7 @@
-// The verifier's hand-written DER readers (src/verify/der.ts, cms-der.ts, crl-der.ts): strict on
-// what they refuse (truncated, overlong, trailing garbage, indefinite lengths), and equal to the
-// generic libraries (asn1js, @peculiar/asn1-x509, the BER CMS reader) on what they accept.
+// The verifier's hand-written DER readers (src/verify/der.ts, cms-der.ts, crl-der.ts, ocsp-der.ts),
+// built on the shared reader (tested on its own in test/profile/der-reader.test.ts): strict on what
+// they refuse (truncated, overlong, trailing garbage, indefinite lengths), and equal to the generic
+// libraries (asn1js, @peculiar/asn1-x509, the BER CMS reader) on what they accept.
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { KeyObject, createHash, sign, webcrypto } from "node:crypto";
@@ -14,7 +15,8 @@ import { BasicOCSPResponse, CertID, OCSPRequest, OCSPResponse, Request, TBSReque
 import { buildOcspRequest } from "../../src/verify/ocsp.ts";
 import { parseCertificate } from "../../src/verify/certificate.ts";
 import { TrustStore } from "../../src/verify/trust.ts";
-import { DerCursor, DerReadError, TAG, derTime, integerContent, oidText, readTlv } from "../../src/verify/der.ts";
+import { DerReadError, TAG, readTlv } from "../../src/profile/der-reader.ts";
+import { derTime } from "../../src/verify/der.ts";
 import { readSignedDataDer } from "../../src/verify/cms-der.ts";
 import { readSignedDataBer } from "../../src/verify/cms-ber.ts";
 import type { SignedDataParts } from "../../src/verify/cms-parts.ts";
@@ -49,51 +51,7 @@ function overlongTop(der: Uint8Array): Uint8Array {
   return Uint8Array.from([der[0]!, 0x84, ...lengthBytes, ...der.subarray(t.contentStart)]);
 }
 
-describe("readTlv and the primitive readers", () => {
-  test("refuses truncation, indefinite and non-minimal lengths, content past its container, multi-byte tags", () => {
-    const refuse = (input: Uint8Array, pattern: RegExp, limit?: number) => assert.throws(() => readTlv(input, 0, limit), (e: unknown) => e instanceof DerReadError && pattern.test(e.message));
-    refuse(bytes(0x30), /truncated/);
-    refuse(bytes(0x30, 0x80, 0x00, 0x00), /indefinite/);
-    refuse(bytes(0x04, 0x81, 0x05, 1, 2, 3, 4, 5), /not minimally encoded/); // long form for 5
-    refuse(bytes(0x04, 0x82, 0x00, 0x85, ...new Array(0x85).fill(0)), /leading zero/);
-    refuse(bytes(0x04, 0x85, 1, 0, 0, 0, 0), /too long/);
-    refuse(bytes(0x04, 0x03, 1, 2), /past its container/);
-    refuse(bytes(0x04, 0x82, 0x01), /truncated length/);
-    refuse(bytes(0x1f, 0x81, 0x01, 0x00), /multi-byte tags/);
-    refuse(bytes(0x30, 0x02, 0x05, 0x00, 0xff), /past its container/, 3); // the limit, not the array, bounds it
-    const ok = readTlv(bytes(0x04, 0x81, 0x80, ...new Array(0x80).fill(7)), 0);
-    assert.deepEqual([ok.tag, ok.contentStart, ok.end], [0x04, 3, 0x83]);
-  });
-
-  test("a cursor refuses trailing elements, wrong tags and a spent node budget", () => {
-    const der = bytes(0x30, 0x06, 0x02, 0x01, 0x05, 0x05, 0x00, 0x05); // SEQ { INTEGER 5, NULL } with a stray byte inside
-    const stray = new DerCursor(der, readTlv(der, 0), "test");
-    stray.next(TAG.INTEGER, "x");
-    stray.next(TAG.NULL, "y");
-    assert.throws(() => stray.end(), /unexpected element with tag 0x05/);
-    assert.throws(() => stray.any("z"), /truncated/);
-    const good = bytes(0x30, 0x05, 0x02, 0x01, 0x05, 0x05, 0x00);
-    const c = new DerCursor(good, readTlv(good, 0), "test");
-    assert.throws(() => c.next(TAG.OID, "oid"), /has tag 0x02, expected 0x06/);
-    const c2 = new DerCursor(good, readTlv(good, 0), "test");
-    c2.next(TAG.INTEGER, "x");
-    assert.throws(() => c2.end(), /unexpected element/);
-    const c3 = new DerCursor(good, readTlv(good, 0), "test", { remaining: 1 });
-    c3.next(TAG.INTEGER, "x");
-    assert.throws(() => c3.next(TAG.NULL, "y"), /too many ASN.1 elements/);
-  });
-
-  test("oidText equals asn1js on real OIDs and refuses non-minimal or truncated arcs", () => {
-    for (const text of ["1.2.840.113549.1.7.2", "2.5.29.31", "1.2.392.200149.8.5.5.1", "2.16.840.1.101.3.4.2.3", "0.9.2342.19200300.100.1.25", "2.999.1", "1.3.6.1.4.1.311.21.7"]) {
-      const der = new Uint8Array(new asn1js.ObjectIdentifier({ value: text }).toBER());
-      assert.equal(oidText(der, readTlv(der, 0)), text);
-    }
-    assert.throws(() => { const d = bytes(0x06, 0x03, 0x2a, 0x80, 0x01); oidText(d, readTlv(d, 0)); }, /not minimally encoded/);
-    assert.throws(() => { const d = bytes(0x06, 0x02, 0x2a, 0x86); oidText(d, readTlv(d, 0)); }, /truncated/);
-    assert.throws(() => { const d = bytes(0x06, 0x00); oidText(d, readTlv(d, 0)); }, /bad length/);
-    assert.throws(() => { const d = bytes(0x06, 0x0a, 0x2a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f); oidText(d, readTlv(d, 0)); }, /too large/);
-  });
-
+describe("derTime", () => {
   test("derTime equals asn1js on UTCTime and GeneralizedTime, and refuses what DER does not allow", () => {
     const cases: [number, string][] = [
       [TAG.UTC_TIME, "261125030000Z"],
@@ -121,15 +79,6 @@ describe("readTlv and the primitive readers", () => {
       const der = Uint8Array.from([tag, text.length, ...Buffer.from(text, "latin1")]);
       assert.throws(() => derTime(der, readTlv(der, 0)), DerReadError, text);
     }
-  });
-
-  test("integerContent refuses non-minimal INTEGERs and keeps a needed leading zero", () => {
-    const read = (...b: number[]) => { const d = bytes(...b); return Buffer.from(integerContent(d, readTlv(d, 0))).toString("hex"); };
-    assert.equal(read(0x02, 0x02, 0x00, 0x80), "0080");
-    assert.equal(read(0x02, 0x01, 0x00), "00");
-    assert.throws(() => read(0x02, 0x02, 0x00, 0x7f), /minimally/);
-    assert.throws(() => read(0x02, 0x02, 0xff, 0x80), /minimally/);
-    assert.throws(() => read(0x02, 0x00), /empty/);
   });
 });
 
@@ -315,7 +264,7 @@ describe("CRL reader", () => {
   test("every truncation, trailing garbage, an overlong length and a spent node budget are refused", async () => {
     const der = await crlOf(sampleEntries(20));
     for (let n = 0; n < der.length; n++) assert.throws(() => readAll(der.subarray(0, n)), DerReadError, `prefix of ${n} bytes`);
-    assert.throws(() => readAll(Uint8Array.from([...der, 0])), /not one DER SEQUENCE/);
+    assert.throws(() => readAll(Uint8Array.from([...der, 0])), /CertificateList: trailing bytes/);
     assert.throws(() => readAll(overlongTop(der)), /not minimally encoded/);
     const budget = { remaining: 40 };
     const parts = readCertificateList(der, budget);
@@ -454,7 +403,7 @@ describe("OCSP response reader", () => {
   test("every truncation, trailing garbage, an overlong length and a spent node budget are refused", () => {
     for (const der of ours) {
       for (let n = 0; n < der.length; n++) assert.throws(() => readOcspResponse(der.subarray(0, n), { remaining: 2000 }), DerReadError, `prefix of ${n} bytes`);
-      assert.throws(() => readOcspResponse(Uint8Array.from([...der, 0]), { remaining: 2000 }), /not one DER SEQUENCE/);
+      assert.throws(() => readOcspResponse(Uint8Array.from([...der, 0]), { remaining: 2000 }), /OCSPResponse: trailing bytes/);
       assert.throws(() => readOcspResponse(overlongTop(der), { remaining: 2000 }), /not minimally encoded/);
       assert.throws(() => readOcspResponse(der, { remaining: 10 }), /too many ASN.1 elements/);
     }

@@ -1,0 +1,48 @@
+/**
+ * The fields of an X.509 certificate that are hashed or compared byte for byte, sliced out of its
+ * DER: the issuer and subject Names (CRL issuer matching, CertID name hashes), the
+ * SubjectPublicKeyInfo and its key bits (CertID key hashes, key identifiers), and the serial.
+ * Re-encoding a parsed value could change these bytes, so they are read in place. The issuer's
+ * CRL and OCSP builders and the verifier both take them from here.
+ */
+import { DerCursor, DerReadError, TAG, encodingOf } from "./der-reader.ts";
+import { bitStringBytes, integerContent } from "./der-values.ts";
+
+/** Views into the certificate's DER (copy what you keep). */
+export interface CertificateParts {
+  /** The serialNumber INTEGER's content as written (minimal; a leading 00 when the top bit is set). */
+  readonly serial: Uint8Array;
+  readonly issuerNameDer: Uint8Array;
+  readonly subjectNameDer: Uint8Array;
+  readonly spkiDer: Uint8Array;
+  /** The subjectPublicKey BIT STRING's value without the unused-bits byte (what SKI and CertID hash). */
+  readonly spkiKeyBits: Uint8Array;
+}
+
+/** Reads a Certificate's outline and the TBSCertificate up to its public key; throws `DerReadError` otherwise. */
+export function readCertificateParts(der: Uint8Array): CertificateParts {
+  const cert = DerCursor.only(der, TAG.SEQUENCE, "Certificate", { remaining: 64 });
+  const tbs = cert.into(cert.next(TAG.SEQUENCE, "tbsCertificate"), "TBSCertificate");
+  cert.next(TAG.SEQUENCE, "signatureAlgorithm");
+  cert.next(TAG.BIT_STRING, "signatureValue");
+  cert.end();
+  tbs.optional(TAG.CONTEXT_0, "version");
+  const serial = integerContent(der, tbs.next(TAG.INTEGER, "serialNumber"));
+  tbs.next(TAG.SEQUENCE, "signature");
+  const issuer = tbs.next(TAG.SEQUENCE, "issuer");
+  tbs.next(TAG.SEQUENCE, "validity");
+  const subject = tbs.next(TAG.SEQUENCE, "subject");
+  const spkiTlv = tbs.next(TAG.SEQUENCE, "subjectPublicKeyInfo");
+  const spki = tbs.into(spkiTlv, "SubjectPublicKeyInfo");
+  spki.next(TAG.SEQUENCE, "algorithm");
+  const spkiKeyBits = bitStringBytes(der, spki.next(TAG.BIT_STRING, "subjectPublicKey"));
+  spki.end();
+  if (spkiKeyBits.length === 0) throw new DerReadError("SubjectPublicKeyInfo: an empty subjectPublicKey");
+  return {
+    serial,
+    issuerNameDer: encodingOf(der, issuer),
+    subjectNameDer: encodingOf(der, subject),
+    spkiDer: encodingOf(der, spkiTlv),
+    spkiKeyBits,
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * The DER values both the issuer and the verifier read out of untrusted input, decoded strictly
+ * (the form DER requires, nothing looser) and throwing `DerReadError` otherwise: OBJECT
+ * IDENTIFIERs, INTEGERs, BIT STRINGs, BOOLEANs, OCSP's v1 version field, and the Extensions list
+ * of certificates, CRLs and OCSP messages.
+ */
+import { DerReadError, TAG, contentOf, type DerCursor, type Tlv } from "./der-reader.ts";
+
+/** Longest OBJECT IDENTIFIER content accepted: real ones are under 32 bytes. */
+const MAX_OID_BYTES = 64;
+
+/** A DER OBJECT IDENTIFIER as dotted text. Base-128 arcs must be minimal and each fit in 2^53. */
+export function oidText(bytes: Uint8Array, t: Tlv): string {
+  if (t.tag !== TAG.OID) throw new DerReadError("not an OBJECT IDENTIFIER");
+  const n = t.end - t.contentStart;
+  if (n < 1 || n > MAX_OID_BYTES) throw new DerReadError("OBJECT IDENTIFIER of a bad length");
+  // Built as a string directly: half the time of collecting arcs and joining them (it runs once
+  // per extension, so per CRL entry).
+  let text = "";
+  let value = 0;
+  let fresh = true;
+  for (let i = t.contentStart; i < t.end; i++) {
+    const b = bytes[i]!;
+    if (fresh && b === 0x80) throw new DerReadError("OBJECT IDENTIFIER arc not minimally encoded");
+    fresh = false;
+    if (value > (Number.MAX_SAFE_INTEGER - 127) / 128) throw new DerReadError("OBJECT IDENTIFIER arc too large");
+    value = value * 128 + (b & 0x7f);
+    if ((b & 0x80) === 0) {
+      if (text.length > 0) text += "." + value;
+      else text = value < 40 ? "0." + value : value < 80 ? "1." + (value - 40) : "2." + (value - 80);
+      value = 0;
+      fresh = true;
+    }
+  }
+  if (!fresh) throw new DerReadError("OBJECT IDENTIFIER truncated");
+  return text;
+}
+
+/** The content of a DER INTEGER, checked to be minimally encoded (a serial number's bytes, as written). */
+export function integerContent(bytes: Uint8Array, t: Tlv): Uint8Array {
+  if (t.tag !== TAG.INTEGER) throw new DerReadError("not an INTEGER");
+  const n = t.end - t.contentStart;
+  if (n < 1) throw new DerReadError("empty INTEGER");
+  const b0 = bytes[t.contentStart]!;
+  if (n > 1 && ((b0 === 0 && bytes[t.contentStart + 1]! < 0x80) || (b0 === 0xff && bytes[t.contentStart + 1]! >= 0x80))) {
+    throw new DerReadError("INTEGER not minimally encoded");
+  }
+  return bytes.subarray(t.contentStart, t.end);
+}
+
+/** The bits of a BIT STRING with no unused bits (signatures, keys). */
+export function bitStringBytes(bytes: Uint8Array, t: Tlv): Uint8Array {
+  if (t.tag !== TAG.BIT_STRING) throw new DerReadError("not a BIT STRING");
+  if (t.end - t.contentStart < 1 || bytes[t.contentStart] !== 0) throw new DerReadError("BIT STRING with unused bits");
+  return bytes.subarray(t.contentStart + 1, t.end);
+}
+
+/** A DER BOOLEAN. TRUE is 0xFF; an explicit FALSE (0x00, which DER would omit as the default) is read as false. */
+export function booleanValue(bytes: Uint8Array, t: Tlv): boolean {
+  if (t.tag !== TAG.BOOLEAN || t.end - t.contentStart !== 1) throw new DerReadError("not a BOOLEAN");
+  const v = bytes[t.contentStart];
+  if (v !== 0x00 && v !== 0xff) throw new DerReadError("BOOLEAN neither 0x00 nor 0xFF");
+  return v === 0xff;
+}
+
+/**
+ * `version [0] EXPLICIT Version DEFAULT v1`, read from the cursor's position (OCSP's TBSRequest
+ * and ResponseData): absent, or present and v1 (0). Any other version is refused: its syntax is
+ * not the one read here.
+ */
+export function readVersionV1(c: DerCursor, what: string): void {
+  const wrapped = c.optional(TAG.CONTEXT_0, "version");
+  if (!wrapped) return;
+  const v = c.into(wrapped, "version");
+  const n = integerContent(c.bytes, v.next(TAG.INTEGER, "version"));
+  v.end();
+  if (n.length !== 1 || n[0] !== 0) throw new DerReadError(`${what} version is not v1`);
+}
+
+export interface RawExtension {
+  readonly oid: string;
+  readonly critical: boolean;
+  /** The extnValue OCTET STRING's content: the extension's own DER (a view into the input). */
+  readonly value: Uint8Array;
+}
+
+/**
+ * `Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension`, the `list` element `c` just returned.
+ * An empty list, or one naming an extension twice (X.509 allows each at most once), is refused.
+ */
+export function readExtensions(c: DerCursor, list: Tlv, what: string): RawExtension[] {
+  const bytes = c.bytes;
+  const out: RawExtension[] = [];
+  const items = c.into(list, what);
+  while (!items.done) {
+    const e = items.into(items.next(TAG.SEQUENCE, "Extension"), "Extension");
+    const oid = oidText(bytes, e.next(TAG.OID, "extnID"));
+    const flag = e.optional(TAG.BOOLEAN, "critical");
+    const critical = flag ? booleanValue(bytes, flag) : false;
+    const value = contentOf(bytes, e.next(TAG.OCTET_STRING, "extnValue"));
+    e.end();
+    for (let i = 0; i < out.length; i++) if (out[i]!.oid === oid) throw new DerReadError(`${what}: extension ${oid} appears twice`);
+    out.push({ oid, critical, value });
+  }
+  if (out.length === 0) throw new DerReadError(`${what}: an empty Extensions list`);
+  return out;
+}
+
+/** One empty list for every element without extensions, most of them (no allocation per element). */
+const NO_EXTENSIONS: readonly RawExtension[] = Object.freeze([]);
+
+/** `[n] EXPLICIT Extensions OPTIONAL` with context tag `tag`, read from the cursor's position: no extensions when absent. */
+export function readExplicitExtensions(c: DerCursor, tag: number, what: string): readonly RawExtension[] {
+  const wrapped = c.optional(tag, what);
+  if (!wrapped) return NO_EXTENSIONS;
+  const inner = c.into(wrapped, what);
+  const list = readExtensions(inner, inner.next(TAG.SEQUENCE, "Extensions"), what);
+  inner.end();
+  return list;
+}
