@@ -82,7 +82,9 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   progress(`${machine.nproc} × ${machine.cpuModel}; ${machine.node}; ${machine.openssl}${machine.cfssl ? `; cfssl ${machine.cfssl}` : "; cfssl not installed"}`);
 
-  const busy = await waitQuiet(options.quick ? 1000 : 20_000);
+  // Before a measuring window: wait until the machine is quiet (a quick run takes one 1-second sample).
+  const settle = (fullMs: number) => waitQuiet(options.quick ? 1000 : fullMs);
+  const busy = await settle(20_000);
   if (busy >= 0.12) progress(`machine not quiet at start (${Math.round(busy * 100)} % busy): figures may be noisy; see foreign CPU in the report`);
 
   let baselines: Baselines | undefined;
@@ -96,7 +98,6 @@ async function main(): Promise<void> {
     })());
   await getBaselines();
 
-  const settle = (fullMs: number) => waitQuiet(options.quick ? 1000 : fullMs);
   const ctx: SuiteContext = { options, baselines: getBaselines, progress, cleanup, settle };
   const results: BenchResult[] = [];
   for (const suite of SUITES) {

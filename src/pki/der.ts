@@ -4,6 +4,11 @@
  * Reading untrusted DER is src/profile/der-reader.ts, shared with the verifier.
  */
 import { TAG } from "../profile/der-reader.ts";
+import { lengthOfLength, tlv, writeLength } from "../profile/der-tlv.ts";
+import { stripLeadingZeros } from "../profile/der-values.ts";
+
+// The primitives shared with the verifier, for the encoders that build on them here.
+export { lengthOfLength, stripLeadingZeros, tlv, writeLength };
 
 /** Context-specific tag number `n` (0–30), constructed or primitive. */
 export function contextTag(n: number, constructed: boolean): number {
@@ -13,31 +18,6 @@ export function contextTag(n: number, constructed: boolean): number {
 // ---------------------------------------------------------------------------------------------
 // Encoding
 // ---------------------------------------------------------------------------------------------
-
-/** Number of bytes a DER length field takes for a content of `length` bytes. */
-export function lengthOfLength(length: number): number {
-  if (length < 0x80) return 1;
-  if (length < 0x100) return 2;
-  if (length < 0x10000) return 3;
-  if (length < 0x1000000) return 4;
-  if (length <= 0xffffffff) return 5;
-  throw new RangeError(`DER length ${length} too large`);
-}
-
-/** Writes a DER length field at `offset`; returns the offset after it. */
-export function writeLength(out: Uint8Array, offset: number, length: number): number {
-  const n = lengthOfLength(length);
-  if (n === 1) {
-    out[offset] = length;
-    return offset + 1;
-  }
-  out[offset] = 0x80 | (n - 1);
-  for (let i = n - 1; i >= 1; i--) {
-    out[offset + i] = length & 0xff;
-    length = Math.floor(length / 256);
-  }
-  return offset + n;
-}
 
 /** The DER header (tag + length) for `length` content bytes. */
 export function header(tag: number, length: number): Uint8Array {
@@ -53,20 +33,6 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
   for (const p of parts) total += p.length;
   const out = new Uint8Array(total);
   let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-/** A TLV whose content is the concatenation of `parts`. */
-export function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
-  let len = 0;
-  for (const p of parts) len += p.length;
-  const out = new Uint8Array(1 + lengthOfLength(len) + len);
-  out[0] = tag;
-  let o = writeLength(out, 1, len);
   for (const p of parts) {
     out.set(p, o);
     o += p.length;
@@ -96,16 +62,6 @@ export function oid(dotted: string): Uint8Array {
   pushArc(arcs[0]! * 40n + arcs[1]!);
   for (const a of arcs.slice(2)) pushArc(a);
   return tlv(TAG.OID, Uint8Array.from(body));
-}
-
-/**
- * Minimal unsigned big-endian magnitude of `bytes` (leading zero bytes removed; zero stays one
- * 0x00 byte) — the content a DER INTEGER needs, before the sign pad.
- */
-export function stripLeadingZeros(bytes: Uint8Array): Uint8Array {
-  let i = 0;
-  while (i < bytes.length - 1 && bytes[i] === 0) i++;
-  return i === 0 ? bytes : bytes.subarray(i);
 }
 
 /** Content length of a DER INTEGER holding the unsigned magnitude `mag` (already minimal). */

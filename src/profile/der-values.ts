@@ -55,6 +55,17 @@ export function bitStringBytes(bytes: Uint8Array, t: Tlv): Uint8Array {
   return bytes.subarray(t.contentStart + 1, t.end);
 }
 
+/**
+ * Minimal unsigned big-endian magnitude of `bytes`: leading zero bytes removed, zero stays one 0x00
+ * byte (a view, not a copy). What an issued INTEGER holds before its sign pad, and how serials are
+ * compared and shown.
+ */
+export function stripLeadingZeros(bytes: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < bytes.length - 1 && bytes[i] === 0) i++;
+  return i === 0 ? bytes : bytes.subarray(i);
+}
+
 /** A DER BOOLEAN. TRUE is 0xFF; an explicit FALSE (0x00, which DER would omit as the default) is read as false. */
 export function booleanValue(bytes: Uint8Array, t: Tlv): boolean {
   if (t.tag !== TAG.BOOLEAN || t.end - t.contentStart !== 1) throw new DerReadError("not a BOOLEAN");

@@ -4,7 +4,8 @@
  * Used when the strict DER reader (cms-der.ts) refuses the input; gives the same parts.
  */
 import * as asn1js from "asn1js";
-import { CMS_OID, badCms as bad, stripLeadingZeros, type SignedDataParts, type SignerParts } from "./cms-parts.ts";
+import { CMS_OID, badCms as bad, type SignedDataParts, type SignerParts } from "./cms-parts.ts";
+import { stripLeadingZeros } from "../profile/der-values.ts";
 import { readTlv } from "../profile/der-reader.ts";
 import { u8 } from "./der.ts";
 import { describeError } from "./errors.ts";

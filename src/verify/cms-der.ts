@@ -7,9 +7,9 @@
  * ContentInfo that is not a SignedData is `malformed-input` at once, as in the BER reader.
  */
 import { DerCursor, DerReadError, TAG, contentOf, encodingOf, type Tlv } from "../profile/der-reader.ts";
-import { integerContent, oidText } from "../profile/der-values.ts";
+import { integerContent, oidText, stripLeadingZeros } from "../profile/der-values.ts";
 import { readAlgorithmOid } from "./der.ts";
-import { CMS_OID, badCms, stripLeadingZeros, type SignedAttribute, type SignedDataParts, type SignerParts } from "./cms-parts.ts";
+import { CMS_OID, badCms, type SignedAttribute, type SignedDataParts, type SignerParts } from "./cms-parts.ts";
 
 /** [0] IMPLICIT SubjectKeyIdentifier: a primitive context tag. */
 const SID_KEY_ID = 0x80;

@@ -47,10 +47,3 @@ export interface SignedDataParts {
   readonly certificates: readonly Uint8Array[];
   readonly signers: readonly SignerParts[];
 }
-
-/** The serial as the SignerInfo gives it, without leading zero bytes (compared with a certificate's). */
-export function stripLeadingZeros(b: Uint8Array): Uint8Array {
-  let i = 0;
-  while (i < b.length - 1 && b[i] === 0) i++;
-  return b.subarray(i);
-}

@@ -1,13 +1,12 @@
 /**
  * The verifier's own DER helpers, on top of the shared strict reader (src/profile/der-reader.ts):
- * times, AlgorithmIdentifiers, copies of the certificate parts whose exact bytes are hashed and
- * compared (src/profile/certificate-parts.ts), and the one small writer for the requests the
- * verifier sends. Reading failures are `DerReadError`, so a caller can fail closed (or, for CMS,
- * hand BER input to the generic parser).
+ * times, AlgorithmIdentifiers, and copies of the certificate parts whose exact bytes are hashed
+ * and compared (src/profile/certificate-parts.ts). Reading failures are `DerReadError`, so a
+ * caller can fail closed (or, for CMS, hand BER input to the generic parser).
  */
 import { readCertificateParts, type CertificateParts } from "../profile/certificate-parts.ts";
 import { DerReadError, TAG, contentOf, readOnly, type DerCursor, type Tlv } from "../profile/der-reader.ts";
-import { oidText } from "../profile/der-values.ts";
+import { oidText, stripLeadingZeros } from "../profile/der-values.ts";
 
 /**
  * A DER Time (RFC 5280 §4.1.2.5): UTCTime YYMMDDHHMMSSZ (years 50–99 are 19xx) or GeneralizedTime
@@ -66,22 +65,6 @@ export function readAlgorithmOid(c: DerCursor, what: string): string {
   return oid;
 }
 
-/** One DER TLV around `parts` (written, not read: for the few requests the verifier sends). */
-export function encodeTlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const header = length < 0x80 ? [tag, length] : length < 0x100 ? [tag, 0x81, length] : length < 0x10000 ? [tag, 0x82, length >> 8, length & 0xff] : undefined;
-  if (!header) throw new RangeError("encodeTlv: content over 64 KiB");
-  const out = new Uint8Array(header.length + length);
-  out.set(header, 0);
-  let p = header.length;
-  for (const part of parts) {
-    out.set(part, p);
-    p += part.length;
-  }
-  return out;
-}
-
 export type RawCertificateParts = Omit<CertificateParts, "serial">;
 
 /** Copies issuer, subject and SubjectPublicKeyInfo out of a certificate's DER (see src/profile/certificate-parts.ts). */
@@ -119,7 +102,5 @@ export function u8(buffer: ArrayBuffer | ArrayBufferView): Uint8Array {
 
 /** An unsigned serial number as upper-case hex without leading zero bytes (matches the CA's serialHex). */
 export function serialHex(bytes: Uint8Array): string {
-  let i = 0;
-  while (i < bytes.length - 1 && bytes[i] === 0) i++;
-  return toHex(bytes.subarray(i));
+  return toHex(stripLeadingZeros(bytes));
 }

@@ -17,7 +17,7 @@ import type { RevocationReason } from "../rules/revocation.ts";
 import { OID, derivedOnce, extendedKeyUsagesOf, rsaSignatureValid, unknownCriticalExtension, type ParsedCertificate } from "./certificate.ts";
 import type { CertificateCache } from "./certificate-cache.ts";
 import { TAG, bytesEqual, contentOf, readOnly } from "../profile/der-reader.ts";
-import { encodeTlv } from "./der.ts";
+import { tlv } from "../profile/der-tlv.ts";
 import { readOcspResponse, type OcspResponseParts } from "./ocsp-der.ts";
 import { VerificationFailure, describeError } from "./errors.ts";
 import type { Anchor } from "./trust.ts";
@@ -79,22 +79,22 @@ const NONCE_OID = Uint8Array.of(0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 
  */
 export function buildOcspRequest(leaf: ParsedCertificate, issuer: Anchor, nonce?: Uint8Array): Uint8Array {
   const request = derivedOnce(leaf, `ocsp:request:${issuer.info.sha256Hex}`, () =>
-    encodeTlv(
+    tlv(
       TAG.SEQUENCE,
-      encodeTlv(
+      tlv(
         TAG.SEQUENCE,
         SHA1_ALGORITHM,
-        encodeTlv(TAG.OCTET_STRING, issuerHash(issuer, "sha1", "name")),
-        encodeTlv(TAG.OCTET_STRING, issuerHash(issuer, "sha1", "key")),
-        encodeTlv(TAG.INTEGER, serialContent(leaf.serialHex)),
+        tlv(TAG.OCTET_STRING, issuerHash(issuer, "sha1", "name")),
+        tlv(TAG.OCTET_STRING, issuerHash(issuer, "sha1", "key")),
+        tlv(TAG.INTEGER, serialContent(leaf.serialHex)),
       ),
     ),
   );
-  const requestList = encodeTlv(TAG.SEQUENCE, request);
+  const requestList = tlv(TAG.SEQUENCE, request);
   const extensions = nonce
-    ? [encodeTlv(0xa2, encodeTlv(TAG.SEQUENCE, encodeTlv(TAG.SEQUENCE, NONCE_OID, encodeTlv(TAG.OCTET_STRING, encodeTlv(TAG.OCTET_STRING, nonce)))))]
+    ? [tlv(0xa2, tlv(TAG.SEQUENCE, tlv(TAG.SEQUENCE, NONCE_OID, tlv(TAG.OCTET_STRING, tlv(TAG.OCTET_STRING, nonce)))))]
     : [];
-  return encodeTlv(TAG.SEQUENCE, encodeTlv(TAG.SEQUENCE, requestList, ...extensions));
+  return tlv(TAG.SEQUENCE, tlv(TAG.SEQUENCE, requestList, ...extensions));
 }
 
 export interface OcspCheck {

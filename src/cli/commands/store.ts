@@ -50,15 +50,21 @@ function progressLines(io: Io): (progress: PartitioningProgress) => void {
     const s = Math.round((performance.now() - started) / 1000);
     return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
   };
-  return (p) => {
-    const line =
-      p.phase === "moving"
-        ? `${p.table}: ${p.estimatedRows === undefined ? "" : `約 ${p.estimatedRows.toLocaleString("en-US")} 行を `}${p.partitions} 区画へ移動中 / moving ${p.estimatedRows === undefined ? "the" : `≈${p.estimatedRows.toLocaleString("en-US")}`} rows into ${p.partitions} partitions…`
-        : p.phase === "indexing"
-          ? `${p.table}: ${p.rowsMoved.toLocaleString("en-US")} 行を移動、索引を再作成中 / ${p.rowsMoved.toLocaleString("en-US")} rows moved; rebuilding indexes…`
-          : p.phase === "done"
-            ? `${p.table}: 完了 / done`
-            : `${p.table}: 既に分割済み / already partitioned`;
-    io.stderr(`[${elapsed()}] ${line}\n`);
+  const count = (n: number) => n.toLocaleString("en-US");
+  const describe = (p: PartitioningProgress): string => {
+    switch (p.phase) {
+      case "moving": {
+        const ja = p.estimatedRows === undefined ? "" : `約 ${count(p.estimatedRows)} 行を `;
+        const en = p.estimatedRows === undefined ? "the" : `≈${count(p.estimatedRows)}`;
+        return `${ja}${p.partitions} 区画へ移動中 / moving ${en} rows into ${p.partitions} partitions…`;
+      }
+      case "indexing":
+        return `${count(p.rowsMoved)} 行を移動、索引を再作成中 / ${count(p.rowsMoved)} rows moved; rebuilding indexes…`;
+      case "done":
+        return "完了 / done";
+      case "already-partitioned":
+        return "既に分割済み / already partitioned";
+    }
   };
+  return (p) => io.stderr(`[${elapsed()}] ${p.table}: ${describe(p)}\n`);
 }
