@@ -9,9 +9,8 @@
  * that; it does not choose substitutes, which is a human decision.
  */
 import { TextDecoder } from "node:util";
-import { fail, quote } from "../rules/errors.ts";
-import type { JapanDate } from "../rules/japan-date.ts";
-import { fromEraDigitDate, toEraDigitDate } from "./era.ts";
+import { fail, quote } from "./errors.ts";
+import { fromEraDigitDate, toEraDigitDate, type CalendarDate } from "./era.ts";
 import { PERSONAL_DATA_OID, PERSONAL_DATA_ORDER, personalDataKeyOf, type PersonalDataKey } from "./oids.ts";
 
 export type Gender = "1" | "2" | "3";
@@ -21,7 +20,7 @@ export interface JpkiAttributes {
   name: string;
   /** One '0'/'1' per character (code point) of `name`; '1' marks a substitute character. */
   nameSubstitutes: string;
-  birth: JapanDate;
+  birth: CalendarDate;
   gender: Gender;
   /** From the prefecture on, no postal code. */
   address: string;
@@ -114,7 +113,7 @@ function describe(cp: number): string {
 }
 
 /**
- * Throws a RuleInputError naming `field` and the first character the certificate cannot carry:
+ * Throws a ProfileInputError naming `field` and the first character the certificate cannot carry:
  * anything outside JIS X 0208, JIS X 0212 and the ASCII described at `isAllowedAscii`.
  */
 export function checkCertificateCharacters(text: string, field: string): void {

@@ -6,8 +6,25 @@
  * 1990-01-02 in 平成), so the era digit is redundant for a known date; it exists because the
  * register also holds partial or unknown dates, zero-filled, whose era may still be known.
  */
-import { fail, quote } from "../rules/errors.ts";
-import { compareJapanDates, parseJapanDate, type JapanDate } from "../rules/japan-date.ts";
+import { fail, quote } from "./errors.ts";
+
+/** A Gregorian calendar date, always "YYYY-MM-DD"; such strings compare in date order. */
+export type CalendarDate = string;
+
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** Strict "YYYY-MM-DD" naming a real day (2023-02-30 is refused), reported against `field`. */
+function calendarDate(value: unknown, field: string): CalendarDate {
+  if (typeof value !== "string") fail(field, `expected a date YYYY-MM-DD, got ${quote(value)}`);
+  const [, y, m, d] = DATE_RE.exec(value) ?? fail(field, `${quote(value)} is not a date in the form YYYY-MM-DD`);
+  if (y === "0000") fail(field, `year 0000 in ${value} is out of range (0001–9999)`);
+  // A day that does not exist rolls over into another month; setUTCFullYear, unlike Date.UTC,
+  // keeps years 1–99 as they are.
+  const day = new Date(0);
+  day.setUTCFullYear(Number(y), Number(m) - 1, Number(d));
+  if (day.getUTCMonth() !== Number(m) - 1 || day.getUTCDate() !== Number(d)) fail(field, `${value} is not a calendar date`);
+  return value;
+}
 
 export interface Era {
   /** The digit used in the date-of-birth encoding. */
@@ -15,7 +32,7 @@ export interface Era {
   readonly ja: string;
   readonly en: string;
   /** First day (Gregorian). The day an era changes counts as the new era's first day. */
-  readonly start: JapanDate;
+  readonly start: CalendarDate;
 }
 
 export const ERAS: readonly Era[] = [
@@ -34,11 +51,11 @@ export const UNKNOWN_ERA = 0;
  * Earlier Gregorian dates have a different month and day in Japanese reckoning, which cannot be
  * computed by arithmetic, so the Japanese-era formatting refuses them.
  */
-const GREGORIAN_ADOPTION: JapanDate = "1873-01-01";
+const GREGORIAN_ADOPTION: CalendarDate = "1873-01-01";
 
-function eraOf(date: JapanDate, field: string): Era {
+function eraOf(date: CalendarDate, field: string): Era {
   let found: Era | undefined;
-  for (const era of ERAS) if (compareJapanDates(date, era.start) >= 0) found = era;
+  for (const era of ERAS) if (date >= era.start) found = era;
   if (!found) fail(field, `${date} is before the Meiji era (${ERAS[0]?.start})`);
   return found;
 }
@@ -48,19 +65,19 @@ function eraByDigit(digit: number): Era | undefined {
 }
 
 /** "EYYYYMMDD": era digit + Gregorian date, e.g. 1990-01-02 → "419900102". */
-export function toEraDigitDate(birth: JapanDate): string {
-  const date = parseJapanDate(birth, "birth");
+export function toEraDigitDate(birth: CalendarDate): string {
+  const date = calendarDate(birth, "birth");
   return `${eraOf(date, "birth").digit}${date.replaceAll("-", "")}`;
 }
 
 /**
- * Reads "EYYYYMMDD". A full date comes back as a JapanDate, and its era digit must be the era
+ * Reads "EYYYYMMDD". A full date comes back as a CalendarDate, and its era digit must be the era
  * the date falls in. Partial dates (unknown month and day "YYYY0000", unknown day "YYYYMM00") and
  * the unknown date "00000000" come back with date null and the era kept; a partial year must lie
  * within the era given. Era 0 (unknown) is accepted only without a full date, since a full date
  * determines its era.
  */
-export function fromEraDigitDate(s: string): { era: number; date: JapanDate | null } {
+export function fromEraDigitDate(s: string): { era: number; date: CalendarDate | null } {
   const field = "birth";
   if (typeof s !== "string" || !/^[0-5][0-9]{8}$/.test(s)) {
     fail(field, `${quote(s)} is not an era digit 0–5 followed by YYYYMMDD`);
@@ -86,7 +103,7 @@ export function fromEraDigitDate(s: string): { era: number; date: JapanDate | nu
     return { era: digit, date: null };
   }
 
-  const date = parseJapanDate(`${year}-${month}-${day}`, field);
+  const date = calendarDate(`${year}-${month}-${day}`, field);
   const actual = eraOf(date, field);
   if (digit !== actual.digit) {
     fail(field, `${s}: era digit ${digit} does not match ${date}, which is in ${actual.ja} (${actual.digit})`);
@@ -94,9 +111,9 @@ export function fromEraDigitDate(s: string): { era: number; date: JapanDate | nu
   return { era: digit, date };
 }
 
-function eraYear(date: JapanDate, field: string): { era: Era; year: number } {
-  const d = parseJapanDate(date, field);
-  if (compareJapanDates(d, GREGORIAN_ADOPTION) < 0) {
+function eraYear(date: CalendarDate, field: string): { era: Era; year: number } {
+  const d = calendarDate(date, field);
+  if (d < GREGORIAN_ADOPTION) {
     fail(field, `${d} predates Japan's adoption of the Gregorian calendar (1873-01-01)`);
   }
   const era = eraOf(d, field);
@@ -104,13 +121,13 @@ function eraYear(date: JapanDate, field: string): { era: Era; year: number } {
 }
 
 /** "平成2年1月2日"; the first year of an era is written 元年 ("令和元年5月1日"). */
-export function formatJapaneseEra(date: JapanDate): string {
+export function formatJapaneseEra(date: CalendarDate): string {
   const { era, year } = eraYear(date, "date");
   return `${era.ja}${year === 1 ? "元" : year}年${Number(date.slice(5, 7))}月${Number(date.slice(8, 10))}日`;
 }
 
 /** "Heisei 2 (1990)": the era year with its Gregorian year, for English pages. */
-export function formatJapaneseEraEnglish(date: JapanDate): string {
+export function formatJapaneseEraEnglish(date: CalendarDate): string {
   const { era, year } = eraYear(date, "date");
   return `${era.en} ${year} (${date.slice(0, 4)})`;
 }

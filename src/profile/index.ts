@@ -18,7 +18,7 @@ export {
   fromEraDigitDate,
   toEraDigitDate,
 } from "./era.ts";
-export type { Era } from "./era.ts";
+export type { CalendarDate, Era } from "./era.ts";
 export {
   ADDRESS_MAX_LENGTH,
   GENDER_LABEL,
@@ -31,3 +31,4 @@ export {
   toOtherNames,
 } from "./attributes.ts";
 export type { Gender, JpkiAttributes } from "./attributes.ts";
+export { ProfileInputError } from "./errors.ts";

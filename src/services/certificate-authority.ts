@@ -12,11 +12,11 @@ import type { Signer } from "../pki/signer.ts";
 import { SoftwareSigner } from "../pki/software-signer.ts";
 import { certificateValidity, type CertificateValidity } from "../rules/validity.ts";
 import { addDays, addMonthsClamped, compareJapanDates, endOfJapanDay, japanDateOf, type JapanDate } from "../rules/japan-date.ts";
-import { RuleInputError } from "../rules/errors.ts";
 import type { RevocationReason } from "../rules/revocation.ts";
 import { toOtherNames } from "../profile/attributes.ts";
 import type { Settings } from "../config/defaults.ts";
 import { ServiceError } from "./errors.ts";
+import { isInputError } from "./input-errors.ts";
 import { decryptPrivateKey, encryptPrivateKey } from "./keystore.ts";
 import { newSubjectCn } from "./ids.ts";
 import type { Clock } from "./clock.ts";
@@ -265,7 +265,7 @@ export class CertificateAuthorities {
       crlUrl: `${this.settings.publicBaseUrl}/crl/${request.type}/${municipality.code}.crl`,
       subjectPublicKey,
       // The register entry carries the four attributes (and their substitute flags) under the profile's names.
-      ...(request.type === "sign" ? { otherNames: toOtherNames(resident) } : {}),
+      ...(request.type === "sign" ? { otherNames: otherNamesOf(resident) } : {}),
     });
     const der = await signTbsCertificate(tbs, authority.signer);
     const row: CertificateTable = {
@@ -311,7 +311,7 @@ export class CertificateAuthorities {
         ...(authExpiry ? { authExpiry } : {}),
       });
     } catch (error) {
-      if (error instanceof RuleInputError) throw new ServiceError("not-eligible", error.message, error.field);
+      if (isInputError(error)) throw new ServiceError("not-eligible", error.message, error.field);
       throw error;
     }
   }
@@ -366,6 +366,20 @@ export class CertificateAuthorities {
     if (type) query = query.where("ca_type", "=", type);
     const { n } = await query.executeTakeFirstOrThrow();
     return Number(n);
+  }
+}
+
+/**
+ * The signing certificate's personal-data otherNames. The register checks every entry on the way
+ * in, so a refusal here means an entry written around it (an older release, a direct database
+ * edit): the resident cannot be issued one until the entry is corrected.
+ */
+function otherNamesOf(resident: Resident): { oid: string; value: string }[] {
+  try {
+    return toOtherNames(resident);
+  } catch (error) {
+    if (isInputError(error)) throw new ServiceError("not-eligible", error.message, error.field);
+    throw error;
   }
 }
 

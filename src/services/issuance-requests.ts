@@ -3,8 +3,8 @@ import type { Database } from "../store/schema.ts";
 import type { CaType } from "../pki/jpki-profile.ts";
 import { readRsaSubjectPublicKey, RSA_KEY_LIMITS, SubjectPublicKeyError, type SubjectPublicKey } from "../pki/leaf-public-key.ts";
 import { parseJapanDate, type JapanDate } from "../rules/japan-date.ts";
-import { RuleInputError } from "../rules/errors.ts";
 import { ServiceError } from "./errors.ts";
+import { isInputError } from "./input-errors.ts";
 import type { CertificateAuthorities } from "./certificate-authority.ts";
 import type { IssuanceClient } from "./issuance-clients.ts";
 
@@ -127,7 +127,7 @@ function dateOf(value: unknown, field: string): JapanDate {
   try {
     return parseJapanDate(value as string, field);
   } catch (error) {
-    if (error instanceof RuleInputError) throw new ServiceError("invalid-input", error.message, error.field);
+    if (isInputError(error)) throw new ServiceError("invalid-input", error.message, error.field);
     throw error;
   }
 }

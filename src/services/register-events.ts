@@ -8,6 +8,7 @@ import { toEraDigitDate } from "../profile/era.ts";
 import { parseJapanDate, compareJapanDates } from "../rules/japan-date.ts";
 import type { CaType } from "../pki/jpki-profile.ts";
 import { ServiceError } from "./errors.ts";
+import { isInputError } from "./input-errors.ts";
 import { newId } from "./ids.ts";
 import { actionableCertificates, applyRevocation, type RevocationOutcome } from "./revocation.ts";
 import type { Clock } from "./clock.ts";
@@ -88,7 +89,7 @@ export class RegisterEvents {
           }
         }
       } catch (error) {
-        if (error instanceof RuleInputError) throw new ServiceError("invalid-input", error.message, error.field);
+        if (isInputError(error)) throw new ServiceError("invalid-input", error.message, error.field);
         throw error;
       }
       if (change.municipality !== undefined && change.municipality !== resident.municipality_code) {
@@ -130,7 +131,7 @@ export class RegisterEvents {
         try {
           end = parseJapanDate(residenceEnd, "residence-end");
         } catch (error) {
-          if (error instanceof RuleInputError) throw new ServiceError("invalid-input", error.message, error.field);
+          if (isInputError(error)) throw new ServiceError("invalid-input", error.message, error.field);
           throw error;
         }
       }

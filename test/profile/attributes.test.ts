@@ -10,13 +10,14 @@ import {
   toOtherNames,
   type JpkiAttributes,
 } from "../../src/profile/attributes.ts";
+import { ProfileInputError } from "../../src/profile/errors.ts";
 
 const S = "\u3000";
 
 function throwsField(fn: () => unknown, field: string, message?: RegExp): void {
   assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof Error && e.name === "RuleInputError", `expected RuleInputError, got ${String(e)}`);
-    assert.equal((e as { field?: string }).field, field);
+    assert.ok(e instanceof ProfileInputError && e.name === "ProfileInputError", `expected ProfileInputError, got ${String(e)}`);
+    assert.equal(e.field, field);
     assert.ok(e.message.startsWith(`${field}: `), e.message);
     if (message) assert.match(e.message, message);
     return true;

@@ -7,6 +7,7 @@ import {
   fromEraDigitDate,
   toEraDigitDate,
 } from "../../src/profile/era.ts";
+import { ProfileInputError } from "../../src/profile/errors.ts";
 
 describe("ERAS", () => {
   test("digits and first days", () => {
@@ -42,8 +43,27 @@ describe("toEraDigitDate", () => {
     test(`${date} → ${code}`, () => assert.equal(toEraDigitDate(date), code));
   }
   test("refuses a date before Meiji and an impossible date", () => {
-    assert.throws(() => toEraDigitDate("1868-10-22"), { name: "RuleInputError", field: "birth" });
-    assert.throws(() => toEraDigitDate("1990-02-30"), { name: "RuleInputError", field: "birth" });
+    assert.throws(() => toEraDigitDate("1868-10-22"), { name: "ProfileInputError", field: "birth" });
+    assert.throws(() => toEraDigitDate("1990-02-30"), { name: "ProfileInputError", field: "birth" });
+  });
+  test("checks the calendar: leap days, month and day ranges, the form", () => {
+    assert.equal(toEraDigitDate("2000-02-29"), "420000229");
+    assert.equal(toEraDigitDate("2024-02-29"), "520240229");
+    const refused: [unknown, string][] = [
+      ["1900-02-29", "birth: 1900-02-29 is not a calendar date"],
+      ["2023-02-29", "birth: 2023-02-29 is not a calendar date"],
+      ["1990-04-31", "birth: 1990-04-31 is not a calendar date"],
+      ["1990-13-01", "birth: 1990-13-01 is not a calendar date"],
+      ["1990-00-10", "birth: 1990-00-10 is not a calendar date"],
+      ["1990-01-00", "birth: 1990-01-00 is not a calendar date"],
+      ["1990-1-2", 'birth: "1990-1-2" is not a date in the form YYYY-MM-DD'],
+      [19900102, "birth: expected a date YYYY-MM-DD, got 19900102"],
+      ["1868-10-22", "birth: 1868-10-22 is before the Meiji era (1868-10-23)"],
+    ];
+    for (const [input, message] of refused) {
+      assert.throws(() => toEraDigitDate(input as string), { name: "ProfileInputError", field: "birth", message });
+    }
+    assert.throws(() => fromEraDigitDate("000000505"), { field: "birth", message: "birth: year 0000 in 0000-05-05 is out of range (0001–9999)" });
   });
 });
 
@@ -82,7 +102,7 @@ describe("fromEraDigitDate", () => {
   for (const [code, message] of bad) {
     test(`refuses ${code}`, () =>
       assert.throws(() => fromEraDigitDate(code), (e: unknown) => {
-        assert.ok(e instanceof Error && e.name === "RuleInputError");
+        assert.ok(e instanceof ProfileInputError && e.name === "ProfileInputError");
         assert.equal((e as { field?: string }).field, "birth");
         assert.match(e.message, message);
         return true;
@@ -109,7 +129,7 @@ describe("formatJapaneseEra", () => {
     });
   }
   test("refuses dates from the lunisolar calendar era and bad dates", () => {
-    assert.throws(() => formatJapaneseEra("1872-12-31"), { name: "RuleInputError", field: "date" });
-    assert.throws(() => formatJapaneseEraEnglish("2019-02-29"), { name: "RuleInputError", field: "date" });
+    assert.throws(() => formatJapaneseEra("1872-12-31"), { name: "ProfileInputError", field: "date" });
+    assert.throws(() => formatJapaneseEraEnglish("2019-02-29"), { name: "ProfileInputError", field: "date" });
   });
 });

@@ -2,8 +2,8 @@ import type { Kysely } from "kysely";
 import type { Database } from "../../store/schema.ts";
 import type { FeeSchedule } from "../../config/fees.ts";
 import { addMonthsClamped, compareJapanDates, parseJapanDate, type JapanDate } from "../../rules/japan-date.ts";
-import { RuleInputError } from "../../rules/errors.ts";
 import { ServiceError } from "../errors.ts";
+import { isInputError } from "../input-errors.ts";
 
 /** Why a card is reissued (再交付). */
 export type ReissueReason = "loss" | "theft" | "damage" | "malfunction" | "other";
@@ -66,7 +66,7 @@ export async function feeSummary(db: Kysely<Database>, input: { date: string; of
   try {
     date = parseJapanDate(input.date, "date");
   } catch (error) {
-    if (error instanceof RuleInputError) throw new ServiceError("invalid-input", error.message, "date");
+    if (isInputError(error)) throw new ServiceError("invalid-input", error.message, "date");
     throw error;
   }
   if (input.office !== undefined) {

@@ -4,11 +4,11 @@ import type { Municipality } from "../../config/municipalities.ts";
 import { MACHIDA_CONTACT } from "../../config/offices.ts";
 import { addDays, addMonthsClamped, parseJapanDate, type JapanDate } from "../../rules/japan-date.ts";
 import { renewalFrom } from "../../rules/validity.ts";
-import { RuleInputError } from "../../rules/errors.ts";
 import type { CaType } from "../../pki/jpki-profile.ts";
 import type { Registry } from "../registry.ts";
 import type { Clock } from "../clock.ts";
 import { ServiceError } from "../errors.ts";
+import { isInputError } from "../input-errors.ts";
 import { appendAudit, type Actor } from "../audit.ts";
 import { renderExpiryNotices, renderIssuanceNotice, type NoticePdfOptions, type Sender } from "./notices-pdf.ts";
 
@@ -108,7 +108,7 @@ export async function expiryNoticeRun(
   try {
     from = parseJapanDate(input.from, "from");
   } catch (error) {
-    if (error instanceof RuleInputError) throw new ServiceError("invalid-input", error.message, "from");
+    if (isInputError(error)) throw new ServiceError("invalid-input", error.message, "from");
     throw error;
   }
   const windowStart = addMonthsClamped(from, 2);

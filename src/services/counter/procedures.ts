@@ -12,12 +12,12 @@ import type { CertificateAuthorities, CertificateRecord } from "../certificate-a
 import type { Registry } from "../registry.ts";
 import { applyRevocation } from "../revocation.ts";
 import { ServiceError } from "../errors.ts";
+import { isInputError } from "../input-errors.ts";
 import { appendAudit, type Actor } from "../audit.ts";
 import type { Clock } from "../clock.ts";
 import type { CardIssueRequest } from "../cards.ts";
 import { DEFAULT_FEES, type FeeSchedule } from "../../config/fees.ts";
 import { PROXY_ANSWER_ATTEMPTS, PROXY_TYPES, proxyAnswerDeadline, proxyCompletion, sameDayAllowed, type ProxyType } from "../../rules/proxy.ts";
-import { RuleInputError } from "../../rules/errors.ts";
 import { checkPassword, hashPassword } from "./staff.ts";
 import { freeFee, reissueFee, type FeeDecision, type ReissueReason, REISSUE_REASONS } from "./fees.ts";
 import { renderProxyInquiry } from "./notices-pdf.ts";
@@ -522,7 +522,7 @@ export class CounterProcedures {
     try {
       decision = proxyCompletion({ proxyType: proxy.proxy_type, letterOfAttorney: proxy.letter_of_attorney === 1, startedOn: proxy.started_on, today });
     } catch (error) {
-      if (error instanceof RuleInputError) throw new ServiceError("invalid-input", error.message, error.field);
+      if (isInputError(error)) throw new ServiceError("invalid-input", error.message, error.field);
       throw error;
     }
     if (!decision.allowed) {
