@@ -1,5 +1,4 @@
 import { createPrivateKey, type KeyObject } from "node:crypto";
-import type { CardEndpoint } from "../readers/reader.ts";
 import { parseCommandApdu, statusOnly, type CommandApdu } from "./apdu.ts";
 import { SW } from "./status-words.ts";
 import { SecurityState } from "./security-state.ts";
@@ -125,8 +124,12 @@ class ChipContext implements CardContext {
  * A My Number Card chip. APDUs in, APDUs out; nothing else of the card is reachable.
  * Commands are processed one at a time, as a card does, even if transmit is called
  * concurrently. No method returns private key material.
+ *
+ * Its public methods are, by shape, the `CardEndpoint` a reader talks to (src/readers/reader.ts).
+ * The card imports nothing of ours, so it does not name that interface; the compiler checks the
+ * fit where a card is handed to a reader.
  */
-export class VirtualCard implements CardEndpoint {
+export class VirtualCard {
   readonly #ctx: ChipContext;
   readonly #atr: Uint8Array;
   readonly #iso: ReadonlyMap<number, Handler>;

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
-import { RuleInputError } from "../rules/errors.ts";
 import { ServiceError } from "../services/errors.ts";
+import { isInputError } from "../services/input-errors.ts";
 import { type Command, type Io, CliError, COMMON_HELP, COMMON_OPTIONS } from "./command.ts";
 import { init } from "./commands/init.ts";
 import { serve } from "./commands/serve.ts";
@@ -146,7 +146,7 @@ function report(error: unknown, command: Command, io: Io): number {
     return error.exitCode;
   }
   const named = (error as Error | undefined)?.name;
-  if (error instanceof RuleInputError || error instanceof ServiceError || named === "PcscError" || named === "CardError") {
+  if (error instanceof ServiceError || isInputError(error) || named === "PcscError" || named === "CardError") {
     io.stderr(`${name}: ${(error as Error).message}\n`);
     return 1;
   }

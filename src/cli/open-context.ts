@@ -1,6 +1,5 @@
-import { Context } from "../services/context.ts";
+import { Context, type Settings } from "../services/context.ts";
 import { fixedClock } from "../services/clock.ts";
-import type { Settings } from "../config/defaults.ts";
 import type { Io, Values } from "./command.ts";
 import { CliError } from "./command.ts";
 

@@ -31,6 +31,9 @@ import { encodeRecordedRevocation } from "../pki/crl.ts";
 import type { MigrationEncoders } from "../store/migrations.ts";
 import type { RevocationReason } from "../rules/revocation.ts";
 
+/** The settings a context is opened with (ContextOptions.settings overrides the defaults). */
+export type { Settings } from "../config/defaults.ts";
+
 /** What the store's data migrations need encoded (the store itself does not import pki). */
 export const MIGRATION_ENCODERS: MigrationEncoders = {
   crlEntry: (revocation) => encodeRecordedRevocation({ ...revocation, reason: revocation.reason as RevocationReason }),

@@ -28,6 +28,8 @@ import { ServiceError } from "./errors.ts";
 import { appendAudit } from "./audit.ts";
 import type { Clock } from "./clock.ts";
 
+export type { KioskHours } from "../config/kiosk-documents.ts";
+
 /** What the Kiosk reads from the settings: the public URL (printed for the tamper check) and, optionally, its own configuration. */
 export type KioskSettings = Pick<Settings, "publicBaseUrl" | "kiosk">;
 

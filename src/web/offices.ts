@@ -1,11 +1,12 @@
 /**
  * Machida City's offices for My Number Card certificates, as the resident pages show them. The
  * offices and the page's contact come from the shared configuration (src/config/offices.ts, from
- * the city's page: ../shared/seed/machida-city-jpki-page.txt). That page names the offices and
- * links each one's access map but gives no addresses or hours, so those stay unset there; the
- * pages then point to the access maps and to the contact instead of guessing.
+ * the city's page: ../shared/seed/machida-city-jpki-page.txt), through the staff directory that
+ * seeds them (services/counter/staff.ts). That page names the offices and links each one's access
+ * map but gives no addresses or hours, so those stay unset there; the pages then point to the
+ * access maps and to the contact instead of guessing.
  */
-import { DEFAULT_OFFICES, MACHIDA_CONTACT as CONTACT } from "../config/offices.ts";
+import { DEFAULT_OFFICES, MACHIDA_CONTACT as CONTACT } from "../services/counter/staff.ts";
 
 export interface Office {
   id: string;

@@ -6,6 +6,7 @@ import { Context } from "../../src/services/context.ts";
 import { dropPostgresSchema } from "../../src/store/database.ts";
 import { fixedClock, type Clock } from "../../src/services/clock.ts";
 import type { Settings } from "../../src/config/defaults.ts";
+import type { IssuedCard } from "../../src/services/cards.ts";
 
 export type Backend = "sqlite" | "postgres";
 
@@ -51,3 +52,20 @@ export async function openTestContext(
   };
 }
 
+
+/** The PINs of the card {@link openTestContextWithCard} issues. */
+export const CARD_PINS = { auth: "1234", sign: "ABC123" } as const;
+
+export interface TestContextWithCard extends TestContext {
+  card: IssuedCard;
+}
+
+/** A SQLite test context with one adult resident of Machida and a card issued to them at the counter. */
+export async function openTestContextWithCard(now: string): Promise<TestContextWithCard> {
+  const t = await openTestContext("sqlite", { now });
+  const resident = await t.context.registry.add({
+    name: "町田 一郎", birth: "1980-05-05", gender: "1", address: "東京都町田市森野２－２－２２", municipality: "132098",
+  });
+  const card = await t.context.cards.issue({ residentId: resident.id, authPin: CARD_PINS.auth, signPin: CARD_PINS.sign });
+  return { ...t, card };
+}

@@ -1,11 +1,10 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { JpkiClient, type CertificateType } from "../../client/jpki-client.ts";
-import { CardError } from "../../client/apdu.ts";
 import type { IssuedCard } from "../../services/cards.ts";
+import { readCardCertificate, readChipState, signOnCard, verifyCardPin, type CertificateType } from "../../services/card-session.ts";
+import { attachCardToVpcd, VPCD_DEFAULT_HOST, VPCD_DEFAULT_PORT } from "../../services/vpcd-attachment.ts";
+import { pcscReaderNames, readCertificateInReader } from "../../services/pcsc-readers.ts";
 import { openContext, withContext } from "../open-context.ts";
-import { attachToVpcd, VPCD_DEFAULT_HOST, VPCD_DEFAULT_PORT } from "../../readers/vpcd.ts";
-import { listReaders, openPcscReader } from "../../readers/pcsc.ts";
 import { pinOptions, readPin } from "../pin-input.ts";
 import { type Command, CliError, json, oneOf, optionalString, requireString } from "../command.ts";
 
@@ -95,15 +94,8 @@ export const cardShow: Command = {
     const id = requireString(values, "card");
     const shown = await withContext(values, io, async (ctx) => {
       const card = await ctx.cards.get(id);
-      const chip = await ctx.cards.withReader(id, async (reader) => {
-        const client = new JpkiClient(reader);
-        const auth = await readOptional(() => client.readCertificate("auth"));
-        return {
-          token: await client.tokenLabel(),
-          authCertificate: auth ? describeCertificate(auth) : null,
-          triesLeft: { auth: await client.triesLeft("auth"), sign: await client.triesLeft("sign"), kenhojo: await client.kenhojoTriesLeft() },
-        };
-      });
+      const { token, authCertificate, triesLeft } = await readChipState(ctx.cards, id);
+      const chip = { token, authCertificate: authCertificate ? describeCertificate(authCertificate) : null, triesLeft };
       const certificates = (await ctx.ca.certificatesOf(card.residentId))
         .filter((c) => c.cardId === id)
         .map(({ der: _der, ...c }) => c);
@@ -117,15 +109,6 @@ export const cardShow: Command = {
     );
   },
 };
-
-async function readOptional(read: () => Promise<Uint8Array>): Promise<Uint8Array | null> {
-  try {
-    return await read();
-  } catch (error) {
-    if (error instanceof CardError) return null;
-    throw error;
-  }
-}
 
 function describeCertificate(der: Uint8Array) {
   const x = new X509Certificate(der);
@@ -152,9 +135,7 @@ export const cardReadCert: Command = {
     const id = requireString(values, "card");
     const type = oneOf(values, "type", ["auth", "sign", "auth-ca", "sign-ca"] as const) as CertificateType;
     const signPin = type === "sign" ? await readPin(values, "pin", "署名用パスワード / signing password: ") : undefined;
-    const der = await withContext(values, io, (ctx) =>
-      ctx.cards.withReader(id, (reader) => new JpkiClient(reader).readCertificate(type, signPin ? { signPin } : {})),
-    );
+    const der = await withContext(values, io, (ctx) => readCardCertificate(ctx.cards, id, type, signPin));
     const out = optionalString(values, "out");
     if (values.json) {
       return json(io, { id: `${id}:${type}`, card: id, type, ...describeCertificate(der), sha256: createHash("sha256").update(der).digest("hex"), pem: pem(der) });
@@ -198,9 +179,7 @@ export const cardSign: Command = {
       throw new CliError(`--in: cannot read ${input}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
     const pinValue = await readPin(values, "pin", type === "sign" ? "署名用パスワード / signing password: " : "利用者証明用暗証番号 / PIN: ");
-    const signature = await withContext(values, io, (ctx) =>
-      ctx.cards.withReader(id, (reader) => new JpkiClient(reader).sign(type, data, { hash, pin: pinValue })),
-    );
+    const signature = await withContext(values, io, (ctx) => signOnCard(ctx.cards, id, type, data, { hash, pin: pinValue }));
     writeFileSync(out, signature);
     if (values.json) return json(io, { id: `${id}:${type}`, card: id, type, hash, bytes: signature.length, out });
     io.stdout(`署名しました / signed with the ${type} key (${hash}): ${out}\n`);
@@ -217,13 +196,7 @@ export const cardVerifyPin: Command = {
     const id = requireString(values, "card");
     const type = oneOf(values, "type", ["auth", "sign"] as const);
     const pinValue = await readPin(values, "pin", type === "sign" ? "署名用パスワード / signing password: " : "利用者証明用暗証番号 / PIN: ");
-    const result = await withContext(values, io, (ctx) =>
-      ctx.cards.withReader(id, async (reader) => {
-        const client = new JpkiClient(reader);
-        const outcome = await client.verifyPin(type, pinValue);
-        return { outcome, triesLeft: await client.triesLeft(type) };
-      }),
-    );
+    const result = await withContext(values, io, (ctx) => verifyCardPin(ctx.cards, id, type, pinValue));
     const ok = result.outcome.ok;
     const blocked = !result.outcome.ok && result.outcome.blocked;
     if (values.json) json(io, { id: `${id}:${type}`, card: id, type, ok, blocked, triesLeft: result.triesLeft });
@@ -257,9 +230,8 @@ export const cardAttach: Command = {
     const [host, port] = [match[1]!.replace(/^\[|\]$/g, ""), Number(match[2])];
     const context = await openContext(values, io);
     try {
-      const chip = await context.cards.open(id);
       const stop = new AbortController();
-      const attachment = attachToVpcd(chip, {
+      const attachment = await attachCardToVpcd(context.cards, id, {
         host,
         port,
         signal: stop.signal,
@@ -294,7 +266,7 @@ export const cardReaders: Command = {
   help: ["  Needs a running pcscd; says so in one line when there is none."],
   options: {},
   async run(values, io) {
-    const readers = await listReaders();
+    const readers = await pcscReaderNames();
     if (values.json) return json(io, { readers });
     if (readers.length === 0) io.stdout("カードリーダーがありません / no readers\n");
     for (const r of readers) io.stdout(`${r}\n`);
@@ -315,17 +287,9 @@ export const cardReadReal: Command = {
   async run(values, io) {
     const type = oneOf(values, "type", ["auth", "sign", "auth-ca", "sign-ca"] as const) as CertificateType;
     const signPin = type === "sign" ? await readPin(values, "pin", "署名用パスワード / signing password: ") : undefined;
-    const readerName = optionalString(values, "reader");
-    const reader = await openPcscReader(readerName);
-    let der: Uint8Array;
-    try {
-      await reader.connect();
-      der = await new JpkiClient(reader).readCertificate(type, signPin ? { signPin } : {});
-    } finally {
-      await reader.disconnect();
-    }
+    const { reader, der } = await readCertificateInReader(optionalString(values, "reader"), type, signPin);
     const out = optionalString(values, "out");
-    if (values.json) return json(io, { id: `${reader.name}:${type}`, reader: reader.name, type, ...describeCertificate(der), pem: pem(der) });
+    if (values.json) return json(io, { id: `${reader}:${type}`, reader, type, ...describeCertificate(der), pem: pem(der) });
     const body = values.pem || !out ? pem(der) : der;
     if (out) writeFileSync(out, body);
     else io.stdout(body as string);

@@ -1,6 +1,6 @@
 import { X509Certificate } from "node:crypto";
-import { REVOCATION_REASON_CODE, REVOCATION_REASON_MEANING, type RevocationReason } from "../../rules/revocation.ts";
-import { parseDateOrInstant, startOfJapanDay } from "../../rules/japan-date.ts";
+import { REVOCATION_REASON_CODE, REVOCATION_REASON_MEANING, type RevocationReason } from "../../services/vocabulary.ts";
+import { startOfJapanDayOf } from "../../services/japan-dates.ts";
 import type { CertificateRecord } from "../../services/certificate-authority.ts";
 import { withContext } from "../open-context.ts";
 import { type Command, CliError, json, oneOf, optionalString, requireString } from "../command.ts";
@@ -67,7 +67,7 @@ export const certRevoke: Command = {
     const invalidityDate = invalidity
       ? invalidity.includes("T")
         ? new Date(invalidity)
-        : startOfJapanDay(parseDateOrInstant(invalidity, "invalidity-date"))
+        : startOfJapanDayOf(invalidity, "invalidity-date")
       : undefined;
     if (invalidityDate && Number.isNaN(invalidityDate.getTime())) throw new CliError(`--invalidity-date: ${invalidity} is not a date or instant`, 2);
     const record = await withContext(values, io, async (ctx) => {

@@ -1,6 +1,6 @@
 // `openjpki ocsp refresh`: pre-sign the OCSP answers that are due into the durable response store.
 // Register in src/cli/main.ts with the others:  import { ocspRefresh } from "./commands/ocsp.ts";
-import type { CaType } from "../../pki/jpki-profile.ts";
+import type { CaType } from "../../services/vocabulary.ts";
 import { OcspRefresher, type RefreshProgress, type RefreshSummary } from "../../services/ocsp-refresher.ts";
 import { withContext } from "../open-context.ts";
 import { type Command, type Io, CliError, json, optionalString } from "../command.ts";

@@ -1,5 +1,4 @@
-import { certificateValidity } from "../../rules/validity.ts";
-import { parseDateOrInstant, parseJapanDate } from "../../rules/japan-date.ts";
+import { certificateValidityFor } from "../../services/validity-calculator.ts";
 import { type Command, json, optionalString, requireString } from "../command.ts";
 
 export const rulesValidity: Command = {
@@ -25,21 +24,14 @@ export const rulesValidity: Command = {
     guardianship: { type: "boolean" },
   },
   async run(values, io) {
-    const date = (flag: string) => {
-      const text = optionalString(values, flag);
-      return text === undefined ? undefined : parseJapanDate(text, flag);
-    };
-    const cardExpiry = date("card-expiry");
-    const residenceEnd = date("residence-end");
-    const authExpiry = date("auth-expiry");
-    const result = certificateValidity({
-      birth: parseJapanDate(requireString(values, "birth"), "birth"),
-      issued: parseDateOrInstant(requireString(values, "issued"), "issued"),
+    const result = certificateValidityFor({
+      birth: requireString(values, "birth"),
+      issued: requireString(values, "issued"),
       renewal: values.renewal === true,
       guardianship: values.guardianship === true,
-      ...(cardExpiry ? { cardExpiry } : {}),
-      ...(residenceEnd ? { residenceEnd } : {}),
-      ...(authExpiry ? { authExpiry } : {}),
+      cardExpiry: optionalString(values, "card-expiry"),
+      residenceEnd: optionalString(values, "residence-end"),
+      authExpiry: optionalString(values, "auth-expiry"),
     });
     if (values.json) return json(io, result);
     const sign = result.sign.eligible

@@ -1,6 +1,7 @@
+import { ServiceError } from "../../services/errors.ts";
+import { MAX_HASH_PARTITIONS, partitionCertificateTables, type PartitioningProgress } from "../../services/store-partitioning.ts";
 import { withContext } from "../open-context.ts";
 import { CliError, type Command, type Io, json } from "../command.ts";
-import { MAX_HASH_PARTITIONS, PartitioningError, partitionStore, type PartitioningProgress } from "../../store/partitioning.ts";
 
 export const storePartition: Command = {
   path: ["store", "partition"],
@@ -19,9 +20,9 @@ export const storePartition: Command = {
     const hashPartitions = Number(raw);
     const report = await withContext(values, io, async (ctx) => {
       try {
-        return await partitionStore(ctx.store.db, ctx.store.dialect, { hashPartitions, onProgress: progressLines(io) });
+        return await partitionCertificateTables(ctx.store, { hashPartitions, onProgress: progressLines(io) });
       } catch (error) {
-        if (error instanceof PartitioningError) throw new CliError(error.message, 2);
+        if (error instanceof ServiceError && error.reason === "cannot-partition") throw new CliError(error.message, 2);
         throw error;
       }
     });

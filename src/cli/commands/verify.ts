@@ -1,19 +1,25 @@
 /**
  * `openjpki verify cms|xml|sig`: the relying-party library from the command line. Flags map onto
- * the library's options one to one; the command adds only file reading, the HTTP fetchers and the
- * output. Exit 0 when valid; 1 with one line on stderr (code and message) when not.
+ * the library's options one to one; the verifier (with its HTTP fetchers) comes from the
+ * relying-party service, and the command adds only file reading and the output. Exit 0 when
+ * valid; 1 with one line on stderr (code and message) when not.
  */
 import { readFileSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
-import { createVerifier } from "../../verify/index.ts";
-import type { CertificateType, HashName, RevocationOptions, TrustAnchors, VerificationResult, Verifier } from "../../verify/index.ts";
+import {
+  relyingPartyVerifier,
+  type CertificateType,
+  type HashName,
+  type RelyingPartyRevocation,
+  type TrustAnchors,
+  type VerificationResult,
+  type Verifier,
+} from "../../services/relying-party.ts";
 import { withContext } from "../open-context.ts";
 import { type Command, type Io, type Values, CliError, json, oneOf, optionalString, requireString } from "../command.ts";
 
 const TYPES = ["sign", "auth"] as const;
 const HASHES = ["sha256", "sha384", "sha512"] as const;
-const FETCH_TIMEOUT_MS = 5_000;
-const MAX_RESPONSE_BYTES = { ocsp: 64 * 1024, crl: 64 * 1024 * 1024 };
 
 function readFile(path: string, what: string): Uint8Array {
   try {
@@ -65,50 +71,13 @@ async function trustAnchors(values: Values, io: Io): Promise<TrustAnchors> {
   return withContext(values, io, async (ctx) => ({ sign: [ctx.ca.authority("sign").certificateDer], auth: [ctx.ca.authority("auth").certificateDer] }));
 }
 
-/** fetch with a timeout and a response size limit; only http(s). */
-async function httpFetch(url: string, init: { method: "GET" | "POST"; body?: Uint8Array; contentType?: string }, maxBytes: number): Promise<Uint8Array> {
-  if (!/^https?:\/\//i.test(url)) throw new Error(`unsupported URL ${url}`);
-  const response = await fetch(url, {
-    method: init.method,
-    ...(init.body ? { body: init.body, headers: { "content-type": init.contentType ?? "application/octet-stream" } } : {}),
-    signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-    redirect: "follow",
-  });
-  if (!response.ok) throw new Error(`HTTP ${response.status} from ${url}`);
-  const declared = Number(response.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) throw new Error(`response from ${url} larger than ${maxBytes} bytes`);
-  const reader = response.body?.getReader();
-  if (!reader) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw new Error(`response from ${url} larger than ${maxBytes} bytes`);
-    }
-    chunks.push(value);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
-}
-
-function revocation(values: Values): RevocationOptions {
+function revocation(values: Values): RelyingPartyRevocation {
   const crlFile = optionalString(values, "crl");
-  const ocspUrl = optionalString(values, "ocsp-url");
-  const useNonce = values["no-nonce"] !== true;
-  const ocsp = {
-    fetch: (url: string, body: Uint8Array) => httpFetch(url, { method: "POST", body, contentType: "application/ocsp-request" }, MAX_RESPONSE_BYTES.ocsp),
-    useNonce,
-    ...(ocspUrl ? { url: ocspUrl } : {}),
+  return {
+    ...(crlFile ? { crl: { der: readFile(crlFile, "--crl"), url: `file:${crlFile}` } } : {}),
+    ocspUrl: optionalString(values, "ocsp-url"),
+    ocspNonce: values["no-nonce"] !== true,
   };
-  if (crlFile) {
-    const der = readFile(crlFile, "--crl");
-    const crl = { url: `file:${crlFile}`, fetch: async () => der };
-    return ocspUrl ? { ocsp, crl, prefer: "crl" } : { crl };
-  }
-  return { ocsp, crl: { fetch: (url: string) => httpFetch(url, { method: "GET" }, MAX_RESPONSE_BYTES.crl) }, prefer: "ocsp" };
 }
 
 function at(values: Values): Date | undefined {
@@ -129,12 +98,7 @@ function now(io: Io): () => Date {
 
 async function verifierFrom(values: Values, io: Io): Promise<Verifier> {
   const anchors = await trustAnchors(values, io);
-  try {
-    return createVerifier({ trustAnchors: anchors, revocation: revocation(values), now: now(io) });
-  } catch (error) {
-    if (error instanceof TypeError) throw new CliError(error.message);
-    throw error;
-  }
+  return relyingPartyVerifier(anchors, revocation(values), now(io));
 }
 
 function type(values: Values, fallback: CertificateType): CertificateType {

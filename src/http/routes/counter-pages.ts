@@ -9,9 +9,8 @@ import { feeSummary } from "../../services/counter/fees.ts";
 import { expiryNoticeRun, expiryNoticesCsv, issuanceNotice } from "../../services/counter/notices.ts";
 import { verifyAudit } from "../../services/audit.ts";
 import { cardView, certificateView } from "../../services/resident-view.ts";
-import { japanDateOf } from "../../rules/japan-date.ts";
-import type { CaType } from "../../pki/jpki-profile.ts";
-import type { ProxyType } from "../../rules/proxy.ts";
+import { japanToday } from "../../services/japan-dates.ts";
+import type { CaType, ProxyType } from "../../services/vocabulary.ts";
 import type { View } from "../../web/layout.ts";
 import type { Problem } from "../../web/forms.ts";
 import { cookiesOf, formAccepted, pageView, problemOf, sendPage, statusOf, text, type Form } from "./pages.ts";
@@ -103,10 +102,6 @@ function pathWithoutLang(url: string): string {
   return `${u.pathname}${u.search}`;
 }
 
-function japanToday(context: Context): string {
-  return japanDateOf(context.clock());
-}
-
 /** The counter console: staff pages driving the same services as the counter API. */
 export async function counterPagesRoutes(app: FastifyInstance, context: Context, options: { log?: (line: string) => void } = {}): Promise<void> {
   const log = options.log ?? ((line: string) => console.error(line));
@@ -152,7 +147,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
 
   const residentDetail = async (residentId: string, readerCard: string | undefined, extra: Partial<ResidentDetail> = {}): Promise<ResidentDetail> => {
     const resident = await context.registry.get(residentId);
-    const today = japanDateOf(context.clock());
+    const today = japanToday(context.clock);
     const certificates = (await context.ca.certificatesOf(resident.id)).map((r) => ({ ...certificateView(r, today), cardId: r.cardId, issuedAt: r.issuedAt }));
     const cards = await context.cards.list({ residentId: resident.id });
     const applications = (await context.counter.applications(resident.id)).map((a) => ({
@@ -365,7 +360,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
       case "handover": {
         const o = await context.counter.handOver({ cardId, identity: identityOf(form, true)! }, actor);
         const { revoked: _none, ...done } = outcomeOf(title, o);
-        return { ...done, note: { ja: `交付日：${japanToday(context)}`, en: `Handed over on ${japanToday(context)}` } };
+        return { ...done, note: { ja: `交付日：${japanToday(context.clock)}`, en: `Handed over on ${japanToday(context.clock)}` } };
       }
       case "renewal": {
         const types = typesOf(form);
@@ -643,7 +638,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     const session = await staffOr(request, reply);
     if (!session) return reply;
     const q = request.query as Record<string, string | undefined>;
-    const date = String(q.date ?? "").slice(0, 10) || japanToday(context);
+    const date = String(q.date ?? "").slice(0, 10) || japanToday(context.clock);
     const office = String(q.office ?? "").slice(0, 40);
     const v = pageView(request, reply, pathWithoutLang(request.url));
     const offices = await context.staff.offices();
@@ -662,7 +657,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     const session = await staffOr(request, reply);
     if (!session) return reply;
     const q = request.query as Record<string, string | undefined>;
-    const from = String(q.from ?? "").slice(0, 10) || japanToday(context);
+    const from = String(q.from ?? "").slice(0, 10) || japanToday(context.clock);
     const municipality = /^\d{6}$/.test(String(q.municipality ?? "")) ? String(q.municipality) : "";
     const v = pageView(request, reply, pathWithoutLang(request.url));
     try {
@@ -678,7 +673,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     const session = await staffOr(request, reply);
     if (!session) return reply;
     const q = request.query as Record<string, string | undefined>;
-    const from = String(q.from ?? "").slice(0, 10) || japanToday(context);
+    const from = String(q.from ?? "").slice(0, 10) || japanToday(context.clock);
     const municipality = /^\d{6}$/.test(String(q.municipality ?? "")) ? String(q.municipality) : "";
     try {
       const run = await expiryNoticeRun(noticeDeps(), { from, ...(municipality ? { municipality } : {}) });

@@ -7,7 +7,7 @@ import { verifyAudit } from "../../services/audit.ts";
 import { feeSummary, REISSUE_REASONS } from "../../services/counter/fees.ts";
 import { expiryNoticeRun, expiryNoticesCsv, expiryNoticesPdf, issuanceNotice } from "../../services/counter/notices.ts";
 import { PROXY_PROCEDURES } from "../../services/counter/procedures.ts";
-import { PROXY_TYPES } from "../../rules/proxy.ts";
+import { PROXY_TYPES } from "../../services/vocabulary.ts";
 import { issuanceOpenApi } from "./issuance.ts";
 
 const COOKIE = "openjpki_staff";

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { randomBytes } from "node:crypto";
 import type { Context } from "../../services/context.ts";
 import { ServiceError } from "../../services/errors.ts";
-import type { KioskHours } from "../../config/kiosk-documents.ts";
+import type { KioskHours } from "../../services/kiosk.ts";
 import {
   caViews,
   cardChoices,

@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Context } from "../../services/context.ts";
-import type { CaType } from "../../pki/jpki-profile.ts";
+import type { CaType } from "../../services/vocabulary.ts";
 import {
-  OcspRequestError,
-  ocspErrorResponseFor,
+  ocspReplyToGet,
+  ocspReplyToPost,
   OCSP_REQUEST_CONTENT_TYPE,
+  OCSP_REQUEST_MAX_BYTES,
   OCSP_RESPONSE_CONTENT_TYPE,
-  OCSP_DEFAULT_LIMITS,
-} from "../../pki/ocsp.ts";
-import type { OcspAnswer } from "../../services/ocsp-responder.ts";
+  type OcspReply,
+} from "../../services/ocsp-http.ts";
 import type { Verifier } from "../../services/verifiers.ts";
 
 const TYPES: readonly CaType[] = ["sign", "auth"];
@@ -21,7 +21,7 @@ const KEY_HEADER = "x-openjpki-verifier-key";
  * may fetch it. Every lookup by a known verifier is counted before the answer goes out.
  */
 export async function statusRoutes(app: FastifyInstance, context: Context): Promise<void> {
-  app.addContentTypeParser(OCSP_REQUEST_CONTENT_TYPE, { parseAs: "buffer", bodyLimit: OCSP_DEFAULT_LIMITS.maxBytes }, (_req, body, done) =>
+  app.addContentTypeParser(OCSP_REQUEST_CONTENT_TYPE, { parseAs: "buffer", bodyLimit: OCSP_REQUEST_MAX_BYTES }, (_req, body, done) =>
     done(null, body),
   );
 
@@ -44,16 +44,12 @@ export async function statusRoutes(app: FastifyInstance, context: Context): Prom
     return null;
   }
 
-  async function sendOcsp(reply: FastifyReply, verifier: Verifier | undefined, work: () => Promise<OcspAnswer>, ifNoneMatch?: string) {
-    let answer: OcspAnswer;
-    try {
-      answer = await work();
-    } catch (error) {
-      if (error instanceof OcspRequestError) {
-        return reply.type(OCSP_RESPONSE_CONTENT_TYPE).header("cache-control", "no-store").send(Buffer.from(ocspErrorResponseFor(error)));
-      }
-      throw error;
+  async function sendOcsp(reply: FastifyReply, verifier: Verifier | undefined, work: () => Promise<OcspReply>, ifNoneMatch?: string) {
+    const replied = await work();
+    if (!replied.answered) {
+      return reply.type(OCSP_RESPONSE_CONTENT_TYPE).header("cache-control", "no-store").send(Buffer.from(replied.errorResponse));
     }
+    const answer = replied.answer;
     if (verifier && answer.type) await context.verifiers.count(verifier.id, answer.type, "ocsp", answer.lookups);
     // The answer is a finished DER body with headers known in advance: it is written straight to
     // the Node response. Fastify's send pipeline (serializers, onSend hooks) has nothing to do for
@@ -92,14 +88,14 @@ export async function statusRoutes(app: FastifyInstance, context: Context): Prom
       if (!Buffer.isBuffer(body)) {
         return reply.status(415).send({ error: { code: "bad-request", message: `Content-Type must be ${OCSP_REQUEST_CONTENT_TYPE}` } });
       }
-      return sendOcsp(reply, verifier, () => context.ocsp.answer(new Uint8Array(body), type));
+      return sendOcsp(reply, verifier, () => ocspReplyToPost(context.ocsp, new Uint8Array(body), type));
     });
     app.get(`${path}/*`, async (request, reply) => {
       const verifier = await admit(request, reply);
       if (verifier === null) return reply;
       const encoded = (request.params as { "*": string })["*"];
       const ifNoneMatch = request.headers["if-none-match"];
-      return sendOcsp(reply, verifier, () => context.ocsp.answerGet(encoded, type), ifNoneMatch);
+      return sendOcsp(reply, verifier, () => ocspReplyToGet(context.ocsp, encoded, type), ifNoneMatch);
     });
   }
 

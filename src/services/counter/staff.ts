@@ -20,6 +20,9 @@ export const STAFF_ROLES: readonly StaffRole[] = ["clerk", "supervisor", "admini
 /** An office as the directory returns it: the configuration's shape. */
 export type Office = OfficeConfig;
 
+/** The configured offices (seeded into a new data directory) and the contact the resident pages give. */
+export { DEFAULT_OFFICES, MACHIDA_CONTACT } from "../../config/offices.ts";
+
 export interface StaffMember {
   id: string;
   login: string;

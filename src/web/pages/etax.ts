@@ -1,7 +1,7 @@
 import { html, type SafeHtml } from "../html.ts";
 import type { Filing } from "../../services/filings.ts";
 import type { CardChoice } from "../../services/resident-view.ts";
-import type { VerificationResult } from "../../verify/index.ts";
+import type { VerificationResult } from "../../services/relying-party.ts";
 import { formatInstant } from "../i18n.ts";
 import { page, type View } from "../layout.ts";
 import { csrfField, errorFor, field, problemNotice, type Problem } from "../forms.ts";
