@@ -78,6 +78,41 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
+/**
+ * Heavy modules that are loaded with `await import()` where they are used, so that the CLI, the
+ * server and the CRL builder do not pay for them at start-up (docs/benchmarks.md, start-up cost):
+ * a static import from outside the group would bring them back.
+ */
+const LAZY_GROUPS: readonly { readonly name: string; readonly members: (file: string) => boolean }[] = [
+  {
+    name: "PDF rendering (pdf-lib, fontkit)",
+    members: (f) => ["services/kiosk-pdf.ts", "services/counter/notices-pdf.ts", "services/pdf-fonts.ts"].includes(f.split(sep).join("/")),
+  },
+  { name: "the HTTP server (fastify, oidc-provider, pages)", members: (f) => layerOf(f) === "http" },
+];
+
+/**
+ * Static value imports (and re-exports) of a lazy group's modules from files outside the group.
+ * `import type` is erased when the file is compiled, and `await import()` is not a statement.
+ */
+function eagerImportsOf(srcRelative: string, source: string): string[] {
+  const found: string[] = [];
+  const file = ts.createSourceFile(srcRelative, source, ts.ScriptTarget.Latest);
+  for (const statement of file.statements) {
+    const isValueImport =
+      (ts.isImportDeclaration(statement) && !statement.importClause?.isTypeOnly) ||
+      (ts.isExportDeclaration(statement) && !statement.isTypeOnly && statement.moduleSpecifier !== undefined);
+    if (!isValueImport || !statement.moduleSpecifier || !ts.isStringLiteral(statement.moduleSpecifier)) continue;
+    const specifier = statement.moduleSpecifier.text;
+    if (!specifier.startsWith(".")) continue;
+    const target = relative(SRC, resolve(SRC, dirname(srcRelative), specifier));
+    for (const group of LAZY_GROUPS) {
+      if (group.members(target) && !group.members(srcRelative)) found.push(`${srcRelative} imports ${group.name} eagerly ("${specifier}")`);
+    }
+  }
+  return found;
+}
+
 describe("architecture: the import arrows of DESIGN.md", () => {
   test("every layer under src/ is one the arrows know", () => {
     const layers = new Set(sourceFiles(SRC).map(layerOf));
@@ -104,5 +139,18 @@ describe("architecture: the import arrows of DESIGN.md", () => {
     assert.deepEqual(violationsOf(join("services", "x.ts"), crossing), []);
     assert.deepEqual(violationsOf(join("profile", "x.ts"), `import { a } from "./oids.ts";`), []);
     assert.deepEqual(violationsOf(join("http", "routes", "x.ts"), `import { a } from "../../pki/ocsp.ts";`).map((v) => v.target), ["pki"]);
+  });
+
+  test("heavy modules are loaded only where they are used", () => {
+    const eager = sourceFiles(SRC).flatMap((file) => eagerImportsOf(file, readFileSync(join(SRC, file), "utf8")));
+    assert.deepEqual(eager, []);
+    // The check tells a static import from a dynamic or a type-only one.
+    const cli = join("cli", "commands", "x.ts");
+    assert.equal(eagerImportsOf(cli, `import { startServer } from "../../http/server.ts";`).length, 1);
+    assert.equal(eagerImportsOf(cli, `const { startServer } = await import("../../http/server.ts");`).length, 0);
+    const kiosk = join("services", "kiosk.ts");
+    assert.equal(eagerImportsOf(kiosk, `import { renderKioskPdf } from "./kiosk-pdf.ts";`).length, 1);
+    assert.equal(eagerImportsOf(kiosk, `export { renderKioskPdf } from "./kiosk-pdf.ts";`).length, 1);
+    assert.equal(eagerImportsOf(kiosk, `import type { KioskPdfOptions } from "./kiosk-pdf.ts";`).length, 0);
   });
 });

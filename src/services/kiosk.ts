@@ -23,7 +23,7 @@ import { holderProof } from "./card-holder.ts";
 import { requireValid } from "./trust.ts";
 import type { Registry, Resident } from "./registry.ts";
 import { DEFAULT_KIOSK_TERMINAL } from "./cards.ts";
-import { renderKioskPdf, type KioskPdfOptions } from "./kiosk-pdf.ts";
+import type { KioskPdfOptions } from "./kiosk-pdf.ts";
 import { ServiceError } from "./errors.ts";
 import { appendAudit } from "./audit.ts";
 import type { Clock } from "./clock.ts";
@@ -300,6 +300,7 @@ export class Kiosk {
     const id = `K${japanDateOf(now).replaceAll("-", "")}-${randomBase32(8)}`;
     const verificationCode = randomBase32(CODE_LENGTH);
     const feeYen = offer.feeYen * copies;
+    const { renderKioskPdf } = await import("./kiosk-pdf.ts"); // lazily: see kiosk-pdf.ts
     const pdf = await renderKioskPdf(
       {
         document: offer,

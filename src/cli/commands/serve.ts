@@ -1,5 +1,4 @@
 import { openContext } from "../open-context.ts";
-import { startServer } from "../../http/server.ts";
 import { type Command, CliError, optionalString } from "../command.ts";
 
 export const serve: Command = {
@@ -28,6 +27,9 @@ export const serve: Command = {
       throw new CliError(`--crl-hours must be a whole number of hours from 1 to 744, not ${JSON.stringify(crlHoursText)}`, 2);
     }
     const context = await openContext(values, io, { host, port, publicBaseUrl, openStatus, ...(crlValidityHours ? { crlValidityHours } : {}) });
+    // The server (fastify, oidc-provider, the pages) is loaded only by this command, so that the
+    // other commands start without it (≈0.5 s and ≈45 MB).
+    const { startServer } = await import("../../http/server.ts");
     const server = await startServer(context, { host, port, log: (line) => io.stderr(`${line}\n`) });
     io.stdout(
       `OpenJPKI を起動しました / OpenJPKI is serving on ${server.url}\n` +

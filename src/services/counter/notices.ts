@@ -10,7 +10,7 @@ import type { Clock } from "../clock.ts";
 import { ServiceError } from "../errors.ts";
 import { isInputError } from "../input-errors.ts";
 import { appendAudit, type Actor } from "../audit.ts";
-import { renderExpiryNotices, renderIssuanceNotice, type NoticePdfOptions, type Sender } from "./notices-pdf.ts";
+import type { NoticePdfOptions, Sender } from "./notices-pdf.ts";
 
 export interface NoticeDeps {
   db: Kysely<Database>;
@@ -55,6 +55,7 @@ export async function issuanceNotice(deps: NoticeDeps, cardId: string, actor: Ac
   const shown = (loaded.length > 0 ? loaded : certs).slice(0, 2);
   const byType = new Map<CaType, JapanDate>();
   for (const c of shown) byType.set(c.ca_type, c.expires);
+  const { renderIssuanceNotice } = await import("./notices-pdf.ts"); // lazily: see kiosk-pdf.ts
   const pdf = await renderIssuanceNotice(
     {
       addressee: { name: resident.name, address: resident.address },
@@ -188,6 +189,7 @@ export async function expiryNoticesPdf(deps: NoticeDeps, run: ExpiryNoticeRun, a
     entries.push({ addressee: { name: r.name, address: r.address }, residentId: r.residentId, cardId: r.cardId, certificates: r.certificates.map((c) => ({ type: c.type, expires: c.expires, renewalFrom: c.renewalFrom })) });
   }
   const first = municipalities.values().next().value ?? (await deps.registry.municipality("132098"));
+  const { renderExpiryNotices } = await import("./notices-pdf.ts"); // lazily: see kiosk-pdf.ts
   const pdf = await renderExpiryNotices(
     { sender: await senderFor(deps.db, actor.office ?? null, first), entries, runDate: run.from, issuedAt: deps.clock(), ...(options.onPage ? { onPage: options.onPage } : {}) },
     options.fontPath ? { fontPath: options.fontPath } : {},

@@ -20,7 +20,6 @@ import { DEFAULT_FEES, type FeeSchedule } from "../../config/fees.ts";
 import { PROXY_ANSWER_ATTEMPTS, PROXY_TYPES, proxyAnswerDeadline, proxyCompletion, sameDayAllowed, type ProxyType } from "../../rules/proxy.ts";
 import { checkPassword, hashPassword } from "./staff.ts";
 import { freeFee, reissueFee, type FeeDecision, type ReissueReason, REISSUE_REASONS } from "./fees.ts";
-import { renderProxyInquiry } from "./notices-pdf.ts";
 import { senderFor } from "./notices.ts";
 
 export type ProcedureKind =
@@ -446,6 +445,7 @@ export class CounterProcedures {
       proxy_identity: null,
       completed_at: null,
     };
+    const { renderProxyInquiry } = await import("./notices-pdf.ts"); // lazily: see kiosk-pdf.ts
     const letter = await renderProxyInquiry({
       addressee: { name: resident.name, address: resident.address },
       sender: await senderFor(this.db, actor.office ?? null, resident.municipality),
