@@ -16,7 +16,7 @@ import type { RevocationReason } from "../rules/revocation.ts";
 import { toOtherNames } from "../profile/attributes.ts";
 import type { Settings } from "../config/defaults.ts";
 import { ServiceError } from "./errors.ts";
-import { isInputError } from "./input-errors.ts";
+import { inputErrorAs } from "./input-errors.ts";
 import { decryptPrivateKey, encryptPrivateKey } from "./keystore.ts";
 import { newSubjectCn } from "./ids.ts";
 import type { Clock } from "./clock.ts";
@@ -311,8 +311,7 @@ export class CertificateAuthorities {
         ...(authExpiry ? { authExpiry } : {}),
       });
     } catch (error) {
-      if (isInputError(error)) throw new ServiceError("not-eligible", error.message, error.field);
-      throw error;
+      throw inputErrorAs(error, "not-eligible");
     }
   }
 
@@ -378,8 +377,7 @@ function otherNamesOf(resident: Resident): { oid: string; value: string }[] {
   try {
     return toOtherNames(resident);
   } catch (error) {
-    if (isInputError(error)) throw new ServiceError("not-eligible", error.message, error.field);
-    throw error;
+    throw inputErrorAs(error, "not-eligible");
   }
 }
 

@@ -4,7 +4,7 @@ import type { CaType } from "../pki/jpki-profile.ts";
 import { readRsaSubjectPublicKey, RSA_KEY_LIMITS, SubjectPublicKeyError, type SubjectPublicKey } from "../pki/leaf-public-key.ts";
 import { parseJapanDate, type JapanDate } from "../rules/japan-date.ts";
 import { ServiceError } from "./errors.ts";
-import { isInputError } from "./input-errors.ts";
+import { inputErrorAs } from "./input-errors.ts";
 import type { CertificateAuthorities } from "./certificate-authority.ts";
 import type { IssuanceClient } from "./issuance-clients.ts";
 
@@ -127,7 +127,6 @@ function dateOf(value: unknown, field: string): JapanDate {
   try {
     return parseJapanDate(value as string, field);
   } catch (error) {
-    if (isInputError(error)) throw new ServiceError("invalid-input", error.message, error.field);
-    throw error;
+    throw inputErrorAs(error, "invalid-input");
   }
 }

@@ -1,7 +1,6 @@
 import { japanDateOf, parseDateOrInstant, startOfJapanDay, type JapanDate } from "../rules/japan-date.ts";
 import type { Clock } from "./clock.ts";
-import { ServiceError } from "./errors.ts";
-import { isInputError } from "./input-errors.ts";
+import { inputErrorAs } from "./input-errors.ts";
 
 /**
  * Japan dates (JST, no DST) where the outer layers meet them: today by a service clock, and a
@@ -22,7 +21,6 @@ export function startOfJapanDayOf(text: string, field: string): Date {
   try {
     return startOfJapanDay(parseDateOrInstant(text, field));
   } catch (error) {
-    if (isInputError(error)) throw new ServiceError("invalid-input", error.message, error.field, { cause: error });
-    throw error;
+    throw inputErrorAs(error, "invalid-input");
   }
 }

@@ -8,7 +8,7 @@ import { toEraDigitDate } from "../profile/era.ts";
 import { parseJapanDate, compareJapanDates } from "../rules/japan-date.ts";
 import type { CaType } from "../pki/jpki-profile.ts";
 import { ServiceError } from "./errors.ts";
-import { isInputError } from "./input-errors.ts";
+import { inputErrorAs } from "./input-errors.ts";
 import { newId } from "./ids.ts";
 import { actionableCertificates, applyRevocation, type RevocationOutcome } from "./revocation.ts";
 import type { Clock } from "./clock.ts";
@@ -89,8 +89,7 @@ export class RegisterEvents {
           }
         }
       } catch (error) {
-        if (isInputError(error)) throw new ServiceError("invalid-input", error.message, error.field);
-        throw error;
+        throw inputErrorAs(error, "invalid-input");
       }
       if (change.municipality !== undefined && change.municipality !== resident.municipality_code) {
         const known = await trx.selectFrom("municipalities").select("code").where("code", "=", change.municipality).executeTakeFirst();
@@ -131,8 +130,7 @@ export class RegisterEvents {
         try {
           end = parseJapanDate(residenceEnd, "residence-end");
         } catch (error) {
-          if (isInputError(error)) throw new ServiceError("invalid-input", error.message, error.field);
-          throw error;
+          throw inputErrorAs(error, "invalid-input");
         }
       }
       const now = this.clock();

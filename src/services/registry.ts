@@ -6,7 +6,7 @@ import { normalizeAddress, normalizeName, substituteFlags } from "../profile/att
 import { toEraDigitDate } from "../profile/era.ts";
 import type { Municipality } from "../config/municipalities.ts";
 import { ServiceError } from "./errors.ts";
-import { isInputError } from "./input-errors.ts";
+import { inputErrorAs } from "./input-errors.ts";
 import { newId } from "./ids.ts";
 import type { Clock } from "./clock.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
@@ -129,8 +129,7 @@ export class Registry {
         updated_at: now,
       };
     } catch (error) {
-      if (isInputError(error)) throw new ServiceError("invalid-input", error.message, error.field);
-      throw error;
+      throw inputErrorAs(error, "invalid-input");
     }
   }
 }

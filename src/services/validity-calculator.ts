@@ -1,7 +1,6 @@
 import { certificateValidity, type CertificateValidity } from "../rules/validity.ts";
 import { parseDateOrInstant, parseJapanDate } from "../rules/japan-date.ts";
-import { ServiceError } from "./errors.ts";
-import { isInputError } from "./input-errors.ts";
+import { inputErrorAs } from "./input-errors.ts";
 
 /** The facts the validity rules need, as an operator types them (dates YYYY-MM-DD). */
 export interface ValidityQuestion {
@@ -42,8 +41,7 @@ export function certificateValidityFor(question: ValidityQuestion): CertificateV
       authExpiry,
     });
   } catch (error) {
-    if (isInputError(error)) throw new ServiceError("invalid-input", error.message, error.field, { cause: error });
-    throw error;
+    throw inputErrorAs(error, "invalid-input");
   }
 }
 

@@ -52,7 +52,6 @@ export async function openTestContext(
   };
 }
 
-
 /** The PINs of the card {@link openTestContextWithCard} issues. */
 export const CARD_PINS = { auth: "1234", sign: "ABC123" } as const;
 

@@ -3,7 +3,7 @@ import type { Database } from "../../store/schema.ts";
 import type { FeeSchedule } from "../../config/fees.ts";
 import { addMonthsClamped, compareJapanDates, parseJapanDate, type JapanDate } from "../../rules/japan-date.ts";
 import { ServiceError } from "../errors.ts";
-import { isInputError } from "../input-errors.ts";
+import { inputErrorAs } from "../input-errors.ts";
 
 /** Why a card is reissued (再交付). */
 export type ReissueReason = "loss" | "theft" | "damage" | "malfunction" | "other";
@@ -66,8 +66,7 @@ export async function feeSummary(db: Kysely<Database>, input: { date: string; of
   try {
     date = parseJapanDate(input.date, "date");
   } catch (error) {
-    if (isInputError(error)) throw new ServiceError("invalid-input", error.message, "date");
-    throw error;
+    throw inputErrorAs(error, "invalid-input", "date");
   }
   if (input.office !== undefined) {
     const office = await db.selectFrom("offices").select("id").where("id", "=", input.office).executeTakeFirst();

@@ -8,7 +8,7 @@ import type { CaType } from "../../pki/jpki-profile.ts";
 import type { Registry } from "../registry.ts";
 import type { Clock } from "../clock.ts";
 import { ServiceError } from "../errors.ts";
-import { isInputError } from "../input-errors.ts";
+import { inputErrorAs } from "../input-errors.ts";
 import { appendAudit, type Actor } from "../audit.ts";
 import type { NoticePdfOptions, Sender } from "./notices-pdf.ts";
 
@@ -109,8 +109,7 @@ export async function expiryNoticeRun(
   try {
     from = parseJapanDate(input.from, "from");
   } catch (error) {
-    if (isInputError(error)) throw new ServiceError("invalid-input", error.message, "from");
-    throw error;
+    throw inputErrorAs(error, "invalid-input", "from");
   }
   const windowStart = addMonthsClamped(from, 2);
   const beyond = addMonthsClamped(from, 3);

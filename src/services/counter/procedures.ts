@@ -12,7 +12,7 @@ import type { CertificateAuthorities, CertificateRecord } from "../certificate-a
 import type { Registry } from "../registry.ts";
 import { applyRevocation } from "../revocation.ts";
 import { ServiceError } from "../errors.ts";
-import { isInputError } from "../input-errors.ts";
+import { inputErrorAs } from "../input-errors.ts";
 import { appendAudit, type Actor } from "../audit.ts";
 import type { Clock } from "../clock.ts";
 import type { CardIssueRequest } from "../cards.ts";
@@ -522,8 +522,7 @@ export class CounterProcedures {
     try {
       decision = proxyCompletion({ proxyType: proxy.proxy_type, letterOfAttorney: proxy.letter_of_attorney === 1, startedOn: proxy.started_on, today });
     } catch (error) {
-      if (isInputError(error)) throw new ServiceError("invalid-input", error.message, error.field);
-      throw error;
+      throw inputErrorAs(error, "invalid-input");
     }
     if (!decision.allowed) {
       if (decision.reason === "proxy-expired") {
