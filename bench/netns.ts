@@ -1,8 +1,14 @@
 /**
  * Peers that cannot bind to loopback only (`openssl ocsp -port` listens on every interface)
  * run in a private network namespace that holds nothing but `lo`, together with the load
- * client that measures them (as in the anchors file). The namespace, the server and the
- * client live in one process group, killed whole at the end.
+ * client that measures them (as in the anchors file).
+ *
+ * The namespace has its own PID namespace too, whose first process is the script: when it exits
+ * (or is killed, `--kill-child`), the kernel kills every process left inside. A process group
+ * is not enough: `openssl ocsp -multi` makes its master the leader of a new group, and its
+ * workers outlive it (reparented to init). Before this, one such worker spun at 100 % of a core
+ * after every full run's OCSP-SIGN suite, so every later window (OCSP-REFRESH, ISSUE, VERIFY)
+ * ran on one core and was flagged noisy; survivors of earlier runs took the other core as well.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -13,10 +19,25 @@ import { startDaemon, stopDaemon } from "./proc.ts";
 
 let canUnshare: boolean | undefined;
 
-/** Whether private network namespaces work here (root, or user namespaces). */
+/** `unshare` arguments for a command in a private network and PID namespace that dies whole with its first process. */
+const PRIVATE_NAMESPACES = ["--net", "--pid", "--fork", "--kill-child"];
+
+/** Whether private network and PID namespaces work here (root, or user namespaces). */
 export function privateNetworkAvailable(): boolean {
-  canUnshare ??= spawnSync("unshare", ["-n", "sh", "-c", "ip link set lo up"], { stdio: "ignore" }).status === 0;
+  canUnshare ??= spawnSync("unshare", [...PRIVATE_NAMESPACES, "sh", "-c", "ip link set lo up"], { stdio: "ignore" }).status === 0;
   return canUnshare;
+}
+
+/**
+ * Run a shell script as the first process of a private network and PID namespace; resolves
+ * with its exit code once it and everything it started are gone.
+ */
+export function runInPrivateNamespace(cleanup: Cleanup, script: string, cwd: string): Promise<number | null> {
+  const child = cleanup.child(asGroupLeader(spawn("unshare", [...PRIVATE_NAMESPACES, "sh", "-c", script], { cwd, stdio: ["ignore", "inherit", "inherit"], detached: true })));
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => resolve(code));
+  });
 }
 
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -49,16 +70,12 @@ export async function loadAgainstServer(
     "SRV=$!",
     loadCommand(specFile, outFile).map(quote).join(" "),
     "RC=$?",
-    "kill $SRV 2>/dev/null; sleep 0.2; kill -9 $SRV 2>/dev/null",
+    // Stop the server's own group too (openssl -multi leads one) and reap it: what the namespace's
+    // end kills is never reaped into our process tree, so its CPU would count as foreign.
+    "kill -TERM -$SRV $SRV 2>/dev/null; sleep 0.2; kill -KILL -$SRV $SRV 2>/dev/null; wait",
     "exit $RC",
   ].join("\n");
-  const child = cleanup.child(asGroupLeader(spawn("unshare", ["-n", "sh", "-c", script], { cwd: dir, stdio: ["ignore", "inherit", "inherit"], detached: true })));
-  await new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  try {
-    process.kill(-child.pid!, "SIGKILL"); // anything left in the group (e.g. -multi workers)
-  } catch {
-    // all gone
-  }
+  await runInPrivateNamespace(cleanup, script, dir);
   const out = JSON.parse(readFileSync(outFile, "utf8")) as LoadResult & { error?: string };
   if (out.error) throw new Error(`${name}: ${out.error}`);
   return { ...out, isolated: true };

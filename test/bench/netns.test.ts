@@ -1,0 +1,64 @@
+/**
+ * The benchmark's private namespaces leave nothing behind: a peer that escapes its process
+ * group (`openssl ocsp -multi` makes its master a group leader, and its workers outlive it)
+ * must still be gone once the namespace's script returns, or it takes a core from every later
+ * benchmark of the run (it did: see bench/netns.ts).
+ */
+import { describe, it, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { Cleanup } from "../../bench/harness.ts";
+import { privateNetworkAvailable, runInPrivateNamespace } from "../../bench/netns.ts";
+
+/** Host pids of openssl processes whose command line contains `marker`. */
+function processesWith(marker: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const commandLine = readFileSync(`/proc/${name}/cmdline`, "utf8");
+      if (commandLine.startsWith("openssl\0") && commandLine.includes(marker)) pids.push(Number(name));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return pids;
+}
+
+const available = privateNetworkAvailable();
+
+describe("bench private namespaces", { skip: available ? false : "unshare --net --pid is not permitted here" }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "openjpki-netns-test-"));
+  const cleanup = new Cleanup();
+  const marker = `index-${randomBytes(6).toString("hex")}.txt`;
+  after(async () => {
+    for (const pid of processesWith(marker)) process.kill(pid, "SIGKILL"); // a failing run must not leave them spinning
+    await cleanup.runAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("kills openssl ocsp -multi workers that outlive their master and leave the script's process group", async () => {
+    const made = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-subj", "/CN=responder", "-days", "1"], { cwd: dir });
+    assert.equal(made.status, 0, made.stderr.toString());
+    writeFileSync(join(dir, marker), "");
+    // The script starts the responder with two workers, waits until all three run, records how
+    // many it saw and what process group the master took, and exits without stopping them.
+    const script = [
+      "ip link set lo up || exit 90",
+      `openssl ocsp -index ${marker} -port 8888 -rsigner cert.pem -rkey key.pem -CA cert.pem -nmin 10 -multi 2 > server.out 2> server.err &`,
+      `for i in $(seq 100); do [ "$(pgrep -f '^openssl ocsp -index ${marker}' | wc -l)" -ge 3 ] && break; sleep 0.1; done`,
+      `pgrep -f '^openssl ocsp -index ${marker}' | wc -l > seen`,
+      "ps -o pgid= -p $! > master-group",
+      "echo $$ > script-pid",
+      "exit 0",
+    ].join("\n");
+    assert.equal(await runInPrivateNamespace(cleanup, script, dir), 0);
+    assert.equal(readFileSync(join(dir, "seen"), "utf8").trim(), "3", "the responder should have run a master and two workers");
+    assert.notEqual(readFileSync(join(dir, "master-group"), "utf8").trim(), readFileSync(join(dir, "script-pid"), "utf8").trim(), "openssl -multi leaves the script's process group");
+    assert.deepEqual(processesWith(marker), [], "no responder process may outlive the namespace's script");
+  });
+});
