@@ -3,15 +3,16 @@
  * run in a private network namespace that holds nothing but `lo`, together with the load
  * client that measures them (as in the anchors file).
  *
- * The namespace has its own PID namespace too, whose first process is the script: when it exits
- * (or is killed, `--kill-child`), the kernel kills every process left inside. A process group
- * is not enough: `openssl ocsp -multi` makes its master the leader of a new group, and its
- * workers outlive it (reparented to init). Before this, one such worker spun at 100 % of a core
- * after every full run's OCSP-SIGN suite, so every later window (OCSP-REFRESH, ISSUE, VERIFY)
- * ran on one core and was flagged noisy; survivors of earlier runs took the other core as well.
+ * The namespace has its own PID namespace too, whose first process is the script: when the script
+ * exits, the kernel kills every process left inside (and if `unshare` itself is killed,
+ * `--kill-child` kills the script first). A process group is not enough: `openssl ocsp -multi`
+ * makes its master the leader of a new group, and its workers outlive it (reparented to init).
+ * Before this, one such worker spun at 100 % of a core after every full run's OCSP-SIGN suite, so
+ * every later benchmark of the run (REVOKE-LATENCY, OCSP-REFRESH, ISSUE, VERIFY-CMS, VERIFY-AUTH,
+ * CARD) had one core and was flagged noisy; survivors of earlier runs took the other core as well.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { asGroupLeader, type Cleanup } from "./harness.ts";
 import { loadCommand, runLoad, type LoadResult, type LoadSpec } from "./load.ts";
@@ -22,7 +23,7 @@ let canUnshare: boolean | undefined;
 /** `unshare` arguments for a command in a private network and PID namespace that dies whole with its first process. */
 const PRIVATE_NAMESPACES = ["--net", "--pid", "--fork", "--kill-child"];
 
-/** Whether private network and PID namespaces work here (root, or user namespaces). */
+/** Whether private network and PID namespaces work here (as root: CAP_SYS_ADMIN), with `ip` to bring up `lo`. */
 export function privateNetworkAvailable(): boolean {
   canUnshare ??= spawnSync("unshare", [...PRIVATE_NAMESPACES, "sh", "-c", "ip link set lo up"], { stdio: "ignore" }).status === 0;
   return canUnshare;
@@ -75,7 +76,8 @@ export async function loadAgainstServer(
     "kill -TERM -$SRV $SRV 2>/dev/null; sleep 0.2; kill -KILL -$SRV $SRV 2>/dev/null; wait",
     "exit $RC",
   ].join("\n");
-  await runInPrivateNamespace(cleanup, script, dir);
+  const code = await runInPrivateNamespace(cleanup, script, dir);
+  if (!existsSync(outFile)) throw new Error(`${name}: the namespace's script exited with ${code} before the load client wrote its result (90: lo could not be brought up)`);
   const out = JSON.parse(readFileSync(outFile, "utf8")) as LoadResult & { error?: string };
   if (out.error) throw new Error(`${name}: ${out.error}`);
   return { ...out, isolated: true };
