@@ -2,7 +2,8 @@
  * The machine and its noise. Shared 2-core machines are noisy, so every measured window records
  * its own CPU (this process and all its descendants: servers, load clients, openssl) and the
  * foreign CPU (everything else on the box), as the anchors file asks. A window whose foreign CPU
- * exceeds 10 % of its own is flagged invalid.
+ * exceeds 10 % of its own is flagged invalid, and names the processes that used it: "noise" once
+ * turned out to be a peer's worker of ours that had escaped its cleanup (bench/netns.ts).
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
@@ -48,20 +49,41 @@ export interface CpuWindow {
   foreignCpuS: number;
   /** foreign ≤ 10 % of own. */
   valid: boolean;
+  /** The foreign processes that used the most CPU in the window (alive at both ends; ≥ 0.05 s), most first. */
+  foreignTop: ForeignProcess[];
+}
+
+export interface ForeignProcess {
+  pid: number;
+  command: string;
+  cpuS: number;
+}
+
+interface ProcessTicks {
+  ppid: number;
+  command: string;
+  /** utime + stime. */
+  self: number;
+  /** utime + stime + cutime + cstime: with the children it has reaped. */
+  withChildren: number;
 }
 
 interface Snapshot {
   t: number;
   busy: number;
-  own: number;
+  processes: Map<number, ProcessTicks>;
+  ownTree: Set<number>;
 }
+
+const FOREIGN_TOP = 3;
+const FOREIGN_MIN_TICKS = 5;
 
 /** Start a CPU accounting window; call the returned function to close it. */
 export function cpuWindow(label: string): () => CpuWindow {
   const start = snapshot();
   return () => {
     const end = snapshot();
-    const ownCpuS = (end.own - start.own) / TICKS_PER_SECOND;
+    const ownCpuS = (ownTicks(end) - ownTicks(start)) / TICKS_PER_SECOND;
     const busyS = (end.busy - start.busy) / TICKS_PER_SECOND;
     const foreignCpuS = Math.max(0, busyS - ownCpuS);
     return {
@@ -70,6 +92,7 @@ export function cpuWindow(label: string): () => CpuWindow {
       ownCpuS: round(ownCpuS, 2),
       foreignCpuS: round(foreignCpuS, 2),
       valid: foreignCpuS <= 0.1 * Math.max(ownCpuS, 0.01),
+      foreignTop: foreignTop(start, end),
     };
   };
 }
@@ -92,7 +115,8 @@ export async function waitQuiet(maxMs: number, threshold = 0.12): Promise<number
 }
 
 function snapshot(): Snapshot {
-  return { t: performance.now(), busy: systemTicks().busy, own: ownTreeTicks() };
+  const processes = readProcesses();
+  return { t: performance.now(), busy: systemTicks().busy, processes, ownTree: ownTree(processes) };
 }
 
 function systemTicks(): { busy: number; total: number } {
@@ -102,37 +126,66 @@ function systemTicks(): { busy: number; total: number } {
   return { busy, total: busy + idle! + iowait! };
 }
 
+/** Every process's parent, command and CPU ticks, from /proc/PID/stat. */
+function readProcesses(): Map<number, ProcessTicks> {
+  const processes = new Map<number, ProcessTicks>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = safeRead(`/proc/${name}/stat`);
+    const open = stat.indexOf("(");
+    const close = stat.lastIndexOf(")");
+    if (open < 0 || close < 0) continue;
+    const fields = stat.slice(close + 2).split(" ");
+    // fields[0] is state (field 3); ppid is field 4, utime..cstime are fields 14..17.
+    const self = Number(fields[11]) + Number(fields[12]);
+    processes.set(Number(name), {
+      ppid: Number(fields[1]),
+      command: stat.slice(open + 1, close),
+      self,
+      withChildren: self + Number(fields[13]) + Number(fields[14]),
+    });
+  }
+  return processes;
+}
+
+/** This process and every live descendant. */
+function ownTree(processes: Map<number, ProcessTicks>): Set<number> {
+  const children = new Map<number, number[]>();
+  for (const [pid, p] of processes) {
+    const list = children.get(p.ppid);
+    if (list) list.push(pid);
+    else children.set(p.ppid, [pid]);
+  }
+  const tree = new Set<number>();
+  const stack = [process.pid];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    tree.add(pid);
+    for (const child of children.get(pid) ?? []) stack.push(child);
+  }
+  return tree;
+}
+
 /**
  * utime+stime+cutime+cstime of this process and every live descendant. A descendant that exits
  * inside the window moves its ticks into its parent's cutime, so the sum stays continuous.
  */
-function ownTreeTicks(): number {
-  const parentOf = new Map<number, number>();
-  const ticksOf = new Map<number, number>();
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    const stat = safeRead(`/proc/${name}/stat`);
-    const close = stat.lastIndexOf(")");
-    if (close < 0) continue;
-    const fields = stat.slice(close + 2).split(" ");
-    // fields[0] is state (field 3); ppid is field 4, utime..cstime are fields 14..17.
-    parentOf.set(Number(name), Number(fields[1]));
-    ticksOf.set(Number(name), Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]));
-  }
-  const children = new Map<number, number[]>();
-  for (const [pid, ppid] of parentOf) {
-    const list = children.get(ppid);
-    if (list) list.push(pid);
-    else children.set(ppid, [pid]);
-  }
+function ownTicks(s: Snapshot): number {
   let total = 0;
-  const stack = [process.pid];
-  while (stack.length > 0) {
-    const pid = stack.pop()!;
-    total += ticksOf.get(pid) ?? 0;
-    for (const child of children.get(pid) ?? []) stack.push(child);
-  }
+  for (const pid of s.ownTree) total += s.processes.get(pid)?.withChildren ?? 0;
   return total;
+}
+
+/** The processes outside our tree at both ends of the window that used the most CPU in it. */
+function foreignTop(start: Snapshot, end: Snapshot): ForeignProcess[] {
+  const used: ForeignProcess[] = [];
+  for (const [pid, after] of end.processes) {
+    const before = start.processes.get(pid);
+    if (!before || before.command !== after.command || start.ownTree.has(pid) || end.ownTree.has(pid)) continue;
+    const ticks = after.self - before.self;
+    if (ticks >= FOREIGN_MIN_TICKS) used.push({ pid, command: after.command, cpuS: round(ticks / TICKS_PER_SECOND, 2) });
+  }
+  return used.sort((a, b) => b.cpuS - a.cpuS).slice(0, FOREIGN_TOP);
 }
 
 function safeRead(path: string): string {

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fmt, type BenchResult, type Metric } from "./harness.ts";
 import type { Baselines } from "./baselines.ts";
-import type { MachineInfo } from "./machine.ts";
+import type { CpuWindow, MachineInfo } from "./machine.ts";
 
 export interface Report {
   machine: MachineInfo;
@@ -34,7 +34,7 @@ export function renderText(report: Report): string {
         `R_sign2 ${fmt(b.signPerS2)}/s, R_ver2 ${fmt(b.verifyPerS2)}/s`,
     );
     const noisy = b.cpu.filter((w) => !w.valid);
-    if (noisy.length > 0) lines.push(`  ! noisy baselines: ${noisy.map((w) => `${w.label} (own ${w.ownCpuS}s, foreign ${w.foreignCpuS}s)`).join("; ")}`);
+    if (noisy.length > 0) lines.push(`  ! noisy baselines: ${noisy.map(describeNoise).join("; ")}`);
   }
   for (const r of report.results) {
     lines.push("");
@@ -46,7 +46,7 @@ export function renderText(report: Report): string {
     for (const n of r.notes) lines.push(`  · ${n}`);
     const invalid = (r.cpu ?? []).filter((w) => !w.valid);
     if (invalid.length > 0) {
-      lines.push(`  ! noisy: foreign CPU > 10 % of own in ${invalid.map((w) => `${w.label} (own ${w.ownCpuS}s, foreign ${w.foreignCpuS}s)`).join("; ")}`);
+      lines.push(`  ! noisy: foreign CPU > 10 % of own in ${invalid.map(describeNoise).join("; ")}`);
     }
   }
   lines.push("");
@@ -55,6 +55,12 @@ export function renderText(report: Report): string {
 }
 
 /** A Markdown table of every metric with a target, plus the status of the rest. */
+/** "label (own 4.39s, foreign 16.42s: openssl[9133] 10.2s, postgres[2205] 3.1s)": who the foreign CPU was. */
+function describeNoise(w: CpuWindow): string {
+  const who = (w.foreignTop ?? []).map((p) => `${p.command}[${p.pid}] ${p.cpuS}s`).join(", ");
+  return `${w.label} (own ${w.ownCpuS}s, foreign ${w.foreignCpuS}s${who ? `: ${who}` : ""})`;
+}
+
 export function renderSummary(report: Report): string {
   const rows = ["| id | metric | measured | target | met? |", "|---|---|---|---|---|"];
   for (const r of report.results) {

@@ -1,0 +1,69 @@
+/**
+ * A noisy benchmark window names the foreign processes that used the CPU, so "noise" can be told
+ * apart from a leftover of our own (bench/machine.ts). No timings are asserted: the test waits
+ * until a foreign spinner has used some CPU, then checks who the window says it was.
+ */
+import { describe, it, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cpuWindow } from "../../bench/machine.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** utime + stime of a process, in ticks. */
+function ticksOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+describe("benchmark CPU windows", () => {
+  const dir = mkdtempSync(join(tmpdir(), "openjpki-machine-test-"));
+  let spinner: number | undefined;
+  after(() => {
+    if (spinner !== undefined) {
+      try {
+        process.kill(spinner, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("names a process outside our tree that used CPU in the window, and does not count it as ours", async () => {
+    const pidFile = join(dir, "spinner.pid");
+    // setsid -f forks: the spinner's parent is not this process, so it is foreign to the window.
+    // No pipes: the spinner would hold them open and spawnSync would wait for it.
+    const started = spawnSync("setsid", ["-f", "sh", "-c", `echo $$ > ${pidFile}; while :; do :; done`], { stdio: "ignore" });
+    assert.equal(started.status, 0, "setsid -f started the spinner");
+    for (let i = 0; i < 100 && spinner === undefined; i++) {
+      const text = (() => {
+        try {
+          return readFileSync(pidFile, "utf8").trim();
+        } catch {
+          return "";
+        }
+      })();
+      if (/^\d+$/.test(text)) spinner = Number(text);
+      else await sleep(20);
+    }
+    assert.ok(spinner !== undefined, "the spinner wrote its pid");
+
+    const close = cpuWindow("test window");
+    const before = ticksOf(spinner);
+    for (let i = 0; i < 500 && ticksOf(spinner) - before < 20; i++) await sleep(20);
+    const window = close();
+    assert.ok(ticksOf(spinner) - before >= 20, "the spinner got some CPU (the machine is not starved)");
+
+    const named = window.foreignTop.find((p) => p.pid === spinner);
+    assert.ok(named, `the spinner is named among the foreign processes: ${JSON.stringify(window.foreignTop)}`);
+    assert.equal(named.command, "sh");
+    assert.ok(named.cpuS >= 0.15, `its CPU is attributed to it (${named.cpuS} s)`);
+    assert.ok(window.foreignCpuS >= 0.15, "and counted as foreign");
+    assert.ok(window.ownCpuS < window.foreignCpuS, "not as ours: this test mostly sleeps");
+  });
+});
