@@ -54,13 +54,13 @@ export function renderText(report: Report): string {
   return lines.join("\n");
 }
 
-/** A Markdown table of every metric with a target, plus the status of the rest. */
 /** "label (own 4.39s, foreign 16.42s: openssl[9133] 10.2s, postgres[2205] 3.1s)": who the foreign CPU was. */
 function describeNoise(w: CpuWindow): string {
   const who = (w.foreignTop ?? []).map((p) => `${p.command}[${p.pid}] ${p.cpuS}s`).join(", ");
   return `${w.label} (own ${w.ownCpuS}s, foreign ${w.foreignCpuS}s${who ? `: ${who}` : ""})`;
 }
 
+/** A Markdown table of every metric with a target, plus the status of the rest. */
 export function renderSummary(report: Report): string {
   const rows = ["| id | metric | measured | target | met? |", "|---|---|---|---|---|"];
   for (const r of report.results) {

@@ -35,9 +35,9 @@ const KEY_POOL = 16;
 /**
  * Requests answered before the measured window, so it measures the server in its steady state:
  * V8 keeps optimising the issuance path (HTTP, JSON, query building, the template) over the
- * first thousand or two requests. Measured 2026-11-26 (Intel, 2 cores; a probe of 6,000 requests):
- * 961–1,090 certificates/s after 400 warm-up requests, 1,180–1,334/s after 2,000. The peers need none: `openssl ca` is
- * one native process per run and cfssl is compiled Go.
+ * first thousand or two requests. Measured 2026-11-26 (Intel, 2 cores; a probe of 6,000
+ * requests): 961–1,090 certificates/s after 400 warm-up requests, 1,180–1,334/s after 2,000.
+ * The peers need none: `openssl ca` is one native process per run and cfssl is compiled Go.
  */
 const WARMUP = 2000;
 

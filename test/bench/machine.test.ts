@@ -6,12 +6,10 @@
 import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { Cleanup, sleep } from "../../bench/harness.ts";
 import { cpuWindow } from "../../bench/machine.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** utime + stime of a process, in ticks. */
 function ticksOf(pid: number): number {
@@ -20,10 +18,25 @@ function ticksOf(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** The pid a process wrote to `file`, once it has. */
+async function pidWrittenTo(file: string): Promise<number | undefined> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const text = readFileSync(file, "utf8").trim();
+      if (/^\d+$/.test(text)) return Number(text);
+    } catch {
+      // not written yet
+    }
+    await sleep(20);
+  }
+  return undefined;
+}
+
 describe("benchmark CPU windows", () => {
-  const dir = mkdtempSync(join(tmpdir(), "openjpki-machine-test-"));
+  const cleanup = new Cleanup();
+  const dir = cleanup.tempDir("machine-test");
   let spinner: number | undefined;
-  after(() => {
+  after(async () => {
     if (spinner !== undefined) {
       try {
         process.kill(spinner, "SIGKILL");
@@ -31,7 +44,7 @@ describe("benchmark CPU windows", () => {
         // gone already
       }
     }
-    rmSync(dir, { recursive: true, force: true });
+    await cleanup.runAll();
   });
 
   it("names a process outside our tree that used CPU in the window, and does not count it as ours", async () => {
@@ -40,17 +53,7 @@ describe("benchmark CPU windows", () => {
     // No pipes: the spinner would hold them open and spawnSync would wait for it.
     const started = spawnSync("setsid", ["-f", "sh", "-c", `echo $$ > ${pidFile}; while :; do :; done`], { stdio: "ignore" });
     assert.equal(started.status, 0, "setsid -f started the spinner");
-    for (let i = 0; i < 100 && spinner === undefined; i++) {
-      const text = (() => {
-        try {
-          return readFileSync(pidFile, "utf8").trim();
-        } catch {
-          return "";
-        }
-      })();
-      if (/^\d+$/.test(text)) spinner = Number(text);
-      else await sleep(20);
-    }
+    spinner = await pidWrittenTo(pidFile);
     assert.ok(spinner !== undefined, "the spinner wrote its pid");
 
     const close = cpuWindow("test window");

@@ -7,8 +7,7 @@
 import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Cleanup } from "../../bench/harness.ts";
@@ -32,8 +31,8 @@ function processesWith(marker: string): number[] {
 const available = privateNetworkAvailable();
 
 describe("bench private namespaces", { skip: available ? false : "private network and PID namespaces need root (unshare --net --pid) and ip" }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "openjpki-netns-test-"));
   const cleanup = new Cleanup();
+  const dir = cleanup.tempDir("netns-test");
   const marker = `index-${randomBytes(6).toString("hex")}.txt`;
   after(async () => {
     // A failing run must not leave them spinning.
@@ -45,7 +44,6 @@ describe("bench private namespaces", { skip: available ? false : "private networ
       }
     }
     await cleanup.runAll();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("leaves no process of openssl ocsp -multi behind, though its master and workers leave the script's process group", async () => {
