@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import type { Baselines } from "./baselines.ts";
-import type { CpuWindow } from "./machine.ts";
+import type { CpuWindow, Quietness } from "./machine.ts";
 
 export interface RunOptions {
   quick: boolean;
@@ -62,9 +62,10 @@ export interface SuiteContext {
   /**
    * Before a measuring window: wait until the machine is quiet, at most `fullMs` in a full run.
    * A quick run takes one 1-second sample only (it has 3 minutes; on a busy machine waiting longer
-   * rarely helps, and every window's noise note says how busy it was).
+   * rarely helps, and every window's noise note says how busy it was). A machine still busy at
+   * the end is reported on the progress line, naming the processes that kept it busy.
    */
-  settle: (fullMs: number) => Promise<number>;
+  settle: (fullMs: number) => Promise<Quietness>;
 }
 
 export interface Suite {

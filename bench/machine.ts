@@ -97,21 +97,45 @@ export function cpuWindow(label: string): () => CpuWindow {
   };
 }
 
+/** How busy the machine was over the last 1 s sample of `waitQuiet`, and who kept it busy. */
+export interface Quietness {
+  /** Busy fraction of all CPUs, 0 to 1. */
+  busy: number;
+  /** CPU seconds of this process and its descendants in that sample (the rest is foreign). */
+  ownCpuS: number;
+  /** The processes outside our tree that used the most CPU in that sample, most first. */
+  top: ForeignProcess[];
+}
+
 /**
- * Wait until the machine is quiet (< `threshold` busy over a 1 s window), at most `maxMs`.
- * Returns the last busy fraction seen, so the report can say the run started noisy.
+ * Wait until the machine is quiet (< `threshold` busy over a 1 s sample), at most `maxMs`.
+ * Returns the last sample, so the runner can say the run started noisy and name who was busy
+ * (a leftover of an earlier run shows up here before it spoils a window).
  */
-export async function waitQuiet(maxMs: number, threshold = 0.12): Promise<number> {
+export async function waitQuiet(maxMs: number, threshold = 0.12): Promise<Quietness> {
   const deadline = Date.now() + maxMs;
-  let busy = 1;
-  do {
-    const a = systemTicks();
+  for (;;) {
+    const a = snapshot();
+    const aTicks = systemTicks();
     await sleep(1000);
-    const b = systemTicks();
-    busy = (b.busy - a.busy) / Math.max(1, b.total - a.total);
-    if (busy < threshold) break;
-  } while (Date.now() < deadline);
-  return busy;
+    const b = snapshot();
+    const bTicks = systemTicks();
+    const busy = (bTicks.busy - aTicks.busy) / Math.max(1, bTicks.total - aTicks.total);
+    if (busy < threshold || Date.now() >= deadline) {
+      return { busy, ownCpuS: round((ownTicks(b) - ownTicks(a)) / TICKS_PER_SECOND, 2), top: foreignTop(a, b) };
+    }
+  }
+}
+
+/** "sh[26578] 0.95s, postgres[812] 0.1s": who used the foreign CPU. */
+export function describeProcesses(processes: readonly ForeignProcess[]): string {
+  return processes.map((p) => `${p.command}[${p.pid}] ${p.cpuS}s`).join(", ");
+}
+
+/** "47 % busy, ours 0.01s: sh[26578] 0.95s, postgres[812] 0.1s": a not-quiet sample for a progress line. */
+export function describeQuietness(q: Quietness): string {
+  const who = describeProcesses(q.top);
+  return `${Math.round(q.busy * 100)} % busy, ours ${q.ownCpuS}s${who ? `: ${who}` : ""}`;
 }
 
 function snapshot(): Snapshot {

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fmt, type BenchResult, type Metric } from "./harness.ts";
 import type { Baselines } from "./baselines.ts";
-import type { CpuWindow, MachineInfo } from "./machine.ts";
+import { describeProcesses, type CpuWindow, type MachineInfo } from "./machine.ts";
 
 export interface Report {
   machine: MachineInfo;
@@ -56,7 +56,7 @@ export function renderText(report: Report): string {
 
 /** "label (own 4.39s, foreign 16.42s: openssl[9133] 10.2s, postgres[2205] 3.1s)": who the foreign CPU was. */
 function describeNoise(w: CpuWindow): string {
-  const who = (w.foreignTop ?? []).map((p) => `${p.command}[${p.pid}] ${p.cpuS}s`).join(", ");
+  const who = describeProcesses(w.foreignTop ?? []);
   return `${w.label} (own ${w.ownCpuS}s, foreign ${w.foreignCpuS}s${who ? `: ${who}` : ""})`;
 }
 

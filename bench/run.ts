@@ -15,7 +15,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { Cleanup, type BenchResult, type RunOptions, type Suite, type SuiteContext } from "./harness.ts";
-import { machineInfo, waitQuiet } from "./machine.ts";
+import { describeQuietness, machineInfo, waitQuiet } from "./machine.ts";
 import { measureBaselines, type Baselines } from "./baselines.ts";
 import { renderText, writeReport, type Report } from "./report.ts";
 import { crlSuite } from "./suites/crl.ts";
@@ -28,6 +28,8 @@ import { verifySuite } from "./suites/verify.ts";
 import { scaleSuite } from "./suites/scale.ts";
 
 const SUITES: readonly Suite[] = [crlSuite, ocspSuite, refreshSuite, issueSuite, verifySuite, cardSuite, pendingSuite, scaleSuite];
+/** A 1 s sample below this busy fraction (of all CPUs) counts as a quiet machine. */
+const QUIET_BELOW = 0.12;
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
 
 function parseArgs(argv: readonly string[]): RunOptions {
@@ -82,10 +84,18 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   progress(`${machine.nproc} × ${machine.cpuModel}; ${machine.node}; ${machine.openssl}${machine.cfssl ? `; cfssl ${machine.cfssl}` : "; cfssl not installed"}`);
 
-  // Before a measuring window: wait until the machine is quiet (a quick run takes one 1-second sample).
-  const settle = (fullMs: number) => waitQuiet(options.quick ? 1000 : fullMs);
-  const busy = await settle(20_000);
-  if (busy >= 0.12) progress(`machine not quiet at start (${Math.round(busy * 100)} % busy): figures may be noisy; see foreign CPU in the report`);
+  // Before a measuring window: wait until the machine is quiet (a quick run takes one 1-second
+  // sample), and say who kept it busy if it is not.
+  let started = false;
+  const settle = async (fullMs: number) => {
+    const quietness = await waitQuiet(options.quick ? 1000 : fullMs, QUIET_BELOW);
+    if (quietness.busy >= QUIET_BELOW) {
+      progress(`machine not quiet ${started ? "before the next window" : "at start"} (${describeQuietness(quietness)}): figures may be noisy; see foreign CPU in the report`);
+    }
+    started = true;
+    return quietness;
+  };
+  await settle(20_000);
 
   let baselines: Baselines | undefined;
   let measuring: Promise<Baselines> | undefined;

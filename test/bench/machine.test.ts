@@ -3,13 +3,13 @@
  * apart from a leftover of our own (bench/machine.ts). No timings are asserted: the test waits
  * until a foreign spinner has used some CPU, then checks who the window says it was.
  */
-import { describe, it, after } from "node:test";
+import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Cleanup, sleep } from "../../bench/harness.ts";
-import { cpuWindow } from "../../bench/machine.ts";
+import { cpuWindow, describeQuietness, waitQuiet } from "../../bench/machine.ts";
 
 /** utime + stime of a process, in ticks. */
 function ticksOf(pid: number): number {
@@ -47,7 +47,7 @@ describe("benchmark CPU windows", () => {
     await cleanup.runAll();
   });
 
-  it("names a process outside our tree that used CPU in the window, and does not count it as ours", async () => {
+  before(async () => {
     const pidFile = join(dir, "spinner.pid");
     // setsid -f forks: the spinner's parent is not this process, so it is foreign to the window.
     // No pipes: the spinner would hold them open and spawnSync would wait for it.
@@ -55,7 +55,10 @@ describe("benchmark CPU windows", () => {
     assert.equal(started.status, 0, "setsid -f started the spinner");
     spinner = await pidWrittenTo(pidFile);
     assert.ok(spinner !== undefined, "the spinner wrote its pid");
+  });
 
+  it("names a process outside our tree that used CPU in the window, and does not count it as ours", async () => {
+    assert.ok(spinner !== undefined);
     const close = cpuWindow("test window");
     const before = ticksOf(spinner);
     for (let i = 0; i < 500 && ticksOf(spinner) - before < 20; i++) await sleep(20);
@@ -68,5 +71,17 @@ describe("benchmark CPU windows", () => {
     assert.ok(named.cpuS >= 0.15, `its CPU is attributed to it (${named.cpuS} s)`);
     assert.ok(window.foreignCpuS >= 0.15, "and counted as foreign");
     assert.ok(window.ownCpuS < window.foreignCpuS, "not as ours: this test mostly sleeps");
+  });
+
+  it("waiting for a quiet machine gives up at its limit and says who kept the machine busy", async () => {
+    assert.ok(spinner !== undefined);
+    // A limit of 0 takes exactly one 1 s sample; the spinner uses a whole CPU throughout it.
+    const quietness = await waitQuiet(0);
+    const named = quietness.top.find((p) => p.pid === spinner);
+    assert.ok(named, `the spinner is named: ${JSON.stringify(quietness)}`);
+    assert.ok(named.cpuS > 0, `with the CPU it used (${named.cpuS} s)`);
+    assert.ok(quietness.busy > 0 && quietness.busy <= 1, `a fraction of all CPUs (${quietness.busy})`);
+    assert.ok(quietness.ownCpuS < named.cpuS, "the test's own CPU is not the spinner's");
+    assert.match(describeQuietness(quietness), new RegExp(`^\\d+ % busy, ours [0-9.]+s: .*sh\\[${spinner}\\] [0-9.]+s`));
   });
 });
