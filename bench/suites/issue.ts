@@ -20,6 +20,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { atLeast, atMost, headline, metric, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
 import { cpuWindow, type CpuWindow } from "../machine.ts";
+import { describeThreadCpuPer, threadCpu, threadCpuSince, type ThreadCpu } from "../threads.ts";
 import { freePort, run, runMeasured, startDaemon, stopDaemon } from "../proc.ts";
 import { body64, runLoad, type LoadRequest, type LoadResult } from "../load.ts";
 import { openBenchContext, type Backend } from "../fixtures/context.ts";
@@ -45,6 +46,8 @@ interface OursFigure {
   backend: Backend;
   load: LoadResult;
   averageBatch: number;
+  /** The server's threads over the measured window (it runs in this process). */
+  threads: ThreadCpu;
   checked: string;
 }
 
@@ -97,7 +100,9 @@ export const issueSuite: Suite = {
     }
     const describe = (o: OursFigure) =>
       `p50 ${o.load.p50Ms} ms, p90 ${o.load.p90Ms} ms, max ${o.load.maxMs} ms; ${o.load.failed} failed${o.load.firstError ? ` (${o.load.firstError})` : ""}; ` +
-      `${o.averageBatch.toFixed(1)} certificates per commit on average; load client CPU ${o.load.clientCpuS} s; ${o.checked}`;
+      `${o.averageBatch.toFixed(1)} certificates per commit on average; ` +
+      `server CPU per certificate: ${describeThreadCpuPer(o.threads, o.load.ok)}; ` +
+      `load client ${Math.round((o.load.clientCpuS * 1e6) / Math.max(1, o.load.ok))} µs per request (${o.load.clientCpuS} s); ${o.checked}`;
     const notes = [
       `ours: POST /api/ca/sign/certificates through the HTTP issuance API from a separate load process, ${CONNECTIONS} keep-alive connections, ` +
         `${n} requests (after ${WARMUP} not counted), one resident each (bulk-created, spread over the 8 seeded municipalities, one issuance client per municipality), ` +
@@ -146,17 +151,19 @@ async function measureOurs(ctx: SuiteContext, cpu: CpuWindow[], context: Context
     await ctx.settle(10_000);
     ctx.progress(`ISSUE: ours on ${backend}, ${n} signing certificates over HTTP, ${CONNECTIONS} connections`);
     const close = cpuWindow(`ISSUE ours (${backend})`);
+    const threadsAtStart = threadCpu();
     const load = await runLoad(ctx.cleanup, {
       ...common,
       requests: residents.slice(WARMUP).map((r, i) => request(r, i)),
       maxRequests: n,
       maxSeconds: ctx.options.quick ? 60 : 300,
     });
+    const threads = threadCpuSince(threadsAtStart);
     cpu.push(close());
     const after = context.ca.recordingStats;
     const averageBatch = (after.records - stats.records) / Math.max(1, after.batches - stats.batches);
     ctx.progress(`  → ${Math.round(load.rps)} certificates/s, p50 ${load.p50Ms} ms, p99 ${load.p99Ms} ms, ${load.failed} failed, ${averageBatch.toFixed(1)} per commit`);
-    return { backend, load, averageBatch, checked: await checkStore(context, warm.ok + load.ok) };
+    return { backend, load, averageBatch, threads, checked: await checkStore(context, warm.ok + load.ok) };
   } finally {
     await app.close();
   }
