@@ -12,7 +12,7 @@
  *   SCALE-CRL     one municipality partition of the signing CA (context.crls.build("sign", code))
  *                 and the CA's full CRL, from the big store; the partition's cost per entry
  *                 against the full CRL's tells whether the partition query is index-driven; the
- *                 query plan is printed.
+ *                 query plan is printed (best of 3 builds each, after one untimed).
  */
 import { Agent } from "node:http";
 import { sql } from "kysely";
@@ -29,6 +29,8 @@ import { ocspGetPath, ocspRequestDer } from "../fixtures/pki.ts";
 
 const SAMPLE = 2000;
 const CONNECTIONS = 64;
+/** Timed CRL builds per scope in SCALE-CRL, after one untimed: the best is reported. */
+const CRL_BUILDS = 3;
 
 interface Sampled {
   serial: Uint8Array;
@@ -265,16 +267,26 @@ async function crlAtScale(ctx: SuiteContext, big: Context, where: string): Promi
   await ctx.settle(8000);
   ctx.progress(`SCALE-CRL: municipality partition ${municipality} of the signing CA, then the full signing CRL, from the big store`);
   const cpu: CpuWindow[] = [];
-  let close = cpuWindow(`SCALE-CRL partition ${municipality}`);
-  let t0 = performance.now();
-  const part = await big.crls.build("sign", municipality);
-  const partMs = performance.now() - t0;
-  cpu.push(close());
-  close = cpuWindow("SCALE-CRL full");
-  t0 = performance.now();
-  const full = await big.crls.build("sign", undefined);
-  const fullMs = performance.now() - t0;
-  cpu.push(close());
+  // One untimed build of each first: the first build in a process prepares its statements,
+  // optimises the encoder and reads the index pages from disk, which a single timing would
+  // charge to whichever scope ran first (measured 2026-11-26, 10 M rows: the cold partition cost
+  // 1.7 × the warm full CRL per entry). Then the best of CRL_BUILDS timed builds of each.
+  await big.crls.build("sign", municipality);
+  await big.crls.build("sign", undefined);
+  const timed = async (label: string, scope: string | undefined) => {
+    const close = cpuWindow(label);
+    let best = Number.POSITIVE_INFINITY;
+    let der: Uint8Array = new Uint8Array();
+    for (let i = 0; i < CRL_BUILDS; i++) {
+      const t0 = performance.now();
+      der = (await big.crls.build("sign", scope)).der;
+      best = Math.min(best, performance.now() - t0);
+    }
+    cpu.push(close());
+    return { ms: best, der };
+  };
+  const { ms: partMs, der: partDer } = await timed(`SCALE-CRL partition ${municipality}`, municipality);
+  const { ms: fullMs, der: fullDer } = await timed("SCALE-CRL full", undefined);
   const partEntries = await countRevoked(big, municipality);
   const fullEntries = await countRevoked(big);
   const plan = await queryPlan(big, municipality);
@@ -282,10 +294,10 @@ async function crlAtScale(ctx: SuiteContext, big: Context, where: string): Promi
   const metrics: Metric[] = [
     headline(metric(`partition ${municipality}: store → signed DER`, partMs, "ms")),
     metric("partition entries", partEntries, ""),
-    metric("partition bytes", part.der.length, "B"),
+    metric("partition bytes", partDer.length, "B"),
     headline(metric("full signing CRL: store → signed DER", fullMs, "ms")),
     metric("full CRL entries", fullEntries, ""),
-    metric("full CRL bytes", full.der.length, "B"),
+    metric("full CRL bytes", fullDer.length, "B"),
     metric("partition µs/entry", perEntry(partMs, partEntries), "µs"),
     metric("full CRL µs/entry", perEntry(fullMs, fullEntries), "µs"),
     metric("partition cost per entry / full CRL's (≈1 when the partition query is index-driven)", perEntry(partMs, partEntries) / perEntry(fullMs, fullEntries), "×", "ratio", atMost(1.5)),
