@@ -15,7 +15,24 @@ export interface Report {
   startedAt: string;
   durationS: number;
   baselines?: Baselines;
+  /**
+   * The same baselines measured again after the last benchmark (full runs): a shared VM can get
+   * slower or faster during a run in ways no CPU accounting inside it shows (another tenant on
+   * the host's cores). Ratios are taken against the start's; this says how far they may be off.
+   */
+  baselinesAtEnd?: Baselines;
   results: BenchResult[];
+}
+
+/** End ÷ start of the baselines beyond which a run's ratios are flagged as drifting. */
+export const BASELINE_DRIFT_LIMIT = 0.1;
+
+/** R_sign1 and R_sign2 at the end of the run ÷ at its start. */
+export function baselineDrift(start: Baselines, end: Baselines): { sign1: number; sign2: number; drifted: boolean } {
+  const sign1 = end.signPerS1 / start.signPerS1;
+  const sign2 = end.signPerS2 / start.signPerS2;
+  const drifted = Math.abs(sign1 - 1) > BASELINE_DRIFT_LIMIT || Math.abs(sign2 - 1) > BASELINE_DRIFT_LIMIT;
+  return { sign1, sign2, drifted };
 }
 
 const digitsFor = (m: Metric): number =>
@@ -35,6 +52,17 @@ export function renderText(report: Report): string {
     );
     const noisy = b.cpu.filter((w) => !w.valid);
     if (noisy.length > 0) lines.push(`  ! noisy baselines: ${noisy.map(describeNoise).join("; ")}`);
+    const end = report.baselinesAtEnd;
+    if (end) {
+      const drift = baselineDrift(b, end);
+      lines.push(
+        `baselines again at the end: R_sign1 ${fmt(end.signPerS1)}/s, R_sign2 ${fmt(end.signPerS2)}/s ` +
+          `(${fmt(drift.sign1, 2)} × and ${fmt(drift.sign2, 2)} × the start's; ratios below use the start's)`,
+      );
+      if (drift.drifted) {
+        lines.push(`  ! drift: the machine's signing speed changed by more than ${BASELINE_DRIFT_LIMIT * 100} % during the run; compare benchmarks with their same-window peers, not across the run`);
+      }
+    }
   }
   for (const r of report.results) {
     lines.push("");

@@ -28,6 +28,10 @@ import { verifySuite } from "./suites/verify.ts";
 import { scaleSuite } from "./suites/scale.ts";
 
 const SUITES: readonly Suite[] = [crlSuite, ocspSuite, refreshSuite, issueSuite, verifySuite, cardSuite, pendingSuite, scaleSuite];
+const BASELINE_OPTIONS = {
+  quick: { seconds: 2, repeats: 1, retries: 1 },
+  full: { seconds: 3, repeats: 2, retries: 2 },
+} as const;
 /** A 1 s sample below this busy fraction (of all CPUs) counts as a quiet machine. */
 const QUIET_BELOW = 0.12;
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
@@ -102,7 +106,7 @@ async function main(): Promise<void> {
   const getBaselines = () =>
     (measuring ??= (async () => {
       progress("baselines: openssl speed rsa2048 (1 process, then 2 concurrent -elapsed)");
-      baselines = await measureBaselines(options.quick ? { seconds: 2, repeats: 1, retries: 1 } : { seconds: 3, repeats: 2, retries: 2 });
+      baselines = await measureBaselines(options.quick ? BASELINE_OPTIONS.quick : BASELINE_OPTIONS.full);
       progress(`baselines: R_sign1 ${Math.round(baselines.signPerS1)}/s, R_sign2 ${Math.round(baselines.signPerS2)}/s, R_ver1 ${Math.round(baselines.verifyPerS1)}/s`);
       return baselines;
     })());
@@ -126,12 +130,23 @@ async function main(): Promise<void> {
   }
   await cleanup.runAll();
 
+  // A full run takes minutes: measure the baselines again to see whether the machine itself
+  // changed speed meanwhile (a quick run has no time for it; it stays under 3 minutes).
+  let baselinesAtEnd: Baselines | undefined;
+  if (baselines && !options.quick) {
+    await settle(8000);
+    progress("baselines again at the end (has the machine changed speed during the run?)");
+    baselinesAtEnd = await measureBaselines(BASELINE_OPTIONS.full);
+    progress(`baselines at the end: R_sign1 ${Math.round(baselinesAtEnd.signPerS1)}/s, R_sign2 ${Math.round(baselinesAtEnd.signPerS2)}/s`);
+  }
+
   const report: Report = {
     machine,
     options: { quick: options.quick, fullScale: options.fullScale, ...(options.only ? { only: [...options.only] } : {}) },
     startedAt,
     durationS: Math.round((performance.now() - t0) / 100) / 10,
     ...(baselines ? { baselines } : {}),
+    ...(baselinesAtEnd ? { baselinesAtEnd } : {}),
     results,
   };
   const files = writeReport(report, RESULTS_DIR);
