@@ -10,7 +10,9 @@ import { availableParallelism, totalmem } from "node:os";
 import { execFileSync } from "node:child_process";
 import { sleep } from "./harness.ts";
 
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+export const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+/** A 1 s sample below this busy fraction (of all CPUs) counts as a quiet machine. */
+export const QUIET_BELOW = 0.12;
 
 export interface MachineInfo {
   date: string;
@@ -112,14 +114,15 @@ export interface Quietness {
  * Returns the last sample, so the runner can say the run started noisy and name who was busy
  * (a leftover of an earlier run shows up here before it spoils a window).
  */
-export async function waitQuiet(maxMs: number, threshold = 0.12): Promise<Quietness> {
+export async function waitQuiet(maxMs: number, threshold = QUIET_BELOW): Promise<Quietness> {
   const deadline = Date.now() + maxMs;
   for (;;) {
+    // The process scans stay outside the sample: our own reading of /proc is not "busy".
     const a = snapshot();
     const aTicks = systemTicks();
     await sleep(1000);
-    const b = snapshot();
     const bTicks = systemTicks();
+    const b = snapshot();
     const busy = (bTicks.busy - aTicks.busy) / Math.max(1, bTicks.total - aTicks.total);
     if (busy < threshold || Date.now() >= deadline) {
       return { busy, ownCpuS: round((ownTicks(b) - ownTicks(a)) / TICKS_PER_SECOND, 2), top: foreignTop(a, b) };
@@ -150,24 +153,42 @@ function systemTicks(): { busy: number; total: number } {
   return { busy, total: busy + idle! + iowait! };
 }
 
+/** The fields of a /proc/PID/stat (or /proc/PID/task/TID/stat) line that the benchmarks use; CPU in ticks. */
+export interface ProcStat {
+  command: string;
+  ppid: number;
+  utime: number;
+  stime: number;
+  cutime: number;
+  cstime: number;
+}
+
+export function parseStat(line: string): ProcStat | undefined {
+  // The command sits in parentheses and may itself hold spaces and parentheses: split after the last ")".
+  const open = line.indexOf("(");
+  const close = line.lastIndexOf(")");
+  if (open < 0 || close < 0) return undefined;
+  const fields = line.slice(close + 2).split(" ");
+  // fields[0] is state (field 3); ppid is field 4, utime..cstime are fields 14..17.
+  return {
+    command: line.slice(open + 1, close),
+    ppid: Number(fields[1]),
+    utime: Number(fields[11]),
+    stime: Number(fields[12]),
+    cutime: Number(fields[13]),
+    cstime: Number(fields[14]),
+  };
+}
+
 /** Every process's parent, command and CPU ticks, from /proc/PID/stat. */
 function readProcesses(): Map<number, ProcessTicks> {
   const processes = new Map<number, ProcessTicks>();
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
-    const stat = safeRead(`/proc/${name}/stat`);
-    const open = stat.indexOf("(");
-    const close = stat.lastIndexOf(")");
-    if (open < 0 || close < 0) continue;
-    const fields = stat.slice(close + 2).split(" ");
-    // fields[0] is state (field 3); ppid is field 4, utime..cstime are fields 14..17.
-    const self = Number(fields[11]) + Number(fields[12]);
-    processes.set(Number(name), {
-      ppid: Number(fields[1]),
-      command: stat.slice(open + 1, close),
-      self,
-      withChildren: self + Number(fields[13]) + Number(fields[14]),
-    });
+    const stat = parseStat(safeRead(`/proc/${name}/stat`));
+    if (!stat) continue;
+    const self = stat.utime + stat.stime;
+    processes.set(Number(name), { ppid: stat.ppid, command: stat.command, self, withChildren: self + stat.cutime + stat.cstime });
   }
   return processes;
 }

@@ -18,7 +18,8 @@ export interface Report {
   /**
    * The same baselines measured again after the last benchmark (full runs): a shared VM can get
    * slower or faster during a run in ways no CPU accounting inside it shows (another tenant on
-   * the host's cores). Ratios are taken against the start's; this says how far they may be off.
+   * the host's cores). Ratios are taken against the start's; this says whether the machine was
+   * the same at both ends (a dip in between shows only in the windows' ratios to their peers).
    */
   baselinesAtEnd?: Baselines;
   results: BenchResult[];
@@ -59,6 +60,8 @@ export function renderText(report: Report): string {
         `baselines again at the end: R_sign1 ${fmt(end.signPerS1)}/s, R_sign2 ${fmt(end.signPerS2)}/s ` +
           `(${fmt(drift.sign1, 2)} × and ${fmt(drift.sign2, 2)} × the start's; ratios below use the start's)`,
       );
+      const noisyAtEnd = end.cpu.filter((w) => !w.valid);
+      if (noisyAtEnd.length > 0) lines.push(`  ! noisy end baselines: ${noisyAtEnd.map(describeNoise).join("; ")}`);
       if (drift.drifted) {
         lines.push(`  ! drift: the machine's signing speed changed by more than ${BASELINE_DRIFT_LIMIT * 100} % during the run; compare benchmarks with their same-window peers, not across the run`);
       }

@@ -15,7 +15,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { Cleanup, type BenchResult, type RunOptions, type Suite, type SuiteContext } from "./harness.ts";
-import { describeQuietness, machineInfo, waitQuiet } from "./machine.ts";
+import { describeQuietness, machineInfo, QUIET_BELOW, waitQuiet } from "./machine.ts";
 import { measureBaselines, type Baselines } from "./baselines.ts";
 import { renderText, writeReport, type Report } from "./report.ts";
 import { crlSuite } from "./suites/crl.ts";
@@ -32,8 +32,6 @@ const BASELINE_OPTIONS = {
   quick: { seconds: 2, repeats: 1, retries: 1 },
   full: { seconds: 3, repeats: 2, retries: 2 },
 } as const;
-/** A 1 s sample below this busy fraction (of all CPUs) counts as a quiet machine. */
-const QUIET_BELOW = 0.12;
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
 
 function parseArgs(argv: readonly string[]): RunOptions {
@@ -90,16 +88,14 @@ async function main(): Promise<void> {
 
   // Before a measuring window: wait until the machine is quiet (a quick run takes one 1-second
   // sample), and say who kept it busy if it is not.
-  let started = false;
-  const settle = async (fullMs: number) => {
+  const settle = async (fullMs: number, when = "before the next window") => {
     const quietness = await waitQuiet(options.quick ? 1000 : fullMs, QUIET_BELOW);
     if (quietness.busy >= QUIET_BELOW) {
-      progress(`machine not quiet ${started ? "before the next window" : "at start"} (${describeQuietness(quietness)}): figures may be noisy; see foreign CPU in the report`);
+      progress(`machine not quiet ${when} (${describeQuietness(quietness)}): figures may be noisy; see foreign CPU in the report`);
     }
-    started = true;
     return quietness;
   };
-  await settle(20_000);
+  await settle(20_000, "at start");
 
   let baselines: Baselines | undefined;
   let measuring: Promise<Baselines> | undefined;
@@ -134,7 +130,7 @@ async function main(): Promise<void> {
   // changed speed meanwhile (a quick run has no time for it; it stays under 3 minutes).
   let baselinesAtEnd: Baselines | undefined;
   if (baselines && !options.quick) {
-    await settle(8000);
+    await settle(8000, "before the end's baselines");
     progress("baselines again at the end (has the machine changed speed during the run?)");
     baselinesAtEnd = await measureBaselines(BASELINE_OPTIONS.full);
     progress(`baselines at the end: R_sign1 ${Math.round(baselinesAtEnd.signPerS1)}/s, R_sign2 ${Math.round(baselinesAtEnd.signPerS2)}/s`);

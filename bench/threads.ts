@@ -4,12 +4,12 @@
  * all the others (libuv's thread pool with the signatures, V8's compiler and GC helpers). A
  * wall-clock profile cannot tell these apart on two busy cores: a pool thread that wakes up
  * pre-empts the event loop, and the profiler charges the wait to whatever the loop was doing.
- * Ticks of a thread that exits inside a window are lost (the pool's threads live as long as the
- * process, so in practice nothing is).
+ * Differences are taken thread by thread: a thread that ends inside a window loses its ticks of
+ * that window (the pool's threads live as long as the process, so in practice nothing is lost),
+ * one that starts inside it counts from zero.
  */
 import { readdirSync, readFileSync } from "node:fs";
-
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+import { parseStat, TICKS_PER_SECOND } from "./machine.ts";
 
 export interface ThreadCpu {
   mainUserS: number;
@@ -18,27 +18,37 @@ export interface ThreadCpu {
   otherSystemS: number;
 }
 
-/** CPU used so far by the main thread and by the other threads, in seconds. */
-export function threadCpu(): ThreadCpu {
-  const ticks = { mainUser: 0, mainSystem: 0, otherUser: 0, otherSystem: 0 };
-  const mainTid = String(process.pid);
+/** Ticks per thread id at one moment (pass it to `threadCpuSince`). */
+export type ThreadCpuReading = ReadonlyMap<string, { user: number; system: number }>;
+
+/** CPU used so far by each of this process's threads. */
+export function threadCpu(): ThreadCpuReading {
+  const reading = new Map<string, { user: number; system: number }>();
   for (const tid of readdirSync("/proc/self/task")) {
-    let stat: string;
+    let line: string;
     try {
-      stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      line = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
     } catch {
       continue; // the thread ended between the listing and the read
     }
-    // Fields after the command (which may hold spaces and parentheses): utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const user = Number(fields[11]);
-    const system = Number(fields[12]);
+    const stat = parseStat(line);
+    if (stat) reading.set(tid, { user: stat.utime, system: stat.stime });
+  }
+  return reading;
+}
+
+/** What the main thread and the other threads used between `start` and now, in seconds. */
+export function threadCpuSince(start: ThreadCpuReading): ThreadCpu {
+  const ticks = { mainUser: 0, mainSystem: 0, otherUser: 0, otherSystem: 0 };
+  const mainTid = String(process.pid);
+  for (const [tid, now] of threadCpu()) {
+    const before = start.get(tid) ?? { user: 0, system: 0 };
     if (tid === mainTid) {
-      ticks.mainUser += user;
-      ticks.mainSystem += system;
+      ticks.mainUser += now.user - before.user;
+      ticks.mainSystem += now.system - before.system;
     } else {
-      ticks.otherUser += user;
-      ticks.otherSystem += system;
+      ticks.otherUser += now.user - before.user;
+      ticks.otherSystem += now.system - before.system;
     }
   }
   return {
@@ -49,23 +59,15 @@ export function threadCpu(): ThreadCpu {
   };
 }
 
-/** What the threads used between `start` (a `threadCpu()` reading) and now. */
-export function threadCpuSince(start: ThreadCpu): ThreadCpu {
-  const now = threadCpu();
-  return {
-    mainUserS: now.mainUserS - start.mainUserS,
-    mainSystemS: now.mainSystemS - start.mainSystemS,
-    otherUserS: now.otherUserS - start.otherUserS,
-    otherSystemS: now.otherSystemS - start.otherSystemS,
-  };
-}
+/** Seconds of CPU per unit of work, in whole microseconds. */
+export const microsecondsPer = (seconds: number, units: number): number => Math.round((seconds * 1e6) / Math.max(1, units));
 
 /**
  * "event loop 402 µs (user 300, kernel 102), other threads 384 µs (user 367, kernel 17)": CPU per
  * unit of work (certificate, answer), for a benchmark's notes.
  */
 export function describeThreadCpuPer(used: ThreadCpu, units: number): string {
-  const us = (seconds: number) => Math.round((seconds * 1e6) / Math.max(1, units));
+  const us = (seconds: number) => microsecondsPer(seconds, units);
   return (
     `event loop ${us(used.mainUserS + used.mainSystemS)} µs (user ${us(used.mainUserS)}, kernel ${us(used.mainSystemS)}), ` +
     `other threads ${us(used.otherUserS + used.otherSystemS)} µs (user ${us(used.otherUserS)}, kernel ${us(used.otherSystemS)})`

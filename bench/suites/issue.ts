@@ -20,7 +20,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { atLeast, atMost, headline, metric, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
 import { cpuWindow, type CpuWindow } from "../machine.ts";
-import { describeThreadCpuPer, threadCpu, threadCpuSince, type ThreadCpu } from "../threads.ts";
+import { describeThreadCpuPer, microsecondsPer, threadCpu, threadCpuSince, type ThreadCpu } from "../threads.ts";
 import { freePort, run, runMeasured, startDaemon, stopDaemon } from "../proc.ts";
 import { body64, runLoad, type LoadRequest, type LoadResult } from "../load.ts";
 import { openBenchContext, type Backend } from "../fixtures/context.ts";
@@ -102,7 +102,7 @@ export const issueSuite: Suite = {
       `p50 ${o.load.p50Ms} ms, p90 ${o.load.p90Ms} ms, max ${o.load.maxMs} ms; ${o.load.failed} failed${o.load.firstError ? ` (${o.load.firstError})` : ""}; ` +
       `${o.averageBatch.toFixed(1)} certificates per commit on average; ` +
       `server CPU per certificate: ${describeThreadCpuPer(o.threads, o.load.ok)}; ` +
-      `load client ${Math.round((o.load.clientCpuS * 1e6) / Math.max(1, o.load.ok))} µs per request (${o.load.clientCpuS} s); ${o.checked}`;
+      `load client ${microsecondsPer(o.load.clientCpuS, o.load.ok)} µs per request (${o.load.clientCpuS} s); ${o.checked}`;
     const notes = [
       `ours: POST /api/ca/sign/certificates through the HTTP issuance API from a separate load process, ${CONNECTIONS} keep-alive connections, ` +
         `${n} requests (after ${WARMUP} not counted), one resident each (bulk-created, spread over the 8 seeded municipalities, one issuance client per municipality), ` +

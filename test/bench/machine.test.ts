@@ -75,8 +75,10 @@ describe("benchmark CPU windows", () => {
 
   it("waiting for a quiet machine gives up at its limit and says who kept the machine busy", async () => {
     assert.ok(spinner !== undefined);
-    // A limit of 0 takes exactly one 1 s sample; the spinner uses a whole CPU throughout it.
-    const quietness = await waitQuiet(0);
+    // A limit of 0 takes exactly one 1 s sample. On a loaded machine (parallel test files) the
+    // spinner may get too little of one sample, or be outrun by other processes: a few samples.
+    let quietness = await waitQuiet(0);
+    for (let i = 0; i < 5 && !quietness.top.some((p) => p.pid === spinner); i++) quietness = await waitQuiet(0);
     const named = quietness.top.find((p) => p.pid === spinner);
     assert.ok(named, `the spinner is named: ${JSON.stringify(quietness)}`);
     assert.ok(named.cpuS > 0, `with the CPU it used (${named.cpuS} s)`);

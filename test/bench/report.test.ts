@@ -38,12 +38,20 @@ describe("benchmark report: baselines at the end of a run", () => {
     assert.equal(drift.sign2, 0.55);
     assert.equal(drift.drifted, true);
     assert.equal(baselineDrift(baselines(4000, 8000), baselines(3800, 8400)).drifted, false, "5 % either way is not a drift");
+    assert.equal(baselineDrift(baselines(4000, 8000), baselines(4000, 9200)).drifted, true, "a machine that got 15 % faster drifted too");
   });
 
   it("flags a machine that slowed down during the run", () => {
     const text = renderText(report(baselines(3000, 4400)));
     assert.match(text, /baselines again at the end: R_sign1 3,000\/s, R_sign2 4,400\/s \(0\.75 × and 0\.55 × the start's/);
     assert.match(text, /! drift: the machine's signing speed changed by more than 10 %/);
+    assert.doesNotMatch(text, /noisy end baselines/, "its end windows were quiet");
+  });
+
+  it("shows the end measurement's own noisy windows, which would explain a drift", () => {
+    const end = baselines(3000, 4400);
+    end.cpu.push({ label: "openssl speed rsa2048 (1 process) #1", wallS: 3, ownCpuS: 3, foreignCpuS: 2.5, valid: false, foreignTop: [{ pid: 4242, command: "chromium", cpuS: 2.4 }] });
+    assert.match(renderText(report(end)), /! noisy end baselines: openssl speed rsa2048 \(1 process\) #1 \(own 3s, foreign 2\.5s: chromium\[4242\] 2\.4s\)/);
   });
 
   it("reports a steady machine without a flag, and says nothing when the end was not measured", () => {
