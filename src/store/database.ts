@@ -41,7 +41,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   // Kysely looks for its migration tables in every schema unless told which: with a schema per
   // PostgreSQL test run, one run would see another's tables and skip creating its own.
   const migrator = new Migrator({ db, provider: migrationProvider(dialect, options.encoders), ...(options.postgresUrl && options.postgresSchema ? { migrationTableSchema: options.postgresSchema } : {}) });
-  const { error, results } = await migrator.migrateToLatest();
+  const migrate = () => migrator.migrateToLatest();
+  const { error, results } = options.postgresUrl ? await holdingSchemaLock(options.postgresUrl, "shared", migrate) : await migrate();
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {
     await close();
@@ -148,17 +149,33 @@ function checkSchemaName(schema: string): void {
   }
 }
 
-/** Drop a PostgreSQL schema and everything in it (the per-run schemas of tests and benchmarks). */
-export async function dropPostgresSchema(postgresUrl: string, schema: string): Promise<void> {
-  checkSchemaName(schema);
+/**
+ * Dropping a schema and migrating another must not overlap. kysely's migrator lists the tables of
+ * every schema, and its PostgreSQL introspection resolves each schema by name
+ * (`has_schema_privilege`, `pg_get_serial_sequence`): a schema dropped while that query runs makes
+ * the migration fail with `schema "…" does not exist` (seen in CI, where test files migrate and
+ * drop schemas of their own in parallel). Migrations hold this session-level advisory lock shared,
+ * drops hold it exclusively; the key is arbitrary and fixed ("OJPK").
+ */
+const SCHEMA_CHANGE_LOCK = 0x4f4a504b;
+
+async function holdingSchemaLock<T>(postgresUrl: string, mode: "shared" | "exclusive", work: (client: import("pg").Client) => Promise<T>): Promise<T> {
   const { default: pg } = await import("pg");
   const client = new pg.Client({ connectionString: postgresUrl });
   await client.connect();
   try {
-    await client.query(`drop schema if exists ${schema} cascade`);
+    await client.query(mode === "shared" ? "select pg_advisory_lock_shared($1)" : "select pg_advisory_lock($1)", [SCHEMA_CHANGE_LOCK]);
+    return await work(client);
   } finally {
+    // A session-level advisory lock ends with its session.
     await client.end();
   }
+}
+
+/** Drop a PostgreSQL schema and everything in it (the per-run schemas of tests and benchmarks). */
+export async function dropPostgresSchema(postgresUrl: string, schema: string): Promise<void> {
+  checkSchemaName(schema);
+  await holdingSchemaLock(postgresUrl, "exclusive", (client) => client.query(`drop schema if exists ${schema} cascade`));
 }
 
 async function openPostgres(options: StoreOptions) {
