@@ -41,8 +41,13 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   // Kysely looks for its migration tables in every schema unless told which: with a schema per
   // PostgreSQL test run, one run would see another's tables and skip creating its own.
   const migrator = new Migrator({ db, provider: migrationProvider(dialect, options.encoders), ...(options.postgresUrl && options.postgresSchema ? { migrationTableSchema: options.postgresSchema } : {}) });
-  const migrate = () => migrator.migrateToLatest();
-  const { error, results } = options.postgresUrl ? await holdingSchemaLock(options.postgresUrl, "shared", migrate) : await migrate();
+  const { error, results } = options.postgresUrl
+    ? await holdingSchemaLock(options.postgresUrl, "shared", async (client) => {
+        // The pool connects lazily, so its schema need only exist before the first migration runs.
+        if (options.postgresSchema) await client.query(`create schema if not exists ${options.postgresSchema}`);
+        return migrator.migrateToLatest();
+      })
+    : await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {
     await close();
@@ -157,7 +162,7 @@ function checkSchemaName(schema: string): void {
  * drop schemas of their own in parallel). Migrations hold this session-level advisory lock shared,
  * drops hold it exclusively; the key is arbitrary and fixed ("OJPK").
  */
-const SCHEMA_CHANGE_LOCK = 0x4f4a504b;
+export const SCHEMA_CHANGE_LOCK = 0x4f4a504b;
 
 async function holdingSchemaLock<T>(postgresUrl: string, mode: "shared" | "exclusive", work: (client: import("pg").Client) => Promise<T>): Promise<T> {
   const { default: pg } = await import("pg");
@@ -181,16 +186,8 @@ export async function dropPostgresSchema(postgresUrl: string, schema: string): P
 async function openPostgres(options: StoreOptions) {
   const { default: pg } = await import("pg");
   const schema = options.postgresSchema;
+  // Checked here, before any connection: openStore creates the schema under the schema lock.
   if (schema !== undefined) checkSchemaName(schema);
-  if (schema) {
-    const admin = new pg.Client({ connectionString: options.postgresUrl });
-    await admin.connect();
-    try {
-      await admin.query(`create schema if not exists ${schema}`);
-    } finally {
-      await admin.end();
-    }
-  }
   const pool = new pg.Pool({
     connectionString: options.postgresUrl,
     max: 10,

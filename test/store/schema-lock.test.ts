@@ -8,12 +8,11 @@
 import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import { dropPostgresSchema, openStore } from "../../src/store/database.ts";
-import { sleep } from "../../bench/harness.ts";
+import { dropPostgresSchema, openStore, SCHEMA_CHANGE_LOCK as LOCK } from "../../src/store/database.ts";
 
 const url = process.env.DATABASE_URL;
-const LOCK = 0x4f4a504b;
 
 /** Resolves once a session other than `holder` waits for the advisory lock. */
 async function someoneWaits(holder: pg.Client): Promise<boolean> {
