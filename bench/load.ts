@@ -54,6 +54,8 @@ export interface LoadSpec {
 
 export interface LoadResult {
   recorded: number;
+  /** Every response received, the warm-up's and those past the count included (CPU per response over the whole load). */
+  answered: number;
   ok: number;
   failed: number;
   timeouts: number;
@@ -248,6 +250,7 @@ export async function generateLoad(spec: LoadSpec): Promise<LoadResult> {
 
   const latencies = new Float64Array(spec.maxRequests);
   let recorded = 0;
+  let answered = 0;
   let ok = 0;
   let failed = 0;
   let timeouts = 0;
@@ -356,6 +359,7 @@ export async function generateLoad(spec: LoadSpec): Promise<LoadResult> {
       clearTimeout(this.timer);
       this.busy = false;
       const end = performance.now();
+      answered++;
       const problem = checkResponse(spec.check, r);
       if (!Number.isNaN(measureStart) && this.started >= measureStart && recorded < spec.maxRequests) {
         latencies[recorded++] = end - this.started;
@@ -407,6 +411,7 @@ export async function generateLoad(spec: LoadSpec): Promise<LoadResult> {
   const sorted = latencies.subarray(0, recorded).sort();
   const result: LoadResult = {
     recorded,
+    answered,
     ok,
     failed,
     timeouts,

@@ -20,6 +20,7 @@ import type { CertificateRecord } from "../../src/services/certificate-authority
 import { OcspRefresher } from "../../src/services/ocsp-refresher.ts";
 import { atLeast, atMost, headline, httpGet, metric, quantile, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
 import { cpuWindow, type CpuWindow } from "../machine.ts";
+import { describeThreadCpuPer, microsecondsPer, threadCpu, threadCpuSince, type ThreadCpu } from "../threads.ts";
 import { body64, runLoad, type LoadRequest, type LoadResult, type LoadSpec } from "../load.ts";
 import { loadAgainstServer, privateNetworkAvailable } from "../netns.ts";
 import { freePort, run, startDaemon, stopDaemon } from "../proc.ts";
@@ -221,7 +222,14 @@ async function signed(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
   const timing = loadTiming(ctx);
   const b = await ctx.baselines();
   const spec: LoadSpec = { port: fx.port, requests: postRequests(fx, "/ocsp/sign", true), connections: CONNECTIONS, ...timing, check: "ocsp" };
-  const ours = await measured(ctx, cpu, "OCSP-SIGN: ours, POST /ocsp/sign with nonce (signed per request), 64 connections", () => runLoad(ctx.cleanup, spec));
+  // The server runs in this process: its threads' CPU over our window, per answer.
+  let threads: ThreadCpu | undefined;
+  const ours = await measured(ctx, cpu, "OCSP-SIGN: ours, POST /ocsp/sign with nonce (signed per request), 64 connections", async () => {
+    const start = threadCpu();
+    const load = await runLoad(ctx.cleanup, spec);
+    threads = threadCpuSince(start);
+    return load;
+  });
   const disturbed = await measured(ctx, cpu, "OCSP-SIGN: ours again, with 8 idle + 8 slow connections and an empty connect/close every 100 ms", () =>
     runLoad(ctx.cleanup, { ...spec, disturb: { idle: 8, slow: 8, emptyEveryMs: 100 }, stallProbe: true }),
   );
@@ -247,6 +255,7 @@ async function signed(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
   );
   const notes = [
     loadNotes(ours, "ours"),
+    `ours: server CPU per answer over the whole load, warm-up included (${ours.answered} answers): ${describeThreadCpuPer(threads!, ours.answered)}; load client ${microsecondsPer(ours.clientCpuS, ours.ok)} µs per request.`,
     loadNotes(disturbed, "ours, disturbed"),
     loadNotes(openssl, "openssl ocsp"),
     ...(multi ? [loadNotes(multi, "openssl ocsp -multi 2")] : []),
