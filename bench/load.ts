@@ -32,7 +32,7 @@ export interface LoadRequest {
   headers?: Record<string, string>;
 }
 
-export type ResponseCheck = "ocsp" | "http-ok" | "cfssl-sign";
+export type ResponseCheck = "ocsp" | "http-ok" | "cfssl-sign" | "issuance-batch";
 
 export interface LoadSpec {
   host?: string;
@@ -187,12 +187,26 @@ function checkResponse(check: ResponseCheck, r: Parsed): string | undefined {
   if (check === "http-ok") return r.status >= 200 && r.status < 300 ? undefined : `HTTP ${r.status}`;
   if (r.status !== 200) return `HTTP ${r.status}: ${r.body.subarray(0, 200).toString("utf8")}`;
   if (check === "cfssl-sign") return r.body.includes('"success":true') ? undefined : `cfssl: ${r.body.subarray(0, 200).toString("utf8")}`;
+  if (check === "issuance-batch") return batchProblem(r.body);
   // OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED (0 = successful), ... }
   const b = r.body;
   if (b[0] !== 0x30) return "not DER";
   const skip = b[1]! < 0x80 ? 2 : 2 + (b[1]! & 0x7f);
   if (b[skip] !== 0x0a || b[skip + 1] !== 1) return "no responseStatus";
   return b[skip + 2] === 0 ? undefined : `OCSP responseStatus ${b[skip + 2]}`;
+}
+
+/** A batch issuance answer in which some item was not issued (201): the first such item's status and error. */
+function batchProblem(body: Buffer): string | undefined {
+  let results: { status?: number; error?: { code?: string; message?: string } }[];
+  try {
+    results = (JSON.parse(body.toString("utf8")) as { results: typeof results }).results;
+  } catch {
+    return `batch: not JSON: ${body.subarray(0, 200).toString("utf8")}`;
+  }
+  if (!Array.isArray(results) || results.length === 0) return "batch: no results";
+  const bad = results.find((item) => item.status !== 201);
+  return bad ? `batch item ${bad.status}: ${bad.error?.code ?? ""} ${bad.error?.message ?? ""}`.trim() : undefined;
 }
 
 function rawRequest(host: string, port: number, r: LoadRequest): Buffer {

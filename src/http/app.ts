@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Context } from "../services/context.ts";
-import { ServiceError } from "../services/errors.ts";
+import { INTERNAL_ERROR, serviceErrorAnswer } from "./service-errors.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { portalRoutes } from "./routes/portal.ts";
 import { appReservationRoutes } from "./routes/app-reservation.ts";
@@ -13,36 +13,25 @@ import { counterRoutes } from "./routes/counter.ts";
 import { counterPagesRoutes } from "./routes/counter-pages.ts";
 import { issuanceRoutes } from "./routes/issuance.ts";
 
-const STATUS_OF: Record<ServiceError["code"], number> = {
-  "invalid-input": 400,
-  "not-found": 404,
-  "not-eligible": 422,
-  conflict: 409,
-  "ca-unavailable": 503,
-  "service-unavailable": 503,
-  "bad-passphrase": 500,
-  refused: 403,
-};
-
 /**
  * The HTTP application as a value, testable with `inject()` without listening. Handlers are
- * thin: they call services and translate results; the one error handler below is the only
- * place that turns failures into HTTP answers.
+ * thin: they call services and translate results; the one error handler below turns failures
+ * into HTTP answers (the batch issuance route answers each of its items through the same mapping,
+ * src/http/service-errors.ts).
  */
 export async function buildApp(context: Context, options: { log?: (line: string) => void } = {}): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
 
   app.setErrorHandler((error, request, reply) => {
-    if (error instanceof ServiceError) {
-      const status = STATUS_OF[error.code];
-      if (status < 500 || status === 503) {
-        return reply.status(status).send({ error: { code: error.code, reason: error.reason, message: error.message, field: error.field, triesLeft: error.triesLeft } });
-      }
-    }
+    const refusal = serviceErrorAnswer(error);
+    if (refusal) return reply.status(refusal.status).send(refusal.body);
     const validation = (error as { validation?: { instancePath?: string; message?: string; params?: { missingProperty?: string } }[] }).validation;
     if (validation && validation.length > 0) {
       const first = validation[0]!;
-      const field = first.params?.missingProperty ?? first.instancePath?.replace(/^\//, "") ?? "";
+      // The path of the value at fault, down to a missing property (requests/3/residentId in a batch).
+      const path = first.instancePath?.replace(/^\//, "") ?? "";
+      const missing = first.params?.missingProperty;
+      const field = missing ? (path ? `${path}/${missing}` : missing) : path;
       return reply.status(400).send({ error: { code: "invalid-input", field, message: `${field || "body"}: ${first.message ?? "is invalid"}` } });
     }
     const status = (error as { statusCode?: number }).statusCode;
@@ -50,7 +39,7 @@ export async function buildApp(context: Context, options: { log?: (line: string)
       return reply.status(status).send({ error: { code: "bad-request", message: (error as Error).message } });
     }
     options.log?.(`${request.method} ${request.url}: ${(error as Error).stack ?? String(error)}`);
-    return reply.status(500).send({ error: { code: "internal", message: "内部エラー / internal error" } });
+    return reply.status(INTERNAL_ERROR.status).send(INTERNAL_ERROR.body);
   });
 
   app.get("/healthz", async () => ({ status: "ok", store: context.store.dialect }));
@@ -72,7 +61,7 @@ export async function buildApp(context: Context, options: { log?: (line: string)
   await filingRoutes(app, context);
   await kioskApiRoutes(app, context);
   await counterRoutes(app, context);
-  await issuanceRoutes(app, context);
+  await issuanceRoutes(app, context, options.log ? { log: options.log } : {});
   // HTML forms (the OIDC login page) post url-encoded bodies.
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 8192 }, (_request, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),

@@ -31,8 +31,13 @@ export interface IssuedCertificate {
   certificate: string;
 }
 
+/** One item of a batch: issued, or refused (a ServiceError) or failed (anything else), in request order. */
+export type BatchIssuance = { ok: true; issued: IssuedCertificate } | { ok: false; error: unknown };
+
 /** Limits on what a request may carry, shared with the HTTP schema. */
 export const ISSUANCE_REQUEST_LIMITS = {
+  /** Most requests in one batch: a batch is answered when its last certificate is recorded. */
+  maxBatch: 100,
   idPattern: "^[A-Za-z0-9-]{1,40}$",
   /** Base64 of at most RSA_KEY_LIMITS.maxDerBytes bytes. */
   maxPublicKeyBase64: Math.ceil(RSA_KEY_LIMITS.maxDerBytes / 3) * 4,
@@ -91,6 +96,26 @@ export class IssuanceRequests {
       }
       throw error;
     }
+  }
+
+  /**
+   * Several requests at once, for mass issuance (a renewal campaign, re-issuing after a CA key
+   * change): each item goes through `issue()` exactly as a single request would, all of them
+   * concurrently, so they share the group commit's transactions; one item's refusal does not
+   * affect the others. Resolves when every item is recorded or refused.
+   */
+  async issueBatch(client: IssuanceClient, type: CaType, requests: readonly IssuanceRequest[]): Promise<BatchIssuance[]> {
+    if (!Array.isArray(requests) || requests.length === 0 || requests.length > ISSUANCE_REQUEST_LIMITS.maxBatch) {
+      throw new ServiceError("invalid-input", `requests: expected 1 to ${ISSUANCE_REQUEST_LIMITS.maxBatch} issuance requests`, "requests");
+    }
+    return Promise.all(
+      requests.map((request) =>
+        this.issue(client, type, request).then(
+          (issued): BatchIssuance => ({ ok: true, issued }),
+          (error: unknown): BatchIssuance => ({ ok: false, error }),
+        ),
+      ),
+    );
   }
 
   /** A card given with the request must be this resident's and still being produced or in use. */

@@ -1,4 +1,4 @@
-// The HTTP issuance API (POST /api/ca/{sign|auth}/certificates) on each back end, through
+// The HTTP issuance API (POST /api/ca/{sign|auth}/certificates, and …/batch) on each back end, through
 // fastify inject: authentication by issuance-client key, municipality scope, input checks that
 // name the field, the rules' refusals, and what gets recorded.
 import { after, before, describe, test } from "node:test";
@@ -177,6 +177,79 @@ for (const backend of backends()) {
       assert.equal((await t.context.ca.certificate("auth", ok.body.serial)).cardId, "C-OWN0000001");
     });
 
+    /** POST a batch as the Machida client (or another key). */
+    const postBatch = async (type: string, body: unknown, apiKey: string | null = machida.apiKey) => {
+      const res = await app.inject({
+        method: "POST",
+        url: `/api/ca/${type}/certificates/batch`,
+        headers: apiKey === null ? {} : { authorization: `Bearer ${apiKey}` },
+        payload: body as object,
+      });
+      return { status: res.statusCode, headers: res.headers, body: res.json() as any };
+    };
+
+    test("a batch: each request answered in order as the single endpoint would, every certificate recorded", async () => {
+      const before = await count();
+      const other = await addResident({ name: "町田 四郎", gender: "1" });
+      const elsewhere = await addResident({ name: "千代田 五郎", gender: "1", municipality: "131016", address: "東京都千代田区霞が関２－１－２" });
+      const child = await addResident({ name: "町田 六郎", birth: "2016-05-05", gender: "1" });
+      const requests = [
+        { residentId: resident.id, subjectPublicKey: spki(key!) },
+        { residentId: elsewhere.id, subjectPublicKey: spki(key!) },
+        { residentId: child.id, subjectPublicKey: spki(key!) },
+        { residentId: other.id, subjectPublicKey: spki(key!), cardExpiry: "2029-02-30" },
+        { residentId: other.id, subjectPublicKey: spki(key!), cardExpiry: "2029-03-31" },
+      ];
+      const res = await postBatch("sign", { requests });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.headers["cache-control"], "no-store");
+      assert.deepEqual(
+        res.body.results.map((r: any) => [r.status, r.error?.code ?? null, r.error?.field ?? null]),
+        [
+          [201, null, null],
+          [404, "not-found", "residentId"],
+          [422, "not-eligible", "type"],
+          [400, "invalid-input", "cardExpiry"],
+          [201, null, null],
+        ],
+      );
+      assert.equal(res.body.results[1].error.message, (await post("sign", requests[1])).body.error.message, "the single endpoint's answer");
+      const issued = [res.body.results[0].certificate, res.body.results[4].certificate];
+      assert.equal(issued[1].expires, "2029-03-31", "capped by the card's expiry");
+      for (const [i, c] of issued.entries()) {
+        const x = new X509Certificate(Buffer.from(c.certificate, "base64"));
+        assert.ok(x.verify(t.context.ca.authority("sign").publicKey));
+        const stored = await t.context.ca.certificate("sign", c.serial);
+        assert.equal(stored.residentId, [resident.id, other.id][i]);
+        assert.deepEqual(Buffer.from(stored.der), Buffer.from(c.certificate, "base64"));
+        const audit = await t.context.store.db.selectFrom("audit_log").selectAll().where("subject", "=", `sign:${c.serial}`).executeTakeFirstOrThrow();
+        assert.equal(audit.actor, `issuance-client:${machida.id}`);
+      }
+      assert.equal(await count(), before + 2, "only the issued ones are recorded");
+    });
+
+    test("a malformed batch is refused whole (400 naming the item's field), and needs a client key (401)", async () => {
+      const before = await count();
+      const good = { residentId: resident.id, subjectPublicKey: spki(key!) };
+      const cases: [string, unknown, string][] = [
+        ["no requests", {}, "requests"],
+        ["empty", { requests: [] }, "requests"],
+        ["over 100", { requests: Array.from({ length: 101 }, () => good) }, "requests"],
+        ["an item without residentId", { requests: [good, { subjectPublicKey: spki(key!) }] }, "requests/1/residentId"],
+        ["an item with a bad key", { requests: [good, good, { residentId: resident.id, subjectPublicKey: "not base64!" }] }, "requests/2/subjectPublicKey"],
+      ];
+      for (const [what, body, field] of cases) {
+        const res = await postBatch("auth", body);
+        assert.equal(res.status, 400, `${what}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error.code, "invalid-input", what);
+        assert.equal(res.body.error.field, field, what);
+      }
+      const unauthorised = await postBatch("auth", { requests: [good] }, null);
+      assert.equal(unauthorised.status, 401);
+      assert.equal(unauthorised.headers["www-authenticate"], 'Bearer realm="openjpki-issuance"');
+      assert.equal(await count(), before, "nothing issued");
+    });
+
     test("the OpenAPI document describes both endpoints with bearer authentication", async () => {
       const doc = (await app.inject({ method: "GET", url: "/api/openapi.json" })).json() as any;
       for (const type of ["sign", "auth"]) {
@@ -184,6 +257,10 @@ for (const backend of backends()) {
         assert.ok(op, `${type} endpoint documented`);
         assert.deepEqual(op.security, [{ issuanceClient: [] }]);
         assert.deepEqual(op.requestBody.content["application/json"].schema.required, ["residentId", "subjectPublicKey"]);
+        const batch = doc.paths[`/api/ca/${type}/certificates/batch`]?.post;
+        assert.ok(batch, `${type} batch endpoint documented`);
+        assert.deepEqual(batch.security, [{ issuanceClient: [] }]);
+        assert.equal(batch.requestBody.content["application/json"].schema.properties.requests.maxItems, 100);
       }
       assert.equal(doc.components.securitySchemes.issuanceClient.scheme, "bearer");
     });

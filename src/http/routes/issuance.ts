@@ -1,11 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Context } from "../../services/context.ts";
 import type { IssuanceClient } from "../../services/issuance-clients.ts";
-import { ISSUANCE_REQUEST_LIMITS, type IssuanceRequest } from "../../services/issuance-requests.ts";
+import { ISSUANCE_REQUEST_LIMITS, type BatchIssuance, type IssuanceRequest } from "../../services/issuance-requests.ts";
+import { INTERNAL_ERROR, serviceErrorAnswer } from "../service-errors.ts";
 
 const TYPES = ["sign", "auth"] as const;
 const WWW_AUTHENTICATE = 'Bearer realm="openjpki-issuance"';
 const BODY_LIMIT = 8192;
+/** A batch of the most requests, each at its largest (the public key dominates), with room for the JSON around them. */
+const BATCH_BODY_LIMIT = ISSUANCE_REQUEST_LIMITS.maxBatch * 2048;
 
 const id = { type: "string", pattern: ISSUANCE_REQUEST_LIMITS.idPattern } as const;
 const REQUEST_SCHEMA = {
@@ -27,6 +30,15 @@ const REQUEST_SCHEMA = {
   },
 } as const;
 
+const BATCH_SCHEMA = {
+  type: "object",
+  required: ["requests"],
+  additionalProperties: false,
+  properties: {
+    requests: { type: "array", minItems: 1, maxItems: ISSUANCE_REQUEST_LIMITS.maxBatch, items: REQUEST_SCHEMA },
+  },
+} as const;
+
 /** Who is calling each request, set by the onRequest hook once the bearer key checked out. */
 const callers = new WeakMap<FastifyRequest, IssuanceClient>();
 
@@ -36,8 +48,14 @@ const callers = new WeakMap<FastifyRequest, IssuanceClient>();
  * recorded before the answer goes out. Callers are registered issuance clients
  * (`Authorization: Bearer oji_…`), each limited to its own municipality's residents; the key
  * is checked before the body is even parsed.
+ *
+ * POST /api/ca/{sign|auth}/certificates/batch takes up to 100 such requests at once
+ * (`{ "requests": [...] }`) for mass issuance and answers 200 with one result per request, in
+ * order: `{ status: 201, certificate }` or `{ status, error }` with the status and error the single
+ * endpoint would have given. A malformed batch (not an array, too many, an item that breaks the
+ * schema) is refused whole with 400 naming the item's field, and nothing is issued.
  */
-export async function issuanceRoutes(app: FastifyInstance, context: Context): Promise<void> {
+export async function issuanceRoutes(app: FastifyInstance, context: Context, options: { log?: (line: string) => void } = {}): Promise<void> {
   async function admit(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const header = request.headers.authorization;
     const key = typeof header === "string" ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined;
@@ -68,7 +86,25 @@ export async function issuanceRoutes(app: FastifyInstance, context: Context): Pr
         return reply.status(201).header("cache-control", "no-store").send(issued);
       },
     );
+    app.post<{ Body: { requests: IssuanceRequest[] } }>(
+      `/api/ca/${type}/certificates/batch`,
+      { onRequest: admit, bodyLimit: BATCH_BODY_LIMIT, schema: { body: BATCH_SCHEMA } },
+      async (request, reply) => {
+        const outcomes = await context.issuance.issueBatch(callers.get(request)!, type, request.body.requests);
+        const results = outcomes.map((outcome, i) => batchResult(outcome, (error) => options.log?.(`${request.method} ${request.url} item ${i}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)));
+        return reply.status(200).header("cache-control", "no-store").send({ results });
+      },
+    );
   }
+}
+
+/** One item's answer, as the single endpoint would have given it. */
+function batchResult(outcome: BatchIssuance, log: (error: unknown) => void): { status: number; certificate?: unknown; error?: unknown } {
+  if (outcome.ok) return { status: 201, certificate: outcome.issued };
+  const refusal = serviceErrorAnswer(outcome.error);
+  if (refusal) return { status: refusal.status, error: refusal.body.error };
+  log(outcome.error);
+  return { status: INTERNAL_ERROR.status, error: INTERNAL_ERROR.body.error };
 }
 
 /** The issuance endpoints for the OpenAPI document. */
@@ -87,6 +123,18 @@ export function issuanceOpenApi(): { paths: Record<string, Record<string, unknow
           "404": { description: "not-found: no such resident in the client's municipality" },
           "409": { description: "conflict: the resident's register entry changed during issuance; try again" },
           "422": { description: "not-eligible: the rules refuse this certificate (deceased, under 15 for signing, …)" },
+        },
+      },
+    };
+    paths[`/api/ca/${type}/certificates/batch`] = {
+      post: {
+        summary: `issue up to ${ISSUANCE_REQUEST_LIMITS.maxBatch} ${type === "sign" ? "signing" : "user authentication"} certificates at once (mass issuance); each item is answered as the single endpoint would answer it`,
+        security: [{ issuanceClient: [] }],
+        requestBody: { content: { "application/json": { schema: BATCH_SCHEMA } } },
+        responses: {
+          "200": { description: "{ results: [{ status: 201, certificate } | { status: 400/404/409/422/500/503, error: { code, message, field } }] }, one per request, in order; every issued certificate is recorded before the answer" },
+          "400": { description: "invalid-input: the batch itself is malformed (`error.field` names the item's field, e.g. requests/3/subjectPublicKey); nothing issued" },
+          "401": { description: "issuance-client-required: no or unknown API key" },
         },
       },
     };
