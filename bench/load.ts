@@ -56,6 +56,13 @@ export interface LoadResult {
   recorded: number;
   /** Every response received, the warm-up's and those past the count included (CPU per response over the whole load). */
   answered: number;
+  /**
+   * What the recorded responses delivered, in units of work: certificates issued for a batch
+   * issuance answer (its items answered 201), 1 for any other good response.
+   */
+  units: number;
+  /** The same over every response received (`answered`). */
+  answeredUnits: number;
   ok: number;
   failed: number;
   timeouts: number;
@@ -183,11 +190,22 @@ class ResponseReader {
   }
 }
 
-function checkResponse(check: ResponseCheck, r: Parsed): string | undefined {
+interface Checked {
+  problem?: string;
+  /** Units of work delivered (see LoadResult.units). */
+  units: number;
+}
+
+function checkResponse(check: ResponseCheck, r: Parsed): Checked {
+  if (check === "issuance-batch") return checkBatch(r);
+  const problem = responseProblem(check, r);
+  return problem === undefined ? { units: 1 } : { problem, units: 0 };
+}
+
+function responseProblem(check: Exclude<ResponseCheck, "issuance-batch">, r: Parsed): string | undefined {
   if (check === "http-ok") return r.status >= 200 && r.status < 300 ? undefined : `HTTP ${r.status}`;
   if (r.status !== 200) return `HTTP ${r.status}: ${r.body.subarray(0, 200).toString("utf8")}`;
   if (check === "cfssl-sign") return r.body.includes('"success":true') ? undefined : `cfssl: ${r.body.subarray(0, 200).toString("utf8")}`;
-  if (check === "issuance-batch") return batchProblem(r.body);
   // OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED (0 = successful), ... }
   const b = r.body;
   if (b[0] !== 0x30) return "not DER";
@@ -196,17 +214,19 @@ function checkResponse(check: ResponseCheck, r: Parsed): string | undefined {
   return b[skip + 2] === 0 ? undefined : `OCSP responseStatus ${b[skip + 2]}`;
 }
 
-/** A batch issuance answer in which some item was not issued (201): the first such item's status and error. */
-function batchProblem(body: Buffer): string | undefined {
+/** A batch issuance answer: the certificates it issued (items answered 201), and a problem if any item was not issued. */
+function checkBatch(r: Parsed): Checked {
+  if (r.status !== 200) return { problem: `HTTP ${r.status}: ${r.body.subarray(0, 200).toString("utf8")}`, units: 0 };
   let results: { status?: number; error?: { code?: string; message?: string } }[];
   try {
-    results = (JSON.parse(body.toString("utf8")) as { results: typeof results }).results;
+    results = (JSON.parse(r.body.toString("utf8")) as { results: typeof results }).results;
   } catch {
-    return `batch: not JSON: ${body.subarray(0, 200).toString("utf8")}`;
+    return { problem: `batch: not JSON: ${r.body.subarray(0, 200).toString("utf8")}`, units: 0 };
   }
-  if (!Array.isArray(results) || results.length === 0) return "batch: no results";
+  if (!Array.isArray(results) || results.length === 0) return { problem: "batch: no results", units: 0 };
+  const units = results.filter((item) => item.status === 201).length;
   const bad = results.find((item) => item.status !== 201);
-  return bad ? `batch item ${bad.status}: ${bad.error?.code ?? ""} ${bad.error?.message ?? ""}`.trim() : undefined;
+  return bad ? { problem: `batch item ${bad.status}: ${bad.error?.code ?? ""} ${bad.error?.message ?? ""}`.trim(), units } : { units };
 }
 
 function rawRequest(host: string, port: number, r: LoadRequest): Buffer {
@@ -265,6 +285,8 @@ export async function generateLoad(spec: LoadSpec): Promise<LoadResult> {
   const latencies = new Float64Array(spec.maxRequests);
   let recorded = 0;
   let answered = 0;
+  let units = 0;
+  let answeredUnits = 0;
   let ok = 0;
   let failed = 0;
   let timeouts = 0;
@@ -374,10 +396,12 @@ export async function generateLoad(spec: LoadSpec): Promise<LoadResult> {
       this.busy = false;
       const end = performance.now();
       answered++;
-      const problem = checkResponse(spec.check, r);
+      const { problem, units: delivered } = checkResponse(spec.check, r);
+      answeredUnits += delivered;
       if (!Number.isNaN(measureStart) && this.started >= measureStart && recorded < spec.maxRequests) {
         latencies[recorded++] = end - this.started;
         lastDone = end;
+        units += delivered;
         if (problem) {
           failed++;
           firstError ??= problem;
@@ -426,6 +450,8 @@ export async function generateLoad(spec: LoadSpec): Promise<LoadResult> {
   const result: LoadResult = {
     recorded,
     answered,
+    units,
+    answeredUnits,
     ok,
     failed,
     timeouts,

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Context } from "../services/context.ts";
-import { INTERNAL_ERROR, serviceErrorAnswer } from "./service-errors.ts";
+import { failureLine, INTERNAL_ERROR, serviceErrorAnswer } from "./service-errors.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { portalRoutes } from "./routes/portal.ts";
 import { appReservationRoutes } from "./routes/app-reservation.ts";
@@ -20,25 +20,27 @@ import { issuanceRoutes } from "./routes/issuance.ts";
  * src/http/service-errors.ts).
  */
 export async function buildApp(context: Context, options: { log?: (line: string) => void } = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  // A property a schema does not allow is refused (400 naming it), not silently dropped (fastify's
+  // default): a misspelt `cardExpiry` must not issue a certificate without the card's cap.
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false } } });
 
   app.setErrorHandler((error, request, reply) => {
     const refusal = serviceErrorAnswer(error);
     if (refusal) return reply.status(refusal.status).send(refusal.body);
-    const validation = (error as { validation?: { instancePath?: string; message?: string; params?: { missingProperty?: string } }[] }).validation;
+    const validation = (error as { validation?: { instancePath?: string; message?: string; params?: { missingProperty?: string; additionalProperty?: string } }[] }).validation;
     if (validation && validation.length > 0) {
       const first = validation[0]!;
-      // The path of the value at fault, down to a missing property (requests/3/residentId in a batch).
+      // The path of the value at fault, down to a missing or unexpected property (requests/3/residentId in a batch).
       const path = first.instancePath?.replace(/^\//, "") ?? "";
-      const missing = first.params?.missingProperty;
-      const field = missing ? (path ? `${path}/${missing}` : missing) : path;
+      const property = first.params?.missingProperty ?? first.params?.additionalProperty;
+      const field = property ? (path ? `${path}/${property}` : property) : path;
       return reply.status(400).send({ error: { code: "invalid-input", field, message: `${field || "body"}: ${first.message ?? "is invalid"}` } });
     }
     const status = (error as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500) {
       return reply.status(status).send({ error: { code: "bad-request", message: (error as Error).message } });
     }
-    options.log?.(`${request.method} ${request.url}: ${(error as Error).stack ?? String(error)}`);
+    options.log?.(failureLine(request, error));
     return reply.status(INTERNAL_ERROR.status).send(INTERNAL_ERROR.body);
   });
 

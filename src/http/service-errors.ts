@@ -1,7 +1,7 @@
 import { ServiceError } from "../services/errors.ts";
 
 /** The HTTP status for each service refusal. */
-export const STATUS_OF: Record<ServiceError["code"], number> = {
+const STATUS_OF: Record<ServiceError["code"], number> = {
   "invalid-input": 400,
   "not-found": 404,
   "not-eligible": 422,
@@ -30,3 +30,8 @@ export function serviceErrorAnswer(error: unknown): ErrorAnswer | undefined {
 }
 
 export const INTERNAL_ERROR: ErrorAnswer = { status: 500, body: { error: { code: "internal", message: "内部エラー / internal error" } } };
+
+/** The log line for a failure answered 500 (`what` tells one item of a batch from the next). */
+export function failureLine(request: { method: string; url: string }, error: unknown, what = ""): string {
+  return `${request.method} ${request.url}${what ? ` ${what}` : ""}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+}

@@ -144,6 +144,7 @@ for (const backend of backends()) {
         ["residentId with spaces", { residentId: "R 1", subjectPublicKey: spki(key!) }, "residentId"],
         ["impossible cardExpiry", { residentId: resident.id, subjectPublicKey: spki(key!), cardExpiry: "2029-02-30" }, "cardExpiry"],
         ["cardExpiry not a date", { residentId: resident.id, subjectPublicKey: spki(key!), cardExpiry: "soon" }, "cardExpiry"],
+        ["a misspelt property (refused, not dropped)", { residentId: resident.id, subjectPublicKey: spki(key!), cardExpiri: "2029-03-31" }, "cardExpiri"],
         ["unknown card", { residentId: resident.id, subjectPublicKey: spki(key!), cardId: "C-0000000000" }, "cardId"],
       ];
       for (const [what, body, field] of cases) {
@@ -237,6 +238,8 @@ for (const backend of backends()) {
         ["over 100", { requests: Array.from({ length: 101 }, () => good) }, "requests"],
         ["an item without residentId", { requests: [good, { subjectPublicKey: spki(key!) }] }, "requests/1/residentId"],
         ["an item with a bad key", { requests: [good, good, { residentId: resident.id, subjectPublicKey: "not base64!" }] }, "requests/2/subjectPublicKey"],
+        ["an item with a misspelt property", { requests: [good, { ...good, cardExpiri: "2029-03-31" }] }, "requests/1/cardExpiri"],
+        ["an unknown property beside requests", { requests: [good], extra: 1 }, "extra"],
       ];
       for (const [what, body, field] of cases) {
         const res = await postBatch("auth", body);

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Context } from "../../services/context.ts";
 import type { IssuanceClient } from "../../services/issuance-clients.ts";
 import { ISSUANCE_REQUEST_LIMITS, type BatchIssuance, type IssuanceRequest } from "../../services/issuance-requests.ts";
-import { INTERNAL_ERROR, serviceErrorAnswer } from "../service-errors.ts";
+import { failureLine, INTERNAL_ERROR, serviceErrorAnswer } from "../service-errors.ts";
 
 const TYPES = ["sign", "auth"] as const;
 const WWW_AUTHENTICATE = 'Bearer realm="openjpki-issuance"';
@@ -91,7 +91,7 @@ export async function issuanceRoutes(app: FastifyInstance, context: Context, opt
       { onRequest: admit, bodyLimit: BATCH_BODY_LIMIT, schema: { body: BATCH_SCHEMA } },
       async (request, reply) => {
         const outcomes = await context.issuance.issueBatch(callers.get(request)!, type, request.body.requests);
-        const results = outcomes.map((outcome, i) => batchResult(outcome, (error) => options.log?.(`${request.method} ${request.url} item ${i}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)));
+        const results = outcomes.map((outcome, i) => batchResult(outcome, (error) => options.log?.(failureLine(request, error, `item ${i}`))));
         return reply.status(200).header("cache-control", "no-store").send({ results });
       },
     );
@@ -132,7 +132,7 @@ export function issuanceOpenApi(): { paths: Record<string, Record<string, unknow
         security: [{ issuanceClient: [] }],
         requestBody: { content: { "application/json": { schema: BATCH_SCHEMA } } },
         responses: {
-          "200": { description: "{ results: [{ status: 201, certificate } | { status: 400/404/409/422/500/503, error: { code, message, field } }] }, one per request, in order; every issued certificate is recorded before the answer" },
+          "200": { description: "{ results: [{ status: 201, certificate } | { status: 400/403/404/409/422/500/503, error: { code, message, field } }] }, one per request, in order, each as the single endpoint would answer it (retry the 503 ones later); every issued certificate is recorded before the answer" },
           "400": { description: "invalid-input: the batch itself is malformed (`error.field` names the item's field, e.g. requests/3/subjectPublicKey); nothing issued" },
           "401": { description: "issuance-client-required: no or unknown API key" },
         },
