@@ -196,6 +196,9 @@ interface Checked {
   units: number;
 }
 
+/** The start of a body, for an error message. */
+const excerpt = (r: Parsed): string => r.body.subarray(0, 200).toString("utf8");
+
 function checkResponse(check: ResponseCheck, r: Parsed): Checked {
   if (check === "issuance-batch") return checkBatch(r);
   const problem = responseProblem(check, r);
@@ -204,8 +207,8 @@ function checkResponse(check: ResponseCheck, r: Parsed): Checked {
 
 function responseProblem(check: Exclude<ResponseCheck, "issuance-batch">, r: Parsed): string | undefined {
   if (check === "http-ok") return r.status >= 200 && r.status < 300 ? undefined : `HTTP ${r.status}`;
-  if (r.status !== 200) return `HTTP ${r.status}: ${r.body.subarray(0, 200).toString("utf8")}`;
-  if (check === "cfssl-sign") return r.body.includes('"success":true') ? undefined : `cfssl: ${r.body.subarray(0, 200).toString("utf8")}`;
+  if (r.status !== 200) return `HTTP ${r.status}: ${excerpt(r)}`;
+  if (check === "cfssl-sign") return r.body.includes('"success":true') ? undefined : `cfssl: ${excerpt(r)}`;
   // OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED (0 = successful), ... }
   const b = r.body;
   if (b[0] !== 0x30) return "not DER";
@@ -216,12 +219,12 @@ function responseProblem(check: Exclude<ResponseCheck, "issuance-batch">, r: Par
 
 /** A batch issuance answer: the certificates it issued (items answered 201), and a problem if any item was not issued. */
 function checkBatch(r: Parsed): Checked {
-  if (r.status !== 200) return { problem: `HTTP ${r.status}: ${r.body.subarray(0, 200).toString("utf8")}`, units: 0 };
+  if (r.status !== 200) return { problem: `HTTP ${r.status}: ${excerpt(r)}`, units: 0 };
   let results: { status?: number; error?: { code?: string; message?: string } }[];
   try {
     results = (JSON.parse(r.body.toString("utf8")) as { results: typeof results }).results;
   } catch {
-    return { problem: `batch: not JSON: ${r.body.subarray(0, 200).toString("utf8")}`, units: 0 };
+    return { problem: `batch: not JSON: ${excerpt(r)}`, units: 0 };
   }
   if (!Array.isArray(results) || results.length === 0) return { problem: "batch: no results", units: 0 };
   const units = results.filter((item) => item.status === 201).length;

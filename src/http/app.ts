@@ -63,16 +63,16 @@ export async function buildApp(context: Context, options: { log?: (line: string)
   await filingRoutes(app, context);
   await kioskApiRoutes(app, context);
   await counterRoutes(app, context);
-  await issuanceRoutes(app, context, options.log ? { log: options.log } : {});
+  await issuanceRoutes(app, context, options);
   // HTML forms (the OIDC login page) post url-encoded bodies.
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 8192 }, (_request, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );
   await oidcRoutes(app, context);
 
-  await pagesRoutes(app, context, options.log ? { log: options.log } : {});
-  await demoRoutes(app, context, options.log ? { log: options.log } : {});
-  await counterPagesRoutes(app, context, options.log ? { log: options.log } : {});
+  await pagesRoutes(app, context, options);
+  await demoRoutes(app, context, options);
+  await counterPagesRoutes(app, context, options);
   app.get("/cps", async (_request, reply) =>
     reply
       .type("text/plain; charset=utf-8")
