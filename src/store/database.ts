@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase } from "kysely";
 import type { Database } from "./schema.ts";
+import { PreparedStatementPool } from "./postgres-prepared.ts";
 import { migrationProvider, type MigrationEncoders } from "./migrations.ts";
 
 export type Dialect = "sqlite" | "postgres";
@@ -37,7 +38,7 @@ export interface Store {
 
 /** Open the store and bring its schema up to date. */
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const { db, dialect, certificateStatus, close } = options.postgresUrl ? await openPostgres(options) : await openSqlite(options);
+  const { db, dialect, certificateStatus, close, migrated } = options.postgresUrl ? await openPostgres(options) : await openSqlite(options);
   // Kysely looks for its migration tables in every schema unless told which: with a schema per
   // PostgreSQL test run, one run would see another's tables and skip creating its own.
   const migrator = new Migrator({ db, provider: migrationProvider(dialect, options.encoders), ...(options.postgresUrl && options.postgresSchema ? { migrationTableSchema: options.postgresSchema } : {}) });
@@ -54,6 +55,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const cause = error instanceof Error ? error.message : String(error ?? "");
     throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${cause}`.trim());
   }
+  migrated();
   return { db, dialect, certificateStatus, close };
 }
 
@@ -87,7 +89,7 @@ async function openSqlite(options: StoreOptions) {
     if (reader !== database) reader.close();
     await db.destroy();
   };
-  return { db, dialect: "sqlite" as const, certificateStatus, close };
+  return { db, dialect: "sqlite" as const, certificateStatus, close, migrated: () => {} };
 }
 
 /**
@@ -193,12 +195,13 @@ async function openPostgres(options: StoreOptions) {
     max: 10,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const prepared = new PreparedStatementPool(pool);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: prepared }) });
   const certificateStatus = async (type: "sign" | "auth", serialHex: string) => {
     const { rows } = await pool.query<CertificateStatusRow>({ name: "certificate-status", text: STATUS_SQL.replace("?", "$1").replace("?", "$2"), values: [type, serialHex] });
     return rows[0];
   };
-  return { db, dialect: "postgres" as const, certificateStatus, close: () => db.destroy() };
+  return { db, dialect: "postgres" as const, certificateStatus, close: () => db.destroy(), migrated: () => prepared.enable() };
 }
 
 /** Binary columns come back as Buffer (better-sqlite3, pg); hand out plain Uint8Array views. */
