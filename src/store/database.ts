@@ -55,6 +55,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const cause = error instanceof Error ? error.message : String(error ?? "");
     throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${cause}`.trim());
   }
+  // Only now may PostgreSQL statements be prepared by name: one prepared while a migration
+  // changed its table would be stale.
   migrated();
   return { db, dialect, certificateStatus, close };
 }
