@@ -8,27 +8,40 @@ import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryRes
  * call. For the lookups by key that each issuance makes, that was most of the server's work:
  * 74 + 136 µs to parse and plan the resident read against 23 µs to run it, 54 + 88 µs against
  * 9 µs for the holder's certificates (from the server's statement log, 8,000 issuances). A named
- * statement is parsed once per connection, and after a few runs PostgreSQL keeps its generic plan.
+ * statement is parsed once per connection, and PostgreSQL reuses its plan where a generic one
+ * costs no more than planning for each call's values.
  *
- * - Only statements that repeat are named: a text gets a name on its third use, and only the
- *   first 256 texts ever do, so each server connection holds a bounded number of prepared
- *   statements (they live until the connection closes).
+ * - Only statements that repeat are named: a text gets a name on its third use.
+ * - Only small ones: at most 64 parameters. A prepared statement holds server memory for the
+ *   connection's life (≈28 KB for a lookup by key, ≈0.7 MB for a 128-row insert, measured), and
+ *   the multi-row inserts of group commits come in a text per batch size; their parsing costs
+ *   little per row anyway.
+ * - At most 128 texts per store, so each server connection holds a bounded number.
  * - Only plain data statements (select, insert, update, delete, with), and only once `enable()`
  *   is called, after the migrations: a statement prepared while a migration changes its table
  *   would be stale.
- * - If PostgreSQL refuses a named statement because its table changed under it (another node
- *   migrating: "cached plan must not change result type", SQLSTATE 0A000), that text runs
- *   unnamed on that connection from then on, and the query is retried once.
+ * - A named statement that went bad on a connection — its table changed under it (another node
+ *   migrating: "cached plan must not change result type") or it no longer exists there — is
+ *   prepared again under a fresh name on that connection (at most 3 times, then that text runs
+ *   unnamed there). Outside a transaction the query is retried at once. Inside one the server
+ *   has already aborted the transaction, so the error goes to the caller, whose retry (the
+ *   group commit replays its entries, say) then runs on the fresh statement.
  */
 export interface PreparedStatementOptions {
   /** Uses of a text before it gets a name. Default 3. */
   repeatsBeforeNaming?: number;
-  /** Most texts ever named in this process. Default 256. */
+  /** Most texts ever named per store. Default 128. */
   maxNamed?: number;
+  /** Texts with more parameters stay unnamed. Default 64. */
+  maxParameters?: number;
 }
 
 const DATA_STATEMENT = /^\s*(select|insert|update|delete|with)\b/i;
-const STALE_PLAN = "0A000";
+/** "cached plan must not change result type": the plan's table changed under it. */
+const STALE_PLAN = { code: "0A000", routine: "RevalidateCachedQuery" };
+/** invalid_sql_statement_name: the connection does not know the statement (closed after a client-side error, say). */
+const UNKNOWN_STATEMENT = "26000";
+const MAX_RENAMES = 3;
 
 export class PreparedStatementPool implements PostgresPool {
   readonly #pool: Pool;
@@ -39,12 +52,14 @@ export class PreparedStatementPool implements PostgresPool {
   readonly #names = new Map<string, string>();
   readonly #repeatsBeforeNaming: number;
   readonly #maxNamed: number;
+  readonly #maxParameters: number;
   #enabled = false;
 
   constructor(pool: Pool, options: PreparedStatementOptions = {}) {
     this.#pool = pool;
     this.#repeatsBeforeNaming = options.repeatsBeforeNaming ?? 3;
-    this.#maxNamed = options.maxNamed ?? 256;
+    this.#maxNamed = options.maxNamed ?? 128;
+    this.#maxParameters = options.maxParameters ?? 64;
   }
 
   /** Start naming repeated statements (call once the schema is final). */
@@ -72,18 +87,29 @@ export class PreparedStatementPool implements PostgresPool {
   }
 
   #wrap(client: PoolClient): PostgresPoolClient {
-    /** Texts whose named statement went stale on this connection. */
-    const stale = new Set<string>();
+    /** Texts whose statement went bad on this connection → how many times (the name's suffix). */
+    const renamed = new Map<string, number>();
+    const nameOnThisConnection = (sql: string, parameters: number): string | undefined => {
+      const name = this.#nameFor(sql, parameters);
+      const renames = renamed.get(sql);
+      if (name === undefined || renames === undefined) return name;
+      return renames > MAX_RENAMES ? undefined : `${name}_${renames}`;
+    };
     const query = async <R>(sql: string, parameters: readonly unknown[]): Promise<PostgresQueryResult<R>> => {
       const values = [...parameters];
-      const name = stale.has(sql) ? undefined : this.#nameFor(sql);
+      const name = nameOnThisConnection(sql, values.length);
       if (name === undefined) return asKysely(await client.query(sql, values));
       try {
         return asKysely(await client.query({ name, text: sql, values }));
       } catch (error) {
-        if ((error as { code?: string }).code !== STALE_PLAN) throw error;
-        stale.add(sql);
-        return asKysely(await client.query(sql, values));
+        const bad = badStatement(error);
+        if (bad === undefined) throw error;
+        renamed.set(sql, (renamed.get(sql) ?? 0) + 1);
+        // A client-side error would only repeat; within a transaction the server has aborted it,
+        // and only the caller can start again.
+        if (bad === "client-side" || client.getTransactionStatus() !== "I") throw error;
+        const again = nameOnThisConnection(sql, values.length);
+        return asKysely(await (again === undefined ? client.query(sql, values) : client.query({ name: again, text: sql, values })));
       }
     };
     return {
@@ -93,13 +119,13 @@ export class PreparedStatementPool implements PostgresPool {
     };
   }
 
-  #nameFor(sql: string): string | undefined {
+  #nameFor(sql: string, parameters: number): string | undefined {
     const named = this.#names.get(sql);
-    if (named !== undefined || !this.#enabled || this.#names.size >= this.#maxNamed || !DATA_STATEMENT.test(sql)) return named;
+    if (named !== undefined) return named;
+    if (!this.#enabled || this.#names.size >= this.#maxNamed || parameters > this.#maxParameters || !DATA_STATEMENT.test(sql)) return undefined;
     const uses = (this.#uses.get(sql) ?? 0) + 1;
     if (uses < this.#repeatsBeforeNaming) {
-      // Bounded too: one-off texts (an IN list of a new length, say) must not pile up; the
-      // repeated ones soon count up again after a reset.
+      // Bounded too: one-off texts must not pile up; the repeated ones soon count up again after a reset.
       if (this.#uses.size >= this.#maxNamed * 16) this.#uses.clear();
       this.#uses.set(sql, uses);
       return undefined;
@@ -109,6 +135,18 @@ export class PreparedStatementPool implements PostgresPool {
     this.#names.set(sql, name);
     return name;
   }
+}
+
+/**
+ * Why a named statement's failure makes the statement unusable on its connection, if it does: a
+ * stale plan or a statement the server does not know ("server"), or an error raised before the
+ * server saw the call ("client-side", no SQLSTATE: node-postgres then closes the statement on the
+ * server but still believes it prepared there).
+ */
+function badStatement(error: unknown): "server" | "client-side" | undefined {
+  const { code, routine } = (error ?? {}) as { code?: unknown; routine?: unknown };
+  if (code === undefined) return "client-side";
+  return (code === STALE_PLAN.code && routine === STALE_PLAN.routine) || code === UNKNOWN_STATEMENT ? "server" : undefined;
 }
 
 function asKysely<R>(result: QueryResult): PostgresQueryResult<R> {

@@ -1,62 +1,77 @@
 /**
  * Named prepared statements on PostgreSQL (src/store/postgres-prepared.ts): repeated data
- * statements are parsed once per connection, one-off and non-data statements never are, the
- * number named is capped, nothing is named before enable(), and a statement whose table changed
- * under it (another node migrating) falls back to an unnamed one instead of failing. Checked
- * against the server's own list of the connection's prepared statements (pg_prepared_statements).
+ * statements are parsed once per connection; one-off, large and non-data statements never are;
+ * the number named is capped; nothing is named before enable() (openStore calls it after its
+ * migrations); and a statement that went bad on a connection (its table changed under it, or the
+ * server no longer has it) is prepared again under a fresh name instead of failing for good.
+ * Checked against the server's own list of the connection's prepared statements.
  */
-import { describe, it, after, before } from "node:test";
+import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { CompiledQuery, Kysely, PostgresDialect, sql } from "kysely";
-import { dropPostgresSchema } from "../../src/store/database.ts";
+import { CompiledQuery, Kysely, PostgresDialect, sql, type QueryResult } from "kysely";
+import { dropPostgresSchema, openStore } from "../../src/store/database.ts";
 import { PreparedStatementPool, type PreparedStatementOptions } from "../../src/store/postgres-prepared.ts";
 
 const url = process.env.DATABASE_URL;
 
 interface Tables {
-  items: { id: number; label: string };
+  items: { id: number; label: string; note?: string | null };
+}
+
+/** The connection's named statements (this inspection's own text left out: it may be named too). */
+async function preparedOnConnection(db: { executeQuery<R>(query: CompiledQuery<R>): Promise<QueryResult<R>> }): Promise<{ name: string; statement: string }[]> {
+  const { rows } = await db.executeQuery<{ name: string; statement: string }>(
+    CompiledQuery.raw("select name, statement from pg_prepared_statements where name like 'ojpki_%' and statement not like '%pg_prepared_statements%' order by name"),
+  );
+  return rows;
+}
+
+/** Change the table from another session, as a migration on another node would. */
+async function elsewhere(statement: string): Promise<void> {
+  const other = new pg.Client({ connectionString: url });
+  await other.connect();
+  try {
+    await other.query(statement);
+  } finally {
+    await other.end();
+  }
 }
 
 describe("PostgreSQL: named prepared statements for repeated queries", { skip: url ? false : "DATABASE_URL not set" }, () => {
-  const schema = `t_${randomBytes(6).toString("hex")}`;
-  const opened: Kysely<Tables>[] = [];
+  const schemas: string[] = [];
+  const opened: { destroy(): Promise<void> }[] = [];
 
-  before(async () => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query(`create schema ${schema}`);
-    await client.query(`create table ${schema}.items (id int primary key, label text not null)`);
-    await client.query(`insert into ${schema}.items values (1, 'one'), (2, 'two'), (3, 'three')`);
-    await client.end();
-  });
+  /** A fresh schema with a small table. */
+  async function newSchema(): Promise<string> {
+    const schema = `t_${randomBytes(6).toString("hex")}`;
+    schemas.push(schema);
+    await elsewhere(
+      `create schema ${schema}; create table ${schema}.items (id int primary key, label text not null); insert into ${schema}.items values (1, 'one'), (2, 'two'), (3, 'three')`,
+    );
+    return schema;
+  }
+
   after(async () => {
     for (const db of opened) await db.destroy();
-    await dropPostgresSchema(url!, schema);
+    for (const schema of schemas) await dropPostgresSchema(url!, schema);
   });
 
-  /** A kysely over one connection (max 1), so every query below runs on the same server session. */
-  function open(options: PreparedStatementOptions = {}, enable = true) {
-    const pool = new PreparedStatementPool(new pg.Pool({ connectionString: url, max: 1, options: `-c search_path=${schema}` }), options);
+  /** A kysely over one connection (max 1 unless asked), so the queries below share one server session. */
+  async function open(options: PreparedStatementOptions = {}, { enable = true, connections = 1 } = {}) {
+    const schema = await newSchema();
+    const pool = new PreparedStatementPool(new pg.Pool({ connectionString: url, max: connections, options: `-c search_path=${schema}` }), options);
     if (enable) pool.enable();
     const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
     opened.push(db);
-    return { pool, db };
-  }
-
-  /** The connection's named statements (this inspection's own text left out: it may be named too). */
-  async function preparedOnConnection(db: Kysely<Tables>): Promise<{ name: string; statement: string }[]> {
-    const { rows } = await db.executeQuery<{ name: string; statement: string }>(
-      CompiledQuery.raw("select name, statement from pg_prepared_statements where name like 'ojpki_%' and statement not like '%pg_prepared_statements%' order by name"),
-    );
-    return rows;
+    return { pool, db, schema };
   }
 
   const byId = (db: Kysely<Tables>, id: number) => db.selectFrom("items").select(["id", "label"]).where("id", "=", id).executeTakeFirst();
 
   it("names a data statement on its third use, then runs it by name with the right answers", async () => {
-    const { pool, db } = open();
+    const { pool, db } = await open();
     assert.deepEqual(await byId(db, 1), { id: 1, label: "one" });
     assert.deepEqual(await byId(db, 2), { id: 2, label: "two" });
     assert.deepEqual(await preparedOnConnection(db), [], "not after two uses");
@@ -69,8 +84,8 @@ describe("PostgreSQL: named prepared statements for repeated queries", { skip: u
     assert.equal(pool.namedCount, 1);
   });
 
-  it("never names transaction control or schema statements, and nothing before enable()", async () => {
-    const { pool, db } = open({}, false);
+  it("names nothing before enable(), and never transaction control or schema statements", async () => {
+    const { pool, db } = await open({}, { enable: false });
     for (let i = 0; i < 4; i++) await byId(db, 1);
     assert.equal(pool.namedCount, 0, "before enable()");
     pool.enable();
@@ -78,33 +93,81 @@ describe("PostgreSQL: named prepared statements for repeated queries", { skip: u
       await db.transaction().execute(async (trx) => void (await sql`create temporary table if not exists scratch (x int)`.execute(trx)));
     }
     assert.deepEqual(await preparedOnConnection(db), [], "begin, commit and DDL stay unnamed");
+    for (let i = 0; i < 3; i++) await byId(db, 1);
+    assert.equal((await preparedOnConnection(db)).length, 1, "and the select is named once enabled");
   });
 
-  it("names at most maxNamed texts", async () => {
-    const { pool, db } = open({ maxNamed: 2, repeatsBeforeNaming: 1 });
-    for (let id = 1; id <= 3; id++) {
-      await db.selectFrom("items").select("label").where("id", "=", id).where("label", "<>", `x${"y".repeat(id)}`).execute();
-      await db.selectFrom("items").select("label").where("id", "=", id).where("label", "<>", "z").limit(id).execute();
-    }
+  it("names at most maxNamed texts, and none with more than maxParameters parameters", async () => {
+    const { pool, db } = await open({ maxNamed: 2, repeatsBeforeNaming: 1, maxParameters: 4 });
+    const ids = [1, 2, 3, 4, 5];
+    await db.selectFrom("items").select("label").where("id", "in", ids).execute(); // 5 parameters: unnamed
+    await db.selectFrom("items").select("id").execute();
+    await db.selectFrom("items").select("label").execute();
+    await db.selectFrom("items").select(["id", "label"]).execute(); // a third text: over the cap
     assert.equal(pool.namedCount, 2);
-    assert.equal((await preparedOnConnection(db)).length, 2);
+    const named = (await preparedOnConnection(db)).map((p) => p.statement);
+    assert.deepEqual(named, ['select "id" from "items"', 'select "label" from "items"']);
   });
 
-  it("a named statement whose table changed runs unnamed instead of failing", async () => {
-    const { db } = open({ repeatsBeforeNaming: 1 });
-    const all = () => db.selectFrom("items").selectAll().where("id", "=", 1).executeTakeFirstOrThrow();
-    assert.deepEqual(await all(), { id: 1, label: "one" });
-    assert.equal((await preparedOnConnection(db)).length, 1);
-    // Another session changes the table (a migration on another node): the prepared plan's result
-    // type no longer matches, which PostgreSQL refuses with SQLSTATE 0A000.
-    const other = new pg.Client({ connectionString: url });
-    await other.connect();
-    try {
-      await other.query(`alter table ${schema}.items add column note text`);
-    } finally {
-      await other.end();
+  it("a statement whose table changed is prepared again under a fresh name (outside a transaction: at once)", async () => {
+    const { db, schema } = await open({ repeatsBeforeNaming: 1 });
+    const first = () => db.selectFrom("items").selectAll().where("id", "=", 1).executeTakeFirstOrThrow();
+    assert.deepEqual(await first(), { id: 1, label: "one" });
+    await elsewhere(`alter table ${schema}.items add column note text`);
+    // Without the fallback PostgreSQL refuses the old plan: "cached plan must not change result type".
+    assert.deepEqual(await first(), { id: 1, label: "one", note: null });
+    assert.deepEqual(await first(), { id: 1, label: "one", note: null }, "and again");
+    assert.deepEqual(
+      (await preparedOnConnection(db)).map((p) => p.name),
+      ["ojpki_1", "ojpki_1_1"],
+    );
+  });
+
+  it("inside a transaction the stale statement's error reaches the caller, and the caller's retry works", async () => {
+    const { db, schema } = await open({ repeatsBeforeNaming: 1 });
+    const inTransaction = () => db.transaction().execute((trx) => trx.selectFrom("items").selectAll().where("id", "=", 2).executeTakeFirstOrThrow());
+    assert.deepEqual(await inTransaction(), { id: 2, label: "two" });
+    await elsewhere(`alter table ${schema}.items add column note text`);
+    // The server aborted the transaction: retrying within it could only fail ("current transaction is aborted").
+    await assert.rejects(inTransaction(), (error: { code?: string }) => error.code === "0A000");
+    assert.deepEqual(await inTransaction(), { id: 2, label: "two", note: null });
+  });
+
+  it("a statement the server no longer has is prepared again instead of failing on every later use", async () => {
+    const { db } = await open({ repeatsBeforeNaming: 1 });
+    assert.deepEqual(await byId(db, 1), { id: 1, label: "one" });
+    await sql`deallocate ojpki_1`.execute(db); // node-postgres still believes it is prepared
+    assert.deepEqual(await byId(db, 2), { id: 2, label: "two" });
+    assert.deepEqual(await byId(db, 3), { id: 3, label: "three" });
+    assert.deepEqual((await preparedOnConnection(db)).map((p) => p.name), ["ojpki_1_1"]);
+  });
+
+  it("one name serves every connection of the pool, each preparing it for itself", async () => {
+    const { db } = await open({ repeatsBeforeNaming: 1 }, { connections: 2 });
+    // Two transactions at once hold both connections; each runs the same text three times.
+    const answers = await Promise.all(
+      [1, 2].map((id) =>
+        db.transaction().execute(async (trx) => {
+          const rows = [await byId(trx, id), await byId(trx, id), await byId(trx, 3)];
+          return { rows, prepared: (await preparedOnConnection(trx)).map((p) => p.name) };
+        }),
+      ),
+    );
+    for (const [i, answer] of answers.entries()) {
+      assert.deepEqual(answer.rows, [{ id: i + 1, label: i === 0 ? "one" : "two" }, { id: i + 1, label: i === 0 ? "one" : "two" }, { id: 3, label: "three" }]);
+      assert.deepEqual(answer.prepared, ["ojpki_1"]);
     }
-    assert.deepEqual(await all(), { id: 1, label: "one", note: null });
-    assert.deepEqual(await all(), { id: 1, label: "one", note: null }, "and again");
+  });
+
+  it("openStore names repeated statements once its migrations have run", async () => {
+    const schema = `t_${randomBytes(6).toString("hex")}`;
+    schemas.push(schema);
+    const store = await openStore({ postgresUrl: url!, postgresSchema: schema });
+    opened.push({ destroy: () => store.close() });
+    const prepared = await store.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < 3; i++) await trx.selectFrom("residents").select("id").where("id", "=", `R-${i}`).execute();
+      return preparedOnConnection(trx);
+    });
+    assert.deepEqual(prepared.map((p) => p.statement), ['select "id" from "residents" where "id" = $1']);
   });
 });
