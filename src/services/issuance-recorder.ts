@@ -17,7 +17,7 @@
  * A batch that fails is replayed one entry per transaction, so a bad row (a colliding serial,
  * say) fails only its own caller, with the database's error, which the CA retries.
  */
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { CertificateTable, Database, ResidentTable } from "../store/schema.ts";
 import type { Dialect } from "../store/database.ts";
 import { appendAuditRecords, type AuditAppend } from "./audit.ts";
@@ -232,8 +232,12 @@ export class IssuanceRecorder {
   async #write(records: IssuanceRecord[]): Promise<Set<number>> {
     return this.#db.transaction().execute(async (trx) => {
       const ids = [...new Set(records.map((r) => r.resident.id))];
-      let query = trx.selectFrom("residents").select(SNAPSHOT_COLUMNS).where("id", "in", ids);
-      if (this.#dialect === "postgres") query = query.forShare();
+      const query =
+        this.#dialect === "postgres"
+          ? // One array parameter: the same statement text whatever the batch size, so it is
+            // prepared once per connection (an IN list would be a new text for every size).
+            trx.selectFrom("residents").select(SNAPSHOT_COLUMNS).where(sql<boolean>`id = any(${ids}::text[])`).forShare()
+          : trx.selectFrom("residents").select(SNAPSHOT_COLUMNS).where("id", "in", ids);
       const current = new Map((await query.execute()).map((r) => [r.id, r]));
       const refused = new Set<number>();
       records.forEach((r, i) => {
