@@ -139,7 +139,7 @@ export class OcspResponder {
   ) {
     this.db = store.db;
     this.responses = new OcspResponseStore(store.db);
-    this.#revocations = new RevocationWatch(store.db);
+    this.#revocations = new RevocationWatch(store);
   }
 
   /**

@@ -11,9 +11,8 @@
  * them sees every revocation committed before its own request came in. A read never starts
  * before a caller asks: one already running is not joined (it may predate the caller).
  */
-import type { Kysely } from "kysely";
 import type { CaType } from "../pki/jpki-profile.ts";
-import type { Database } from "../store/schema.ts";
+import type { Store } from "../store/database.ts";
 
 export type RevocationVersions = Readonly<Record<CaType, number>>;
 
@@ -28,7 +27,7 @@ export class RevocationWatch {
   #waiting: Waiting | undefined;
   #reading = false;
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly store: Pick<Store, "revocationVersions">) {}
 
   /** The CAs' revocation versions, read after this call. */
   current(): Promise<RevocationVersions> {
@@ -48,7 +47,9 @@ export class RevocationWatch {
     if (!waiting) return;
     this.#reading = true;
     try {
-      const rows = await this.db.selectFrom("revocation_versions").select(["ca_type", "version"]).execute();
+      // Committed data only, read past the query builder (and its lock on SQLite's one writing
+      // connection, which a commit in progress holds): this runs once per event-loop turn.
+      const rows = await this.store.revocationVersions();
       const versions = { sign: 0, auth: 0 };
       for (const row of rows) versions[row.ca_type] = Number(row.version);
       waiting.resolve(versions);

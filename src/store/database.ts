@@ -33,12 +33,23 @@ export interface Store {
    * so it skips the query builder: on SQLite it is one prepared statement, compiled once.
    */
   certificateStatus(type: "sign" | "auth", serialHex: string): Promise<CertificateStatusRow | undefined>;
+  /**
+   * Each CA's revocation version (bumped by every revocation in its transaction). The OCSP
+   * responder asks it once per event-loop turn under load, so it takes the same committed-data
+   * fast path as certificateStatus.
+   */
+  revocationVersions(): Promise<RevocationVersionRow[]>;
   close(): Promise<void>;
+}
+
+export interface RevocationVersionRow {
+  ca_type: "sign" | "auth";
+  version: number | string;
 }
 
 /** Open the store and bring its schema up to date. */
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const { db, dialect, certificateStatus, close, migrated } = options.postgresUrl ? await openPostgres(options) : await openSqlite(options);
+  const { db, dialect, certificateStatus, revocationVersions, close, migrated } = options.postgresUrl ? await openPostgres(options) : await openSqlite(options);
   // Kysely looks for its migration tables in every schema unless told which: with a schema per
   // PostgreSQL test run, one run would see another's tables and skip creating its own.
   const migrator = new Migrator({ db, provider: migrationProvider(dialect, options.encoders), ...(options.postgresUrl && options.postgresSchema ? { migrationTableSchema: options.postgresSchema } : {}) });
@@ -58,10 +69,11 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   // Only now may PostgreSQL statements be prepared by name: one prepared while a migration
   // changed its table would be stale.
   migrated();
-  return { db, dialect, certificateStatus, close };
+  return { db, dialect, certificateStatus, revocationVersions, close };
 }
 
 const STATUS_SQL = "select status, revoked_at, revocation_reason from certificates where ca_type = ? and serial_hex = ?";
+const VERSIONS_SQL = "select ca_type, version from revocation_versions";
 
 async function openSqlite(options: StoreOptions) {
   const { default: SQLite } = await import("better-sqlite3");
@@ -87,11 +99,16 @@ async function openSqlite(options: StoreOptions) {
     statusStatement ??= reader.prepare<[string, string], CertificateStatusRow>(STATUS_SQL);
     return statusStatement.get(type, serialHex);
   };
+  let versionsStatement: import("better-sqlite3").Statement<[], RevocationVersionRow> | undefined;
+  const revocationVersions = async () => {
+    versionsStatement ??= reader.prepare<[], RevocationVersionRow>(VERSIONS_SQL);
+    return versionsStatement.all();
+  };
   const close = async () => {
     if (reader !== database) reader.close();
     await db.destroy();
   };
-  return { db, dialect: "sqlite" as const, certificateStatus, close, migrated: () => {} };
+  return { db, dialect: "sqlite" as const, certificateStatus, revocationVersions, close, migrated: () => {} };
 }
 
 /**
@@ -203,7 +220,8 @@ async function openPostgres(options: StoreOptions) {
     const { rows } = await pool.query<CertificateStatusRow>({ name: "certificate-status", text: STATUS_SQL.replace("?", "$1").replace("?", "$2"), values: [type, serialHex] });
     return rows[0];
   };
-  return { db, dialect: "postgres" as const, certificateStatus, close: () => db.destroy(), migrated: () => prepared.enable() };
+  const revocationVersions = async () => (await pool.query<RevocationVersionRow>({ name: "revocation-versions", text: VERSIONS_SQL })).rows;
+  return { db, dialect: "postgres" as const, certificateStatus, revocationVersions, close: () => db.destroy(), migrated: () => prepared.enable() };
 }
 
 /** Binary columns come back as Buffer (better-sqlite3, pg); hand out plain Uint8Array views. */
