@@ -51,10 +51,13 @@ export class CrlPublisher {
     // Refresh a little before nextUpdate so a fetched CRL is never already stale.
     const refreshAt = cached ? cached.nextUpdate.getTime() - (cached.nextUpdate.getTime() - cached.thisUpdate.getTime()) / 4 : 0;
     if (cached && cached.version === version && this.clock().getTime() < refreshAt) return cached;
-    let pending = this.#building.get(key);
+    // Only a build that started from the same version is joined: one started before a revocation
+    // this caller has already seen committed may have read its entries before that commit.
+    const buildKey = `${key}@${version}`;
+    let pending = this.#building.get(buildKey);
     if (!pending) {
-      pending = this.build(type, municipality, version).finally(() => this.#building.delete(key));
-      this.#building.set(key, pending);
+      pending = this.build(type, municipality, version).finally(() => this.#building.delete(buildKey));
+      this.#building.set(buildKey, pending);
     }
     const built = await pending;
     this.#cache.set(key, built);

@@ -236,7 +236,7 @@ export class IssuanceRecorder {
         this.#dialect === "postgres"
           ? // One array parameter: the same statement text whatever the batch size, so it is
             // prepared once per connection (an IN list would be a new text for every size).
-            trx.selectFrom("residents").select(SNAPSHOT_COLUMNS).where(sql<boolean>`id = any(${ids}::text[])`).forShare()
+            trx.selectFrom("residents").select(SNAPSHOT_COLUMNS).where(sql<boolean>`${sql.ref("residents.id")} = any(${ids}::text[])`).forShare()
           : trx.selectFrom("residents").select(SNAPSHOT_COLUMNS).where("id", "in", ids);
       const current = new Map((await query.execute()).map((r) => [r.id, r]));
       const refused = new Set<number>();

@@ -87,20 +87,25 @@ async function openSqlite(options: StoreOptions) {
   database.pragma("foreign_keys = ON");
   database.pragma("busy_timeout = 5000");
   const db = new Kysely<Database>({ dialect: new WriteLockingSqliteDialect(statementCache(database)) });
-  // The status fast path bypasses kysely, and so kysely's lock on the one connection: on that
-  // connection it could run inside another caller's open transaction and see a revocation that
-  // is later rolled back. A second, read-only connection sees only committed data (WAL lets it
-  // read while the writer writes). An in-memory database cannot be shared, and has one caller.
-  const reader = path === ":memory:" ? database : new SQLite(path, { readonly: true, fileMustExist: true });
-  if (reader !== database) reader.pragma("busy_timeout = 5000");
-  // Prepared lazily: the table exists only after the migrations have run.
+  // The fast paths (status, revocation versions) bypass kysely, and so kysely's lock on the one
+  // connection: on that connection they could run inside another caller's open transaction and
+  // see a revocation that is later rolled back. A second, read-only connection sees only committed
+  // data (WAL lets it read while the writer writes; each read ends its own read transaction, so
+  // it sees every commit made before it). An in-memory database cannot be shared: there both go
+  // through kysely, which waits for an open transaction to end.
+  const shared = path === ":memory:";
+  const reader = shared ? database : new SQLite(path, { readonly: true, fileMustExist: true });
+  if (!shared) reader.pragma("busy_timeout = 5000");
+  // Prepared lazily: the tables exist only after the migrations have run.
   let statusStatement: import("better-sqlite3").Statement<[string, string], CertificateStatusRow> | undefined;
-  const certificateStatus = async (type: "sign" | "auth", serialHex: string) => {
+  const certificateStatus = async (type: "sign" | "auth", serialHex: string): Promise<CertificateStatusRow | undefined> => {
+    if (shared) return db.selectFrom("certificates").select(["status", "revoked_at", "revocation_reason"]).where("ca_type", "=", type).where("serial_hex", "=", serialHex).executeTakeFirst();
     statusStatement ??= reader.prepare<[string, string], CertificateStatusRow>(STATUS_SQL);
     return statusStatement.get(type, serialHex);
   };
   let versionsStatement: import("better-sqlite3").Statement<[], RevocationVersionRow> | undefined;
-  const revocationVersions = async () => {
+  const revocationVersions = async (): Promise<RevocationVersionRow[]> => {
+    if (shared) return db.selectFrom("revocation_versions").select(["ca_type", "version"]).execute();
     versionsStatement ??= reader.prepare<[], RevocationVersionRow>(VERSIONS_SQL);
     return versionsStatement.all();
   };

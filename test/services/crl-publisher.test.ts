@@ -242,3 +242,35 @@ for (const backend of backends()) {
     });
   });
 }
+
+for (const backend of backends()) {
+  describe(`the CRL cache on ${backend}`, () => {
+    test("a CRL asked for after a revocation returned lists it, even while a build from before it is still running", async () => {
+      const t = await openTestContext(backend, { now: "2026-11-25T03:00:00Z" });
+      try {
+        const resident = await t.context.registry.add({ name: "試験 花子", birth: "1980-04-01", gender: "2", address: MACHIDA.address, municipality: MACHIDA.code });
+        const victim = await t.context.ca.issue({ type: "sign", residentId: resident.id, subjectPublicKey: testPublicKeys(1)[0]! });
+        const signer = t.context.ca.authority("sign").signer;
+        const sign = signer.sign.bind(signer);
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => (release = resolve));
+        signer.sign = async (data) => (await gate, sign(data)); // every CRL signature waits until released
+        try {
+          const before = t.context.crls.current("sign"); // reads the version, then builds up to its signature
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          await t.context.ca.revoke({ type: "sign", serialHex: victim.serialHex, reason: "keyCompromise", by: "counter" });
+          const after = t.context.crls.current("sign");
+          release();
+          const listed = (crl: PublishedCrl) => new x509.X509Crl(crl.der).entries.map((e) => e.serialNumber.toUpperCase());
+          assert.deepEqual(listed(await before), [], "the build that started before the revocation");
+          assert.deepEqual(listed(await after), [victim.serialHex.toUpperCase()], "the CRL asked for after revoke() returned lists it");
+        } finally {
+          release();
+          signer.sign = sign;
+        }
+      } finally {
+        await t.cleanup();
+      }
+    });
+  });
+}

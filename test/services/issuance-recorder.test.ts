@@ -134,6 +134,23 @@ for (const backend of backends()) {
       assert.ok(outcomes[1]!.status === "rejected" && outcomes[1].reason instanceof ResidentChangedError);
     });
 
+    test("one batch over several residents checks each against its own register entry (a changed one and a removed one refused)", async () => {
+      const [kept, changed, other, removed] = [await addResident(), await addResident("鈴木 一郎"), await addResident("高橋 次郎"), await addResident("田中 三郎")];
+      await t.context.store.db.deleteFrom("residents").where("id", "=", removed.id).execute();
+      const recorder = new IssuanceRecorder(t.context.store.db, { dialect: t.context.store.dialect });
+      const records = [
+        recordFor(kept),
+        recordFor(changed, randomSerial(), { ...residentSnapshot(changed), name: "鈴木 一朗" }),
+        recordFor(other),
+        recordFor(removed),
+        recordFor(kept),
+      ];
+      const outcomes = await Promise.allSettled(records.map((r) => recorder.record(r)));
+      assert.deepEqual(outcomes.map((o) => o.status), ["fulfilled", "rejected", "fulfilled", "rejected", "fulfilled"]);
+      for (const i of [1, 3]) assert.ok((outcomes[i] as PromiseRejectedResult).reason instanceof ResidentChangedError);
+      assert.deepEqual(recorder.stats, { batches: 1, records: 3, largestBatch: 5 }, "one transaction checked all four residents at once");
+    });
+
     test("a change of name while a signing certificate is being issued: no valid certificate carries the old name", async () => {
       const resident = await addResident("鈴木 一郎");
       let change: Promise<unknown> | undefined;

@@ -3,6 +3,7 @@
 // status nor in its CA's revocation version (which tells the responder its cached answers hold).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { openStore } from "../../src/store/database.ts";
 import { backends, openTestContext } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
 
@@ -46,3 +47,26 @@ for (const backend of backends()) {
     });
   });
 }
+
+describe("fast paths on an in-memory SQLite store (one connection shared with the writer)", () => {
+  test("a read asked for during an open transaction waits for it, and never shows what it rolled back", async () => {
+    const store = await openStore({ sqlitePath: ":memory:" });
+    try {
+      const versions = async () => (await store.revocationVersions()).map((row) => [row.ca_type, Number(row.version)]);
+      await store.db.insertInto("revocation_versions").values({ ca_type: "auth", version: 1 }).execute();
+      let seen: Promise<unknown> | undefined;
+      await assert.rejects(
+        store.db.transaction().execute(async (trx) => {
+          await trx.updateTable("revocation_versions").set({ version: 2 }).where("ca_type", "=", "auth").execute();
+          seen = versions(); // not awaited here: it must wait for this transaction to end
+          await new Promise((resolve) => setImmediate(resolve));
+          throw new Error("roll back");
+        }),
+        /roll back/,
+      );
+      assert.deepEqual(await seen, [["auth", 1]]);
+    } finally {
+      await store.close();
+    }
+  });
+});
