@@ -232,12 +232,13 @@ export class IssuanceRecorder {
   async #write(records: IssuanceRecord[]): Promise<Set<number>> {
     return this.#db.transaction().execute(async (trx) => {
       const ids = [...new Set(records.map((r) => r.resident.id))];
+      const residents = trx.selectFrom("residents").select(SNAPSHOT_COLUMNS);
       const query =
         this.#dialect === "postgres"
           ? // One array parameter: the same statement text whatever the batch size, so it is
             // prepared once per connection (an IN list would be a new text for every size).
-            trx.selectFrom("residents").select(SNAPSHOT_COLUMNS).where(sql<boolean>`${sql.ref("residents.id")} = any(${ids}::text[])`).forShare()
-          : trx.selectFrom("residents").select(SNAPSHOT_COLUMNS).where("id", "in", ids);
+            residents.where(sql<boolean>`${sql.ref("residents.id")} = any(${ids}::text[])`).forShare()
+          : residents.where("id", "in", ids);
       const current = new Map((await query.execute()).map((r) => [r.id, r]));
       const refused = new Set<number>();
       records.forEach((r, i) => {

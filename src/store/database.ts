@@ -96,21 +96,21 @@ async function openSqlite(options: StoreOptions) {
   const shared = path === ":memory:";
   const reader = shared ? database : new SQLite(path, { readonly: true, fileMustExist: true });
   if (!shared) reader.pragma("busy_timeout = 5000");
-  // Prepared lazily: the tables exist only after the migrations have run.
-  let statusStatement: import("better-sqlite3").Statement<[string, string], CertificateStatusRow> | undefined;
-  const certificateStatus = async (type: "sign" | "auth", serialHex: string): Promise<CertificateStatusRow | undefined> => {
-    if (shared) return db.selectFrom("certificates").select(["status", "revoked_at", "revocation_reason"]).where("ca_type", "=", type).where("serial_hex", "=", serialHex).executeTakeFirst();
-    statusStatement ??= reader.prepare<[string, string], CertificateStatusRow>(STATUS_SQL);
-    return statusStatement.get(type, serialHex);
+  // One committed-data read per SQL text, prepared lazily (the tables exist only after the
+  // migrations have run).
+  const committedRead = <R>(text: string) => {
+    let statement: import("better-sqlite3").Statement<unknown[], R> | undefined;
+    return async (...parameters: unknown[]): Promise<R[]> => {
+      if (shared) return (await db.executeQuery<R>(CompiledQuery.raw(text, parameters))).rows;
+      statement ??= reader.prepare<unknown[], R>(text);
+      return statement.all(...parameters);
+    };
   };
-  let versionsStatement: import("better-sqlite3").Statement<[], RevocationVersionRow> | undefined;
-  const revocationVersions = async (): Promise<RevocationVersionRow[]> => {
-    if (shared) return db.selectFrom("revocation_versions").select(["ca_type", "version"]).execute();
-    versionsStatement ??= reader.prepare<[], RevocationVersionRow>(VERSIONS_SQL);
-    return versionsStatement.all();
-  };
+  const statusRows = committedRead<CertificateStatusRow>(STATUS_SQL);
+  const certificateStatus = async (type: "sign" | "auth", serialHex: string) => (await statusRows(type, serialHex))[0];
+  const revocationVersions = committedRead<RevocationVersionRow>(VERSIONS_SQL);
   const close = async () => {
-    if (reader !== database) reader.close();
+    if (!shared) reader.close();
     await db.destroy();
   };
   return { db, dialect: "sqlite" as const, certificateStatus, revocationVersions, close, migrated: () => {} };

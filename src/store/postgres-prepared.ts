@@ -96,7 +96,7 @@ export class PreparedStatementPool implements PostgresPool {
       return renames > MAX_RENAMES ? undefined : `${name}_${renames}`;
     };
     const query = async <R>(sql: string, parameters: readonly unknown[]): Promise<PostgresQueryResult<R>> => {
-      const values = [...parameters];
+      const values = parameters as unknown[]; // kysely hands each query a fresh array
       const name = nameOnThisConnection(sql, values.length);
       if (name === undefined) return asKysely(await client.query(sql, values));
       try {
