@@ -221,11 +221,11 @@ async function openPostgres(options: StoreOptions) {
   });
   const prepared = new PreparedStatementPool(pool);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: prepared }) });
-  const certificateStatus = async (type: "sign" | "auth", serialHex: string) => {
-    const { rows } = await pool.query<CertificateStatusRow>({ name: "certificate-status", text: STATUS_SQL.replace("?", "$1").replace("?", "$2"), values: [type, serialHex] });
-    return rows[0];
-  };
-  const revocationVersions = async () => (await pool.query<RevocationVersionRow>({ name: "revocation-versions", text: VERSIONS_SQL })).rows;
+  // The fast paths skip the query builder but not the prepared-statement pool: named once they
+  // repeat, and prepared again if another node's migration changes their table.
+  const statusSql = STATUS_SQL.replace("?", "$1").replace("?", "$2");
+  const certificateStatus = async (type: "sign" | "auth", serialHex: string) => (await prepared.query<CertificateStatusRow>(statusSql, [type, serialHex]))[0];
+  const revocationVersions = () => prepared.query<RevocationVersionRow>(VERSIONS_SQL);
   return { db, dialect: "postgres" as const, certificateStatus, revocationVersions, close: () => db.destroy(), migrated: () => prepared.enable() };
 }
 

@@ -86,6 +86,20 @@ export class PreparedStatementPool implements PostgresPool {
     return this.#pool.end();
   }
 
+  /**
+   * One statement outside any transaction, on a connection borrowed from the pool for it: the
+   * store's fast paths (the OCSP status read, the revocation versions) take this instead of the
+   * query builder, and get the same naming and the same recovery from a stale statement.
+   */
+  async query<R>(sql: string, parameters: readonly unknown[] = []): Promise<R[]> {
+    const client = await this.connect();
+    try {
+      return (await client.query<R>(sql, parameters)).rows;
+    } finally {
+      client.release();
+    }
+  }
+
   #wrap(client: PoolClient): PostgresPoolClient {
     /** Texts whose statement went bad on this connection → how many times (the name's suffix). */
     const renamed = new Map<string, number>();

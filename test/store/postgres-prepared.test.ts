@@ -170,4 +170,26 @@ describe("PostgreSQL: named prepared statements for repeated queries", { skip: u
     });
     assert.deepEqual(prepared.map((p) => p.statement), ['select "id" from "residents" where "id" = $1']);
   });
+
+  it("the store's fast paths (OCSP status, revocation versions) are named too, and survive their tables changing", async () => {
+    const schema = `t_${randomBytes(6).toString("hex")}`;
+    schemas.push(schema);
+    const store = await openStore({ postgresUrl: url!, postgresSchema: schema });
+    opened.push({ destroy: () => store.close() });
+    const versions = async () => (await store.revocationVersions()).map((r) => [r.ca_type, Number(r.version)]).sort();
+    const before = await versions();
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(await versions(), before);
+      assert.equal(await store.certificateStatus("sign", "00"), undefined);
+    }
+    const named = await store.db.executeQuery<{ statement: string }>(CompiledQuery.raw("select statement from pg_prepared_statements where name like 'ojpki_%'"));
+    assert.ok(named.rows.some((r) => r.statement.includes("from revocation_versions")), "the versions read is named on some connection");
+    // Another node's migration changes both tables' result types: a statement prepared by a
+    // fixed name would now fail on every call ("cached plan must not change result type").
+    await elsewhere(`alter table ${schema}.revocation_versions alter column version type bigint; alter table ${schema}.certificates alter column revocation_reason type varchar(64)`);
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(await versions(), before);
+      assert.equal(await store.certificateStatus("sign", "00"), undefined);
+    }
+  });
 });
