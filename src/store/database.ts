@@ -30,7 +30,8 @@ export interface Store {
   readonly dialect: Dialect;
   /**
    * The status of one certificate by primary key. The OCSP responder asks this on every request,
-   * so it skips the query builder: on SQLite it is one prepared statement, compiled once.
+   * so it skips the query builder: on SQLite it is one prepared statement, compiled once, on the
+   * read-only connection; on PostgreSQL it goes straight to the pool of named statements.
    */
   certificateStatus(type: "sign" | "auth", serialHex: string): Promise<CertificateStatusRow | undefined>;
   /**

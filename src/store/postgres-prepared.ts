@@ -89,7 +89,9 @@ export class PreparedStatementPool implements PostgresPool {
   /**
    * One statement outside any transaction, on a connection borrowed from the pool for it: the
    * store's fast paths (the OCSP status read, the revocation versions) take this instead of the
-   * query builder, and get the same naming and the same recovery from a stale statement.
+   * query builder, and get the same naming and the same recovery from a stale statement (named
+   * on their third use, like every other text). Not through kysely: its execution chain for this
+   * very read was ≈10 % of the OCSP responder's busy time in a profile (docs/benchmarks.md).
    */
   async query<R>(sql: string, parameters: readonly unknown[] = []): Promise<R[]> {
     const client = await this.connect();
@@ -110,7 +112,7 @@ export class PreparedStatementPool implements PostgresPool {
       return renames > MAX_RENAMES ? undefined : `${name}_${renames}`;
     };
     const query = async <R>(sql: string, parameters: readonly unknown[]): Promise<PostgresQueryResult<R>> => {
-      const values = parameters as unknown[]; // kysely hands each query a fresh array
+      const values = parameters as unknown[]; // read only: node-postgres copies the values it sends
       const name = nameOnThisConnection(sql, values.length);
       if (name === undefined) return asKysely(await client.query(sql, values));
       try {
