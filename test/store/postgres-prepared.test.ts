@@ -184,9 +184,7 @@ describe("PostgreSQL: named prepared statements for repeated queries", { skip: u
     }
     // pg_prepared_statements lists the asking session's own statements: the reads above ran one
     // after the other, so the pool handed them all the one idle connection this query gets too.
-    const preparedHere = async () =>
-      (await store.db.executeQuery<{ name: string; statement: string }>(CompiledQuery.raw("select name, statement from pg_prepared_statements where name like 'ojpki_%'"))).rows;
-    const named = await preparedHere();
+    const named = await preparedOnConnection(store.db);
     assert.ok(named.some((r) => r.statement.includes("from revocation_versions")), "the versions read is named");
     assert.ok(named.some((r) => r.statement.includes("from certificates where ca_type = $1")), "the status read is named");
     // Another node's migration changes both tables' result types: a statement prepared by a
@@ -197,7 +195,7 @@ describe("PostgreSQL: named prepared statements for repeated queries", { skip: u
       assert.equal(await store.certificateStatus("sign", "00"), undefined);
     }
     // Recovered by preparing again under a fresh name, not by falling back to unnamed statements.
-    const renamed = (await preparedHere()).filter((r) => /^ojpki_\d+_1$/.test(r.name)).map((r) => r.statement);
+    const renamed = (await preparedOnConnection(store.db)).filter((r) => /^ojpki_\d+_1$/.test(r.name)).map((r) => r.statement);
     assert.ok(renamed.some((s) => s.includes("from revocation_versions")), "the versions read is prepared again under a fresh name");
     assert.ok(renamed.some((s) => s.includes("from certificates where ca_type = $1")), "the status read is prepared again under a fresh name");
   });
