@@ -32,7 +32,7 @@ export interface Metric {
   name: string;
   value: number;
   unit: string;
-  /** Ratios are plotted in the chart; figures and limits are not. */
+  /** Ratios and limits that carry a target are plotted in the chart (as a score against it); figures are not. */
   kind: "figure" | "ratio" | "limit";
   target?: Target;
   met?: boolean;
@@ -40,13 +40,13 @@ export interface Metric {
   headline?: boolean;
 }
 
-export type BenchStatus = "measured" | "pending" | "unavailable" | "failed";
+export type BenchStatus = "measured" | "unavailable" | "failed";
 
 export interface BenchResult {
   id: string;
   title: string;
   status: BenchStatus;
-  /** For pending / unavailable / failed: one line saying why. */
+  /** For unavailable / failed: one line saying why. */
   reason?: string;
   metrics: Metric[];
   notes: string[];
@@ -92,8 +92,9 @@ export function headline(m: Metric): Metric {
 export const atLeast = (value: number): Target => ({ op: ">=", value });
 export const atMost = (value: number): Target => ({ op: "<=", value });
 
-export function pending(id: string, title: string, reason: string, status: BenchStatus = "pending"): BenchResult {
-  return { id, title, status, reason, metrics: [], notes: [] };
+/** A benchmark not measured in this run (a missing tool, not in --quick), with the reason. */
+export function unavailable(id: string, title: string, reason: string): BenchResult {
+  return { id, title, status: "unavailable", reason, metrics: [], notes: [] };
 }
 
 /** Removes what the run created, once, whatever way the run ends. */
@@ -179,16 +180,29 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
 export const fmt = (n: number, digits = 0): string =>
   Number.isFinite(n) ? n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "n/a";
 
-/** GET over a loopback keep-alive agent and return the body (probes and checks, not load). */
-export function httpGet(agent: Agent, port: number, path: string): Promise<Buffer> {
+/**
+ * GET over a loopback keep-alive agent and return the body (probes and checks, not load). A server
+ * that stops answering fails the call after `timeoutMs` instead of hanging the run.
+ */
+export function httpGet(agent: Agent, port: number, path: string, timeoutMs = 5000): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, agent }, (res) => {
+    const req = request({ host: "127.0.0.1", port, path, agent, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => resolve(Buffer.concat(chunks)));
       res.on("error", reject);
     });
+    req.on("timeout", () => req.destroy(new Error(`GET ${path}: no answer within ${timeoutMs} ms`)));
     req.on("error", reject);
     req.end();
   });
+}
+
+/** Poll `check` back to back until it is true (→ the time it became true) or `ms` pass (→ undefined). */
+export async function pollUntil(check: () => Promise<boolean>, ms = 5000): Promise<number | undefined> {
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    if (await check()) return performance.now();
+  }
+  return undefined;
 }

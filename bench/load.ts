@@ -34,6 +34,11 @@ export interface LoadRequest {
 
 export type ResponseCheck = "ocsp" | "http-ok" | "cfssl-sign" | "issuance-batch";
 
+/** The bounds of one HTTP load point: 4 s measured (8 s in full mode) after a warm-up, or a request count, whichever comes first. */
+export function loadPointTiming(quick: boolean): Pick<LoadSpec, "maxSeconds" | "warmupSeconds" | "maxRequests"> {
+  return quick ? { maxSeconds: 4, warmupSeconds: 1, maxRequests: 400_000 } : { maxSeconds: 8, warmupSeconds: 2, maxRequests: 1_000_000 };
+}
+
 export interface LoadSpec {
   host?: string;
   port: number;

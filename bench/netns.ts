@@ -11,7 +11,7 @@
  * every later benchmark of the run (REVOKE-LATENCY, OCSP-REFRESH, ISSUE, VERIFY-CMS, VERIFY-AUTH,
  * CARD) had one core and was flagged noisy; survivors of earlier runs took the other core as well.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type StdioOptions } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { asGroupLeader, type Cleanup } from "./harness.ts";
@@ -34,7 +34,10 @@ export function privateNetworkAvailable(): boolean {
  * with its exit code once it and everything it started are gone.
  */
 export function runInPrivateNamespace(cleanup: Cleanup, script: string, cwd: string): Promise<number | null> {
-  const child = cleanup.child(asGroupLeader(spawn("unshare", [...PRIVATE_NAMESPACES, "sh", "-c", script], { cwd, stdio: ["ignore", "inherit", "inherit"], detached: true })));
+  // The script's stdout goes to our stderr: stdout is the report's (`--json` must stay parseable),
+  // and `openssl ocsp` prints an "ACCEPT …" line there when it starts listening.
+  const stdio: StdioOptions = ["ignore", process.stderr, "inherit"];
+  const child = cleanup.child(asGroupLeader(spawn("unshare", [...PRIVATE_NAMESPACES, "sh", "-c", script], { cwd, stdio, detached: true })));
   return new Promise((resolve, reject) => {
     child.once("error", reject);
     child.once("exit", (code) => resolve(code));
@@ -45,7 +48,8 @@ const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * Start `server` (listening on spec.port), run the load against it, stop it. In a private
- * network namespace when available; otherwise on the host's loopback (and the result says so).
+ * network namespace when available; otherwise in the host's network, where `openssl ocsp`
+ * listens on every interface while it runs (the result says `isolated: false`, and the notes say so).
  */
 export async function loadAgainstServer(
   cleanup: Cleanup,

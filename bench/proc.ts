@@ -6,7 +6,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process"
 import { createServer } from "node:net";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { asGroupLeader, type Cleanup } from "./harness.ts";
+import { asGroupLeader, killTree, type Cleanup } from "./harness.ts";
 
 export interface MeasuredRun {
   status: number | null;
@@ -26,7 +26,12 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-/** Run `cmd args` to completion under `/usr/bin/time`, which reports its CPU and peak RSS. */
+/**
+ * Run `cmd args` to completion under `/usr/bin/time`, which reports its CPU and peak RSS.
+ * GNU time passes no signal on to the command it runs, so the pair runs as its own process group
+ * and is stopped (timeout, cleanup) as a group: killing `time` alone would leave the command
+ * running and holding the output pipe, so neither the limit nor the cleanup would bound it.
+ */
 export function runMeasured(cleanup: Cleanup, cmd: string, args: string[], options: RunOptions): Promise<MeasuredRun> {
   const timeFile = join(options.cwd, `.time-${process.hrtime.bigint()}`);
   const shell = options.stdoutFile
@@ -35,17 +40,26 @@ export function runMeasured(cleanup: Cleanup, cmd: string, args: string[], optio
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = cleanup.child(
-      spawn("/usr/bin/time", ["-f", "%e %U %S %M", "-o", timeFile, ...shell], {
-        cwd: options.cwd,
-        env: options.env ?? process.env,
-        stdio: ["ignore", "pipe", "pipe"],
-      }),
+      asGroupLeader(
+        spawn("/usr/bin/time", ["-f", "%e %U %S %M", "-o", timeFile, ...shell], {
+          cwd: options.cwd,
+          env: options.env ?? process.env,
+          stdio: ["ignore", "pipe", "pipe"],
+          detached: true,
+        }),
+      ),
     );
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on("data", (c: Buffer) => out.push(c));
     child.stderr!.on("data", (c: Buffer) => err.push(c));
-    const timer = options.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), options.timeoutMs) : undefined;
+    let timedOut = false;
+    const timer = options.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          killTree(child, "SIGKILL");
+        }, options.timeoutMs)
+      : undefined;
     child.on("error", reject);
     child.on("close", (status) => {
       const wallMs = performance.now() - t0;
@@ -65,7 +79,7 @@ export function runMeasured(cleanup: Cleanup, cmd: string, args: string[], optio
         sysS: fields[2] ?? Number.NaN,
         maxRssKb: fields[3] ?? Number.NaN,
         stdout: Buffer.concat(out).toString("utf8"),
-        stderr: Buffer.concat(err).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8") + (timedOut ? `\n${cmd}: killed after its time limit of ${options.timeoutMs} ms` : ""),
       });
     });
   });

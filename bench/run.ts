@@ -23,16 +23,17 @@ import { ocspSuite } from "./suites/ocsp.ts";
 import { refreshSuite } from "./suites/refresh.ts";
 import { issueSuite } from "./suites/issue.ts";
 import { cardSuite } from "./suites/card.ts";
-import { pendingSuite } from "./suites/pending.ts";
 import { verifySuite } from "./suites/verify.ts";
 import { scaleSuite } from "./suites/scale.ts";
 
-const SUITES: readonly Suite[] = [crlSuite, ocspSuite, refreshSuite, issueSuite, verifySuite, cardSuite, pendingSuite, scaleSuite];
+const SUITES: readonly Suite[] = [crlSuite, ocspSuite, refreshSuite, issueSuite, verifySuite, cardSuite, scaleSuite];
 const BASELINE_OPTIONS = {
   quick: { seconds: 2, repeats: 1, retries: 1 },
   full: { seconds: 3, repeats: 2, retries: 2 },
 } as const;
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
+/** How long Ctrl+C waits for the asynchronous cleanup (closing stores, dropping PostgreSQL schemas) before giving up on it. */
+const CLEANUP_LIMIT_MS = 30_000;
 
 function parseArgs(argv: readonly string[]): RunOptions {
   const options: RunOptions = { quick: false, fullScale: false, json: false };
@@ -71,10 +72,21 @@ async function main(): Promise<void> {
   const cleanup = new Cleanup();
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) return;
+    if (interrupted) {
+      // A second Ctrl+C does not wait for the asynchronous cleanup (a hung database close, say).
+      process.stderr.write(`\n${signal} again: killing children and removing temporary files now\n`);
+      process.exit(130); // the "exit" handler runs cleanup.runSync()
+    }
     interrupted = true;
-    process.stderr.write(`\n${signal}: stopping, cleaning up…\n`);
-    cleanup.runAll().finally(() => process.exit(130));
+    process.stderr.write(`\n${signal}: stopping, cleaning up… (again to stop at once)\n`);
+    const limit = setTimeout(() => {
+      process.stderr.write(`cleanup took over ${CLEANUP_LIMIT_MS / 1000} s; stopping without it\n`);
+      process.exit(130);
+    }, CLEANUP_LIMIT_MS);
+    void cleanup.runAll().finally(() => {
+      clearTimeout(limit);
+      process.exit(130);
+    });
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -111,6 +123,7 @@ async function main(): Promise<void> {
   const ctx: SuiteContext = { options, baselines: getBaselines, progress, cleanup, settle };
   const results: BenchResult[] = [];
   for (const suite of SUITES) {
+    if (interrupted) break; // the cleanup is running: start nothing new
     if (options.only && !suite.ids.some((id) => options.only!.has(id))) continue;
     try {
       for (const r of await suite.run(ctx)) if (!options.only || options.only.has(r.id)) results.push(r);

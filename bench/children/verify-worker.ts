@@ -2,7 +2,7 @@
  * Worker thread for VERIFY-CMS / VERIFY-AUTH on several cores: its own verifier (the relying
  * party's library, src/verify) with the same trust anchors and the same cached CRLs the main
  * thread took from `context.crls.current(type)`, verifying the same documents in a loop until
- * the shared start time + `seconds`. Posts { done, valid, firstInvalid?, seconds }.
+ * the shared start time + `seconds`. Posts { done, valid, firstInvalid?, seconds, startedAt, endedAt }.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { createVerifier, type VerificationResult } from "../../src/verify/index.ts";
@@ -23,6 +23,9 @@ export interface VerifyWorkerOutput {
   done: number;
   valid: number;
   seconds: number;
+  /** Wall-clock ms (epoch, sub-ms) at which the timed window began and ended: the parent sums workers over the union of their windows. */
+  startedAt: number;
+  endedAt: number;
   firstInvalid?: string;
 }
 
@@ -46,8 +49,9 @@ const one = (i: number): Promise<VerificationResult> => {
 for (let i = 0; i < Math.min(200, input.items.length * 2); i++) await one(i);
 while (Date.now() < input.startAt) await new Promise((resolve) => setTimeout(resolve, 1));
 
-const out: VerifyWorkerOutput = { done: 0, valid: 0, seconds: 0 };
+const out: VerifyWorkerOutput = { done: 0, valid: 0, seconds: 0, startedAt: 0, endedAt: 0 };
 const t0 = performance.now();
+out.startedAt = performance.timeOrigin + t0;
 const deadline = t0 + input.seconds * 1000;
 while (performance.now() < deadline) {
   for (let k = 0; k < 16; k++) {
@@ -57,5 +61,7 @@ while (performance.now() < deadline) {
     else out.firstInvalid ??= `${r.code}: ${r.message}`;
   }
 }
-out.seconds = (performance.now() - t0) / 1000;
+const t1 = performance.now();
+out.seconds = (t1 - t0) / 1000;
+out.endedAt = performance.timeOrigin + t1;
 parentPort!.postMessage(out);

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { buildCrl, encodeCrlEntry } from "../../src/pki/crl.ts";
 import { keyIdentifier } from "../../src/pki/certificate.ts";
 import { readCertificateFields } from "../../src/pki/certificate-fields.ts";
-import { atMost, headline, metric, pending, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
+import { atMost, headline, metric, unavailable, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
 import { cpuWindow, type CpuWindow } from "../machine.ts";
 import { run, runMeasured, type MeasuredRun } from "../proc.ts";
 import { addBenchResident, openBenchContext } from "../fixtures/context.ts";
@@ -35,7 +35,7 @@ export const crlSuite: Suite = {
       if (ctx.options.fullScale && !ctx.options.quick) results.push(await crlSharded(ctx));
       else {
         const why = ctx.options.quick ? "not in --quick" : "runs only with --full-scale";
-        results.push(pending("CRL-SHARDED", `${SHARDED_ROWS.toLocaleString("en-US")} revoked over 128 municipality partitions`, `${why}: it loads ${SHARDED_ROWS.toLocaleString("en-US")} CRL entries first (minutes)`, "unavailable"));
+        results.push(unavailable("CRL-SHARDED", `${SHARDED_ROWS.toLocaleString("en-US")} revoked over 128 municipality partitions`, `${why}: it loads ${SHARDED_ROWS.toLocaleString("en-US")} CRL entries first (minutes)`));
       }
     }
     return results;
@@ -91,7 +91,7 @@ async function fullCrls(ctx: SuiteContext): Promise<BenchResult[]> {
 
       ctx.progress(`${idOf(n)}: openssl ca -gencrl on the same entries`);
       close = cpuWindow(`${idOf(n)} openssl ca -gencrl`);
-      const openssl = await runMeasured(ctx.cleanup, "openssl", ["ca", "-gencrl", "-config", "ca.cnf", "-out", `openssl-${n}.pem`], { cwd: dir });
+      const openssl = await runMeasured(ctx.cleanup, "openssl", ["ca", "-gencrl", "-config", "ca.cnf", "-out", `openssl-${n}.pem`], { cwd: dir, timeoutMs: 600_000 });
       cpu.push(close());
       if (openssl.status !== 0) throw new Error(`openssl ca -gencrl failed: ${openssl.stderr}`);
       await run("openssl", ["crl", "-in", `openssl-${n}.pem`, "-outform", "DER", "-out", `openssl-${n}.der`], { cwd: dir });
@@ -101,7 +101,7 @@ async function fullCrls(ctx: SuiteContext): Promise<BenchResult[]> {
       if (cfssl) {
         ctx.progress(`${idOf(n)}: cfssl gencrl on the same serials`);
         close = cpuWindow(`${idOf(n)} cfssl gencrl`);
-        cfsslRun = await runMeasured(ctx.cleanup, "cfssl", ["gencrl", serialsFile, ca.caPem, ca.caKey], { cwd: dir, stdoutFile: join(dir, `cfssl-${n}.b64`) });
+        cfsslRun = await runMeasured(ctx.cleanup, "cfssl", ["gencrl", serialsFile, ca.caPem, ca.caKey], { cwd: dir, stdoutFile: join(dir, `cfssl-${n}.b64`), timeoutMs: 600_000 });
         cpu.push(close());
         if (cfsslRun.status !== 0) cfsslRun = undefined;
       }
@@ -128,9 +128,9 @@ async function fullCrls(ctx: SuiteContext): Promise<BenchResult[]> {
         headline(metric("ours: store → signed DER on disk", oursMs, "ms")),
         headline(metric("openssl ca -gencrl", openssl.wallMs, "ms")),
         metric("t / t(openssl)", oursMs / openssl.wallMs, "×", "ratio", atMost(0.5)),
-        headline(metric("ours peak RSS (child process)", child.maxRssKb / 1024, "MB")),
-        metric("ours RSS growth during the build (peak − before)", (child.maxRssKb - ours.rssBeforeKb) / 1024, "MB"),
-        headline(metric("openssl peak RSS", openssl.maxRssKb / 1024, "MB")),
+        headline(metric("ours peak RSS (child process)", child.maxRssKb / 1024, "MiB")),
+        metric("ours RSS growth during the build (peak − before)", (child.maxRssKb - ours.rssBeforeKb) / 1024, "MiB"),
+        headline(metric("openssl peak RSS", openssl.maxRssKb / 1024, "MiB")),
         metric("RSS / RSS(openssl)", child.maxRssKb / openssl.maxRssKb, "×", "ratio", atMost(1.0)),
         metric("ours bytes/entry", oursBpe, "B"),
         metric("openssl bytes/entry (same entries)", opensslBpe, "B"),
@@ -144,12 +144,12 @@ async function fullCrls(ctx: SuiteContext): Promise<BenchResult[]> {
         metrics.push(
           headline(metric("cfssl gencrl", cfsslRun.wallMs, "ms")),
           metric("t / t(cfssl)", oursMs / cfsslRun.wallMs, "×", "ratio"),
-          metric("cfssl peak RSS", cfsslRun.maxRssKb / 1024, "MB"),
+          metric("cfssl peak RSS", cfsslRun.maxRssKb / 1024, "MiB"),
         );
       }
       const notes = [
         `${n.toLocaleString("en-US")} revoked bench rows (16-byte random serials; reasons keyCompromise, affiliationChanged, superseded, cessationOfOperation, unspecified in turn — unspecified carries no reasonCode, as in openssl's index); each row's der column is a 2-byte placeholder, which the CRL path never reads.`,
-        `ours: context.crls.build("sign") reads the entries pre-encoded at revocation (crl_entries) in keyset pages of 20,000, each page concatenated by SQLite, copies them into one buffer, signs, then writeFileSync; RSS includes Node + tsx + the context (${Math.round(ours.rssBeforeKb / 1024)} MB before the build).`,
+        `ours: context.crls.build("sign") reads the entries pre-encoded at revocation (crl_entries) in keyset pages of 20,000, each page concatenated by SQLite, copies them into one buffer, signs, then writeFileSync; RSS includes Node + tsx + the context (${Math.round(ours.rssBeforeKb / 1024)} MiB before the build).`,
         `openssl crl -CAfile on ours: ${verify}; ${entries} entries listed.`,
         `pure encoder DER: ${pure.length.toLocaleString("en-US")} bytes.`,
       ];

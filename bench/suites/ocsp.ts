@@ -18,10 +18,10 @@ import { startServer, type RunningServer } from "../../src/http/server.ts";
 import { certIdFor, ocspIssuerFromCertificate } from "../../src/pki/ocsp.ts";
 import type { CertificateRecord } from "../../src/services/certificate-authority.ts";
 import { OcspRefresher } from "../../src/services/ocsp-refresher.ts";
-import { atLeast, atMost, headline, httpGet, metric, quantile, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
+import { atLeast, atMost, headline, httpGet, metric, pollUntil, quantile, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
 import { cpuWindow, type CpuWindow } from "../machine.ts";
 import { describeThreadCpuPer, microsecondsPer, threadCpu, threadCpuSince, type ThreadCpu } from "../threads.ts";
-import { body64, runLoad, type LoadRequest, type LoadResult, type LoadSpec } from "../load.ts";
+import { body64, loadPointTiming, runLoad, type LoadRequest, type LoadResult, type LoadSpec } from "../load.ts";
 import { loadAgainstServer, privateNetworkAvailable } from "../netns.ts";
 import { freePort, run, startDaemon, stopDaemon } from "../proc.ts";
 import { addBenchResident, openBenchContext, type BenchContext } from "../fixtures/context.ts";
@@ -121,10 +121,6 @@ function certIdOf(req: Uint8Array): Uint8Array {
   return req.subarray(at, at + hdr + len);
 }
 
-function loadTiming(ctx: SuiteContext): Pick<LoadSpec, "maxSeconds" | "warmupSeconds" | "maxRequests"> {
-  return ctx.options.quick ? { maxSeconds: 4, warmupSeconds: 1, maxRequests: 400_000 } : { maxSeconds: 8, warmupSeconds: 2, maxRequests: 1_000_000 };
-}
-
 const getRequests = (fx: Fixture): LoadRequest[] => fx.certs.map((c) => ({ method: "GET", path: ocspGetPath("/ocsp/sign", c.plain) }));
 const postRequests = (fx: Fixture, path: string, nonce: boolean): LoadRequest[] =>
   fx.certs.map((c) => ({ method: "POST", path, contentType: "application/ocsp-request", bodyBase64: body64(nonce ? c.withNonce : c.plain) }));
@@ -148,7 +144,7 @@ async function opensslOcsp(ctx: SuiteContext, fx: Fixture, name: string, nonce: 
     port: OPENSSL_PORT,
     requests: postRequests(fx, "/", nonce),
     connections: CONNECTIONS,
-    ...loadTiming(ctx),
+    ...loadPointTiming(ctx.options.quick),
     check: "ocsp",
     waitReadyMs: 10_000,
     stallProbe: true,
@@ -162,7 +158,7 @@ const loadNotes = (r: LoadResult, who: string): string =>
 async function cached(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
   const cpu: CpuWindow[] = [];
   const notes: string[] = [];
-  const timing = loadTiming(ctx);
+  const timing = loadPointTiming(ctx.options.quick);
 
   const staticPort = await freePort();
   const staticServer = startDaemon(ctx.cleanup, process.execPath, ["--import", TSX_IMPORT, STATIC_HTTP, String(staticPort)], { cwd: fx.dir });
@@ -211,7 +207,7 @@ async function cached(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
     ...(cfssl ? [loadNotes(cfssl, "cfssl ocspserve")] : ["cfssl not installed: cfssl comparison unavailable"]),
     loadNotes(openssl, "openssl ocsp"),
     `${fx.certs.length} certificates issued by the signing CA, 10 % revoked; answers pre-signed into the response store by the refresher before the run, loaded into the responder's memory cache by the first request for each (warm-up); an answer whose state was confirmed is served while the CA's revocation version is unchanged (one read of revocation_versions per event-loop turn, shared by the requests of that turn), else its certificate row is read. cfssl serves the same DER answers (signed by our responder), looked up by serial.`,
-    `openssl ${openssl.isolated ? "ran in a private network namespace (only lo), with the load client beside it" : "ran on the host loopback (no private network namespace available)"}; HTTP/1.0, one connection per request.`,
+    `openssl ${openssl.isolated ? "ran in a private network namespace (only lo), with the load client beside it" : "ran in the host's network (no private network namespace available), listening on every interface for its run, since `openssl ocsp -port` cannot bind one address; the load still came over loopback"}; HTTP/1.0, one connection per request.`,
     "Load client: bench/load.ts in a separate process, raw keep-alive sockets, one request at a time per connection, warm-up excluded; it shares the 2 cores with the server (its CPU is in the notes).",
   );
   return { id: "OCSP-CACHED", title: "pre-signed OCSP answers (GET, no nonce), 64 connections", status: "measured", metrics, notes, cpu };
@@ -219,7 +215,7 @@ async function cached(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
 
 async function signed(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
   const cpu: CpuWindow[] = [];
-  const timing = loadTiming(ctx);
+  const timing = loadPointTiming(ctx.options.quick);
   const b = await ctx.baselines();
   const spec: LoadSpec = { port: fx.port, requests: postRequests(fx, "/ocsp/sign", true), connections: CONNECTIONS, ...timing, check: "ocsp" };
   // The server runs in this process: its threads' CPU over our window, per answer.
@@ -262,14 +258,16 @@ async function signed(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
     `After its run each server got one empty connect/close and then one real request: ours ${disturbed.stall?.stalled ? "STALLED" : `answered in ${disturbed.stall?.ms} ms`}; openssl ${openssl.stall?.stalled ? "stalled (no answer in 2 s: the known openssl ocsp defect)" : `answered in ${openssl.stall?.ms} ms`}.`,
     `Baselines: R_sign1 ${Math.round(b.signPerS1)}/s, R_sign2 ${Math.round(b.signPerS2)}/s (openssl speed, this run).`,
     `Little's law: with ${CONNECTIONS} closed-loop connections the mean latency is ${CONNECTIONS} / throughput = ${((CONNECTIONS / ours.rps) * 1000).toFixed(1)} ms here, so p99 ≤ 10 ms needs more than ${CONNECTIONS} / 0.010 s = ${(CONNECTIONS * 100).toLocaleString("en-US")} signatures/s = ${((CONNECTIONS * 100) / b.signPerS2).toFixed(2)} × R_sign2 of this run, beyond what two cores sign (Node's async signing peaks near 0.9 × R_sign2).`,
-    privateNetworkAvailable() ? "openssl ran in a private network namespace (only lo) with its load client." : "openssl ran on the host loopback.",
+    privateNetworkAvailable() ? "openssl ran in a private network namespace (only lo) with its load client." : "openssl ran in the host's network, listening on every interface (no private network namespace available); the load came over loopback.",
   ];
   return { id: "OCSP-SIGN", title: "nonce OCSP requests, every answer freshly signed, 64 connections", status: "measured", metrics, notes, cpu };
 }
 
 async function revokeLatency(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
   const count = 200;
+  // One connection polls the OCSP answer and another the CRL, at once: each latency counts from the revocation's return.
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const crlAgent = new Agent({ keepAlive: true, maxSockets: 1 });
   const candidates = fx.certs.filter((c) => !c.revoked).slice(0, count);
   ctx.progress(`REVOKE-LATENCY: ${candidates.length} revocations, each followed by GET /ocsp/sign until it says revoked, and GET /crl/sign.crl until it lists it`);
   const close = cpuWindow("REVOKE-LATENCY");
@@ -287,16 +285,20 @@ async function revokeLatency(ctx: SuiteContext, fx: Fixture): Promise<BenchResul
       const t1 = performance.now();
       revokeMs.push(t1 - t0);
       c.revoked = true;
-      const ocsp = await pollUntil(async () => statusAfter(await httpGet(agent, fx.port, path), c.certIdDer) === 0xa1);
+      const serial = Buffer.from(c.record.serialHex, "hex");
+      const serialTlv = Buffer.concat([Buffer.of(0x02, serial.length), serial]);
+      const [ocsp, crl] = await Promise.all([
+        pollUntil(async () => statusAfter(await httpGet(agent, fx.port, path), c.certIdDer) === 0xa1),
+        pollUntil(async () => (await httpGet(crlAgent, fx.port, "/crl/sign.crl")).includes(serialTlv)),
+      ]);
       if (ocsp === undefined) timeouts++;
       else ocspMs.push(ocsp - t1);
-      const serialTlv = Buffer.concat([Buffer.of(0x02, 0x10), Buffer.from(c.record.serialHex, "hex")]);
-      const crl = await pollUntil(async () => (await httpGet(agent, fx.port, "/crl/sign.crl")).includes(serialTlv));
       if (crl === undefined) timeouts++;
       else crlMs.push(crl - t1);
     }
   } finally {
     agent.destroy();
+    crlAgent.destroy();
   }
   const sortNum = (xs: number[]) => Float64Array.from(xs).sort();
   const o = sortNum(ocspMs);
@@ -328,13 +330,4 @@ async function revokeLatency(ctx: SuiteContext, fx: Fixture): Promise<BenchResul
 function statusAfter(response: Buffer, certIdDer: Uint8Array): number | undefined {
   const at = response.indexOf(certIdDer);
   return at < 0 ? undefined : response[at + certIdDer.length];
-}
-
-/** Poll `check` back to back until it is true (→ the time it became true) or 5 s pass (→ undefined). */
-async function pollUntil(check: () => Promise<boolean>): Promise<number | undefined> {
-  const deadline = performance.now() + 5000;
-  while (performance.now() < deadline) {
-    if (await check()) return performance.now();
-  }
-  return undefined;
 }

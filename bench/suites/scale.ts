@@ -20,9 +20,9 @@ import { Context } from "../../src/services/context.ts";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
 import { certIdFor, ocspIssuerFromCertificate } from "../../src/pki/ocsp.ts";
 import { DEFAULT_MUNICIPALITIES } from "../../src/config/municipalities.ts";
-import { atLeast, atMost, headline, httpGet, metric, quantile, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
+import { atLeast, atMost, headline, httpGet, metric, pollUntil, quantile, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
 import { cpuWindow, type CpuWindow } from "../machine.ts";
-import { runLoad, type LoadResult } from "../load.ts";
+import { loadPointTiming, runLoad, type LoadResult } from "../load.ts";
 import { BENCH_ENV, addBenchResident, openBenchContext } from "../fixtures/context.ts";
 import { insertRows, makeRows } from "../fixtures/store.ts";
 import { ocspGetPath, ocspRequestDer } from "../fixtures/pki.ts";
@@ -58,6 +58,9 @@ export const scaleSuite: Suite = {
     const dataDir = isUrl ? ctx.cleanup.tempDir("scale-pg") : store;
     ctx.progress(`SCALE: opening ${isUrl ? `PostgreSQL schema ${schema}` : `SQLite store in ${store}`}`);
     const big = await Context.open({ dataDir, env: { ...BENCH_ENV }, settings: { openStatus: true }, ...(isUrl ? { databaseUrl: store, databaseSchema: schema } : {}) });
+    let bigClosed: Promise<void> | undefined;
+    const closeBig = () => (bigClosed ??= big.close());
+    ctx.cleanup.onExit(closeBig); // also if opening the small store below fails
     // The reference store is on the same back end: a fresh schema next to the big one on PostgreSQL.
     if (isUrl) process.env.DATABASE_URL ??= store;
     const small = await openBenchContext(ctx.cleanup, "scale-small", { backend: isUrl ? "postgres" : "sqlite", settings: { openStatus: true } });
@@ -80,7 +83,7 @@ export const scaleSuite: Suite = {
       return results;
     } finally {
       for (const s of sides) await s.server.close().catch(() => undefined);
-      await big.close();
+      await closeBig();
       await small.destroy();
     }
   },
@@ -149,7 +152,7 @@ async function inProcessRate(s: Side, seconds: number): Promise<number> {
 
 async function ocspAtScale(ctx: SuiteContext, sides: Side[], where: string): Promise<BenchResult> {
   const cpu: CpuWindow[] = [];
-  const timing = ctx.options.quick ? { maxSeconds: 4, warmupSeconds: 1, maxRequests: 400_000 } : { maxSeconds: 8, warmupSeconds: 2, maxRequests: 1_000_000 };
+  const timing = loadPointTiming(ctx.options.quick);
   const http: LoadResult[] = [];
   const inProc: number[] = [];
   for (const s of sides) {
@@ -223,13 +226,7 @@ async function revokeAtScale(ctx: SuiteContext, sides: Side[], where: string): P
         const t1 = performance.now();
         rev.push(t1 - t0);
         c.revoked = true;
-        let seen: number | undefined;
-        while (performance.now() - t1 < 5000) {
-          if (statusOf(await httpGet(agent, s.port, c.path), c.serial) === 0xa1) {
-            seen = performance.now();
-            break;
-          }
-        }
+        const seen = await pollUntil(async () => statusOf(await httpGet(agent, s.port, c.path), c.serial) === 0xa1);
         if (seen === undefined) timeouts++;
         else ms.push(seen - t1);
       }

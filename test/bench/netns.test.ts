@@ -71,4 +71,23 @@ describe("bench private namespaces", { skip: available ? false : "private networ
     assert.notEqual(serverGroups[0], scriptGroup, "openssl -multi leaves the script's process group");
     assert.deepEqual(processesWith(marker), [], "no responder process may outlive the namespace's script");
   });
+
+  it("sends what the script prints to stderr, so stdout stays the report's (`--json`)", () => {
+    // openssl ocsp prints "ACCEPT [::]:8888 PID=…" on stdout when it starts; this once came
+    // before the JSON report and made it unparseable. A child process, to see its real stdout.
+    const netns = new URL("../../bench/netns.ts", import.meta.url).href;
+    const harness = new URL("../../bench/harness.ts", import.meta.url).href;
+    const code = [
+      `const { runInPrivateNamespace } = await import(${JSON.stringify(netns)});`,
+      `const { Cleanup } = await import(${JSON.stringify(harness)});`,
+      `const cleanup = new Cleanup();`,
+      `const rc = await runInPrivateNamespace(cleanup, "echo from-the-namespace-${marker}", ${JSON.stringify(dir)});`,
+      `await cleanup.runAll();`,
+      `process.stdout.write("rc=" + rc);`,
+    ].join("\n");
+    const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { encoding: "utf8", timeout: 60_000 });
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout, "rc=0", "nothing but the caller's own output on stdout");
+    assert.match(child.stderr, new RegExp(`from-the-namespace-${marker}`));
+  });
 });
