@@ -182,7 +182,7 @@ export const fmt = (n: number, digits = 0): string =>
 
 /**
  * GET over a loopback keep-alive agent and return the body (probes and checks, not load). A server
- * that stops answering fails the call after `timeoutMs` instead of hanging the run.
+ * that goes silent for `timeoutMs` (socket idle) fails the call instead of hanging the run.
  */
 export function httpGet(agent: Agent, port: number, path: string, timeoutMs = 5000): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -205,4 +205,40 @@ export async function pollUntil(check: () => Promise<boolean>, ms = 5000): Promi
     if (await check()) return performance.now();
   }
   return undefined;
+}
+
+/**
+ * How many rounds a repeated load point takes: the anchors ask for the best of 3 and the median
+ * of each point; a quick run has time for one.
+ */
+export const roundsFor = (options: RunOptions): number => (options.quick ? 1 : 3);
+
+/** A point measured in rounds: the best round (highest rate) gives the figures, the others the spread. */
+export interface Rounds<T> {
+  best: T;
+  all: T[];
+  /** Median of the rounds' rates. */
+  median: number;
+}
+
+export function bestOf<T>(all: readonly T[], rate: (r: T) => number): Rounds<T> {
+  // A round without a rate (no measured window) cannot be the best, nor count in the median.
+  const finite = all.filter((r) => Number.isFinite(rate(r)));
+  if (finite.length === 0) throw new Error(`bestOf: none of ${all.length} round(s) measured a rate`);
+  let best: T = finite[0] as T;
+  for (const r of finite) if (rate(r) > rate(best)) best = r;
+  const sorted = finite.map(rate).sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  const median = sorted.length % 2 === 1 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { best, all: [...all], median };
+}
+
+/** "3 rounds: 27,316 / 28,100 / 26,020 req/s; best 28,100, median 27,316, spread 7.4 %" (one round: just the figure). */
+export function describeRounds<T>(rounds: Rounds<T>, rate: (r: T) => number, unit: string): string {
+  const rates = rounds.all.map(rate);
+  if (rates.length === 1) return `1 round: ${fmt(rates[0]!)} ${unit}`;
+  const best = rate(rounds.best);
+  const finite = rates.filter(Number.isFinite);
+  const spread = best > 0 ? (best - Math.min(...finite)) / best : Number.NaN;
+  return `${rates.length} rounds: ${rates.map((r) => fmt(r)).join(" / ")} ${unit}; best ${fmt(best)}, median ${fmt(rounds.median)}, spread ${(100 * spread).toFixed(1)} %`;
 }

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process"
 import { createServer } from "node:net";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { asGroupLeader, killTree, type Cleanup } from "./harness.ts";
+import { asGroupLeader, type Cleanup } from "./harness.ts";
 
 export interface MeasuredRun {
   status: number | null;
@@ -56,8 +56,14 @@ export function runMeasured(cleanup: Cleanup, cmd: string, args: string[], optio
     let timedOut = false;
     const timer = options.timeoutMs
       ? setTimeout(() => {
-          timedOut = true;
-          killTree(child, "SIGKILL");
+          // The group, even when `time` (its leader) has exited: the command may outlive it.
+          if (child.pid === undefined) return;
+          try {
+            process.kill(-child.pid, "SIGKILL");
+            timedOut = true;
+          } catch {
+            // the whole group is gone already
+          }
         }, options.timeoutMs)
       : undefined;
     child.on("error", reject);

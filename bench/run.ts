@@ -137,6 +137,11 @@ async function main(): Promise<void> {
     }
     cleanup.killChildren();
   }
+  if (interrupted) {
+    // The signal handler's cleanup ends the process; a partial run must not overwrite latest.json.
+    process.exitCode = 130;
+    return;
+  }
   await cleanup.runAll();
 
   // A full run takes minutes: measure the baselines again to see whether the machine itself

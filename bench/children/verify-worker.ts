@@ -2,7 +2,7 @@
  * Worker thread for VERIFY-CMS / VERIFY-AUTH on several cores: its own verifier (the relying
  * party's library, src/verify) with the same trust anchors and the same cached CRLs the main
  * thread took from `context.crls.current(type)`, verifying the same documents in a loop until
- * the shared start time + `seconds`. Posts { done, valid, firstInvalid?, seconds, startedAt, endedAt }.
+ * the shared start time (or the end of its warm-up, if later) for `seconds`. Posts { done, valid, firstInvalid?, seconds, startedAt, endedAt }.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { createVerifier, type VerificationResult } from "../../src/verify/index.ts";

@@ -13,14 +13,28 @@ import { join } from "node:path";
 import { Cleanup, httpGet, pollUntil, sleep } from "../../bench/harness.ts";
 import { runMeasured } from "../../bench/proc.ts";
 
+/** Whether `pid` still runs: a zombie (exited, not yet reaped by whoever adopted it) counts as gone. */
 const alive = (pid: number): boolean => {
   try {
-    process.kill(pid, 0);
-    return true;
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
   } catch {
     return false;
   }
 };
+
+/** The pid the command wrote to `file`, once it has (it may start late on a loaded machine). */
+async function pidFrom(file: string): Promise<number> {
+  let pid = 0;
+  await pollUntil(async () => {
+    await sleep(10);
+    pid = Number(readFileSync(file, { encoding: "utf8", flag: "a+" }).trim());
+    return pid > 0;
+  }, 10_000);
+  assert.ok(pid > 0, `the command should have written its pid to ${file}`);
+  return pid;
+}
+
+const gone = (pid: number) => pollUntil(async () => (await sleep(10), !alive(pid)), 5000);
 
 /** A shell that records its pid and then becomes a long sleep (the "command" under time). */
 const sleeper = (pidFile: string): string[] => ["-c", `echo $$ > ${JSON.stringify(pidFile)}; exec sleep 60`];
@@ -32,24 +46,23 @@ describe("bench child processes and probes", () => {
 
   it("a time limit stops the measured command, not only /usr/bin/time", async () => {
     const pidFile = join(dir, "limited.pid");
-    const run = await runMeasured(cleanup, "sh", sleeper(pidFile), { cwd: dir, timeoutMs: 500 });
-    const pid = Number(readFileSync(pidFile, "utf8"));
+    const run = await runMeasured(cleanup, "sh", sleeper(pidFile), { cwd: dir, timeoutMs: 3000 });
+    const pid = await pidFrom(pidFile);
     assert.notEqual(run.status, 0);
-    assert.match(run.stderr, /killed after its time limit of 500 ms/);
-    assert.ok(await pollUntil(async () => !alive(pid), 2000), `the command (pid ${pid}) must be gone`);
+    assert.match(run.stderr, /killed after its time limit of 3000 ms/);
+    assert.ok(await gone(pid), `the command (pid ${pid}) must be gone`);
   });
 
   it("the cleanup stops a measured command that is still running", async () => {
     const pidFile = join(dir, "cleaned.pid");
     const running = runMeasured(cleanup, "sh", sleeper(pidFile), { cwd: dir });
-    assert.ok(await pollUntil(async () => readFileSync(pidFile, { encoding: "utf8", flag: "a+" }).trim() !== "", 5000), "the command should have started");
-    const pid = Number(readFileSync(pidFile, "utf8"));
+    const pid = await pidFrom(pidFile);
     cleanup.killChildren();
     // Killing only `time` left the command holding the output pipe, so the run did not end until the command did.
     const run = await Promise.race([running, sleep(5000).then(() => undefined)]);
     assert.ok(run, "the run must end once the cleanup has stopped it");
     assert.notEqual(run.status, 0);
-    assert.ok(await pollUntil(async () => !alive(pid), 2000), `the command (pid ${pid}) must be gone`);
+    assert.ok(await gone(pid), `the command (pid ${pid}) must be gone`);
   });
 
   it("a probe of a server that accepts but never answers fails after its timeout", async () => {
