@@ -152,15 +152,21 @@ export class Cleanup {
   }
 }
 
+/** Signal the process group `pid` leads; false if no process of it is left. */
+export function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** SIGTERM a child; detached children lead their own process group, which is signalled whole. */
 export function killTree(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    if (child.spawnargs && (child as ChildProcess & { detachedGroup?: boolean }).detachedGroup) process.kill(-child.pid, signal);
-    else child.kill(signal);
-  } catch {
-    // already gone
-  }
+  if ((child as ChildProcess & { detachedGroup?: boolean }).detachedGroup) signalGroup(child.pid, signal);
+  else child.kill(signal);
 }
 
 /** Mark a child spawned with `detached: true` so killTree signals its whole process group. */

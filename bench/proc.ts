@@ -6,7 +6,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process"
 import { createServer } from "node:net";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { asGroupLeader, type Cleanup } from "./harness.ts";
+import { asGroupLeader, signalGroup, type Cleanup } from "./harness.ts";
 
 export interface MeasuredRun {
   status: number | null;
@@ -57,13 +57,7 @@ export function runMeasured(cleanup: Cleanup, cmd: string, args: string[], optio
     const timer = options.timeoutMs
       ? setTimeout(() => {
           // The group, even when `time` (its leader) has exited: the command may outlive it.
-          if (child.pid === undefined) return;
-          try {
-            process.kill(-child.pid, "SIGKILL");
-            timedOut = true;
-          } catch {
-            // the whole group is gone already
-          }
+          if (child.pid !== undefined) timedOut = signalGroup(child.pid, "SIGKILL");
         }, options.timeoutMs)
       : undefined;
     child.on("error", reject);
@@ -118,19 +112,10 @@ export function startDaemon(cleanup: Cleanup, cmd: string, args: string[], optio
 /** Stop a daemon by its process group and wait for it to exit (SIGKILL after 3 s). */
 export async function stopDaemon(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const pid = child.pid;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  try {
-    process.kill(-child.pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-child.pid!, "SIGKILL");
-    } catch {
-      // gone
-    }
-  }, 3000);
+  if (!signalGroup(pid, "SIGTERM")) return;
+  const timer = setTimeout(() => signalGroup(pid, "SIGKILL"), 3000);
   await exited;
   clearTimeout(timer);
 }

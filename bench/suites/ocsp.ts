@@ -151,6 +151,10 @@ async function opensslOcsp(ctx: SuiteContext, fx: Fixture, name: string, nonce: 
   });
 }
 
+/** How a suite measured in rounds reads its figures, for its notes. */
+const roundsPreamble = (rounds: number): string =>
+  `Every figure and ratio is from each server's best round (highest rate; the p99 is that round's); ${rounds > 1 ? `the ${rounds} rounds measured the servers in turn` : "a quick run takes one round"}`;
+
 const loadNotes = (r: LoadResult, who: string): string =>
   `${who}: ${r.recorded.toLocaleString("en-US")} responses in ${r.seconds} s, ${r.failed} failed${r.firstError ? ` (first: ${r.firstError})` : ""}, ` +
   `p50/p90/p99/max ${r.p50Ms}/${r.p90Ms}/${r.p99Ms}/${r.maxMs} ms, ${r.connectionsOpened} connections opened, client CPU ${r.clientCpuS} s`;
@@ -220,7 +224,7 @@ async function cached(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
   metrics.push(headline(metric("openssl ocsp: req/s", openssl.rps, "req/s")), metric("rps / openssl-ocsp (issue 3: pre-signed ≥ 10×)", ours.rps / openssl.rps, "×", "ratio", atLeast(10)));
   if (rounds > 1) metrics.push(metric(`ours: req/s, median of ${rounds} rounds`, oursAll.median, "req/s"));
   notes.push(
-    `Every figure and ratio is from each server's best round (highest rate; the p99 is that round's); ${rounds > 1 ? `the ${rounds} rounds measured the servers in turn` : "a quick run takes one round"}. ours ${describeRounds(oursAll, rps, "req/s")}; H_node ${describeRounds(hNodeAll, rps, "req/s")}${cfsslAll ? `; cfssl ${describeRounds(cfsslAll, rps, "req/s")}` : ""}; openssl ${describeRounds(opensslAll, rps, "req/s")}.`,
+    `${roundsPreamble(rounds)}. ours ${describeRounds(oursAll, rps, "req/s")}; H_node ${describeRounds(hNodeAll, rps, "req/s")}${cfsslAll ? `; cfssl ${describeRounds(cfsslAll, rps, "req/s")}` : ""}; openssl ${describeRounds(opensslAll, rps, "req/s")}.`,
     loadNotes(ours, "ours (best round)"),
     loadNotes(hNode, "H_node (best round)"),
     ...(cfssl ? [loadNotes(cfssl, "cfssl ocspserve (best round)")] : ["cfssl not installed: cfssl comparison unavailable"]),
@@ -285,7 +289,7 @@ async function signed(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
     metric("openssl answers after an empty connect/close (1 = yes)", openssl.stall?.stalled ? 0 : 1, ""),
   );
   const notes = [
-    `Every figure and ratio is from each server's best round (highest rate; the p99 is that round's); ${rounds > 1 ? `the ${rounds} rounds measured the servers in turn` : "a quick run takes one round"}; the disturbed run is compared with the median of ours. ours ${describeRounds(oursAll, rps, "req/s")}; openssl ${describeRounds(opensslAll, rps, "req/s")}${multiAll ? `; openssl -multi 2 ${describeRounds(multiAll, rps, "req/s")}` : ""}.`,
+    `${roundsPreamble(rounds)}; the disturbed run is compared with the median of ours. ours ${describeRounds(oursAll, rps, "req/s")}; openssl ${describeRounds(opensslAll, rps, "req/s")}${multiAll ? `; openssl -multi 2 ${describeRounds(multiAll, rps, "req/s")}` : ""}.`,
     loadNotes(ours, "ours (best round)"),
     `ours (best round): server CPU per answer over the whole load, warm-up included (${ours.answered} answers): ${describeThreadCpuPer(threads, ours.answered)}; load client ${microsecondsPer(ours.clientCpuS, ours.ok)} µs per request.`,
     loadNotes(disturbed, "ours, disturbed"),
