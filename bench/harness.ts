@@ -219,6 +219,9 @@ export async function pollUntil(check: () => Promise<boolean>, ms = 5000): Promi
  */
 export const roundsFor = (options: RunOptions): number => (options.quick ? 1 : 3);
 
+/** " (round 2 of 3)" for a progress line; "" when the point has one round. */
+export const roundLabel = (round: number, rounds: number): string => (rounds > 1 ? ` (round ${round} of ${rounds})` : "");
+
 /** A point measured in rounds: the best round (highest rate) gives the figures, the others the spread. */
 export interface Rounds<T> {
   best: T;

@@ -18,7 +18,7 @@ import { startServer, type RunningServer } from "../../src/http/server.ts";
 import { certIdFor, ocspIssuerFromCertificate } from "../../src/pki/ocsp.ts";
 import type { CertificateRecord } from "../../src/services/certificate-authority.ts";
 import { OcspRefresher } from "../../src/services/ocsp-refresher.ts";
-import { atLeast, atMost, bestOf, describeRounds, headline, httpGet, metric, pollUntil, quantile, roundsFor, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
+import { atLeast, atMost, bestOf, describeRounds, headline, httpGet, metric, pollUntil, quantile, roundLabel, roundsFor, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
 import { cpuWindow, type CpuWindow } from "../machine.ts";
 import { describeThreadCpuPer, microsecondsPer, threadCpu, threadCpuSince, type ThreadCpu } from "../threads.ts";
 import { body64, loadPointTiming, runLoad, type LoadRequest, type LoadResult, type LoadSpec } from "../load.ts";
@@ -155,6 +155,9 @@ async function opensslOcsp(ctx: SuiteContext, fx: Fixture, name: string, nonce: 
 const roundsPreamble = (rounds: number): string =>
   `Every figure and ratio is from each server's best round (highest rate; the p99 is that round's); ${rounds > 1 ? `the ${rounds} rounds measured the servers in turn` : "a quick run takes one round"}`;
 
+/** A load point's rate, by which its best round is chosen. */
+const rps = (r: LoadResult): number => r.rps;
+
 const loadNotes = (r: LoadResult, who: string): string =>
   `${who}: ${r.recorded.toLocaleString("en-US")} responses in ${r.seconds} s, ${r.failed} failed${r.firstError ? ` (first: ${r.firstError})` : ""}, ` +
   `p50/p90/p99/max ${r.p50Ms}/${r.p90Ms}/${r.p99Ms}/${r.maxMs} ms, ${r.connectionsOpened} connections opened, client CPU ${r.clientCpuS} s`;
@@ -180,7 +183,7 @@ async function cached(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
   const opensslRounds: (LoadResult & { isolated: boolean })[] = [];
   try {
     for (let round = 1; round <= rounds; round++) {
-      const of = rounds > 1 ? ` (round ${round} of ${rounds})` : "";
+      const of = roundLabel(round, rounds);
       hNodeRounds.push(
         await measured(ctx, cpu, `OCSP-CACHED: H_node (bare Node HTTP, fixed 1.5 KB body), 64 connections${of}`, () =>
           runLoad(ctx.cleanup, { port: staticPort, requests: [{ method: "GET", path: "/" }], connections: CONNECTIONS, ...timing, check: "http-ok", waitReadyMs: 10_000 }),
@@ -206,7 +209,6 @@ async function cached(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
     await stopDaemon(staticServer);
     if (cfsslServer) await stopDaemon(cfsslServer);
   }
-  const rps = (r: LoadResult) => r.rps;
   const hNodeAll = bestOf(hNodeRounds, rps);
   const oursAll = bestOf(oursRounds, rps);
   const cfsslAll = cfsslRounds.length > 0 ? bestOf(cfsslRounds, rps) : undefined;
@@ -247,7 +249,7 @@ async function signed(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
   const opensslRounds: (LoadResult & { isolated: boolean })[] = [];
   const multiRounds: (LoadResult & { isolated: boolean })[] = [];
   for (let round = 1; round <= rounds; round++) {
-    const of = rounds > 1 ? ` (round ${round} of ${rounds})` : "";
+    const of = roundLabel(round, rounds);
     oursRounds.push(
       await measured(ctx, cpu, `OCSP-SIGN: ours, POST /ocsp/sign with nonce (signed per request), 64 connections${of}`, async () => {
         const start = threadCpu();
@@ -265,7 +267,6 @@ async function signed(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
   const disturbed = await measured(ctx, cpu, "OCSP-SIGN: ours again, with 8 idle + 8 slow connections and an empty connect/close every 100 ms", () =>
     runLoad(ctx.cleanup, { ...spec, disturb: { idle: 8, slow: 8, emptyEveryMs: 100 }, stallProbe: true }),
   );
-  const rps = (r: LoadResult) => r.rps;
   const oursAll = bestOf(oursRounds, rps);
   const opensslAll = bestOf(opensslRounds, rps);
   const multiAll = multiRounds.length > 0 ? bestOf(multiRounds, rps) : undefined;

@@ -32,7 +32,7 @@ import { prepareSignedAttributes, assembleSignedData } from "../../src/pki/cms-s
 import { createVerifier, type Verifier, type VerificationResult } from "../../src/verify/index.ts";
 import type { Context } from "../../src/services/context.ts";
 import type { CaType } from "../../src/pki/jpki-profile.ts";
-import { atLeast, atMost, bestOf, describeRounds, headline, metric, roundsFor, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
+import { atLeast, atMost, bestOf, describeRounds, headline, metric, roundLabel, roundsFor, type BenchResult, type Metric, type Suite, type SuiteContext } from "../harness.ts";
 import { cpuWindow, type CpuWindow } from "../machine.ts";
 import { addBenchResident, openBenchContext } from "../fixtures/context.ts";
 import { insertRows, makeRows } from "../fixtures/store.ts";
@@ -278,7 +278,7 @@ async function measureKind(ctx: SuiteContext, fx: Fixture, kind: Kind, sizes: Si
   const crl1Rounds: Rate[] = [];
   const crl2Rounds: Rate[] = [];
   for (let round = 1; round <= rounds; round++) {
-    const of = rounds > 1 ? ` (round ${round} of ${rounds})` : "";
+    const of = roundLabel(round, rounds);
     crl1Rounds.push(await window(`CRL (cached), 1 worker thread${of}`, () => workerRate(fx, kind, 1, sizes.seconds)));
     crl2Rounds.push(await window(`CRL (cached), 2 worker threads${of}`, () => workerRate(fx, kind, 2, sizes.seconds)));
   }
