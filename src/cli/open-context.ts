@@ -23,10 +23,11 @@ export async function openContext(values: Values, io: Io, settings: Partial<Sett
     settings,
     ...(clock ? { clock } : {}),
   });
-  const { createdRoots, passphrase } = context.initialisation;
+  const { createdRoots, passphrase, caKeys } = context.initialisation;
   if (createdRoots.length > 0) {
+    const where = caKeys.kind === "hsm" ? `HSM トークン ${caKeys.token} 内の鍵 / keys in the HSM token ${caKeys.token}` : "ソフトウェア鍵 / software keys";
     io.stderr(
-      `新しいデータディレクトリを作成しました / created data directory ${context.dataDir} with the ${createdRoots.join(" and ")} CA\n`,
+      `新しいデータディレクトリを作成しました / created data directory ${context.dataDir} with the ${createdRoots.join(" and ")} CA (${where})\n`,
     );
   }
   if (passphrase.origin === "generated") {

@@ -1,5 +1,4 @@
-import { generateKeyPair, KeyObject, X509Certificate } from "node:crypto";
-import { promisify } from "node:util";
+import { KeyObject, X509Certificate } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { CertificateTable, Database } from "../store/schema.ts";
 import { bytes, type Dialect } from "../store/database.ts";
@@ -9,7 +8,6 @@ import { rootTemplate, type CaNaming, type CaType } from "../pki/jpki-profile.ts
 import { LeafTemplate } from "../pki/leaf-template.ts";
 import { subjectPublicKeyOf, SubjectPublicKeyError, type SubjectPublicKey } from "../pki/leaf-public-key.ts";
 import type { Signer } from "../pki/signer.ts";
-import { SoftwareSigner } from "../pki/software-signer.ts";
 import { certificateValidity, type CertificateValidity } from "../rules/validity.ts";
 import { addDays, addMonthsClamped, compareJapanDates, endOfJapanDay, japanDateOf, type JapanDate } from "../rules/japan-date.ts";
 import type { RevocationReason } from "../rules/revocation.ts";
@@ -17,15 +15,13 @@ import { toOtherNames } from "../profile/attributes.ts";
 import type { Settings } from "../config/defaults.ts";
 import { ServiceError } from "./errors.ts";
 import { inputErrorAs } from "./input-errors.ts";
-import { decryptPrivateKey, encryptPrivateKey } from "./keystore.ts";
+import type { CaKeys } from "./ca-keys.ts";
 import { newSubjectCn } from "./ids.ts";
 import type { Clock } from "./clock.ts";
 import type { Registry, Resident } from "./registry.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
 import { IssuanceRecorder, ResidentChangedError, residentSnapshot, type PendingIssuance } from "./issuance-recorder.ts";
 import { applyRevocation, type RevocationOutcome, type RevocationRequest } from "./revocation.ts";
-
-const generateRsa = promisify(generateKeyPair);
 
 export const CA_TYPES: readonly CaType[] = ["sign", "auth"];
 
@@ -91,7 +87,7 @@ export class CertificateAuthorities {
     private readonly db: Kysely<Database>,
     private readonly registry: Registry,
     private readonly settings: Settings,
-    private readonly passphrase: string,
+    private readonly keys: CaKeys,
     private readonly clock: Clock,
     options: CertificateAuthoritiesOptions,
   ) {
@@ -138,14 +134,14 @@ export class CertificateAuthorities {
   }
 
   private async createRoot(type: CaType): Promise<void> {
-    const { privateKey, publicKey } = await generateRsa("rsa", { modulusLength: 2048, publicExponent: 65537 });
+    const key = await this.keys.create(type, 1);
     const now = this.clock();
     const firstDay = japanDateOf(now);
     // J-LIS roots end at 23:59:59 JST on the day before the 10th anniversary of their creation.
     const lastDay = addDays(addMonthsClamped(firstDay, 12 * this.settings.rootValidityYears), -1);
     const der = await signCertificate(
-      rootTemplate({ type, naming: this.naming, publicKey, serial: randomSerial(), notBefore: now, notAfter: endOfJapanDay(lastDay) }),
-      new SoftwareSigner(privateKey),
+      rootTemplate({ type, naming: this.naming, publicKey: key.publicKey, serial: randomSerial(), notBefore: now, notAfter: endOfJapanDay(lastDay) }),
+      key.signer,
     );
     await this.db
       .insertInto("authorities")
@@ -154,7 +150,7 @@ export class CertificateAuthorities {
         ca_type: type,
         generation: 1,
         certificate_der: der,
-        private_key_pem: encryptPrivateKey(privateKey, this.passphrase),
+        private_key_pem: key.stored,
         not_after: endOfJapanDay(lastDay).toISOString(),
         created_at: now.toISOString(),
         active: 1,
@@ -167,10 +163,10 @@ export class CertificateAuthorities {
   private async load(type: CaType): Promise<void> {
     const row = await this.activeRow(type);
     if (!row) throw new ServiceError("ca-unavailable", `no ${type} CA in the store`);
-    const privateKey = decryptPrivateKey(row.private_key_pem, this.passphrase, `${type} CA`);
     const certificateDer = bytes(row.certificate_der);
     const publicKey = new X509Certificate(certificateDer).publicKey;
-    this.#authorities.set(type, { id: row.id, type, certificateDer, publicKey, signer: new SoftwareSigner(privateKey) });
+    const signer = await this.keys.load(row.private_key_pem, `${type} CA`, publicKey);
+    this.#authorities.set(type, { id: row.id, type, certificateDer, publicKey, signer });
     const base = this.settings.publicBaseUrl;
     this.#leaves.set(
       type,

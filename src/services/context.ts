@@ -7,6 +7,7 @@ import type { CaType } from "../pki/jpki-profile.ts";
 import { resolveCaPassphrase, type PassphraseSource } from "./keystore.ts";
 import { Registry } from "./registry.ts";
 import { CertificateAuthorities } from "./certificate-authority.ts";
+import { CaKeys, type CaKeyLocation } from "./ca-keys.ts";
 import { RegisterEvents } from "./register-events.ts";
 import { CrlPublisher } from "./crl-publisher.ts";
 import { OcspResponder } from "./ocsp-responder.ts";
@@ -55,6 +56,8 @@ export interface ContextOptions {
 export interface Initialisation {
   createdRoots: CaType[];
   passphrase: Omit<PassphraseSource, "passphrase">;
+  /** Where new CA keys are made: software, or an HSM token. */
+  caKeys: CaKeyLocation;
 }
 
 /** The parts a Context is made of, wired in `Context.open`. */
@@ -65,6 +68,8 @@ export interface ContextParts {
   clock: Clock;
   registry: Registry;
   ca: CertificateAuthorities;
+  /** The CA keys' store (software or an HSM token), closed with the context. */
+  caKeys: CaKeys;
   events: RegisterEvents;
   crls: CrlPublisher;
   ocsp: OcspResponder;
@@ -113,11 +118,13 @@ export class Context {
         : { sqlitePath: join(dataDir, "openjpki.sqlite") }),
       encoders: MIGRATION_ENCODERS,
     });
+    let caKeys: CaKeys | undefined;
     try {
       await seedMunicipalities(store, DEFAULT_MUNICIPALITIES);
       const { passphrase, ...source } = resolveCaPassphrase(dataDir, env);
       const registry = new Registry(store.db, clock);
-      const ca = new CertificateAuthorities(store.db, registry, settings, passphrase, clock, { dialect: store.dialect });
+      caKeys = await CaKeys.open(env, passphrase);
+      const ca = new CertificateAuthorities(store.db, registry, settings, caKeys, clock, { dialect: store.dialect });
       const createdRoots = await ca.ensureRoots();
       const events = new RegisterEvents(store.db, clock);
       const crls = new CrlPublisher(store.db, store.dialect, ca, registry, settings, clock);
@@ -141,9 +148,11 @@ export class Context {
       const issuance = new IssuanceRequests(store.db, ca);
       return new Context({
         dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, challenges, portal, pinReset, oidc, filings, kiosk, staff, counter, issuanceClients, issuance,
-        initialisation: { createdRoots, passphrase: source },
+        caKeys,
+        initialisation: { createdRoots, passphrase: source, caKeys: caKeys.location },
       });
     } catch (error) {
+      caKeys?.close();
       await store.close();
       throw error;
     }
@@ -151,9 +160,9 @@ export class Context {
 
   #closing: Promise<void> | undefined;
 
-  /** Close the store (once; later calls wait for the first). */
+  /** Close the store and the CA keys' token (once; later calls wait for the first). */
   close(): Promise<void> {
-    return (this.#closing ??= this.store.close());
+    return (this.#closing ??= this.store.close().finally(() => this.caKeys.close()));
   }
 }
 

@@ -29,14 +29,14 @@ export const TEST_PASSPHRASE = "openjpki-test-passphrase-0123456789";
 
 export async function openTestContext(
   backend: Backend,
-  options: { clock?: Clock; now?: string; settings?: Partial<Settings>; dataDir?: string } = {},
+  options: { clock?: Clock; now?: string; settings?: Partial<Settings>; dataDir?: string; env?: NodeJS.ProcessEnv; schema?: string } = {},
 ): Promise<TestContext> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "openjpki-test-"));
-  const schema = backend === "postgres" ? `t_${randomBytes(6).toString("hex")}` : undefined;
+  const schema = backend === "postgres" ? (options.schema ?? `t_${randomBytes(6).toString("hex")}`) : undefined;
   const clock = options.clock ?? (options.now ? fixedClock(options.now) : undefined);
   const context = await Context.open({
     dataDir,
-    env: { OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE },
+    env: { OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE, ...options.env },
     ...(backend === "postgres" ? { databaseUrl: process.env.DATABASE_URL!, databaseSchema: schema! } : {}),
     ...(clock ? { clock } : {}),
     ...(options.settings ? { settings: options.settings } : {}),

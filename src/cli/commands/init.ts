@@ -13,8 +13,11 @@ export const init: Command = {
       dataDir: ctx.dataDir,
       store: ctx.store.dialect,
       createdRoots: ctx.initialisation.createdRoots,
+      caKeys: ctx.initialisation.caKeys,
     }));
     if (values.json) return json(io, summary);
     io.stdout(`データディレクトリ / data directory: ${summary.dataDir} (${summary.store})\n`);
+    const keys = summary.caKeys;
+    io.stdout(keys.kind === "hsm" ? `新しい CA 鍵 / new CA keys: HSM token ${keys.token} (${keys.module})\n` : "新しい CA 鍵 / new CA keys: software (encrypted at rest)\n");
   },
 };

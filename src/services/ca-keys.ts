@@ -1,0 +1,141 @@
+import { generateKeyPair, randomBytes, type KeyObject } from "node:crypto";
+import { promisify } from "node:util";
+import type { CaType } from "../pki/jpki-profile.ts";
+import type { Signer } from "../pki/signer.ts";
+import { SoftwareSigner } from "../pki/software-signer.ts";
+import { Pkcs11Token, Pkcs11TokenError, type Pkcs11Config } from "../pki/pkcs11-token.ts";
+import { ServiceError } from "./errors.ts";
+import { decryptPrivateKey, encryptPrivateKey } from "./keystore.ts";
+
+const generateRsa = promisify(generateKeyPair);
+
+/** A CA key as the store records it (`authorities.private_key_pem`) and the signer that uses it. */
+export interface CaKey {
+  readonly publicKey: KeyObject;
+  readonly signer: Signer;
+  /** Encrypted PKCS#8 PEM for a software key; an RFC 7512 `pkcs11:` URI for a key in the HSM. */
+  readonly stored: string;
+}
+
+/** Where new CA keys are made, for the start-up message. */
+export type CaKeyLocation = { kind: "software" } | { kind: "hsm"; token: string; module: string };
+
+/**
+ * The CA keys: software keys encrypted under the CA passphrase, or, when an HSM is configured
+ * (OPENJPKI_CA_PKCS11_MODULE, _TOKEN and _PIN), keys generated inside a PKCS#11 token that never
+ * leave it. With an HSM configured, new roots get token keys; roots made earlier with software
+ * keys keep working. A root whose key is in a token refuses to load without that token.
+ */
+export class CaKeys {
+  private constructor(
+    private readonly passphrase: string,
+    private readonly token: Pkcs11Token | undefined,
+    readonly location: CaKeyLocation,
+  ) {}
+
+  static async open(env: NodeJS.ProcessEnv, passphrase: string): Promise<CaKeys> {
+    const config = pkcs11ConfigFrom(env);
+    if (!config) return new CaKeys(passphrase, undefined, { kind: "software" });
+    const token = await asServiceError(() => Pkcs11Token.open(config));
+    return new CaKeys(passphrase, token, { kind: "hsm", token: config.token, module: config.module });
+  }
+
+  /** A new RSA-2048 key for generation `generation` of the `type` CA. */
+  async create(type: CaType, generation: number): Promise<CaKey> {
+    if (!this.token) {
+      const { privateKey, publicKey } = await generateRsa("rsa", { modulusLength: 2048, publicExponent: 65537 });
+      return { publicKey, signer: new SoftwareSigner(privateKey), stored: encryptPrivateKey(privateKey, this.passphrase) };
+    }
+    const token = this.token;
+    const label = keyLabel(type, generation);
+    return asServiceError(async () => {
+      const publicKey = await token.generateRsaKey(label);
+      return { publicKey, signer: token.signer(label), stored: pkcs11Uri(token.label, label) };
+    });
+  }
+
+  /**
+   * The signer for a stored key. `certificateKey` is the CA certificate's public key: a token key
+   * must prove it is that key (one probe signature) before the CA signs anything with it.
+   */
+  async load(stored: string, what: string, certificateKey: KeyObject): Promise<Signer> {
+    if (!stored.startsWith("pkcs11:")) return new SoftwareSigner(decryptPrivateKey(stored, this.passphrase, what));
+    const { token: tokenLabel, object } = parsePkcs11Uri(stored, what);
+    const token = this.token;
+    if (!token) {
+      throw new ServiceError(
+        "ca-unavailable",
+        `the ${what} key is in the HSM token ${tokenLabel}; set OPENJPKI_CA_PKCS11_MODULE, OPENJPKI_CA_PKCS11_TOKEN and OPENJPKI_CA_PKCS11_PIN`,
+      );
+    }
+    if (token.label !== tokenLabel) {
+      throw new ServiceError("ca-unavailable", `the ${what} key is in the HSM token ${tokenLabel}, but the configured token is ${token.label}`);
+    }
+    return asServiceError(async () => {
+      const signer = token.signer(object);
+      await signer.assertMatches(certificateKey);
+      return signer;
+    }, what);
+  }
+
+  /** Close the token (if any); the CAs cannot sign afterwards. */
+  close(): void {
+    this.token?.close();
+  }
+}
+
+/** The HSM settings from the environment: all three, or none (software keys). */
+export function pkcs11ConfigFrom(env: NodeJS.ProcessEnv): Pkcs11Config | undefined {
+  const names = ["OPENJPKI_CA_PKCS11_MODULE", "OPENJPKI_CA_PKCS11_TOKEN", "OPENJPKI_CA_PKCS11_PIN"] as const;
+  const set = names.filter((name) => env[name]);
+  if (set.length === 0) return undefined;
+  if (set.length < names.length) {
+    const missing = names.filter((name) => !env[name]);
+    throw new ServiceError("ca-unavailable", `HSM configuration incomplete: ${set.join(", ")} set but ${missing.join(", ")} missing`);
+  }
+  return { module: env.OPENJPKI_CA_PKCS11_MODULE!, token: env.OPENJPKI_CA_PKCS11_TOKEN!, pin: env.OPENJPKI_CA_PKCS11_PIN! };
+}
+
+/**
+ * The label of a new CA key in the token. The random part keeps stores that share a token apart
+ * and lets a start that crashed after generating a key (before recording its root) simply make
+ * another: the orphan is never picked up as some other store's CA key.
+ */
+export function keyLabel(type: CaType, generation: number): string {
+  return `openjpki-${type}-ca-${generation}-${randomBytes(4).toString("hex")}`;
+}
+
+/** RFC 7512: `pkcs11:token=…;object=…;type=private`, the label parts percent-encoded. */
+export function pkcs11Uri(token: string, object: string): string {
+  return `pkcs11:token=${encodeURIComponent(token)};object=${encodeURIComponent(object)};type=private`;
+}
+
+function parsePkcs11Uri(uri: string, what: string): { token: string; object: string } {
+  const attributes = new Map<string, string>();
+  for (const part of uri.slice("pkcs11:".length).split(";")) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) continue;
+    try {
+      attributes.set(part.slice(0, eq), decodeURIComponent(part.slice(eq + 1)));
+    } catch {
+      break; // a malformed escape: reported below as an unreadable reference
+    }
+  }
+  const token = attributes.get("token");
+  const object = attributes.get("object");
+  if (!token || !object || attributes.get("type") !== "private") {
+    throw new ServiceError("ca-unavailable", `the ${what} key reference in the store is not a PKCS#11 private-key URI: ${uri.slice(0, 200)}`);
+  }
+  return { token, object };
+}
+
+async function asServiceError<T>(body: () => Promise<T>, what?: string): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    if (error instanceof Pkcs11TokenError) {
+      throw new ServiceError("ca-unavailable", what ? `${what}: ${error.message}` : error.message, undefined, { cause: error });
+    }
+    throw error;
+  }
+}
