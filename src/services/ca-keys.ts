@@ -1,4 +1,5 @@
 import { generateKeyPair, randomBytes, type KeyObject } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import type { CaType } from "../pki/jpki-profile.ts";
 import type { Signer } from "../pki/signer.ts";
@@ -22,8 +23,8 @@ export type CaKeyLocation = { kind: "software" } | { kind: "hsm"; token: string;
 
 /**
  * The CA keys: software keys encrypted under the CA passphrase, or, when an HSM is configured
- * (OPENJPKI_CA_PKCS11_MODULE, _TOKEN and _PIN), keys generated inside a PKCS#11 token that never
- * leave it. With an HSM configured, new roots get token keys; roots made earlier with software
+ * (OPENJPKI_CA_PKCS11_MODULE, _TOKEN and _PIN or _PIN_FILE), keys generated inside a PKCS#11
+ * token that never leave it. With an HSM configured, new roots get token keys; roots made earlier with software
  * keys keep working. A root whose key is in a token refuses to load without that token.
  */
 export class CaKeys {
@@ -65,7 +66,7 @@ export class CaKeys {
     if (!token) {
       throw new ServiceError(
         "ca-unavailable",
-        `the ${what} key is in the HSM token ${tokenLabel}; set OPENJPKI_CA_PKCS11_MODULE, OPENJPKI_CA_PKCS11_TOKEN and OPENJPKI_CA_PKCS11_PIN`,
+        `the ${what} key is in the HSM token ${tokenLabel}; set OPENJPKI_CA_PKCS11_MODULE, OPENJPKI_CA_PKCS11_TOKEN and OPENJPKI_CA_PKCS11_PIN (or _PIN_FILE)`,
       );
     }
     if (token.label !== tokenLabel) {
@@ -78,22 +79,35 @@ export class CaKeys {
     }, what);
   }
 
-  /** Close the token (if any); the CAs cannot sign afterwards. */
-  close(): void {
-    this.token?.close();
+  /** Close the token (if any), after the signatures under way; the CAs cannot sign afterwards. */
+  async close(): Promise<void> {
+    await this.token?.close();
   }
 }
 
-/** The HSM settings from the environment: all three, or none (software keys). */
+/**
+ * The HSM settings from the environment: the library, the token and its PIN (inline, or better a
+ * file: the environment of a process is readable in /proc), all or none (software keys).
+ */
 export function pkcs11ConfigFrom(env: NodeJS.ProcessEnv): Pkcs11Config | undefined {
-  const names = ["OPENJPKI_CA_PKCS11_MODULE", "OPENJPKI_CA_PKCS11_TOKEN", "OPENJPKI_CA_PKCS11_PIN"] as const;
-  const set = names.filter((name) => env[name]);
-  if (set.length === 0) return undefined;
-  if (set.length < names.length) {
-    const missing = names.filter((name) => !env[name]);
-    throw new ServiceError("ca-unavailable", `HSM configuration incomplete: ${set.join(", ")} set but ${missing.join(", ")} missing`);
+  const { OPENJPKI_CA_PKCS11_MODULE: module, OPENJPKI_CA_PKCS11_TOKEN: token, OPENJPKI_CA_PKCS11_PIN: pin, OPENJPKI_CA_PKCS11_PIN_FILE: pinFile } = env;
+  if (!module && !token && !pin && !pinFile) return undefined;
+  if (pin && pinFile) throw new ServiceError("ca-unavailable", "set OPENJPKI_CA_PKCS11_PIN or OPENJPKI_CA_PKCS11_PIN_FILE, not both");
+  const missing = [!module && "OPENJPKI_CA_PKCS11_MODULE", !token && "OPENJPKI_CA_PKCS11_TOKEN", !pin && !pinFile && "OPENJPKI_CA_PKCS11_PIN (or _PIN_FILE)"].filter(Boolean);
+  if (missing.length > 0) throw new ServiceError("ca-unavailable", `HSM configuration incomplete: ${missing.join(", ")} missing`);
+  return { module: module!, token: token!, pin: pin ?? readPinFile(pinFile!) };
+}
+
+function readPinFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ServiceError("ca-unavailable", `cannot read the HSM PIN file ${path}: ${(error as Error).message}`);
   }
-  return { module: env.OPENJPKI_CA_PKCS11_MODULE!, token: env.OPENJPKI_CA_PKCS11_TOKEN!, pin: env.OPENJPKI_CA_PKCS11_PIN! };
+  const pin = text.replace(/\r?\n$/, "");
+  if (pin.length === 0 || pin.length > 255 || /[\r\n]/.test(pin)) throw new ServiceError("ca-unavailable", `the HSM PIN file ${path} must hold one line of 1–255 characters`);
+  return pin;
 }
 
 /**
@@ -110,22 +124,24 @@ export function pkcs11Uri(token: string, object: string): string {
   return `pkcs11:token=${encodeURIComponent(token)};object=${encodeURIComponent(object)};type=private`;
 }
 
+/** Reads back exactly what `pkcs11Uri` writes (token, object, type=private, each once); anything else is refused. */
 function parsePkcs11Uri(uri: string, what: string): { token: string; object: string } {
+  const refuse = () => new ServiceError("ca-unavailable", `the ${what} key reference in the store is not a PKCS#11 private-key URI: ${uri.slice(0, 200)}`);
+  if (uri.length > 512) throw refuse();
   const attributes = new Map<string, string>();
   for (const part of uri.slice("pkcs11:".length).split(";")) {
     const eq = part.indexOf("=");
-    if (eq <= 0) continue;
+    const name = part.slice(0, eq);
+    if (eq <= 0 || !["token", "object", "type"].includes(name) || attributes.has(name)) throw refuse();
     try {
-      attributes.set(part.slice(0, eq), decodeURIComponent(part.slice(eq + 1)));
+      attributes.set(name, decodeURIComponent(part.slice(eq + 1)));
     } catch {
-      break; // a malformed escape: reported below as an unreadable reference
+      throw refuse();
     }
   }
   const token = attributes.get("token");
   const object = attributes.get("object");
-  if (!token || !object || attributes.get("type") !== "private") {
-    throw new ServiceError("ca-unavailable", `the ${what} key reference in the store is not a PKCS#11 private-key URI: ${uri.slice(0, 200)}`);
-  }
+  if (!token || !object || attributes.get("type") !== "private") throw refuse();
   return { token, object };
 }
 

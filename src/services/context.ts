@@ -152,7 +152,7 @@ export class Context {
         initialisation: { createdRoots, passphrase: source, caKeys: caKeys.location },
       });
     } catch (error) {
-      caKeys?.close();
+      await caKeys?.close();
       await store.close();
       throw error;
     }

@@ -25,6 +25,7 @@ export function privateSoftHsm(): SoftHsm {
   mkdirSync(join(dir, "tokens"));
   const conf = join(dir, "softhsm2.conf");
   writeFileSync(conf, `directories.tokendir = ${join(dir, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  const previous = process.env.SOFTHSM2_CONF;
   process.env.SOFTHSM2_CONF = conf;
   return {
     dir,
@@ -35,6 +36,10 @@ export function privateSoftHsm(): SoftHsm {
         stdio: "pipe",
       });
     },
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    cleanup() {
+      if (previous === undefined) delete process.env.SOFTHSM2_CONF;
+      else process.env.SOFTHSM2_CONF = previous;
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -6,12 +6,14 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { X509Certificate } from "node:crypto";
+import { verify, X509Certificate } from "node:crypto";
 import { ServiceError } from "../../src/services/errors.ts";
 import { CaKeys } from "../../src/services/ca-keys.ts";
 import { backends, openTestContext, type TestContext, type Backend } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
 import { privateSoftHsm, SOFTHSM_MODULE, type SoftHsm } from "../helpers/softhsm.ts";
+import { Pkcs11Token } from "../../src/pki/pkcs11-token.ts";
+import { realpathSync } from "node:fs";
 import { dropPostgresSchema } from "../../src/store/database.ts";
 import { cli } from "../helpers/cli.ts";
 import type { CaType } from "../../src/pki/jpki-profile.ts";
@@ -25,6 +27,9 @@ before(() => {
   // Every token is made before any context loads the library: SoftHSM reads its tokens at C_Initialize.
   for (const backend of backends()) hsm.initToken(`ca-${backend}`, PIN);
   hsm.initToken("other-token", PIN);
+  hsm.initToken("unit-token", PIN);
+  hsm.initToken("twin-token", PIN);
+  hsm.initToken("twin-token", PIN);
 });
 after(() => hsm.cleanup());
 
@@ -82,6 +87,22 @@ for (const backend of backends()) {
       }
     });
 
+    test("the token's own attributes: the keys can only sign, and cannot be changed, copied or exported", async () => {
+      const rows = await t.context.store.db.selectFrom("authorities").select("private_key_pem").execute();
+      const probe = await Pkcs11Token.open({ module: SOFTHSM_MODULE, token, pin: PIN });
+      try {
+        for (const { private_key_pem: uri } of rows) {
+          const label = decodeURIComponent(/object=([^;]+)/.exec(uri)![1]!);
+          assert.deepEqual(probe.protection(label), {
+            sensitive: true, extractable: false, neverExtractable: true, local: true, modifiable: false, copyable: false,
+            sign: true, signRecover: false, decrypt: false, unwrap: false, derive: false,
+          });
+        }
+      } finally {
+        await probe.close();
+      }
+    });
+
     test("certificates signed in the token verify with OpenSSL; so does a CRL", async () => {
       const resident = await t.context.registry.add({
         name: "町田 花子", birth: "1990-04-01", gender: "2", address: "東京都町田市森野２－２－２２", municipality: "132098",
@@ -132,7 +153,7 @@ for (const backend of backends()) {
       await rejectsWith(reopen(hsm.env(token, "wrong-pin")), new RegExp(`wrong PIN for the token ${token}`));
       await rejectsWith(reopen(hsm.env("no-such-token", PIN)), /no token labelled no-such-token in .*tokens present: .*ca-/);
       const { OPENJPKI_CA_PKCS11_PIN: _pin, ...incomplete } = hsm.env(token, PIN);
-      await rejectsWith(reopen(incomplete), /HSM configuration incomplete: .* but OPENJPKI_CA_PKCS11_PIN missing/);
+      await rejectsWith(reopen(incomplete), /HSM configuration incomplete: OPENJPKI_CA_PKCS11_PIN \(or _PIN_FILE\) missing/);
       t = await reopen(hsm.env(token, PIN));
     });
 
@@ -143,12 +164,14 @@ for (const backend of backends()) {
       const keysOnly = await CaKeys.open(hsm.env(token, PIN), "unused-passphrase-0123456789");
       try {
         await rejectsWith(keysOnly.load(authKey, "sign CA", signCertificateKey), /sign CA: the token key does not match the CA certificate's public key/);
-        await rejectsWith(keysOnly.load("pkcs11:token=x;object=y", "sign CA", signCertificateKey), /not a PKCS#11 private-key URI/);
+        for (const bad of ["pkcs11:token=x;object=y", `pkcs11:token=${token};object=y;type=private;x=%ZZ`, `pkcs11:token=${token};object=a;object=b;type=private`, `pkcs11:token=${token};object=%E0%A4%A;type=private`]) {
+          await rejectsWith(keysOnly.load(bad, "sign CA", signCertificateKey), /not a PKCS#11 private-key URI/);
+        }
         const signKey = rows.find((r) => r.ca_type === "sign")!.private_key_pem;
         const signer = await keysOnly.load(signKey, "sign CA", signCertificateKey);
         assert.equal(signer.publicKey.export({ format: "jwk" }).n, signCertificateKey.export({ format: "jwk" }).n);
       } finally {
-        keysOnly.close();
+        await keysOnly.close();
       }
     });
   });
@@ -168,9 +191,96 @@ describe("openjpki init with an HSM", () => {
       const { OPENJPKI_CA_PKCS11_PIN: _pin, ...noPin } = env;
       const refused = await cli(["init", "--data", data], noPin);
       assert.notEqual(refused.code, 0);
-      assert.match(refused.stderr, /OPENJPKI_CA_PKCS11_PIN missing/);
+      assert.match(refused.stderr, /OPENJPKI_CA_PKCS11_PIN \(or _PIN_FILE\) missing/);
     } finally {
       rmSync(data, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the PKCS#11 token", () => {
+  const data = Buffer.from("to be signed");
+
+  test("a second open in the same process must bring the PIN that logged in, whatever path names the library", async () => {
+    const first = await Pkcs11Token.open({ module: SOFTHSM_MODULE, token: "unit-token", pin: PIN });
+    const realPath = realpathSync(SOFTHSM_MODULE);
+    try {
+      await first.generateRsaKey("unit-key");
+      // The token is logged in now and would accept any PIN: the module checks it instead.
+      for (const module of [SOFTHSM_MODULE, realPath]) {
+        await assert.rejects(Pkcs11Token.open({ module, token: "unit-token", pin: "not-the-pin" }), /wrong PIN for the token unit-token/);
+      }
+      const second = await Pkcs11Token.open({ module: realPath, token: "unit-token", pin: PIN });
+      const signer = second.signer("unit-key");
+      assert.ok(verify("sha256", data, signer.publicKey, await signer.sign(data)));
+      await second.close();
+      // Closing the second left the library and the login to the first.
+      const signature = await first.signer("unit-key").sign(data);
+      assert.ok(verify("sha256", data, first.signer("unit-key").publicKey, signature));
+    } finally {
+      await first.close();
+    }
+    // With every user closed the token really checks the PIN again.
+    await assert.rejects(Pkcs11Token.open({ module: SOFTHSM_MODULE, token: "unit-token", pin: "not-the-pin" }), /wrong PIN for the token unit-token/);
+  });
+
+  test("two tokens with one label, a relative library path and a taken key label are refused", async () => {
+    await assert.rejects(Pkcs11Token.open({ module: SOFTHSM_MODULE, token: "twin-token", pin: PIN }), /2 tokens are labelled twin-token/);
+    await assert.rejects(Pkcs11Token.open({ module: "libsofthsm2.so", token: "unit-token", pin: PIN }), /must be absolute/);
+    const token = await Pkcs11Token.open({ module: SOFTHSM_MODULE, token: "unit-token", pin: PIN });
+    try {
+      await assert.rejects(token.generateRsaKey("unit-key"), /already holds a key labelled unit-key/);
+      assert.throws(() => token.signer("no such key"), /printable ASCII/);
+      assert.throws(() => token.signer("no-such-key"), /holds no private key labelled no-such-key/);
+    } finally {
+      await token.close();
+    }
+  });
+
+  test("closing while signing: what is in the token finishes, what waits fails, nothing signs afterwards", async () => {
+    const token = await Pkcs11Token.open({ module: SOFTHSM_MODULE, token: "unit-token", pin: PIN, sessions: 2 });
+    await token.generateRsaKey("close-key");
+    const signer = token.signer("close-key");
+    const signing = Array.from({ length: 40 }, () => signer.sign(data));
+    const closed = token.close();
+    const outcomes = await Promise.allSettled(signing);
+    await closed;
+    const done = outcomes.filter((o) => o.status === "fulfilled");
+    const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === "rejected");
+    assert.ok(done.length >= 1 && done.length <= 2, `${done.length} signed (only the two sessions' signatures were in the token)`);
+    for (const o of done) assert.ok(verify("sha256", data, signer.publicKey, Buffer.from((o as PromiseFulfilledResult<Uint8Array>).value)));
+    assert.equal(refused.length, 40 - done.length);
+    for (const o of refused) assert.match(String(o.reason), /the token unit-token is closed/);
+    await assert.rejects(signer.sign(data), /the token unit-token is closed/);
+  });
+});
+
+describe("an HSM configured for a store whose roots have software keys", () => {
+  test("the old roots keep signing with their software keys; the PIN can come from a file", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "openjpki-hsm-soft-"));
+    try {
+      const soft = await openTestContext("sqlite", { now: NOW, dataDir });
+      assert.deepEqual(soft.context.initialisation.caKeys, { kind: "software" });
+      await soft.context.close();
+      const pinFile = join(dataDir, "hsm-pin");
+      writeFileSync(pinFile, `${PIN}\n`, { mode: 0o600 });
+      const { OPENJPKI_CA_PKCS11_PIN: _pin, ...env } = hsm.env("unit-token", PIN);
+      const t = await openTestContext("sqlite", { now: NOW, dataDir, env: { ...env, OPENJPKI_CA_PKCS11_PIN_FILE: pinFile } });
+      try {
+        assert.deepEqual(t.context.initialisation.createdRoots, []);
+        assert.equal(t.context.initialisation.caKeys.kind, "hsm");
+        const rows = await t.context.store.db.selectFrom("authorities").select("private_key_pem").execute();
+        for (const row of rows) assert.match(row.private_key_pem, /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+        const resident = await t.context.registry.add({ name: "町田 四郎", birth: "1960-01-01", gender: "1", address: "東京都町田市森野２－２－２２", municipality: "132098" });
+        const issued = await t.context.ca.issue({ type: "auth", residentId: resident.id, subjectPublicKey: testPublicKeys(1)[0]! });
+        assert.ok(new X509Certificate(issued.der).verify(t.context.ca.authority("auth").publicKey));
+      } finally {
+        await t.context.close();
+      }
+      const both = { ...env, OPENJPKI_CA_PKCS11_PIN: PIN, OPENJPKI_CA_PKCS11_PIN_FILE: pinFile };
+      await rejectsWith(openTestContext("sqlite", { now: NOW, dataDir, env: both }), /OPENJPKI_CA_PKCS11_PIN or OPENJPKI_CA_PKCS11_PIN_FILE, not both/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
