@@ -6,9 +6,9 @@
  *   node --import tsx bench/generate.ts --certificates 10000000 --revoked-fraction 0.05 \
  *        --database-url postgresql://root@127.0.0.1:5432/test [--schema openjpki_scale] [--data DIR]
  *
- * The rows are bench rows (bench/fixtures/store.ts): random 16-byte serials, a 2-byte placeholder
- * in `der` (real certificates are 1.5–1.8 KB: see docs/scale.md), valid until 2031, half signing
- * and half authentication, spread over the seeded municipalities, every round(1/fraction)-th row
+ * The rows are bench rows (bench/fixtures/store.ts): random 16-byte serials, no DER (a real
+ * certificate's 1.5–1.8 KB goes to certificate_der, apart from the row: see docs/scale.md),
+ * valid until 2031, half signing and half authentication, spread over the seeded municipalities, every round(1/fraction)-th row
  * revoked with the reasons in turn; each revoked row also gets its pre-encoded CRL entry
  * (crl_entries), as a real revocation does. The store is opened with Context.open, so it has the
  * real schema, indexes, CA roots and OCSP responders.

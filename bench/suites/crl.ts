@@ -148,7 +148,7 @@ async function fullCrls(ctx: SuiteContext): Promise<BenchResult[]> {
         );
       }
       const notes = [
-        `${n.toLocaleString("en-US")} revoked bench rows (16-byte random serials; reasons keyCompromise, affiliationChanged, superseded, cessationOfOperation, unspecified in turn — unspecified carries no reasonCode, as in openssl's index); each row's der column is a 2-byte placeholder, which the CRL path never reads.`,
+        `${n.toLocaleString("en-US")} revoked bench rows (16-byte random serials; reasons keyCompromise, affiliationChanged, superseded, cessationOfOperation, unspecified in turn — unspecified carries no reasonCode, as in openssl's index); the rows carry no DER (certificate_der), which the CRL path never reads.`,
         `ours: context.crls.build("sign") reads the entries pre-encoded at revocation (crl_entries) in keyset pages of 20,000, each page concatenated by SQLite, copies them into one buffer, signs, then writeFileSync; RSS includes Node + tsx + the context (${Math.round(ours.rssBeforeKb / 1024)} MiB before the build).`,
         `openssl crl -CAfile on ours: ${verify}; ${entries} entries listed.`,
         `pure encoder DER: ${pure.length.toLocaleString("en-US")} bytes.`,

@@ -71,7 +71,7 @@ export const refreshSuite: Suite = {
               `${r.stored.toLocaleString("en-US")} rows in ocsp_responses, ${r.storedRevoked.toLocaleString("en-US")} signed for a revoked state (${r.expectedRevoked.toLocaleString("en-US")} rows revoked); ${Math.round(r.derBytes)} bytes stored per answer (signed part + signature; the ~1 KB responder certificate is put back when serving).`,
           ),
           "The refresher reads the certificates in keyset pages of 2,000 joined with their stored answers, signs the due ones on libuv's thread pool (1,024 in flight; OcspResponseTemplate: the parts all answers share encoded once per page), and commits 1,000 answers per transaction while the next ones sign.",
-          `Bench rows: the certificates' der column is a placeholder; the responder and the refresher read only status, time and reason. Baselines: R_sign1 ${Math.round(b.signPerS1)}/s, R_sign2 ${Math.round(b.signPerS2)}/s; Node sign ceiling ${ceilings.map((c) => Math.round(c)).join(" before, ")} after.`,
+          `Bench rows: the certificates carry no DER (certificate_der); the responder and the refresher read only status, time and reason. Baselines: R_sign1 ${Math.round(b.signPerS1)}/s, R_sign2 ${Math.round(b.signPerS2)}/s; Node sign ceiling ${ceilings.map((c) => Math.round(c)).join(" before, ")} after.`,
           ...(pg ? [] : ["PostgreSQL: not run (DATABASE_URL not set)."]),
         ],
         cpu,

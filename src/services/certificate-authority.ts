@@ -276,7 +276,6 @@ export class CertificateAuthorities {
       not_after: notAfter.toISOString(),
       expires: period.expires,
       issued_at: now.toISOString(),
-      der,
       status: "valid",
       revoked_at: null,
       revocation_reason: null,
@@ -285,6 +284,7 @@ export class CertificateAuthorities {
     };
     await pending.record({
       row,
+      der,
       audit: {
         actor: request.actor ?? CLI_OPERATOR,
         entry: { action: "certificate.issue", subject: `${request.type}:${row.serial_hex}`, after: { resident: resident.id, card: row.card_id, expires: row.expires } },
@@ -292,7 +292,7 @@ export class CertificateAuthorities {
       },
       resident: residentSnapshot(resident),
     });
-    return toRecord(row);
+    return toRecord({ ...row, der });
   }
 
   private validity(resident: Resident, issued: JapanDate, request: IssueRequest, authExpiry?: JapanDate): CertificateValidity {
@@ -326,11 +326,9 @@ export class CertificateAuthorities {
   }
 
   async certificate(type: CaType, serialHex: string): Promise<CertificateRecord> {
-    const row = await this.db
-      .selectFrom("certificates")
-      .selectAll()
-      .where("ca_type", "=", type)
-      .where("serial_hex", "=", serialHex.toUpperCase())
+    const row = await this.withDer()
+      .where("certificates.ca_type", "=", type)
+      .where("certificates.serial_hex", "=", serialHex.toUpperCase())
       .executeTakeFirst();
     if (!row) throw new ServiceError("not-found", `no ${type} certificate with serial ${serialHex}`, "serial");
     return toRecord(row);
@@ -347,13 +345,19 @@ export class CertificateAuthorities {
   }
 
   async certificatesOf(residentId: string): Promise<CertificateRecord[]> {
-    const rows = await this.db
-      .selectFrom("certificates")
-      .selectAll()
-      .where("resident_id", "=", residentId)
-      .orderBy("issued_at")
-      .execute();
+    const rows = await this.withDer().where("certificates.resident_id", "=", residentId).orderBy("certificates.issued_at").execute();
     return rows.map(toRecord);
+  }
+
+  /** Certificate rows with their DER, which lives apart from the hot row (migration 0016). */
+  private withDer() {
+    return this.db
+      .selectFrom("certificates")
+      .innerJoin("certificate_der", (join) =>
+        join.onRef("certificate_der.ca_type", "=", "certificates.ca_type").onRef("certificate_der.serial_hex", "=", "certificates.serial_hex"),
+      )
+      .selectAll("certificates")
+      .select("certificate_der.der");
   }
 
   async count(type?: CaType): Promise<number> {
@@ -377,7 +381,7 @@ function otherNamesOf(resident: Resident): { oid: string; value: string }[] {
   }
 }
 
-function toRecord(row: CertificateTable): CertificateRecord {
+function toRecord(row: CertificateTable & { der: Uint8Array }): CertificateRecord {
   return {
     type: row.ca_type,
     serialHex: row.serial_hex,

@@ -25,6 +25,8 @@ import type { Resident } from "./registry.ts";
 
 export interface IssuanceRecord {
   row: CertificateTable;
+  /** The certificate itself, recorded apart from its row (certificate_der) in the same transaction. */
+  der: Uint8Array;
   audit: AuditAppend;
   /** The register entry as read when the certificate was built. */
   resident: ResidentSnapshot;
@@ -247,6 +249,10 @@ export class IssuanceRecorder {
       const accepted = records.filter((_, i) => !refused.has(i));
       if (accepted.length > 0) {
         await trx.insertInto("certificates").values(accepted.map((r) => r.row)).execute();
+        await trx
+          .insertInto("certificate_der")
+          .values(accepted.map((r) => ({ ca_type: r.row.ca_type, serial_hex: r.row.serial_hex, der: r.der })))
+          .execute();
         await appendAuditRecords(trx, accepted.map((r) => r.audit));
       }
       return refused;

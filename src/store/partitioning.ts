@@ -4,8 +4,9 @@ import type { Dialect } from "./database.ts";
 
 /**
  * The PostgreSQL layout for a national deployment (docs/scale.md §3.4): the tables keyed by
- * certificate — `certificates`, the pre-encoded CRL entries `crl_entries` and the pre-signed
- * answers `ocsp_responses` — list-partitioned by CA and hash-subpartitioned by serial.
+ * certificate — `certificates`, their DER `certificate_der`, the pre-encoded CRL entries
+ * `crl_entries` and the pre-signed answers `ocsp_responses` — list-partitioned by CA and
+ * hash-subpartitioned by serial.
  *
  * Why: the hottest query (OCSP status by CA + serial) then prunes to one partition of a few
  * million rows; serials are random, so hash partitions stay even; vacuum, reindex and backups
@@ -28,7 +29,7 @@ import type { Dialect } from "./database.ts";
 export const MAX_HASH_PARTITIONS = 256;
 
 /** The tables partitioned, each keyed (ca_type, serial_hex) with primary key `<table>_pk`. */
-export const PARTITIONED_TABLES = ["certificates", "crl_entries", "ocsp_responses"] as const;
+export const PARTITIONED_TABLES = ["certificates", "certificate_der", "crl_entries", "ocsp_responses"] as const;
 export type PartitionedTable = (typeof PARTITIONED_TABLES)[number];
 
 export interface TablePartitioning {

@@ -8,6 +8,7 @@ export interface Database {
   municipalities: MunicipalityTable;
   residents: ResidentTable;
   certificates: CertificateTable;
+  certificate_der: CertificateDerTable;
   registry_events: RegistryEventTable;
   crl_numbers: CrlNumberTable;
   revocation_versions: { ca_type: "sign" | "auth"; version: number };
@@ -319,12 +320,22 @@ export interface CertificateTable {
   /** The Japan calendar date the certificate expires (its notAfter is 23:59:59 JST that day). */
   expires: string;
   issued_at: string;
-  der: Uint8Array;
   status: "valid" | "revoked" | "hold";
   revoked_at: string | null;
   revocation_reason: string | null;
   invalidity_date: string | null;
   revoked_by: string | null;
+}
+
+/**
+ * Each certificate's DER, apart from its hot row (migration 0016): status lookups, CRL and
+ * OCSP work read `certificates` (≈0.4 KB a row) and never the ≈1.6 KB of DER, which only
+ * downloads and a holder's own view read, by primary key.
+ */
+export interface CertificateDerTable {
+  ca_type: "sign" | "auth";
+  serial_hex: string;
+  der: Uint8Array;
 }
 
 /** A pre-signed OCSP answer (RFC 5019: SHA-1 CertID, no nonce), one per certificate. */

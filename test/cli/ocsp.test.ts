@@ -14,7 +14,7 @@ let data: string;
 
 before(async () => {
   data = mkdtempSync(join(tmpdir(), "openjpki-cli-ocsp-"));
-  // Signing-certificate rows written straight into the store (placeholder DER: OCSP never reads it).
+  // Signing-certificate rows written straight into the store (no DER: OCSP never reads it).
   const context = await Context.open({ dataDir: data, env });
   try {
     const resident = await context.registry.add({ name: "応答 花子", birth: "1985-05-05", gender: "2", address: "東京都千代田区霞が関２－１－２", municipality: "131016" });
@@ -26,7 +26,7 @@ before(async () => {
       return {
         ca_type: "sign" as const, serial_hex: serialHex, authority_id: "sign-1", resident_id: resident.id, card_id: null, subject_cn: `ROW${serialHex}`,
         municipality_code: "131016", not_before: "2025-01-01T00:00:00.000Z", not_after: "2031-03-31T14:59:59.000Z", expires: "2031-03-31",
-        issued_at: "2025-01-01T00:00:00.000Z", der: Uint8Array.of(0x30, 0x00), status: revoked ? ("revoked" as const) : ("valid" as const),
+        issued_at: "2025-01-01T00:00:00.000Z", status: revoked ? ("revoked" as const) : ("valid" as const),
         revoked_at: revoked ? "2025-06-01T00:00:00.000Z" : null, revocation_reason: revoked ? "superseded" : null, invalidity_date: null, revoked_by: revoked ? "operator" : null,
       };
     });

@@ -29,7 +29,7 @@ test("store partition: names what is wrong with the count, and refuses the SQLit
 
 const pg = process.env.DATABASE_URL ? test : test.skip;
 
-pg("store partition on PostgreSQL: partitions the three certificate-keyed tables once, then says there is nothing to do", async () => {
+pg("store partition on PostgreSQL: partitions the four certificate-keyed tables once, then says there is nothing to do", async () => {
   const data = mkdtempSync(join(tmpdir(), "openjpki-cli-store-"));
   const schema = `cli_part_${randomBytes(5).toString("hex")}`;
   // The store's schema through the connection string, as an operator would point the command at it.
@@ -42,7 +42,7 @@ pg("store partition on PostgreSQL: partitions the three certificate-keyed tables
     await admin.query(`create schema ${schema}`);
     const first = await cli(["store", "partition", "--data", data, "--hash-partitions", "2"], env);
     assert.equal(first.code, 0, first.stderr);
-    for (const table of ["certificates", "crl_entries", "ocsp_responses"]) {
+    for (const table of ["certificates", "certificate_der", "crl_entries", "ocsp_responses"]) {
       assert.match(first.stdout, new RegExp(`${table}: 分割しました / partitioned: 4 partitions \\(2 per CA\\), 0 rows moved`));
       // Each step shows on stderr, with the time so far.
       assert.match(first.stderr, new RegExp(`\\[\\d+:\\d{2}\\] ${table}: .*moving .* rows into 4 partitions…`));
@@ -54,13 +54,13 @@ pg("store partition on PostgreSQL: partitions the three certificate-keyed tables
     const report = JSON.parse(second.stdout) as { alreadyPartitioned: boolean; tables: { table: string; partitions: string[] }[] };
     assert.equal(report.alreadyPartitioned, true);
     assert.match(second.stderr, /ocsp_responses: 既に分割済み \/ already partitioned/);
-    assert.deepEqual(report.tables.map((t) => [t.table, t.partitions.length]), [["certificates", 4], ["crl_entries", 4], ["ocsp_responses", 4]]);
+    assert.deepEqual(report.tables.map((t) => [t.table, t.partitions.length]), [["certificates", 4], ["certificate_der", 4], ["crl_entries", 4], ["ocsp_responses", 4]]);
     const kinds = await admin.query<{ relname: string; relkind: string }>(
       `select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = $1 and c.relname in ('certificates', 'crl_entries', 'ocsp_responses') order by c.relname`,
+        where n.nspname = $1 and c.relname in ('certificates', 'certificate_der', 'crl_entries', 'ocsp_responses') order by c.relname`,
       [schema],
     );
-    assert.deepEqual(kinds.rows.map((r) => r.relkind), ["p", "p", "p"]);
+    assert.deepEqual(kinds.rows.map((r) => r.relkind), ["p", "p", "p", "p"]);
   } finally {
     await dropPostgresSchema(process.env.DATABASE_URL!, schema);
     await admin.end();

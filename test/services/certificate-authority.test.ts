@@ -2,7 +2,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { Context } from "../../src/services/context.ts";
+import { sql } from "kysely";
+import { Context, MIGRATION_ENCODERS } from "../../src/services/context.ts";
+import { migrationProvider } from "../../src/store/migrations.ts";
 import { ServiceError } from "../../src/services/errors.ts";
 import { backends, openTestContext, type TestContext } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
@@ -27,6 +29,32 @@ for (const backend of backends()) {
       t = await openTestContext(backend, { now: NOW });
     });
     after(() => t.cleanup());
+
+    test("a certificate's DER lives apart from its row, and migration 0016 moved older ones there", async () => {
+      const resident = await addResident({ name: "分離 太郎" });
+      const issued = await t.context.ca.issue({ type: "auth", residentId: resident.id, subjectPublicKey: keys[3]! });
+      const db = t.context.store.db;
+      // The hot row has no der column any more (on both back ends, whatever other schemas hold).
+      const noDerColumn = () => assert.rejects(sql`select der from certificates`.execute(db), /der/);
+      await noDerColumn();
+      const stored = await db.selectFrom("certificate_der").select("der").where("ca_type", "=", "auth").where("serial_hex", "=", issued.serialHex).executeTakeFirstOrThrow();
+      assert.deepEqual(Buffer.from(stored.der), Buffer.from(issued.der));
+
+      // Put the store back as it was before 0016 (DER in the row), then run the migration again.
+      const all = await db.selectFrom("certificate_der").selectAll().orderBy("ca_type").orderBy("serial_hex").execute();
+      assert.ok(all.length >= 1);
+      const binary = t.context.store.dialect === "postgres" ? "bytea" : "blob";
+      await sql`alter table certificates add column der ${sql.raw(binary)}`.execute(db);
+      await sql`update certificates set der = (select d.der from certificate_der d where d.ca_type = certificates.ca_type and d.serial_hex = certificates.serial_hex)`.execute(db);
+      await db.schema.dropTable("certificate_der").execute();
+      const migrations = await migrationProvider(t.context.store.dialect, MIGRATION_ENCODERS).getMigrations();
+      await migrations["0016-certificate-der"]!.up(db);
+      await noDerColumn();
+      const moved = await db.selectFrom("certificate_der").selectAll().orderBy("ca_type").orderBy("serial_hex").execute();
+      assert.deepEqual(moved.map((r) => [r.ca_type, r.serial_hex, Buffer.from(r.der).toString("hex")]), all.map((r) => [r.ca_type, r.serial_hex, Buffer.from(r.der).toString("hex")]));
+      const again = await t.context.ca.certificate("auth", issued.serialHex);
+      assert.deepEqual(Buffer.from(again.der), Buffer.from(issued.der));
+    });
 
     test("the CA private keys are stored encrypted, never in clear", async () => {
       const rows = await t.context.store.db.selectFrom("authorities").select(["id", "private_key_pem"]).execute();

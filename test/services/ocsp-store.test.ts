@@ -82,7 +82,7 @@ async function addResident(context: Context, i = 0): Promise<string> {
   return resident.id;
 }
 
-/** `n` certificate rows written straight into the store (placeholder DER: OCSP never reads it); every `revokedEvery`-th revoked. */
+/** `n` certificate rows written straight into the store (no DER: OCSP never reads it); every `revokedEvery`-th revoked. */
 async function addRows(context: Context, type: CaType, n: number, revokedEvery = 0): Promise<string[]> {
   const residentId = await addResident(context, 99);
   const serials: string[] = [];
@@ -95,7 +95,7 @@ async function addRows(context: Context, type: CaType, n: number, revokedEvery =
     return {
       ca_type: type, serial_hex: serialHex, authority_id: `${type}-1`, resident_id: residentId, card_id: null, subject_cn: `ROW${serialHex}`,
       municipality_code: "131016", not_before: "2025-01-01T00:00:00.000Z", not_after: "2031-03-31T14:59:59.000Z", expires: "2031-03-31",
-      issued_at: "2025-01-01T00:00:00.000Z", der: Uint8Array.of(0x30, 0x00), status: revoked ? ("revoked" as const) : ("valid" as const),
+      issued_at: "2025-01-01T00:00:00.000Z", status: revoked ? ("revoked" as const) : ("valid" as const),
       revoked_at: revoked ? "2025-06-01T00:00:00.000Z" : null, revocation_reason: revoked ? "keyCompromise" : null, invalidity_date: null,
       revoked_by: revoked ? "operator" : null,
     };

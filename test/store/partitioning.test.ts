@@ -42,14 +42,14 @@ pg("partitioning a populated PostgreSQL store keeps every row, index, constraint
       issued.push(await context.ca.issue({ type: "auth", residentId: r.id, subjectPublicKey: spki() }));
     }
     await context.ca.revoke({ type: "sign", serialHex: issued[0]!.serialHex, reason: "keyCompromise", by: "operator" });
-    // Pre-signed answers in the response store for every certificate, so all three tables hold rows.
+    // Pre-signed answers in the response store for every certificate, so all four tables hold rows.
     const refresher = new OcspRefresher(context.ocsp);
     await refresher.refresh({ type: "sign", withinMs: 0 });
     await refresher.refresh({ type: "auth", withinMs: 0 });
     const count = async (table: string) => Number((await sql<{ n: string }>`select count(*) as n from ${sql.id(table)}`.execute(context.store.db)).rows[0]!.n);
     const before = new Map<string, number>();
     for (const table of PARTITIONED_TABLES) before.set(table, await count(table));
-    assert.deepEqual(Object.fromEntries(before), { certificates: 6, crl_entries: 1, ocsp_responses: 6 });
+    assert.deepEqual(Object.fromEntries(before), { certificates: 6, certificate_der: 6, crl_entries: 1, ocsp_responses: 6 });
     const answerBefore = await context.store.db.selectFrom("ocsp_responses").selectAll().where("ca_type", "=", "sign").where("serial_hex", "=", issued[0]!.serialHex).executeTakeFirstOrThrow();
 
     const steps: string[] = [];
@@ -67,6 +67,9 @@ pg("partitioning a populated PostgreSQL store keeps every row, index, constraint
     const again = await partitionStore(context.store.db, "postgres", { hashPartitions: 4 });
     assert.equal(again.alreadyPartitioned, true);
     assert.ok(again.tables.every((t) => t.alreadyPartitioned && t.rowsMoved === 0));
+
+    // Each certificate's DER came along with its row.
+    for (const record of issued) assert.deepEqual(Buffer.from((await context.ca.certificate(record.type, record.serialHex)).der), Buffer.from(record.der));
 
     // The stored answer is the same row, found through the pruned lookup; the CRL entry's index is back.
     const answerAfter = await context.store.db.selectFrom("ocsp_responses").selectAll().where("ca_type", "=", "sign").where("serial_hex", "=", issued[0]!.serialHex).executeTakeFirstOrThrow();
