@@ -281,7 +281,7 @@ export class Pkcs11Token {
   }
 
   async #signOnSession(privateKey: Handle, data: Uint8Array, signatureLength: number): Promise<Uint8Array> {
-    let session = this.#idle.pop() ?? (await new Promise<Handle>((resolve, reject) => this.#waiting.push({ resolve, reject })));
+    const session = this.#idle.pop() ?? (await new Promise<Handle>((resolve, reject) => this.#waiting.push({ resolve, reject })));
     const { api, C } = this.#library;
     // The addon keeps only a pointer to the input while its worker signs: this closure holds our own copy until then.
     const input = Buffer.from(data);
@@ -293,9 +293,9 @@ export class Pkcs11Token {
       );
       return new Uint8Array(signature.buffer, signature.byteOffset, signature.byteLength);
     } catch (error) {
-      // A session the token dropped (device reset, logout) is replaced, so one fault does not
-      // fail every later signature; the signature at hand still fails.
-      if (this.#isLostSession(error)) session = this.#replaceSession(session);
+      // A token that dropped its sessions or forgot its objects (a reset HSM) keeps failing
+      // here, closed, until the process opens it again: re-finding keys behind the CA's back is
+      // left to a restart, which also re-checks each key against its certificate.
       throw new Pkcs11TokenError(`the token ${this.label} refused to sign: ${(error as Error).message}`, { cause: error });
     } finally {
       this.#release(session);
@@ -334,29 +334,6 @@ export class Pkcs11Token {
     const session = step(this.label, "opening a session", () => this.#library.api.C_OpenSession(this.#slot, C.CKF_SERIAL_SESSION | C.CKF_RW_SESSION));
     this.#open.push(session);
     return session;
-  }
-
-  #isLostSession(error: unknown): boolean {
-    const C = this.#library.C;
-    const code = resultCode(error);
-    return code === C.CKR_SESSION_HANDLE_INVALID || code === C.CKR_SESSION_CLOSED || code === C.CKR_DEVICE_REMOVED || code === C.CKR_USER_NOT_LOGGED_IN;
-  }
-
-  /** A fresh session for a lost one; logs in again if the token forgot the login (the PIN was checked at open). */
-  #replaceSession(lost: Handle): Handle {
-    closeQuietly(this.#library, lost);
-    this.#open = this.#open.filter((s) => s !== lost);
-    try {
-      const fresh = this.#openSession();
-      try {
-        this.#library.api.C_Login(fresh, this.#library.C.CKU_USER, this.#config.pin);
-      } catch (error) {
-        if (resultCode(error) !== this.#library.C.CKR_USER_ALREADY_LOGGED_IN) throw error;
-      }
-      return fresh;
-    } catch {
-      return lost; // the token is unreachable: keep failing closed on the old handle
-    }
   }
 
   #find(label: string, objectClass: number): Handle | undefined {

@@ -1,5 +1,5 @@
 import { generateKeyPair, randomBytes, type KeyObject } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { promisify } from "node:util";
 import type { CaType } from "../pki/jpki-profile.ts";
 import type { Signer } from "../pki/signer.ts";
@@ -101,8 +101,11 @@ export function pkcs11ConfigFrom(env: NodeJS.ProcessEnv): Pkcs11Config | undefin
 function readPinFile(path: string): string {
   let text: string;
   try {
+    // Like a card's PIN file: readable by its owner alone.
+    if ((statSync(path).mode & 0o077) !== 0) throw new ServiceError("ca-unavailable", `the HSM PIN file ${path} is readable by others; chmod 600 it`);
     text = readFileSync(path, "utf8");
   } catch (error) {
+    if (error instanceof ServiceError) throw error;
     throw new ServiceError("ca-unavailable", `cannot read the HSM PIN file ${path}: ${(error as Error).message}`);
   }
   const pin = text.replace(/\r?\n$/, "");

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { verify, X509Certificate } from "node:crypto";
@@ -220,8 +220,12 @@ describe("the PKCS#11 token", () => {
     } finally {
       await first.close();
     }
-    // With every user closed the token really checks the PIN again.
-    await assert.rejects(Pkcs11Token.open({ module: SOFTHSM_MODULE, token: "unit-token", pin: "not-the-pin" }), /wrong PIN for the token unit-token/);
+    // With every user closed the token itself checks the PIN again (not a login record of ours).
+    await assert.rejects(Pkcs11Token.open({ module: SOFTHSM_MODULE, token: "unit-token", pin: "not-the-pin" }), (error: Error) => {
+      assert.match(error.message, /wrong PIN for the token unit-token/);
+      assert.match(String((error.cause as Error | undefined)?.message), /CKR_PIN_INCORRECT/);
+      return true;
+    });
   });
 
   test("two tokens with one label, a relative library path and a taken key label are refused", async () => {
@@ -263,8 +267,11 @@ describe("an HSM configured for a store whose roots have software keys", () => {
       assert.deepEqual(soft.context.initialisation.caKeys, { kind: "software" });
       await soft.context.close();
       const pinFile = join(dataDir, "hsm-pin");
-      writeFileSync(pinFile, `${PIN}\n`, { mode: 0o600 });
+      writeFileSync(pinFile, `${PIN}\n`, { mode: 0o644 });
       const { OPENJPKI_CA_PKCS11_PIN: _pin, ...env } = hsm.env("unit-token", PIN);
+      await rejectsWith(openTestContext("sqlite", { now: NOW, dataDir, env: { ...env, OPENJPKI_CA_PKCS11_PIN_FILE: pinFile } }), /HSM PIN file .* is readable by others; chmod 600 it/);
+      await rejectsWith(openTestContext("sqlite", { now: NOW, dataDir, env: { ...env, OPENJPKI_CA_PKCS11_PIN_FILE: join(dataDir, "no-such-file") } }), /cannot read the HSM PIN file/);
+      chmodSync(pinFile, 0o600);
       const t = await openTestContext("sqlite", { now: NOW, dataDir, env: { ...env, OPENJPKI_CA_PKCS11_PIN_FILE: pinFile } });
       try {
         assert.deepEqual(t.context.initialisation.createdRoots, []);
