@@ -55,7 +55,8 @@ export interface CertificateAuthoritiesOptions {
   maxWaitMs?: number;
 }
 
-export interface CertificateRecord {
+/** A certificate as the store records it, without the certificate itself. */
+export interface CertificateSummary {
   type: CaType;
   serialHex: string;
   residentId: string;
@@ -66,12 +67,16 @@ export interface CertificateRecord {
   notAfter: string;
   expires: JapanDate;
   issuedAt: string;
-  der: Uint8Array;
   status: CertificateTable["status"];
   revokedAt: string | null;
   revocationReason: RevocationReason | null;
   invalidityDate: string | null;
   revokedBy: string | null;
+}
+
+/** A certificate with its DER. */
+export interface CertificateRecord extends CertificateSummary {
+  der: Uint8Array;
 }
 
 /**
@@ -326,12 +331,20 @@ export class CertificateAuthorities {
   }
 
   async certificate(type: CaType, serialHex: string): Promise<CertificateRecord> {
-    const row = await this.withDer()
+    const row = await this.db
+      .selectFrom("certificates")
+      .leftJoin("certificate_der", (join) =>
+        join.onRef("certificate_der.ca_type", "=", "certificates.ca_type").onRef("certificate_der.serial_hex", "=", "certificates.serial_hex"),
+      )
+      .selectAll("certificates")
+      .select("certificate_der.der")
       .where("certificates.ca_type", "=", type)
       .where("certificates.serial_hex", "=", serialHex.toUpperCase())
       .executeTakeFirst();
     if (!row) throw new ServiceError("not-found", `no ${type} certificate with serial ${serialHex}`, "serial");
-    return toRecord(row);
+    // Issuance writes both rows in one transaction, so a row without its DER is damage, not absence.
+    if (!row.der) throw new ServiceError("service-unavailable", `the ${type} certificate ${serialHex} has no DER in the store (certificate_der is damaged)`);
+    return toRecord({ ...row, der: row.der });
   }
 
   /** Revoke (or put on hold) one certificate on request: counter, hotline or operator. */
@@ -344,20 +357,10 @@ export class CertificateAuthorities {
     });
   }
 
-  async certificatesOf(residentId: string): Promise<CertificateRecord[]> {
-    const rows = await this.withDer().where("certificates.resident_id", "=", residentId).orderBy("certificates.issued_at").execute();
-    return rows.map(toRecord);
-  }
-
-  /** Certificate rows with their DER, which lives apart from the hot row (migration 0016). */
-  private withDer() {
-    return this.db
-      .selectFrom("certificates")
-      .innerJoin("certificate_der", (join) =>
-        join.onRef("certificate_der.ca_type", "=", "certificates.ca_type").onRef("certificate_der.serial_hex", "=", "certificates.serial_hex"),
-      )
-      .selectAll("certificates")
-      .select("certificate_der.der");
+  async certificatesOf(residentId: string): Promise<CertificateSummary[]> {
+    // The hot rows only: a holder's list never needs the DER (one certificate's is `certificate`).
+    const rows = await this.db.selectFrom("certificates").selectAll().where("resident_id", "=", residentId).orderBy("issued_at").execute();
+    return rows.map(toSummary);
   }
 
   async count(type?: CaType): Promise<number> {
@@ -382,6 +385,10 @@ function otherNamesOf(resident: Resident): { oid: string; value: string }[] {
 }
 
 function toRecord(row: CertificateTable & { der: Uint8Array }): CertificateRecord {
+  return { ...toSummary(row), der: bytes(row.der) };
+}
+
+function toSummary(row: CertificateTable): CertificateSummary {
   return {
     type: row.ca_type,
     serialHex: row.serial_hex,
@@ -393,7 +400,6 @@ function toRecord(row: CertificateTable & { der: Uint8Array }): CertificateRecor
     notAfter: row.not_after,
     expires: row.expires,
     issuedAt: row.issued_at,
-    der: bytes(row.der),
     status: row.status,
     revokedAt: row.revoked_at,
     revocationReason: row.revocation_reason as RevocationReason | null,

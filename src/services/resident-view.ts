@@ -16,7 +16,7 @@ import type { VerificationResult } from "../verify/index.ts";
 import type { Context } from "./context.ts";
 import type { Card } from "./cards.ts";
 import type { Resident } from "./registry.ts";
-import type { CertificateRecord } from "./certificate-authority.ts";
+import type { CertificateSummary } from "./certificate-authority.ts";
 import { CardHolder, type HolderKey } from "./card-holder.ts";
 import { ownVerifier } from "./trust.ts";
 
@@ -50,7 +50,7 @@ export interface CardChoice {
 
 export const KNOWN_MUNICIPALITIES: readonly Municipality[] = DEFAULT_MUNICIPALITIES;
 
-export function certificateView(record: CertificateRecord, today: JapanDate): CertificateView {
+export function certificateView(record: CertificateSummary, today: JapanDate): CertificateView {
   const expired = compareJapanDates(record.expires, today) < 0;
   const state: CertificateState = record.status === "revoked" ? "revoked" : record.status === "hold" ? "hold" : expired ? "expired" : "valid";
   return {

@@ -53,7 +53,9 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const { db, dialect, certificateStatus, revocationVersions, close, migrated } = options.postgresUrl ? await openPostgres(options) : await openSqlite(options);
   // Kysely looks for its migration tables in every schema unless told which: with a schema per
   // PostgreSQL test run, one run would see another's tables and skip creating its own.
-  const migrator = new Migrator({ db, provider: migrationProvider(dialect, options.encoders), ...(options.postgresUrl && options.postgresSchema ? { migrationTableSchema: options.postgresSchema } : {}) });
+  // A schema named only in the URL (`options=-c search_path=…`, as an operator may write it) counts too.
+  const migrationSchema = options.postgresUrl ? (options.postgresSchema ?? searchPathSchemaOf(options.postgresUrl)) : undefined;
+  const migrator = new Migrator({ db, provider: migrationProvider(dialect, options.encoders), ...(migrationSchema ? { migrationTableSchema: migrationSchema } : {}) });
   const { error, results } = options.postgresUrl
     ? await holdingSchemaLock(options.postgresUrl, "shared", async (client) => {
         // The pool connects lazily, so its schema need only exist before the first migration runs.
@@ -191,7 +193,7 @@ function checkSchemaName(schema: string): void {
  */
 export const SCHEMA_CHANGE_LOCK = 0x4f4a504b;
 
-async function holdingSchemaLock<T>(postgresUrl: string, mode: "shared" | "exclusive", work: (client: import("pg").Client) => Promise<T>): Promise<T> {
+export async function holdingSchemaLock<T>(postgresUrl: string, mode: "shared" | "exclusive", work: (client: import("pg").Client) => Promise<T>): Promise<T> {
   const { default: pg } = await import("pg");
   const client = new pg.Client({ connectionString: postgresUrl });
   await client.connect();
@@ -228,6 +230,18 @@ async function openPostgres(options: StoreOptions) {
   const certificateStatus = async (type: "sign" | "auth", serialHex: string) => (await prepared.query<CertificateStatusRow>(statusSql, [type, serialHex]))[0];
   const revocationVersions = () => prepared.query<RevocationVersionRow>(VERSIONS_SQL);
   return { db, dialect: "postgres" as const, certificateStatus, revocationVersions, close: () => db.destroy(), migrated: () => prepared.enable() };
+}
+
+/** The one schema a connection string's `options=-c search_path=NAME` names, if it names exactly one plain one. */
+export function searchPathSchemaOf(url: string): string | undefined {
+  let options: string | null;
+  try {
+    options = new URL(url).searchParams.get("options");
+  } catch {
+    return undefined; // not a URL (a key=value string): pg reports its own errors
+  }
+  const match = /(?:^|\s)-c\s*search_path=([a-z_][a-z0-9_]{0,62})(?:\s|$)/i.exec(options ?? "");
+  return match?.[1];
 }
 
 /** Binary columns come back as Buffer (better-sqlite3, pg); hand out plain Uint8Array views. */

@@ -478,15 +478,20 @@ function migrations(dialect: Dialect, encoders: MigrationEncoders | undefined): 
         // (downloads, a holder's view). Both are written in the issuance's one transaction.
         // Not left to TOAST: PostgreSQL only moves values out of rows over ≈2 KB, which many
         // certificate rows are not, and SQLite has no such thing.
-        await db.schema
-          .createTable("certificate_der")
-          .addColumn("ca_type", "text", (c) => c.notNull())
-          .addColumn("serial_hex", "text", (c) => c.notNull())
-          .addColumn("der", sql.raw(binary), (c) => c.notNull())
-          .addPrimaryKeyConstraint("certificate_der_pk", ["ca_type", "serial_hex"])
-          .execute();
-        await sql`insert into certificate_der (ca_type, serial_hex, der) select ca_type, serial_hex, der from certificates`.execute(db);
-        await db.schema.alterTable("certificates").dropColumn("der").execute();
+        // PostgreSQL runs each migration in a transaction; kysely does not on SQLite, so this one
+        // takes its own there: a crash between the three steps must not leave a half-split store.
+        const split = async (trx: Kysely<any>) => {
+          await trx.schema
+            .createTable("certificate_der")
+            .addColumn("ca_type", "text", (c) => c.notNull())
+            .addColumn("serial_hex", "text", (c) => c.notNull())
+            .addColumn("der", sql.raw(binary), (c) => c.notNull())
+            .addPrimaryKeyConstraint("certificate_der_pk", ["ca_type", "serial_hex"])
+            .execute();
+          await sql`insert into certificate_der (ca_type, serial_hex, der) select ca_type, serial_hex, der from certificates`.execute(trx);
+          await trx.schema.alterTable("certificates").dropColumn("der").execute();
+        };
+        await (dialect === "sqlite" ? db.transaction().execute(split) : split(db));
       },
     },
   };

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Context } from "../../src/services/context.ts";
-import { dropPostgresSchema } from "../../src/store/database.ts";
+import { dropPostgresSchema, holdingSchemaLock } from "../../src/store/database.ts";
 import { fixedClock, type Clock } from "../../src/services/clock.ts";
 import type { Settings } from "../../src/config/defaults.ts";
 import type { IssuedCard } from "../../src/services/cards.ts";
@@ -22,6 +22,15 @@ export interface TestContext {
   context: Context;
   dataDir: string;
   cleanup(): Promise<void>;
+}
+
+/**
+ * Run DDL a test makes by hand (dropping a table to replay a migration) as a schema change: on
+ * PostgreSQL under the exclusive schema-change lock, since another test file's migrator lists the
+ * tables of every schema and fails on one dropped under it (src/store/database.ts).
+ */
+export async function asSchemaChange<T>(backend: Backend, work: () => Promise<T>): Promise<T> {
+  return backend === "postgres" ? holdingSchemaLock(process.env.DATABASE_URL!, "exclusive", work) : work();
 }
 
 /** A passphrase good enough for tests; production keeps it in a 0600 file or the environment. */

@@ -6,7 +6,7 @@ import { sql } from "kysely";
 import { Context, MIGRATION_ENCODERS } from "../../src/services/context.ts";
 import { migrationProvider } from "../../src/store/migrations.ts";
 import { ServiceError } from "../../src/services/errors.ts";
-import { backends, openTestContext, type TestContext } from "../helpers/context.ts";
+import { asSchemaChange, backends, openTestContext, type TestContext } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
 
 const NOW = "2026-11-25T03:00:00Z";
@@ -43,12 +43,14 @@ for (const backend of backends()) {
       // Put the store back as it was before 0016 (DER in the row), then run the migration again.
       const all = await db.selectFrom("certificate_der").selectAll().orderBy("ca_type").orderBy("serial_hex").execute();
       assert.ok(all.length >= 1);
-      const binary = t.context.store.dialect === "postgres" ? "bytea" : "blob";
-      await sql`alter table certificates add column der ${sql.raw(binary)}`.execute(db);
-      await sql`update certificates set der = (select d.der from certificate_der d where d.ca_type = certificates.ca_type and d.serial_hex = certificates.serial_hex)`.execute(db);
-      await db.schema.dropTable("certificate_der").execute();
-      const migrations = await migrationProvider(t.context.store.dialect, MIGRATION_ENCODERS).getMigrations();
-      await migrations["0016-certificate-der"]!.up(db);
+      await asSchemaChange(backend, async () => {
+        const binary = t.context.store.dialect === "postgres" ? "bytea" : "blob";
+        await sql`alter table certificates add column der ${sql.raw(binary)}`.execute(db);
+        await sql`update certificates set der = (select d.der from certificate_der d where d.ca_type = certificates.ca_type and d.serial_hex = certificates.serial_hex)`.execute(db);
+        await db.schema.dropTable("certificate_der").execute();
+        const migrations = await migrationProvider(t.context.store.dialect, MIGRATION_ENCODERS).getMigrations();
+        await migrations["0016-certificate-der"]!.up(db);
+      });
       await noDerColumn();
       const moved = await db.selectFrom("certificate_der").selectAll().orderBy("ca_type").orderBy("serial_hex").execute();
       assert.deepEqual(moved.map((r) => [r.ca_type, r.serial_hex, Buffer.from(r.der).toString("hex")]), all.map((r) => [r.ca_type, r.serial_hex, Buffer.from(r.der).toString("hex")]));

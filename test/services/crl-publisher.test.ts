@@ -16,7 +16,7 @@ import type { RevocationReason } from "../../src/rules/revocation.ts";
 import { applyRevocation, crlEntryRuns } from "../../src/services/revocation.ts";
 import type { PublishedCrl } from "../../src/services/crl-publisher.ts";
 import { migrationProvider } from "../../src/store/migrations.ts";
-import { backends, openTestContext, type TestContext } from "../helpers/context.ts";
+import { asSchemaChange, backends, openTestContext, type TestContext } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
 import { openssl, tempDir } from "../helpers/test-pki.ts";
 
@@ -209,9 +209,11 @@ for (const backend of backends()) {
     test("migration 0014 backfills the entries of certificates revoked before it", async () => {
       const before = await storedEntries();
       assert.ok(before.length > 5);
-      await t.context.store.db.schema.dropTable("crl_entries").execute();
-      const migrations = await migrationProvider(t.context.store.dialect, MIGRATION_ENCODERS).getMigrations();
-      await migrations["0014-crl-entries"]!.up(t.context.store.db);
+      await asSchemaChange(backend, async () => {
+        await t.context.store.db.schema.dropTable("crl_entries").execute();
+        const migrations = await migrationProvider(t.context.store.dialect, MIGRATION_ENCODERS).getMigrations();
+        await migrations["0014-crl-entries"]!.up(t.context.store.db);
+      });
       assert.deepEqual(await storedEntries(), before);
       const full = await t.context.crls.build("sign", undefined);
       assert.deepEqual(Buffer.from(full.der), Buffer.from(await fromRecords(full)));

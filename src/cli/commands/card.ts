@@ -97,8 +97,7 @@ export const cardShow: Command = {
       const { token, authCertificate, triesLeft } = await readChipState(ctx.cards, id);
       const chip = { token, authCertificate: authCertificate ? describeCertificate(authCertificate) : null, triesLeft };
       const certificates = (await ctx.ca.certificatesOf(card.residentId))
-        .filter((c) => c.cardId === id)
-        .map(({ der: _der, ...c }) => c);
+        .filter((c) => c.cardId === id);
       return { ...card, ...chip, certificates };
     });
     if (values.json) return json(io, shown);

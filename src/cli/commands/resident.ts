@@ -73,10 +73,9 @@ export const residentShow: Command = {
       resident: await ctx.registry.get(id),
       certificates: await ctx.ca.certificatesOf(id),
     }));
-    const certs = certificates.map(({ der: _der, ...c }) => c);
-    if (values.json) return json(io, { ...resident, certificates: certs });
+    if (values.json) return json(io, { ...resident, certificates });
     io.stdout(`${describe(resident)}\n`);
-    for (const c of certs) {
+    for (const c of certificates) {
       io.stdout(`  ${c.type === "sign" ? "署名用" : "利用者証明用"} ${c.serialHex}  ${c.status}  有効期限 / expires ${c.expires}\n`);
     }
   },

@@ -86,7 +86,7 @@ const ENDPOINTS: Endpoint[] = [
     method: "GET", path: "/api/counter/residents/:id", summary: "a resident with certificates, cards and applications",
     handler: async (c, _s, r) => {
       const resident = await c.registry.get(r.params.id!);
-      const certificates = (await c.ca.certificatesOf(resident.id)).map(({ der: _der, ...x }) => x);
+      const certificates = await c.ca.certificatesOf(resident.id);
       return { resident, certificates, cards: await c.cards.list({ residentId: resident.id }), applications: await c.counter.applications(resident.id) };
     },
   },

@@ -8,7 +8,7 @@ import { signingEligibility } from "../../rules/eligibility.ts";
 import { checkFourDigitPin, checkSigningPassword } from "../../rules/pin-policy.ts";
 import { revocationsFor, type RevocationReason } from "../../rules/revocation.ts";
 import type { Cards } from "../cards.ts";
-import type { CertificateAuthorities, CertificateRecord } from "../certificate-authority.ts";
+import type { CertificateAuthorities, CertificateRecord, CertificateSummary } from "../certificate-authority.ts";
 import type { Registry } from "../registry.ts";
 import { applyRevocation } from "../revocation.ts";
 import { ServiceError } from "../errors.ts";
@@ -53,7 +53,7 @@ export interface ProcedureOutcome {
   applicationId: string;
   kind: ProcedureKind;
   cardId: string;
-  issued: Omit<CertificateRecord, "der">[];
+  issued: CertificateSummary[];
   revoked: { type: CaType; serialHex: string; reason: RevocationReason }[];
   feeYen: number;
   /** How the fee was decided (amounts and why). */
@@ -739,10 +739,10 @@ export class CounterProcedures {
   }
 
   /** The valid certificates on this card (not expired today), by type. */
-  private async currentOnCard(cardId: string): Promise<Map<CaType, CertificateRecord>> {
+  private async currentOnCard(cardId: string): Promise<Map<CaType, CertificateSummary>> {
     const card = await this.cards.get(cardId);
     const today = japanDateOf(this.clock());
-    const current = new Map<CaType, CertificateRecord>();
+    const current = new Map<CaType, CertificateSummary>();
     for (const c of await this.ca.certificatesOf(card.residentId)) {
       if (c.cardId === cardId && c.status === "valid" && compareJapanDates(c.expires, today) >= 0) current.set(c.type, c);
     }
@@ -753,7 +753,7 @@ export class CounterProcedures {
    * Generate keys on the card, issue, write certificates, set PINs — as a counter terminal.
    * A renewal revokes the certificate it replaces as superseded once the new one is written.
    */
-  private async loadCertificates(ctx: RunContext, types: CaType[], pins: NewPins, mode: { renewal: boolean; replacing: Map<CaType, CertificateRecord> }) {
+  private async loadCertificates(ctx: RunContext, types: CaType[], pins: NewPins, mode: { renewal: boolean; replacing: Map<CaType, CertificateSummary> }) {
     const card = await this.cards.get(ctx.cardId);
     const resident = await this.registry.get(card.residentId);
     const today = japanDateOf(this.clock());
