@@ -164,13 +164,11 @@ export class Pkcs11Token {
     const sessions = config.sessions ?? 4;
     if (!Number.isSafeInteger(sessions) || sessions < 1 || sessions > 64) throw new Pkcs11TokenError("sessions must be 1–64");
     const library = await acquireLibrary(config.module);
-    const { api, C } = library;
     let admin: Handle | undefined;
     let token: Pkcs11Token | undefined;
     try {
       const slot = findSlot(library, config);
-      const flags = C.CKF_SERIAL_SESSION | C.CKF_RW_SESSION;
-      admin = step(config.token, "opening a session", () => api.C_OpenSession(slot, flags));
+      admin = openSession(library, slot, config.token);
       login(library, slot, admin, config);
       token = new Pkcs11Token(config, library, slot, admin);
       for (let i = 0; i < sessions; i++) token.#idle.push(token.#openSession());
@@ -189,24 +187,17 @@ export class Pkcs11Token {
     return this.#config.token;
   }
 
-  /** Whether a private key with this label exists on the token. */
-  hasKey(label: string): boolean {
-    this.#assertOpen();
-    checkLabel(label);
-    return this.#find(label, this.#library.C.CKO_PRIVATE_KEY) !== undefined;
-  }
-
   /**
    * Generate an RSA-2048 key pair inside the token under `label`. The private half is sensitive,
    * never extractable, cannot be copied or modified, and can only sign; both halves are token
    * objects, so they survive restarts. Refuses a label already in use, so an existing CA key is
-   * never shadowed.
+   * never shadowed. Returns the new key's signer.
    */
-  async generateRsaKey(label: string): Promise<KeyObject> {
+  async generateRsaKey(label: string): Promise<Pkcs11Signer> {
     this.#assertOpen();
     checkLabel(label);
     const { api, C } = this.#library;
-    if (this.hasKey(label)) throw new Pkcs11TokenError(`the token ${this.label} already holds a key labelled ${label}`);
+    if (this.#find(label, C.CKO_PRIVATE_KEY)) throw new Pkcs11TokenError(`the token ${this.label} already holds a key labelled ${label}`);
     const id = randomBytes(16);
     const common = [
       { type: C.CKA_TOKEN, value: true },
@@ -243,17 +234,15 @@ export class Pkcs11Token {
         (error, pair) => (error ? reject(new Pkcs11TokenError(`the token ${this.label} could not generate a key: ${error.message}`, { cause: error })) : resolve(pair)),
       ),
     );
-    return this.#publicKeyOf(keys.publicKey);
+    return new Pkcs11Signer(this, keys.privateKey, this.#publicKeyOf(keys.publicKey));
   }
 
   /** A signer for the private key labelled `label`; its public key comes from the token's public object. */
   signer(label: string): Pkcs11Signer {
     this.#assertOpen();
     checkLabel(label);
-    const C = this.#library.C;
-    const privateKey = this.#find(label, C.CKO_PRIVATE_KEY);
-    if (!privateKey) throw new Pkcs11TokenError(`the token ${this.label} holds no private key labelled ${label}`);
-    const publicObject = this.#find(label, C.CKO_PUBLIC_KEY);
+    const privateKey = this.#privateKey(label);
+    const publicObject = this.#find(label, this.#library.C.CKO_PUBLIC_KEY);
     if (!publicObject) throw new Pkcs11TokenError(`the token ${this.label} holds no public key labelled ${label}`);
     return new Pkcs11Signer(this, privateKey, this.#publicKeyOf(publicObject));
   }
@@ -263,8 +252,7 @@ export class Pkcs11Token {
     this.#assertOpen();
     checkLabel(label);
     const { api, C } = this.#library;
-    const key = this.#find(label, C.CKO_PRIVATE_KEY);
-    if (!key) throw new Pkcs11TokenError(`the token ${this.label} holds no private key labelled ${label}`);
+    const key = this.#privateKey(label);
     const names = ["sensitive", "extractable", "neverExtractable", "local", "modifiable", "copyable", "sign", "signRecover", "decrypt", "unwrap", "derive"] as const;
     const types = [C.CKA_SENSITIVE, C.CKA_EXTRACTABLE, C.CKA_NEVER_EXTRACTABLE, C.CKA_LOCAL, C.CKA_MODIFIABLE, C.CKA_COPYABLE, C.CKA_SIGN, C.CKA_SIGN_RECOVER, C.CKA_DECRYPT, C.CKA_UNWRAP, C.CKA_DERIVE];
     const attributes = step(this.label, "reading key attributes", () => api.C_GetAttributeValue(this.#admin, key, types.map((type) => ({ type }))));
@@ -330,10 +318,15 @@ export class Pkcs11Token {
   }
 
   #openSession(): Handle {
-    const C = this.#library.C;
-    const session = step(this.label, "opening a session", () => this.#library.api.C_OpenSession(this.#slot, C.CKF_SERIAL_SESSION | C.CKF_RW_SESSION));
+    const session = openSession(this.#library, this.#slot, this.label);
     this.#open.push(session);
     return session;
+  }
+
+  #privateKey(label: string): Handle {
+    const key = this.#find(label, this.#library.C.CKO_PRIVATE_KEY);
+    if (!key) throw new Pkcs11TokenError(`the token ${this.label} holds no private key labelled ${label}`);
+    return key;
   }
 
   #find(label: string, objectClass: number): Handle | undefined {
@@ -452,6 +445,11 @@ function checkLabel(label: string): void {
   if (Buffer.byteLength(label) > LABEL_MAX_BYTES || !/^[\x21-\x7e]+$/.test(label)) {
     throw new Pkcs11TokenError(`a key label must be 1–${LABEL_MAX_BYTES} printable ASCII characters without spaces: ${JSON.stringify(label.slice(0, 80))}`);
   }
+}
+
+function openSession(library: Library, slot: Handle, token: string): Handle {
+  const { api, C } = library;
+  return step(token, "opening a session", () => api.C_OpenSession(slot, C.CKF_SERIAL_SESSION | C.CKF_RW_SESSION));
 }
 
 function closeQuietly(library: Library, session: Handle): void {

@@ -50,8 +50,8 @@ export class CaKeys {
     const token = this.token;
     const label = keyLabel(type, generation);
     return asServiceError(async () => {
-      const publicKey = await token.generateRsaKey(label);
-      return { publicKey, signer: token.signer(label), stored: pkcs11Uri(token.label, label) };
+      const signer = await token.generateRsaKey(label);
+      return { publicKey: signer.publicKey, signer, stored: pkcs11Uri(token.label, label) };
     });
   }
 

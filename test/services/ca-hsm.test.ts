@@ -185,6 +185,8 @@ describe("openjpki init with an HSM", () => {
       const r = await cli(["init", "--data", data, "--json"], env);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(r.json().caKeys, { kind: "hsm", token: "other-token", module: SOFTHSM_MODULE });
+      const listed = execFileSync("pkcs11-tool", ["--module", SOFTHSM_MODULE, "--token-label", "other-token", "--login", "--pin", PIN, "--list-objects", "--type", "privkey"], { encoding: "utf8" });
+      assert.equal(listed.match(/label:\s+openjpki-(sign|auth)-ca-1-[0-9a-f]{8}/g)?.length, 2, listed);
       assert.match(r.stderr, /with the sign and auth CA \(HSM トークン other-token 内の鍵 \/ keys in the HSM token other-token\)/);
       const text = await cli(["init", "--data", data], env);
       assert.match(text.stdout, /new CA keys: HSM token other-token/);
