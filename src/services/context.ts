@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { resolve, join } from "node:path";
 import { openStore, type Store } from "../store/database.ts";
+import { checkMaxLag } from "../store/replica-reads.ts";
 import { DEFAULT_MUNICIPALITIES, isValidMunicipalityCode, type Municipality } from "../config/municipalities.ts";
 import { DEFAULT_DATA_DIR, DEFAULT_SETTINGS, type Settings } from "../config/defaults.ts";
 import type { CaType } from "../pki/jpki-profile.ts";
@@ -112,10 +113,12 @@ export class Context {
     };
     const clock = options.clock ?? systemClock;
     const databaseUrl = options.databaseUrl ?? env.OPENJPKI_DATABASE_URL;
+    const replica = replicaFrom(env);
     const store = await openStore({
       ...(databaseUrl
         ? { postgresUrl: databaseUrl, ...(options.databaseSchema ? { postgresSchema: options.databaseSchema } : {}) }
         : { sqlitePath: join(dataDir, "openjpki.sqlite") }),
+      ...(replica ? { postgresReplica: replica } : {}),
       encoders: MIGRATION_ENCODERS,
     });
     let caKeys: CaKeys | undefined;
@@ -183,4 +186,23 @@ async function seedMunicipalities(store: Store, municipalities: readonly Municip
     )
     .onConflict((oc) => oc.column("code").doNothing())
     .execute();
+}
+
+/** The default bound on how far behind the primary a standby read may be (REVOKE-LATENCY allows 1 s). */
+export const DEFAULT_REPLICA_MAX_LAG_MS = 250;
+
+/** OPENJPKI_DATABASE_REPLICA_URL and OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS, checked. */
+function replicaFrom(env: NodeJS.ProcessEnv): { url: string; maxLagMs: number } | undefined {
+  const url = env.OPENJPKI_DATABASE_REPLICA_URL;
+  const lag = env.OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS;
+  if (!url) {
+    if (lag) throw new Error("OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS is set without OPENJPKI_DATABASE_REPLICA_URL");
+    return undefined;
+  }
+  if (lag !== undefined && !/^\d{1,6}$/.test(lag)) {
+    throw new RangeError(`OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS must be a whole number of milliseconds, not ${JSON.stringify(lag)}`);
+  }
+  const maxLagMs = lag === undefined ? DEFAULT_REPLICA_MAX_LAG_MS : Number(lag);
+  checkMaxLag(maxLagMs);
+  return { url, maxLagMs };
 }

@@ -2,7 +2,7 @@ import { createHash, generateKeyPair, X509Certificate } from "node:crypto";
 import { promisify } from "node:util";
 import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
-import { bytes, type Store } from "../store/database.ts";
+import { bytes, type StatusReadOptions, type Store } from "../store/database.ts";
 import { hex } from "../pki/asn1.ts";
 import { bytesEqual } from "../profile/der-reader.ts";
 import { wholeSeconds } from "../pki/der.ts";
@@ -311,12 +311,12 @@ export class OcspResponder {
    * without it the first CertID's issuer decides. A CertID of another CA → unauthorized.
    * Throws OcspRequestError for requests to answer with an OCSP error response.
    */
-  async answer(requestDer: Uint8Array, expected?: CaType): Promise<OcspAnswer> {
-    return (await this.answerAndKey(requestDer, expected)).answer;
+  async answer(requestDer: Uint8Array, expected?: CaType, options: StatusReadOptions = {}): Promise<OcspAnswer> {
+    return (await this.answerAndKey(requestDer, expected, options)).answer;
   }
 
   /** answer(), plus where a cacheable single answer sits in the cache (for the GET path map). */
-  private async answerAndKey(requestDer: Uint8Array, expected?: CaType): Promise<{ answer: OcspAnswer; cached?: CachedPath }> {
+  private async answerAndKey(requestDer: Uint8Array, expected?: CaType, options: StatusReadOptions = {}): Promise<{ answer: OcspAnswer; cached?: CachedPath }> {
     let request;
     try {
       request = parseOcspRequest(requestDer);
@@ -329,9 +329,10 @@ export class OcspResponder {
       return { answer: { der: OCSP_UNAUTHORIZED, lookups: 0 } };
     }
     await this.rollOverIfDue(type);
-    if (request.requests.length === 1 && !request.nonce) return this.answerCacheable(type, request.requests[0]!);
+    // A read that must come from the primary skips the caches too (they may vouch by a standby's version).
+    if (request.requests.length === 1 && !request.nonce && !options.primary) return this.answerCacheable(type, request.requests[0]!);
 
-    const states = await Promise.all(request.requests.map((certId) => this.stateOf(type, certId)));
+    const states = await Promise.all(request.requests.map((certId) => this.stateOfSerial(type, hex(certId.serial), options)));
     const thisUpdate = new Date(wholeSeconds(this.clock()) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + this.settings.ocspValiditySeconds * 1000);
     const responder = this.responder(type);
@@ -407,8 +408,11 @@ export class OcspResponder {
     if (entry.stateKey === UNKNOWN_STATE.key) return (await this.stateOfSerial(type, serialHex)).key === entry.stateKey;
     const version = (await this.#revocations.current())[type];
     if (entry.checkedAtVersion === version) return true;
-    if ((await this.stateOfSerial(type, serialHex)).key !== entry.stateKey) return false;
-    entry.checkedAtVersion = version;
+    const { state, version: seenAt } = await this.stateAndVersion(type, serialHex);
+    if (state.key !== entry.stateKey) return false;
+    // The version read with the state, in one snapshot: not `version` above, which may come from
+    // another source (a standby further on than the one the state came from, or the primary).
+    entry.checkedAtVersion = seenAt;
     return true;
   }
 
@@ -434,13 +438,15 @@ export class OcspResponder {
   }
 
   /** The certificate's status from the store, and a key that changes whenever the status does. */
-  private stateOf(type: CaType, certId: OcspCertId): Promise<CertificateState> {
-    return this.stateOfSerial(type, hex(certId.serial));
+  private async stateOfSerial(type: CaType, serialHex: string, options: StatusReadOptions = {}): Promise<CertificateState> {
+    return (await this.stateAndVersion(type, serialHex, options)).state;
   }
 
-  private async stateOfSerial(type: CaType, serialHex: string): Promise<CertificateState> {
-    if (!isOurSerialHex(serialHex)) return UNKNOWN_STATE; // not looked up
-    return certificateState(await this.store.certificateStatus(type, serialHex));
+  /** The state, and the CA's revocation version of the same snapshot (undefined for certificates not ours or unknown). */
+  private async stateAndVersion(type: CaType, serialHex: string, options: StatusReadOptions = {}): Promise<{ state: CertificateState; version?: number }> {
+    if (!isOurSerialHex(serialHex)) return { state: UNKNOWN_STATE }; // not looked up
+    const row = await this.store.certificateStatus(type, serialHex, options);
+    return row ? { state: certificateState(row), version: Number(row.version ?? 0) } : { state: UNKNOWN_STATE };
   }
 }
 

@@ -7,13 +7,15 @@ import type { Clock } from "./clock.ts";
 /**
  * The relying-party verifier the server's own services use (portal login, kiosk, app): our two
  * roots as trust anchors, and OCSP answered by our responder in-process (the same answers its
- * HTTP endpoint gives), with a nonce, so every check sees the status as of that moment.
+ * HTTP endpoint gives), with a nonce, so every check sees the status as of that moment — read
+ * from the PostgreSQL primary even when a standby serves the OCSP endpoint (a login or a kiosk
+ * issuance must not ride on a standby's lag, nor miss a certificate this node just issued).
  */
 export function ownVerifier(ca: CertificateAuthorities, ocsp: OcspResponder, clock: Clock): Verifier {
   return createVerifier({
     trustAnchors: { sign: [ca.authority("sign").certificateDer], auth: [ca.authority("auth").certificateDer] },
     revocation: {
-      ocsp: { fetch: async (_url, requestDer) => (await ocsp.answer(requestDer)).der, useNonce: true },
+      ocsp: { fetch: async (_url, requestDer) => (await ocsp.answer(requestDer, undefined, { primary: true })).der, useNonce: true },
       prefer: "ocsp",
     },
     now: clock,

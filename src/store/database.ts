@@ -4,6 +4,7 @@ import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, Sqlite
 import type { Database } from "./schema.ts";
 import { PreparedStatementPool } from "./postgres-prepared.ts";
 import { migrationProvider, type MigrationEncoders } from "./migrations.ts";
+import { ReplicaReads } from "./replica-reads.ts";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -14,6 +15,11 @@ export interface StoreOptions {
   postgresUrl?: string;
   /** PostgreSQL only: a schema to work in (created if missing). Tests use one each. */
   postgresSchema?: string;
+  /**
+   * PostgreSQL only: a hot standby of the primary for the OCSP status reads, used only while it
+   * is at most `maxLagMs` behind (src/store/replica-reads.ts).
+   */
+  postgresReplica?: { url: string; maxLagMs: number };
   /** Encoders for data migrations (see MigrationEncoders); needed only when old rows must be converted. */
   encoders?: MigrationEncoders;
 }
@@ -25,6 +31,22 @@ export interface CertificateStatusRow {
   revocation_reason: string | null;
 }
 
+/**
+ * A certificate's status with its CA's revocation version read in the same statement, so from
+ * one snapshot: "good" seen with version V holds for every snapshot, of any server, whose version
+ * is V (every revocation bumps it). The OCSP responder caches "good" under this version, never
+ * under one read separately, so no mix of sources (primary, standby) can pin a stale "good".
+ */
+export interface CertificateStatusWithVersion extends CertificateStatusRow {
+  /** null when the CA has no revocation yet (version 0). */
+  version: number | string | null;
+}
+
+export interface StatusReadOptions {
+  /** Read from the primary even when a standby qualifies (in-process checks such as logins). */
+  primary?: boolean;
+}
+
 export interface Store {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
@@ -33,13 +55,15 @@ export interface Store {
    * so it skips the query builder: on SQLite it is one prepared statement, compiled once, on the
    * read-only connection; on PostgreSQL it goes straight to the pool of named statements.
    */
-  certificateStatus(type: "sign" | "auth", serialHex: string): Promise<CertificateStatusRow | undefined>;
+  certificateStatus(type: "sign" | "auth", serialHex: string, options?: StatusReadOptions): Promise<CertificateStatusWithVersion | undefined>;
   /**
    * Each CA's revocation version (bumped by every revocation in its transaction). The OCSP
    * responder asks it once per event-loop turn under load, so it takes the same committed-data
    * fast path as certificateStatus.
    */
   revocationVersions(): Promise<RevocationVersionRow[]>;
+  /** Set when the status reads may go to a standby (StoreOptions.postgresReplica): where they went. */
+  readonly replicaReads?: ReplicaReads;
   close(): Promise<void>;
 }
 
@@ -50,6 +74,9 @@ export interface RevocationVersionRow {
 
 /** Open the store and bring its schema up to date. */
 export async function openStore(options: StoreOptions): Promise<Store> {
+  if (options.postgresReplica && !options.postgresUrl) {
+    throw new Error("a PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) needs the PostgreSQL primary too (OPENJPKI_DATABASE_URL)");
+  }
   const { db, dialect, certificateStatus, revocationVersions, close, migrated } = options.postgresUrl ? await openPostgres(options) : await openSqlite(options);
   // Kysely looks for its migration tables in every schema unless told which: with a schema per
   // PostgreSQL test run, one run would see another's tables and skip creating its own.
@@ -71,11 +98,18 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   }
   // Only now may PostgreSQL statements be prepared by name: one prepared while a migration
   // changed its table would be stale.
-  migrated();
-  return { db, dialect, certificateStatus, revocationVersions, close };
+  let replicaReads: ReplicaReads | undefined;
+  try {
+    replicaReads = await migrated();
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { db, dialect, certificateStatus, revocationVersions, close, ...(replicaReads ? { replicaReads } : {}) };
 }
 
-const STATUS_SQL = "select status, revoked_at, revocation_reason from certificates where ca_type = ? and serial_hex = ?";
+const STATUS_SQL =
+  "select status, revoked_at, revocation_reason, (select version from revocation_versions where ca_type = ?) as version from certificates where ca_type = ? and serial_hex = ?";
 const VERSIONS_SQL = "select ca_type, version from revocation_versions";
 
 async function openSqlite(options: StoreOptions) {
@@ -109,14 +143,14 @@ async function openSqlite(options: StoreOptions) {
       return statement.all(...parameters);
     };
   };
-  const statusRows = committedRead<CertificateStatusRow>(STATUS_SQL);
-  const certificateStatus = async (type: "sign" | "auth", serialHex: string) => (await statusRows(type, serialHex))[0];
+  const statusRows = committedRead<CertificateStatusWithVersion>(STATUS_SQL);
+  const certificateStatus = async (type: "sign" | "auth", serialHex: string) => (await statusRows(type, type, serialHex))[0];
   const revocationVersions = committedRead<RevocationVersionRow>(VERSIONS_SQL);
   const close = async () => {
     if (!shared) reader.close();
     await db.destroy();
   };
-  return { db, dialect: "sqlite" as const, certificateStatus, revocationVersions, close, migrated: () => {} };
+  return { db, dialect: "sqlite" as const, certificateStatus, revocationVersions, close, migrated: async (): Promise<ReplicaReads | undefined> => undefined };
 }
 
 /**
@@ -224,12 +258,37 @@ async function openPostgres(options: StoreOptions) {
   });
   const prepared = new PreparedStatementPool(pool);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: prepared }) });
+  let replicaReads: ReplicaReads | undefined;
   // The fast paths skip the query builder but not the prepared-statement pool: named once they
   // repeat, and prepared again if another node's migration changes their table.
-  const statusSql = STATUS_SQL.replace("?", "$1").replace("?", "$2");
-  const certificateStatus = async (type: "sign" | "auth", serialHex: string) => (await prepared.query<CertificateStatusRow>(statusSql, [type, serialHex]))[0];
-  const revocationVersions = () => prepared.query<RevocationVersionRow>(VERSIONS_SQL);
-  return { db, dialect: "postgres" as const, certificateStatus, revocationVersions, close: () => db.destroy(), migrated: () => prepared.enable() };
+  const statusSql = STATUS_SQL.replace("?", "$1").replace("?", "$1").replace("?", "$2");
+  const certificateStatus = async (type: "sign" | "auth", serialHex: string, options: StatusReadOptions = {}) => {
+    const onPrimary = () => prepared.query<CertificateStatusWithVersion>(statusSql, [type, serialHex]);
+    // The standby gets its values as literals (one round trip with the replay positions around
+    // the statement), so only values that cannot be anything but a CA type and a serial go there.
+    if (!replicaReads || options.primary || (type !== "sign" && type !== "auth") || !/^[0-9A-F]{32}$/.test(serialHex)) return (await onPrimary())[0];
+    return (await replicaReads.read(STATUS_SQL.replace("?", `'${type}'`).replace("?", `'${type}'`).replace("?", `'${serialHex}'`), onPrimary))[0];
+  };
+  const revocationVersions = () => {
+    const onPrimary = () => prepared.query<RevocationVersionRow>(VERSIONS_SQL);
+    return replicaReads ? replicaReads.read(VERSIONS_SQL, onPrimary) : onPrimary();
+  };
+  const replica = options.postgresReplica;
+  const migrated = async () => {
+    prepared.enable();
+    if (!replica) return undefined;
+    const standbySchema = schema ?? searchPathSchemaOf(options.postgresUrl!);
+    replicaReads = await ReplicaReads.open(pool, { replicaUrl: replica.url, maxLagMs: replica.maxLagMs, ...(standbySchema ? { schema: standbySchema } : {}) });
+    // This process's own revocations show on its next status read: the standby must first pass a
+    // primary position noted after the commit.
+    prepared.onRevocationCommitted = () => replicaReads?.noteRevocationCommitted();
+    return replicaReads;
+  };
+  const close = async () => {
+    await replicaReads?.close();
+    await db.destroy();
+  };
+  return { db, dialect: "postgres" as const, certificateStatus, revocationVersions, close, migrated };
 }
 
 /** The one schema a connection string's `options=-c search_path=NAME` names, if it names exactly one plain one. */

@@ -42,6 +42,8 @@ const STALE_PLAN = { code: "0A000", routine: "RevalidateCachedQuery" };
 /** invalid_sql_statement_name: the connection does not know the statement (closed after a client-side error, say). */
 const UNKNOWN_STATEMENT = "26000";
 const MAX_RENAMES = 3;
+/** A statement that changes a CA's revocation version: every revocation runs one (src/services/revocation.ts). */
+const WRITES_REVOCATION_VERSION = /^\s*(insert|update|with)\b[\s\S]*\brevocation_versions\b/i;
 
 export class PreparedStatementPool implements PostgresPool {
   readonly #pool: Pool;
@@ -54,6 +56,12 @@ export class PreparedStatementPool implements PostgresPool {
   readonly #maxNamed: number;
   readonly #maxParameters: number;
   #enabled = false;
+  /**
+   * Called once a transaction (or a lone statement) that changed a revocation version has ended
+   * on its connection — committed, or rolled back, which only costs a needless call. The replica
+   * reads use it to give this process its own revocations at once (src/store/replica-reads.ts).
+   */
+  onRevocationCommitted: (() => void) | undefined;
 
   constructor(pool: Pool, options: PreparedStatementOptions = {}) {
     this.#pool = pool;
@@ -111,7 +119,23 @@ export class PreparedStatementPool implements PostgresPool {
       if (name === undefined || renames === undefined) return name;
       return renames > MAX_RENAMES ? undefined : `${name}_${renames}`;
     };
+    let revocationPending = false;
+    const noteRevocation = (sql: string) => {
+      if (!this.onRevocationCommitted) return;
+      if (!revocationPending && WRITES_REVOCATION_VERSION.test(sql)) revocationPending = true;
+      if (revocationPending && client.getTransactionStatus() === "I") {
+        revocationPending = false;
+        this.onRevocationCommitted();
+      }
+    };
     const query = async <R>(sql: string, parameters: readonly unknown[]): Promise<PostgresQueryResult<R>> => {
+      try {
+        return await run<R>(sql, parameters);
+      } finally {
+        noteRevocation(sql);
+      }
+    };
+    const run = async <R>(sql: string, parameters: readonly unknown[]): Promise<PostgresQueryResult<R>> => {
       const values = parameters as unknown[]; // read only: node-postgres copies the values it sends
       const name = nameOnThisConnection(sql, values.length);
       if (name === undefined) return asKysely(await client.query(sql, values));

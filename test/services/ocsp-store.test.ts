@@ -6,20 +6,18 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { AsnConvert } from "@peculiar/asn1-schema";
-import { BasicOCSPResponse, OCSPResponse } from "@peculiar/asn1-ocsp";
 import { Context } from "../../src/services/context.ts";
 import { fixedClock } from "../../src/services/clock.ts";
 import { OcspRefresher } from "../../src/services/ocsp-refresher.ts";
 import { dropPostgresSchema } from "../../src/store/database.ts";
 import type { StoredOcspResponse } from "../../src/services/ocsp-response-store.ts";
-import { certIdFor, ocspIssuerFromCertificate, type OcspCertId } from "../../src/pki/ocsp.ts";
-import { DER_NULL, contextTag, octetString, oid, seq, tlv, unsignedInteger } from "../../src/pki/der.ts";
+import { certIdFor, ocspIssuerFromCertificate } from "../../src/pki/ocsp.ts";
 import type { CaType } from "../../src/pki/jpki-profile.ts";
 import type { Settings } from "../../src/config/defaults.ts";
 import { backends, TEST_PASSPHRASE, type Backend } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
 import { openssl } from "../helpers/test-pki.ts";
+import { readAnswer, requestDer } from "../helpers/ocsp.ts";
 
 // openssl checks answers against the real clock, so "now" follows it (whole seconds).
 const T0 = new Date(Math.floor(Date.now() / 1000) * 1000);
@@ -56,25 +54,6 @@ function stores(backend: Backend): Stores {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/** An OCSPRequest for one CertID, SHA-1 with NULL parameters unless the CertID says otherwise. */
-function requestDer(certId: OcspCertId, options: { nonce?: boolean; absentParameters?: boolean } = {}): Uint8Array {
-  const algorithm = certId.hashAlgorithm === "sha1" ? oid("1.3.14.3.2.26") : oid("2.16.840.1.101.3.4.2.1");
-  const algorithmId = options.absentParameters ? seq(algorithm) : seq(algorithm, DER_NULL);
-  const reqCert = seq(algorithmId, octetString(certId.issuerNameHash), octetString(certId.issuerKeyHash), unsignedInteger(certId.serial));
-  const parts = [seq(seq(reqCert))];
-  if (options.nonce) parts.push(tlv(contextTag(2, true), seq(seq(oid("1.3.6.1.5.5.7.48.1.2"), octetString(octetString(randomBytes(16)))))));
-  return seq(seq(...parts));
-}
-
-/** What an answer says: its one SingleResponse's status and thisUpdate. */
-function readAnswer(der: Uint8Array): { status: "good" | "revoked" | "unknown"; thisUpdate: Date; serialHex: string } {
-  const response = AsnConvert.parse(der, OCSPResponse);
-  assert.equal(response.responseStatus, 0, "successful");
-  const single = AsnConvert.parse(response.responseBytes!.response.buffer, BasicOCSPResponse).tbsResponseData.responses[0]!;
-  const status = single.certStatus.good !== undefined ? "good" : single.certStatus.revoked ? "revoked" : "unknown";
-  return { status, thisUpdate: single.thisUpdate, serialHex: Buffer.from(single.certID.serialNumber).toString("hex").toUpperCase() };
 }
 
 async function addResident(context: Context, i = 0): Promise<string> {
@@ -337,6 +316,30 @@ for (const backend of backends()) {
         assert.deepEqual(reads, [`sign:${stranger}`, `sign:${stranger}`], "unknown answers are checked on every request (issuing bumps no version)");
       } finally {
         context.store.certificateStatus = status;
+      }
+    });
+
+    test("a version read ahead of the status (another source: a standby further on, or the primary) pins no stale 'good'", async () => {
+      const context = await s.open(T0);
+      const other = await s.open(T0);
+      const [serial] = await addRows(context, "sign", 1);
+      const path = Buffer.from(requestDer(certIdOf(context, "sign", serial!))).toString("base64");
+      await context.ocsp.answerGet(path, "sign");
+      await context.ocsp.answerGet(path, "sign"); // confirmed: cached under the current version
+      const versions = context.store.revocationVersions;
+      const current = Number((await versions()).find((row) => row.ca_type === "sign")?.version ?? 0);
+      // The version source already shows the revocation about to commit; the status source does not yet.
+      context.store.revocationVersions = async () => [{ ca_type: "sign", version: current + 1 }];
+      try {
+        assert.equal(readAnswer((await context.ocsp.answerGet(path, "sign")).der).status, "good", "the status source still says good");
+        await other.ca.revoke({ type: "sign", serialHex: serial!, reason: "keyCompromise", by: "operator" }); // now both show it
+        assert.equal(
+          readAnswer((await context.ocsp.answerGet(path, "sign")).der).status,
+          "revoked",
+          "'good' was vouched for by the version seen with it, not by the one read ahead",
+        );
+      } finally {
+        context.store.revocationVersions = versions;
       }
     });
 

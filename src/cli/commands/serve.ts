@@ -34,6 +34,9 @@ export const serve: Command = {
     io.stdout(
       `OpenJPKI を起動しました / OpenJPKI is serving on ${server.url}\n` +
         `  データ / data: ${context.dataDir} (${context.store.dialect})\n` +
+        (context.store.replicaReads
+          ? `  失効状態の読み取り / status reads: PostgreSQL スタンバイ（遅れ ${context.store.replicaReads.maxLagMs} ms まで、超えればプライマリ）/ standby, at most ${context.store.replicaReads.maxLagMs} ms behind, else the primary\n`
+          : "") +
         `  署名用 CA / signing CA:        ${server.url}/ca/sign.crt\n` +
         `  利用者証明用 CA / auth CA:     ${server.url}/ca/auth.crt\n` +
         `  失効情報 / revocation status: ${server.url}/ocsp/sign, ${server.url}/crl/sign.crl (and auth)\n` +

@@ -1,0 +1,356 @@
+/**
+ * The OCSP status reads (a certificate's status, the CAs' revocation versions) sent to a
+ * PostgreSQL hot standby when — and only when — the standby is provably recent enough.
+ *
+ * A responder must not say "good" about a revoked certificate for longer than a known bound, and
+ * it caches "good" under the CA's revocation version (OcspResponder.stillHolds): a version read
+ * from a newer source and a status read from an older one would pin a stale "good" until that
+ * CA's next revocation. So every read here obeys two rules, whichever server answers it:
+ *
+ * - **Bounded staleness.** A standby read sees every commit made on the primary at least
+ *   `maxLagMs` before the read began. A monitor notes the primary's WAL insert position every
+ *   `pollMs` (`pg_current_wal_insert_lsn()`: a commit is visible only once its record is
+ *   inserted, with or without synchronous commit) and when it started asking; a standby read
+ *   must find the standby's replay position — read in the same round trip, *before* the data
+ *   statement takes its snapshot — at or past a position noted no more than `maxLagMs` ago.
+ * - **Reads never go back in time.** Within this process, a read that starts after another one
+ *   ended sees at least what that one saw: a standby read raises a floor to the replay position
+ *   read *after* its data statement (an upper bound of its snapshot; behind a load balancer the
+ *   next connection may reach a standby further behind), and a read on the primary, or a
+ *   revocation committed by this process, lets the next standby read proceed only against a
+ *   primary position noted after it.
+ *
+ * - **One history.** Positions compare only on one timeline: each note carries the primary's
+ *   timeline, and a standby read counts only if the standby is streaming that timeline
+ *   (`pg_stat_wal_receiver.received_tli`, which needs `pg_read_all_stats` on the standby). After a
+ *   failover a standby left on the old timeline — its replay position perhaps past the new
+ *   primary's — is passed over, and the notes and the floor start again.
+ *
+ * The caching rule does not rest on these alone: the responder caches "good" under the version
+ * read in the same statement as the status (Store.certificateStatus), true of that one snapshot.
+ * Anything else — no recent note, a standby behind, down, slow (timeouts of about `maxLagMs`, at
+ * most 1 s), of another cluster, with other tables, or not in recovery — sends the read to the
+ * primary. So a standby can only
+ * add at most `maxLagMs` to the time a revocation takes to show, never make it unbounded.
+ * Clocks are monotonic (performance.now()).
+ */
+import { performance } from "node:perf_hooks";
+import type { Pool, PoolClient } from "pg";
+
+export interface ReplicaReadOptions {
+  /** The standby's connection string. */
+  replicaUrl: string;
+  /** The most a standby read may lag the primary, in milliseconds (also its timeouts' scale). */
+  maxLagMs: number;
+  /** How often the primary's WAL position is noted; default maxLagMs / 5. */
+  pollMs?: number;
+  /** The schema the primary's connections work in (the standby's get the same search_path). */
+  schema?: string;
+  /** After a standby failure, how long reads go to the primary before it is tried again; default 1 s. */
+  retryAfterMs?: number;
+}
+
+/** Where reads went, and why some went to the primary (for tests, diagnostics and benchmarks). */
+export interface ReplicaReadStats {
+  standby: number;
+  primary: number;
+  /** Primary reads because no primary position was noted recently enough (or since a primary read or revocation). */
+  noRecentPosition: number;
+  /** Primary reads because the standby had not replayed far enough. */
+  standbyBehind: number;
+  /** Primary reads because the standby failed, timed out or is skipped after a failure. */
+  standbyFailed: number;
+}
+
+export const MAX_LAG_LIMITS = { min: 50, max: 60_000 } as const;
+/** The longest a standby connection or read may take before the primary answers instead. */
+const MAX_TIMEOUT_MS = 1_000;
+/** The primary's position is noted at least this far apart. */
+const MIN_POLL_MS = 10;
+/** How the standby's connections name themselves (pg_stat_activity). */
+export const STANDBY_APPLICATION_NAME = "openjpki-status-reads";
+const DEFAULT_RETRY_AFTER_MS = 1_000;
+/** Positions kept; the oldest one still recent enough is the one a standby read must reach. */
+const POSITIONS_KEPT = 64;
+
+interface Noted {
+  /** performance.now() when the primary was asked (its answer is at least as new as this instant). */
+  askedAt: number;
+  lsn: bigint;
+  timeline: number;
+}
+
+/** What a standby must match, read from the primary at start. */
+interface Identity {
+  systemIdentifier: string;
+  /** The OIDs of the tables the reads use, as the primary's search_path resolves them (a physical copy has the same). */
+  tables: string;
+}
+
+const IDENTITY_SQL =
+  "select system_identifier::text as id, pg_is_in_recovery() as recovery, " +
+  "concat_ws(',', to_regclass('certificates')::oid, to_regclass('revocation_versions')::oid) as tables from pg_control_system()";
+/** The replay position, and the timeline the standby streams (NULL when not streaming, or without pg_read_all_stats). */
+const REPLAY_SQL = "select pg_last_wal_replay_lsn()::text as lsn, (select received_tli from pg_stat_wal_receiver where status = 'streaming') as tli";
+
+export class ReplicaReads {
+  readonly stats: ReplicaReadStats = { standby: 0, primary: 0, noRecentPosition: 0, standbyBehind: 0, standbyFailed: 0 };
+  readonly #primary: Pool;
+  readonly #standby: Pool;
+  readonly #maxLagMs: number;
+  readonly #pollMs: number;
+  readonly #retryAfterMs: number;
+  readonly #identity: Identity;
+  /** XLOG_BLCKSZ and the WAL segment size, for positions just past a page header (see #reachable). */
+  readonly #walBlock: bigint;
+  readonly #walSegment: bigint;
+  /** Standby connections checked to belong to the primary's cluster. */
+  readonly #checked = new WeakSet<PoolClient>();
+  /** Noted primary positions, oldest first. */
+  #noted: Noted[] = [];
+  /** Standby reads must reach at least this (raised by each standby read's after-position). */
+  #floor = 0n;
+  /** performance.now() after the latest primary read or revocation commit of this process. */
+  #primaryMark = -Infinity;
+  #skipStandbyUntil = -Infinity;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #polling: Promise<void> | undefined;
+  #closed = false;
+
+  private constructor(primary: Pool, standby: Pool, identity: Identity, wal: { block: bigint; segment: bigint }, options: ReplicaReadOptions) {
+    this.#primary = primary;
+    this.#standby = standby;
+    this.#identity = identity;
+    this.#walBlock = wal.block;
+    this.#walSegment = wal.segment;
+    this.#maxLagMs = options.maxLagMs;
+    this.#pollMs = options.pollMs ?? Math.max(MIN_POLL_MS, Math.floor(options.maxLagMs / 5));
+    this.#retryAfterMs = options.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
+  }
+
+  /**
+   * Start routing. The standby must answer now and be a standby of the primary's cluster (same
+   * system identifier, in recovery): a wrong URL is an error at start, not a silent fallback.
+   */
+  static async open(primary: Pool, options: ReplicaReadOptions): Promise<ReplicaReads> {
+    checkMaxLag(options.maxLagMs);
+    const { default: pg } = await import("pg");
+    const timeout = Math.min(Math.max(options.maxLagMs, 50), MAX_TIMEOUT_MS);
+    const standby = new pg.Pool({
+      connectionString: standbyUrl(options.replicaUrl, options.schema),
+      max: 10,
+      connectionTimeoutMillis: timeout,
+      query_timeout: timeout,
+      application_name: STANDBY_APPLICATION_NAME,
+    });
+    // An idle standby connection that breaks must not crash the process; the next read falls back.
+    standby.on("error", () => {});
+    try {
+      const identity = (await primary.query<{ id: string; tables: string }>(IDENTITY_SQL)).rows[0]!;
+      const wal = (await primary.query<{ block: string; segment: string }>("select current_setting('wal_block_size') as block, (select setting from pg_settings where name = 'wal_segment_size') as segment")).rows[0]!;
+      const startCheck = await standby.query<{ id: string; recovery: boolean; tables: string }>(IDENTITY_SQL).catch((error: unknown) => {
+        throw new Error(`the PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) does not answer: ${(error as Error).message}`);
+      });
+      const row = startCheck.rows[0]!;
+      if (row.id !== identity.id) {
+        throw new Error(`the PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) is not a copy of the primary: system identifier ${row.id}, the primary's ${identity.id}`);
+      }
+      if (!row.recovery) throw new Error("the PostgreSQL server named by OPENJPKI_DATABASE_REPLICA_URL is not a standby (it is not in recovery)");
+      if (row.tables !== identity.tables) {
+        throw new Error(`the PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) resolves the store's tables to others than the primary (OIDs ${row.tables || "none"}, the primary's ${identity.tables}): give both the same schema (search_path)`);
+      }
+      const replay = (await standby.query<{ tli: number | null }>(REPLAY_SQL)).rows[0]!;
+      if (replay.tli === null) {
+        throw new Error(
+          "the PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) shows no streaming timeline (pg_stat_wal_receiver): it must stream from the primary, and its user needs pg_read_all_stats",
+        );
+      }
+      const reads = new ReplicaReads(primary, standby, { systemIdentifier: identity.id, tables: identity.tables }, { block: BigInt(wal.block), segment: BigInt(wal.segment) }, options);
+      await reads.#poll();
+      reads.#schedulePoll();
+      return reads;
+    } catch (error) {
+      await standby.end();
+      throw error;
+    }
+  }
+
+  /**
+   * Rows of one read-only statement, from the standby when it qualifies, else from the primary
+   * (`onPrimary`). `sql` goes to the standby as text in one round trip with the replay positions
+   * around it, so it must carry its values as literals the caller has validated.
+   */
+  async read<R>(sql: string, onPrimary: () => Promise<R[]>): Promise<R[]> {
+    const required = this.#requiredPosition();
+    if (required !== undefined) {
+      const rows = await this.#fromStandby<R>(sql, required);
+      if (rows) {
+        this.stats.standby += 1;
+        return rows;
+      }
+    }
+    const rows = await onPrimary();
+    this.stats.primary += 1;
+    this.#primaryMark = performance.now();
+    return rows;
+  }
+
+  /** The configured bound on how far behind the primary a standby read may be. */
+  get maxLagMs(): number {
+    return this.#maxLagMs;
+  }
+
+  /** This process committed a revocation on the primary: standby reads wait for a position noted after it. */
+  noteRevocationCommitted(): void {
+    this.#primaryMark = performance.now();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#pollTimer) clearTimeout(this.#pollTimer);
+    await this.#polling?.catch(() => {});
+    await this.#standby.end();
+  }
+
+  /** The position a standby read must reach now, or undefined when the read must go to the primary. */
+  #requiredPosition(): { lsn: bigint; timeline: number } | undefined {
+    const now = performance.now();
+    if (now < this.#skipStandbyUntil) {
+      this.stats.standbyFailed += 1;
+      return undefined;
+    }
+    // The oldest noted position that is recent enough and noted after the latest primary read:
+    // the least a standby must have replayed to meet both rules.
+    const earliest = Math.max(now - this.#maxLagMs, this.#primaryMark);
+    const noted = this.#noted.find((n) => n.askedAt >= earliest);
+    if (!noted) {
+      this.stats.noRecentPosition += 1;
+      return undefined;
+    }
+    return { lsn: noted.lsn > this.#floor ? noted.lsn : this.#floor, timeline: noted.timeline };
+  }
+
+  async #fromStandby<R>(sql: string, required: { lsn: bigint; timeline: number }): Promise<R[] | undefined> {
+    let client: PoolClient | undefined;
+    try {
+      client = await this.#standby.connect();
+      if (!this.#checked.has(client)) {
+        // A checked-out connection whose server goes away emits "error" besides failing its
+        // query; unheard, that event would crash the process.
+        client.on("error", () => {});
+        await this.#check(client);
+      }
+      const results = (await client.query(`${REPLAY_SQL}; ${sql}; select pg_last_wal_replay_lsn()::text as lsn`)) as unknown as { rows: unknown[] }[];
+      if (!Array.isArray(results) || results.length !== 3) throw new Error("the standby returned an unexpected number of results");
+      const first = results[0]!.rows[0] as { lsn: string | null; tli: number | null } | undefined;
+      const before = parseLsn(first?.lsn);
+      const after = lsnOf(results[2]!.rows);
+      client.release();
+      client = undefined;
+      if (before === undefined || after === undefined || first?.tli !== required.timeline || !this.#reachable(before, required.lsn)) {
+        this.stats.standbyBehind += 1;
+        return undefined;
+      }
+      if (after > this.#floor) this.#floor = after;
+      return results[1]!.rows as R[];
+    } catch {
+      // Down, slow, or not what it should be: the primary answers until the standby is tried again.
+      client?.release(true);
+      this.#skipStandbyUntil = performance.now() + this.#retryAfterMs;
+      this.stats.standbyFailed += 1;
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether a standby that has replayed to `replayed` holds everything up to the primary's
+   * `required` insert position. On a page boundary the primary reports its insert position past
+   * the new page's header (24 bytes; 40 at a segment's start) while the standby's replay stops at
+   * the boundary, and no record ends inside a header, so those two are the same place.
+   */
+  #reachable(replayed: bigint, required: bigint): boolean {
+    if (replayed >= required) return true;
+    const header = required % this.#walSegment === 40n ? 40n : required % this.#walBlock === 24n ? 24n : 0n;
+    return header > 0n && replayed >= required - header;
+  }
+
+  /** A connection (perhaps through a load balancer) must reach a standby of the primary's cluster, with the same tables. */
+  async #check(client: PoolClient): Promise<void> {
+    const { rows } = await client.query<{ id: string; recovery: boolean; tables: string }>(IDENTITY_SQL);
+    const row = rows[0];
+    if (row?.id !== this.#identity.systemIdentifier || row.recovery !== true || row.tables !== this.#identity.tables) {
+      throw new Error("not a standby of the primary's cluster, or other tables");
+    }
+    this.#checked.add(client);
+  }
+
+  async #poll(): Promise<void> {
+    const askedAt = performance.now();
+    // The WAL file name of the insert position starts with the timeline the primary writes.
+    const { rows } = await this.#primary.query<{ lsn: string; file: string }>(
+      "select lsn::text, pg_walfile_name(lsn) as file from (select pg_current_wal_insert_lsn() as lsn) as position",
+    );
+    const lsn = parseLsn(rows[0]?.lsn);
+    const timeline = Number.parseInt(rows[0]?.file?.slice(0, 8) ?? "", 16);
+    if (lsn === undefined || !Number.isInteger(timeline) || timeline < 1) throw new Error("the primary did not report its WAL position");
+    const last = this.#noted.at(-1);
+    if (last && last.timeline !== timeline) {
+      // A failover: positions of the old timeline say nothing about the new one.
+      this.#noted = [];
+      this.#floor = 0n;
+    }
+    this.#noted.push({ askedAt, lsn, timeline });
+    if (this.#noted.length > POSITIONS_KEPT) this.#noted.shift();
+  }
+
+  #schedulePoll(): void {
+    if (this.#closed) return;
+    this.#pollTimer = setTimeout(() => {
+      // A failed note is only a missed one: reads fall back to the primary once the last one ages.
+      this.#polling = this.#poll()
+        .catch(() => {})
+        .finally(() => {
+          this.#polling = undefined;
+          this.#schedulePoll();
+        });
+    }, this.#pollMs);
+    this.#pollTimer.unref();
+  }
+}
+
+/**
+ * The standby's connection string with the session settings the rules need added to whatever
+ * `options` it already has (node-postgres lets the URL's own `options` override a config field):
+ * READ COMMITTED, so that each of the three statements of a read takes its own snapshot and the
+ * first position read is a lower bound of the data statement's; and the primary's schema.
+ */
+export function standbyUrl(replicaUrl: string, schema: string | undefined): string {
+  let url: URL;
+  try {
+    url = new URL(replicaUrl);
+  } catch {
+    throw new Error("OPENJPKI_DATABASE_REPLICA_URL must be a postgres:// or postgresql:// URL");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") throw new Error("OPENJPKI_DATABASE_REPLICA_URL must be a postgres:// or postgresql:// URL");
+  const settings = [url.searchParams.get("options"), "-c default_transaction_isolation=read\\ committed", schema ? `-c search_path=${schema}` : undefined];
+  url.searchParams.set("options", settings.filter(Boolean).join(" "));
+  return url.toString();
+}
+
+/** The allowed range of OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS, checked with a message that names it. */
+export function checkMaxLag(maxLagMs: number): void {
+  if (!Number.isInteger(maxLagMs) || maxLagMs < MAX_LAG_LIMITS.min || maxLagMs > MAX_LAG_LIMITS.max) {
+    throw new RangeError(`OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS must be a whole number of milliseconds from ${MAX_LAG_LIMITS.min} to ${MAX_LAG_LIMITS.max}, not ${maxLagMs}`);
+  }
+}
+
+function lsnOf(rows: unknown[]): bigint | undefined {
+  return parseLsn((rows[0] as { lsn?: string | null } | undefined)?.lsn);
+}
+
+/** A pg_lsn's text form `XXXXXXXX/XXXXXXXX` as a number; undefined for NULL (not in recovery) or anything else. */
+export function parseLsn(text: string | null | undefined): bigint | undefined {
+  const match = /^([0-9A-F]{1,8})\/([0-9A-F]{1,8})$/i.exec(text ?? "");
+  if (!match) return undefined;
+  return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`);
+}
