@@ -17,8 +17,8 @@
  *   ended sees at least what that one saw: a standby read raises a floor to the replay position
  *   read *after* its data statement (an upper bound of its snapshot; behind a load balancer the
  *   next connection may reach a standby further behind), and a read on the primary, or a
- *   revocation committed by this process, lets the next standby read proceed only against a
- *   primary position noted after it.
+ *   revocation committed by this process, raises it to the primary's insert position read after
+ *   the statement or the commit.
  *
  * - **One history.** Positions compare only on one timeline: each note carries the primary's
  *   timeline, and a standby read counts only if the standby is streaming that timeline
@@ -65,6 +65,8 @@ export interface ReplicaReadStats {
 export const MAX_LAG_LIMITS = { min: 50, max: 60_000 } as const;
 /** The longest a standby connection or read may take before the primary answers instead. */
 const MAX_TIMEOUT_MS = 1_000;
+/** How long a start waits for a new store's tables to reach the standby. */
+const START_WAIT_MS = 10_000;
 /** The primary's position is noted at least this far apart. */
 const MIN_POLL_MS = 10;
 /** How the standby's connections name themselves (pg_stat_activity). */
@@ -110,8 +112,10 @@ export class ReplicaReads {
   #noted: Noted[] = [];
   /** Standby reads must reach at least this (raised by each standby read's after-position). */
   #floor = 0n;
-  /** performance.now() after the latest primary read or revocation commit of this process. */
+  /** performance.now() after a primary read or revocation of this process whose position could not be read. */
   #primaryMark = -Infinity;
+  /** This process's revocations whose primary position is still being read. */
+  #pendingNotes = 0;
   #skipStandbyUntil = -Infinity;
   #pollTimer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
@@ -151,7 +155,13 @@ export class ReplicaReads {
       const startCheck = await standby.query<{ id: string; recovery: boolean; tables: string }>(IDENTITY_SQL).catch((error: unknown) => {
         throw new Error(`the PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) does not answer: ${(error as Error).message}`);
       });
-      const row = startCheck.rows[0]!;
+      let row = startCheck.rows[0]!;
+      // A store created just now (its migrations ran on the primary a moment ago) may not have
+      // reached the standby yet: wait a little for its tables before calling them missing.
+      for (let waited = 0; row.tables === "" && identity.tables !== "" && row.recovery && waited < START_WAIT_MS; waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        row = (await standby.query<{ id: string; recovery: boolean; tables: string }>(IDENTITY_SQL)).rows[0]!;
+      }
       if (row.id !== identity.id) {
         throw new Error(`the PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) is not a copy of the primary: system identifier ${row.id}, the primary's ${identity.id}`);
       }
@@ -176,11 +186,11 @@ export class ReplicaReads {
   }
 
   /**
-   * Rows of one read-only statement, from the standby when it qualifies, else from the primary
-   * (`onPrimary`). `sql` goes to the standby as text in one round trip with the replay positions
-   * around it, so it must carry its values as literals the caller has validated.
+   * Rows of one read-only statement, from the standby when it qualifies, else from the primary.
+   * `sql` goes as text in one round trip with the positions around it, so it must carry its values
+   * as literals the caller has validated.
    */
-  async read<R>(sql: string, onPrimary: () => Promise<R[]>): Promise<R[]> {
+  async read<R>(sql: string): Promise<R[]> {
     const required = this.#requiredPosition();
     if (required !== undefined) {
       const rows = await this.#fromStandby<R>(sql, required);
@@ -189,10 +199,28 @@ export class ReplicaReads {
         return rows;
       }
     }
-    const rows = await onPrimary();
+    const rows = await this.#fromPrimary<R>(sql);
     this.stats.primary += 1;
-    this.#primaryMark = performance.now();
     return rows;
+  }
+
+  /**
+   * The primary's answer, with its insert position read after the statement (an upper bound of
+   * what the statement saw) raised into the floor: the next standby reads must have replayed that
+   * far. A position, not an instant: under steady load some primary read always ends after the
+   * latest note, and "wait for a note after it" would keep every read on the primary.
+   */
+  async #fromPrimary<R>(sql: string): Promise<R[]> {
+    const results = (await this.#primary.query(`${sql}; select pg_current_wal_insert_lsn()::text as lsn`)) as unknown as { rows: unknown[] }[];
+    if (!Array.isArray(results) || results.length !== 2) throw new Error("the primary returned an unexpected number of results");
+    this.#raiseFloor(lsnOf(results[1]!.rows));
+    return results[0]!.rows as R[];
+  }
+
+  /** Raise the floor to a primary position; without one, wait for a note taken after now instead. */
+  #raiseFloor(lsn: bigint | undefined): void {
+    if (lsn === undefined) this.#primaryMark = performance.now();
+    else if (lsn > this.#floor) this.#floor = lsn;
   }
 
   /** The configured bound on how far behind the primary a standby read may be. */
@@ -200,9 +228,17 @@ export class ReplicaReads {
     return this.#maxLagMs;
   }
 
-  /** This process committed a revocation on the primary: standby reads wait for a position noted after it. */
+  /**
+   * This process committed a revocation on the primary: standby reads go to the primary until
+   * the primary's position after the commit is known, and then must have replayed that far.
+   */
   noteRevocationCommitted(): void {
-    this.#primaryMark = performance.now();
+    this.#pendingNotes += 1;
+    this.#primary
+      .query<{ lsn: string }>("select pg_current_wal_insert_lsn()::text as lsn")
+      .then(({ rows }) => this.#raiseFloor(parseLsn(rows[0]?.lsn)))
+      .catch(() => this.#raiseFloor(undefined))
+      .finally(() => (this.#pendingNotes -= 1));
   }
 
   async close(): Promise<void> {
@@ -219,8 +255,12 @@ export class ReplicaReads {
       this.stats.standbyFailed += 1;
       return undefined;
     }
-    // The oldest noted position that is recent enough and noted after the latest primary read:
-    // the least a standby must have replayed to meet both rules.
+    if (this.#pendingNotes > 0) {
+      this.stats.noRecentPosition += 1;
+      return undefined;
+    }
+    // The oldest noted position that is recent enough (and, rarely, noted after a primary read
+    // whose position could not be read): the least a standby must have replayed.
     const earliest = Math.max(now - this.#maxLagMs, this.#primaryMark);
     const noted = this.#noted.find((n) => n.askedAt >= earliest);
     if (!noted) {

@@ -130,6 +130,22 @@ describe("OCSP status reads through a PostgreSQL hot standby", () => {
     }
   });
 
+  test("'unknown' from a standby recent enough but without the row yet is asked of the primary again", async () => {
+    const node = await withReplica(60_000); // a wide bound: the paused standby still qualifies
+    const other = await open();
+    await caughtUp();
+    await sleep(50);
+    await standbyClient.query("select pg_wal_replay_pause()");
+    try {
+      const serial = await issue(other, "sign", 10); // on the primary only
+      const standbyBefore = node.store.replicaReads!.stats.standby;
+      assert.equal(await ask(node, "sign", serial, true), "good", "not 'unknown' from the standby");
+      assert.equal(node.store.replicaReads!.stats.standby, standbyBefore + 1, "the standby did answer (without the row)");
+    } finally {
+      await standbyClient.query("select pg_wal_replay_resume()");
+    }
+  });
+
   test("another node's revocation: never 'good' once the lag bound has passed, and no stale 'good' pinned after the standby catches up", async () => {
     const node = await withReplica();
     const other = await open(); // another HTTP node, writing to the primary
@@ -164,6 +180,38 @@ describe("OCSP status reads through a PostgreSQL hot standby", () => {
     await sleep(2 * MAX_LAG_MS);
     for (let i = 0; i < 10; i++) assert.equal(await ask(node, "sign", revoked), "revoked", "still revoked once the standby serves again");
     assert.equal(await ask(node, "sign", stays), "good");
+  });
+
+  test("under steady concurrent load, reads return to the standby after a fallback (own revocation, replay paused a moment)", { timeout: 60_000 }, async () => {
+    const node = await withReplica();
+    const reads = node.store.replicaReads!;
+    const serials = [await issue(node, "auth", 8), await issue(node, "auth", 9)];
+    await caughtUp();
+    let running = true;
+    const load = Promise.all(
+      Array.from({ length: 16 }, async (_, i) => {
+        while (running) await ask(node, "auth", serials[i % 2]!, true);
+      }),
+    );
+    /** Wait (under the load) until some reads have been answered by the standby again. */
+    const standbyServesAgain = async (what: string) => {
+      const before = reads.stats.standby;
+      for (let i = 0; i < 200 && reads.stats.standby < before + 20; i++) await sleep(25);
+      assert.ok(reads.stats.standby >= before + 20, `${what}: the standby serves again under load (${JSON.stringify(reads.stats)})`);
+    };
+    try {
+      await standbyServesAgain("at first");
+      await node.ca.revoke({ type: "auth", serialHex: serials[1]!, reason: "keyCompromise", by: "operator" });
+      await standbyServesAgain("after this node's revocation");
+      await standbyClient.query("select pg_wal_replay_pause()");
+      await sleep(3 * MAX_LAG_MS);
+      await standbyClient.query("select pg_wal_replay_resume()");
+      await standbyServesAgain("after the standby fell behind");
+    } finally {
+      running = false;
+      await load;
+      await standbyClient.query("select pg_wal_replay_resume()");
+    }
   });
 
   test("a standby that is down costs a fallback to the primary, and is used again once back", async () => {
