@@ -267,15 +267,15 @@ async function openPostgres(options: StoreOptions) {
     // The standby gets its values as literals (one round trip with the replay positions around
     // the statement), so only values that cannot be anything but a CA type and a serial go there.
     if (!replicaReads || options.primary || (type !== "sign" && type !== "auth") || !/^[0-9A-F]{32}$/.test(serialHex)) return (await onPrimary())[0];
-    const routed = (await replicaReads.read<CertificateStatusWithVersion>(STATUS_SQL.replace("?", `'${type}'`).replace("?", `'${type}'`).replace("?", `'${serialHex}'`)))[0];
-    // "unknown" is asked of the primary too: a certificate issued moments ago, perhaps by this
-    // node, may not be on the standby yet, and an "unknown" answer may be kept by HTTP caches.
-    return routed ?? (await onPrimary())[0];
+    const { rows, from } = await replicaReads.read<CertificateStatusWithVersion>(
+      STATUS_SQL.replace("?", `'${type}'`).replace("?", `'${type}'`).replace("?", `'${serialHex}'`),
+    );
+    // "unknown" from the standby is asked of the primary too: a certificate issued moments ago,
+    // perhaps by this node, may not be there yet, and an "unknown" answer may be kept by HTTP caches.
+    return rows[0] ?? (from === "standby" ? (await onPrimary())[0] : undefined);
   };
-  const revocationVersions = () => {
-    const onPrimary = () => prepared.query<RevocationVersionRow>(VERSIONS_SQL);
-    return replicaReads ? replicaReads.read<RevocationVersionRow>(VERSIONS_SQL) : onPrimary();
-  };
+  const revocationVersions = async () =>
+    replicaReads ? (await replicaReads.read<RevocationVersionRow>(VERSIONS_SQL)).rows : prepared.query<RevocationVersionRow>(VERSIONS_SQL);
   const replica = options.postgresReplica;
   const migrated = async () => {
     prepared.enable();

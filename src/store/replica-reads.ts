@@ -9,7 +9,7 @@
  *
  * - **Bounded staleness.** A standby read sees every commit made on the primary at least
  *   `maxLagMs` before the read began. A monitor notes the primary's WAL insert position every
- *   `pollMs` (`pg_current_wal_insert_lsn()`: a commit is visible only once its record is
+ *   max-lag/5 (`pg_current_wal_insert_lsn()`: a commit is visible only once its record is
  *   inserted, with or without synchronous commit) and when it started asking; a standby read
  *   must find the standby's replay position — read in the same round trip, *before* the data
  *   statement takes its snapshot — at or past a position noted no more than `maxLagMs` ago.
@@ -42,12 +42,8 @@ export interface ReplicaReadOptions {
   replicaUrl: string;
   /** The most a standby read may lag the primary, in milliseconds (also its timeouts' scale). */
   maxLagMs: number;
-  /** How often the primary's WAL position is noted; default maxLagMs / 5. */
-  pollMs?: number;
   /** The schema the primary's connections work in (the standby's get the same search_path). */
   schema?: string;
-  /** After a standby failure, how long reads go to the primary before it is tried again; default 1 s. */
-  retryAfterMs?: number;
 }
 
 /** Where reads went, and why some went to the primary (for tests, diagnostics and benchmarks). */
@@ -71,7 +67,8 @@ const START_WAIT_MS = 10_000;
 const MIN_POLL_MS = 10;
 /** How the standby's connections name themselves (pg_stat_activity). */
 export const STANDBY_APPLICATION_NAME = "openjpki-status-reads";
-const DEFAULT_RETRY_AFTER_MS = 1_000;
+/** After a standby failure, how long reads go to the primary before it is tried again. */
+const RETRY_AFTER_MS = 1_000;
 /** Positions kept; the oldest one still recent enough is the one a standby read must reach. */
 const POSITIONS_KEPT = 64;
 
@@ -89,6 +86,12 @@ interface Identity {
   tables: string;
 }
 
+interface IdentityRow {
+  id: string;
+  recovery: boolean;
+  tables: string;
+}
+
 const IDENTITY_SQL =
   "select system_identifier::text as id, pg_is_in_recovery() as recovery, " +
   "concat_ws(',', to_regclass('certificates')::oid, to_regclass('revocation_versions')::oid) as tables from pg_control_system()";
@@ -101,7 +104,6 @@ export class ReplicaReads {
   readonly #standby: Pool;
   readonly #maxLagMs: number;
   readonly #pollMs: number;
-  readonly #retryAfterMs: number;
   readonly #identity: Identity;
   /** XLOG_BLCKSZ and the WAL segment size, for positions just past a page header (see #reachable). */
   readonly #walBlock: bigint;
@@ -128,8 +130,7 @@ export class ReplicaReads {
     this.#walBlock = wal.block;
     this.#walSegment = wal.segment;
     this.#maxLagMs = options.maxLagMs;
-    this.#pollMs = options.pollMs ?? Math.max(MIN_POLL_MS, Math.floor(options.maxLagMs / 5));
-    this.#retryAfterMs = options.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
+    this.#pollMs = Math.max(MIN_POLL_MS, Math.floor(options.maxLagMs / 5));
   }
 
   /**
@@ -139,7 +140,7 @@ export class ReplicaReads {
   static async open(primary: Pool, options: ReplicaReadOptions): Promise<ReplicaReads> {
     checkMaxLag(options.maxLagMs);
     const { default: pg } = await import("pg");
-    const timeout = Math.min(Math.max(options.maxLagMs, 50), MAX_TIMEOUT_MS);
+    const timeout = Math.min(options.maxLagMs, MAX_TIMEOUT_MS);
     const standby = new pg.Pool({
       connectionString: standbyUrl(options.replicaUrl, options.schema),
       max: 10,
@@ -150,9 +151,9 @@ export class ReplicaReads {
     // An idle standby connection that breaks must not crash the process; the next read falls back.
     standby.on("error", () => {});
     try {
-      const identity = (await primary.query<{ id: string; tables: string }>(IDENTITY_SQL)).rows[0]!;
+      const identity = (await primary.query<IdentityRow>(IDENTITY_SQL)).rows[0]!;
       const wal = (await primary.query<{ block: string; segment: string }>("select current_setting('wal_block_size') as block, (select setting from pg_settings where name = 'wal_segment_size') as segment")).rows[0]!;
-      const startCheck = await standby.query<{ id: string; recovery: boolean; tables: string }>(IDENTITY_SQL).catch((error: unknown) => {
+      const startCheck = await standby.query<IdentityRow>(IDENTITY_SQL).catch((error: unknown) => {
         throw new Error(`the PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) does not answer: ${(error as Error).message}`);
       });
       let row = startCheck.rows[0]!;
@@ -160,7 +161,7 @@ export class ReplicaReads {
       // reached the standby yet: wait a little for its tables before calling them missing.
       for (let waited = 0; row.tables === "" && identity.tables !== "" && row.recovery && waited < START_WAIT_MS; waited += 50) {
         await new Promise((resolve) => setTimeout(resolve, 50));
-        row = (await standby.query<{ id: string; recovery: boolean; tables: string }>(IDENTITY_SQL)).rows[0]!;
+        row = (await standby.query<IdentityRow>(IDENTITY_SQL)).rows[0]!;
       }
       if (row.id !== identity.id) {
         throw new Error(`the PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) is not a copy of the primary: system identifier ${row.id}, the primary's ${identity.id}`);
@@ -186,22 +187,22 @@ export class ReplicaReads {
   }
 
   /**
-   * Rows of one read-only statement, from the standby when it qualifies, else from the primary.
-   * `sql` goes as text in one round trip with the positions around it, so it must carry its values
-   * as literals the caller has validated.
+   * Rows of one read-only statement, from the standby when it qualifies, else from the primary,
+   * and which answered. `sql` goes as text in one round trip with the positions around it, so it
+   * must carry its values as literals the caller has validated.
    */
-  async read<R>(sql: string): Promise<R[]> {
+  async read<R>(sql: string): Promise<{ rows: R[]; from: "standby" | "primary" }> {
     const required = this.#requiredPosition();
     if (required !== undefined) {
       const rows = await this.#fromStandby<R>(sql, required);
       if (rows) {
         this.stats.standby += 1;
-        return rows;
+        return { rows, from: "standby" };
       }
     }
     const rows = await this.#fromPrimary<R>(sql);
     this.stats.primary += 1;
-    return rows;
+    return { rows, from: "primary" };
   }
 
   /**
@@ -291,12 +292,12 @@ export class ReplicaReads {
         this.stats.standbyBehind += 1;
         return undefined;
       }
-      if (after > this.#floor) this.#floor = after;
+      this.#raiseFloor(after);
       return results[1]!.rows as R[];
     } catch {
       // Down, slow, or not what it should be: the primary answers until the standby is tried again.
       client?.release(true);
-      this.#skipStandbyUntil = performance.now() + this.#retryAfterMs;
+      this.#skipStandbyUntil = performance.now() + RETRY_AFTER_MS;
       this.stats.standbyFailed += 1;
       return undefined;
     }
@@ -316,7 +317,7 @@ export class ReplicaReads {
 
   /** A connection (perhaps through a load balancer) must reach a standby of the primary's cluster, with the same tables. */
   async #check(client: PoolClient): Promise<void> {
-    const { rows } = await client.query<{ id: string; recovery: boolean; tables: string }>(IDENTITY_SQL);
+    const { rows } = await client.query<IdentityRow>(IDENTITY_SQL);
     const row = rows[0];
     if (row?.id !== this.#identity.systemIdentifier || row.recovery !== true || row.tables !== this.#identity.tables) {
       throw new Error("not a standby of the primary's cluster, or other tables");

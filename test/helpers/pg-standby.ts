@@ -92,6 +92,6 @@ export async function privateReplication(): Promise<PrivateReplication> {
 }
 
 function postgresUser(): { uid: number; gid: number } {
-  const [uid, gid] = execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim().split("\n").concat(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
-  return { uid: Number(uid), gid: Number(gid) };
+  const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
+  return { uid: id("-u"), gid: id("-g") };
 }
