@@ -230,6 +230,8 @@ export const SCHEMA_CHANGE_LOCK = 0x4f4a504b;
 export async function holdingSchemaLock<T>(postgresUrl: string, mode: "shared" | "exclusive", work: (client: import("pg").Client) => Promise<T>): Promise<T> {
   const { default: pg } = await import("pg");
   const client = new pg.Client({ connectionString: postgresUrl });
+  // A lost connection fails the work in hand; its "error" event must not also end the process.
+  client.on("error", () => {});
   await client.connect();
   try {
     await client.query(mode === "shared" ? "select pg_advisory_lock_shared($1)" : "select pg_advisory_lock($1)", [SCHEMA_CHANGE_LOCK]);

@@ -65,6 +65,10 @@ export class PreparedStatementPool implements PostgresPool {
 
   constructor(pool: Pool, options: PreparedStatementOptions = {}) {
     this.#pool = pool;
+    // A connection the server or the network closes while idle in the pool (a restart, a
+    // failover, pg_terminate_backend, an idle timeout) is dropped by the pool, which then emits
+    // "error": unheard, that event would end the process. The next query opens a new connection.
+    pool.on("error", () => {});
     this.#repeatsBeforeNaming = options.repeatsBeforeNaming ?? 3;
     this.#maxNamed = options.maxNamed ?? 128;
     this.#maxParameters = options.maxParameters ?? 64;
@@ -111,6 +115,9 @@ export class PreparedStatementPool implements PostgresPool {
   }
 
   #wrap(client: PoolClient): PostgresPoolClient {
+    // The same while checked out: the query in flight fails with the error (its caller sees it),
+    // the client emits it too, and the pool discards the broken client when it comes back.
+    client.on("error", () => {});
     /** Texts whose statement went bad on this connection → how many times (the name's suffix). */
     const renamed = new Map<string, number>();
     const nameOnThisConnection = (sql: string, parameters: number): string | undefined => {

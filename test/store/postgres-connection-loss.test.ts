@@ -1,0 +1,109 @@
+/**
+ * PostgreSQL connections that the server closes — a restart, a failover, an idle timeout,
+ * pg_terminate_backend — must cost at most the statements in flight on them, never the process:
+ * node-postgres reports a lost connection as an "error" event, which ends a Node process when
+ * nobody listens (it did, before the store listened: any PostgreSQL restart stopped
+ * `openjpki serve`). Each test names its connections (application_name) and has the server
+ * terminate exactly those.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
+import { sql } from "kysely";
+import { dropPostgresSchema, openStore, type Store } from "../../src/store/database.ts";
+import { Context } from "../../src/services/context.ts";
+import { TEST_PASSPHRASE } from "../helpers/context.ts";
+import { testPublicKeys } from "../helpers/keys.ts";
+
+const url = process.env.DATABASE_URL;
+
+describe("PostgreSQL: connections closed by the server", { skip: url ? false : "DATABASE_URL not set" }, () => {
+  const tag = randomBytes(5).toString("hex");
+  const schema = `conn_loss_${tag}`;
+  const applicationName = `openjpki-conn-loss-${tag}`;
+  let admin: pg.Client;
+  let store: Store;
+
+  /** DATABASE_URL with this file's application_name, so that only its own connections are terminated. */
+  const namedUrl = () => {
+    const named = new URL(url!);
+    named.searchParams.set("application_name", applicationName);
+    return named.toString();
+  };
+  /** Have the server end every connection of this file's; how many it ended. */
+  const terminateOurs = async (onlyActive = false) => {
+    const { rows } = await admin.query<{ n: number }>(
+      `select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()${onlyActive ? " and state = 'active'" : ""}`,
+      [applicationName],
+    );
+    return rows[0]!.n;
+  };
+  const count = async () => Number((await store.db.selectFrom("certificates").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+
+  before(async () => {
+    admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    store = await openStore({ postgresUrl: namedUrl(), postgresSchema: schema });
+  });
+  after(async () => {
+    await store?.close();
+    await admin?.end();
+    await dropPostgresSchema(url!, schema);
+  });
+
+  test("idle pooled connections ended by the server: the process lives on and the next queries open new ones", async () => {
+    // Several connections at once, so the pool holds more than one idle.
+    await Promise.all(Array.from({ length: 4 }, () => sql`select pg_sleep(0.05)`.execute(store.db)));
+    assert.ok((await terminateOurs()) >= 2, "the server ended the pool's idle connections");
+    await sleep(200); // the ends arrive as events on the idle clients
+    assert.equal(await count(), 0);
+    assert.equal(await store.certificateStatus("sign", "0".repeat(32)), undefined, "the status fast path reconnects too");
+  });
+
+  test("a connection ended while its statement runs: that statement fails with the server's reason, the next succeeds", async () => {
+    const running = sql`select pg_sleep(30)`.execute(store.db);
+    const outcome = running.then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    for (let i = 0; i < 200; i++) {
+      const { rows } = await admin.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where application_name = $1 and query like '%pg_sleep(30)%' and state = 'active'", [
+        applicationName,
+      ]);
+      if (rows[0]!.n > 0) break;
+      await sleep(20);
+    }
+    assert.equal(await terminateOurs(true), 1);
+    const error = await outcome;
+    assert.ok(error instanceof Error, "the statement in flight fails");
+    assert.match(error.message, /terminat/i);
+    await sleep(100);
+    assert.equal(await count(), 0);
+  });
+
+  test("a node whose connections were lost: issuance, its group commit and the status read carry on over new ones", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "openjpki-conn-loss-"));
+    const nodeSchema = `${schema}_node`;
+    const node = await Context.open({ dataDir, databaseUrl: namedUrl(), databaseSchema: nodeSchema, env: { OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE } });
+    try {
+      const keys = testPublicKeys(3);
+      const resident = await node.registry.add({ name: "接続 花子", birth: "1985-06-01", gender: "2", address: "東京都町田市森野２－２－２２", municipality: "132098" });
+      await node.ca.issue({ type: "auth", residentId: resident.id, subjectPublicKey: keys[0]! });
+      assert.ok((await terminateOurs()) >= 1);
+      await sleep(200);
+      // The pool opens new connections: issuance, its group commit and the status read all work.
+      const record = await node.ca.issue({ type: "auth", residentId: resident.id, subjectPublicKey: keys[1]! });
+      assert.equal((await node.store.certificateStatus("auth", record.serialHex))?.status, "valid");
+      assert.equal((await node.ca.certificatesOf(resident.id)).length, 2);
+    } finally {
+      await node.close();
+      await dropPostgresSchema(url!, nodeSchema);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
