@@ -24,7 +24,8 @@
  *   timeline, and a standby read counts only if the standby is streaming that timeline
  *   (`pg_stat_wal_receiver.received_tli`, which needs `pg_read_all_stats` on the standby). After a
  *   failover a standby left on the old timeline — its replay position perhaps past the new
- *   primary's — is passed over, and the notes and the floor start again.
+ *   primary's — is passed over; the notes start again, and the floor carries its timeline too,
+ *   so a primary read made on the new timeline before the monitor's next note still counts.
  *
  * The caching rule does not rest on these alone: the responder caches "good" under the version
  * read in the same statement as the status (Store.certificateStatus), true of that one snapshot.
@@ -72,11 +73,15 @@ const RETRY_AFTER_MS = 1_000;
 /** Positions kept; the oldest one still recent enough is the one a standby read must reach. */
 const POSITIONS_KEPT = 64;
 
-interface Noted {
-  /** performance.now() when the primary was asked (its answer is at least as new as this instant). */
-  askedAt: number;
+/** A WAL position and the timeline it is on: positions compare only within one timeline. */
+interface Position {
   lsn: bigint;
   timeline: number;
+}
+
+interface Noted extends Position {
+  /** performance.now() when the primary was asked (its answer is at least as new as this instant). */
+  askedAt: number;
 }
 
 /** What a standby must match, read from the primary at start. */
@@ -95,6 +100,8 @@ interface IdentityRow {
 const IDENTITY_SQL =
   "select system_identifier::text as id, pg_is_in_recovery() as recovery, " +
   "concat_ws(',', to_regclass('certificates')::oid, to_regclass('revocation_versions')::oid) as tables from pg_control_system()";
+/** The primary's insert position, and its WAL file name, which starts with the timeline the primary writes. */
+const PRIMARY_POSITION_SQL = "select lsn::text, pg_walfile_name(lsn) as file from (select pg_current_wal_insert_lsn() as lsn) as position";
 /** The replay position, and the timeline the standby streams (NULL when not streaming, or without pg_read_all_stats). */
 const REPLAY_SQL = "select pg_last_wal_replay_lsn()::text as lsn, (select received_tli from pg_stat_wal_receiver where status = 'streaming') as tli";
 
@@ -112,8 +119,11 @@ export class ReplicaReads {
   readonly #checked = new WeakSet<PoolClient>();
   /** Noted primary positions, oldest first. */
   #noted: Noted[] = [];
-  /** Standby reads must reach at least this (raised by each standby read's after-position). */
-  #floor = 0n;
+  /**
+   * Standby reads must reach at least this (raised by each standby read's after-position, and by
+   * the primary's position after each primary read). A position on a newer timeline replaces it.
+   */
+  #floor: Position = { lsn: 0n, timeline: 0 };
   /** performance.now() after a primary read or revocation of this process whose position could not be read. */
   #primaryMark = -Infinity;
   /** This process's revocations whose primary position is still being read. */
@@ -212,16 +222,20 @@ export class ReplicaReads {
    * latest note, and "wait for a note after it" would keep every read on the primary.
    */
   async #fromPrimary<R>(sql: string): Promise<R[]> {
-    const results = (await this.#primary.query(`${sql}; select pg_current_wal_insert_lsn()::text as lsn`)) as unknown as { rows: unknown[] }[];
+    const results = (await this.#primary.query(`${sql}; ${PRIMARY_POSITION_SQL}`)) as unknown as { rows: unknown[] }[];
     if (!Array.isArray(results) || results.length !== 2) throw new Error("the primary returned an unexpected number of results");
-    this.#raiseFloor(lsnOf(results[1]!.rows));
+    this.#raiseFloor(primaryPositionOf(results[1]!.rows));
     return results[0]!.rows as R[];
   }
 
-  /** Raise the floor to a primary position; without one, wait for a note taken after now instead. */
-  #raiseFloor(lsn: bigint | undefined): void {
-    if (lsn === undefined) this.#primaryMark = performance.now();
-    else if (lsn > this.#floor) this.#floor = lsn;
+  /**
+   * Raise the floor to a position; without one, wait for a note taken after now instead. A
+   * position on a newer timeline than the floor's replaces it (after a failover, what the old
+   * timeline's positions said no longer applies); one on an older timeline is ignored.
+   */
+  #raiseFloor(position: Position | undefined): void {
+    if (position === undefined) this.#primaryMark = performance.now();
+    else if (position.timeline > this.#floor.timeline || (position.timeline === this.#floor.timeline && position.lsn > this.#floor.lsn)) this.#floor = position;
   }
 
   /** The configured bound on how far behind the primary a standby read may be. */
@@ -236,8 +250,8 @@ export class ReplicaReads {
   noteRevocationCommitted(): void {
     this.#pendingNotes += 1;
     this.#primary
-      .query<{ lsn: string }>("select pg_current_wal_insert_lsn()::text as lsn")
-      .then(({ rows }) => this.#raiseFloor(parseLsn(rows[0]?.lsn)))
+      .query(PRIMARY_POSITION_SQL)
+      .then(({ rows }) => this.#raiseFloor(primaryPositionOf(rows)))
       .catch(() => this.#raiseFloor(undefined))
       .finally(() => (this.#pendingNotes -= 1));
   }
@@ -264,11 +278,13 @@ export class ReplicaReads {
     // whose position could not be read): the least a standby must have replayed.
     const earliest = Math.max(now - this.#maxLagMs, this.#primaryMark);
     const noted = this.#noted.find((n) => n.askedAt >= earliest);
-    if (!noted) {
+    // A floor on a newer timeline than the notes (a primary read just after a failover, before
+    // the monitor's next note): wait for a note on that timeline.
+    if (!noted || this.#floor.timeline > noted.timeline) {
       this.stats.noRecentPosition += 1;
       return undefined;
     }
-    return { lsn: noted.lsn > this.#floor ? noted.lsn : this.#floor, timeline: noted.timeline };
+    return { lsn: this.#floor.timeline === noted.timeline && this.#floor.lsn > noted.lsn ? this.#floor.lsn : noted.lsn, timeline: noted.timeline };
   }
 
   async #fromStandby<R>(sql: string, required: { lsn: bigint; timeline: number }): Promise<R[] | undefined> {
@@ -292,7 +308,7 @@ export class ReplicaReads {
         this.stats.standbyBehind += 1;
         return undefined;
       }
-      this.#raiseFloor(after);
+      this.#raiseFloor({ lsn: after, timeline: required.timeline });
       return results[1]!.rows as R[];
     } catch {
       // Down, slow, or not what it should be: the primary answers until the standby is tried again.
@@ -327,20 +343,12 @@ export class ReplicaReads {
 
   async #poll(): Promise<void> {
     const askedAt = performance.now();
-    // The WAL file name of the insert position starts with the timeline the primary writes.
-    const { rows } = await this.#primary.query<{ lsn: string; file: string }>(
-      "select lsn::text, pg_walfile_name(lsn) as file from (select pg_current_wal_insert_lsn() as lsn) as position",
-    );
-    const lsn = parseLsn(rows[0]?.lsn);
-    const timeline = Number.parseInt(rows[0]?.file?.slice(0, 8) ?? "", 16);
-    if (lsn === undefined || !Number.isInteger(timeline) || timeline < 1) throw new Error("the primary did not report its WAL position");
-    const last = this.#noted.at(-1);
-    if (last && last.timeline !== timeline) {
-      // A failover: positions of the old timeline say nothing about the new one.
-      this.#noted = [];
-      this.#floor = 0n;
-    }
-    this.#noted.push({ askedAt, lsn, timeline });
+    const position = primaryPositionOf((await this.#primary.query(PRIMARY_POSITION_SQL)).rows);
+    if (!position) throw new Error("the primary did not report its WAL position");
+    // A failover: positions of the old timeline say nothing about the new one. (The floor is
+    // left alone: a primary read may already have raised it onto the new timeline.)
+    if (this.#noted.at(-1)?.timeline !== position.timeline) this.#noted = [];
+    this.#noted.push({ askedAt, ...position });
     if (this.#noted.length > POSITIONS_KEPT) this.#noted.shift();
   }
 
@@ -387,6 +395,14 @@ export function checkMaxLag(maxLagMs: number): void {
 
 function lsnOf(rows: unknown[]): bigint | undefined {
   return parseLsn((rows[0] as { lsn?: string | null } | undefined)?.lsn);
+}
+
+/** The row of PRIMARY_POSITION_SQL as a position; undefined if it is not what the primary should say. */
+function primaryPositionOf(rows: unknown[]): Position | undefined {
+  const row = rows[0] as { lsn?: string | null; file?: string | null } | undefined;
+  const lsn = parseLsn(row?.lsn);
+  const timeline = /^[0-9A-F]{24}$/i.test(row?.file ?? "") ? Number.parseInt(row!.file!.slice(0, 8), 16) : Number.NaN;
+  return lsn === undefined || !(timeline >= 1) ? undefined : { lsn, timeline };
 }
 
 /** A pg_lsn's text form `XXXXXXXX/XXXXXXXX` as a number; undefined for NULL (not in recovery) or anything else. */

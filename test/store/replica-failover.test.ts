@@ -1,0 +1,187 @@
+// OCSP status reads through a hot standby across a real failover (src/store/replica-reads.ts,
+// "One history"): a private primary with two streaming standbys; the nodes reach "the primary"
+// through a TCP forwarder that moves to the promoted standby, as a virtual IP or DNS name would;
+// the node's status reads go to the other standby. Checked: a revocation made on the new primary
+// is never answered "good" past the lag bound, whether that standby is left without a primary
+// (a clean failover) or still streams the old primary's diverging timeline (a split brain, its
+// replay position past the new primary's); and once it follows the new primary it serves again.
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
+import { Context } from "../../src/services/context.ts";
+import { fixedClock } from "../../src/services/clock.ts";
+import { certIdFor, ocspIssuerFromCertificate } from "../../src/pki/ocsp.ts";
+import { parseLsn } from "../../src/store/replica-reads.ts";
+import { TEST_PASSPHRASE } from "../helpers/context.ts";
+import { testPublicKeys } from "../helpers/keys.ts";
+import { readAnswer, requestDer } from "../helpers/ocsp.ts";
+import { privateCluster, streamingTimeline, type PrivateCluster, type PrivateServer } from "../helpers/pg-standby.ts";
+import { tcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
+
+const MAX_LAG_MS = 200;
+const NOW = new Date("2026-04-01T03:00:00Z");
+const SCHEMA = "failover_test";
+
+/** Run a statement on a server of the cluster, on a connection of its own: its first value, if it returns a row. */
+async function valueOf(server: PrivateServer, sql: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: server.url });
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    const [row] = (await client.query(sql)).rows;
+    return row ? String(Object.values(row)[0]) : undefined;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Wait until the standby has replayed everything its upstream had written when this was called. */
+async function caughtUp(upstream: PrivateServer, standby: PrivateServer): Promise<void> {
+  const target = parseLsn(await valueOf(upstream, "select pg_current_wal_flush_lsn()::text"))!;
+  for (let i = 0; i < 1000; i++) {
+    if (parseLsn(await valueOf(standby, "select pg_last_wal_replay_lsn()::text"))! >= target) return;
+    await sleep(10);
+  }
+  throw new Error("the standby did not catch up in 10 s");
+}
+
+describe("OCSP status reads through a hot standby across a failover", () => {
+  const dataDirs: string[] = [];
+  after(() => {
+    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /**
+   * A private primary with two standbys, a forwarder in front of the primary, and the nodes
+   * opened on it; all of it stopped when `work` ends.
+   */
+  const withCluster = async (work: (setup: { cluster: PrivateCluster; proxy: TcpProxy; open: (replica?: PrivateServer) => Promise<Context> }) => Promise<void>) => {
+    const cluster = await privateCluster(2);
+    const proxy = await tcpProxy(cluster.primary.port);
+    const opened: Context[] = [];
+    /** A node reaching the primary through the forwarder; with `replica`, its status reads go there. */
+    const open = async (replica?: PrivateServer) => {
+      const dataDir = mkdtempSync(join(tmpdir(), "openjpki-failover-"));
+      dataDirs.push(dataDir);
+      const context = await Context.open({
+        dataDir,
+        databaseUrl: `postgres://postgres@127.0.0.1:${proxy.port}/postgres`,
+        databaseSchema: SCHEMA,
+        env: {
+          OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE,
+          ...(replica ? { OPENJPKI_DATABASE_REPLICA_URL: replica.url, OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS: String(MAX_LAG_MS) } : {}),
+        },
+        clock: fixedClock(NOW),
+      });
+      opened.push(context);
+      return context;
+    };
+    try {
+      await work({ cluster, proxy, open });
+    } finally {
+      for (const context of opened) await context.close().catch(() => {});
+      await proxy.close();
+      cluster.stop();
+    }
+  };
+  /** Promote a standby and move "the primary" to it; give the nodes' pools a moment to see their connections cut. */
+  const failOver = async (proxy: TcpProxy, promoted: PrivateServer) => {
+    promoted.promote();
+    proxy.switchTo(promoted.port);
+    await sleep(200);
+  };
+  const issue = async (node: Context, i: number) => {
+    const resident = await node.registry.add({ name: `切替 次郎${i}`, birth: "1975-09-01", gender: "1", address: "東京都町田市森野２－２－２２", municipality: "132098" });
+    return (await node.ca.issue({ type: "sign", residentId: resident.id, subjectPublicKey: testPublicKeys(i + 1)[i]! })).serialHex;
+  };
+  /** A cacheable request (no nonce): its "good" is cached under the CA's revocation version. */
+  const ask = async (node: Context, serialHex: string) => {
+    const certId = certIdFor(ocspIssuerFromCertificate(node.ca.authority("sign").certificateDer), Buffer.from(serialHex, "hex"));
+    return readAnswer((await node.ocsp.answer(requestDer(certId, { nonce: false }), "sign")).der).status;
+  };
+  /** Ask until the standby has answered some reads, every answer the expected one. */
+  const standbyServes = async (node: Context, serialHex: string, expected: string) => {
+    const reads = node.store.replicaReads!;
+    const before = reads.stats.standby;
+    for (let i = 0; i < 200 && reads.stats.standby < before + 5; i++) {
+      assert.equal(await ask(node, serialHex), expected);
+      await sleep(10);
+    }
+    assert.ok(reads.stats.standby >= before + 5, `the standby answers (${JSON.stringify(reads.stats)})`);
+  };
+  /**
+   * Another node revokes; the node asks continuously for 4 × the bound: every answer begun more
+   * than the bound after the revocation says revoked (the cached "good" included).
+   */
+  const revokedWithinBound = async (node: Context, other: Context, serialHex: string) => {
+    await other.ca.revoke({ type: "sign", serialHex, reason: "keyCompromise", by: "operator" });
+    const revokedAt = performance.now();
+    const late: string[] = [];
+    while (performance.now() - revokedAt < 4 * MAX_LAG_MS) {
+      const began = performance.now();
+      const status = await ask(node, serialHex);
+      if (began - revokedAt > MAX_LAG_MS && status !== "revoked") late.push(`${Math.round(began - revokedAt)} ms: ${status}`);
+      await sleep(5);
+    }
+    assert.deepEqual(late, [], "no 'good' after the lag bound");
+  };
+
+  test("split brain: a standby still streaming the old primary, past the new primary's position, is passed over", { timeout: 120_000 }, () =>
+    withCluster(async ({ cluster, proxy, open }) => {
+      const [promoted, stranded] = cluster.standbys as [PrivateServer, PrivateServer];
+      const node = await open(stranded);
+      const other = await open();
+      const reads = node.store.replicaReads!;
+      const serial = await issue(node, 0);
+      await caughtUp(cluster.primary, stranded);
+      await caughtUp(cluster.primary, promoted);
+      await standbyServes(node, serial, "good");
+
+      await failOver(proxy, promoted);
+      // The old primary goes on writing (a node not yet moved over, say): the standby still
+      // streaming it replays past anything the new primary has written.
+      await valueOf(cluster.primary, "create table diverging as select g from generate_series(1, 100000) as g");
+      await caughtUp(cluster.primary, stranded);
+      const strandedAt = parseLsn(await valueOf(stranded, "select pg_last_wal_replay_lsn()::text"))!;
+      const newPrimaryAt = parseLsn(await valueOf(promoted, "select pg_current_wal_insert_lsn()::text"))!;
+      assert.ok(strandedAt > newPrimaryAt, "precondition: the stranded standby's position is past the new primary's");
+      assert.equal(await stranded.streamingTimeline(), 1);
+      await sleep(MAX_LAG_MS); // the old timeline's notes age out
+      const standbyBefore = reads.stats.standby;
+      const behindBefore = reads.stats.standbyBehind;
+
+      await revokedWithinBound(node, other, serial);
+      assert.equal(reads.stats.standby, standbyBefore, `the stranded standby answered nothing (${JSON.stringify(reads.stats)})`);
+      assert.ok(reads.stats.standbyBehind > behindBefore, "it was asked, and passed over");
+    }));
+
+  test("clean failover: a standby left without a primary is passed over, and serves again once it follows the new one", { timeout: 120_000 }, () =>
+    withCluster(async ({ cluster, proxy, open }) => {
+      const [promoted, standby] = cluster.standbys as [PrivateServer, PrivateServer];
+      const node = await open(standby);
+      const other = await open();
+      const reads = node.store.replicaReads!;
+      const [first, second] = [await issue(node, 1), await issue(node, 2)];
+      await caughtUp(cluster.primary, standby);
+      await standbyServes(node, first, "good");
+
+      // A clean shutdown: both standbys receive all of the old primary's WAL, so one can follow the other.
+      cluster.primary.stop("fast");
+      await failOver(proxy, promoted);
+      const standbyAtFailover = reads.stats.standby;
+      await revokedWithinBound(node, other, first);
+      assert.equal(reads.stats.standby, standbyAtFailover, `the standby without a primary answered nothing (${JSON.stringify(reads.stats)})`);
+
+      await standby.follow(promoted);
+      await streamingTimeline(standby, 2);
+      await standbyServes(node, first, "revoked");
+      const standbyAfterRejoin = reads.stats.standby;
+      await revokedWithinBound(node, other, second);
+      assert.ok(reads.stats.standby > standbyAfterRejoin, "the standby answered on the new timeline");
+    }));
+});
