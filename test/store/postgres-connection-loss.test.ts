@@ -3,8 +3,9 @@
  * pg_terminate_backend — must cost at most the statements in flight on them, never the process:
  * node-postgres reports a lost connection as an "error" event, which ends a Node process when
  * nobody listens (it did, before the store listened: any PostgreSQL restart stopped
- * `openjpki serve`). Each test names its connections (application_name) and has the server
- * terminate exactly those.
+ * `openjpki serve`). Each test on the machine's PostgreSQL names its connections
+ * (application_name) and has the server terminate exactly those; `openjpki serve` is run against
+ * a private server of its own, which is restarted under it.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,12 +14,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { sql } from "kysely";
 import { dropPostgresSchema, openStore, type Store } from "../../src/store/database.ts";
 import { Context } from "../../src/services/context.ts";
 import { TEST_PASSPHRASE } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
+import { freePort } from "../helpers/net.ts";
+import { readAnswer, requestDer } from "../helpers/ocsp.ts";
+import { privateCluster } from "../helpers/pg-standby.ts";
+import { certIdFor, ocspIssuerFromCertificate } from "../../src/pki/ocsp.ts";
 
 const url = process.env.DATABASE_URL;
 
@@ -103,6 +110,60 @@ describe("PostgreSQL: connections closed by the server", { skip: url ? false : "
     } finally {
       await node.close();
       await dropPostgresSchema(url!, nodeSchema);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("`openjpki serve` on PostgreSQL", () => {
+  test("lives through a restart of its database server and answers again after it", { timeout: 120_000 }, async () => {
+    const cluster = await privateCluster(0);
+    const dataDir = mkdtempSync(join(tmpdir(), "openjpki-restart-"));
+    const port = await freePort();
+    const server = spawn(process.execPath, ["bin/openjpki.js", "serve", "--port", String(port), "--open-status", "--data", dataDir], {
+      cwd: fileURLToPath(new URL("../..", import.meta.url)),
+      env: { ...process.env, OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE, OPENJPKI_DATABASE_URL: cluster.primary.url },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let exited: number | null | undefined;
+    let stderr = "";
+    server.stderr.on("data", (chunk) => (stderr += chunk));
+    const exit = new Promise<void>((resolve) => server.once("exit", (code) => ((exited = code), resolve())));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let stdout = "";
+        server.stdout.on("data", (chunk) => {
+          stdout += chunk;
+          if (stdout.includes("停止 / stop")) resolve();
+        });
+        void exit.then(() => reject(new Error(`serve exited (${exited}): ${stderr}`)));
+        setTimeout(() => reject(new Error(`serve did not start in 60 s: ${stderr}`)), 60_000).unref();
+      });
+      const base = `http://127.0.0.1:${port}`;
+      const caDer = new Uint8Array(await (await fetch(`${base}/ca/sign.crt`)).arrayBuffer());
+      // A serial this CA never issued: the answer needs a status read from the database.
+      const certId = certIdFor(ocspIssuerFromCertificate(caDer), Buffer.from("7F".repeat(16), "hex"));
+      const status = async () => {
+        const response = await fetch(`${base}/ocsp/sign/${encodeURIComponent(Buffer.from(requestDer(certId)).toString("base64"))}`, { headers: { "cache-control": "no-cache" } });
+        return response.status === 200 ? readAnswer(new Uint8Array(await response.arrayBuffer())).status : `HTTP ${response.status}`;
+      };
+      assert.equal(await status(), "unknown");
+
+      cluster.primary.stop("fast"); // ends every connection of the node's pool
+      await sleep(300);
+      assert.equal(exited, undefined, `serve is still running while its database is down (${stderr})`);
+      cluster.primary.start();
+      let after = "";
+      for (let i = 0; i < 50 && after !== "unknown"; i++) {
+        after = await status().catch((error: Error) => error.message);
+        if (after !== "unknown") await sleep(100);
+      }
+      assert.equal(after, "unknown", "answers from the restarted database");
+      assert.equal(exited, undefined, `serve is still running (${stderr})`);
+    } finally {
+      server.kill("SIGTERM");
+      await exit;
+      cluster.stop();
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
