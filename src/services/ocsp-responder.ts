@@ -126,6 +126,7 @@ export class OcspResponder {
   /** Answers signed on demand and not yet in the store (key: type:serial). */
   readonly #unsaved = new Map<string, StoredOcspResponse>();
   #saving: Promise<void> | undefined;
+  #loadingResponders: Promise<void> | undefined;
   #saveTimer: NodeJS.Timeout | undefined;
   readonly #revocations: RevocationWatch;
   private readonly db: Kysely<Database>;
@@ -162,8 +163,17 @@ export class OcspResponder {
     return answer;
   }
 
-  /** Load (or create, or roll over) the responder certificates of both CAs. */
-  async ensureResponders(): Promise<void> {
+  /**
+   * Load (or create, or roll over) the responder certificates of both CAs. Callers at the same
+   * time share one run: at a rollover instant every in-flight request finds the responder due, and
+   * each generating its own pair of RSA keys would stall them all for seconds.
+   */
+  ensureResponders(): Promise<void> {
+    this.#loadingResponders ??= this.loadResponders().finally(() => (this.#loadingResponders = undefined));
+    return this.#loadingResponders;
+  }
+
+  private async loadResponders(): Promise<void> {
     for (const type of ["sign", "auth"] as CaType[]) {
       this.#issuers.set(type, ocspIssuerFromCertificate(this.ca.authority(type).certificateDer));
       let row = await this.latestRow(type);

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Context } from "../../src/services/context.ts";
-import { fixedClock } from "../../src/services/clock.ts";
+import { fixedClock, type Clock } from "../../src/services/clock.ts";
 import { OcspRefresher } from "../../src/services/ocsp-refresher.ts";
 import { dropPostgresSchema } from "../../src/store/database.ts";
 import type { StoredOcspResponse } from "../../src/services/ocsp-response-store.ts";
@@ -26,7 +26,7 @@ const VALIDITY_MS = 600_000; // the default settings.ocspValiditySeconds
 
 /** One store opened (and reopened, as another process would) at chosen instants. */
 interface Stores {
-  open(now: Date, settings?: Partial<Settings>): Promise<Context>;
+  open(now: Date | Clock, settings?: Partial<Settings>): Promise<Context>;
   dataDir: string;
   cleanup(): Promise<void>;
 }
@@ -42,7 +42,7 @@ function stores(backend: Backend): Stores {
         dataDir,
         ...(settings ? { settings } : {}),
         env: { OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE },
-        clock: fixedClock(now),
+        clock: typeof now === "function" ? now : fixedClock(now),
         ...(schema ? { databaseUrl: process.env.DATABASE_URL!, databaseSchema: schema } : {}),
       });
       opened.push(context);
@@ -271,6 +271,31 @@ for (const backend of backends()) {
         const run = await new OcspRefresher(rolled.ocsp).refresh({ type: "auth", withinMs: 0 });
         assert.equal(run.written, 1);
         assert.equal((await rolled.ocsp.responses.get("auth", serial!))!.generation, old.generation + 1);
+      } finally {
+        await own.cleanup();
+      }
+    });
+
+    test("requests arriving together at a rollover share one new responder: one key pair per CA, not one per request", async () => {
+      const own = stores(backend);
+      try {
+        let now = T0;
+        const context = await own.open(() => new Date(now));
+        const serials = await addRows(context, "auth", 3);
+        const created: string[] = [];
+        const ocsp = context.ocsp as unknown as { createResponder(type: CaType, generation: number): Promise<void> };
+        const create = ocsp.createResponder.bind(ocsp);
+        ocsp.createResponder = (type, generation) => (created.push(`${type}:${generation}`), create(type, generation));
+        now = later(61 * 86_400_000); // past the rollover point (validity 90 d, rollover 30 d before)
+        const answers = await Promise.all(
+          Array.from({ length: 24 }, (_, i) => context.ocsp.answer(requestDer(certIdOf(context, "auth", serials[i % 3]!)), "auth")),
+        );
+        assert.deepEqual(created.sort(), ["auth:2", "sign:2"]);
+        const responder = Buffer.from(context.ocsp.responderCertificate("auth"));
+        for (const answer of answers) {
+          assert.equal(readAnswer(answer.der).status, "good");
+          assert.ok(Buffer.from(answer.der).includes(responder), "signed by the rolled-over responder");
+        }
       } finally {
         await own.cleanup();
       }
