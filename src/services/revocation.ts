@@ -1,3 +1,4 @@
+import { randomInt } from "node:crypto";
 import { sql, type Kysely } from "kysely";
 import type { CertificateTable, Database } from "../store/schema.ts";
 import type { Dialect } from "../store/database.ts";
@@ -83,14 +84,24 @@ export async function applyRevocation(db: Kysely<Database>, request: RevocationR
   return { type: request.type, serialHex, status, reason: request.reason, revokedAt };
 }
 
-/** Every revocation bumps its CA's version in the same transaction; caches compare against it. */
+/**
+ * Every revocation moves its CA's version in the same transaction; caches compare against it for
+ * equality only. It moves by a random step, not by one: a failover that loses the last committed
+ * revocations (asynchronous replication) would otherwise hand the next revocation on the new
+ * primary a number a responder already saw with the lost one, and that responder's cached "good"
+ * for the newly revoked certificate would still look current. A random step in 2^30 makes that
+ * coincidence a one-in-a-billion event instead of the rule.
+ */
 async function bumpRevocationVersion(db: Kysely<Database>, type: CaType): Promise<void> {
+  const step = randomInt(1, VERSION_SPACE); // never a multiple of the space: the version always moves
   await db
     .insertInto("revocation_versions")
-    .values({ ca_type: type, version: 1 })
-    .onConflict((oc) => oc.column("ca_type").doUpdateSet((eb) => ({ version: eb("revocation_versions.version", "+", 1) })))
+    .values({ ca_type: type, version: step })
+    // Versions stay below 2^30, so the sum fits PostgreSQL's 32-bit integer before the modulo.
+    .onConflict((oc) => oc.column("ca_type").doUpdateSet({ version: sql<number>`(revocation_versions.version + ${step}) % ${VERSION_SPACE}` }))
     .execute();
 }
+const VERSION_SPACE = 2 ** 30;
 
 export async function revocationVersion(db: Kysely<Database>, type: CaType): Promise<number> {
   const row = await db.selectFrom("revocation_versions").select("version").where("ca_type", "=", type).executeTakeFirst();

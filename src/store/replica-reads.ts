@@ -29,6 +29,8 @@
  *
  * The caching rule does not rest on these alone: the responder caches "good" under the version
  * read in the same statement as the status (Store.certificateStatus), true of that one snapshot.
+ * Versions move by a random step (src/services/revocation.ts), so one lost in a failover is not
+ * handed to the next revocation on the new primary.
  * Anything else — no recent note, a standby behind, down, slow (timeouts of about `maxLagMs`, at
  * most 1 s), of another cluster, with other tables, or not in recovery — sends the read to the
  * primary. So a standby can only

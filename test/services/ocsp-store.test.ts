@@ -368,6 +368,26 @@ for (const backend of backends()) {
       }
     });
 
+    test("a revocation lost in a failover does not hand its version to the next one: a 'good' cached after it is read again", async () => {
+      const context = await s.open(T0);
+      const other = await s.open(T0); // the primary, before and after the failover
+      const [lost, serial] = await addRows(context, "sign", 2);
+      const path = Buffer.from(requestDer(certIdOf(context, "sign", serial!))).toString("base64");
+      const before = await other.store.db.selectFrom("revocation_versions").selectAll().where("ca_type", "=", "sign").executeTakeFirst();
+      await other.ca.revoke({ type: "sign", serialHex: lost!, reason: "keyCompromise", by: "operator" });
+      await context.ocsp.answerGet(path, "sign");
+      assert.equal(readAnswer((await context.ocsp.answerGet(path, "sign")).der).status, "good"); // confirmed under the version after `lost`
+      // The failover: the new primary never received that revocation (asynchronous replication).
+      const db = other.store.db;
+      await db.updateTable("certificates").set({ status: "valid", revoked_at: null, revocation_reason: null, revoked_by: null }).where("serial_hex", "=", lost!).execute();
+      await db.deleteFrom("crl_entries").where("serial_hex", "=", lost!).execute();
+      if (before) await db.updateTable("revocation_versions").set({ version: before.version }).where("ca_type", "=", "sign").execute();
+      else await db.deleteFrom("revocation_versions").where("ca_type", "=", "sign").execute();
+      // The next revocation on the new primary: with a counter it would reuse the lost one's number.
+      await other.ca.revoke({ type: "sign", serialHex: serial!, reason: "keyCompromise", by: "operator" });
+      assert.equal(readAnswer((await context.ocsp.answerGet(path, "sign")).der).status, "revoked");
+    });
+
     test("only the RFC 5019 form is stored: not unknown serials, SHA-256 CertIDs, absent parameters or nonce answers", async () => {
       const context = await s.open(T0);
       const [serial] = await addRows(context, "sign", 1);
