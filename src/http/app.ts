@@ -13,16 +13,44 @@ import { counterRoutes } from "./routes/counter.ts";
 import { counterPagesRoutes } from "./routes/counter-pages.ts";
 import { issuanceRoutes } from "./routes/issuance.ts";
 
+export interface HttpTimeouts {
+  /** The whole request line and headers must arrive within this many milliseconds. */
+  headersMs: number;
+  /** The whole request, body included, must arrive within this many milliseconds. */
+  requestMs: number;
+  /** How often Node checks open connections against the two limits (so a cut may come this much late). */
+  checkIntervalMs: number;
+}
+
+/** Generous for a slow mobile upload of the largest body (a batch or a filing, ≈1 MiB), short for a stalled client. */
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 15_000, requestMs: 60_000, checkIntervalMs: 1_000 };
+
+export interface AppOptions {
+  log?: (line: string) => void;
+  timeouts?: Partial<HttpTimeouts>;
+}
+
 /**
  * The HTTP application as a value, testable with `inject()` without listening. Handlers are
  * thin: they call services and translate results; the one error handler below turns failures
  * into HTTP answers (the batch issuance route answers each of its items through the same mapping,
  * src/http/service-errors.ts).
  */
-export async function buildApp(context: Context, options: { log?: (line: string) => void } = {}): Promise<FastifyInstance> {
-  // A property a schema does not allow is refused (400 naming it), not silently dropped (fastify's
-  // default): a misspelt `cardExpiry` must not issue a certificate without the card's cap.
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false } } });
+export async function buildApp(context: Context, options: AppOptions = {}): Promise<FastifyInstance> {
+  const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...options.timeouts };
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    // A property a schema does not allow is refused (400 naming it), not silently dropped (fastify's
+    // default): a misspelt `cardExpiry` must not issue a certificate without the card's cap.
+    ajv: { customOptions: { removeAdditional: false } },
+    // Fastify turns Node's request timeout off, and with it the headers timeout: a client that
+    // sends half a request line or trickles its body held its connection (a file descriptor and
+    // a parser) forever, and enough of them exhaust the server. Now the request must arrive in
+    // full in time (408 and the connection closed otherwise); handling it has no limit here.
+    requestTimeout: timeouts.requestMs,
+    http: { headersTimeout: Math.min(timeouts.headersMs, timeouts.requestMs), connectionsCheckingInterval: timeouts.checkIntervalMs },
+  });
 
   app.setErrorHandler((error, request, reply) => {
     const refusal = serviceErrorAnswer(error);

@@ -1,5 +1,5 @@
 import type { Context } from "../services/context.ts";
-import { buildApp } from "./app.ts";
+import { buildApp, type HttpTimeouts } from "./app.ts";
 
 export interface RunningServer {
   url: string;
@@ -8,31 +8,62 @@ export interface RunningServer {
   closed: Promise<void>;
 }
 
+export interface ServerOptions {
+  host: string;
+  port: number;
+  log?: (line: string) => void;
+  /** Stop on SIGINT and SIGTERM (the CLI); tests that run several servers in one process say no. */
+  handleSignals?: boolean;
+  timeouts?: Partial<HttpTimeouts>;
+  /** After the first signal, requests in flight get this long to finish before the process exits anyway. */
+  shutdownGraceMs?: number;
+}
+
+/** Long enough for the slowest request a client may still be sending (the request timeout, 60 s). */
+const DEFAULT_SHUTDOWN_GRACE_MS = 65_000;
+
 /** Process concerns only: listen, stop cleanly on signals, close the store last. */
-export async function startServer(
-  context: Context,
-  options: { host: string; port: number; log?: (line: string) => void; handleSignals?: boolean },
-): Promise<RunningServer> {
-  const app = await buildApp(context, options.log ? { log: options.log } : {});
+export async function startServer(context: Context, options: ServerOptions): Promise<RunningServer> {
+  const app = await buildApp(context, { ...(options.log ? { log: options.log } : {}), ...(options.timeouts ? { timeouts: options.timeouts } : {}) });
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
 
   let resolveClosed!: () => void;
-  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+  let rejectClosed!: (error: unknown) => void;
+  const closed = new Promise<void>((resolve, reject) => ((resolveClosed = resolve), (rejectClosed = reject)));
+  closed.catch(() => {}); // a failed close() also rejects its caller; nobody need await `closed`
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      await app.close();
-      await context.close();
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-      resolveClosed();
+      try {
+        // Stops accepting, closes idle keep-alive connections, waits for the requests in flight;
+        // the store closes after them, so nothing they commit is cut off.
+        await app.close();
+        await context.close();
+        resolveClosed();
+      } catch (error) {
+        rejectClosed(error);
+        throw error;
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
     })());
+  let signalled = false;
+  const forceExit = (why: string) => {
+    options.log?.(`強制終了します / exiting now: ${why}`);
+    // Committed work is already durable; a transaction still open is rolled back by the store.
+    process.exit(1);
+  };
   const onSignal = () => {
-    options.log?.("停止しています / shutting down");
-    void close();
+    if (signalled) return forceExit("二度目の停止要求 / second stop request");
+    signalled = true;
+    const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+    options.log?.(`停止しています（処理中の要求を待ちます。もう一度 Ctrl+C で即時終了）/ shutting down: waiting for requests in flight (Ctrl+C again to exit now)`);
+    setTimeout(() => forceExit(`${graceMs / 1000} 秒以内に終わらない要求 / requests still running after ${graceMs / 1000} s`), graceMs).unref();
+    close().catch(() => {}); // reported through `closed`, which the CLI awaits
   };
   if (options.handleSignals ?? true) {
     process.on("SIGINT", onSignal);

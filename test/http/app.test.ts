@@ -2,6 +2,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
+import { connect, type Socket } from "node:net";
 import { buildApp } from "../../src/http/app.ts";
 import { startServer } from "../../src/http/server.ts";
 import { openTestContext, type TestContext } from "../helpers/context.ts";
@@ -45,6 +46,44 @@ describe("HTTP server", () => {
       assert.deepEqual(await res.json(), { status: "ok", store: "sqlite" });
     } finally {
       await server.close();
+    }
+  });
+
+  test("a client that stalls its headers or trickles its body is answered 408 and cut off; others are served meanwhile", async () => {
+    const own = await openTestContext("sqlite"); // closing a server closes its context: the one above is gone
+    const server = await startServer(own.context, { host: "127.0.0.1", port: 0, handleSignals: false, timeouts: { headersMs: 300, requestMs: 800, checkIntervalMs: 100 } });
+    const { port } = new URL(server.url);
+    /** Everything the server sends until it closes the connection (or "still open" after 10 s). */
+    const untilClosed = (socket: Socket) =>
+      new Promise<string>((resolve) => {
+        let received = "";
+        socket.on("data", (chunk) => (received += chunk));
+        socket.on("error", () => {});
+        socket.on("close", () => resolve(received));
+        setTimeout(() => resolve(`still open: ${received}`), 10_000).unref();
+      });
+    const sockets: Socket[] = [];
+    try {
+      const stalled = connect(Number(port), "127.0.0.1", () => stalled.write("GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+      const trickling = connect(Number(port), "127.0.0.1", () =>
+        trickling.write("POST /ocsp/sign HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nContent-Length: 100\r\n\r\n"),
+      );
+      sockets.push(stalled, trickling);
+      const drip = setInterval(() => trickling.writable && trickling.write("0"), 100); // 10 bytes a second: never done in time
+      const [stalledGot, tricklingGot] = await Promise.all([
+        untilClosed(stalled),
+        untilClosed(trickling),
+        (async () => {
+          const res = await fetch(`${server.url}/healthz`); // a well-behaved client, while the two hold their connections
+          assert.equal(res.status, 200);
+        })(),
+      ]).finally(() => clearInterval(drip));
+      assert.match(stalledGot, /^HTTP\/1\.1 408 /);
+      assert.match(tricklingGot, /^HTTP\/1\.1 408 /);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await server.close();
+      await own.cleanup();
     }
   });
 });

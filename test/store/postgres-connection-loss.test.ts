@@ -14,15 +14,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { sql } from "kysely";
 import { dropPostgresSchema, openStore, type Store } from "../../src/store/database.ts";
 import { Context } from "../../src/services/context.ts";
 import { TEST_PASSPHRASE } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
-import { freePort } from "../helpers/net.ts";
+import { spawnServe } from "../helpers/serve.ts";
 import { readAnswer, requestDer } from "../helpers/ocsp.ts";
 import { privateCluster } from "../helpers/pg-standby.ts";
 import { certIdFor, ocspIssuerFromCertificate } from "../../src/pki/ocsp.ts";
@@ -119,27 +117,12 @@ describe("`openjpki serve` on PostgreSQL", () => {
   test("lives through a restart of its database server and answers again after it", { timeout: 120_000 }, async () => {
     const cluster = await privateCluster(0);
     const dataDir = mkdtempSync(join(tmpdir(), "openjpki-restart-"));
-    const port = await freePort();
-    const server = spawn(process.execPath, ["bin/openjpki.js", "serve", "--port", String(port), "--open-status", "--data", dataDir], {
-      cwd: fileURLToPath(new URL("../..", import.meta.url)),
-      env: { ...process.env, OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE, OPENJPKI_DATABASE_URL: cluster.primary.url },
-      stdio: ["ignore", "pipe", "pipe"],
+    const server = await spawnServe({ dataDir, env: { OPENJPKI_DATABASE_URL: cluster.primary.url } }).catch((error: unknown) => {
+      cluster.stop();
+      throw error;
     });
-    let exited: number | null | undefined;
-    let stderr = "";
-    server.stderr.on("data", (chunk) => (stderr += chunk));
-    const exit = new Promise<void>((resolve) => server.once("exit", (code) => ((exited = code), resolve())));
     try {
-      await new Promise<void>((resolve, reject) => {
-        let stdout = "";
-        server.stdout.on("data", (chunk) => {
-          stdout += chunk;
-          if (stdout.includes("停止 / stop")) resolve();
-        });
-        void exit.then(() => reject(new Error(`serve exited (${exited}): ${stderr}`)));
-        setTimeout(() => reject(new Error(`serve did not start in 60 s: ${stderr}`)), 60_000).unref();
-      });
-      const base = `http://127.0.0.1:${port}`;
+      const base = server.base;
       const caDer = new Uint8Array(await (await fetch(`${base}/ca/sign.crt`)).arrayBuffer());
       // A serial this CA never issued: the answer needs a status read from the database.
       const certId = certIdFor(ocspIssuerFromCertificate(caDer), Buffer.from("7F".repeat(16), "hex"));
@@ -151,7 +134,7 @@ describe("`openjpki serve` on PostgreSQL", () => {
 
       cluster.primary.stop("fast"); // ends every connection of the node's pool
       await sleep(300);
-      assert.equal(exited, undefined, `serve is still running while its database is down (${stderr})`);
+      assert.equal(server.exitCode(), undefined, `serve is still running while its database is down (${server.stderr()})`);
       cluster.primary.start();
       let after = "";
       for (let i = 0; i < 50 && after !== "unknown"; i++) {
@@ -159,10 +142,9 @@ describe("`openjpki serve` on PostgreSQL", () => {
         if (after !== "unknown") await sleep(100);
       }
       assert.equal(after, "unknown", "answers from the restarted database");
-      assert.equal(exited, undefined, `serve is still running (${stderr})`);
+      assert.equal(server.exitCode(), undefined, `serve is still running (${server.stderr()})`);
     } finally {
-      server.kill("SIGTERM");
-      await exit;
+      await server.stop();
       cluster.stop();
       rmSync(dataDir, { recursive: true, force: true });
     }

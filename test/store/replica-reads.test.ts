@@ -10,8 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { Context } from "../../src/services/context.ts";
 import { fixedClock } from "../../src/services/clock.ts";
@@ -21,7 +19,7 @@ import { parseLsn, STANDBY_APPLICATION_NAME } from "../../src/store/replica-read
 import { TEST_PASSPHRASE } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
 import { readAnswer, requestDer } from "../helpers/ocsp.ts";
-import { freePort } from "../helpers/net.ts";
+import { spawnServe } from "../helpers/serve.ts";
 import { privateReplication, type PrivateReplication } from "../helpers/pg-standby.ts";
 
 const MAX_LAG_MS = 200;
@@ -296,43 +294,26 @@ describe("OCSP status reads through a PostgreSQL hot standby", () => {
     const node = await withReplica();
     const serial = await issue(node, "sign", 5);
     await caughtUp();
-    const port = await freePort();
-    const server = spawn(process.execPath, ["bin/openjpki.js", "serve", "--port", String(port), "--open-status", "--data", dataDir], {
-      cwd: fileURLToPath(new URL("../..", import.meta.url)),
+    const server = await spawnServe({
+      dataDir,
       env: {
-        ...process.env,
-        OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE,
         OPENJPKI_DATABASE_URL: `${replication.primaryUrl}?options=-c%20search_path%3D${SCHEMA}`,
         OPENJPKI_DATABASE_REPLICA_URL: replication.standbyUrl,
         OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS: String(MAX_LAG_MS),
       },
-      stdio: ["ignore", "pipe", "pipe"],
     });
     try {
-      let stdout = "";
-      let stderr = "";
-      server.stderr.on("data", (chunk) => (stderr += chunk));
-      await new Promise<void>((resolve, reject) => {
-        server.stdout.on("data", (chunk) => {
-          stdout += chunk;
-          if (stdout.includes("停止 / stop")) resolve();
-        });
-        server.once("exit", (code) => reject(new Error(`serve exited (${code}): ${stderr}`)));
-        setTimeout(() => reject(new Error(`serve did not start in 60 s: ${stderr}`)), 60_000).unref();
-      });
-      assert.match(stdout, new RegExp(`status reads: PostgreSQL スタンバイ（遅れ ${MAX_LAG_MS} ms まで、超えればプライマリ）/ standby, at most ${MAX_LAG_MS} ms behind, else the primary`));
+      assert.match(server.stdout(), new RegExp(`status reads: PostgreSQL スタンバイ（遅れ ${MAX_LAG_MS} ms まで、超えればプライマリ）/ standby, at most ${MAX_LAG_MS} ms behind, else the primary`));
       const certId = certIdFor(ocspIssuerFromCertificate(node.ca.authority("sign").certificateDer), Buffer.from(serial, "hex"));
-      const response = await fetch(`http://127.0.0.1:${port}/ocsp/sign/${encodeURIComponent(Buffer.from(requestDer(certId)).toString("base64"))}`);
+      const response = await fetch(`${server.base}/ocsp/sign/${encodeURIComponent(Buffer.from(requestDer(certId)).toString("base64"))}`);
       assert.equal(response.status, 200);
       assert.equal(readAnswer(new Uint8Array(await response.arrayBuffer())).status, "good");
       await node.ca.revoke({ type: "sign", serialHex: serial, reason: "affiliationChanged", by: "operator" });
       await sleep(2 * MAX_LAG_MS);
-      const after = await fetch(`http://127.0.0.1:${port}/ocsp/sign/${encodeURIComponent(Buffer.from(requestDer(certId)).toString("base64"))}`);
+      const after = await fetch(`${server.base}/ocsp/sign/${encodeURIComponent(Buffer.from(requestDer(certId)).toString("base64"))}`);
       assert.equal(readAnswer(new Uint8Array(await after.arrayBuffer())).status, "revoked", "another node's revocation, after the bound");
     } finally {
-      const exited = new Promise((resolve) => server.once("exit", resolve));
-      server.kill("SIGTERM");
-      await exited;
+      await server.stop();
     }
   });
 
