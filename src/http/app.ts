@@ -25,6 +25,9 @@ export interface HttpTimeouts {
 /** Generous for a slow mobile upload of the largest body (a batch or a filing, ≈1 MiB), short for a stalled client. */
 export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 15_000, requestMs: 60_000, checkIntervalMs: 1_000 };
 
+/** How long /healthz waits for the database. */
+const HEALTH_TIMEOUT_MS = 2_000;
+
 export interface AppOptions {
   log?: (line: string) => void;
   timeouts?: Partial<HttpTimeouts>;
@@ -72,7 +75,18 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
     return reply.status(INTERNAL_ERROR.status).send(INTERNAL_ERROR.body);
   });
 
-  app.get("/healthz", async () => ({ status: "ok", store: context.store.dialect }));
+  // For load balancers: 200 only while the store answers, 503 (within HEALTH_TIMEOUT_MS) when it
+  // hangs or is gone, so that a node cut off from its database is taken out of rotation.
+  app.get("/healthz", async (_request, reply) => {
+    const store = context.store.dialect;
+    try {
+      await context.store.ping(HEALTH_TIMEOUT_MS);
+      return { status: "ok", store };
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return reply.status(503).header("cache-control", "no-store").send({ status: "unavailable", store, message: `データベースが応答しません / the database does not answer: ${reason}` });
+    }
+  });
 
   for (const type of ["sign", "auth"] as const) {
     app.get(`/ca/${type}.crt`, async (_request, reply) => {

@@ -62,6 +62,11 @@ export interface Store {
    * fast path as certificateStatus.
    */
   revocationVersions(): Promise<RevocationVersionRow[]>;
+  /**
+   * One round trip to the database, failing after `timeoutMs` (for /healthz: a load balancer
+   * must learn in bounded time that a node's database hangs or is gone).
+   */
+  ping(timeoutMs: number): Promise<void>;
   /** Set when the status reads may go to a standby (StoreOptions.postgresReplica): where they went. */
   readonly replicaReads?: ReplicaReads;
   close(): Promise<void>;
@@ -77,7 +82,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   if (options.postgresReplica && !options.postgresUrl) {
     throw new Error("a PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) needs the PostgreSQL primary too (OPENJPKI_DATABASE_URL)");
   }
-  const { db, dialect, certificateStatus, revocationVersions, close, migrated } = options.postgresUrl ? await openPostgres(options) : await openSqlite(options);
+  const { db, dialect, certificateStatus, revocationVersions, ping, close, migrated } = options.postgresUrl ? await openPostgres(options) : await openSqlite(options);
   // Kysely looks for its migration tables in every schema unless told which: with a schema per
   // PostgreSQL test run, one run would see another's tables and skip creating its own.
   // A schema named only in the URL (`options=-c search_path=…`, as an operator may write it) counts too.
@@ -105,7 +110,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     await close();
     throw error;
   }
-  return { db, dialect, certificateStatus, revocationVersions, close, ...(replicaReads ? { replicaReads } : {}) };
+  return { db, dialect, certificateStatus, revocationVersions, ping, close, ...(replicaReads ? { replicaReads } : {}) };
 }
 
 const STATUS_SQL =
@@ -146,11 +151,13 @@ async function openSqlite(options: StoreOptions) {
   const statusRows = committedRead<CertificateStatusWithVersion>(STATUS_SQL);
   const certificateStatus = async (type: "sign" | "auth", serialHex: string) => (await statusRows(type, type, serialHex))[0];
   const revocationVersions = committedRead<RevocationVersionRow>(VERSIONS_SQL);
+  // In process and synchronous: it cannot hang, only fail (a lock held past busy_timeout, a broken file).
+  const ping = async (_timeoutMs: number) => void (await committedRead("select 1")());
   const close = async () => {
     if (!shared) reader.close();
     await db.destroy();
   };
-  return { db, dialect: "sqlite" as const, certificateStatus, revocationVersions, close, migrated: async (): Promise<ReplicaReads | undefined> => undefined };
+  return { db, dialect: "sqlite" as const, certificateStatus, revocationVersions, ping, close, migrated: async (): Promise<ReplicaReads | undefined> => undefined };
 }
 
 /**
@@ -256,6 +263,11 @@ async function openPostgres(options: StoreOptions) {
   const pool = new pg.Pool({
     connectionString: options.postgresUrl,
     max: 10,
+    // A server that accepts but never answers (hung, or its address moved to nothing) fails a
+    // checkout after 10 s instead of holding it forever; waiting for a free connection counts too.
+    connectionTimeoutMillis: 10_000,
+    // TCP keepalive finds idle connections to a server that vanished without closing them.
+    keepAlive: true,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
   const prepared = new PreparedStatementPool(pool);
@@ -278,6 +290,24 @@ async function openPostgres(options: StoreOptions) {
   };
   const revocationVersions = async () =>
     replicaReads ? (await replicaReads.read<RevocationVersionRow>(VERSIONS_SQL)).rows : prepared.query<RevocationVersionRow>(VERSIONS_SQL);
+  const ping = (timeoutMs: number) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer from PostgreSQL within ${timeoutMs} ms`)), timeoutMs);
+      void (async () => {
+        const client = await pool.connect();
+        // A connection lost while checked out emits "error" too; unheard, it would end the process.
+        if (client.listenerCount("error") === 0) client.on("error", () => {});
+        try {
+          // A query that times out leaves its connection waiting for the answer: released with the
+          // error, the pool discards it. (pg reads query_timeout from a query's config; its types omit it.)
+          await client.query({ text: "select 1", query_timeout: timeoutMs } as import("pg").QueryConfig);
+          client.release();
+        } catch (error) {
+          client.release(error as Error);
+          throw error;
+        }
+      })().then(resolve, reject).finally(() => clearTimeout(timer));
+    });
   const replica = options.postgresReplica;
   const migrated = async () => {
     prepared.enable();
@@ -293,7 +323,7 @@ async function openPostgres(options: StoreOptions) {
     await replicaReads?.close();
     await db.destroy();
   };
-  return { db, dialect: "postgres" as const, certificateStatus, revocationVersions, close, migrated };
+  return { db, dialect: "postgres" as const, certificateStatus, revocationVersions, ping, close, migrated };
 }
 
 /** The one schema a connection string's `options=-c search_path=NAME` names, if it names exactly one plain one. */

@@ -18,6 +18,7 @@ import pg from "pg";
 import { sql } from "kysely";
 import { dropPostgresSchema, openStore, type Store } from "../../src/store/database.ts";
 import { Context } from "../../src/services/context.ts";
+import { buildApp } from "../../src/http/app.ts";
 import { TEST_PASSPHRASE } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
 import { spawnServe } from "../helpers/serve.ts";
@@ -145,6 +146,49 @@ describe("`openjpki serve` on PostgreSQL", () => {
       assert.equal(server.exitCode(), undefined, `serve is still running (${server.stderr()})`);
     } finally {
       await server.stop();
+      cluster.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("/healthz on PostgreSQL", () => {
+  test("503 while the database server hangs or is down, in bounded time; 200 again once it is back", { timeout: 120_000 }, async () => {
+    const cluster = await privateCluster(0);
+    const dataDir = mkdtempSync(join(tmpdir(), "openjpki-healthz-"));
+    let node: Context | undefined;
+    try {
+      node = await Context.open({ dataDir, databaseUrl: cluster.primary.url, env: { OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE } });
+      const app = await buildApp(node);
+      const health = async () => {
+        const response = await app.inject({ method: "GET", url: "/healthz" });
+        return { status: response.statusCode, body: response.json<{ status: string; store: string; message?: string }>() };
+      };
+      const healthyAgain = async () => {
+        for (let i = 0; i < 100; i++) {
+          if ((await health()).status === 200) return true;
+          await sleep(100);
+        }
+        return false;
+      };
+      assert.deepEqual(await health(), { status: 200, body: { status: "ok", store: "postgres" } });
+
+      cluster.primary.freeze(); // accepts nothing, answers nothing: only a timeout ends the check
+      const frozen = await health();
+      cluster.primary.thaw();
+      assert.equal(frozen.status, 503);
+      assert.equal(frozen.body.status, "unavailable");
+      assert.match(frozen.body.message!, /データベースが応答しません \/ the database does not answer/);
+      assert.ok(await healthyAgain(), "healthy once the server runs again");
+
+      cluster.primary.stop("fast");
+      const down = await health();
+      cluster.primary.start();
+      assert.equal(down.status, 503);
+      assert.ok(await healthyAgain(), "healthy once the server is back");
+      await app.close();
+    } finally {
+      await node?.close();
       cluster.stop();
       rmSync(dataDir, { recursive: true, force: true });
     }
