@@ -92,6 +92,35 @@ describe("PostgreSQL: connections closed by the server", { skip: url ? false : "
     assert.equal(await count(), 0);
   });
 
+  test("a connection ended while a transaction holds it between statements: the transaction fails, the process lives, the next one succeeds", async () => {
+    let ended!: () => void;
+    const terminated = new Promise<void>((resolve) => (ended = resolve));
+    let begun!: () => void;
+    const inTransaction = new Promise<void>((resolve) => (begun = resolve));
+    const outcome = store.db
+      .transaction()
+      .execute(async (trx) => {
+        await sql`select 1`.execute(trx);
+        begun();
+        await terminated; // the client is checked out and idle: the loss arrives only as an event
+        await sql`select 1`.execute(trx);
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error as Error,
+      );
+    await inTransaction;
+    const { rows } = await admin.query<{ n: number }>(
+      "select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where application_name = $1 and state = 'idle in transaction'",
+      [applicationName],
+    );
+    assert.equal(rows[0]!.n, 1);
+    await sleep(200); // the "error" event reaches the checked-out client
+    ended();
+    assert.ok((await outcome) instanceof Error, "the transaction fails");
+    assert.equal(await count(), 0, "the next statement gets a working connection");
+  });
+
   test("a node whose connections were lost: issuance, its group commit and the status read carry on over new ones", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "openjpki-conn-loss-"));
     const nodeSchema = `${schema}_node`;
