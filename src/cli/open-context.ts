@@ -22,6 +22,7 @@ export async function openContext(values: Values, io: Io, settings: Partial<Sett
     env: io.env,
     settings,
     ...(clock ? { clock } : {}),
+    log: (line) => io.stderr(`${line}\n`),
   });
   const { createdRoots, passphrase, caKeys } = context.initialisation;
   if (createdRoots.length > 0) {

@@ -51,6 +51,8 @@ export interface ContextOptions {
   settings?: Partial<Settings>;
   clock?: Clock;
   env?: NodeJS.ProcessEnv;
+  /** Where news for the operator goes (the CLI: stderr), such as database connections lost and replaced. */
+  log?: (line: string) => void;
 }
 
 /** What a first run did, so the CLI and server can say it. */
@@ -120,6 +122,7 @@ export class Context {
         : { sqlitePath: join(dataDir, "openjpki.sqlite") }),
       ...(replica ? { postgresReplica: replica } : {}),
       encoders: MIGRATION_ENCODERS,
+      ...(options.log ? { log: options.log } : {}),
     });
     let caKeys: CaKeys | undefined;
     try {

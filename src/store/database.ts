@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase } from "kysely";
 import type { Database } from "./schema.ts";
 import { PreparedStatementPool } from "./postgres-prepared.ts";
+import { connectionLossLog } from "./connection-loss-log.ts";
 import { migrationProvider, type MigrationEncoders } from "./migrations.ts";
 import { ReplicaReads } from "./replica-reads.ts";
 
@@ -22,6 +23,8 @@ export interface StoreOptions {
   postgresReplica?: { url: string; maxLagMs: number };
   /** Encoders for data migrations (see MigrationEncoders); needed only when old rows must be converted. */
   encoders?: MigrationEncoders;
+  /** Where news for the operator goes (PostgreSQL connections lost and replaced); unsaid without it. */
+  log?: (line: string) => void;
 }
 
 /** What the OCSP hot path needs to know about one certificate. */
@@ -270,7 +273,7 @@ async function openPostgres(options: StoreOptions) {
     keepAlive: true,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
-  const prepared = new PreparedStatementPool(pool);
+  const prepared = new PreparedStatementPool(pool, options.log ? { onConnectionLost: connectionLossLog(options.log) } : {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: prepared }) });
   let replicaReads: ReplicaReads | undefined;
   // The fast paths skip the query builder but not the prepared-statement pool: named once they

@@ -34,6 +34,8 @@ export interface PreparedStatementOptions {
   maxNamed?: number;
   /** Texts with more parameters stay unnamed. Default 64. */
   maxParameters?: number;
+  /** Told of every connection the server or the network ends (after which the pool opens new ones). */
+  onConnectionLost?: (error: Error) => void;
 }
 
 const DATA_STATEMENT = /^\s*(select|insert|update|delete|with)\b/i;
@@ -56,6 +58,7 @@ export class PreparedStatementPool implements PostgresPool {
   readonly #maxNamed: number;
   readonly #maxParameters: number;
   #enabled = false;
+  readonly #onConnectionLost: (error: Error) => void;
   /**
    * Called once a transaction (or a lone statement) that changed a revocation version has ended
    * on its connection — committed, or rolled back, which only costs a needless call. The replica
@@ -68,7 +71,8 @@ export class PreparedStatementPool implements PostgresPool {
     // A connection the server or the network closes while idle in the pool (a restart, a
     // failover, pg_terminate_backend, an idle timeout) is dropped by the pool, which then emits
     // "error": unheard, that event would end the process. The next query opens a new connection.
-    pool.on("error", () => {});
+    this.#onConnectionLost = options.onConnectionLost ?? (() => {});
+    pool.on("error", (error) => this.#onConnectionLost(error));
     this.#repeatsBeforeNaming = options.repeatsBeforeNaming ?? 3;
     this.#maxNamed = options.maxNamed ?? 128;
     this.#maxParameters = options.maxParameters ?? 64;
@@ -117,7 +121,7 @@ export class PreparedStatementPool implements PostgresPool {
   #wrap(client: PoolClient): PostgresPoolClient {
     // The same while checked out: the query in flight fails with the error (its caller sees it),
     // the client emits it too, and the pool discards the broken client when it comes back.
-    client.on("error", () => {});
+    client.on("error", (error) => this.#onConnectionLost(error));
     /** Texts whose statement went bad on this connection → how many times (the name's suffix). */
     const renamed = new Map<string, number>();
     const nameOnThisConnection = (sql: string, parameters: number): string | undefined => {

@@ -34,6 +34,7 @@ describe("PostgreSQL: connections closed by the server", { skip: url ? false : "
   const applicationName = `openjpki-conn-loss-${tag}`;
   let admin: pg.Client;
   let store: Store;
+  const logged: string[] = [];
 
   /** DATABASE_URL with this file's application_name, so that only its own connections are terminated. */
   const namedUrl = () => {
@@ -54,7 +55,7 @@ describe("PostgreSQL: connections closed by the server", { skip: url ? false : "
   before(async () => {
     admin = new pg.Client({ connectionString: url });
     await admin.connect();
-    store = await openStore({ postgresUrl: namedUrl(), postgresSchema: schema });
+    store = await openStore({ postgresUrl: namedUrl(), postgresSchema: schema, log: (line) => logged.push(line) });
   });
   after(async () => {
     await store?.close();
@@ -69,6 +70,9 @@ describe("PostgreSQL: connections closed by the server", { skip: url ? false : "
     await sleep(200); // the ends arrive as events on the idle clients
     assert.equal(await count(), 0);
     assert.equal(await store.certificateStatus("sign", "0".repeat(32)), undefined, "the status fast path reconnects too");
+    // Told once, not once per connection.
+    assert.equal(logged.length, 1, logged.join("\n"));
+    assert.match(logged[0]!, /^PostgreSQL への接続が切れました。新しい接続で続けます \/ lost a connection to PostgreSQL, carrying on over a new one: terminating connection due to administrator command$/);
   });
 
   test("a connection ended while its statement runs: that statement fails with the server's reason, the next succeeds", async () => {
@@ -173,6 +177,7 @@ describe("`openjpki serve` on PostgreSQL", () => {
       }
       assert.equal(after, "unknown", "answers from the restarted database");
       assert.equal(server.exitCode(), undefined, `serve is still running (${server.stderr()})`);
+      assert.match(server.stderr(), /lost a connection to PostgreSQL, carrying on over a new one/, "the operator is told");
     } finally {
       await server.stop();
       cluster.stop();
