@@ -25,7 +25,9 @@
  *   (`pg_stat_wal_receiver.received_tli`, which needs `pg_read_all_stats` on the standby). After a
  *   failover a standby left on the old timeline — its replay position perhaps past the new
  *   primary's — is passed over; the notes start again, and the floor carries its timeline too,
- *   so a primary read made on the new timeline before the monitor's next note still counts.
+ *   so a primary read made on the new timeline before the monitor's next note still counts. If the
+ *   primary's address later reaches a server on an older timeline, the monitor's next note
+ *   replaces the floor (see #poll).
  *
  * The caching rule does not rest on these alone: the responder caches "good" under the version
  * read in the same statement as the status (Store.certificateStatus), true of that one snapshot.
@@ -126,6 +128,8 @@ export class ReplicaReads {
    * the primary's position after each primary read). A position on a newer timeline replaces it.
    */
   #floor: Position = { lsn: 0n, timeline: 0 };
+  /** performance.now() when the floor moved onto its timeline (see #poll: a primary back on an older one). */
+  #floorTimelineSince = -Infinity;
   /** performance.now() after a primary read or revocation of this process whose position could not be read. */
   #primaryMark = -Infinity;
   /** This process's revocations whose primary position is still being read. */
@@ -237,7 +241,10 @@ export class ReplicaReads {
    */
   #raiseFloor(position: Position | undefined): void {
     if (position === undefined) this.#primaryMark = performance.now();
-    else if (position.timeline > this.#floor.timeline || (position.timeline === this.#floor.timeline && position.lsn > this.#floor.lsn)) this.#floor = position;
+    else if (position.timeline > this.#floor.timeline) {
+      this.#floor = position;
+      this.#floorTimelineSince = performance.now();
+    } else if (position.timeline === this.#floor.timeline && position.lsn > this.#floor.lsn) this.#floor = position;
   }
 
   /** The configured bound on how far behind the primary a standby read may be. */
@@ -350,6 +357,15 @@ export class ReplicaReads {
     // A failover: positions of the old timeline say nothing about the new one. (The floor is
     // left alone: a primary read may already have raised it onto the new timeline.)
     if (this.#noted.at(-1)?.timeline !== position.timeline) this.#noted = [];
+    // The primary's address now reaches a server on an older timeline than the floor's, and this
+    // was asked after the floor moved there: the newer timeline's server is no longer the primary
+    // (the address moved back to the old primary, or to a restored cluster). What that server
+    // showed says nothing about this history, and a floor left on its timeline would keep every
+    // read on the primary until a restart; this primary's present position replaces it.
+    if (position.timeline < this.#floor.timeline && askedAt > this.#floorTimelineSince) {
+      this.#floor = position;
+      this.#floorTimelineSince = askedAt;
+    }
     this.#noted.push({ askedAt, ...position });
     if (this.#noted.length > POSITIONS_KEPT) this.#noted.shift();
   }

@@ -160,6 +160,28 @@ describe("OCSP status reads through a hot standby across a failover", () => {
       assert.ok(reads.stats.standbyBehind > behindBefore, "it was asked, and passed over");
     }));
 
+  test("fail-back: once the primary's address reaches the old primary again, its standby serves again", { timeout: 120_000 }, () =>
+    withCluster(async ({ cluster, proxy, open }) => {
+      const [promoted, stranded] = cluster.standbys as [PrivateServer, PrivateServer];
+      const node = await open(stranded);
+      const reads = node.store.replicaReads!;
+      const serial = await issue(node, 3);
+      await caughtUp(cluster.primary, stranded);
+      await standbyServes(node, serial, "good");
+
+      await failOver(proxy, promoted);
+      // Reads on the new primary (the standby, on the old timeline, is passed over) raise the floor onto timeline 2.
+      const primaryBefore = reads.stats.primary;
+      for (let i = 0; i < 5; i++) assert.equal(await ask(node, serial), "good");
+      assert.ok(reads.stats.primary >= primaryBefore + 5, `read on the new primary (${JSON.stringify(reads.stats)})`);
+
+      // The address moves back: the old primary, which the standby has streamed all along (timeline 1).
+      proxy.switchTo(cluster.primary.port);
+      await sleep(200);
+      assert.equal(await stranded.streamingTimeline(), 1);
+      await standbyServes(node, serial, "good");
+    }));
+
   test("clean failover: a standby left without a primary is passed over, and serves again once it follows the new one", { timeout: 120_000 }, () =>
     withCluster(async ({ cluster, proxy, open }) => {
       const [promoted, standby] = cluster.standbys as [PrivateServer, PrivateServer];
