@@ -86,22 +86,23 @@ export async function applyRevocation(db: Kysely<Database>, request: RevocationR
 
 /**
  * Every revocation moves its CA's version in the same transaction; caches compare against it for
- * equality only. It moves by a random step, not by one: a failover that loses the last committed
+ * equality only. It only ever grows, so a "good" cached under an old version can never look
+ * current again. It grows by a random step, not by one: a failover that loses the last committed
  * revocations (asynchronous replication) would otherwise hand the next revocation on the new
- * primary a number a responder already saw with the lost one, and that responder's cached "good"
- * for the newly revoked certificate would still look current. A random step in 2^30 makes that
- * coincidence a one-in-a-billion event instead of the rule.
+ * primary the number a responder already saw with a lost one, and that responder's cached
+ * "good" for the newly revoked certificate would still look current. With steps below 2^24 that
+ * takes a one-in-16-million coincidence per failover, and the version stays an exact JavaScript
+ * number (below 2^53, a bigint column on PostgreSQL) for 2^29 ≈ 540 million revocations.
  */
 async function bumpRevocationVersion(db: Kysely<Database>, type: CaType): Promise<void> {
-  const step = randomInt(1, VERSION_SPACE); // never a multiple of the space: the version always moves
+  const step = randomInt(1, MAX_STEP);
   await db
     .insertInto("revocation_versions")
     .values({ ca_type: type, version: step })
-    // Versions stay below 2^30, so the sum fits PostgreSQL's 32-bit integer before the modulo.
-    .onConflict((oc) => oc.column("ca_type").doUpdateSet({ version: sql<number>`(revocation_versions.version + ${step}) % ${VERSION_SPACE}` }))
+    .onConflict((oc) => oc.column("ca_type").doUpdateSet({ version: sql<number>`revocation_versions.version + ${step}` }))
     .execute();
 }
-const VERSION_SPACE = 2 ** 30;
+const MAX_STEP = 2 ** 24;
 
 export async function revocationVersion(db: Kysely<Database>, type: CaType): Promise<number> {
   const row = await db.selectFrom("revocation_versions").select("version").where("ca_type", "=", type).executeTakeFirst();

@@ -494,6 +494,13 @@ function migrations(dialect: Dialect, encoders: MigrationEncoders | undefined): 
         await (dialect === "sqlite" ? db.transaction().execute(split) : split(db));
       },
     },
+    "0017-revocation-version-bigint": {
+      async up(db: Kysely<any>) {
+        // Versions grow by random steps (src/services/revocation.ts), past a 32-bit integer.
+        // SQLite's integers are 64-bit already; PostgreSQL returns bigint as text, read with Number().
+        if (dialect === "postgres") await sql`alter table revocation_versions alter column version type bigint`.execute(db);
+      },
+    },
   };
 }
 

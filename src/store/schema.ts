@@ -11,7 +11,8 @@ export interface Database {
   certificate_der: CertificateDerTable;
   registry_events: RegistryEventTable;
   crl_numbers: CrlNumberTable;
-  revocation_versions: { ca_type: "sign" | "auth"; version: number };
+  /** version: bigint on PostgreSQL, which pg returns as a string; read it with Number(). */
+  revocation_versions: { ca_type: "sign" | "auth"; version: number | string };
   ocsp_responders: OcspResponderTable;
   verifiers: VerifierTable;
   verifier_lookups: VerifierLookupTable;

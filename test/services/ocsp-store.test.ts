@@ -388,6 +388,20 @@ for (const backend of backends()) {
       assert.equal(readAnswer((await context.ocsp.answerGet(path, "sign")).der).status, "revoked");
     });
 
+    test("revocation versions only grow, past 32 bits, and a revocation past there still shows", async () => {
+      const context = await s.open(T0);
+      const [serial] = await addRows(context, "sign", 1);
+      const path = Buffer.from(requestDer(certIdOf(context, "sign", serial!))).toString("base64");
+      assert.equal(readAnswer((await context.ocsp.answerGet(path, "sign")).der).status, "good");
+      const high = 2 ** 31 + 5; // past PostgreSQL's integer
+      const db = context.store.db;
+      await db.insertInto("revocation_versions").values({ ca_type: "sign", version: high }).onConflict((oc) => oc.column("ca_type").doUpdateSet({ version: high })).execute();
+      await context.ca.revoke({ type: "sign", serialHex: serial!, reason: "keyCompromise", by: "operator" });
+      const after = Number((await db.selectFrom("revocation_versions").select("version").where("ca_type", "=", "sign").executeTakeFirstOrThrow()).version);
+      assert.ok(after > high && after < high + 2 ** 24, String(after));
+      assert.equal(readAnswer((await context.ocsp.answerGet(path, "sign")).der).status, "revoked");
+    });
+
     test("only the RFC 5019 form is stored: not unknown serials, SHA-256 CertIDs, absent parameters or nonce answers", async () => {
       const context = await s.open(T0);
       const [serial] = await addRows(context, "sign", 1);
