@@ -39,8 +39,15 @@ export async function startServer(context: Context, options: ServerOptions): Pro
     (closing ??= (async () => {
       try {
         // Stops accepting, closes idle keep-alive connections, waits for the requests in flight;
-        // the store closes after them, so nothing they commit is cut off.
-        await app.close();
+        // the store closes after them, so nothing they commit is cut off. Node closes the idle
+        // connections once, when closing starts: one whose request was in flight then would stay
+        // open after its answer for the keep-alive timeout (72 s), so they are swept until done.
+        const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+        try {
+          await app.close();
+        } finally {
+          clearInterval(sweep);
+        }
         await context.close();
         resolveClosed();
       } catch (error) {
@@ -62,8 +69,11 @@ export async function startServer(context: Context, options: ServerOptions): Pro
     signalled = true;
     const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
     options.log?.(`停止しています（処理中の要求を待ちます。もう一度 Ctrl+C で即時終了）/ shutting down: waiting for requests in flight (Ctrl+C again to exit now)`);
-    setTimeout(() => forceExit(`${graceMs / 1000} 秒以内に終わらない要求 / requests still running after ${graceMs / 1000} s`), graceMs).unref();
-    close().catch(() => {}); // reported through `closed`, which the CLI awaits
+    const grace = setTimeout(() => forceExit(`${graceMs / 1000} 秒以内に終わらない要求 / requests still running after ${graceMs / 1000} s`), graceMs);
+    grace.unref();
+    close()
+      .catch(() => {}) // reported through `closed`, which the CLI awaits
+      .finally(() => clearTimeout(grace));
   };
   if (options.handleSignals ?? true) {
     process.on("SIGINT", onSignal);
