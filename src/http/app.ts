@@ -76,15 +76,20 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
   });
 
   // For load balancers: 200 only while the store answers, 503 (within HEALTH_TIMEOUT_MS) when it
-  // hangs or is gone, so that a node cut off from its database is taken out of rotation.
+  // hangs or is gone, so that a node cut off from its database is taken out of rotation. The
+  // reason goes to the operator's log, once per change of state, not to whoever asks.
+  let unhealthy = false;
   app.get("/healthz", async (_request, reply) => {
     const store = context.store.dialect;
     try {
       await context.store.ping(HEALTH_TIMEOUT_MS);
+      if (unhealthy) options.log?.("データベースが応答しています / the database answers again");
+      unhealthy = false;
       return { status: "ok", store };
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      return reply.status(503).header("cache-control", "no-store").send({ status: "unavailable", store, message: `データベースが応答しません / the database does not answer: ${reason}` });
+      if (!unhealthy) options.log?.(`healthz: データベースが応答しません / the database does not answer: ${error instanceof Error ? error.message : String(error)}`);
+      unhealthy = true;
+      return reply.status(503).header("cache-control", "no-store").send({ status: "unavailable", store, message: "データベースが応答しません / the database does not answer" });
     }
   });
 

@@ -267,10 +267,15 @@ async function openPostgres(options: StoreOptions) {
     connectionString: options.postgresUrl,
     max: 10,
     // A server that accepts but never answers (hung, or its address moved to nothing) fails a
-    // checkout after 10 s instead of holding it forever; waiting for a free connection counts too.
+    // checkout after 10 s instead of holding it forever. Waiting for a free connection counts
+    // too: ten statements holding the pool for more than 10 s (lock waits behind another node's
+    // migration, an overload) fail the requests queued behind them rather than piling them up.
     connectionTimeoutMillis: 10_000,
-    // TCP keepalive finds idle connections to a server that vanished without closing them.
+    // TCP keepalive, first probe after 10 s idle (the OS default is 2 h): a connection checked out
+    // and idle (a transaction between statements) to a server that vanished without closing it
+    // is found. A hung server's kernel still answers probes; /healthz's timeout covers that.
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
   const prepared = new PreparedStatementPool(pool, options.log ? { onConnectionLost: connectionLossLog(options.log) } : {});
@@ -293,11 +298,16 @@ async function openPostgres(options: StoreOptions) {
   };
   const revocationVersions = async () =>
     replicaReads ? (await replicaReads.read<RevocationVersionRow>(VERSIONS_SQL)).rows : prepared.query<RevocationVersionRow>(VERSIONS_SQL);
+  // The health check has a pool of its own (one connection): in the main pool it would queue
+  // behind real work, and a node merely busy for 2 s would be reported down and taken out of
+  // rotation just when it is loaded.
+  const healthPool = new pg.Pool({ connectionString: options.postgresUrl, max: 1, idleTimeoutMillis: 60_000, connectionTimeoutMillis: 10_000 });
+  healthPool.on("error", () => {}); // an idle connection lost: the next check opens another
   const ping = (timeoutMs: number) =>
     new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no answer from PostgreSQL within ${timeoutMs} ms`)), timeoutMs);
       void (async () => {
-        const client = await pool.connect();
+        const client = await healthPool.connect();
         // A connection lost while checked out emits "error" too; unheard, it would end the process.
         if (client.listenerCount("error") === 0) client.on("error", () => {});
         try {
@@ -324,6 +334,7 @@ async function openPostgres(options: StoreOptions) {
   };
   const close = async () => {
     await replicaReads?.close();
+    await healthPool.end();
     await db.destroy();
   };
   return { db, dialect: "postgres" as const, certificateStatus, revocationVersions, ping, close, migrated };

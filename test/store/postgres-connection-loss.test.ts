@@ -193,7 +193,8 @@ describe("/healthz on PostgreSQL", () => {
     let node: Context | undefined;
     try {
       node = await Context.open({ dataDir, databaseUrl: cluster.primary.url, env: { OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE } });
-      const app = await buildApp(node);
+      const logged: string[] = [];
+      const app = await buildApp(node, { log: (line) => logged.push(line) });
       const health = async () => {
         const response = await app.inject({ method: "GET", url: "/healthz" });
         return { status: response.statusCode, body: response.json<{ status: string; store: string; message?: string }>() };
@@ -212,14 +213,26 @@ describe("/healthz on PostgreSQL", () => {
       cluster.primary.thaw();
       assert.equal(frozen.status, 503);
       assert.equal(frozen.body.status, "unavailable");
-      assert.match(frozen.body.message!, /データベースが応答しません \/ the database does not answer/);
+      assert.equal(frozen.body.message, "データベースが応答しません / the database does not answer", "the reason is not told to whoever asks");
       assert.ok(await healthyAgain(), "healthy once the server runs again");
+      // The operator is told the reason, once when the checks start failing and once when they pass again.
+      assert.deepEqual(logged, [
+        "healthz: データベースが応答しません / the database does not answer: no answer from PostgreSQL within 2000 ms",
+        "データベースが応答しています / the database answers again",
+      ]);
 
       cluster.primary.stop("fast");
       const down = await health();
       cluster.primary.start();
       assert.equal(down.status, 503);
       assert.ok(await healthyAgain(), "healthy once the server is back");
+      assert.equal(logged.length, 4, logged.join("\n"));
+
+      // Busy is not down: the check does not queue behind statements holding every pooled connection.
+      const busy = Array.from({ length: 10 }, () => sql`select pg_sleep(3)`.execute(node!.store.db));
+      await sleep(300);
+      assert.equal((await health()).status, 200, "healthy while the pool is busy");
+      await Promise.all(busy);
       await app.close();
     } finally {
       await node?.close();
