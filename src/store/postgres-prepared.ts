@@ -59,6 +59,7 @@ export class PreparedStatementPool implements PostgresPool {
   readonly #maxParameters: number;
   #enabled = false;
   readonly #onConnectionLost: (error: Error) => void;
+  readonly #reportedLost = new WeakSet<PoolClient>();
   /**
    * Called once a transaction (or a lone statement) that changed a revocation version has ended
    * on its connection — committed, or rolled back, which only costs a needless call. The replica
@@ -72,7 +73,7 @@ export class PreparedStatementPool implements PostgresPool {
     // failover, pg_terminate_backend, an idle timeout) is dropped by the pool, which then emits
     // "error": unheard, that event would end the process. The next query opens a new connection.
     this.#onConnectionLost = options.onConnectionLost ?? (() => {});
-    pool.on("error", (error) => this.#onConnectionLost(error));
+    pool.on("error", (error, client) => this.#lost(error, client));
     this.#repeatsBeforeNaming = options.repeatsBeforeNaming ?? 3;
     this.#maxNamed = options.maxNamed ?? 128;
     this.#maxParameters = options.maxParameters ?? 64;
@@ -118,10 +119,17 @@ export class PreparedStatementPool implements PostgresPool {
     }
   }
 
+  /** Told once per connection: an idle one's loss reaches both the pool's listener and its own. */
+  #lost(error: Error, client: PoolClient): void {
+    if (this.#reportedLost.has(client)) return;
+    this.#reportedLost.add(client);
+    this.#onConnectionLost(error);
+  }
+
   #wrap(client: PoolClient): PostgresPoolClient {
     // The same while checked out: the query in flight fails with the error (its caller sees it),
     // the client emits it too, and the pool discards the broken client when it comes back.
-    client.on("error", (error) => this.#onConnectionLost(error));
+    client.on("error", (error) => this.#lost(error, client));
     /** Texts whose statement went bad on this connection → how many times (the name's suffix). */
     const renamed = new Map<string, number>();
     const nameOnThisConnection = (sql: string, parameters: number): string | undefined => {

@@ -362,9 +362,13 @@ export class ReplicaReads {
     // (the address moved back to the old primary, or to a restored cluster). What that server
     // showed says nothing about this history, and a floor left on its timeline would keep every
     // read on the primary until a restart; this primary's present position replaces it.
+    // Positions of primary reads and of this node's revocations that ended while this poll ran
+    // were ignored (an older timeline than the floor's): standby reads wait for the next note,
+    // asked after now, which covers them.
     if (position.timeline < this.#floor.timeline && askedAt > this.#floorTimelineSince) {
       this.#floor = position;
       this.#floorTimelineSince = askedAt;
+      this.#primaryMark = performance.now();
     }
     this.#noted.push({ askedAt, ...position });
     if (this.#noted.length > POSITIONS_KEPT) this.#noted.shift();

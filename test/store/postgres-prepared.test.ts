@@ -70,6 +70,19 @@ describe("PostgreSQL: named prepared statements for repeated queries", { skip: u
 
   const byId = (db: Kysely<Tables>, id: number) => db.selectFrom("items").select(["id", "label"]).where("id", "=", id).executeTakeFirst();
 
+  it("tells of each idle connection the server ends once (the pool's listener and the connection's both hear it)", async () => {
+    const lost: string[] = [];
+    const { db } = await open({ onConnectionLost: (error) => lost.push(error.message) }, { connections: 3 });
+    // Three connections at once, so that the pool keeps three idle, and their server processes.
+    const pids = (await Promise.all(Array.from({ length: 3 }, () => db.transaction().execute(async (trx) => (await sql<{ pid: number }>`select pg_backend_pid() as pid, pg_sleep(0.05)`.execute(trx)).rows[0]!.pid)))).sort();
+    assert.equal(new Set(pids).size, 3);
+    await elsewhere(`select pg_terminate_backend(pid) from pg_stat_activity where pid in (${pids.join(",")})`);
+    for (let i = 0; i < 50 && lost.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // any second report of the same connection would arrive by now
+    assert.equal(lost.length, 3, lost.join("\n"));
+    assert.match(lost[0]!, /terminating connection due to administrator command/);
+  });
+
   it("names a data statement on its third use, then runs it by name with the right answers", async () => {
     const { pool, db } = await open();
     assert.deepEqual(await byId(db, 1), { id: 1, label: "one" });
@@ -185,18 +198,18 @@ describe("PostgreSQL: named prepared statements for repeated queries", { skip: u
     // pg_prepared_statements lists the asking session's own statements: the reads above ran one
     // after the other, so the pool handed them all the one idle connection this query gets too.
     const named = await preparedOnConnection(store.db);
-    assert.ok(named.some((r) => r.statement.includes("from revocation_versions")), "the versions read is named");
+    assert.ok(named.some((r) => r.statement === "select ca_type, version from revocation_versions"), "the versions read is named");
     assert.ok(named.some((r) => r.statement.includes("from certificates where ca_type = $1")), "the status read is named");
     // Another node's migration changes both tables' result types: a statement prepared by a
     // fixed name would now fail on every call ("cached plan must not change result type").
-    await elsewhere(`alter table ${schema}.revocation_versions alter column version type bigint; alter table ${schema}.certificates alter column revocation_reason type varchar(64)`);
+    await elsewhere(`alter table ${schema}.revocation_versions alter column version type numeric; alter table ${schema}.certificates alter column revocation_reason type varchar(64)`);
     for (let i = 0; i < 3; i++) {
       assert.deepEqual(await versions(), before);
       assert.equal(await store.certificateStatus("sign", "00"), undefined);
     }
     // Recovered by preparing again under a fresh name, not by falling back to unnamed statements.
     const renamed = (await preparedOnConnection(store.db)).filter((r) => /^ojpki_\d+_1$/.test(r.name)).map((r) => r.statement);
-    assert.ok(renamed.some((s) => s.includes("from revocation_versions")), "the versions read is prepared again under a fresh name");
+    assert.ok(renamed.includes("select ca_type, version from revocation_versions"), "the versions read is prepared again under a fresh name");
     assert.ok(renamed.some((s) => s.includes("from certificates where ca_type = $1")), "the status read is prepared again under a fresh name");
   });
 });
