@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase } from "kysely";
 import type { Database } from "./schema.ts";
 import { PreparedStatementPool } from "./postgres-prepared.ts";
-import { connectionLossLog } from "./connection-loss-log.ts";
+import { connectionLostLine, rateLimitedLog } from "./rate-limited-log.ts";
 import { migrationProvider, type MigrationEncoders } from "./migrations.ts";
 import { ReplicaReads } from "./replica-reads.ts";
 
@@ -278,7 +278,8 @@ async function openPostgres(options: StoreOptions) {
     keepAliveInitialDelayMillis: 10_000,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
-  const prepared = new PreparedStatementPool(pool, options.log ? { onConnectionLost: connectionLossLog(options.log) } : {});
+  const lostLog = options.log && rateLimitedLog(options.log);
+  const prepared = new PreparedStatementPool(pool, lostLog ? { onConnectionLost: (error) => lostLog(connectionLostLine(error)) } : {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: prepared }) });
   let replicaReads: ReplicaReads | undefined;
   // The fast paths skip the query builder but not the prepared-statement pool: named once they
@@ -326,7 +327,12 @@ async function openPostgres(options: StoreOptions) {
     prepared.enable();
     if (!replica) return undefined;
     const standbySchema = schema ?? searchPathSchemaOf(options.postgresUrl!);
-    replicaReads = await ReplicaReads.open(pool, { replicaUrl: replica.url, maxLagMs: replica.maxLagMs, ...(standbySchema ? { schema: standbySchema } : {}) });
+    replicaReads = await ReplicaReads.open(pool, {
+      replicaUrl: replica.url,
+      maxLagMs: replica.maxLagMs,
+      ...(standbySchema ? { schema: standbySchema } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
     // This process's own revocations show on its next status read: the standby must first pass a
     // primary position noted after the commit.
     prepared.onRevocationCommitted = () => replicaReads?.noteRevocationCommitted();

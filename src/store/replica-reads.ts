@@ -41,6 +41,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { Pool, PoolClient } from "pg";
+import { rateLimitedLog } from "./rate-limited-log.ts";
 
 export interface ReplicaReadOptions {
   /** The standby's connection string. */
@@ -49,6 +50,8 @@ export interface ReplicaReadOptions {
   maxLagMs: number;
   /** The schema the primary's connections work in (the standby's get the same search_path). */
   schema?: string;
+  /** Where the operator is told of failed standby reads (rate-limited); unsaid without it. */
+  log?: (line: string) => void;
 }
 
 /** Where reads went, and why some went to the primary (for tests, diagnostics and benchmarks). */
@@ -135,6 +138,7 @@ export class ReplicaReads {
   /** This process's revocations whose primary position is still being read. */
   #pendingNotes = 0;
   #skipStandbyUntil = -Infinity;
+  readonly #logFailure: ((line: string) => void) | undefined;
   #pollTimer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
   #closed = false;
@@ -147,6 +151,7 @@ export class ReplicaReads {
     this.#walSegment = wal.segment;
     this.#maxLagMs = options.maxLagMs;
     this.#pollMs = Math.max(MIN_POLL_MS, Math.floor(options.maxLagMs / 5));
+    this.#logFailure = options.log && rateLimitedLog(options.log);
   }
 
   /**
@@ -319,11 +324,14 @@ export class ReplicaReads {
       }
       this.#raiseFloor({ lsn: after, timeline: required.timeline });
       return results[1]!.rows as R[];
-    } catch {
+    } catch (error) {
       // Down, slow, or not what it should be: the primary answers until the standby is tried again.
       client?.release(true);
       this.#skipStandbyUntil = performance.now() + RETRY_AFTER_MS;
       this.stats.standbyFailed += 1;
+      this.#logFailure?.(
+        `PostgreSQL スタンバイから読めません。${RETRY_AFTER_MS / 1000} 秒はプライマリが答えます / a standby read failed, the primary answers for ${RETRY_AFTER_MS / 1000} s: ${error instanceof Error ? error.message : String(error)}`,
+      );
       return undefined;
     }
   }

@@ -34,6 +34,8 @@ describe("OCSP status reads through a PostgreSQL hot standby", () => {
   let standbyClient: pg.Client;
   let primaryClient: pg.Client;
 
+  /** What the nodes told the operator. */
+  const logged: string[] = [];
   const open = async (env: NodeJS.ProcessEnv = {}, databaseUrl?: string) => {
     const context = await Context.open({
       dataDir,
@@ -41,6 +43,7 @@ describe("OCSP status reads through a PostgreSQL hot standby", () => {
       databaseSchema: SCHEMA,
       env: { OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE, ...env },
       clock: fixedClock(NOW),
+      log: (line) => logged.push(line),
     });
     opened.push(context);
     return context;
@@ -217,6 +220,7 @@ describe("OCSP status reads through a PostgreSQL hot standby", () => {
     const reads = node.store.replicaReads!;
     const serial = await issue(node, "auth", 4);
     await caughtUp();
+    const loggedBefore = logged.length;
     replication.stopStandby();
     try {
       const failedBefore = reads.stats.standbyFailed;
@@ -225,6 +229,9 @@ describe("OCSP status reads through a PostgreSQL hot standby", () => {
         await sleep(2 * MAX_LAG_MS / 5);
       }
       assert.ok(reads.stats.standbyFailed > failedBefore, `the failures were counted (${JSON.stringify(reads.stats)})`);
+      const told = logged.slice(loggedBefore).filter((line) => line.includes("a standby read failed"));
+      assert.equal(told.length, 1, `told once, not once per read: ${told.join("\n")}`);
+      assert.match(told[0]!, /^PostgreSQL スタンバイから読めません。1 秒はプライマリが答えます \/ a standby read failed, the primary answers for 1 s: /);
     } finally {
       replication.startStandby();
     }
