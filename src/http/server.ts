@@ -1,5 +1,5 @@
 import type { Context } from "../services/context.ts";
-import { buildApp, type HttpTimeouts } from "./app.ts";
+import { buildApp, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from "./app.ts";
 
 export interface RunningServer {
   url: string;
@@ -19,8 +19,8 @@ export interface ServerOptions {
   shutdownGraceMs?: number;
 }
 
-/** Long enough for the slowest request a client may still be sending (the request timeout, 60 s). */
-const DEFAULT_SHUTDOWN_GRACE_MS = 65_000;
+/** Beyond the request timeout: the slowest request a client may still be sending arrives, or is cut, first. */
+const SHUTDOWN_GRACE_BEYOND_REQUEST_MS = 5_000;
 
 /** Process concerns only: listen, stop cleanly on signals, close the store last. */
 export async function startServer(context: Context, options: ServerOptions): Promise<RunningServer> {
@@ -67,7 +67,7 @@ export async function startServer(context: Context, options: ServerOptions): Pro
   const onSignal = () => {
     if (signalled) return forceExit("二度目の停止要求 / second stop request");
     signalled = true;
-    const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+    const graceMs = options.shutdownGraceMs ?? (options.timeouts?.requestMs ?? DEFAULT_HTTP_TIMEOUTS.requestMs) + SHUTDOWN_GRACE_BEYOND_REQUEST_MS;
     options.log?.(`停止しています（処理中の要求を待ちます。もう一度 Ctrl+C で即時終了）/ shutting down: waiting for requests in flight (Ctrl+C again to exit now)`);
     const grace = setTimeout(() => forceExit(`${graceMs / 1000} 秒以内に終わらない要求 / requests still running after ${graceMs / 1000} s`), graceMs);
     grace.unref();

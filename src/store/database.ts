@@ -155,7 +155,8 @@ async function openSqlite(options: StoreOptions) {
   const certificateStatus = async (type: "sign" | "auth", serialHex: string) => (await statusRows(type, type, serialHex))[0];
   const revocationVersions = committedRead<RevocationVersionRow>(VERSIONS_SQL);
   // In process and synchronous: it cannot hang, only fail (a lock held past busy_timeout, a broken file).
-  const ping = async (_timeoutMs: number) => void (await committedRead("select 1")());
+  const selectOne = committedRead("select 1"); // prepared once, on the first check
+  const ping = async (_timeoutMs: number) => void (await selectOne());
   const close = async () => {
     if (!shared) reader.close();
     await db.destroy();
@@ -303,25 +304,28 @@ async function openPostgres(options: StoreOptions) {
   // behind real work, and a node merely busy for 2 s would be reported down and taken out of
   // rotation just when it is loaded.
   const healthPool = new pg.Pool({ connectionString: options.postgresUrl, max: 1, idleTimeoutMillis: 60_000, connectionTimeoutMillis: 10_000 });
-  healthPool.on("error", () => {}); // an idle connection lost: the next check opens another
-  const ping = (timeoutMs: number) =>
-    new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer from PostgreSQL within ${timeoutMs} ms`)), timeoutMs);
-      void (async () => {
-        const client = await healthPool.connect();
-        // A connection lost while checked out emits "error" too; unheard, it would end the process.
-        if (client.listenerCount("error") === 0) client.on("error", () => {});
-        try {
-          // A query that times out leaves its connection waiting for the answer: released with the
-          // error, the pool discards it. (pg reads query_timeout from a query's config; its types omit it.)
-          await client.query({ text: "select 1", query_timeout: timeoutMs } as import("pg").QueryConfig);
-          client.release();
-        } catch (error) {
-          client.release(error as Error);
-          throw error;
-        }
-      })().then(resolve, reject).finally(() => clearTimeout(timer));
-    });
+  // Lost connections, idle or checked out, emit "error"; unheard, that would end the process.
+  // An idle one is dropped by the pool, a checked-out one fails its check: the next opens another.
+  healthPool.on("error", () => {});
+  healthPool.on("connect", (client) => client.on("error", () => {}));
+  const checkOnce = async (timeoutMs: number) => {
+    const client = await healthPool.connect();
+    try {
+      // A query that times out leaves its connection waiting for the answer: released with the
+      // error, the pool discards it. (pg reads query_timeout from a query's config; its types omit it.)
+      await client.query({ text: "select 1", query_timeout: timeoutMs } as import("pg").QueryConfig);
+      client.release();
+    } catch (error) {
+      client.release(error as Error);
+      throw error;
+    }
+  };
+  // The timer also bounds the wait for a connection (a hung server accepts and never answers).
+  const ping = (timeoutMs: number) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer from PostgreSQL within ${timeoutMs} ms`)), timeoutMs)));
+    return Promise.race([checkOnce(timeoutMs), late]).finally(() => clearTimeout(timer));
+  };
   const replica = options.postgresReplica;
   const migrated = async () => {
     prepared.enable();
