@@ -1,6 +1,10 @@
 import { connect, createServer, type Socket } from "node:net";
 
-/** A TCP forwarder on 127.0.0.1 whose target can be moved, as a virtual IP or a DNS name moves in a failover. */
+/**
+ * A TCP forwarder on 127.0.0.1 whose target can be moved, as a virtual IP or a DNS name moves in a
+ * failover. Given several targets, it hands each new connection to the next one in turn, as a
+ * round-robin load balancer in front of standbys would.
+ */
 export interface TcpProxy {
   readonly port: number;
   /** Send new connections to another port and cut the open ones (their peers see a lost connection). */
@@ -8,11 +12,12 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function tcpProxy(targetPort: number): Promise<TcpProxy> {
-  let target = targetPort;
+export async function tcpProxy(targetPorts: number | readonly number[]): Promise<TcpProxy> {
+  let targets = [targetPorts].flat();
+  let connections = 0;
   const open = new Set<Socket>();
   const server = createServer((client) => {
-    const upstream = connect(target, "127.0.0.1");
+    const upstream = connect(targets[connections++ % targets.length]!, "127.0.0.1");
     const cut = () => {
       client.destroy();
       upstream.destroy();
@@ -33,7 +38,7 @@ export async function tcpProxy(targetPort: number): Promise<TcpProxy> {
   return {
     port: address.port,
     switchTo(port) {
-      target = port;
+      targets = [port];
       for (const socket of open) socket.destroy();
     },
     close: () =>

@@ -5,6 +5,8 @@
 // is never answered "good" past the lag bound, whether that standby is left without a primary
 // (a clean failover) or still streams the old primary's diverging timeline (a split brain, its
 // replay position past the new primary's); and once it follows the new primary it serves again.
+// Also two standbys behind a round-robin load balancer, one of them paused: a read never shows
+// less than a read that ended before it began ("Reads never go back in time").
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -16,7 +18,7 @@ import pg from "pg";
 import { Context } from "../../src/services/context.ts";
 import { fixedClock } from "../../src/services/clock.ts";
 import { certIdFor, ocspIssuerFromCertificate } from "../../src/pki/ocsp.ts";
-import { parseLsn } from "../../src/store/replica-reads.ts";
+import { parseLsn, STANDBY_APPLICATION_NAME } from "../../src/store/replica-reads.ts";
 import { TEST_PASSPHRASE } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
 import { readAnswer, requestDer } from "../helpers/ocsp.ts";
@@ -60,12 +62,12 @@ describe("OCSP status reads through a hot standby across a failover", () => {
    * A private primary with two standbys, a forwarder in front of the primary, and the nodes
    * opened on it; all of it stopped when `work` ends.
    */
-  const withCluster = async (work: (setup: { cluster: PrivateCluster; proxy: TcpProxy; open: (replica?: PrivateServer) => Promise<Context> }) => Promise<void>) => {
+  const withCluster = async (work: (setup: { cluster: PrivateCluster; proxy: TcpProxy; open: (replica?: { url: string }) => Promise<Context> }) => Promise<void>) => {
     const cluster = await privateCluster(2);
     const proxy = await tcpProxy(cluster.primary.port);
     const opened: Context[] = [];
-    /** A node reaching the primary through the forwarder; with `replica`, its status reads go there. */
-    const open = async (replica?: PrivateServer) => {
+    /** A node reaching the primary through the forwarder; with `replica` (a standby, or a balancer in front of standbys), its status reads go there. */
+    const open = async (replica?: { url: string }) => {
       const dataDir = mkdtempSync(join(tmpdir(), "openjpki-failover-"));
       dataDirs.push(dataDir);
       const context = await Context.open({
@@ -205,5 +207,56 @@ describe("OCSP status reads through a hot standby across a failover", () => {
       const standbyAfterRejoin = reads.stats.standby;
       await revokedWithinBound(node, other, second);
       assert.ok(reads.stats.standby > standbyAfterRejoin, "the standby answered on the new timeline");
+    }));
+
+  test("two standbys behind a round-robin load balancer, one paused: no read goes back in time, and a revocation shows within the bound", { timeout: 120_000 }, () =>
+    withCluster(async ({ cluster, open }) => {
+      const [current, paused] = cluster.standbys as [PrivateServer, PrivateServer];
+      const balancer = await tcpProxy([current.port, paused.port]);
+      try {
+        const node = await open({ url: `postgres://postgres@127.0.0.1:${balancer.port}/postgres` });
+        const other = await open();
+        const reads = node.store.replicaReads!;
+        const serial = await issue(node, 4);
+        await caughtUp(cluster.primary, current);
+        await caughtUp(cluster.primary, paused);
+        /** Eight reads at a time (so the node's pool holds connections to both standbys), each with when it began and ended. */
+        const askConcurrently = async (answers: { began: number; ended: number; status: string }[]) => {
+          await Promise.all(
+            Array.from({ length: 8 }, async () => {
+              const began = performance.now();
+              const status = await ask(node, serial);
+              answers.push({ began, ended: performance.now(), status });
+            }),
+          );
+        };
+        const warmUp: { began: number; ended: number; status: string }[] = [];
+        for (let i = 0; i < 20; i++) await askConcurrently(warmUp);
+        assert.ok(warmUp.every((answer) => answer.status === "good"));
+        const statusReaders = `select count(*) from pg_stat_activity where application_name = '${STANDBY_APPLICATION_NAME}'`;
+        for (const standby of [current, paused]) {
+          assert.ok(Number(await valueOf(standby, statusReaders)) > 0, `precondition: the balancer reaches both standbys (port ${standby.port})`);
+        }
+
+        // The paused standby stays recent enough for the lag bound a while longer, but holds
+        // less than the current one once that has replayed the revocation.
+        await valueOf(paused, "select pg_wal_replay_pause()");
+        const behindBefore = reads.stats.standbyBehind;
+        const standbyBefore = reads.stats.standby;
+        await other.ca.revoke({ type: "sign", serialHex: serial, reason: "keyCompromise", by: "operator" });
+        const revokedAt = performance.now();
+        const answers: { began: number; ended: number; status: string }[] = [];
+        while (performance.now() - revokedAt < 4 * MAX_LAG_MS) await askConcurrently(answers);
+
+        const firstRevokedEnded = Math.min(...answers.filter((answer) => answer.status === "revoked").map((answer) => answer.ended));
+        const backInTime = answers.filter((answer) => answer.status !== "revoked" && answer.began > firstRevokedEnded);
+        assert.deepEqual(backInTime.map((answer) => `${Math.round(answer.began - revokedAt)} ms: ${answer.status}`), [], "no answer begun after a 'revoked' one ended says otherwise");
+        const late = answers.filter((answer) => answer.began - revokedAt > MAX_LAG_MS && answer.status !== "revoked");
+        assert.deepEqual(late.map((answer) => `${Math.round(answer.began - revokedAt)} ms: ${answer.status}`), [], "no 'good' after the lag bound");
+        assert.ok(reads.stats.standby > standbyBefore, `the current standby answered (${JSON.stringify(reads.stats)})`);
+        assert.ok(reads.stats.standbyBehind > behindBefore, `the paused one was asked, and passed over (${JSON.stringify(reads.stats)})`);
+      } finally {
+        await balancer.close();
+      }
     }));
 });
