@@ -38,12 +38,15 @@ const verifier = createVerifier({
   },
 });
 
-const one = (i: number): Promise<VerificationResult> => {
-  const item = input.items[i % input.items.length]!;
-  return "cms" in item
-    ? verifier.verifyCms(item.cms, { expectedType: "sign" })
-    : verifier.verifyRawSignature({ ...item, hash: "sha256", expectedType: "auth" });
-};
+// Each call's arguments are a fresh object literal, as a relying party writes the call; spreading
+// the item instead (`{ ...item, hash, expectedType }`) cost 7–10 µs per call on its own, a fifth
+// of a login's verification, measured 2026-12-06.
+const calls = input.items.map((item): (() => Promise<VerificationResult>) => {
+  if ("cms" in item) return () => verifier.verifyCms(item.cms, { expectedType: "sign" });
+  const { certificateDer, data, signature } = item;
+  return () => verifier.verifyRawSignature({ certificateDer, data, signature, hash: "sha256", expectedType: "auth" });
+});
+const one = (i: number): Promise<VerificationResult> => calls[i % calls.length]!();
 
 // Warm-up: JIT, and the first call of each type fetches and parses the CRL (cached until nextUpdate).
 for (let i = 0; i < Math.min(200, input.items.length * 2); i++) await one(i);

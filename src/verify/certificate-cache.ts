@@ -6,7 +6,7 @@
  * certificate (the same serial number re-signed, a flipped bit) is never taken for a known one.
  * Only successful parses are kept; the oldest unused entries go first.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { MAX_CERTIFICATE_BYTES, parseCertificate, type ParsedCertificate } from "./certificate.ts";
 import { bytesEqual } from "../profile/der-reader.ts";
 import { LruMap } from "./lru.ts";
@@ -21,7 +21,8 @@ export class CertificateCache {
   /** The parsed certificate for `der`: from the cache, or parsed now (throws `malformed-input` like parseCertificate). */
   get(der: Uint8Array, what = "certificate"): ParsedCertificate {
     if (!(der instanceof Uint8Array) || der.length === 0 || der.length > MAX_CERTIFICATE_BYTES) return parseCertificate(der, what);
-    const key = createHash("sha256").update(der).digest("base64");
+    // One-shot hashing: a Hash object per lookup cost about as much again (it runs on every verification).
+    const key = hash("sha256", der, "base64");
     const hit = this.#entries.get(key);
     if (hit && bytesEqual(hit.der, der)) return hit;
     const parsed = parseCertificate(der, what);

@@ -104,6 +104,11 @@ function attributesOnce(cert: ParsedCertificate): Attributes {
   });
 }
 
+function checkValidAt(c: ParsedCertificate, which: "certificate" | "root", at: Date): void {
+  if (at < c.notBefore) failure("not-yet-valid", `the ${which} is not valid until ${c.notBefore.toISOString()} (checked at ${at.toISOString()})`, { certificate: which, notBefore: c.notBefore.toISOString(), at: at.toISOString() });
+  if (at > c.notAfter) failure("expired", `the ${which} expired at ${c.notAfter.toISOString()} (checked at ${at.toISOString()})`, { certificate: which, notAfter: c.notAfter.toISOString(), at: at.toISOString() });
+}
+
 function policyTypeOf(cert: ParsedCertificate): CertificateType | "both" | undefined {
   const policies = policiesOf(cert);
   const sign = policies.includes(POLICY_OID.sign) || policies.includes(POLICY_OID.signTest);
@@ -167,6 +172,8 @@ export class VerifierCore {
   readonly trust: TrustStore;
   readonly limits: VerifyLimits;
   readonly #revocation: RevocationOptions;
+  /** The revocation methods in the order they are tried (fixed for the verifier's life). */
+  readonly #methods: readonly ("ocsp" | "crl")[];
   readonly #now: () => Date;
   readonly #skewMs: number;
   readonly #crlCache: CrlCache;
@@ -183,6 +190,11 @@ export class VerifierCore {
     this.trust = new TrustStore(options.trustAnchors);
     checkRevocationOptions(options.revocation);
     this.#revocation = { ...options.revocation };
+    const methods: ("ocsp" | "crl")[] = [];
+    if (this.#revocation.ocsp) methods.push("ocsp");
+    if (this.#revocation.crl) methods.push("crl");
+    if (this.#revocation.prefer === "crl") methods.reverse();
+    this.#methods = methods;
     if (options.now !== undefined && typeof options.now !== "function") throw new TypeError("now must be a function returning a Date");
     this.#now = options.now ?? (() => new Date());
     const skew = options.clockSkewSeconds ?? 300;
@@ -228,13 +240,8 @@ export class VerifierCore {
     const root = this.#acceptedRoot(cert, expected);
 
     // Validity at the verification time: the certificate, and the root that issued it.
-    for (const [c, which] of [
-      [cert, "certificate"],
-      [root.cert, "root"],
-    ] as const) {
-      if (at < c.notBefore) failure("not-yet-valid", `the ${which} is not valid until ${c.notBefore.toISOString()} (checked at ${at.toISOString()})`, { certificate: which, notBefore: c.notBefore.toISOString(), at: at.toISOString() });
-      if (at > c.notAfter) failure("expired", `the ${which} expired at ${c.notAfter.toISOString()} (checked at ${at.toISOString()})`, { certificate: which, notAfter: c.notAfter.toISOString(), at: at.toISOString() });
-    }
+    checkValidAt(cert, "certificate", at);
+    checkValidAt(root.cert, "root", at);
 
     const attributes = expected === "sign" ? attributesOnce(cert) : undefined;
     const revocation = await this.revocationOf(cert, root, now);
@@ -307,11 +314,7 @@ export class VerifierCore {
   // ----- revocation -----
 
   async revocationOf(cert: ParsedCertificate, root: Anchor, now: Date): Promise<RevocationInfo> {
-    const { ocsp, crl } = this.#revocation;
-    const methods: ("ocsp" | "crl")[] = [];
-    if (ocsp) methods.push("ocsp");
-    if (crl) methods.push("crl");
-    if (this.#revocation.prefer === "crl") methods.reverse();
+    const methods = this.#methods;
     if (methods.length === 0) {
       failure("revocation-unavailable", "no revocation method is configured (OCSP or CRL); a certificate whose status is unknown is not accepted", {
         attempts: [],
