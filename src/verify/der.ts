@@ -17,30 +17,22 @@ export function derTime(bytes: Uint8Array, t: Tlv): Date {
   if (!utc && t.tag !== TAG.GENERALIZED_TIME) throw new DerReadError("not a UTCTime or GeneralizedTime");
   const n = t.end - t.contentStart;
   if (n !== (utc ? 13 : 15) || bytes[t.end - 1] !== 0x5a /* Z */) throw new DerReadError(`${utc ? "UTCTime" : "GeneralizedTime"} not in the DER form`);
-  const digits = (from: number, count: number): number => {
-    let v = 0;
-    for (let i = 0; i < count; i++) {
-      const c = bytes[t.contentStart + from + i]! - 0x30;
-      if (c < 0 || c > 9) throw new DerReadError("time has a non-digit");
-      v = v * 10 + c;
-    }
-    return v;
-  };
+  const at = t.contentStart;
   let year: number;
   let p: number;
   if (utc) {
-    const yy = digits(0, 2);
+    const yy = decimalAt(bytes, at, 2);
     year = yy >= 50 ? 1900 + yy : 2000 + yy;
     p = 2;
   } else {
-    year = digits(0, 4);
+    year = decimalAt(bytes, at, 4);
     p = 4;
   }
-  const month = digits(p, 2);
-  const day = digits(p + 2, 2);
-  const hour = digits(p + 4, 2);
-  const minute = digits(p + 6, 2);
-  const second = digits(p + 8, 2);
+  const month = decimalAt(bytes, at + p, 2);
+  const day = decimalAt(bytes, at + p + 2, 2);
+  const hour = decimalAt(bytes, at + p + 4, 2);
+  const minute = decimalAt(bytes, at + p + 6, 2);
+  const second = decimalAt(bytes, at + p + 8, 2);
   const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
   if (year < 100) date.setUTCFullYear(year); // Date.UTC maps years 0–99 to 1900–1999
   if (
@@ -54,6 +46,17 @@ export function derTime(bytes: Uint8Array, t: Tlv): Date {
     throw new DerReadError("time names a date or time that does not exist");
   }
   return date;
+}
+
+/** `count` ASCII digits from `at` as a number. */
+function decimalAt(bytes: Uint8Array, at: number, count: number): number {
+  let v = 0;
+  for (let i = 0; i < count; i++) {
+    const c = bytes[at + i]! - 0x30;
+    if (c < 0 || c > 9) throw new DerReadError("time has a non-digit");
+    v = v * 10 + c;
+  }
+  return v;
 }
 
 /** An AlgorithmIdentifier's OID, read from the cursor's position (parameters, if any, are left to the algorithm's check). */
