@@ -123,6 +123,11 @@ export class OcspResponder {
   readonly #cache = new Map<string, CachedAnswer>();
   /** RFC 5019 GET paths already answered → the cache entry they map to (skips decoding and parsing). */
   readonly #paths = new Map<string, CachedPath>();
+  /**
+   * Known certificates' states for answers signed per request (with a nonce, or about several
+   * certificates), with the CA's revocation version read in the same snapshot (key: type:serial).
+   */
+  readonly #states = new Map<string, { state: CertificateState; version: number }>();
   /** Answers signed on demand and not yet in the store (key: type:serial). */
   readonly #unsaved = new Map<string, StoredOcspResponse>();
   #saving: Promise<void> | undefined;
@@ -342,7 +347,7 @@ export class OcspResponder {
     // A read that must come from the primary skips the caches too (they may vouch by a standby's version).
     if (request.requests.length === 1 && !request.nonce && !options.primary) return this.answerCacheable(type, request.requests[0]!);
 
-    const states = await Promise.all(request.requests.map((certId) => this.stateOfSerial(type, hex(certId.serial), options)));
+    const states = await Promise.all(request.requests.map((certId) => this.currentState(type, hex(certId.serial), options)));
     const thisUpdate = new Date(wholeSeconds(this.clock()) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + this.settings.ocspValiditySeconds * 1000);
     const responder = this.responder(type);
@@ -424,6 +429,27 @@ export class OcspResponder {
     // another source (a standby further on than the one the state came from, or the primary).
     entry.checkedAtVersion = seenAt;
     return true;
+  }
+
+  /**
+   * A certificate's state for an answer signed now. As for cached answers (stillHolds), a state
+   * read with the CA's revocation version V still holds while the version is V: every revocation
+   * moves it in its own transaction, and a revoked state never goes back to good. So a nonce
+   * request about a certificate seen before costs no row read until its CA revokes something.
+   * Unknown serials are read every time (issuing bumps no version); a read that must come from
+   * the primary reads, and is not kept.
+   */
+  private async currentState(type: CaType, serialHex: string, options: StatusReadOptions): Promise<CertificateState> {
+    if (options.primary) return this.stateOfSerial(type, serialHex, options);
+    const key = `${type}:${serialHex}`;
+    const known = this.#states.get(key);
+    if (known && known.version === (await this.#revocations.current())[type]) return known.state;
+    const { state, version } = await this.stateAndVersion(type, serialHex);
+    if (version !== undefined) {
+      if (!known && this.#states.size >= CACHE_LIMIT) this.#states.delete(this.#states.keys().next().value!);
+      this.#states.set(key, { state, version });
+    }
+    return state;
   }
 
   /** Whether `certId` is the form the store keeps answers for: exactly the CertID `certIdFor` makes. */

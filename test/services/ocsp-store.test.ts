@@ -344,6 +344,53 @@ for (const backend of backends()) {
       }
     });
 
+    test("nonce answers (signed per request) read a known certificate's row only when its CA's revocation version moves", async () => {
+      const context = await s.open(T0);
+      const other = await s.open(T0); // another process, revoking
+      const [serial, neighbour, heldSerial] = await addRows(context, "sign", 3);
+      const [authSerial] = await addRows(context, "auth", 1);
+      const reads: string[] = [];
+      const status = context.store.certificateStatus;
+      context.store.certificateStatus = (type, serialHex, options) => (reads.push(`${type}:${serialHex}`), status(type, serialHex, options));
+      const ask = async (serialHex: string) => readAnswer((await context.ocsp.answer(requestDer(certIdOf(context, "sign", serialHex), { nonce: true }), "sign")).der).status;
+      try {
+        assert.equal(await ask(serial!), "good");
+        assert.deepEqual(reads, [`sign:${serial}`], "the first answer reads the row");
+        for (let i = 0; i < 5; i++) assert.equal(await ask(serial!), "good");
+        assert.deepEqual(reads, [`sign:${serial}`], "no row read while nothing was revoked");
+
+        await other.ca.revoke({ type: "auth", serialHex: authSerial!, reason: "keyCompromise", by: "operator" });
+        assert.equal(await ask(serial!), "good");
+        assert.equal(reads.length, 1, "the other CA's revocation moves only its own version");
+
+        await other.ca.revoke({ type: "sign", serialHex: neighbour!, reason: "keyCompromise", by: "operator" });
+        assert.equal(await ask(serial!), "good");
+        assert.deepEqual(reads.slice(1), [`sign:${serial}`], "a revocation in the CA: the row is read again, once");
+        assert.equal(await ask(serial!), "good");
+        assert.equal(reads.length, 2);
+
+        await other.ca.revoke({ type: "sign", serialHex: serial!, reason: "affiliationChanged", by: "operator" });
+        assert.equal(await ask(serial!), "revoked", "another process's revocation shows on the very next request");
+        assert.equal(await ask(serial!), "revoked");
+
+        // A hold, then made final: each change is read again (the answer carries the new reason).
+        assert.equal(await ask(heldSerial!), "good");
+        await other.ca.revoke({ type: "sign", serialHex: heldSerial!, reason: "certificateHold", by: "hotline" });
+        assert.equal(await ask(heldSerial!), "revoked");
+        reads.length = 0;
+        await other.ca.revoke({ type: "sign", serialHex: heldSerial!, reason: "keyCompromise", by: "operator" });
+        assert.equal(await ask(heldSerial!), "revoked");
+        assert.deepEqual(reads, [`sign:${heldSerial}`]);
+
+        const stranger = "4" + randomBytes(15).toString("hex").toUpperCase() + "1";
+        reads.length = 0;
+        for (let i = 0; i < 2; i++) assert.equal(await ask(stranger), "unknown");
+        assert.deepEqual(reads, [`sign:${stranger}`, `sign:${stranger}`], "unknown serials are read on every request (issuing bumps no version)");
+      } finally {
+        context.store.certificateStatus = status;
+      }
+    });
+
     test("a version read ahead of the status (another source: a standby further on, or the primary) pins no stale 'good'", async () => {
       const context = await s.open(T0);
       const other = await s.open(T0);
