@@ -446,7 +446,10 @@ export class OcspResponder {
     if (known && known.version === (await this.#revocations.current())[type]) return known.state;
     const { state, version } = await this.stateAndVersion(type, serialHex);
     if (version !== undefined) {
-      if (!known && this.#states.size >= CACHE_LIMIT) this.#states.delete(this.#states.keys().next().value!);
+      // Decided now, not from `known` above: another request may have evicted or added it meanwhile.
+      // Re-inserted at the young end when read again: the oldest entry is evicted first.
+      this.#states.delete(key);
+      if (this.#states.size >= CACHE_LIMIT) this.#states.delete(this.#states.keys().next().value!);
       this.#states.set(key, { state, version });
     }
     return state;

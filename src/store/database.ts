@@ -291,12 +291,13 @@ async function openPostgres(options: StoreOptions) {
     // The standby gets its values as literals (one round trip with the replay positions around
     // the statement), so only values that cannot be anything but a CA type and a serial go there.
     if (!replicaReads || options.primary || (type !== "sign" && type !== "auth") || !/^[0-9A-F]{32}$/.test(serialHex)) return (await onPrimary())[0];
-    const { rows, from } = await replicaReads.read<CertificateStatusWithVersion>(
-      STATUS_SQL.replace("?", `'${type}'`).replace("?", `'${type}'`).replace("?", `'${serialHex}'`),
-    );
+    const literalSql = STATUS_SQL.replace("?", `'${type}'`).replace("?", `'${type}'`).replace("?", `'${serialHex}'`);
+    const { rows, from } = await replicaReads.read<CertificateStatusWithVersion>(literalSql);
     // "unknown" from the standby is asked of the primary too: a certificate issued moments ago,
     // perhaps by this node, may not be there yet, and an "unknown" answer may be kept by HTTP caches.
-    return rows[0] ?? (from === "standby" ? (await onPrimary())[0] : undefined);
+    // Through the router, so that the floor rises past what the primary showed (a certificate
+    // issued and revoked within the lag bound, seen revoked here, is not "good" on the next read).
+    return rows[0] ?? (from === "standby" ? (await replicaReads.readOnPrimary<CertificateStatusWithVersion>(literalSql))[0] : undefined);
   };
   const revocationVersions = async () =>
     replicaReads ? (await replicaReads.read<RevocationVersionRow>(VERSIONS_SQL)).rows : prepared.query<RevocationVersionRow>(VERSIONS_SQL);

@@ -227,6 +227,17 @@ export class ReplicaReads {
   }
 
   /**
+   * Rows of one read-only statement from the primary, whatever the standby could do, with the
+   * floor raised as after every primary read (a standby read that follows must have replayed
+   * what this one saw). For asking again what a standby did not know.
+   */
+  async readOnPrimary<R>(sql: string): Promise<R[]> {
+    const rows = await this.#fromPrimary<R>(sql);
+    this.stats.primary += 1;
+    return rows;
+  }
+
+  /**
    * The primary's answer, with its insert position read after the statement (an upper bound of
    * what the statement saw) raised into the floor: the next standby reads must have replayed that
    * far. A position, not an instant: under steady load some primary read always ends after the

@@ -16,12 +16,13 @@ export function requestDer(certId: OcspCertId, options: { nonce?: boolean; absen
   return seq(seq(...parts));
 }
 
-/** What an answer says: its one SingleResponse's status and thisUpdate. */
-export function readAnswer(der: Uint8Array): { status: "good" | "revoked" | "unknown"; thisUpdate: Date; serialHex: string } {
+/** What an answer says: its one SingleResponse's status and thisUpdate (and, if revoked, the reason code, RFC 5280 CRLReason). */
+export function readAnswer(der: Uint8Array): { status: "good" | "revoked" | "unknown"; thisUpdate: Date; serialHex: string; reasonCode?: number } {
   const response = AsnConvert.parse(der, OCSPResponse);
   assert.equal(response.responseStatus, 0, "successful");
   const single = AsnConvert.parse(response.responseBytes!.response.buffer, BasicOCSPResponse).tbsResponseData.responses[0]!;
   const status = single.certStatus.good !== undefined ? "good" : single.certStatus.revoked ? "revoked" : "unknown";
-  return { status, thisUpdate: single.thisUpdate, serialHex: Buffer.from(single.certID.serialNumber).toString("hex").toUpperCase() };
+  const reasonCode = single.certStatus.revoked?.revocationReason?.reason;
+  return { status, thisUpdate: single.thisUpdate, serialHex: Buffer.from(single.certID.serialNumber).toString("hex").toUpperCase(), ...(reasonCode === undefined ? {} : { reasonCode }) };
 }
 

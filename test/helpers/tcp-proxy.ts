@@ -14,6 +14,7 @@ export interface TcpProxy {
 
 export async function tcpProxy(targetPorts: number | readonly number[]): Promise<TcpProxy> {
   let targets = [targetPorts].flat();
+  if (targets.length === 0) throw new Error("tcpProxy needs at least one target port");
   let connections = 0;
   const open = new Set<Socket>();
   const server = createServer((client) => {

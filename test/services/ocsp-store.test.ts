@@ -373,13 +373,14 @@ for (const backend of backends()) {
         assert.equal(await ask(serial!), "revoked", "another process's revocation shows on the very next request");
         assert.equal(await ask(serial!), "revoked");
 
-        // A hold, then made final: each change is read again (the answer carries the new reason).
+        // A hold, then made final: each change is read again, and the answer carries the new reason.
+        const reasonOf = async (serialHex: string) => readAnswer((await context.ocsp.answer(requestDer(certIdOf(context, "sign", serialHex), { nonce: true }), "sign")).der).reasonCode;
         assert.equal(await ask(heldSerial!), "good");
         await other.ca.revoke({ type: "sign", serialHex: heldSerial!, reason: "certificateHold", by: "hotline" });
-        assert.equal(await ask(heldSerial!), "revoked");
+        assert.equal(await reasonOf(heldSerial!), 6, "certificateHold");
         reads.length = 0;
         await other.ca.revoke({ type: "sign", serialHex: heldSerial!, reason: "keyCompromise", by: "operator" });
-        assert.equal(await ask(heldSerial!), "revoked");
+        assert.equal(await reasonOf(heldSerial!), 1, "keyCompromise, once the hold is made final");
         assert.deepEqual(reads, [`sign:${heldSerial}`]);
 
         const stranger = "4" + randomBytes(15).toString("hex").toUpperCase() + "1";
@@ -410,6 +411,25 @@ for (const backend of backends()) {
           "revoked",
           "'good' was vouched for by the version seen with it, not by the one read ahead",
         );
+      } finally {
+        context.store.revocationVersions = versions;
+      }
+    });
+
+    test("nonce answers too: a version read ahead of the status pins no stale 'good'", async () => {
+      const context = await s.open(T0);
+      const other = await s.open(T0);
+      const [serial] = await addRows(context, "sign", 1);
+      const ask = async () => readAnswer((await context.ocsp.answer(requestDer(certIdOf(context, "sign", serial!), { nonce: true }), "sign")).der).status;
+      assert.equal(await ask(), "good"); // read, kept with the version of its snapshot
+      const versions = context.store.revocationVersions;
+      const current = Number((await versions()).find((row) => row.ca_type === "sign")?.version ?? 0);
+      // The version source already shows the revocation about to commit; the status source does not yet.
+      context.store.revocationVersions = async () => [{ ca_type: "sign", version: current + 1 }];
+      try {
+        assert.equal(await ask(), "good", "the status source still says good");
+        await other.ca.revoke({ type: "sign", serialHex: serial!, reason: "keyCompromise", by: "operator" }); // now both show it
+        assert.equal(await ask(), "revoked", "'good' was kept with the version seen with it, not with the one read ahead");
       } finally {
         context.store.revocationVersions = versions;
       }

@@ -147,6 +147,26 @@ describe("OCSP status reads through a PostgreSQL hot standby", () => {
     }
   });
 
+  test("what the primary showed after a standby's 'unknown' is not taken back by the next standby read", async () => {
+    const node = await withReplica(60_000); // a wide bound: the paused standby still qualifies
+    const other = await open();
+    const known = await issue(other, "sign", 11);
+    await caughtUp();
+    await sleep(50);
+    await standbyClient.query("select pg_wal_replay_pause()");
+    try {
+      await other.ca.revoke({ type: "sign", serialHex: known, reason: "keyCompromise", by: "operator" });
+      const fresh = await issue(other, "sign", 12); // on the primary only
+      assert.equal(await ask(node, "sign", fresh, true), "good", "the standby did not know it: asked of the primary");
+      // That primary read saw the revocation: the standby, paused before it, must not answer next.
+      const behind = node.store.replicaReads!.stats.standbyBehind;
+      assert.equal(await ask(node, "sign", known, true), "revoked");
+      assert.equal(node.store.replicaReads!.stats.standbyBehind, behind + 1, "the standby was passed over");
+    } finally {
+      await standbyClient.query("select pg_wal_replay_resume()");
+    }
+  });
+
   test("another node's revocation: never 'good' once the lag bound has passed, and no stale 'good' pinned after the standby catches up", async () => {
     const node = await withReplica();
     const other = await open(); // another HTTP node, writing to the primary
