@@ -125,7 +125,8 @@ export class OcspResponder {
   readonly #paths = new Map<string, CachedPath>();
   /**
    * Known certificates' states for answers signed per request (with a nonce, or about several
-   * certificates), with the CA's revocation version read in the same snapshot (key: type:serial).
+   * certificates), with the CA's revocation version read in the same snapshot (key: type:serial;
+   * at most CACHE_LIMIT entries, ≈200 bytes each).
    */
   readonly #states = new Map<string, { state: CertificateState; version: number }>();
   /** Answers signed on demand and not yet in the store (key: type:serial). */

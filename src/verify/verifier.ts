@@ -104,6 +104,7 @@ function attributesOnce(cert: ParsedCertificate): Attributes {
   });
 }
 
+/** One certificate of the path, valid at the verification time (a function, not a loop over pairs: it runs on every call). */
 function checkValidAt(c: ParsedCertificate, which: "certificate" | "root", at: Date): void {
   if (at < c.notBefore) failure("not-yet-valid", `the ${which} is not valid until ${c.notBefore.toISOString()} (checked at ${at.toISOString()})`, { certificate: which, notBefore: c.notBefore.toISOString(), at: at.toISOString() });
   if (at > c.notAfter) failure("expired", `the ${which} expired at ${c.notAfter.toISOString()} (checked at ${at.toISOString()})`, { certificate: which, notAfter: c.notAfter.toISOString(), at: at.toISOString() });
