@@ -89,8 +89,6 @@ interface CachedPath {
 interface CachedAnswer extends CacheableAnswer {
   der: Uint8Array;
   stateKey: string;
-  /** The CA's revocation version read just before the certificate's state was last seen to be `stateKey`. */
-  checkedAtVersion?: number;
 }
 
 const CACHE_LIMIT = 100_000;
@@ -124,9 +122,8 @@ export class OcspResponder {
   /** RFC 5019 GET paths already answered → the cache entry they map to (skips decoding and parsing). */
   readonly #paths = new Map<string, CachedPath>();
   /**
-   * Known certificates' states for answers signed per request (with a nonce, or about several
-   * certificates), with the CA's revocation version read in the same snapshot (key: type:serial;
-   * at most CACHE_LIMIT entries, ≈200 bytes each).
+   * Known certificates' states, with the CA's revocation version read in the same snapshot
+   * (currentState; key: type:serial; at most CACHE_LIMIT entries, ≈200 bytes each).
    */
   readonly #states = new Map<string, { state: CertificateState; version: number }>();
   /** Answers signed on demand and not yet in the store (key: type:serial). */
@@ -372,7 +369,7 @@ export class OcspResponder {
     const hit = this.#cache.get(cacheKey);
     if (hit && isServable(hit, now) && (await this.stillHolds(type, serialHex, hit))) return served(hit);
 
-    const state = await this.stateOfSerial(type, serialHex);
+    const state = await this.currentState(type, serialHex, {});
 
     const responder = this.responder(type);
     // The store holds one answer per certificate, for the RFC 5019 CertID (SHA-1, NULL parameters);
@@ -413,35 +410,23 @@ export class OcspResponder {
     return entry;
   }
 
-  /**
-   * Whether a cached answer's state still holds. If the CA's revocation version is the one read
-   * before its state was last confirmed, no status of that CA has changed since (every revocation
-   * bumps it in its own transaction): no row to read. Otherwise the row is read (after the
-   * version, so a change after that read shows as a new version next time) and compared.
-   * Answers about unknown certificates are always checked: issuing one bumps no version.
-   */
+  /** Whether a cached answer's state still holds: the certificate's current state (currentState) is the one it was signed for. */
   private async stillHolds(type: CaType, serialHex: string, entry: CachedAnswer): Promise<boolean> {
-    if (entry.stateKey === UNKNOWN_STATE.key) return (await this.stateOfSerial(type, serialHex)).key === entry.stateKey;
-    const version = (await this.#revocations.current())[type];
-    if (entry.checkedAtVersion === version) return true;
-    const { state, version: seenAt } = await this.stateAndVersion(type, serialHex);
-    if (state.key !== entry.stateKey) return false;
-    // The version read with the state, in one snapshot: not `version` above, which may come from
-    // another source (a standby further on than the one the state came from, or the primary).
-    entry.checkedAtVersion = seenAt;
-    return true;
+    return (await this.currentState(type, serialHex, {})).key === entry.stateKey;
   }
 
   /**
-   * A certificate's state for an answer signed now. As for cached answers (stillHolds), a state
-   * read with the CA's revocation version V still holds while the version is V: every revocation
-   * moves it in its own transaction, and a revoked state never goes back to good. So a nonce
-   * request about a certificate seen before costs no row read until its CA revokes something.
-   * Unknown serials are read every time (issuing bumps no version); a read that must come from
-   * the primary reads, and is not kept.
+   * A certificate's current state, for every answer (signed now, or cached and checked by
+   * stillHolds). A state read with the CA's revocation version V, in one snapshot, still holds
+   * while the version is V: every revocation moves it in its own transaction, and a revoked state
+   * never goes back to good. So a request about a certificate seen before costs no row read until
+   * its CA revokes something. The version it is kept with is the one read with it, not the one
+   * read to check it, which may come from another source (a standby further on than the one the
+   * state came from, or the primary). Unknown serials are read every time (issuing bumps no
+   * version); a read that must come from the primary reads, and is not kept.
    */
   private async currentState(type: CaType, serialHex: string, options: StatusReadOptions): Promise<CertificateState> {
-    if (options.primary) return this.stateOfSerial(type, serialHex, options);
+    if (options.primary) return (await this.stateAndVersion(type, serialHex, options)).state;
     const key = `${type}:${serialHex}`;
     const known = this.#states.get(key);
     if (known && known.version === (await this.#revocations.current())[type]) return known.state;
@@ -475,11 +460,6 @@ export class OcspResponder {
   private issuerOf(certId: OcspCertId): CaType | undefined {
     for (const [type, issuer] of this.#issuers) if (certIdMatchesIssuer(certId, issuer)) return type;
     return undefined;
-  }
-
-  /** The certificate's status from the store, and a key that changes whenever the status does. */
-  private async stateOfSerial(type: CaType, serialHex: string, options: StatusReadOptions = {}): Promise<CertificateState> {
-    return (await this.stateAndVersion(type, serialHex, options)).state;
   }
 
   /** The state, and the CA's revocation version of the same snapshot (undefined for certificates not ours or unknown). */

@@ -221,9 +221,7 @@ export class ReplicaReads {
         return { rows, from: "standby" };
       }
     }
-    const rows = await this.#fromPrimary<R>(sql);
-    this.stats.primary += 1;
-    return { rows, from: "primary" };
+    return { rows: await this.readOnPrimary<R>(sql), from: "primary" };
   }
 
   /**

@@ -313,7 +313,7 @@ for (const backend of backends()) {
         const request = requestDer(certIdOf(context, "sign", serial!));
         const path = Buffer.from(request).toString("base64");
         await context.ocsp.answerGet(path, "sign"); // signs, reads the row
-        await context.ocsp.answerGet(path, "sign"); // a hit: reads the row once more and notes the version
+        await context.ocsp.answerGet(path, "sign"); // a hit, vouched for by the version read with the row
         reads.length = 0;
         for (let i = 0; i < 5; i++) assert.equal(readAnswer((await context.ocsp.answerGet(path, "sign")).der).status, "good");
         await context.ocsp.answer(request, "sign"); // POST without nonce: the same cache entry
@@ -398,7 +398,7 @@ for (const backend of backends()) {
       const [serial] = await addRows(context, "sign", 1);
       const path = Buffer.from(requestDer(certIdOf(context, "sign", serial!))).toString("base64");
       await context.ocsp.answerGet(path, "sign");
-      await context.ocsp.answerGet(path, "sign"); // confirmed: cached under the current version
+      await context.ocsp.answerGet(path, "sign"); // a hit, vouched for by the version read with the row
       const versions = context.store.revocationVersions;
       const current = Number((await versions()).find((row) => row.ca_type === "sign")?.version ?? 0);
       // The version source already shows the revocation about to commit; the status source does not yet.
