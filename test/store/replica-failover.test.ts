@@ -6,7 +6,9 @@
 // (a clean failover) or still streams the old primary's diverging timeline (a split brain, its
 // replay position past the new primary's); and once it follows the new primary it serves again.
 // Also two standbys behind a round-robin load balancer, one of them paused: a read never shows
-// less than a read that ended before it began ("Reads never go back in time").
+// less than a read that ended before it began ("Reads never go back in time"). And synchronous
+// replication (remote_apply), where a commit shows on the standby before the primary: a
+// revocation shows through the standby the moment its call returns.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -267,5 +269,62 @@ describe("OCSP status reads through a hot standby across a failover", () => {
       } finally {
         await balancer.close();
       }
+    }));
+
+  test("synchronous replication (remote_apply) with a standby that applies late: the revocation returns once the standby shows it, and every answer begun after it says revoked", { timeout: 120_000 }, () =>
+    withCluster(async ({ cluster, open }) => {
+      const [syncStandby] = cluster.standbys as [PrivateServer, PrivateServer];
+      const node = await open(syncStandby);
+      const other = await open();
+      const reads = node.store.replicaReads!;
+      const serial = await issue(node, 5);
+      await caughtUp(cluster.primary, syncStandby);
+      await standbyServes(node, serial, "good");
+
+      // The standby applies each commit only APPLY_DELAY_MS after it was made, longer than the lag
+      // bound; the primary's commits wait until it has (remote_apply), so a commit shows on the
+      // standby before it shows on the primary. The nodes' sessions take both settings on reload.
+      const APPLY_DELAY_MS = 400;
+      await valueOf(syncStandby, `alter system set recovery_min_apply_delay = '${APPLY_DELAY_MS}ms'`);
+      await valueOf(syncStandby, "select pg_reload_conf()");
+      await syncStandby.follow(cluster.primary); // names it "standby" to the primary
+      await valueOf(cluster.primary, "alter system set synchronous_standby_names = 'standby'");
+      await valueOf(cluster.primary, "alter system set synchronous_commit = 'remote_apply'");
+      await valueOf(cluster.primary, "select pg_reload_conf()");
+      for (let i = 0; (await valueOf(cluster.primary, "select sync_state from pg_stat_replication where application_name = 'standby'")) !== "sync"; i++) {
+        assert.ok(i < 500, "precondition: the standby became synchronous within 10 s");
+        await sleep(20);
+      }
+
+      const answers: { began: number; ended: number; status: string }[] = [];
+      let revoking = true;
+      let revokeReturned = Infinity;
+      const asking = (async () => {
+        while (revoking || answers.filter((answer) => answer.began > revokeReturned).length < 40) {
+          const began = performance.now();
+          const status = await ask(node, serial);
+          answers.push({ began, ended: performance.now(), status });
+          await sleep(2);
+        }
+      })();
+      const revokeCalled = performance.now();
+      const behindBefore = reads.stats.standbyBehind;
+      await other.ca.revoke({ type: "sign", serialHex: serial, reason: "keyCompromise", by: "operator" });
+      revokeReturned = performance.now();
+      const standbyAtReturn = reads.stats.standby;
+      const behindAtReturn = reads.stats.standbyBehind;
+      revoking = false;
+      await asking;
+
+      assert.ok(revokeReturned - revokeCalled >= APPLY_DELAY_MS, `precondition: the revocation's commit waited for the standby to apply it (${Math.round(revokeReturned - revokeCalled)} ms)`);
+      const afterReturn = answers.filter((answer) => answer.began > revokeReturned);
+      assert.deepEqual(afterReturn.filter((answer) => answer.status !== "revoked").map((answer) => `${Math.round(answer.began - revokeReturned)} ms: ${answer.status}`), [], "no 'good' once the revocation has returned");
+      const firstRevokedEnded = Math.min(...answers.filter((answer) => answer.status === "revoked").map((answer) => answer.ended));
+      const backInTime = answers.filter((answer) => answer.status !== "revoked" && answer.began > firstRevokedEnded);
+      assert.deepEqual(backInTime.map((answer) => `${Math.round(answer.began - revokeCalled)} ms: ${answer.status}`), [], "no answer begun after a 'revoked' one ended says otherwise");
+      // While the commit waited, the standby fell behind the lag bound and the primary answered
+      // (still "good": nothing was committed); afterwards the standby answers again.
+      assert.ok(reads.stats.standby > standbyAtReturn, `the standby answered after the revocation returned (${JSON.stringify(reads.stats)})`);
+      assert.ok(behindAtReturn > behindBefore, `the standby was passed over while the commit waited (${JSON.stringify(reads.stats)})`);
     }));
 });
