@@ -1,8 +1,9 @@
 // OCSP status reads through a PostgreSQL hot standby (src/store/replica-reads.ts), against a
 // private primary and a real streaming standby: the reads go to the standby when it is recent
 // enough, a revocation by this node shows at once, one by another node within the lag bound even
-// while the standby's replay is paused (and never pins a stale "good"), a standby that is down
-// costs a fallback, not a hang, and a standby of another cluster or bad settings are refused.
+// while the standby's replay is paused (and never pins a stale "good") and under a heavy write
+// load from other sessions, a standby that is down costs a fallback, not a hang, and a standby of
+// another cluster or bad settings are refused.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -233,6 +234,64 @@ describe("OCSP status reads through a PostgreSQL hot standby", () => {
       await load;
       await standbyClient.query("select pg_wal_replay_resume()");
     }
+  });
+
+  test("under a heavy write load on the primary (other sessions committing as fast as they can), reads stay on the standby and another node's revocation shows within the bound", { timeout: 60_000 }, async (t) => {
+    const node = await withReplica();
+    const other = await open();
+    const reads = node.store.replicaReads!;
+    const serial = await issue(node, "sign", 10);
+    await caughtUp();
+    // Eight sessions of some other application on the same primary, each committing small rows
+    // one by one: every commit moves the primary's WAL position the standby must replay.
+    await primaryClient.query("create schema if not exists write_load; create table if not exists write_load.rows (id bigserial primary key, payload text)");
+    const writers = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const client = new pg.Client({ connectionString: replication.primaryUrl });
+        await client.connect();
+        return client;
+      }),
+    );
+    let running = true;
+    let commits = 0;
+    const writing = writers.map(async (client) => {
+      while (running) {
+        await client.query("insert into write_load.rows (payload) values (repeat('x', 200))");
+        commits += 1;
+      }
+    });
+    /** Sixteen status reads at a time straight from the store, each with when it began and ended. */
+    const answers: { began: number; ended: number; status: string }[] = [];
+    const reading = Array.from({ length: 16 }, async () => {
+      while (running) {
+        const began = performance.now();
+        const status = (await node.store.certificateStatus("sign", serial))?.status;
+        answers.push({ began, ended: performance.now(), status: status ?? "unknown" });
+      }
+    });
+    const before = { ...reads.stats };
+    const startedAt = performance.now();
+    let revokedAt = Infinity;
+    try {
+      await sleep(1_500);
+      await other.ca.revoke({ type: "sign", serialHex: serial, reason: "keyCompromise", by: "operator" });
+      revokedAt = performance.now();
+      await sleep(1_500);
+    } finally {
+      running = false;
+      await Promise.all([...writing, ...reading]);
+      for (const client of writers) await client.end();
+    }
+    const seconds = (performance.now() - startedAt) / 1000;
+    const standby = reads.stats.standby - before.standby;
+    const primary = reads.stats.primary - before.primary;
+    t.diagnostic(`${Math.round(commits / seconds)} commits/s by the other sessions; ${standby} status reads on the standby, ${primary} on the primary`);
+    assert.ok(commits > 1_000, `precondition: the other sessions committed (${commits})`);
+    const late = answers.filter((answer) => answer.began - revokedAt > MAX_LAG_MS && answer.status !== "revoked");
+    assert.deepEqual(late.map((answer) => `${Math.round(answer.began - revokedAt)} ms: ${answer.status}`), [], "no 'valid' after the lag bound");
+    const firstRevokedEnded = Math.min(...answers.filter((answer) => answer.status === "revoked").map((answer) => answer.ended));
+    assert.deepEqual(answers.filter((answer) => answer.status !== "revoked" && answer.began > firstRevokedEnded).length, 0, "no read begun after a 'revoked' one ended says otherwise");
+    assert.ok(standby > 4 * primary, `the standby answered most reads under the write load (${JSON.stringify(reads.stats)})`);
   });
 
   test("a standby that is down costs a fallback to the primary, and is used again once back", async () => {
