@@ -4,7 +4,8 @@
 // the node's status reads go to the other standby. Checked: a revocation made on the new primary
 // is never answered "good" past the lag bound, whether that standby is left without a primary
 // (a clean failover) or still streams the old primary's diverging timeline (a split brain, its
-// replay position past the new primary's); and once it follows the new primary it serves again.
+// replay position past the new primary's), also at the instant of the failover, before the
+// monitor has noted the new timeline; and once it follows the new primary it serves again.
 // Also two standbys behind a round-robin load balancer, one of them paused: a read never shows
 // less than a read that ended before it began ("Reads never go back in time"). And synchronous
 // replication (remote_apply), where a commit shows on the standby before the primary: a
@@ -162,6 +163,38 @@ describe("OCSP status reads through a hot standby across a failover", () => {
       await revokedWithinBound(node, other, serial);
       assert.equal(reads.stats.standby, standbyBefore, `the stranded standby answered nothing (${JSON.stringify(reads.stats)})`);
       assert.ok(reads.stats.standbyBehind > behindBefore, "it was asked, and passed over");
+    }));
+
+  test("at the instant of a failover, before the monitor notes the new timeline: what this node saw on the new primary is not taken back by the standby left on the old one", { timeout: 120_000 }, () =>
+    withCluster(async ({ cluster, proxy, open }) => {
+      const [promoted, stranded] = cluster.standbys as [PrivateServer, PrivateServer];
+      // The longest bound there is: the monitor notes the primary's position every 12 s, so the
+      // old timeline's last note stays recent enough for the whole test after the failover
+      // (unless a note falls in the second or so between the failover and the asks).
+      const node = await open(stranded, 60_000);
+      const other = await open();
+      const reads = node.store.replicaReads!;
+      const [theirs, ours] = [await issue(node, 6), await issue(node, 7)];
+      await caughtUp(cluster.primary, stranded);
+      await caughtUp(cluster.primary, promoted);
+      await standbyServes(node, theirs, "good");
+      await standbyServes(node, ours, "good");
+
+      // The old primary goes on running (a split brain), so the stranded standby still streams
+      // timeline 1 and still holds "good" for both.
+      await failOver(proxy, promoted);
+      await other.ca.revoke({ type: "sign", serialHex: theirs, reason: "keyCompromise", by: "operator" });
+      // This node's own revocation on the new primary raises the floor onto timeline 2, past the
+      // other node's revocation: from now on no read of this node may show less.
+      await node.ca.revoke({ type: "sign", serialHex: ours, reason: "keyCompromise", by: "operator" });
+      assert.equal(await stranded.streamingTimeline(), 1, "precondition: the standby still streams the old timeline");
+      const standbyBefore = reads.stats.standby;
+      for (let i = 0; i < 20; i++) {
+        assert.equal(await ask(node, ours), "revoked", "this node's own revocation");
+        assert.equal(await ask(node, theirs), "revoked", "the other node's revocation, committed before this node's");
+        await sleep(10);
+      }
+      assert.equal(reads.stats.standby, standbyBefore, `the stranded standby answered nothing (${JSON.stringify(reads.stats)})`);
     }));
 
   test("fail-back: once the primary's address reaches the old primary again, its standby serves again", { timeout: 120_000 }, () =>
