@@ -165,37 +165,52 @@ describe("OCSP status reads through a hot standby across a failover", () => {
       assert.ok(reads.stats.standbyBehind > behindBefore, "it was asked, and passed over");
     }));
 
-  test("at the instant of a failover, before the monitor notes the new timeline: what this node saw on the new primary is not taken back by the standby left on the old one", { timeout: 120_000 }, () =>
-    withCluster(async ({ cluster, proxy, open }) => {
-      const [promoted, stranded] = cluster.standbys as [PrivateServer, PrivateServer];
-      // The longest bound there is: the monitor notes the primary's position every 12 s, so the
-      // old timeline's last note stays recent enough for the whole test after the failover
-      // (unless a note falls in the second or so between the failover and the asks).
-      const node = await open(stranded, 60_000);
-      const other = await open();
-      const reads = node.store.replicaReads!;
-      const [theirs, ours] = [await issue(node, 6), await issue(node, 7)];
-      await caughtUp(cluster.primary, stranded);
-      await caughtUp(cluster.primary, promoted);
-      await standbyServes(node, theirs, "good");
-      await standbyServes(node, ours, "good");
+  test("at the instant of a failover, before the monitor notes the new timeline: what this node saw on the new primary is not taken back by the standby left on the old one", { timeout: 240_000 }, async () => {
+    /**
+     * One try on a fresh cluster. The monitor notes the primary's position every 12 s (the
+     * longest bound, 60 s), so the old timeline's last note is still the latest when the node
+     * asks, unless a note falls in the second or so between the failover and the asks; then the
+     * standby is passed over as behind the new note, not by the rule under test, and the try
+     * says so ("inconclusive") instead of passing.
+     */
+    const attempt = () => {
+      let outcome: "conclusive" | "inconclusive" = "inconclusive";
+      return withCluster(async ({ cluster, proxy, open }) => {
+        const [promoted, stranded] = cluster.standbys as [PrivateServer, PrivateServer];
+        const node = await open(stranded, 60_000);
+        const other = await open();
+        const reads = node.store.replicaReads!;
+        const [theirs, ours] = [await issue(node, 6), await issue(node, 7)];
+        await caughtUp(cluster.primary, stranded);
+        await caughtUp(cluster.primary, promoted);
+        await standbyServes(node, theirs, "good");
+        await standbyServes(node, ours, "good");
 
-      // The old primary goes on running (a split brain), so the stranded standby still streams
-      // timeline 1 and still holds "good" for both.
-      await failOver(proxy, promoted);
-      await other.ca.revoke({ type: "sign", serialHex: theirs, reason: "keyCompromise", by: "operator" });
-      // This node's own revocation on the new primary raises the floor onto timeline 2, past the
-      // other node's revocation: from now on no read of this node may show less.
-      await node.ca.revoke({ type: "sign", serialHex: ours, reason: "keyCompromise", by: "operator" });
-      assert.equal(await stranded.streamingTimeline(), 1, "precondition: the standby still streams the old timeline");
-      const standbyBefore = reads.stats.standby;
-      for (let i = 0; i < 20; i++) {
-        assert.equal(await ask(node, ours), "revoked", "this node's own revocation");
-        assert.equal(await ask(node, theirs), "revoked", "the other node's revocation, committed before this node's");
-        await sleep(10);
-      }
-      assert.equal(reads.stats.standby, standbyBefore, `the stranded standby answered nothing (${JSON.stringify(reads.stats)})`);
-    }));
+        // The old primary goes on running (a split brain), so the stranded standby still streams
+        // timeline 1 and still holds "good" for both.
+        await failOver(proxy, promoted);
+        await other.ca.revoke({ type: "sign", serialHex: theirs, reason: "keyCompromise", by: "operator" });
+        // This node's own revocation on the new primary raises the floor onto timeline 2, past
+        // the other node's revocation: from now on no read of this node may show less.
+        await node.ca.revoke({ type: "sign", serialHex: ours, reason: "keyCompromise", by: "operator" });
+        assert.equal(await stranded.streamingTimeline(), 1, "precondition: the standby still streams the old timeline");
+        const before = { ...reads.stats };
+        for (let i = 0; i < 20; i++) {
+          assert.equal(await ask(node, ours), "revoked", "this node's own revocation");
+          assert.equal(await ask(node, theirs), "revoked", "the other node's revocation, committed before this node's");
+          await sleep(10);
+        }
+        assert.equal(reads.stats.standby, before.standby, `the stranded standby answered nothing (${JSON.stringify(reads.stats)})`);
+        if (reads.stats.standbyBehind === before.standbyBehind) {
+          assert.ok(reads.stats.noRecentPosition > before.noRecentPosition, `the reads stayed on the primary by the floor's timeline (${JSON.stringify(reads.stats)})`);
+          outcome = "conclusive";
+        }
+      }).then(() => outcome);
+    };
+    const outcomes: string[] = [];
+    while (outcomes.length < 3 && outcomes.at(-1) !== "conclusive") outcomes.push(await attempt());
+    assert.equal(outcomes.at(-1), "conclusive", `a note of the new timeline fell between the failover and the asks in every try (${outcomes.join(", ")})`);
+  });
 
   test("fail-back: once the primary's address reaches the old primary again, its standby serves again", { timeout: 120_000 }, () =>
     withCluster(async ({ cluster, proxy, open }) => {
@@ -328,36 +343,44 @@ describe("OCSP status reads through a hot standby across a failover", () => {
         assert.ok(i < 500, "precondition: the standby became synchronous within 10 s");
         await sleep(20);
       }
+      const probeStarted = performance.now();
+      await valueOf(cluster.primary, "create table sync_probe ()");
+      assert.ok(performance.now() - probeStarted >= APPLY_DELAY_MS, "precondition: a commit on the primary waits for the standby");
 
-      const answers: { began: number; ended: number; status: string }[] = [];
+      /** Each answer, when it began and ended, and whether the standby answered a read of it (the only reads of the node meanwhile). */
+      const answers: { began: number; ended: number; status: string; fromStandby: boolean }[] = [];
       let revoking = true;
       let revokeReturned = Infinity;
+      const afterReturn = () => answers.filter((answer) => answer.began > revokeReturned);
       const asking = (async () => {
-        while (revoking || answers.filter((answer) => answer.began > revokeReturned).length < 40) {
+        while (revoking || (performance.now() - revokeReturned < 5_000 && (afterReturn().length < 40 || !afterReturn().some((answer) => answer.fromStandby)))) {
           const began = performance.now();
+          const standbyReads = reads.stats.standby;
           const status = await ask(node, serial);
-          answers.push({ began, ended: performance.now(), status });
+          answers.push({ began, ended: performance.now(), status, fromStandby: reads.stats.standby > standbyReads });
           await sleep(2);
         }
       })();
       const revokeCalled = performance.now();
       const primaryBefore = reads.stats.primary;
-      await other.ca.revoke({ type: "sign", serialHex: serial, reason: "keyCompromise", by: "operator" });
-      revokeReturned = performance.now();
-      const standbyAtReturn = reads.stats.standby;
-      const primaryAtReturn = reads.stats.primary;
-      revoking = false;
-      await asking;
+      let primaryAtReturn: number;
+      try {
+        await other.ca.revoke({ type: "sign", serialHex: serial, reason: "keyCompromise", by: "operator" });
+        revokeReturned = performance.now();
+        primaryAtReturn = reads.stats.primary;
+      } finally {
+        revoking = false;
+        await asking;
+      }
 
       assert.ok(revokeReturned - revokeCalled >= APPLY_DELAY_MS, `precondition: the revocation's commit waited for the standby to apply it (${Math.round(revokeReturned - revokeCalled)} ms)`);
-      const afterReturn = answers.filter((answer) => answer.began > revokeReturned);
-      assert.deepEqual(afterReturn.filter((answer) => answer.status !== "revoked").map((answer) => `${Math.round(answer.began - revokeReturned)} ms: ${answer.status}`), [], "no 'good' once the revocation has returned");
+      assert.deepEqual(afterReturn().filter((answer) => answer.status !== "revoked").map((answer) => `${Math.round(answer.began - revokeReturned)} ms: ${answer.status}`), [], "no 'good' once the revocation has returned");
       const firstRevokedEnded = Math.min(...answers.filter((answer) => answer.status === "revoked").map((answer) => answer.ended));
       const backInTime = answers.filter((answer) => answer.status !== "revoked" && answer.began > firstRevokedEnded);
       assert.deepEqual(backInTime.map((answer) => `${Math.round(answer.began - revokeCalled)} ms: ${answer.status}`), [], "no answer begun after a 'revoked' one ended says otherwise");
       // While the commit waited, the standby fell behind the lag bound and the primary answered
       // (still "good": nothing was committed); afterwards the standby answers again.
-      assert.ok(reads.stats.standby > standbyAtReturn, `the standby answered after the revocation returned (${JSON.stringify(reads.stats)})`);
       assert.ok(primaryAtReturn > primaryBefore, `the standby was passed over while the commit waited (${JSON.stringify(reads.stats)})`);
+      assert.ok(afterReturn().some((answer) => answer.fromStandby), `the standby answered after the revocation returned (${JSON.stringify(reads.stats)})`);
     }));
 });

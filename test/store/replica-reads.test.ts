@@ -237,29 +237,17 @@ describe("OCSP status reads through a PostgreSQL hot standby", () => {
   });
 
   test("under a heavy write load on the primary (other sessions committing as fast as they can), reads stay on the standby and another node's revocation shows within the bound", { timeout: 60_000 }, async (t) => {
-    const node = await withReplica();
+    // A 1 s bound (and so 1 s timeouts): on a busy shared host a standby checkout or read over
+    // the default's 200 ms would send reads to the primary for a second, which is not what this
+    // test is about.
+    const lagMs = 1_000;
+    const node = await withReplica(lagMs);
     const other = await open();
     const reads = node.store.replicaReads!;
     const serial = await issue(node, "sign", 10);
     await caughtUp();
-    // Eight sessions of some other application on the same primary, each committing small rows
-    // one by one: every commit moves the primary's WAL position the standby must replay.
-    await primaryClient.query("create schema if not exists write_load; create table if not exists write_load.rows (id bigserial primary key, payload text)");
-    const writers = await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        const client = new pg.Client({ connectionString: replication.primaryUrl });
-        await client.connect();
-        return client;
-      }),
-    );
+    await primaryClient.query("create schema write_load; create table write_load.rows (id bigserial primary key, payload text)");
     let running = true;
-    let commits = 0;
-    const writing = writers.map(async (client) => {
-      while (running) {
-        await client.query("insert into write_load.rows (payload) values (repeat('x', 200))");
-        commits += 1;
-      }
-    });
     /** Sixteen status reads at a time straight from the store, each with when it began and ended. */
     const answers: { began: number; ended: number; status: string }[] = [];
     const reading = Array.from({ length: 16 }, async () => {
@@ -269,29 +257,53 @@ describe("OCSP status reads through a PostgreSQL hot standby", () => {
         answers.push({ began, ended: performance.now(), status: status ?? "unknown" });
       }
     });
-    const before = { ...reads.stats };
-    const startedAt = performance.now();
+    const writers: pg.Client[] = [];
+    let writing: Promise<unknown>[] = [];
+    let commits = 0;
     let revokedAt = Infinity;
+    let measured: { before: typeof reads.stats; startedAt: number; endedAt: number } | undefined;
     try {
+      // The standby pool's connections are opened first, before the load.
+      const warm = reads.stats.standby;
+      for (let i = 0; i < 200 && reads.stats.standby < warm + 32; i++) await sleep(10);
+      // Eight sessions of some other application on the same primary, each committing small
+      // rows one by one: every commit moves the primary's WAL position the standby must replay.
+      for (let i = 0; i < 8; i++) {
+        const client = new pg.Client({ connectionString: replication.primaryUrl });
+        writers.push(client);
+        await client.connect();
+      }
+      const before = { ...reads.stats };
+      const startedAt = performance.now();
+      writing = writers.map(async (client) => {
+        while (running) {
+          await client.query("insert into write_load.rows (payload) values (repeat('x', 200))");
+          commits += 1;
+        }
+      });
       await sleep(1_500);
       await other.ca.revoke({ type: "sign", serialHex: serial, reason: "keyCompromise", by: "operator" });
       revokedAt = performance.now();
-      await sleep(1_500);
+      await sleep(lagMs + 500);
+      measured = { before, startedAt, endedAt: performance.now() };
     } finally {
       running = false;
-      await Promise.all([...writing, ...reading]);
-      for (const client of writers) await client.end();
+      const settled = await Promise.allSettled([...writing, ...reading]);
+      for (const client of writers) await client.end().catch(() => {});
+      await primaryClient.query("drop schema if exists write_load cascade");
+      await caughtUp();
+      const failed = settled.find((result) => result.status === "rejected");
+      if (failed) throw (failed as PromiseRejectedResult).reason;
     }
-    const seconds = (performance.now() - startedAt) / 1000;
-    const standby = reads.stats.standby - before.standby;
-    const primary = reads.stats.primary - before.primary;
-    t.diagnostic(`${Math.round(commits / seconds)} commits/s by the other sessions; ${standby} status reads on the standby, ${primary} on the primary`);
+    const { before, startedAt, endedAt } = measured;
+    const delta = Object.fromEntries(Object.entries(reads.stats).map(([key, value]) => [key, value - before[key as keyof typeof before]]));
+    t.diagnostic(`${Math.round(commits / ((endedAt - startedAt) / 1000))} commits/s by the other sessions; status reads: ${JSON.stringify(delta)}`);
     assert.ok(commits > 1_000, `precondition: the other sessions committed (${commits})`);
-    const late = answers.filter((answer) => answer.began - revokedAt > MAX_LAG_MS && answer.status !== "revoked");
-    assert.deepEqual(late.map((answer) => `${Math.round(answer.began - revokedAt)} ms: ${answer.status}`), [], "no 'valid' after the lag bound");
+    const late = answers.filter((answer) => answer.began - revokedAt > lagMs && answer.status !== "revoked");
+    assert.deepEqual(late.map((answer) => `${Math.round(answer.began - revokedAt)} ms: ${answer.status}`), [], "no 'valid' (good) after the lag bound");
     const firstRevokedEnded = Math.min(...answers.filter((answer) => answer.status === "revoked").map((answer) => answer.ended));
     assert.deepEqual(answers.filter((answer) => answer.status !== "revoked" && answer.began > firstRevokedEnded).length, 0, "no read begun after a 'revoked' one ended says otherwise");
-    assert.ok(standby > 4 * primary, `the standby answered most reads under the write load (${JSON.stringify(reads.stats)})`);
+    assert.ok(delta.standby! > 4 * delta.primary!, `the standby answered most reads under the write load (${JSON.stringify(delta)})`);
   });
 
   test("a standby that is down costs a fallback to the primary, and is used again once back", async () => {
