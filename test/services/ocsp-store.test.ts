@@ -352,7 +352,8 @@ for (const backend of backends()) {
       const reads: string[] = [];
       const status = context.store.certificateStatus;
       context.store.certificateStatus = (type, serialHex, options) => (reads.push(`${type}:${serialHex}`), status(type, serialHex, options));
-      const ask = async (serialHex: string) => readAnswer((await context.ocsp.answer(requestDer(certIdOf(context, "sign", serialHex), { nonce: true }), "sign")).der).status;
+      const answerOf = async (serialHex: string) => readAnswer((await context.ocsp.answer(requestDer(certIdOf(context, "sign", serialHex), { nonce: true }), "sign")).der);
+      const ask = async (serialHex: string) => (await answerOf(serialHex)).status;
       try {
         assert.equal(await ask(serial!), "good");
         assert.deepEqual(reads, [`sign:${serial}`], "the first answer reads the row");
@@ -374,7 +375,7 @@ for (const backend of backends()) {
         assert.equal(await ask(serial!), "revoked");
 
         // A hold, then made final: each change is read again, and the answer carries the new reason.
-        const reasonOf = async (serialHex: string) => readAnswer((await context.ocsp.answer(requestDer(certIdOf(context, "sign", serialHex), { nonce: true }), "sign")).der).reasonCode;
+        const reasonOf = async (serialHex: string) => (await answerOf(serialHex)).reasonCode;
         assert.equal(await ask(heldSerial!), "good");
         await other.ca.revoke({ type: "sign", serialHex: heldSerial!, reason: "certificateHold", by: "hotline" });
         assert.equal(await reasonOf(heldSerial!), 6, "certificateHold");

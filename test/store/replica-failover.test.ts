@@ -26,6 +26,7 @@ import { TEST_PASSPHRASE } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
 import { readAnswer, requestDer } from "../helpers/ocsp.ts";
 import { privateCluster, streamingTimeline, type PrivateCluster, type PrivateServer } from "../helpers/pg-standby.ts";
+import { notRevokedAfter, timedRead, wentBackInTime, type TimedRead } from "../helpers/read-timeline.ts";
 import { tcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
 
 const MAX_LAG_MS = 200;
@@ -280,16 +281,11 @@ describe("OCSP status reads through a hot standby across a failover", () => {
          * node's standby pool (ten), which the balancer spread over both standbys, so both are
          * asked in every round.
          */
-        const askConcurrently = async (answers: { began: number; ended: number; status: string }[]) => {
-          const timed = async (read: () => Promise<string>) => {
-            const began = performance.now();
-            const status = await read();
-            answers.push({ began, ended: performance.now(), status });
-          };
+        const askConcurrently = async (answers: TimedRead[]) => {
           const storeStatus = async () => ((await node.store.certificateStatus("sign", serial))?.status === "valid" ? "good" : "revoked");
-          await Promise.all([...Array.from({ length: 8 }, () => timed(() => ask(node, serial))), ...Array.from({ length: 8 }, () => timed(storeStatus))]);
+          await Promise.all([...Array.from({ length: 8 }, () => timedRead(answers, () => ask(node, serial))), ...Array.from({ length: 8 }, () => timedRead(answers, storeStatus))]);
         };
-        const warmUp: { began: number; ended: number; status: string }[] = [];
+        const warmUp: TimedRead[] = [];
         for (let i = 0; i < 20; i++) await askConcurrently(warmUp);
         assert.ok(warmUp.every((answer) => answer.status === "good"));
         const statusReaders = `select count(*) from pg_stat_activity where application_name = '${STANDBY_APPLICATION_NAME}'`;
@@ -304,14 +300,11 @@ describe("OCSP status reads through a hot standby across a failover", () => {
         const standbyBefore = reads.stats.standby;
         await other.ca.revoke({ type: "sign", serialHex: serial, reason: "keyCompromise", by: "operator" });
         const revokedAt = performance.now();
-        const answers: { began: number; ended: number; status: string }[] = [];
+        const answers: TimedRead[] = [];
         while (performance.now() - revokedAt < 2 * lagMs) await askConcurrently(answers);
 
-        const firstRevokedEnded = Math.min(...answers.filter((answer) => answer.status === "revoked").map((answer) => answer.ended));
-        const backInTime = answers.filter((answer) => answer.status !== "revoked" && answer.began > firstRevokedEnded);
-        assert.deepEqual(backInTime.map((answer) => `${Math.round(answer.began - revokedAt)} ms: ${answer.status}`), [], "no answer begun after a 'revoked' one ended says otherwise");
-        const late = answers.filter((answer) => answer.began - revokedAt > lagMs && answer.status !== "revoked");
-        assert.deepEqual(late.map((answer) => `${Math.round(answer.began - revokedAt)} ms: ${answer.status}`), [], "no 'good' after the lag bound");
+        assert.deepEqual(wentBackInTime(answers, revokedAt), [], "no answer begun after a 'revoked' one ended says otherwise");
+        assert.deepEqual(notRevokedAfter(answers, revokedAt, lagMs), [], "no 'good' after the lag bound");
         assert.ok(reads.stats.standby > standbyBefore, `the current standby answered (${JSON.stringify(reads.stats)})`);
         assert.ok(reads.stats.standbyBehind > behindBefore, `the paused one was asked, and passed over (${JSON.stringify(reads.stats)})`);
       } finally {
@@ -348,7 +341,7 @@ describe("OCSP status reads through a hot standby across a failover", () => {
       assert.ok(performance.now() - probeStarted >= APPLY_DELAY_MS, "precondition: a commit on the primary waits for the standby");
 
       /** Each answer, when it began and ended, and whether the standby answered a read of it (the only reads of the node meanwhile). */
-      const answers: { began: number; ended: number; status: string; fromStandby: boolean }[] = [];
+      const answers: (TimedRead & { fromStandby: boolean })[] = [];
       let revoking = true;
       let revokeReturned = Infinity;
       const afterReturn = () => answers.filter((answer) => answer.began > revokeReturned);
@@ -374,10 +367,8 @@ describe("OCSP status reads through a hot standby across a failover", () => {
       }
 
       assert.ok(revokeReturned - revokeCalled >= APPLY_DELAY_MS, `precondition: the revocation's commit waited for the standby to apply it (${Math.round(revokeReturned - revokeCalled)} ms)`);
-      assert.deepEqual(afterReturn().filter((answer) => answer.status !== "revoked").map((answer) => `${Math.round(answer.began - revokeReturned)} ms: ${answer.status}`), [], "no 'good' once the revocation has returned");
-      const firstRevokedEnded = Math.min(...answers.filter((answer) => answer.status === "revoked").map((answer) => answer.ended));
-      const backInTime = answers.filter((answer) => answer.status !== "revoked" && answer.began > firstRevokedEnded);
-      assert.deepEqual(backInTime.map((answer) => `${Math.round(answer.began - revokeCalled)} ms: ${answer.status}`), [], "no answer begun after a 'revoked' one ended says otherwise");
+      assert.deepEqual(notRevokedAfter(answers, revokeReturned), [], "no 'good' once the revocation has returned");
+      assert.deepEqual(wentBackInTime(answers, revokeCalled), [], "no answer begun after a 'revoked' one ended says otherwise");
       // While the commit waited, the standby fell behind the lag bound and the primary answered
       // (still "good": nothing was committed); afterwards the standby answers again.
       assert.ok(primaryAtReturn > primaryBefore, `the standby was passed over while the commit waited (${JSON.stringify(reads.stats)})`);
