@@ -109,20 +109,56 @@ function route(argv: string[]): { command?: Command; rest: string[]; words: stri
   return best ? { command: best, rest: argv.slice(best.path.length), words } : { rest: argv, words };
 }
 
+/**
+ * The options every command takes may also come before the command (`openjpki --data DIR
+ * resident list`, as with git): they are split off here and handed to the command's parser.
+ */
+function splitLeadingCommonOptions(argv: string[]): { leading: string[]; argv: string[] } {
+  const leading: string[] = [];
+  let i = 0;
+  while (i < argv.length) {
+    const word = argv[i]!;
+    if (word === "--json") leading.push(word);
+    else if (word.startsWith("--data=")) leading.push(word);
+    else if (word === "--data" && i + 1 < argv.length) leading.push(word, argv[++i]!);
+    else break;
+    i++;
+  }
+  return { leading, argv: argv.slice(i) };
+}
+
+/** `openjpki resident` (a group without its subcommand): the group's commands. */
+function groupHelp(word: string): string | undefined {
+  const members = COMMANDS.filter((c) => c.path.length > 1 && c.path[0] === word);
+  if (members.length === 0) return undefined;
+  const width = Math.max(...members.map((c) => c.path.join(" ").length));
+  return [
+    `openjpki ${word}: サブコマンドを指定してください / give one of its subcommands:`,
+    ...members.map((c) => `  ${c.path.join(" ").padEnd(width)}  ${c.summary}`),
+    "",
+  ].join("\n");
+}
+
 /** Run the CLI; returns the exit code. Errors become one line on stderr naming the problem. */
-export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+export async function main(args: string[], io: Io = defaultIo): Promise<number> {
+  const { leading, argv } = splitLeadingCommonOptions(args);
   const { command, rest, words } = route(argv);
   if (!command) {
     if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
       io.stdout(overview());
       return 0;
     }
+    const group = words.length === 1 ? groupHelp(words[0]!) : undefined;
+    if (group) {
+      io.stderr(group);
+      return 2;
+    }
     io.stderr(`openjpki: unknown command "${words.join(" ") || argv[0]}" (openjpki --help lists the commands)\n`);
     return 2;
   }
   try {
     const { values, positionals } = parseArgs({
-      args: rest,
+      args: [...leading, ...rest],
       options: { ...COMMON_OPTIONS, ...command.options },
       strict: true,
       allowPositionals: true,
@@ -152,9 +188,22 @@ function report(error: unknown, command: Command, io: Io): number {
   }
   const code = (error as { code?: string }).code;
   if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
-    io.stderr(`${name}: ${(error as Error).message.split("\n")[0]!.split(". To specify")[0]} (see --help)\n`);
+    io.stderr(`${name}: ${parseArgsLine((error as Error).message)} (see --help)\n`);
     return 2;
+  }
+  // A system call that failed on something the user named (a path, a port): Node's own message
+  // says which, e.g. "EACCES: permission denied, open '/x'". Anything else is a defect: stack.
+  if (typeof code === "string" && /^E[A-Z]+$/.test(code) && typeof (error as { syscall?: unknown }).syscall === "string") {
+    io.stderr(`${name}: ${(error as Error).message}\n`);
+    return 1;
   }
   io.stderr(`${name}: ${(error as Error)?.stack ?? String(error)}\n`);
   return 1;
+}
+
+/** node:util parseArgs's message, on one line; a value that starts with a dash gets its remedy. */
+function parseArgsLine(message: string): string {
+  const ambiguous = /^Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
+  if (ambiguous) return `${ambiguous[1]} has no value, or its value starts with "-" (then write ${ambiguous[1]}=VALUE)`;
+  return message.split("\n")[0]!.split(". To specify")[0]!;
 }

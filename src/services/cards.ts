@@ -82,7 +82,7 @@ export class Cards {
   }
 
   private cardDir(id: string): string {
-    if (!/^C-[0-9A-Z]{10}$/.test(id)) throw new ServiceError("invalid-input", `card: ${JSON.stringify(id)} is not a card id (C-…)`, "card");
+    if (!/^C-[0-9A-Z]{10}$/.test(id)) throw new ServiceError("invalid-input", `card: ${JSON.stringify(id)} is not a card id (C- and 10 capital letters or digits)`, "card");
     return join(this.cardsDir, id);
   }
 

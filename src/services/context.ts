@@ -1,11 +1,13 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { resolve, join } from "node:path";
 import { openStore, type Store } from "../store/database.ts";
 import { checkMaxLag } from "../store/replica-reads.ts";
 import { DEFAULT_MUNICIPALITIES, isValidMunicipalityCode, type Municipality } from "../config/municipalities.ts";
 import { DEFAULT_DATA_DIR, DEFAULT_SETTINGS, type Settings } from "../config/defaults.ts";
+import { publicBaseUrlFrom } from "./public-url.ts";
 import type { CaType } from "../pki/jpki-profile.ts";
 import { resolveCaPassphrase, type PassphraseSource } from "./keystore.ts";
+import { ServiceError } from "./errors.ts";
 import { Registry } from "./registry.ts";
 import { CertificateAuthorities } from "./certificate-authority.ts";
 import { CaKeys, type CaKeyLocation } from "./ca-keys.ts";
@@ -107,16 +109,16 @@ export class Context {
   static async open(options: ContextOptions = {}): Promise<Context> {
     const env = options.env ?? process.env;
     const dataDir = resolve(options.dataDir ?? env.OPENJPKI_DATA ?? DEFAULT_DATA_DIR);
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    makeDataDir(dataDir);
     const settings: Settings = {
       ...DEFAULT_SETTINGS,
-      ...(env.OPENJPKI_PUBLIC_URL ? { publicBaseUrl: env.OPENJPKI_PUBLIC_URL.replace(/\/+$/, "") } : {}),
+      ...(env.OPENJPKI_PUBLIC_URL ? { publicBaseUrl: publicUrlFromEnvironment(env.OPENJPKI_PUBLIC_URL) } : {}),
       ...options.settings,
     };
     const clock = options.clock ?? systemClock;
     const databaseUrl = options.databaseUrl ?? env.OPENJPKI_DATABASE_URL;
     const replica = replicaFrom(env);
-    const store = await openStore({
+    const store = await openStoreNamed(databaseUrl, {
       ...(databaseUrl
         ? { postgresUrl: databaseUrl, ...(options.databaseSchema ? { postgresSchema: options.databaseSchema } : {}) }
         : { sqlitePath: join(dataDir, "openjpki.sqlite") }),
@@ -125,9 +127,11 @@ export class Context {
       ...(options.log ? { log: options.log } : {}),
     });
     let caKeys: CaKeys | undefined;
+    let source: Omit<PassphraseSource, "passphrase"> | undefined;
     try {
       await seedMunicipalities(store, DEFAULT_MUNICIPALITIES);
-      const { passphrase, ...source } = resolveCaPassphrase(dataDir, env);
+      const { passphrase, ...passphraseSource } = resolveCaPassphrase(dataDir, env);
+      source = passphraseSource;
       const registry = new Registry(store.db, clock);
       caKeys = await CaKeys.open(env, passphrase);
       const ca = new CertificateAuthorities(store.db, registry, settings, caKeys, clock, { dialect: store.dialect });
@@ -160,7 +164,7 @@ export class Context {
     } catch (error) {
       await caKeys?.close();
       await store.close();
-      throw error;
+      throw source?.origin === "generated" ? passphraseMismatch(error, source.path!) : error;
     }
   }
 
@@ -170,6 +174,66 @@ export class Context {
   close(): Promise<void> {
     return (this.#closing ??= this.store.close().finally(() => this.caKeys.close()));
   }
+}
+
+/** The data directory, made if missing; a path that cannot be one is named as such. */
+function makeDataDir(dataDir: string): void {
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const why = code === "EEXIST" || code === "ENOTDIR" ? "exists and is not a directory" : (error as Error).message;
+    throw new ServiceError("invalid-input", `data directory ${dataDir}: ${why}`, "data");
+  }
+}
+
+function publicUrlFromEnvironment(text: string): string {
+  const url = publicBaseUrlFrom(text);
+  if (!url) throw new ServiceError("invalid-input", `OPENJPKI_PUBLIC_URL must be an http(s) base URL such as http://127.0.0.1:8080, not ${JSON.stringify(text)}`, "OPENJPKI_PUBLIC_URL");
+  return url;
+}
+
+/** Open the store; a PostgreSQL server that cannot be reached is named (without its password). */
+async function openStoreNamed(databaseUrl: string | undefined, options: Parameters<typeof openStore>[0]): Promise<Store> {
+  try {
+    return await openStore(options);
+  } catch (error) {
+    if (!databaseUrl || error instanceof ServiceError || typeof (error as { code?: unknown }).code !== "string") throw error;
+    throw new ServiceError(
+      "service-unavailable",
+      `PostgreSQL ${withoutPassword(databaseUrl)} (OPENJPKI_DATABASE_URL) に接続できません / cannot open the store there: ${(error as Error).message}`,
+      undefined,
+      { cause: error },
+    );
+  }
+}
+
+function withoutPassword(databaseUrl: string): string {
+  try {
+    const url = new URL(databaseUrl);
+    if (url.password) url.password = "***";
+    return url.toString();
+  } catch {
+    return "(the URL given)";
+  }
+}
+
+/**
+ * A store whose CA keys were made under another passphrase, opened from a data directory that
+ * had none (a second node pointed at the first one's PostgreSQL): the passphrase just generated
+ * can never open them, so it is removed and the message says what to give this node instead.
+ */
+function passphraseMismatch(error: unknown, generatedPath: string): unknown {
+  if (!(error instanceof ServiceError) || error.code !== "bad-passphrase") return error;
+  rmSync(generatedPath, { force: true });
+  return new ServiceError(
+    "bad-passphrase",
+    `このストアの CA 鍵は別のパスフレーズで暗号化されています / the CA keys in this store were made under another passphrase, ` +
+      `and this data directory had none (the one generated in ${generatedPath} was removed again): ` +
+      `give this node the passphrase of the node that made them (OPENJPKI_CA_PASSPHRASE_FILE, or copy its ca-passphrase file here)`,
+    undefined,
+    { cause: error },
+  );
 }
 
 async function seedMunicipalities(store: Store, municipalities: readonly Municipality[]): Promise<void> {

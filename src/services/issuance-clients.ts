@@ -67,7 +67,7 @@ export class IssuanceClients {
 
   /** Deactivate a client: its key stops working on the next request. */
   async deactivate(id: string, actor: Actor = CLI_OPERATOR): Promise<IssuanceClient> {
-    if (!ID_PATTERN.test(id)) throw new ServiceError("invalid-input", `id: ${JSON.stringify(id)} is not an issuance client id (I-…)`, "id");
+    if (!ID_PATTERN.test(id)) throw new ServiceError("invalid-input", `id: ${JSON.stringify(id)} is not an issuance client id (I- and 10 hexadecimal digits, as openjpki issuance-client list shows)`, "id");
     return this.db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom("issuance_clients").selectAll().where("id", "=", id).executeTakeFirst();
       if (!row) throw new ServiceError("not-found", `no issuance client ${id}`, "id");

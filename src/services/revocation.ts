@@ -40,6 +40,15 @@ export interface RevocationOutcome {
  */
 export async function applyRevocation(db: Kysely<Database>, request: RevocationRequest): Promise<RevocationOutcome> {
   const serialHex = request.serialHex.toUpperCase();
+  // RFC 5280 §5.3.2: when the key became, or is suspected to have become, compromised — a time
+  // already past. A later one would tell relying parties to trust signatures made after it is known.
+  if (request.invalidityDate && request.invalidityDate.getTime() > request.at.getTime()) {
+    throw new ServiceError(
+      "invalid-input",
+      `invalidityDate ${request.invalidityDate.toISOString()} is after the revocation (${request.at.toISOString()}): it must be a time already past`,
+      "invalidityDate",
+    );
+  }
   const row = await db
     .selectFrom("certificates")
     .select(["status", "revoked_at", "revocation_reason", "municipality_code", "not_after"])

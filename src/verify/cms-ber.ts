@@ -82,6 +82,8 @@ function readSigner(b: Block): SignerParts {
 
 export function readSignedDataBer(cmsDer: Uint8Array): SignedDataParts {
   let top: Block;
+  // Checked first: on other bytes (PEM, XML, a PDF) the parser's own complaint says nothing useful.
+  if (cmsDer[0] !== 0x30) return bad("not a BER/DER ContentInfo: it does not begin with a SEQUENCE (is it PEM, or not CMS at all?)");
   try {
     const parsed = asn1js.fromBER(cmsDer, { maxNodes: 20_000, maxDepth: 64, parseEmbedded: false });
     if (parsed.offset === -1 || parsed.result.error) throw new Error(parsed.result.error || "not BER");

@@ -112,7 +112,7 @@ export async function verifyCms(core: VerifierCore, cmsDer: Uint8Array, options?
       }
       content = sd.content;
     } else if (options?.content) content = options.content;
-    else return bad("the signature is detached: pass the signed content as options.content");
+    else return bad("the signature is detached: give the signed content too (--content FILE on the command line, options.content in the API)");
 
     // The signer certificate.
     const candidates = options?.signerCertificate ? [options.signerCertificate, ...sd.certificates] : sd.certificates;

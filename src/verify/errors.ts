@@ -64,6 +64,9 @@ export function failure(code: VerifyErrorCode, message: string, detail?: Record<
 
 /** A one-line description of something thrown by a parser or a caller's function. */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message.split("\n")[0] ?? error.name;
-  return String(error);
+  if (!(error instanceof Error)) return String(error);
+  const first = error.message.split("\n")[0] || error.name;
+  // fetch() says only "fetch failed"; why (a refused connection, a name not found, TLS) is its cause.
+  if (first === "fetch failed" && error.cause instanceof Error) return describeError(error.cause);
+  return first;
 }

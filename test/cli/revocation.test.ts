@@ -60,6 +60,8 @@ describe("openjpki cert and resident change", () => {
       [["cert", "status", "--type", "sign", "--serial", "ABCDEF"], /no sign certificate with serial ABCDEF/],
       [["resident", "change", "--id", "R-0000000000", "--name", "山田 花子"], /no resident with id/],
       [["resident", "change", "--id", "R-0000000000"], /at least one of/],
+      // A compromise cannot be known from a time still to come (OPENJPKI_NOW is 2026-11-25).
+      [["cert", "revoke", "--type", "sign", "--serial", sign, "--reason", "keyCompromise", "--invalidity-date", "2026-11-26"], /invalidityDate 2026-11-25T15:00:00\.000Z is after the revocation \(2026-11-25T03:00:00\.000Z\): it must be a time already past/],
     ];
     for (const [args, pattern] of cases) {
       const r = await cli([...args, "--data", data], env);

@@ -189,7 +189,7 @@ describe("openjpki init with an HSM", () => {
       assert.equal(listed.match(/label:\s+openjpki-(sign|auth)-ca-1-[0-9a-f]{8}/g)?.length, 2, listed);
       assert.match(r.stderr, /with the sign and auth CA \(HSM トークン other-token 内の鍵 \/ keys in the HSM token other-token\)/);
       const text = await cli(["init", "--data", data], env);
-      assert.match(text.stdout, /new CA keys: HSM token other-token/);
+      assert.match(text.stdout, /already there \(nothing created\); new keys would go to: HSM token other-token/);
       const { OPENJPKI_CA_PKCS11_PIN: _pin, ...noPin } = env;
       const refused = await cli(["init", "--data", data], noPin);
       assert.notEqual(refused.code, 0);

@@ -66,6 +66,8 @@ test("verify cms fails closed without a reachable responder, and says why in one
   assert.equal(JSON.parse(r.stdout).code, "revocation-unavailable");
   assert.match(r.stderr, /^openjpki verify cms: revocation-unavailable: .+\n$/);
   assert.equal(r.stderr.trim().split("\n").length, 1);
+  // Why: fetch() says only "fetch failed"; its cause is that port 9 is one fetch refuses to use.
+  assert.match(r.stderr, /ocsp http:\/\/127\.0\.0\.1:9\/ocsp: fetch failed: bad port;/);
 });
 
 test("verify sig with --trust files: auth login signature valid; against the J-LIS roots untrusted-root", async () => {

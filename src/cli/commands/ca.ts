@@ -18,10 +18,16 @@ export function readPublicKey(path: string): KeyObject {
   let key: KeyObject;
   try {
     const text = data.toString("latin1");
+    // createPublicKey would take a private key too and derive its public half; a private key has
+    // no business in the CA's hands (in JPKI it never leaves the card), so it is refused.
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) {
+      throw new CliError(`--pubkey: ${path} holds a private key; give the public key only (openssl pkey -in KEY -pubout)`);
+    }
     key = text.includes("-----BEGIN")
       ? createPublicKey({ key: text, format: "pem" })
       : createPublicKey({ key: data, format: "der", type: "spki" });
-  } catch {
+  } catch (error) {
+    if (error instanceof CliError) throw error;
     throw new CliError(`--pubkey: ${path} is not a PEM or DER public key`);
   }
   const details = key.asymmetricKeyDetails;

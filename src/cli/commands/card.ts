@@ -1,6 +1,7 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import type { IssuedCard } from "../../services/cards.ts";
+import { CLI_OPERATOR } from "../../services/audit.ts";
 import { readCardCertificate, readChipState, signOnCard, verifyCardPin, type CertificateType } from "../../services/card-session.ts";
 import { attachCardToVpcd, VPCD_DEFAULT_HOST, VPCD_DEFAULT_PORT } from "../../services/vpcd-attachment.ts";
 import { pcscReaderNames, readCertificateInReader } from "../../services/pcsc-readers.ts";
@@ -47,14 +48,16 @@ export const cardIssue: Command = {
         ? await readPin(values, "kenhojo-pin", "")
         : undefined;
       const myNumber = optionalString(values, "my-number");
-      return ctx.cards.issue({
+      // Through the counter's card application, as at a window: it refuses a second current card
+      // for the same resident (a lost or damaged card is reissued, at the counter).
+      return ctx.counter.produceCard({
         residentId,
         authPin,
         ...(signPin ? { signPin } : {}),
         ...(noSign ? { noSign } : {}),
         ...(kenhojoPin ? { kenhojoPin } : {}),
         ...(myNumber ? { myNumber } : {}),
-      });
+      }, CLI_OPERATOR);
     });
     const summary = { ...card, certificates: card.certificates.map(({ der: _der, ...c }) => c) };
     if (values.json) return json(io, summary);
@@ -125,8 +128,8 @@ export const cardReadCert: Command = {
   help: [
     "  --card ID          the card (C-…)",
     "  --type T           auth, sign (needs the signing password), auth-ca or sign-ca",
-    "  --pem              PEM instead of DER (DER goes to --out or stdout)",
-    "  --out FILE         write it there",
+    "  --pem              write PEM to --out instead of DER",
+    "  --out FILE         write it there (DER unless --pem); without --out, PEM goes to stdout",
     ...PIN_HELP,
   ],
   options: { card: { type: "string" }, type: { type: "string" }, pem: { type: "boolean" }, out: { type: "string" }, ...pinOptions("pin") },

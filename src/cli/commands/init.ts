@@ -18,6 +18,11 @@ export const init: Command = {
     if (values.json) return json(io, summary);
     io.stdout(`データディレクトリ / data directory: ${summary.dataDir} (${summary.store})\n`);
     const keys = summary.caKeys;
-    io.stdout(keys.kind === "hsm" ? `新しい CA 鍵 / new CA keys: HSM token ${keys.token} (${keys.module})\n` : "新しい CA 鍵 / new CA keys: software (encrypted at rest)\n");
+    const where = keys.kind === "hsm" ? `HSM token ${keys.token} (${keys.module})` : "software (encrypted at rest)";
+    io.stdout(
+      summary.createdRoots.length > 0
+        ? `CA 鍵を作成しました / created the CA keys of the ${summary.createdRoots.join(" and ")} CA: ${where}\n`
+        : `CA 鍵は作成済みです（変更なし）/ the CAs and their keys were already there (nothing created); new keys would go to: ${where}\n`,
+    );
   },
 };

@@ -1,5 +1,6 @@
 import { openContext } from "../open-context.ts";
 import { type Command, CliError, optionalString } from "../command.ts";
+import { publicBaseUrlFrom } from "../../services/public-url.ts";
 
 export const serve: Command = {
   path: ["serve"],
@@ -18,8 +19,9 @@ export const serve: Command = {
     const portText = optionalString(values, "port") ?? "8080";
     const port = Number(portText);
     if (!/^\d+$/.test(portText) || port > 65535) throw new CliError(`--port must be a port number, not ${JSON.stringify(portText)}`, 2);
-    const publicBaseUrl = (optionalString(values, "public-url") ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`).replace(/\/+$/, "");
-    if (!/^https?:\/\/[^\s/]+$/.test(publicBaseUrl)) throw new CliError(`--public-url must be an http(s) base URL, not ${JSON.stringify(publicBaseUrl)}`, 2);
+    const publicUrlText = optionalString(values, "public-url") ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    const publicBaseUrl = publicBaseUrlFrom(publicUrlText);
+    if (!publicBaseUrl) throw new CliError(`--public-url must be an http(s) base URL, not ${JSON.stringify(publicUrlText)}`, 2);
     const openStatus = values["open-status"] === true;
     const crlHoursText = optionalString(values, "crl-hours");
     const crlValidityHours = crlHoursText === undefined ? undefined : Number(crlHoursText);
@@ -30,7 +32,13 @@ export const serve: Command = {
     // The server (fastify, oidc-provider, the pages) is loaded only by this command, so that the
     // other commands start without it (≈0.5 s and ≈45 MB).
     const { startServer } = await import("../../http/server.ts");
-    const server = await startServer(context, { host, port, log: (line) => io.stderr(`${line}\n`) });
+    let server;
+    try {
+      server = await startServer(context, { host, port, log: (line) => io.stderr(`${line}\n`) });
+    } catch (error) {
+      await context.close();
+      throw listenError(error, host, port);
+    }
     io.stdout(
       `OpenJPKI を起動しました / OpenJPKI is serving on ${server.url}\n` +
         `  データ / data: ${context.dataDir} (${context.store.dialect})\n` +
@@ -48,3 +56,18 @@ export const serve: Command = {
     await server.closed;
   },
 };
+
+/** The usual reasons a server cannot listen, as the one line that says what to do. */
+function listenError(error: unknown, host: string, port: number): unknown {
+  const where = `${host}:${port}`;
+  switch ((error as { code?: string }).code) {
+    case "EADDRINUSE":
+      return new CliError(`${where} は使用中です / ${where} is already in use: stop what listens there, or choose another port with --port`);
+    case "EACCES":
+      return new CliError(`${where} で待ち受ける権限がありません / no permission to listen on ${where} (ports below 1024 need privileges): choose another with --port`);
+    case "EADDRNOTAVAIL":
+      return new CliError(`${host} はこの機械のアドレスではありません / ${host} is not an address of this machine: check --host`);
+    default:
+      return error;
+  }
+}

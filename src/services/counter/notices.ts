@@ -37,7 +37,7 @@ export async function senderFor(db: Kysely<Database>, officeId: string | null, m
  * card's record, dated the production day, so the same card gives the same document.
  */
 export async function issuanceNotice(deps: NoticeDeps, cardId: string, actor: Actor, options: NoticePdfOptions = {}) {
-  if (typeof cardId !== "string" || !/^C-[0-9A-Z]{10}$/.test(cardId)) throw new ServiceError("invalid-input", `card: ${JSON.stringify(cardId)} is not a card id (C-…)`, "card");
+  if (typeof cardId !== "string" || !/^C-[0-9A-Z]{10}$/.test(cardId)) throw new ServiceError("invalid-input", `card: ${JSON.stringify(cardId)} is not a card id (C- and 10 capital letters or digits)`, "card");
   const card = await deps.db.selectFrom("cards").selectAll().where("id", "=", cardId).executeTakeFirst();
   if (!card) throw new ServiceError("not-found", `no card with id ${cardId}`, "card");
   if (card.status === "spoiled" || card.status === "producing") {
@@ -179,7 +179,7 @@ function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
-/** The run as one PDF, one 有効期限通知書 page per resident. */
+/** The run as one PDF, one 有効期限通知書 per resident (a page each, more for a long list of certificates). */
 export async function expiryNoticesPdf(deps: NoticeDeps, run: ExpiryNoticeRun, actor: Actor, options: NoticePdfOptions & { onPage?: (done: number) => void } = {}): Promise<Uint8Array> {
   const municipalities = new Map<string, Municipality>();
   const entries = [];
