@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import type { Context } from "../services/context.ts";
 import { failureLine, INTERNAL_ERROR, serviceErrorAnswer } from "./service-errors.ts";
 import { statusRoutes } from "./routes/status.ts";
@@ -46,7 +46,18 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
     bodyLimit: 1024 * 1024,
     // A property a schema does not allow is refused (400 naming it), not silently dropped (fastify's
     // default): a misspelt `cardExpiry` must not issue a certificate without the card's cap.
-    ajv: { customOptions: { removeAdditional: false } },
+    // Nor is a value of the wrong type converted (fastify's default coerces): "true", 1 or ["x"]
+    // where a boolean or a string is due is refused, not taken for one.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    // URLs the router cannot take apart are answered in the API's error form.
+    frameworkErrors: (error, _request, reply) => {
+      const tooLong = error.code === "FST_ERR_MAX_PARAM_LENGTH";
+      return (reply as unknown as FastifyReply).status(tooLong ? 414 : 400).send({
+        error: tooLong
+          ? { code: "uri-too-long", message: "URL の一部が長すぎます / a part of the URL path is longer than 100 characters" }
+          : { code: "bad-url", message: "URL を解釈できません / the URL is not validly percent-encoded UTF-8" },
+      });
+    },
     // Fastify turns Node's request timeout off, and with it the headers timeout: a client that
     // sends half a request line or trickles its body held its connection (a file descriptor and
     // a parser) forever, and enough of them exhaust the server. Now the request must arrive in
@@ -74,6 +85,27 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
     options.log?.(failureLine(request, error));
     return reply.status(INTERNAL_ERROR.status).send(INTERNAL_ERROR.body);
   });
+
+  // The JSON APIs take JSON only, in UTF-8, not compressed; checked before the body is read.
+  // Without this a form-encoded body (curl -d's default) would be parsed by the pages' form
+  // parser: refused for a "missing" field that was sent, or, for a login, a cross-site form post.
+  app.addHook("onRequest", async (request, reply) => {
+    if (!request.url.startsWith("/api/") || !hasBody(request.headers)) return;
+    const problem = jsonBodyProblem(request.headers);
+    if (problem) return reply.status(415).send({ error: { code: "unsupported-media-type", message: `本文は UTF-8 の JSON で送ってください / ${problem}` } });
+  });
+
+  // A query parameter given twice arrives as an array where every route expects one string.
+  app.addHook("onRequest", async (request, reply) => {
+    const repeated = Object.entries(request.query as Record<string, unknown>).find(([, value]) => Array.isArray(value));
+    if (repeated) {
+      return reply.status(400).send({ error: { code: "invalid-input", field: repeated[0], message: `${repeated[0]}: 同じパラメータが複数あります / given more than once` } });
+    }
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: { code: "not-found", message: `${request.method} ${request.url.split("?")[0]}: そのような URL はありません / no such route` } }),
+  );
 
   // For load balancers: 200 only while the store answers, 503 (within HEALTH_TIMEOUT_MS) when it
   // hangs or is gone, so that a node cut off from its database is taken out of rotation. The
@@ -131,4 +163,22 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
   );
 
   return app;
+}
+
+/** Why a request body is not one the JSON APIs read, or undefined when it is. */
+function jsonBodyProblem(headers: { "content-type"?: string; "content-encoding"?: string }): string | undefined {
+  const [mediaType, ...parameters] = (headers["content-type"] ?? "").split(";").map((part) => part.trim().toLowerCase());
+  if (mediaType !== "application/json") {
+    return `send the body as JSON (Content-Type: application/json), not ${mediaType ? JSON.stringify(mediaType) : "without a Content-Type"}`;
+  }
+  const charset = parameters.find((p) => p.startsWith("charset="))?.slice("charset=".length).replace(/"/g, "");
+  if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") return `JSON in UTF-8 only, not charset=${charset}`;
+  const encoding = headers["content-encoding"]?.trim().toLowerCase();
+  if (encoding && encoding !== "identity") return `send the body uncompressed, not Content-Encoding: ${encoding}`;
+  return undefined;
+}
+
+/** Whether a request carries a body (HTTP/1.1: a non-zero Content-Length, or chunked). */
+function hasBody(headers: { "content-length"?: string; "transfer-encoding"?: string }): boolean {
+  return headers["transfer-encoding"] !== undefined || (headers["content-length"] !== undefined && headers["content-length"] !== "0");
 }

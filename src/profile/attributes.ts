@@ -108,7 +108,8 @@ function isAllowedAscii(cp: number): boolean {
 
 function describe(cp: number): string {
   const code = `U+${cp.toString(16).toUpperCase().padStart(4, "0")}`;
-  const invisible = cp < 0x20 || (cp >= 0x7f && cp <= 0xa0) || (cp >= 0xd800 && cp <= 0xdfff) || cp === 0xfeff;
+  // Never echo a character that would hide or reorder the rest of the message.
+  const invisible = cp === 0xa0 || freeTextProblem(cp) !== undefined;
   return invisible ? code : `"${String.fromCodePoint(cp)}" (${code})`;
 }
 
@@ -184,6 +185,46 @@ export function normalizeAddress(input: string, field = "address"): string {
   checkCertificateCharacters(address, field);
   checkLength(address, ADDRESS_MAX_LENGTH, field);
   return address;
+}
+
+/**
+ * Why a code point may not appear in free text (see `normalizeText`), or undefined when it may:
+ * controls (C0, DEL, C1), lone surrogates (they cannot be stored as UTF-8), the bidirectional
+ * formatting characters (U+202E and its kin can make a name read differently from how it is
+ * stored), line and paragraph separators, the byte-order mark and noncharacters.
+ */
+function freeTextProblem(cp: number): string | undefined {
+  if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return "control character";
+  if (cp >= 0xd800 && cp <= 0xdfff) return "lone surrogate";
+  if (cp === 0x061c || cp === 0x200e || cp === 0x200f || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) {
+    return "bidirectional formatting character";
+  }
+  if (cp === 0x2028 || cp === 0x2029) return "line separator";
+  if (cp === 0xfeff) return "byte-order mark";
+  if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) === 0xfffe) return "noncharacter";
+  return undefined;
+}
+
+/**
+ * One line of free text that no certificate carries (a staff member's name, a proxy's name and
+ * relationship, a note): any script is allowed, unlike `checkCertificateCharacters`, but not
+ * the characters `freeTextProblem` lists. Spaces at either end are dropped, the text is put in
+ * NFC, and it must not be empty nor longer than `maxLength` characters (code points).
+ */
+export function normalizeText(input: string, field: string, maxLength: number): string {
+  if (typeof input !== "string") fail(field, `expected text, got ${quote(input)}`);
+  const trimmed = input.replace(EDGE_SPACES, "");
+  let position = 0;
+  for (const ch of trimmed) {
+    position += 1;
+    const cp = ch.codePointAt(0) as number;
+    const problem = freeTextProblem(cp);
+    if (problem) fail(field, `${problem} ${describe(cp)} at position ${position} is not allowed`);
+  }
+  if (trimmed === "") fail(field, "is empty");
+  const text = trimmed.normalize("NFC");
+  checkLength(text, maxLength, field);
+  return text;
 }
 
 /**

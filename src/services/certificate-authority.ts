@@ -8,7 +8,7 @@ import { rootTemplate, type CaNaming, type CaType } from "../pki/jpki-profile.ts
 import { LeafTemplate } from "../pki/leaf-template.ts";
 import { subjectPublicKeyOf, SubjectPublicKeyError, type SubjectPublicKey } from "../pki/leaf-public-key.ts";
 import type { Signer } from "../pki/signer.ts";
-import { certificateValidity, type CertificateValidity } from "../rules/validity.ts";
+import { certificateValidity, renewalFrom, renewalMode, type CertificateValidity } from "../rules/validity.ts";
 import { addDays, addMonthsClamped, compareJapanDates, endOfJapanDay, japanDateOf, type JapanDate } from "../rules/japan-date.ts";
 import type { RevocationReason } from "../rules/revocation.ts";
 import { toOtherNames } from "../profile/attributes.ts";
@@ -201,6 +201,7 @@ export class CertificateAuthorities {
         const [resident, authExpiry] = await Promise.all([
           this.registry.get(request.residentId),
           request.type === "sign" ? this.currentAuthExpiry(this.db, request.residentId, japanDateOf(now)) : undefined,
+          request.renewal ? this.checkRenewable(request.type, request.residentId, japanDateOf(now)) : undefined,
         ]);
         if (request.municipality !== undefined && resident.municipality.code !== request.municipality) {
           throw new ServiceError("not-found", `no resident ${request.residentId} in municipality ${request.municipality}`, "residentId");
@@ -313,6 +314,22 @@ export class CertificateAuthorities {
       });
     } catch (error) {
       throw inputErrorAs(error, "not-eligible");
+    }
+  }
+
+  /**
+   * A renewal (更新) runs to the 6th birthday, so it is only one while the holder has a valid
+   * certificate of that type whose renewal window is open (from three months before its expiry):
+   * a client's word alone does not lengthen a certificate.
+   */
+  private async checkRenewable(type: CaType, residentId: string, today: JapanDate): Promise<void> {
+    const rows = await this.db.selectFrom("certificates").select(["expires", "status"]).where("resident_id", "=", residentId).where("ca_type", "=", type).execute();
+    const current = rows.filter((r) => r.status === "valid" && compareJapanDates(r.expires, today) >= 0).map((r) => r.expires).sort(compareJapanDates).at(-1);
+    if (current === undefined) {
+      throw new ServiceError("not-eligible", `renewal: 更新する有効な証明書がありません / the resident holds no valid ${type} certificate to renew`, "renewal", { reason: "nothing-to-renew" });
+    }
+    if (renewalMode(current, today) !== "renewal") {
+      throw new ServiceError("not-eligible", `renewal: 更新は ${renewalFrom(current)} から / the ${type} certificate expiring ${current} can be renewed from ${renewalFrom(current)}`, "renewal", { reason: "renewal-too-early" });
     }
   }
 

@@ -25,7 +25,9 @@ export function ownVerifier(ca: CertificateAuthorities, ocsp: OcspResponder, clo
 /** A verification result that is not valid becomes a refusal with the verifier's stable code as reason. */
 export function requireValid(result: VerificationResult): Extract<VerificationResult, { valid: true }> {
   if (result.valid) return result;
-  throw new ServiceError("refused", refusalMessage(result.code, result.message), "certificate", { reason: result.code });
+  // A bad signature is the signature's fault (or the bytes signed), not the certificate's.
+  const field = result.code === "bad-signature" ? "signature" : "certificate";
+  throw new ServiceError("refused", refusalMessage(result.code, result.message), field, { reason: result.code });
 }
 
 function refusalMessage(code: string, detail: string): string {
@@ -36,6 +38,8 @@ function refusalMessage(code: string, detail: string): string {
       return `この電子証明書は一時保留中です。窓口へお越しください / this certificate is on hold: please visit the counter`;
     case "wrong-certificate-type":
       return `この電子証明書はここでは使えません（利用者証明用電子証明書が必要です）/ wrong certificate type: ${detail}`;
+    case "bad-signature":
+      return `署名が署名対象と一致しません / the signature does not match what was to be signed (for a challenge: its "signs" bytes, with this certificate's key): ${detail}`;
     case "expired":
       return `電子証明書の有効期限が切れています。窓口で更新してください / the certificate has expired: renew it at the counter`;
     default:

@@ -39,6 +39,35 @@ describe("HTTP server", () => {
     await app.close();
   });
 
+  test("the JSON APIs refuse bodies they would misread, and URLs the router cannot take apart, in the API's error form", async () => {
+    const app = await buildApp(t.context);
+    try {
+      const post = (headers: Record<string, string>) =>
+        app.inject({ method: "POST", url: "/api/counter/login", headers, payload: JSON.stringify({ login: "x", password: "y" }) });
+      for (const [headers, message] of [
+        [{ "content-type": "application/x-www-form-urlencoded" }, /send the body as JSON \(Content-Type: application\/json\), not "application\/x-www-form-urlencoded"/],
+        [{ "content-type": "application/json; charset=utf-16" }, /JSON in UTF-8 only, not charset=utf-16/],
+        [{ "content-type": "application/json", "content-encoding": "gzip" }, /send the body uncompressed, not Content-Encoding: gzip/],
+      ] as const) {
+        const res = await post(headers);
+        assert.equal(res.statusCode, 415, JSON.stringify(headers));
+        assert.equal(res.json().error.code, "unsupported-media-type");
+        assert.match(res.json().error.message, message);
+      }
+      const utf8 = await post({ "content-type": "application/json; charset=UTF-8" });
+      assert.equal(utf8.json().error.reason, "bad-credentials", "JSON in UTF-8 is read");
+
+      const badUrl = await app.inject({ method: "GET", url: "/api/counter/residents/%ZZ" });
+      assert.equal(badUrl.statusCode, 400);
+      assert.deepEqual(badUrl.json(), { error: { code: "bad-url", message: "URL を解釈できません / the URL is not validly percent-encoded UTF-8" } });
+      const long = await app.inject({ method: "GET", url: `/api/counter/residents/R-${"0".repeat(200)}` });
+      assert.equal(long.statusCode, 414);
+      assert.equal(long.json().error.code, "uri-too-long");
+    } finally {
+      await app.close();
+    }
+  });
+
   test("listens on a real port and answers over TCP", async () => {
     const server = await startServer(t.context, { host: "127.0.0.1", port: 0, handleSignals: false });
     try {

@@ -4,6 +4,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
 import { holderProof } from "../../src/services/card-holder.ts";
+import { signedChallenge } from "../../src/services/challenges.ts";
 import { openTestContext, type TestContext } from "../helpers/context.ts";
 import type { IssuedCard } from "../../src/services/cards.ts";
 
@@ -69,6 +70,27 @@ describe("card use over HTTP", () => {
     const garbage = await post("/api/portal/login", { challengeId: "nope", certificate: "AAAA", signature: "AAAA" });
     assert.equal(garbage.status, 404);
     assert.equal(garbage.body.error.reason, "challenge-unknown");
+  });
+
+  test("each challenge says what the card signs; a signature over other bytes is bad-signature, naming the signature", async () => {
+    for (const [path, purpose] of [["/api/portal/challenge", "login"], ["/api/app/pin-reset/challenge", "pin-reset-app"]] as const) {
+      const issued = await post(path, {});
+      const challenge = Buffer.from(issued.body.challenge, "base64url");
+      // "LABEL\0 || challenge", as the API documents it, is what the services check.
+      const [label, rest] = (issued.body.signs as string).split(" || ");
+      assert.equal(rest, "challenge");
+      assert.deepEqual(Buffer.concat([Buffer.from(label!.replace("\\0", "\0")), challenge]), Buffer.from(signedChallenge(purpose, challenge)), path);
+    }
+    const challenge = await post("/api/portal/challenge", {});
+    // The app's label on a login challenge: the right key, the wrong bytes.
+    const proof = await t.context.cards.withReader(card.id, (reader) =>
+      holderProof(reader, "auth", "1234", "pin-reset-app", Buffer.from(challenge.body.challenge, "base64url")),
+    );
+    const login = await post("/api/portal/login", { challengeId: challenge.body.challengeId, certificate: b64(proof.certificateDer), signature: b64(proof.signature) });
+    assert.equal(login.status, 403, JSON.stringify(login.body));
+    assert.equal(login.body.error.reason, "bad-signature");
+    assert.equal(login.body.error.field, "signature");
+    assert.match(login.body.error.message, /the signature does not match what was to be signed \(for a challenge: its "signs" bytes/);
   });
 
   test("app reservation over HTTP, then the reset at the kiosk terminal", async () => {

@@ -63,6 +63,41 @@ for (const backend of backends()) {
       assert.equal(noCsrf.body.error.reason, "csrf");
       const crossSite = await call("POST", "/api/counter/residents", { name: "x y", birth: "1990-01-01", gender: "1", address: "東京都", municipality: "132098" }, { origin: "https://evil.example", host: "localhost" });
       assert.equal(crossSite.body.error.reason, "csrf");
+      // An opaque origin (what a sandboxed frame sends) or one that is not a URL: refused, not a 500.
+      for (const origin of ["null", "not a url"]) {
+        const opaque = await call("POST", "/api/counter/residents/R-0000000000/emigration", { continuedUse: false }, { origin });
+        assert.equal(opaque.status, 403, `${origin}: ${JSON.stringify(opaque.body)}`);
+        assert.equal(opaque.body.error.reason, "csrf");
+      }
+    });
+
+    test("who asks is settled before the body: without a session 403, whatever the body says", async () => {
+      const saved = cookie;
+      cookie = "";
+      try {
+        for (const payload of [{}, { name: 1 }]) {
+          const res = await call("POST", "/api/counter/residents", payload);
+          assert.equal(res.status, 403, JSON.stringify(res.body));
+          assert.equal(res.body.error.reason, "no-session");
+        }
+      } finally {
+        cookie = saved;
+      }
+    });
+
+    test("a query parameter given twice is 400 naming it; a value of the wrong type is not converted", async () => {
+      const twice = await call("GET", "/api/counter/residents?municipality=132098&municipality=131016");
+      assert.equal(twice.status, 400, JSON.stringify(twice.body));
+      assert.deepEqual(twice.body.error, { code: "invalid-input", field: "municipality", message: "municipality: 同じパラメータが複数あります / given more than once" });
+      const kiosk = await app.inject({ method: "GET", url: "/api/kiosk/documents?municipality=132098&municipality=131016" });
+      assert.equal(kiosk.statusCode, 400, kiosk.body);
+      // ["tanaka"] for a string, "false" for a boolean: fastify's default would have taken them.
+      const arrayLogin = await app.inject({ method: "POST", url: "/api/counter/login", payload: { login: ["tanaka"], password: ["correct horse battery"] } });
+      assert.equal(arrayLogin.statusCode, 400, arrayLogin.body);
+      assert.equal(arrayLogin.json().error.field, "login");
+      const stringBoolean = await call("POST", "/api/counter/residents/R-0000000000/emigration", { continuedUse: "false" });
+      assert.equal(stringBoolean.status, 400, JSON.stringify(stringBoolean.body));
+      assert.match(stringBoolean.body.error.message, /continuedUse: must be boolean/);
     });
 
     test("issuance, handover, a move (sign revoked, auth kept), renewal window edges with the 6th birthday", async () => {
@@ -73,6 +108,10 @@ for (const backend of backends()) {
       const cardId = card.body.id;
       assert.deepEqual(card.body.certificates.map((c: any) => [c.type, c.expires]), [["auth", "2031-03-15"], ["sign", "2031-03-15"]]);
       await at("2026-12-01T01:00:00Z");
+      // The identity note goes to the audit trail: a control or bidi character is refused, nothing done.
+      const badNote = await call("POST", `/api/counter/cards/${cardId}/handover`, { identity: { ...ID, note: "免許証\u202E" } });
+      assert.equal(badNote.status, 400, JSON.stringify(badNote.body));
+      assert.equal(badNote.body.error.field, "identity.note");
       const handover = await call("POST", `/api/counter/cards/${cardId}/handover`, { identity: ID });
       assert.equal(handover.status, 200, JSON.stringify(handover.body));
       const shown = await call("GET", `/api/counter/residents/${resident.body.id}`);

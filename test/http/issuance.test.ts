@@ -83,11 +83,51 @@ for (const backend of backends()) {
         assert.equal(res.status, 401, `key ${apiKey}`);
         assert.equal(res.headers["www-authenticate"], 'Bearer realm="openjpki-issuance"');
         assert.equal(res.body.error.code, "issuance-client-required");
+        // No key: how to send one. A key sent but not accepted (wrong or deactivated alike): that.
+        assert.match(res.body.error.message, apiKey === null ? /send your API key as Authorization: Bearer/ : /this API key is not that of a registered, active issuance client/);
       }
       // A verifier's key (another kind of API key) is not an issuance key either.
       const verifier = await t.context.verifiers.add("a relying party");
       assert.equal((await post("sign", body, verifier.apiKey)).status, 401);
       assert.equal(await count(), before);
+    });
+
+    test("a body that is not JSON is 415 naming the type, a route that does not exist 404 in the API's error form", async () => {
+      const before = await count();
+      // curl -d sends a form; the pages' form parser would have read it and the schema refused a
+      // residentId that was sent.
+      const form = await app.inject({
+        method: "POST",
+        url: "/api/ca/sign/certificates",
+        headers: { authorization: `Bearer ${machida.apiKey}`, "content-type": "application/x-www-form-urlencoded" },
+        payload: `residentId=${resident.id}&subjectPublicKey=${encodeURIComponent(spki(key!))}`,
+      });
+      assert.equal(form.statusCode, 415);
+      assert.equal(form.json().error.code, "unsupported-media-type");
+      assert.match(form.json().error.message, /send the body as JSON \(Content-Type: application\/json\), not "application\/x-www-form-urlencoded"/);
+      assert.equal(await count(), before);
+      const missing = await app.inject({ method: "POST", url: "/api/ca/foo/certificates?x=1", headers: { authorization: `Bearer ${machida.apiKey}` }, payload: {} });
+      assert.equal(missing.statusCode, 404);
+      assert.deepEqual(missing.json(), { error: { code: "not-found", message: "POST /api/ca/foo/certificates: そのような URL はありません / no such route" } });
+    });
+
+    test("renewal lengthens a certificate only inside the holder's renewal window; \"true\" is not a boolean", async () => {
+      const holder = await addResident({ birth: "1990-06-01" });
+      const renew = (extra: Record<string, unknown> = {}) => post("auth", { residentId: holder.id, subjectPublicKey: spki(key!), renewal: true, ...extra });
+      const nothing = await renew();
+      assert.equal(nothing.status, 422, JSON.stringify(nothing.body));
+      assert.equal(nothing.body.error.reason, "nothing-to-renew");
+      const first = await post("auth", { residentId: holder.id, subjectPublicKey: spki(key!) });
+      assert.equal(first.body.expires, "2031-06-01");
+      const early = await renew();
+      assert.equal(early.body.error.field, "renewal");
+      assert.equal(early.body.error.reason, "renewal-too-early");
+      assert.match(early.body.error.message, /expiring 2031-06-01 can be renewed from 2031-03-01/);
+      for (const notBoolean of ["true", 1]) {
+        const res = await post("auth", { residentId: holder.id, subjectPublicKey: spki(key!), renewal: notBoolean });
+        assert.equal(res.status, 400, JSON.stringify(res.body));
+        assert.equal(res.body.error.field, "renewal");
+      }
     });
 
     test("a resident of another municipality is answered like an unknown one: 404 naming residentId", async () => {

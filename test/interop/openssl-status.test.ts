@@ -164,9 +164,12 @@ for (const openStatus of [true, false]) {
       test("without a registered key: 401; every lookup by a verifier is counted with its fee", async () => {
         const denied = await fetch(`${server.url}/crl/sign.crl`);
         assert.equal(denied.status, 401);
-        assert.match(((await denied.json()) as { error: { code: string } }).error.code, /verifier-required/);
+        const deniedError = ((await denied.json()) as { error: { code: string; message: string } }).error;
+        assert.match(deniedError.code, /verifier-required/);
+        assert.match(deniedError.message, /send your API key in X-OpenJPKI-Verifier-Key/);
         const wrongKey = await fetch(`${server.url}/crl/sign.crl`, { headers: { "X-OpenJPKI-Verifier-Key": "ojv_wrong-key-123456" } });
         assert.equal(wrongKey.status, 401);
+        assert.match(((await wrongKey.json()) as { error: { message: string } }).error.message, /this API key is not that of a registered, active verifier/);
         const report = await t.context.verifiers.report();
         const ocspSign = report.find((r) => r.type === "sign" && r.kind === "ocsp")!;
         assert.equal(ocspSign.lookups, 3);

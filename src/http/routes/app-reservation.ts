@@ -9,7 +9,7 @@ import { proofBody, proofOf, type ProofBody } from "./portal.ts";
 export async function appReservationRoutes(app: FastifyInstance, context: Context): Promise<void> {
   app.post("/api/app/pin-reset/challenge", async () => {
     const issued = await context.pinReset.appChallenge();
-    return { challengeId: issued.id, challenge: Buffer.from(issued.challenge).toString("base64url"), expiresAt: issued.expiresAt };
+    return { challengeId: issued.id, challenge: Buffer.from(issued.challenge).toString("base64url"), expiresAt: issued.expiresAt, signs: "OpenJPKI pin-reset-app v1\\0 || challenge" };
   });
 
   app.post<{ Body: ProofBody & { target: "sign" | "auth" } }>(

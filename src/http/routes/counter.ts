@@ -251,6 +251,7 @@ const ENDPOINTS: Endpoint[] = [
  * `X-CSRF-Token` and, when the browser sends one, a same-origin `Origin`.
  */
 export async function counterRoutes(app: FastifyInstance, context: Context): Promise<void> {
+  const sessions = new WeakMap<FastifyRequest, StaffSession>();
   app.post<{ Body: { login: string; password: string } }>(
     "/api/counter/login",
     { schema: { body: body(["login", "password"], { login: text(100), password: text(200) }) } },
@@ -270,12 +271,18 @@ export async function counterRoutes(app: FastifyInstance, context: Context): Pro
       method: endpoint.method,
       url: endpoint.path,
       ...(endpoint.body || endpoint.query ? { schema: { ...(endpoint.body ? { body: endpoint.body } : {}), ...(endpoint.query ? { querystring: endpoint.query } : {}) } } : {}),
-      handler: async (request: FastifyRequest, reply: FastifyReply) => {
+      // Who is asking is settled before the body is read and validated: without a session the
+      // answer is 403, whatever the body, and nothing about the body's schema is told.
+      onRequest: async (request: FastifyRequest) => {
         const session = await context.staff.session(cookie(request));
         if (endpoint.role && ROLE_RANK[session.staff.role] < ROLE_RANK[endpoint.role]) {
           throw new ServiceError("refused", `この操作には${ROLE_JA[endpoint.role]}の権限が必要です / this needs the ${endpoint.role} role`, "role", { reason: "forbidden-role" });
         }
         if (endpoint.method !== "GET") checkCsrf(request, session);
+        sessions.set(request, session);
+      },
+      handler: async (request: FastifyRequest, reply: FastifyReply) => {
+        const session = sessions.get(request)!;
         const result = await endpoint.handler(context, session, request as unknown as ValidatedRequest);
         if (result instanceof FileResponse) {
           return reply
@@ -301,11 +308,21 @@ function checkCsrf(request: FastifyRequest, session: StaffSession): void {
   const token = request.headers["x-csrf-token"];
   const origin = request.headers.origin;
   const host = request.headers.host;
-  if (origin && host && new URL(origin).host !== host) {
+  // "null" (an opaque origin: a sandboxed frame, a privacy-preserving redirect) or anything that
+  // is not a URL cannot be this site.
+  if (origin !== undefined && (!host || hostOf(origin) !== host)) {
     throw new ServiceError("refused", "別のサイトからの要求は受け付けません / cross-site request refused", "origin", { reason: "csrf" });
   }
   if (typeof token !== "string" || token !== session.csrfToken) {
     throw new ServiceError("refused", "CSRF トークンがありません / missing or wrong X-CSRF-Token", "x-csrf-token", { reason: "csrf" });
+  }
+}
+
+function hostOf(origin: string): string | undefined {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return undefined;
   }
 }
 

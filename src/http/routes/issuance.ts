@@ -72,7 +72,9 @@ export async function issuanceRoutes(app: FastifyInstance, context: Context, opt
       .send({
         error: {
           code: "issuance-client-required",
-          message: "証明書の発行は登録された発行クライアントだけが要求できます / issuance is for registered issuance clients: send your API key as Authorization: Bearer …",
+          message: key
+            ? "この API キーは登録された有効な発行クライアントのものではありません / this API key is not that of a registered, active issuance client"
+            : "証明書の発行は登録された発行クライアントだけが要求できます / issuance is for registered issuance clients: send your API key as Authorization: Bearer …",
         },
       });
   }

@@ -37,8 +37,9 @@ export async function statusRoutes(app: FastifyInstance, context: Context): Prom
       .send({
         error: {
           code: "verifier-required",
-          message:
-            "失効情報は登録された検証者だけが取得できます / revocation data is for registered verifiers: send your API key in X-OpenJPKI-Verifier-Key",
+          message: key
+            ? "この API キーは登録された有効な検証者のものではありません / this API key is not that of a registered, active verifier"
+            : "失効情報は登録された検証者だけが取得できます / revocation data is for registered verifiers: send your API key in X-OpenJPKI-Verifier-Key",
         },
       });
     return null;

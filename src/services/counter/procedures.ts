@@ -13,6 +13,7 @@ import type { Registry } from "../registry.ts";
 import { applyRevocation } from "../revocation.ts";
 import { ServiceError } from "../errors.ts";
 import { inputErrorAs } from "../input-errors.ts";
+import { freeText } from "./free-text.ts";
 import { appendAudit, type Actor } from "../audit.ts";
 import type { Clock } from "../clock.ts";
 import type { CardIssueRequest } from "../cards.ts";
@@ -394,10 +395,10 @@ export class CounterProcedures {
     if (!PROXY_PROCEDURES.includes(input.kind)) throw new ServiceError("invalid-input", `kind: one of ${PROXY_PROCEDURES.join(", ")}`, "kind");
     const proxyType = input.proxy.type ?? "appointed";
     if (!PROXY_TYPES.includes(proxyType)) throw new ServiceError("invalid-input", `proxy.type: one of ${PROXY_TYPES.join(", ")}`, "proxy.type");
-    const proxyName = input.proxy.name?.trim() ?? "";
-    const relationship = input.proxy.relationship?.trim() ?? "";
-    if (!proxyName || proxyName.length > 100) throw new ServiceError("invalid-input", "proxy.name: 1–100 characters", "proxy.name");
-    if (!relationship || relationship.length > 50) throw new ServiceError("invalid-input", "proxy.relationship: 1–50 characters", "proxy.relationship");
+    // The proxy's name and relationship go into the letter and the audit trail: no controls, no bidi overrides.
+    const proxyName = freeText(input.proxy.name ?? "", "proxy.name", 100);
+    const relationship = freeText(input.proxy.relationship ?? "", "proxy.relationship", 50);
+    const identity = input.identity ? checkedIdentity(input.identity, "identity") : null;
     const request: Record<string, unknown> = {};
     if (input.kind === "pin-init") {
       if (input.pinType !== "auth" && input.pinType !== "sign") throw new ServiceError("invalid-input", "pinType: auth or sign", "pinType");
@@ -457,7 +458,7 @@ export class CounterProcedures {
       answerCode,
       issuedAt: now,
     });
-    const detail = { identity: input.identity ?? null, proxy, request };
+    const detail = { identity, proxy, request };
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto("applications")
@@ -510,6 +511,8 @@ export class CounterProcedures {
     actor: Actor,
   ): Promise<ProcedureOutcome> {
     const { app, proxy } = await this.proxyApplication(input.applicationId);
+    const proxyName = freeText(input.proxyIdentity.name ?? "", "proxyIdentity.name", 100);
+    const identity = checkedIdentity(input.proxyIdentity, "proxyIdentity");
     const now = this.clock();
     const today = japanDateOf(now);
     if (Number(proxy.attempts) >= PROXY_ANSWER_ATTEMPTS) {
@@ -553,13 +556,10 @@ export class CounterProcedures {
         throw new ServiceError("refused", `回答番号が違います（あと${left}回）/ wrong answer code (${left} tries left)`, "answerCode", { reason: "bad-answer-code" });
       }
     }
-    const proxyName = input.proxyIdentity.name?.trim() ?? "";
     if (normaliseName(proxyName) !== normaliseName(proxy.proxy_name)) {
       await this.auditOnly(actor, "application.proxy.refused", app.id, { reason: "proxy-mismatch" });
       throw new ServiceError("refused", `来庁者が申請時の代理人（${proxy.proxy_name}）と違います / the person is not the proxy named in the application`, "proxyIdentity.name", { reason: "proxy-mismatch" });
     }
-    const { name: _name, ...identityCheck } = input.proxyIdentity;
-    const identity: IdentityCheck = identityCheck;
     await this.db.updateTable("proxy_applications").set({ proxy_identity: JSON.stringify({ ...identity, name: proxyName }) }).where("application_id", "=", app.id).execute();
     const via: RunVia = { applicationId: app.id, proxy: { name: proxy.proxy_name, relationship: proxy.proxy_relationship, type: proxy.proxy_type } };
     const request = JSON.parse(proxy.request) as { types?: CaType[]; pinType?: CaType };
@@ -599,6 +599,8 @@ export class CounterProcedures {
     via: RunVia | undefined,
     body: (ctx: RunContext) => Promise<void>,
   ): Promise<ProcedureOutcome> {
+    // The identity check's note goes to the audit trail as the clerk typed it: checked like every free text.
+    const identityChecked = identity ? checkedIdentity(identity, "identity") : null;
     const card = await this.cards.get(cardId);
     if (card.status === "returned" || card.status === "spoiled" || card.status === "replaced") {
       const reason = card.status === "replaced" && kind === "suspension-lift" ? "replacement-issued" : `card-${card.status}`;
@@ -614,7 +616,7 @@ export class CounterProcedures {
     }
     const release = await this.cards.claim(cardId, kind);
     const now = this.clock();
-    const detail: Record<string, unknown> = { identity, ...(via ? { proxy: via.proxy, proxyVisit: japanDateOf(now) } : {}) };
+    const detail: Record<string, unknown> = { identity: identityChecked, ...(via ? { proxy: via.proxy, proxyVisit: japanDateOf(now) } : {}) };
     let id: string;
     try {
       if (via) {
@@ -832,6 +834,13 @@ function newApplicationId(): string {
 /** Names compared without spaces of either width (田中 一郎 = 田中　一郎 = 田中一郎). */
 function normaliseName(name: string): string {
   return name.normalize("NFKC").replace(/\s+/gu, "");
+}
+
+/** The identity check with its free-text note checked (a blank note is dropped); `prefix` names the input. */
+function checkedIdentity(identity: IdentityCheck, prefix: string): IdentityCheck {
+  const { document, note } = identity;
+  if (note === undefined || note === null || (typeof note === "string" && note.trim() === "")) return { document };
+  return { document, note: freeText(note, `${prefix}.note`, 200) };
 }
 
 function requireText(value: string | undefined, field: string): string {

@@ -3,11 +3,48 @@ import type { Kysely } from "kysely";
 import type { Database, StaffTable } from "../../store/schema.ts";
 import { DEFAULT_OFFICES, type OfficeConfig } from "../../config/offices.ts";
 import { ServiceError } from "../errors.ts";
+import { freeText } from "./free-text.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "../audit.ts";
 import type { Clock } from "../clock.ts";
 
+/**
+ * Runs tasks one at a time, in the order they arrive. `waiting` counts the tasks queued behind
+ * the one running.
+ */
+class OneAtATime {
+  private busy = false;
+  private readonly queue: (() => void)[] = [];
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.busy) await new Promise<void>((resolve) => this.queue.push(resolve));
+    else this.busy = true;
+    try {
+      return await task();
+    } finally {
+      // Hand the turn straight to the next task (busy stays true), or free it.
+      const next = this.queue.shift();
+      if (next) next();
+      else this.busy = false;
+    }
+  }
+}
+
+// scrypt runs on libuv's thread pool (4 threads by default), which OCSP signing (crypto.sign)
+// and the other asynchronous crypto share. Anyone may ask to log in, and even an unknown login
+// costs one scrypt, so a flood of logins could hold every pool thread and stall the OCSP
+// responder for seconds. Hashing therefore takes one pool thread at most: one scrypt at a time
+// in the process.
+const hashing = new OneAtATime();
+
+/** Hashes allowed to wait for their turn; a login arriving behind more is refused as busy (503). */
+const MAX_WAITING_LOGINS = 64;
+
 const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptOptions) =>
-  new Promise<Buffer>((resolve, reject) => scryptCb(password, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key))));
+  hashing.run(() => new Promise<Buffer>((resolve, reject) => scryptCb(password, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key)))));
 
 // scrypt is memory-hard: N = 2^15, r = 8 needs 32 MiB per hash, which makes guessing expensive.
 const SCRYPT = { N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
@@ -84,7 +121,7 @@ export class StaffDirectory {
 
   async add(input: { login: string; name: string; officeId: string; role: StaffRole; password: string }, actor: Actor = CLI_OPERATOR): Promise<StaffMember> {
     if (!/^[a-z0-9._-]{3,40}$/.test(input.login)) throw new ServiceError("invalid-input", "login: 3–40 of a–z, 0–9, . _ -", "login");
-    if (!input.name.trim() || input.name.length > 100) throw new ServiceError("invalid-input", "name: 1–100 characters", "name");
+    const name = freeText(input.name, "name", 100);
     if (!STAFF_ROLES.includes(input.role)) throw new ServiceError("invalid-input", `role: one of ${STAFF_ROLES.join(", ")}`, "role");
     if (input.password.length < 12 || input.password.length > 200) throw new ServiceError("invalid-input", "password: at least 12 characters", "password");
     const office = await this.db.selectFrom("offices").select("id").where("id", "=", input.officeId).executeTakeFirst();
@@ -94,7 +131,7 @@ export class StaffDirectory {
     const row: StaffTable = {
       id: `S-${randomBytes(5).toString("hex").toUpperCase()}`,
       login: input.login,
-      name: input.name.trim(),
+      name,
       office_id: input.officeId,
       role: input.role,
       password_hash: await hashPassword(input.password),
@@ -115,12 +152,17 @@ export class StaffDirectory {
 
   /** Log in; refusals are deliberately alike (no hint whether the login exists). Returns the raw session id once. */
   async login(login: string, password: string): Promise<StaffSession & { sessionId: string }> {
+    // Logins are ASCII (see add), but refuse here what must not reach the throttle table or the log.
+    freeText(login, "login", 100);
     const now = this.clock();
     const throttle = await this.db.selectFrom("login_throttle").selectAll().where("login", "=", login).executeTakeFirst();
     if (throttle?.locked_until && throttle.locked_until > now.toISOString()) {
       throw new ServiceError("refused", `ログインが一時的にロックされています / too many failed logins: try again after ${throttle.locked_until}`, "login", { reason: "login-locked" });
     }
     const row = await this.db.selectFrom("staff").selectAll().where("login", "=", login).executeTakeFirst();
+    if (hashing.waiting >= MAX_WAITING_LOGINS) {
+      throw new ServiceError("service-unavailable", "ただいま混み合っています。しばらくしてからもう一度お試しください / too many logins at once: try again shortly", "login", { reason: "busy" });
+    }
     // An unknown login still costs one scrypt, so the answer's timing does not reveal which logins exist.
     const ok = (await checkPassword(password, row?.password_hash ?? (await dummyHash()))) && row !== undefined && row.active === 1;
     if (!ok || !row) {
