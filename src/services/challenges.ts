@@ -18,8 +18,24 @@ export interface IssuedChallenge {
   expiresAt: string;
 }
 
-/** One-time challenges: used at most once, within their lifetime; the use is recorded before checking. */
+/**
+ * How long an expired challenge is kept: an answer a little late is refused as
+ * `challenge-expired`; after that the row is deleted and the id is `challenge-unknown`.
+ */
+export const EXPIRED_CHALLENGE_KEPT_SECONDS = 600;
+/** Expired challenges are deleted by an issue at most this often (per process). */
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * One-time challenges: used at most once, within their lifetime; the use is recorded before
+ * checking. Anyone may ask for one, so the table must not grow with the asking: issuing deletes
+ * the challenges expired more than {@link EXPIRED_CHALLENGE_KEPT_SECONDS} ago (at most once a
+ * minute, one indexed delete). A used challenge is kept until then, so a replay within its
+ * lifetime is always found used.
+ */
 export class Challenges {
+  #lastSweep: number | undefined;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly clock: Clock,
@@ -35,7 +51,19 @@ export class Challenges {
       .insertInto("challenges")
       .values({ id, purpose, challenge: challenge.toString("base64url"), created_at: now.toISOString(), expires_at: expiresAt, used_at: null })
       .execute();
+    // A clock that went back (a test's, or a corrected one) sweeps again rather than waiting.
+    if (this.#lastSweep === undefined || Math.abs(now.getTime() - this.#lastSweep) >= SWEEP_INTERVAL_MS) {
+      this.#lastSweep = now.getTime();
+      await this.deleteExpired(now);
+    }
     return { id, purpose, challenge: new Uint8Array(challenge), expiresAt };
+  }
+
+  /** Deletes the challenges expired more than {@link EXPIRED_CHALLENGE_KEPT_SECONDS} before `now`; returns how many. */
+  async deleteExpired(now: Date = this.clock()): Promise<number> {
+    const before = new Date(now.getTime() - EXPIRED_CHALLENGE_KEPT_SECONDS * 1000).toISOString();
+    const gone = await this.db.deleteFrom("challenges").where("expires_at", "<", before).executeTakeFirst();
+    return Number(gone.numDeletedRows);
   }
 
   /**

@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Database, FilingTable } from "../store/schema.ts";
 import { bytes } from "../store/database.ts";
-import type { VerificationResult, Verifier } from "../verify/index.ts";
+import type { InvalidResult, VerificationResult, Verifier } from "../verify/index.ts";
 import { ServiceError } from "./errors.ts";
 import type { Clock } from "./clock.ts";
 
@@ -14,6 +14,8 @@ export interface Filing {
   signerSerial: string | null;
   verification: VerificationResult;
   submittedAt: string;
+  /** Size and SHA-256 (hex) of the document as received; null for filings stored before they were kept. */
+  received: { bytes: number; sha256: string } | null;
 }
 
 const MAX_DOCUMENT = 256 * 1024;
@@ -21,7 +23,9 @@ const MAX_DOCUMENT = 256 * 1024;
 /**
  * The e-Tax-style demo relying party: a signed return (enveloped XML signature or CMS) is
  * verified with the relying-party library — signature, path to the signing root, OCSP — and
- * stored with what the verifier saw. A refused filing is stored too, with its reason.
+ * stored with what the verifier saw. A refused filing is recorded too, but small: its time,
+ * reason, what the verifier said (long strings cut) and the size and SHA-256 of what was
+ * received — never the document, since anyone may send one without logging in.
  */
 export class Filings {
   constructor(
@@ -41,12 +45,14 @@ export class Filings {
     const row: FilingTable = {
       id: `F-${randomBytes(6).toString("hex").toUpperCase()}`,
       format: input.format,
-      document: input.document,
+      document: verification.valid ? input.document : new Uint8Array(0),
       status: verification.valid ? "accepted" : "refused",
       reason: verification.valid ? null : verification.code,
-      signer_serial: verification.valid ? verification.certificate.serialHex.toUpperCase() : (verification.certificate?.serialHex.toUpperCase() ?? null),
-      verification: JSON.stringify(withoutContent(verification)),
+      signer_serial: verification.valid ? verification.certificate.serialHex.toUpperCase() : clip(verification.certificate?.serialHex.toUpperCase() ?? null),
+      verification: JSON.stringify(verification.valid ? withoutContent(verification) : bounded(verification)),
       submitted_at: this.clock().toISOString(),
+      received_bytes: input.document.length,
+      received_sha256: createHash("sha256").update(input.document).digest("hex"),
     };
     await this.db.insertInto("filings").values(row).execute();
     return toFiling(row);
@@ -70,6 +76,25 @@ function withoutContent(result: VerificationResult): unknown {
   return rest;
 }
 
+/** Longest string a refusal's record keeps: a refused document's certificate may carry any subject. */
+const MAX_RECORDED_STRING = 512;
+
+function clip<T extends string | null>(text: T): T {
+  return (text !== null && text.length > MAX_RECORDED_STRING ? `${text.slice(0, MAX_RECORDED_STRING)}…` : text) as T;
+}
+
+/** A refusal as recorded: what the verifier said, with strings cut and nesting and lists limited. */
+function bounded(result: InvalidResult): unknown {
+  const walk = (value: unknown, depth: number): unknown => {
+    if (typeof value === "string") return clip(value);
+    if (value === null || typeof value !== "object") return value;
+    if (depth >= 4) return "…";
+    if (Array.isArray(value)) return value.slice(0, 16).map((v) => walk(v, depth + 1));
+    return Object.fromEntries(Object.entries(value).slice(0, 32).map(([k, v]) => [clip(k), walk(v, depth + 1)]));
+  };
+  return walk(result, 0);
+}
+
 function toFiling(row: FilingTable): Filing {
   return {
     id: row.id,
@@ -79,5 +104,6 @@ function toFiling(row: FilingTable): Filing {
     signerSerial: row.signer_serial,
     verification: JSON.parse(row.verification) as VerificationResult,
     submittedAt: row.submitted_at,
+    received: row.received_sha256 === null || row.received_bytes === null ? null : { bytes: Number(row.received_bytes), sha256: row.received_sha256 },
   };
 }

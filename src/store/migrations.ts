@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
 import type { Dialect } from "./database.ts";
 
@@ -501,7 +502,50 @@ function migrations(dialect: Dialect, encoders: MigrationEncoders | undefined): 
         if (dialect === "postgres") await sql`alter table revocation_versions alter column version type bigint`.execute(db);
       },
     },
+    "0018-bounded-challenges-and-refusals": {
+      async up(db: Kysely<any>) {
+        // Expired challenges are deleted as new ones are issued (src/services/challenges.ts): by
+        // expiry, so the delete reads only the rows it removes.
+        // A refused filing keeps no document, only the size and SHA-256 of what was received
+        // (src/services/filings.ts); the refusals stored before lose their bodies here.
+        // One transaction on SQLite too (see 0016): a crash midway must not leave it half done.
+        const change = async (trx: Kysely<any>) => {
+          await trx.schema.createIndex("challenges_expires").on("challenges").column("expires_at").execute();
+          await trx.schema.alterTable("filings").addColumn("received_bytes", "integer").execute();
+          await trx.schema.alterTable("filings").addColumn("received_sha256", "text").execute();
+          await backfillFilingDigests(trx);
+        };
+        await (dialect === "sqlite" ? db.transaction().execute(change) : change(db));
+      },
+    },
   };
+}
+
+/** The size and SHA-256 of each filing stored before 0018, in keyset pages; refused ones are emptied. */
+async function backfillFilingDigests(db: Kysely<any>): Promise<void> {
+  let after = "";
+  for (;;) {
+    const rows: { id: string; status: string; document: Uint8Array }[] = await db
+      .selectFrom("filings")
+      .select(["id", "status", "document"])
+      .where("id", ">", after)
+      .orderBy("id")
+      .limit(64)
+      .execute();
+    for (const row of rows) {
+      await db
+        .updateTable("filings")
+        .set({
+          received_bytes: row.document.length,
+          received_sha256: createHash("sha256").update(row.document).digest("hex"),
+          ...(row.status === "accepted" ? {} : { document: new Uint8Array(0) }),
+        })
+        .where("id", "=", row.id)
+        .execute();
+    }
+    if (rows.length < 64) return;
+    after = rows[rows.length - 1]!.id;
+  }
 }
 
 /** The entries of the certificates revoked or held before 0014, in keyset pages. */

@@ -124,6 +124,9 @@ export interface FilingTable {
   /** JSON of the verification result (path, revocation answer, attributes). */
   verification: string;
   submitted_at: string;
+  /** Size and SHA-256 (hex) of the document as received; a refused filing keeps only these (0018). */
+  received_bytes: number | null;
+  received_sha256: string | null;
 }
 
 export interface OidcPayloadTable {
