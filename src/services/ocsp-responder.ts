@@ -71,6 +71,14 @@ export interface OcspPreSigner {
   sign(serialHex: string, state: CertificateState): Promise<SignedOcspResponseParts>;
 }
 
+/** Bounds of the responder's memory caches (tests make them small). */
+export interface OcspCacheLimits {
+  /** Answers for certificates the store knows, GET paths mapped to them, and their states (default 100,000 each). */
+  answers?: number;
+  /** Answers "unknown", and GET paths mapped to them (default 1,000 each). */
+  unknownAnswers?: number;
+}
+
 interface Responder {
   generation: number;
   certificateDer: Uint8Array;
@@ -84,6 +92,8 @@ interface CachedPath {
   type: CaType;
   serialHex: string;
   cacheKey: string;
+  /** Whether the answer is "unknown" (kept in the unknown answers' cache). */
+  unknown: boolean;
 }
 
 interface CachedAnswer extends CacheableAnswer {
@@ -91,7 +101,20 @@ interface CachedAnswer extends CacheableAnswer {
   stateKey: string;
 }
 
+/** How many answers for certificates the store knows the memory cache keeps (and GET paths mapped to them). */
 const CACHE_LIMIT = 100_000;
+/**
+ * Answers "unknown" (serials the store does not know) are kept apart, this many at most (≈2 KB
+ * each with their GET path): anyone can ask about any number of such serials, and they must
+ * neither push known certificates' answers out nor grow memory.
+ */
+const UNKNOWN_CACHE_LIMIT = 1_000;
+/**
+ * GET paths longer than this are answered but not mapped (decoded again next time). A client's
+ * RFC 5019 request is ≈100–200 characters; one path may be up to ≈16 KB (padding, %-escapes),
+ * and 100,000 of those would be gigabytes.
+ */
+const PATH_CACHE_MAX_LENGTH = 512;
 /** An answer is not handed out in its last 30 seconds: a client's clock may run ahead of ours. */
 const EXPIRY_MARGIN_MS = 30_000;
 /** Answers signed on demand are written to the store in batches (one commit each), this often or this many. */
@@ -111,16 +134,26 @@ const UNSAVED_LIMIT = 10_000;
  * shared by all requests of an event-loop turn; see RevocationWatch).
  * Where the answer comes from, in order: the in-memory cache (at most 100,000 answers), the
  * durable response store (`ocsp_responses`, filled by `OcspRefresher` and by this responder),
- * and last a fresh signature, which is kept in both.
+ * and last a fresh signature, which is kept in both. Answers "unknown" (never stored) have a
+ * small memory cache of their own (1,000), so that requests about serials nobody issued can
+ * neither evict known certificates' answers nor grow memory.
  */
 export class OcspResponder {
   /** The durable store of pre-signed answers. */
   readonly responses: OcspResponseStore;
   readonly #responders = new Map<CaType, Responder>();
   readonly #issuers = new Map<CaType, OcspIssuer>();
+  /** Answers for certificates the store knows (key: type:CertID; at most the answers limit). */
   readonly #cache = new Map<string, CachedAnswer>();
   /** RFC 5019 GET paths already answered → the cache entry they map to (skips decoding and parsing). */
   readonly #paths = new Map<string, CachedPath>();
+  /**
+   * Answers "unknown" and their GET paths, apart and small (UNKNOWN_CACHE_LIMIT): serials nobody
+   * issued cost an attacker nothing, so they must not evict known certificates' answers. Such an
+   * answer is served only after its serial is read again (stillHolds), as ever.
+   */
+  readonly #unknownCache = new Map<string, CachedAnswer>();
+  readonly #unknownPaths = new Map<string, CachedPath>();
   /**
    * Known certificates' states, with the CA's revocation version read in the same snapshot
    * (currentState; key: type:serial; at most CACHE_LIMIT entries, ≈200 bytes each).
@@ -132,6 +165,8 @@ export class OcspResponder {
   #loadingResponders: Promise<void> | undefined;
   #saveTimer: NodeJS.Timeout | undefined;
   readonly #revocations: RevocationWatch;
+  readonly #cacheLimit: number;
+  readonly #unknownCacheLimit: number;
   private readonly db: Kysely<Database>;
 
   constructor(
@@ -140,7 +175,10 @@ export class OcspResponder {
     private readonly settings: Settings,
     private readonly passphrase: string,
     private readonly clock: Clock,
+    limits: OcspCacheLimits = {},
   ) {
+    this.#cacheLimit = limits.answers ?? CACHE_LIMIT;
+    this.#unknownCacheLimit = limits.unknownAnswers ?? UNKNOWN_CACHE_LIMIT;
     this.db = store.db;
     this.responses = new OcspResponseStore(store.db);
     this.#revocations = new RevocationWatch(store);
@@ -151,19 +189,36 @@ export class OcspResponder {
    * (no decoding, no parsing), served once its state is known to still hold (stillHolds).
    */
   async answerGet(path: string, expected?: CaType): Promise<OcspAnswer> {
-    const known = this.#paths.get(path);
+    const known = this.#paths.get(path) ?? this.#unknownPaths.get(path);
     if (known && (!expected || expected === known.type)) {
-      const hit = this.#cache.get(known.cacheKey);
+      const hit = (known.unknown ? this.#unknownCache : this.#cache).get(known.cacheKey);
       if (hit && isServable(hit, this.clock().getTime()) && (await this.stillHolds(known.type, known.serialHex, hit))) {
         return { der: hit.der, type: known.type, lookups: 1, cache: hit };
       }
     }
     const { answer, cached } = await this.answerAndKey(decodeOcspGetPath(path), expected);
-    if (cached) {
-      if (this.#paths.size >= CACHE_LIMIT) this.#paths.delete(this.#paths.keys().next().value!);
-      this.#paths.set(path, cached);
+    if (cached && path.length <= PATH_CACHE_MAX_LENGTH) {
+      // A path moves to the other map when its serial is issued (or, were a row ever removed, the reverse).
+      if (cached.unknown) {
+        this.#paths.delete(path);
+        putBounded(this.#unknownPaths, path, cached, this.#unknownCacheLimit);
+      } else {
+        this.#unknownPaths.delete(path);
+        putBounded(this.#paths, path, cached, this.#cacheLimit);
+      }
     }
     return answer;
+  }
+
+  /** How many entries the memory caches hold now (for tests and diagnostics). */
+  cacheSizes(): { answers: number; paths: number; states: number; unknownAnswers: number; unknownPaths: number } {
+    return {
+      answers: this.#cache.size,
+      paths: this.#paths.size,
+      states: this.#states.size,
+      unknownAnswers: this.#unknownCache.size,
+      unknownPaths: this.#unknownPaths.size,
+    };
   }
 
   /**
@@ -190,7 +245,10 @@ export class OcspResponder {
       const signer = new SoftwareSigner(privateKey);
       const certificateDer = bytes(row!.certificate_der);
       const current = this.#responders.get(type);
-      if (current?.generation !== row!.generation) this.#cache.clear();
+      if (current?.generation !== row!.generation) {
+        this.#cache.clear();
+        this.#unknownCache.clear();
+      }
       this.#responders.set(type, {
         generation: row!.generation,
         certificateDer,
@@ -364,9 +422,12 @@ export class OcspResponder {
   private async answerCacheable(type: CaType, certId: OcspCertId): Promise<{ answer: OcspAnswer; cached: CachedPath }> {
     const serialHex = hex(certId.serial);
     const cacheKey = `${type}:${hex(certIdDer(certId))}`;
-    const served = (entry: CachedAnswer) => ({ answer: { der: entry.der, type, lookups: 1, cache: entry }, cached: { type, serialHex, cacheKey } });
+    const served = (entry: CachedAnswer) => ({
+      answer: { der: entry.der, type, lookups: 1, cache: entry },
+      cached: { type, serialHex, cacheKey, unknown: entry.stateKey === UNKNOWN_STATE.key },
+    });
     const now = this.clock().getTime();
-    const hit = this.#cache.get(cacheKey);
+    const hit = this.#cache.get(cacheKey) ?? this.#unknownCache.get(cacheKey);
     if (hit && isServable(hit, now) && (await this.stillHolds(type, serialHex, hit))) return served(hit);
 
     const state = await this.currentState(type, serialHex, {});
@@ -404,9 +465,16 @@ export class OcspResponder {
       lastModified: thisUpdate.toUTCString(),
       expires: nextUpdate.toUTCString(),
     };
-    if (this.#cache.size >= CACHE_LIMIT) this.#cache.delete(this.#cache.keys().next().value!);
-    this.#cache.delete(cacheKey);
-    this.#cache.set(cacheKey, entry);
+    // Known certificates' answers and "unknown" ones each in their own cache, so that any number of
+    // serials nobody issued pushes out only other unknown answers; an entry in the other cache for
+    // the same CertID is stale (the serial was issued since) and goes.
+    if (stateKey === UNKNOWN_STATE.key) {
+      this.#cache.delete(cacheKey);
+      putBounded(this.#unknownCache, cacheKey, entry, this.#unknownCacheLimit);
+    } else {
+      this.#unknownCache.delete(cacheKey);
+      putBounded(this.#cache, cacheKey, entry, this.#cacheLimit);
+    }
     return entry;
   }
 
@@ -434,9 +502,7 @@ export class OcspResponder {
     if (version !== undefined) {
       // Decided now, not from `known` above: another request may have evicted or added it meanwhile.
       // Re-inserted at the young end when read again: the oldest entry is evicted first.
-      this.#states.delete(key);
-      if (this.#states.size >= CACHE_LIMIT) this.#states.delete(this.#states.keys().next().value!);
-      this.#states.set(key, { state, version });
+      putBounded(this.#states, key, { state, version }, this.#cacheLimit);
     }
     return state;
   }
@@ -468,6 +534,13 @@ export class OcspResponder {
     const row = await this.store.certificateStatus(type, serialHex, options);
     return row ? { state: certificateState(row), version: Number(row.version ?? 0) } : { state: UNKNOWN_STATE };
   }
+}
+
+/** Put `key` at the young end of `map`, evicting the oldest entry when `map` already holds `limit` others. */
+function putBounded<V>(map: Map<string, V>, key: string, value: V, limit: number): void {
+  map.delete(key);
+  if (map.size >= limit) map.delete(map.keys().next().value!);
+  map.set(key, value);
 }
 
 /** Whether an answer may be handed out at `now`: already valid, and not about to expire. */
