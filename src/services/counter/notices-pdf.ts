@@ -1,4 +1,5 @@
 import { PDFDocument, rgb, degrees, type PDFFont, type PDFPage, type RGB } from "pdf-lib";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import fontkit from "@pdf-lib/fontkit";
 import { formatJapaneseEra } from "../../profile/era.ts";
 import { japanDateOf, type JapanDate } from "../../rules/japan-date.ts";
@@ -153,7 +154,11 @@ export async function renderIssuanceNotice(input: IssuanceNoticeInput, options: 
   return doc.save();
 }
 
-/** 有効期限通知書: one page per resident whose certificates expire soon. */
+/**
+ * 有効期限通知書: one page per resident whose certificates expire soon, or more than one when
+ * the resident holds more certificates than one page lists (nothing stops a resident from
+ * holding many): the list then continues overleaf.
+ */
 export async function renderExpiryNotices(
   input: { sender: Sender; entries: ExpiryNoticeEntry[]; runDate: JapanDate; issuedAt: Date; onPage?: (done: number) => void },
   options: NoticePdfOptions = {},
@@ -161,7 +166,12 @@ export async function renderExpiryNotices(
   const doc = await NoticeDocument.create(`有効期限通知書（${input.runDate}）`, `expiry:${input.runDate}`, input.issuedAt, options);
   let done = 0;
   for (const entry of input.entries) {
-    const s = doc.page("有効期限通知");
+    // A turn for the event loop before each notice. Drawing one takes a few milliseconds (fontkit
+    // lays the CJK text out glyph by glyph), so a municipality's run of thousands drawn in one go
+    // held the server for many seconds (6,753 notices: 18.7 s) and every other request, /healthz
+    // among them, waited. A turn costs microseconds; pdf-lib's save() yields on its own.
+    if (done > 0) await nextTurn();
+    const s = doc.page("有効期限通知", `${entry.addressee.name}　様（${entry.residentId}）`);
     s.addressBlock(entry.addressee, input.sender, input.issuedAt);
     s.title("電子証明書有効期限通知書", "Notice: your electronic certificates expire soon");
     s.paragraph(
@@ -180,7 +190,8 @@ export async function renderExpiryNotices(
     s.gap(10);
     s.paragraph("有効期限を過ぎると、e-Tax やマイナポータル、コンビニ交付などで電子証明書が使えなくなります。期限後は新規発行の手続きになります（無料）。", 9);
     s.contact(input.sender);
-    input.onPage?.(++done);
+    done++; // not inside onPage?.(…): its arguments are not evaluated when there is no onPage
+    input.onPage?.(done);
   }
   if (input.entries.length === 0) {
     const s = doc.page("有効期限通知");
@@ -213,8 +224,12 @@ class NoticeDocument {
     return new NoticeDocument(pdf, font);
   }
 
-  page(marker: string): Sheet {
-    return new Sheet(this.pdf.addPage([A4.width, A4.height]), this.font, marker);
+  /**
+   * A new letter, starting on a new page. `whose` names the addressee on any continuation page,
+   * so a page that comes loose from its letter still says whose it is.
+   */
+  page(marker: string, whose?: string): Sheet {
+    return new Sheet(() => this.pdf.addPage([A4.width, A4.height]), this.font, marker, whose ?? null);
   }
 
   save(): Promise<Uint8Array> {
@@ -222,25 +237,54 @@ class NoticeDocument {
   }
 }
 
-/** One page, written top to bottom; positions are PDF points from the bottom left. */
+/**
+ * One letter, written top to bottom; positions are PDF points from the bottom left. What does
+ * not fit above the footer continues on a further page (marked 続き) rather than being drawn
+ * into the footer or dropped.
+ */
 class Sheet {
-  private y = A4.height - MARGIN;
+  private page!: PDFPage;
+  private y = 0;
+  private pageNumber = 0;
   private readonly left = MARGIN;
   private readonly right = A4.width - MARGIN;
   private readonly width = A4.width - 2 * MARGIN;
 
   constructor(
-    private readonly page: PDFPage,
+    private readonly addPage: () => PDFPage,
     private readonly font: PDFFont,
-    marker: string,
+    private readonly marker: string,
+    private readonly whose: string | null,
   ) {
-    page.drawText("OpenJPKI DEMO 見本", { x: 95, y: 215, size: 56, font, color: rgb(0.93, 0.93, 0.95), rotate: degrees(35) });
+    this.startPage();
+  }
+
+  /** A fresh page: the demonstration marks, the marker box and the footer. */
+  private startPage(): void {
+    this.page = this.addPage();
+    this.pageNumber++;
+    this.y = A4.height - MARGIN;
+    const font = this.font;
+    const marker = this.pageNumber === 1 ? this.marker : `${this.marker}（続き）`;
+    this.page.drawText("OpenJPKI DEMO 見本", { x: 95, y: 215, size: 56, font, color: rgb(0.93, 0.93, 0.95), rotate: degrees(35) });
     const markerWidth = font.widthOfTextAtSize(marker, 10) + 12;
-    page.drawRectangle({ x: this.left, y: this.y - 16, width: markerWidth, height: 18, borderColor: ACCENT, borderWidth: 1 });
+    this.page.drawRectangle({ x: this.left, y: this.y - 16, width: markerWidth, height: 18, borderColor: ACCENT, borderWidth: 1 });
     this.text(marker, this.left + 6, this.y - 11.5, 10, ACCENT);
     this.textRight("OpenJPKI デモンストレーション文書 / OpenJPKI demonstration", this.right, this.y - 11.5, 8.5, WARN);
     this.y -= 40;
     this.footer();
+    if (this.pageNumber > 1) {
+      this.text(`${this.whose ?? ""}　${this.pageNumber}枚目 — 前ページからの続き / continued, page ${this.pageNumber}`.trimStart(), this.left, this.y, 10, INK);
+      this.y -= 24;
+    }
+  }
+
+  /** Makes room for `height` points of content above `bottom`, on a further page if this one is full. */
+  private room(height: number, bottom = CONTENT_BOTTOM): void {
+    if (this.y - height >= bottom) return;
+    // Said on the full page, in the strip kept free between the content and the footer.
+    this.textRight("次ページに続きます / continued overleaf", this.right, CONTENT_BOTTOM - 10, 7.5, GREY);
+    this.startPage();
   }
 
   addressBlock(to: Addressee, from: Sender, at: Date): void {
@@ -273,6 +317,7 @@ class Sheet {
 
   paragraph(text: string, size: number, color: RGB = INK): void {
     for (const line of wrap(text, this.font, size, this.width)) {
+      this.room(size * 0.3); // the baseline plus the glyphs' descent
       this.text(line, this.left, this.y, size, color);
       this.y -= Math.round(size * 1.5 * 10) / 10;
     }
@@ -283,13 +328,25 @@ class Sheet {
     this.y -= points;
   }
 
+  /** Rows of label (Japanese, English) and value; a table too long for the page goes on over the next. */
   table(rows: [string, string, string][]): void {
     const labelWidth = 150;
-    const top = this.y;
+    let top = this.y;
+    // Each page's part of the table is closed by its own rules, the next part opened with a top rule.
+    const close = () => {
+      this.page.drawLine({ start: { x: this.left + labelWidth, y: this.y }, end: { x: this.left + labelWidth, y: top }, thickness: 0.5, color: RULE });
+      this.page.drawLine({ start: { x: this.left, y: this.y }, end: { x: this.right, y: this.y }, thickness: 1, color: INK });
+    };
     this.page.drawLine({ start: { x: this.left, y: this.y }, end: { x: this.right, y: this.y }, thickness: 1, color: INK });
     for (const [ja, en, value] of rows) {
       const lines = wrap(value, this.font, 11, this.width - labelWidth - 20);
       const height = Math.max(29, 12 + lines.length * 15);
+      if (this.y - height < CONTENT_BOTTOM) {
+        close();
+        this.room(height);
+        top = this.y;
+        this.page.drawLine({ start: { x: this.left, y: this.y }, end: { x: this.right, y: this.y }, thickness: 1, color: INK });
+      }
       this.page.drawRectangle({ x: this.left, y: this.y - height, width: labelWidth, height, color: rgb(0.95, 0.95, 0.96) });
       this.text(ja, this.left + 8, this.y - 13, 9.5, INK);
       this.text(en, this.left + 8, this.y - 23, 7, GREY);
@@ -297,20 +354,20 @@ class Sheet {
       this.y -= height;
       this.page.drawLine({ start: { x: this.left, y: this.y }, end: { x: this.right, y: this.y }, thickness: 0.5, color: RULE });
     }
-    this.page.drawLine({ start: { x: this.left + labelWidth, y: this.y }, end: { x: this.left + labelWidth, y: top }, thickness: 0.5, color: RULE });
-    this.page.drawLine({ start: { x: this.left, y: this.y }, end: { x: this.right, y: this.y }, thickness: 1, color: INK });
+    close();
   }
 
   answerBox(heading: string, lines: string[]): void {
+    // One box is not split over two pages: it moves whole to the next page if it does not fit.
+    const parts = lines.flatMap((line) => (line ? wrap(line, this.font, 9.5, this.width - 20) : [""]));
+    this.room(16 + 18 + parts.length * 14 + 2);
     const top = this.y;
     this.y -= 16;
     this.text(heading, this.left + 10, this.y, 9.5, ACCENT);
     this.y -= 18;
-    for (const line of lines) {
-      for (const part of line ? wrap(line, this.font, 9.5, this.width - 20) : [""]) {
-        if (part) this.text(part, this.left + 10, this.y, 9.5, INK);
-        this.y -= 14;
-      }
+    for (const part of parts) {
+      if (part) this.text(part, this.left + 10, this.y, 9.5, INK);
+      this.y -= 14;
     }
     this.y -= 2;
     this.page.drawRectangle({ x: this.left, y: this.y, width: this.width, height: top - this.y, borderColor: INK, borderWidth: 1 });
@@ -319,8 +376,10 @@ class Sheet {
 
   /** The contact, below the content and above the footer (lower down when there is room). */
   contact(from: Sender): void {
+    // The rule, then two lines 20 and 35 points below the content. Being the last thing on the
+    // letter, the contact may use the strip above the footer kept for "continued overleaf".
+    this.room(20 + 15, MARGIN + 52);
     const y = Math.min(this.y - 20, MARGIN + 84);
-    if (y - 15 < MARGIN + 52) throw new Error(`notice PDF layout: the content runs into the footer (${y.toFixed(1)})`);
     this.page.drawLine({ start: { x: this.left, y: y + 14 }, end: { x: this.right, y: y + 14 }, thickness: 0.5, color: RULE });
     this.text(`お問い合わせ先 / Contact:　${from.contactJa}`, this.left, y, 10, INK);
     const numbers = [from.phone ? `電話 ${from.phone}` : null, from.fax ? `FAX ${from.fax}` : null].filter(Boolean).join("　");
@@ -348,6 +407,12 @@ class Sheet {
     this.text(text, rx - this.font.widthOfTextAtSize(text, size), y, size, color);
   }
 }
+
+/**
+ * The lowest point content may reach: the footer box's top is MARGIN + 44, and the strip between
+ * holds the "continued overleaf" line of a page whose content goes on.
+ */
+const CONTENT_BOTTOM = MARGIN + 62;
 
 function eraDate(date: JapanDate): string {
   try {
