@@ -79,6 +79,12 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
       return reply.status(400).send({ error: { code: "invalid-input", field, message: `${field || "body"}: ${first.message ?? "is invalid"}` } });
     }
     const status = (error as { statusCode?: number }).statusCode;
+    if ((error as { code?: string }).code === "FST_ERR_CTP_INVALID_JSON_BODY") {
+      // fastify's parser also refuses prototype-poisoning keys under this one message.
+      return reply.status(400).send({
+        error: { code: "bad-request", message: "本文が JSON として読めません / the body is not valid JSON, or holds a __proto__ or constructor.prototype key (refused)" },
+      });
+    }
     if (status && status >= 400 && status < 500) {
       return reply.status(status).send({ error: { code: "bad-request", message: (error as Error).message } });
     }

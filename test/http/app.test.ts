@@ -54,6 +54,11 @@ describe("HTTP server", () => {
         assert.equal(res.json().error.code, "unsupported-media-type");
         assert.match(res.json().error.message, message);
       }
+      for (const payload of ['{"login":', '{"login":"x","password":"y","__proto__":{"admin":true}}']) {
+        const res = await app.inject({ method: "POST", url: "/api/counter/login", headers: { "content-type": "application/json" }, payload });
+        assert.equal(res.statusCode, 400, payload);
+        assert.match(res.json().error.message, /the body is not valid JSON, or holds a __proto__ or constructor\.prototype key/);
+      }
       const utf8 = await post({ "content-type": "application/json; charset=UTF-8" });
       assert.equal(utf8.json().error.reason, "bad-credentials", "JSON in UTF-8 is read");
 
