@@ -15,7 +15,7 @@ import type { CertificateAuthorities, CertificateRecord } from "./certificate-au
 import type { Registry, Resident } from "./registry.ts";
 import type { Terminals } from "./terminals.ts";
 import { ServiceError } from "./errors.ts";
-import { newId } from "./ids.ts";
+import { checkCardId, newId } from "./ids.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
 import { applyRevocation } from "./revocation.ts";
 import type { Clock } from "./clock.ts";
@@ -82,8 +82,7 @@ export class Cards {
   }
 
   private cardDir(id: string): string {
-    if (!/^C-[0-9A-Z]{10}$/.test(id)) throw new ServiceError("invalid-input", `card: ${JSON.stringify(id)} is not a card id (C- and 10 capital letters or digits)`, "card");
-    return join(this.cardsDir, id);
+    return join(this.cardsDir, checkCardId(id));
   }
 
   /** Open the chip of a card (it stays a separate world: only APDUs go in). */

@@ -200,7 +200,7 @@ export class CertificateAuthorities {
         // certificate the holder's current authentication certificate, which caps it.
         const [resident, authExpiry] = await Promise.all([
           this.registry.get(request.residentId),
-          request.type === "sign" ? this.currentAuthExpiry(this.db, request.residentId, japanDateOf(now)) : undefined,
+          request.type === "sign" ? this.currentExpiry(this.db, "auth", request.residentId, japanDateOf(now)) : undefined,
           request.renewal ? this.checkRenewable(request.type, request.residentId, japanDateOf(now)) : undefined,
         ]);
         if (request.municipality !== undefined && resident.municipality.code !== request.municipality) {
@@ -323,8 +323,7 @@ export class CertificateAuthorities {
    * a client's word alone does not lengthen a certificate.
    */
   private async checkRenewable(type: CaType, residentId: string, today: JapanDate): Promise<void> {
-    const rows = await this.db.selectFrom("certificates").select(["expires", "status"]).where("resident_id", "=", residentId).where("ca_type", "=", type).execute();
-    const current = rows.filter((r) => r.status === "valid" && compareJapanDates(r.expires, today) >= 0).map((r) => r.expires).sort(compareJapanDates).at(-1);
+    const current = await this.currentExpiry(this.db, type, residentId, today);
     if (current === undefined) {
       throw new ServiceError("not-eligible", `renewal: 更新する有効な証明書がありません / the resident holds no valid ${type} certificate to renew`, "renewal", { reason: "nothing-to-renew" });
     }
@@ -333,15 +332,18 @@ export class CertificateAuthorities {
     }
   }
 
-  /** The expiry of the holder's valid authentication certificate, which caps a signing certificate. */
-  private async currentAuthExpiry(db: Kysely<Database>, residentId: string, today: JapanDate): Promise<JapanDate | undefined> {
+  /**
+   * The latest expiry among the holder's valid, unexpired certificates of `type`: the
+   * authentication certificate's caps a signing certificate, and a renewal needs one.
+   */
+  private async currentExpiry(db: Kysely<Database>, type: CaType, residentId: string, today: JapanDate): Promise<JapanDate | undefined> {
     // Status is filtered here, not in SQL: given `status = ?`, SQLite's planner walks the
     // (status, expires) index — every valid certificate of the store — instead of this resident's few.
     const rows = await db
       .selectFrom("certificates")
       .select(["expires", "status"])
       .where("resident_id", "=", residentId)
-      .where("ca_type", "=", "auth")
+      .where("ca_type", "=", type)
       .execute();
     const current = rows.filter((r) => r.status === "valid" && compareJapanDates(r.expires, today) >= 0).map((r) => r.expires);
     return current.sort(compareJapanDates).at(-1);

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { ServiceError } from "./errors.ts";
 
 // Crockford base32 without I, L, O, U: unambiguous when read aloud at a counter.
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -9,6 +10,14 @@ export function newId(kind: "R" | "C" | "A" | "E"): string {
   let out = "";
   for (const b of bytes) out += ALPHABET[b & 31];
   return `${kind}-${out}`;
+}
+
+/** `id` when it has a card id's shape (what `newId("C")` makes); else invalid input naming `card`. */
+export function checkCardId(id: unknown): string {
+  if (typeof id !== "string" || !/^C-[0-9A-Z]{10}$/.test(id)) {
+    throw new ServiceError("invalid-input", `card: ${JSON.stringify(id)} is not a card id (C- and 10 capital letters or digits)`, "card");
+  }
+  return id;
 }
 
 /**

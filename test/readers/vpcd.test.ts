@@ -12,6 +12,7 @@ import {
 import { StubCard, STUB_ATR } from "../helpers/stub-card.ts";
 import type { CardEndpoint } from "../../src/readers/reader.ts";
 import { pcscdUnavailableReason, startPcscd } from "../helpers/pcscd.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex").toUpperCase();
 const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ""), "hex"));
@@ -118,14 +119,6 @@ class FakeVpcd {
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));
-  }
-}
-
-async function waitFor(cond: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting for condition");
-    await new Promise((r) => setTimeout(r, 10));
   }
 }
 

@@ -10,6 +10,7 @@ import type { Clock } from "../clock.ts";
 import { ServiceError } from "../errors.ts";
 import { inputErrorAs } from "../input-errors.ts";
 import { appendAudit, type Actor } from "../audit.ts";
+import { checkCardId } from "../ids.ts";
 import type { NoticePdfOptions, Sender } from "./notices-pdf.ts";
 
 export interface NoticeDeps {
@@ -37,7 +38,7 @@ export async function senderFor(db: Kysely<Database>, officeId: string | null, m
  * card's record, dated the production day, so the same card gives the same document.
  */
 export async function issuanceNotice(deps: NoticeDeps, cardId: string, actor: Actor, options: NoticePdfOptions = {}) {
-  if (typeof cardId !== "string" || !/^C-[0-9A-Z]{10}$/.test(cardId)) throw new ServiceError("invalid-input", `card: ${JSON.stringify(cardId)} is not a card id (C- and 10 capital letters or digits)`, "card");
+  checkCardId(cardId);
   const card = await deps.db.selectFrom("cards").selectAll().where("id", "=", cardId).executeTakeFirst();
   if (!card) throw new ServiceError("not-found", `no card with id ${cardId}`, "card");
   if (card.status === "spoiled" || card.status === "producing") {

@@ -10,6 +10,7 @@ import { syncBuiltinESMExports } from "node:module";
 import { buildApp } from "../../../src/http/app.ts";
 import { checkPassword, hashPassword } from "../../../src/services/counter/staff.ts";
 import { openTestContext, type TestContext } from "../../helpers/context.ts";
+import { waitFor } from "../../helpers/wait.ts";
 import type { FastifyInstance } from "fastify";
 
 type ScryptCallback = (err: Error | null, key: Buffer) => void;
@@ -57,15 +58,6 @@ after(() => {
   syncBuiltinESMExports();
 });
 
-/** Lets pending I/O and timers run until `done` holds (or fails after `ms`). */
-async function until(done: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 describe("password hashing", () => {
   test("the wrapper sees the service's scrypt calls", async () => {
     reset();
@@ -90,7 +82,7 @@ describe("password hashing", () => {
     reset();
     holding = true;
     const first = hashPassword("p0");
-    await until(() => held.length === 1);
+    await waitFor(() => held.length === 1, 10_000);
     const rest = ["p1", "p2", "p3"].map((p) => hashPassword(p));
     faking = true; // the order is the point here, not the hashes
     release();
@@ -140,7 +132,7 @@ describe("staff logins", () => {
         answers.push({ i, status: res.statusCode, body: res.json() });
       }),
     );
-    await until(() => answers.length === 2);
+    await waitFor(() => answers.length === 2, 10_000);
     assert.deepEqual(
       answers.map((a) => [a.status, a.body.error.code, a.body.error.reason, a.body.error.field]),
       [
