@@ -1,4 +1,4 @@
-import { open, readFile, rename, unlink } from "node:fs/promises";
+import { open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 
@@ -64,8 +64,12 @@ export class ChipStore {
   }
 
   static async open(dir: string, afterCommit?: (reason: string) => void): Promise<ChipStore> {
-    const text = await readFile(join(dir, IMAGE_FILE), "utf8");
+    const path = join(dir, IMAGE_FILE);
+    // Checked before reading: a damaged or planted image must not be read whole into memory.
+    if ((await stat(path)).size > MAX_IMAGE_BYTES) throw new Error("chip image too large");
+    const text = await readFile(path, "utf8");
     if (text.length > MAX_IMAGE_BYTES) throw new Error("chip image too large");
+    await removeLeftovers(dir);
     const image = JSON.parse(text) as ChipImage;
     if (image.format !== 1) throw new Error(`unsupported chip image format ${String(image.format)}`);
     return new ChipStore(dir, image, afterCommit);
@@ -85,6 +89,28 @@ export class ChipStore {
     await writeDurably(this.#dir, IMAGE_FILE, JSON.stringify(draft), "replace");
     this.#image = draft;
     this.#afterCommit?.(reason);
+  }
+}
+
+/**
+ * Temporary images left by a writer that died between writing and renaming (the image itself is
+ * whole: the rename is atomic). Only a dead process's: its pid is in the name, and a live
+ * writer's file must stay until it is renamed.
+ */
+async function removeLeftovers(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const match = /^\.chip\.json\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
+    if (!match || Number(match[1]) === process.pid || isAlive(Number(match[1]))) continue;
+    await unlink(join(dir, name)).catch(() => undefined);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

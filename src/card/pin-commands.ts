@@ -29,10 +29,13 @@ export const verify: Handler = async (ctx: CardContext, apdu) => {
   await ctx.commit("verify-attempt", (d) => {
     d.pins[key] = { mac: record.mac, tries: left };
   });
-  if (!ctx.secrets.pinMatches(key, apdu.data, record.mac)) return statusOnly(triesLeft(left));
-  await ctx.commit("verify-success", (d) => {
-    d.pins[key] = { mac: record.mac, tries: ef.maxTries };
+  const matches = ctx.secrets.pinMatches(key, apdu.data, record.mac);
+  // A second write either way: were it made only after a match, a storage failure there (6581)
+  // would tell a right PIN from a wrong one (63Cx) without the PIN ever being verified.
+  await ctx.commit(matches ? "verify-success" : "verify-failure", (d) => {
+    d.pins[key] = { mac: record.mac, tries: matches ? ef.maxTries : left };
   });
+  if (!matches) return statusOnly(triesLeft(left));
   ctx.state.verified.add(ref.fid);
   return statusOnly(SW.OK);
 };

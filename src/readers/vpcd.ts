@@ -30,6 +30,8 @@ export const VpcdControl = {
 const MAX_ATR_LENGTH = 33;
 /** The length field is 16 bits; nothing larger can be framed. */
 const MAX_FRAME_PAYLOAD = 0xffff;
+/** Frames received and not yet answered beyond which the socket is not read (resumed at half). */
+const MAX_WAITING_FRAMES = 16;
 /** Answer when the card fails internally: "no precise diagnosis". */
 const SW_NO_PRECISE_DIAGNOSIS = Uint8Array.of(0x6f, 0x00);
 
@@ -62,30 +64,64 @@ export interface VpcdAttachment {
   close(): Promise<void>;
 }
 
-/** Splits a TCP byte stream into vpcd frames, whatever the chunking. */
+/**
+ * Splits a TCP byte stream into vpcd frames, whatever the chunking. Received pieces are kept as
+ * they came and joined once per frame, so a frame that arrives a byte at a time costs linear,
+ * not quadratic, time.
+ */
 export class VpcdFrameDecoder {
-  #buffer: Uint8Array = new Uint8Array(0);
+  #chunks: Uint8Array[] = [];
+  #length = 0;
 
   /** Feed received bytes; returns the complete frames they finish, in order. */
   push(chunk: Uint8Array): Uint8Array[] {
-    const joined = new Uint8Array(this.#buffer.length + chunk.length);
-    joined.set(this.#buffer, 0);
-    joined.set(chunk, this.#buffer.length);
-    const frames: Uint8Array[] = [];
-    let offset = 0;
-    while (joined.length - offset >= 2) {
-      const length = (joined[offset]! << 8) | joined[offset + 1]!;
-      if (joined.length - offset - 2 < length) break;
-      frames.push(joined.slice(offset + 2, offset + 2 + length));
-      offset += 2 + length;
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#length += chunk.length;
     }
-    this.#buffer = joined.slice(offset);
+    const frames: Uint8Array[] = [];
+    while (this.#length >= 2) {
+      const header = this.#peek(2);
+      const total = 2 + ((header[0]! << 8) | header[1]!);
+      if (this.#length < total) break;
+      frames.push(this.#take(total).subarray(2));
+    }
     return frames;
   }
 
   /** Bytes received that do not yet form a complete frame. */
   get pending(): number {
-    return this.#buffer.length;
+    return this.#length;
+  }
+
+  #peek(n: number): Uint8Array {
+    const first = this.#chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    const out = new Uint8Array(n);
+    let filled = 0;
+    for (const c of this.#chunks) {
+      const part = c.subarray(0, n - filled);
+      out.set(part, filled);
+      filled += part.length;
+      if (filled === n) break;
+    }
+    return out;
+  }
+
+  /** Removes and returns the first `n` bytes (a copy: the caller owns it). */
+  #take(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.#chunks[0]!;
+      const part = c.subarray(0, n - filled);
+      out.set(part, filled);
+      filled += part.length;
+      if (part.length === c.length) this.#chunks.shift();
+      else this.#chunks[0] = c.subarray(part.length);
+    }
+    this.#length -= n;
+    return out;
   }
 }
 
@@ -147,6 +183,19 @@ class VpcdProtocolError extends Error {
  *
  * Example: `const link = attachToVpcd(card, { port: 35963 }); await link.connected; … await link.close();`
  */
+/** Resolves when the socket can take more (or is gone: then nothing more is written anyway). */
+function drained(s: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      s.off("drain", done);
+      s.off("close", done);
+      resolve();
+    };
+    s.on("drain", done);
+    s.on("close", done);
+  });
+}
+
 export function attachToVpcd(card: CardEndpoint, opts: VpcdOptions = {}): VpcdAttachment {
   const host = opts.host ?? VPCD_DEFAULT_HOST;
   const port = opts.port ?? VPCD_DEFAULT_PORT;
@@ -185,6 +234,7 @@ export function attachToVpcd(card: CardEndpoint, opts: VpcdOptions = {}): VpcdAt
     const decoder = new VpcdFrameDecoder();
     // Messages are answered strictly one after another, in arrival order.
     let queue: Promise<void> = Promise.resolve();
+    let waiting = 0;
     let resolveClosed!: () => void;
     socketClosed = new Promise<void>((r) => (resolveClosed = r));
 
@@ -208,17 +258,26 @@ export function attachToVpcd(card: CardEndpoint, opts: VpcdOptions = {}): VpcdAt
         return;
       }
       for (const frame of frames) {
+        waiting += 1;
+        // Backpressure: a peer that sends faster than it reads the answers is not read from
+        // either, so neither its commands nor our answers pile up in memory.
+        if (waiting >= MAX_WAITING_FRAMES && !s.isPaused()) s.pause();
         queue = queue.then(async () => {
-          if (s.destroyed) return;
-          let answer: Uint8Array | null;
           try {
-            answer = await answerVpcdMessage(card, frame);
-          } catch (e) {
-            report({ state: "protocol-error", reason: e instanceof Error ? e.message : String(e) });
-            if (frame.length === 1 && frame[0] === VpcdControl.getAtr) s.destroy(); // vpcd waits for an answer that cannot come
-            return;
+            if (s.destroyed) return;
+            let answer: Uint8Array | null;
+            try {
+              answer = await answerVpcdMessage(card, frame);
+            } catch (e) {
+              report({ state: "protocol-error", reason: e instanceof Error ? e.message : String(e) });
+              if (frame.length === 1 && frame[0] === VpcdControl.getAtr) s.destroy(); // vpcd waits for an answer that cannot come
+              return;
+            }
+            if (answer !== null && !s.destroyed && !s.write(encodeVpcdFrame(answer))) await drained(s);
+          } finally {
+            waiting -= 1;
+            if (waiting < MAX_WAITING_FRAMES / 2 && s.isPaused() && !s.destroyed) s.resume();
           }
-          if (answer !== null && !s.destroyed) s.write(encodeVpcdFrame(answer));
         }).catch((e: unknown) => {
           report({ state: "protocol-error", reason: e instanceof Error ? e.message : String(e) });
           s.destroy();

@@ -16,6 +16,7 @@ import type { Registry, Resident } from "./registry.ts";
 import type { Terminals } from "./terminals.ts";
 import { ServiceError } from "./errors.ts";
 import { checkCardId, newId } from "./ids.ts";
+import { CardSlots } from "./card-slot.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
 import { applyRevocation } from "./revocation.ts";
 import type { Clock } from "./clock.ts";
@@ -75,7 +76,11 @@ export class Cards {
     private readonly terminals: Terminals,
     private readonly settings: Settings,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.slots = new CardSlots(this.cardsDir);
+  }
+
+  private readonly slots: CardSlots;
 
   get cardsDir(): string {
     return join(this.dataDir, "cards");
@@ -85,23 +90,44 @@ export class Cards {
     return join(this.cardsDir, checkCardId(id));
   }
 
-  /** Open the chip of a card (it stays a separate world: only APDUs go in). */
-  async open(id: string): Promise<VirtualCard> {
+  /**
+   * Put a card in a reader that stays (for `card attach`): the card's slot is held, so nothing
+   * else uses the card, until `takeOut` is called. The chip is opened afresh from disk.
+   */
+  async insert(id: string, what: string): Promise<{ card: VirtualCard; takeOut: () => Promise<void> }> {
     await this.get(id);
+    const takeOut = await this.slots.take(id, what);
+    try {
+      return { card: await this.openChip(id), takeOut };
+    } catch (e) {
+      await takeOut();
+      throw e;
+    }
+  }
+
+  /**
+   * Run `body` with the card in an in-process reader, powered on; powered off afterwards. The
+   * card's slot is held throughout (see card-slot.ts): concurrent users of one card take turns,
+   * so every PIN try is counted against the state the previous one left.
+   */
+  async withReader<T>(id: string, body: (reader: CardReader) => Promise<T>, what = "in-process reader"): Promise<T> {
+    await this.get(id);
+    return this.slots.hold(id, what, async () => {
+      const reader = new InProcessReader(await this.openChip(id));
+      await reader.connect();
+      try {
+        return await body(reader);
+      } finally {
+        await reader.disconnect();
+      }
+    });
+  }
+
+  /** Open the chip of a card (it stays a separate world: only APDUs go in). Only inside its slot. */
+  private async openChip(id: string): Promise<VirtualCard> {
     const dir = this.cardDir(id);
     if (!existsSync(dir)) throw new ServiceError("not-found", `card ${id} has no chip in ${dir}`, "card");
     return openCard(dir, { chipMasterKeyFile: join(this.cardsDir, "chip-master.key"), clock: this.clock });
-  }
-
-  /** Run `body` with the card in an in-process reader, powered on; powered off afterwards. */
-  async withReader<T>(id: string, body: (reader: CardReader) => Promise<T>): Promise<T> {
-    const reader = new InProcessReader(await this.open(id));
-    await reader.connect();
-    try {
-      return await body(reader);
-    } finally {
-      await reader.disconnect();
-    }
   }
 
   async issue(request: CardIssueRequest): Promise<IssuedCard> {
@@ -145,41 +171,44 @@ export class Cards {
     try {
       const terminalCa = await this.terminals.ca();
       const counter = await this.terminals.terminal(request.terminalId ?? DEFAULT_COUNTER_TERMINAL, "counter");
-      const chip = await manufactureCard({
-        dir: this.cardDir(id),
-        cardId: id,
-        terminalCaPublicKeyDer: terminalCa.publicKeyDer,
-        chipMasterKeyFile: join(this.cardsDir, "chip-master.key"),
-        clock: this.clock,
-        manufacturedAt: now,
-        // The reverse kiosk route (auth PIN reset with the signing password) where the municipality offers it.
-        switches: { kioskAuthPinReset: this.settings.kioskAuthPinResetMunicipalities.includes(resident.municipality.code) },
-      });
-      const reader = new InProcessReader(chip);
-      await reader.connect();
-      try {
-        const session = new IssuerSession(reader);
-        await session.authenticate(counter);
-        for (const type of signDecision.issue ? (["auth", "sign"] as const) : (["auth"] as const)) {
-          const publicKey = await session.generateKeyPair(type);
-          const record = await this.ca.issue({ type, residentId: resident.id, subjectPublicKey: publicKey, cardId: id, cardExpiry: expires, actor });
-          certificates.push(record);
-          await session.writeCertificate(type, record.der);
-          await session.writeCertificate(`${type}-ca`, this.ca.authority(type).certificateDer);
-          if (!deferred) await session.setPin(type, type === "auth" ? authPin! : signPin!);
-        }
-        await session.writeKenhojo({
-          myNumber,
-          name: resident.name,
-          address: resident.address,
-          birthDate: resident.birth.replaceAll("-", ""),
-          // The card writes sex as ISO/IEC 5218 (9 = not applicable); the register's 3 = unknown.
-          sex: resident.gender === "3" ? "9" : resident.gender,
+      // The new card is in the counter's reader: its slot is held from manufacture to the last write.
+      await this.slots.hold(id, "counter issuance", async () => {
+        const chip = await manufactureCard({
+          dir: this.cardDir(id),
+          cardId: id,
+          terminalCaPublicKeyDer: terminalCa.publicKeyDer,
+          chipMasterKeyFile: join(this.cardsDir, "chip-master.key"),
+          clock: this.clock,
+          manufacturedAt: now,
+          // The reverse kiosk route (auth PIN reset with the signing password) where the municipality offers it.
+          switches: { kioskAuthPinReset: this.settings.kioskAuthPinResetMunicipalities.includes(resident.municipality.code) },
         });
-        if (!deferred) await session.setPin("kenhojo", kenhojoPin!);
-      } finally {
-        await reader.disconnect();
-      }
+        const reader = new InProcessReader(chip);
+        await reader.connect();
+        try {
+          const session = new IssuerSession(reader);
+          await session.authenticate(counter);
+          for (const type of signDecision.issue ? (["auth", "sign"] as const) : (["auth"] as const)) {
+            const publicKey = await session.generateKeyPair(type);
+            const record = await this.ca.issue({ type, residentId: resident.id, subjectPublicKey: publicKey, cardId: id, cardExpiry: expires, actor });
+            certificates.push(record);
+            await session.writeCertificate(type, record.der);
+            await session.writeCertificate(`${type}-ca`, this.ca.authority(type).certificateDer);
+            if (!deferred) await session.setPin(type, type === "auth" ? authPin! : signPin!);
+          }
+          await session.writeKenhojo({
+            myNumber,
+            name: resident.name,
+            address: resident.address,
+            birthDate: resident.birth.replaceAll("-", ""),
+            // The card writes sex as ISO/IEC 5218 (9 = not applicable); the register's 3 = unknown.
+            sex: resident.gender === "3" ? "9" : resident.gender,
+          });
+          if (!deferred) await session.setPin("kenhojo", kenhojoPin!);
+        } finally {
+          await reader.disconnect();
+        }
+      });
       await this.db.transaction().execute(async (trx) => {
         await trx
           .updateTable("cards")
@@ -252,11 +281,15 @@ export class Cards {
    */
   async withCounterSession<T>(id: string, body: (session: IssuerSession, reader: CardReader) => Promise<T>, terminalId = DEFAULT_COUNTER_TERMINAL): Promise<T> {
     const counter = await this.terminals.terminal(terminalId, "counter");
-    return this.withReader(id, async (reader) => {
-      const session = new IssuerSession(reader);
-      await session.authenticate(counter);
-      return body(session, reader);
-    });
+    return this.withReader(
+      id,
+      async (reader) => {
+        const session = new IssuerSession(reader);
+        await session.authenticate(counter);
+        return body(session, reader);
+      },
+      "counter terminal",
+    );
   }
 
   /**

@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { issuedCardTemplate, cloneCard, AUTH_PIN, SIGN_PIN, type CardTemplate } from "./fixtures/cards.ts";
 import { expectSw, verifyApdu, SELECT_JPKI } from "./fixtures/apdu-helpers.ts";
 import { openCard } from "../../src/card/index.ts";
@@ -82,6 +84,38 @@ describe("durable retry counters", () => {
     assert.equal(run.signal, "SIGKILL");
     const ok = await runCardProcess(dir, ["on", SELECT_JPKI, "0020009B", hexVerify(SIGN_PIN, "9B"), "0020009B"]);
     assert.deepEqual(ok.responses.slice(1), ["9000", "63c4", "9000", "63c5"]);
+  });
+
+  it("a storage failure after the comparison answers 6581 for a right and a wrong PIN alike (no oracle)", async () => {
+    const failSecondWrite = (reason: string) => {
+      if (reason === "verify-success" || reason === "verify-failure") throw new Error("simulated EEPROM failure");
+    };
+    for (const pin of [AUTH_PIN, "0000"]) {
+      const { dir, reader } = await cloneCard(t);
+      await reader.disconnect();
+      const failing = new InProcessReader(await openCard(dir, { afterCommit: failSecondWrite }));
+      await failing.connect();
+      await expectSw(failing, SELECT_JPKI, "9000");
+      await expectSw(failing, hexVerify(pin, "98"), "6581");
+      await failing.disconnect();
+    }
+  });
+
+  it("opening a card removes a dead writer's temporary image, not a live one's", async () => {
+    const { dir, reader } = await cloneCard(t);
+    await reader.disconnect();
+    const child = spawn(process.execPath, ["-e", ""]);
+    const deadPid = child.pid!;
+    await new Promise((r) => child.on("exit", r));
+    const dead = join(dir, `.chip.json.${deadPid}.0a1b2c3d4e5f.tmp`);
+    const live = join(dir, `.chip.json.${process.pid}.0a1b2c3d4e5f.tmp`);
+    writeFileSync(dead, "{");
+    writeFileSync(live, "{");
+    const card = new InProcessReader(await openCard(dir));
+    await card.connect();
+    await expectSw(card, SELECT_JPKI, "9000");
+    assert.equal(existsSync(dead), false, "the dead writer's file is gone");
+    assert.equal(existsSync(live), true, "a live writer's file stays");
   });
 
   it("without a kill the child answers like the in-process card", async () => {

@@ -155,6 +155,51 @@ describe("vpcd transport against a fake vpcd", () => {
     assert.equal(card.events.at(-1), "off", "closing the link powers the card off");
   });
 
+  test("a peer that stops reading the answers is not read either: nothing piles up, and every answer comes once it reads again", async () => {
+    const vpcd = new FakeVpcd();
+    const port = await vpcd.listen();
+    const ANSWER = 60_000;
+    let handled = 0;
+    // A card whose every answer is large: the case where a peer that never reads fills memory.
+    const card: CardEndpoint = {
+      atr: () => STUB_ATR,
+      powerOn: async () => STUB_ATR,
+      powerOff: async () => undefined,
+      reset: async () => STUB_ATR,
+      transmit: async (command) => {
+        handled += 1;
+        const answer = new Uint8Array(ANSWER + 2).fill(command[4] ?? 0);
+        answer.set([0x90, 0x00], ANSWER);
+        return answer;
+      },
+    };
+    const link = attachToVpcd(card, { port });
+    try {
+      await link.connected;
+      await waitFor(() => vpcd.sockets.length === 1);
+      const peer = vpcd.socket;
+      peer.pause();
+      const COMMANDS = 1000;
+      for (let i = 0; i < COMMANDS; i++) peer.write(encodeVpcdFrame(Uint8Array.of(0x00, 0xb0, 0x00, 0x00, i & 0xff)));
+      // Let the card run until it stops by itself (no progress for half a second).
+      let seen = -1;
+      while (seen !== handled) {
+        seen = handled;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      // Before the backpressure, all 1,000 were answered into memory (60 MB here; unbounded in general).
+      assert.ok(handled < COMMANDS / 2, `${handled} of ${COMMANDS} commands answered while the peer read nothing`);
+      peer.resume();
+      const answers: Uint8Array[] = [];
+      while (answers.length < COMMANDS) answers.push(await vpcd.nextFrame(10_000));
+      assert.equal(handled, COMMANDS);
+      assert.ok(answers.every((a, i) => a.length === ANSWER + 2 && a[0] === (i & 0xff) && a[ANSWER] === 0x90), "every answer, in order");
+    } finally {
+      await link.close();
+      await vpcd.close();
+    }
+  });
+
   test("reconnects with backoff after the connection drops, and before vpcd listens", async () => {
     const probe = new FakeVpcd();
     const port = await probe.listen();
