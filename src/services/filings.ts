@@ -40,7 +40,8 @@ export class Filings {
     }
     const verification =
       input.format === "xml"
-        ? await this.verifier().verifyXml(Buffer.from(input.document).toString("utf8"), { expectedType: "sign" })
+        ? // TextDecoder drops a leading BOM (Windows tools write one), as the CLI reading a file does.
+          await this.verifier().verifyXml(new TextDecoder().decode(input.document), { expectedType: "sign" })
         : await this.verifier().verifyCms(input.document, { expectedType: "sign", ...(input.content ? { content: input.content } : {}) });
     const row: FilingTable = {
       id: `F-${randomBytes(6).toString("hex").toUpperCase()}`,

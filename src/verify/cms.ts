@@ -26,6 +26,9 @@ import { failure } from "./errors.ts";
 import { certificateInfo, checkCallOptions, type VerifierCore } from "./verifier.ts";
 import type { CmsOptions, HashName, VerificationResult } from "./types.ts";
 
+/** Most certificates read from a SignedData (the signer's, its chain, a few more). */
+const MAX_CMS_CERTIFICATES = 16;
+
 const DIGESTS: Readonly<Record<string, HashName>> = {
   "2.16.840.1.101.3.4.2.1": "sha256",
   "2.16.840.1.101.3.4.2.2": "sha384",
@@ -114,7 +117,11 @@ export async function verifyCms(core: VerifierCore, cmsDer: Uint8Array, options?
     } else if (options?.content) content = options.content;
     else return bad("the signature is detached: give the signed content too (--content FILE on the command line, options.content in the API)");
 
-    // The signer certificate.
+    // The signer certificate. A JPKI signature carries the signer's and perhaps its CA's: a bag of
+    // hundreds would each be parsed (and pushed through the shared certificate cache) before a match.
+    if (sd.certificates.length > MAX_CMS_CERTIFICATES) {
+      failure("malformed-input", `the SignedData carries ${sd.certificates.length} certificates; at most ${MAX_CMS_CERTIFICATES} are read`, { limit: MAX_CMS_CERTIFICATES });
+    }
     const candidates = options?.signerCertificate ? [options.signerCertificate, ...sd.certificates] : sd.certificates;
     let cert: ParsedCertificate | undefined;
     for (const der of candidates) {

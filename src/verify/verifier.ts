@@ -55,6 +55,7 @@ export const DEFAULT_LIMITS: Readonly<VerifyLimits> = Object.freeze({
   cmsBytes: 16 * 1024 * 1024,
   contentBytes: 64 * 1024 * 1024,
   xmlChars: 4 * 1024 * 1024,
+  xmlElements: 2_000,
   ocspResponseBytes: 64 * 1024,
   crlBytes: 64 * 1024 * 1024,
   crlNodes: 20_000_000,

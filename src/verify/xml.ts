@@ -25,7 +25,15 @@ const DIGEST_METHODS: Readonly<Record<string, HashName>> = {
   "http://www.w3.org/2001/04/xmlenc#sha256": "sha256",
   "http://www.w3.org/2001/04/xmlenc#sha512": "sha512",
 };
-const MAX_ELEMENTS = 200_000;
+/**
+ * Limits checked before xml-crypto sees the document (the element count is `limits.xmlElements`).
+ * Its digest work grows with the square of the document (its XPath sorts nodes into document
+ * order) and runs before the signature or the certificate can be refused, so anyone could hold
+ * the event loop with a large one: 20,000 elements took 12 s. Its recursion fails past a few
+ * thousand levels; a return nests ten or so.
+ */
+const MAX_DEPTH = 100;
+const MAX_ATTRIBUTES = 10_000;
 
 function bad(message: string): never {
   return failure("malformed-input", `XML signature: ${message}`);
@@ -54,6 +62,22 @@ function algorithmOf(e: XmlElement): string {
   return e.getAttribute("Algorithm") ?? "";
 }
 
+/** Refuses (malformed-input, naming the limit) a document too large in elements, depth or attributes; iterative, so depth cannot overflow the stack. */
+function checkSize(root: XmlElement, maxElements: number): void {
+  let elements = 0;
+  let attributes = 0;
+  const stack: [XmlElement, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [element, depth] = stack.pop()!;
+    elements += 1;
+    attributes += element.attributes.length;
+    if (elements > maxElements) failure("malformed-input", `XML has more than ${maxElements} elements`, { limit: maxElements });
+    if (depth > MAX_DEPTH) failure("malformed-input", `XML nests elements more than ${MAX_DEPTH} deep`, { limit: MAX_DEPTH });
+    if (attributes > MAX_ATTRIBUTES) failure("malformed-input", `XML has more than ${MAX_ATTRIBUTES} attributes and namespace declarations`, { limit: MAX_ATTRIBUTES });
+    for (let c = element.firstChild; c; c = c.nextSibling) if (c.nodeType === 1) stack.push([c as XmlElement, depth + 1]);
+  }
+}
+
 export async function verifyXml(core: VerifierCore, xml: string, options?: CheckOptions): Promise<VerificationResult> {
   const { expectedType, at } = checkCallOptions(options, "sign", "verifyXml");
   if (typeof xml !== "string") throw new TypeError("verifyXml: xml must be a string");
@@ -73,7 +97,7 @@ export async function verifyXml(core: VerifierCore, xml: string, options?: Check
     }
     const root = doc.documentElement;
     if (!root) bad("no document element");
-    if (doc.getElementsByTagName("*").length > MAX_ELEMENTS) failure("malformed-input", `XML has more than ${MAX_ELEMENTS} elements`);
+    checkSize(root, core.limits.xmlElements);
 
     // Exactly one Signature, directly under the document element.
     const signatures = doc.getElementsByTagNameNS(DSIG, "Signature");
@@ -102,6 +126,8 @@ export async function verifyXml(core: VerifierCore, xml: string, options?: Check
     const transformsEl = refParts.filter((e) => e.localName === "Transforms");
     const transforms = transformsEl.length === 1 ? dsChildren(transformsEl[0]!, "Transforms").map(algorithmOf) : [];
     if (!transforms.includes(ENVELOPED)) bad("the Reference must use the enveloped-signature transform");
+    // Each transform re-serialises the whole document: enveloped and exclusive c14n, once each.
+    if (transforms.length > 2 || new Set(transforms).size !== transforms.length) bad("the Reference may list the enveloped-signature and exclusive c14n transforms, each once");
     for (const t of transforms) {
       if (t !== ENVELOPED && t !== EXC_C14N) failure("unsupported-algorithm", `XML transform ${t} is not accepted`, { algorithm: t });
     }

@@ -32,7 +32,7 @@ const verifier = () => verifierFor(w, { ocsp: { fetch: ocspFake(w).fetch } });
 const HASH_OID = { sha256: "2.16.840.1.101.3.4.2.1", sha384: "2.16.840.1.101.3.4.2.2", sha512: "2.16.840.1.101.3.4.2.3" } as const;
 
 /** A CMS signing helper for tests (what a card-signing client would produce): signed attributes, one signer. */
-function signCms(content: Uint8Array, certDer: Uint8Array, key: KeyObject, opts: { detached?: boolean; hash?: keyof typeof HASH_OID } = {}): Uint8Array {
+function signCms(content: Uint8Array, certDer: Uint8Array, key: KeyObject, opts: { detached?: boolean; hash?: keyof typeof HASH_OID; certificateCopies?: number } = {}): Uint8Array {
   const hash = opts.hash ?? "sha256";
   const cert = AsnConvert.parse(certDer, Certificate);
   const digest = createHash(hash).update(content).digest();
@@ -59,7 +59,7 @@ function signCms(content: Uint8Array, certDer: Uint8Array, key: KeyObject, opts:
       eContentType: cms.id_data,
       ...(opts.detached ? {} : { eContent: new cms.EncapsulatedContent({ single: new OctetString(content) }) }),
     }),
-    certificates: new cms.CertificateSet([new cms.CertificateChoices({ certificate: cert })]),
+    certificates: new cms.CertificateSet(Array.from({ length: opts.certificateCopies ?? 1 }, () => new cms.CertificateChoices({ certificate: cert }))),
     signerInfos: new cms.SignerInfos([signerInfo]),
   });
   return new Uint8Array(AsnConvert.serialize(new cms.ContentInfo({ contentType: cms.id_signedData, content: AsnConvert.serialize(signedData) })));
@@ -130,6 +130,11 @@ describe("CMS", () => {
     assertCode(await verifier().verifyCms(Uint8Array.of(0x30, 0x80, 0x00)), "malformed-input");
     // Not CMS at all (PEM, XML): named as such, not with the ASN.1 parser's internal complaint.
     assertCode(await verifier().verifyCms(new TextEncoder().encode("-----BEGIN CMS-----\nMIAG\n-----END CMS-----\n")), "malformed-input", /not a BER\/DER ContentInfo: it does not begin with a SEQUENCE/);
+  });
+
+  test("a SignedData with a bag of certificates is refused before they are read (16 at most)", async () => {
+    assertValid(await verifier().verifyCms(signCms(CONTENT, w.holder.sign.der, w.holder.signKey.privateKey, { certificateCopies: 16 })));
+    assertCode(await verifier().verifyCms(signCms(CONTENT, w.holder.sign.der, w.holder.signKey.privateKey, { certificateCopies: 17 })), "malformed-input", /17 certificates; at most 16/);
   });
 
   test("a CMS made by the test signing helper verifies with the library and with openssl cms -verify", async () => {
@@ -213,5 +218,23 @@ describe("XML", () => {
     assertCode(await verifier().verifyXml(`<!DOCTYPE x [<!ENTITY a "b">]>${signed.replace(/^<\?xml[^>]*\?>/, "")}`), "malformed-input");
     assertCode(await verifier().verifyXml("<a><b></a>"), "malformed-input");
     assertCode(await verifier().verifyXml(DOC), "malformed-input");
+  });
+
+  test("documents that would hold the event loop in xml-crypto are refused first, naming the limit", async () => {
+    const signed = signXml(DOC, w.holder.sign.der, w.holder.signKey.privateKey);
+    const body = (inner: string) => signed.replace("<所得>5000000</所得>", `<所得>5000000</所得>${inner}`);
+    // 20,000 elements took 12 s before the limit; the certificate here is trusted, the digest wrong.
+    assertCode(await verifier().verifyXml(body("<a>x</a>".repeat(2_000))), "malformed-input", /more than 2000 elements/);
+    assertCode(await verifier().verifyXml(body(`${"<a>".repeat(101)}${"</a>".repeat(101)}`)), "malformed-input", /more than 100 deep/);
+    let attrs = "";
+    for (let i = 0; i < 10_001; i++) attrs += ` a${i}="1"`;
+    assertCode(await verifier().verifyXml(body(`<a${attrs}/>`)), "malformed-input", /more than 10000 attributes/);
+    // A third transform (each re-serialises the document): refused before any digest.
+    const exc = '<Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>';
+    assertCode(await verifier().verifyXml(signed.replace(exc, exc + exc)), "malformed-input", /each once/);
+    // Within the limits the same document verifies (and a larger limit can be chosen).
+    const within = body("<a>x</a>".repeat(100));
+    assertCode(await verifier().verifyXml(within), "bad-signature");
+    assertValid(await verifier().verifyXml(signXml(within.replace(/<Signature[\s\S]*<\/Signature>/, ""), w.holder.sign.der, w.holder.signKey.privateKey)));
   });
 });
