@@ -22,6 +22,8 @@ export interface Settings {
   ocspResponderRolloverDays: number;
   /** Serve revocation status to anyone (local development), not only registered verifiers. */
   openStatus: boolean;
+  /** The developer console (/dev): residents, cards and holds with no login. Development servers only. */
+  devConsole: boolean;
   /** 失効情報提供手数料: yen per lookup (J-LIS: 20 for signing; the auth figure is unconfirmed, 2 assumed). */
   lookupFeeYen: { sign: number; auth: number };
   /** Municipalities whose kiosks also reset the authentication PIN with the signing password (Naha from 2024-09). */
@@ -41,6 +43,7 @@ export const DEFAULT_SETTINGS: Settings = {
   ocspResponderValidityDays: 90,
   ocspResponderRolloverDays: 30,
   openStatus: false,
+  devConsole: false,
   lookupFeeYen: { sign: 20, auth: 2 },
   kioskAuthPinResetMunicipalities: ["472018"],
 };

@@ -112,6 +112,21 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
     done();
   });
 
+  // Behind a TLS proxy the server itself speaks http, so only the public URL tells that browsers
+  // use https: then every cookie the server sets is marked Secure (a session must never travel
+  // in clear). Registered only then, so plain-http deployments pay nothing per response.
+  if (context.settings.publicBaseUrl.startsWith("https:")) {
+    app.addHook("onSend", (_request, reply, payload, done) => {
+      const set = reply.getHeader("set-cookie");
+      if (set !== undefined) {
+        const secure = (Array.isArray(set) ? set.map(String) : [String(set)]).map((c) => (/;\s*Secure\b/i.test(c) ? c : `${c}; Secure`));
+        reply.removeHeader("set-cookie");
+        reply.header("set-cookie", secure);
+      }
+      done(null, payload);
+    });
+  }
+
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: { code: "not-found", message: `${request.method} ${request.url.split("?")[0]}: そのような URL はありません / no such route` } }),
   );

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 // oidc-provider ships no type declarations; its API is used through the narrow shapes below.
 // @ts-expect-error -- untyped module
-import Provider from "oidc-provider";
+import Provider, { interactionPolicy } from "oidc-provider";
 import type { Context } from "../services/context.ts";
 import { ServiceError } from "../services/errors.ts";
 import { html } from "../web/html.ts";
@@ -27,6 +27,20 @@ interface OidcProvider {
 
 export const OIDC_PREFIX = "/oidc";
 
+/** Longest request line (path and query) the provider is handed; real authorization requests are far shorter. */
+const MAX_OIDC_URL = 4096;
+/** Largest body the provider is handed (token and PAR requests are form posts of a few hundred bytes). */
+const MAX_OIDC_BODY = 8192;
+
+/** Headers for the provider's pages and ours: not cached, not framed. No form-action: the login's redirect chain ends at the client. */
+const PAGE_HEADERS: Record<string, string> = {
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+  "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+};
+
 /**
  * An OpenID Connect provider for card login, with the well-kept `oidc-provider` library:
  * authorization code only, PKCE S256 required, state and nonce as the client sends them; the
@@ -40,6 +54,17 @@ export const OIDC_PREFIX = "/oidc";
 export async function oidcRoutes(app: FastifyInstance, context: Context): Promise<void> {
   const { jwks, cookieKeys } = await context.oidc.keys();
   const issuer = `${context.settings.publicBaseUrl}${OIDC_PREFIX}`;
+  const publicUrl = new URL(context.settings.publicBaseUrl);
+  /**
+   * The provider builds its endpoint URLs and cookie flags from the request's Host and scheme. The
+   * public URL is what clients are told, whatever Host a request carries or whether a TLS proxy
+   * sits in front: so it is written over the request's before the provider sees it.
+   */
+  const asPublicOrigin = (raw: FastifyRequest["raw"]): void => {
+    raw.headers.host = publicUrl.host;
+    raw.headers["x-forwarded-proto"] = publicUrl.protocol.slice(0, -1);
+    delete raw.headers["x-forwarded-host"];
+  };
   const provider: OidcProvider = new Provider(issuer, {
     adapter: function (this: unknown, model: string) {
       return context.oidc.adapterFor(model);
@@ -51,33 +76,42 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
     scopes: ["openid"],
     claims: { openid: ["sub"] },
     features: { devInteractions: { enabled: false } },
-    findAccount: async (_ctx: unknown, accountId: string) => ({ accountId, claims: async () => ({ sub: accountId }) }),
-    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${OIDC_PREFIX}/interaction/${interaction.uid}` },
+    // Asked on every reuse of a login (single sign-on, token, userinfo): a revoked card's login ends there.
+    findAccount: async (_ctx: unknown, accountId: string) => context.oidc.account(accountId),
+    interactions: { policy: loginPolicy(), url: (_ctx: unknown, interaction: { uid: string }) => `${OIDC_PREFIX}/interaction/${interaction.uid}` },
     ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 1800, Grant: 1800 },
-    renderError: async (ctx: { type: string; body: string }, out: { error: string; error_description?: string }) => {
+    renderError: async (ctx: { type: string; body: string; set(headers: Record<string, string>): void }, out: { error: string; error_description?: string }) => {
+      ctx.set(PAGE_HEADERS);
       ctx.type = "html";
       ctx.body = html`<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>エラー / Error</title></head><body><main><h1>ログインできませんでした / Login failed</h1><p>${out.error}: ${out.error_description ?? ""}</p></main></body></html>`.value;
     },
   });
+  provider.proxy = true; // the scheme comes from x-forwarded-proto, which asPublicOrigin sets
 
   // Interaction pages first: fastify prefers these static and parametric routes to the wildcard below.
   app.get(`${OIDC_PREFIX}/interaction/:uid`, async (request, reply) => {
+    asPublicOrigin(request.raw);
     const details = await provider.interactionDetails(request.raw, reply.raw);
-    return reply.type("text/html; charset=utf-8").send(loginPage(details.uid, String(details.params.client_id ?? ""), undefined));
+    return reply.headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(loginPage(details.uid, String(details.params.client_id ?? ""), undefined));
   });
 
   app.post<{ Params: { uid: string }; Body: { card?: string; pin?: string } }>(
     `${OIDC_PREFIX}/interaction/:uid/login`,
     async (request, reply) => {
+      asPublicOrigin(request.raw);
       const details = await provider.interactionDetails(request.raw, reply.raw);
-      const card = String(request.body?.card ?? "").trim();
-      const pin = String(request.body?.pin ?? "");
+      const { card: rawCard, pin: rawPin } = request.body ?? {};
+      if (typeof rawCard !== "string" || typeof rawPin !== "string") {
+        return reply.status(400).headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(loginPage(details.uid, String(details.params.client_id ?? ""), "カードと暗証番号を入力してください / enter the card and the PIN"));
+      }
+      const card = rawCard.trim();
+      const pin = rawPin;
       let accountId: string;
       try {
         ({ accountId } = await context.cards.withReader(card, (reader) => context.oidc.loginWithCard(reader, pin)));
       } catch (error) {
         if (error instanceof ServiceError) {
-          return reply.status(error.code === "refused" ? 403 : 400).type("text/html; charset=utf-8").send(loginPage(details.uid, String(details.params.client_id ?? ""), error.message));
+          return reply.status(error.code === "refused" ? 403 : 400).headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(loginPage(details.uid, String(details.params.client_id ?? ""), error.message));
         }
         throw error;
       }
@@ -96,6 +130,12 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
     scope.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
     const handler = provider.callback();
     const forward = (request: FastifyRequest, reply: FastifyReply) => {
+      const tooLarge = oversized(request);
+      if (tooLarge) {
+        void reply.status(tooLarge.status).send({ error: { code: "invalid-input", message: tooLarge.message } });
+        return;
+      }
+      asPublicOrigin(request.raw);
       reply.hijack();
       // As under Express's app.use(prefix): the provider reads the mount path from originalUrl.
       const raw = request.raw as typeof request.raw & { originalUrl?: string };
@@ -106,6 +146,37 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
     scope.all(`${OIDC_PREFIX}/*`, forward);
     scope.all(OIDC_PREFIX, forward);
   });
+}
+
+interface PolicyContext {
+  oidc: { session: { accountId?: string }; account?: unknown };
+}
+
+/**
+ * The provider's standard prompts, with one more reason to ask for the card: the browser holds a
+ * login whose certificate is no longer valid (revoked, on hold, expired), so findAccount found no
+ * account for it. Without this the provider would go on with an empty account (a server error).
+ */
+function loginPolicy(): unknown {
+  const policy = interactionPolicy.base() as { get(name: string): { checks: { add(check: unknown): void } } };
+  policy.get("login").checks.add(
+    new interactionPolicy.Check("certificate_not_valid", "the certificate of the login is no longer valid", (ctx: PolicyContext) =>
+      ctx.oidc.session.accountId !== undefined && ctx.oidc.account === undefined ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+  return policy;
+}
+
+/** A request the provider is not handed: a very long URL (it would be stored with the interaction) or a large or unsized body. */
+function oversized(request: FastifyRequest): { status: number; message: string } | null {
+  const url = request.raw.url ?? "";
+  if (url.length > MAX_OIDC_URL) return { status: 414, message: `the request URL has ${url.length} characters; at most ${MAX_OIDC_URL}` };
+  const hasBody = request.headers["transfer-encoding"] !== undefined || Number(request.headers["content-length"] ?? 0) > 0;
+  if (!hasBody) return null;
+  const length = Number(request.headers["content-length"]);
+  if (request.headers["transfer-encoding"] !== undefined || !Number.isSafeInteger(length)) return { status: 411, message: "a body needs a Content-Length" };
+  if (length > MAX_OIDC_BODY) return { status: 413, message: `the body has ${length} bytes; at most ${MAX_OIDC_BODY}` };
+  return null;
 }
 
 function loginPage(uid: string, clientId: string, error: string | undefined): string {

@@ -3,6 +3,7 @@ import type { Kysely } from "kysely";
 import type { ChallengeTable, Database } from "../store/schema.ts";
 import { ServiceError } from "./errors.ts";
 import type { Clock } from "./clock.ts";
+import { PeriodicSweep } from "./periodic-sweep.ts";
 
 export type ChallengePurpose = ChallengeTable["purpose"];
 
@@ -34,7 +35,7 @@ const SWEEP_INTERVAL_MS = 60_000;
  * lifetime is always found used.
  */
 export class Challenges {
-  #lastSweep: number | undefined;
+  readonly #sweep = new PeriodicSweep(SWEEP_INTERVAL_MS, (now) => this.deleteExpired(now));
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -51,11 +52,7 @@ export class Challenges {
       .insertInto("challenges")
       .values({ id, purpose, challenge: challenge.toString("base64url"), created_at: now.toISOString(), expires_at: expiresAt, used_at: null })
       .execute();
-    // A clock that went back (a test's, or a corrected one) sweeps again rather than waiting.
-    if (this.#lastSweep === undefined || Math.abs(now.getTime() - this.#lastSweep) >= SWEEP_INTERVAL_MS) {
-      this.#lastSweep = now.getTime();
-      await this.deleteExpired(now);
-    }
+    await this.#sweep.maybe(now);
     return { id, purpose, challenge: new Uint8Array(challenge), expiresAt };
   }
 

@@ -147,10 +147,10 @@ export class Context {
       let verifier: Verifier | undefined;
       const ownTrust = () => (verifier ??= ownVerifier(ca, ocsp, clock));
       const portal = new PortalLogin(store.db, challenges, ownTrust, clock);
-      const pinReset = new PinReset(store.db, challenges, ownTrust, terminals, settings, clock);
+      const kiosk = new Kiosk(store.db, challenges, ownTrust, registry, settings, clock);
+      const pinReset = new PinReset(store.db, challenges, ownTrust, terminals, settings, clock, kiosk);
       const oidc = new Oidc(store.db, portal, passphrase, clock);
       const filings = new Filings(store.db, ownTrust, clock);
-      const kiosk = new Kiosk(store.db, challenges, ownTrust, registry, settings, clock);
       const staff = new StaffDirectory(store.db, clock);
       await staff.seedOffices();
       const counter = new CounterProcedures(store.db, cards, ca, registry, clock, feeScheduleFrom(env));

@@ -249,7 +249,8 @@ export class Kiosk {
     return record;
   }
 
-  private requireOpen(): void {
+  /** Refuses (kiosk-closed, naming the hours) outside the service hours. */
+  requireOpen(): void {
     if (this.isOpen()) return;
     throw new ServiceError("refused", closedMessage(this.config.hours), "time", { reason: "kiosk-closed" });
   }

@@ -7,6 +7,7 @@ import type { PortalLogin } from "./portal-login.ts";
 import { ServiceError } from "./errors.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
 import type { Clock } from "./clock.ts";
+import { PeriodicSweep } from "./periodic-sweep.ts";
 
 /** The storage adapter oidc-provider asks for (its documented interface), on our store. */
 export interface OidcAdapter {
@@ -33,6 +34,11 @@ export interface OidcClientRegistration {
  * side (src/http/oidc.ts) runs the well-kept `oidc-provider` library over it.
  */
 export class Oidc {
+  /** Anyone can start an authorization (an Interaction row): expired rows of every model go, at most once a minute. */
+  readonly #sweep = new PeriodicSweep(60_000, async (now) => {
+    await this.db.deleteFrom("oidc_payloads").where("expires_at", "<", now.toISOString()).execute();
+  });
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly portal: PortalLogin,
@@ -43,6 +49,7 @@ export class Oidc {
   adapterFor = (model: string): OidcAdapter => {
     const db = this.db;
     const clock = this.clock;
+    const sweep = this.#sweep;
     const row = (id: string) => db.selectFrom("oidc_payloads").selectAll().where("model", "=", model).where("id", "=", id);
     const live = (r: Database["oidc_payloads"] | undefined) => {
       if (!r || (r.expires_at && r.expires_at <= clock().toISOString())) return undefined;
@@ -66,6 +73,7 @@ export class Oidc {
           .values(values)
           .onConflict((oc) => oc.columns(["model", "id"]).doUpdateSet({ ...values }))
           .execute();
+        await sweep.maybe(clock());
       },
       async find(id) {
         return live(await row(id).executeTakeFirst());
@@ -121,17 +129,36 @@ export class Oidc {
     return createHmac("sha256", salt).update(residentId).digest("base64url");
   }
 
-  /** Card login (challenge–response, path, OCSP) for an interaction; returns the subject. */
+  /**
+   * Card login (challenge–response, path, OCSP) for an interaction. The provider's account is the
+   * authentication certificate the card logged in with (its serial), so that every later use of
+   * the login — single sign-on, a token, userinfo — goes through {@link account} and stops the
+   * moment that certificate is revoked, put on hold or expires.
+   */
   async loginWithCard(reader: CardReader, pin: string): Promise<{ accountId: string; serialHex: string }> {
     const session = await this.portal.loginWithCard(reader, pin);
-    const holder = await this.db
+    if (!(await this.account(session.serialHex))) {
+      throw new ServiceError("refused", "この電子証明書は登録されていません / unknown certificate", "card", { reason: "unknown-certificate" });
+    }
+    return { accountId: session.serialHex, serialHex: session.serialHex };
+  }
+
+  /**
+   * The provider's account for a certificate serial while that certificate is valid (issued by
+   * us, not revoked, not on hold, not expired); undefined otherwise, which makes the provider
+   * ask for the card again and refuse tokens. Its one claim is the holder's stable subject.
+   */
+  async account(serialHex: string): Promise<{ accountId: string; claims: () => Promise<{ sub: string }> } | undefined> {
+    if (typeof serialHex !== "string" || !/^[0-9A-F]{1,40}$/.test(serialHex)) return undefined;
+    const row = await this.db
       .selectFrom("certificates")
-      .select("resident_id")
+      .select(["resident_id", "status", "not_after"])
       .where("ca_type", "=", "auth")
-      .where("serial_hex", "=", session.serialHex)
+      .where("serial_hex", "=", serialHex)
       .executeTakeFirst();
-    if (!holder) throw new ServiceError("refused", "この電子証明書は登録されていません / unknown certificate", "card", { reason: "unknown-certificate" });
-    return { accountId: await this.subjectFor(holder.resident_id), serialHex: session.serialHex };
+    if (!row || row.status !== "valid" || new Date(row.not_after).getTime() <= this.clock().getTime()) return undefined;
+    const sub = await this.subjectFor(row.resident_id);
+    return { accountId: serialHex, claims: async () => ({ sub }) };
   }
 
   /** Register a relying party (client) allowed to use card login. Confidential unless `public`. */

@@ -42,6 +42,8 @@ export class PinReset {
     private readonly terminals: Terminals,
     private readonly settings: Settings,
     private readonly clock: Clock,
+    /** The convenience-store service hours: the kiosk step is a kiosk service like any other. */
+    private readonly kioskHours: { requireOpen(): void },
   ) {}
 
   /** The app: reserve a reset of `target` with the other certificate and its PIN (holder side and server side in one). */
@@ -63,6 +65,7 @@ export class PinReset {
     const prover: HolderKey = input.target === "sign" ? "auth" : "sign";
     const serialHex = await this.checkProof(prover, "pin-reset-app", input);
     await this.checkRouteOffered(prover, serialHex, input.target);
+    await this.checkTargetCertificate(prover, serialHex, input.target);
     const now = this.clock();
     const reservation: PinResetReservationTable = {
       id: randomBytes(12).toString("base64url"),
@@ -85,12 +88,15 @@ export class PinReset {
     reader: CardReader,
     input: { target: HolderKey; pin: string; newPin: string; kioskTerminalId?: string },
   ): Promise<{ reservationId: string }> {
+    // Closed hours first: outside them the kiosk does not even ask the card for the PIN.
+    this.kioskHours.requireOpen();
     const newPin = checkNewPin(input.target, input.newPin);
     const prover: HolderKey = input.target === "sign" ? "auth" : "sign";
     // PIN and signature first: they happen in this card session, which the kiosk terminal then uses.
     const { id, challenge } = await this.challenges.issue("pin-reset-kiosk");
     const proof = await holderProof(reader, prover, input.pin, "pin-reset-kiosk", challenge);
     const serialHex = await this.checkProof(prover, "pin-reset-kiosk", { challengeId: id, ...proof });
+    await this.checkTargetCertificate(prover, serialHex, input.target);
     const reservation = await this.claimReservation(prover, serialHex, input.target);
     try {
       const session = new IssuerSession(reader);
@@ -142,6 +148,33 @@ export class PinReset {
         { reason: "route-not-offered" },
       );
     }
+  }
+
+  /**
+   * A PIN is reset only for a certificate that can be used with it: the card that holds the
+   * prover must hold a valid certificate of the target type. A card issued without a signing
+   * certificate (declined, under 15), or whose one was revoked, has no signing password to reset.
+   */
+  private async checkTargetCertificate(prover: HolderKey, serialHex: string, target: HolderKey): Promise<void> {
+    const now = this.clock().toISOString();
+    const found = await this.db
+      .selectFrom("certificates as p")
+      .innerJoin("certificates as t", (join) => join.onRef("t.card_id", "=", "p.card_id"))
+      .select("t.serial_hex")
+      .where("p.ca_type", "=", prover)
+      .where("p.serial_hex", "=", serialHex)
+      .where("t.ca_type", "=", target)
+      .where("t.status", "=", "valid")
+      .where("t.not_after", ">", now)
+      .executeTakeFirst();
+    if (found) return;
+    const what = target === "sign" ? ["署名用電子証明書", "signing certificate"] : ["利用者証明用電子証明書", "authentication certificate"];
+    throw new ServiceError(
+      "refused",
+      `このカードには有効な${what[0]}がないため、暗証番号の初期化はできません。窓口へお越しください / this card holds no valid ${what[1]}, so there is no PIN to reset for it: please visit the counter`,
+      "target",
+      { reason: "no-certificate" },
+    );
   }
 
   /** Take the reservation for this certificate atomically; refusals say why. */

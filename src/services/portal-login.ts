@@ -60,12 +60,31 @@ export class PortalLogin {
     return session;
   }
 
+  /**
+   * The session, while it lasts and while its certificate is still valid: a session whose
+   * certificate was revoked or put on hold since the login ends at once (deleted), with that reason.
+   */
   async session(id: string): Promise<PortalSession> {
-    const row = await this.db.selectFrom("portal_sessions").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("portal_sessions")
+      .leftJoin("certificates", (join) => join.on("certificates.ca_type", "=", "auth").onRef("certificates.serial_hex", "=", "portal_sessions.serial_hex"))
+      .select(["portal_sessions.id", "portal_sessions.serial_hex", "portal_sessions.subject_cn", "portal_sessions.expires_at", "certificates.status"])
+      .where("portal_sessions.id", "=", id)
+      .executeTakeFirst();
     if (!row || row.expires_at <= this.clock().toISOString()) {
       throw new ServiceError("refused", "ログインしてください / please log in", "session", { reason: "no-session" });
     }
+    if (row.status !== "valid") {
+      await this.end(id);
+      const reason = row.status === "hold" ? "on-hold" : "revoked";
+      throw new ServiceError("refused", `ログインに使った電子証明書が${row.status === "hold" ? "一時停止" : "失効"}しています。もう一度ログインしてください / the certificate of this login is ${row.status === "hold" ? "on hold" : "revoked"}; log in again`, "session", { reason });
+    }
     return { id: row.id, serialHex: row.serial_hex, subjectCn: row.subject_cn, expiresAt: row.expires_at };
+  }
+
+  /** Log out: the session is deleted, so its id (cookie or bearer) is worthless from now on. */
+  async end(id: string): Promise<void> {
+    await this.db.deleteFrom("portal_sessions").where("id", "=", id).execute();
   }
 
   /** The holder's side in one call (demos, tests, the browser's card panel): PIN, sign, submit. */

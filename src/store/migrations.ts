@@ -518,6 +518,12 @@ function migrations(dialect: Dialect, encoders: MigrationEncoders | undefined): 
         await (dialect === "sqlite" ? db.transaction().execute(change) : change(db));
       },
     },
+    "0019-oidc-payloads-expiry": {
+      async up(db: Kysely<any>) {
+        // Expired OIDC rows are deleted as new ones are stored (src/services/oidc.ts), by expiry.
+        await db.schema.createIndex("oidc_payloads_expires").on("oidc_payloads").column("expires_at").execute();
+      },
+    },
   };
 }
 

@@ -58,6 +58,20 @@ describe("`openjpki serve` stopping", () => {
     }
   });
 
+  test("the developer console is there only with --dev (npm start's), and says so at start", { timeout: 90_000 }, async () => {
+    for (const dev of [false, true]) {
+      const server = await spawnServe({ dataDir, ...(dev ? { args: ["--dev"] } : {}) });
+      try {
+        const page = await fetch(`${server.base}/dev`);
+        assert.equal(page.status, dev ? 200 : 404, server.stderr());
+        if (dev) assert.match(server.stdout(), /developer console: http:\/\/127\.0\.0\.1:\d+\/dev/);
+        else assert.doesNotMatch(server.stdout(), /developer console/);
+      } finally {
+        await server.stop();
+      }
+    }
+  });
+
   test("a second SIGTERM (or Ctrl+C) exits at once, without waiting for the request in flight", { timeout: 90_000 }, async () => {
     const server = await spawnServe({ dataDir });
     try {

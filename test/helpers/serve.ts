@@ -18,9 +18,9 @@ export interface SpawnedServe {
 }
 
 /** Starts `openjpki serve --open-status` on a free port and resolves once it says it is serving. */
-export async function spawnServe(options: { dataDir: string; env?: Record<string, string> }): Promise<SpawnedServe> {
+export async function spawnServe(options: { dataDir: string; env?: Record<string, string>; args?: string[] }): Promise<SpawnedServe> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["bin/openjpki.js", "serve", "--port", String(port), "--open-status", "--data", options.dataDir], {
+  const child = spawn(process.execPath, ["bin/openjpki.js", "serve", "--port", String(port), "--open-status", ...(options.args ?? []), "--data", options.dataDir], {
     cwd: fileURLToPath(new URL("../..", import.meta.url)),
     env: { ...process.env, OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE, ...options.env },
     stdio: ["pipe", "pipe", "pipe"],

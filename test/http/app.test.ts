@@ -121,3 +121,54 @@ describe("HTTP server", () => {
     }
   });
 });
+
+describe("HTTP server behind a TLS proxy, as a production node (no --dev)", () => {
+  let t: TestContext;
+  before(async () => {
+    t = await openTestContext("sqlite", { settings: { publicBaseUrl: "https://jpki.example" } });
+  });
+  after(() => t.cleanup());
+
+  test("the developer console is off: no page, and none of its forms does anything", async () => {
+    const app = await buildApp(t.context);
+    try {
+      const page = await app.inject({ method: "GET", url: "/dev" });
+      assert.equal(page.statusCode, 404);
+      assert.match(page.body, /開発者向けコンソールは無効です/);
+      const resident = await t.context.registry.add({ name: "町田 花子", birth: "1990-01-02", gender: "2", address: "東京都町田市森野２－２－２２", municipality: "132098" });
+      const card = await t.context.cards.issue({ residentId: resident.id, authPin: "1234", signPin: "ABC123" });
+      const loss = await app.inject({ method: "POST", url: `/dev/cards/${card.id}/loss`, headers: { "content-type": "application/x-www-form-urlencoded" }, payload: "_csrf=x" });
+      assert.equal(loss.statusCode, 404);
+      const statuses = (await t.context.ca.certificatesOf(resident.id)).map((c) => c.status);
+      assert.deepEqual(statuses, ["valid", "valid"], "nothing was put on hold");
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("every cookie is Secure when the public URL is https, and each is sent once", async () => {
+    const app = await buildApp(t.context);
+    try {
+      const res = await app.inject({ method: "GET", url: "/resident?lang=en" });
+      const cookies = ([] as string[]).concat(res.headers["set-cookie"] ?? []);
+      assert.deepEqual(cookies.map((c) => c.split("=")[0]).sort(), ["openjpki_csrf", "openjpki_lang"]);
+      for (const c of cookies) assert.match(c, /; Secure$/, c);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("OpenID Connect names the public URL, whatever Host the request carries", async () => {
+    const app = await buildApp(t.context);
+    try {
+      const res = await app.inject({ method: "GET", url: "/oidc/.well-known/openid-configuration", headers: { host: "evil.example", "x-forwarded-proto": "http" } });
+      assert.equal(res.statusCode, 200);
+      const doc = res.json() as Record<string, unknown>;
+      for (const key of ["issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"]) {
+        assert.match(String(doc[key]), /^https:\/\/jpki\.example\/oidc(\/|$)/, `${key}: ${String(doc[key])}`);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+});

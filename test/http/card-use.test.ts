@@ -20,7 +20,8 @@ describe("card use over HTTP", () => {
   const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 
   before(async () => {
-    t = await openTestContext("sqlite");
+    // The kiosk step of the PIN reset keeps the kiosk's hours: open all day, whenever the test runs.
+    t = await openTestContext("sqlite", { settings: { kiosk: { hours: { opens: "00:00", closes: "23:59", closedPeriods: [] } } } });
     server = await startServer(t.context, { host: "127.0.0.1", port: 0, handleSignals: false });
     const resident = await t.context.registry.add({
       name: "町田 花子", birth: "1990-01-02", gender: "2", address: "東京都町田市森野２－２－２２", municipality: "132098",
@@ -107,5 +108,33 @@ describe("card use over HTTP", () => {
     assert.equal(reservation.status, 201, JSON.stringify(reservation.body));
     assert.equal(reservation.body.target, "sign");
     await t.context.cards.withReader(card.id, (reader) => t.context.pinReset.resetAtKiosk(reader, { target: "sign", pin: "1234", newPin: "RESET1" }));
+  });
+
+  // Last: it revokes the card's authentication certificate.
+  test("a session ends at logout, and at once when its certificate is revoked", async () => {
+    const session = async () => {
+      const login = await post("/api/portal/login", await signedLogin("auth", "1234"));
+      assert.equal(login.status, 200, JSON.stringify(login.body));
+      return login.headers.get("set-cookie")!.split(";")[0]!;
+    };
+    const me = async (cookie: string) => {
+      const res = await fetch(`${server.url}/api/portal/me`, { headers: { cookie } });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const first = await session();
+    assert.equal((await me(first)).status, 200);
+    const out = await post("/api/portal/logout", {}, { cookie: first });
+    assert.equal(out.status, 200);
+    assert.match(out.headers.get("set-cookie")!, /Max-Age=0/);
+    const after = await me(first);
+    assert.deepEqual([after.status, after.body.error.reason], [403, "no-session"], "the id is worthless after logout, cookie or not");
+
+    const second = await session();
+    assert.equal((await me(second)).status, 200);
+    const auth = card.certificates.find((c) => c.type === "auth")!;
+    await t.context.ca.revoke({ type: "auth", serialHex: auth.serialHex, reason: "keyCompromise", by: "hotline" });
+    const revoked = await me(second);
+    assert.deepEqual([revoked.status, revoked.body.error.reason], [403, "revoked"]);
+    assert.deepEqual((await me(second)).body.error.reason, "no-session", "and the session is gone");
   });
 });

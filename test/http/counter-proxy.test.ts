@@ -287,6 +287,9 @@ for (const backend of backends()) {
       assert.doesNotMatch(text, /期限\s前日|期限\s翌日/);
       const bad = await call("GET", "/api/counter/expiry-notices?from=2031-01-10&format=xls");
       assert.deepEqual([bad.status, bad.body.error.field], [400, "format"]);
+      // A date with no window three months on is the caller's mistake (it answered 500).
+      const farFuture = await call("GET", "/api/counter/expiry-notices?from=9999-12-31");
+      assert.deepEqual([farFuture.status, farFuture.body.error.field], [400, "from"]);
       if (backend === "sqlite") {
         const out = join(tmp, "expiry.csv");
         let stdout = "";
@@ -295,6 +298,18 @@ for (const backend of backends()) {
         assert.equal(JSON.parse(stdout).count, 2);
         assert.deepEqual(readFileSync(out, "utf8").trim().split("\r\n").slice(1).map((l: string) => sp(l.split(",")[1]!)), ["期限 前日", "期限 初日"]);
       }
+    });
+
+    test("expiry-notice CSV: a name or address a spreadsheet would run as a formula stays text", async () => {
+      await at("2026-11-25T03:00:00Z");
+      const r = await resident('=HYPERLINK("http://evil.example/") 花子', "1981-03-10", "@SUM(1+1) 東京都町田市森野２－２－２２");
+      await card(r.id);
+      const csv = await call("GET", "/api/counter/expiry-notices?from=2031-01-10&format=csv");
+      const row = csv.text.split("\r\n").find((l: string) => l.startsWith(r.id))!;
+      assert.ok(row, csv.text);
+      const [, name, address] = row.split(/,(?=(?:[^"]*"[^"]*")*[^"]*$)/);
+      assert.equal(name, '"\'=HYPERLINK(""http://evil.example/"")\u3000花子"'); // the register writes the space as a full-width one
+      assert.match(address!, /^'@SUM\(1\+1\) /);
     });
 
     test("the OpenAPI document lists the new endpoints; the audit trail verifies", async () => {

@@ -37,7 +37,7 @@ describe("OpenID Connect provider with card login", () => {
     await t.cleanup();
   });
 
-  async function login(cardId: string, pin: string) {
+  async function login(cardId: string, pin: string, browser = new Browser()) {
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const nonce = client.randomNonce();
@@ -49,7 +49,6 @@ describe("OpenID Connect provider with card login", () => {
       state,
       nonce,
     });
-    const browser = new Browser();
     const page = await browser.follow(url, base);
     assert.equal(page.response?.status, 200);
     const form = await page.response!.text();
@@ -65,6 +64,18 @@ describe("OpenID Connect provider with card login", () => {
     assert.ok(back.leftTo, "redirected back to the client");
     const tokens = await client.authorizationCodeGrant(config, back.leftTo!, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
     return { claims: tokens.claims()!, tokens };
+  }
+
+  /** An authorization request as a client makes it (PKCE S256, state, nonce). */
+  async function authorizationUrl(): Promise<URL> {
+    return client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: "openid",
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: "S256",
+      state: client.randomState(),
+      nonce: client.randomNonce(),
+    });
   }
 
   test("a standard client logs in with the card; the ID token's subject carries no personal data", async () => {
@@ -93,5 +104,39 @@ describe("OpenID Connect provider with card login", () => {
     const wrong = await login(card.id, "9999");
     assert.equal(wrong.status, 403);
     assert.match(wrong.refused!, /残り2回|2 tries left/);
+  });
+
+  test("a login lasts only while its certificate is valid: after revocation no single sign-on, no userinfo", async () => {
+    const holder = await t.context.registry.add({
+      name: "町田 次郎", birth: "1985-05-05", gender: "1", address: "東京都町田市中町１－１－１", municipality: "132098",
+    });
+    const issued = await t.context.cards.issue({ residentId: holder.id, authPin: "2468", noSign: true });
+    const browser = new Browser();
+    const first = await login(issued.id, "2468", browser);
+    assert.ok("claims" in first);
+    // The same browser again: single sign-on straight back to the client, no card asked.
+    const again = await browser.follow(await authorizationUrl(), base);
+    assert.ok(again.leftTo?.searchParams.get("code"), "single sign-on while the certificate is valid");
+    const auth = issued.certificates.find((c) => c.type === "auth")!;
+    await t.context.ca.revoke({ type: "auth", serialHex: auth.serialHex, reason: "keyCompromise", by: "hotline" });
+    const after = await browser.follow(await authorizationUrl(), base);
+    assert.equal(after.leftTo, undefined, "no code for a revoked card's login");
+    assert.match(await after.response!.text(), /マイナンバーカードでログイン/);
+    // The access token from before the revocation no longer reaches userinfo.
+    await assert.rejects(client.fetchUserInfo(config, first.tokens!.access_token, first.claims!.sub));
+  });
+
+  test("oversized requests are not handed to the provider (nothing is stored for them)", async () => {
+    const url = await authorizationUrl();
+    url.searchParams.set("state", "x".repeat(5000));
+    const long = await fetch(url, { redirect: "manual" });
+    assert.equal(long.status, 414);
+    const par = await fetch(`${base}/oidc/request`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ client_id: config.clientMetadata().client_id, state: "y".repeat(20_000) }).toString(),
+    });
+    assert.equal(par.status, 413);
+    assert.match((await par.json() as { error: { message: string } }).error.message, /at most 8192/);
   });
 });

@@ -1,6 +1,7 @@
 // What anyone may send without logging in must not grow the store without limit: a refused
 // filing keeps no document (only its size and SHA-256), and expired one-time challenges are
-// deleted as new ones are issued — while a used one is still refused as used for its lifetime.
+// deleted as new ones are issued — while a used one is still refused as used for its lifetime;
+// expired OpenID Connect rows likewise.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -105,6 +106,23 @@ for (const backend of backends()) {
         assert.ok(stored.document.length > 0);
         assert.equal(stored.received?.bytes, stored.document.length);
       }
+    });
+
+    test("expired OpenID Connect rows (anyone can start an authorization) are deleted as new ones are stored", async () => {
+      const db = t.context.store.db;
+      const ids = async () => (await db.selectFrom("oidc_payloads").select("id").where("model", "=", "Interaction").orderBy("id").execute()).map((r) => r.id);
+      const interactions = t.context.oidc.adapterFor("Interaction");
+      const start = now.getTime();
+      await interactions.upsert("i-short", { uid: "u-short" }, 60);
+      await interactions.upsert("i-long", { uid: "u-long" }, 3600);
+      now = new Date(start + 30_000);
+      await interactions.upsert("i-next", { uid: "u-next" }, 600);
+      assert.deepEqual(await ids(), ["i-long", "i-next", "i-short"], "nothing has expired yet");
+      now = new Date(start + 120_000);
+      assert.equal(await interactions.find("i-short"), undefined, "an expired row is not found");
+      await interactions.upsert("i-later", { uid: "u-later" }, 600);
+      assert.deepEqual(await ids(), ["i-later", "i-long", "i-next"], "the expired one is gone");
+      assert.deepEqual(await interactions.find("i-long"), { uid: "u-long" });
     });
 
     test("issuing challenges deletes the long-expired ones; a used one is refused as used for its whole lifetime", async () => {

@@ -137,4 +137,24 @@ describe("card login and PIN reset", () => {
       refused("revoked"),
     );
   });
+
+  test("no signing password is reset for a card without a valid signing certificate; a closed kiosk asks the card nothing", async () => {
+    const resident = await t.context.registry.add({
+      name: "町田 三郎", birth: "1975-07-07", gender: "1", address: "東京都町田市原町田１－１－１", municipality: "132098",
+    });
+    const authOnly = await t.context.cards.issue({ residentId: resident.id, authPin: "4321", noSign: true });
+    await assert.rejects(
+      t.context.cards.withReader(authOnly.id, (reader) => t.context.pinReset.reserve(reader, { target: "sign", pin: "4321" })),
+      refused("no-certificate"),
+    );
+    // 23:30 JST: the kiosk is closed (06:30–23:00), so the reset is refused before the PIN is tried.
+    now = new Date("2026-11-26T14:30:00Z");
+    await assert.rejects(
+      t.context.cards.withReader(card.id, (reader) => t.context.pinReset.resetAtKiosk(reader, { target: "sign", pin: "0000", newPin: "NEW555" })),
+      refused("kiosk-closed"),
+    );
+    await t.context.cards.withReader(card.id, async (reader) => {
+      assert.equal(await new JpkiClient(reader).triesLeft("auth"), 3, "no try spent on a closed kiosk");
+    });
+  });
 });

@@ -67,7 +67,7 @@ export async function openBrowserSession(
 ): Promise<BrowserSession> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const t = await openTestContext("sqlite", { settings: { publicBaseUrl: base, ...options.settings } });
+  const t = await openTestContext("sqlite", { settings: { publicBaseUrl: base, devConsole: true, ...options.settings } });
   await options.setup?.(t);
   const server = await startServer(t.context, { host: "127.0.0.1", port, handleSignals: false, log: () => {} });
   const browser = await launch();

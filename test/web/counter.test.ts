@@ -13,8 +13,10 @@ import { assertAccessible, browserMissing, openBrowserSession, screenshotAndChec
 const skip = browserMissing();
 if (skip) console.log(`# ${skip}`);
 
-const LOGIN = "clerk.machida";
+// A supervisor: the window procedures and the audit trail (a clerk is refused the trail, below).
+const LOGIN = "supervisor.machida";
 const PASSWORD = "correct horse battery staple";
+const CLERK = "clerk.machida";
 
 describe("counter console in a real browser", { skip: skip ?? false, timeout: 120_000 }, () => {
   let session: BrowserSession;
@@ -26,7 +28,10 @@ describe("counter console in a real browser", { skip: skip ?? false, timeout: 12
 
   before(async () => {
     session = await openBrowserSession({
-      setup: (t) => t.context.staff.add({ officeId: "machida-mnc", login: LOGIN, name: "町田 窓口", role: "clerk", password: PASSWORD }).then(() => {}),
+      setup: async (t) => {
+        await t.context.staff.add({ officeId: "machida-mnc", login: LOGIN, name: "町田 窓口", role: "supervisor", password: PASSWORD });
+        await t.context.staff.add({ officeId: "machida-mnc", login: CLERK, name: "町田 職員", role: "clerk", password: PASSWORD });
+      },
     });
     ({ t, page, base } = session);
   });
@@ -252,5 +257,32 @@ describe("counter console in a real browser", { skip: skip ?? false, timeout: 12
     await page.waitForSelector("text=ログアウトしました");
     const r = await page.request.get(`${base}/counter`, { maxRedirects: 0 });
     assert.equal(r.status(), 303);
+  });
+
+  test("a clerk is refused the audit trail (supervisors and up, as in the API) and is not offered it", async () => {
+    await page.goto(`${base}/counter/login`);
+    await page.fill("#login", CLERK);
+    await page.fill("#password", PASSWORD);
+    await page.click("main button:has-text('ログイン')");
+    await page.waitForSelector(".counter-bar");
+    assert.doesNotMatch(await page.locator(".counter-nav").innerText(), /監査記録/);
+    const refused = await page.goto(`${base}/counter/audit`);
+    assert.equal(refused?.status(), 403);
+    assert.match(await page.locator("main").innerText(), /監査記録は監督者以上が閲覧できます/);
+    assert.equal(await page.locator(".audit-status").count(), 0);
+    await page.goto(`${base}/counter`);
+    // A login's way back goes only to a counter path in plain URL characters (a raw CR/LF or non-ASCII one answered 500).
+    await page.click("button:has-text('ログアウト')");
+    await page.waitForSelector("text=ログアウトしました");
+    for (const next of ["/counter/%0d%0aSet-Cookie:%20x=1", "/counter/\\evil.example"]) {
+      await page.goto(`${base}/counter/login?next=${encodeURIComponent(next)}`);
+      await page.fill("#login", CLERK);
+      await page.fill("#password", PASSWORD);
+      const [response] = await Promise.all([page.waitForResponse((res) => res.request().method() === "POST"), page.click("main button:has-text('ログイン')")]);
+      assert.equal(response.status(), 303, next);
+      assert.equal(response.headers().location, "/counter", next);
+      await page.click("button:has-text('ログアウト')");
+      await page.waitForSelector("text=ログアウトしました");
+    }
   });
 });

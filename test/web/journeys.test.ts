@@ -195,12 +195,23 @@ describe("web pages in a real browser", { skip: skip ?? false, timeout: 120_000 
     await k.click("button:has-text('次へ')");
     await k.waitForSelector(".fee");
     assert.match(await k.locator(".fee").innerText(), /200円/);
+    const payForm = (await k.evaluate(`Object.fromEntries(new FormData(document.querySelector("button[type=submit]").form))`)) as Record<string, string>;
     await k.click("button:has-text('お支払いして交付')");
     await k.waitForSelector("h1:has-text('証明書を交付しました')");
     const pdf = await k.request.get(`${base}/kiosk/issue/pdf`);
     assert.equal(pdf.headers()["content-type"], "application/pdf");
     assert.equal((await pdf.body()).subarray(0, 5).toString(), "%PDF-");
     await screenshotAndCheck(k, "08-kiosk-document");
+    // The same payment sent again (a double click, a resubmitted form): that document is shown again,
+    // not issued or charged twice, and stays printable (the second one used to lose the PDF).
+    const count = async () => (await t.context.store.db.selectFrom("kiosk_issuances").select("id").execute()).length;
+    const before = await count();
+    const repeat = await k.request.post(`${base}/kiosk/issue/print`, { form: payForm, headers: { origin: base } });
+    assert.equal(repeat.status(), 200);
+    assert.match(await repeat.text(), /証明書を交付しました/);
+    assert.equal(await count(), before);
+    const again = await k.request.get(`${base}/kiosk/issue/pdf`);
+    assert.deepEqual(await again.body(), await pdf.body());
     // The tamper check printed on the document: issue number and code give back the PDF's SHA-256.
     const issued = await t.context.store.db.selectFrom("kiosk_issuances").selectAll().orderBy("issued_at", "desc").executeTakeFirstOrThrow();
     await k.goto(`${base}/kiosk/verify`);

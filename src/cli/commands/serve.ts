@@ -5,15 +5,16 @@ import { publicBaseUrlFrom } from "../../services/public-url.ts";
 export const serve: Command = {
   path: ["serve"],
   summary: "サーバを起動 / run the server",
-  usage: "[--data DIR] [--host 127.0.0.1] [--port 8080] [--public-url URL] [--open-status]",
+  usage: "[--data DIR] [--host 127.0.0.1] [--port 8080] [--public-url URL] [--open-status] [--dev]",
   help: [
     "  --host HOST        address to listen on (default 127.0.0.1)",
     "  --port PORT        port to listen on (default 8080; 0 picks a free one)",
     "  --public-url URL   base URL the certificates name (default http://HOST:PORT)",
     "  --open-status      serve CRLs and OCSP to anyone, not only registered verifiers (local development; npm start uses it)",
+    "  --dev              the developer console at /dev: residents, cards and holds with no login (local development; npm start uses it)",
     "  --crl-hours N      thisUpdate → nextUpdate of the CRLs (default 24: daily, as J-LIS)",
   ],
-  options: { host: { type: "string" }, port: { type: "string" }, "public-url": { type: "string" }, "open-status": { type: "boolean" }, "crl-hours": { type: "string" } },
+  options: { host: { type: "string" }, port: { type: "string" }, "public-url": { type: "string" }, "open-status": { type: "boolean" }, dev: { type: "boolean" }, "crl-hours": { type: "string" } },
   async run(values, io) {
     const host = optionalString(values, "host") ?? "127.0.0.1";
     const portText = optionalString(values, "port") ?? "8080";
@@ -23,12 +24,13 @@ export const serve: Command = {
     const publicBaseUrl = publicBaseUrlFrom(publicUrlText);
     if (!publicBaseUrl) throw new CliError(`--public-url must be an http(s) base URL, not ${JSON.stringify(publicUrlText)}`, 2);
     const openStatus = values["open-status"] === true;
+    const devConsole = values.dev === true;
     const crlHoursText = optionalString(values, "crl-hours");
     const crlValidityHours = crlHoursText === undefined ? undefined : Number(crlHoursText);
     if (crlValidityHours !== undefined && !(Number.isInteger(crlValidityHours) && crlValidityHours >= 1 && crlValidityHours <= 24 * 31)) {
       throw new CliError(`--crl-hours must be a whole number of hours from 1 to 744, not ${JSON.stringify(crlHoursText)}`, 2);
     }
-    const context = await openContext(values, io, { host, port, publicBaseUrl, openStatus, ...(crlValidityHours ? { crlValidityHours } : {}) });
+    const context = await openContext(values, io, { host, port, publicBaseUrl, openStatus, devConsole, ...(crlValidityHours ? { crlValidityHours } : {}) });
     // The server (fastify, oidc-provider, the pages) is loaded only by this command, so that the
     // other commands start without it (≈0.5 s and ≈45 MB).
     const { startServer } = await import("../../http/server.ts");
@@ -51,6 +53,7 @@ export const serve: Command = {
         (openStatus
           ? `  ※ 失効情報を誰にでも提供しています（--open-status、開発用）/ revocation status is open to anyone (--open-status, development only)\n`
           : `  失効情報は登録された検証者のみ / revocation status only for registered verifiers (openjpki verifier add)\n`) +
+        (devConsole ? `  ※ 開発者向けコンソール / developer console: ${server.url}/dev (--dev、ログインなし・開発用 / no login, development only)\n` : "") +
         `  停止 / stop: Ctrl+C\n`,
     );
     await server.closed;

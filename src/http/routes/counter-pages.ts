@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { randomBytes } from "node:crypto";
 import type { Context } from "../../services/context.ts";
 import { ServiceError } from "../../services/errors.ts";
-import { actorOf, type StaffSession } from "../../services/counter/staff.ts";
+import { actorOf, hasRole, type StaffSession } from "../../services/counter/staff.ts";
 import type { IdentityCheck, NewPins, ProcedureOutcome, ProxyProcedureKind } from "../../services/counter/procedures.ts";
 import type { ReissueReason } from "../../services/counter/fees.ts";
 import { feeSummary } from "../../services/counter/fees.ts";
@@ -14,6 +14,7 @@ import type { CaType, ProxyType } from "../../services/vocabulary.ts";
 import type { View } from "../../web/layout.ts";
 import type { Problem } from "../../web/forms.ts";
 import { cookiesOf, formAccepted, pageView, problemOf, sendPage, statusOf, text, type Form } from "./pages.ts";
+import { errorPage } from "../../web/pages/error.ts";
 import { counterLoginPage } from "../../web/pages/counter/login.ts";
 import { counterHomePage, residentDetailPage, type Outcome, type ResidentDetail } from "../../web/pages/counter/residents.ts";
 import { cardApplyPage, eventPage, isEventSlug, isProcedureSlug, procedurePage, proxyCompletePage, PROCEDURES, EVENTS, type EventSlug, type ProcedureSlug } from "../../web/pages/counter/procedures.ts";
@@ -170,7 +171,10 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
   };
 
   // ---- Login ----------------------------------------------------------------------------
-  const safeNext = (next: unknown): string => (typeof next === "string" && /^\/counter(?:[/?#]|$)/.test(next) && !next.includes("//") && next.length < 300 ? next : "/counter");
+  // Where to go after the login: a counter path in plain URL characters only (a Location header
+  // cannot carry raw non-ASCII or CR/LF, and a backslash is a slash to browsers).
+  const safeNext = (next: unknown): string =>
+    typeof next === "string" && /^\/counter(?:[/?#]|$)/.test(next) && /^[A-Za-z0-9/?#=&%._~+-]*$/.test(next) && !next.includes("//") && next.length < 300 ? next : "/counter";
 
   app.get("/counter/login", async (request, reply) => {
     const v = pageView(request, reply, "/counter/login");
@@ -693,6 +697,11 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     const session = await staffOr(request, reply);
     if (!session) return reply;
     const v = pageView(request, reply, "/counter/audit");
+    if (!hasRole(session.staff.role, "supervisor")) {
+      // As the API's audit endpoint: the trail names every actor and subject, for supervisors only.
+      const problem = problemOf(new ServiceError("refused", "監査記録は監督者以上が閲覧できます / the audit trail is for supervisors and administrators", "role", { reason: "forbidden-role" }), log);
+      return sendPage(reply, 403, errorPage(v, problem, { href: "/counter", ja: "窓口業務に戻る", en: "Back to the counter" }));
+    }
     const verification = await verifyAudit(context.store.db);
     const rows = await context.store.db.selectFrom("audit_log").select(["seq", "at", "actor", "office", "action", "subject"]).orderBy("seq", "desc").limit(30).execute();
     return sendPage(reply, 200, auditPage(v, session.staff, { verification, records: rows.map((r) => ({ ...r, seq: Number(r.seq) })) }));

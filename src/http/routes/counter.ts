@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Context } from "../../services/context.ts";
-import { actorOf, type StaffRole, type StaffSession } from "../../services/counter/staff.ts";
+import { actorOf, requireRole, type StaffRole, type StaffSession } from "../../services/counter/staff.ts";
 import type { IdentityCheck, NewPins } from "../../services/counter/procedures.ts";
 import { ServiceError } from "../../services/errors.ts";
 import { verifyAudit } from "../../services/audit.ts";
@@ -12,8 +12,6 @@ import { issuanceOpenApi } from "./issuance.ts";
 
 const COOKIE = "openjpki_staff";
 /** Clerks do the window procedures; supervisors also check the audit trail; administrators manage staff. */
-const ROLE_RANK: Record<StaffRole, number> = { clerk: 1, supervisor: 2, administrator: 3 };
-const ROLE_JA: Record<StaffRole, string> = { clerk: "窓口職員", supervisor: "監督者", administrator: "管理者" };
 
 const identity = {
   type: "object",
@@ -275,9 +273,7 @@ export async function counterRoutes(app: FastifyInstance, context: Context): Pro
       // answer is 403, whatever the body, and nothing about the body's schema is told.
       onRequest: async (request: FastifyRequest) => {
         const session = await context.staff.session(cookie(request));
-        if (endpoint.role && ROLE_RANK[session.staff.role] < ROLE_RANK[endpoint.role]) {
-          throw new ServiceError("refused", `この操作には${ROLE_JA[endpoint.role]}の権限が必要です / this needs the ${endpoint.role} role`, "role", { reason: "forbidden-role" });
-        }
+        if (endpoint.role) requireRole(session.staff.role, endpoint.role);
         if (endpoint.method !== "GET") checkCsrf(request, session);
         sessions.set(request, session);
       },

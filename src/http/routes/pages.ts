@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { randomBytes } from "node:crypto";
 import type { Context } from "../../services/context.ts";
 import { ServiceError } from "../../services/errors.ts";
-import type { KioskHours } from "../../services/kiosk.ts";
+import type { KioskHours, KioskIssuance } from "../../services/kiosk.ts";
 import {
   caViews,
   cardChoices,
@@ -53,10 +53,9 @@ export function cookiesOf(request: FastifyRequest): Record<string, string> {
   return out;
 }
 
+/** Fastify adds a set-cookie to those already set (RFC 7230 §3.2.2), so each cookie is one header line. */
 function appendCookie(reply: FastifyReply, cookie: string): void {
-  const existing = reply.getHeader("set-cookie");
-  const list = existing === undefined ? [] : Array.isArray(existing) ? existing.map(String) : [String(existing)];
-  reply.header("set-cookie", [...list, cookie]);
+  reply.header("set-cookie", cookie);
 }
 
 /**
@@ -163,7 +162,8 @@ interface KioskSession {
   pin: string;
   municipalityCode: string;
   expires: number;
-  pdf?: Uint8Array;
+  /** Once printed: what was issued, shown again on a repeated print and served as the PDF. */
+  issued?: { issuance: KioskIssuance; pdf: Uint8Array };
 }
 
 /** The resident pages, information page, kiosk and app screens and the developer console. */
@@ -226,6 +226,8 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
   app.post("/resident/logout", async (request, reply) => {
     const v = pageView(request, reply, "/resident");
     if (!formAccepted(context, request, reply, v)) return reply;
+    const id = cookiesOf(request)[PORTAL_COOKIE];
+    if (id) await context.portal.end(id);
     appendCookie(reply, `${PORTAL_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
     return reply.status(303).header("location", "/resident").send();
   });
@@ -292,6 +294,9 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
     const form = request.body as Form;
     const cardId = text(form, "cardId", 20);
     const pin = text(form, "pin", 16);
+    const kiosk = context.kiosk;
+    // Closed hours first: outside them the kiosk does not even ask the card for the PIN (a try would be spent).
+    if (!kiosk.isOpen()) return sendPage(reply, 503, kioskUnavailablePage(v, hoursText(kiosk.hours())));
     try {
       if (!pin) throw missing("pin", "暗証番号", "PIN");
       await checkHolderPin(context, cardId, "auth", pin);
@@ -299,8 +304,6 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
       const problem = problemOf(error, log);
       return sendPage(reply, statusOf(problem), kioskIssuePinPage(v, cardId, problem));
     }
-    const kiosk = context.kiosk;
-    if (!kiosk.isOpen()) return sendPage(reply, 503, kioskUnavailablePage(v, hoursText(kiosk.hours())));
     try {
       const card = await context.cards.get(cardId);
       const resident = await context.registry.get(card.residentId);
@@ -341,13 +344,15 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
       return sendPage(reply, 409, kioskIssueCardPage(v, await cardChoices(context), { code: "conflict", reason: "challenge-expired", message: "時間がたちすぎました。カードを置くところからやり直してください / too much time passed: start again by placing your card" }));
     }
     const [id, session] = found;
+    // Printed already (a second click, a reload): show that document again; never issue or charge twice.
+    if (session.issued) return sendPage(reply, 200, kioskIssuedPage(v, session.issued.issuance, `/kiosk/issue/pdf`));
     const form = request.body as Form;
     try {
       const result = await context.cards.withReader(session.cardId, (reader) =>
         kiosk.issue(reader, { pin: session.pin, document: text(form, "document", 40), copies: Number(text(form, "copies", 2)) || 1 }),
       );
       session.pin = "";
-      session.pdf = result.pdf;
+      session.issued = result;
       return sendPage(reply, 201, kioskIssuedPage(v, result.issuance, `/kiosk/issue/pdf`));
     } catch (error) {
       kioskSessions.delete(id);
@@ -358,11 +363,11 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
 
   app.get("/kiosk/issue/pdf", async (request, reply) => {
     const found = kioskSession(request);
-    if (!found?.[1].pdf) {
+    if (!found?.[1].issued) {
       const v = pageView(request, reply, "/kiosk/issue");
       return sendPage(reply, 404, errorPage(v, { code: "not-found", message: "交付した証明書は表示できる時間を過ぎました / the issued document is no longer available" }, { href: "/kiosk", ja: "最初の画面に戻る", en: "Back to the start" }));
     }
-    return reply.type("application/pdf").header("cache-control", "no-store").header("content-disposition", 'inline; filename="certificate.pdf"').send(Buffer.from(found[1].pdf));
+    return reply.type("application/pdf").header("cache-control", "no-store").header("content-disposition", 'inline; filename="certificate.pdf"').send(Buffer.from(found[1].issued.pdf));
   });
 
   app.get("/kiosk/pin-reset", async (request, reply) =>
@@ -399,6 +404,23 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
   });
 
   // ---- Developer console ----------------------------------------------------------------
+  if (!context.settings.devConsole) {
+    // It registers residents, issues cards and puts certificates on hold with no staff login,
+    // role or audit actor: only for a development server (serve --dev; npm start turns it on).
+    const off = async (request: FastifyRequest, reply: FastifyReply) =>
+      sendPage(
+        reply,
+        404,
+        errorPage(pageView(request, reply, "/dev"), {
+          code: "not-found",
+          message: "開発者向けコンソールは無効です。開発用のサーバーは serve --dev で起動します（npm start は有効）/ the developer console is off: start a development server with serve --dev (npm start does)",
+        }),
+      );
+    app.get("/dev", off);
+    app.all("/dev/*", off);
+    return;
+  }
+
   const devState = async (extra: Partial<DevState> = {}): Promise<DevState> => ({
     baseUrl: context.settings.publicBaseUrl,
     cas: await caViews(context),

@@ -61,6 +61,12 @@ export async function portalRoutes(app: FastifyInstance, context: Context): Prom
     return { serial: session.serialHex, expiresAt: session.expiresAt };
   });
 
+  app.post("/api/portal/logout", async (request, reply) => {
+    const id = sessionId(request);
+    if (id) await context.portal.end(id);
+    return reply.header("set-cookie", `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`).send({ ok: true });
+  });
+
   app.get("/api/portal/me", async (request) => {
     const session = await context.portal.session(sessionId(request));
     return { serial: session.serialHex, subject: `CN=${session.subjectCn}`, expiresAt: session.expiresAt };

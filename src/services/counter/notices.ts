@@ -107,13 +107,16 @@ export async function expiryNoticeRun(
   input: { from: string; municipality?: string; onProgress?: (read: number) => void },
 ): Promise<ExpiryNoticeRun> {
   let from: JapanDate;
+  let windowStart: JapanDate;
+  let beyond: JapanDate;
   try {
     from = parseJapanDate(input.from, "from");
+    // Inside the check too: a date near 9999-12-31 has no window three months on.
+    windowStart = addMonthsClamped(from, 2);
+    beyond = addMonthsClamped(from, 3);
   } catch (error) {
     throw inputErrorAs(error, "invalid-input", "from");
   }
-  const windowStart = addMonthsClamped(from, 2);
-  const beyond = addMonthsClamped(from, 3);
   const byResident = new Map<string, ExpiryNoticeRow>();
   let read = 0;
   for (let offset = 0; ; offset += PAGE) {
@@ -176,8 +179,14 @@ export function expiryNoticesCsv(run: ExpiryNoticeRun): string {
   return `\uFEFF${lines.join("\r\n")}\r\n`;
 }
 
+/**
+ * One CSV cell. A value a spreadsheet would run as a formula (= + - @, or a tab or CR first: a
+ * resident's name or address can be anything the register accepts) is kept as text with a
+ * leading apostrophe, as OWASP's CSV-injection advice says.
+ */
 function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+  const text = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 /** The run as one PDF, one 有効期限通知書 per resident (a page each, more for a long list of certificates). */

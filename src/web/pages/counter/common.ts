@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from "../../html.ts";
-import type { StaffMember } from "../../../services/counter/staff.ts";
+import { hasRole, type StaffMember } from "../../../services/counter/staff.ts";
 import { adviceFor, localMessage } from "../../i18n.ts";
 import { page, type View } from "../../layout.ts";
 import { csrfField, field, selectField, type Problem } from "../../forms.ts";
@@ -12,7 +12,7 @@ export function counterPage(v: View, staff: StaffMember | undefined, options: { 
     { href: "/counter", ja: "住民の検索・登録", en: "Residents" },
     { href: "/counter/summary", ja: "本日の集計・手数料", en: "Daily summary and fees" },
     { href: "/counter/expiry-notices", ja: "有効期限通知", en: "Expiry notices" },
-    { href: "/counter/audit", ja: "監査記録", en: "Audit trail" },
+    ...(staff && hasRole(staff.role, "supervisor") ? [{ href: "/counter/audit", ja: "監査記録", en: "Audit trail" }] : []),
   ];
   const bar = staff
     ? html`<div class="counter-bar">
