@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import Provider, { interactionPolicy } from "oidc-provider";
 import type { Context } from "../services/context.ts";
 import { ServiceError } from "../services/errors.ts";
+import { serviceErrorAnswer } from "./service-errors.ts";
 import { html } from "../web/html.ts";
 
 interface InteractionDetails {
@@ -110,8 +111,10 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
       try {
         ({ accountId } = await context.cards.withReader(card, (reader) => context.oidc.loginWithCard(reader, pin)));
       } catch (error) {
-        if (error instanceof ServiceError) {
-          return reply.status(error.code === "refused" ? 403 : 400).headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(loginPage(details.uid, String(details.params.client_id ?? ""), error.message));
+        const answer = serviceErrorAnswer(error);
+        if (error instanceof ServiceError && answer) {
+          // The API's status for the refusal (403 refused, 409 card-in-use, 503 card-busy, 400 input).
+          return reply.status(answer.status).headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(loginPage(details.uid, String(details.params.client_id ?? ""), error.message));
         }
         throw error;
       }

@@ -71,6 +71,8 @@ export interface VpcdAttachment {
  */
 export class VpcdFrameDecoder {
   #chunks: Uint8Array[] = [];
+  /** Index of the first chunk not yet consumed (an index, not shift(): a long list of tiny chunks stays linear). */
+  #head = 0;
   #length = 0;
 
   /** Feed received bytes; returns the complete frames they finish, in order. */
@@ -86,6 +88,10 @@ export class VpcdFrameDecoder {
       if (this.#length < total) break;
       frames.push(this.#take(total).subarray(2));
     }
+    if (this.#head > 0 && this.#head * 2 >= this.#chunks.length) {
+      this.#chunks = this.#chunks.slice(this.#head);
+      this.#head = 0;
+    }
     return frames;
   }
 
@@ -95,15 +101,14 @@ export class VpcdFrameDecoder {
   }
 
   #peek(n: number): Uint8Array {
-    const first = this.#chunks[0]!;
+    const first = this.#chunks[this.#head]!;
     if (first.length >= n) return first.subarray(0, n);
     const out = new Uint8Array(n);
     let filled = 0;
-    for (const c of this.#chunks) {
-      const part = c.subarray(0, n - filled);
+    for (let i = this.#head; filled < n; i++) {
+      const part = this.#chunks[i]!.subarray(0, n - filled);
       out.set(part, filled);
       filled += part.length;
-      if (filled === n) break;
     }
     return out;
   }
@@ -113,12 +118,12 @@ export class VpcdFrameDecoder {
     const out = new Uint8Array(n);
     let filled = 0;
     while (filled < n) {
-      const c = this.#chunks[0]!;
+      const c = this.#chunks[this.#head]!;
       const part = c.subarray(0, n - filled);
       out.set(part, filled);
       filled += part.length;
-      if (part.length === c.length) this.#chunks.shift();
-      else this.#chunks[0] = c.subarray(part.length);
+      if (part.length === c.length) this.#head += 1;
+      else this.#chunks[this.#head] = c.subarray(part.length);
     }
     this.#length -= n;
     return out;

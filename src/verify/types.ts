@@ -50,10 +50,16 @@ export interface VerifyLimits {
   readonly xmlChars: number;
   /**
    * Most elements in an XML document. Default 2,000. xml-crypto's digest work grows with the
-   * square of this and holds the event loop (≈0.4 s at 2,000, ≈2 s at 10,000 on a 2-core host),
-   * before the signature or certificate can be refused: raise it only for trusted senders.
+   * square of this (≈0.4 s at 2,000, ≈2 s at 10,000 on a 2-core host) and is done before the
+   * signature or certificate can be refused; it runs in a worker thread, but takes a core.
    */
   readonly xmlElements: number;
+  /**
+   * Longest the digest check of one XML document may take, in ms (default 5,000). It runs in a
+   * worker thread, one document at a time; past this the worker is stopped and the document is
+   * malformed-input.
+   */
+  readonly xmlMillis: number;
   /** Largest OCSP response, in bytes. Default 64 KiB. */
   readonly ocspResponseBytes: number;
   /** Largest CRL, in bytes. Default 64 MiB. */

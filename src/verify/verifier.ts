@@ -56,6 +56,7 @@ export const DEFAULT_LIMITS: Readonly<VerifyLimits> = Object.freeze({
   contentBytes: 64 * 1024 * 1024,
   xmlChars: 4 * 1024 * 1024,
   xmlElements: 2_000,
+  xmlMillis: 5_000,
   ocspResponseBytes: 64 * 1024,
   crlBytes: 64 * 1024 * 1024,
   crlNodes: 20_000_000,

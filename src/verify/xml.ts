@@ -8,7 +8,8 @@
  */
 import { X509Certificate } from "node:crypto";
 import { DOMParser, type Element as XmlElement, type Node as XmlNode } from "@xmldom/xmldom";
-import { SignedXml } from "xml-crypto";
+import type { DigestCheck } from "./xml-digest-check.ts";
+import { checkXmlDigestsOffThread, DigestCheckUnavailable } from "./xml-digests.ts";
 import { derivedOnce } from "./certificate.ts";
 import { describeError, failure } from "./errors.ts";
 import { certificateInfo, checkCallOptions, type VerifierCore } from "./verifier.ts";
@@ -28,9 +29,9 @@ const DIGEST_METHODS: Readonly<Record<string, HashName>> = {
 /**
  * Limits checked before xml-crypto sees the document (the element count is `limits.xmlElements`).
  * Its digest work grows with the square of the document (its XPath sorts nodes into document
- * order) and runs before the signature or the certificate can be refused, so anyone could hold
- * the event loop with a large one: 20,000 elements took 12 s. Its recursion fails past a few
- * thousand levels; a return nests ten or so.
+ * order) and runs before the signature or the certificate can be refused: 20,000 elements took
+ * 12 s. It runs in a worker with a time limit (xml-digests.ts), and these keep its cost small.
+ * Its recursion fails past a few thousand levels; a return nests ten or so.
  */
 const MAX_DEPTH = 100;
 const MAX_ATTRIBUTES = 10_000;
@@ -144,20 +145,18 @@ export async function verifyXml(core: VerifierCore, xml: string, options?: Check
     state.certificate = certificateInfo(cert);
     if (cert.publicKey.asymmetricKeyType !== "rsa") failure("unsupported-algorithm", "the signer's key is not RSA");
 
-    // Digests and signature, by xml-crypto, with the key we just read (never a key xml-crypto finds itself).
+    // Digests and signature, by xml-crypto in the digest worker (off the event loop, within a time
+    // limit), with the key we just read (never a key xml-crypto finds itself).
     const pem = derivedOnce(cert, "pem", () => new X509Certificate(cert.der).toString());
-    const signed = new SignedXml({ publicCert: pem, getCertFromKeyInfo: () => null });
-    let ok = false;
-    let why = "the digest or the signature value does not match";
+    let digests: DigestCheck;
     try {
-      signed.loadSignature(signature as unknown as Parameters<SignedXml["loadSignature"]>[0]);
-      ok = signed.checkSignature(xml);
+      digests = await checkXmlDigestsOffThread(xml, pem, core.limits.xmlMillis);
     } catch (error) {
-      why = describeError(error);
-      ok = false;
+      if (error instanceof DigestCheckUnavailable) failure("malformed-input", `XML signature: ${error.message}`, { limit: core.limits.xmlMillis });
+      throw error;
     }
-    if (!ok || signed.getSignedReferences().length !== 1) {
-      failure("bad-signature", `the XML signature does not verify: ${why}`, { target: "document" });
+    if (!digests.ok || digests.references !== 1) {
+      failure("bad-signature", `the XML signature does not verify: ${digests.why || "the digest or the signature value does not match"}`, { target: "document" });
     }
 
     const checked = await core.checkCertificate(cert, expectedType, at, state);

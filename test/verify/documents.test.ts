@@ -232,6 +232,24 @@ describe("XML", () => {
     // A third transform (each re-serialises the document): refused before any digest.
     const exc = '<Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>';
     assertCode(await verifier().verifyXml(signed.replace(exc, exc + exc)), "malformed-input", /each once/);
+    // The digest work runs in a worker thread: with a larger element limit, the event loop keeps
+    // turning while a big document is checked, and a time limit stops it.
+    const big = body("<a>x</a>".repeat(6_000));
+    const roomy = verifierFor(w, { ocsp: { fetch: ocspFake(w).fetch } }, { limits: { xmlElements: 10_000 } });
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    const result = await roomy.verifyXml(big);
+    clearInterval(ticker);
+    assertCode(result, "bad-signature");
+    assert.ok(ticks >= 3, `the event loop turned ${ticks} times while 6,000 elements were checked`);
+    const hasty = verifierFor(w, { ocsp: { fetch: ocspFake(w).fetch } }, { limits: { xmlElements: 10_000, xmlMillis: 20 } });
+    assertCode(await hasty.verifyXml(big), "malformed-input", /checking the digests took over 20 ms/);
+    assertValid(await verifier().verifyXml(signed)); // the next document after a stopped worker: a new one checks it
+    // One document in the worker and 16 waiting: more at once are refused rather than held in memory.
+    const burst = await Promise.all(Array.from({ length: 20 }, () => verifier().verifyXml(signed)));
+    const busy = burst.filter((r) => !r.valid && /already waiting/.test(r.message));
+    assert.equal(busy.length, 3, burst.map((r) => (r.valid ? "valid" : r.message)).join("; "));
+    assert.equal(burst.filter((r) => r.valid).length, 17);
     // Within the limits the same document verifies (and a larger limit can be chosen).
     const within = body("<a>x</a>".repeat(100));
     assertCode(await verifier().verifyXml(within), "bad-signature");

@@ -196,20 +196,24 @@ describe("web pages in a real browser", { skip: skip ?? false, timeout: 120_000 
     await k.waitForSelector(".fee");
     assert.match(await k.locator(".fee").innerText(), /200円/);
     const payForm = (await k.evaluate(`Object.fromEntries(new FormData(document.querySelector("button[type=submit]").form))`)) as Record<string, string>;
+    // A triple click (three payments at once): one issuance and one fee; the others wait for it and show it.
+    const count = async () => (await t.context.store.db.selectFrom("kiosk_issuances").select("id").execute()).length;
+    const before = await count();
+    const prints = await Promise.all([1, 2, 3].map(() => k.request.post(`${base}/kiosk/issue/print`, { form: payForm, headers: { origin: base } })));
+    assert.deepEqual(prints.map((r) => r.status()).sort(), [200, 200, 201]);
+    assert.equal(await count(), before + 1);
     await k.click("button:has-text('お支払いして交付')");
     await k.waitForSelector("h1:has-text('証明書を交付しました')");
     const pdf = await k.request.get(`${base}/kiosk/issue/pdf`);
     assert.equal(pdf.headers()["content-type"], "application/pdf");
     assert.equal((await pdf.body()).subarray(0, 5).toString(), "%PDF-");
     await screenshotAndCheck(k, "08-kiosk-document");
-    // The same payment sent again (a double click, a resubmitted form): that document is shown again,
-    // not issued or charged twice, and stays printable (the second one used to lose the PDF).
-    const count = async () => (await t.context.store.db.selectFrom("kiosk_issuances").select("id").execute()).length;
-    const before = await count();
+    // The same payment sent again later (a resubmitted form): that document is shown again, not
+    // issued or charged twice, and stays printable (a second print used to lose the PDF).
     const repeat = await k.request.post(`${base}/kiosk/issue/print`, { form: payForm, headers: { origin: base } });
     assert.equal(repeat.status(), 200);
     assert.match(await repeat.text(), /証明書を交付しました/);
-    assert.equal(await count(), before);
+    assert.equal(await count(), before + 1);
     const again = await k.request.get(`${base}/kiosk/issue/pdf`);
     assert.deepEqual(await again.body(), await pdf.body());
     // The tamper check printed on the document: issue number and code give back the PDF's SHA-256.

@@ -162,6 +162,8 @@ interface KioskSession {
   pin: string;
   municipalityCode: string;
   expires: number;
+  /** The print, once started (a repeated print waits for it rather than starting another). */
+  printing?: Promise<{ issuance: KioskIssuance; pdf: Uint8Array }>;
   /** Once printed: what was issued, shown again on a repeated print and served as the PDF. */
   issued?: { issuance: KioskIssuance; pdf: Uint8Array };
 }
@@ -344,16 +346,24 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
       return sendPage(reply, 409, kioskIssueCardPage(v, await cardChoices(context), { code: "conflict", reason: "challenge-expired", message: "時間がたちすぎました。カードを置くところからやり直してください / too much time passed: start again by placing your card" }));
     }
     const [id, session] = found;
-    // Printed already (a second click, a reload): show that document again; never issue or charge twice.
-    if (session.issued) return sendPage(reply, 200, kioskIssuedPage(v, session.issued.issuance, `/kiosk/issue/pdf`));
-    const form = request.body as Form;
+    // Printing or printed already (a double click, a reload): that document again, never issued or
+    // charged twice. The print is recorded on the session before the card is used, so a second
+    // request arriving meanwhile waits for the first instead of starting its own.
+    const first = session.printing === undefined;
+    if (first) {
+      const form = request.body as Form;
+      session.printing = context.cards
+        .withReader(session.cardId, (reader) =>
+          kiosk.issue(reader, { pin: session.pin, document: text(form, "document", 40), copies: Number(text(form, "copies", 2)) || 1 }),
+        )
+        .finally(() => {
+          session.pin = "";
+        });
+    }
     try {
-      const result = await context.cards.withReader(session.cardId, (reader) =>
-        kiosk.issue(reader, { pin: session.pin, document: text(form, "document", 40), copies: Number(text(form, "copies", 2)) || 1 }),
-      );
-      session.pin = "";
+      const result = await session.printing!;
       session.issued = result;
-      return sendPage(reply, 201, kioskIssuedPage(v, result.issuance, `/kiosk/issue/pdf`));
+      return sendPage(reply, first ? 201 : 200, kioskIssuedPage(v, result.issuance, `/kiosk/issue/pdf`));
     } catch (error) {
       kioskSessions.delete(id);
       const problem = problemOf(error, log);
