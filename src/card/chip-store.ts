@@ -68,7 +68,6 @@ export class ChipStore {
     // Checked before reading: a damaged or planted image must not be read whole into memory.
     if ((await stat(path)).size > MAX_IMAGE_BYTES) throw new Error("chip image too large");
     const text = await readFile(path, "utf8");
-    if (text.length > MAX_IMAGE_BYTES) throw new Error("chip image too large");
     await removeLeftovers(dir);
     const image = JSON.parse(text) as ChipImage;
     if (image.format !== 1) throw new Error(`unsupported chip image format ${String(image.format)}`);

@@ -3,7 +3,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 // @ts-expect-error -- untyped module
 import Provider, { interactionPolicy } from "oidc-provider";
 import type { Context } from "../services/context.ts";
-import { ServiceError } from "../services/errors.ts";
 import { serviceErrorAnswer } from "./service-errors.ts";
 import { html } from "../web/html.ts";
 
@@ -93,7 +92,7 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
   app.get(`${OIDC_PREFIX}/interaction/:uid`, async (request, reply) => {
     asPublicOrigin(request.raw);
     const details = await provider.interactionDetails(request.raw, reply.raw);
-    return reply.headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(loginPage(details.uid, String(details.params.client_id ?? ""), undefined));
+    return sendLoginPage(reply, 200, details);
   });
 
   app.post<{ Params: { uid: string }; Body: { card?: string; pin?: string } }>(
@@ -101,21 +100,17 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
     async (request, reply) => {
       asPublicOrigin(request.raw);
       const details = await provider.interactionDetails(request.raw, reply.raw);
-      const { card: rawCard, pin: rawPin } = request.body ?? {};
-      if (typeof rawCard !== "string" || typeof rawPin !== "string") {
-        return reply.status(400).headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(loginPage(details.uid, String(details.params.client_id ?? ""), "カードと暗証番号を入力してください / enter the card and the PIN"));
+      const { card, pin } = request.body ?? {};
+      if (typeof card !== "string" || typeof pin !== "string") {
+        return sendLoginPage(reply, 400, details, "カードと暗証番号を入力してください / enter the card and the PIN");
       }
-      const card = rawCard.trim();
-      const pin = rawPin;
       let accountId: string;
       try {
-        ({ accountId } = await context.cards.withReader(card, (reader) => context.oidc.loginWithCard(reader, pin)));
+        ({ accountId } = await context.cards.withReader(card.trim(), (reader) => context.oidc.loginWithCard(reader, pin)));
       } catch (error) {
+        // A refusal with the API's status (403 refused, 409 card-in-use, 503 card-busy, 400 input).
         const answer = serviceErrorAnswer(error);
-        if (error instanceof ServiceError && answer) {
-          // The API's status for the refusal (403 refused, 409 card-in-use, 503 card-busy, 400 input).
-          return reply.status(answer.status).headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(loginPage(details.uid, String(details.params.client_id ?? ""), error.message));
-        }
+        if (answer) return sendLoginPage(reply, answer.status, details, answer.body.error.message);
         throw error;
       }
       // Only openid is offered, and it reveals nothing about the person: consent is part of logging in.
@@ -180,6 +175,10 @@ function oversized(request: FastifyRequest): { status: number; message: string }
   if (request.headers["transfer-encoding"] !== undefined || !Number.isSafeInteger(length)) return { status: 411, message: "a body needs a Content-Length" };
   if (length > MAX_OIDC_BODY) return { status: 413, message: `the body has ${length} bytes; at most ${MAX_OIDC_BODY}` };
   return null;
+}
+
+function sendLoginPage(reply: FastifyReply, status: number, details: InteractionDetails, error?: string): FastifyReply {
+  return reply.status(status).headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(loginPage(details.uid, String(details.params.client_id ?? ""), error));
 }
 
 function loginPage(uid: string, clientId: string, error: string | undefined): string {

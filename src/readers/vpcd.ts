@@ -183,11 +183,6 @@ class VpcdProtocolError extends Error {
   override name = "VpcdProtocolError";
 }
 
-/**
- * Connect `card` to pcscd's vpcd listener and keep it connected until closed.
- *
- * Example: `const link = attachToVpcd(card, { port: 35963 }); await link.connected; … await link.close();`
- */
 /** Resolves when the socket can take more (or is gone: then nothing more is written anyway). */
 function drained(s: Socket): Promise<void> {
   return new Promise((resolve) => {
@@ -201,6 +196,11 @@ function drained(s: Socket): Promise<void> {
   });
 }
 
+/**
+ * Connect `card` to pcscd's vpcd listener and keep it connected until closed.
+ *
+ * Example: `const link = attachToVpcd(card, { port: 35963 }); await link.connected; … await link.close();`
+ */
 export function attachToVpcd(card: CardEndpoint, opts: VpcdOptions = {}): VpcdAttachment {
   const host = opts.host ?? VPCD_DEFAULT_HOST;
   const port = opts.port ?? VPCD_DEFAULT_PORT;

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
-import { realpath } from "node:fs/promises";
+import { realpathSync } from "node:fs";
 import { createConnection, createServer, type Server } from "node:net";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -52,6 +52,8 @@ const HOLDER_REPLY_LIMIT = 512;
 
 export class CardSlots {
   readonly #cardsDir: string;
+  /** The cards directory's real path, once it exists (the slot's name must not depend on how the path was spelt). */
+  #realDir: string | undefined;
   readonly #waitMs: number;
   readonly #maxWaiting: number;
 
@@ -63,7 +65,7 @@ export class CardSlots {
 
   /** Run `body` holding card `id`'s slot; released when it settles. */
   async hold<T>(id: string, what: string, body: () => Promise<T>): Promise<T> {
-    const key = await this.#key(id);
+    const key = this.#key(id);
     if (heldHere.getStore()?.has(key)) {
       // A nested use would open a second copy of the chip inside the first: the very thing the slot prevents.
       throw new Error(`card ${id} is already in a reader in this procedure (nested use of the card)`);
@@ -80,12 +82,22 @@ export class CardSlots {
 
   /** Take card `id`'s slot until the returned function is called (for a card left in a reader). */
   async take(id: string, what: string): Promise<() => Promise<void>> {
-    return this.#take(await this.#key(id), id, what);
+    return this.#take(this.#key(id), id, what);
   }
 
-  async #key(id: string): Promise<string> {
-    const dir = await realpath(this.#cardsDir).catch(() => resolve(this.#cardsDir));
-    return `${dir}/${id}`;
+  /**
+   * Synchronous on purpose: users join the queue in the order they asked, which an await here
+   * (each finishing when it likes) would shuffle. The real path is read once, when it exists.
+   */
+  #key(id: string): string {
+    if (this.#realDir === undefined) {
+      try {
+        this.#realDir = realpathSync(this.#cardsDir);
+      } catch {
+        return `${resolve(this.#cardsDir)}/${id}`; // no card made yet: nothing to resolve
+      }
+    }
+    return `${this.#realDir}/${id}`;
   }
 
   async #take(key: string, id: string, what: string): Promise<() => Promise<void>> {

@@ -112,15 +112,7 @@ export class Cards {
    */
   async withReader<T>(id: string, body: (reader: CardReader) => Promise<T>, what = "in-process reader"): Promise<T> {
     await this.get(id);
-    return this.slots.hold(id, what, async () => {
-      const reader = new InProcessReader(await this.openChip(id));
-      await reader.connect();
-      try {
-        return await body(reader);
-      } finally {
-        await reader.disconnect();
-      }
-    });
+    return this.slots.hold(id, what, async () => inReader(await this.openChip(id), body));
   }
 
   /** Open the chip of a card (it stays a separate world: only APDUs go in). Only inside its slot. */
@@ -183,9 +175,7 @@ export class Cards {
           // The reverse kiosk route (auth PIN reset with the signing password) where the municipality offers it.
           switches: { kioskAuthPinReset: this.settings.kioskAuthPinResetMunicipalities.includes(resident.municipality.code) },
         });
-        const reader = new InProcessReader(chip);
-        await reader.connect();
-        try {
+        await inReader(chip, async (reader) => {
           const session = new IssuerSession(reader);
           await session.authenticate(counter);
           for (const type of signDecision.issue ? (["auth", "sign"] as const) : (["auth"] as const)) {
@@ -205,9 +195,7 @@ export class Cards {
             sex: resident.gender === "3" ? "9" : resident.gender,
           });
           if (!deferred) await session.setPin("kenhojo", kenhojoPin!);
-        } finally {
-          await reader.disconnect();
-        }
+        });
       });
       await this.db.transaction().execute(async (trx) => {
         await trx
@@ -361,4 +349,15 @@ function toCard(row: CardTable): Card {
     handedOverDate: row.handed_over_date,
     pinsPending: row.pins_pending === 1,
   };
+}
+
+/** Run `body` with `card` in an in-process reader, powered on; powered off afterwards, whatever happens. */
+async function inReader<T>(card: VirtualCard, body: (reader: CardReader) => Promise<T>): Promise<T> {
+  const reader = new InProcessReader(card);
+  await reader.connect();
+  try {
+    return await body(reader);
+  } finally {
+    await reader.disconnect();
+  }
 }

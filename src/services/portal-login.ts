@@ -76,8 +76,8 @@ export class PortalLogin {
     }
     if (row.status !== "valid") {
       await this.end(id);
-      const reason = row.status === "hold" ? "on-hold" : "revoked";
-      throw new ServiceError("refused", `ログインに使った電子証明書が${row.status === "hold" ? "一時停止" : "失効"}しています。もう一度ログインしてください / the certificate of this login is ${row.status === "hold" ? "on hold" : "revoked"}; log in again`, "session", { reason });
+      const [reason, ja, en] = row.status === "hold" ? ["on-hold", "一時停止", "on hold"] : ["revoked", "失効", "revoked"];
+      throw new ServiceError("refused", `ログインに使った電子証明書が${ja}しています。もう一度ログインしてください / the certificate of this login is ${en}; log in again`, "session", { reason });
     }
     return { id: row.id, serialHex: row.serial_hex, subjectCn: row.subject_cn, expiresAt: row.expires_at };
   }

@@ -1,7 +1,16 @@
 import { DOMParser } from "@xmldom/xmldom";
 import { SignedXml } from "xml-crypto";
 
-const DSIG = "http://www.w3.org/2000/09/xmldsig#";
+export const DSIG = "http://www.w3.org/2000/09/xmldsig#";
+
+/** Parse `xml`, throwing on any error or fatal error (xmldom only reports them otherwise). */
+export function parseStrictXml(xml: string): ReturnType<DOMParser["parseFromString"]> {
+  return new DOMParser({
+    onError: (level, message) => {
+      if (level !== "warning") throw new Error(message);
+    },
+  }).parseFromString(xml, "text/xml");
+}
 
 /** What xml-crypto says of a document's one enveloped signature. */
 export interface DigestCheck {
@@ -20,11 +29,7 @@ export interface DigestCheck {
  */
 export function checkXmlDigests(xml: string, publicCertPem: string): DigestCheck {
   try {
-    const doc = new DOMParser({
-      onError: (level, message) => {
-        if (level !== "warning") throw new Error(message);
-      },
-    }).parseFromString(xml, "text/xml");
+    const doc = parseStrictXml(xml);
     const signature = doc.getElementsByTagNameNS(DSIG, "Signature").item(0);
     if (!signature) return { ok: false, why: "no ds:Signature", references: 0 };
     const signed = new SignedXml({ publicCert: publicCertPem, getCertFromKeyInfo: () => null });

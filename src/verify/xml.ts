@@ -7,15 +7,14 @@
  * Documents with a DOCTYPE are refused (no entities, no external anything).
  */
 import { X509Certificate } from "node:crypto";
-import { DOMParser, type Element as XmlElement, type Node as XmlNode } from "@xmldom/xmldom";
-import type { DigestCheck } from "./xml-digest-check.ts";
+import type { Element as XmlElement, Node as XmlNode } from "@xmldom/xmldom";
+import { DSIG, parseStrictXml, type DigestCheck } from "./xml-digest-check.ts";
 import { checkXmlDigestsOffThread, DigestCheckUnavailable } from "./xml-digests.ts";
 import { derivedOnce } from "./certificate.ts";
 import { describeError, failure } from "./errors.ts";
 import { certificateInfo, checkCallOptions, type VerifierCore } from "./verifier.ts";
 import type { CheckOptions, HashName, VerificationResult } from "./types.ts";
 
-const DSIG = "http://www.w3.org/2000/09/xmldsig#";
 const EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 const SIGNATURE_METHODS: Readonly<Record<string, HashName>> = {
@@ -86,13 +85,9 @@ export async function verifyXml(core: VerifierCore, xml: string, options?: Check
     if (xml.length > core.limits.xmlChars) failure("malformed-input", `XML larger than ${core.limits.xmlChars} characters`, { limit: core.limits.xmlChars });
     if (/<!DOCTYPE|<!ENTITY/i.test(xml)) bad("documents with a DOCTYPE or entity declarations are not accepted");
 
-    let doc: ReturnType<DOMParser["parseFromString"]>;
+    let doc: ReturnType<typeof parseStrictXml>;
     try {
-      doc = new DOMParser({
-        onError: (level, message) => {
-          if (level !== "warning") throw new Error(message);
-        },
-      }).parseFromString(xml, "text/xml");
+      doc = parseStrictXml(xml);
     } catch (error) {
       return bad(`not well-formed XML: ${describeError(error)}`);
     }

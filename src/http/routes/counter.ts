@@ -11,7 +11,6 @@ import { PROXY_TYPES } from "../../services/vocabulary.ts";
 import { issuanceOpenApi } from "./issuance.ts";
 
 const COOKIE = "openjpki_staff";
-/** Clerks do the window procedures; supervisors also check the audit trail; administrators manage staff. */
 
 const identity = {
   type: "object",

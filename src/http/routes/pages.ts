@@ -162,10 +162,8 @@ interface KioskSession {
   pin: string;
   municipalityCode: string;
   expires: number;
-  /** The print, once started (a repeated print waits for it rather than starting another). */
+  /** The print, once started: a repeated print, and the PDF, wait for it rather than starting another. */
   printing?: Promise<{ issuance: KioskIssuance; pdf: Uint8Array }>;
-  /** Once printed: what was issued, shown again on a repeated print and served as the PDF. */
-  issued?: { issuance: KioskIssuance; pdf: Uint8Array };
 }
 
 /** The resident pages, information page, kiosk and app screens and the developer console. */
@@ -362,7 +360,6 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
     }
     try {
       const result = await session.printing!;
-      session.issued = result;
       return sendPage(reply, first ? 201 : 200, kioskIssuedPage(v, result.issuance, `/kiosk/issue/pdf`));
     } catch (error) {
       kioskSessions.delete(id);
@@ -373,11 +370,13 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
 
   app.get("/kiosk/issue/pdf", async (request, reply) => {
     const found = kioskSession(request);
-    if (!found?.[1].issued) {
+    // A failed print deletes the session; one still printing is waited for.
+    const printed = await found?.[1].printing?.catch(() => undefined);
+    if (!printed) {
       const v = pageView(request, reply, "/kiosk/issue");
       return sendPage(reply, 404, errorPage(v, { code: "not-found", message: "交付した証明書は表示できる時間を過ぎました / the issued document is no longer available" }, { href: "/kiosk", ja: "最初の画面に戻る", en: "Back to the start" }));
     }
-    return reply.type("application/pdf").header("cache-control", "no-store").header("content-disposition", 'inline; filename="certificate.pdf"').send(Buffer.from(found[1].issued.pdf));
+    return reply.type("application/pdf").header("cache-control", "no-store").header("content-disposition", 'inline; filename="certificate.pdf"').send(Buffer.from(printed.pdf));
   });
 
   app.get("/kiosk/pin-reset", async (request, reply) =>

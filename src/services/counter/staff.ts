@@ -53,12 +53,16 @@ const THROTTLE = { failures: 5, windowMinutes: 15, lockMinutes: 15 } as const;
 
 export type StaffRole = StaffTable["role"];
 
-const ROLE_RANK: Record<StaffRole, number> = { clerk: 1, supervisor: 2, administrator: 3 };
+/**
+ * The roles in rising order of rights: clerks do the window procedures; supervisors also check
+ * the audit trail; administrators manage staff.
+ */
+export const STAFF_ROLES: readonly StaffRole[] = ["clerk", "supervisor", "administrator"];
 const ROLE_JA: Record<StaffRole, string> = { clerk: "窓口職員", supervisor: "監督者", administrator: "管理者" };
 
 /** Whether `role` carries at least `needed`'s rights (administrator ⊃ supervisor ⊃ clerk). */
 export function hasRole(role: StaffRole, needed: StaffRole): boolean {
-  return ROLE_RANK[role] >= ROLE_RANK[needed];
+  return STAFF_ROLES.indexOf(role) >= STAFF_ROLES.indexOf(needed);
 }
 
 /** Refuses (forbidden-role, naming the role needed) a member of staff below `needed`. */
@@ -66,7 +70,6 @@ export function requireRole(role: StaffRole, needed: StaffRole): void {
   if (hasRole(role, needed)) return;
   throw new ServiceError("refused", `この操作には${ROLE_JA[needed]}の権限が必要です / this needs the ${needed} role`, "role", { reason: "forbidden-role" });
 }
-export const STAFF_ROLES: readonly StaffRole[] = ["clerk", "supervisor", "administrator"];
 
 /** An office as the directory returns it: the configuration's shape. */
 export type Office = OfficeConfig;
