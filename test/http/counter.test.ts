@@ -155,6 +155,12 @@ for (const backend of backends()) {
         for (let i = 0; i < 3; i++) await client.verifyPin("auth", "0000");
         assert.equal(await client.triesLeft("auth"), 0);
       });
+      // No signing certificate, so no signing password to initialise (as at the kiosk).
+      const noSign = await call("POST", `/api/counter/cards/${card.body.id}/pin-init`, { identity: ID, type: "sign", newPin: "ABC123" });
+      assert.equal(noSign.status, 403, JSON.stringify(noSign.body));
+      assert.equal(noSign.body.error.reason, "no-certificate");
+      const noSignProxy = await call("POST", "/api/counter/proxy-applications", { kind: "pin-init", cardId: card.body.id, pinType: "sign", proxy: { name: "町田 太郎", relationship: "父" } });
+      assert.equal(noSignProxy.body.error?.reason, "no-certificate", JSON.stringify(noSignProxy.body));
       const init = await call("POST", `/api/counter/cards/${card.body.id}/pin-init`, { identity: ID, type: "auth", newPin: "4321" });
       assert.equal(init.status, 200, JSON.stringify(init.body));
       await t.context.cards.withReader(card.body.id, async (reader) => {

@@ -191,6 +191,7 @@ export class CounterProcedures {
   initialisePin(input: { cardId: string; type: CaType; newPin: string; identity: IdentityCheck }, actor: Actor, via?: RunVia) {
     return this.run("pin-init", input.cardId, input.identity, actor, via, async (ctx) => {
       const pin = checkPin(input.type, input.newPin, "new-pin");
+      await this.requireCurrent(input.cardId, input.type);
       await this.cards.withCounterSession(input.cardId, (session) => session.setPin(input.type, pin));
       ctx.detail.pinReset = input.type;
     });
@@ -417,6 +418,8 @@ export class CounterProcedures {
       // After moving abroad only the holder can apply (spec §2.3): no proxy.
       throw new ServiceError("refused", `住民登録がないため代理人による申請はできません（${resident.status}）/ no proxy for a resident who is ${resident.status}`, "card", { reason: "not-registered" });
     }
+    // Refused now, not at the proxy's second visit: the answer form would be for nothing.
+    if (input.kind === "pin-init") await this.requireCurrent(card.id, input.pinType!);
     const pending = await this.db
       .selectFrom("applications")
       .select("id")
@@ -741,6 +744,20 @@ export class CounterProcedures {
   }
 
   /** The valid certificates on this card (not expired today), by type. */
+  /**
+   * A PIN belongs to a certificate's key: a card with no valid certificate of that type (declined,
+   * under 15, expired or revoked) has no PIN to initialise, as at the kiosk; new issuance sets one.
+   */
+  private async requireCurrent(cardId: string, type: CaType): Promise<void> {
+    if ((await this.currentOnCard(cardId)).has(type)) return;
+    throw new ServiceError(
+      "refused",
+      `このカードには有効な${label(type)}がないため、暗証番号の初期化はできません。新規発行の手続きをしてください / this card holds no valid ${type} certificate, so there is no PIN to initialise for it: use new issuance`,
+      "type",
+      { reason: "no-certificate" },
+    );
+  }
+
   private async currentOnCard(cardId: string): Promise<Map<CaType, CertificateSummary>> {
     const card = await this.cards.get(cardId);
     const today = japanDateOf(this.clock());
