@@ -1,6 +1,6 @@
-import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Context } from "../services/context.ts";
-import { failureLine, INTERNAL_ERROR, serviceErrorAnswer } from "./service-errors.ts";
+import { type ErrorAnswer, failureLine, INTERNAL_ERROR, serviceErrorAnswer } from "./service-errors.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { portalRoutes } from "./routes/portal.ts";
 import { appReservationRoutes } from "./routes/app-reservation.ts";
@@ -12,6 +12,7 @@ import { kioskApiRoutes } from "./routes/kiosk-api.ts";
 import { counterRoutes } from "./routes/counter.ts";
 import { counterPagesRoutes } from "./routes/counter-pages.ts";
 import { issuanceRoutes } from "./routes/issuance.ts";
+import { refusalPage } from "./routes/pages.ts";
 
 export interface HttpTimeouts {
   /** The whole request line and headers must arrive within this many milliseconds. */
@@ -50,13 +51,13 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
     // where a boolean or a string is due is refused, not taken for one.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     // URLs the router cannot take apart are answered in the API's error form.
-    frameworkErrors: (error, _request, reply) => {
+    frameworkErrors: (error, request, reply) => {
       const tooLong = error.code === "FST_ERR_MAX_PARAM_LENGTH";
-      return (reply as unknown as FastifyReply).status(tooLong ? 414 : 400).send({
-        error: tooLong
+      return refuse(request as unknown as FastifyRequest, reply as unknown as FastifyReply, tooLong ? 414 : 400,
+        tooLong
           ? { code: "uri-too-long", message: "URL の一部が長すぎます / a part of the URL path is longer than 100 characters" }
           : { code: "bad-url", message: "URL を解釈できません / the URL is not validly percent-encoded UTF-8" },
-      });
+      );
     },
     // Fastify turns Node's request timeout off, and with it the headers timeout: a client that
     // sends half a request line or trickles its body held its connection (a file descriptor and
@@ -68,7 +69,7 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
 
   app.setErrorHandler((error, request, reply) => {
     const refusal = serviceErrorAnswer(error);
-    if (refusal) return reply.status(refusal.status).send(refusal.body);
+    if (refusal) return refuse(request, reply, refusal.status, refusal.body.error);
     const validation = (error as { validation?: { instancePath?: string; message?: string; params?: { missingProperty?: string; additionalProperty?: string } }[] }).validation;
     if (validation && validation.length > 0) {
       const first = validation[0]!;
@@ -76,20 +77,29 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
       const path = first.instancePath?.replace(/^\//, "") ?? "";
       const property = first.params?.missingProperty ?? first.params?.additionalProperty;
       const field = property ? (path ? `${path}/${property}` : property) : path;
-      return reply.status(400).send({ error: { code: "invalid-input", field, message: `${field || "body"}: ${first.message ?? "is invalid"}` } });
+      return refuse(request, reply, 400, { code: "invalid-input", field, message: `${field || "body"}: ${first.message ?? "is invalid"}` });
     }
     const status = (error as { statusCode?: number }).statusCode;
-    if ((error as { code?: string }).code === "FST_ERR_CTP_INVALID_JSON_BODY") {
+    const code = (error as { code?: string }).code;
+    if (code === "FST_ERR_CTP_INVALID_JSON_BODY") {
       // fastify's parser also refuses prototype-poisoning keys under this one message.
-      return reply.status(400).send({
-        error: { code: "bad-request", message: "本文が JSON として読めません / the body is not valid JSON, or holds a __proto__ or constructor.prototype key (refused)" },
+      return refuse(request, reply, 400, {
+        code: "bad-request",
+        message: "本文が JSON として読めません / the body is not valid JSON, or holds a __proto__ or constructor.prototype key (refused)",
       });
     }
+    if (code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      return refuse(request, reply, 413, { code: "payload-too-large", message: "送信された内容が大きすぎます / the request body is larger than this address accepts" });
+    }
+    if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
+      const type = String(request.headers["content-type"] ?? "").split(";")[0]!.trim().slice(0, 100);
+      return refuse(request, reply, 415, { code: "unsupported-media-type", message: `この形式の本文は受け付けません / a body of type ${JSON.stringify(type)} is not accepted here` });
+    }
     if (status && status >= 400 && status < 500) {
-      return reply.status(status).send({ error: { code: "bad-request", message: (error as Error).message } });
+      return refuse(request, reply, status, { code: status === 415 ? "unsupported-media-type" : "bad-request", message: (error as Error).message });
     }
     options.log?.(failureLine(request, error));
-    return reply.status(INTERNAL_ERROR.status).send(INTERNAL_ERROR.body);
+    return refuse(request, reply, INTERNAL_ERROR.status, INTERNAL_ERROR.body.error);
   });
 
   // Two checks before anything else is read, in one synchronous hook (every request passes it,
@@ -106,7 +116,7 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
     }
     const repeated = request.url.includes("?") ? Object.entries(request.query as Record<string, unknown>).find(([, value]) => Array.isArray(value)) : undefined;
     if (repeated) {
-      void reply.status(400).send({ error: { code: "invalid-input", field: repeated[0], message: `${repeated[0]}: 同じパラメータが複数あります / given more than once` } });
+      void refuse(request, reply, 400, { code: "invalid-input", field: repeated[0], message: `${repeated[0]}: 同じパラメータが複数あります / given more than once` });
       return;
     }
     done();
@@ -128,7 +138,7 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
   }
 
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: { code: "not-found", message: `${request.method} ${request.url.split("?")[0]}: そのような URL はありません / no such route` } }),
+    refuse(request, reply, 404, { code: "not-found", message: `${request.method} ${request.url.split("?")[0]!.slice(0, 200)}: そのような URL はありません / no such route` }),
   );
 
   // For load balancers: 200 only while the store answers, 503 (within HEALTH_TIMEOUT_MS) when it
@@ -168,9 +178,16 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
   await counterRoutes(app, context);
   await issuanceRoutes(app, context, options);
   // HTML forms (the OIDC login page) post url-encoded bodies.
-  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 8192 }, (_request, body, done) =>
-    done(null, Object.fromEntries(new URLSearchParams(body as string))),
-  );
+  // Read as UTF-8 (the pages are UTF-8, so browsers send that); a form that declares another
+  // charset would be read as mojibake, a name stored wrong, so it is refused instead.
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 8192 }, (request, body, done) => {
+    const charset = charsetOf(request.headers["content-type"]);
+    if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+      done(Object.assign(new Error(`フォームは UTF-8 で送ってください / send the form in UTF-8, not charset=${charset.slice(0, 40)}`), { statusCode: 415 }), undefined);
+      return;
+    }
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
   await oidcRoutes(app, context);
 
   await pagesRoutes(app, context, options);
@@ -189,17 +206,36 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
   return app;
 }
 
+/**
+ * A refusal in the form the client reads: a browser asking for a page outside the API (its
+ * navigations and form posts accept text/html) gets an error page in its language with a way
+ * back; everyone else the API's JSON. Before, a form post that was too large or multipart, or a
+ * mistyped page URL, showed the browser raw JSON.
+ */
+function refuse(request: FastifyRequest, reply: FastifyReply, status: number, error: ErrorAnswer["body"]["error"]): FastifyReply {
+  if (!request.url.startsWith("/api/") && String(request.headers.accept ?? "").includes("text/html")) {
+    return refusalPage(request, reply, status, { code: error.code, message: error.message, ...(error.reason ? { reason: error.reason } : {}) });
+  }
+  return reply.status(status).send({ error });
+}
+
 /** Why a request body is not one the JSON APIs read, or undefined when it is. */
 function jsonBodyProblem(headers: { "content-type"?: string; "content-encoding"?: string }): string | undefined {
-  const [mediaType, ...parameters] = (headers["content-type"] ?? "").split(";").map((part) => part.trim().toLowerCase());
+  const mediaType = (headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
   if (mediaType !== "application/json") {
     return `send the body as JSON (Content-Type: application/json), not ${mediaType ? JSON.stringify(mediaType) : "without a Content-Type"}`;
   }
-  const charset = parameters.find((p) => p.startsWith("charset="))?.slice("charset=".length).replace(/"/g, "");
+  const charset = charsetOf(headers["content-type"]);
   if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") return `JSON in UTF-8 only, not charset=${charset}`;
   const encoding = headers["content-encoding"]?.trim().toLowerCase();
   if (encoding && encoding !== "identity") return `send the body uncompressed, not Content-Encoding: ${encoding}`;
   return undefined;
+}
+
+/** The charset a Content-Type declares, lower case, or undefined when it declares none. */
+function charsetOf(contentType: string | undefined): string | undefined {
+  const parameters = (contentType ?? "").split(";").slice(1).map((part) => part.trim().toLowerCase());
+  return parameters.find((p) => p.startsWith("charset="))?.slice("charset=".length).replace(/"/g, "");
 }
 
 /** Whether a request carries a body (HTTP/1.1: a non-zero Content-Length, or chunked). */

@@ -73,6 +73,53 @@ describe("HTTP server", () => {
     }
   });
 
+  test("a browser asking for a page is refused with a page, in its language; API clients keep the JSON form", async () => {
+    const app = await buildApp(t.context);
+    try {
+      const html = { accept: "text/html,application/xhtml+xml,*/*;q=0.8" };
+      const form = { ...html, "content-type": "application/x-www-form-urlencoded" };
+      const page = (res: { statusCode: number; headers: Record<string, unknown>; body: string }, status: number, message: RegExp) => {
+        assert.equal(res.statusCode, status, res.body.slice(0, 300));
+        assert.match(String(res.headers["content-type"]), /^text\/html/);
+        assert.equal(res.headers["x-frame-options"], "DENY");
+        assert.match(res.body, /手続きできませんでした|This could not be done/);
+        assert.match(res.body, message);
+        return res.body;
+      };
+      page(await app.inject({ method: "GET", url: "/kiosk/nothing-here", headers: html }), 404, /そのような URL はありません/);
+      const english = page(await app.inject({ method: "GET", url: "/nothing", headers: { ...html, cookie: "openjpki_lang=en" } }), 404, /no such route/);
+      assert.match(english, /<html lang="en">/);
+      // The language switch on a refusal links to our own page, never to another host.
+      const hostile = page(await app.inject({ method: "GET", url: "//evil.example/x", headers: html }), 404, /そのような URL はありません/);
+      assert.match(hostile, /class="lang-switch" href="\/\?lang=en"/);
+      assert.doesNotMatch(hostile, /href="\/\/evil/);
+      page(await app.inject({ method: "POST", url: "/resident/login", headers: form, payload: `x=${"a".repeat(9000)}` }), 413, /送信された内容が大きすぎます/);
+      page(
+        await app.inject({ method: "POST", url: "/resident/login", headers: { ...html, "content-type": "multipart/form-data; boundary=b" }, payload: "--b--" }),
+        415,
+        /この形式の本文は受け付けません/,
+      );
+      page(await app.inject({ method: "POST", url: "/resident/login", headers: { ...form, "content-type": "application/x-www-form-urlencoded; charset=Shift_JIS" }, payload: "cardId=x" }), 415, /フォームは UTF-8 で送ってください/);
+      page(await app.inject({ method: "GET", url: "/kiosk?lang=en&lang=ja", headers: html }), 400, /lang: 同じパラメータが複数あります/);
+      page(await app.inject({ method: "GET", url: "/kiosk/%ZZ", headers: html }), 400, /URL を解釈できません/);
+
+      // Without text/html, and under /api/ whatever the client accepts: the JSON form.
+      const plain = await app.inject({ method: "GET", url: "/nothing" });
+      assert.equal(plain.json().error.code, "not-found");
+      const api = await app.inject({ method: "GET", url: "/api/nothing", headers: html });
+      assert.equal(api.statusCode, 404);
+      assert.equal(api.json().error.code, "not-found");
+      const big = await app.inject({ method: "POST", url: "/resident/login", headers: { "content-type": "application/x-www-form-urlencoded" }, payload: `x=${"a".repeat(9000)}` });
+      assert.equal(big.statusCode, 413);
+      assert.equal(big.json().error.code, "payload-too-large");
+      // A form in UTF-8, declared or not, is still read.
+      const utf8 = await app.inject({ method: "POST", url: "/resident/login", headers: { ...form, "content-type": "application/x-www-form-urlencoded; charset=UTF-8" }, payload: "cardId=x" });
+      assert.notEqual(utf8.statusCode, 415);
+    } finally {
+      await app.close();
+    }
+  });
+
   test("listens on a real port and answers over TCP", async () => {
     const server = await startServer(t.context, { host: "127.0.0.1", port: 0, handleSignals: false });
     try {

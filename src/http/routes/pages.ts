@@ -90,6 +90,15 @@ export function sendPage(reply: FastifyReply, status: number, body: string): Fas
     .send(body);
 }
 
+/** A refusal made before any page route ran (no such page, a body too large or of the wrong type), as a page. */
+export function refusalPage(request: FastifyRequest, reply: FastifyReply, status: number, problem: Problem): FastifyReply {
+  // The language switch links back to the page; a path that is not plainly ours ("//host", odd
+  // characters from a mistyped or hostile URL) links to the home page instead.
+  const asked = request.url.split("?")[0]!;
+  const path = /^\/(?!\/)[A-Za-z0-9/_.-]{0,200}$/.test(asked) ? asked : "/";
+  return sendPage(reply, status, errorPage(pageView(request, reply, path), problem));
+}
+
 /**
  * Every POST from the pages: the form token in the body must equal the cookie's, and the
  * browser's Origin (and Sec-Fetch-Site) must be this server. Sends the refusal page and returns
