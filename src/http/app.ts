@@ -67,6 +67,8 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
     http: { headersTimeout: Math.min(timeouts.headersMs, timeouts.requestMs), connectionsCheckingInterval: timeouts.checkIntervalMs },
   });
 
+  app.decorate("devConsole", context.settings.devConsole);
+
   app.setErrorHandler((error, request, reply) => {
     const refusal = serviceErrorAnswer(error);
     if (refusal) return refuse(request, reply, refusal.status, refusal.body.error);

@@ -9,10 +9,12 @@ export interface View {
   path: string;
   /** The per-session form token (hidden field `_csrf`). */
   csrf: string;
+  /** Whether this server offers the developer console (`serve --dev`): only then do pages link to it. */
+  devConsole: boolean;
 }
 
-export function view(lang: Lang, path: string, csrf: string): View {
-  return { lang, t: translator(lang), path, csrf };
+export function view(lang: Lang, path: string, csrf: string, devConsole: boolean): View {
+  return { lang, t: translator(lang), path, csrf, devConsole };
 }
 
 export type Variant = "site" | "kiosk" | "app";
@@ -38,7 +40,8 @@ export function languageSwitch(v: View): SafeHtml {
 
 function navLinks(v: View): SafeHtml {
   const current = v.path.split("?")[0]!;
-  return html`<nav class="site-nav" aria-label="${v.t("サイト内の移動", "Site")}"><ul>${NAV.map((item) => {
+  const items = v.devConsole ? NAV : NAV.filter((item) => item.href !== "/dev");
+  return html`<nav class="site-nav" aria-label="${v.t("サイト内の移動", "Site")}"><ul>${items.map((item) => {
     const active = item.href === "/" ? current === "/" : current === item.href || current.startsWith(`${item.href}/`);
     return html`<li><a href="${item.href}"${active ? html` aria-current="page"` : ""}>${v.t(item.ja, item.en)}</a></li>`;
   })}</ul></nav>`;

@@ -188,8 +188,24 @@ describe("HTTP server behind a TLS proxy, as a production node (no --dev)", () =
       assert.equal(loss.statusCode, 404);
       const statuses = (await t.context.ca.certificatesOf(resident.id)).map((c) => c.status);
       assert.deepEqual(statuses, ["valid", "valid"], "nothing was put on hold");
+      // No page links to it: not the menu, the start page or a refusal page.
+      for (const url of ["/", "/info", "/resident", "/nothing-here"]) {
+        const res = await app.inject({ method: "GET", url, headers: { accept: "text/html" } });
+        assert.match(res.body, /<nav class="site-nav"/, url);
+        assert.doesNotMatch(res.body, /href="\/dev/, url);
+      }
     } finally {
       await app.close();
+    }
+    const dev = await openTestContext("sqlite", { settings: { devConsole: true } });
+    const devApp = await buildApp(dev.context);
+    try {
+      const top = await devApp.inject({ method: "GET", url: "/" });
+      assert.match(top.body, /<li><a href="\/dev">開発者向け<\/a><\/li>/, "the menu links to the console under serve --dev");
+      assert.match(top.body, /開発者向けコンソールで試験用の住民とカードを作り/);
+    } finally {
+      await devApp.close();
+      await dev.cleanup();
     }
   });
 

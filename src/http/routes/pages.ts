@@ -44,6 +44,13 @@ const KIOSK_SESSION_MS = 5 * 60_000;
 
 export type Form = Record<string, string | undefined>;
 
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Whether `serve --dev` offers the developer console (pages link to it only then). */
+    devConsole: boolean;
+  }
+}
+
 export function cookiesOf(request: FastifyRequest): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of (request.headers.cookie ?? "").split(";")) {
@@ -75,7 +82,7 @@ export function pageView(request: FastifyRequest, reply: FastifyReply, path: str
     token = newCsrfToken();
     appendCookie(reply, `${CSRF_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict`);
   }
-  return view(lang, path, token);
+  return view(lang, path, token, request.server.devConsole);
 }
 
 export function sendPage(reply: FastifyReply, status: number, body: string): FastifyReply {

@@ -8,7 +8,10 @@ import { localMessage } from "../i18n.ts";
 /** "Place your card": the virtual cards on this server as a radio group. */
 export function cardPicker(v: View, cards: CardChoice[], options: { selected?: string; error?: string; legend?: string } = {}): SafeHtml {
   if (cards.length === 0) {
-    return html`<div class="notice notice--info"><p>${v.t("このサーバーにはまだカードがありません。", "There are no cards on this server yet.")} <a href="/dev">${v.t("開発者向けページで住民とカードを作成できます。", "Create a resident and a card on the developer page.")}</a></p></div>`;
+    const create = v.devConsole
+      ? html` <a href="/dev">${v.t("開発者向けページで住民とカードを作成できます。", "Create a resident and a card on the developer page.")}</a>`
+      : html` ${v.t("カードは窓口で作製します。", "Cards are made at the counter.")}`;
+    return html`<div class="notice notice--info"><p>${v.t("このサーバーにはまだカードがありません。", "There are no cards on this server yet.")}${create}</p></div>`;
   }
   const selected = options.selected ?? (cards.length === 1 ? cards[0]!.id : undefined);
   return html`<fieldset${options.error ? html` aria-describedby="card-error"` : ""}>

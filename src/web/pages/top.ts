@@ -13,7 +13,9 @@ export function topPage(v: View, cas: CaView[]): string {
     { href: "/app", ja: "暗証番号リセットアプリ", en: "PIN reset app", dja: "署名用暗証番号を初期化するための予約（24時間有効）。", den: "Book a signing-password reset (valid for 24 hours)." },
     { href: "/demo/etax", ja: "電子申告（体験）", en: "e-Filing demo", dja: "申告書にカードで署名して提出し、受付側の検証結果を見ます。", den: "Sign a tax return on the card, file it and see what the receiving side checked." },
     { href: "/demo/portal", ja: "カードでログイン（体験）", en: "Card login demo", dja: "個人情報を渡さずにログインする仕組みを見ます。", den: "See how a card login works without handing over personal data." },
-    { href: "/dev", ja: "開発者向けコンソール", en: "Developer console", dja: "認証局、失効リスト、OCSP、試験用の住民とカード。", den: "CAs, CRLs, OCSP, test residents and cards." },
+    ...(v.devConsole
+      ? [{ href: "/dev", ja: "開発者向けコンソール", en: "Developer console", dja: "認証局、失効リスト、OCSP、試験用の住民とカード。", den: "CAs, CRLs, OCSP, test residents and cards." }]
+      : []),
   ];
   const body = html`
 <h1>${t("マイナンバーカードの電子証明書（試験用システム）", "My Number Card certificates (test system)")}</h1>
@@ -21,7 +23,7 @@ export function topPage(v: View, cas: CaView[]): string {
     "マイナンバーカードに搭載される2つの電子証明書（署名用電子証明書・利用者証明用電子証明書）を発行し、使い、確かめるための試験用のシステムです。",
     "A test system for issuing, using and checking the two certificates on the My Number Card: the signing certificate and the user-authentication certificate.",
   )}</p>
-<p>${t("初めての方は、開発者向けコンソールで試験用の住民とカードを作り、マイページ・電子申告・キオスクの順にお試しください。", "New here? Create a test resident and card in the developer console, then try My page, e-Filing and the kiosk.")}</p>
+${v.devConsole ? html`<p>${t("初めての方は、開発者向けコンソールで試験用の住民とカードを作り、マイページ・電子申告・キオスクの順にお試しください。", "New here? Create a test resident and card in the developer console, then try My page, e-Filing and the kiosk.")}</p>` : ""}
 <h2>${t("メニュー", "Menu")}</h2>
 <ul class="cards">
 ${families.map((f) => html`<li class="card card--link"><a href="${f.href}">${t(f.ja, f.en)}</a><p>${t(f.dja, f.den)}</p></li>`)}
