@@ -2,7 +2,7 @@ import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
 import type { CaType } from "../pki/jpki-profile.ts";
 import { readRsaSubjectPublicKey, RSA_KEY_LIMITS, SubjectPublicKeyError, type SubjectPublicKey } from "../pki/leaf-public-key.ts";
-import { parseJapanDate, type JapanDate } from "../rules/japan-date.ts";
+import { compareJapanDates, parseJapanDate, type JapanDate } from "../rules/japan-date.ts";
 import { ServiceError } from "./errors.ts";
 import { inputErrorAs } from "./input-errors.ts";
 import type { CertificateAuthorities } from "./certificate-authority.ts";
@@ -68,15 +68,17 @@ export class IssuanceRequests {
     if (request.renewal !== undefined && typeof request.renewal !== "boolean") {
       throw new ServiceError("invalid-input", "renewal: must be true or false", "renewal");
     }
-    const cardId = request.cardId === undefined ? undefined : await this.cardOf(checkId(request.cardId, "cardId"), residentId);
+    const card = request.cardId === undefined ? undefined : await this.cardOf(checkId(request.cardId, "cardId"), residentId);
+    // A certificate on a card ends by the card's expiry (spec §2.1), whatever expiry the client gives.
+    const cap = card && (!cardExpiry || compareJapanDates(card.expires, cardExpiry) < 0) ? card.expires : cardExpiry;
     try {
       const record = await this.ca.issue({
         type,
         residentId,
         subjectPublicKey,
-        ...(cardId ? { cardId } : {}),
+        ...(card ? { cardId: card.id } : {}),
         ...(request.renewal ? { renewal: true } : {}),
-        ...(cardExpiry ? { cardExpiry } : {}),
+        ...(cap ? { cardExpiry: cap } : {}),
         actor: { actor: `issuance-client:${client.id}` },
         municipality: client.municipality,
       });
@@ -119,15 +121,15 @@ export class IssuanceRequests {
   }
 
   /** A card given with the request must be this resident's and still being produced or in use. */
-  private async cardOf(cardId: string, residentId: string): Promise<string> {
-    const card = await this.db.selectFrom("cards").select(["resident_id", "status"]).where("id", "=", cardId).executeTakeFirst();
+  private async cardOf(cardId: string, residentId: string): Promise<{ id: string; expires: JapanDate }> {
+    const card = await this.db.selectFrom("cards").select(["resident_id", "status", "expires"]).where("id", "=", cardId).executeTakeFirst();
     if (!card || card.resident_id !== residentId) {
       throw new ServiceError("invalid-input", `cardId: no card ${cardId} of resident ${residentId}`, "cardId");
     }
     if (!CARD_STATES_FOR_ISSUANCE.includes(card.status)) {
       throw new ServiceError("invalid-input", `cardId: card ${cardId} is ${card.status}; certificates go only on a card being produced or in use`, "cardId");
     }
-    return cardId;
+    return { id: cardId, expires: card.expires };
   }
 }
 

@@ -216,6 +216,17 @@ for (const backend of backends()) {
       const ok = await post("auth", { residentId: resident.id, subjectPublicKey: spki(key!), cardId: "C-OWN0000001" });
       assert.equal(ok.status, 201, JSON.stringify(ok.body));
       assert.equal((await t.context.ca.certificate("auth", ok.body.serial)).cardId, "C-OWN0000001");
+
+      // The card's expiry caps the certificate (spec §2.1), whatever expiry the client gives.
+      await t.context.store.db
+        .insertInto("cards")
+        .values({ id: "C-SHORT00001", resident_id: resident.id, status: "active", produced_date: "2026-11-25", expires: "2027-06-30", handed_over_date: null, created_at: NOW, updated_at: NOW })
+        .execute();
+      for (const [cardExpiry, expires] of [[undefined, "2027-06-30"], ["2040-01-01", "2027-06-30"], ["2027-01-31", "2027-01-31"]] as const) {
+        const capped = await post("auth", { residentId: resident.id, subjectPublicKey: spki(key!), cardId: "C-SHORT00001", ...(cardExpiry ? { cardExpiry } : {}) });
+        assert.equal(capped.status, 201, JSON.stringify(capped.body));
+        assert.equal(capped.body.expires, expires, `cardExpiry ${cardExpiry}`);
+      }
     });
 
     /** POST a batch as the Machida client (or another key). */
