@@ -258,7 +258,11 @@ export class Cards {
       return { issue: false, reason: eligibility.reason };
     }
     if (!request.signPin && !request.deferPins) {
-      throw new ServiceError("invalid-input", "sign-pin: give the signing password, or --no-sign if the resident declines it", "sign-pin");
+      throw new ServiceError(
+        "invalid-input",
+        "署名用の暗証番号を入力してください（署名用電子証明書が不要なら、その申し出を選んでください）/ sign-pin: give the signing password, or decline the signing certificate (--no-sign) if the resident does not want it",
+        "sign-pin",
+      );
     }
     return { issue: true };
   }

@@ -101,6 +101,23 @@ describe("counter console in a real browser", { skip: skip ?? false, timeout: 12
     }
     assert.doesNotMatch(await page.content(), /ABC123|1243/);
 
+    // A blank signing password is not a silent decline (the certificate comes unless the resident
+    // declines it), and a PIN is taken as typed: spaces around it are refused, as by the API.
+    for (const [authPin, signPin, message] of [
+      ["1234", "", /署名用の暗証番号を入力してください/],
+      [" 1234", "ABC123", /暗証番号/],
+      ["1234", " ABC123 ", /暗証番号/],
+    ] as const) {
+      await page.fill("#auth-pin", authPin);
+      await page.fill("#auth-pin-confirm", authPin);
+      await page.fill("#sign-pin", signPin);
+      await page.fill("#sign-pin-confirm", signPin);
+      await page.click("button:has-text('カードを作製する')");
+      await page.locator("[role=alert]").waitFor();
+      assert.match(await page.locator("[role=alert]").innerText(), message, JSON.stringify([authPin, signPin]));
+    }
+    assert.deepEqual(await t.context.ca.certificatesOf(residentId), [], "no card was produced");
+
     await page.fill("#auth-pin", "1234");
     await page.fill("#auth-pin-confirm", "1234");
     await page.fill("#sign-pin", "ABC123");

@@ -69,8 +69,9 @@ function typesOf(form: Form, required = true): CaType[] {
 function pinOf(form: Form, kind: "auth" | "sign" | "new", required: boolean): string | undefined {
   const raw = form[`${kind}Pin`];
   const confirm = form[`${kind}PinConfirm`];
-  const value = typeof raw === "string" ? raw.slice(0, 32).trim() : "";
-  const again = typeof confirm === "string" ? confirm.slice(0, 32).trim() : "";
+  // Taken as typed (no trimming): a PIN with a space in it is refused by the PIN policy, as by the API.
+  const value = typeof raw === "string" ? raw.slice(0, 32) : "";
+  const again = typeof confirm === "string" ? confirm.slice(0, 32) : "";
   const name = kind === "auth" ? ["利用者証明用の暗証番号", "authentication PIN"] : kind === "sign" ? ["署名用の暗証番号", "signing password"] : ["新しい暗証番号", "new PIN"];
   if (!value) {
     if (required) throw invalid(`${kind}-pin`, `${name[0]}を入力してください / enter the ${name[1]}`);
@@ -310,7 +311,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
       const noSign = form.noSign === "1";
       const authPin = pinOf(form, "auth", true)!;
       const signPin = noSign ? undefined : pinOf(form, "sign", false);
-      const card = await context.counter.produceCard({ residentId, authPin, ...(signPin ? { signPin } : {}), ...(noSign || !signPin ? { noSign: true } : {}) }, actorOf(session));
+      const card = await context.counter.produceCard({ residentId, authPin, ...(signPin ? { signPin } : {}), ...(noSign ? { noSign: true } : {}) }, actorOf(session));
       const flash = hold(flashes, session, {
         title: { ja: "カードを作製しました", en: "Card produced" },
         applicationId: card.applicationId,
@@ -412,7 +413,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
         const signPin = noSign ? undefined : pinOf(form, "sign", false);
         const police = text(form, "policeReportNumber", 40);
         const o = await context.counter.reissue(
-          { cardId, reason, causedByHolder: caused === "yes", ...(police ? { policeReportNumber: police } : {}), authPin, ...(signPin ? { signPin } : {}), ...(noSign || !signPin ? { noSign: true } : {}), identity },
+          { cardId, reason, causedByHolder: caused === "yes", ...(police ? { policeReportNumber: police } : {}), authPin, ...(signPin ? { signPin } : {}), ...(noSign ? { noSign: true } : {}), identity },
           actor,
         );
         return outcomeOf(title, o);
