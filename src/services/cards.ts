@@ -122,25 +122,16 @@ export class Cards {
     return openCard(dir, { chipMasterKeyFile: join(this.cardsDir, "chip-master.key"), clock: this.clock });
   }
 
+  /**
+   * Refuse a card issue request that would fail, without doing anything: a procedure that must
+   * undo something first (reissue revokes the old card's certificates) asks this before it does.
+   */
+  async checkIssueRequest(request: CardIssueRequest): Promise<void> {
+    await this.checkedRequest(request);
+  }
+
   async issue(request: CardIssueRequest): Promise<IssuedCard> {
-    const resident = await this.registry.get(request.residentId);
-    if (resident.status !== "registered") {
-      throw new ServiceError("not-eligible", `resident ${resident.id} is ${resident.status}: no card can be issued`, "resident");
-    }
-    const today = japanDateOf(this.clock());
-    const deferred = request.deferPins === true;
-    if (deferred && (request.authPin || request.signPin || request.kenhojoPin)) {
-      throw new ServiceError("invalid-input", "auth-pin: PINs are set at handover when production defers them", "auth-pin");
-    }
-    if (!deferred && request.authPin === undefined) throw new ServiceError("invalid-input", "auth-pin: the authentication PIN is required", "auth-pin");
-    const authPin = deferred ? undefined : pin(checkFourDigitPin(request.authPin!), "auth-pin");
-    const kenhojoPin = deferred ? undefined : pin(checkFourDigitPin(request.kenhojoPin ?? request.authPin!), "kenhojo-pin");
-    const signDecision = this.signDecision(resident, today, request);
-    const signPin = signDecision.issue && !deferred ? pin(checkSigningPassword(request.signPin!), "sign-pin") : undefined;
-    const myNumber = request.myNumber ?? randomMyNumber();
-    if (!isValidMyNumber(myNumber)) {
-      throw new ServiceError("invalid-input", "my-number: must be 12 digits whose last is the check digit of the first 11", "my-number");
-    }
+    const { resident, today, deferred, authPin, kenhojoPin, signDecision, signPin, myNumber } = await this.checkedRequest(request);
     const expires = cardValidity({ birth: resident.birth, issued: today, ...(resident.residenceEnd ? { residenceEnd: resident.residenceEnd } : {}) }).expires;
     const id = newId("C");
     const now = this.clock();
@@ -219,6 +210,29 @@ export class Cards {
       certificates,
       ...(signDecision.issue ? {} : { signSkipped: signDecision.reason }),
     };
+  }
+
+  /** The request's resident, PINs and signing decision, each checked; throws naming the first problem. */
+  private async checkedRequest(request: CardIssueRequest) {
+    const resident = await this.registry.get(request.residentId);
+    if (resident.status !== "registered") {
+      throw new ServiceError("not-eligible", `resident ${resident.id} is ${resident.status}: no card can be issued`, "resident");
+    }
+    const today = japanDateOf(this.clock());
+    const deferred = request.deferPins === true;
+    if (deferred && (request.authPin || request.signPin || request.kenhojoPin)) {
+      throw new ServiceError("invalid-input", "auth-pin: PINs are set at handover when production defers them", "auth-pin");
+    }
+    if (!deferred && request.authPin === undefined) throw new ServiceError("invalid-input", "auth-pin: the authentication PIN is required", "auth-pin");
+    const authPin = deferred ? undefined : pin(checkFourDigitPin(request.authPin!), "auth-pin");
+    const kenhojoPin = deferred ? undefined : pin(checkFourDigitPin(request.kenhojoPin ?? request.authPin!), "kenhojo-pin");
+    const signDecision = this.signDecision(resident, today, request);
+    const signPin = signDecision.issue && !deferred ? pin(checkSigningPassword(request.signPin!), "sign-pin") : undefined;
+    const myNumber = request.myNumber ?? randomMyNumber();
+    if (!isValidMyNumber(myNumber)) {
+      throw new ServiceError("invalid-input", "my-number: must be 12 digits whose last is the check digit of the first 11", "my-number");
+    }
+    return { resident, today, deferred, authPin, kenhojoPin, signDecision, signPin, myNumber };
   }
 
   /**

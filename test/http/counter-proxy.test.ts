@@ -189,6 +189,11 @@ for (const backend of backends()) {
       const card1 = await card(c1.id);
       const dup = await call("POST", "/api/counter/cards", { residentId: c1.id, authPin: "1234", signPin: "ABC123" });
       assert.equal(dup.body.error.reason, "card-held");
+      // A request that would be refused revokes nothing (the signing password is missing here).
+      const incomplete = await call("POST", `/api/counter/cards/${card1.id}/reissue`, { identity: ID, reason: "loss", causedByHolder: true, authPin: "5678" });
+      assert.equal(incomplete.body.error?.field, "sign-pin", JSON.stringify(incomplete.body));
+      assert.deepEqual((await t.context.ca.certificatesOf(c1.id)).map((c) => c.status), ["valid", "valid"]);
+      assert.equal((await t.context.cards.get(card1.id)).status, "active");
       const lost = await call("POST", `/api/counter/cards/${card1.id}/reissue`, { identity: ID, reason: "loss", causedByHolder: true, authPin: "5678", signPin: "NEW456" });
       assert.equal(lost.status, 201, JSON.stringify(lost.body));
       assert.deepEqual([lost.body.feeYen, lost.body.fee.cardYen, lost.body.fee.certificatesYen, lost.body.fee.reason], [1000, 800, 200, "reissue-holder-caused"]);

@@ -175,6 +175,19 @@ for (const backend of backends()) {
       assert.deepEqual(lost.body.revoked.map((x: any) => x.reason), ["certificateHold", "certificateHold"]);
       const suspended = await call("POST", `/api/counter/cards/${card.body.id}/renewal`, { identity: ID });
       assert.equal(suspended.body.error.reason, "card-suspended");
+      // Refusals come before the held certificates are revoked: the card stays as it was, to try again.
+      const statuses = async () => (await t.context.ca.certificatesOf(r.body.id)).map((c) => `${c.type}:${c.status}`).sort();
+      for (const [body, field] of [
+        [{ identity: ID, authPin: "１２３４", signPin: "FOUND1" }, "auth-pin"],
+        [{ identity: ID, authPin: "2222" }, "sign-pin"],
+        [{ identity: ID, authPin: "2222", signPin: "FOUND1", noSign: true }, "sign-pin"],
+      ] as const) {
+        const refused = await call("POST", `/api/counter/cards/${card.body.id}/found`, body);
+        assert.equal(refused.status, 400, JSON.stringify(refused.body));
+        assert.equal(refused.body.error.field, field);
+        assert.deepEqual(await statuses(), ["auth:hold", "sign:hold"], JSON.stringify(body));
+        assert.equal((await t.context.cards.get(card.body.id)).status, "suspended");
+      }
       const found = await call("POST", `/api/counter/cards/${card.body.id}/found`, { identity: ID, authPin: "2222", signPin: "FOUND1" });
       assert.equal(found.status, 200, JSON.stringify(found.body));
       assert.deepEqual(found.body.revoked.map((x: any) => x.reason), ["keyCompromise", "keyCompromise"]);
@@ -183,6 +196,22 @@ for (const backend of backends()) {
       assert.deepEqual(returned.body.revoked.map((x: any) => x.reason), ["cessationOfOperation", "cessationOfOperation"]);
       const after = await call("POST", `/api/counter/cards/${card.body.id}/renewal`, { identity: ID });
       assert.equal(after.body.error.reason, "card-returned");
+    });
+
+    test("held certificates go only through card-found: new issuance after a lifted suspension is refused; a new signing certificate may be declined", async () => {
+      const r = await call("POST", "/api/counter/residents", { name: "町田 八郎", birth: "1971-07-07", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+      const card = await call("POST", "/api/counter/cards", { residentId: r.body.id, authPin: "1111", signPin: "LOST02" });
+      await call("POST", `/api/counter/cards/${card.body.id}/loss-report`);
+      const lifted = await call("POST", `/api/counter/cards/${card.body.id}/lift-suspension`, { identity: ID });
+      assert.equal(lifted.status, 200, JSON.stringify(lifted.body));
+      const fresh = await call("POST", `/api/counter/cards/${card.body.id}/new-issuance`, { identity: ID, authPin: "2222", signPin: "NEW789" });
+      assert.equal(fresh.status, 403, JSON.stringify(fresh.body));
+      assert.equal(fresh.body.error.reason, "on-hold");
+      const found = await call("POST", `/api/counter/cards/${card.body.id}/found`, { identity: ID, authPin: "2222", noSign: true });
+      assert.equal(found.status, 200, JSON.stringify(found.body));
+      assert.deepEqual(found.body.issued.map((x: any) => x.type), ["auth"]);
+      const live = (await t.context.ca.certificatesOf(r.body.id)).filter((c) => c.status === "valid" || c.status === "hold");
+      assert.deepEqual(live.map((c) => c.type), ["auth"], "one valid authentication certificate, nothing held, no signing certificate");
     });
 
     test("two clerks renewing the same card at once: one wins, the other gets a conflict", async () => {

@@ -397,9 +397,10 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
         return outcomeOf(title, await context.counter.reportLoss({ cardId }, actor));
       case "found": {
         const pins: NewPins = { auth: pinOf(form, "auth", true)! };
-        const sign = pinOf(form, "sign", false);
+        const noSign = form.noSign === "1";
+        const sign = noSign ? undefined : pinOf(form, "sign", false);
         if (sign) pins.sign = sign;
-        return outcomeOf(title, await context.counter.cardFound({ cardId, identity: identityOf(form, true)!, pins }, actor));
+        return outcomeOf(title, await context.counter.cardFound({ cardId, identity: identityOf(form, true)!, pins, ...(noSign ? { noSign: true } : {}) }, actor));
       }
       case "return":
         return outcomeOf(title, await context.counter.returnCard({ cardId, identity: identityOf(form, true)! }, actor));

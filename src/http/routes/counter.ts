@@ -223,8 +223,8 @@ const ENDPOINTS: Endpoint[] = [
   },
   {
     method: "POST", path: "/api/counter/cards/:id/found", summary: "a lost card found: held certificates revoked, new ones issued",
-    body: body(["identity", "authPin"], { identity, authPin: pin, signPin: pin }),
-    handler: async (c, s, r) => c.counter.cardFound({ cardId: r.params.id!, identity: r.body.identity, pins: pinsOf(r.body) }, actorOf(s)),
+    body: body(["identity", "authPin"], { identity, authPin: pin, signPin: pin, noSign: { type: "boolean" } }),
+    handler: async (c, s, r) => c.counter.cardFound({ cardId: r.params.id!, identity: r.body.identity, pins: pinsOf(r.body), ...(r.body.noSign ? { noSign: true } : {}) }, actorOf(s)),
   },
   {
     method: "POST", path: "/api/counter/cards/:id/return", summary: "返納: both certificates revoked",

@@ -9,7 +9,7 @@ import { checkFourDigitPin, checkSigningPassword } from "../../rules/pin-policy.
 import { revocationsFor, type RevocationReason } from "../../rules/revocation.ts";
 import type { Cards } from "../cards.ts";
 import type { CertificateAuthorities, CertificateRecord, CertificateSummary } from "../certificate-authority.ts";
-import type { Registry } from "../registry.ts";
+import type { Registry, Resident } from "../registry.ts";
 import { applyRevocation } from "../revocation.ts";
 import { ServiceError } from "../errors.ts";
 import { inputErrorAs } from "../input-errors.ts";
@@ -168,9 +168,14 @@ export class CounterProcedures {
     return this.run("new-issuance", input.cardId, input.identity, actor, via, async (ctx) => {
       const types = order(input.types ?? ["auth", "sign"]);
       const current = await this.currentOnCard(input.cardId);
+      const held = new Set((await this.heldOnCard(input.cardId)).map((c) => c.type));
       for (const type of types) {
         if (current.has(type)) {
           throw new ServiceError("refused", `有効な${label(type)}があります（更新は有効期限の3か月前から）/ the card already holds a valid ${type} certificate`, "types", { reason: "already-valid" });
+        }
+        // A held certificate is never lifted: the card-found procedure revokes it and issues the new one.
+        if (held.has(type)) {
+          throw new ServiceError("refused", `${label(type)}が一時保留中です。「紛失カードの発見」の手続きをしてください / the card's ${type} certificate is on hold: use the card-found procedure`, "types", { reason: "on-hold" });
         }
       }
       await this.loadCertificates(ctx, types, input.pins, { renewal: false, replacing: new Map() });
@@ -207,23 +212,26 @@ export class CounterProcedures {
 
   /**
    * A lost card found again: the hold is never lifted — the held certificates are revoked
-   * (keyCompromise) and new ones issued; the card's suspension is lifted.
+   * (keyCompromise) and new ones issued; the card's suspension is lifted. A new signing
+   * certificate comes unless the resident declines it (noSign) or is no longer eligible.
    */
-  cardFound(input: { cardId: string; pins: NewPins; identity: IdentityCheck }, actor: Actor) {
+  cardFound(input: { cardId: string; pins: NewPins; noSign?: boolean; identity: IdentityCheck }, actor: Actor) {
     return this.run("card-found", input.cardId, input.identity, actor, undefined, async (ctx) => {
       const card = await this.cards.get(input.cardId);
       // A card whose suspension was already lifted may still hold certificates on hold.
       if (card.status !== "suspended" && (await this.heldOnCard(input.cardId)).length === 0) {
         throw new ServiceError("refused", "このカードは一時停止されていません / this card was not reported lost", "card", { reason: "not-suspended" });
       }
-      const held: CaType[] = [];
-      for (const type of ["auth", "sign"] as const) {
-        if ((await this.revokeOnCard(ctx, type, "keyCompromise", ["hold"])) > 0) held.push(type);
-      }
-      await this.setSuspended(input.cardId, false);
+      // Everything is checked before the held certificates are revoked: a refusal leaves the
+      // card as it was, to be tried again (the revocation cannot be undone).
       const resident = await this.registry.get(card.residentId);
       const eligibleForSign = signingEligibility({ birth: resident.birth, on: japanDateOf(this.clock()), guardianship: resident.guardianship }).eligible;
-      const types = held.filter((t) => t === "auth" || (eligibleForSign && input.pins.sign));
+      const held = await this.heldOnCard(input.cardId);
+      if (input.noSign && input.pins.sign !== undefined) throw new ServiceError("invalid-input", "sign-pin: not with noSign", "sign-pin");
+      const types = order(held.map((c) => c.type)).filter((t) => t === "auth" || (eligibleForSign && !input.noSign));
+      this.checkedPins(resident, types, input.pins, false);
+      for (const type of ["auth", "sign"] as const) await this.revokeOnCard(ctx, type, "keyCompromise", ["hold"]);
+      await this.setSuspended(input.cardId, false);
       if (types.length > 0) await this.loadCertificates(ctx, types, input.pins, { renewal: false, replacing: new Map() });
     });
   }
@@ -327,15 +335,18 @@ export class CounterProcedures {
       const withCertificates = true; // the authentication certificate always comes with the new card
       ctx.fee = reissueFee({ reason: input.reason, causedByHolder: input.causedByHolder, ...(input.policeReportNumber ? { policeReportNumber: input.policeReportNumber } : {}), oldCardExpires: old.expires, today, withCertificates }, this.fees);
       ctx.detail.reissue = { reason: input.reason, causedByHolder: input.causedByHolder, policeReportNumber: input.policeReportNumber ?? null };
-      const revokeReason: RevocationReason = input.reason === "loss" || input.reason === "theft" ? "keyCompromise" : "cessationOfOperation";
-      for (const type of ["auth", "sign"] as const) await this.revokeOnCard(ctx, type, revokeReason, ["valid", "hold"]);
-      const card = await this.cards.issue({
+      const request = {
         residentId: old.residentId,
         authPin: input.authPin,
         ...(input.signPin !== undefined ? { signPin: input.signPin } : {}),
         ...(input.noSign ? { noSign: true } : {}),
         actor,
-      });
+      };
+      // Checked before the old card's certificates are revoked: a refused request leaves them as they were.
+      await this.cards.checkIssueRequest(request);
+      const revokeReason: RevocationReason = input.reason === "loss" || input.reason === "theft" ? "keyCompromise" : "cessationOfOperation";
+      for (const type of ["auth", "sign"] as const) await this.revokeOnCard(ctx, type, revokeReason, ["valid", "hold"]);
+      const card = await this.cards.issue(request);
       ctx.issued.push(...card.certificates);
       await this.db.transaction().execute(async (trx) => {
         await trx.updateTable("cards").set({ replaces_card_id: old.id }).where("id", "=", card.id).execute();
@@ -743,7 +754,30 @@ export class CounterProcedures {
     return rows.map((r) => ({ type: r.ca_type, serialHex: r.serial_hex }));
   }
 
-  /** The valid certificates on this card (not expired today), by type. */
+  /**
+   * The new PINs for the certificates about to be loaded, each checked, and the signing
+   * certificate's eligibility: throws naming the first problem, before anything is done.
+   * A renewal may keep the PINs it has.
+   */
+  private checkedPins(resident: Resident, types: readonly CaType[], pins: NewPins, renewal: boolean): Map<CaType, string | undefined> {
+    const today = japanDateOf(this.clock());
+    const checked = new Map<CaType, string | undefined>();
+    for (const type of types) {
+      if (type === "sign") {
+        const eligibility = signingEligibility({ birth: resident.birth, on: today, guardianship: resident.guardianship });
+        if (!eligibility.eligible) {
+          throw new ServiceError("not-eligible", eligibility.reason === "under-15" ? "15歳未満の方には署名用電子証明書を発行できません / no signing certificate under 15" : "成年被後見人の方には署名用電子証明書を発行できません / no signing certificate for adults under guardianship", "types", { reason: eligibility.reason });
+        }
+      }
+      const pin = pins[type];
+      if (!renewal && pin === undefined) {
+        throw new ServiceError("invalid-input", `${label(type)}の暗証番号を入力してください / ${type}-pin: the resident sets the PIN on the terminal`, `${type}-pin`);
+      }
+      checked.set(type, pin === undefined ? undefined : checkPin(type, pin, `${type}-pin`));
+    }
+    return checked;
+  }
+
   /**
    * A PIN belongs to a certificate's key: a card with no valid certificate of that type (declined,
    * under 15, expired or revoked) has no PIN to initialise, as at the kiosk; new issuance sets one.
@@ -758,6 +792,7 @@ export class CounterProcedures {
     );
   }
 
+  /** The valid certificates on this card (not expired today), by type. */
   private async currentOnCard(cardId: string): Promise<Map<CaType, CertificateSummary>> {
     const card = await this.cards.get(cardId);
     const today = japanDateOf(this.clock());
@@ -775,19 +810,7 @@ export class CounterProcedures {
   private async loadCertificates(ctx: RunContext, types: CaType[], pins: NewPins, mode: { renewal: boolean; replacing: Map<CaType, CertificateSummary> }) {
     const card = await this.cards.get(ctx.cardId);
     const resident = await this.registry.get(card.residentId);
-    const today = japanDateOf(this.clock());
-    const checked = new Map<CaType, string | undefined>();
-    for (const type of types) {
-      if (type === "sign") {
-        const eligibility = signingEligibility({ birth: resident.birth, on: today, guardianship: resident.guardianship });
-        if (!eligibility.eligible) {
-          throw new ServiceError("not-eligible", eligibility.reason === "under-15" ? "15歳未満の方には署名用電子証明書を発行できません / no signing certificate under 15" : "成年被後見人の方には署名用電子証明書を発行できません / no signing certificate for adults under guardianship", "types", { reason: eligibility.reason });
-        }
-      }
-      const pin = pins[type];
-      if (!mode.renewal && pin === undefined) throw new ServiceError("invalid-input", `${type}-pin: the resident sets the PIN on the terminal`, `${type}-pin`);
-      checked.set(type, pin === undefined ? undefined : checkPin(type, pin, `${type}-pin`));
-    }
+    const checked = this.checkedPins(resident, types, pins, mode.renewal);
     await this.cards.withCounterSession(ctx.cardId, async (session) => {
       for (const type of types) {
         const publicKey = await session.generateKeyPair(type);

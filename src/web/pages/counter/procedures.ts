@@ -193,7 +193,8 @@ ${pinPad(v, { pins: ["new"], required: true, problem: p })}`;
     }
     case "found":
       return html`${idf(true)}
-${pinPad(v, { pins: ["auth", "sign"], required: false, problem: p, hint: t("新しく発行する電子証明書の暗証番号です。利用者証明用は必須、署名用は発行する場合だけ入力します。表示も記録もされません。", "PINs for the new certificates: the authentication PIN is required, the signing password only if one is issued. Never shown or recorded.") })}`;
+${pinPad(v, { pins: ["auth", "sign"], required: false, problem: p, hint: t("新しく発行する電子証明書の暗証番号です。利用者証明用は必須、署名用は不要なら空欄にして下のチェックを入れます。表示も記録もされません。", "PINs for the new certificates: the authentication PIN is required; leave the signing password empty and tick the box below if no new signing certificate is wanted. Never shown or recorded.") })}
+${checkbox("no-sign", "noSign", t("署名用電子証明書を発行しない", "No new signing certificate"), s.values.noSign === "1")}`;
     case "reissue": {
       const reasons = [
         { value: "loss", ja: "紛失", en: "Loss" },
