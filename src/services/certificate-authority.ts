@@ -200,8 +200,8 @@ export class CertificateAuthorities {
         // certificate the holder's current authentication certificate, which caps it.
         const [resident, authExpiry] = await Promise.all([
           this.registry.get(request.residentId),
-          request.type === "sign" ? this.currentExpiry(this.db, "auth", request.residentId, japanDateOf(now)) : undefined,
-          request.renewal ? this.checkRenewable(request.type, request.residentId, japanDateOf(now)) : undefined,
+          request.type === "sign" ? this.currentExpiry(this.db, "auth", request.residentId, japanDateOf(now), request.cardId) : undefined,
+          request.renewal ? this.checkRenewable(request.type, request.residentId, japanDateOf(now), request.cardId) : undefined,
         ]);
         if (request.municipality !== undefined && resident.municipality.code !== request.municipality) {
           throw new ServiceError("not-found", `no resident ${request.residentId} in municipality ${request.municipality}`, "residentId");
@@ -322,8 +322,8 @@ export class CertificateAuthorities {
    * certificate of that type whose renewal window is open (from three months before its expiry):
    * a client's word alone does not lengthen a certificate.
    */
-  private async checkRenewable(type: CaType, residentId: string, today: JapanDate): Promise<void> {
-    const current = await this.currentExpiry(this.db, type, residentId, today);
+  private async checkRenewable(type: CaType, residentId: string, today: JapanDate, cardId: string | undefined): Promise<void> {
+    const current = await this.currentExpiry(this.db, type, residentId, today, cardId);
     if (current === undefined) {
       throw new ServiceError("not-eligible", `renewal: 更新する有効な証明書がありません / the resident holds no valid ${type} certificate to renew`, "renewal", { reason: "nothing-to-renew" });
     }
@@ -334,18 +334,22 @@ export class CertificateAuthorities {
 
   /**
    * The latest expiry among the holder's valid, unexpired certificates of `type`: the
-   * authentication certificate's caps a signing certificate, and a renewal needs one.
+   * authentication certificate's caps a signing certificate, and a renewal needs one. For a
+   * certificate going on a card, only that card's count: the signing certificate ends with the
+   * authentication certificate beside it, not with one the holder has elsewhere.
    */
-  private async currentExpiry(db: Kysely<Database>, type: CaType, residentId: string, today: JapanDate): Promise<JapanDate | undefined> {
+  private async currentExpiry(db: Kysely<Database>, type: CaType, residentId: string, today: JapanDate, cardId?: string): Promise<JapanDate | undefined> {
     // Status is filtered here, not in SQL: given `status = ?`, SQLite's planner walks the
     // (status, expires) index — every valid certificate of the store — instead of this resident's few.
     const rows = await db
       .selectFrom("certificates")
-      .select(["expires", "status"])
+      .select(["expires", "status", "card_id"])
       .where("resident_id", "=", residentId)
       .where("ca_type", "=", type)
       .execute();
-    const current = rows.filter((r) => r.status === "valid" && compareJapanDates(r.expires, today) >= 0).map((r) => r.expires);
+    const current = rows
+      .filter((r) => r.status === "valid" && compareJapanDates(r.expires, today) >= 0 && (cardId === undefined || r.card_id === cardId))
+      .map((r) => r.expires);
     return current.sort(compareJapanDates).at(-1);
   }
 

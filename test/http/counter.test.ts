@@ -2,6 +2,7 @@
 // procedures end to end against in-process cards, with the rules' edge cases.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 import { buildApp } from "../../src/http/app.ts";
 import { JpkiClient } from "../../src/client/jpki-client.ts";
 import { backends, openTestContext, type TestContext } from "../helpers/context.ts";
@@ -212,6 +213,23 @@ for (const backend of backends()) {
       assert.deepEqual(found.body.issued.map((x: any) => x.type), ["auth"]);
       const live = (await t.context.ca.certificatesOf(r.body.id)).filter((c) => c.status === "valid" || c.status === "hold");
       assert.deepEqual(live.map((c) => c.type), ["auth"], "one valid authentication certificate, nothing held, no signing certificate");
+    });
+
+    test("a signing certificate on a card ends with the authentication certificate on that card, not one the holder has elsewhere", async () => {
+      await at("2026-11-25T03:00:00Z");
+      const r = await call("POST", "/api/counter/residents", { name: "町田 九郎", birth: "1990-01-02", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+      const card = await call("POST", "/api/counter/cards", { residentId: r.body.id, authPin: "1111", signPin: "CAP001" });
+      assert.deepEqual(card.body.certificates.map((c: any) => c.expires), ["2031-01-02", "2031-01-02"]);
+      await at("2027-01-03T01:00:00Z"); // past the birthday: an authentication certificate issued now runs a year longer
+      const elsewhere = await t.context.ca.issue({ type: "auth", residentId: r.body.id, subjectPublicKey: generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey });
+      assert.equal(elsewhere.expires, "2032-01-02");
+      await at("2027-02-01T03:00:00Z");
+      const moved = await call("POST", `/api/counter/residents/${r.body.id}/change`, { address: "東京都町田市中町１－１" });
+      assert.equal(moved.status, 200, JSON.stringify(moved.body));
+      const fresh = await call("POST", `/api/counter/cards/${card.body.id}/new-issuance`, { identity: ID, types: ["sign"], signPin: "CAP002" });
+      assert.equal(fresh.status, 200, JSON.stringify(fresh.body));
+      assert.equal(fresh.body.issued[0].expires, "2031-01-02", "capped by the card's authentication certificate");
+      await at("2026-11-25T03:00:00Z"); // the day the tests below start from
     });
 
     test("two clerks renewing the same card at once: one wins, the other gets a conflict", async () => {
