@@ -9,7 +9,7 @@ import { IssuerSession } from "../client/issuer.ts";
 import { cardValidity } from "../rules/validity.ts";
 import { signingEligibility } from "../rules/eligibility.ts";
 import { checkFourDigitPin, checkSigningPassword } from "../rules/pin-policy.ts";
-import { japanDateOf, type JapanDate } from "../rules/japan-date.ts";
+import { compareJapanDates, japanDateOf, type JapanDate } from "../rules/japan-date.ts";
 import { isValidMyNumber, randomMyNumber } from "../profile/my-number.ts";
 import type { CertificateAuthorities, CertificateRecord } from "./certificate-authority.ts";
 import type { Registry, Resident } from "./registry.ts";
@@ -39,7 +39,23 @@ export interface CardIssueRequest {
   myNumber?: string;
   /** The counter terminal doing it (default: the data directory's default counter terminal). */
   terminalId?: string;
+  /** The card this one replaces (再交付): it may still be in use while its successor is made. */
+  replaces?: string;
   actor?: Actor;
+}
+
+/** A card the resident holds today (being made, in use or suspended, not expired), other than `except`. */
+export function heldCard<C extends Pick<CardTable, "id" | "status" | "expires">>(cards: readonly C[], today: JapanDate, except?: string): C | undefined {
+  return cards.find((c) => c.id !== except && ["producing", "active", "suspended"].includes(c.status) && compareJapanDates(c.expires, today) >= 0);
+}
+
+export function cardHeldError(cardId: string): ServiceError {
+  return new ServiceError(
+    "conflict",
+    `有効なカード（${cardId}）があります。紛失・破損の場合は再交付の手続きをしてください / the resident already holds card ${cardId}: use reissue for a lost or damaged card`,
+    "residentId",
+    { reason: "card-held" },
+  );
 }
 
 export interface Card {
@@ -136,19 +152,28 @@ export class Cards {
     const id = newId("C");
     const now = this.clock();
     const actor = request.actor ?? CLI_OPERATOR;
-    await this.db
-      .insertInto("cards")
-      .values({
-        id,
-        resident_id: resident.id,
-        status: "producing",
-        produced_date: today,
-        expires,
-        handed_over_date: null,
-        created_at: now.toISOString(),
-        updated_at: now.toISOString(),
-      })
-      .execute();
+    await this.db.transaction().execute(async (trx) => {
+      // The resident's row is written first, so card applications for one resident take turns
+      // (a row lock on PostgreSQL, across nodes; SQLite's write lock, across processes): the
+      // check below then sees any card another clerk's application has just made.
+      await trx.updateTable("residents").set((eb) => ({ id: eb.ref("id") })).where("id", "=", resident.id).execute();
+      const cards = await trx.selectFrom("cards").select(["id", "status", "expires"]).where("resident_id", "=", resident.id).execute();
+      const held = heldCard(cards, today, request.replaces);
+      if (held) throw cardHeldError(held.id);
+      await trx
+        .insertInto("cards")
+        .values({
+          id,
+          resident_id: resident.id,
+          status: "producing",
+          produced_date: today,
+          expires,
+          handed_over_date: null,
+          created_at: now.toISOString(),
+          updated_at: now.toISOString(),
+        })
+        .execute();
+    });
 
     const certificates: CertificateRecord[] = [];
     try {

@@ -232,6 +232,18 @@ for (const backend of backends()) {
       await at("2026-11-25T03:00:00Z"); // the day the tests below start from
     });
 
+    test("four clerks producing a card for one resident at once: one card, the others refused card-held", async () => {
+      const r = await call("POST", "/api/counter/residents", { name: "町田 十郎", birth: "1985-05-05", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+      // Straight to the service, so that the four checks fall between each other's (HTTP spreads them out).
+      const clerk = { actor: "staff:tanaka", office: "machida-mnc" };
+      const answers = await Promise.allSettled([1, 2, 3, 4].map(() => t.context.counter.produceCard({ residentId: r.body.id, authPin: "1111", signPin: "RACE02" }, clerk)));
+      assert.equal(answers.filter((a) => a.status === "fulfilled").length, 1, JSON.stringify(answers.map((a) => (a.status === "rejected" ? String(a.reason) : a.value.id))));
+      assert.ok(answers.every((a) => a.status === "fulfilled" || (a.reason as { reason?: string }).reason === "card-held"));
+      const cards = await t.context.store.db.selectFrom("cards").select("status").where("resident_id", "=", r.body.id).execute();
+      assert.deepEqual(cards.map((c) => c.status), ["active"]);
+      assert.equal((await t.context.ca.certificatesOf(r.body.id)).length, 2);
+    });
+
     test("two clerks renewing the same card at once: one wins, the other gets a conflict", async () => {
       const r = await call("POST", "/api/counter/residents", { name: "町田 四郎", birth: "1960-12-01", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
       const card = await call("POST", "/api/counter/cards", { residentId: r.body.id, authPin: "1111", signPin: "RACE01" });

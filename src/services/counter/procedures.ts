@@ -7,7 +7,7 @@ import { isRenewalWindowOpen, renewalFrom } from "../../rules/validity.ts";
 import { signingEligibility } from "../../rules/eligibility.ts";
 import { checkFourDigitPin, checkSigningPassword } from "../../rules/pin-policy.ts";
 import { revocationsFor, type RevocationReason } from "../../rules/revocation.ts";
-import type { Cards } from "../cards.ts";
+import { cardHeldError, heldCard, type Cards } from "../cards.ts";
 import type { CertificateAuthorities, CertificateRecord, CertificateSummary } from "../certificate-authority.ts";
 import type { Registry, Resident } from "../registry.ts";
 import { applyRevocation } from "../revocation.ts";
@@ -285,10 +285,9 @@ export class CounterProcedures {
     const resident = await this.registry.get(request.residentId);
     const today = japanDateOf(this.clock());
     const previous = await this.db.selectFrom("cards").select(["id", "status", "expires"]).where("resident_id", "=", resident.id).execute();
-    const current = previous.find((c) => ["producing", "active", "suspended"].includes(c.status) && compareJapanDates(c.expires, today) >= 0);
-    if (current) {
-      throw new ServiceError("conflict", `有効なカード（${current.id}）があります。紛失・破損の場合は再交付の手続きをしてください / the resident already holds card ${current.id}: use reissue for a lost or damaged card`, "residentId", { reason: "card-held" });
-    }
+    // Checked again where the card is made, atomically (Cards.issue): this early refusal opens no application.
+    const current = heldCard(previous, today);
+    if (current) throw cardHeldError(current.id);
     const fee = freeFee(previous.length === 0 ? "first-issuance" : "new-card");
     const id = await this.openApplication("card-issuance", resident.id, null, actor, { identity: null });
     let card: Awaited<ReturnType<Cards["issue"]>>;
@@ -337,6 +336,7 @@ export class CounterProcedures {
       ctx.detail.reissue = { reason: input.reason, causedByHolder: input.causedByHolder, policeReportNumber: input.policeReportNumber ?? null };
       const request = {
         residentId: old.residentId,
+        replaces: old.id,
         authPin: input.authPin,
         ...(input.signPin !== undefined ? { signPin: input.signPin } : {}),
         ...(input.noSign ? { noSign: true } : {}),
