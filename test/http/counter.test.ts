@@ -244,6 +244,72 @@ for (const backend of backends()) {
       assert.equal((await t.context.ca.certificatesOf(r.body.id)).length, 2);
     });
 
+    test("a renewal cut off midway is put in step by the next procedure on the card", async () => {
+      await at("2026-11-25T03:00:00Z");
+      const r = await call("POST", "/api/counter/residents", { name: "町田 十一郎", birth: "1961-01-15", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+      const card = await call("POST", "/api/counter/cards", { residentId: r.body.id, authPin: "1111", signPin: "CUT001" });
+      const [oldAuth, oldSign] = card.body.certificates;
+      assert.equal(oldAuth.expires, "2031-01-15");
+      await at("2030-11-01T03:00:00Z"); // inside the renewal window
+      // What a process killed midway leaves (the steps of loadCertificates, stopped): an application
+      // in progress; for auth a new key, its certificate recorded but not written to the chip; for
+      // sign a new key only.
+      const created = new Date().toISOString();
+      await t.context.store.db
+        .insertInto("applications")
+        .values({ id: "A-CUT0000001", kind: "renewal", resident_id: r.body.id, card_id: card.body.id, office_id: "machida-mnc", state: "in-progress", detail: "{}", fee_yen: 0, created_by: "staff:tanaka", created_at: "2030-11-01T02:59:00.000Z", updated_at: created })
+        .execute();
+      const newAuth = await t.context.cards.withCounterSession(card.body.id, async (session) => {
+        const key = await session.generateKeyPair("auth");
+        await session.generateKeyPair("sign");
+        return t.context.ca.issue({ type: "auth", residentId: r.body.id, subjectPublicKey: key, cardId: card.body.id, renewal: true });
+      });
+      const retried = await call("POST", `/api/counter/cards/${card.body.id}/renewal`, { identity: ID, types: ["auth"] });
+      // The renewal itself is now done: the recorded certificate is on the chip.
+      assert.equal(retried.body.error?.reason, "outside-renewal-window", JSON.stringify(retried.body));
+      await t.context.cards.withReader(card.body.id, async (reader) => {
+        assert.equal(Buffer.from(await new JpkiClient(reader).readCertificate("auth")).toString("hex"), Buffer.from(newAuth.der).toString("hex"));
+      });
+      const status = async (type: "auth" | "sign", serial: string) => {
+        const c = await t.context.ca.certificate(type, serial);
+        return `${c.status}:${c.revocationReason}`;
+      };
+      assert.equal(await status("auth", oldAuth.serialHex), "revoked:superseded", "its key is gone from the chip");
+      assert.equal(await status("auth", newAuth.serialHex), "valid:null");
+      assert.equal(await status("sign", oldSign.serialHex), "revoked:superseded", "its key is gone from the chip");
+      const application = await t.context.store.db.selectFrom("applications").select(["state", "detail"]).where("id", "=", "A-CUT0000001").executeTakeFirstOrThrow();
+      assert.equal(application.state, "failed");
+      assert.deepEqual(JSON.parse(application.detail).recovery.written, [{ type: "auth", serialHex: newAuth.serialHex }]);
+      // The signing certificate is issued anew, free.
+      const sign = await call("POST", `/api/counter/cards/${card.body.id}/new-issuance`, { identity: ID, types: ["sign"], signPin: "CUT002" });
+      assert.equal(sign.status, 200, JSON.stringify(sign.body));
+      await at("2026-11-25T03:00:00Z"); // the day the tests below start from
+    });
+
+    test("a renewal that fails after making a key on the chip puts card and store in step at once", async () => {
+      await at("2026-11-25T03:00:00Z");
+      const r = await call("POST", "/api/counter/residents", { name: "町田 十二郎", birth: "1961-02-15", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+      const card = await call("POST", "/api/counter/cards", { residentId: r.body.id, authPin: "1111", signPin: "CUT003" });
+      const oldAuth = card.body.certificates[0];
+      await at("2030-12-01T03:00:00Z");
+      const ca = t.context.ca;
+      const issue = ca.issue;
+      ca.issue = async () => {
+        throw new Error("the store went away"); // after the key was made on the chip
+      };
+      let failed;
+      try {
+        failed = await call("POST", `/api/counter/cards/${card.body.id}/renewal`, { identity: ID, types: ["auth"] });
+      } finally {
+        ca.issue = issue;
+      }
+      assert.equal(failed.status, 500);
+      assert.equal((await ca.certificate("auth", oldAuth.serialHex)).revocationReason, "superseded", "its key was replaced on the chip");
+      const again = await call("POST", `/api/counter/cards/${card.body.id}/new-issuance`, { identity: ID, types: ["auth"], authPin: "2222" });
+      assert.equal(again.status, 200, JSON.stringify(again.body));
+      await at("2026-11-25T03:00:00Z");
+    });
+
     test("two clerks renewing the same card at once: one wins, the other gets a conflict", async () => {
       const r = await call("POST", "/api/counter/residents", { name: "町田 四郎", birth: "1960-12-01", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
       const card = await call("POST", "/api/counter/cards", { residentId: r.body.id, authPin: "1111", signPin: "RACE01" });

@@ -8,6 +8,7 @@ import { signingEligibility } from "../../rules/eligibility.ts";
 import { checkFourDigitPin, checkSigningPassword } from "../../rules/pin-policy.ts";
 import { revocationsFor, type RevocationReason } from "../../rules/revocation.ts";
 import { cardHeldError, heldCard, type Cards } from "../cards.ts";
+import { recoverInterrupted } from "./interrupted.ts";
 import type { CertificateAuthorities, CertificateRecord, CertificateSummary } from "../certificate-authority.ts";
 import type { Registry, Resident } from "../registry.ts";
 import { applyRevocation } from "../revocation.ts";
@@ -629,6 +630,13 @@ export class CounterProcedures {
       throw new ServiceError("refused", `住民登録がありません（${resident.status}）/ resident is ${resident.status}`, "card", { reason: "not-registered" });
     }
     const release = await this.cards.claim(cardId, kind);
+    try {
+      // Holding the claim, no live procedure is under way on this card: one left in progress was cut off.
+      await recoverInterrupted({ db: this.db, cards: this.cards, ca: this.ca, clock: this.clock }, { id: cardId, residentId: resident.id }, actor);
+    } catch (error) {
+      await release();
+      throw error;
+    }
     const now = this.clock();
     const detail: Record<string, unknown> = { identity: identityChecked, ...(via ? { proxy: via.proxy, proxyVisit: japanDateOf(now) } : {}) };
     let id: string;
@@ -652,6 +660,11 @@ export class CounterProcedures {
       await body(ctx);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      if (ctx.chipChanged) {
+        // Keys were made on the chip: put card and store in step now, as after a crash (interrupted.ts).
+        const recovery = await recoverInterrupted({ db: this.db, cards: this.cards, ca: this.ca, clock: this.clock }, { id: cardId, residentId: resident.id }, actor).catch(() => undefined);
+        if (recovery) ctx.detail.recovery = recovery;
+      }
       // A proxy's visit that changed nothing (a PIN of the wrong form, a window not yet open) leaves the application waiting.
       const untouched = via && ctx.issued.length === 0 && ctx.revoked.length === 0 && ctx.newCardId === undefined;
       await this.finish(ctx, kind, untouched ? "awaiting-proxy" : "failed", { error: message });
@@ -813,6 +826,7 @@ export class CounterProcedures {
     const checked = this.checkedPins(resident, types, pins, mode.renewal);
     await this.cards.withCounterSession(ctx.cardId, async (session) => {
       for (const type of types) {
+        ctx.chipChanged = true;
         const publicKey = await session.generateKeyPair(type);
         const record = await this.ca.issue({ type, residentId: resident.id, subjectPublicKey: publicKey, cardId: ctx.cardId, cardExpiry: card.expires, renewal: mode.renewal, actor: ctx.actor });
         ctx.issued.push(record);
@@ -856,6 +870,8 @@ export class CounterProcedures {
 
 interface RunContext {
   applicationId: string;
+  /** Set before a key is made on the chip: a failure after it leaves card and store to be put in step. */
+  chipChanged?: boolean;
   cardId: string;
   residentId: string;
   actor: Actor;
