@@ -41,6 +41,8 @@ export interface CardIssueRequest {
   terminalId?: string;
   /** The card this one replaces (再交付): it may still be in use while its successor is made. */
   replaces?: string;
+  /** The counter application making the card: it names the card from the start, so a cut-off production can be closed. */
+  applicationId?: string;
   actor?: Actor;
 }
 
@@ -48,6 +50,9 @@ export interface CardIssueRequest {
 export function heldCard<C extends Pick<CardTable, "id" | "status" | "expires">>(cards: readonly C[], today: JapanDate, except?: string): C | undefined {
   return cards.find((c) => c.id !== except && ["producing", "active", "suspended"].includes(c.status) && compareJapanDates(c.expires, today) >= 0);
 }
+
+/** How long a procedure or a production holds a card (a claim): far longer than either takes. */
+const CLAIM_MS = 120_000;
 
 export function cardHeldError(cardId: string): ServiceError {
   return new ServiceError(
@@ -171,8 +176,12 @@ export class Cards {
           handed_over_date: null,
           created_at: now.toISOString(),
           updated_at: now.toISOString(),
+          // Claimed while it is made: one still producing after the claim ran out was cut off (spoilAbandoned).
+          busy_until: new Date(now.getTime() + CLAIM_MS).toISOString(),
+          busy_with: "production",
         })
         .execute();
+      if (request.applicationId) await trx.updateTable("applications").set({ card_id: id }).where("id", "=", request.applicationId).execute();
     });
 
     const certificates: CertificateRecord[] = [];
@@ -216,7 +225,7 @@ export class Cards {
       await this.db.transaction().execute(async (trx) => {
         await trx
           .updateTable("cards")
-          .set({ status: "active", pins_pending: deferred ? 1 : null, updated_at: this.clock().toISOString() })
+          .set({ status: "active", pins_pending: deferred ? 1 : null, busy_until: null, busy_with: null, updated_at: this.clock().toISOString() })
           .where("id", "=", id)
           .execute();
         await appendAudit(
@@ -264,12 +273,12 @@ export class Cards {
    * A card whose production failed is spoiled, and certificates already issued for it are
    * revoked with reason unspecified — J-LIS's meaning: destroyed before delivery (交付前に破棄).
    */
-  private async spoil(id: string, certificates: CertificateRecord[], actor: Actor): Promise<void> {
+  private async spoil(id: string, certificates: readonly Pick<CertificateRecord, "type" | "serialHex">[], actor: Actor): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       for (const c of certificates) {
         await applyRevocation(trx, { type: c.type, serialHex: c.serialHex, reason: "unspecified", at: this.clock(), by: "operator" });
       }
-      await trx.updateTable("cards").set({ status: "spoiled", updated_at: this.clock().toISOString() }).where("id", "=", id).execute();
+      await trx.updateTable("cards").set({ status: "spoiled", busy_until: null, busy_with: null, updated_at: this.clock().toISOString() }).where("id", "=", id).execute();
       await appendAudit(trx, actor, { action: "card.spoil", subject: id, after: { revoked: certificates.map((c) => c.serialHex) } }, this.clock());
     });
   }
@@ -327,9 +336,46 @@ export class Cards {
    * Claim a card for one procedure, so two clerks cannot run conflicting procedures on it at
    * once: the loser gets a conflict and nothing is done. The claim expires by itself.
    */
+  /**
+   * Cards of this resident whose production was cut off (the process killed midway): still
+   * `producing` after their claim ran out. Each is spoiled — its certificates revoked as
+   * unspecified (never delivered), as when production fails in process — and its application
+   * closed as failed; without this the resident was refused every new card (card-held).
+   * Returns the ids spoiled.
+   */
+  async spoilAbandoned(residentId: string, actor: Actor): Promise<string[]> {
+    const now = this.clock().toISOString();
+    const stale = await this.db
+      .selectFrom("cards")
+      .select("id")
+      .where("resident_id", "=", residentId)
+      .where("status", "=", "producing")
+      .where((eb) => eb.or([eb("busy_until", "is", null), eb("busy_until", "<", now)]))
+      .execute();
+    const spoiled: string[] = [];
+    for (const { id } of stale) {
+      const release = await this.claim(id, "recovery").catch(() => undefined); // taken meanwhile: not ours to judge
+      if (!release) continue;
+      try {
+        const certificates = (await this.ca.certificatesOf(residentId)).filter((c) => c.cardId === id && c.status !== "revoked");
+        await this.spoil(id, certificates, actor);
+        await this.db
+          .updateTable("applications")
+          .set({ state: "failed", updated_at: this.clock().toISOString() })
+          .where("card_id", "=", id)
+          .where("state", "=", "in-progress")
+          .execute();
+        spoiled.push(id);
+      } finally {
+        await release();
+      }
+    }
+    return spoiled;
+  }
+
   async claim(id: string, what: string): Promise<() => Promise<void>> {
     const now = this.clock();
-    const until = new Date(now.getTime() + 120_000).toISOString();
+    const until = new Date(now.getTime() + CLAIM_MS).toISOString();
     const taken = await this.db
       .updateTable("cards")
       .set({ busy_until: until, busy_with: what })

@@ -310,6 +310,34 @@ for (const backend of backends()) {
       await at("2026-11-25T03:00:00Z");
     });
 
+    test("a card production cut off midway is spoiled once its claim runs out, and the resident gets a new card", async () => {
+      await at("2026-11-25T03:00:00Z");
+      const r = await call("POST", "/api/counter/residents", { name: "町田 十三郎", birth: "1977-03-03", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+      // What a process killed during production leaves: the card producing and claimed, its
+      // application in progress naming it, its authentication certificate recorded.
+      const claimedUntil = new Date(Date.parse("2026-11-25T03:00:00Z") + 120_000).toISOString();
+      await t.context.store.db
+        .insertInto("cards")
+        .values({ id: "C-CUT0000001", resident_id: r.body.id, status: "producing", produced_date: "2026-11-25", expires: "2036-03-03", handed_over_date: null, created_at: "2026-11-25T03:00:00.000Z", updated_at: "2026-11-25T03:00:00.000Z", busy_until: claimedUntil, busy_with: "production" })
+        .execute();
+      await t.context.store.db
+        .insertInto("applications")
+        .values({ id: "A-CUT0000002", kind: "card-issuance", resident_id: r.body.id, card_id: "C-CUT0000001", office_id: "machida-mnc", state: "in-progress", detail: "{}", fee_yen: 0, created_by: "staff:tanaka", created_at: "2026-11-25T03:00:00.000Z", updated_at: "2026-11-25T03:00:00.000Z" })
+        .execute();
+      const orphan = await t.context.ca.issue({ type: "auth", residentId: r.body.id, subjectPublicKey: generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey, cardId: "C-CUT0000001" });
+      // While the claim lasts it may still be in production (on another node, say): the resident holds it.
+      const early = await call("POST", "/api/counter/cards", { residentId: r.body.id, authPin: "1111", signPin: "CUT004" });
+      assert.equal(early.body.error?.reason, "card-held", JSON.stringify(early.body));
+      await at("2026-11-25T03:02:01Z");
+      const card = await call("POST", "/api/counter/cards", { residentId: r.body.id, authPin: "1111", signPin: "CUT004" });
+      assert.equal(card.status, 201, JSON.stringify(card.body));
+      assert.equal((await t.context.cards.get("C-CUT0000001")).status, "spoiled");
+      assert.equal((await t.context.ca.certificate("auth", orphan.serialHex)).revocationReason, "unspecified");
+      const application = await t.context.store.db.selectFrom("applications").select("state").where("id", "=", "A-CUT0000002").executeTakeFirstOrThrow();
+      assert.equal(application.state, "failed");
+      await at("2026-11-25T03:00:00Z");
+    });
+
     test("two clerks renewing the same card at once: one wins, the other gets a conflict", async () => {
       const r = await call("POST", "/api/counter/residents", { name: "町田 四郎", birth: "1960-12-01", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
       const card = await call("POST", "/api/counter/cards", { residentId: r.body.id, authPin: "1111", signPin: "RACE01" });

@@ -90,7 +90,7 @@ describe("OpenID Connect provider with card login", () => {
 
   test("the subject is stable across a renewal (a new card with new certificates)", async () => {
     const first = await login(card.id, "1234");
-    const renewed = await t.context.cards.issue({ residentId, authPin: "5678", signPin: "XYZ789" });
+    const renewed = await t.context.cards.issue({ residentId, authPin: "5678", signPin: "XYZ789", replaces: card.id }); // a reissued card
     const second = await login(renewed.id, "5678");
     assert.equal(second.claims!.sub, first.claims!.sub);
   });

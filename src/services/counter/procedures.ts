@@ -284,6 +284,7 @@ export class CounterProcedures {
    */
   async produceCard(request: Omit<CardIssueRequest, "actor">, actor: Actor) {
     const resident = await this.registry.get(request.residentId);
+    await this.cards.spoilAbandoned(resident.id, actor);
     const today = japanDateOf(this.clock());
     const previous = await this.db.selectFrom("cards").select(["id", "status", "expires"]).where("resident_id", "=", resident.id).execute();
     // Checked again where the card is made, atomically (Cards.issue): this early refusal opens no application.
@@ -293,13 +294,12 @@ export class CounterProcedures {
     const id = await this.openApplication("card-issuance", resident.id, null, actor, { identity: null });
     let card: Awaited<ReturnType<Cards["issue"]>>;
     try {
-      card = await this.cards.issue({ ...request, actor });
+      card = await this.cards.issue({ ...request, applicationId: id, actor });
     } catch (error) {
       await this.closeApplication(id, "card-issuance", actor, "failed", { error: error instanceof Error ? error.message : String(error) });
       throw error;
     }
     await this.db.transaction().execute(async (trx) => {
-      await trx.updateTable("applications").set({ card_id: card.id }).where("id", "=", id).execute();
       await appendAudit(trx, actor, { action: "notice.issuance.ready", subject: card.id, after: { resident: resident.id, application: id, producedDate: card.producedDate } }, this.clock());
     });
     await this.closeApplication(id, "card-issuance", actor, "completed", { card: card.id, issued: card.certificates.map((c) => `${c.type}:${c.serialHex}`) }, fee);
