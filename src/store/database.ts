@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase } from "kysely";
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteAdapter, SqliteDialect, SqliteDriver, type DatabaseConnection, type DialectAdapter, type Driver, type SqliteDatabase } from "kysely";
 import type { Database } from "./schema.ts";
 import { PreparedStatementPool } from "./postgres-prepared.ts";
 import { connectionLostLine, rateLimitedLog } from "./rate-limited-log.ts";
@@ -181,6 +181,28 @@ class WriteLockingSqliteDialect extends SqliteDialect {
 
   override createDriver(): Driver {
     return new WriteLockingSqliteDriver({ database: this.#database });
+  }
+
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
+}
+
+/**
+ * SQLite's DDL is transactional, but kysely's SQLite adapter says it is not, and its Migrator
+ * then runs every statement of every migration, and its own "done" record, as separate commits:
+ * a process killed midway (`kill -9`, a power cut) left a half-made migration that the next open
+ * ran again and failed on for good ("table … already exists"). Said to be transactional, the
+ * Migrator runs all pending migrations with their records in one transaction (kysely 0.28:
+ * `#runMigrations`), so a crash leaves the store as it was before and the next open does it all.
+ * That transaction is BEGIN IMMEDIATE (the driver above), and it is what makes migrating processes
+ * take turns: kysely reads which migrations are done inside it, so a second process opening a new
+ * store at the same time waits (busy_timeout) for the first to commit and then finds nothing to do.
+ * kysely's migration lock stays a no-op here, as in its own SQLite adapter: the write lock is the lock.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
   }
 }
 

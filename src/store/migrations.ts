@@ -6,6 +6,11 @@ import type { Dialect } from "./database.ts";
  * Versioned migrations, in code so they ship with the package. DDL differs by dialect
  * only in column types (blob/bytea, autoincrement/identity); each migration takes the
  * dialect and the same schema results on both.
+ *
+ * kysely runs the pending migrations and its records of them in one transaction, on SQLite as on
+ * PostgreSQL (src/store/database.ts, TransactionalDdlSqliteAdapter): a crash midway leaves the
+ * store as it was. So a migration works on the `db` it is given and opens no transaction of its
+ * own (kysely refuses one inside another).
  */
 /**
  * Data migrations that need encoding the store does not own (DER is `pki`'s job, and only
@@ -479,20 +484,17 @@ function migrations(dialect: Dialect, encoders: MigrationEncoders | undefined): 
         // (downloads, a holder's view). Both are written in the issuance's one transaction.
         // Not left to TOAST: PostgreSQL only moves values out of rows over ≈2 KB, which many
         // certificate rows are not, and SQLite has no such thing.
-        // PostgreSQL runs each migration in a transaction; kysely does not on SQLite, so this one
-        // takes its own there: a crash between the three steps must not leave a half-split store.
-        const split = async (trx: Kysely<any>) => {
-          await trx.schema
-            .createTable("certificate_der")
-            .addColumn("ca_type", "text", (c) => c.notNull())
-            .addColumn("serial_hex", "text", (c) => c.notNull())
-            .addColumn("der", sql.raw(binary), (c) => c.notNull())
-            .addPrimaryKeyConstraint("certificate_der_pk", ["ca_type", "serial_hex"])
-            .execute();
-          await sql`insert into certificate_der (ca_type, serial_hex, der) select ca_type, serial_hex, der from certificates`.execute(trx);
-          await trx.schema.alterTable("certificates").dropColumn("der").execute();
-        };
-        await (dialect === "sqlite" ? db.transaction().execute(split) : split(db));
+        // A crash between the three steps leaves no half-split store: the migrations run in a
+        // transaction on both dialects (src/store/database.ts, TransactionalDdlSqliteAdapter).
+        await db.schema
+          .createTable("certificate_der")
+          .addColumn("ca_type", "text", (c) => c.notNull())
+          .addColumn("serial_hex", "text", (c) => c.notNull())
+          .addColumn("der", sql.raw(binary), (c) => c.notNull())
+          .addPrimaryKeyConstraint("certificate_der_pk", ["ca_type", "serial_hex"])
+          .execute();
+        await sql`insert into certificate_der (ca_type, serial_hex, der) select ca_type, serial_hex, der from certificates`.execute(db);
+        await db.schema.alterTable("certificates").dropColumn("der").execute();
       },
     },
     "0017-revocation-version-bigint": {
@@ -508,14 +510,11 @@ function migrations(dialect: Dialect, encoders: MigrationEncoders | undefined): 
         // expiry, so the delete reads only the rows it removes.
         // A refused filing keeps no document, only the size and SHA-256 of what was received
         // (src/services/filings.ts); the refusals stored before lose their bodies here.
-        // One transaction on SQLite too (see 0016): a crash midway must not leave it half done.
-        const change = async (trx: Kysely<any>) => {
-          await trx.schema.createIndex("challenges_expires").on("challenges").column("expires_at").execute();
-          await trx.schema.alterTable("filings").addColumn("received_bytes", "integer").execute();
-          await trx.schema.alterTable("filings").addColumn("received_sha256", "text").execute();
-          await backfillFilingDigests(trx);
-        };
-        await (dialect === "sqlite" ? db.transaction().execute(change) : change(db));
+        // In the migrations' transaction on both dialects (see 0016): never left half done.
+        await db.schema.createIndex("challenges_expires").on("challenges").column("expires_at").execute();
+        await db.schema.alterTable("filings").addColumn("received_bytes", "integer").execute();
+        await db.schema.alterTable("filings").addColumn("received_sha256", "text").execute();
+        await backfillFilingDigests(db);
       },
     },
     "0019-oidc-payloads-expiry": {
