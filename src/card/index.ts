@@ -4,8 +4,9 @@
  * It imports nothing of the rest of OpenJPKI.
  */
 import { createPublicKey, randomBytes, type KeyObject } from "node:crypto";
-import { mkdir, open, readFile, stat } from "node:fs/promises";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { createOnce } from "./atomic-file.ts";
 import { ChipSecrets } from "./chip-crypto.ts";
 import { ChipStore, type CardSwitches, type ChipImage } from "./chip-store.ts";
 import { VirtualCard, type RuntimeOptions } from "./card.ts";
@@ -43,7 +44,8 @@ export interface ManufactureOptions extends OpenCardOptions {
 /**
  * Make a blank card: empty certificate EFs, no keys, PINs not set (they behave as
  * blocked until a counter terminal sets them). If no master key is given and the key
- * file does not exist, a fresh random key is written to it with mode 0600.
+ * file does not exist, a fresh random key is written to it with mode 0600; concurrent
+ * first manufactures all end with the same key (loadOrCreateMasterKey).
  */
 export async function manufactureCard(opts: ManufactureOptions): Promise<VirtualCard> {
   if (!/^[\x21-\x7e]{1,64}$/.test(opts.cardId)) throw new TypeError("cardId must be 1–64 printable ASCII characters");
@@ -96,24 +98,47 @@ function parseTerminalCaKey(der: Uint8Array): KeyObject {
   return key;
 }
 
+/**
+ * The master key file is written once and then never changed: every card made with a key needs
+ * that same key to open again. The key is written whole to a temporary file and linked into
+ * place (atomic-file.ts), so a reader never sees part of it and, when several processes make
+ * their first card at once, exactly one key wins and all of them use it.
+ */
 async function loadOrCreateMasterKey(path: string, create: boolean): Promise<Uint8Array> {
-  try {
-    const info = await stat(path);
-    // Like ssh with its keys: refuse a master key others can read.
-    if (info.mode & 0o077) throw new Error(`${path} must not be accessible to group or others (chmod 600)`);
-    const key = await readFile(path);
-    if (key.length !== 32) throw new Error(`${path} must hold exactly 32 bytes`);
-    return key;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT" || !create) throw e;
-  }
-  const key = randomBytes(32);
-  const fh = await open(path, "wx", 0o600);
-  try {
-    await fh.writeFile(key);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  return key;
+  const found = await readMasterKey(path);
+  if ("key" in found) return found.key;
+  if (!create) throw found.missing;
+  await createOnce(path, randomBytes(32), 0o600);
+  const created = await readMasterKey(path); // ours, or a concurrent winner's: whole either way
+  if ("key" in created) return created.key;
+  throw created.missing;
 }
+
+type MasterKeyFile = { key: Uint8Array } | { missing: Error };
+
+async function readMasterKey(path: string): Promise<MasterKeyFile> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { missing: e as Error };
+    throw e;
+  }
+  // What an older version left when it crashed between creating the file and writing the key.
+  // No card can have been made with it, but removing it here could race another process that
+  // has just put a real key in its place: the operator removes it, once.
+  if (info.size === 0) {
+    throw new Error(`${path} is empty (left by a crash before any card was made with it): delete it, and a new key is made with the next card`);
+  }
+  // Like ssh with its keys: refuse a master key others can read.
+  if (info.mode & 0o077) throw new Error(`${path} must not be accessible to group or others (chmod 600)`);
+  const key = await readFile(path);
+  if (key.length !== 32) {
+    throw new Error(
+      `${path} must hold exactly 32 bytes but holds ${key.length}: it is not replaced, since cards may need the key ` +
+        "it should hold (restore it from a backup)",
+    );
+  }
+  return { key };
+}
+

@@ -1,4 +1,6 @@
-import { writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, fchmodSync, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { withContext } from "../open-context.ts";
 import { type Command, json, oneOf, optionalString, requireString } from "../command.ts";
 
@@ -20,7 +22,7 @@ export const crl: Command = {
       if (municipality) await ctx.registry.municipality(municipality);
       return ctx.crls.build(type, municipality);
     });
-    writeFileSync(out, built.der);
+    replaceFile(out, built.der);
     const summary = {
       id: `${type}-${built.scope}-${built.crlNumber}`,
       type,
@@ -35,3 +37,53 @@ export const crl: Command = {
     io.stdout(`CRL を作成しました / wrote CRL #${summary.crlNumber} (${summary.scope}, ${summary.bytes} bytes) to ${out}\n`);
   },
 };
+
+/**
+ * Write `data` to `path` so that `path` holds either its old content or all of the new, even if
+ * the process dies or the disk fills up midway: a published CRL must never be left empty or cut
+ * short. The CRL goes to a temporary file in the same directory, is fsynced, renamed over `path`
+ * and the directory fsynced; on failure the temporary file is removed and `path` is untouched.
+ * A symbolic link is followed (its target is replaced, the link kept), the old file's mode is
+ * kept, and a path that is not a regular file (/dev/stdout, a pipe) is written directly.
+ */
+function replaceFile(path: string, data: Uint8Array): void {
+  let target = path;
+  let mode: number | undefined;
+  try {
+    target = realpathSync(path);
+    const info = statSync(target);
+    if (!info.isFile()) {
+      writeFileSync(target, data);
+      return;
+    }
+    mode = info.mode & 0o7777;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+  const dir = dirname(target);
+  const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const fd = openSync(tmp, "wx", mode ?? 0o666);
+  try {
+    try {
+      if (mode !== undefined) fchmodSync(fd, mode); // as the old file had it, whatever the umask
+      for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, target);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
+    throw e;
+  }
+  const dirFd = openSync(dir, "r");
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}

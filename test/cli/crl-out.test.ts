@@ -1,0 +1,145 @@
+// `crl --out FILE` replaces the published CRL atomically: a run that fails or dies midway leaves the
+// previous CRL whole (a killed run used to leave it empty or cut short, and `openssl crl` could not
+// load it), and a run that succeeds leaves no temporary file behind.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import fs, { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { syncBuiltinESMExports } from "node:module";
+import { tmpdir } from "node:os";
+import { join, resolve, sep } from "node:path";
+import { cli } from "../helpers/cli.ts";
+
+const env = { OPENJPKI_NOW: "2026-11-25T03:00:00Z", OPENJPKI_CA_PASSPHRASE: "cli-test-passphrase-0123456789" };
+
+/** `openssl crl` loads the file as a DER CRL. */
+function opensslAccepts(path: string): void {
+  const r = spawnSync("openssl", ["crl", "-inform", "DER", "-noout", "-in", path], { encoding: "utf8" });
+  assert.equal(r.status, 0, `openssl crl refused ${path}: ${r.stderr}`);
+}
+
+function systemError(code: string, syscall: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: injected failure, ${syscall}`), { code, syscall });
+}
+
+/**
+ * Make file writes under `dir` fail the way a full disk does (half the bytes reach the file,
+ * then ENOSPC), or renames into `dir` fail, in this process. The CLI runs in-process; Node's
+ * writeFileSync goes through fs.openSync and fs.writeSync, and syncBuiltinESMExports hands the
+ * patched functions to modules that imported them by name. Returns the undo.
+ */
+function injectFailure(dir: string, what: "write" | "rename"): () => void {
+  const saved = { openSync: fs.openSync, closeSync: fs.closeSync, writeSync: fs.writeSync, renameSync: fs.renameSync };
+  const inDir = (path: unknown): boolean => typeof path === "string" && resolve(path).startsWith(dir + sep);
+  const fds = new Set<number>();
+  fs.openSync = function (path: fs.PathLike, ...rest: unknown[]): number {
+    const fd = (saved.openSync as (...args: unknown[]) => number)(path, ...rest);
+    if (inDir(path)) fds.add(fd);
+    return fd;
+  } as typeof fs.openSync;
+  fs.closeSync = function (fd: number): void {
+    fds.delete(fd);
+    saved.closeSync(fd);
+  };
+  if (what === "write") {
+    fs.writeSync = function (fd: number, buffer: unknown, ...rest: unknown[]): number {
+      if (fds.has(fd) && ArrayBuffer.isView(buffer)) {
+        const offset = typeof rest[0] === "number" ? rest[0] : 0;
+        const length = typeof rest[1] === "number" ? rest[1] : buffer.byteLength - offset;
+        saved.writeSync(fd, buffer as NodeJS.ArrayBufferView, offset, Math.floor(length / 2));
+        throw systemError("ENOSPC", "write");
+      }
+      return (saved.writeSync as (...args: unknown[]) => number)(fd, buffer, ...rest);
+    } as typeof fs.writeSync;
+  } else {
+    fs.renameSync = function (from: fs.PathLike, to: fs.PathLike): void {
+      if (inDir(to)) throw systemError("EIO", "rename");
+      saved.renameSync(from, to);
+    };
+  }
+  syncBuiltinESMExports();
+  return () => {
+    Object.assign(fs, saved);
+    syncBuiltinESMExports();
+  };
+}
+
+describe("openjpki crl --out replaces the CRL atomically", () => {
+  let dir: string;
+  let data: string;
+  let pub: string;
+  let out: string;
+  const crl = (target = out) => cli(["crl", "--data", data, "--type", "sign", "--out", target, "--json"], env);
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "openjpki-cli-crl-out-"));
+    data = join(dir, "data");
+    pub = join(dir, "pub");
+    mkdirSync(pub);
+    out = join(pub, "sign.crl");
+    const first = await crl();
+    assert.equal(first.code, 0, first.stderr);
+    opensslAccepts(out);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("a run replaces the CRL whole, keeps the file's mode and leaves no temporary file", async () => {
+    chmodSync(out, 0o640);
+    const before = readFileSync(out);
+    const r = await crl();
+    assert.equal(r.code, 0, r.stderr);
+    const after = readFileSync(out);
+    assert.notDeepEqual(after, before, "a new CRL (a new CRL number)");
+    assert.equal(after.length, r.json().bytes);
+    opensslAccepts(out);
+    assert.deepEqual(readdirSync(pub), ["sign.crl"]);
+    assert.equal(statSync(out).mode & 0o777, 0o640);
+  });
+
+  test("a write that fails midway (disk full) leaves the published CRL as it was, and no temporary file", async () => {
+    const good = readFileSync(out);
+    const undo = injectFailure(pub, "write");
+    let r;
+    try {
+      r = await crl();
+    } finally {
+      undo();
+    }
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /ENOSPC: injected failure, write/);
+    assert.deepEqual(readFileSync(out), good, "the previous CRL, byte for byte");
+    opensslAccepts(out);
+    assert.deepEqual(readdirSync(pub), ["sign.crl"]);
+  });
+
+  test("a rename that fails leaves the published CRL as it was and removes the temporary file", async () => {
+    const good = readFileSync(out);
+    const undo = injectFailure(pub, "rename");
+    let r;
+    try {
+      r = await crl();
+    } finally {
+      undo();
+    }
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /EIO: injected failure, rename/);
+    assert.deepEqual(readFileSync(out), good);
+    assert.deepEqual(readdirSync(pub), ["sign.crl"]);
+  });
+
+  test("through a symbolic link, the link's target is replaced and the link kept", async () => {
+    const link = join(pub, "current.crl");
+    symlinkSync("sign.crl", link);
+    try {
+      const before = readFileSync(out);
+      const r = await crl(link);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(lstatSync(link).isSymbolicLink());
+      assert.notDeepEqual(readFileSync(out), before);
+      opensslAccepts(link);
+      assert.deepEqual(readdirSync(pub).sort(), ["current.crl", "sign.crl"]);
+    } finally {
+      rmSync(link);
+    }
+  });
+});
