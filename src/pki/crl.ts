@@ -72,8 +72,12 @@ export interface CrlOptions {
   readonly signer: Signer;
   readonly thisUpdate: Date;
   readonly nextUpdate: Date;
-  /** Monotonically increasing per CRL scope; 0 ≤ crlNumber < 2^159 (20 octets). */
-  readonly crlNumber: bigint;
+  /**
+   * Monotonically increasing per CRL scope; 0 ≤ crlNumber < 2^159 (20 octets). A function is
+   * asked once every entry has been read (the number follows the entries in the DER), so a
+   * caller can number the CRL by what it holds.
+   */
+  readonly crlNumber: bigint | (() => Promise<bigint>);
   /** Set for a municipality partition; absent for the CA's full CRL. */
   readonly issuingDistributionPoint?: {
     /** DER of the partition's Name, byte for byte the certificates' cRLDistributionPoints directoryName. */
@@ -269,11 +273,11 @@ class Output {
 
 // ----- the CRL -----
 
-function crlExtensions(opts: CrlOptions): Uint8Array {
-  if (opts.crlNumber < 0n || opts.crlNumber >= 1n << 159n) throw new RangeError("crlNumber must be 0 ≤ n < 2^159");
+function crlExtensions(opts: CrlOptions, crlNumber: bigint): Uint8Array {
+  if (crlNumber < 0n || crlNumber >= 1n << 159n) throw new RangeError("crlNumber must be 0 ≤ n < 2^159");
   const exts = [
     seq(OID_AKI, octetString(seq(tlv(contextTag(0, false), opts.authorityKeyIdentifier)))),
-    seq(OID_CRL_NUMBER, octetString(bigintInteger(opts.crlNumber))),
+    seq(OID_CRL_NUMBER, octetString(bigintInteger(crlNumber))),
   ];
   const idp = opts.issuingDistributionPoint;
   if (idp) {
@@ -314,12 +318,13 @@ export async function buildCrl(opts: CrlOptions): Promise<Uint8Array> {
     o = writeTime(prefix, o, thisUpdate);
     writeTime(prefix, o, nextUpdate);
   }
-  const extensions = crlExtensions(opts);
+  // Checked before any entry is read (a bad option fails fast); the real number may come later.
+  if (typeof opts.crlNumber === "bigint") crlExtensions(opts, opts.crlNumber);
 
   // Reserve: outer header (≤ 6) + TBS header (≤ 6) + prefix + revokedCertificates header (≤ 6).
   const reserved = 6 + 6 + prefixLen + 6;
   const hint = Array.isArray(opts.entries) ? opts.entries.length : (opts.expectedEntries ?? 0);
-  const out = new Output(reserved + hint * SIZING_BYTES_PER_ENTRY + extensions.length + 1024, reserved);
+  const out = new Output(reserved + hint * SIZING_BYTES_PER_ENTRY + 1024, reserved);
   const timeCache = new TimeCache();
   const add = (item: CrlEntryInput): void => {
     if (item instanceof Uint8Array) {
@@ -336,7 +341,7 @@ export async function buildCrl(opts: CrlOptions): Promise<Uint8Array> {
     for await (const item of opts.entries) add(item);
   }
   const entriesLen = out.pos - reserved;
-  out.put(extensions);
+  out.put(crlExtensions(opts, typeof opts.crlNumber === "bigint" ? opts.crlNumber : await opts.crlNumber()));
   const tbsEnd = out.pos;
 
   // Fill the headers in right-aligned against the entries.

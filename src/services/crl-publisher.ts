@@ -11,6 +11,7 @@ import type { CertificateAuthorities } from "./certificate-authority.ts";
 import type { Registry } from "./registry.ts";
 import { crlEntryRuns, revocationVersion } from "./revocation.ts";
 import type { Clock } from "./clock.ts";
+import { ServiceError } from "./errors.ts";
 
 export interface PublishedCrl {
   type: CaType;
@@ -71,40 +72,64 @@ export class CrlPublisher {
     const thisUpdate = new Date(Math.floor(this.clock().getTime() / 1000) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + this.settings.crlValidityHours * 3600_000);
     const seenVersion = version ?? (await revocationVersion(this.db, type));
-    const crlNumber = await this.nextNumber(type, scope);
     const idp = municipality
       ? { fullNameDirectoryNameDer: nameDer(crlDistributionPointName(type, this.ca.naming, await this.registry.municipality(municipality))) }
       : undefined;
     // The entries were encoded when each revocation was recorded: the build copies one run of
     // DER per store page, so memory is one page plus the CRL itself.
-    const entries = crlEntryRuns(this.db, type, { dialect: this.dialect, ...(municipality ? { municipality } : {}), at: thisUpdate });
-    const der = await buildCrl({
-      issuerNameDer: readCertificateFields(authority.certificateDer).subjectNameDer,
-      authorityKeyIdentifier: keyIdentifier(authority.publicKey),
-      signer: authority.signer,
-      thisUpdate,
-      nextUpdate,
-      crlNumber,
-      ...(idp ? { issuingDistributionPoint: idp } : {}),
-      entries,
-    });
-    return { type, scope, der, crlNumber, thisUpdate, nextUpdate, version: seenVersion };
+    for (let attempt = 1; ; attempt++) {
+      const before = attempt === 1 ? seenVersion : await revocationVersion(this.db, type);
+      const entries = crlEntryRuns(this.db, type, { dialect: this.dialect, ...(municipality ? { municipality } : {}), at: thisUpdate });
+      let crlNumber: bigint | undefined;
+      try {
+        const der = await buildCrl({
+          issuerNameDer: readCertificateFields(authority.certificateDer).subjectNameDer,
+          authorityKeyIdentifier: keyIdentifier(authority.publicKey),
+          signer: authority.signer,
+          thisUpdate,
+          nextUpdate,
+          // Numbered once the entries are read, by what they hold (see nextNumber).
+          crlNumber: async () => (crlNumber = await this.nextNumber(type, scope, before, await revocationVersion(this.db, type))),
+          ...(idp ? { issuingDistributionPoint: idp } : {}),
+          entries,
+        });
+        return { type, scope, der, crlNumber: crlNumber!, thisUpdate, nextUpdate, version: before };
+      } catch (error) {
+        if (!(error instanceof StaleRead) || attempt >= MAX_BUILD_ATTEMPTS) {
+          if (error instanceof StaleRead) throw new ServiceError("service-unavailable", `CRL ${type}/${scope}: ${error.message}; try again`, "crl");
+          throw error;
+        }
+      }
+    }
   }
 
-  private async nextNumber(type: CaType, scope: string): Promise<bigint> {
-    return this.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto("crl_numbers")
-        .values({ ca_type: type, scope, last_number: 1 })
-        .onConflict((oc) => oc.columns(["ca_type", "scope"]).doUpdateSet((eb) => ({ last_number: eb("crl_numbers.last_number", "+", 1) })))
-        .execute();
-      const row = await trx
-        .selectFrom("crl_numbers")
-        .select("last_number")
-        .where("ca_type", "=", type)
-        .where("scope", "=", scope)
-        .executeTakeFirstOrThrow();
-      return BigInt(row.last_number);
-    });
+  /**
+   * The next CRL number of a scope, for entries read between revocation versions `before` and
+   * `after` (each revocation moves its CA's version in its own transaction, and versions only
+   * grow). A higher number must never hold less: another build (another node, or this one) may
+   * have read its entries later and numbered them first, and a relying party that takes the
+   * higher number as newer would lose a revocation until the next CRL. So a number is given only
+   * while the scope's last CRL was read up to a version no later than this one's start, and the
+   * scope then remembers where this one's reading ended; a read overtaken so is read again.
+   */
+  private async nextNumber(type: CaType, scope: string, before: number, after: number): Promise<bigint> {
+    const row = await this.db
+      .insertInto("crl_numbers")
+      .values({ ca_type: type, scope, last_number: 1, last_version: after })
+      .onConflict((oc) =>
+        oc
+          .columns(["ca_type", "scope"])
+          .doUpdateSet((eb) => ({ last_number: eb("crl_numbers.last_number", "+", 1), last_version: after }))
+          .where("crl_numbers.last_version", "<=", before),
+      )
+      .returning("last_number")
+      .executeTakeFirst();
+    if (!row) throw new StaleRead(`a CRL read later was numbered first (revocation version ${before})`);
+    return BigInt(row.last_number);
   }
 }
+
+/** How often a CRL whose read was overtaken by another build's is read again before giving up. */
+const MAX_BUILD_ATTEMPTS = 5;
+
+class StaleRead extends Error {}

@@ -523,6 +523,16 @@ function migrations(dialect: Dialect, encoders: MigrationEncoders | undefined): 
         await db.schema.createIndex("oidc_payloads_expires").on("oidc_payloads").column("expires_at").execute();
       },
     },
+    "0020-crl-number-version": {
+      async up(db: Kysely<any>) {
+        // The revocation version a scope's last numbered CRL was read up to (src/services/crl-publisher.ts):
+        // a CRL read from an older state may not take a higher number.
+        await db.schema
+          .alterTable("crl_numbers")
+          .addColumn("last_version", dialect === "postgres" ? "bigint" : "integer", (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+    },
   };
 }
 

@@ -271,6 +271,8 @@ export interface CrlNumberTable {
   /** "full" or a municipality code. */
   scope: string;
   last_number: number;
+  /** The revocation version its last CRL's entries were read up to (bigint on PostgreSQL, read as text). */
+  last_version: number | string;
 }
 
 export interface AuthorityTable {

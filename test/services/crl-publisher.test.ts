@@ -14,7 +14,7 @@ import { readCertificateFields } from "../../src/pki/certificate-fields.ts";
 import { crlDistributionPointName, type CaType } from "../../src/pki/jpki-profile.ts";
 import type { RevocationReason } from "../../src/rules/revocation.ts";
 import { applyRevocation, crlEntryRuns } from "../../src/services/revocation.ts";
-import type { PublishedCrl } from "../../src/services/crl-publisher.ts";
+import { CrlPublisher, type PublishedCrl } from "../../src/services/crl-publisher.ts";
 import { migrationProvider } from "../../src/store/migrations.ts";
 import { asSchemaChange, backends, openTestContext, type TestContext } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
@@ -271,6 +271,59 @@ for (const backend of backends()) {
           signer.sign = sign;
         }
       } finally {
+        await t.cleanup();
+      }
+    });
+
+    // Two builds of one scope on two connections, as on two nodes: SQLite has one connection per
+    // process, and holding it (as the gate below does) would stop the revocation too.
+    test("a higher CRL number never holds less: a build held up while another reads and numbers its CRL", { skip: backend !== "postgres" && "needs two connections (PostgreSQL)" }, async () => {
+      const t = await openTestContext(backend, { now: "2026-11-25T03:00:00Z" });
+      let release: (() => void) | undefined;
+      try {
+        const resident = await t.context.registry.add({ name: "試験 次郎", birth: "1980-04-01", gender: "1", address: MACHIDA.address, municipality: MACHIDA.code });
+        const victim = await t.context.ca.issue({ type: "sign", residentId: resident.id, subjectPublicKey: testPublicKeys(1)[0]! });
+        // The held build stops at the result of its first query about CRL numbers or entries: before
+        // this change that was its number (its entries then read after the revocation below); now it
+        // is its first page of entries (read before it).
+        let entered!: () => void;
+        const reached = new Promise<void>((resolve) => (entered = resolve));
+        const gate = new Promise<void>((resolve) => (release = resolve));
+        const watched = new WeakSet<object>();
+        let held = false;
+        const slow = t.context.store.db.withPlugin({
+          transformQuery: (args) => {
+            if (/"crl_(numbers|entries)"|crl_entries|crl_numbers/.test(JSON.stringify(args.node))) watched.add(args.queryId);
+            return args.node;
+          },
+          transformResult: async (args) => {
+            if (!held && watched.has(args.queryId)) {
+              held = true;
+              entered();
+              await gate;
+            }
+            return args.result;
+          },
+        });
+        const heldUp = new CrlPublisher(slow, t.context.store.dialect, t.context.ca, t.context.registry, t.context.settings, () => new Date("2026-11-25T03:00:00Z"));
+        const first = heldUp.build("sign", undefined);
+        await reached;
+        // Another node, meanwhile, before the revocation (bounded: a build that waits on the held one fails the test).
+        const other = await Promise.race([
+          t.context.crls.build("sign", undefined),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the other build waited for the held one")), 10_000).unref()),
+        ]);
+        await t.context.ca.revoke({ type: "sign", serialHex: victim.serialHex, reason: "keyCompromise", by: "counter" });
+        release!();
+        const last = await first;
+        const listed = (crl: PublishedCrl) => new x509.X509Crl(crl.der).entries.map((e) => e.serialNumber.toUpperCase());
+        const [lower, higher] = other.crlNumber < last.crlNumber ? [other, last] : [last, other];
+        for (const serial of listed(lower)) assert.ok(listed(higher).includes(serial), `CRL #${lower.crlNumber} lists ${serial}, #${higher.crlNumber} does not`);
+        const newest = await t.context.crls.build("sign", undefined);
+        assert.ok(newest.crlNumber > higher.crlNumber);
+        assert.deepEqual(listed(newest), [victim.serialHex.toUpperCase()]);
+      } finally {
+        release?.();
         await t.cleanup();
       }
     });
