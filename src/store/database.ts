@@ -125,12 +125,14 @@ async function openSqlite(options: StoreOptions) {
   const path = options.sqlitePath ?? ":memory:";
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const database = new SQLite(path);
+  // First, so that everything after it waits for another process's lock rather than failing at
+  // once: switching a new file to WAL needs a lock that a process migrating it holds.
+  database.pragma("busy_timeout = 5000");
   // WAL keeps readers off the writer's back; FULL sync makes a commit durable before it returns,
   // which is what "issuing and recording are one transaction" relies on.
   database.pragma("journal_mode = WAL");
   database.pragma("synchronous = FULL");
   database.pragma("foreign_keys = ON");
-  database.pragma("busy_timeout = 5000");
   const db = new Kysely<Database>({ dialect: new WriteLockingSqliteDialect(statementCache(database)) });
   // The fast paths (status, revocation versions) bypass kysely, and so kysely's lock on the one
   // connection: on that connection they could run inside another caller's open transaction and
