@@ -133,7 +133,7 @@ async function openSqlite(options: StoreOptions) {
   database.pragma("journal_mode = WAL");
   database.pragma("synchronous = FULL");
   database.pragma("foreign_keys = ON");
-  const db = new Kysely<Database>({ dialect: new WriteLockingSqliteDialect(statementCache(database)) });
+  const db = new Kysely<Database>({ dialect: new WriteLockingSqliteDialect(statementCache(database), () => database.inTransaction) });
   // The fast paths (status, revocation versions) bypass kysely, and so kysely's lock on the one
   // connection: on that connection they could run inside another caller's open transaction and
   // see a revocation that is later rolled back. A second, read-only connection sees only committed
@@ -175,14 +175,16 @@ async function openSqlite(options: StoreOptions) {
  */
 class WriteLockingSqliteDialect extends SqliteDialect {
   readonly #database: SqliteDatabase;
+  readonly #inTransaction: () => boolean;
 
-  constructor(database: SqliteDatabase) {
+  constructor(database: SqliteDatabase, inTransaction: () => boolean) {
     super({ database });
     this.#database = database;
+    this.#inTransaction = inTransaction;
   }
 
   override createDriver(): Driver {
-    return new WriteLockingSqliteDriver({ database: this.#database });
+    return new WriteLockingSqliteDriver({ database: this.#database }, this.#inTransaction);
   }
 
   override createAdapter(): DialectAdapter {
@@ -209,8 +211,25 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
 }
 
 class WriteLockingSqliteDriver extends SqliteDriver {
+  readonly #inTransaction: () => boolean;
+
+  constructor(config: ConstructorParameters<typeof SqliteDriver>[0], inTransaction: () => boolean) {
+    super(config);
+    this.#inTransaction = inTransaction;
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+  }
+
+  /**
+   * SQLite rolls a transaction back by itself when a statement fails for want of disk or memory
+   * (SQLITE_FULL, IOERR, NOMEM). kysely's ROLLBACK then failed ("cannot rollback - no transaction
+   * is active") and its error replaced the real one: a full disk was reported as that.
+   */
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (!this.#inTransaction()) return;
+    await super.rollbackTransaction(connection);
   }
 }
 

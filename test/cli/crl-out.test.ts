@@ -96,36 +96,26 @@ describe("openjpki crl --out replaces the CRL atomically", () => {
     assert.equal(statSync(out).mode & 0o777, 0o640);
   });
 
-  test("a write that fails midway (disk full) leaves the published CRL as it was, and no temporary file", async () => {
-    const good = readFileSync(out);
-    const undo = injectFailure(pub, "write");
-    let r;
-    try {
-      r = await crl();
-    } finally {
-      undo();
-    }
-    assert.equal(r.code, 1, r.stdout);
-    assert.match(r.stderr, /ENOSPC: injected failure, write/);
-    assert.deepEqual(readFileSync(out), good, "the previous CRL, byte for byte");
-    opensslAccepts(out);
-    assert.deepEqual(readdirSync(pub), ["sign.crl"]);
-  });
-
-  test("a rename that fails leaves the published CRL as it was and removes the temporary file", async () => {
-    const good = readFileSync(out);
-    const undo = injectFailure(pub, "rename");
-    let r;
-    try {
-      r = await crl();
-    } finally {
-      undo();
-    }
-    assert.equal(r.code, 1, r.stdout);
-    assert.match(r.stderr, /EIO: injected failure, rename/);
-    assert.deepEqual(readFileSync(out), good);
-    assert.deepEqual(readdirSync(pub), ["sign.crl"]);
-  });
+  for (const [step, message, what] of [
+    ["write", /ENOSPC: injected failure, write/, "a write that fails midway (disk full)"],
+    ["rename", /EIO: injected failure, rename/, "a rename that fails"],
+  ] as const) {
+    test(`${what} leaves the published CRL as it was, and no temporary file`, async () => {
+      const good = readFileSync(out);
+      const undo = injectFailure(pub, step);
+      let r;
+      try {
+        r = await crl();
+      } finally {
+        undo();
+      }
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(r.stderr, message);
+      assert.deepEqual(readFileSync(out), good, "the previous CRL, byte for byte");
+      opensslAccepts(out);
+      assert.deepEqual(readdirSync(pub), ["sign.crl"]);
+    });
+  }
 
   test("through a symbolic link, the link's target is replaced and the link kept", async () => {
     const link = join(pub, "current.crl");
