@@ -4,7 +4,7 @@
  * reader, and no crash, ever finds the name holding part of it.
  */
 import { randomBytes } from "node:crypto";
-import { link, open, unlink } from "node:fs/promises";
+import { link, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /**
@@ -31,7 +31,20 @@ export async function createOnce(path: string, data: Uint8Array, mode: number): 
 }
 
 
-async function writeTemporary(path: string, data: Uint8Array, mode: number): Promise<string> {
+/** Replace `path` with `data`: a reader, or a crash, finds the old content or all of the new. */
+export async function replaceDurably(path: string, data: Uint8Array | string, mode: number): Promise<void> {
+  const tmp = await writeTemporary(path, data, mode);
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await syncDirectory(dirname(path));
+}
+
+/** The temporary name is `.<name>.<pid>.<hex>.tmp`: a leftover names the process that wrote it (chip-store.ts removes dead ones'). */
+async function writeTemporary(path: string, data: Uint8Array | string, mode: number): Promise<string> {
   const tmp = temporaryName(path);
   const fh = await open(tmp, "wx", mode);
   try {

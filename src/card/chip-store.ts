@@ -1,6 +1,6 @@
-import { open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
+import { open, readdir, readFile, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { replaceDurably } from "./atomic-file.ts";
 
 /** What a PIN EF keeps: its reference data (a MAC, null = never set) and tries left. */
 export interface PinRecord {
@@ -120,24 +120,5 @@ async function writeDurably(dir: string, name: string, text: string, mode: "wx-i
     const probe = await open(target, "wx", 0o600);
     await probe.close();
   }
-  const tmp = join(dir, `.${name}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  const fh = await open(tmp, "wx", 0o600);
-  try {
-    await fh.writeFile(text, "utf8");
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, target);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  const d = await open(dir, "r");
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
+  await replaceDurably(target, text, 0o600);
 }

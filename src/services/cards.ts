@@ -46,13 +46,13 @@ export interface CardIssueRequest {
   actor?: Actor;
 }
 
+/** How long a procedure or a production holds a card (a claim): far longer than either takes. */
+const CLAIM_MS = 120_000;
+
 /** A card the resident holds today (being made, in use or suspended, not expired), other than `except`. */
 export function heldCard<C extends Pick<CardTable, "id" | "status" | "expires">>(cards: readonly C[], today: JapanDate, except?: string): C | undefined {
   return cards.find((c) => c.id !== except && ["producing", "active", "suspended"].includes(c.status) && compareJapanDates(c.expires, today) >= 0);
 }
-
-/** How long a procedure or a production holds a card (a claim): far longer than either takes. */
-const CLAIM_MS = 120_000;
 
 export function cardHeldError(cardId: string): ServiceError {
   return new ServiceError(
@@ -333,17 +333,12 @@ export class Cards {
   }
 
   /**
-   * Claim a card for one procedure, so two clerks cannot run conflicting procedures on it at
-   * once: the loser gets a conflict and nothing is done. The claim expires by itself.
-   */
-  /**
    * Cards of this resident whose production was cut off (the process killed midway): still
    * `producing` after their claim ran out. Each is spoiled — its certificates revoked as
    * unspecified (never delivered), as when production fails in process — and its application
    * closed as failed; without this the resident was refused every new card (card-held).
-   * Returns the ids spoiled.
    */
-  async spoilAbandoned(residentId: string, actor: Actor): Promise<string[]> {
+  async spoilAbandoned(residentId: string, actor: Actor): Promise<void> {
     const now = this.clock().toISOString();
     const stale = await this.db
       .selectFrom("cards")
@@ -352,7 +347,6 @@ export class Cards {
       .where("status", "=", "producing")
       .where((eb) => eb.or([eb("busy_until", "is", null), eb("busy_until", "<", now)]))
       .execute();
-    const spoiled: string[] = [];
     for (const { id } of stale) {
       const release = await this.claim(id, "recovery").catch(() => undefined); // taken meanwhile: not ours to judge
       if (!release) continue;
@@ -365,14 +359,16 @@ export class Cards {
           .where("card_id", "=", id)
           .where("state", "=", "in-progress")
           .execute();
-        spoiled.push(id);
       } finally {
         await release();
       }
     }
-    return spoiled;
   }
 
+  /**
+   * Claim a card for one procedure, so two clerks cannot run conflicting procedures on it at
+   * once: the loser gets a conflict and nothing is done. The claim expires by itself.
+   */
   async claim(id: string, what: string): Promise<() => Promise<void>> {
     const now = this.clock();
     const until = new Date(now.getTime() + CLAIM_MS).toISOString();

@@ -77,28 +77,26 @@ export class CrlPublisher {
       : undefined;
     // The entries were encoded when each revocation was recorded: the build copies one run of
     // DER per store page, so memory is one page plus the CRL itself.
+    const fixed = {
+      issuerNameDer: readCertificateFields(authority.certificateDer).subjectNameDer,
+      authorityKeyIdentifier: keyIdentifier(authority.publicKey),
+      signer: authority.signer,
+      thisUpdate,
+      nextUpdate,
+      ...(idp ? { issuingDistributionPoint: idp } : {}),
+    };
     for (let attempt = 1; ; attempt++) {
       const before = attempt === 1 ? seenVersion : await revocationVersion(this.db, type);
       const entries = crlEntryRuns(this.db, type, { dialect: this.dialect, ...(municipality ? { municipality } : {}), at: thisUpdate });
       let crlNumber: bigint | undefined;
       try {
-        const der = await buildCrl({
-          issuerNameDer: readCertificateFields(authority.certificateDer).subjectNameDer,
-          authorityKeyIdentifier: keyIdentifier(authority.publicKey),
-          signer: authority.signer,
-          thisUpdate,
-          nextUpdate,
-          // Numbered once the entries are read, by what they hold (see nextNumber).
-          crlNumber: async () => (crlNumber = await this.nextNumber(type, scope, before, await revocationVersion(this.db, type))),
-          ...(idp ? { issuingDistributionPoint: idp } : {}),
-          entries,
-        });
+        // Numbered once the entries are read, by what they hold (see nextNumber).
+        const numbered = async () => (crlNumber = await this.nextNumber(type, scope, before, await revocationVersion(this.db, type)));
+        const der = await buildCrl({ ...fixed, crlNumber: numbered, entries });
         return { type, scope, der, crlNumber: crlNumber!, thisUpdate, nextUpdate, version: before };
       } catch (error) {
-        if (!(error instanceof StaleRead) || attempt >= MAX_BUILD_ATTEMPTS) {
-          if (error instanceof StaleRead) throw new ServiceError("service-unavailable", `CRL ${type}/${scope}: ${error.message}; try again`, "crl");
-          throw error;
-        }
+        if (!(error instanceof StaleRead)) throw error;
+        if (attempt >= MAX_BUILD_ATTEMPTS) throw new ServiceError("service-unavailable", `CRL ${type}/${scope}: ${error.message}; try again`, "crl");
       }
     }
   }

@@ -219,15 +219,15 @@ export class CounterProcedures {
   cardFound(input: { cardId: string; pins: NewPins; noSign?: boolean; identity: IdentityCheck }, actor: Actor) {
     return this.run("card-found", input.cardId, input.identity, actor, undefined, async (ctx) => {
       const card = await this.cards.get(input.cardId);
+      const held = await this.heldOnCard(input.cardId);
       // A card whose suspension was already lifted may still hold certificates on hold.
-      if (card.status !== "suspended" && (await this.heldOnCard(input.cardId)).length === 0) {
+      if (card.status !== "suspended" && held.length === 0) {
         throw new ServiceError("refused", "このカードは一時停止されていません / this card was not reported lost", "card", { reason: "not-suspended" });
       }
       // Everything is checked before the held certificates are revoked: a refusal leaves the
       // card as it was, to be tried again (the revocation cannot be undone).
       const resident = await this.registry.get(card.residentId);
       const eligibleForSign = signingEligibility({ birth: resident.birth, on: japanDateOf(this.clock()), guardianship: resident.guardianship }).eligible;
-      const held = await this.heldOnCard(input.cardId);
       if (input.noSign && input.pins.sign !== undefined) throw new ServiceError("invalid-input", "sign-pin: not with noSign", "sign-pin");
       const types = order(held.map((c) => c.type)).filter((t) => t === "auth" || (eligibleForSign && !input.noSign));
       this.checkedPins(resident, types, input.pins, false);
@@ -632,7 +632,7 @@ export class CounterProcedures {
     const release = await this.cards.claim(cardId, kind);
     try {
       // Holding the claim, no live procedure is under way on this card: one left in progress was cut off.
-      await recoverInterrupted({ db: this.db, cards: this.cards, ca: this.ca, clock: this.clock }, { id: cardId, residentId: resident.id }, actor);
+      await this.recoverInterrupted(cardId, resident.id, actor);
     } catch (error) {
       await release();
       throw error;
@@ -662,7 +662,7 @@ export class CounterProcedures {
       const message = error instanceof Error ? error.message : String(error);
       if (ctx.chipChanged) {
         // Keys were made on the chip: put card and store in step now, as after a crash (interrupted.ts).
-        const recovery = await recoverInterrupted({ db: this.db, cards: this.cards, ca: this.ca, clock: this.clock }, { id: cardId, residentId: resident.id }, actor).catch(() => undefined);
+        const recovery = await this.recoverInterrupted(cardId, resident.id, actor).catch(() => undefined);
         if (recovery) ctx.detail.recovery = recovery;
       }
       // A proxy's visit that changed nothing (a PIN of the wrong form, a window not yet open) leaves the application waiting.
@@ -760,6 +760,10 @@ export class CounterProcedures {
       .set({ status: suspended ? "suspended" : "active", suspended_at: suspended ? now : null, updated_at: now })
       .where("id", "=", cardId)
       .execute();
+  }
+
+  private recoverInterrupted(cardId: string, residentId: string, actor: Actor) {
+    return recoverInterrupted({ db: this.db, cards: this.cards, ca: this.ca, clock: this.clock }, { id: cardId, residentId }, actor);
   }
 
   private async heldOnCard(cardId: string): Promise<{ type: CaType; serialHex: string }[]> {
