@@ -4,7 +4,7 @@
  * reader, and no crash, ever finds the name holding part of it.
  */
 import { randomBytes } from "node:crypto";
-import { link, open, rename, unlink } from "node:fs/promises";
+import { link, open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /**
@@ -43,8 +43,9 @@ export async function replaceDurably(path: string, data: Uint8Array | string, mo
   await syncDirectory(dirname(path));
 }
 
-/** The temporary name is `.<name>.<pid>.<hex>.tmp`: a leftover names the process that wrote it (chip-store.ts removes dead ones'). */
+/** Write `data` to a new temporary file beside `path`, fsynced; first clear dead writers' leftovers there. */
 async function writeTemporary(path: string, data: Uint8Array | string, mode: number): Promise<string> {
+  await removeDeadWritersTemporaries(path);
   const tmp = temporaryName(path);
   const fh = await open(tmp, "wx", mode);
   try {
@@ -61,8 +62,57 @@ async function writeTemporary(path: string, data: Uint8Array | string, mode: num
   return tmp;
 }
 
-function temporaryName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+/** Random bytes in a temporary name: concurrent writes in one process do not collide. */
+const TEMPORARY_RANDOM_BYTES = 6;
+/** What a temporary name holds between `.<name>.` and `.tmp`: the writer's pid and the random hex. */
+const WRITER_AND_RANDOM = new RegExp(`^(\\d+)\\.[0-9a-f]{${TEMPORARY_RANDOM_BYTES * 2}}$`);
+
+/**
+ * A new temporary name for `path`, beside it: `.<name>.<pid>.<hex>.tmp`. A leftover names the
+ * process that wrote it, so removeDeadWritersTemporaries can tell a dead writer's from a live one's.
+ */
+export function temporaryName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(TEMPORARY_RANDOM_BYTES).toString("hex")}.tmp`);
+}
+
+/**
+ * Remove the temporary files of `path` (temporaryName's) whose writer died between writing and
+ * renaming (a `kill -9`, a power cut): nothing else would ever remove them. `path` itself is
+ * whole either way (rename and link are atomic). Only this target's, and only a dead process's:
+ * a live writer's file, this process's included, must stay until it is renamed. Housekeeping: a
+ * directory that cannot be listed is left as it is, and the write that follows reports what is wrong.
+ */
+export async function removeDeadWritersTemporaries(path: string): Promise<void> {
+  const dir = dirname(path);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = writerOf(name, basename(path));
+    if (pid === undefined || isAlive(pid)) continue;
+    await unlink(join(dir, name)).catch(() => undefined); // another sweeper may have been first
+  }
+}
+
+/** The pid in `name` if it is exactly a temporary name of `target` (temporaryName), else undefined. */
+function writerOf(name: string, target: string): number | undefined {
+  const prefix = `.${target}.`;
+  if (!name.startsWith(prefix) || !name.endsWith(".tmp")) return undefined;
+  const match = WRITER_AND_RANDOM.exec(name.slice(prefix.length, -".tmp".length));
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Dead only when the system says there is no such process (ESRCH); EPERM is a live process of another user. */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ESRCH";
+  }
 }
 
 async function syncDirectory(dir: string): Promise<void> {

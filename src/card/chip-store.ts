@@ -1,6 +1,6 @@
-import { open, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { open, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { replaceDurably } from "./atomic-file.ts";
+import { removeDeadWritersTemporaries, replaceDurably } from "./atomic-file.ts";
 
 /** What a PIN EF keeps: its reference data (a MAC, null = never set) and tries left. */
 export interface PinRecord {
@@ -68,7 +68,8 @@ export class ChipStore {
     // Checked before reading: a damaged or planted image must not be read whole into memory.
     if ((await stat(path)).size > MAX_IMAGE_BYTES) throw new Error("chip image too large");
     const text = await readFile(path, "utf8");
-    await removeLeftovers(dir);
+    // Every write clears them too (atomic-file.ts); a card that is only read is cleared here.
+    await removeDeadWritersTemporaries(path);
     const image = JSON.parse(text) as ChipImage;
     if (image.format !== 1) throw new Error(`unsupported chip image format ${String(image.format)}`);
     return new ChipStore(dir, image, afterCommit);
@@ -88,28 +89,6 @@ export class ChipStore {
     await writeDurably(this.#dir, IMAGE_FILE, JSON.stringify(draft), "replace");
     this.#image = draft;
     this.#afterCommit?.(reason);
-  }
-}
-
-/**
- * Temporary images left by a writer that died between writing and renaming (the image itself is
- * whole: the rename is atomic). Only a dead process's: its pid is in the name, and a live
- * writer's file must stay until it is renamed.
- */
-async function removeLeftovers(dir: string): Promise<void> {
-  for (const name of await readdir(dir)) {
-    const match = /^\.chip\.json\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
-    if (!match || Number(match[1]) === process.pid || isAlive(Number(match[1]))) continue;
-    await unlink(join(dir, name)).catch(() => undefined);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Context } from "../services/context.ts";
+import { startDepartureSchedule } from "../services/departure-schedule.ts";
 import { buildApp, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from "./app.ts";
 
 export interface RunningServer {
@@ -17,18 +18,21 @@ export interface ServerOptions {
   timeouts?: Partial<HttpTimeouts>;
   /** After the first signal, requests in flight get this long to finish before the process exits anyway. */
   shutdownGraceMs?: number;
+  /** How often filed emigrations are checked for their day of departure (default a minute). */
+  departureCheckMs?: number;
 }
 
 /** Beyond the request timeout: the slowest request a client may still be sending arrives, or is cut, first. */
 const SHUTDOWN_GRACE_BEYOND_REQUEST_MS = 5_000;
 
-/** Process concerns only: listen, stop cleanly on signals, close the store last. */
+/** Process concerns only: listen, run the scheduled work, stop cleanly on signals, close the store last. */
 export async function startServer(context: Context, options: ServerOptions): Promise<RunningServer> {
   const app = await buildApp(context, { ...(options.log ? { log: options.log } : {}), ...(options.timeouts ? { timeouts: options.timeouts } : {}) });
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  const departures = startDepartureSchedule(context.events, options.log ?? (() => {}), options.departureCheckMs);
 
   let resolveClosed!: () => void;
   let rejectClosed!: (error: unknown) => void;
@@ -44,7 +48,7 @@ export async function startServer(context: Context, options: ServerOptions): Pro
         // open after its answer for the keep-alive timeout (72 s), so they are swept until done.
         const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
         try {
-          await app.close();
+          await Promise.all([app.close(), departures.stop()]);
         } finally {
           clearInterval(sweep);
         }

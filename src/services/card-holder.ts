@@ -33,6 +33,10 @@ export class CardHolder {
     if (result.ok) return;
     const name = PIN_NAME[type];
     if (result.blocked) {
+      // A card issued without the authentication certificate (declined) has no PIN for it, which
+      // the card answers as blocked: say what is really missing, not to have a PIN reset that is
+      // not there. (The signing certificate cannot be read without its PIN, so only auth is asked.)
+      if (type === "auth" && !(await this.holdsCertificate("auth"))) throw noAuthCertificate();
       throw new ServiceError(
         "refused",
         `${name.ja}がロックされています。お住まいの市区町村の窓口で初期化してください / the ${name.en} is blocked: have it reset at your municipality's counter`,
@@ -56,6 +60,17 @@ export class CardHolder {
     }
   }
 
+  /** Whether the card holds a certificate of `type` (read without a PIN: only the authentication one can be). */
+  private async holdsCertificate(type: "auth"): Promise<boolean> {
+    try {
+      await this.client.readCertificate(type);
+      return true;
+    } catch (error) {
+      if (error instanceof CardError && error.code === "no-certificate") return false;
+      throw cardRefusal(error);
+    }
+  }
+
   /** Sign `data` (SHA-256 DigestInfo) with the key; its PIN must have been verified in this session. */
   async sign(type: HolderKey, data: Uint8Array): Promise<Uint8Array> {
     try {
@@ -64,6 +79,15 @@ export class CardHolder {
       throw cardRefusal(error);
     }
   }
+}
+
+function noAuthCertificate(): ServiceError {
+  return new ServiceError(
+    "refused",
+    "このカードには利用者証明用電子証明書が搭載されていません。お住まいの市区町村の窓口で発行の手続きをしてください / this card holds no authentication certificate: apply for one at your municipality's counter",
+    "card",
+    { reason: "no-certificate" },
+  );
 }
 
 function cardRefusal(error: unknown): unknown {

@@ -11,6 +11,7 @@ import { signingEligibility } from "../rules/eligibility.ts";
 import { checkFourDigitPin, checkSigningPassword } from "../rules/pin-policy.ts";
 import { compareJapanDates, japanDateOf, type JapanDate } from "../rules/japan-date.ts";
 import { isValidMyNumber, randomMyNumber } from "../profile/my-number.ts";
+import type { CaType } from "../pki/jpki-profile.ts";
 import type { CertificateAuthorities, CertificateRecord } from "./certificate-authority.ts";
 import type { Registry, Resident } from "./registry.ts";
 import type { Terminals } from "./terminals.ts";
@@ -34,7 +35,17 @@ export interface CardIssueRequest {
   /** The signing password; omit (or set noSign) to issue no signing certificate. */
   signPin?: string;
   noSign?: boolean;
-  /** The 券面事項入力補助AP PIN; defaults to the authentication PIN (residents often choose the same). */
+  /**
+   * The holder does not want the authentication certificate (電子証明書が不要である旨の申し出):
+   * none is issued, and no authentication PIN is given. Declining both certificates is allowed —
+   * nothing in the rules (spec §2.1, src/rules) makes a card need one — and gives a card with the
+   * 券面事項入力補助AP only.
+   */
+  noAuth?: boolean;
+  /**
+   * The 券面事項入力補助AP PIN; defaults to the authentication PIN (residents often choose the same).
+   * Required with noAuth (unless deferPins): there is no authentication PIN to take it from.
+   */
   kenhojoPin?: string;
   myNumber?: string;
   /** The counter terminal doing it (default: the data directory's default counter terminal). */
@@ -78,6 +89,8 @@ export interface IssuedCard extends Card {
   certificates: CertificateRecord[];
   /** Why no signing certificate was issued, when none was. */
   signSkipped?: "declined" | "under-15" | "guardianship";
+  /** Set when no authentication certificate was issued (the holder declined it). */
+  authSkipped?: "declined";
 }
 
 export const DEFAULT_COUNTER_TERMINAL = "counter-default";
@@ -147,12 +160,13 @@ export class Cards {
    * Refuse a card issue request that would fail, without doing anything: a procedure that must
    * undo something first (reissue revokes the old card's certificates) asks this before it does.
    */
-  async checkIssueRequest(request: CardIssueRequest): Promise<void> {
-    await this.checkedRequest(request);
+  async checkIssueRequest(request: CardIssueRequest): Promise<{ types: CaType[] }> {
+    return { types: typesIssued(await this.checkedRequest(request)) };
   }
 
   async issue(request: CardIssueRequest): Promise<IssuedCard> {
-    const { resident, today, deferred, authPin, kenhojoPin, signDecision, signPin, myNumber } = await this.checkedRequest(request);
+    const checked = await this.checkedRequest(request);
+    const { resident, today, deferred, authPin, kenhojoPin, signDecision, signPin, myNumber } = checked;
     const expires = cardValidity({ birth: resident.birth, issued: today, ...(resident.residenceEnd ? { residenceEnd: resident.residenceEnd } : {}) }).expires;
     const id = newId("C");
     const now = this.clock();
@@ -203,7 +217,9 @@ export class Cards {
         await inReader(chip, async (reader) => {
           const session = new IssuerSession(reader);
           await session.authenticate(counter);
-          for (const type of signDecision.issue ? (["auth", "sign"] as const) : (["auth"] as const)) {
+          // Authentication first: with no authentication certificate on the card, the signing
+          // certificate is capped only by the card, the 5th birthday and the period of stay.
+          for (const type of typesIssued(checked)) {
             const publicKey = await session.generateKeyPair(type);
             const record = await this.ca.issue({ type, residentId: resident.id, subjectPublicKey: publicKey, cardId: id, cardExpiry: expires, actor });
             certificates.push(record);
@@ -243,6 +259,7 @@ export class Cards {
       ...(await this.get(id)),
       certificates,
       ...(signDecision.issue ? {} : { signSkipped: signDecision.reason }),
+      ...(checked.authDeclined ? { authSkipped: "declined" as const } : {}),
     };
   }
 
@@ -257,8 +274,15 @@ export class Cards {
     if (deferred && (request.authPin || request.signPin || request.kenhojoPin)) {
       throw new ServiceError("invalid-input", "auth-pin: PINs are set at handover when production defers them", "auth-pin");
     }
-    if (!deferred && request.authPin === undefined) throw new ServiceError("invalid-input", "auth-pin: the authentication PIN is required", "auth-pin");
-    const authPin = deferred ? undefined : pin(checkFourDigitPin(request.authPin!), "auth-pin");
+    const authDeclined = this.authDeclined(request);
+    const authPin = deferred || authDeclined ? undefined : pin(checkFourDigitPin(request.authPin!), "auth-pin");
+    if (!deferred && authDeclined && request.kenhojoPin === undefined) {
+      throw new ServiceError(
+        "invalid-input",
+        "券面事項入力補助用の暗証番号を入力してください（利用者証明用電子証明書を発行しないため）/ kenhojo-pin: give the 券面事項入力補助 PIN: with the authentication certificate declined there is no authentication PIN to take it from",
+        "kenhojo-pin",
+      );
+    }
     const kenhojoPin = deferred ? undefined : pin(checkFourDigitPin(request.kenhojoPin ?? request.authPin!), "kenhojo-pin");
     const signDecision = this.signDecision(resident, today, request);
     const signPin = signDecision.issue && !deferred ? pin(checkSigningPassword(request.signPin!), "sign-pin") : undefined;
@@ -266,7 +290,29 @@ export class Cards {
     if (!isValidMyNumber(myNumber)) {
       throw new ServiceError("invalid-input", "my-number: must be 12 digits whose last is the check digit of the first 11", "my-number");
     }
-    return { resident, today, deferred, authPin, kenhojoPin, signDecision, signPin, myNumber };
+    return { resident, today, deferred, authDeclined, authPin, kenhojoPin, signDecision, signPin, myNumber };
+  }
+
+  /**
+   * Whether the holder declined the authentication certificate. As with the signing certificate,
+   * a missing PIN is not taken as a decline (the decline is said, not guessed), and a PIN given
+   * with the decline is refused rather than dropped.
+   */
+  private authDeclined(request: CardIssueRequest): boolean {
+    if (request.noAuth) {
+      if (request.authPin) {
+        throw new ServiceError("invalid-input", "利用者証明用電子証明書を発行しない場合、利用者証明用の暗証番号は入力しません / auth-pin: not with noAuth (the authentication certificate is declined)", "auth-pin");
+      }
+      return true;
+    }
+    if (request.authPin === undefined && !request.deferPins) {
+      throw new ServiceError(
+        "invalid-input",
+        "利用者証明用の暗証番号を入力してください（利用者証明用電子証明書が不要なら、その申し出を選んでください）/ auth-pin: give the authentication PIN, or decline the authentication certificate (noAuth) if the resident does not want it",
+        "auth-pin",
+      );
+    }
+    return false;
   }
 
   /**
@@ -417,6 +463,11 @@ export class Cards {
     if (options.residentId) query = query.where("resident_id", "=", options.residentId);
     return (await query.execute()).map(toCard);
   }
+}
+
+/** The certificates a checked request puts on the card, authentication first (it caps the signing one). */
+function typesIssued(checked: { authDeclined: boolean; signDecision: { issue: boolean } }): CaType[] {
+  return [...(checked.authDeclined ? [] : (["auth"] as const)), ...(checked.signDecision.issue ? (["sign"] as const) : [])];
 }
 
 function pin(check: { ok: true; value: string } | { ok: false; message: string }, field: string): string {

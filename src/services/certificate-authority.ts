@@ -18,7 +18,7 @@ import { inputErrorAs } from "./input-errors.ts";
 import type { CaKeys } from "./ca-keys.ts";
 import { newSubjectCn } from "./ids.ts";
 import type { Clock } from "./clock.ts";
-import type { Registry, Resident } from "./registry.ts";
+import { issuanceStanding, type Registry, type Resident } from "./registry.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
 import { IssuanceRecorder, ResidentChangedError, residentSnapshot, type PendingIssuance } from "./issuance-recorder.ts";
 import { applyRevocation, type RevocationOutcome, type RevocationRequest } from "./revocation.ts";
@@ -45,6 +45,8 @@ export interface IssueRequest {
   actor?: Actor;
   /** Issue only for a resident registered in this municipality (an issuance client's scope). */
   municipality?: string;
+  /** An issuance client's id for the request, recorded with the certificate (RequestIdTakenError if another attempt recorded it first). */
+  requestId?: { clientId: string; requestId: string; requestSha256: string };
 }
 
 export interface CertificateAuthoritiesOptions {
@@ -206,8 +208,17 @@ export class CertificateAuthorities {
         if (request.municipality !== undefined && resident.municipality.code !== request.municipality) {
           throw new ServiceError("not-found", `no resident ${request.residentId} in municipality ${request.municipality}`, "residentId");
         }
-        if (resident.status !== "registered") {
+        const standing = issuanceStanding(resident, japanDateOf(now));
+        if (standing === "ended") {
           throw new ServiceError("not-eligible", `resident ${resident.id} is ${resident.status}: no certificate can be issued`);
+        }
+        if (standing === "departure-pending") {
+          throw new ServiceError(
+            "conflict",
+            `国外転出日（${resident.departureDate}）を過ぎ、転出を処理中です。少し待ってからやり直してください / resident ${resident.id} left the country on ${resident.departureDate} and the emigration is being applied; try again in a minute`,
+            "residentId",
+            { reason: "departure-pending" },
+          );
         }
         return await this.issueOnce({ authority, resident, authExpiry, now, subjectPublicKey, request, pending });
       } catch (error) {
@@ -297,6 +308,18 @@ export class CertificateAuthorities {
         at: now,
       },
       resident: residentSnapshot(resident),
+      ...(request.requestId
+        ? {
+            requestId: {
+              client_id: request.requestId.clientId,
+              request_id: request.requestId.requestId,
+              ca_type: row.ca_type,
+              serial_hex: row.serial_hex,
+              request_sha256: request.requestId.requestSha256,
+              created_at: row.issued_at,
+            },
+          }
+        : {}),
     });
     return toRecord({ ...row, der });
   }

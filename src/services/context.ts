@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { resolve, join } from "node:path";
-import { openStore, type Store } from "../store/database.ts";
+import { openStore, UpgradeWaitTimedOut, type Store } from "../store/database.ts";
 import { checkMaxLag } from "../store/replica-reads.ts";
 import { DEFAULT_MUNICIPALITIES, isValidMunicipalityCode, type Municipality } from "../config/municipalities.ts";
 import { DEFAULT_DATA_DIR, DEFAULT_SETTINGS, type Settings } from "../config/defaults.ts";
@@ -130,7 +130,7 @@ export class Context {
     let source: Omit<PassphraseSource, "passphrase"> | undefined;
     try {
       await seedMunicipalities(store, DEFAULT_MUNICIPALITIES);
-      const { passphrase, ...passphraseSource } = resolveCaPassphrase(dataDir, env);
+      const { passphrase, ...passphraseSource } = await resolveCaPassphrase(dataDir, env);
       source = passphraseSource;
       const registry = new Registry(store.db, clock);
       caKeys = await CaKeys.open(env, passphrase);
@@ -155,7 +155,7 @@ export class Context {
       await staff.seedOffices();
       const counter = new CounterProcedures(store.db, cards, ca, registry, clock, feeScheduleFrom(env));
       const issuanceClients = new IssuanceClients(store.db, registry, clock);
-      const issuance = new IssuanceRequests(store.db, ca);
+      const issuance = new IssuanceRequests(store.db, ca, clock);
       return new Context({
         dataDir, store, settings, clock, registry, ca, events, crls, ocsp, verifiers, terminals, cards, challenges, portal, pinReset, oidc, filings, kiosk, staff, counter, issuanceClients, issuance,
         caKeys,
@@ -198,6 +198,8 @@ async function openStoreNamed(databaseUrl: string | undefined, options: Paramete
   try {
     return await openStore(options);
   } catch (error) {
+    // Its message says what holds the store and what to do: no stack trace for the operator.
+    if (error instanceof UpgradeWaitTimedOut) throw new ServiceError("service-unavailable", error.message, undefined, { cause: error });
     if (!databaseUrl || error instanceof ServiceError || typeof (error as { code?: unknown }).code !== "string") throw error;
     throw new ServiceError(
       "service-unavailable",

@@ -14,11 +14,15 @@
  * a concurrent move or death either waits for the batch — and then revokes what it recorded —
  * or commits first and is seen here), and refuses the entries whose resident changed.
  *
+ * A request id a client gave is recorded in the same transaction, first come first served
+ * (ON CONFLICT DO NOTHING, which on PostgreSQL waits for a concurrent holder of the id to
+ * commit or roll back); a certificate whose id was taken is refused, not recorded.
+ *
  * A batch that fails is replayed one entry per transaction, so a bad row (a colliding serial,
  * say) fails only its own caller, with the database's error, which the CA retries.
  */
 import { sql, type Kysely } from "kysely";
-import type { CertificateTable, Database, ResidentTable } from "../store/schema.ts";
+import type { CertificateTable, Database, IssuanceRequestIdTable, ResidentTable } from "../store/schema.ts";
 import type { Dialect } from "../store/database.ts";
 import { appendAuditRecords, type AuditAppend } from "./audit.ts";
 import type { Resident } from "./registry.ts";
@@ -30,6 +34,8 @@ export interface IssuanceRecord {
   audit: AuditAppend;
   /** The register entry as read when the certificate was built. */
   resident: ResidentSnapshot;
+  /** The client's id for the request, recorded with the certificate; if already taken, nothing is recorded. */
+  requestId?: IssuanceRequestIdTable;
 }
 
 /** The register fields a certificate is built from: its personal data, CRL partition and validity. */
@@ -44,6 +50,8 @@ export interface ResidentSnapshot {
   municipalityCode: string;
   residenceEnd: string | null;
   guardianship: boolean;
+  /** registered, or emigrated with continued use (the CA refuses the rest). */
+  status: string;
 }
 
 export function residentSnapshot(resident: Resident): ResidentSnapshot {
@@ -58,6 +66,7 @@ export function residentSnapshot(resident: Resident): ResidentSnapshot {
     municipalityCode: resident.municipality.code,
     residenceEnd: resident.residenceEnd,
     guardianship: resident.guardianship,
+    status: resident.status,
   };
 }
 
@@ -75,11 +84,11 @@ const SNAPSHOT_COLUMNS = [
   "guardianship",
 ] as const;
 
-/** Still registered, with exactly the fields the certificate was built from (compared by value: timestamps can repeat). */
+/** In the same standing (registered, or abroad with continued use), with exactly the fields the certificate was built from (compared by value: timestamps can repeat). */
 function unchanged(row: Pick<ResidentTable, (typeof SNAPSHOT_COLUMNS)[number]> | undefined, was: ResidentSnapshot): boolean {
   return (
     row !== undefined &&
-    row.status === "registered" &&
+    row.status === was.status &&
     row.name === was.name &&
     row.name_substitutes === was.nameSubstitutes &&
     row.birth === was.birth &&
@@ -95,6 +104,14 @@ function unchanged(row: Pick<ResidentTable, (typeof SNAPSHOT_COLUMNS)[number]> |
 /** The resident's register entry changed (or ended) between building the certificate and recording it. */
 export class ResidentChangedError extends Error {
   override readonly name = "ResidentChangedError";
+}
+
+/** The client's request id was recorded (by another attempt of the same request) first: this certificate was not. */
+export class RequestIdTakenError extends Error {
+  override readonly name = "RequestIdTakenError";
+  constructor(readonly clientId: string, readonly requestId: string) {
+    super(`request id ${requestId} of issuance client ${clientId} was recorded by another request first`);
+  }
 }
 
 export interface IssuanceRecorderOptions {
@@ -210,7 +227,7 @@ export class IssuanceRecorder {
   }
 
   async #commit(batch: Waiting[]): Promise<void> {
-    let refused: Set<number>;
+    let refused: Map<number, Error>;
     try {
       refused = await this.#write(batch.map((w) => w.record));
     } catch (error) {
@@ -222,16 +239,14 @@ export class IssuanceRecorder {
     this.stats.records += batch.length - refused.size;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
     batch.forEach((w, i) => {
-      if (refused.has(i)) {
-        w.reject(new ResidentChangedError(`the register entry of ${w.record.resident.id} changed while its certificate was being issued`));
-      } else {
-        w.resolve();
-      }
+      const refusal = refused.get(i);
+      if (refusal) w.reject(refusal);
+      else w.resolve();
     });
   }
 
-  /** One transaction: check the residents, insert the accepted rows, chain their audit records. Returns the refused indexes. */
-  async #write(records: IssuanceRecord[]): Promise<Set<number>> {
+  /** One transaction: check the residents, claim the request ids, insert the accepted rows, chain their audit records. Returns why each refused index was. */
+  async #write(records: IssuanceRecord[]): Promise<Map<number, Error>> {
     return this.#db.transaction().execute(async (trx) => {
       const ids = [...new Set(records.map((r) => r.resident.id))];
       const residents = trx.selectFrom("residents").select(SNAPSHOT_COLUMNS);
@@ -242,10 +257,13 @@ export class IssuanceRecorder {
             residents.where(sql<boolean>`${sql.ref("residents.id")} = any(${ids}::text[])`).forShare()
           : residents.where("id", "in", ids);
       const current = new Map((await query.execute()).map((r) => [r.id, r]));
-      const refused = new Set<number>();
+      const refused = new Map<number, Error>();
       records.forEach((r, i) => {
-        if (!unchanged(current.get(r.resident.id), r.resident)) refused.add(i);
+        if (!unchanged(current.get(r.resident.id), r.resident)) {
+          refused.set(i, new ResidentChangedError(`the register entry of ${r.resident.id} changed while its certificate was being issued`));
+        }
       });
+      await claimRequestIds(trx, records, refused);
       const accepted = records.filter((_, i) => !refused.has(i));
       if (accepted.length > 0) {
         await trx.insertInto("certificates").values(accepted.map((r) => r.row)).execute();
@@ -257,5 +275,22 @@ export class IssuanceRecorder {
       }
       return refused;
     });
+  }
+}
+
+/** Record the request ids of the records not yet refused; refuse the records whose id another request holds. */
+async function claimRequestIds(trx: Kysely<Database>, records: IssuanceRecord[], refused: Map<number, Error>): Promise<void> {
+  const claiming = records.flatMap((r, i) => (r.requestId && !refused.has(i) ? [{ i, id: r.requestId }] : []));
+  if (claiming.length === 0) return;
+  const claimed = await trx
+    .insertInto("issuance_request_ids")
+    .values(claiming.map((c) => c.id))
+    .onConflict((oc) => oc.columns(["client_id", "request_id"]).doNothing())
+    .returning(["client_id", "request_id", "serial_hex"])
+    .execute();
+  // Keyed by serial too: two records of one batch with the same id both reach the insert, and only one row comes back.
+  const won = new Set(claimed.map((c) => `${c.client_id}\n${c.request_id}\n${c.serial_hex}`));
+  for (const { i, id } of claiming) {
+    if (!won.has(`${id.client_id}\n${id.request_id}\n${id.serial_hex}`)) refused.set(i, new RequestIdTakenError(id.client_id, id.request_id));
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
 import type { CaType } from "../pki/jpki-profile.ts";
@@ -5,7 +6,10 @@ import { readRsaSubjectPublicKey, RSA_KEY_LIMITS, SubjectPublicKeyError, type Su
 import { compareJapanDates, parseJapanDate, type JapanDate } from "../rules/japan-date.ts";
 import { ServiceError } from "./errors.ts";
 import { inputErrorAs } from "./input-errors.ts";
-import type { CertificateAuthorities } from "./certificate-authority.ts";
+import type { CertificateAuthorities, CertificateRecord } from "./certificate-authority.ts";
+import { RequestIdTakenError } from "./issuance-recorder.ts";
+import { PeriodicSweep } from "./periodic-sweep.ts";
+import type { Clock } from "./clock.ts";
 import type { IssuanceClient } from "./issuance-clients.ts";
 
 /** An issuance request as a municipal system sends it (JSON). */
@@ -18,6 +22,12 @@ export interface IssuanceRequest {
   renewal?: boolean;
   /** The card's expiry (YYYY-MM-DD), which caps the certificate's. */
   cardExpiry?: string;
+  /**
+   * The client's own id for this request (a UUID, say), unique per client. A request retried
+   * with the same id and contents (after a timeout, a lost answer) is answered with the
+   * certificate the first one was given, not a second one; kept for REQUEST_ID_DAYS.
+   */
+  requestId?: string;
 }
 
 export interface IssuedCertificate {
@@ -29,6 +39,8 @@ export interface IssuedCertificate {
   expires: JapanDate;
   /** Base64 of the certificate's DER. */
   certificate: string;
+  /** Set when this answers a retried request: the certificate was issued to its first attempt. */
+  replayed?: true;
 }
 
 /** One item of a batch: issued, or refused (a ServiceError) or failed (anything else), in request order. */
@@ -39,12 +51,17 @@ export const ISSUANCE_REQUEST_LIMITS = {
   /** Most requests in one batch: a batch is answered when its last certificate is recorded. */
   maxBatch: 100,
   idPattern: "^[A-Za-z0-9-]{1,40}$",
+  requestIdPattern: "^[A-Za-z0-9._:-]{1,64}$",
   /** Base64 of at most RSA_KEY_LIMITS.maxDerBytes bytes. */
   maxPublicKeyBase64: Math.ceil(RSA_KEY_LIMITS.maxDerBytes / 3) * 4,
   base64Pattern: "^[A-Za-z0-9+/]+={0,2}$",
 } as const;
 
+/** How long a request id is kept: retries after that issue anew. */
+export const REQUEST_ID_DAYS = 30;
+
 const ID = new RegExp(ISSUANCE_REQUEST_LIMITS.idPattern);
+const REQUEST_ID = new RegExp(ISSUANCE_REQUEST_LIMITS.requestIdPattern);
 const BASE64 = new RegExp(ISSUANCE_REQUEST_LIMITS.base64Pattern);
 const CARD_STATES_FOR_ISSUANCE: readonly string[] = ["producing", "active"];
 
@@ -54,9 +71,13 @@ const CARD_STATES_FOR_ISSUANCE: readonly string[] = ["producing", "active"];
  * the audit actor. Errors name the request field at fault.
  */
 export class IssuanceRequests {
+  /** Request ids past their days are deleted as new ones are recorded, at most once an hour. */
+  readonly #sweep = new PeriodicSweep(3_600_000, (now) => this.forgetRequestIds(now));
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly ca: CertificateAuthorities,
+    private readonly clock: Clock,
   ) {}
 
   async issue(client: IssuanceClient, type: CaType, request: IssuanceRequest): Promise<IssuedCertificate> {
@@ -68,7 +89,12 @@ export class IssuanceRequests {
     if (request.renewal !== undefined && typeof request.renewal !== "boolean") {
       throw new ServiceError("invalid-input", "renewal: must be true or false", "renewal");
     }
-    const card = request.cardId === undefined ? undefined : await this.cardOf(checkId(request.cardId, "cardId"), residentId);
+    const cardId = request.cardId === undefined ? undefined : checkId(request.cardId, "cardId");
+    const requestId = request.requestId === undefined ? undefined : requestIdOf(client, type, request);
+    // Before the card is read: a retry is answered even if the card has since been handed over or cancelled.
+    const earlier = requestId && (await this.earlier(requestId, type));
+    if (earlier) return earlier;
+    const card = cardId === undefined ? undefined : await this.cardOf(cardId, residentId);
     // A certificate on a card ends by the card's expiry (spec §2.1), whatever expiry the client gives.
     const cap = card && (!cardExpiry || compareJapanDates(card.expires, cardExpiry) < 0) ? card.expires : cardExpiry;
     try {
@@ -81,17 +107,16 @@ export class IssuanceRequests {
         ...(cap ? { cardExpiry: cap } : {}),
         actor: { actor: `issuance-client:${client.id}` },
         municipality: client.municipality,
+        ...(requestId ? { requestId } : {}),
       });
-      return {
-        type: record.type,
-        serial: record.serialHex,
-        subjectCn: record.subjectCn,
-        notBefore: record.notBefore,
-        notAfter: record.notAfter,
-        expires: record.expires,
-        certificate: Buffer.from(record.der.buffer, record.der.byteOffset, record.der.byteLength).toString("base64"),
-      };
+      if (requestId) await this.#sweep.maybe(this.clock());
+      return issuedOf(record);
     } catch (error) {
+      // Another attempt of this request (a retry racing the first) recorded its certificate first.
+      if (error instanceof RequestIdTakenError && requestId) {
+        const first = await this.earlier(requestId, type);
+        if (first) return first;
+      }
       // Unknown, or registered elsewhere: the same answer, so a client learns nothing about other municipalities' residents.
       if (error instanceof ServiceError && error.code === "not-found" && (error.field === "id" || error.field === "residentId")) {
         throw new ServiceError("not-found", `residentId: no resident ${residentId} in municipality ${client.municipality}`, "residentId");
@@ -120,6 +145,33 @@ export class IssuanceRequests {
     );
   }
 
+  /** The certificate recorded for this request id, if one is; refused if the id was used for another request. */
+  private async earlier(id: RequestId, type: CaType): Promise<IssuedCertificate | undefined> {
+    const row = await this.db
+      .selectFrom("issuance_request_ids")
+      .select(["ca_type", "serial_hex", "request_sha256"])
+      .where("client_id", "=", id.clientId)
+      .where("request_id", "=", id.requestId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    if (row.ca_type !== type || row.request_sha256 !== id.requestSha256) {
+      throw new ServiceError(
+        "conflict",
+        `requestId: この要求 ID (${id.requestId}) は別の内容の要求に使われています / request id ${id.requestId} was used for a request with other contents (type, resident, key, card, renewal or card expiry); use a new id for a new request`,
+        "requestId",
+        { reason: "request-id-reused" },
+      );
+    }
+    return { ...issuedOf(await this.ca.certificate(row.ca_type, row.serial_hex)), replayed: true };
+  }
+
+  /** Request ids older than REQUEST_ID_DAYS, deleted by age (the index on created_at); returns how many. */
+  async forgetRequestIds(now: Date = this.clock()): Promise<number> {
+    const before = new Date(now.getTime() - REQUEST_ID_DAYS * 86_400_000).toISOString();
+    const result = await this.db.deleteFrom("issuance_request_ids").where("created_at", "<", before).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   /** A card given with the request must be this resident's and still being produced or in use. */
   private async cardOf(cardId: string, residentId: string): Promise<{ id: string; expires: JapanDate }> {
     const card = await this.db.selectFrom("cards").select(["resident_id", "status", "expires"]).where("id", "=", cardId).executeTakeFirst();
@@ -131,6 +183,29 @@ export class IssuanceRequests {
     }
     return { id: cardId, expires: card.expires };
   }
+}
+
+type RequestId = NonNullable<Parameters<CertificateAuthorities["issue"]>[0]["requestId"]>;
+
+/** The client's id with a digest of everything that decides the certificate, so a reused id with other contents is caught. */
+function requestIdOf(client: IssuanceClient, type: CaType, request: IssuanceRequest): RequestId {
+  if (typeof request.requestId !== "string" || !REQUEST_ID.test(request.requestId)) {
+    throw new ServiceError("invalid-input", "requestId: expected 1 to 64 letters, digits and . _ : -", "requestId");
+  }
+  const contents = [type, request.residentId, request.subjectPublicKey, request.cardId ?? null, request.renewal === true, request.cardExpiry ?? null];
+  return { clientId: client.id, requestId: request.requestId, requestSha256: createHash("sha256").update(JSON.stringify(contents)).digest("hex") };
+}
+
+function issuedOf(record: CertificateRecord): IssuedCertificate {
+  return {
+    type: record.type,
+    serial: record.serialHex,
+    subjectCn: record.subjectCn,
+    notBefore: record.notBefore,
+    notAfter: record.notAfter,
+    expires: record.expires,
+    certificate: Buffer.from(record.der.buffer, record.der.byteOffset, record.der.byteLength).toString("base64"),
+  };
 }
 
 function checkId(value: unknown, field: string): string {

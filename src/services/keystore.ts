@@ -1,6 +1,7 @@
 import { createPrivateKey, randomBytes, type KeyObject } from "node:crypto";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { createOnce } from "../card/atomic-file.ts";
 import { ServiceError } from "./errors.ts";
 
 /**
@@ -15,15 +16,17 @@ export interface PassphraseSource {
   path?: string;
 }
 
-export function resolveCaPassphrase(dataDir: string, env: NodeJS.ProcessEnv = process.env): PassphraseSource {
+export async function resolveCaPassphrase(dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<PassphraseSource> {
   if (env.OPENJPKI_CA_PASSPHRASE) return { passphrase: env.OPENJPKI_CA_PASSPHRASE, origin: "environment" };
   const explicitFile = env.OPENJPKI_CA_PASSPHRASE_FILE;
   if (explicitFile) return { passphrase: readPassphraseFile(explicitFile), origin: "file", path: explicitFile };
   const path = join(dataDir, "ca-passphrase");
   if (existsSync(path)) return { passphrase: readPassphraseFile(path), origin: "file", path };
-  writeFileSync(path, `${randomBytes(32).toString("base64url")}\n`, { mode: 0o600, flag: "wx" });
-  chmodSync(path, 0o600);
-  return { passphrase: readPassphraseFile(path), origin: "generated", path };
+  // Whole or not at all (a start killed midway leaves no empty file), and one winner: two first
+  // starts at once both use the passphrase that was linked into place first.
+  const created = await createOnce(path, Buffer.from(`${randomBytes(32).toString("base64url")}\n`), 0o600);
+  if (created) chmodSync(path, 0o600); // whatever the umask
+  return { passphrase: readPassphraseFile(path), origin: created ? "generated" : "file", path };
 }
 
 function readPassphraseFile(path: string): string {
@@ -34,6 +37,13 @@ function readPassphraseFile(path: string): string {
     throw new ServiceError("bad-passphrase", `cannot read the CA passphrase file ${path}: ${(error as Error).message}`);
   }
   const passphrase = text.trim();
+  if (passphrase.length === 0) {
+    throw new ServiceError(
+      "bad-passphrase",
+      `the CA passphrase file ${path} is empty. An older version left it so when a first start was killed while writing it: ` +
+        "if this store has no CA keys yet (a new data directory), delete the file and start again; otherwise put the passphrase the keys were made under in it",
+    );
+  }
   if (passphrase.length < 16) {
     throw new ServiceError("bad-passphrase", `the CA passphrase in ${path} is shorter than 16 characters`);
   }

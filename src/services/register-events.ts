@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
-import type { Database } from "../store/schema.ts";
+import type { Database, ResidentTable } from "../store/schema.ts";
 import { revocationsFor, type RegistryEvent, type RegisteredAttribute } from "../rules/revocation.ts";
-import { japanDateOf } from "../rules/japan-date.ts";
+import { addDays, japanDateOf, type JapanDate } from "../rules/japan-date.ts";
 import { RuleInputError } from "../rules/errors.ts";
 import { normalizeAddress, normalizeName, substituteFlags } from "../profile/attributes.ts";
 import { toEraDigitDate } from "../profile/era.ts";
@@ -28,6 +28,8 @@ export interface EventOutcome {
   residentId: string;
   kind: RegistryEvent["kind"];
   revoked: RevocationOutcome[];
+  /** An emigration's day of departure: with nothing revoked yet when it is still ahead. */
+  departureDate?: JapanDate;
 }
 
 /**
@@ -46,8 +48,13 @@ export class RegisterEvents {
     return this.db.transaction().execute(async (trx) => {
       const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
       if (!resident) throw new ServiceError("not-found", `no resident with id ${residentId}`, "id");
-      if (resident.status !== "registered") {
+      // Abroad with continued use, the entry is the 戸籍の附票's: its name and address still change (and revoke the signing certificate).
+      const abroad = resident.status === "emigrated" && resident.continued_use === 1;
+      if (resident.status !== "registered" && !abroad) {
         throw new ServiceError("conflict", `resident ${residentId} is ${resident.status}; the register entry cannot change`);
+      }
+      if (abroad && change.municipality !== undefined && change.municipality !== resident.municipality_code) {
+        throw new ServiceError("invalid-input", "municipality: a resident abroad has no municipality of residence to move to", "municipality");
       }
       const updates: Partial<Database["residents"]> = {};
       const changed: RegisteredAttribute[] = [];
@@ -152,6 +159,7 @@ export class RegisterEvents {
     event: RegistryEvent,
     detail: Record<string, unknown>,
     now: Date,
+    effectiveDate: JapanDate = japanDateOf(now),
   ): Promise<EventOutcome> {
     const id = newId("E");
     await db
@@ -161,7 +169,7 @@ export class RegisterEvents {
         resident_id: residentId,
         kind: event.kind,
         detail: JSON.stringify({ ...detail, event }),
-        effective_date: japanDateOf(now),
+        effective_date: effectiveDate,
         recorded_at: now.toISOString(),
       })
       .execute();
@@ -180,30 +188,173 @@ export class RegisterEvents {
     return { id, residentId, kind: event.kind, revoked };
   }
 
-  /** Death (死亡) or emigration (国外転出): the register entry ends, and with it what the rules say. */
+  /**
+   * Death (死亡) or emigration (国外転出): the register entry ends, and with it what the rules
+   * say. An emigration is filed with its day of departure and takes effect on it: filed for a
+   * later day, the entry stays registered (and its certificates valid) until
+   * `applyDueDepartures` applies it on that day. Continued use of the card (国外転出者による
+   * 継続利用, spec §2.2) is for Japanese nationals who file before the day of departure; it
+   * takes the address the 戸籍の附票 will record, which the entry carries from then on (and a
+   * new signing certificate with it).
+   */
   async endRegistration(
     residentId: string,
-    event: { kind: "death" } | { kind: "emigration"; continuedUse: boolean },
+    event: { kind: "death" } | ({ kind: "emigration" } & EmigrationFiling),
     actor: Actor = CLI_OPERATOR,
   ): Promise<EventOutcome> {
     return this.db.transaction().execute(async (trx) => {
-      const resident = await trx.selectFrom("residents").select(["status"]).where("id", "=", residentId).executeTakeFirst();
+      const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
       if (!resident) throw new ServiceError("not-found", `no resident with id ${residentId}`, "id");
       if (resident.status !== "registered") throw new ServiceError("conflict", `resident ${residentId} is already ${resident.status}`);
+      if (event.kind === "emigration" && resident.departure_date !== null) {
+        throw new ServiceError(
+          "conflict",
+          `国外転出（${resident.departure_date} 転出予定）が届け出られています / resident ${residentId} has filed an emigration for departure on ${resident.departure_date}`,
+          undefined,
+          { reason: "departure-filed" },
+        );
+      }
       const now = this.clock();
+      if (event.kind === "death") {
+        await trx.updateTable("residents").set({ status: "deceased", updated_at: now.toISOString() }).where("id", "=", residentId).execute();
+        const outcome = await this.record(trx, residentId, event, {}, now);
+        await appendAudit(trx, actor, { action: "resident.death", subject: residentId, before: { status: resident.status }, after: { event, id: outcome.id, revoked: outcome.revoked } }, now);
+        return outcome;
+      }
+      const filing = checkEmigration(event, resident, japanDateOf(now));
       await trx
         .updateTable("residents")
-        .set({ status: event.kind === "death" ? "deceased" : "emigrated", updated_at: now.toISOString() })
+        .set({ departure_date: filing.departureDate, continued_use: filing.continuedUse ? 1 : 0, abroad_address: filing.abroadAddress, updated_at: now.toISOString() })
         .where("id", "=", residentId)
         .execute();
-      const outcome = await this.record(trx, residentId, event, {}, now);
-      await appendAudit(
-        trx,
-        actor,
-        { action: `resident.${event.kind}`, subject: residentId, before: { status: resident.status }, after: { event, id: outcome.id, revoked: outcome.revoked } },
-        now,
-      );
-      return outcome;
+      if (compareJapanDates(filing.departureDate, japanDateOf(now)) <= 0) {
+        const outcome = await this.depart(trx, residentId, now, actor);
+        if (!outcome) throw new Error(`resident ${residentId} could not be marked emigrated`);
+        return outcome;
+      }
+      const id = newId("E");
+      await trx
+        .insertInto("registry_events")
+        .values({ id, resident_id: residentId, kind: "emigration-filed", detail: JSON.stringify(filing), effective_date: japanDateOf(now), recorded_at: now.toISOString() })
+        .execute();
+      await appendAudit(trx, actor, { action: "resident.emigration-filed", subject: residentId, after: { ...filing, id } }, now);
+      return { id, residentId, kind: "emigration", revoked: [], departureDate: filing.departureDate };
     });
   }
+
+  /**
+   * Apply the emigrations whose day of departure has come (JST): each in its own transaction,
+   * the entry marked emigrated and what the rules say revoked, dated the day of departure.
+   * `serve` runs this every minute and `openjpki resident apply-departures` on demand; two
+   * nodes doing it at once apply each departure once. Returns what was applied.
+   */
+  async applyDueDepartures(now: Date = this.clock(), actor: Actor = DEPARTURE_SCHEDULER): Promise<EventOutcome[]> {
+    const today = japanDateOf(now);
+    const applied: EventOutcome[] = [];
+    for (;;) {
+      const due = await this.db
+        .selectFrom("residents")
+        .select("id")
+        .where("status", "=", "registered")
+        .where("departure_date", "is not", null)
+        .where("departure_date", "<=", today)
+        .orderBy("departure_date")
+        .limit(DEPARTURES_PER_QUERY)
+        .execute();
+      for (const { id } of due) {
+        const outcome = await this.db.transaction().execute((trx) => this.depart(trx, id, now, actor));
+        if (outcome) applied.push(outcome);
+      }
+      if (due.length < DEPARTURES_PER_QUERY) return applied;
+    }
+  }
+
+  /** Mark one filed emigration done, unless another node already did; the revocations and the event are dated its day of departure. */
+  private async depart(trx: Kysely<Database>, residentId: string, now: Date, actor: Actor): Promise<EventOutcome | undefined> {
+    const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
+    if (!resident || resident.departure_date === null) return undefined;
+    const continuedUse = resident.continued_use === 1;
+    // Conditional on still being registered: on PostgreSQL a concurrent applier's UPDATE waits
+    // for this one and then matches nothing, so the departure is applied once.
+    const marked = await trx
+      .updateTable("residents")
+      .set({
+        status: "emigrated",
+        ...(continuedUse && resident.abroad_address !== null
+          ? { address: resident.abroad_address, address_substitutes: substituteFlags(resident.abroad_address) }
+          : {}),
+        updated_at: now.toISOString(),
+      })
+      .where("id", "=", residentId)
+      .where("status", "=", "registered")
+      .executeTakeFirst();
+    if (Number(marked.numUpdatedRows) !== 1) return undefined;
+    const event: RegistryEvent = { kind: "emigration", continuedUse };
+    const detail = { departureDate: resident.departure_date, ...(continuedUse ? { domesticAddress: resident.address, abroadAddress: resident.abroad_address } : {}) };
+    const outcome = await this.record(trx, residentId, event, detail, now, resident.departure_date);
+    await appendAudit(
+      trx,
+      actor,
+      { action: "resident.emigration", subject: residentId, before: { status: resident.status, address: resident.address }, after: { event, ...detail, id: outcome.id, revoked: outcome.revoked } },
+      now,
+    );
+    return { ...outcome, departureDate: resident.departure_date };
+  }
+}
+
+/** An emigration as filed (国外転出届). */
+export interface EmigrationFiling {
+  /** 国外転出者による継続利用: the card and its authentication certificate stay in use. */
+  continuedUse: boolean;
+  /** The day of departure (YYYY-MM-DD, JST); today when absent. With continued use, after today. */
+  departureDate?: string;
+  /** With continued use: the address the 戸籍の附票 will record, carried by the new signing certificate. */
+  abroadAddress?: string;
+}
+
+/** Who applies departures that come due: the audit log's actor for them. */
+export const DEPARTURE_SCHEDULER: Actor = { actor: "system:departures" };
+const DEPARTURES_PER_QUERY = 500;
+/** A sanity bound on how far ahead a departure may be filed (not a rule of the register). */
+const MAX_DAYS_AHEAD = 366;
+
+function checkEmigration(
+  filing: EmigrationFiling,
+  resident: Pick<ResidentTable, "nationality">,
+  today: JapanDate,
+): { departureDate: JapanDate; continuedUse: boolean; abroadAddress: string | null } {
+  if (typeof filing.continuedUse !== "boolean") throw new ServiceError("invalid-input", "continuedUse: expected true or false", "continuedUse");
+  let departureDate: JapanDate;
+  let abroadAddress: string | null = null;
+  try {
+    departureDate = filing.departureDate === undefined ? today : parseJapanDate(filing.departureDate, "departureDate");
+    if (filing.abroadAddress !== undefined) abroadAddress = normalizeAddress(filing.abroadAddress, "abroadAddress");
+  } catch (error) {
+    throw inputErrorAs(error, "invalid-input");
+  }
+  if (compareJapanDates(departureDate, today) < 0) {
+    throw new ServiceError("invalid-input", `departureDate: ${departureDate} は過去の日付です / ${departureDate} is in the past; a departure is filed on or before its day`, "departureDate");
+  }
+  if (compareJapanDates(departureDate, addDays(today, MAX_DAYS_AHEAD)) > 0) {
+    throw new ServiceError("invalid-input", `departureDate: ${departureDate} は1年以上先です / ${departureDate} is more than a year ahead`, "departureDate");
+  }
+  if (!filing.continuedUse) {
+    if (abroadAddress !== null) throw new ServiceError("invalid-input", "abroadAddress: only with continued use (the card ends with the register entry otherwise)", "abroadAddress");
+    return { departureDate, continuedUse: false, abroadAddress };
+  }
+  if (resident.nationality !== "JP") {
+    throw new ServiceError("not-eligible", "国外転出者による継続利用は日本国籍の方に限られます / continued use abroad is for Japanese nationals only", "continuedUse", { reason: "not-japanese-national" });
+  }
+  if (compareJapanDates(departureDate, today) <= 0) {
+    throw new ServiceError(
+      "not-eligible",
+      "継続利用の申請は転出日の前日までです / continued use is filed before the day of departure, not on it",
+      "departureDate",
+      { reason: "continued-use-too-late" },
+    );
+  }
+  if (abroadAddress === null) {
+    throw new ServiceError("invalid-input", "abroadAddress: 継続利用には戸籍の附票に記録される住所が必要です / continued use needs the address the 戸籍の附票 will record", "abroadAddress");
+  }
+  return { departureDate, continuedUse: true, abroadAddress };
 }

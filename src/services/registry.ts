@@ -36,12 +36,28 @@ export interface Resident {
   residenceEnd: JapanDate | null;
   guardianship: boolean;
   status: ResidentTable["status"];
+  /** A filed emigration's departure date: still registered until then. */
+  departureDate: JapanDate | null;
+  /** Emigrated (or leaving) with 国外転出者による継続利用: the card stays in use. */
+  continuedUse: boolean;
   createdAt: string;
   updatedAt: string;
 }
 
 const GENDERS = new Set(["1", "2", "3"]);
 const NATIONALITY = /^[A-Z]{2}$/;
+
+/**
+ * Whether certificates may be issued for this entry: a registered resident, or one who moved
+ * abroad with continued use (the 国外転出者向け signing certificate carries the 戸籍の附票
+ * address, and the authentication certificate is renewed as before). `departure-pending`: the
+ * departure date has come but the emigration has not been applied yet (a matter of a minute).
+ */
+export function issuanceStanding(resident: Pick<Resident, "status" | "departureDate" | "continuedUse">, today: JapanDate): "eligible" | "departure-pending" | "ended" {
+  if (resident.status === "emigrated") return resident.continuedUse ? "eligible" : "ended";
+  if (resident.status !== "registered") return "ended";
+  return resident.departureDate !== null && compareJapanDates(resident.departureDate, today) <= 0 ? "departure-pending" : "eligible";
+}
 
 /** The resident register (住民基本台帳): people and their four attributes. */
 export class Registry {
@@ -125,6 +141,9 @@ export class Registry {
         residence_end: residenceEnd,
         guardianship: input.guardianship ? 1 : 0,
         status: "registered",
+        departure_date: null,
+        continued_use: 0,
+        abroad_address: null,
         created_at: now,
         updated_at: now,
       };
@@ -150,6 +169,8 @@ function toResident(row: ResidentRow): Resident {
     residenceEnd: row.residence_end,
     guardianship: row.guardianship === 1,
     status: row.status,
+    departureDate: row.departure_date,
+    continuedUse: row.continued_use === 1,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -23,9 +23,26 @@ export interface StoreOptions {
   postgresReplica?: { url: string; maxLagMs: number };
   /** Encoders for data migrations (see MigrationEncoders); needed only when old rows must be converted. */
   encoders?: MigrationEncoders;
-  /** Where news for the operator goes (PostgreSQL connections lost and replaced); unsaid without it. */
+  /**
+   * Where news for the operator goes (PostgreSQL connections lost and replaced, a SQLite store
+   * waited for while another process upgrades it); unsaid without it.
+   */
   log?: (line: string) => void;
+  /** SQLite only: how long to wait for another connection's write lock (tests shorten it). */
+  sqliteLockWaits?: SqliteLockWaits;
 }
+
+export interface SqliteLockWaits {
+  /** In ordinary work (busy_timeout): a write transaction is short. Default 5 s. */
+  busyMs: number;
+  /**
+   * While the store opens, once `busyMs` has passed: another process holding the write lock that
+   * long is most likely upgrading the store, which takes minutes on a large one. Default 10 minutes.
+   */
+  openingMs: number;
+}
+
+const DEFAULT_LOCK_WAITS: SqliteLockWaits = { busyMs: 5_000, openingMs: 10 * 60_000 };
 
 /** What the OCSP hot path needs to know about one certificate. */
 export interface CertificateStatusRow {
@@ -101,6 +118,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {
     await close();
+    // Its message says what happened (no migration of ours ran) and what to do.
+    if (error instanceof UpgradeWaitTimedOut) throw error;
     const cause = error instanceof Error ? error.message : String(error ?? "");
     throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${cause}`.trim());
   }
@@ -125,15 +144,19 @@ async function openSqlite(options: StoreOptions) {
   const path = options.sqlitePath ?? ":memory:";
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const database = new SQLite(path);
+  const waits = options.sqliteLockWaits ?? DEFAULT_LOCK_WAITS;
   // First, so that everything after it waits for another process's lock rather than failing at
   // once: switching a new file to WAL needs a lock that a process migrating it holds.
-  database.pragma("busy_timeout = 5000");
+  database.pragma(`busy_timeout = ${waits.busyMs}`);
   // WAL keeps readers off the writer's back; FULL sync makes a commit durable before it returns,
   // which is what "issuing and recording are one transaction" relies on.
   database.pragma("journal_mode = WAL");
   database.pragma("synchronous = FULL");
   database.pragma("foreign_keys = ON");
-  const db = new Kysely<Database>({ dialect: new WriteLockingSqliteDialect(statementCache(database), () => database.inTransaction) });
+  // The one transaction before `migrated` is the migrations': it waits out another process's upgrade.
+  let opening: UpgradeWait | undefined = new UpgradeWait(database, path, waits, options.log);
+  const takeWriteLock = (begin: () => Promise<unknown>) => (opening ? opening.begin(begin) : begin());
+  const db = new Kysely<Database>({ dialect: new WriteLockingSqliteDialect(statementCache(database), () => database.inTransaction, takeWriteLock) });
   // The fast paths (status, revocation versions) bypass kysely, and so kysely's lock on the one
   // connection: on that connection they could run inside another caller's open transaction and
   // see a revocation that is later rolled back. A second, read-only connection sees only committed
@@ -142,7 +165,7 @@ async function openSqlite(options: StoreOptions) {
   // through kysely, which waits for an open transaction to end.
   const shared = path === ":memory:";
   const reader = shared ? database : new SQLite(path, { readonly: true, fileMustExist: true });
-  if (!shared) reader.pragma("busy_timeout = 5000");
+  if (!shared) reader.pragma(`busy_timeout = ${waits.busyMs}`);
   // One committed-data read per SQL text, prepared lazily (the tables exist only after the
   // migrations have run).
   const committedRead = <R>(text: string) => {
@@ -163,7 +186,81 @@ async function openSqlite(options: StoreOptions) {
     if (!shared) reader.close();
     await db.destroy();
   };
-  return { db, dialect: "sqlite" as const, certificateStatus, revocationVersions, ping, close, migrated: async (): Promise<ReplicaReads | undefined> => undefined };
+  const migrated = async (): Promise<ReplicaReads | undefined> => {
+    opening = undefined;
+    return undefined;
+  };
+  return { db, dialect: "sqlite" as const, certificateStatus, revocationVersions, ping, close, migrated };
+}
+
+/**
+ * Opening waits for another process's upgrade instead of failing. All pending migrations run in
+ * one BEGIN IMMEDIATE transaction (TransactionalDdlSqliteAdapter), which on a large store holds
+ * the write lock for minutes; with only the ordinary busy_timeout, every other process opening the
+ * store meanwhile (a CLI command, another server) failed after 5 s with "database is locked". The
+ * migrations' BEGIN first waits the ordinary time; if the lock is still held, the operator is told
+ * once, and it waits up to `openingMs` more. The long timeout is set for that one BEGIN only:
+ * ordinary work keeps failing fast behind a stuck writer.
+ */
+class UpgradeWait {
+  readonly #database: import("better-sqlite3").Database;
+  readonly #path: string;
+  readonly #waits: SqliteLockWaits;
+  readonly #log: ((line: string) => void) | undefined;
+
+  constructor(database: import("better-sqlite3").Database, path: string, waits: SqliteLockWaits, log?: (line: string) => void) {
+    this.#database = database;
+    this.#path = path;
+    this.#waits = waits;
+    this.#log = log;
+  }
+
+  async begin(begin: () => Promise<unknown>): Promise<void> {
+    try {
+      await begin();
+      return;
+    } catch (error) {
+      if (!isBusy(error)) throw error;
+    }
+    // A BEGIN that found the lock taken started no transaction: it may simply be run again.
+    const [ja, en] = waitText(this.#waits.openingMs);
+    this.#log?.(`別のプロセスがデータベース ${this.#path} を更新中です。終わるまで最長 ${ja}待ちます / another process is upgrading the database ${this.#path}; waiting up to ${en} for it to finish`);
+    this.#database.pragma(`busy_timeout = ${this.#waits.openingMs}`);
+    try {
+      await begin();
+    } catch (error) {
+      throw isBusy(error) ? new UpgradeWaitTimedOut(this.#path, this.#waits.openingMs, error) : error;
+    } finally {
+      this.#database.pragma(`busy_timeout = ${this.#waits.busyMs}`);
+    }
+  }
+}
+
+/** Another process held the store's write lock for longer than opening waits for it (UpgradeWait). */
+export class UpgradeWaitTimedOut extends Error {
+  constructor(path: string, waitedMs: number, cause: unknown) {
+    const [ja, en] = waitText(waitedMs);
+    super(
+      `別のプロセスがデータベース ${path} を ${ja}を超えて更新（アップグレード）中のため、開けませんでした。そのプロセスが終わってからやり直してください。` +
+        `止まっている場合は、そのプロセスを終了してからやり直してください（\`fuser ${path}\` で開いているプロセスが分かります。途中の更新は取り消され、次に開いたときにやり直されます） / ` +
+        `another process has held the database ${path} for more than ${en}, upgrading it: try again once it has finished. ` +
+        `If it has hung, stop that process and try again (\`fuser ${path}\` lists the processes that have the file open; its unfinished upgrade is rolled back and redone by the next open)`,
+      { cause },
+    );
+    this.name = "UpgradeWaitTimedOut";
+  }
+}
+
+/** SQLITE_BUSY, or one of its extended codes (SQLITE_BUSY_RECOVERY while another process recovers the WAL). */
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && /^SQLITE_BUSY(_|$)/.test(code);
+}
+
+/** A wait for people to read: in minutes, or in seconds when shorter (the tests' waits). */
+function waitText(ms: number): [ja: string, en: string] {
+  const minutes = ms / 60_000;
+  return minutes >= 1 ? [`${minutes} 分`, `${minutes} minute${minutes === 1 ? "" : "s"}`] : [`${ms / 1000} 秒`, `${ms / 1000} s`];
 }
 
 /**
@@ -176,15 +273,17 @@ async function openSqlite(options: StoreOptions) {
 class WriteLockingSqliteDialect extends SqliteDialect {
   readonly #database: SqliteDatabase;
   readonly #inTransaction: () => boolean;
+  readonly #takeWriteLock: TakeWriteLock;
 
-  constructor(database: SqliteDatabase, inTransaction: () => boolean) {
+  constructor(database: SqliteDatabase, inTransaction: () => boolean, takeWriteLock: TakeWriteLock) {
     super({ database });
     this.#database = database;
     this.#inTransaction = inTransaction;
+    this.#takeWriteLock = takeWriteLock;
   }
 
   override createDriver(): Driver {
-    return new WriteLockingSqliteDriver({ database: this.#database }, this.#inTransaction);
+    return new WriteLockingSqliteDriver({ database: this.#database }, this.#inTransaction, this.#takeWriteLock);
   }
 
   override createAdapter(): DialectAdapter {
@@ -200,8 +299,8 @@ class WriteLockingSqliteDialect extends SqliteDialect {
  * Migrator runs all pending migrations with their records in one transaction (kysely 0.28:
  * `#runMigrations`), so a crash leaves the store as it was before and the next open does it all.
  * That transaction is BEGIN IMMEDIATE (the driver above), and it is what makes migrating processes
- * take turns: kysely reads which migrations are done inside it, so a second process opening a new
- * store at the same time waits (busy_timeout) for the first to commit and then finds nothing to do.
+ * take turns: kysely reads which migrations are done inside it, so a second process opening the
+ * store at the same time waits (UpgradeWait) for the first to commit and then finds nothing to do.
  * kysely's migration lock stays a no-op here, as in its own SQLite adapter: the write lock is the lock.
  */
 class TransactionalDdlSqliteAdapter extends SqliteAdapter {
@@ -210,16 +309,21 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
+/** Runs `begin` (BEGIN IMMEDIATE): how long it may wait for the lock is the caller's to decide (UpgradeWait). */
+type TakeWriteLock = (begin: () => Promise<unknown>) => Promise<unknown>;
+
 class WriteLockingSqliteDriver extends SqliteDriver {
   readonly #inTransaction: () => boolean;
+  readonly #takeWriteLock: TakeWriteLock;
 
-  constructor(config: ConstructorParameters<typeof SqliteDriver>[0], inTransaction: () => boolean) {
+  constructor(config: ConstructorParameters<typeof SqliteDriver>[0], inTransaction: () => boolean, takeWriteLock: TakeWriteLock) {
     super(config);
     this.#inTransaction = inTransaction;
+    this.#takeWriteLock = takeWriteLock;
   }
 
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+    await this.#takeWriteLock(() => connection.executeQuery(CompiledQuery.raw("begin immediate")));
   }
 
   /**

@@ -533,6 +533,39 @@ function migrations(dialect: Dialect, encoders: MigrationEncoders | undefined): 
           .execute();
       },
     },
+    "0021-issuance-request-ids": {
+      async up(db: Kysely<any>) {
+        // A client's id for each request that carried one (src/services/issuance-requests.ts),
+        // written in the certificate's own transaction: a request retried after a lost answer
+        // gets the certificate already issued, not a second one. Kept 30 days and deleted by age
+        // through the index (368 B a row with its indexes on PostgreSQL, UUID ids; docs/scale.md §3.2).
+        await db.schema
+          .createTable("issuance_request_ids")
+          .addColumn("client_id", "text", (c) => c.notNull())
+          .addColumn("request_id", "text", (c) => c.notNull())
+          .addColumn("ca_type", "text", (c) => c.notNull())
+          .addColumn("serial_hex", "text", (c) => c.notNull())
+          .addColumn("request_sha256", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addPrimaryKeyConstraint("issuance_request_ids_pk", ["client_id", "request_id"])
+          .execute();
+        await db.schema.createIndex("issuance_request_ids_created").on("issuance_request_ids").column("created_at").execute();
+      },
+    },
+    "0022-departures": {
+      async up(db: Kysely<any>) {
+        // An emigration is filed before the day of departure and takes effect on it
+        // (src/services/register-events.ts): the entry stays registered until then. The
+        // departures due are found through a partial index that holds only the pending ones.
+        await db.schema.alterTable("residents").addColumn("departure_date", "text").execute();
+        await db.schema.alterTable("residents").addColumn("continued_use", "integer", (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable("residents").addColumn("abroad_address", "text").execute();
+        await sql`create index residents_departures_pending on residents (departure_date) where status = 'registered' and departure_date is not null`.execute(db);
+        // Emigrations recorded before this migration took effect on the day they were filed.
+        await sql`update residents set departure_date = (select max(effective_date) from registry_events e where e.resident_id = residents.id and e.kind = 'emigration') where status = 'emigrated'`.execute(db);
+        await sql`update residents set continued_use = 1 where status = 'emigrated' and id in (select resident_id from registry_events where kind = 'emigration' and detail like '%"continuedUse":true%')`.execute(db);
+      },
+    },
   };
 }
 

@@ -37,6 +37,7 @@ export interface Database {
   ocsp_responses: OcspResponseTable;
   crl_entries: CrlEntryTable;
   issuance_clients: IssuanceClientTable;
+  issuance_request_ids: IssuanceRequestIdTable;
 }
 
 export interface ProxyApplicationTable {
@@ -248,6 +249,17 @@ export interface VerifierTable {
   active: number;
 }
 
+/** An issuance client's own id for a request, kept with the certificate it gave, so a retried request is answered with that certificate. */
+export interface IssuanceRequestIdTable {
+  client_id: string;
+  request_id: string;
+  ca_type: "sign" | "auth";
+  serial_hex: string;
+  /** SHA-256 (hex) of what was asked (type, resident, key, card, renewal, card expiry): the same id with other contents is refused. */
+  request_sha256: string;
+  created_at: string;
+}
+
 export interface VerifierLookupTable {
   verifier_id: string;
   ca_type: "sign" | "auth";
@@ -309,6 +321,12 @@ export interface ResidentTable {
   residence_end: string | null;
   guardianship: number;
   status: "registered" | "deceased" | "emigrated";
+  /** A filed emigration's departure date (JST): the entry stays registered until then, and the date is kept after. */
+  departure_date: string | null;
+  /** 1 when the emigration was filed with 国外転出者による継続利用: the card and its authentication certificate stay in use. */
+  continued_use: number;
+  /** With continued use: the address as the 戸籍の附票 records it, which replaces the domestic one on departure. */
+  abroad_address: string | null;
   created_at: string;
   updated_at: string;
 }

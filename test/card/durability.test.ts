@@ -14,6 +14,7 @@ import { issuedCardTemplate, cloneCard, AUTH_PIN, SIGN_PIN, type CardTemplate } 
 import { expectSw, verifyApdu, SELECT_JPKI } from "./fixtures/apdu-helpers.ts";
 import { openCard } from "../../src/card/index.ts";
 import { InProcessReader } from "../../src/readers/in-process.ts";
+import { deadPid } from "../helpers/pids.ts";
 
 const CARD_PROCESS = fileURLToPath(new URL("./fixtures/card-process.ts", import.meta.url));
 
@@ -104,10 +105,7 @@ describe("durable retry counters", () => {
   it("opening a card removes a dead writer's temporary image, not a live one's", async () => {
     const { dir, reader } = await cloneCard(t);
     await reader.disconnect();
-    const child = spawn(process.execPath, ["-e", ""]);
-    const deadPid = child.pid!;
-    await new Promise((r) => child.on("exit", r));
-    const dead = join(dir, `.chip.json.${deadPid}.0a1b2c3d4e5f.tmp`);
+    const dead = join(dir, `.chip.json.${await deadPid()}.0a1b2c3d4e5f.tmp`);
     const live = join(dir, `.chip.json.${process.pid}.0a1b2c3d4e5f.tmp`);
     writeFileSync(dead, "{");
     writeFileSync(live, "{");

@@ -101,6 +101,32 @@ describe("openjpki resident and ca commands", () => {
     }
   });
 
+  test("resident emigrate files a departure ahead; apply-departures applies it on the day", async () => {
+    const added = await cli(
+      ["resident", "add", "--data", data, "--name", "海外 太郎", "--birth", "1975-06-01", "--gender", "1",
+        "--address", "東京都町田市森野１－１－１", "--municipality", "132098", "--json"],
+      env,
+    );
+    const id = added.json().id;
+    const issued = await cli(["ca", "issue", "--data", data, "--type", "sign", "--resident", id, "--pubkey", join(dir, "pub.pem"), "--json"], env);
+    assert.equal(issued.code, 0, issued.stderr);
+    const filed = await cli(
+      ["resident", "emigrate", "--data", data, "--id", id, "--departure", "2026-12-01", "--continued-use", "--abroad-address", "アメリカ合衆国", "--json"],
+      env,
+    );
+    assert.equal(filed.code, 0, filed.stderr);
+    assert.deepEqual(filed.json().revoked, []);
+    assert.match((await cli(["resident", "show", "--data", data, "--id", id], env)).stdout, /emigration filed: departure 2026-12-01（継続利用/);
+    const early = await cli(["resident", "apply-departures", "--data", data], env);
+    assert.match(early.stdout, /no emigration is due/);
+    const onTheDay = await cli(["resident", "apply-departures", "--data", data], { OPENJPKI_NOW: "2026-11-30T15:00:05Z" });
+    assert.equal(onTheDay.code, 0, onTheDay.stderr);
+    assert.match(onTheDay.stdout, new RegExp(`\\(emigration\\) for ${id}\n  転出日 / day of departure: 2026-12-01\n  署名用 ${issued.json().serialHex}: revoked \\(affiliationChanged\\)`));
+    const late = await cli(["resident", "emigrate", "--data", data, "--id", id, "--continued-use", "--abroad-address", "アメリカ合衆国"], env);
+    assert.equal(late.code, 1);
+    assert.match(late.stderr, /already emigrated/);
+  });
+
   test("every command has --help", async () => {
     const { COMMANDS } = await import("../../src/cli/main.ts");
     for (const command of COMMANDS) {

@@ -1,14 +1,16 @@
 // `crl --out FILE` replaces the published CRL atomically: a run that fails or dies midway leaves the
 // previous CRL whole (a killed run used to leave it empty or cut short, and `openssl crl` could not
-// load it), and a run that succeeds leaves no temporary file behind.
+// load it), and a run that succeeds leaves no temporary file behind; a run killed before its rename
+// leaves one, which the next run removes.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import fs, { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
+import fs, { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve, sep } from "node:path";
 import { cli } from "../helpers/cli.ts";
+import { deadPid, withLivePid } from "../helpers/pids.ts";
 
 const env = { OPENJPKI_NOW: "2026-11-25T03:00:00Z", OPENJPKI_CA_PASSPHRASE: "cli-test-passphrase-0123456789" };
 
@@ -116,6 +118,22 @@ describe("openjpki crl --out replaces the CRL atomically", () => {
       assert.deepEqual(readdirSync(pub), ["sign.crl"]);
     });
   }
+
+  test("a run removes the temporary file a killed run left, and not one of a run still going", async () => {
+    const dead = `.sign.crl.${await deadPid()}.0a1b2c3d4e5f.tmp`;
+    await withLivePid(async (pid) => {
+      const live = `.sign.crl.${pid}.0a1b2c3d4e5f.tmp`;
+      for (const name of [dead, live]) writeFileSync(join(pub, name), "half a CRL");
+      try {
+        const r = await crl();
+        assert.equal(r.code, 0, r.stderr);
+        opensslAccepts(out);
+        assert.deepEqual(readdirSync(pub).sort(), [live, "sign.crl"].sort());
+      } finally {
+        for (const name of [dead, live]) rmSync(join(pub, name), { force: true });
+      }
+    });
+  });
 
   test("through a symbolic link, the link's target is replaced and the link kept", async () => {
     const link = join(pub, "current.crl");

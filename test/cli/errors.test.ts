@@ -2,7 +2,7 @@
 // that names the problem, never a stack trace.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -93,6 +93,20 @@ describe("openjpki: errors name the problem", () => {
     assert.equal(withFile.code, 0, withFile.stderr);
   });
 
+  test("an empty ca-passphrase (a first start killed while writing it, before this was atomic) is refused with what to do", async () => {
+    const emptied = join(dir, "emptied");
+    mkdirSync(emptied);
+    writeFileSync(join(emptied, "ca-passphrase"), "");
+    const r = await cli(["resident", "list", "--data", emptied], NOW);
+    assert.equal(r.code, 1);
+    assert.match(oneLine(r), /ca-passphrase is empty\. .*if this store has no CA keys yet \(a new data directory\), delete the file and start again/);
+    rmSync(join(emptied, "ca-passphrase"));
+    const again = await cli(["resident", "list", "--data", emptied], NOW);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(statSync(join(emptied, "ca-passphrase")).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(emptied).filter((n) => n.endsWith(".tmp")), [], "no temporary file left");
+  });
+
   test("serve on a port already in use says so and what to do", async () => {
     const busy = await listening();
     try {
@@ -130,6 +144,19 @@ describe("openjpki: errors name the problem", () => {
     assert.match(oneLine(second), new RegExp(`the resident already holds card ${first.json().id}: use reissue for a lost or damaged card`));
     const cards = (await cli(["card", "list", "--data", data, "--resident", resident, "--json"], PASSPHRASE)).json().cards;
     assert.deepEqual(cards.map((c: { id: string }) => c.id), [first.json().id], "no second card was made");
+  });
+
+  test("card issue --no-auth: a card with the signing certificate only; an authentication PIN with it is refused", async () => {
+    const resident = (await cli(["resident", "add", "--data", data, "--name", "中町 三郎", "--birth", "1981-01-02", "--gender", "1",
+      "--address", "東京都町田市中町１－２", "--municipality", "132098", "--json"], PASSPHRASE)).json().id;
+    const both = await cli(["card", "issue", "--data", data, "--resident", resident, "--no-auth", "--auth-pin", "1234", "--sign-pin", "ABC123"], PASSPHRASE);
+    assert.equal(both.code, 2);
+    assert.match(oneLine(both), /--auth-pin: not with --no-auth/);
+    const r = await cli(["card", "issue", "--data", data, "--resident", resident, "--no-auth", "--kenhojo-pin", "5678", "--sign-pin", "ABC123"], PASSPHRASE);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /署名用電子証明書 [0-9A-F]{32}/);
+    assert.doesNotMatch(r.stdout, /利用者証明用電子証明書 [0-9A-F]/);
+    assert.match(r.stdout, /no authentication certificate: declined/);
   });
 });
 

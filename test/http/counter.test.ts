@@ -375,6 +375,122 @@ for (const backend of backends()) {
       assert.equal(shown.body.cards[0].handedOverDate, "2026-12-03");
     });
 
+    test("the authentication certificate may be declined at production: refusals name the field; pin-init and renewal refuse; new issuance adds it later", async () => {
+      await at("2026-11-25T03:00:00Z");
+      const r = await call("POST", "/api/counter/residents", { name: "町田 二十郎", birth: "1961-01-15", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+      for (const [body, field] of [
+        [{ signPin: "ABC123" }, "auth-pin"], // a blank authentication PIN is not a silent decline
+        [{ noAuth: true, authPin: "1234", signPin: "ABC123", kenhojoPin: "1234" }, "auth-pin"],
+        [{ noAuth: true, signPin: "ABC123" }, "kenhojo-pin"],
+      ] as const) {
+        const refused = await call("POST", "/api/counter/cards", { residentId: r.body.id, ...body });
+        assert.equal(refused.status, 400, JSON.stringify(refused.body));
+        assert.equal(refused.body.error.field, field, JSON.stringify(body));
+      }
+      const card = await call("POST", "/api/counter/cards", { residentId: r.body.id, noAuth: true, signPin: "NOAUTH1", kenhojoPin: "2468" });
+      assert.equal(card.status, 201, JSON.stringify(card.body));
+      assert.equal(card.body.authSkipped, "declined");
+      assert.deepEqual(card.body.certificates.map((c: any) => [c.type, c.expires]), [["sign", "2031-01-15"]]);
+      const cardId = card.body.id;
+
+      const pinInit = await call("POST", `/api/counter/cards/${cardId}/pin-init`, { identity: ID, type: "auth", newPin: "1111" });
+      assert.equal(pinInit.status, 403, JSON.stringify(pinInit.body));
+      assert.equal(pinInit.body.error.reason, "no-certificate");
+      await at("2030-11-01T03:00:00Z"); // the signing certificate's renewal window (from 2030-10-15) is open
+      const both = await call("POST", `/api/counter/cards/${cardId}/renewal`, { identity: ID });
+      assert.equal(both.body.error?.reason, "nothing-to-renew", JSON.stringify(both.body));
+      assert.match(both.body.error.message, /利用者証明用電子証明書/);
+      // With no authentication certificate on the card, a renewed signing certificate runs to the 6th
+      // birthday after renewal (2036-01-15, also the card's expiry) instead of ending with an
+      // authentication certificate (2031-01-15: see the card below, which has one).
+      const renewed = await call("POST", `/api/counter/cards/${cardId}/renewal`, { identity: ID, types: ["sign"] });
+      assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
+      assert.deepEqual(renewed.body.issued.map((c: any) => [c.type, c.expires]), [["sign", "2036-01-15"]]);
+      await at("2026-11-25T03:00:00Z");
+      const other = await call("POST", "/api/counter/residents", { name: "町田 二十一郎", birth: "1961-01-15", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+      const withAuth = await call("POST", "/api/counter/cards", { residentId: other.body.id, authPin: "1111", signPin: "WITHAU1" });
+      await at("2030-11-01T03:00:00Z");
+      const capped = await call("POST", `/api/counter/cards/${withAuth.body.id}/renewal`, { identity: ID, types: ["sign"] });
+      assert.deepEqual(capped.body.issued.map((c: any) => [c.type, c.expires]), [["sign", "2031-01-15"]], JSON.stringify(capped.body));
+
+      // 新規発行 of the declined certificate later, with its PIN.
+      const added = await call("POST", `/api/counter/cards/${cardId}/new-issuance`, { identity: ID, types: ["auth"], authPin: "1357" });
+      assert.equal(added.status, 200, JSON.stringify(added.body));
+      assert.deepEqual(added.body.issued.map((c: any) => [c.type, c.expires]), [["auth", "2035-01-15"]], "new issuance: the 5th birthday");
+      await t.context.cards.withReader(cardId, async (reader) => {
+        const client = new JpkiClient(reader);
+        assert.deepEqual(await client.verifyPin("auth", "1357"), { ok: true });
+        assert.equal((await client.readKenhojo("2468")).name, "町田　二十郎", "the 券面事項入力補助 PIN is the one given at production");
+      });
+      await at("2026-11-25T03:00:00Z");
+    });
+
+    test("reissue and card found may decline the authentication certificate; a card with none is lost and found", async () => {
+      await at("2026-11-25T03:00:00Z");
+      const r = await call("POST", "/api/counter/residents", { name: "町田 二十二郎", birth: "1975-05-05", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+      const card = await call("POST", "/api/counter/cards", { residentId: r.body.id, authPin: "1111", signPin: "FOUND2" });
+      await call("POST", `/api/counter/cards/${card.body.id}/loss-report`);
+      const statuses = async () => (await t.context.ca.certificatesOf(r.body.id)).map((c) => `${c.type}:${c.status}`).sort();
+      const withPin = await call("POST", `/api/counter/cards/${card.body.id}/found`, { identity: ID, authPin: "2222", signPin: "FOUND3", noAuth: true });
+      assert.equal(withPin.status, 400, JSON.stringify(withPin.body));
+      assert.equal(withPin.body.error.field, "auth-pin");
+      assert.deepEqual(await statuses(), ["auth:hold", "sign:hold"], "a refusal leaves the card as it was");
+      const noAuthPin = await call("POST", `/api/counter/cards/${card.body.id}/found`, { identity: ID, signPin: "FOUND3" });
+      assert.equal(noAuthPin.body.error?.field, "auth-pin", "no PIN is not a decline");
+      const found = await call("POST", `/api/counter/cards/${card.body.id}/found`, { identity: ID, signPin: "FOUND3", noAuth: true });
+      assert.equal(found.status, 200, JSON.stringify(found.body));
+      assert.deepEqual(found.body.revoked.map((x: any) => [x.type, x.reason]), [["auth", "keyCompromise"], ["sign", "keyCompromise"]]);
+      assert.deepEqual(found.body.issued.map((x: any) => [x.type, x.expires]), [["sign", "2031-05-05"]]);
+
+      // A reissue declining both: a new card with no certificates, charged for the card only.
+      const refused = await call("POST", `/api/counter/cards/${card.body.id}/reissue`, { identity: ID, reason: "damage", causedByHolder: true, noAuth: true, noSign: true });
+      assert.equal(refused.body.error?.field, "kenhojo-pin", JSON.stringify(refused.body));
+      assert.equal((await t.context.cards.get(card.body.id)).status, "active", "refused before anything was done");
+      const reissued = await call("POST", `/api/counter/cards/${card.body.id}/reissue`, { identity: ID, reason: "damage", causedByHolder: true, noAuth: true, noSign: true, kenhojoPin: "3579" });
+      assert.equal(reissued.status, 201, JSON.stringify(reissued.body));
+      assert.deepEqual(reissued.body.issued, []);
+      assert.deepEqual([reissued.body.fee.cardYen, reissued.body.fee.certificatesYen], [800, 0]);
+      const bare = reissued.body.newCardId;
+      await t.context.cards.withReader(bare, async (reader) => {
+        assert.equal((await new JpkiClient(reader).readKenhojo("3579")).name, "町田　二十二郎");
+      });
+      // Lost and found with nothing to hold: the suspension is lifted, nothing issued.
+      const lost = await call("POST", `/api/counter/cards/${bare}/loss-report`);
+      assert.deepEqual(lost.body.revoked, []);
+      const back = await call("POST", `/api/counter/cards/${bare}/found`, { identity: ID });
+      assert.equal(back.status, 200, JSON.stringify(back.body));
+      assert.deepEqual(back.body.issued, []);
+      assert.equal((await t.context.cards.get(bare)).status, "active");
+    });
+
+    test("a card produced without PINs and without the authentication certificate: the resident sets the others at handover", async () => {
+      await at("2026-11-25T03:00:00Z");
+      const r = await call("POST", "/api/counter/residents", { name: "町田 二十三郎", birth: "1982-02-02", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+      const withPin = await call("POST", "/api/counter/cards", { residentId: r.body.id, deferPins: true, noAuth: true, kenhojoPin: "1234" });
+      assert.equal(withPin.body.error?.field, "auth-pin", "no PIN with deferPins, as before");
+      const card = await call("POST", "/api/counter/cards", { residentId: r.body.id, deferPins: true, noAuth: true });
+      assert.equal(card.status, 201, JSON.stringify(card.body));
+      assert.equal(card.body.pinsPending, true);
+      assert.deepEqual(card.body.certificates.map((c: any) => c.type), ["sign"]);
+      for (const [body, field] of [
+        [{ signPin: "HAND02" }, "kenhojo-pin"],
+        [{ authPin: "5555", signPin: "HAND02", kenhojoPin: "5555" }, "auth-pin"],
+        [{ kenhojoPin: "5555" }, "sign-pin"],
+      ] as const) {
+        const refused = await call("POST", `/api/counter/cards/${card.body.id}/handover`, { identity: ID, ...body });
+        assert.equal(refused.status, 400, JSON.stringify(refused.body));
+        assert.equal(refused.body.error.field, field, JSON.stringify(body));
+      }
+      const handed = await call("POST", `/api/counter/cards/${card.body.id}/handover`, { identity: ID, signPin: "HAND02", kenhojoPin: "5555" });
+      assert.equal(handed.status, 200, JSON.stringify(handed.body));
+      await t.context.cards.withReader(card.body.id, async (reader) => {
+        const client = new JpkiClient(reader);
+        assert.deepEqual(await client.verifyPin("sign", "HAND02"), { ok: true });
+        assert.equal((await client.readKenhojo("5555")).name, "町田　二十三郎");
+        assert.equal(await client.triesLeft("auth"), 0, "no authentication PIN was set");
+      });
+    });
+
     test("a foreign resident's new period of stay caps what is issued next", async () => {
       await at("2026-11-25T03:00:00Z");
       const r = await call("POST", "/api/counter/residents", { name: "SMITH JANE", birth: "1985-04-10", gender: "2", address: "東京都町田市森野１", municipality: "132098", nationality: "US", residenceEnd: "2027-06-30" });
@@ -412,6 +528,11 @@ for (const backend of backends()) {
       const doc = (await app.inject({ method: "GET", url: "/api/openapi.json" })).json();
       assert.equal(doc.openapi, "3.1.0");
       assert.ok(doc.paths["/api/counter/cards/{id}/renewal"].post);
+      for (const path of ["/api/counter/cards", "/api/counter/cards/{id}/reissue", "/api/counter/cards/{id}/found"]) {
+        const post = doc.paths[path].post;
+        assert.deepEqual(post.requestBody.content["application/json"].schema.properties.noAuth, { type: "boolean" }, path);
+        assert.match(post.summary, /noAuth/, path);
+      }
     });
   });
 }

@@ -7,6 +7,7 @@ import { signedChallenge } from "../../src/services/challenges.ts";
 import { ServiceError } from "../../src/services/errors.ts";
 import { openTestContext, type TestContext } from "../helpers/context.ts";
 import type { IssuedCard } from "../../src/services/cards.ts";
+import type { CardReader } from "../../src/readers/reader.ts";
 
 let now = new Date("2026-11-25T03:00:00Z");
 const clock = () => new Date(now);
@@ -155,6 +156,24 @@ describe("card login and PIN reset", () => {
     );
     await t.context.cards.withReader(card.id, async (reader) => {
       assert.equal(await new JpkiClient(reader).triesLeft("auth"), 3, "no try spent on a closed kiosk");
+    });
+  });
+
+  test("a card issued without the authentication certificate: the kiosk, login and the PIN-reset app say so (not 'PIN blocked')", async () => {
+    now = new Date("2026-11-27T03:00:00Z"); // 12:00 JST: the kiosk is open
+    const resident = await t.context.registry.add({
+      name: "那覇 次郎", birth: "1980-08-08", gender: "1", address: "沖縄県那覇市泉崎１－１－１", municipality: "472018",
+    });
+    const signOnly = await t.context.cards.issue({ residentId: resident.id, noAuth: true, signPin: "NAHA02", kenhojoPin: "1111" });
+    const withCard = <T>(body: (reader: CardReader) => Promise<T>) => t.context.cards.withReader(signOnly.id, body);
+    await assert.rejects(withCard((reader) => t.context.kiosk.issue(reader, { pin: "1111", document: "juminhyo" })), refused("no-certificate"));
+    await assert.rejects(withCard((reader) => t.context.portal.loginWithCard(reader, "1111")), refused("no-certificate"));
+    // The signing password's reset needs the authentication certificate to prove the holder.
+    await assert.rejects(withCard((reader) => t.context.pinReset.reserve(reader, { target: "sign", pin: "1111" })), refused("no-certificate"));
+    // The reverse route (offered in Naha) proves with the signing password, but there is no authentication PIN to reset.
+    await assert.rejects(withCard((reader) => t.context.pinReset.reserve(reader, { target: "auth", pin: "NAHA02" })), refused("no-certificate"));
+    await withCard(async (reader) => {
+      assert.equal(await new JpkiClient(reader).triesLeft("sign"), 5, "the signing password was verified, not spent");
     });
   });
 });

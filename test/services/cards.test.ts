@@ -97,5 +97,57 @@ for (const backend of backends()) {
       const declined = await t.context.cards.issue({ residentId: resident.id, authPin: "1234", noSign: true });
       assert.equal(declined.signSkipped, "declined");
     });
+
+    test("the authentication certificate may be declined: no key, no certificate, no PIN for it; the 券面事項入力補助 PIN is asked for instead", async () => {
+      const resident = await t.context.registry.add({
+        name: "町田 四郎", birth: "1990-01-02", gender: "1", address: "東京都町田市森野１", municipality: "132098",
+      });
+      const field = (name: string) => (e: unknown) => e instanceof ServiceError && e.code === "invalid-input" && e.field === name;
+      // A blank authentication PIN is not a silent decline: the error says how to decline.
+      await assert.rejects(t.context.cards.issue({ residentId: resident.id, signPin: "ABC123" }), (e: unknown) => field("auth-pin")(e) && /noAuth/.test((e as Error).message));
+      // A PIN given with the decline is refused, not dropped.
+      await assert.rejects(t.context.cards.issue({ residentId: resident.id, noAuth: true, authPin: "1234", signPin: "ABC123", kenhojoPin: "1234" }), field("auth-pin"));
+      // With no authentication PIN, the 券面事項入力補助 PIN has nothing to default to.
+      await assert.rejects(t.context.cards.issue({ residentId: resident.id, noAuth: true, signPin: "ABC123" }), field("kenhojo-pin"));
+      await assert.rejects(t.context.cards.issue({ residentId: resident.id, noAuth: true, signPin: "ABC123", kenhojoPin: "12" }), field("kenhojo-pin"));
+      assert.deepEqual(await t.context.cards.list({ residentId: resident.id }), [], "nothing was made");
+
+      const card = await t.context.cards.issue({ residentId: resident.id, noAuth: true, signPin: "ABC123", kenhojoPin: "9876", myNumber: "123456789018" });
+      assert.equal(card.authSkipped, "declined");
+      assert.equal(card.signSkipped, undefined);
+      // No authentication certificate on the card to cap it: the signing certificate runs to the 5th birthday.
+      assert.deepEqual(card.certificates.map((c) => [c.type, c.expires]), [["sign", "2031-01-02"]]);
+      await t.context.cards.withReader(card.id, async (reader) => {
+        const client = new JpkiClient(reader);
+        await assert.rejects(client.readCertificate("auth"), (e: unknown) => (e as { code?: string }).code === "no-certificate");
+        assert.equal(await client.triesLeft("auth"), 0, "no authentication PIN was set (an unset PIN answers as blocked)");
+        assert.deepEqual(await client.verifyPin("sign", "ABC123"), { ok: true });
+        assert.equal((await client.readKenhojo("9876")).myNumber, "123456789018");
+      });
+    });
+
+    test("both certificates may be declined: a card with the 券面事項入力補助AP only", async () => {
+      const resident = await t.context.registry.add({
+        name: "町田 五郎", birth: "1985-03-03", gender: "1", address: "東京都町田市森野１", municipality: "132098",
+      });
+      const card = await t.context.cards.issue({ residentId: resident.id, noAuth: true, noSign: true, kenhojoPin: "2468", myNumber: "123456789018" });
+      assert.equal(card.status, "active");
+      assert.deepEqual(card.certificates, []);
+      assert.equal(card.authSkipped, "declined");
+      assert.equal(card.signSkipped, "declined");
+      assert.deepEqual(await t.context.ca.certificatesOf(resident.id), []);
+      await t.context.cards.withReader(card.id, async (reader) => {
+        assert.equal((await new JpkiClient(reader).readKenhojo("2468")).name, "町田　五郎");
+      });
+    });
+
+    test("a foreign resident's signing certificate on a card without authentication certificate ends with the period of stay", async () => {
+      const resident = await t.context.registry.add({
+        name: "SMITH JOHN", birth: "1990-01-02", gender: "1", address: "東京都町田市森野１", municipality: "132098", nationality: "US", residenceEnd: "2028-06-30",
+      });
+      const card = await t.context.cards.issue({ residentId: resident.id, noAuth: true, signPin: "ABC123", kenhojoPin: "1357" });
+      assert.equal(card.expires, "2028-06-30");
+      assert.deepEqual(card.certificates.map((c) => [c.type, c.expires]), [["sign", "2028-06-30"]]);
+    });
   });
 }

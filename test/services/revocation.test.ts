@@ -75,7 +75,11 @@ for (const backend of backends()) {
 
     test("emigration with continued use revokes only the signing certificate", async () => {
       const { resident, sign, auth } = await holderWithBoth("吉田 亮");
-      await t.context.events.endRegistration(resident.id, { kind: "emigration", continuedUse: true });
+      await t.context.events.endRegistration(resident.id, { kind: "emigration", continuedUse: true, departureDate: "2027-01-05", abroadAddress: "アメリカ合衆国" });
+      const departed = now;
+      now = new Date("2027-01-05T03:00:00Z");
+      await t.context.events.applyDueDepartures();
+      now = departed;
       assert.equal((await t.context.ca.certificate("sign", sign)).status, "revoked");
       assert.equal((await t.context.ca.certificate("auth", auth)).status, "valid");
     });

@@ -12,7 +12,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { Kysely, Migrator, SqliteDialect } from "kysely";
-import { openStore } from "../../src/store/database.ts";
+import { openStore, type SqliteLockWaits } from "../../src/store/database.ts";
 import { migrationProvider, type MigrationEncoders } from "../../src/store/migrations.ts";
 
 const OPEN_STORE_PROCESS = fileURLToPath(new URL("./fixtures/open-store-process.ts", import.meta.url));
@@ -39,47 +39,70 @@ interface Child {
   go(): void;
   /** Resolves when the process has stopped at its halt point. */
   halted: Promise<void>;
+  /** Resolves with the first line the store said for the operator (StoreOptions.log). */
+  logged: Promise<string>;
   kill(): void;
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>;
 }
 
+interface ChildOptions {
+  haltAt?: HaltAt;
+  lockWaits?: SqliteLockWaits;
+}
+
 /** A process that opens the store at `path` when told to (test/store/fixtures/open-store-process.ts). */
-function openInOtherProcess(path: string, haltAt?: HaltAt): Child {
+function openInOtherProcess(path: string, { haltAt, lockWaits }: ChildOptions = {}): Child {
   const child = spawn(process.execPath, ["--import", "tsx", OPEN_STORE_PROCESS, path], {
     cwd: ROOT,
-    env: { ...process.env, ...(haltAt ? { OPENJPKI_TEST_HALT_AT: JSON.stringify(haltAt) } : {}) },
+    env: {
+      ...process.env,
+      ...(haltAt ? { OPENJPKI_TEST_HALT_AT: JSON.stringify(haltAt) } : {}),
+      ...(lockWaits ? { OPENJPKI_TEST_SQLITE_LOCK_WAITS: JSON.stringify(lockWaits) } : {}),
+    },
     stdio: ["pipe", "pipe", "pipe"],
   });
   let output = "";
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const lines = createInterface({ input: child.stdout });
-  const seen = (wanted: string) =>
-    new Promise<void>((resolve, reject) => {
+  lines.on("line", (line) => (output += `${line}\n`));
+  const seen = (wanted: (line: string) => boolean, what: string) =>
+    new Promise<string>((resolve, reject) => {
       lines.on("line", (line) => {
-        output += `${line}\n`;
-        if (line === wanted) resolve();
+        if (wanted(line)) resolve(line);
       });
-      child.on("exit", () => reject(new Error(`the process ended before "${wanted}": ${output}`)));
+      child.on("exit", () => reject(new Error(`the process ended before ${what}: ${output}`)));
     });
-  const ready = seen("ready");
-  const halted = seen("halted");
+  const ready = seen((line) => line === "ready", '"ready"').then(() => undefined);
+  const halted = seen((line) => line === "halted", '"halted"').then(() => undefined);
   halted.catch(() => {}); // awaited only by the tests that halt
+  const logged = seen((line) => line.startsWith("log "), "a log line").then((line) => line.slice("log ".length));
+  logged.catch(() => {}); // awaited only by the tests that wait for another process
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code, signal, output }));
   });
-  return { ready, go: () => child.stdin.end("go\n"), halted, kill: () => child.kill("SIGKILL"), done };
+  return { ready, go: () => child.stdin.end("go\n"), halted, logged, kill: () => child.kill("SIGKILL"), done };
+}
+
+/** Start a process opening `path` and stop it at `haltAt`, mid-migration, holding the write lock. */
+async function haltedAt(path: string, haltAt: HaltAt): Promise<Child> {
+  const child = openInOtherProcess(path, { haltAt });
+  await child.ready;
+  child.go();
+  await child.halted;
+  return child;
+}
+
+/** Kill a process as a crash or a `kill -9` would. */
+async function kill(child: Child): Promise<void> {
+  child.kill();
+  const { signal, output } = await child.done;
+  assert.equal(signal, "SIGKILL", output);
 }
 
 /** Start a process opening `path`, stop it at `haltAt` and kill it there. */
 async function killedAt(path: string, haltAt: HaltAt): Promise<void> {
-  const child = openInOtherProcess(path, haltAt);
-  await child.ready;
-  child.go();
-  await child.halted;
-  child.kill();
-  const { signal, output } = await child.done;
-  assert.equal(signal, "SIGKILL", output);
+  await kill(await haltedAt(path, haltAt));
 }
 
 /** The migrations kysely has recorded as done, read without migrating anything. */
@@ -179,6 +202,56 @@ describe("SQLite stores opened by several processes at once", () => {
       const results = await Promise.all(children.map((c) => c.done));
       for (const result of results) assert.equal(result.code, 0, result.output);
       assert.deepEqual(recordedMigrations(path), ALL_MIGRATIONS);
+      await reopens(path);
+    }),
+  );
+});
+
+// A process upgrading a large store holds the write lock for minutes (all pending migrations are
+// one transaction). Another opening the store meanwhile used to fail after the ordinary 5 s wait
+// with "database is locked". Here the ordinary wait is shortened to 0.3 s and the upgrade is halted
+// mid-way for longer than that, so opening must wait it out as it would wait out a real one.
+describe("a SQLite store opened while another process upgrades it", { concurrency: true }, () => {
+  const UPGRADING: HaltAt = { sql: '^insert into "crl_entries"' }; // 0014's backfill, mid-way
+
+  test(
+    "opening says it waits, waits past the ordinary wait, and succeeds once the upgrading process lets go",
+    withDir(async (dir) => {
+      const path = join(dir, "s.sqlite");
+      await storeAt0013WithRevocations(path, 10);
+      const opener = openInOtherProcess(path, { lockWaits: { busyMs: 300, openingMs: 60_000 } }); // loads meanwhile
+      const upgrading = await haltedAt(path, UPGRADING);
+      try {
+        await opener.ready;
+        opener.go();
+        assert.match(await opener.logged, /^別のプロセスがデータベース .*s\.sqlite を更新中です。終わるまで最長 1 分待ちます \/ another process is upgrading the database .*s\.sqlite; waiting up to 1 minute for it to finish$/);
+      } finally {
+        await kill(upgrading); // its transaction is rolled back: the lock is free
+      }
+      const opened = await opener.done;
+      assert.equal(opened.code, 0, opened.output);
+      assert.deepEqual(recordedMigrations(path), ALL_MIGRATIONS, "the opener did the upgrade the killed process had begun");
+    }),
+  );
+
+  test(
+    "an upgrade that outlasts the opening wait fails the open with what holds the store and what to do",
+    withDir(async (dir) => {
+      const path = join(dir, "s.sqlite");
+      await storeAt0013WithRevocations(path, 10);
+      const opener = openInOtherProcess(path, { lockWaits: { busyMs: 200, openingMs: 500 } }); // loads meanwhile
+      const upgrading = await haltedAt(path, UPGRADING);
+      try {
+        await opener.ready;
+        opener.go();
+        const { code, output } = await opener.done;
+        assert.equal(code, 1, output);
+        assert.match(output, /別のプロセスがデータベース .* を 0\.5 秒を超えて更新（アップグレード）中のため、開けませんでした/);
+        assert.match(output, /another process has held the database .*s\.sqlite for more than 0\.5 s, upgrading it: try again once it has finished\. If it has hung, stop that process/);
+        assert.doesNotMatch(output, /database migration/, "not reported as a failed migration: none ran");
+      } finally {
+        await kill(upgrading);
+      }
       await reopens(path);
     }),
   );

@@ -17,13 +17,14 @@ const PIN_HELP = [
 export const cardIssue: Command = {
   path: ["card", "issue"],
   summary: "カードを発行 / make a card and issue its certificates onto it (as a counter terminal)",
-  usage: "--resident ID [--auth-pin P] [--sign-pin P | --no-sign] [--kenhojo-pin P] [--my-number N] [--json]",
+  usage: "--resident ID [--auth-pin P | --no-auth] [--sign-pin P | --no-sign] [--kenhojo-pin P] [--my-number N] [--json]",
   help: [
     "  --resident ID      the resident (R-…)",
     "  --auth-pin P       利用者証明用暗証番号: 4 digits (or --auth-pin-file; asked for when omitted)",
     "  --sign-pin P       署名用パスワード: 6–16 of A–Z and 0–9 with a letter and a digit (or --sign-pin-file)",
     "  --no-sign          the resident declines the signing certificate (under-15s and adults under guardianship never get one)",
-    "  --kenhojo-pin P    券面事項入力補助用暗証番号 (default: the authentication PIN)",
+    "  --no-auth          the resident declines the authentication certificate (then --kenhojo-pin is needed)",
+    "  --kenhojo-pin P    券面事項入力補助用暗証番号 (default: the authentication PIN; asked for with --no-auth)",
     "  --my-number N      the 12-digit individual number to write (default: a random valid test number)",
   ],
   options: {
@@ -32,27 +33,34 @@ export const cardIssue: Command = {
     ...pinOptions("sign-pin"),
     ...pinOptions("kenhojo-pin"),
     "no-sign": { type: "boolean" },
+    "no-auth": { type: "boolean" },
     "my-number": { type: "string" },
   },
   async run(values, io) {
     const residentId = requireString(values, "resident");
     const noSign = values["no-sign"] === true;
-    const authPin = await readPin(values, "auth-pin", "利用者証明用暗証番号（数字4桁）/ authentication PIN (4 digits): ");
+    const noAuth = values["no-auth"] === true;
+    if (noAuth && (typeof values["auth-pin"] === "string" || typeof values["auth-pin-file"] === "string")) {
+      throw new CliError("--auth-pin: not with --no-auth (the authentication certificate is declined)", 2);
+    }
+    const authPin = noAuth ? undefined : await readPin(values, "auth-pin", "利用者証明用暗証番号（数字4桁）/ authentication PIN (4 digits): ");
     const card: IssuedCard = await withContext(values, io, async (ctx) => {
       const resident = await ctx.registry.get(residentId);
       // Ask for a signing password only when one may be issued.
       const wantsSign = !noSign && (typeof values["sign-pin"] === "string" || typeof values["sign-pin-file"] === "string" || process.stdin.isTTY);
       const eligible = await ctx.cards.signEligible(resident.id);
       const signPin = wantsSign && eligible ? await readPin(values, "sign-pin", "署名用パスワード（英大文字・数字6〜16文字）/ signing password: ") : undefined;
-      const kenhojoPin = typeof values["kenhojo-pin"] === "string" || typeof values["kenhojo-pin-file"] === "string"
-        ? await readPin(values, "kenhojo-pin", "")
+      // With the authentication certificate declined there is no PIN to take it from: asked for.
+      const kenhojoPin = noAuth || typeof values["kenhojo-pin"] === "string" || typeof values["kenhojo-pin-file"] === "string"
+        ? await readPin(values, "kenhojo-pin", "券面事項入力補助用暗証番号（数字4桁）/ 券面事項入力補助 PIN (4 digits): ")
         : undefined;
       const myNumber = optionalString(values, "my-number");
       // Through the counter's card application, as at a window: it refuses a second current card
       // for the same resident (a lost or damaged card is reissued, at the counter).
       return ctx.counter.produceCard({
         residentId,
-        authPin,
+        ...(authPin ? { authPin } : {}),
+        ...(noAuth ? { noAuth } : {}),
         ...(signPin ? { signPin } : {}),
         ...(noSign ? { noSign } : {}),
         ...(kenhojoPin ? { kenhojoPin } : {}),
@@ -67,7 +75,8 @@ export const cardIssue: Command = {
         card.certificates
           .map((c) => `  ${c.type === "sign" ? "署名用電子証明書" : "利用者証明用電子証明書"} ${c.serialHex}  有効期限 / expires ${c.expires}\n`)
           .join("") +
-        (card.signSkipped ? `  署名用電子証明書なし / no signing certificate: ${card.signSkipped}\n` : ""),
+        (card.signSkipped ? `  署名用電子証明書なし / no signing certificate: ${card.signSkipped}\n` : "") +
+        (card.authSkipped ? `  利用者証明用電子証明書なし / no authentication certificate: ${card.authSkipped}\n` : ""),
     );
   },
 };

@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { closeSync, fchmodSync, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
+import { removeDeadWritersTemporaries, temporaryName } from "../../services/temporary-files.ts";
 import { withContext } from "../open-context.ts";
 import { type Command, json, oneOf, optionalString, requireString } from "../command.ts";
 
@@ -22,7 +22,7 @@ export const crl: Command = {
       if (municipality) await ctx.registry.municipality(municipality);
       return ctx.crls.build(type, municipality);
     });
-    replaceFile(out, built.der);
+    await replaceFile(out, built.der);
     const summary = {
       id: `${type}-${built.scope}-${built.crlNumber}`,
       type,
@@ -43,10 +43,12 @@ export const crl: Command = {
  * the process dies or the disk fills up midway: a published CRL must never be left empty or cut
  * short. The CRL goes to a temporary file in the same directory, is fsynced, renamed over `path`
  * and the directory fsynced; on failure the temporary file is removed and `path` is untouched.
- * A symbolic link is followed (its target is replaced, the link kept), the old file's mode is
- * kept, and a path that is not a regular file (/dev/stdout, a pipe) is written directly.
+ * A run killed before the rename leaves its temporary file: the next run removes it (its name
+ * holds the dead run's pid). A symbolic link is followed (its target is replaced, the link kept),
+ * the old file's mode is kept, and a path that is not a regular file (/dev/stdout, a pipe) is
+ * written directly.
  */
-function replaceFile(path: string, data: Uint8Array): void {
+async function replaceFile(path: string, data: Uint8Array): Promise<void> {
   let target = path;
   let mode: number | undefined;
   try {
@@ -61,7 +63,8 @@ function replaceFile(path: string, data: Uint8Array): void {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
   }
   const dir = dirname(target);
-  const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  await removeDeadWritersTemporaries(target);
+  const tmp = temporaryName(target);
   const fd = openSync(tmp, "wx", mode ?? 0o666);
   try {
     try {

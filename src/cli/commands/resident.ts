@@ -14,7 +14,8 @@ function describe(r: Resident): string {
     `  市区町村 / municipality: ${r.municipality.prefectureJa}${r.municipality.cityJa} (${r.municipality.code})`,
     `  国籍 / nationality: ${r.nationality}${r.residenceEnd ? `, 在留期間満了日 / period of stay ends ${r.residenceEnd}` : ""}`,
     ...(r.guardianship ? ["  成年被後見人 / under guardianship"] : []),
-    `  状態 / status:      ${r.status}`,
+    `  状態 / status:      ${r.status}${r.status === "emigrated" && r.continuedUse ? "（継続利用 / continued use）" : ""}`,
+    ...(r.departureDate && r.status === "registered" ? [`  国外転出予定 / emigration filed: departure ${r.departureDate}${r.continuedUse ? "（継続利用 / continued use）" : ""}`] : []),
   ].join("\n");
 }
 
@@ -97,7 +98,8 @@ export const residentList: Command = {
 };
 
 function describeEvent(outcome: EventOutcome): string {
-  const lines = [`記録しました / recorded event ${outcome.id} (${outcome.kind})`];
+  const lines = [`記録しました / recorded event ${outcome.id} (${outcome.kind}) for ${outcome.residentId}`];
+  if (outcome.departureDate) lines.push(`  転出日 / day of departure: ${outcome.departureDate}`);
   if (outcome.revoked.length === 0) lines.push("  失効した証明書はありません / no certificate revoked");
   for (const r of outcome.revoked) {
     lines.push(`  ${r.type === "sign" ? "署名用" : "利用者証明用"} ${r.serialHex}: ${r.status} (${r.reason})`);
@@ -152,18 +154,40 @@ export const residentDeath: Command = {
 
 export const residentEmigrate: Command = {
   path: ["resident", "emigrate"],
-  summary: "国外転出 / record emigration (with --continued-use the card stays in use)",
-  usage: "--id ID [--continued-use] [--json]",
+  summary: "国外転出の届出 / file an emigration (takes effect on the day of departure; with --continued-use the card stays in use)",
+  usage: '--id ID [--departure D] [--continued-use --abroad-address "…"] [--json]',
   help: [
     "  --id ID             the resident's id",
-    "  --continued-use     国外転出者による継続利用 (from 2024-05-27): only the signing certificate is revoked",
+    "  --departure D       the day of departure (default today: takes effect at once); a later day is applied on that",
+    "                      day by a running server (every minute) or by `openjpki resident apply-departures`",
+    "  --continued-use     国外転出者による継続利用 (from 2024-05-27, Japanese nationals, filed before the day of",
+    "                      departure): the card and its authentication certificate stay in use; the signing",
+    "                      certificate is revoked on departure and a new one carries the address below",
+    '  --abroad-address "…"  with --continued-use: the address as the 戸籍の附票 will record it',
   ],
-  options: { id: { type: "string" }, "continued-use": { type: "boolean" } },
+  options: { id: { type: "string" }, "continued-use": { type: "boolean" }, departure: { type: "string" }, "abroad-address": { type: "string" } },
   async run(values, io) {
     const id = requireString(values, "id");
     const continuedUse = values["continued-use"] === true;
-    const outcome = await withContext(values, io, (ctx) => ctx.events.endRegistration(id, { kind: "emigration", continuedUse }));
+    const departureDate = optionalString(values, "departure");
+    const abroadAddress = optionalString(values, "abroad-address");
+    const filing = { continuedUse, ...(departureDate ? { departureDate } : {}), ...(abroadAddress ? { abroadAddress } : {}) };
+    const outcome = await withContext(values, io, (ctx) => ctx.events.endRegistration(id, { kind: "emigration", ...filing }));
     if (values.json) return json(io, outcome);
     io.stdout(describeEvent(outcome));
+  },
+};
+
+export const residentApplyDepartures: Command = {
+  path: ["resident", "apply-departures"],
+  summary: "転出日を迎えた国外転出を適用 / apply the emigrations whose day of departure has come (a running server does this every minute)",
+  usage: "[--json]",
+  help: ["  for a deployment where no server runs at midnight JST: run it from cron, e.g. at 00:01"],
+  options: {},
+  async run(values, io) {
+    const applied = await withContext(values, io, (ctx) => ctx.events.applyDueDepartures());
+    if (values.json) return json(io, applied);
+    if (applied.length === 0) io.stdout("転出日を迎えた届出はありません / no emigration is due\n");
+    for (const outcome of applied) io.stdout(describeEvent(outcome));
   },
 };

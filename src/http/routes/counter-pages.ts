@@ -66,19 +66,20 @@ function typesOf(form: Form, required = true): CaType[] {
 }
 
 /** A PIN typed twice on the pad. Returned only to hand to the service; never kept or logged. */
-function pinOf(form: Form, kind: "auth" | "sign" | "new", required: boolean): string | undefined {
+function pinOf(form: Form, kind: "auth" | "sign" | "kenhojo" | "new", required: boolean): string | undefined {
   const raw = form[`${kind}Pin`];
   const confirm = form[`${kind}PinConfirm`];
   // Taken as typed (no trimming): a PIN with a space in it is refused by the PIN policy, as by the API.
   const value = typeof raw === "string" ? raw.slice(0, 32) : "";
   const again = typeof confirm === "string" ? confirm.slice(0, 32) : "";
-  const name = kind === "auth" ? ["利用者証明用の暗証番号", "authentication PIN"] : kind === "sign" ? ["署名用の暗証番号", "signing password"] : ["新しい暗証番号", "new PIN"];
+  const name =
+    kind === "auth" ? ["利用者証明用の暗証番号", "authentication PIN"] : kind === "sign" ? ["署名用の暗証番号", "signing password"] : kind === "kenhojo" ? ["券面事項入力補助用の暗証番号", "card-data PIN"] : ["新しい暗証番号", "new PIN"];
   if (!value) {
     if (required) throw invalid(`${kind}-pin`, `${name[0]}を入力してください / enter the ${name[1]}`);
     if (again) throw invalid(`${kind}-pin`, `${name[0]}を入力してください / enter the ${name[1]}`);
     return undefined;
   }
-  const same = kind === "auth" ? value === again : value.toUpperCase() === again.toUpperCase();
+  const same = kind === "sign" || kind === "new" ? value.toUpperCase() === again.toUpperCase() : value === again;
   if (!same) throw invalid(`${kind}-pin-confirm`, `確認のために入力した${name[0]}が一致しません / the two ${name[1]}s differ`, "pin-mismatch");
   return value;
 }
@@ -309,9 +310,15 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     }
     try {
       const noSign = form.noSign === "1";
-      const authPin = pinOf(form, "auth", true)!;
+      const noAuth = form.noAuth === "1";
+      // A blank authentication PIN without the box ticked goes on to the service, which says the decline must be ticked.
+      const authPin = noAuth ? undefined : pinOf(form, "auth", false);
       const signPin = noSign ? undefined : pinOf(form, "sign", false);
-      const card = await context.counter.produceCard({ residentId, authPin, ...(signPin ? { signPin } : {}), ...(noSign ? { noSign: true } : {}) }, actorOf(session));
+      const kenhojoPin = pinOf(form, "kenhojo", false);
+      const card = await context.counter.produceCard(
+        { residentId, ...(authPin ? { authPin } : {}), ...(signPin ? { signPin } : {}), ...(kenhojoPin ? { kenhojoPin } : {}), ...(noSign ? { noSign: true } : {}), ...(noAuth ? { noAuth: true } : {}) },
+        actorOf(session),
+      );
       const flash = hold(flashes, session, {
         title: { ja: "カードを作製しました", en: "Card produced" },
         applicationId: card.applicationId,
@@ -396,11 +403,14 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
       case "loss-report":
         return outcomeOf(title, await context.counter.reportLoss({ cardId }, actor));
       case "found": {
-        const pins: NewPins = { auth: pinOf(form, "auth", true)! };
+        const pins: NewPins = {};
         const noSign = form.noSign === "1";
+        const noAuth = form.noAuth === "1";
+        const auth = noAuth ? undefined : pinOf(form, "auth", false);
         const sign = noSign ? undefined : pinOf(form, "sign", false);
+        if (auth) pins.auth = auth;
         if (sign) pins.sign = sign;
-        return outcomeOf(title, await context.counter.cardFound({ cardId, identity: identityOf(form, true)!, pins, ...(noSign ? { noSign: true } : {}) }, actor));
+        return outcomeOf(title, await context.counter.cardFound({ cardId, identity: identityOf(form, true)!, pins, ...(noSign ? { noSign: true } : {}), ...(noAuth ? { noAuth: true } : {}) }, actor));
       }
       case "return":
         return outcomeOf(title, await context.counter.returnCard({ cardId, identity: identityOf(form, true)! }, actor));
@@ -410,11 +420,24 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
         if (caused !== "yes" && caused !== "no") throw invalid("causedByHolder", "本人の責めによるかを選んでください / say whether the holder caused it");
         const identity = identityOf(form, true)!;
         const noSign = form.noSign === "1";
-        const authPin = pinOf(form, "auth", true)!;
+        const noAuth = form.noAuth === "1";
+        const authPin = noAuth ? undefined : pinOf(form, "auth", false);
         const signPin = noSign ? undefined : pinOf(form, "sign", false);
+        const kenhojoPin = pinOf(form, "kenhojo", false);
         const police = text(form, "policeReportNumber", 40);
         const o = await context.counter.reissue(
-          { cardId, reason, causedByHolder: caused === "yes", ...(police ? { policeReportNumber: police } : {}), authPin, ...(signPin ? { signPin } : {}), ...(noSign ? { noSign: true } : {}), identity },
+          {
+            cardId,
+            reason,
+            causedByHolder: caused === "yes",
+            ...(police ? { policeReportNumber: police } : {}),
+            ...(authPin ? { authPin } : {}),
+            ...(signPin ? { signPin } : {}),
+            ...(kenhojoPin ? { kenhojoPin } : {}),
+            ...(noSign ? { noSign: true } : {}),
+            ...(noAuth ? { noAuth: true } : {}),
+            identity,
+          },
           actor,
         );
         return outcomeOf(title, o);
@@ -594,8 +617,20 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
       case "death":
         if (form.confirm !== "1") throw invalid("confirm", "死亡届の内容を確認したらチェックを入れてください / tick the box once the notification is checked");
         return { title, revoked: revokedOf(await context.events.endRegistration(residentId, { kind: "death" }, actor)) };
-      case "emigration":
-        return { title, revoked: revokedOf(await context.events.endRegistration(residentId, { kind: "emigration", continuedUse: form.continuedUse !== "no" }, actor)) };
+      case "emigration": {
+        const continuedUse = form.continuedUse !== "no";
+        const departureDate = text(form, "departureDate", 10);
+        const abroadAddress = text(form, "abroadAddress", 200);
+        // Without continued use an address typed anyway is not the 附票's to record: dropped, as the pages drop a declined PIN.
+        const filing = { continuedUse, ...(departureDate ? { departureDate } : {}), ...(continuedUse && abroadAddress ? { abroadAddress } : {}) };
+        const o = await context.events.endRegistration(residentId, { kind: "emigration", ...filing }, actor);
+        const pending = o.revoked.length === 0 && o.departureDate !== undefined && o.departureDate > japanToday(context.clock);
+        return {
+          title,
+          revoked: revokedOf(o),
+          ...(pending ? { note: { ja: `転出日 ${o.departureDate} に適用されます（それまで電子証明書は有効です）`, en: `Takes effect on the day of departure, ${o.departureDate} (the certificates stay valid until then)` } } : {}),
+        };
+      }
     }
   };
 

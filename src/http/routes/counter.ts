@@ -102,13 +102,14 @@ const ENDPOINTS: Endpoint[] = [
     handler: async (c, s, r) => c.events.endRegistration(r.params.id!, { kind: "death" }, actorOf(s)),
   },
   {
-    method: "POST", path: "/api/counter/residents/:id/emigration", summary: "emigration (with or without continued use)",
-    body: body(["continuedUse"], { continuedUse: { type: "boolean" } }),
-    handler: async (c, s, r) => c.events.endRegistration(r.params.id!, { kind: "emigration", continuedUse: r.body.continuedUse }, actorOf(s)),
+    method: "POST", path: "/api/counter/residents/:id/emigration",
+    summary: "国外転出の届出: effective on departureDate (default today; a later day is applied on that day); continuedUse needs a later day and abroadAddress (the 戸籍の附票 address)",
+    body: body(["continuedUse"], { continuedUse: { type: "boolean" }, departureDate: date, abroadAddress: text(200) }),
+    handler: async (c, s, r) => c.events.endRegistration(r.params.id!, { kind: "emigration", ...r.body }, actorOf(s)),
   },
   {
-    method: "POST", path: "/api/counter/cards", summary: "card application and production with both certificates (unless declined); PINs now, or deferPins to set them at handover", status: 201,
-    body: body(["residentId"], { residentId: text(20), authPin: pin, signPin: pin, noSign: { type: "boolean" }, deferPins: { type: "boolean" }, myNumber: text(12) }),
+    method: "POST", path: "/api/counter/cards", summary: "card application and production with both certificates (unless declined: noSign, noAuth — then no PIN for it, and with noAuth a kenhojoPin); PINs now, or deferPins to set them at handover", status: 201,
+    body: body(["residentId"], { residentId: text(20), authPin: pin, signPin: pin, kenhojoPin: pin, noSign: { type: "boolean" }, noAuth: { type: "boolean" }, deferPins: { type: "boolean" }, myNumber: text(12) }),
     handler: async (c, s, r) => {
       const card = await c.counter.produceCard(r.body, actorOf(s));
       return { ...card, certificates: card.certificates.map(({ der: _der, ...x }) => x) };
@@ -123,9 +124,9 @@ const ENDPOINTS: Endpoint[] = [
     },
   },
   {
-    method: "POST", path: "/api/counter/cards/:id/reissue", summary: "再交付: a new card for a lost, stolen or damaged one (old certificates revoked; fee when the holder caused it)", status: 201,
-    body: body(["identity", "reason", "causedByHolder", "authPin"], {
-      identity, reason: { type: "string", enum: [...REISSUE_REASONS] }, causedByHolder: { type: "boolean" }, policeReportNumber: text(40), authPin: pin, signPin: pin, noSign: { type: "boolean" },
+    method: "POST", path: "/api/counter/cards/:id/reissue", summary: "再交付: a new card for a lost, stolen or damaged one (old certificates revoked; fee when the holder caused it; noSign, noAuth decline a certificate on the new card)", status: 201,
+    body: body(["identity", "reason", "causedByHolder"], {
+      identity, reason: { type: "string", enum: [...REISSUE_REASONS] }, causedByHolder: { type: "boolean" }, policeReportNumber: text(40), authPin: pin, signPin: pin, kenhojoPin: pin, noSign: { type: "boolean" }, noAuth: { type: "boolean" },
     }),
     handler: async (c, s, r) => c.counter.reissue({ cardId: r.params.id!, ...r.body }, actorOf(s)),
   },
@@ -222,9 +223,10 @@ const ENDPOINTS: Endpoint[] = [
     handler: async (c, s, r) => c.counter.reportLoss({ cardId: r.params.id! }, actorOf(s)),
   },
   {
-    method: "POST", path: "/api/counter/cards/:id/found", summary: "a lost card found: held certificates revoked, new ones issued",
-    body: body(["identity", "authPin"], { identity, authPin: pin, signPin: pin, noSign: { type: "boolean" } }),
-    handler: async (c, s, r) => c.counter.cardFound({ cardId: r.params.id!, identity: r.body.identity, pins: pinsOf(r.body), ...(r.body.noSign ? { noSign: true } : {}) }, actorOf(s)),
+    method: "POST", path: "/api/counter/cards/:id/found", summary: "a lost card found: held certificates revoked, new ones issued (unless declined: noSign, noAuth)",
+    body: body(["identity"], { identity, authPin: pin, signPin: pin, noSign: { type: "boolean" }, noAuth: { type: "boolean" } }),
+    handler: async (c, s, r) =>
+      c.counter.cardFound({ cardId: r.params.id!, identity: r.body.identity, pins: pinsOf(r.body), ...(r.body.noSign ? { noSign: true } : {}), ...(r.body.noAuth ? { noAuth: true } : {}) }, actorOf(s)),
   },
   {
     method: "POST", path: "/api/counter/cards/:id/return", summary: "返納: both certificates revoked",

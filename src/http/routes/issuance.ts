@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Context } from "../../services/context.ts";
 import type { IssuanceClient } from "../../services/issuance-clients.ts";
-import { ISSUANCE_REQUEST_LIMITS, type BatchIssuance, type IssuanceRequest } from "../../services/issuance-requests.ts";
+import { ISSUANCE_REQUEST_LIMITS, REQUEST_ID_DAYS, type BatchIssuance, type IssuanceRequest } from "../../services/issuance-requests.ts";
 import { failureLine, INTERNAL_ERROR, serviceErrorAnswer } from "../service-errors.ts";
 
 const TYPES = ["sign", "auth"] as const;
@@ -27,6 +27,11 @@ const REQUEST_SCHEMA = {
     cardId: id,
     renewal: { type: "boolean", description: "a renewal within 3 months of the replaced certificate's expiry" },
     cardExpiry: { type: "string", pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description: "the card's expiry, which caps the certificate's" },
+    requestId: {
+      type: "string",
+      pattern: ISSUANCE_REQUEST_LIMITS.requestIdPattern,
+      description: `your own id for this request (a UUID, say), unique per client: a retry with the same id and contents within ${REQUEST_ID_DAYS} days is answered 200 with the certificate already issued (replayed: true), not a second one`,
+    },
   },
 } as const;
 
@@ -45,7 +50,8 @@ const callers = new WeakMap<FastifyRequest, IssuanceClient>();
 /**
  * The issuance API for municipal systems: POST /api/ca/{sign|auth}/certificates with the
  * resident and the public key the card generated; answers 201 with the signed certificate,
- * recorded before the answer goes out. Callers are registered issuance clients
+ * recorded before the answer goes out; a request carrying a `requestId` the client already used
+ * for the same request is answered 200 with that certificate. Callers are registered issuance clients
  * (`Authorization: Bearer oji_…`), each limited to its own municipality's residents; the key
  * is checked before the body is even parsed.
  *
@@ -85,7 +91,7 @@ export async function issuanceRoutes(app: FastifyInstance, context: Context, opt
       { onRequest: admit, bodyLimit: BODY_LIMIT, schema: { body: REQUEST_SCHEMA } },
       async (request, reply) => {
         const issued = await context.issuance.issue(callers.get(request)!, type, request.body);
-        return reply.status(201).header("cache-control", "no-store").send(issued);
+        return reply.status(issued.replayed ? 200 : 201).header("cache-control", "no-store").send(issued);
       },
     );
     app.post<{ Body: { requests: IssuanceRequest[] } }>(
@@ -102,7 +108,7 @@ export async function issuanceRoutes(app: FastifyInstance, context: Context, opt
 
 /** One item's answer, as the single endpoint would have given it. */
 function batchResult(outcome: BatchIssuance, log: (error: unknown) => void): { status: number; certificate?: unknown; error?: unknown } {
-  if (outcome.ok) return { status: 201, certificate: outcome.issued };
+  if (outcome.ok) return { status: outcome.issued.replayed ? 200 : 201, certificate: outcome.issued };
   const refusal = serviceErrorAnswer(outcome.error);
   if (refusal) return { status: refusal.status, error: refusal.body.error };
   log(outcome.error);
@@ -119,11 +125,12 @@ export function issuanceOpenApi(): { paths: Record<string, Record<string, unknow
         security: [{ issuanceClient: [] }],
         requestBody: { content: { "application/json": { schema: REQUEST_SCHEMA } } },
         responses: {
+          "200": { description: "a retry: the certificate issued to the first request with this requestId, with replayed: true" },
           "201": { description: "issued and recorded: { type, serial, subjectCn, notBefore, notAfter, expires, certificate (base64 DER) }" },
           "400": { description: "invalid-input: `error.field` names the field (subjectPublicKey, cardExpiry, cardId, …)" },
           "401": { description: "issuance-client-required: no or unknown API key" },
           "404": { description: "not-found: no such resident in the client's municipality" },
-          "409": { description: "conflict: the resident's register entry changed during issuance; try again" },
+          "409": { description: "conflict: the resident's register entry changed during issuance (try again), or `error.reason` request-id-reused: the requestId was used for a request with other contents" },
           "422": { description: "not-eligible: the rules refuse this certificate (deceased, under 15 for signing, …)" },
         },
       },
@@ -134,7 +141,7 @@ export function issuanceOpenApi(): { paths: Record<string, Record<string, unknow
         security: [{ issuanceClient: [] }],
         requestBody: { content: { "application/json": { schema: BATCH_SCHEMA } } },
         responses: {
-          "200": { description: "{ results: [{ status: 201, certificate } | { status: 400/403/404/409/422/500/503, error: { code, message, field } }] }, one per request, in order, each as the single endpoint would answer it (retry the 503 ones later); every issued certificate is recorded before the answer" },
+          "200": { description: "{ results: [{ status: 201 (or 200 for a retried requestId), certificate } | { status: 400/403/404/409/422/500/503, error: { code, message, field } }] }, one per request, in order, each as the single endpoint would answer it (retry the 503 ones later); every issued certificate is recorded before the answer" },
           "400": { description: "invalid-input: the batch itself is malformed (`error.field` names the item's field, e.g. requests/3/subjectPublicKey); nothing issued" },
           "401": { description: "issuance-client-required: no or unknown API key" },
         },

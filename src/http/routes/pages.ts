@@ -492,18 +492,24 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
     const form = request.body as Form;
     try {
       const noSign = text(form, "noSign", 2) === "1";
+      const noAuth = text(form, "noAuth", 2) === "1";
+      const authPin = text(form, "authPin", 16);
       const signPin = text(form, "signPin", 32);
+      const kenhojoPin = text(form, "kenhojoPin", 16);
       const card = await context.cards.issue({
         residentId: text(form, "residentId", 20),
-        authPin: text(form, "authPin", 16),
+        // The service refuses a PIN given with its certificate declined, and a blank one without (it says how to decline).
+        ...(authPin ? { authPin } : {}),
         ...(noSign ? { noSign: true } : {}),
+        ...(noAuth ? { noAuth: true } : {}),
         ...(signPin ? { signPin } : {}),
+        ...(kenhojoPin ? { kenhojoPin } : {}),
         actor: webActor,
       });
       return devDone(reply, "card", card.id);
     } catch (error) {
       const problem = problemOf(error, log);
-      return sendPage(reply, statusOf(problem), devPage(v, await devState({ failed: { form: "card", problem, values: kept(form, "residentId", "noSign") } })));
+      return sendPage(reply, statusOf(problem), devPage(v, await devState({ failed: { form: "card", problem, values: kept(form, "residentId", "noSign", "noAuth") } })));
     }
   });
 

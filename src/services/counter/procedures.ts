@@ -24,6 +24,9 @@ import { checkPassword, hashPassword } from "./staff.ts";
 import { freeFee, reissueFee, type FeeDecision, type ReissueReason, REISSUE_REASONS } from "./fees.ts";
 import { senderFor } from "./notices.ts";
 
+/** What a holder abroad with continued use cannot do at the window: a new card is not made for them here. */
+const NOT_FOR_HOLDERS_ABROAD: readonly ProcedureKind[] = ["card-issuance", "reissue"];
+
 export type ProcedureKind =
   | "card-issuance"
   | "new-issuance"
@@ -214,9 +217,10 @@ export class CounterProcedures {
   /**
    * A lost card found again: the hold is never lifted — the held certificates are revoked
    * (keyCompromise) and new ones issued; the card's suspension is lifted. A new signing
-   * certificate comes unless the resident declines it (noSign) or is no longer eligible.
+   * certificate comes unless the resident declines it (noSign) or is no longer eligible; a new
+   * authentication certificate unless the resident declines it (noAuth).
    */
-  cardFound(input: { cardId: string; pins: NewPins; noSign?: boolean; identity: IdentityCheck }, actor: Actor) {
+  cardFound(input: { cardId: string; pins: NewPins; noSign?: boolean; noAuth?: boolean; identity: IdentityCheck }, actor: Actor) {
     return this.run("card-found", input.cardId, input.identity, actor, undefined, async (ctx) => {
       const card = await this.cards.get(input.cardId);
       const held = await this.heldOnCard(input.cardId);
@@ -229,7 +233,12 @@ export class CounterProcedures {
       const resident = await this.registry.get(card.residentId);
       const eligibleForSign = signingEligibility({ birth: resident.birth, on: japanDateOf(this.clock()), guardianship: resident.guardianship }).eligible;
       if (input.noSign && input.pins.sign !== undefined) throw new ServiceError("invalid-input", "sign-pin: not with noSign", "sign-pin");
-      const types = order(held.map((c) => c.type)).filter((t) => t === "auth" || (eligibleForSign && !input.noSign));
+      if (input.noAuth && input.pins.auth !== undefined) {
+        throw new ServiceError("invalid-input", "利用者証明用電子証明書を発行しない場合、利用者証明用の暗証番号は入力しません / auth-pin: not with noAuth", "auth-pin");
+      }
+      const wanted = held.map((c) => c.type).filter((t) => (t === "auth" ? !input.noAuth : eligibleForSign && !input.noSign));
+      // A card with nothing on hold (it held no certificates when reported lost) gets none: only its suspension is lifted.
+      const types = wanted.length > 0 ? order(wanted) : [];
       this.checkedPins(resident, types, input.pins, false);
       for (const type of ["auth", "sign"] as const) await this.revokeOnCard(ctx, type, "keyCompromise", ["hold"]);
       await this.setSuspended(input.cardId, false);
@@ -254,18 +263,27 @@ export class CounterProcedures {
       const pins = input.pins ?? {};
       if (card.pinsPending) {
         // The resident sets the PINs on the terminal now, through the card's issuer commands.
-        const hasSign = (await this.currentOnCard(input.cardId)).has("sign");
-        if (!pins.auth) throw new ServiceError("invalid-input", "auth-pin: the resident sets the authentication PIN at handover", "auth-pin");
+        const current = await this.currentOnCard(input.cardId);
+        const hasAuth = current.has("auth");
+        const hasSign = current.has("sign");
+        if (hasAuth && !pins.auth) throw new ServiceError("invalid-input", "auth-pin: the resident sets the authentication PIN at handover", "auth-pin");
+        // Refused, not dropped: on a card without one, an authentication PIN would silently become the 券面事項入力補助 PIN.
+        if (!hasAuth && pins.auth) {
+          throw new ServiceError("invalid-input", "このカードには利用者証明用電子証明書がないため、利用者証明用の暗証番号は設定しません / auth-pin: this card holds no authentication certificate", "auth-pin");
+        }
+        if (!hasAuth && !pins.kenhojo) {
+          throw new ServiceError("invalid-input", "券面事項入力補助用の暗証番号を入力してください / kenhojo-pin: the resident sets the 券面事項入力補助 PIN at handover (no authentication PIN to take it from)", "kenhojo-pin");
+        }
         if (hasSign && !pins.sign) throw new ServiceError("invalid-input", "sign-pin: the resident sets the signing password at handover", "sign-pin");
-        const auth = checkPin("auth", pins.auth, "auth-pin");
+        const auth = hasAuth ? checkPin("auth", pins.auth!, "auth-pin") : undefined;
         const sign = hasSign ? checkPin("sign", pins.sign!, "sign-pin") : undefined;
-        const kenhojo = checkPin("auth", pins.kenhojo ?? pins.auth, "kenhojo-pin");
+        const kenhojo = checkPin("auth", (pins.kenhojo ?? pins.auth)!, "kenhojo-pin");
         await this.cards.withCounterSession(input.cardId, async (session) => {
-          await session.setPin("auth", auth);
+          if (auth) await session.setPin("auth", auth);
           if (sign) await session.setPin("sign", sign);
           await session.setPin("kenhojo", kenhojo);
         });
-        ctx.detail.pinsSet = hasSign ? ["auth", "sign", "kenhojo"] : ["auth", "kenhojo"];
+        ctx.detail.pinsSet = [...(auth ? ["auth"] : []), ...(sign ? ["sign"] : []), "kenhojo"];
       } else if (pins.auth || pins.sign) {
         throw new ServiceError("invalid-input", "auth-pin: this card's PINs were set when it was produced", "auth-pin");
       }
@@ -319,9 +337,13 @@ export class CounterProcedures {
       reason: ReissueReason;
       causedByHolder: boolean;
       policeReportNumber?: string;
-      authPin: string;
+      /** Required unless noAuth. */
+      authPin?: string;
       signPin?: string;
       noSign?: boolean;
+      noAuth?: boolean;
+      /** The new card's 券面事項入力補助 PIN: defaults to authPin; required with noAuth. */
+      kenhojoPin?: string;
       identity: IdentityCheck;
     },
     actor: Actor,
@@ -330,21 +352,22 @@ export class CounterProcedures {
       if (!REISSUE_REASONS.includes(input.reason)) throw new ServiceError("invalid-input", `reason: one of ${REISSUE_REASONS.join(", ")}`, "reason");
       const old = await this.cards.get(input.cardId);
       const today = japanDateOf(this.clock());
-      checkPin("auth", input.authPin, "auth-pin");
-      if (input.signPin !== undefined) checkPin("sign", input.signPin, "sign-pin");
-      const withCertificates = true; // the authentication certificate always comes with the new card
-      ctx.fee = reissueFee({ reason: input.reason, causedByHolder: input.causedByHolder, ...(input.policeReportNumber ? { policeReportNumber: input.policeReportNumber } : {}), oldCardExpires: old.expires, today, withCertificates }, this.fees);
-      ctx.detail.reissue = { reason: input.reason, causedByHolder: input.causedByHolder, policeReportNumber: input.policeReportNumber ?? null };
-      const request = {
+      const request: CardIssueRequest = {
         residentId: old.residentId,
         replaces: old.id,
-        authPin: input.authPin,
+        ...(input.authPin !== undefined ? { authPin: input.authPin } : {}),
         ...(input.signPin !== undefined ? { signPin: input.signPin } : {}),
+        ...(input.kenhojoPin !== undefined ? { kenhojoPin: input.kenhojoPin } : {}),
         ...(input.noSign ? { noSign: true } : {}),
+        ...(input.noAuth ? { noAuth: true } : {}),
         actor,
       };
       // Checked before the old card's certificates are revoked: a refused request leaves them as they were.
-      await this.cards.checkIssueRequest(request);
+      const { types } = await this.cards.checkIssueRequest(request);
+      // The certificates' part of the fee is for certificates issued: none when the holder declines both (or declines auth and cannot have sign).
+      const withCertificates = types.length > 0;
+      ctx.fee = reissueFee({ reason: input.reason, causedByHolder: input.causedByHolder, ...(input.policeReportNumber ? { policeReportNumber: input.policeReportNumber } : {}), oldCardExpires: old.expires, today, withCertificates }, this.fees);
+      ctx.detail.reissue = { reason: input.reason, causedByHolder: input.causedByHolder, policeReportNumber: input.policeReportNumber ?? null };
       const revokeReason: RevocationReason = input.reason === "loss" || input.reason === "theft" ? "keyCompromise" : "cessationOfOperation";
       for (const type of ["auth", "sign"] as const) await this.revokeOnCard(ctx, type, revokeReason, ["valid", "hold"]);
       const card = await this.cards.issue(request);
@@ -626,8 +649,18 @@ export class CounterProcedures {
       throw new ServiceError("refused", "このカードは一時停止中です / the card is suspended (reported lost)", "card", { reason: "card-suspended" });
     }
     const resident = await this.registry.get(card.residentId);
-    if (resident.status !== "registered" && kind !== "card-return" && kind !== "revocation") {
-      throw new ServiceError("refused", `住民登録がありません（${resident.status}）/ resident is ${resident.status}`, "card", { reason: "not-registered" });
+    // Abroad with continued use, the card stays in use and its holder (in person: no proxy, see
+    // proxyApplication) keeps the window procedures for it; no new card is made abroad here.
+    const abroad = resident.status === "emigrated" && resident.continuedUse;
+    if (resident.status !== "registered" && kind !== "card-return" && kind !== "revocation" && !(abroad && !NOT_FOR_HOLDERS_ABROAD.includes(kind))) {
+      throw new ServiceError(
+        "refused",
+        abroad
+          ? `国外転出者（継続利用）はこの手続きはできません（${kind}）/ not for a holder abroad with continued use: ${kind}`
+          : `住民登録がありません（${resident.status}）/ resident is ${resident.status}`,
+        "card",
+        { reason: "not-registered" },
+      );
     }
     const release = await this.cards.claim(cardId, kind);
     try {

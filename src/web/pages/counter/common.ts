@@ -190,7 +190,7 @@ ${field(v, { id: `${p}-note`, name: `${p}Note`, label: t("備考", "Note"), hint
 
 export interface PinPadOptions {
   /** Which PINs the resident enters. */
-  pins: ("auth" | "sign" | "new")[];
+  pins: ("auth" | "sign" | "kenhojo" | "new")[];
   required: boolean;
   problem: Problem | undefined;
   hint?: string;
@@ -199,6 +199,7 @@ export interface PinPadOptions {
 const PIN_LABEL = {
   auth: { ja: "利用者証明用電子証明書の暗証番号（数字4桁）", en: "Authentication PIN (4 digits)" },
   sign: { ja: "署名用電子証明書の暗証番号（英数字6〜16桁）", en: "Signing password (6–16 letters and digits)" },
+  kenhojo: { ja: "券面事項入力補助用の暗証番号（数字4桁）", en: "Card-data PIN (券面事項入力補助, 4 digits)" },
   new: { ja: "新しい暗証番号", en: "New PIN" },
 } as const;
 
@@ -212,10 +213,10 @@ export function pinPad(v: View, o: PinPadOptions): SafeHtml {
 <legend>${t("暗証番号入力パッド（住民の方が入力）", "PIN pad (the resident types)")}</legend>
 <p class="hint" id="pinpad-hint">${o.hint ?? t("画面を住民の方に向けてください。入力した暗証番号は表示も記録もされません。", "Turn the pad to the resident. What is typed is never shown or recorded.")}</p>
 ${o.pins.map((kind) => {
-    const numeric = kind === "auth";
+    const numeric = kind === "auth" || kind === "kenhojo";
     const id = `${kind}-pin`;
     const base = { type: "password" as const, autocomplete: "new-password", ...(numeric ? { inputmode: "numeric" as const, maxlength: 4 } : { maxlength: 16 }), ...(o.required ? { required: true } : {}) };
-    return html`${field(v, { id, name: `${kind}Pin`, label: t(PIN_LABEL[kind].ja, PIN_LABEL[kind].en), ...base, ...(kind === "sign" ? { hint: t("英大文字と数字を組み合わせてください。", "Capital letters and digits.") } : {}), ...fieldError(v, o.problem, id, `${kind}Pin`, kind === "new" ? "newPin" : id) })}
+    return html`${field(v, { id, name: `${kind}Pin`, label: t(PIN_LABEL[kind].ja, PIN_LABEL[kind].en), ...base, ...(kind === "sign" ? { hint: t("英大文字と数字を組み合わせてください。", "Capital letters and digits.") } : kind === "kenhojo" ? { hint: t("空欄なら利用者証明用と同じ暗証番号になります。利用者証明用電子証明書を搭載しない場合は必須です。", "Empty: the same as the authentication PIN. Required when no authentication certificate is loaded.") } : {}), ...fieldError(v, o.problem, id, `${kind}Pin`, kind === "new" ? "newPin" : id) })}
 ${field(v, { id: `${id}-confirm`, name: `${kind}PinConfirm`, label: t(`確認のため、もう一度（${PIN_LABEL[kind].ja}）`, `Again, to confirm (${PIN_LABEL[kind].en})`), ...base, ...fieldError(v, o.problem, `${id}-confirm`) })}`;
   })}
 </fieldset>`;

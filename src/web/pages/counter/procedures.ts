@@ -72,7 +72,8 @@ const FIELD_IDS: Record<string, string> = {
   "auth-pin-confirm": "auth-pin-confirm",
   "sign-pin-confirm": "sign-pin-confirm",
   "new-pin-confirm": "new-pin-confirm",
-  "kenhojo-pin": "auth-pin",
+  "kenhojo-pin": "kenhojo-pin",
+  "kenhojo-pin-confirm": "kenhojo-pin-confirm",
   identity: "identity-document",
   reason: "reissue-reason",
   causedByHolder: "caused-yes",
@@ -193,7 +194,8 @@ ${pinPad(v, { pins: ["new"], required: true, problem: p })}`;
     }
     case "found":
       return html`${idf(true)}
-${pinPad(v, { pins: ["auth", "sign"], required: false, problem: p, hint: t("新しく発行する電子証明書の暗証番号です。利用者証明用は必須、署名用は不要なら空欄にして下のチェックを入れます。表示も記録もされません。", "PINs for the new certificates: the authentication PIN is required; leave the signing password empty and tick the box below if no new signing certificate is wanted. Never shown or recorded.") })}
+${pinPad(v, { pins: ["auth", "sign"], required: false, problem: p, hint: t("新しく発行する電子証明書の暗証番号です。不要と申し出のあった電子証明書は、暗証番号を空欄にして下のチェックを入れます。表示も記録もされません。", "PINs for the new certificates: for one the resident does not want, leave its PIN empty and tick the box below. Never shown or recorded.") })}
+${checkbox("no-auth", "noAuth", t("利用者証明用電子証明書を発行しない", "No new authentication certificate"), s.values.noAuth === "1")}
 ${checkbox("no-sign", "noSign", t("署名用電子証明書を発行しない", "No new signing certificate"), s.values.noSign === "1")}`;
     case "reissue": {
       const reasons = [
@@ -213,7 +215,8 @@ ${radio("caused-no", "causedByHolder", "no", t("いいえ（盗難で警察に�
 </fieldset>
 ${field(v, { id: "police", name: "policeReportNumber", label: t("警察の受理番号（盗難の場合）", "Police report number (theft)"), value: s.values.policeReportNumber ?? "", maxlength: 40, ...fieldError(v, p, "policeReportNumber") })}
 ${idf(true)}
-${pinPad(v, { pins: ["auth", "sign"], required: false, problem: p, hint: t("新しいカードの暗証番号です。利用者証明用は必須、署名用は不要なら空欄にして下のチェックを入れます。表示も記録もされません。", "PINs for the new card: the authentication PIN is required; leave the signing password empty and tick the box below if none is wanted. Never shown or recorded.") })}
+${pinPad(v, { pins: ["auth", "sign", "kenhojo"], required: false, problem: p, hint: t("新しいカードの暗証番号です。不要と申し出のあった電子証明書は、暗証番号を空欄にして下のチェックを入れます。表示も記録もされません。", "PINs for the new card: for a certificate the resident does not want, leave its PIN empty and tick the box below. Never shown or recorded.") })}
+${checkbox("no-auth", "noAuth", t("利用者証明用電子証明書を搭載しない", "No authentication certificate"), s.values.noAuth === "1")}
 ${checkbox("no-sign", "noSign", t("署名用電子証明書を搭載しない", "No signing certificate"), s.values.noSign === "1")}`;
     }
     case "proxy": {
@@ -267,12 +270,13 @@ export function cardApplyPage(v: View, staff: StaffMember, s: { resident: Reside
   const body = html`
 <p><a href="/counter/residents/${s.resident.id}">${t(`← ${s.resident.name} さんの画面へ`, `← Back to ${s.resident.name}`)}</a></p>
 <h1>${t("カードの交付申請・作製", "Card application and production")}</h1>
-<p>${t("カードを作製し、両方の電子証明書を搭載します（その日が電子証明書の発行日）。作製後に交付通知書（PDF）を印刷できます。初めてのカード、期限切れ・返納後の新しいカードは無料です。", "The card is produced with both certificates (that day is their issuance date); the issuance notice (PDF) can then be printed. A first card, or a new one after expiry or return, is free.")}</p>
+<p>${t("カードを作製し、両方の電子証明書を搭載します（不要と申し出のあったものを除く。その日が電子証明書の発行日）。作製後に交付通知書（PDF）を印刷できます。初めてのカード、期限切れ・返納後の新しいカードは無料です。", "The card is produced with both certificates, unless the resident says one is not wanted (that day is their issuance date); the issuance notice (PDF) can then be printed. A first card, or a new one after expiry or return, is free.")}</p>
 <p>${t("住民", "Resident")}: <strong>${s.resident.name}</strong>${po(v)}${formatDate(v.lang, s.resident.birth)}${t("生", "")}${pc(v)}</p>
 ${counterProblem(v, s.problem, { ...FIELD_IDS, residentId: "auth-pin" })}
 <form method="post" action="/counter/residents/${s.resident.id}/apply" novalidate>
 ${csrfField(v)}
-${pinPad(v, { pins: ["auth", "sign"], required: false, problem: s.problem, hint: t("住民の方に暗証番号を2回ずつ入力していただきます。利用者証明用は必須です。署名用電子証明書が不要（15歳未満など）の場合は空欄のまま下のチェックを入れます。表示も記録もされません。", "The resident types each PIN twice. The authentication PIN is required. If no signing certificate is wanted (or under 15), leave it empty and tick the box below. Never shown or recorded.") })}
+${pinPad(v, { pins: ["auth", "sign", "kenhojo"], required: false, problem: s.problem, hint: t("住民の方に暗証番号を2回ずつ入力していただきます。不要と申し出のあった電子証明書（署名用は15歳未満なども）は、暗証番号を空欄のまま下のチェックを入れます。表示も記録もされません。", "The resident types each PIN twice. For a certificate the resident does not want (or a signing certificate under 15), leave its PIN empty and tick the box below. Never shown or recorded.") })}
+${checkbox("no-auth", "noAuth", t("利用者証明用電子証明書を搭載しない", "No authentication certificate"), s.values.noAuth === "1")}
 ${checkbox("no-sign", "noSign", t("署名用電子証明書を搭載しない", "No signing certificate"), s.values.noSign === "1")}
 <div class="actions"><button type="submit" data-busy="${t("カードを作製しています…", "Producing the card…")}">${t("カードを作製する", "Produce the card")}</button></div>
 </form>`;
@@ -316,11 +320,16 @@ ${checkbox("e-no-end", "noEnd", t("満了日なし（永住者など）", "No en
       fields = checkbox("e-confirm", "confirm", t("死亡届の内容を確認しました", "I have checked the death notification"), false);
       break;
     case "emigration":
-      explain = t("国外転出の届出です。マイナンバーカードを継続利用する場合、利用者証明用電子証明書は引き続き使えます（署名用は失効）。", "Emigration: with continued use of the card the authentication certificate stays usable (the signing certificate is revoked).");
-      fields = html`<fieldset><legend>${t("カードの継続利用", "Continued use of the card")}</legend>
+      explain = t(
+        "国外転出の届出です。転出日に適用されます（それまでは住民登録も電子証明書もそのまま）。カードを継続利用する場合（日本国籍の方、転出日の前日までの届出）、利用者証明用電子証明書は引き続き使え、署名用は転出日に失効し、戸籍の附票の住所で新たに発行できます。",
+        "Emigration takes effect on the day of departure (until then the registration and the certificates stay as they are). With continued use of the card (Japanese nationals, filed before the day of departure) the authentication certificate stays usable; the signing certificate is revoked on that day and can be issued again with the 戸籍の附票 address.",
+      );
+      fields = html`${field(v, { id: "e-departure", name: "departureDate", type: "date", label: t("転出日（空欄は本日）", "Day of departure (empty: today)"), value: s.values.departureDate ?? "", ...fieldError(v, p, "departureDate") })}
+<fieldset><legend>${t("カードの継続利用", "Continued use of the card")}</legend>
 ${radio("e-continued-yes", "continuedUse", "yes", t("継続利用する", "Continued use"), s.values.continuedUse !== "no")}
 ${radio("e-continued-no", "continuedUse", "no", t("継続利用しない", "No continued use"), s.values.continuedUse === "no")}
-</fieldset>`;
+</fieldset>
+${field(v, { id: "e-abroad-address", name: "abroadAddress", label: t("戸籍の附票に記録される住所（継続利用の場合）", "Address the 戸籍の附票 will record (with continued use)"), value: s.values.abroadAddress ?? "", hint: t("転出後の署名用電子証明書に記載されます", "The signing certificate issued after departure carries it"), maxlength: 200, ...fieldError(v, p, "abroadAddress") })}`;
       break;
   }
   const title = t(EVENTS[s.kind].ja, EVENTS[s.kind].en);
@@ -329,7 +338,7 @@ ${radio("e-continued-no", "continuedUse", "no", t("継続利用しない", "No c
 <h1>${title}</h1>
 <p>${t("住民", "Resident")}: <strong>${r.name}</strong> <span class="mono">${r.id}</span></p>
 <p>${explain}</p>
-${counterProblem(v, p, { ...FIELD_IDS, confirm: "e-confirm" })}
+${counterProblem(v, p, { ...FIELD_IDS, confirm: "e-confirm", departureDate: "e-departure", abroadAddress: "e-abroad-address", continuedUse: "e-continued-yes" })}
 <form method="post" action="/counter/residents/${r.id}/events/${s.kind}${s.readerCard ? `?card=${s.readerCard}` : ""}" novalidate>
 ${csrfField(v)}
 ${fields}

@@ -199,6 +199,8 @@ export function residentDetailPage(v: View, staff: StaffMember, d: ResidentDetai
   const r = d.resident;
   const gender = GENDERS.find((g) => g.value === r.gender);
   const registered = r.status === "registered";
+  // Abroad with continued use the entry is the 戸籍の附票's: its address and name still change.
+  const abroad = r.status === "emigrated" && r.continuedUse;
   const readerQuery = d.reader ? `?card=${d.reader.card.id}` : "";
   const body = html`
 <p><a href="/counter">${t("← 住民の一覧へ", "← Back to the residents")}</a></p>
@@ -210,7 +212,7 @@ ${d.outcome ? outcomeNotice(v, d.outcome) : ""}
 <tr><th scope="row">${t("生年月日", "Date of birth")}</th><td>${formatDate(v.lang, r.birth)}</td></tr>
 <tr><th scope="row">${t("性別", "Gender")}</th><td>${gender ? t(gender.ja, gender.en) : r.gender}</td></tr>
 <tr><th scope="row">${t("住所", "Address")}</th><td>${r.address}${po(v)}${r.municipality.prefectureJa}${r.municipality.cityJa}・${r.municipality.code}${pc(v)}</td></tr>
-<tr><th scope="row">${t("住民登録", "Registration")}</th><td>${label(v, RESIDENT_STATUS, r.status)}${r.nationality !== "JP" ? html`、${t("国籍", "nationality")} ${r.nationality}` : ""}${r.residenceEnd ? html`、${t("在留期間の満了日", "period of stay ends")} ${formatDate(v.lang, r.residenceEnd)}` : ""}${r.guardianship ? html`、${t("成年被後見人", "under guardianship")}` : ""}</td></tr>
+<tr><th scope="row">${t("住民登録", "Registration")}</th><td>${label(v, RESIDENT_STATUS, r.status)}${r.nationality !== "JP" ? html`、${t("国籍", "nationality")} ${r.nationality}` : ""}${r.residenceEnd ? html`、${t("在留期間の満了日", "period of stay ends")} ${formatDate(v.lang, r.residenceEnd)}` : ""}${r.guardianship ? html`、${t("成年被後見人", "under guardianship")}` : ""}${departureNote(v, r)}</td></tr>
 </tbody></table>
 
 ${readerPanel(v, d)}
@@ -234,7 +236,11 @@ ${registered
 <li><a href="/counter/residents/${r.id}/events/death${readerQuery}">${t("死亡", "Death")}<small>${t("両方の電子証明書が失効します", "Both certificates are revoked")}</small></a></li>
 <li><a href="/counter/residents/${r.id}/events/emigration${readerQuery}">${t("国外転出", "Emigration")}<small>${t("継続利用の有無を選びます", "With or without continued use")}</small></a></li>
 </ul>`
-    : html`<p>${t("住民登録がないため、異動は記録できません。", "The resident is not registered: no event can be recorded.")}</p>`}
+    : abroad
+      ? html`<ul class="procs events">
+<li><a href="/counter/residents/${r.id}/events/change${readerQuery}">${t("戸籍の附票の住所・氏名の変更", "Change of the 戸籍の附票 address or name")}<small>${t("国外転出者（継続利用）。署名用電子証明書は失効します", "Abroad with continued use. The signing certificate is revoked")}</small></a></li>
+</ul>`
+      : html`<p>${t("住民登録がないため、異動は記録できません。", "The resident is not registered: no event can be recorded.")}</p>`}
 
 <h2 id="applications">${t("申請の履歴", "Applications")}</h2>
 ${d.applications.length === 0
@@ -246,4 +252,12 @@ ${d.applications.length === 0
       )}</tbody></table></div>`}
 `;
   return counterPage(v, staff, { title: r.name, body, hasError: d.readerProblem !== undefined });
+}
+
+/** A filed emigration still ahead, or continued use after it. */
+function departureNote(v: View, r: Resident): SafeHtml | string {
+  const continued = r.continuedUse ? v.t("・カード継続利用", ", continued use of the card") : "";
+  if (r.status === "registered" && r.departureDate) return html`、<strong>${v.t("国外転出予定", "emigration filed: departure")} ${formatDate(v.lang, r.departureDate)}${continued}</strong>`;
+  if (r.status === "emigrated" && r.departureDate) return html`、${v.t("転出日", "departed")} ${formatDate(v.lang, r.departureDate)}${continued}`;
+  return "";
 }
