@@ -1,4 +1,4 @@
-import type { RegisterEvents } from "./register-events.ts";
+import { DeparturesFailed, type EventOutcome, type RegisterEvents } from "./register-events.ts";
 
 /** How often a running server looks for departures that have come due. */
 export const DEPARTURE_CHECK_INTERVAL_MS = 60_000;
@@ -16,17 +16,18 @@ export interface DepartureSchedule {
  */
 export function startDepartureSchedule(events: RegisterEvents, log: (line: string) => void, intervalMs = DEPARTURE_CHECK_INTERVAL_MS): DepartureSchedule {
   let running: Promise<void> | undefined;
+  const logApplied = (applied: EventOutcome[]) => {
+    for (const a of applied) {
+      log(`国外転出を適用しました / emigration applied: ${a.residentId} (departure ${a.departureDate}, ${a.revoked.length} certificate(s) revoked)`);
+    }
+  };
   const run = () => {
     running ??= events
       .applyDueDepartures()
-      .then(
-        (applied) => {
-          for (const a of applied) {
-            log(`国外転出を適用しました / emigration applied: ${a.residentId} (departure ${a.departureDate}, ${a.revoked.length} certificate(s) revoked)`);
-          }
-        },
-        (error: unknown) => log(`国外転出の適用に失敗しました（1分後に再試行）/ applying due emigrations failed, retrying in a minute: ${error instanceof Error ? error.message : String(error)}`),
-      )
+      .then(logApplied, (error: unknown) => {
+        if (error instanceof DeparturesFailed) logApplied(error.applied);
+        log(`国外転出の適用に失敗しました（1分後に再試行）/ applying due emigrations failed, retrying in a minute: ${error instanceof Error ? error.message : String(error)}`);
+      })
       .finally(() => (running = undefined));
   };
   run();

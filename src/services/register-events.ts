@@ -218,7 +218,8 @@ export class RegisterEvents {
       if (event.kind === "death") {
         await trx.updateTable("residents").set({ status: "deceased", updated_at: now.toISOString() }).where("id", "=", residentId).execute();
         const outcome = await this.record(trx, residentId, event, {}, now);
-        await appendAudit(trx, actor, { action: "resident.death", subject: residentId, before: { status: resident.status }, after: { event, id: outcome.id, revoked: outcome.revoked } }, now);
+        const invalidated = await invalidateCards(trx, residentId, now);
+        await appendAudit(trx, actor, { action: "resident.death", subject: residentId, before: { status: resident.status }, after: { event, id: outcome.id, revoked: outcome.revoked, invalidatedCards: invalidated } }, now);
         return outcome;
       }
       const filing = checkEmigration(event, resident, japanDateOf(now));
@@ -251,22 +252,39 @@ export class RegisterEvents {
   async applyDueDepartures(now: Date = this.clock(), actor: Actor = DEPARTURE_SCHEDULER): Promise<EventOutcome[]> {
     const today = japanDateOf(now);
     const applied: EventOutcome[] = [];
+    const failed: { id: string; error: unknown }[] = [];
+    // In (departure date, id) order, each read starting after the last: one departure that fails
+    // is reported, not read again and again, and does not hold up the others.
+    let after: { date: string; id: string } | undefined;
     for (;;) {
-      const due = await this.db
+      let query = this.db
         .selectFrom("residents")
-        .select("id")
+        .select(["id", "departure_date"])
         .where("status", "=", "registered")
         .where("departure_date", "is not", null)
         .where("departure_date", "<=", today)
         .orderBy("departure_date")
-        .limit(DEPARTURES_PER_QUERY)
-        .execute();
-      for (const { id } of due) {
-        const outcome = await this.db.transaction().execute((trx) => this.depart(trx, id, now, actor));
-        if (outcome) applied.push(outcome);
+        .orderBy("id")
+        .limit(DEPARTURES_PER_QUERY);
+      if (after) {
+        const { date, id } = after;
+        query = query.where((eb) => eb.or([eb("departure_date", ">", date), eb.and([eb("departure_date", "=", date), eb("id", ">", id)])]));
       }
-      if (due.length < DEPARTURES_PER_QUERY) return applied;
+      const due = await query.execute();
+      for (const { id } of due) {
+        try {
+          const outcome = await this.db.transaction().execute((trx) => this.depart(trx, id, now, actor));
+          if (outcome) applied.push(outcome);
+        } catch (error) {
+          failed.push({ id, error });
+        }
+      }
+      const last = due.at(-1);
+      if (due.length < DEPARTURES_PER_QUERY || !last) break;
+      after = { date: last.departure_date!, id: last.id };
     }
+    if (failed.length > 0) throw new DeparturesFailed(applied, failed);
+    return applied;
   }
 
   /** Mark one filed emigration done, unless another node already did; the revocations and the event are dated its day of departure. */
@@ -292,13 +310,50 @@ export class RegisterEvents {
     const event: RegistryEvent = { kind: "emigration", continuedUse };
     const detail = { departureDate: resident.departure_date, ...(continuedUse ? { domesticAddress: resident.address, abroadAddress: resident.abroad_address } : {}) };
     const outcome = await this.record(trx, residentId, event, detail, now, resident.departure_date);
+    const invalidated = continuedUse ? [] : await invalidateCards(trx, residentId, now);
     await appendAudit(
       trx,
       actor,
-      { action: "resident.emigration", subject: residentId, before: { status: resident.status, address: resident.address }, after: { event, ...detail, id: outcome.id, revoked: outcome.revoked } },
+      {
+        action: "resident.emigration",
+        subject: residentId,
+        before: { status: resident.status, address: resident.address },
+        after: { event, ...detail, id: outcome.id, revoked: outcome.revoked, ...(continuedUse ? {} : { invalidatedCards: invalidated }) },
+      },
       now,
     );
     return { ...outcome, departureDate: resident.departure_date };
+  }
+}
+
+/**
+ * The register entry ended (death, emigration without continued use), and the card with it: the
+ * cards in use or suspended become invalid, which leaves only their return (返納) at the counter.
+ * Returns their ids.
+ */
+async function invalidateCards(trx: Kysely<Database>, residentId: string, now: Date): Promise<string[]> {
+  const cards = await trx
+    .updateTable("cards")
+    .set({ status: "invalid", updated_at: now.toISOString() })
+    .where("resident_id", "=", residentId)
+    .where("status", "in", ["active", "suspended"])
+    .returning("id")
+    .execute();
+  return cards.map((c) => c.id);
+}
+
+/** Some due departures could not be applied (each in its own transaction, so the others were). */
+export class DeparturesFailed extends Error {
+  override readonly name = "DeparturesFailed";
+  constructor(
+    readonly applied: EventOutcome[],
+    readonly failed: { id: string; error: unknown }[],
+  ) {
+    const first = failed[0]!;
+    super(
+      `${failed.length} 件の国外転出を適用できませんでした / ${failed.length} departure(s) could not be applied (${applied.length} applied), first ${first.id}: ${first.error instanceof Error ? first.error.message : String(first.error)}`,
+      { cause: first.error },
+    );
   }
 }
 

@@ -564,6 +564,9 @@ function migrations(dialect: Dialect, encoders: MigrationEncoders | undefined): 
         // Emigrations recorded before this migration took effect on the day they were filed.
         await sql`update residents set departure_date = (select max(effective_date) from registry_events e where e.resident_id = residents.id and e.kind = 'emigration') where status = 'emigrated'`.execute(db);
         await sql`update residents set continued_use = 1 where status = 'emigrated' and id in (select resident_id from registry_events where kind = 'emigration' and detail like '%"continuedUse":true%')`.execute(db);
+        // A card dies with the register entry (src/services/register-events.ts invalidateCards): so
+        // far such cards stayed active.
+        await sql`update cards set status = 'invalid' where status in ('active', 'suspended') and resident_id in (select id from residents where status = 'deceased' or (status = 'emigrated' and continued_use = 0))`.execute(db);
       },
     },
   };

@@ -197,7 +197,8 @@ export interface CardTable {
   id: string;
   resident_id: string;
   /** producing → active; suspended (一時停止), returned, spoiled (failed production), replaced (a reissued card took its place). */
-  status: "producing" | "active" | "suspended" | "returned" | "spoiled" | "replaced";
+  /** invalid: the holder's register entry ended (death, emigration without continued use); only its return remains. */
+  status: "producing" | "active" | "suspended" | "returned" | "spoiled" | "replaced" | "invalid";
   /** The day the certificates were loaded: their issuance date. */
   produced_date: string;
   expires: string;

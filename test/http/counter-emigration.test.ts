@@ -79,13 +79,23 @@ for (const backend of backends()) {
       assert.equal(attributesOf(parseCertificate(der)).address, ABROAD);
     });
 
-    test("without continued use the card's procedures end with the register entry", async () => {
+    test("without continued use the card becomes invalid with the register entry: only its return is taken", async () => {
       const resident = await call("POST", "/api/counter/residents", { name: "森 次郎", birth: "1986-08-08", gender: "1", address: "東京都町田市森野２－２－２３", municipality: "132098" });
       const card = await call("POST", "/api/counter/cards", { residentId: resident.body.id, authPin: "1234", signPin: "ABC123" });
       const left = await call("POST", `/api/counter/residents/${resident.body.id}/emigration`, { continuedUse: false });
       assert.equal(left.body.revoked.length, 2);
+      const shown = await call("GET", `/api/counter/residents/${resident.body.id}`);
+      assert.equal(shown.body.cards[0].status, "invalid", "the card dies with the register entry");
       const pinInit = await call("POST", `/api/counter/cards/${card.body.id}/pin-init`, { identity: ID, type: "auth", newPin: "4321" });
-      assert.equal(pinInit.body.error?.reason, "not-registered", JSON.stringify(pinInit));
+      assert.equal(pinInit.body.error?.reason, "card-invalid", JSON.stringify(pinInit));
+      const returned = await call("POST", `/api/counter/cards/${card.body.id}/return`, { identity: ID });
+      assert.equal(returned.status, 200, JSON.stringify(returned.body));
+      assert.equal((await call("GET", `/api/counter/residents/${resident.body.id}`)).body.cards[0].status, "returned", "its return is still taken");
+
+      const deceased = await call("POST", "/api/counter/residents", { name: "森 四郎", birth: "1950-01-01", gender: "1", address: "東京都町田市森野２－２－２４", municipality: "132098" });
+      await call("POST", "/api/counter/cards", { residentId: deceased.body.id, authPin: "1234", signPin: "ABC123" });
+      await call("POST", `/api/counter/residents/${deceased.body.id}/death`);
+      assert.equal((await call("GET", `/api/counter/residents/${deceased.body.id}`)).body.cards[0].status, "invalid", "on death too");
     });
   });
 }

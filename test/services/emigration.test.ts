@@ -4,7 +4,9 @@
 // the address of the 戸籍の附票.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { sql } from "kysely";
 import { ServiceError } from "../../src/services/errors.ts";
+import { DeparturesFailed } from "../../src/services/register-events.ts";
 import { attributesOf } from "../../src/verify/attributes.ts";
 import { parseCertificate } from "../../src/verify/certificate.ts";
 import { backends, openTestContext, type TestContext } from "../helpers/context.ts";
@@ -134,6 +136,38 @@ for (const backend of backends()) {
       const unchanged = await t.context.registry.get(resident.id);
       assert.equal(unchanged.departureDate, null, "nothing filed");
       assert.equal(await status("sign", sign), "valid");
+    });
+
+    test("a departure that cannot be applied is reported and does not hold up the others", async () => {
+      now = FILED;
+      const stuck = await holder("石田 一");
+      const fine = await holder("石田 二");
+      for (const { resident } of [stuck, fine]) {
+        await t.context.events.endRegistration(resident.id, { kind: "emigration", continuedUse: false, departureDate: "2026-12-11" });
+      }
+      // A database that refuses this one row's update (a trigger), as a damaged row or a constraint would.
+      const refuse = backend === "sqlite"
+        ? sql`create trigger refuse_departure before update of status on residents when old.id = ${sql.lit(stuck.resident.id)} begin select raise(abort, 'refused by the test'); end`
+        : sql`create function refuse_departure() returns trigger language plpgsql as $$ begin raise exception 'refused by the test'; end $$`;
+      await refuse.execute(t.context.store.db);
+      if (backend === "postgres") {
+        await sql`create trigger refuse_departure before update of status on residents for each row when (old.id = ${sql.lit(stuck.resident.id)}) execute function refuse_departure()`.execute(t.context.store.db);
+      }
+      try {
+        now = new Date("2026-12-11T03:00:00Z");
+        const failure = await t.context.events.applyDueDepartures().then(() => undefined, (e: unknown) => e);
+        assert.ok(failure instanceof DeparturesFailed, String(failure));
+        assert.deepEqual(failure.failed.map((f) => f.id), [stuck.resident.id]);
+        assert.deepEqual(failure.applied.map((a) => a.residentId), [fine.resident.id]);
+        assert.match(failure.message, /1 departure\(s\) could not be applied \(1 applied\).*refused by the test/);
+        assert.equal(await status("auth", stuck.auth), "valid", "its transaction rolled back whole");
+        assert.equal(await status("auth", fine.auth), "revoked");
+      } finally {
+        await sql`drop trigger refuse_departure${backend === "postgres" ? sql` on residents` : sql``}`.execute(t.context.store.db);
+        if (backend === "postgres") await sql`drop function refuse_departure()`.execute(t.context.store.db);
+      }
+      const [retried] = await t.context.events.applyDueDepartures();
+      assert.equal(retried!.residentId, stuck.resident.id, "applied on the next run");
     });
 
     test("two nodes applying at once apply each departure once; a death before the day still records", async () => {

@@ -640,7 +640,7 @@ export class CounterProcedures {
     // The identity check's note goes to the audit trail as the clerk typed it: checked like every free text.
     const identityChecked = identity ? checkedIdentity(identity, "identity") : null;
     const card = await this.cards.get(cardId);
-    if (card.status === "returned" || card.status === "spoiled" || card.status === "replaced") {
+    if (card.status === "returned" || card.status === "spoiled" || card.status === "replaced" || (card.status === "invalid" && kind !== "card-return")) {
       const reason = card.status === "replaced" && kind === "suspension-lift" ? "replacement-issued" : `card-${card.status}`;
       throw new ServiceError("refused", `このカードは使えません（${card.status}）/ card ${cardId} is ${card.status}`, "card", { reason });
     }

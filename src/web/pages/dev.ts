@@ -29,6 +29,7 @@ const CARD_STATUS: Record<string, { ja: string; en: string }> = {
   suspended: { ja: "一時停止", en: "suspended" },
   returned: { ja: "返納済み", en: "returned" },
   spoiled: { ja: "廃棄", en: "spoiled" },
+  invalid: { ja: "失効（住民登録の消除）", en: "invalid (registration ended)" },
 };
 
 const GENDERS = [

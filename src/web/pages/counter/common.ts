@@ -75,6 +75,7 @@ export const CARD_STATUS: Record<string, { ja: string; en: string }> = {
   suspended: { ja: "一時停止", en: "suspended" },
   returned: { ja: "返納済み", en: "returned" },
   spoiled: { ja: "廃棄", en: "spoiled" },
+  invalid: { ja: "失効（住民登録の消除）", en: "invalid (registration ended)" },
   replaced: { ja: "再交付により無効", en: "replaced by a new card" },
 };
 
