@@ -158,6 +158,23 @@ describe("openjpki: errors name the problem", () => {
     assert.doesNotMatch(r.stdout, /利用者証明用電子証明書 [0-9A-F]/);
     assert.match(r.stdout, /no authentication certificate: declined/);
   });
+
+  test("card issue for a child: the legal representative applies (--legal-representative, --relationship)", async () => {
+    const child = (await cli(["resident", "add", "--data", data, "--name", "中町 四葉", "--birth", "2018-04-01", "--gender", "2",
+      "--address", "東京都町田市中町１－３", "--municipality", "132098", "--json"], PASSPHRASE)).json().id;
+    const issue = (...extra: string[]) => cli(["card", "issue", "--data", data, "--resident", child, "--auth-pin", "1234", ...extra], PASSPHRASE);
+    const alone = await issue();
+    assert.equal(alone.code, 1);
+    assert.match(oneLine(alone), /法定代理人/);
+    const halfGiven = await issue("--relationship", "parent");
+    assert.equal(halfGiven.code, 2);
+    assert.match(oneLine(halfGiven), /--relationship goes with --legal-representative/);
+    const wrong = await issue("--legal-representative", "中町 一郎", "--relationship", "adult-guardian");
+    assert.equal(wrong.code, 1);
+    const done = await issue("--legal-representative", "中町 一郎", "--relationship", "parent", "--json");
+    assert.equal(done.code, 0, done.stderr);
+    assert.deepEqual(done.json().certificates.map((c: { type: string }) => c.type), ["auth"], "no signing certificate under 15");
+  });
 });
 
 function listening(): Promise<Server> {

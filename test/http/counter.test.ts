@@ -147,9 +147,10 @@ for (const backend of backends()) {
     test("an under-15 gets no signing certificate; a blocked PIN is unblocked at the window", async () => {
       await at("2026-11-25T02:00:00Z");
       const child = await call("POST", "/api/counter/residents", { name: "町田 次郎", birth: "2014-01-01", gender: "1", address: "東京都町田市森野２－２－２２", municipality: "132098" });
-      const refused = await call("POST", "/api/counter/cards", { residentId: child.body.id, authPin: "1234", signPin: "ABC123" });
+      const parent = { name: "町田 太郎", relationship: "parent" };
+      const refused = await call("POST", "/api/counter/cards", { residentId: child.body.id, authPin: "1234", signPin: "ABC123", legalRepresentative: parent });
       assert.equal(refused.status, 422);
-      const card = await call("POST", "/api/counter/cards", { residentId: child.body.id, authPin: "1234" });
+      const card = await call("POST", "/api/counter/cards", { residentId: child.body.id, authPin: "1234", legalRepresentative: parent });
       assert.equal(card.body.signSkipped, "under-15");
       await t.context.cards.withReader(card.body.id, async (reader) => {
         const client = new JpkiClient(reader);
@@ -157,12 +158,12 @@ for (const backend of backends()) {
         assert.equal(await client.triesLeft("auth"), 0);
       });
       // No signing certificate, so no signing password to initialise (as at the kiosk).
-      const noSign = await call("POST", `/api/counter/cards/${card.body.id}/pin-init`, { identity: ID, type: "sign", newPin: "ABC123" });
+      const noSign = await call("POST", `/api/counter/cards/${card.body.id}/pin-init`, { identity: ID, type: "sign", newPin: "ABC123", legalRepresentative: parent });
       assert.equal(noSign.status, 403, JSON.stringify(noSign.body));
       assert.equal(noSign.body.error.reason, "no-certificate");
       const noSignProxy = await call("POST", "/api/counter/proxy-applications", { kind: "pin-init", cardId: card.body.id, pinType: "sign", proxy: { name: "町田 太郎", relationship: "父" } });
       assert.equal(noSignProxy.body.error?.reason, "no-certificate", JSON.stringify(noSignProxy.body));
-      const init = await call("POST", `/api/counter/cards/${card.body.id}/pin-init`, { identity: ID, type: "auth", newPin: "4321" });
+      const init = await call("POST", `/api/counter/cards/${card.body.id}/pin-init`, { identity: ID, type: "auth", newPin: "4321", legalRepresentative: parent });
       assert.equal(init.status, 200, JSON.stringify(init.body));
       await t.context.cards.withReader(card.body.id, async (reader) => {
         assert.deepEqual(await new JpkiClient(reader).verifyPin("auth", "4321"), { ok: true });

@@ -7,7 +7,7 @@ import { attachCardToVpcd, VPCD_DEFAULT_HOST, VPCD_DEFAULT_PORT } from "../../se
 import { pcscReaderNames, readCertificateInReader } from "../../services/pcsc-readers.ts";
 import { openContext, withContext } from "../open-context.ts";
 import { pinOptions, readPin } from "../pin-input.ts";
-import { type Command, CliError, json, oneOf, optionalString, requireString } from "../command.ts";
+import { type Command, CliError, json, oneOf, optionalString, requireString, type Values } from "../command.ts";
 
 const PIN_HELP = [
   "  --pin P / --pin-file FILE   the PIN (default: asked for without echo). --pin is for test cards only:",
@@ -17,7 +17,7 @@ const PIN_HELP = [
 export const cardIssue: Command = {
   path: ["card", "issue"],
   summary: "カードを発行 / make a card and issue its certificates onto it (as a counter terminal)",
-  usage: "--resident ID [--auth-pin P | --no-auth] [--sign-pin P | --no-sign] [--kenhojo-pin P] [--my-number N] [--json]",
+  usage: "--resident ID [--auth-pin P | --no-auth] [--sign-pin P | --no-sign] [--kenhojo-pin P] [--my-number N] [--legal-representative NAME --relationship R] [--json]",
   help: [
     "  --resident ID      the resident (R-…)",
     "  --auth-pin P       利用者証明用暗証番号: 4 digits (or --auth-pin-file; asked for when omitted)",
@@ -26,6 +26,9 @@ export const cardIssue: Command = {
     "  --no-auth          the resident declines the authentication certificate (then --kenhojo-pin is needed)",
     "  --kenhojo-pin P    券面事項入力補助用暗証番号 (default: the authentication PIN; asked for with --no-auth)",
     "  --my-number N      the 12-digit individual number to write (default: a random valid test number)",
+    "  --legal-representative NAME  法定代理人: who applies for a child under 15 (and sets the PINs) or an adult under",
+    "                     guardianship; required for them, refused for anyone else",
+    "  --relationship R   the representative's: parent (親権者), minor-guardian (未成年後見人), adult-guardian (成年後見人)",
   ],
   options: {
     resident: { type: "string" },
@@ -35,9 +38,12 @@ export const cardIssue: Command = {
     "no-sign": { type: "boolean" },
     "no-auth": { type: "boolean" },
     "my-number": { type: "string" },
+    "legal-representative": { type: "string" },
+    relationship: { type: "string" },
   },
   async run(values, io) {
     const residentId = requireString(values, "resident");
+    const legalRepresentative = legalRepresentativeOf(values);
     const noSign = values["no-sign"] === true;
     const noAuth = values["no-auth"] === true;
     if (noAuth && (typeof values["auth-pin"] === "string" || typeof values["auth-pin-file"] === "string")) {
@@ -65,6 +71,7 @@ export const cardIssue: Command = {
         ...(noSign ? { noSign } : {}),
         ...(kenhojoPin ? { kenhojoPin } : {}),
         ...(myNumber ? { myNumber } : {}),
+        ...(legalRepresentative ? { legalRepresentative } : {}),
       }, CLI_OPERATOR);
     });
     const summary = { ...card, certificates: card.certificates.map(({ der: _der, ...c }) => c) };
@@ -80,6 +87,14 @@ export const cardIssue: Command = {
     );
   },
 };
+
+/** --legal-representative with its --relationship (the service checks whether the holder needs one, and which fits). */
+function legalRepresentativeOf(values: Values): { name: string; relationship: string } | undefined {
+  const name = optionalString(values, "legal-representative");
+  if (!name && values.relationship === undefined) return undefined;
+  if (!name) throw new CliError("--relationship goes with --legal-representative", 2);
+  return { name, relationship: oneOf(values, "relationship", ["parent", "minor-guardian", "adult-guardian"]) };
+}
 
 export const cardList: Command = {
   path: ["card", "list"],

@@ -9,6 +9,7 @@ import { feeSummary } from "../../services/counter/fees.ts";
 import { expiryNoticeRun, expiryNoticesCsv, issuanceNotice } from "../../services/counter/notices.ts";
 import { verifyAudit } from "../../services/audit.ts";
 import { cardView, certificateView } from "../../services/resident-view.ts";
+import { recordedLegalRepresentative, type LegalRepresentativeInput } from "../../services/counter/legal-representative.ts";
 import { japanToday } from "../../services/japan-dates.ts";
 import type { CaType, ProxyType } from "../../services/vocabulary.ts";
 import type { View } from "../../web/layout.ts";
@@ -57,6 +58,16 @@ function identityOf(form: Form, required: boolean, prefix = "identity"): Identit
   if (!(IDENTITY_DOCUMENTS as readonly string[]).includes(document)) throw invalid("identity", "本人確認書類の種類が正しくありません / unknown identity document");
   const note = text(form, `${prefix}Note`, 200);
   return { document: document as IdentityCheck["document"], ...(note ? { note } : {}) };
+}
+
+/**
+ * The legal representative's two fields (name, relationship): both empty is none — the holder
+ * applies. Anything else goes to the service, which says whether this holder needs one.
+ */
+function representativeOf(form: Form): { legalRepresentative?: LegalRepresentativeInput } {
+  const name = text(form, "legalRepresentativeName", 200);
+  const relationship = text(form, "legalRepresentativeRelationship", 20);
+  return name || relationship ? { legalRepresentative: { name, relationship } } : {};
 }
 
 function typesOf(form: Form, required = true): CaType[] {
@@ -153,15 +164,19 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     const today = japanToday(context.clock);
     const certificates = (await context.ca.certificatesOf(resident.id)).map((r) => ({ ...certificateView(r, today), cardId: r.cardId, issuedAt: r.issuedAt }));
     const cards = await context.cards.list({ residentId: resident.id });
-    const applications = (await context.counter.applications(resident.id)).map((a) => ({
-      id: a.id,
-      kind: a.kind,
-      state: a.state,
-      cardId: a.card_id,
-      feeYen: Number(a.fee_yen),
-      createdAt: a.created_at,
-      createdBy: a.created_by,
-    }));
+    const applications = (await context.counter.applications(resident.id)).map((a) => {
+      const legalRepresentative = recordedLegalRepresentative(a.detail);
+      return {
+        id: a.id,
+        kind: a.kind,
+        state: a.state,
+        cardId: a.card_id,
+        feeYen: Number(a.fee_yen),
+        createdAt: a.created_at,
+        createdBy: a.created_by,
+        ...(legalRepresentative ? { legalRepresentative } : {}),
+      };
+    });
     const detail: ResidentDetail = { resident, certificates, cards, applications, ...extra };
     if (readerCard && cards.some((c) => c.id === readerCard)) detail.reader = await cardView(context, readerCard);
     return detail;
@@ -316,7 +331,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
       const signPin = noSign ? undefined : pinOf(form, "sign", false);
       const kenhojoPin = pinOf(form, "kenhojo", false);
       const card = await context.counter.produceCard(
-        { residentId, ...(authPin ? { authPin } : {}), ...(signPin ? { signPin } : {}), ...(kenhojoPin ? { kenhojoPin } : {}), ...(noSign ? { noSign: true } : {}), ...(noAuth ? { noAuth: true } : {}) },
+        { residentId, ...(authPin ? { authPin } : {}), ...(signPin ? { signPin } : {}), ...(kenhojoPin ? { kenhojoPin } : {}), ...(noSign ? { noSign: true } : {}), ...(noAuth ? { noAuth: true } : {}), ...representativeOf(form) },
         actorOf(session),
       );
       const flash = hold(flashes, session, {
@@ -370,7 +385,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     const title = { ja: `${PROCEDURES[kind].ja}が完了しました`, en: `${PROCEDURES[kind].en}: done` };
     switch (kind) {
       case "handover": {
-        const o = await context.counter.handOver({ cardId, identity: identityOf(form, true)! }, actor);
+        const o = await context.counter.handOver({ cardId, identity: identityOf(form, true)!, ...representativeOf(form) }, actor);
         const { revoked: _none, ...done } = outcomeOf(title, o);
         return { ...done, note: { ja: `交付日：${japanToday(context.clock)}`, en: `Handed over on ${japanToday(context.clock)}` } };
       }
@@ -381,23 +396,23 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
         const sign = types.includes("sign") ? pinOf(form, "sign", false) : undefined;
         if (auth) pins.auth = auth;
         if (sign) pins.sign = sign;
-        return outcomeOf(title, await context.counter.renew({ cardId, identity: identityOf(form, true)!, types, pins }, actor));
+        return outcomeOf(title, await context.counter.renew({ cardId, identity: identityOf(form, true)!, types, pins, ...representativeOf(form) }, actor));
       }
       case "new-issuance": {
         const types = typesOf(form);
         const pins: NewPins = {};
         if (types.includes("auth")) pins.auth = pinOf(form, "auth", true)!;
         if (types.includes("sign")) pins.sign = pinOf(form, "sign", true)!;
-        return outcomeOf(title, await context.counter.newIssuance({ cardId, identity: identityOf(form, true)!, types, pins }, actor));
+        return outcomeOf(title, await context.counter.newIssuance({ cardId, identity: identityOf(form, true)!, types, pins, ...representativeOf(form) }, actor));
       }
       case "revocation":
-        return outcomeOf(title, await context.counter.revokeOnRequest({ cardId, identity: identityOf(form, true)!, types: typesOf(form) }, actor));
+        return outcomeOf(title, await context.counter.revokeOnRequest({ cardId, identity: identityOf(form, true)!, types: typesOf(form), ...representativeOf(form) }, actor));
       case "pin-init": {
         const type = form.pinType === "sign" ? "sign" : form.pinType === "auth" ? "auth" : undefined;
         if (!type) throw invalid("pinType", "初期化する暗証番号を選んでください / choose which PIN to initialise");
         const identity = identityOf(form, true)!;
         const newPin = pinOf(form, "new", true)!;
-        const o = await context.counter.initialisePin({ cardId, identity, type, newPin }, actor);
+        const o = await context.counter.initialisePin({ cardId, identity, type, newPin, ...representativeOf(form) }, actor);
         return { ...outcomeOf(title, o), note: type === "auth" ? { ja: "利用者証明用の暗証番号を初期化しました。残り回数は3回に戻りました。", en: "The authentication PIN was set; its tries are back to 3." } : { ja: "署名用の暗証番号を初期化しました。残り回数は5回に戻りました。", en: "The signing password was set; its tries are back to 5." } };
       }
       case "loss-report":
@@ -410,10 +425,10 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
         const sign = noSign ? undefined : pinOf(form, "sign", false);
         if (auth) pins.auth = auth;
         if (sign) pins.sign = sign;
-        return outcomeOf(title, await context.counter.cardFound({ cardId, identity: identityOf(form, true)!, pins, ...(noSign ? { noSign: true } : {}), ...(noAuth ? { noAuth: true } : {}) }, actor));
+        return outcomeOf(title, await context.counter.cardFound({ cardId, identity: identityOf(form, true)!, pins, ...(noSign ? { noSign: true } : {}), ...(noAuth ? { noAuth: true } : {}), ...representativeOf(form) }, actor));
       }
       case "return":
-        return outcomeOf(title, await context.counter.returnCard({ cardId, identity: identityOf(form, true)! }, actor));
+        return outcomeOf(title, await context.counter.returnCard({ cardId, identity: identityOf(form, true)!, ...representativeOf(form) }, actor));
       case "reissue": {
         const reason = text(form, "reason", 20) as ReissueReason;
         const caused = text(form, "causedByHolder", 3);
@@ -437,6 +452,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
             ...(noSign ? { noSign: true } : {}),
             ...(noAuth ? { noAuth: true } : {}),
             identity,
+            ...representativeOf(form),
           },
           actor,
         );
@@ -447,7 +463,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
         return outcomeOf(title, await context.counter.suspend({ cardId, ...(identity ? { identity } : {}) }, actor));
       }
       case "lift-suspension":
-        return outcomeOf(title, await context.counter.liftSuspension({ cardId, identity: identityOf(form, true)! }, actor));
+        return outcomeOf(title, await context.counter.liftSuspension({ cardId, identity: identityOf(form, true)!, ...representativeOf(form) }, actor));
       case "proxy": {
         const kindOf = text(form, "kind", 20) as ProxyProcedureKind;
         const identity = identityOf(form, false);

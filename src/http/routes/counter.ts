@@ -8,6 +8,7 @@ import { feeSummary, REISSUE_REASONS } from "../../services/counter/fees.ts";
 import { expiryNoticeRun, expiryNoticesCsv, expiryNoticesPdf, issuanceNotice } from "../../services/counter/notices.ts";
 import { PROXY_PROCEDURES } from "../../services/counter/procedures.ts";
 import { PROXY_TYPES } from "../../services/vocabulary.ts";
+import { LEGAL_REPRESENTATIVE_RELATIONSHIPS } from "../../services/counter/legal-representative.ts";
 import { issuanceOpenApi } from "./issuance.ts";
 
 const COOKIE = "openjpki_staff";
@@ -63,6 +64,9 @@ interface Endpoint {
 const body = (required: string[], properties: Record<string, unknown>) => ({ type: "object", required, additionalProperties: false, properties });
 const query = (required: string[], properties: Record<string, unknown>) => ({ type: "object", required, properties });
 const pinsOf = (b: { authPin?: string; signPin?: string }): NewPins => ({ ...(b.authPin ? { auth: b.authPin } : {}), ...(b.signPin ? { sign: b.signPin } : {}) });
+/** 法定代理人: who applies for a child under 15 or an adult under guardianship (required for them, refused for anyone else). */
+const legalRepresentative = body(["name", "relationship"], { name: text(100), relationship: { type: "string", enum: [...LEGAL_REPRESENTATIVE_RELATIONSHIPS] } });
+const representativeOf = (b: { legalRepresentative?: { name: string; relationship: string } }) => (b.legalRepresentative ? { legalRepresentative: b.legalRepresentative } : {});
 
 const ENDPOINTS: Endpoint[] = [
   { method: "GET", path: "/api/counter/me", summary: "the logged-in staff member", handler: async (_c, s) => ({ staff: s.staff, expiresAt: s.expiresAt }) },
@@ -108,8 +112,8 @@ const ENDPOINTS: Endpoint[] = [
     handler: async (c, s, r) => c.events.endRegistration(r.params.id!, { kind: "emigration", ...r.body }, actorOf(s)),
   },
   {
-    method: "POST", path: "/api/counter/cards", summary: "card application and production with both certificates (unless declined: noSign, noAuth — then no PIN for it, and with noAuth a kenhojoPin); PINs now, or deferPins to set them at handover", status: 201,
-    body: body(["residentId"], { residentId: text(20), authPin: pin, signPin: pin, kenhojoPin: pin, noSign: { type: "boolean" }, noAuth: { type: "boolean" }, deferPins: { type: "boolean" }, myNumber: text(12) }),
+    method: "POST", path: "/api/counter/cards", summary: "card application and production with both certificates (unless declined: noSign, noAuth — then no PIN for it, and with noAuth a kenhojoPin); PINs now, or deferPins to set them at handover; legalRepresentative for a child under 15 or an adult under guardianship", status: 201,
+    body: body(["residentId"], { residentId: text(20), authPin: pin, signPin: pin, kenhojoPin: pin, noSign: { type: "boolean" }, noAuth: { type: "boolean" }, deferPins: { type: "boolean" }, myNumber: text(12), legalRepresentative }),
     handler: async (c, s, r) => {
       const card = await c.counter.produceCard(r.body, actorOf(s));
       return { ...card, certificates: card.certificates.map(({ der: _der, ...x }) => x) };
@@ -126,7 +130,7 @@ const ENDPOINTS: Endpoint[] = [
   {
     method: "POST", path: "/api/counter/cards/:id/reissue", summary: "再交付: a new card for a lost, stolen or damaged one (old certificates revoked; fee when the holder caused it; noSign, noAuth decline a certificate on the new card)", status: 201,
     body: body(["identity", "reason", "causedByHolder"], {
-      identity, reason: { type: "string", enum: [...REISSUE_REASONS] }, causedByHolder: { type: "boolean" }, policeReportNumber: text(40), authPin: pin, signPin: pin, kenhojoPin: pin, noSign: { type: "boolean" }, noAuth: { type: "boolean" },
+      identity, reason: { type: "string", enum: [...REISSUE_REASONS] }, causedByHolder: { type: "boolean" }, policeReportNumber: text(40), authPin: pin, signPin: pin, kenhojoPin: pin, noSign: { type: "boolean" }, noAuth: { type: "boolean" }, legalRepresentative,
     }),
     handler: async (c, s, r) => c.counter.reissue({ cardId: r.params.id!, ...r.body }, actorOf(s)),
   },
@@ -136,7 +140,7 @@ const ENDPOINTS: Endpoint[] = [
   },
   {
     method: "POST", path: "/api/counter/cards/:id/lift-suspension", summary: "一時停止の解除 (only if no replacement card was issued; held certificates stay on hold)",
-    body: body(["identity"], { identity }), handler: async (c, s, r) => c.counter.liftSuspension({ cardId: r.params.id!, identity: r.body.identity }, actorOf(s)),
+    body: body(["identity"], { identity, legalRepresentative }), handler: async (c, s, r) => c.counter.liftSuspension({ cardId: r.params.id!, identity: r.body.identity, ...representativeOf(r.body) }, actorOf(s)),
   },
   {
     method: "POST", path: "/api/counter/proxy-applications", summary: "代理人申請 (first visit): the application waits; returns the 照会書兼回答書 (PDF, base64) with the answer code", status: 201,
@@ -188,35 +192,37 @@ const ENDPOINTS: Endpoint[] = [
   },
   {
     method: "POST", path: "/api/counter/cards/:id/handover", summary: "交付: hand the card over (recorded as the 交付日); the resident sets the PINs now if production deferred them",
-    body: body(["identity"], { identity, authPin: pin, signPin: pin, kenhojoPin: pin }),
+    body: body(["identity"], { identity, authPin: pin, signPin: pin, kenhojoPin: pin, legalRepresentative }),
     handler: async (c, s, r) =>
       c.counter.handOver(
         {
           cardId: r.params.id!,
           identity: r.body.identity as IdentityCheck,
           pins: { ...pinsOf(r.body), ...(r.body.kenhojoPin ? { kenhojo: r.body.kenhojoPin } : {}) },
+          ...representativeOf(r.body),
         },
         actorOf(s),
       ),
   },
   {
     method: "POST", path: "/api/counter/cards/:id/renewal", summary: "更新 (from 3 months before expiry)",
-    body: body(["identity"], { identity, types, authPin: pin, signPin: pin }),
-    handler: async (c, s, r) => c.counter.renew({ cardId: r.params.id!, identity: r.body.identity, ...(r.body.types ? { types: r.body.types } : {}), pins: pinsOf(r.body) }, actorOf(s)),
+    body: body(["identity"], { identity, types, authPin: pin, signPin: pin, legalRepresentative }),
+    handler: async (c, s, r) => c.counter.renew({ cardId: r.params.id!, identity: r.body.identity, ...(r.body.types ? { types: r.body.types } : {}), pins: pinsOf(r.body), ...representativeOf(r.body) }, actorOf(s)),
   },
   {
     method: "POST", path: "/api/counter/cards/:id/new-issuance", summary: "新規発行 onto a card without a valid certificate of that type",
-    body: body(["identity"], { identity, types, authPin: pin, signPin: pin }),
-    handler: async (c, s, r) => c.counter.newIssuance({ cardId: r.params.id!, identity: r.body.identity, ...(r.body.types ? { types: r.body.types } : {}), pins: pinsOf(r.body) }, actorOf(s)),
+    body: body(["identity"], { identity, types, authPin: pin, signPin: pin, legalRepresentative }),
+    handler: async (c, s, r) => c.counter.newIssuance({ cardId: r.params.id!, identity: r.body.identity, ...(r.body.types ? { types: r.body.types } : {}), pins: pinsOf(r.body), ...representativeOf(r.body) }, actorOf(s)),
   },
   {
     method: "POST", path: "/api/counter/cards/:id/revocation", summary: "失効申請",
-    body: body(["identity", "types"], { identity, types }), handler: async (c, s, r) => c.counter.revokeOnRequest({ cardId: r.params.id!, identity: r.body.identity, types: r.body.types }, actorOf(s)),
+    body: body(["identity", "types"], { identity, types, legalRepresentative }),
+    handler: async (c, s, r) => c.counter.revokeOnRequest({ cardId: r.params.id!, identity: r.body.identity, types: r.body.types, ...representativeOf(r.body) }, actorOf(s)),
   },
   {
     method: "POST", path: "/api/counter/cards/:id/pin-init", summary: "暗証番号の初期化 (retry counter restored)",
-    body: body(["identity", "type", "newPin"], { identity, type: { type: "string", enum: ["auth", "sign"] }, newPin: pin }),
-    handler: async (c, s, r) => c.counter.initialisePin({ cardId: r.params.id!, identity: r.body.identity, type: r.body.type, newPin: r.body.newPin }, actorOf(s)),
+    body: body(["identity", "type", "newPin"], { identity, type: { type: "string", enum: ["auth", "sign"] }, newPin: pin, legalRepresentative }),
+    handler: async (c, s, r) => c.counter.initialisePin({ cardId: r.params.id!, identity: r.body.identity, type: r.body.type, newPin: r.body.newPin, ...representativeOf(r.body) }, actorOf(s)),
   },
   {
     method: "POST", path: "/api/counter/cards/:id/loss-report", summary: "loss report: both certificates on hold, card suspended",
@@ -224,13 +230,16 @@ const ENDPOINTS: Endpoint[] = [
   },
   {
     method: "POST", path: "/api/counter/cards/:id/found", summary: "a lost card found: held certificates revoked, new ones issued (unless declined: noSign, noAuth)",
-    body: body(["identity"], { identity, authPin: pin, signPin: pin, noSign: { type: "boolean" }, noAuth: { type: "boolean" } }),
+    body: body(["identity"], { identity, authPin: pin, signPin: pin, noSign: { type: "boolean" }, noAuth: { type: "boolean" }, legalRepresentative }),
     handler: async (c, s, r) =>
-      c.counter.cardFound({ cardId: r.params.id!, identity: r.body.identity, pins: pinsOf(r.body), ...(r.body.noSign ? { noSign: true } : {}), ...(r.body.noAuth ? { noAuth: true } : {}) }, actorOf(s)),
+      c.counter.cardFound(
+        { cardId: r.params.id!, identity: r.body.identity, pins: pinsOf(r.body), ...(r.body.noSign ? { noSign: true } : {}), ...(r.body.noAuth ? { noAuth: true } : {}), ...representativeOf(r.body) },
+        actorOf(s),
+      ),
   },
   {
     method: "POST", path: "/api/counter/cards/:id/return", summary: "返納: both certificates revoked",
-    body: body(["identity"], { identity }), handler: async (c, s, r) => c.counter.returnCard({ cardId: r.params.id!, identity: r.body.identity }, actorOf(s)),
+    body: body(["identity"], { identity, legalRepresentative }), handler: async (c, s, r) => c.counter.returnCard({ cardId: r.params.id!, identity: r.body.identity, ...representativeOf(r.body) }, actorOf(s)),
   },
   { method: "GET", path: "/api/counter/audit/verify", summary: "verify the audit trail's hash chain (supervisor)", role: "supervisor", handler: async (c) => verifyAudit(c.store.db) },
   {

@@ -23,6 +23,14 @@ import { PROXY_ANSWER_ATTEMPTS, PROXY_TYPES, proxyAnswerDeadline, proxyCompletio
 import { checkPassword, hashPassword } from "./staff.ts";
 import { freeFee, reissueFee, type FeeDecision, type ReissueReason, REISSUE_REASONS } from "./fees.ts";
 import { senderFor } from "./notices.ts";
+import { checkedLegalRepresentative, type LegalRepresentative, type LegalRepresentativeInput } from "./legal-representative.ts";
+
+/**
+ * The procedures the holder applies for in person at the window — through their legal
+ * representative when under 15 or under guardianship (legal-representative.ts). Not the loss
+ * report or the card's suspension: the call centre takes those from anyone, by telephone too.
+ */
+const BY_THE_HOLDER: readonly ProcedureKind[] = ["new-issuance", "renewal", "revocation", "pin-init", "card-found", "card-return", "handover", "reissue", "suspension-lift"];
 
 /** What a holder abroad with continued use cannot do at the window: a new card is not made for them here. */
 const NOT_FOR_HOLDERS_ABROAD: readonly ProcedureKind[] = ["card-issuance", "reissue"];
@@ -69,6 +77,8 @@ export interface ProcedureOutcome {
   held?: { type: CaType; serialHex: string }[];
   /** The proxy who completed it, when one did. */
   proxy?: { name: string; relationship: string; type: ProxyType };
+  /** The legal representative who applied for a child under 15 or an adult under guardianship. */
+  legalRepresentative?: LegalRepresentative;
 }
 
 export interface ProxyInput {
@@ -121,6 +131,13 @@ export interface IdentityCheck {
   note?: string;
 }
 
+/** Who applies at the window: the holder, whose identity is checked, or their legal representative (法定代理人). */
+interface WindowApplicant {
+  identity: IdentityCheck | null;
+  /** Required for a child under 15 or an adult under guardianship, refused for anyone else (checkedLegalRepresentative). */
+  legalRepresentative?: LegalRepresentativeInput | undefined;
+}
+
 export interface NewPins {
   auth?: string;
   sign?: string;
@@ -144,8 +161,8 @@ export class CounterProcedures {
   ) {}
 
   /** 更新: from three months before expiry; within the window the new certificate gets the 6th birthday. */
-  renew(input: { cardId: string; types?: CaType[]; pins?: NewPins; identity: IdentityCheck }, actor: Actor, via?: RunVia) {
-    return this.run("renewal", input.cardId, input.identity, actor, via, async (ctx) => {
+  renew(input: { cardId: string; types?: CaType[]; pins?: NewPins; identity: IdentityCheck; legalRepresentative?: LegalRepresentativeInput }, actor: Actor, via?: RunVia) {
+    return this.run("renewal", input.cardId, input, actor, via, async (ctx) => {
       const types = order(input.types ?? ["auth", "sign"]);
       const today = japanDateOf(this.clock());
       const current = await this.currentOnCard(input.cardId);
@@ -168,8 +185,8 @@ export class CounterProcedures {
   }
 
   /** 新規発行: onto a card with none of that type valid (none yet, expired, or revoked). */
-  newIssuance(input: { cardId: string; types?: CaType[]; pins: NewPins; identity: IdentityCheck }, actor: Actor, via?: RunVia) {
-    return this.run("new-issuance", input.cardId, input.identity, actor, via, async (ctx) => {
+  newIssuance(input: { cardId: string; types?: CaType[]; pins: NewPins; identity: IdentityCheck; legalRepresentative?: LegalRepresentativeInput }, actor: Actor, via?: RunVia) {
+    return this.run("new-issuance", input.cardId, input, actor, via, async (ctx) => {
       const types = order(input.types ?? ["auth", "sign"]);
       const current = await this.currentOnCard(input.cardId);
       const held = new Set((await this.heldOnCard(input.cardId)).map((c) => c.type));
@@ -187,8 +204,8 @@ export class CounterProcedures {
   }
 
   /** 失効申請: the holder asks for one or both certificates to be revoked. */
-  revokeOnRequest(input: { cardId: string; types: CaType[]; identity: IdentityCheck }, actor: Actor, via?: RunVia) {
-    return this.run("revocation", input.cardId, input.identity, actor, via, async (ctx) => {
+  revokeOnRequest(input: { cardId: string; types: CaType[]; identity: IdentityCheck; legalRepresentative?: LegalRepresentativeInput }, actor: Actor, via?: RunVia) {
+    return this.run("revocation", input.cardId, input, actor, via, async (ctx) => {
       for (const type of order(input.types)) {
         const reason = revocationsFor({ kind: "holder-request", type })[type]!;
         await this.revokeOnCard(ctx, type, reason, ["valid", "hold"]);
@@ -197,8 +214,8 @@ export class CounterProcedures {
   }
 
   /** 暗証番号の初期化: the resident enters a new PIN on the terminal; its retry counter is restored. */
-  initialisePin(input: { cardId: string; type: CaType; newPin: string; identity: IdentityCheck }, actor: Actor, via?: RunVia) {
-    return this.run("pin-init", input.cardId, input.identity, actor, via, async (ctx) => {
+  initialisePin(input: { cardId: string; type: CaType; newPin: string; identity: IdentityCheck; legalRepresentative?: LegalRepresentativeInput }, actor: Actor, via?: RunVia) {
+    return this.run("pin-init", input.cardId, input, actor, via, async (ctx) => {
       const pin = checkPin(input.type, input.newPin, "new-pin");
       await this.requireCurrent(input.cardId, input.type);
       await this.cards.withCounterSession(input.cardId, (session) => session.setPin(input.type, pin));
@@ -208,7 +225,7 @@ export class CounterProcedures {
 
   /** 一時停止 (loss report, the 24-hour hotline): both certificates on hold, the card suspended. */
   reportLoss(input: { cardId: string }, actor: Actor) {
-    return this.run("loss-report", input.cardId, null, actor, undefined, async (ctx) => {
+    return this.run("loss-report", input.cardId, { identity: null }, actor, undefined, async (ctx) => {
       for (const type of ["auth", "sign"] as const) await this.revokeOnCard(ctx, type, "certificateHold", ["valid"]);
       await this.setSuspended(input.cardId, true);
     });
@@ -220,8 +237,8 @@ export class CounterProcedures {
    * certificate comes unless the resident declines it (noSign) or is no longer eligible; a new
    * authentication certificate unless the resident declines it (noAuth).
    */
-  cardFound(input: { cardId: string; pins: NewPins; noSign?: boolean; noAuth?: boolean; identity: IdentityCheck }, actor: Actor) {
-    return this.run("card-found", input.cardId, input.identity, actor, undefined, async (ctx) => {
+  cardFound(input: { cardId: string; pins: NewPins; noSign?: boolean; noAuth?: boolean; identity: IdentityCheck; legalRepresentative?: LegalRepresentativeInput }, actor: Actor) {
+    return this.run("card-found", input.cardId, input, actor, undefined, async (ctx) => {
       const card = await this.cards.get(input.cardId);
       const held = await this.heldOnCard(input.cardId);
       // A card whose suspension was already lifted may still hold certificates on hold.
@@ -247,8 +264,8 @@ export class CounterProcedures {
   }
 
   /** 返納: the card is returned; both certificates are revoked. */
-  returnCard(input: { cardId: string; identity: IdentityCheck }, actor: Actor) {
-    return this.run("card-return", input.cardId, input.identity, actor, undefined, async (ctx) => {
+  returnCard(input: { cardId: string; identity: IdentityCheck; legalRepresentative?: LegalRepresentativeInput }, actor: Actor) {
+    return this.run("card-return", input.cardId, input, actor, undefined, async (ctx) => {
       const reasons = revocationsFor({ kind: "card-return" });
       for (const type of ["auth", "sign"] as const) await this.revokeOnCard(ctx, type, reasons[type]!, ["valid", "hold"]);
       await this.cards.setStatus(input.cardId, "returned");
@@ -256,8 +273,8 @@ export class CounterProcedures {
   }
 
   /** 交付: the card is handed over at the counter on the 交付日, recorded apart from the issuance date. */
-  handOver(input: { cardId: string; identity: IdentityCheck; pins?: NewPins & { kenhojo?: string } }, actor: Actor) {
-    return this.run("handover", input.cardId, input.identity, actor, undefined, async (ctx) => {
+  handOver(input: { cardId: string; identity: IdentityCheck; pins?: NewPins & { kenhojo?: string }; legalRepresentative?: LegalRepresentativeInput }, actor: Actor) {
+    return this.run("handover", input.cardId, input, actor, undefined, async (ctx) => {
       const card = await this.cards.get(input.cardId);
       if (card.handedOverDate) throw new ServiceError("conflict", `card ${input.cardId} was handed over on ${card.handedOverDate}`, "card", { reason: "already-handed-over" });
       const pins = input.pins ?? {};
@@ -300,7 +317,8 @@ export class CounterProcedures {
    * ready. Free: a first card, or a new one after the old expired or was returned. A resident
    * whose card is still current gets a reissue instead.
    */
-  async produceCard(request: Omit<CardIssueRequest, "actor">, actor: Actor) {
+  async produceCard(input: Omit<CardIssueRequest, "actor"> & { legalRepresentative?: LegalRepresentativeInput }, actor: Actor) {
+    const { legalRepresentative: given, ...request } = input;
     const resident = await this.registry.get(request.residentId);
     await this.cards.spoilAbandoned(resident.id, actor);
     const today = japanDateOf(this.clock());
@@ -308,8 +326,10 @@ export class CounterProcedures {
     // Checked again where the card is made, atomically (Cards.issue): this early refusal opens no application.
     const current = heldCard(previous, today);
     if (current) throw cardHeldError(current.id);
+    // A child under 15 or an adult under guardianship applies through the legal representative: also refused before any application.
+    const legalRepresentative = checkedLegalRepresentative(given, resident, today);
     const fee = freeFee(previous.length === 0 ? "first-issuance" : "new-card");
-    const id = await this.openApplication("card-issuance", resident.id, null, actor, { identity: null });
+    const id = await this.openApplication("card-issuance", resident.id, null, actor, { identity: null, ...(legalRepresentative ? { legalRepresentative } : {}) });
     let card: Awaited<ReturnType<Cards["issue"]>>;
     try {
       card = await this.cards.issue({ ...request, applicationId: id, actor });
@@ -321,7 +341,7 @@ export class CounterProcedures {
       await appendAudit(trx, actor, { action: "notice.issuance.ready", subject: card.id, after: { resident: resident.id, application: id, producedDate: card.producedDate } }, this.clock());
     });
     await this.closeApplication(id, "card-issuance", actor, "completed", { card: card.id, issued: card.certificates.map((c) => `${c.type}:${c.serialHex}`) }, fee);
-    return { ...card, applicationId: id, fee, issuanceNotice: `/api/counter/cards/${card.id}/issuance-notice` };
+    return { ...card, applicationId: id, fee, issuanceNotice: `/api/counter/cards/${card.id}/issuance-notice`, ...(legalRepresentative ? { legalRepresentative } : {}) };
   }
 
   /**
@@ -345,10 +365,11 @@ export class CounterProcedures {
       /** The new card's 券面事項入力補助 PIN: defaults to authPin; required with noAuth. */
       kenhojoPin?: string;
       identity: IdentityCheck;
+      legalRepresentative?: LegalRepresentativeInput;
     },
     actor: Actor,
   ) {
-    return this.run("reissue", input.cardId, input.identity, actor, undefined, async (ctx) => {
+    return this.run("reissue", input.cardId, input, actor, undefined, async (ctx) => {
       if (!REISSUE_REASONS.includes(input.reason)) throw new ServiceError("invalid-input", `reason: one of ${REISSUE_REASONS.join(", ")}`, "reason");
       const old = await this.cards.get(input.cardId);
       const today = japanDateOf(this.clock());
@@ -388,7 +409,7 @@ export class CounterProcedures {
    * certificates are not touched here (the loss report puts them on hold).
    */
   suspend(input: { cardId: string; identity?: IdentityCheck }, actor: Actor) {
-    return this.run("card-suspension", input.cardId, input.identity ?? null, actor, undefined, async (ctx) => {
+    return this.run("card-suspension", input.cardId, { identity: input.identity ?? null }, actor, undefined, async (ctx) => {
       const card = await this.cards.get(input.cardId);
       if (card.status === "suspended") throw new ServiceError("conflict", "このカードはすでに一時停止中です / the card is already suspended", "card", { reason: "already-suspended" });
       if (card.status !== "active") throw new ServiceError("refused", `このカードは一時停止できません（${card.status}）/ a ${card.status} card cannot be suspended`, "card", { reason: `card-${card.status}` });
@@ -402,8 +423,8 @@ export class CounterProcedures {
    * changes; certificates on hold stay on hold (a hold is never lifted) and need the
    * card-found procedure (revoked, new ones issued) — the outcome lists them.
    */
-  liftSuspension(input: { cardId: string; identity: IdentityCheck }, actor: Actor) {
-    return this.run("suspension-lift", input.cardId, input.identity, actor, undefined, async (ctx) => {
+  liftSuspension(input: { cardId: string; identity: IdentityCheck; legalRepresentative?: LegalRepresentativeInput }, actor: Actor) {
+    return this.run("suspension-lift", input.cardId, input, actor, undefined, async (ctx) => {
       const card = await this.cards.get(input.cardId);
       const replacement = await this.db.selectFrom("cards").select(["id", "status"]).where("replaces_card_id", "=", input.cardId).where("status", "!=", "spoiled").executeTakeFirst();
       if (replacement) {
@@ -632,13 +653,13 @@ export class CounterProcedures {
   private async run(
     kind: ProcedureKind,
     cardId: string,
-    identity: IdentityCheck | null,
+    applicant: WindowApplicant,
     actor: Actor,
     via: RunVia | undefined,
     body: (ctx: RunContext) => Promise<void>,
   ): Promise<ProcedureOutcome> {
     // The identity check's note goes to the audit trail as the clerk typed it: checked like every free text.
-    const identityChecked = identity ? checkedIdentity(identity, "identity") : null;
+    const identityChecked = applicant.identity ? checkedIdentity(applicant.identity, "identity") : null;
     const card = await this.cards.get(cardId);
     if (card.status === "returned" || card.status === "spoiled" || card.status === "replaced" || (card.status === "invalid" && kind !== "card-return")) {
       const reason = card.status === "replaced" && kind === "suspension-lift" ? "replacement-issued" : `card-${card.status}`;
@@ -662,6 +683,9 @@ export class CounterProcedures {
         { reason: "not-registered" },
       );
     }
+    // Refused before the card is claimed or an application opened, as a bad identity note is. A
+    // proxy's visit (via) is the proxy application's own flow: its proxy is recorded instead.
+    const legalRepresentative = via || !BY_THE_HOLDER.includes(kind) ? undefined : checkedLegalRepresentative(applicant.legalRepresentative, resident, japanDateOf(this.clock()));
     const release = await this.cards.claim(cardId, kind);
     try {
       // Holding the claim, no live procedure is under way on this card: one left in progress was cut off.
@@ -671,7 +695,11 @@ export class CounterProcedures {
       throw error;
     }
     const now = this.clock();
-    const detail: Record<string, unknown> = { identity: identityChecked, ...(via ? { proxy: via.proxy, proxyVisit: japanDateOf(now) } : {}) };
+    const detail: Record<string, unknown> = {
+      identity: identityChecked,
+      ...(legalRepresentative ? { legalRepresentative } : {}),
+      ...(via ? { proxy: via.proxy, proxyVisit: japanDateOf(now) } : {}),
+    };
     let id: string;
     try {
       if (via) {
@@ -717,6 +745,7 @@ export class CounterProcedures {
       ...(ctx.newCardId ? { newCardId: ctx.newCardId } : {}),
       ...(ctx.held ? { held: ctx.held } : {}),
       ...(via ? { proxy: via.proxy } : {}),
+      ...(legalRepresentative ? { legalRepresentative } : {}),
     };
   }
 

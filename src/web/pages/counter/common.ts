@@ -3,6 +3,7 @@ import { hasRole, type StaffMember } from "../../../services/counter/staff.ts";
 import { adviceFor, localMessage } from "../../i18n.ts";
 import { page, type View } from "../../layout.ts";
 import { csrfField, field, selectField, type Problem } from "../../forms.ts";
+import { LEGAL_REPRESENTATIVE_RELATIONSHIPS, RELATIONSHIP_LABEL } from "../../../services/counter/legal-representative.ts";
 
 /** The counter console's shell: the site page with the staff bar and the console's own menu. */
 export function counterPage(v: View, staff: StaffMember | undefined, options: { title: string; body: SafeHtml; hasError?: boolean }): string {
@@ -149,6 +150,12 @@ const COUNTER_ADVICE: Record<string, { ja: string; en: string }> = {
   "proxy-pending": { ja: "このカードには回答待ちの代理人申請があります。先にその申請を完了させてください。", en: "A proxy application is already waiting for this card: complete it first." },
   "proxy-not-waiting": { ja: "この申請はすでに完了したか、不成立です。", en: "This application is already completed or failed." },
   "pin-mismatch": { ja: "住民の方に、同じ暗証番号を2回入力していただいてください。", en: "Ask the resident to enter the same PIN twice." },
+  "legal-representative-required": {
+    ja: "法定代理人（15歳未満の方は親権者または未成年後見人、成年被後見人の方は成年後見人）の氏名と本人との関係を入力してください。15歳未満の方の暗証番号は法定代理人が設定します。法定代理人が来庁できない場合は「代理人による申請」の手続きをしてください。",
+    en: "Enter the legal representative's name and relationship (a parent or a guardian of a minor for a child under 15, the adult guardian for an adult under guardianship). For a child under 15 the representative sets the PINs. If the representative cannot come, use the proxy application.",
+  },
+  "legal-representative-mismatch": { ja: "本人との関係を確かめてください。15歳未満の方は親権者または未成年後見人、成年被後見人の方は成年後見人です。", en: "Check the relationship: a parent or a guardian of a minor for a child under 15, the adult guardian for an adult under guardianship." },
+  "legal-representative-not-needed": { ja: "法定代理人の欄を空欄にしてください。15歳以上で成年被後見人でない方は本人が申請します。代理人による場合は「代理人による申請」の手続きをしてください。", en: "Leave the legal representative empty: from 15, and not under guardianship, the holder applies in person. For a proxy, use the proxy application." },
 };
 
 /** The error box, as `problemNotice` in forms.ts, with advice written for the clerk. */
@@ -188,6 +195,35 @@ ${selectField(v, {
 ${field(v, { id: `${p}-note`, name: `${p}Note`, label: t("備考", "Note"), hint: t("任意。書類の種類など（200字まで）", "Optional: e.g. which document (up to 200 characters)"), value: options.values[`${p}Note`] ?? "", maxlength: 200 })}
 </fieldset>`;
 }
+
+/**
+ * The legal representative (法定代理人) who applies for a child under 15 or an adult under
+ * guardianship: on every form that takes the holder's identity check, left empty for anyone else
+ * (the service decides, and says which field is wrong).
+ */
+export function legalRepresentativeFields(v: View, options: { values: Record<string, string>; problem: Problem | undefined }): SafeHtml {
+  const t = v.t;
+  return html`<fieldset aria-describedby="legal-representative-hint">
+<legend>${t("法定代理人（15歳未満の方・成年被後見人の方）", "Legal representative (a child under 15, an adult under guardianship)")}</legend>
+<p class="hint" id="legal-representative-hint">${t("15歳未満の方と成年被後見人の方の手続きは、法定代理人が申請します（15歳未満の方の暗証番号も法定代理人が設定します）。それ以外の方は空欄のまま、本人が申請します。", "For a child under 15 or an adult under guardianship the legal representative applies (and, for a child under 15, sets the PINs). For anyone else leave this empty: the holder applies.")}</p>
+${field(v, { id: "legal-representative-name", name: "legalRepresentativeName", label: t("法定代理人の氏名", "Representative's name"), value: options.values.legalRepresentativeName ?? "", maxlength: 100, autocomplete: "off", ...fieldError(v, options.problem, "legalRepresentative", "legalRepresentative.name") })}
+${selectField(v, {
+    id: "legal-representative-relationship",
+    name: "legalRepresentativeRelationship",
+    label: t("本人との関係", "Relationship to the holder"),
+    value: options.values.legalRepresentativeRelationship ?? "",
+    options: [{ value: "", label: t("（なし：本人が申請）", "(none: the holder applies)") }, ...LEGAL_REPRESENTATIVE_RELATIONSHIPS.map((r) => ({ value: r, label: t(RELATIONSHIP_LABEL[r].ja, RELATIONSHIP_LABEL[r].en) }))],
+    ...fieldError(v, options.problem, "legalRepresentative.relationship"),
+  })}
+</fieldset>`;
+}
+
+/** Where a legal representative's problem points on a form. */
+export const LEGAL_REPRESENTATIVE_FIELD_IDS: Record<string, string> = {
+  legalRepresentative: "legal-representative-name",
+  "legalRepresentative.name": "legal-representative-name",
+  "legalRepresentative.relationship": "legal-representative-relationship",
+};
 
 export interface PinPadOptions {
   /** Which PINs the resident enters. */

@@ -9,7 +9,23 @@ import { CERT_NAME, formatDate } from "../../i18n.ts";
 import type { View } from "../../layout.ts";
 import { csrfField, field, selectField, type Problem } from "../../forms.ts";
 import { stateBadge } from "../common.ts";
-import { APPLICATION_KIND, APPLICATION_STATE, CARD_STATUS, GENDERS, counterPage, counterProblem, fieldError, identityFields, label, pinPad, po, pc, pcomma } from "./common.ts";
+import {
+  APPLICATION_KIND,
+  APPLICATION_STATE,
+  CARD_STATUS,
+  GENDERS,
+  LEGAL_REPRESENTATIVE_FIELD_IDS,
+  counterPage,
+  counterProblem,
+  fieldError,
+  identityFields,
+  label,
+  legalRepresentativeFields,
+  pinPad,
+  po,
+  pc,
+  pcomma,
+} from "./common.ts";
 
 /** The window procedures on a card, as the console's URLs name them. */
 export type ProcedureSlug =
@@ -92,6 +108,7 @@ const FIELD_IDS: Record<string, string> = {
   gender: "e-gender",
   "residence-end": "e-residence-end",
   residenceEnd: "e-residence-end",
+  ...LEGAL_REPRESENTATIVE_FIELD_IDS,
 };
 
 function checkbox(id: string, name: string, labelText: string, checked: boolean, describedBy?: string): SafeHtml {
@@ -158,7 +175,8 @@ function intro(v: View, kind: ProcedureSlug): SafeHtml {
 function kindFields(v: View, s: ProcedureState): SafeHtml {
   const t = v.t;
   const p = s.problem;
-  const idf = (required: boolean) => identityFields(v, { required, values: s.values, problem: p });
+  // The procedures that require the identity check are the holder's own, so their legal representative may apply (the suspension is taken from anyone).
+  const idf = (required: boolean) => html`${identityFields(v, { required, values: s.values, problem: p })}${required ? legalRepresentativeFields(v, { values: s.values, problem: p }) : ""}`;
   const certs = s.reader?.certificates ?? {};
   switch (s.kind) {
     case "handover":
@@ -275,6 +293,7 @@ export function cardApplyPage(v: View, staff: StaffMember, s: { resident: Reside
 ${counterProblem(v, s.problem, { ...FIELD_IDS, residentId: "auth-pin" })}
 <form method="post" action="/counter/residents/${s.resident.id}/apply" novalidate>
 ${csrfField(v)}
+${legalRepresentativeFields(v, { values: s.values, problem: s.problem })}
 ${pinPad(v, { pins: ["auth", "sign", "kenhojo"], required: false, problem: s.problem, hint: t("住民の方に暗証番号を2回ずつ入力していただきます。不要と申し出のあった電子証明書（署名用は15歳未満なども）は、暗証番号を空欄のまま下のチェックを入れます。表示も記録もされません。", "The resident types each PIN twice. For a certificate the resident does not want (or a signing certificate under 15), leave its PIN empty and tick the box below. Never shown or recorded.") })}
 ${checkbox("no-auth", "noAuth", t("利用者証明用電子証明書を搭載しない", "No authentication certificate"), s.values.noAuth === "1")}
 ${checkbox("no-sign", "noSign", t("署名用電子証明書を搭載しない", "No signing certificate"), s.values.noSign === "1")}
