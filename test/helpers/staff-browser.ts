@@ -25,3 +25,27 @@ export async function staffBrowser(app: FastifyInstance, context: Context): Prom
       }),
   };
 }
+
+/** The counter's JSON API as a logged-in clerk: session cookie and CSRF header on every call. */
+export class StaffApi {
+  #cookie = "";
+  #csrf = "";
+
+  /** `app` is read at each call: tests build it in before(). */
+  constructor(private readonly app: () => FastifyInstance) {}
+
+  /** `body` is the parsed JSON (undefined for anything else, a PDF say: then `raw` and `text`). */
+  async call(method: "GET" | "POST", url: string, payload?: unknown): Promise<{ status: number; body: any; raw: Buffer; text: string; headers: LightMyRequestResponse["headers"] }> {
+    const res = await this.app().inject({ method, url, headers: { cookie: this.#cookie, "x-csrf-token": this.#csrf }, ...(payload === undefined ? {} : { payload: payload as object }) });
+    const json = String(res.headers["content-type"] ?? "").includes("json");
+    return { status: res.statusCode, body: json ? res.json() : undefined, raw: res.rawPayload, text: res.body, headers: res.headers };
+  }
+
+  /** Log in (again: staff sessions last 8 hours, so tests that move the clock log in after). */
+  async login(login: string, password = "correct horse battery"): Promise<void> {
+    const res = await this.app().inject({ method: "POST", url: "/api/counter/login", payload: { login, password } });
+    if (res.statusCode !== 200) throw new Error(`login ${login}: ${res.statusCode} ${res.body}`);
+    this.#cookie = res.headers["set-cookie"]!.toString().split(";")[0]!;
+    this.#csrf = res.json().csrfToken;
+  }
+}

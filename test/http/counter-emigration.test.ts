@@ -8,7 +8,7 @@ import { buildApp } from "../../src/http/app.ts";
 import { attributesOf } from "../../src/verify/attributes.ts";
 import { parseCertificate } from "../../src/verify/certificate.ts";
 import { backends, openTestContext, type TestContext } from "../helpers/context.ts";
-import { staffBrowser, type StaffBrowser } from "../helpers/staff-browser.ts";
+import { StaffApi, staffBrowser, type StaffBrowser } from "../helpers/staff-browser.ts";
 
 let now = new Date("2026-12-07T01:00:00Z"); // 10:00 JST
 const clock = () => new Date(now);
@@ -19,19 +19,12 @@ for (const backend of backends()) {
   describe(`counter emigration on ${backend}`, () => {
     let t: TestContext;
     let app: FastifyInstance;
-    let cookie = "";
-    let csrf = "";
+    const api = new StaffApi(() => app);
 
-    const call = async (method: "GET" | "POST", url: string, payload?: unknown) => {
-      const res = await app.inject({ method, url, headers: { cookie, "x-csrf-token": csrf }, ...(payload === undefined ? {} : { payload: payload as object }) });
-      return { status: res.statusCode, body: res.json() as any };
-    };
+    const call = api.call.bind(api);
     const at = async (instant: string) => {
       now = new Date(instant);
-      const res = await app.inject({ method: "POST", url: "/api/counter/login", payload: { login: "suzuki", password: "correct horse battery" } });
-      assert.equal(res.statusCode, 200, res.body);
-      cookie = res.headers["set-cookie"]!.toString().split(";")[0]!;
-      csrf = res.json().csrfToken;
+      await api.login("suzuki");
     };
 
     before(async () => {

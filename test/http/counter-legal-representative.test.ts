@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "../../src/http/app.ts";
 import { openTestContext, type TestContext } from "../helpers/context.ts";
-import { staffBrowser, type StaffBrowser } from "../helpers/staff-browser.ts";
+import { StaffApi, staffBrowser, type StaffBrowser } from "../helpers/staff-browser.ts";
 
 let now = new Date("2026-11-25T01:00:00Z"); // 10:00 JST
 const clock = () => new Date(now);
@@ -19,21 +19,14 @@ const ADULT_GUARDIAN = { name: "後見 一郎", relationship: "adult-guardian" }
 describe("counter: the legal representative of a child under 15 or an adult under guardianship", () => {
   let t: TestContext;
   let app: FastifyInstance;
-  let cookie = "";
-  let csrf = "";
+  const api = new StaffApi(() => app);
   let page: StaffBrowser;
 
-  const call = async (method: "GET" | "POST", url: string, payload?: unknown) => {
-    const res = await app.inject({ method, url, headers: { cookie, "x-csrf-token": csrf }, ...(payload === undefined ? {} : { payload: payload as object }) });
-    return { status: res.statusCode, body: res.json() as any };
-  };
+  const call = api.call.bind(api);
   /** Move the clock and log in again (staff sessions last 8 hours). */
   const at = async (instant: string) => {
     now = new Date(instant);
-    const res = await app.inject({ method: "POST", url: "/api/counter/login", payload: { login: "tanaka", password: "correct horse battery" } });
-    assert.equal(res.statusCode, 200, res.body);
-    cookie = res.headers["set-cookie"]!.toString().split(";")[0]!;
-    csrf = res.json().csrfToken;
+    await api.login("tanaka");
   };
   const resident = async (name: string, birth: string, guardianship = false) => {
     const r = await call("POST", "/api/counter/residents", { name, birth, gender: "1", address: "東京都町田市森野２－２－２２", municipality: "132098", ...(guardianship ? { guardianship } : {}) });

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { buildApp } from "../../src/http/app.ts";
 import { JpkiClient } from "../../src/client/jpki-client.ts";
 import { counterExpiryNotices, counterFees, counterIssuanceNotice } from "../../src/cli/commands/counter.ts";
+import { StaffApi } from "../helpers/staff-browser.ts";
 import { backends, openTestContext, TEST_PASSPHRASE, type TestContext } from "../helpers/context.ts";
 import type { FastifyInstance } from "fastify";
 
@@ -33,20 +34,12 @@ for (const backend of backends()) {
   describe(`counter proxy, notices, fees, suspension on ${backend}`, () => {
     let t: TestContext;
     let app: FastifyInstance;
-    let cookie = "";
-    let csrf = "";
+    const api = new StaffApi(() => app);
 
-    const call = async (method: "GET" | "POST", url: string, payload?: unknown) => {
-      const res = await app.inject({ method, url, headers: { cookie, "x-csrf-token": csrf }, ...(payload === undefined ? {} : { payload: payload as object }) });
-      const type = String(res.headers["content-type"] ?? "");
-      return { status: res.statusCode, body: type.includes("json") ? (res.json() as any) : undefined, raw: res.rawPayload, text: res.body, headers: res.headers };
-    };
+    const call = api.call.bind(api);
     const at = async (instant: string) => {
       now = new Date(instant);
-      const res = await app.inject({ method: "POST", url: "/api/counter/login", payload: { login: "suzuki", password: "correct horse battery" } });
-      assert.equal(res.statusCode, 200, res.body);
-      cookie = res.headers["set-cookie"]!.toString().split(";")[0]!;
-      csrf = res.json().csrfToken;
+      await api.login("suzuki");
     };
     const resident = async (name: string, birth: string, address = "東京都町田市森野２－２－２２") => {
       const r = await call("POST", "/api/counter/residents", { name, birth, gender: "1", address, municipality: "132098" });

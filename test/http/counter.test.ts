@@ -490,6 +490,16 @@ for (const backend of backends()) {
         assert.equal((await client.readKenhojo("5555")).name, "町田　二十三郎");
         assert.equal(await client.triesLeft("auth"), 0, "no authentication PIN was set");
       });
+
+      // And the other way round: a signing password for a card made without the signing certificate is refused, not dropped.
+      const r2 = await call("POST", "/api/counter/residents", { name: "町田 二十四郎", birth: "1982-02-03", gender: "1", address: "東京都町田市森野２", municipality: "132098" });
+      const authOnly = await call("POST", "/api/counter/cards", { residentId: r2.body.id, deferPins: true, noSign: true });
+      assert.deepEqual(authOnly.body.certificates.map((c: any) => c.type), ["auth"]);
+      const signPin = await call("POST", `/api/counter/cards/${authOnly.body.id}/handover`, { identity: ID, authPin: "6666", signPin: "HAND03" });
+      assert.equal(signPin.status, 400, JSON.stringify(signPin.body));
+      assert.equal(signPin.body.error.field, "sign-pin");
+      assert.match(signPin.body.error.message, /署名用電子証明書がない/);
+      assert.equal((await call("POST", `/api/counter/cards/${authOnly.body.id}/handover`, { identity: ID, authPin: "6666" })).status, 200);
     });
 
     test("a foreign resident's new period of stay caps what is issued next", async () => {

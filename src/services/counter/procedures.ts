@@ -292,6 +292,10 @@ export class CounterProcedures {
           throw new ServiceError("invalid-input", "券面事項入力補助用の暗証番号を入力してください / kenhojo-pin: the resident sets the 券面事項入力補助 PIN at handover (no authentication PIN to take it from)", "kenhojo-pin");
         }
         if (hasSign && !pins.sign) throw new ServiceError("invalid-input", "sign-pin: the resident sets the signing password at handover", "sign-pin");
+        // Likewise refused, not dropped: the resident would believe a signing password was set.
+        if (!hasSign && pins.sign) {
+          throw new ServiceError("invalid-input", "このカードには署名用電子証明書がないため、署名用パスワードは設定しません / sign-pin: this card holds no signing certificate", "sign-pin");
+        }
         const auth = hasAuth ? checkPin("auth", pins.auth!, "auth-pin") : undefined;
         const sign = hasSign ? checkPin("sign", pins.sign!, "sign-pin") : undefined;
         const kenhojo = checkPin("auth", (pins.kenhojo ?? pins.auth)!, "kenhojo-pin");
