@@ -30,7 +30,6 @@ export async function createOnce(path: string, data: Uint8Array, mode: number): 
   return created;
 }
 
-
 /** Replace `path` with `data`: a reader, or a crash, finds the old content or all of the new. */
 export async function replaceDurably(path: string, data: Uint8Array | string, mode: number): Promise<void> {
   const tmp = await writeTemporary(path, data, mode);

@@ -1,6 +1,6 @@
-import { open, readFile, stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { removeDeadWritersTemporaries, replaceDurably } from "./atomic-file.ts";
+import { createOnce, removeDeadWritersTemporaries, replaceDurably } from "./atomic-file.ts";
 
 /** What a PIN EF keeps: its reference data (a MAC, null = never set) and tries left. */
 export interface PinRecord {
@@ -59,7 +59,12 @@ export class ChipStore {
 
   static async create(dir: string, image: ChipImage, afterCommit?: (reason: string) => void): Promise<ChipStore> {
     const store = new ChipStore(dir, image, afterCommit);
-    await writeDurably(dir, IMAGE_FILE, JSON.stringify(image), "wx-image");
+    // Manufacturing must not overwrite an existing card; and the image appears whole or not at
+    // all (an empty guard file created first was left empty by a crash before the image).
+    const target = join(dir, IMAGE_FILE);
+    if (!(await createOnce(target, Buffer.from(JSON.stringify(image)), 0o600))) {
+      throw Object.assign(new Error(`EEXIST: a chip image already exists at ${target}`), { code: "EEXIST" });
+    }
     return store;
   }
 
@@ -86,18 +91,8 @@ export class ChipStore {
   async update(reason: string, mutate: (draft: ChipImage) => void): Promise<void> {
     const draft = structuredClone(this.#image);
     mutate(draft);
-    await writeDurably(this.#dir, IMAGE_FILE, JSON.stringify(draft), "replace");
+    await replaceDurably(join(this.#dir, IMAGE_FILE), JSON.stringify(draft), 0o600);
     this.#image = draft;
     this.#afterCommit?.(reason);
   }
-}
-
-async function writeDurably(dir: string, name: string, text: string, mode: "wx-image" | "replace"): Promise<void> {
-  const target = join(dir, name);
-  if (mode === "wx-image") {
-    // Manufacturing must not overwrite an existing card.
-    const probe = await open(target, "wx", 0o600);
-    await probe.close();
-  }
-  await replaceDurably(target, text, 0o600);
 }

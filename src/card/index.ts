@@ -105,25 +105,17 @@ function parseTerminalCaKey(der: Uint8Array): KeyObject {
  * their first card at once, exactly one key wins and all of them use it.
  */
 async function loadOrCreateMasterKey(path: string, create: boolean): Promise<Uint8Array> {
-  const found = await readMasterKey(path);
-  if ("key" in found) return found.key;
-  if (!create) throw found.missing;
+  try {
+    return await readMasterKey(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT" || !create) throw e;
+  }
   await createOnce(path, randomBytes(32), 0o600);
-  const created = await readMasterKey(path); // ours, or a concurrent winner's: whole either way
-  if ("key" in created) return created.key;
-  throw created.missing;
+  return readMasterKey(path); // ours, or a concurrent winner's: whole either way
 }
 
-type MasterKeyFile = { key: Uint8Array } | { missing: Error };
-
-async function readMasterKey(path: string): Promise<MasterKeyFile> {
-  let info;
-  try {
-    info = await stat(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { missing: e as Error };
-    throw e;
-  }
+async function readMasterKey(path: string): Promise<Uint8Array> {
+  const info = await stat(path);
   // What an older version left when it crashed between creating the file and writing the key.
   // No card can have been made with it, but removing it here could race another process that
   // has just put a real key in its place: the operator removes it, once.
@@ -139,6 +131,5 @@ async function readMasterKey(path: string): Promise<MasterKeyFile> {
         "it should hold (restore it from a backup)",
     );
   }
-  return { key };
+  return key;
 }
-

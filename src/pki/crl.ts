@@ -318,8 +318,8 @@ export async function buildCrl(opts: CrlOptions): Promise<Uint8Array> {
     o = writeTime(prefix, o, thisUpdate);
     writeTime(prefix, o, nextUpdate);
   }
-  // Checked before any entry is read (a bad option fails fast); the real number may come later.
-  if (typeof opts.crlNumber === "bigint") crlExtensions(opts, opts.crlNumber);
+  // A number known up front: encoded now, so a bad option fails before any entry is read.
+  const earlyExtensions = typeof opts.crlNumber === "bigint" ? crlExtensions(opts, opts.crlNumber) : undefined;
 
   // Reserve: outer header (≤ 6) + TBS header (≤ 6) + prefix + revokedCertificates header (≤ 6).
   const reserved = 6 + 6 + prefixLen + 6;
@@ -341,7 +341,7 @@ export async function buildCrl(opts: CrlOptions): Promise<Uint8Array> {
     for await (const item of opts.entries) add(item);
   }
   const entriesLen = out.pos - reserved;
-  out.put(crlExtensions(opts, typeof opts.crlNumber === "bigint" ? opts.crlNumber : await opts.crlNumber()));
+  out.put(earlyExtensions ?? crlExtensions(opts, await (opts.crlNumber as () => Promise<bigint>)()));
   const tbsEnd = out.pos;
 
   // Fill the headers in right-aligned against the entries.

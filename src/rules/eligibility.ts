@@ -31,9 +31,16 @@ function ageAt(birth: JapanDate, on: JapanDate): number {
  * guardianship gets "guardianship".
  */
 export function signingEligibility(input: { birth: JapanDate; on: JapanDate; guardianship?: boolean }): SigningEligibility {
-  if (ageAt(input.birth, input.on) < SIGNING_MIN_AGE) return { eligible: false, reason: "under-15" };
-  if (input.guardianship === true) return { eligible: false, reason: "guardianship" };
-  return { eligible: true };
+  const [reason] = representationGrounds(input);
+  return reason ? { eligible: false, reason } : { eligible: true };
+}
+
+/**
+ * Why someone cannot apply alone on `on`, all that hold, age first: the same grounds that refuse
+ * a signing certificate (spec §2.1). Their legal representative applies for them.
+ */
+export function representationGrounds(input: { birth: JapanDate; on: JapanDate; guardianship?: boolean }): SigningRefusal[] {
+  return [...(ageAt(input.birth, input.on) < SIGNING_MIN_AGE ? (["under-15"] as const) : []), ...(input.guardianship === true ? (["guardianship"] as const) : [])];
 }
 
 /** Whether convenience-store issuance (コンビニ交付) may be used on `on`. */

@@ -142,11 +142,7 @@ export class RegisterEvents {
       }
       const now = this.clock();
       await trx.updateTable("residents").set({ residence_end: end, updated_at: now.toISOString() }).where("id", "=", residentId).execute();
-      const id = newId("E");
-      await trx
-        .insertInto("registry_events")
-        .values({ id, resident_id: residentId, kind: "residence-period", detail: JSON.stringify({ before: resident.residence_end, after: end }), effective_date: japanDateOf(now), recorded_at: now.toISOString() })
-        .execute();
+      const id = await insertEvent(trx, residentId, "residence-period", { before: resident.residence_end, after: end }, now);
       await appendAudit(trx, actor, { action: "resident.residence-period", subject: residentId, before: { residenceEnd: resident.residence_end }, after: { residenceEnd: end } }, now);
       return { id, residenceEnd: end };
     });
@@ -161,18 +157,7 @@ export class RegisterEvents {
     now: Date,
     effectiveDate: JapanDate = japanDateOf(now),
   ): Promise<EventOutcome> {
-    const id = newId("E");
-    await db
-      .insertInto("registry_events")
-      .values({
-        id,
-        resident_id: residentId,
-        kind: event.kind,
-        detail: JSON.stringify({ ...detail, event }),
-        effective_date: effectiveDate,
-        recorded_at: now.toISOString(),
-      })
-      .execute();
+    const id = await insertEvent(db, residentId, event.kind, { ...detail, event }, now, effectiveDate);
     const revocations = revocationsFor(event);
     const revoked: RevocationOutcome[] = [];
     for (const type of ["sign", "auth"] as CaType[]) {
@@ -233,11 +218,7 @@ export class RegisterEvents {
         if (!outcome) throw new Error(`resident ${residentId} could not be marked emigrated`);
         return outcome;
       }
-      const id = newId("E");
-      await trx
-        .insertInto("registry_events")
-        .values({ id, resident_id: residentId, kind: "emigration-filed", detail: JSON.stringify(filing), effective_date: japanDateOf(now), recorded_at: now.toISOString() })
-        .execute();
+      const id = await insertEvent(trx, residentId, "emigration-filed", filing, now);
       await appendAudit(trx, actor, { action: "resident.emigration-filed", subject: residentId, after: { ...filing, id } }, now);
       return { id, residentId, kind: "emigration", revoked: [], departureDate: filing.departureDate };
     });
@@ -324,6 +305,16 @@ export class RegisterEvents {
     );
     return { ...outcome, departureDate: resident.departure_date };
   }
+}
+
+/** One entry of the register's event log; returns its id. */
+async function insertEvent(db: Kysely<Database>, residentId: string, kind: string, detail: unknown, now: Date, effectiveDate: JapanDate = japanDateOf(now)): Promise<string> {
+  const id = newId("E");
+  await db
+    .insertInto("registry_events")
+    .values({ id, resident_id: residentId, kind, detail: JSON.stringify(detail), effective_date: effectiveDate, recorded_at: now.toISOString() })
+    .execute();
+  return id;
 }
 
 /**

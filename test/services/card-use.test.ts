@@ -173,7 +173,7 @@ describe("card login and PIN reset", () => {
     // The reverse route (offered in Naha) proves with the signing password, but there is no authentication PIN to reset.
     await assert.rejects(withCard((reader) => t.context.pinReset.reserve(reader, { target: "auth", pin: "NAHA02" })), refused("no-certificate"));
     await withCard(async (reader) => {
-      assert.equal(await new JpkiClient(reader).triesLeft("sign"), 5, "the signing password was verified, not spent");
+      assert.equal(await new JpkiClient(reader).triesLeft("sign"), 5, "no try of the signing password was spent");
     });
   });
 });

@@ -640,7 +640,8 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
         // Without continued use an address typed anyway is not the 附票's to record: dropped, as the pages drop a declined PIN.
         const filing = { continuedUse, ...(departureDate ? { departureDate } : {}), ...(continuedUse && abroadAddress ? { abroadAddress } : {}) };
         const o = await context.events.endRegistration(residentId, { kind: "emigration", ...filing }, actor);
-        const pending = o.revoked.length === 0 && o.departureDate !== undefined && o.departureDate > japanToday(context.clock);
+        // Still ahead (YYYY-MM-DD strings order as the dates do): nothing is revoked until then.
+        const pending = o.departureDate !== undefined && o.departureDate > japanToday(context.clock);
         return {
           title,
           revoked: revokedOf(o),

@@ -5,8 +5,8 @@
  * the representative present — not the proxy application (代理人申請, proxy type "legal"),
  * which has its own two-visit flow.
  */
-import { ageOn, type JapanDate } from "../../rules/japan-date.ts";
-import { SIGNING_MIN_AGE } from "../../rules/eligibility.ts";
+import type { JapanDate } from "../../rules/japan-date.ts";
+import { representationGrounds, type SigningRefusal } from "../../rules/eligibility.ts";
 import { ServiceError } from "../errors.ts";
 import { inputErrorAs } from "../input-errors.ts";
 import { freeText } from "./free-text.ts";
@@ -32,11 +32,8 @@ export interface LegalRepresentativeInput {
   relationship: string;
 }
 
-/** Under this age the legal representative applies: the line below which no signing certificate is issued either (spec §2.1). */
-const REPRESENTED_BELOW_AGE = SIGNING_MIN_AGE;
-
 /** Why the holder cannot apply alone: a child under 15, an adult under guardianship (rarely both). */
-type RepresentationGround = "under-15" | "guardianship";
+type RepresentationGround = SigningRefusal;
 
 /** Which relationships represent whom: parents and guardians of minors a child, adult guardians an adult under guardianship. */
 const REPRESENTS: Record<LegalRepresentativeRelationship, RepresentationGround> = {
@@ -46,14 +43,12 @@ const REPRESENTS: Record<LegalRepresentativeRelationship, RepresentationGround> 
 };
 
 /** The grounds on `on` (a Japan date) for the holder to apply through a legal representative; none for anyone else. */
-function representationGrounds(holder: { birth: JapanDate; guardianship: boolean }, on: JapanDate): RepresentationGround[] {
-  let age: number;
+function groundsOf(holder: { birth: JapanDate; guardianship: boolean }, on: JapanDate): RepresentationGround[] {
   try {
-    age = ageOn(holder.birth, on);
+    return representationGrounds({ birth: holder.birth, on, guardianship: holder.guardianship });
   } catch (error) {
     throw inputErrorAs(error, "invalid-input");
   }
-  return [...(age < REPRESENTED_BELOW_AGE ? (["under-15"] as const) : []), ...(holder.guardianship ? (["guardianship"] as const) : [])];
 }
 
 /**
@@ -67,7 +62,7 @@ export function checkedLegalRepresentative(
   holder: { birth: JapanDate; guardianship: boolean },
   on: JapanDate,
 ): LegalRepresentative | undefined {
-  const grounds = representationGrounds(holder, on);
+  const grounds = groundsOf(holder, on);
   if (grounds.length === 0) {
     if (given === undefined || given === null) return undefined;
     throw new ServiceError(

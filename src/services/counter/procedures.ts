@@ -32,9 +32,6 @@ import { checkedLegalRepresentative, type LegalRepresentative, type LegalReprese
  */
 const BY_THE_HOLDER: readonly ProcedureKind[] = ["new-issuance", "renewal", "revocation", "pin-init", "card-found", "card-return", "handover", "reissue", "suspension-lift"];
 
-/** What a holder abroad with continued use cannot do at the window: a new card is not made for them here. */
-const NOT_FOR_HOLDERS_ABROAD: readonly ProcedureKind[] = ["card-issuance", "reissue"];
-
 export type ProcedureKind =
   | "card-issuance"
   | "new-issuance"
@@ -341,9 +338,7 @@ export class CounterProcedures {
       await this.closeApplication(id, "card-issuance", actor, "failed", { error: error instanceof Error ? error.message : String(error) });
       throw error;
     }
-    await this.db.transaction().execute(async (trx) => {
-      await appendAudit(trx, actor, { action: "notice.issuance.ready", subject: card.id, after: { resident: resident.id, application: id, producedDate: card.producedDate } }, this.clock());
-    });
+    await this.auditOnly(actor, "notice.issuance.ready", card.id, { resident: resident.id, application: id, producedDate: card.producedDate });
     await this.closeApplication(id, "card-issuance", actor, "completed", { card: card.id, issued: card.certificates.map((c) => `${c.type}:${c.serialHex}`) }, fee);
     return { ...card, applicationId: id, fee, issuanceNotice: `/api/counter/cards/${card.id}/issuance-notice`, ...(legalRepresentative ? { legalRepresentative } : {}) };
   }
@@ -675,9 +670,10 @@ export class CounterProcedures {
     }
     const resident = await this.registry.get(card.residentId);
     // Abroad with continued use, the card stays in use and its holder (in person: no proxy, see
-    // proxyApplication) keeps the window procedures for it; no new card is made abroad here.
+    // proxyApplication) keeps the window procedures for it; no new card (reissue) is made abroad
+    // here, and produceCard refuses them through Cards.issue.
     const abroad = resident.status === "emigrated" && resident.continuedUse;
-    if (resident.status !== "registered" && kind !== "card-return" && kind !== "revocation" && !(abroad && !NOT_FOR_HOLDERS_ABROAD.includes(kind))) {
+    if (resident.status !== "registered" && kind !== "card-return" && kind !== "revocation" && (!abroad || kind === "reissue")) {
       throw new ServiceError(
         "refused",
         abroad

@@ -5,6 +5,7 @@ import { CERT_NAME, formatDate, formatInstant } from "../i18n.ts";
 import { page, type View } from "../layout.ts";
 import { csrfField, errorFor, field, problemNotice, selectField, successNotice, type Problem } from "../forms.ts";
 import { stateBadge } from "./common.ts";
+import { CARD_STATUS, RESIDENT_STATUS } from "./counter/common.ts";
 
 export type DevForm = "resident" | "card" | "move" | "loss";
 
@@ -16,21 +17,6 @@ export interface DevState {
   done?: { kind: "resident" | "card" | "move" | "loss"; id: string; detail?: string };
   failed?: { form: DevForm; problem: Problem; values: Record<string, string>; target?: string };
 }
-
-const RESIDENT_STATUS: Record<string, { ja: string; en: string }> = {
-  registered: { ja: "住民登録あり", en: "registered" },
-  deceased: { ja: "死亡", en: "deceased" },
-  emigrated: { ja: "国外転出", en: "emigrated" },
-};
-
-const CARD_STATUS: Record<string, { ja: string; en: string }> = {
-  producing: { ja: "作成中", en: "being made" },
-  active: { ja: "利用中", en: "in use" },
-  suspended: { ja: "一時停止", en: "suspended" },
-  returned: { ja: "返納済み", en: "returned" },
-  spoiled: { ja: "廃棄", en: "spoiled" },
-  invalid: { ja: "失効（住民登録の消除）", en: "invalid (registration ended)" },
-};
 
 const GENDERS = [
   { value: "1", ja: "男性", en: "Male" },
