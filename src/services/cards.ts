@@ -165,6 +165,9 @@ export class Cards {
   }
 
   async issue(request: CardIssueRequest): Promise<IssuedCard> {
+    // Here, where the held card is checked, so every way to a new card (application, reissue, the
+    // CLI, the developer console) gets past a production that was cut off.
+    await this.spoilAbandoned(request.residentId, request.actor ?? CLI_OPERATOR);
     const checked = await this.checkedRequest(request);
     const { resident, today, deferred, authPin, kenhojoPin, signDecision, signPin, myNumber } = checked;
     const expires = cardValidity({ birth: resident.birth, issued: today, ...(resident.residenceEnd ? { residenceEnd: resident.residenceEnd } : {}) }).expires;

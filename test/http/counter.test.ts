@@ -339,6 +339,22 @@ for (const backend of backends()) {
       await at("2026-11-25T03:00:00Z");
     });
 
+    test("a reissue cut off midway does not block the next reissue once its claim runs out", async () => {
+      await at("2026-11-25T03:00:00Z");
+      const r = await call("POST", "/api/counter/residents", { name: "町田 十四郎", birth: "1977-04-04", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+      const old = await call("POST", "/api/counter/cards", { residentId: r.body.id, authPin: "1111", signPin: "CUT005" });
+      // What a process killed while making the replacement leaves: a card still producing, its claim run out.
+      await t.context.store.db
+        .insertInto("cards")
+        .values({ id: "C-CUT0000003", resident_id: r.body.id, status: "producing", produced_date: "2026-11-25", expires: "2036-04-04", handed_over_date: null, created_at: "2026-11-25T03:00:00.000Z", updated_at: "2026-11-25T03:00:00.000Z", busy_until: "2026-11-25T03:02:00.000Z", busy_with: "production", replaces_card_id: old.body.id })
+        .execute();
+      await at("2026-11-25T03:02:01Z");
+      const reissued = await call("POST", `/api/counter/cards/${old.body.id}/reissue`, { identity: ID, reason: "damage", causedByHolder: false, authPin: "1111", signPin: "CUT006" });
+      assert.equal(reissued.status, 201, JSON.stringify(reissued.body));
+      assert.equal((await t.context.cards.get("C-CUT0000003")).status, "spoiled");
+      await at("2026-11-25T03:00:00Z");
+    });
+
     test("two clerks renewing the same card at once: one wins, the other gets a conflict", async () => {
       const r = await call("POST", "/api/counter/residents", { name: "町田 四郎", birth: "1960-12-01", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
       const card = await call("POST", "/api/counter/cards", { residentId: r.body.id, authPin: "1111", signPin: "RACE01" });
