@@ -306,6 +306,15 @@ for (const backend of backends()) {
       }
       assert.equal(failed.status, 500);
       assert.equal((await ca.certificate("auth", oldAuth.serialHex)).revocationReason, "superseded", "its key was replaced on the chip");
+      // The failed renewal is closed once, as failed with what the recovery did (not also as interrupted).
+      const renewal = await t.context.store.db.selectFrom("applications").select(["id", "state", "detail"]).where("card_id", "=", card.body.id).where("kind", "=", "renewal").executeTakeFirstOrThrow();
+      assert.equal(renewal.state, "failed");
+      const detail = JSON.parse(renewal.detail);
+      assert.equal(detail.error, "the store went away");
+      const sign = card.body.certificates[1];
+      assert.deepEqual(detail.recovery, { applications: [], written: [{ type: "sign", serialHex: sign.serialHex }], revoked: [{ type: "auth", serialHex: oldAuth.serialHex, reason: "superseded" }] });
+      const trail = await t.context.store.db.selectFrom("audit_log").select("action").where("subject", "=", renewal.id).orderBy("seq").execute();
+      assert.deepEqual(trail.map((a) => a.action), ["application.renewal.start", "application.renewal.failed"]);
       const again = await call("POST", `/api/counter/cards/${card.body.id}/new-issuance`, { identity: ID, types: ["auth"], authPin: "2222" });
       assert.equal(again.status, 200, JSON.stringify(again.body));
       await at("2026-11-25T03:00:00Z");

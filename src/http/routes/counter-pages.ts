@@ -95,6 +95,26 @@ function pinOf(form: Form, kind: "auth" | "sign" | "kenhojo" | "new", required: 
   return value;
 }
 
+/**
+ * The certificates a new card (or a found one) is to carry, from the form: a declined certificate
+ * takes no PIN. The 券面事項入力補助 PIN is asked for only where a card is made.
+ */
+function certificateChoices(form: Form, kenhojo: boolean) {
+  const noSign = form.noSign === "1";
+  const noAuth = form.noAuth === "1";
+  // A blank authentication PIN without the box ticked goes on to the service, which says the decline must be ticked.
+  const authPin = noAuth ? undefined : pinOf(form, "auth", false);
+  const signPin = noSign ? undefined : pinOf(form, "sign", false);
+  const kenhojoPin = kenhojo ? pinOf(form, "kenhojo", false) : undefined;
+  return {
+    ...(authPin ? { authPin } : {}),
+    ...(signPin ? { signPin } : {}),
+    ...(kenhojoPin ? { kenhojoPin } : {}),
+    ...(noSign ? { noSign: true as const } : {}),
+    ...(noAuth ? { noAuth: true as const } : {}),
+  };
+}
+
 function outcomeOf(title: { ja: string; en: string }, o: ProcedureOutcome): Outcome {
   return {
     title,
@@ -324,16 +344,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
       return notFoundPage(reply, v, session, error);
     }
     try {
-      const noSign = form.noSign === "1";
-      const noAuth = form.noAuth === "1";
-      // A blank authentication PIN without the box ticked goes on to the service, which says the decline must be ticked.
-      const authPin = noAuth ? undefined : pinOf(form, "auth", false);
-      const signPin = noSign ? undefined : pinOf(form, "sign", false);
-      const kenhojoPin = pinOf(form, "kenhojo", false);
-      const card = await context.counter.produceCard(
-        { residentId, ...(authPin ? { authPin } : {}), ...(signPin ? { signPin } : {}), ...(kenhojoPin ? { kenhojoPin } : {}), ...(noSign ? { noSign: true } : {}), ...(noAuth ? { noAuth: true } : {}), ...representativeOf(form) },
-        actorOf(session),
-      );
+      const card = await context.counter.produceCard({ residentId, ...certificateChoices(form, true), ...representativeOf(form) }, actorOf(session));
       const flash = hold(flashes, session, {
         title: { ja: "カードを作製しました", en: "Card produced" },
         applicationId: card.applicationId,
@@ -418,14 +429,9 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
       case "loss-report":
         return outcomeOf(title, await context.counter.reportLoss({ cardId }, actor));
       case "found": {
-        const pins: NewPins = {};
-        const noSign = form.noSign === "1";
-        const noAuth = form.noAuth === "1";
-        const auth = noAuth ? undefined : pinOf(form, "auth", false);
-        const sign = noSign ? undefined : pinOf(form, "sign", false);
-        if (auth) pins.auth = auth;
-        if (sign) pins.sign = sign;
-        return outcomeOf(title, await context.counter.cardFound({ cardId, identity: identityOf(form, true)!, pins, ...(noSign ? { noSign: true } : {}), ...(noAuth ? { noAuth: true } : {}), ...representativeOf(form) }, actor));
+        const { authPin, signPin, ...declined } = certificateChoices(form, false);
+        const pins: NewPins = { ...(authPin ? { auth: authPin } : {}), ...(signPin ? { sign: signPin } : {}) };
+        return outcomeOf(title, await context.counter.cardFound({ cardId, identity: identityOf(form, true)!, pins, ...declined, ...representativeOf(form) }, actor));
       }
       case "return":
         return outcomeOf(title, await context.counter.returnCard({ cardId, identity: identityOf(form, true)!, ...representativeOf(form) }, actor));
@@ -434,26 +440,10 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
         const caused = text(form, "causedByHolder", 3);
         if (caused !== "yes" && caused !== "no") throw invalid("causedByHolder", "本人の責めによるかを選んでください / say whether the holder caused it");
         const identity = identityOf(form, true)!;
-        const noSign = form.noSign === "1";
-        const noAuth = form.noAuth === "1";
-        const authPin = noAuth ? undefined : pinOf(form, "auth", false);
-        const signPin = noSign ? undefined : pinOf(form, "sign", false);
-        const kenhojoPin = pinOf(form, "kenhojo", false);
+        const choices = certificateChoices(form, true);
         const police = text(form, "policeReportNumber", 40);
         const o = await context.counter.reissue(
-          {
-            cardId,
-            reason,
-            causedByHolder: caused === "yes",
-            ...(police ? { policeReportNumber: police } : {}),
-            ...(authPin ? { authPin } : {}),
-            ...(signPin ? { signPin } : {}),
-            ...(kenhojoPin ? { kenhojoPin } : {}),
-            ...(noSign ? { noSign: true } : {}),
-            ...(noAuth ? { noAuth: true } : {}),
-            identity,
-            ...representativeOf(form),
-          },
+          { cardId, reason, causedByHolder: caused === "yes", ...(police ? { policeReportNumber: police } : {}), ...choices, identity, ...representativeOf(form) },
           actor,
         );
         return outcomeOf(title, o);

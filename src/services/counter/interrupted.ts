@@ -31,22 +31,27 @@ export interface Recovery {
  * superseded when it predates the interrupted procedure, as unspecified (never delivered, J-LIS's
  * 交付前に破棄) when that procedure issued it. Certificates on hold are left to the card-found
  * procedure. The applications end as failed, with what was done.
+ *
+ * A live procedure that fails after changing the chip calls this too, naming itself as `live`:
+ * its own application counts for the reasons but is left to it to close (once, as failed).
  */
 export async function recoverInterrupted(
   deps: { db: Kysely<Database>; cards: Cards; ca: CertificateAuthorities; clock: Clock },
   card: { id: string; residentId: string },
   actor: Actor,
+  live?: string,
 ): Promise<Recovery | undefined> {
   const { db, cards, ca, clock } = deps;
-  const open = await db
+  const unfinished = await db
     .selectFrom("applications")
     .select(["id", "kind", "created_at", "detail"])
     .where("resident_id", "=", card.residentId)
     .where("card_id", "=", card.id)
     .where("state", "=", "in-progress")
     .execute();
-  if (open.length === 0) return undefined;
-  const since = open.map((a) => a.created_at).sort()[0]!;
+  if (unfinished.length === 0) return undefined;
+  const since = unfinished.map((a) => a.created_at).sort()[0]!;
+  const open = unfinished.filter((a) => a.id !== live);
   const valid = (await ca.certificatesOf(card.residentId)).filter((c) => c.cardId === card.id && c.status === "valid");
   const records = await Promise.all(valid.map((c) => ca.certificate(c.type, c.serialHex)));
   const recovery: Recovery = { applications: open.map((a) => a.id), written: [], revoked: [] };

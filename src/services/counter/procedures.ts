@@ -723,7 +723,7 @@ export class CounterProcedures {
       const message = error instanceof Error ? error.message : String(error);
       if (ctx.chipChanged) {
         // Keys were made on the chip: put card and store in step now, as after a crash (interrupted.ts).
-        const recovery = await this.recoverInterrupted(cardId, resident.id, actor).catch(() => undefined);
+        const recovery = await this.recoverInterrupted(cardId, resident.id, actor, id).catch(() => undefined);
         if (recovery) ctx.detail.recovery = recovery;
       }
       // A proxy's visit that changed nothing (a PIN of the wrong form, a window not yet open) leaves the application waiting.
@@ -824,8 +824,8 @@ export class CounterProcedures {
       .execute();
   }
 
-  private recoverInterrupted(cardId: string, residentId: string, actor: Actor) {
-    return recoverInterrupted({ db: this.db, cards: this.cards, ca: this.ca, clock: this.clock }, { id: cardId, residentId }, actor);
+  private recoverInterrupted(cardId: string, residentId: string, actor: Actor, live?: string) {
+    return recoverInterrupted({ db: this.db, cards: this.cards, ca: this.ca, clock: this.clock }, { id: cardId, residentId }, actor, live);
   }
 
   private async heldOnCard(cardId: string): Promise<{ type: CaType; serialHex: string }[]> {
