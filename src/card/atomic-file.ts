@@ -30,9 +30,13 @@ export async function createOnce(path: string, data: Uint8Array, mode: number): 
   return created;
 }
 
-/** Replace `path` with `data`: a reader, or a crash, finds the old content or all of the new. */
-export async function replaceDurably(path: string, data: Uint8Array | string, mode: number): Promise<void> {
-  const tmp = await writeTemporary(path, data, mode);
+/**
+ * Replace `path` with `data`: a reader, or a crash, finds the old content or all of the new; on
+ * failure (a full disk, say) `path` is untouched and the temporary file gone. The new file gets
+ * `mode` less the umask, or with `exactMode` `mode` itself (to keep the mode of the file replaced).
+ */
+export async function replaceDurably(path: string, data: Uint8Array | string, mode: number, options: { exactMode?: boolean } = {}): Promise<void> {
+  const tmp = await writeTemporary(path, data, mode, options.exactMode === true);
   try {
     await rename(tmp, path);
   } catch (e) {
@@ -43,12 +47,13 @@ export async function replaceDurably(path: string, data: Uint8Array | string, mo
 }
 
 /** Write `data` to a new temporary file beside `path`, fsynced; first clear dead writers' leftovers there. */
-async function writeTemporary(path: string, data: Uint8Array | string, mode: number): Promise<string> {
+async function writeTemporary(path: string, data: Uint8Array | string, mode: number, exactMode = false): Promise<string> {
   await removeDeadWritersTemporaries(path);
   const tmp = temporaryName(path);
   const fh = await open(tmp, "wx", mode);
   try {
     try {
+      if (exactMode) await fh.chmod(mode);
       await fh.writeFile(data);
       await fh.sync();
     } finally {

@@ -4,7 +4,8 @@
 // leaves one, which the next run removes.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import fs, { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, type PathLike, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import fsPromises, { type FileHandle } from "node:fs/promises";
 import { spawnSync } from "node:child_process";
 import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
@@ -26,42 +27,40 @@ function systemError(code: string, syscall: string): NodeJS.ErrnoException {
 
 /**
  * Make file writes under `dir` fail the way a full disk does (half the bytes reach the file,
- * then ENOSPC), or renames into `dir` fail, in this process. The CLI runs in-process; Node's
- * writeFileSync goes through fs.openSync and fs.writeSync, and syncBuiltinESMExports hands the
- * patched functions to modules that imported them by name. Returns the undo.
+ * then ENOSPC), or renames into `dir` fail, in this process. The CLI runs in-process and writes
+ * through node:fs/promises (open, then the FileHandle's writeFile; rename); syncBuiltinESMExports
+ * hands the patched functions to modules that imported them by name. Returns the undo.
  */
-function injectFailure(dir: string, what: "write" | "rename"): () => void {
-  const saved = { openSync: fs.openSync, closeSync: fs.closeSync, writeSync: fs.writeSync, renameSync: fs.renameSync };
+async function injectFailure(dir: string, what: "write" | "rename"): Promise<() => void> {
+  const saved = { open: fsPromises.open, rename: fsPromises.rename };
   const inDir = (path: unknown): boolean => typeof path === "string" && resolve(path).startsWith(dir + sep);
-  const fds = new Set<number>();
-  fs.openSync = function (path: fs.PathLike, ...rest: unknown[]): number {
-    const fd = (saved.openSync as (...args: unknown[]) => number)(path, ...rest);
-    if (inDir(path)) fds.add(fd);
-    return fd;
-  } as typeof fs.openSync;
-  fs.closeSync = function (fd: number): void {
-    fds.delete(fd);
-    saved.closeSync(fd);
-  };
+  const probe = await saved.open(process.execPath, "r");
+  const fileHandle = Object.getPrototypeOf(probe) as { writeFile: (this: FileHandle, data: unknown, ...rest: unknown[]) => Promise<void> };
+  await probe.close();
+  const savedWriteFile = fileHandle.writeFile;
   if (what === "write") {
-    fs.writeSync = function (fd: number, buffer: unknown, ...rest: unknown[]): number {
-      if (fds.has(fd) && ArrayBuffer.isView(buffer)) {
-        const offset = typeof rest[0] === "number" ? rest[0] : 0;
-        const length = typeof rest[1] === "number" ? rest[1] : buffer.byteLength - offset;
-        saved.writeSync(fd, buffer as NodeJS.ArrayBufferView, offset, Math.floor(length / 2));
-        throw systemError("ENOSPC", "write");
-      }
-      return (saved.writeSync as (...args: unknown[]) => number)(fd, buffer, ...rest);
-    } as typeof fs.writeSync;
+    const underDir = new WeakSet<FileHandle>();
+    fsPromises.open = async function (path: PathLike, ...rest: unknown[]): Promise<FileHandle> {
+      const handle = await (saved.open as (...args: unknown[]) => Promise<FileHandle>)(path, ...rest);
+      if (inDir(path)) underDir.add(handle);
+      return handle;
+    } as typeof fsPromises.open;
+    fileHandle.writeFile = async function (this: FileHandle, data: unknown, ...rest: unknown[]): Promise<void> {
+      if (!underDir.has(this)) return savedWriteFile.call(this, data, ...rest);
+      const bytes = typeof data === "string" ? Buffer.from(data) : (data as Uint8Array);
+      await this.write(bytes, 0, Math.floor(bytes.byteLength / 2));
+      throw systemError("ENOSPC", "write");
+    };
   } else {
-    fs.renameSync = function (from: fs.PathLike, to: fs.PathLike): void {
+    fsPromises.rename = async function (from: PathLike, to: PathLike): Promise<void> {
       if (inDir(to)) throw systemError("EIO", "rename");
-      saved.renameSync(from, to);
+      return saved.rename(from, to);
     };
   }
   syncBuiltinESMExports();
   return () => {
-    Object.assign(fs, saved);
+    Object.assign(fsPromises, saved);
+    fileHandle.writeFile = savedWriteFile;
     syncBuiltinESMExports();
   };
 }
@@ -104,7 +103,7 @@ describe("openjpki crl --out replaces the CRL atomically", () => {
   ] as const) {
     test(`${what} leaves the published CRL as it was, and no temporary file`, async () => {
       const good = readFileSync(out);
-      const undo = injectFailure(pub, step);
+      const undo = await injectFailure(pub, step);
       let r;
       try {
         r = await crl();

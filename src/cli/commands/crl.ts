@@ -1,6 +1,5 @@
-import { closeSync, fchmodSync, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
-import { removeDeadWritersTemporaries, temporaryName } from "../../services/temporary-files.ts";
+import { realpath, stat, writeFile } from "node:fs/promises";
+import { replaceDurably } from "../../services/temporary-files.ts";
 import { withContext } from "../open-context.ts";
 import { type Command, json, oneOf, optionalString, requireString } from "../command.ts";
 
@@ -22,7 +21,7 @@ export const crl: Command = {
       if (municipality) await ctx.registry.municipality(municipality);
       return ctx.crls.build(type, municipality);
     });
-    await replaceFile(out, built.der);
+    await publishFile(out, built.der);
     const summary = {
       id: `${type}-${built.scope}-${built.crlNumber}`,
       type,
@@ -41,52 +40,20 @@ export const crl: Command = {
 /**
  * Write `data` to `path` so that `path` holds either its old content or all of the new, even if
  * the process dies or the disk fills up midway: a published CRL must never be left empty or cut
- * short. The CRL goes to a temporary file in the same directory, is fsynced, renamed over `path`
- * and the directory fsynced; on failure the temporary file is removed and `path` is untouched.
- * A run killed before the rename leaves its temporary file: the next run removes it (its name
- * holds the dead run's pid). A symbolic link is followed (its target is replaced, the link kept),
- * the old file's mode is kept, and a path that is not a regular file (/dev/stdout, a pipe) is
- * written directly.
+ * short (replaceDurably: a temporary file beside it, fsynced, renamed over it). A symbolic link
+ * is followed (its target is replaced, the link kept), the old file's mode is kept, and a path
+ * that is not a regular file (/dev/stdout, a pipe) is written directly.
  */
-async function replaceFile(path: string, data: Uint8Array): Promise<void> {
-  let target = path;
-  let mode: number | undefined;
+async function publishFile(path: string, data: Uint8Array): Promise<void> {
+  let existing: { target: string; mode: number; regular: boolean } | undefined;
   try {
-    target = realpathSync(path);
-    const info = statSync(target);
-    if (!info.isFile()) {
-      writeFileSync(target, data);
-      return;
-    }
-    mode = info.mode & 0o7777;
+    const target = await realpath(path);
+    const info = await stat(target);
+    existing = { target, mode: info.mode & 0o7777, regular: info.isFile() };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
   }
-  const dir = dirname(target);
-  await removeDeadWritersTemporaries(target);
-  const tmp = temporaryName(target);
-  const fd = openSync(tmp, "wx", mode ?? 0o666);
-  try {
-    try {
-      if (mode !== undefined) fchmodSync(fd, mode); // as the old file had it, whatever the umask
-      for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, target);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // already gone
-    }
-    throw e;
-  }
-  const dirFd = openSync(dir, "r");
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
+  if (!existing) return replaceDurably(path, data, 0o666);
+  if (!existing.regular) return writeFile(existing.target, data);
+  return replaceDurably(existing.target, data, existing.mode, { exactMode: true });
 }
