@@ -15,6 +15,7 @@ import { crlDistributionPointName, type CaType } from "../../src/pki/jpki-profil
 import type { RevocationReason } from "../../src/rules/revocation.ts";
 import { applyRevocation, crlEntryRuns } from "../../src/services/revocation.ts";
 import { CrlPublisher, type PublishedCrl } from "../../src/services/crl-publisher.ts";
+import { buildApp } from "../../src/http/app.ts";
 import { migrationProvider } from "../../src/store/migrations.ts";
 import { asSchemaChange, backends, openTestContext, type TestContext } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
@@ -324,6 +325,69 @@ for (const backend of backends()) {
         assert.deepEqual(listed(newest), [victim.serialHex.toUpperCase()]);
       } finally {
         release?.();
+        await t.cleanup();
+      }
+    });
+
+    // The same overtaking on one connection: the other build's numbering is written straight into
+    // crl_numbers between this build's read and its numbering (nextNumber, wrapped).
+    test("a build whose read another build overtook reads again, and its CRL lists what the later read saw", async () => {
+      const t = await openTestContext(backend, { now: "2026-11-25T03:00:00Z" });
+      try {
+        const resident = await t.context.registry.add({ name: "試験 三郎", birth: "1980-04-01", gender: "1", address: MACHIDA.address, municipality: MACHIDA.code });
+        const victim = await t.context.ca.issue({ type: "sign", residentId: resident.id, subjectPublicKey: testPublicKeys(1)[0]! });
+        const previous = await t.context.crls.build("sign", undefined);
+        const publisher = t.context.crls as unknown as { nextNumber: (type: CaType, scope: string, before: number, after: number) => Promise<bigint> };
+        const nextNumber = publisher.nextNumber.bind(publisher);
+        const reads: number[] = [];
+        publisher.nextNumber = async (type, scope, before, after) => {
+          reads.push(before);
+          if (reads.length === 1) {
+            // Meanwhile: a revocation, and another build that read after it numbers its CRL first.
+            await t.context.ca.revoke({ type: "sign", serialHex: victim.serialHex, reason: "keyCompromise", by: "counter" });
+            const overtaken = await t.context.store.db.selectFrom("revocation_versions").select("version").where("ca_type", "=", "sign").executeTakeFirstOrThrow();
+            await t.context.store.db.updateTable("crl_numbers").set({ last_version: Number(overtaken.version) }).where("ca_type", "=", "sign").where("scope", "=", "full").execute();
+          }
+          return nextNumber(type, scope, before, after);
+        };
+        const built = await t.context.crls.build("sign", undefined);
+        assert.equal(reads.length, 2, "read once more after the first was overtaken");
+        assert.ok(reads[1]! > reads[0]!);
+        assert.equal(built.crlNumber, previous.crlNumber + 1n);
+        assert.deepEqual(new x509.X509Crl(built.der).entries.map((e) => e.serialNumber.toUpperCase()), [victim.serialHex.toUpperCase()]);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    test("a build overtaken every time gives up after 5 reads: the service is unavailable (HTTP 503), nothing is numbered", async () => {
+      const t = await openTestContext(backend, { now: "2026-11-25T03:00:00Z", settings: { openStatus: true } });
+      try {
+        await t.context.crls.build("sign", undefined);
+        // As if other builds kept reading later than this one and numbering first.
+        await t.context.store.db.updateTable("crl_numbers").set({ last_version: 2 ** 40 }).where("ca_type", "=", "sign").where("scope", "=", "full").execute();
+        const numbered = async () => (await t.context.store.db.selectFrom("crl_numbers").select("last_number").where("ca_type", "=", "sign").executeTakeFirstOrThrow()).last_number;
+        const before = await numbered();
+        const publisher = t.context.crls as unknown as { nextNumber: (...args: unknown[]) => Promise<bigint> };
+        const nextNumber = publisher.nextNumber.bind(publisher);
+        let reads = 0;
+        publisher.nextNumber = (...args) => (reads++, nextNumber(...args));
+        await assert.rejects(t.context.crls.build("sign", undefined), (error: { code?: string; message?: string }) => {
+          assert.equal(error.code, "service-unavailable");
+          assert.match(error.message!, /a CRL read later was numbered first.*try again/);
+          return true;
+        });
+        assert.equal(reads, 5);
+        const app = await buildApp(t.context);
+        try {
+          const answer = await app.inject({ method: "GET", url: "/crl/sign.crl" });
+          assert.equal(answer.statusCode, 503, answer.body);
+          assert.equal(answer.json().error.code, "service-unavailable");
+        } finally {
+          await app.close();
+        }
+        assert.equal(await numbered(), before);
+      } finally {
         await t.cleanup();
       }
     });
