@@ -5,7 +5,7 @@ import { type Command, type Io, CliError, COMMON_HELP, COMMON_OPTIONS } from "./
 import { init } from "./commands/init.ts";
 import { serve } from "./commands/serve.ts";
 import { rulesValidity } from "./commands/rules.ts";
-import { residentAdd, residentChange, residentDeath, residentEmigrate, residentApplyDepartures, residentList, residentShow } from "./commands/resident.ts";
+import { residentAdd, residentChange, residentDeath, residentEmigrate, residentApplyDepartures, residentList, residentShow, residentWithdrawEmigration } from "./commands/resident.ts";
 import { certRevoke, certStatus } from "./commands/cert.ts";
 import { crl } from "./commands/crl.ts";
 import { auditList, auditVerify } from "./commands/audit.ts";
@@ -32,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   residentChange,
   residentDeath,
   residentEmigrate,
+  residentWithdrawEmigration,
   residentApplyDepartures,
   caIssue,
   caShow,

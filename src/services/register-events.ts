@@ -32,6 +32,14 @@ export interface EventOutcome {
   departureDate?: JapanDate;
 }
 
+/** A filed emigration withdrawn before its day of departure: what had been filed. */
+export interface EmigrationWithdrawn {
+  id: string;
+  residentId: string;
+  kind: "emigration-withdrawn";
+  withdrawn: { departureDate: JapanDate; continuedUse: boolean; abroadAddress?: string };
+}
+
 /**
  * Register events (住民票の異動): each is recorded once and, in the same transaction, revokes
  * what the rules say. The CA owns certificates; this only asks the rules which to revoke and
@@ -225,6 +233,46 @@ export class RegisterEvents {
   }
 
   /**
+   * Withdraw a filed emigration (転出の取消: the trip is off, or the day was wrong and is filed
+   * again) before its day of departure: the entry stays registered with nothing filed, and its
+   * certificates stay valid. From the day of departure the emigration takes effect and cannot be
+   * withdrawn here: a resident who did not leave registers again (転入).
+   */
+  async withdrawEmigration(residentId: string, actor: Actor = CLI_OPERATOR): Promise<EmigrationWithdrawn> {
+    return this.db.transaction().execute(async (trx) => {
+      const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
+      if (!resident) throw new ServiceError("not-found", `no resident with id ${residentId}`, "id");
+      if (resident.status !== "registered") throw new ServiceError("conflict", `resident ${residentId} is already ${resident.status}`, undefined, { reason: "not-registered" });
+      const departureDate = resident.departure_date;
+      if (departureDate === null) {
+        throw new ServiceError("conflict", `国外転出の届出はありません / resident ${residentId} has no emigration filed`, undefined, { reason: "no-departure-filed" });
+      }
+      const now = this.clock();
+      if (compareJapanDates(departureDate, japanDateOf(now)) <= 0) {
+        throw new ServiceError(
+          "conflict",
+          `転出日（${departureDate}）を迎えたため取り消せません / the day of departure (${departureDate}) has come: the emigration takes effect`,
+          undefined,
+          { reason: "departure-due" },
+        );
+      }
+      // Conditional on the filing read above: a departure applied meanwhile (another node) is not undone.
+      const cleared = await trx
+        .updateTable("residents")
+        .set({ departure_date: null, continued_use: 0, abroad_address: null, updated_at: now.toISOString() })
+        .where("id", "=", residentId)
+        .where("status", "=", "registered")
+        .where("departure_date", "=", departureDate)
+        .executeTakeFirst();
+      if (Number(cleared.numUpdatedRows) !== 1) throw new ServiceError("conflict", `resident ${residentId} changed meanwhile; try again`);
+      const withdrawn = { departureDate, continuedUse: resident.continued_use === 1, ...(resident.abroad_address !== null ? { abroadAddress: resident.abroad_address } : {}) };
+      const id = await insertEvent(trx, residentId, "emigration-withdrawn", withdrawn, now);
+      await appendAudit(trx, actor, { action: "resident.emigration-withdrawn", subject: residentId, before: withdrawn, after: { id } }, now);
+      return { id, residentId, kind: "emigration-withdrawn", withdrawn };
+    });
+  }
+
+  /**
    * Apply the emigrations whose day of departure has come (JST): each in its own transaction,
    * the entry marked emigrated and what the rules say revoked, dated the day of departure.
    * `serve` runs this every minute and `openjpki resident apply-departures` on demand; two
@@ -286,6 +334,8 @@ export class RegisterEvents {
       })
       .where("id", "=", residentId)
       .where("status", "=", "registered")
+      // …and on the filing read above: one withdrawn (or filed anew) meanwhile is not applied.
+      .where("departure_date", "=", resident.departure_date)
       .executeTakeFirst();
     if (Number(marked.numUpdatedRows) !== 1) return undefined;
     const event: RegistryEvent = { kind: "emigration", continuedUse };

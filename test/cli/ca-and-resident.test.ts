@@ -101,7 +101,7 @@ describe("openjpki resident and ca commands", () => {
     }
   });
 
-  test("resident emigrate files a departure ahead; apply-departures applies it on the day", async () => {
+  test("resident emigrate files a departure ahead (withdraw-emigration takes it back); apply-departures applies it on the day", async () => {
     const added = await cli(
       ["resident", "add", "--data", data, "--name", "海外 太郎", "--birth", "1975-06-01", "--gender", "1",
         "--address", "東京都町田市森野１－１－１", "--municipality", "132098", "--json"],
@@ -117,6 +117,16 @@ describe("openjpki resident and ca commands", () => {
     assert.equal(filed.code, 0, filed.stderr);
     assert.deepEqual(filed.json().revoked, []);
     assert.match((await cli(["resident", "show", "--data", data, "--id", id], env)).stdout, /emigration filed: departure 2026-12-01（継続利用/);
+    // Withdrawn and filed again (the day was wrong): the same filing stands.
+    const withdrawn = await cli(["resident", "withdraw-emigration", "--data", data, "--id", id], env);
+    assert.equal(withdrawn.code, 0, withdrawn.stderr);
+    assert.match(withdrawn.stdout, new RegExp(`withdrew the emigration of ${id} filed for departure on 2026-12-01`));
+    assert.doesNotMatch((await cli(["resident", "show", "--data", data, "--id", id], env)).stdout, /emigration filed/);
+    const again = await cli(["resident", "withdraw-emigration", "--data", data, "--id", id], env);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /has no emigration filed/);
+    const refiled = await cli(["resident", "emigrate", "--data", data, "--id", id, "--departure", "2026-12-01", "--continued-use", "--abroad-address", "アメリカ合衆国"], env);
+    assert.equal(refiled.code, 0, refiled.stderr);
     const early = await cli(["resident", "apply-departures", "--data", data], env);
     assert.match(early.stdout, /no emigration is due/);
     const onTheDay = await cli(["resident", "apply-departures", "--data", data], { OPENJPKI_NOW: "2026-11-30T15:00:05Z" });

@@ -72,6 +72,38 @@ for (const backend of backends()) {
       assert.equal(attributesOf(parseCertificate(der)).address, ABROAD);
     });
 
+    test("a filed emigration is withdrawn before its day of departure (the certificates stay valid), filed again, and no longer withdrawn once the day comes", async () => {
+      await at("2026-12-07T01:00:00Z");
+      const resident = await call("POST", "/api/counter/residents", { name: "森 五郎", birth: "1984-04-04", gender: "1", address: "東京都町田市森野２－２－２５", municipality: "132098" });
+      const id = resident.body.id;
+      const card = await call("POST", "/api/counter/cards", { residentId: id, authPin: "1234", signPin: "ABC123" });
+      const withdraw = () => call("POST", `/api/counter/residents/${id}/emigration/withdrawal`);
+      assert.equal((await withdraw()).body.error?.reason, "no-departure-filed");
+
+      await call("POST", `/api/counter/residents/${id}/emigration`, { continuedUse: true, departureDate: "2026-12-20", abroadAddress: ABROAD });
+      const withdrawn = await withdraw();
+      assert.equal(withdrawn.status, 200, JSON.stringify(withdrawn.body));
+      assert.deepEqual(withdrawn.body.withdrawn, { departureDate: "2026-12-20", continuedUse: true, abroadAddress: ABROAD });
+      const shown = await call("GET", `/api/counter/residents/${id}`);
+      assert.deepEqual([shown.body.resident.status, shown.body.resident.departureDate], ["registered", null]);
+      await at("2026-12-20T01:00:00Z");
+      assert.deepEqual(await t.context.events.applyDueDepartures(), [], "nothing is applied on the withdrawn day");
+      for (const c of card.body.certificates) assert.equal((await t.context.ca.certificate(c.type, c.serialHex)).status, "valid");
+
+      const refiled = await call("POST", `/api/counter/residents/${id}/emigration`, { continuedUse: false, departureDate: "2026-12-24" });
+      assert.equal(refiled.status, 200, JSON.stringify(refiled.body));
+      await at("2026-12-24T01:00:00Z");
+      const due = await withdraw();
+      assert.equal(due.status, 409);
+      assert.equal(due.body.error.reason, "departure-due");
+      const applied = await t.context.events.applyDueDepartures();
+      assert.deepEqual(applied.map((o) => [o.residentId, o.departureDate, o.revoked.length]), [[id, "2026-12-24", 2]]);
+      assert.equal((await withdraw()).body.error.reason, "not-registered");
+      const trail = await t.context.store.db.selectFrom("audit_log").select("action").where("subject", "=", id).where("action", "like", "resident.emigration%").orderBy("seq").execute();
+      assert.deepEqual(trail.map((a) => a.action), ["resident.emigration-filed", "resident.emigration-withdrawn", "resident.emigration-filed", "resident.emigration"]);
+      await at("2026-12-07T01:00:00Z");
+    });
+
     test("without continued use the card becomes invalid with the register entry: only its return is taken", async () => {
       const resident = await call("POST", "/api/counter/residents", { name: "森 次郎", birth: "1986-08-08", gender: "1", address: "東京都町田市森野２－２－２３", municipality: "132098" });
       const card = await call("POST", "/api/counter/cards", { residentId: resident.body.id, authPin: "1234", signPin: "ABC123" });
@@ -127,5 +159,23 @@ describe("counter page: the emigration form", () => {
     assert.deepEqual([resident.status, resident.departureDate, resident.continuedUse], ["registered", "2026-12-20", true]);
     const page = await browser.get(`/counter/residents/${r.id}`);
     assert.match(page.body, /<strong>国外転出予定 2026年12月20日・カード継続利用<\/strong>/);
+    assert.doesNotMatch(page.body, /events\/emigration"/, "no second filing offered");
+    assert.match(page.body, /href="\/counter\/residents\/[^"]+\/events\/emigration-withdrawal">国外転出の取消/);
+  });
+
+  test("the withdrawal form asks for the check, then withdraws the filing and says which", async () => {
+    const r = await t.context.registry.add({ name: "森 六郎", birth: "1988-10-10", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+    await t.context.events.endRegistration(r.id, { kind: "emigration", continuedUse: false, departureDate: "2026-12-21" });
+    const url = `/counter/residents/${r.id}/events/emigration-withdrawal`;
+    assert.match((await browser.get(url)).body, /2026-12-21 に転出予定の国外転出の届出を取り消します/);
+    const unchecked = await browser.post(url, {});
+    assert.equal(unchecked.statusCode, 400);
+    assert.match(unchecked.body, /href="#e-confirm"/);
+    assert.equal((await t.context.registry.get(r.id)).departureDate, "2026-12-21");
+    const done = await browser.post(url, { confirm: "1" });
+    assert.equal(done.statusCode, 303, done.body);
+    assert.match((await browser.get(String(done.headers.location))).body, /2026-12-21 転出予定の届出を取り消しました/);
+    assert.equal((await t.context.registry.get(r.id)).departureDate, null);
+    assert.match((await browser.get(`/counter/residents/${r.id}`)).body, /events\/emigration">国外転出/, "a new filing is offered again");
   });
 });

@@ -178,6 +178,20 @@ export const residentEmigrate: Command = {
   },
 };
 
+export const residentWithdrawEmigration: Command = {
+  path: ["resident", "withdraw-emigration"],
+  summary: "国外転出の取消 / withdraw a filed emigration before its day of departure (the certificates stay valid)",
+  usage: "--id ID [--json]",
+  help: ["  --id ID             the resident's id; to change the day of departure, withdraw and file again"],
+  options: { id: { type: "string" } },
+  async run(values, io) {
+    const id = requireString(values, "id");
+    const outcome = await withContext(values, io, (ctx) => ctx.events.withdrawEmigration(id));
+    if (values.json) return json(io, outcome);
+    io.stdout(`取り消しました / withdrew the emigration of ${outcome.residentId} filed for departure on ${outcome.withdrawn.departureDate} (event ${outcome.id})\n`);
+  },
+};
+
 export const residentApplyDepartures: Command = {
   path: ["resident", "apply-departures"],
   summary: "転出日を迎えた国外転出を適用 / apply the emigrations whose day of departure has come (a running server does this every minute)",

@@ -638,6 +638,11 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
           ...(pending ? { note: { ja: `転出日 ${o.departureDate} に適用されます（それまで電子証明書は有効です）`, en: `Takes effect on the day of departure, ${o.departureDate} (the certificates stay valid until then)` } } : {}),
         };
       }
+      case "emigration-withdrawal": {
+        if (form.confirm !== "1") throw invalid("confirm", "取消の申出を確認したらチェックを入れてください / tick the box once the request is checked");
+        const o = await context.events.withdrawEmigration(residentId, actor);
+        return { title, note: { ja: `${o.withdrawn.departureDate} 転出予定の届出を取り消しました`, en: `The emigration filed for ${o.withdrawn.departureDate} is withdrawn` } };
+      }
     }
   };
 

@@ -112,6 +112,10 @@ const ENDPOINTS: Endpoint[] = [
     handler: async (c, s, r) => c.events.endRegistration(r.params.id!, { kind: "emigration", ...r.body }, actorOf(s)),
   },
   {
+    method: "POST", path: "/api/counter/residents/:id/emigration/withdrawal", summary: "国外転出の取消: withdraw a filed emigration before its day of departure (the certificates stay valid)",
+    handler: async (c, s, r) => c.events.withdrawEmigration(r.params.id!, actorOf(s)),
+  },
+  {
     method: "POST", path: "/api/counter/cards", summary: "card application and production with both certificates (unless declined: noSign, noAuth — then no PIN for it, and with noAuth a kenhojoPin); PINs now, or deferPins to set them at handover; legalRepresentative for a child under 15 or an adult under guardianship", status: 201,
     body: body(["residentId"], { residentId: text(20), authPin: pin, signPin: pin, kenhojoPin: pin, noSign: { type: "boolean" }, noAuth: { type: "boolean" }, deferPins: { type: "boolean" }, myNumber: text(12), legalRepresentative }),
     handler: async (c, s, r) => {

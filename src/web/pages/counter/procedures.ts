@@ -302,12 +302,13 @@ ${checkbox("no-sign", "noSign", t("署名用電子証明書を搭載しない", 
   return counterPage(v, staff, { title: t("カードの交付申請・作製", "Card application"), body, hasError: s.problem !== undefined });
 }
 
-export type EventSlug = "change" | "residence-period" | "death" | "emigration";
+export type EventSlug = "change" | "residence-period" | "death" | "emigration" | "emigration-withdrawal";
 export const EVENTS: Record<EventSlug, { ja: string; en: string }> = {
   change: { ja: "転居・氏名変更など（4情報の変更）", en: "Move, name change… (the four attributes)" },
   "residence-period": { ja: "在留期間の変更", en: "Period of stay changed" },
   death: { ja: "死亡", en: "Death" },
   emigration: { ja: "国外転出", en: "Emigration" },
+  "emigration-withdrawal": { ja: "国外転出の取消", en: "Emigration withdrawn" },
 };
 export function isEventSlug(value: string): value is EventSlug {
   return Object.hasOwn(EVENTS, value);
@@ -349,6 +350,15 @@ ${radio("e-continued-yes", "continuedUse", "yes", t("継続利用する", "Conti
 ${radio("e-continued-no", "continuedUse", "no", t("継続利用しない", "No continued use"), s.values.continuedUse === "no")}
 </fieldset>
 ${field(v, { id: "e-abroad-address", name: "abroadAddress", label: t("戸籍の附票に記録される住所（継続利用の場合）", "Address the 戸籍の附票 will record (with continued use)"), value: s.values.abroadAddress ?? "", hint: t("転出後の署名用電子証明書に記載されます", "The signing certificate issued after departure carries it"), maxlength: 200, ...fieldError(v, p, "abroadAddress") })}`;
+      break;
+    case "emigration-withdrawal":
+      explain = r.departureDate
+        ? t(
+            `${r.departureDate} に転出予定の国外転出の届出を取り消します。住民登録と電子証明書はそのままです。転出日を迎えた後は取り消せません。`,
+            `This withdraws the emigration filed for departure on ${r.departureDate}. The registration and the certificates stay as they are. From the day of departure it can no longer be withdrawn.`,
+          )
+        : t("国外転出の届出はありません。", "No emigration is filed.");
+      fields = checkbox("e-confirm", "confirm", t("転出の取消の申出を確認しました", "I have checked the request to withdraw it"), false);
       break;
   }
   const title = t(EVENTS[s.kind].ja, EVENTS[s.kind].en);

@@ -237,7 +237,9 @@ ${registered
 <li><a href="/counter/residents/${r.id}/events/change${readerQuery}">${t("転居・氏名変更など", "Move, name change…")}<small>${t("4情報の変更。署名用電子証明書は失効します", "The signing certificate is revoked")}</small></a></li>
 <li><a href="/counter/residents/${r.id}/events/residence-period${readerQuery}">${t("在留期間の変更", "Period of stay")}<small>${t("外国人住民", "Foreign residents")}</small></a></li>
 <li><a href="/counter/residents/${r.id}/events/death${readerQuery}">${t("死亡", "Death")}<small>${t("両方の電子証明書が失効します", "Both certificates are revoked")}</small></a></li>
-<li><a href="/counter/residents/${r.id}/events/emigration${readerQuery}">${t("国外転出", "Emigration")}<small>${t("継続利用の有無を選びます", "With or without continued use")}</small></a></li>
+${r.departureDate
+    ? html`<li><a href="/counter/residents/${r.id}/events/emigration-withdrawal${readerQuery}">${t("国外転出の取消", "Withdraw the emigration")}<small>${t(`${r.departureDate} 転出予定の届出を取り消します`, `Filed for departure on ${r.departureDate}`)}</small></a></li>`
+    : html`<li><a href="/counter/residents/${r.id}/events/emigration${readerQuery}">${t("国外転出", "Emigration")}<small>${t("継続利用の有無を選びます", "With or without continued use")}</small></a></li>`}
 </ul>`
     : abroad
       ? html`<ul class="procs events">
