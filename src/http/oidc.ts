@@ -44,7 +44,8 @@ const PAGE_HEADERS: Record<string, string> = {
 /**
  * An OpenID Connect provider for card login, with the well-kept `oidc-provider` library:
  * authorization code only, PKCE S256 required, state and nonce as the client sends them; the
- * subject is stable per holder across renewals; no personal data in any claim. Its state lives
+ * subject is stable per holder across renewals and pairwise per relying party; no personal data
+ * in any claim. Its state lives
  * in our store, so a restart loses nothing and several nodes can share it.
  *
  * The login interaction is our page: the resident's card goes into the reader and they enter the
@@ -75,6 +76,9 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
     responseTypes: ["code"],
     scopes: ["openid"],
     claims: { openid: ["sub"] },
+    // Pairwise for every client registered since; clients registered before keep public subjects.
+    subjectTypes: ["pairwise", "public"],
+    pairwiseIdentifier: async (_ctx: unknown, subject: string, client: { sectorIdentifier: string }) => context.oidc.pairwiseSubject(subject, client.sectorIdentifier),
     features: { devInteractions: { enabled: false } },
     // Asked on every reuse of a login (single sign-on, token, userinfo): a revoked card's login ends there.
     findAccount: async (_ctx: unknown, accountId: string) => context.oidc.account(accountId),

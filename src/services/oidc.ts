@@ -25,7 +25,15 @@ export interface OidcClientRegistration {
   clientSecret?: string;
   redirectUris: string[];
   name: string;
+  subjectType: SubjectType;
 }
+
+/**
+ * How a client sees the holder's subject: `pairwise` (the default) gives each relying party its
+ * own, so two services cannot match their users by it (OIDC Core §8.1); `public` gives every
+ * client the same, for a deployment whose services are meant to share one identifier.
+ */
+export type SubjectType = "pairwise" | "public";
 
 /**
  * OpenID Connect around card login (like the Digital Agency's authentication app: authorization
@@ -130,6 +138,15 @@ export class Oidc {
   }
 
   /**
+   * A pairwise client's view of a subject (OIDC Core §8.1): keyed by the client's sector (the host
+   * of its redirect URIs), so clients of one sector share it and no two sectors can link theirs.
+   */
+  async pairwiseSubject(subject: string, sectorIdentifier: string): Promise<string> {
+    const salt = await this.secret("oidc-subject-salt", () => randomBytes(32).toString("base64url"));
+    return createHmac("sha256", salt).update(`pairwise\0${sectorIdentifier}\0${subject}`).digest("base64url");
+  }
+
+  /**
    * Card login (challenge–response, path, OCSP) for an interaction. The provider's account is the
    * authentication certificate the card logged in with (its serial), so that every later use of
    * the login — single sign-on, a token, userinfo — goes through {@link account} and stops the
@@ -161,8 +178,12 @@ export class Oidc {
     return { accountId: serialHex, claims: async () => ({ sub }) };
   }
 
-  /** Register a relying party (client) allowed to use card login. Confidential unless `public`. */
-  async registerClient(input: { name: string; redirectUris: string[]; public?: boolean }, actor: Actor = CLI_OPERATOR): Promise<OidcClientRegistration> {
+  /**
+   * Register a relying party (client) allowed to use card login. Confidential unless `public`;
+   * its subjects pairwise unless `subjectType` says public (see SubjectType).
+   */
+  async registerClient(input: { name: string; redirectUris: string[]; public?: boolean; subjectType?: SubjectType }, actor: Actor = CLI_OPERATOR): Promise<OidcClientRegistration> {
+    const subjectType = input.subjectType ?? "pairwise";
     const name = input.name.trim();
     if (!name || name.length > 200) throw new ServiceError("invalid-input", "name: 1 to 200 characters", "name");
     if (input.redirectUris.length === 0) throw new ServiceError("invalid-input", "redirect-uri: at least one", "redirect-uri");
@@ -175,6 +196,12 @@ export class Oidc {
       }
       if (url.hash || !/^https?:$/.test(url.protocol)) throw new ServiceError("invalid-input", `redirect-uri: ${uri} must be http(s) without a fragment`, "redirect-uri");
     }
+    // The sector of a pairwise client is its redirect URIs' host: with several hosts it would take
+    // a sector_identifier_uri document, which this registration does not offer.
+    const hosts = new Set(input.redirectUris.map((uri) => new URL(uri).host));
+    if (subjectType === "pairwise" && hosts.size > 1) {
+      throw new ServiceError("invalid-input", `redirect-uri: a pairwise client's redirect URIs share one host (here ${[...hosts].join(", ")}); register one client per host, or public subjects`, "redirect-uri");
+    }
     const clientId = `rp_${randomBytes(9).toString("base64url")}`;
     const clientSecret = input.public ? undefined : randomBytes(32).toString("base64url");
     const metadata = {
@@ -183,12 +210,13 @@ export class Oidc {
       redirect_uris: input.redirectUris,
       grant_types: ["authorization_code"],
       response_types: ["code"],
+      subject_type: subjectType,
       ...(clientSecret ? { client_secret: clientSecret, token_endpoint_auth_method: "client_secret_basic" } : { token_endpoint_auth_method: "none" }),
     };
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto("oidc_payloads").values({ model: "Client", id: clientId, payload: JSON.stringify(metadata), grant_id: null, user_code: null, uid: null, expires_at: null, consumed_at: null }).execute();
-      await appendAudit(trx, actor, { action: "oidc.client.add", subject: clientId, after: { name, redirectUris: input.redirectUris, public: !clientSecret } }, this.clock());
+      await appendAudit(trx, actor, { action: "oidc.client.add", subject: clientId, after: { name, redirectUris: input.redirectUris, public: !clientSecret, subjectType } }, this.clock());
     });
-    return { clientId, ...(clientSecret ? { clientSecret } : {}), redirectUris: input.redirectUris, name };
+    return { clientId, ...(clientSecret ? { clientSecret } : {}), redirectUris: input.redirectUris, name, subjectType };
   }
 }

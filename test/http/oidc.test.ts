@@ -37,12 +37,25 @@ describe("OpenID Connect provider with card login", () => {
     await t.cleanup();
   });
 
-  async function login(cardId: string, pin: string, browser = new Browser()) {
+  /** A relying party: the client's configuration (from discovery) and the redirect URI it uses. */
+  interface RelyingParty {
+    config: client.Configuration;
+    redirectUri: string;
+  }
+
+  async function relyingParty(redirectUri: string, options: { subjectType?: "public" | "pairwise" } = {}): Promise<RelyingParty> {
+    const registration = await t.context.oidc.registerClient({ name: `RP ${redirectUri}`, redirectUris: [redirectUri], ...options });
+    const config = await client.discovery(new URL(`${base}/oidc`), registration.clientId, registration.clientSecret, undefined, { execute: [client.allowInsecureRequests] });
+    return { config, redirectUri };
+  }
+
+  async function login(cardId: string, pin: string, browser = new Browser(), rp: RelyingParty = { config, redirectUri }) {
+    const { config: rpConfig, redirectUri: rpRedirect } = rp;
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const nonce = client.randomNonce();
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri,
+    const url = client.buildAuthorizationUrl(rpConfig, {
+      redirect_uri: rpRedirect,
       scope: "openid",
       code_challenge: await client.calculatePKCECodeChallenge(verifier),
       code_challenge_method: "S256",
@@ -62,7 +75,7 @@ describe("OpenID Connect provider with card login", () => {
     if (posted.status !== 303) return { refused: await posted.text(), status: posted.status };
     const back = await browser.follow(new URL(posted.headers.get("location")!, base), base);
     assert.ok(back.leftTo, "redirected back to the client");
-    const tokens = await client.authorizationCodeGrant(config, back.leftTo!, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+    const tokens = await client.authorizationCodeGrant(rpConfig, back.leftTo!, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
     return { claims: tokens.claims()!, tokens };
   }
 
@@ -83,7 +96,7 @@ describe("OpenID Connect provider with card login", () => {
     assert.ok("claims" in result);
     const claims = result.claims!;
     assert.equal(claims.iss, `${base}/oidc`);
-    assert.equal(claims.sub, await t.context.oidc.subjectFor(residentId));
+    assert.equal(claims.sub, await t.context.oidc.pairwiseSubject(await t.context.oidc.subjectFor(residentId), "127.0.0.1:9"));
     assert.deepEqual(Object.keys(claims).filter((k) => !["sub", "iss", "aud", "exp", "iat", "nonce", "auth_time", "acr", "at_hash", "sid"].includes(k)), []);
     assert.doesNotMatch(JSON.stringify(claims), /町田|1990|森野/);
   });
@@ -93,6 +106,26 @@ describe("OpenID Connect provider with card login", () => {
     const renewed = await t.context.cards.issue({ residentId, authPin: "5678", signPin: "XYZ789", replaces: card.id }); // a reissued card
     const second = await login(renewed.id, "5678");
     assert.equal(second.claims!.sub, first.claims!.sub);
+  });
+
+  test("each relying party sees its own subject (pairwise by the redirect URI's host); a public-subject client sees the shared one", async () => {
+    const same = await login(card.id, "1234");
+    const sameHost = await login(card.id, "1234", new Browser(), await relyingParty("http://127.0.0.1:9/other-callback"));
+    const otherHost = await login(card.id, "1234", new Browser(), await relyingParty("http://localhost:9/callback"));
+    const shared = await login(card.id, "1234", new Browser(), await relyingParty("http://localhost:9/shared", { subjectType: "public" }));
+    assert.equal(sameHost.claims!.sub, same.claims!.sub, "clients of one host share the sector");
+    assert.notEqual(otherHost.claims!.sub, same.claims!.sub, "another host cannot link the holder");
+    assert.equal(shared.claims!.sub, await t.context.oidc.subjectFor(residentId));
+    assert.equal(new Set([same, otherHost, shared].map((r) => r.claims!.sub)).size, 3);
+    // Userinfo answers each client with its own subject.
+    const info = await client.fetchUserInfo(config, same.tokens!.access_token, same.claims!.sub);
+    assert.equal(info.sub, same.claims!.sub);
+    await assert.rejects(
+      t.context.oidc.registerClient({ name: "two hosts", redirectUris: ["https://a.example/cb", "https://b.example/cb"] }),
+      /a pairwise client's redirect URIs share one host \(here a.example, b.example\)/,
+    );
+    const discovery = (await (await fetch(`${base}/oidc/.well-known/openid-configuration`)).json()) as { subject_types_supported: string[] };
+    assert.deepEqual(discovery.subject_types_supported.sort(), ["pairwise", "public"]);
   });
 
   test("PKCE is required; a wrong PIN is refused with tries left", async () => {
