@@ -78,11 +78,11 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
     claims: { openid: ["sub"] },
     // Pairwise for every client registered since; clients registered before keep public subjects.
     subjectTypes: ["pairwise", "public"],
-    pairwiseIdentifier: async (_ctx: unknown, subject: string, client: { sectorIdentifier: string }) => context.oidc.pairwiseSubject(subject, client.sectorIdentifier),
+    pairwiseIdentifier: async (_ctx: unknown, subject: string, client: { sectorIdentifier: string }) => context.oidc.pairwiseSubject(await holderSubject(context, subject), client.sectorIdentifier),
     features: { devInteractions: { enabled: false } },
     // Asked on every reuse of a login (single sign-on, token, userinfo): a revoked card's login ends there.
     findAccount: async (_ctx: unknown, accountId: string) => context.oidc.account(accountId),
-    interactions: { policy: loginPolicy(), url: (_ctx: unknown, interaction: { uid: string }) => `${OIDC_PREFIX}/interaction/${interaction.uid}` },
+    interactions: { policy: loginPolicy(context), url: (_ctx: unknown, interaction: { uid: string }) => `${OIDC_PREFIX}/interaction/${interaction.uid}` },
     ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 1800, Grant: 1800 },
     renderError: async (ctx: { type: string; body: string; set(headers: Record<string, string>): void }, out: { error: string; error_description?: string }) => {
       ctx.set(PAGE_HEADERS);
@@ -151,22 +151,81 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
 }
 
 interface PolicyContext {
-  oidc: { session: { accountId?: string }; account?: unknown };
+  oidc: {
+    session: { accountId?: string };
+    account?: unknown;
+    client: { subjectType: string; sectorIdentifier: string };
+    entities: { IdTokenHint?: { payload: { sub?: unknown } } };
+    claims: { id_token?: { sub?: { value?: unknown } } };
+  };
+}
+
+/**
+ * The holder's subject from what the provider hands pairwiseIdentifier: the subject itself (the
+ * ID token, userinfo) or, from some of its checks, the login's account id (a certificate serial;
+ * a subject is 43 characters of base64url, so the two never look alike).
+ */
+async function holderSubject(context: Context, subjectOrAccount: string): Promise<string> {
+  return (await context.oidc.subjectOfAccount(subjectOrAccount)) ?? subjectOrAccount;
 }
 
 /**
  * The provider's standard prompts, with one more reason to ask for the card: the browser holds a
  * login whose certificate is no longer valid (revoked, on hold, expired), so findAccount found no
  * account for it. Without this the provider would go on with an empty account (a server error).
+ *
+ * And the two checks that compare a subject the client names (`id_token_hint`, a `claims`
+ * request for a fixed `sub`) with the login's, in place of the provider's: those compare it with
+ * the account id, which here is the certificate serial, not the subject the client was given.
  */
-function loginPolicy(): unknown {
-  const policy = interactionPolicy.base() as { get(name: string): { checks: { add(check: unknown): void } } };
-  policy.get("login").checks.add(
-    new interactionPolicy.Check("certificate_not_valid", "the certificate of the login is no longer valid", (ctx: PolicyContext) =>
-      ctx.oidc.session.accountId !== undefined && ctx.oidc.account === undefined ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+function loginPolicy(context: Context): unknown {
+  const { Check } = interactionPolicy;
+  const policy = interactionPolicy.base();
+  const login = (policy as unknown as PolicyPrompts).get("login").checks;
+  /** The subject this client was given for the browser's login; undefined without one. */
+  const loginSubject = async (ctx: PolicyContext): Promise<string | undefined> => {
+    const account = ctx.oidc.session.accountId;
+    const subject = account === undefined ? undefined : await context.oidc.subjectOfAccount(account);
+    if (subject === undefined) return undefined;
+    return ctx.oidc.client.subjectType === "pairwise" ? context.oidc.pairwiseSubject(subject, ctx.oidc.client.sectorIdentifier) : subject;
+  };
+  const replace = (reason: string, check: { reason: string }) => {
+    const at = login.findIndex((c) => c.reason === reason);
+    if (at < 0) throw new Error(`oidc-provider's login prompt has no ${reason} check to replace`);
+    login.splice(at, 1, check);
+  };
+  replace(
+    "id_token_hint",
+    new Check("id_token_hint", "id_token_hint and authenticated subject do not match", "login_required", async (ctx: PolicyContext) => {
+      const hint = ctx.oidc.entities.IdTokenHint;
+      if (hint === undefined) return Check.NO_NEED_TO_PROMPT;
+      return hint.payload.sub === (await loginSubject(ctx)) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    }),
+  );
+  replace(
+    "claims_id_token_sub_value",
+    new Check(
+      "claims_id_token_sub_value",
+      "requested subject could not be obtained",
+      "login_required",
+      async (ctx: PolicyContext) => {
+        const wanted = ctx.oidc.claims.id_token?.sub;
+        if (wanted === undefined || !("value" in wanted)) return Check.NO_NEED_TO_PROMPT;
+        return wanted.value === (await loginSubject(ctx)) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+      },
+      (ctx: PolicyContext) => ({ sub: ctx.oidc.claims.id_token?.sub }),
+    ),
+  );
+  login.add(
+    new Check("certificate_not_valid", "the certificate of the login is no longer valid", "login_required", (ctx: PolicyContext) =>
+      ctx.oidc.session.accountId !== undefined && ctx.oidc.account === undefined ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
     ),
   );
   return policy;
+}
+
+interface PolicyPrompts {
+  get(name: string): { checks: { reason: string }[] & { add(check: unknown): void } };
 }
 
 /** A request the provider is not handed: a very long URL (it would be stored with the interaction) or a large or unsized body. */

@@ -138,6 +138,17 @@ export class Oidc {
   }
 
   /**
+   * The holder's subject behind a login's account (an authentication certificate's serial), valid
+   * or not: undefined for a serial we never issued. The provider hands some of its checks the
+   * account id where others get the subject (see src/http/oidc.ts).
+   */
+  async subjectOfAccount(serialHex: string): Promise<string | undefined> {
+    if (!/^[0-9A-F]{1,40}$/.test(serialHex)) return undefined;
+    const row = await this.db.selectFrom("certificates").select("resident_id").where("ca_type", "=", "auth").where("serial_hex", "=", serialHex).executeTakeFirst();
+    return row ? this.subjectFor(row.resident_id) : undefined;
+  }
+
+  /**
    * A pairwise client's view of a subject (OIDC Core §8.1): keyed by the client's sector (the host
    * of its redirect URIs), so clients of one sector share it and no two sectors can link theirs.
    */

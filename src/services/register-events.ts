@@ -264,7 +264,7 @@ export class RegisterEvents {
         .where("status", "=", "registered")
         .where("departure_date", "=", departureDate)
         .executeTakeFirst();
-      if (Number(cleared.numUpdatedRows) !== 1) throw new ServiceError("conflict", `resident ${residentId} changed meanwhile; try again`);
+      if (Number(cleared.numUpdatedRows) !== 1) throw new ServiceError("conflict", `resident ${residentId} changed meanwhile; try again`, undefined, { reason: "changed-meanwhile" });
       const withdrawn = { departureDate, continuedUse: resident.continued_use === 1, ...(resident.abroad_address !== null ? { abroadAddress: resident.abroad_address } : {}) };
       const id = await insertEvent(trx, residentId, "emigration-withdrawn", withdrawn, now);
       await appendAudit(trx, actor, { action: "resident.emigration-withdrawn", subject: residentId, before: withdrawn, after: { id } }, now);
@@ -334,8 +334,9 @@ export class RegisterEvents {
       })
       .where("id", "=", residentId)
       .where("status", "=", "registered")
-      // …and on the filing read above: one withdrawn (or filed anew) meanwhile is not applied.
-      .where("departure_date", "=", resident.departure_date)
+      // …and unchanged since the read above: a filing withdrawn (or withdrawn and filed anew) meanwhile
+      // is not applied as read; the next run reads it again.
+      .where("updated_at", "=", resident.updated_at)
       .executeTakeFirst();
     if (Number(marked.numUpdatedRows) !== 1) return undefined;
     const event: RegistryEvent = { kind: "emigration", continuedUse };

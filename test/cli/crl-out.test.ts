@@ -4,7 +4,7 @@
 // leaves one, which the next run removes.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, type PathLike, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import fs, { chmodSync, lstatSync, mkdirSync, mkdtempSync, type PathLike, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import fsPromises, { type FileHandle } from "node:fs/promises";
 import { spawnSync } from "node:child_process";
 import { syncBuiltinESMExports } from "node:module";
@@ -84,8 +84,8 @@ describe("openjpki crl --out replaces the CRL atomically", () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test("a run replaces the CRL whole, keeps the file's mode and leaves no temporary file", async () => {
-    chmodSync(out, 0o640);
+  test("a run replaces the CRL whole, keeps the file's permission bits (not setgid) and leaves no temporary file", async () => {
+    chmodSync(out, 0o2640);
     const before = readFileSync(out);
     const r = await crl();
     assert.equal(r.code, 0, r.stderr);
@@ -94,7 +94,49 @@ describe("openjpki crl --out replaces the CRL atomically", () => {
     assert.equal(after.length, r.json().bytes);
     opensslAccepts(out);
     assert.deepEqual(readdirSync(pub), ["sign.crl"]);
-    assert.equal(statSync(out).mode & 0o777, 0o640);
+    assert.equal(statSync(out).mode & 0o7777, 0o640);
+  });
+
+  test("a pipe (named, through a link, or a piped stdout) is written through: the reader gets the whole CRL and the pipe stays", async () => {
+    const fifo = join(dir, "crl.fifo");
+    const link = join(dir, "to-fifo");
+    spawnSync("mkfifo", [fifo]);
+    symlinkSync(fifo, link);
+    try {
+      for (const target of [fifo, link]) {
+        const read = new Promise<Buffer>((resolve, reject) => {
+          const chunks: Buffer[] = [];
+          fs.createReadStream(fifo).on("data", (c) => chunks.push(c as Buffer)).on("end", () => resolve(Buffer.concat(chunks))).on("error", reject);
+        });
+        const r = await crl(target);
+        assert.equal(r.code, 0, r.stderr);
+        const der = await read;
+        assert.equal(der.length, r.json().bytes, target);
+        const copy = join(dir, "from-fifo.crl");
+        writeFileSync(copy, der);
+        opensslAccepts(copy);
+        assert.ok(lstatSync(fifo).isFIFO(), "the pipe is not replaced by a file");
+        assert.ok(lstatSync(link).isSymbolicLink(), "nor the link to it");
+      }
+      // An anonymous pipe: the output of a run piped through the shell's `|` (a pipe(2); Node's own
+      // child stdio is a socket, which cannot be opened by path), named by a link like /dev/stdout
+      // (our own, so that a run that replaced it would not replace the system's).
+      const stdoutLink = join(dir, "stdout");
+      symlinkSync("/proc/self/fd/1", stdoutLink);
+      const command = `"$NODE" "$CLI" crl --data "$DATA" --type sign --out "$OUT" | cat`;
+      const piped = spawnSync("sh", ["-c", command], { env: { ...process.env, ...env, NODE: process.execPath, CLI: join(import.meta.dirname, "../../bin/openjpki.js"), DATA: data, OUT: stdoutLink } });
+      assert.equal(piped.status, 0, piped.stderr.toString());
+      const bytes = Number(/\((?:full), (\d+) bytes\)/.exec(piped.stdout.toString("latin1"))?.[1]);
+      assert.ok(bytes > 0, piped.stdout.toString("latin1").slice(-200));
+      writeFileSync(join(dir, "from-fifo.crl"), piped.stdout.subarray(0, bytes));
+      opensslAccepts(join(dir, "from-fifo.crl"));
+      assert.ok(lstatSync(stdoutLink).isSymbolicLink(), "the link is left as it was");
+    } finally {
+      rmSync(join(dir, "stdout"), { force: true });
+      rmSync(fifo, { force: true });
+      rmSync(link, { force: true });
+      rmSync(join(dir, "from-fifo.crl"), { force: true });
+    }
   });
 
   for (const [step, message, what] of [

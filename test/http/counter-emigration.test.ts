@@ -178,4 +178,18 @@ describe("counter page: the emigration form", () => {
     assert.equal((await t.context.registry.get(r.id)).departureDate, null);
     assert.match((await browser.get(`/counter/residents/${r.id}`)).body, /events\/emigration">国外転出/, "a new filing is offered again");
   });
+
+  test("a filing whose day has come (the scheduler not yet run) offers neither a withdrawal nor a second filing", async () => {
+    const r = await t.context.registry.add({ name: "森 七郎", birth: "1989-11-11", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+    // What a filing for today leaves between midnight and the scheduler's next minute.
+    await t.context.store.db.updateTable("residents").set({ departure_date: "2026-12-07" }).where("id", "=", r.id).execute();
+    const page = await browser.get(`/counter/residents/${r.id}`);
+    assert.doesNotMatch(page.body, /events\/emigration(-withdrawal)?"/);
+    assert.match(page.body, /転出日（2026-12-07）を迎えました。まもなく適用されます/);
+    const form = await browser.get(`/counter/residents/${r.id}/events/emigration-withdrawal`);
+    assert.match(form.body, /転出日（2026-12-07）を迎えたため、取り消せません/);
+    const refused = await browser.post(`/counter/residents/${r.id}/events/emigration-withdrawal`, { confirm: "1" });
+    assert.equal(refused.statusCode, 409);
+    assert.match(refused.body, /転出日（2026-12-07）を迎えたため取り消せません/);
+  });
 });

@@ -153,6 +153,31 @@ for (const backend of backends()) {
       assert.equal(bad.body.error.field, "kind");
     });
 
+    test("a proxy's visit that fails after a new key was made on the chip ends the application as failed, not waiting again", async () => {
+      await at("2026-11-28T01:00:00Z");
+      const r = await resident("町田 七郎", "1979-09-09");
+      const c = await card(r.id);
+      await at("2031-07-01T01:00:00Z"); // in the renewal window of certificates expiring 2031-09-09
+      const applied = await call("POST", "/api/counter/proxy-applications", { kind: "renewal", cardId: c.id, types: ["auth"], proxy: { name: "町田 母子", relationship: "成年後見人", type: "legal" } });
+      assert.equal(applied.status, 201, JSON.stringify(applied.body.error));
+      const ca = t.context.ca;
+      const issue = ca.issue;
+      ca.issue = async () => {
+        throw new Error("the store went away"); // after the key was made on the chip
+      };
+      let failed;
+      try {
+        failed = await call("POST", `/api/counter/proxy-applications/${applied.body.applicationId}/complete`, { proxyIdentity: { document: "passport", name: "町田 母子" }, authPin: "2468" });
+      } finally {
+        ca.issue = issue;
+      }
+      assert.equal(failed.status, 500, JSON.stringify(failed.body.error));
+      const application = await t.context.store.db.selectFrom("applications").select(["state", "detail"]).where("id", "=", applied.body.applicationId).executeTakeFirstOrThrow();
+      assert.equal(application.state, "failed", "its key on the chip is gone: the old certificate was revoked, nothing is waiting");
+      assert.deepEqual(JSON.parse(application.detail).recovery.revoked.map((x: any) => [x.type, x.reason]), [["auth", "superseded"]]);
+      await at("2026-11-25T01:00:00Z");
+    });
+
     test("the 交付通知書 shows the certificates' expiry date; the CLI writes it too", async () => {
       await at("2026-11-25T02:00:00Z");
       const r = await resident("町田 花江", "1990-07-15");

@@ -128,6 +128,31 @@ describe("OpenID Connect provider with card login", () => {
     assert.deepEqual(discovery.subject_types_supported.sort(), ["pairwise", "public"]);
   });
 
+  test("prompt=none with an id_token_hint: the holder's own ID token goes straight back with a code, another holder's is login_required (pairwise and public clients)", async () => {
+    const other = await t.context.registry.add({ name: "町田 三郎", birth: "1982-03-03", gender: "1", address: "東京都町田市中町１－１－２", municipality: "132098" });
+    const otherCard = await t.context.cards.issue({ residentId: other.id, authPin: "1357", noSign: true });
+    for (const rp of [{ config, redirectUri }, await relyingParty("http://localhost:9/hinted", { subjectType: "public" })]) {
+      const browser = new Browser();
+      const mine = await login(card.id, "1234", browser, rp);
+      const theirs = await login(otherCard.id, "1357", new Browser(), rp);
+      const hinted = async (idToken: string) => {
+        const url = client.buildAuthorizationUrl(rp.config, {
+          redirect_uri: rp.redirectUri,
+          scope: "openid",
+          code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+          code_challenge_method: "S256",
+          prompt: "none",
+          id_token_hint: idToken,
+        });
+        const back = (await browser.follow(url, base)).leftTo?.searchParams;
+        return back?.get("code") ? "code" : `${back?.get("error")}: ${back?.get("error_description")}`;
+      };
+      const subjectType = rp.config.clientMetadata().subject_type ?? "public";
+      assert.equal(await hinted(mine.tokens!.id_token!), "code", `${subjectType}: the holder's own hint`);
+      assert.equal(await hinted(theirs.tokens!.id_token!), "login_required: id_token_hint and authenticated subject do not match", `${subjectType}: another holder's hint`);
+    }
+  });
+
   test("PKCE is required; a wrong PIN is refused with tries left", async () => {
     const noPkce = new URL(`${base}/oidc/auth`);
     noPkce.search = new URLSearchParams({ client_id: config.clientMetadata().client_id, response_type: "code", scope: "openid", redirect_uri: redirectUri }).toString();

@@ -41,19 +41,18 @@ export const crl: Command = {
  * Write `data` to `path` so that `path` holds either its old content or all of the new, even if
  * the process dies or the disk fills up midway: a published CRL must never be left empty or cut
  * short (replaceDurably: a temporary file beside it, fsynced, renamed over it). A symbolic link
- * is followed (its target is replaced, the link kept), the old file's mode is kept, and a path
- * that is not a regular file (/dev/stdout, a pipe) is written directly.
+ * is followed (its target is replaced, the link kept) and the old file's permission bits are kept
+ * (not setuid, setgid or sticky); a path that is not a regular file (/dev/stdout, a pipe, a link
+ * to one) is written through, as it is.
  */
 async function publishFile(path: string, data: Uint8Array): Promise<void> {
-  let existing: { target: string; mode: number; regular: boolean } | undefined;
+  let existing;
   try {
-    const target = await realpath(path);
-    const info = await stat(target);
-    existing = { target, mode: info.mode & 0o7777, regular: info.isFile() };
+    existing = await stat(path); // through links: what a write to `path` would reach
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    return replaceDurably(path, data, 0o666);
   }
-  if (!existing) return replaceDurably(path, data, 0o666);
-  if (!existing.regular) return writeFile(existing.target, data);
-  return replaceDurably(existing.target, data, existing.mode, { exactMode: true });
+  if (!existing.isFile()) return writeFile(path, data);
+  return replaceDurably(await realpath(path), data, existing.mode & 0o777, { exactMode: true });
 }

@@ -197,7 +197,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
         ...(legalRepresentative ? { legalRepresentative } : {}),
       };
     });
-    const detail: ResidentDetail = { resident, certificates, cards, applications, ...extra };
+    const detail: ResidentDetail = { resident, today, certificates, cards, applications, ...extra };
     if (readerCard && cards.some((c) => c.id === readerCard)) detail.reader = await cardView(context, readerCard);
     return detail;
   };
@@ -654,7 +654,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     const v = pageView(request, reply, `/counter/residents/${id}/events/${isEventSlug(kind) ? kind : ""}`);
     try {
       if (!isEventSlug(kind)) throw new ServiceError("not-found", `no event ${kind}`);
-      return sendPage(reply, 200, eventPage(v, session.staff, { kind, resident: await context.registry.get(id), ...readerOf(request), values: {} }));
+      return sendPage(reply, 200, eventPage(v, session.staff, { kind, resident: await context.registry.get(id), today: japanToday(context.clock), ...readerOf(request), values: {} }));
     } catch (error) {
       return notFoundPage(reply, v, session, error);
     }
@@ -682,7 +682,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
       return redirect(reply, `/counter/residents/${id}?${reader ? `card=${reader}&` : ""}flash=${flash}`);
     } catch (error) {
       const problem = problemOf(error, log);
-      return sendPage(reply, statusOf(problem), eventPage(v, session.staff, { kind: kind as EventSlug, resident, ...readerOf(request), problem, values: keep(form) }));
+      return sendPage(reply, statusOf(problem), eventPage(v, session.staff, { kind: kind as EventSlug, resident, today: japanToday(context.clock), ...readerOf(request), problem, values: keep(form) }));
     }
   });
 

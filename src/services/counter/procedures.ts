@@ -727,7 +727,7 @@ export class CounterProcedures {
         if (recovery) ctx.detail.recovery = recovery;
       }
       // A proxy's visit that changed nothing (a PIN of the wrong form, a window not yet open) leaves the application waiting.
-      const untouched = via && ctx.issued.length === 0 && ctx.revoked.length === 0 && ctx.newCardId === undefined;
+      const untouched = via && !ctx.chipChanged && ctx.issued.length === 0 && ctx.revoked.length === 0 && ctx.newCardId === undefined;
       await this.finish(ctx, kind, untouched ? "awaiting-proxy" : "failed", { error: message });
       await release();
       throw error;

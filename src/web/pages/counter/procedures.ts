@@ -314,8 +314,14 @@ export function isEventSlug(value: string): value is EventSlug {
   return Object.hasOwn(EVENTS, value);
 }
 
+/** The day of departure of a filed emigration that can still be withdrawn (before that day); undefined otherwise. */
+export function withdrawableDeparture(r: Resident, today: string): string | undefined {
+  // YYYY-MM-DD strings order as the dates do.
+  return r.status === "registered" && r.departureDate !== null && r.departureDate > today ? r.departureDate : undefined;
+}
+
 /** A register event (住民票の異動) and what it revokes. */
-export function eventPage(v: View, staff: StaffMember, s: { kind: EventSlug; resident: Resident; readerCard?: string; problem?: Problem; values: Record<string, string> }): string {
+export function eventPage(v: View, staff: StaffMember, s: { kind: EventSlug; resident: Resident; today: string; readerCard?: string; problem?: Problem; values: Record<string, string> }): string {
   const t = v.t;
   const r = s.resident;
   const p = s.problem;
@@ -351,15 +357,19 @@ ${radio("e-continued-no", "continuedUse", "no", t("継続利用しない", "No c
 </fieldset>
 ${field(v, { id: "e-abroad-address", name: "abroadAddress", label: t("戸籍の附票に記録される住所（継続利用の場合）", "Address the 戸籍の附票 will record (with continued use)"), value: s.values.abroadAddress ?? "", hint: t("転出後の署名用電子証明書に記載されます", "The signing certificate issued after departure carries it"), maxlength: 200, ...fieldError(v, p, "abroadAddress") })}`;
       break;
-    case "emigration-withdrawal":
-      explain = r.departureDate
+    case "emigration-withdrawal": {
+      const departure = withdrawableDeparture(r, s.today);
+      explain = departure
         ? t(
-            `${r.departureDate} に転出予定の国外転出の届出を取り消します。住民登録と電子証明書はそのままです。転出日を迎えた後は取り消せません。`,
-            `This withdraws the emigration filed for departure on ${r.departureDate}. The registration and the certificates stay as they are. From the day of departure it can no longer be withdrawn.`,
+            `${departure} に転出予定の国外転出の届出を取り消します。住民登録と電子証明書はそのままです。転出日を迎えた後は取り消せません。`,
+            `This withdraws the emigration filed for departure on ${departure}. The registration and the certificates stay as they are. From the day of departure it can no longer be withdrawn.`,
           )
-        : t("国外転出の届出はありません。", "No emigration is filed.");
+        : r.status === "registered" && r.departureDate
+          ? t(`転出日（${r.departureDate}）を迎えたため、取り消せません。`, `The day of departure (${r.departureDate}) has come: the emigration can no longer be withdrawn.`)
+          : t("取り消せる国外転出の届出はありません。", "No emigration is filed that could be withdrawn.");
       fields = checkbox("e-confirm", "confirm", t("転出の取消の申出を確認しました", "I have checked the request to withdraw it"), false);
       break;
+    }
   }
   const title = t(EVENTS[s.kind].ja, EVENTS[s.kind].en);
   const body = html`

@@ -23,7 +23,7 @@ import {
   pc,
   pcomma,
 } from "./common.ts";
-import { PROCEDURES, proceduresFor } from "./procedures.ts";
+import { PROCEDURES, proceduresFor, withdrawableDeparture } from "./procedures.ts";
 import { RELATIONSHIP_LABEL, type LegalRepresentativeRelationship } from "../../../services/counter/legal-representative.ts";
 
 export interface ResidentListState {
@@ -113,6 +113,8 @@ export interface Outcome {
 
 export interface ResidentDetail {
   resident: Resident;
+  /** Today in Japan (YYYY-MM-DD): a filed emigration is withdrawn only before its day. */
+  today: string;
   certificates: (CertificateView & { cardId: string | null; issuedAt: string })[];
   cards: Card[];
   applications: ApplicationRow[];
@@ -237,9 +239,11 @@ ${registered
 <li><a href="/counter/residents/${r.id}/events/change${readerQuery}">${t("転居・氏名変更など", "Move, name change…")}<small>${t("4情報の変更。署名用電子証明書は失効します", "The signing certificate is revoked")}</small></a></li>
 <li><a href="/counter/residents/${r.id}/events/residence-period${readerQuery}">${t("在留期間の変更", "Period of stay")}<small>${t("外国人住民", "Foreign residents")}</small></a></li>
 <li><a href="/counter/residents/${r.id}/events/death${readerQuery}">${t("死亡", "Death")}<small>${t("両方の電子証明書が失効します", "Both certificates are revoked")}</small></a></li>
-${r.departureDate
-    ? html`<li><a href="/counter/residents/${r.id}/events/emigration-withdrawal${readerQuery}">${t("国外転出の取消", "Withdraw the emigration")}<small>${t(`${r.departureDate} 転出予定の届出を取り消します`, `Filed for departure on ${r.departureDate}`)}</small></a></li>`
-    : html`<li><a href="/counter/residents/${r.id}/events/emigration${readerQuery}">${t("国外転出", "Emigration")}<small>${t("継続利用の有無を選びます", "With or without continued use")}</small></a></li>`}
+${!r.departureDate
+    ? html`<li><a href="/counter/residents/${r.id}/events/emigration${readerQuery}">${t("国外転出", "Emigration")}<small>${t("継続利用の有無を選びます", "With or without continued use")}</small></a></li>`
+    : withdrawableDeparture(r, d.today)
+      ? html`<li><a href="/counter/residents/${r.id}/events/emigration-withdrawal${readerQuery}">${t("国外転出の取消", "Withdraw the emigration")}<small>${t(`${r.departureDate} 転出予定の届出を取り消します`, `Filed for departure on ${r.departureDate}`)}</small></a></li>`
+      : html`<li class="muted departure-due">${t(`国外転出：転出日（${r.departureDate}）を迎えました。まもなく適用されます（取消はできません）`, `Emigration: the day of departure (${r.departureDate}) has come; it is applied within a minute (no longer withdrawn)`)}</li>`}
 </ul>`
     : abroad
       ? html`<ul class="procs events">
