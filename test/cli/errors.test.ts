@@ -159,7 +159,7 @@ describe("openjpki: errors name the problem", () => {
     assert.match(r.stdout, /no authentication certificate: declined/);
   });
 
-  test("card issue for a child: the legal representative applies (--legal-representative, --relationship)", async () => {
+  test("card issue for a child: the legal representative applies (--legal-representative, --relationship, --representative-identity)", async () => {
     const child = (await cli(["resident", "add", "--data", data, "--name", "中町 四葉", "--birth", "2018-04-01", "--gender", "2",
       "--address", "東京都町田市中町１－３", "--municipality", "132098", "--json"], PASSPHRASE)).json().id;
     const issue = (...extra: string[]) => cli(["card", "issue", "--data", data, "--resident", child, "--auth-pin", "1234", ...extra], PASSPHRASE);
@@ -169,9 +169,15 @@ describe("openjpki: errors name the problem", () => {
     const halfGiven = await issue("--relationship", "parent");
     assert.equal(halfGiven.code, 2);
     assert.match(oneLine(halfGiven), /--relationship goes with --legal-representative/);
-    const wrong = await issue("--legal-representative", "中町 一郎", "--relationship", "adult-guardian");
+    const wrong = await issue("--legal-representative", "中町 一郎", "--relationship", "adult-guardian", "--representative-identity", "passport");
     assert.equal(wrong.code, 1);
-    const done = await issue("--legal-representative", "中町 一郎", "--relationship", "parent", "--json");
+    const unidentified = await issue("--legal-representative", "中町 一郎", "--relationship", "parent");
+    assert.equal(unidentified.code, 1);
+    assert.match(oneLine(unidentified), /legalRepresentative.identity: the identity document the representative showed/);
+    const unknownDocument = await issue("--legal-representative", "中町 一郎", "--relationship", "parent", "--representative-identity", "library-card");
+    assert.equal(unknownDocument.code, 2);
+    assert.match(oneLine(unknownDocument), /--representative-identity must be one of my-number-card, driver-licence/);
+    const done = await issue("--legal-representative", "中町 一郎", "--relationship", "parent", "--representative-identity", "driver-licence", "--json");
     assert.equal(done.code, 0, done.stderr);
     assert.deepEqual(done.json().certificates.map((c: { type: string }) => c.type), ["auth"], "no signing certificate under 15");
   });

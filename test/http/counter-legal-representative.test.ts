@@ -13,8 +13,8 @@ import { StaffApi, staffBrowser, type StaffBrowser } from "../helpers/staff-brow
 let now = new Date("2026-11-25T01:00:00Z"); // 10:00 JST
 const clock = () => new Date(now);
 const ID = { document: "my-number-card" };
-const PARENT = { name: "町田 花子", relationship: "parent" };
-const ADULT_GUARDIAN = { name: "後見 一郎", relationship: "adult-guardian" };
+const PARENT = { name: "町田 花子", relationship: "parent", identity: { document: "driver-licence" } };
+const ADULT_GUARDIAN = { name: "後見 一郎", relationship: "adult-guardian", identity: { document: "my-number-card", note: "登記事項証明書" } };
 
 describe("counter: the legal representative of a child under 15 or an adult under guardianship", () => {
   let t: TestContext;
@@ -64,8 +64,13 @@ describe("counter: the legal representative of a child under 15 or an adult unde
     assert.match(missing.body.error.message, /^15歳未満の方の手続きは法定代理人.*暗証番号も法定代理人が設定します.* \/ legalRepresentative: .*sets the PINs/);
     refusal(await call("POST", "/api/counter/cards", { residentId: child, authPin: "1234", legalRepresentative: ADULT_GUARDIAN }), "legalRepresentative.relationship", "legal-representative-mismatch");
     // The name goes to the application and the audit trail: no bidi overrides, as every free text.
-    refusal(await call("POST", "/api/counter/cards", { residentId: child, authPin: "1234", legalRepresentative: { name: "町田\u202E花子", relationship: "parent" } }), "legalRepresentative.name");
-    refusal(await call("POST", "/api/counter/cards", { residentId: child, authPin: "1234", legalRepresentative: { name: "町田 花子", relationship: "uncle" } }), "legalRepresentative/relationship");
+    refusal(await call("POST", "/api/counter/cards", { residentId: child, authPin: "1234", legalRepresentative: { ...PARENT, name: "町田\u202E花子" } }), "legalRepresentative.name");
+    refusal(await call("POST", "/api/counter/cards", { residentId: child, authPin: "1234", legalRepresentative: { ...PARENT, relationship: "uncle" } }), "legalRepresentative/relationship");
+    // The representative's own identity check is taken, as the holder's is.
+    const { identity: _none, ...unidentified } = PARENT;
+    refusal(await call("POST", "/api/counter/cards", { residentId: child, authPin: "1234", legalRepresentative: unidentified }), "legalRepresentative/identity");
+    assert.equal((await t.context.counter.produceCard({ residentId: child, authPin: "1234", legalRepresentative: unidentified }, { actor: "staff:tanaka" }).catch((e: { field?: string }) => e.field)), "legalRepresentative.identity");
+    refusal(await call("POST", "/api/counter/cards", { residentId: child, authPin: "1234", legalRepresentative: { ...PARENT, identity: { document: "library-card" } } }), "legalRepresentative/identity/document");
     assert.deepEqual(await applications(child), [], "a refusal opens no application");
     assert.deepEqual(await t.context.cards.list({ residentId: child }), []);
 
@@ -80,7 +85,7 @@ describe("counter: the legal representative of a child under 15 or an adult unde
     // Handing the card over is the representative's too.
     refusal(await call("POST", `/api/counter/cards/${card.body.id}/handover`, { identity: ID }), "legalRepresentative", "legal-representative-required");
     assert.equal((await applications(child)).length, 1, "the refusal opened no application");
-    const guardian = { name: "町田 次郎", relationship: "minor-guardian" };
+    const guardian = { name: "町田 次郎", relationship: "minor-guardian", identity: { document: "passport" } };
     const handover = await call("POST", `/api/counter/cards/${card.body.id}/handover`, { identity: ID, legalRepresentative: guardian });
     assert.equal(handover.status, 200, JSON.stringify(handover.body));
     assert.deepEqual(handover.body.legalRepresentative, guardian);
@@ -172,25 +177,30 @@ describe("counter: the legal representative of a child under 15 or an adult unde
     assert.match(mismatch.body, /<option value="adult-guardian" selected>/);
     assert.deepEqual(await t.context.cards.list({ residentId: child.id }), []);
 
-    const done = await page.post(`/counter/residents/${child.id}/apply`, { ...twice("auth", "1234"), legalRepresentativeName: "町田 花子", legalRepresentativeRelationship: "parent" });
+    const unidentified = await page.post(`/counter/residents/${child.id}/apply`, { ...twice("auth", "1234"), legalRepresentativeName: "町田 花子", legalRepresentativeRelationship: "parent" });
+    assert.equal(unidentified.statusCode, 400, unidentified.body);
+    assert.match(unidentified.body, /<a href="#legal-representative-identity-document">法定代理人の本人確認書類を選んでください/);
+    const done = await page.post(`/counter/residents/${child.id}/apply`, { ...twice("auth", "1234"), legalRepresentativeName: "町田 花子", legalRepresentativeRelationship: "parent", legalRepresentativeIdentityDocument: "driver-licence", legalRepresentativeIdentityNote: "戸籍謄本" });
     assert.equal(done.statusCode, 303, done.body);
     const [card] = await t.context.cards.list({ residentId: child.id });
     const shown = await page.get(`/counter/residents/${child.id}`);
-    assert.match(shown.body, /交付申請・カード作製<br><span class="muted legal-representative">法定代理人: 町田 花子（親権者）<\/span>/);
+    assert.match(shown.body, /交付申請・カード作製<br><span class="muted legal-representative">法定代理人: 町田 花子（親権者、運転免許証）<\/span>/);
+    const production = (await t.context.counter.applications(child.id)).find((a) => a.kind === "card-issuance")!;
+    assert.deepEqual(JSON.parse(production.detail).legalRepresentative.identity, { document: "driver-licence", note: "戸籍謄本" });
 
     // A procedure form: the adult's representative is refused, pointing at the field.
     const adult = await t.context.registry.add({ name: "町田 六郎", birth: "1985-06-06", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
     const adultCard = await t.context.cards.issue({ residentId: adult.id, authPin: "1111", signPin: "ABC123" });
     const pinForm = await page.get(`/counter/cards/${adultCard.id}/pin-init`);
     assert.match(pinForm.body, /id="legal-representative-name" name="legalRepresentativeName"/);
-    const refused = await page.post(`/counter/cards/${adultCard.id}/pin-init`, { submitted: "1", pinType: "auth", identityDocument: "passport", ...twice("new", "9999"), legalRepresentativeName: "町田 花子", legalRepresentativeRelationship: "parent" });
+    const refused = await page.post(`/counter/cards/${adultCard.id}/pin-init`, { submitted: "1", pinType: "auth", identityDocument: "passport", ...twice("new", "9999"), legalRepresentativeName: "町田 花子", legalRepresentativeRelationship: "parent", legalRepresentativeIdentityDocument: "passport" });
     assert.equal(refused.statusCode, 400, refused.body);
     assert.match(refused.body, /<a href="#legal-representative-name">15歳以上で成年被後見人でない方は、本人が申請します/);
     assert.match(refused.body, /legal-representative-not-needed/);
 
-    const childInit = await page.post(`/counter/cards/${card!.id}/pin-init`, { submitted: "1", pinType: "auth", identityDocument: "passport", ...twice("new", "8888"), legalRepresentativeName: "町田 花子", legalRepresentativeRelationship: "parent" });
+    const childInit = await page.post(`/counter/cards/${card!.id}/pin-init`, { submitted: "1", pinType: "auth", identityDocument: "passport", ...twice("new", "8888"), legalRepresentativeName: "町田 花子", legalRepresentativeRelationship: "parent", legalRepresentativeIdentityDocument: "passport" });
     assert.equal(childInit.statusCode, 303, childInit.body);
     const history = await page.get(`/counter/residents/${child.id}`);
-    assert.match(history.body, /暗証番号の初期化<br><span class="muted legal-representative">法定代理人: 町田 花子（親権者）<\/span>/);
+    assert.match(history.body, /暗証番号の初期化<br><span class="muted legal-representative">法定代理人: 町田 花子（親権者、旅券（パスポート））<\/span>/);
   });
 });

@@ -147,7 +147,7 @@ for (const backend of backends()) {
     test("an under-15 gets no signing certificate; a blocked PIN is unblocked at the window", async () => {
       await at("2026-11-25T02:00:00Z");
       const child = await call("POST", "/api/counter/residents", { name: "町田 次郎", birth: "2014-01-01", gender: "1", address: "東京都町田市森野２－２－２２", municipality: "132098" });
-      const parent = { name: "町田 太郎", relationship: "parent" };
+      const parent = { name: "町田 太郎", relationship: "parent", identity: { document: "driver-licence" } };
       const refused = await call("POST", "/api/counter/cards", { residentId: child.body.id, authPin: "1234", signPin: "ABC123", legalRepresentative: parent });
       assert.equal(refused.status, 422);
       const card = await call("POST", "/api/counter/cards", { residentId: child.body.id, authPin: "1234", legalRepresentative: parent });

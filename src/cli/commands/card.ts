@@ -2,6 +2,8 @@ import { createHash, X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import type { IssuedCard } from "../../services/cards.ts";
 import { CLI_OPERATOR } from "../../services/audit.ts";
+import { IDENTITY_DOCUMENTS } from "../../services/counter/identity.ts";
+import { LEGAL_REPRESENTATIVE_RELATIONSHIPS, type LegalRepresentativeInput } from "../../services/counter/legal-representative.ts";
 import { readCardCertificate, readChipState, signOnCard, verifyCardPin, type CertificateType } from "../../services/card-session.ts";
 import { attachCardToVpcd, VPCD_DEFAULT_HOST, VPCD_DEFAULT_PORT } from "../../services/vpcd-attachment.ts";
 import { pcscReaderNames, readCertificateInReader } from "../../services/pcsc-readers.ts";
@@ -17,7 +19,7 @@ const PIN_HELP = [
 export const cardIssue: Command = {
   path: ["card", "issue"],
   summary: "カードを発行 / make a card and issue its certificates onto it (as a counter terminal)",
-  usage: "--resident ID [--auth-pin P | --no-auth] [--sign-pin P | --no-sign] [--kenhojo-pin P] [--my-number N] [--legal-representative NAME --relationship R] [--json]",
+  usage: "--resident ID [--auth-pin P | --no-auth] [--sign-pin P | --no-sign] [--kenhojo-pin P] [--my-number N] [--legal-representative NAME --relationship R --representative-identity DOC] [--json]",
   help: [
     "  --resident ID      the resident (R-…)",
     "  --auth-pin P       利用者証明用暗証番号: 4 digits (or --auth-pin-file; asked for when omitted)",
@@ -29,6 +31,8 @@ export const cardIssue: Command = {
     "  --legal-representative NAME  法定代理人: who applies for a child under 15 (and sets the PINs) or an adult under",
     "                     guardianship; required for them, refused for anyone else",
     "  --relationship R   the representative's: parent (親権者), minor-guardian (未成年後見人), adult-guardian (成年後見人)",
+    `  --representative-identity DOC  the identity document the representative showed: ${IDENTITY_DOCUMENTS.join(", ")}`,
+    "  --representative-identity-note TEXT  optional, e.g. how the representation was proven (up to 200 characters)",
   ],
   options: {
     resident: { type: "string" },
@@ -40,6 +44,8 @@ export const cardIssue: Command = {
     "my-number": { type: "string" },
     "legal-representative": { type: "string" },
     relationship: { type: "string" },
+    "representative-identity": { type: "string" },
+    "representative-identity-note": { type: "string" },
   },
   async run(values, io) {
     const residentId = requireString(values, "resident");
@@ -88,12 +94,23 @@ export const cardIssue: Command = {
   },
 };
 
-/** --legal-representative with its --relationship (the service checks whether the holder needs one, and which fits). */
-function legalRepresentativeOf(values: Values): { name: string; relationship: string } | undefined {
+/**
+ * --legal-representative with its --relationship and --representative-identity (the service checks
+ * whether the holder needs one, which fits, and that the representative's identity was checked).
+ */
+function legalRepresentativeOf(values: Values): LegalRepresentativeInput | undefined {
   const name = optionalString(values, "legal-representative");
-  if (!name && values.relationship === undefined) return undefined;
-  if (!name) throw new CliError("--relationship goes with --legal-representative", 2);
-  return { name, relationship: oneOf(values, "relationship", ["parent", "minor-guardian", "adult-guardian"]) };
+  const given = ["relationship", "representative-identity", "representative-identity-note"].filter((o) => values[o] !== undefined);
+  if (!name && given.length === 0) return undefined;
+  if (!name) throw new CliError(`--${given[0]} goes with --legal-representative`, 2);
+  const document = values["representative-identity"] === undefined ? undefined : oneOf(values, "representative-identity", IDENTITY_DOCUMENTS);
+  const note = optionalString(values, "representative-identity-note");
+  if (note && !document) throw new CliError("--representative-identity-note goes with --representative-identity", 2);
+  return {
+    name,
+    relationship: oneOf(values, "relationship", LEGAL_REPRESENTATIVE_RELATIONSHIPS),
+    ...(document ? { identity: { document, ...(note ? { note } : {}) } } : {}),
+  };
 }
 
 export const cardList: Command = {

@@ -11,6 +11,7 @@ import { verifyAudit } from "../../services/audit.ts";
 import { cardView, certificateView } from "../../services/resident-view.ts";
 import { recordedLegalRepresentative, type LegalRepresentativeInput } from "../../services/counter/legal-representative.ts";
 import { japanToday } from "../../services/japan-dates.ts";
+import { IDENTITY_DOCUMENTS } from "../../services/counter/identity.ts";
 import type { CaType, ProxyType } from "../../services/vocabulary.ts";
 import type { View } from "../../web/layout.ts";
 import type { Problem } from "../../web/forms.ts";
@@ -27,7 +28,6 @@ const SESSION_SECONDS = 8 * 3600;
 const HELD_MS = 10 * 60_000;
 const ID = /^[A-Z]-[0-9A-Z]{10}$/;
 const APPLICATION_ID = /^A-[0-9A-F]{12}$/;
-const IDENTITY_DOCUMENTS: readonly IdentityCheck["document"][] = ["my-number-card", "driver-licence", "passport", "residence-card", "other"];
 
 interface Held<T> {
   staffId: string;
@@ -49,25 +49,28 @@ function keep(form: Form): Record<string, string> {
   return out;
 }
 
-function identityOf(form: Form, required: boolean, prefix = "identity"): IdentityCheck | undefined {
+/** An identity check from the form's `<prefix>Document` and `<prefix>Note`; `field` names it in an error. */
+function identityOf(form: Form, required: boolean, prefix = "identity", field = "identity"): IdentityCheck | undefined {
   const document = text(form, `${prefix}Document`, 40);
   if (!document) {
-    if (required) throw invalid("identity", "本人確認書類を選んでください / choose the identity document checked");
+    if (required) throw invalid(field, "本人確認書類を選んでください / choose the identity document checked");
     return undefined;
   }
-  if (!(IDENTITY_DOCUMENTS as readonly string[]).includes(document)) throw invalid("identity", "本人確認書類の種類が正しくありません / unknown identity document");
+  if (!(IDENTITY_DOCUMENTS as readonly string[]).includes(document)) throw invalid(field, "本人確認書類の種類が正しくありません / unknown identity document");
   const note = text(form, `${prefix}Note`, 200);
   return { document: document as IdentityCheck["document"], ...(note ? { note } : {}) };
 }
 
 /**
- * The legal representative's two fields (name, relationship): both empty is none — the holder
- * applies. Anything else goes to the service, which says whether this holder needs one.
+ * The legal representative's fields (name, relationship, the identity document they showed): all
+ * empty is none — the holder applies. Anything else goes to the service, which says whether this
+ * holder needs one and what is missing.
  */
 function representativeOf(form: Form): { legalRepresentative?: LegalRepresentativeInput } {
   const name = text(form, "legalRepresentativeName", 200);
   const relationship = text(form, "legalRepresentativeRelationship", 20);
-  return name || relationship ? { legalRepresentative: { name, relationship } } : {};
+  const identity = identityOf(form, false, "legalRepresentativeIdentity", "legalRepresentative.identity");
+  return name || relationship || identity ? { legalRepresentative: { name, relationship, ...(identity ? { identity } : {}) } } : {};
 }
 
 function typesOf(form: Form, required = true): CaType[] {

@@ -8,7 +8,8 @@ import { feeSummary, REISSUE_REASONS } from "../../services/counter/fees.ts";
 import { expiryNoticeRun, expiryNoticesCsv, expiryNoticesPdf, issuanceNotice } from "../../services/counter/notices.ts";
 import { PROXY_PROCEDURES } from "../../services/counter/procedures.ts";
 import { PROXY_TYPES } from "../../services/vocabulary.ts";
-import { LEGAL_REPRESENTATIVE_RELATIONSHIPS } from "../../services/counter/legal-representative.ts";
+import { LEGAL_REPRESENTATIVE_RELATIONSHIPS, type LegalRepresentativeInput } from "../../services/counter/legal-representative.ts";
+import { IDENTITY_DOCUMENTS } from "../../services/counter/identity.ts";
 import { issuanceOpenApi } from "./issuance.ts";
 
 const COOKIE = "openjpki_staff";
@@ -18,7 +19,7 @@ const identity = {
   required: ["document"],
   additionalProperties: false,
   properties: {
-    document: { type: "string", enum: ["my-number-card", "driver-licence", "passport", "residence-card", "other"] },
+    document: { type: "string", enum: [...IDENTITY_DOCUMENTS] },
     note: { type: "string", maxLength: 200 },
   },
 } as const;
@@ -65,8 +66,8 @@ const body = (required: string[], properties: Record<string, unknown>) => ({ typ
 const query = (required: string[], properties: Record<string, unknown>) => ({ type: "object", required, properties });
 const pinsOf = (b: { authPin?: string; signPin?: string }): NewPins => ({ ...(b.authPin ? { auth: b.authPin } : {}), ...(b.signPin ? { sign: b.signPin } : {}) });
 /** 法定代理人: who applies for a child under 15 or an adult under guardianship (required for them, refused for anyone else). */
-const legalRepresentative = body(["name", "relationship"], { name: text(100), relationship: { type: "string", enum: [...LEGAL_REPRESENTATIVE_RELATIONSHIPS] } });
-const representativeOf = (b: { legalRepresentative?: { name: string; relationship: string } }) => (b.legalRepresentative ? { legalRepresentative: b.legalRepresentative } : {});
+const legalRepresentative = body(["name", "relationship", "identity"], { name: text(100), relationship: { type: "string", enum: [...LEGAL_REPRESENTATIVE_RELATIONSHIPS] }, identity });
+const representativeOf = (b: { legalRepresentative?: LegalRepresentativeInput }) => (b.legalRepresentative ? { legalRepresentative: b.legalRepresentative } : {});
 
 const ENDPOINTS: Endpoint[] = [
   { method: "GET", path: "/api/counter/me", summary: "the logged-in staff member", handler: async (_c, s) => ({ staff: s.staff, expiresAt: s.expiresAt }) },

@@ -10,6 +10,7 @@ import { representationGrounds, type SigningRefusal } from "../../rules/eligibil
 import { ServiceError } from "../errors.ts";
 import { inputErrorAs } from "../input-errors.ts";
 import { freeText } from "./free-text.ts";
+import { checkedIdentity, IDENTITY_DOCUMENTS, type IdentityCheck } from "./identity.ts";
 
 export type LegalRepresentativeRelationship = "parent" | "minor-guardian" | "adult-guardian";
 
@@ -24,12 +25,18 @@ export const RELATIONSHIP_LABEL: Record<LegalRepresentativeRelationship, { ja: s
 export interface LegalRepresentative {
   name: string;
   relationship: LegalRepresentativeRelationship;
+  /** The representative's own identity check (the holder's is the procedure's `identity`). */
+  identity: IdentityCheck;
 }
+
+/** A legal representative as recorded: applications recorded before the representative's identity check was taken lack it. */
+export type RecordedLegalRepresentative = Omit<LegalRepresentative, "identity"> & { identity?: IdentityCheck };
 
 /** A legal representative as given at the window, before it is checked against the holder. */
 export interface LegalRepresentativeInput {
   name: string;
   relationship: string;
+  identity?: IdentityCheck | null;
 }
 
 /** Why the holder cannot apply alone: a child under 15, an adult under guardianship (rarely both). */
@@ -55,7 +62,8 @@ function groundsOf(holder: { birth: JapanDate; guardianship: boolean }, on: Japa
  * The legal representative for a procedure applied for on `on`, checked: required (with a
  * relationship that fits) for a child under 15 or an adult under guardianship, refused for
  * anyone else — they apply in person, or through the proxy application. The name is free text
- * that goes to the application and the audit trail, so it is checked like the others.
+ * that goes to the application and the audit trail, so it is checked like the others; the
+ * representative's own identity check is required, as the holder's is.
  */
 export function checkedLegalRepresentative(
   given: LegalRepresentativeInput | undefined | null,
@@ -104,11 +112,18 @@ export function checkedLegalRepresentative(
   }
   // Not read before the checks above: a missing name is reported after a missing representative.
   const name = freeText(given.name ?? "", "legalRepresentative.name", 100);
-  return { name, relationship: fits };
+  if (given.identity === undefined || given.identity === null) {
+    throw new ServiceError(
+      "invalid-input",
+      "法定代理人の本人確認書類を選んでください / legalRepresentative.identity: the identity document the representative showed",
+      "legalRepresentative.identity",
+    );
+  }
+  return { name, relationship: fits, identity: checkedIdentity(given.identity, "legalRepresentative.identity") };
 }
 
 /** The legal representative recorded in an application's details (applications.detail, JSON), if any. */
-export function recordedLegalRepresentative(detail: string): LegalRepresentative | undefined {
+export function recordedLegalRepresentative(detail: string): RecordedLegalRepresentative | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(detail);
@@ -117,5 +132,7 @@ export function recordedLegalRepresentative(detail: string): LegalRepresentative
   }
   const recorded = (parsed as { legalRepresentative?: unknown } | null)?.legalRepresentative as Partial<LegalRepresentative> | undefined;
   if (!recorded || typeof recorded.name !== "string" || !(LEGAL_REPRESENTATIVE_RELATIONSHIPS as readonly string[]).includes(String(recorded.relationship))) return undefined;
-  return { name: recorded.name, relationship: recorded.relationship as LegalRepresentativeRelationship };
+  const identity = recorded.identity;
+  const known = identity && (IDENTITY_DOCUMENTS as readonly string[]).includes(String(identity.document)) ? { identity: { document: identity.document, ...(typeof identity.note === "string" ? { note: identity.note } : {}) } } : {};
+  return { name: recorded.name, relationship: recorded.relationship as LegalRepresentativeRelationship, ...known };
 }

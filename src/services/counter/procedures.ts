@@ -9,6 +9,7 @@ import { checkFourDigitPin, checkSigningPassword } from "../../rules/pin-policy.
 import { revocationsFor, type RevocationReason } from "../../rules/revocation.ts";
 import { cardHeldError, heldCard, type Cards } from "../cards.ts";
 import { recoverInterrupted } from "./interrupted.ts";
+import { checkedIdentity, type IdentityCheck } from "./identity.ts";
 import type { CertificateAuthorities, CertificateRecord, CertificateSummary } from "../certificate-authority.ts";
 import type { Registry, Resident } from "../registry.ts";
 import { applyRevocation } from "../revocation.ts";
@@ -123,10 +124,7 @@ interface RunVia {
 }
 
 /** How the holder's identity was checked at the window (recorded with the application). */
-export interface IdentityCheck {
-  document: "my-number-card" | "driver-licence" | "passport" | "residence-card" | "other";
-  note?: string;
-}
+export type { IdentityCheck } from "./identity.ts";
 
 /** Who applies at the window: the holder, whose identity is checked, or their legal representative (法定代理人). */
 interface WindowApplicant {
@@ -956,13 +954,6 @@ function newApplicationId(): string {
 /** Names compared without spaces of either width (田中 一郎 = 田中　一郎 = 田中一郎). */
 function normaliseName(name: string): string {
   return name.normalize("NFKC").replace(/\s+/gu, "");
-}
-
-/** The identity check with its free-text note checked (a blank note is dropped); `prefix` names the input. */
-function checkedIdentity(identity: IdentityCheck, prefix: string): IdentityCheck {
-  const { document, note } = identity;
-  if (note === undefined || note === null || (typeof note === "string" && note.trim() === "")) return { document };
-  return { document, note: freeText(note, `${prefix}.note`, 200) };
 }
 
 function requireText(value: string | undefined, field: string): string {

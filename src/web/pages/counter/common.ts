@@ -215,6 +215,15 @@ ${selectField(v, {
     options: [{ value: "", label: t("（なし：本人が申請）", "(none: the holder applies)") }, ...LEGAL_REPRESENTATIVE_RELATIONSHIPS.map((r) => ({ value: r, label: t(RELATIONSHIP_LABEL[r].ja, RELATIONSHIP_LABEL[r].en) }))],
     ...fieldError(v, options.problem, "legalRepresentative.relationship"),
   })}
+${selectField(v, {
+    id: "legal-representative-identity-document",
+    name: "legalRepresentativeIdentityDocument",
+    label: t("法定代理人の本人確認書類", "Document the representative showed"),
+    value: options.values.legalRepresentativeIdentityDocument ?? "",
+    options: [{ value: "", label: t("（なし：本人が申請）", "(none: the holder applies)") }, ...IDENTITY_DOCUMENTS.map((d) => ({ value: d.value, label: t(d.ja, d.en) }))],
+    ...fieldError(v, options.problem, "legalRepresentative.identity", "legalRepresentative.identity.document"),
+  })}
+${field(v, { id: "legal-representative-identity-note", name: "legalRepresentativeIdentityNote", label: t("備考（法定代理人の確認）", "Note (the representative's check)"), hint: t("任意。戸籍謄本・登記事項証明書など代理権の確認（200字まで）", "Optional: e.g. how the representation was proven — family register, registry certificate (up to 200 characters)"), value: options.values.legalRepresentativeIdentityNote ?? "", maxlength: 200, ...fieldError(v, options.problem, "legalRepresentative.identity.note") })}
 </fieldset>`;
 }
 
@@ -223,6 +232,9 @@ export const LEGAL_REPRESENTATIVE_FIELD_IDS: Record<string, string> = {
   legalRepresentative: "legal-representative-name",
   "legalRepresentative.name": "legal-representative-name",
   "legalRepresentative.relationship": "legal-representative-relationship",
+  "legalRepresentative.identity": "legal-representative-identity-document",
+  "legalRepresentative.identity.document": "legal-representative-identity-document",
+  "legalRepresentative.identity.note": "legal-representative-identity-note",
 };
 
 export interface PinPadOptions {

@@ -11,6 +11,7 @@ import { stateBadge } from "../common.ts";
 import {
   APPLICATION_KIND,
   APPLICATION_STATE,
+  IDENTITY_DOCUMENTS,
   CARD_STATUS,
   GENDERS,
   RESIDENT_STATUS,
@@ -24,7 +25,7 @@ import {
   pcomma,
 } from "./common.ts";
 import { PROCEDURES, proceduresFor, withdrawableDeparture } from "./procedures.ts";
-import { RELATIONSHIP_LABEL, type LegalRepresentativeRelationship } from "../../../services/counter/legal-representative.ts";
+import { RELATIONSHIP_LABEL, type RecordedLegalRepresentative } from "../../../services/counter/legal-representative.ts";
 
 export interface ResidentListState {
   query: string;
@@ -90,7 +91,7 @@ export interface ApplicationRow {
   createdAt: string;
   createdBy: string;
   /** The legal representative who applied (a child under 15, an adult under guardianship). */
-  legalRepresentative?: { name: string; relationship: LegalRepresentativeRelationship };
+  legalRepresentative?: RecordedLegalRepresentative;
 }
 
 /** What a procedure just did, shown once after its redirect. */
@@ -257,10 +258,16 @@ ${d.applications.length === 0
     : html`<div class="table-scroll"><table>
 <thead><tr><th scope="col">${t("申請番号", "Application")}</th><th scope="col">${t("手続き", "Procedure")}</th><th scope="col">${t("状態", "State")}</th><th scope="col">${t("カード", "Card")}</th><th scope="col" class="num">${t("手数料", "Fee")}</th><th scope="col">${t("受付", "Received")}</th></tr></thead>
 <tbody>${[...d.applications].reverse().map(
-        (a) => html`<tr><td class="mono">${a.id}</td><td>${label(v, APPLICATION_KIND, a.kind)}${a.legalRepresentative ? html`<br><span class="muted legal-representative">${t("法定代理人", "legal representative")}: ${a.legalRepresentative.name}${po(v)}${label(v, RELATIONSHIP_LABEL, a.legalRepresentative.relationship)}${pc(v)}</span>` : ""}</td><td>${label(v, APPLICATION_STATE, a.state)}${a.state === "awaiting-proxy" ? html`<br><a href="/counter/proxy/${a.id}">${t("代理人の再来庁を受け付ける", "Receive the proxy's second visit")}</a>` : ""}</td><td class="mono">${a.cardId ?? "—"}</td><td class="num">${yen(v, a.feeYen)}</td><td>${formatInstant(v.lang, a.createdAt)}<br><span class="muted">${a.createdBy}</span></td></tr>`,
+        (a) => html`<tr><td class="mono">${a.id}</td><td>${label(v, APPLICATION_KIND, a.kind)}${a.legalRepresentative ? html`<br><span class="muted legal-representative">${t("法定代理人", "legal representative")}: ${a.legalRepresentative.name}${po(v)}${label(v, RELATIONSHIP_LABEL, a.legalRepresentative.relationship)}${a.legalRepresentative.identity ? html`${pcomma(v)}${identityLabel(v, a.legalRepresentative.identity.document)}` : ""}${pc(v)}</span>` : ""}</td><td>${label(v, APPLICATION_STATE, a.state)}${a.state === "awaiting-proxy" ? html`<br><a href="/counter/proxy/${a.id}">${t("代理人の再来庁を受け付ける", "Receive the proxy's second visit")}</a>` : ""}</td><td class="mono">${a.cardId ?? "—"}</td><td class="num">${yen(v, a.feeYen)}</td><td>${formatInstant(v.lang, a.createdAt)}<br><span class="muted">${a.createdBy}</span></td></tr>`,
       )}</tbody></table></div>`}
 `;
   return counterPage(v, staff, { title: r.name, body, hasError: d.readerProblem !== undefined });
+}
+
+/** An identity document's name, as the forms offer it. */
+function identityLabel(v: View, document: string): string {
+  const known = IDENTITY_DOCUMENTS.find((d) => d.value === document);
+  return known ? v.t(known.ja, known.en) : document;
 }
 
 /** A filed emigration still ahead, or continued use after it. */
