@@ -11,6 +11,7 @@ import { buildApp } from "../../src/http/app.ts";
 import { JpkiClient } from "../../src/client/jpki-client.ts";
 import { counterExpiryNotices, counterFees, counterIssuanceNotice } from "../../src/cli/commands/counter.ts";
 import { StaffApi } from "../helpers/staff-browser.ts";
+import { whileIssuanceFails } from "../helpers/faults.ts";
 import { backends, openTestContext, TEST_PASSPHRASE, type TestContext } from "../helpers/context.ts";
 import type { FastifyInstance } from "fastify";
 
@@ -160,17 +161,9 @@ for (const backend of backends()) {
       await at("2031-07-01T01:00:00Z"); // in the renewal window of certificates expiring 2031-09-09
       const applied = await call("POST", "/api/counter/proxy-applications", { kind: "renewal", cardId: c.id, types: ["auth"], proxy: { name: "町田 母子", relationship: "成年後見人", type: "legal" } });
       assert.equal(applied.status, 201, JSON.stringify(applied.body.error));
-      const ca = t.context.ca;
-      const issue = ca.issue;
-      ca.issue = async () => {
-        throw new Error("the store went away"); // after the key was made on the chip
-      };
-      let failed;
-      try {
-        failed = await call("POST", `/api/counter/proxy-applications/${applied.body.applicationId}/complete`, { proxyIdentity: { document: "passport", name: "町田 母子" }, authPin: "2468" });
-      } finally {
-        ca.issue = issue;
-      }
+      const failed = await whileIssuanceFails(t.context.ca, () =>
+        call("POST", `/api/counter/proxy-applications/${applied.body.applicationId}/complete`, { proxyIdentity: { document: "passport", name: "町田 母子" }, authPin: "2468" }),
+      );
       assert.equal(failed.status, 500, JSON.stringify(failed.body.error));
       const application = await t.context.store.db.selectFrom("applications").select(["state", "detail"]).where("id", "=", applied.body.applicationId).executeTakeFirstOrThrow();
       assert.equal(application.state, "failed", "its key on the chip is gone: the old certificate was revoked, nothing is waiting");

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { buildApp } from "../../src/http/app.ts";
 import { JpkiClient } from "../../src/client/jpki-client.ts";
+import { whileIssuanceFails } from "../helpers/faults.ts";
 import { backends, openTestContext, type TestContext } from "../helpers/context.ts";
 import type { FastifyInstance } from "fastify";
 
@@ -294,16 +295,7 @@ for (const backend of backends()) {
       const oldAuth = card.body.certificates[0];
       await at("2030-12-01T03:00:00Z");
       const ca = t.context.ca;
-      const issue = ca.issue;
-      ca.issue = async () => {
-        throw new Error("the store went away"); // after the key was made on the chip
-      };
-      let failed;
-      try {
-        failed = await call("POST", `/api/counter/cards/${card.body.id}/renewal`, { identity: ID, types: ["auth"] });
-      } finally {
-        ca.issue = issue;
-      }
+      const failed = await whileIssuanceFails(ca, () => call("POST", `/api/counter/cards/${card.body.id}/renewal`, { identity: ID, types: ["auth"] }));
       assert.equal(failed.status, 500);
       assert.equal((await ca.certificate("auth", oldAuth.serialHex)).revocationReason, "superseded", "its key was replaced on the chip");
       // The failed renewal is closed once, as failed with what the recovery did (not also as interrupted).
