@@ -18,6 +18,8 @@ export interface Command {
   /** Lines describing each option, shown by --help. */
   help: string[];
   options: OptionSpec;
+  /** The option that gives a service input (a ServiceError's `field`), named after its message when one is refused. */
+  fieldOptions?: Record<string, string>;
   run(values: Values, io: Io): Promise<number | void>;
 }
 

@@ -185,7 +185,8 @@ function report(error: unknown, command: Command, io: Io): number {
   }
   const named = (error as Error | undefined)?.name;
   if (error instanceof ServiceError || isInputError(error) || named === "PcscError" || named === "CardError") {
-    io.stderr(`${name}: ${(error as Error).message}\n`);
+    const option = error instanceof ServiceError && error.field ? command.fieldOptions?.[error.field] : undefined;
+    io.stderr(`${name}: ${(error as Error).message}${option ? ` (${option})` : ""}\n`);
     return 1;
   }
   const code = (error as { code?: string }).code;

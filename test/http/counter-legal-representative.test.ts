@@ -157,6 +157,21 @@ describe("counter: the legal representative of a child under 15 or an adult unde
     await at("2026-11-25T01:00:00Z");
   });
 
+  test("staff pages: a refused identity note, the holder's or the representative's, points at its own field", async () => {
+    const twice = (kind: string, pin: string) => ({ [`${kind}Pin`]: pin, [`${kind}PinConfirm`]: pin });
+    const child = await t.context.registry.add({ name: "町田 八郎", birth: "2018-08-08", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+    const card = await t.context.counter.produceCard({ residentId: child.id, authPin: "1234", legalRepresentative: PARENT }, { actor: "staff:tanaka" });
+    const form = { submitted: "1", pinType: "auth", identityDocument: "passport", ...twice("new", "7777"), legalRepresentativeName: "町田 花子", legalRepresentativeRelationship: "parent", legalRepresentativeIdentityDocument: "passport" };
+    const holder = await page.post(`/counter/cards/${card.id}/pin-init`, { ...form, identityNote: "学生証\u202E" });
+    assert.equal(holder.statusCode, 400, holder.body);
+    assert.match(holder.body, /<a href="#identity-note">/);
+    assert.match(holder.body, /id="identity-note" name="identityNote"[^>]*aria-invalid="true"/);
+    const representative = await page.post(`/counter/cards/${card.id}/pin-init`, { ...form, legalRepresentativeIdentityNote: "戸籍謄本\u202E" });
+    assert.equal(representative.statusCode, 400, representative.body);
+    assert.match(representative.body, /<a href="#legal-representative-identity-note">/);
+    assert.match(representative.body, /value="passport" selected/, "the document chosen is kept");
+  });
+
   test("staff pages: the production and procedure forms ask for the representative with a hint; a refusal points at the field; the history shows who applied", async () => {
     const twice = (kind: string, pin: string) => ({ [`${kind}Pin`]: pin, [`${kind}PinConfirm`]: pin });
     const child = await t.context.registry.add({ name: "町田 五郎", birth: "2019-03-03", gender: "1", address: "東京都町田市森野１", municipality: "132098" });

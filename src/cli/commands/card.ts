@@ -47,6 +47,14 @@ export const cardIssue: Command = {
     "representative-identity": { type: "string" },
     "representative-identity-note": { type: "string" },
   },
+  fieldOptions: {
+    legalRepresentative: "--legal-representative",
+    "legalRepresentative.name": "--legal-representative",
+    "legalRepresentative.relationship": "--relationship",
+    "legalRepresentative.identity": "--representative-identity",
+    "legalRepresentative.identity.document": "--representative-identity",
+    "legalRepresentative.identity.note": "--representative-identity-note",
+  },
   async run(values, io) {
     const residentId = requireString(values, "resident");
     const legalRepresentative = legalRepresentativeOf(values);

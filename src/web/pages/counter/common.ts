@@ -1,4 +1,5 @@
 import { html, type SafeHtml } from "../../html.ts";
+import { IDENTITY_DOCUMENTS as SERVICE_IDENTITY_DOCUMENTS, type IdentityDocument } from "../../../services/counter/identity.ts";
 import { hasRole, type StaffMember } from "../../../services/counter/staff.ts";
 import { adviceFor, localMessage } from "../../i18n.ts";
 import { page, type View } from "../../layout.ts";
@@ -102,13 +103,17 @@ export const APPLICATION_KIND: Record<string, { ja: string; en: string }> = {
   "suspension-lift": { ja: "一時停止の解除", en: "suspension lifted" },
 };
 
-export const IDENTITY_DOCUMENTS = [
-  { value: "my-number-card", ja: "マイナンバーカード", en: "My Number Card" },
-  { value: "driver-licence", ja: "運転免許証", en: "Driver's licence" },
-  { value: "passport", ja: "旅券（パスポート）", en: "Passport" },
-  { value: "residence-card", ja: "在留カード", en: "Residence card" },
-  { value: "other", ja: "その他（備考に記入）", en: "Other (write it in the note)" },
-] as const;
+/** Each identity document's name: as the forms offer it, and short where a record shows it. */
+export const IDENTITY_DOCUMENT_LABEL: Record<IdentityDocument, { ja: string; en: string; shortJa?: string; shortEn?: string }> = {
+  "my-number-card": { ja: "マイナンバーカード", en: "My Number Card" },
+  "driver-licence": { ja: "運転免許証", en: "Driver's licence" },
+  passport: { ja: "旅券（パスポート）", en: "Passport" },
+  "residence-card": { ja: "在留カード", en: "Residence card" },
+  other: { ja: "その他（備考に記入）", en: "Other (write it in the note)", shortJa: "その他の書類", shortEn: "other document" },
+};
+
+/** The documents in the order the services list them (one list: services/counter/identity.ts). */
+export const IDENTITY_DOCUMENTS = SERVICE_IDENTITY_DOCUMENTS.map((value) => ({ value, ...IDENTITY_DOCUMENT_LABEL[value] }));
 
 export const GENDERS = [
   { value: "1", ja: "男性", en: "Male" },
@@ -192,7 +197,7 @@ ${selectField(v, {
     options: [...(options.required ? [] : [{ value: "", label: t("（なし）", "(none)") }]), ...IDENTITY_DOCUMENTS.map((d) => ({ value: d.value, label: t(d.ja, d.en) }))],
     ...fieldError(v, options.problem, "identity", `${p}.document`),
   })}
-${field(v, { id: `${p}-note`, name: `${p}Note`, label: t("備考", "Note"), hint: t("任意。書類の種類など（200字まで）", "Optional: e.g. which document (up to 200 characters)"), value: options.values[`${p}Note`] ?? "", maxlength: 200 })}
+${field(v, { id: `${p}-note`, name: `${p}Note`, label: t("備考", "Note"), hint: t("任意。書類の種類など（200字まで）", "Optional: e.g. which document (up to 200 characters)"), value: options.values[`${p}Note`] ?? "", maxlength: 200, ...fieldError(v, options.problem, `${p}.note`) })}
 </fieldset>`;
 }
 

@@ -91,6 +91,8 @@ const FIELD_IDS: Record<string, string> = {
   "kenhojo-pin": "kenhojo-pin",
   "kenhojo-pin-confirm": "kenhojo-pin-confirm",
   identity: "identity-document",
+  "identity.document": "identity-document",
+  "identity.note": "identity-note",
   reason: "reissue-reason",
   causedByHolder: "caused-yes",
   policeReportNumber: "police",

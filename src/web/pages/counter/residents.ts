@@ -11,7 +11,7 @@ import { stateBadge } from "../common.ts";
 import {
   APPLICATION_KIND,
   APPLICATION_STATE,
-  IDENTITY_DOCUMENTS,
+  IDENTITY_DOCUMENT_LABEL,
   CARD_STATUS,
   GENDERS,
   RESIDENT_STATUS,
@@ -26,6 +26,7 @@ import {
 } from "./common.ts";
 import { PROCEDURES, proceduresFor, withdrawableDeparture } from "./procedures.ts";
 import { RELATIONSHIP_LABEL, type RecordedLegalRepresentative } from "../../../services/counter/legal-representative.ts";
+import type { IdentityDocument } from "../../../services/counter/identity.ts";
 
 export interface ResidentListState {
   query: string;
@@ -264,10 +265,10 @@ ${d.applications.length === 0
   return counterPage(v, staff, { title: r.name, body, hasError: d.readerProblem !== undefined });
 }
 
-/** An identity document's name, as the forms offer it. */
-function identityLabel(v: View, document: string): string {
-  const known = IDENTITY_DOCUMENTS.find((d) => d.value === document);
-  return known ? v.t(known.ja, known.en) : document;
+/** An identity document's short name, as a record shows it. */
+function identityLabel(v: View, document: IdentityDocument): string {
+  const { ja, en, shortJa, shortEn } = IDENTITY_DOCUMENT_LABEL[document];
+  return v.t(shortJa ?? ja, shortEn ?? en);
 }
 
 /** A filed emigration still ahead, or continued use after it. */
