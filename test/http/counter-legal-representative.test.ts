@@ -13,8 +13,8 @@ import { StaffApi, staffBrowser, type StaffBrowser } from "../helpers/staff-brow
 let now = new Date("2026-11-25T01:00:00Z"); // 10:00 JST
 const clock = () => new Date(now);
 const ID = { document: "my-number-card" };
-const PARENT = { name: "町田 花子", relationship: "parent", identity: { document: "driver-licence" } };
-const ADULT_GUARDIAN = { name: "後見 一郎", relationship: "adult-guardian", identity: { document: "my-number-card", note: "登記事項証明書" } };
+const PARENT = { name: "町田 花子", relationship: "parent", identity: { document: "driver-licence" } } as const;
+const ADULT_GUARDIAN = { name: "後見 一郎", relationship: "adult-guardian", identity: { document: "my-number-card", note: "登記事項証明書" } } as const;
 
 describe("counter: the legal representative of a child under 15 or an adult under guardianship", () => {
   let t: TestContext;
