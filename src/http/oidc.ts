@@ -77,8 +77,11 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
     scopes: ["openid"],
     claims: { openid: ["sub"] },
     // Pairwise for every client registered since; clients registered before keep public subjects.
+    // Called with the claims' sub (ID token, userinfo). The provider's own login checks would hand
+    // it the account id (a certificate serial) instead: loginPolicy replaces them. Introspection and
+    // JWT access tokens, which would too, are not enabled.
     subjectTypes: ["pairwise", "public"],
-    pairwiseIdentifier: async (_ctx: unknown, subject: string, client: { sectorIdentifier: string }) => context.oidc.pairwiseSubject(await holderSubject(context, subject), client.sectorIdentifier),
+    pairwiseIdentifier: async (_ctx: unknown, subject: string, client: { sectorIdentifier: string }) => context.oidc.pairwiseSubject(subject, client.sectorIdentifier),
     features: { devInteractions: { enabled: false } },
     // Asked on every reuse of a login (single sign-on, token, userinfo): a revoked card's login ends there.
     findAccount: async (_ctx: unknown, accountId: string) => context.oidc.account(accountId),
@@ -153,20 +156,12 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
 interface PolicyContext {
   oidc: {
     session: { accountId?: string };
-    account?: unknown;
+    /** findAccount's answer for the session's login; undefined once its certificate is not valid. */
+    account?: { claims(): Promise<{ sub: string }> };
     client: { subjectType: string; sectorIdentifier: string };
     entities: { IdTokenHint?: { payload: { sub?: unknown } } };
     claims: { id_token?: { sub?: { value?: unknown } } };
   };
-}
-
-/**
- * The holder's subject from what the provider hands pairwiseIdentifier: the subject itself (the
- * ID token, userinfo) or, from some of its checks, the login's account id (a certificate serial;
- * a subject is 43 characters of base64url, so the two never look alike).
- */
-async function holderSubject(context: Context, subjectOrAccount: string): Promise<string> {
-  return (await context.oidc.subjectOfAccount(subjectOrAccount)) ?? subjectOrAccount;
 }
 
 /**
@@ -182,12 +177,11 @@ function loginPolicy(context: Context): unknown {
   const { Check } = interactionPolicy;
   const policy = interactionPolicy.base();
   const login = (policy as unknown as PolicyPrompts).get("login").checks;
-  /** The subject this client was given for the browser's login; undefined without one. */
+  /** The subject this client was given for the browser's login; undefined without a valid one. */
   const loginSubject = async (ctx: PolicyContext): Promise<string | undefined> => {
-    const account = ctx.oidc.session.accountId;
-    const subject = account === undefined ? undefined : await context.oidc.subjectOfAccount(account);
-    if (subject === undefined) return undefined;
-    return ctx.oidc.client.subjectType === "pairwise" ? context.oidc.pairwiseSubject(subject, ctx.oidc.client.sectorIdentifier) : subject;
+    if (ctx.oidc.account === undefined) return undefined;
+    const { sub } = await ctx.oidc.account.claims();
+    return ctx.oidc.client.subjectType === "pairwise" ? context.oidc.pairwiseSubject(sub, ctx.oidc.client.sectorIdentifier) : sub;
   };
   const replace = (reason: string, check: { reason: string }) => {
     const at = login.findIndex((c) => c.reason === reason);

@@ -133,19 +133,17 @@ export class Oidc {
    * its certificates are renewed, and says nothing about the person.
    */
   async subjectFor(residentId: string): Promise<string> {
-    const salt = await this.secret("oidc-subject-salt", () => randomBytes(32).toString("base64url"));
-    return createHmac("sha256", salt).update(residentId).digest("base64url");
+    return createHmac("sha256", await this.subjectSalt()).update(residentId).digest("base64url");
   }
 
-  /**
-   * The holder's subject behind a login's account (an authentication certificate's serial), valid
-   * or not: undefined for a serial we never issued. The provider hands some of its checks the
-   * account id where others get the subject (see src/http/oidc.ts).
-   */
-  async subjectOfAccount(serialHex: string): Promise<string | undefined> {
-    if (!/^[0-9A-F]{1,40}$/.test(serialHex)) return undefined;
-    const row = await this.db.selectFrom("certificates").select("resident_id").where("ca_type", "=", "auth").where("serial_hex", "=", serialHex).executeTakeFirst();
-    return row ? this.subjectFor(row.resident_id) : undefined;
+  /** The salt of every subject: made once in the store (all nodes share it) and never changed, so read once. */
+  #subjectSalt: Promise<string> | undefined;
+  private subjectSalt(): Promise<string> {
+    this.#subjectSalt ??= this.secret("oidc-subject-salt", () => randomBytes(32).toString("base64url")).catch((error: unknown) => {
+      this.#subjectSalt = undefined; // a failed read is tried again next time
+      throw error;
+    });
+    return this.#subjectSalt;
   }
 
   /**
@@ -153,8 +151,7 @@ export class Oidc {
    * of its redirect URIs), so clients of one sector share it and no two sectors can link theirs.
    */
   async pairwiseSubject(subject: string, sectorIdentifier: string): Promise<string> {
-    const salt = await this.secret("oidc-subject-salt", () => randomBytes(32).toString("base64url"));
-    return createHmac("sha256", salt).update(`pairwise\0${sectorIdentifier}\0${subject}`).digest("base64url");
+    return createHmac("sha256", await this.subjectSalt()).update(`pairwise\0${sectorIdentifier}\0${subject}`).digest("base64url");
   }
 
   /**

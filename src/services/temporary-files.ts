@@ -1,8 +1,7 @@
 /**
- * Temporary files written beside a file and renamed over it, named as the card's atomic files name
- * theirs (`.<name>.<pid>.<hex>.tmp`), so that one sweep removes what dead writers of either left;
- * and the durable replace the CLI publishes a CRL with.
- * Here for the CLI, which calls only services; the helpers themselves are the card's, which
- * imports nothing of ours.
+ * The durable replace the CLI publishes a CRL with (a temporary file beside the target, named as
+ * the card's atomic files name theirs, so that one sweep removes what dead writers of either left).
+ * Here for the CLI, which calls only services; the helper itself is the card's, which imports
+ * nothing of ours.
  */
-export { removeDeadWritersTemporaries, replaceDurably, temporaryName } from "../card/atomic-file.ts";
+export { replaceDurably } from "../card/atomic-file.ts";

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Context } from "../../services/context.ts";
 import { actorOf, requireRole, type StaffRole, type StaffSession } from "../../services/counter/staff.ts";
-import type { IdentityCheck, NewPins } from "../../services/counter/procedures.ts";
+import type { NewPins } from "../../services/counter/procedures.ts";
 import { ServiceError } from "../../services/errors.ts";
 import { verifyAudit } from "../../services/audit.ts";
 import { feeSummary, REISSUE_REASONS } from "../../services/counter/fees.ts";
@@ -9,7 +9,7 @@ import { expiryNoticeRun, expiryNoticesCsv, expiryNoticesPdf, issuanceNotice } f
 import { PROXY_PROCEDURES } from "../../services/counter/procedures.ts";
 import { PROXY_TYPES } from "../../services/vocabulary.ts";
 import { LEGAL_REPRESENTATIVE_RELATIONSHIPS, type LegalRepresentativeInput } from "../../services/counter/legal-representative.ts";
-import { IDENTITY_DOCUMENTS } from "../../services/counter/identity.ts";
+import { IDENTITY_DOCUMENTS, type IdentityCheck } from "../../services/counter/identity.ts";
 import { issuanceOpenApi } from "./issuance.ts";
 
 const COOKIE = "openjpki_staff";

@@ -123,9 +123,6 @@ interface RunVia {
   proxy: { name: string; relationship: string; type: ProxyType };
 }
 
-/** How the holder's identity was checked at the window (recorded with the application). */
-export type { IdentityCheck } from "./identity.ts";
-
 /** Who applies at the window: the holder, whose identity is checked, or their legal representative (法定代理人). */
 interface WindowApplicant {
   identity: IdentityCheck | null;
