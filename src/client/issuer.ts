@@ -108,7 +108,9 @@ export class IssuerSession {
   /** Set a new PIN and restore its retry counter (RESET RETRY COUNTER, P1 02). */
   async setPin(type: IssuerPinType, pin: string): Promise<void> {
     await this.#in(type === "kenhojo" ? "kenhojo" : "jpki");
-    const value = new Uint8Array(Buffer.from(type === "sign" ? pin.toUpperCase() : pin, "ascii"));
+    // ASCII letters only are folded (toUpperCase would turn "ß" into "SS"), and other characters
+    // go as their UTF-8 bytes, not Buffer's lossy "ascii": the card judges the PIN's form itself.
+    const value = new TextEncoder().encode(type === "sign" ? pin.replace(/[a-z]/g, (c) => c.toUpperCase()) : pin);
     await this.#run(`SET ${type} PIN`, commandApdu(0x00, 0x2c, 0x02, 0x80 | PIN_EF[type], value));
   }
 

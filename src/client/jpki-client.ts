@@ -86,7 +86,8 @@ export interface KenhojoData {
 export function encodePin(type: PinType | "kenhojo", pin: string): Uint8Array {
   if (typeof pin !== "string") throw new CardError("invalid-argument", "PIN must be a string");
   if (type === "sign") {
-    const upper = pin.toUpperCase();
+    // ASCII letters only: toUpperCase would turn "ß" into "SS", sending a password the holder never chose.
+    const upper = pin.replace(/[a-z]/g, (c) => c.toUpperCase());
     if (!/^[A-Z0-9]{6,16}$/.test(upper)) {
       throw new CardError("invalid-argument", "signing password must be 6–16 characters A–Z and 0–9 (署名用パスワードは英大文字と数字の6〜16文字)");
     }

@@ -28,6 +28,8 @@ export class CardHolder {
     try {
       result = await this.client.verifyPin(type, pin);
     } catch (error) {
+      // The PIN's form is checked before anything is sent: no try was used.
+      if (error instanceof CardError && error.code === "invalid-argument") throw invalidPinForm(type, error);
       throw cardRefusal(error);
     }
     if (result.ok) return;
@@ -88,6 +90,14 @@ function noAuthCertificate(): ServiceError {
     "card",
     { reason: "no-certificate" },
   );
+}
+
+function invalidPinForm(type: HolderKey, cause: CardError): ServiceError {
+  const message =
+    type === "sign"
+      ? "署名用電子証明書のパスワードは英大文字（A～Z）と数字の6～16文字です（試行回数は減っていません）/ the signing password is 6 to 16 characters A–Z and 0–9 (no try was used)"
+      : "利用者証明用電子証明書の暗証番号は数字4桁です（試行回数は減っていません）/ the authentication PIN is 4 digits (no try was used)";
+  return new ServiceError("invalid-input", message, "pin", { reason: "invalid-pin", cause });
 }
 
 function cardRefusal(error: unknown): unknown {

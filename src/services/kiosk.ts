@@ -23,6 +23,7 @@ import { holderProof } from "./card-holder.ts";
 import { requireValid } from "./trust.ts";
 import type { Registry, Resident } from "./registry.ts";
 import { DEFAULT_KIOSK_TERMINAL } from "./cards.ts";
+import { requireCardInUse } from "./card-in-use.ts";
 import type { KioskPdfOptions } from "./kiosk-pdf.ts";
 import { ServiceError } from "./errors.ts";
 import { appendAudit } from "./audit.ts";
@@ -179,6 +180,7 @@ export class Kiosk {
       expectedType: "auth",
     });
     const serialHex = requireValid(result).certificate.serialHex.toUpperCase();
+    await requireCardInUse(this.db, "auth", serialHex);
     const resident = await this.residentByAuthSerial(serialHex);
     const now = this.clock();
     if (!kioskEligibility({ birth: resident.birth, on: japanDateOf(now) }).eligible) {
@@ -285,6 +287,17 @@ export class Kiosk {
         "住民登録が確認できないため交付できません。市区町村の窓口へお問い合わせください / no registered resident for this card: please ask at the municipal counter",
         "resident",
         { reason: "not-registered" },
+      );
+    }
+    if (resident.departureDate !== null) {
+      // Spec §3 (コンビニ交付): not for someone who has filed to move out; the counter issues
+      // what they need until the day of departure.
+      throw new ServiceError(
+        "refused",
+        `転出の届出（${resident.departureDate}）がされているため、コンビニ交付は利用できません。市区町村の窓口で請求してください / ` +
+          `a move out has been filed (departure ${resident.departureDate}), so convenience-store issuance is not available: please ask at the municipal counter`,
+        "resident",
+        { reason: "departure-filed" },
       );
     }
     return resident;

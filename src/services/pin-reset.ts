@@ -3,13 +3,14 @@ import type { Kysely } from "kysely";
 import type { Database, PinResetReservationTable } from "../store/schema.ts";
 import type { Verifier } from "../verify/index.ts";
 import type { CardReader } from "../readers/reader.ts";
-import { IssuerSession } from "../client/issuer.ts";
+import { IssuerCommandError, IssuerSession } from "../client/issuer.ts";
 import { checkFourDigitPin, checkSigningPassword } from "../rules/pin-policy.ts";
 import type { Settings } from "../config/defaults.ts";
 import type { Challenges } from "./challenges.ts";
 import { signedChallenge } from "./challenges.ts";
 import { holderProof, type HolderKey } from "./card-holder.ts";
 import { requireValid } from "./trust.ts";
+import { requireCardInUse } from "./card-in-use.ts";
 import type { Terminals } from "./terminals.ts";
 import { DEFAULT_KIOSK_TERMINAL } from "./cards.ts";
 import { ServiceError } from "./errors.ts";
@@ -64,6 +65,7 @@ export class PinReset {
     if (input.target !== "sign" && input.target !== "auth") throw new ServiceError("invalid-input", "target: sign or auth", "target");
     const prover: HolderKey = input.target === "sign" ? "auth" : "sign";
     const serialHex = await this.checkProof(prover, "pin-reset-app", input);
+    await requireCardInUse(this.db, prover, serialHex);
     await this.checkRouteOffered(prover, serialHex, input.target);
     await this.checkTargetCertificate(prover, serialHex, input.target);
     const now = this.clock();
@@ -96,21 +98,42 @@ export class PinReset {
     const { id, challenge } = await this.challenges.issue("pin-reset-kiosk");
     const proof = await holderProof(reader, prover, input.pin, "pin-reset-kiosk", challenge);
     const serialHex = await this.checkProof(prover, "pin-reset-kiosk", { challengeId: id, ...proof });
+    await requireCardInUse(this.db, prover, serialHex);
     await this.checkTargetCertificate(prover, serialHex, input.target);
     const reservation = await this.claimReservation(prover, serialHex, input.target);
+    const terminal = input.kioskTerminalId ?? DEFAULT_KIOSK_TERMINAL;
+    const audit = (after: Record<string, unknown>) =>
+      this.db.transaction().execute((trx) =>
+        appendAudit(trx, { actor: "kiosk", terminal }, { action: "pin-reset.kiosk", subject: `${prover}:${serialHex}`, after: { target: input.target, reservation: reservation.id, ...after } }, this.clock()),
+      );
+    let setPinSent = false;
     try {
       const session = new IssuerSession(reader);
-      const kiosk = await this.terminals.terminal(input.kioskTerminalId ?? DEFAULT_KIOSK_TERMINAL, "kiosk");
+      const kiosk = await this.terminals.terminal(terminal, "kiosk");
       await session.authenticate(kiosk, { select: false });
+      setPinSent = true;
       await session.setPin(input.target, newPin);
     } catch (error) {
-      // The card refused or the reader failed: the reservation stays usable.
-      await this.db.updateTable("pin_reset_reservations").set({ used_at: null }).where("id", "=", reservation.id).execute();
-      throw error;
+      if (!setPinSent || error instanceof IssuerCommandError) {
+        // Nothing was set: the terminal was refused before, or the card answered SET PIN with a
+        // refusal. The reservation stays usable.
+        await this.db.updateTable("pin_reset_reservations").set({ used_at: null }).where("id", "=", reservation.id).execute();
+        throw error;
+      }
+      // The reader failed after SET PIN went out: the card may have set the new PIN with its
+      // answer lost. The reservation stays used (a second reset on it could not be told from
+      // the first) and the attempt is audited as unknown; the holder tries the new PIN or
+      // reserves again in the app.
+      await audit({ outcome: "unknown", error: error instanceof Error ? error.message.slice(0, 200) : String(error).slice(0, 200) });
+      throw new ServiceError(
+        "service-unavailable",
+        "カードからの応答がなく、暗証番号が変わったかどうか確認できませんでした。新しい暗証番号をお試しください。使えない場合はアプリでもう一度予約してください / " +
+          "the card did not answer, so it is not known whether the new PIN was set: try the new PIN; if it does not work, make a new reservation in the app",
+        "card",
+        { reason: "result-unknown", cause: error },
+      );
     }
-    await this.db.transaction().execute((trx) =>
-      appendAudit(trx, { actor: "kiosk", terminal: input.kioskTerminalId ?? DEFAULT_KIOSK_TERMINAL }, { action: "pin-reset.kiosk", subject: `${prover}:${serialHex}`, after: { target: input.target, reservation: reservation.id } }, this.clock()),
-    );
+    await audit({});
     return { reservationId: reservation.id };
   }
 
@@ -180,17 +203,20 @@ export class PinReset {
   /** Take the reservation for this certificate atomically; refusals say why. */
   private async claimReservation(prover: HolderKey, serialHex: string, target: HolderKey) {
     const now = this.clock().toISOString();
-    const rows = await this.db
-      .selectFrom("pin_reset_reservations")
-      .selectAll()
-      .where("ca_type", "=", prover)
-      .where("serial_hex", "=", serialHex)
-      .where("target", "=", target)
-      .orderBy("created_at", "desc")
-      .execute();
-    const open = rows.find((r) => r.used_at === null && r.expires_at > now);
+    // Only the newest open reservation is needed, and the newest of all to say why there is
+    // none: each is one indexed row, however many reservations a holder has made.
+    const forThis = () =>
+      this.db
+        .selectFrom("pin_reset_reservations")
+        .selectAll()
+        .where("ca_type", "=", prover)
+        .where("serial_hex", "=", serialHex)
+        .where("target", "=", target)
+        .orderBy("created_at", "desc")
+        .limit(1);
+    const open = await forThis().where("used_at", "is", null).where("expires_at", ">", now).executeTakeFirst();
     if (!open) {
-      const [latest] = rows;
+      const latest = await forThis().executeTakeFirst();
       const reason = !latest ? "no-reservation" : latest.used_at ? "reservation-used" : "reservation-expired";
       const message = {
         "no-reservation": "このカードの予約がありません。アプリで予約してください / no reservation for this card: make one in the app first",
@@ -214,6 +240,6 @@ export class PinReset {
 
 function checkNewPin(target: HolderKey, pin: string): string {
   const check = target === "sign" ? checkSigningPassword(pin) : checkFourDigitPin(pin);
-  if (!check.ok) throw new ServiceError("invalid-input", `new-pin: ${check.message}`, "new-pin");
+  if (!check.ok) throw new ServiceError("invalid-input", check.message, "new-pin");
   return check.value;
 }

@@ -39,9 +39,11 @@ export function formatInstant(lang: Lang, iso: string): string {
  * (the whole message when it has no such split).
  */
 export function localMessage(lang: Lang, message: string): string {
-  const at = message.indexOf(" / ");
-  if (at < 0) return message;
-  return lang === "en" ? message.slice(at + 3) : message.slice(0, at);
+  // The split is "/ " after a space or after Japanese ("…（残り2回）/ wrong PIN…"); a slash inside
+  // an English word pair or a URL has neither.
+  const split = /(?: |(?<=[^\x00-\x7f]))\/ /.exec(message);
+  if (!split) return message;
+  return lang === "en" ? message.slice(split.index + split[0].length) : message.slice(0, split.index);
 }
 
 export const CERT_NAME = {
@@ -85,8 +87,8 @@ const ADVICE: Record<string, { ja: string; en: string }> = {
     en: "The PIN is locked. The 4-digit authentication PIN is reset at your municipality's counter. The signing password can also be reset at a convenience-store kiosk after booking in the smartphone app.",
   },
   "invalid-pin": {
-    ja: "署名用電子証明書の暗証番号は英大文字と数字を組み合わせた6〜16桁です。",
-    en: "The signing password is 6 to 16 characters, capital letters and digits.",
+    ja: "利用者証明用の暗証番号は数字4桁、署名用電子証明書の暗証番号は英大文字と数字の6〜16桁です。入力し直してください（カードには送っていないので、試行回数は減っていません）。",
+    en: "The authentication PIN is 4 digits; the signing password is 6 to 16 capital letters and digits. Enter it again (it was not sent to the card, so no try was used).",
   },
   revoked: {
     ja: "この電子証明書は失効しています。新しい電子証明書の発行はお住まいの市区町村の窓口で手続きしてください。",

@@ -4,6 +4,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
 import { holderProof } from "../../src/services/card-holder.ts";
+import { JpkiClient } from "../../src/client/jpki-client.ts";
 import { signedChallenge } from "../../src/services/challenges.ts";
 import { openTestContext, type TestContext } from "../helpers/context.ts";
 import type { IssuedCard } from "../../src/services/cards.ts";
@@ -111,6 +112,33 @@ describe("card use over HTTP", () => {
   });
 
   // Last: it revokes the card's authentication certificate.
+  test("the kiosk and app pages: a PIN of the wrong form is 400 invalid-pin with its form, and no try is used", async () => {
+    const start = await fetch(`${server.url}/kiosk/pin-reset`);
+    const cookie = start.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+    const csrf = /openjpki_csrf=([^;]+)/.exec(cookie)![1]!;
+    const form = async (path: string, fields: Record<string, string>) => {
+      const res = await fetch(`${server.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", cookie, origin: server.url },
+        body: new URLSearchParams({ _csrf: csrf, ...fields }),
+      });
+      return { status: res.status, text: await res.text() };
+    };
+    for (const [path, fields] of [
+      ["/kiosk/pin-reset", { cardId: card.id, pin: "12a4", newPin: "NEW123", newPinConfirm: "NEW123" }],
+      ["/app/reserve", { cardId: card.id, pin: "12345" }],
+      ["/kiosk/issue/documents", { cardId: card.id, pin: "abcd" }],
+    ] as const) {
+      const page = await form(path, fields);
+      assert.equal(page.status, 400, path);
+      assert.match(page.text, /利用者証明用電子証明書の暗証番号は数字4桁です/, path);
+      assert.match(page.text, /invalid-pin/, path);
+      assert.doesNotMatch(page.text, /カードを読み取れませんでした/, path);
+    }
+    const tries = await t.context.cards.withReader(card.id, (reader) => new JpkiClient(reader).triesLeft("auth"));
+    assert.equal(tries, 3);
+  });
+
   test("a session ends at logout, and at once when its certificate is revoked", async () => {
     const session = async () => {
       const login = await post("/api/portal/login", await signedLogin("auth", "1234"));

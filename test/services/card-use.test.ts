@@ -177,3 +177,111 @@ describe("card login and PIN reset", () => {
     });
   });
 });
+
+describe("PIN reset: the card's state, the PIN's form, a lost answer", () => {
+  let t: TestContext;
+  const noon = new Date("2026-12-02T03:00:00Z"); // 12:00 JST: the kiosk is open
+  const at = () => new Date(noon);
+  const staff = { actor: "staff:test", office: "machida-mnc" };
+
+  before(async () => {
+    t = await openTestContext("sqlite", { clock: at });
+  });
+  after(() => t.cleanup());
+
+  async function newCard(name: string, authPin: string, signPin: string) {
+    const resident = await t.context.registry.add({ name, birth: "1990-01-02", gender: "2", address: "東京都町田市森野２－２－２２", municipality: "132098" });
+    return t.context.cards.issue({ residentId: resident.id, authPin, signPin });
+  }
+  const kioskAudits = async () =>
+    (await t.context.store.db.selectFrom("audit_log").selectAll().execute()).filter((row) => JSON.stringify(row).includes("pin-reset.kiosk"));
+
+  test("a suspended card (一時停止) is refused by the app and at the kiosk, as by the counter; lifted, the reservation serves", async () => {
+    const card = await newCard("町田 一子", "1234", "ABC123");
+    const reservation = await t.context.cards.withReader(card.id, (reader) => t.context.pinReset.reserve(reader, { target: "sign", pin: "1234" }));
+    await t.context.counter.suspend({ cardId: card.id }, staff);
+    await assert.rejects(
+      t.context.cards.withReader(card.id, (reader) => t.context.pinReset.reserve(reader, { target: "sign", pin: "1234" })),
+      refused("card-suspended"),
+    );
+    await assert.rejects(
+      t.context.cards.withReader(card.id, (reader) => t.context.pinReset.resetAtKiosk(reader, { target: "sign", pin: "1234", newPin: "NEW123" })),
+      refused("card-suspended"),
+    );
+    await t.context.counter.liftSuspension({ cardId: card.id, identity: { document: "my-number-card" } }, staff);
+    const done = await t.context.cards.withReader(card.id, (reader) => t.context.pinReset.resetAtKiosk(reader, { target: "sign", pin: "1234", newPin: "NEW123" }));
+    assert.equal(done.reservationId, reservation.id, "the refusal did not use the reservation");
+    await t.context.cards.withReader(card.id, async (reader) => assert.deepEqual(await new JpkiClient(reader).verifyPin("sign", "NEW123"), { ok: true }));
+  });
+
+  test("a PIN typed in the wrong form is invalid input, and the card is not asked (ß is not SS)", async () => {
+    const card = await newCard("町田 二子", "2345", "STRASSE1");
+    const invalidPin = (e: unknown) => {
+      assert.ok(e instanceof ServiceError, String(e));
+      assert.equal(e.code, "invalid-input", e.message);
+      assert.equal(e.reason, "invalid-pin");
+      assert.equal(e.field, "pin");
+      assert.match(e.message, /試行回数は減っていません.*no try was used/);
+      return true;
+    };
+    const withCard = <T>(body: (reader: CardReader) => Promise<T>) => t.context.cards.withReader(card.id, body);
+    await assert.rejects(withCard((reader) => t.context.pinReset.reserve(reader, { target: "sign", pin: "12a4" })), invalidPin);
+    await assert.rejects(withCard((reader) => t.context.pinReset.resetAtKiosk(reader, { target: "sign", pin: "12345", newPin: "NEW123" })), invalidPin);
+    await assert.rejects(withCard((reader) => t.context.portal.loginWithCard(reader, "abcd")), invalidPin);
+    // A signing password the holder never chose is not reached by folding: "straße1" is not "STRASSE1".
+    await assert.rejects(withCard((reader) => new JpkiClient(reader).verifyPin("sign", "straße1")), (e: unknown) => e instanceof Error && /6–16/.test(e.message));
+    await withCard(async (reader) => {
+      const client = new JpkiClient(reader);
+      assert.equal(await client.triesLeft("auth"), 3);
+      assert.equal(await client.triesLeft("sign"), 5);
+    });
+  });
+
+  test("the reader fails after the new PIN went out: the reservation stays used and the attempt is audited as unknown", async () => {
+    const card = await newCard("町田 三子", "3456", "ABC345");
+    const before = (await kioskAudits()).length;
+    await t.context.cards.withReader(card.id, (reader) => t.context.pinReset.reserve(reader, { target: "sign", pin: "3456" }));
+    // The card applies SET PIN (00 2C 02 ..), then its answer is lost.
+    const losesSetPinAnswer = (inner: CardReader): CardReader => ({
+      name: "loses the SET PIN answer",
+      connect: () => inner.connect(),
+      reset: () => inner.reset(),
+      disconnect: () => inner.disconnect(),
+      async transmit(apdu) {
+        const answer = await inner.transmit(apdu);
+        if (apdu[1] === 0x2c && apdu[2] === 0x02) throw new Error("reader: card removed");
+        return answer;
+      },
+    });
+    await assert.rejects(
+      t.context.cards.withReader(card.id, (reader) => t.context.pinReset.resetAtKiosk(losesSetPinAnswer(reader), { target: "sign", pin: "3456", newPin: "FIRST1" })),
+      (e: unknown) => e instanceof ServiceError && e.code === "service-unavailable" && e.reason === "result-unknown" && /新しい暗証番号をお試しください/.test(e.message),
+    );
+    await t.context.cards.withReader(card.id, async (reader) => assert.deepEqual(await new JpkiClient(reader).verifyPin("sign", "FIRST1"), { ok: true }, "the card did set it"));
+    const audits = (await kioskAudits()).slice(before);
+    assert.equal(audits.length, 1);
+    assert.equal(JSON.parse(String(audits[0]!.after)).outcome, "unknown");
+    await assert.rejects(
+      t.context.cards.withReader(card.id, (reader) => t.context.pinReset.resetAtKiosk(reader, { target: "sign", pin: "3456", newPin: "SECOND2" })),
+      refused("reservation-used"),
+    );
+  });
+
+  test("a card's refusal of SET PIN leaves the reservation usable", async () => {
+    const card = await newCard("町田 四子", "4567", "ABC456");
+    const reservation = await t.context.cards.withReader(card.id, (reader) => t.context.pinReset.reserve(reader, { target: "sign", pin: "4567" }));
+    const refusesSetPin = (inner: CardReader): CardReader => ({
+      name: "card refuses SET PIN",
+      connect: () => inner.connect(),
+      reset: () => inner.reset(),
+      disconnect: () => inner.disconnect(),
+      transmit: (apdu) => (apdu[1] === 0x2c && apdu[2] === 0x02 ? Promise.resolve(Uint8Array.of(0x69, 0x82)) : inner.transmit(apdu)),
+    });
+    await assert.rejects(
+      t.context.cards.withReader(card.id, (reader) => t.context.pinReset.resetAtKiosk(refusesSetPin(reader), { target: "sign", pin: "4567", newPin: "NEW456" })),
+      /6982/,
+    );
+    const done = await t.context.cards.withReader(card.id, (reader) => t.context.pinReset.resetAtKiosk(reader, { target: "sign", pin: "4567", newPin: "NEW456" }));
+    assert.equal(done.reservationId, reservation.id);
+  });
+});

@@ -215,19 +215,20 @@ describe("convenience-store kiosk (コンビニ交付)", () => {
     try {
       for (const closed of ["2026-11-25T06:29:00", "2026-11-25T23:01:00", "2026-12-30T12:00:00"]) {
         now = jst(closed);
+        // A wrong PIN: had the card been asked, a try would show as spent below (a right one restores the count).
         await assert.rejects(
-          t.context.cards.withReader(card.id, (reader) => kiosk.issue(reader, { pin: "1234", document: "juminhyo" })),
+          t.context.cards.withReader(card.id, (reader) => kiosk.issue(reader, { pin: "9999", document: "juminhyo" })),
           refused("kiosk-closed", /6時30分から23時まで.*12月29日〜1月3日.*06:30–23:00 JST/),
           closed,
         );
       }
+      // Closed is checked first: the card was not touched, so no PIN try was spent.
+      await t.context.cards.withReader(card.id, async (reader) => assert.equal(await new JpkiClient(reader).triesLeft("auth"), 3));
       now = jst("2026-11-26T06:30:00");
       await t.context.cards.withReader(card.id, (reader) => kiosk.issue(reader, { pin: "1234", document: "juminhyo" }));
     } finally {
       now = saved;
     }
-    // Closed is checked first: the card was not touched, so no PIN try was spent.
-    await t.context.cards.withReader(card.id, async (reader) => assert.equal(await new JpkiClient(reader).triesLeft("auth"), 3));
   });
 
   test("configurable hours and catalogues", async () => {
@@ -306,6 +307,26 @@ describe("convenience-store kiosk (コンビニ交付)", () => {
     );
     const rows = await t.context.store.db.selectFrom("kiosk_issuances").select("id").where("resident_id", "=", resident.id).execute();
     assert.equal(rows.length, 0);
+  });
+
+  test("a resident who has filed to move out, and a suspended card, are refused; withdrawn or lifted, served again", async () => {
+    const resident = await t.context.registry.add({
+      name: "鶴川 次郎", birth: "1980-08-08", gender: "1", address: "東京都町田市鶴川１－１－１", municipality: "132098",
+    });
+    const c = await t.context.cards.issue({ residentId: resident.id, authPin: "1357", signPin: "TSU123" });
+    const issue = () => t.context.cards.withReader(c.id, (reader) => kiosk.issue(reader, { pin: "1357", document: "juminhyo" }));
+    await t.context.events.endRegistration(resident.id, { kind: "emigration", continuedUse: false, departureDate: "2026-12-10" });
+    await assert.rejects(issue(), refused("departure-filed", /転出の届出（2026-12-10）.*move out has been filed/));
+    await t.context.events.withdrawEmigration(resident.id);
+    await issue();
+
+    const staff = { actor: "staff:test", office: "machida-mnc" };
+    await t.context.counter.suspend({ cardId: c.id }, staff);
+    await assert.rejects(issue(), refused("card-suspended", /一時停止中.*suspended/));
+    await t.context.counter.liftSuspension({ cardId: c.id, identity: { document: "my-number-card" } }, staff);
+    await issue();
+    const rows = await t.context.store.db.selectFrom("kiosk_issuances").select("id").where("resident_id", "=", resident.id).execute();
+    assert.equal(rows.length, 2, "only the two served requests were issued");
   });
 
   test("the proof cannot be replayed: the kiosk challenge is used once", async () => {
