@@ -57,8 +57,16 @@ function readSigner(b: Block): SignerParts {
     if (!isUniversal(issuer, 16) || !(serial instanceof asn1js.Integer)) bad("malformed issuerAndSerialNumber");
     sid = { issuerDer: encoding(issuer), serial: stripLeadingZeros(u8(serial.valueBlock.valueHexView)) };
   } else if (isContext(sidBlock, 0)) {
+    // [0] IMPLICIT SubjectKeyIdentifier: an OCTET STRING's content, primitive here too (a
+    // constructed or indefinite-length one is not read as a key id).
     const raw = encoding(sidBlock);
-    const t = readTlv(raw, 0);
+    let t;
+    try {
+      t = readTlv(raw, 0);
+    } catch {
+      return bad("subjectKeyIdentifier is not a primitive definite-length [0]");
+    }
+    if ((raw[0]! & 0x20) !== 0) bad("subjectKeyIdentifier is not a primitive definite-length [0]");
     sid = { keyId: raw.slice(t.contentStart, t.end) };
   } else return bad("unknown SignerIdentifier");
   const digestAlgorithm = algorithm(f[i++], "digestAlgorithm");

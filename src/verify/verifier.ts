@@ -18,6 +18,7 @@
  * revocation lookup and the signature over the document or challenge happen on every call.
  */
 import { POLICY_OID } from "../profile/oids.ts";
+import { DerReadError } from "../profile/der-reader.ts";
 import { attributesOf, hasPersonalData } from "./attributes.ts";
 import {
   KU,
@@ -220,7 +221,9 @@ export class VerifierCore {
     const state: CallState = {};
     try {
       return await body(state);
-    } catch (error) {
+    } catch (thrown) {
+      // A strict DER read that escaped its parser's own refusal is still malformed input, not a crash.
+      const error = thrown instanceof DerReadError ? new VerificationFailure("malformed-input", `not DER: ${thrown.message}`) : thrown;
       if (error instanceof VerificationFailure) {
         const result: InvalidResult = {
           valid: false,

@@ -27,12 +27,12 @@ export interface DigestCheck {
  * key the caller read (never one xml-crypto finds itself). Runs in the digest worker: its cost
  * grows with the square of the document, and must not hold the server's event loop.
  */
-export function checkXmlDigests(xml: string, publicCertPem: string): DigestCheck {
+export function checkXmlDigests(xml: string, publicKeyPem: string): DigestCheck {
   try {
     const doc = parseStrictXml(xml);
     const signature = doc.getElementsByTagNameNS(DSIG, "Signature").item(0);
     if (!signature) return { ok: false, why: "no ds:Signature", references: 0 };
-    const signed = new SignedXml({ publicCert: publicCertPem, getCertFromKeyInfo: () => null });
+    const signed = new SignedXml({ publicCert: publicKeyPem, getCertFromKeyInfo: () => null });
     signed.loadSignature(signature as unknown as Parameters<SignedXml["loadSignature"]>[0]);
     const ok = signed.checkSignature(xml);
     return { ok, why: ok ? "" : "the digest or the signature value does not match", references: signed.getSignedReferences().length };

@@ -5,9 +5,9 @@ import { checkXmlDigests } from "./xml-digest-check.ts";
 export interface DigestJob {
   id: number;
   xml: string;
-  publicCertPem: string;
+  publicKeyPem: string;
 }
 
 parentPort?.on("message", (job: DigestJob) => {
-  parentPort!.postMessage({ id: job.id, ...checkXmlDigests(job.xml, job.publicCertPem) });
+  parentPort!.postMessage({ id: job.id, ...checkXmlDigests(job.xml, job.publicKeyPem) });
 });

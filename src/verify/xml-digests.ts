@@ -12,7 +12,7 @@ const MAX_WAITING = 16;
 
 interface Queued {
   xml: string;
-  publicCertPem: string;
+  publicKeyPem: string;
   timeoutMs: number;
   resolve: (check: DigestCheck) => void;
   reject: (error: Error) => void;
@@ -30,13 +30,13 @@ class XmlDigestPool {
   #current: { job: Queued; id: number; timer: NodeJS.Timeout } | null = null;
   #nextId = 0;
 
-  check(xml: string, publicCertPem: string, timeoutMs: number): Promise<DigestCheck> {
+  check(xml: string, publicKeyPem: string, timeoutMs: number): Promise<DigestCheck> {
     // Each waiting document is held in memory (up to the size limit): a flood must not queue without end.
     if (this.#queue.length >= MAX_WAITING) {
       return Promise.reject(new DigestCheckUnavailable(`${MAX_WAITING} documents are already waiting for the digest check; try again`));
     }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ xml, publicCertPem, timeoutMs, resolve, reject });
+      this.#queue.push({ xml, publicKeyPem, timeoutMs, resolve, reject });
       this.#pump();
     });
   }
@@ -49,7 +49,7 @@ class XmlDigestPool {
     const timer = setTimeout(() => this.#fail(new DigestCheckUnavailable(`checking the digests took over ${job.timeoutMs} ms`), true), job.timeoutMs);
     this.#current = { job, id, timer };
     worker.ref();
-    worker.postMessage({ id, xml: job.xml, publicCertPem: job.publicCertPem } satisfies DigestJob);
+    worker.postMessage({ id, xml: job.xml, publicKeyPem: job.publicKeyPem } satisfies DigestJob);
   }
 
   #ensureWorker(): Worker {
@@ -99,6 +99,6 @@ class XmlDigestPool {
 const pool = new XmlDigestPool();
 
 /** Check an XML signature's digests and value off the event loop, within `timeoutMs`. */
-export function checkXmlDigestsOffThread(xml: string, publicCertPem: string, timeoutMs: number): Promise<DigestCheck> {
-  return pool.check(xml, publicCertPem, timeoutMs);
+export function checkXmlDigestsOffThread(xml: string, publicKeyPem: string, timeoutMs: number): Promise<DigestCheck> {
+  return pool.check(xml, publicKeyPem, timeoutMs);
 }

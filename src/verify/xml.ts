@@ -6,7 +6,6 @@
  * Reference, what was signed is the document the caller holds, minus the Signature element.
  * Documents with a DOCTYPE are refused (no entities, no external anything).
  */
-import { X509Certificate } from "node:crypto";
 import type { Element as XmlElement, Node as XmlNode } from "@xmldom/xmldom";
 import { DSIG, parseStrictXml, type DigestCheck } from "./xml-digest-check.ts";
 import { checkXmlDigestsOffThread, DigestCheckUnavailable } from "./xml-digests.ts";
@@ -142,7 +141,10 @@ export async function verifyXml(core: VerifierCore, xml: string, options?: Check
 
     // Digests and signature, by xml-crypto in the digest worker (off the event loop, within a time
     // limit), with the key we just read (never a key xml-crypto finds itself).
-    const pem = derivedOnce(cert, "pem", () => new X509Certificate(cert.der).toString());
+    // The key as SPKI PEM, from the key our own parser read: OpenSSL's certificate parser (which
+    // a certificate PEM would go through again) refuses some certificates ours accepts, such as
+    // one with a byte of bad UTF-8 in its subject, and must not decide what is verified.
+    const pem = derivedOnce(cert, "spki-pem", () => cert.publicKey.export({ type: "spki", format: "pem" }).toString());
     let digests: DigestCheck;
     try {
       digests = await checkXmlDigestsOffThread(xml, pem, core.limits.xmlMillis);

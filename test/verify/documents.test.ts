@@ -2,7 +2,7 @@
 // OpenSSL (`openssl cms`) and xmlsec1.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, sign as rsaSign, type KeyObject } from "node:crypto";
+import { X509Certificate, createHash, sign as rsaSign, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import "reflect-metadata";
@@ -130,6 +130,9 @@ describe("CMS", () => {
     assertCode(await verifier().verifyCms(Uint8Array.of(0x30, 0x80, 0x00)), "malformed-input");
     // Not CMS at all (PEM, XML): named as such, not with the ASN.1 parser's internal complaint.
     assertCode(await verifier().verifyCms(new TextEncoder().encode("-----BEGIN CMS-----\nMIAG\n-----END CMS-----\n")), "malformed-input", /not a BER\/DER ContentInfo: it does not begin with a SEQUENCE/);
+    // BER whose signer is named by a [0] key id of indefinite length: a refusal, not a thrown DER error.
+    const berKeyId = Buffer.from("MIAGCSqGSIb3DQEHAqAiMCACAQExADALBgkqhkiG9w0BBwExDDAKAgEDoIAEAQEAAAAA", "base64");
+    assertCode(await verifier().verifyCms(berKeyId), "malformed-input", /subjectKeyIdentifier is not a primitive definite-length \[0\]/);
   });
 
   test("a SignedData with a bag of certificates is refused before they are read (16 at most)", async () => {
@@ -218,6 +221,20 @@ describe("XML", () => {
     assertCode(await verifier().verifyXml(`<!DOCTYPE x [<!ENTITY a "b">]>${signed.replace(/^<\?xml[^>]*\?>/, "")}`), "malformed-input");
     assertCode(await verifier().verifyXml("<a><b></a>"), "malformed-input");
     assertCode(await verifier().verifyXml(DOC), "malformed-input");
+  });
+
+  test("a KeyInfo certificate OpenSSL cannot parse (bad UTF-8 in the subject) is judged, not thrown: its altered bytes fail the chain", async () => {
+    const cert = w.holder.sign.der.slice();
+    const cn = Buffer.from(cert).indexOf(Buffer.from("0c", "hex"), Buffer.from(cert).indexOf(Buffer.from("550403", "hex"), 150)); // the subject's CN UTF8String
+    cert[cn + 4] = 0xa8; // a lone continuation byte
+    assert.throws(() => new X509Certificate(cert), "OpenSSL refuses this certificate");
+    // Signed with the real certificate, then its KeyInfo copy swapped (the enveloped signature does not cover KeyInfo).
+    const good = signXml(DOC, w.holder.sign.der, w.holder.signKey.privateKey);
+    const signed = good.replace(Buffer.from(w.holder.sign.der).toString("base64"), Buffer.from(cert).toString("base64"));
+    assert.notEqual(signed, good);
+    const r = await verifier().verifyXml(signed);
+    assert.equal(r.valid, false);
+    assert.ok(!r.valid && r.code !== "malformed-input", !r.valid ? `${r.code}: ${r.message}` : "");
   });
 
   test("documents that would hold the event loop in xml-crypto are refused first, naming the limit", async () => {
