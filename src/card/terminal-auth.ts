@@ -20,6 +20,14 @@ export const CHALLENGE_MIN_FOR_AUTH = 16;
 
 const ROLE_OID_DER = encodeOid(TERMINAL_ROLE_OID);
 const SHA256_WITH_RSA_DER = encodeOid("1.2.840.113549.1.1.11");
+/** The extensions the card understands besides the role: basicConstraints (cA checked below) and keyUsage. */
+const BASIC_CONSTRAINTS_OID_DER = encodeOid("2.5.29.19");
+const KEY_USAGE_OID_DER = encodeOid("2.5.29.15");
+
+/** keyUsage's BIT STRING (03 len unused bits…): digitalSignature is bit 0, the first byte's top bit. */
+function allowsDigitalSignature(value: Uint8Array): boolean {
+  return value.length >= 4 && value[0] === 0x03 && value[1] === value.length - 2 && (value[3]! & 0x80) !== 0;
+}
 
 export type TerminalCheck =
   | { ok: true; role: TerminalRole; publicKey: KeyObject }
@@ -28,7 +36,8 @@ export type TerminalCheck =
 /**
  * Accept a terminal certificate only if it is one DER certificate of bounded size,
  * version 3, signed sha256WithRSAEncryption by the trusted terminal CA, valid at `now`,
- * not a CA, with an RSA key of 2048–4096 bits and exactly one role extension.
+ * not a CA, with an RSA key of 2048–4096 bits and exactly one role extension, which is critical;
+ * a keyUsage, if present, allows digitalSignature; no other critical extension.
  */
 export function checkTerminalCertificate(der: Uint8Array, trustedCa: KeyObject, now: Date): TerminalCheck {
   if (der.length === 0 || der.length > MAX_TERMINAL_CERT_LENGTH) return { ok: false, reason: "size" };
@@ -60,7 +69,24 @@ export function checkTerminalCertificate(der: Uint8Array, trustedCa: KeyObject, 
       const oid = parts[0];
       const value = parts[parts.length - 1];
       if (!oid || !value || oid.tag !== 0x06 || value.tag !== 0x04) return { ok: false, reason: "extension" };
-      if (equalBytes(der.subarray(oid.offset, oid.end), ROLE_OID_DER)) roles.push(contentOf(der, value));
+      // critical BOOLEAN DEFAULT FALSE: in DER present only as TRUE (FF).
+      let critical = false;
+      if (parts.length === 3) {
+        const flag = parts[1]!;
+        const content = contentOf(der, flag);
+        if (flag.tag !== 0x01 || content.length !== 1 || content[0] !== 0xff) return { ok: false, reason: "extension criticality" };
+        critical = true;
+      }
+      const oidDer = der.subarray(oid.offset, oid.end);
+      if (equalBytes(oidDer, ROLE_OID_DER)) {
+        if (!critical) return { ok: false, reason: "role extension not critical" };
+        roles.push(contentOf(der, value));
+      } else if (equalBytes(oidDer, KEY_USAGE_OID_DER)) {
+        if (!allowsDigitalSignature(contentOf(der, value))) return { ok: false, reason: "key usage" };
+      } else if (critical && !equalBytes(oidDer, BASIC_CONSTRAINTS_OID_DER)) {
+        // RFC 5280 §4.2: a critical extension the card does not understand refuses the certificate.
+        return { ok: false, reason: "unknown critical extension" };
+      }
     }
     if (roles.length !== 1) return { ok: false, reason: "role extension missing or repeated" };
     const r = roles[0]!;

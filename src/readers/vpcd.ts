@@ -241,7 +241,8 @@ export function attachToVpcd(card: CardEndpoint, opts: VpcdOptions = {}): VpcdAt
     let queue: Promise<void> = Promise.resolve();
     let waiting = 0;
     let resolveClosed!: () => void;
-    socketClosed = new Promise<void>((r) => (resolveClosed = r));
+    const thisClosed = new Promise<void>((r) => (resolveClosed = r));
+    socketClosed = thisClosed;
 
     s.setNoDelay(true);
     s.on("connect", () => {
@@ -315,7 +316,10 @@ export function attachToVpcd(card: CardEndpoint, opts: VpcdOptions = {}): VpcdAt
       });
       retryTimer = setTimeout(() => {
         retryTimer = null;
-        dial();
+        // Only once this connection's last command has finished and the card is powered off: a
+        // slow command (GENERATE KEY) outliving the delay would otherwise power the card off
+        // after the next connection powered it on.
+        void thisClosed.then(dial);
       }, delay);
     });
     s.connect({ host, port });

@@ -14,7 +14,10 @@ import { expectSw, send, selectEf, verifyApdu, toHex, SELECT_JPKI, SELECT_KENHOJ
 import { manufactureCard, openCard } from "../../src/card/index.ts";
 import { InProcessReader } from "../../src/readers/in-process.ts";
 import { IssuerSession, IssuerCommandError, commandApdu, TERMINAL_AUTH_CONTEXT } from "../../src/client/issuer.ts";
-import { createTerminalCa, createTerminalCredentials } from "../../src/client/terminal-credentials.ts";
+import { createTerminalCa, createTerminalCredentials, TERMINAL_ROLE_OID } from "../../src/client/terminal-credentials.ts";
+import "reflect-metadata";
+import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
+import * as asn1X509 from "@peculiar/asn1-x509";
 
 let t: CardTemplate;
 before(async () => {
@@ -54,6 +57,43 @@ describe("issuer commands without terminal authentication", () => {
     await expectSw(reader, commandApdu(0x00, 0x82, 0, 0, sig), "6985");
     await expectSw(reader, "00460097000000", "6982");
     await rejects(new IssuerSession(reader).authenticate(rogue), 0x6a80);
+  });
+  it("the role extension must be critical; an unknown critical extension or a keyUsage without digitalSignature is refused (6A80)", async () => {
+    // The counter terminal's own key, certified again by the trusted CA with its extensions changed.
+    const variant = async (change: (extensions: asn1X509.Extension[]) => void): Promise<Uint8Array> => {
+      const cert = AsnConvert.parse(t.pki.counter.certificateDer, asn1X509.Certificate);
+      const extensions = cert.tbsCertificate.extensions!;
+      // Parsing reads the role's 128-bit UUID arc as a double: the extension is written anew, as terminal-credentials does.
+      extensions[extensions.length - 1] = new asn1X509.Extension({ extnID: TERMINAL_ROLE_OID, critical: true, extnValue: new OctetString(Uint8Array.of(0x0a, 0x01, 0x01)) });
+      change(extensions);
+      cert.signatureValue = new Uint8Array(rsaSign("sha256", new Uint8Array(AsnConvert.serialize(cert.tbsCertificate)), t.pki.terminalCa.privateKey)).buffer;
+      return new Uint8Array(AsnConvert.serialize(cert));
+    };
+    const isRole = (e: asn1X509.Extension) => e.extnID === TERMINAL_ROLE_OID;
+    const authenticated = async (der: Uint8Array) => {
+      const { reader } = await cloneCard(t);
+      await expectSw(reader, SELECT_JPKI, "9000");
+      const answer = toHex(await reader.transmit(commandApdu(0x00, 0x2a, 0x00, 0xbe, der)));
+      return answer.slice(-4);
+    };
+    assert.equal(await authenticated(await variant(() => {})), "9000", "re-signed unchanged: accepted");
+    const notCritical = await variant((exts) => {
+      for (const e of exts) if (isRole(e)) e.critical = false;
+    });
+    assert.equal(await authenticated(notCritical), "6A80");
+    const unknownCritical = await variant((exts) => {
+      exts.push(new asn1X509.Extension({ extnID: "1.2.3.4.5", critical: true, extnValue: new OctetString(Uint8Array.of(5, 0)) }));
+    });
+    assert.equal(await authenticated(unknownCritical), "6A80");
+    const unknownNotCritical = await variant((exts) => {
+      exts.push(new asn1X509.Extension({ extnID: "1.2.3.4.5", critical: false, extnValue: new OctetString(Uint8Array.of(5, 0)) }));
+    });
+    assert.equal(await authenticated(unknownNotCritical), "9000", "a non-critical extension the card does not know is ignored");
+    const signOnlyKeyUsage = await variant((exts) => {
+      const at = exts.findIndex((e) => e.extnID === "2.5.29.15");
+      exts[at] = new asn1X509.Extension({ extnID: "2.5.29.15", critical: true, extnValue: new OctetString(Uint8Array.of(0x03, 0x02, 0x02, 0x04)) }); // keyCertSign only
+    });
+    assert.equal(await authenticated(signOnlyKeyUsage), "6A80");
   });
   it("a signature by another key over the challenge fails (6300); a challenge is used once", async () => {
     const { reader } = await cloneCard(t);

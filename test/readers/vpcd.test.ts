@@ -233,6 +233,57 @@ describe("vpcd transport against a fake vpcd", () => {
     assert.equal(statuses.at(-1)?.state, "closed");
   });
 
+  test("a link lost during a slow command: the card is powered off before the next link powers it on", async () => {
+    // A card whose one command (80 EE with data FF) runs until released, like GENERATE KEY inside a real card.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let slowStarted!: () => void;
+    const started = new Promise<void>((r) => (slowStarted = r));
+    const card = new (class extends StubCard {
+      override async transmit(command: Uint8Array): Promise<Uint8Array> {
+        if (command[1] === 0xee && command[5] === 0xff) {
+          slowStarted();
+          await released;
+        }
+        return super.transmit(command);
+      }
+    })();
+    const vpcd = new FakeVpcd();
+    const port = await vpcd.listen();
+    const link = attachToVpcd(card, { port, initialRetryDelayMs: 10, maxRetryDelayMs: 10 });
+    let vpcd2: FakeVpcd | undefined;
+    try {
+      await link.connected;
+      await waitFor(() => vpcd.sockets.length === 1);
+      vpcd.socket.write(encodeVpcdFrame(Uint8Array.of(1))); // power on
+      vpcd.socket.write(encodeVpcdFrame(bytes("80EE000001FF")));
+      await started;
+      await vpcd.close(); // pcscd goes away mid-command
+      const next = new FakeVpcd();
+      vpcd2 = next;
+      await next.listen(port);
+      // The link may dial again only once the slow command is over. Wait a few retry delays, and
+      // if it has dialled meanwhile, have the new session power the card on at once, as pcscd would.
+      await new Promise((r) => setTimeout(r, 100));
+      const dialledEarly = next.sockets.length > 0;
+      if (dialledEarly) next.socket.write(encodeVpcdFrame(Uint8Array.of(1)));
+      release();
+      await waitFor(() => next.sockets.length === 1 && link.isConnected);
+      if (!dialledEarly) next.socket.write(encodeVpcdFrame(Uint8Array.of(1))); // the new session powers the card on
+      next.socket.write(encodeVpcdFrame(bytes("00A4040C0AD392F000260100000001")));
+      assert.equal(hex(await next.nextFrame()), "9000");
+      await waitFor(() => card.events.includes("off"));
+      await new Promise((r) => setTimeout(r, 20)); // room for a late power-off to land
+      assert.deepEqual(card.events.slice(-2), ["off", "on"], `events: ${card.events.join(" ")}`);
+      assert.equal(card.powered, true, "the old link's power-off did not land after the new power-on");
+      assert.equal(dialledEarly, false, "no new link while the old one's command ran");
+    } finally {
+      release();
+      await link.close();
+      await vpcd2?.close();
+    }
+  });
+
   test("abort signal stops a link that never connected", async () => {
     const probe = new FakeVpcd();
     const port = await probe.listen();
