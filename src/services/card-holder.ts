@@ -48,7 +48,7 @@ export class CardHolder {
     }
     throw new ServiceError(
       "refused",
-      `${name.ja}が違います（残り${result.triesLeft}回）/ wrong ${name.en}: ${result.triesLeft} tries left`,
+      `${name.ja}が違います（残り${result.triesLeft}回）/ wrong ${name.en}: ${result.triesLeft} ${result.triesLeft === 1 ? "try" : "tries"} left`,
       "pin",
       { reason: "wrong-pin", triesLeft: result.triesLeft },
     );

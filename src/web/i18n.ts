@@ -69,7 +69,7 @@ export const REVOCATION_REASON = {
   cACompromise: { ja: "認証局の事故", en: "CA compromise" },
   affiliationChanged: { ja: "氏名・住所などの変更", en: "name, address or other details changed" },
   superseded: { ja: "更新により新しい証明書に置き換え", en: "replaced by a renewal" },
-  cessationOfOperation: { ja: "カードの返納・死亡など", en: "card returned, or the holder died" },
+  cessationOfOperation: { ja: "利用の終了（失効の申請、カードの返納、死亡など）", en: "use ended (at the holder's request, card returned, or the holder died)" },
   certificateHold: { ja: "紛失届による一時保留", en: "put on hold after a loss report" },
 } as const;
 

@@ -87,7 +87,10 @@ export function certificateBlock(v: View, c: CertificateView | undefined, type: 
       : ""
   }</td></tr>
 <tr><th scope="row">${v.t("有効期限", "Expires")}</th><td>${formatDate(v.lang, c.expires)}</td></tr>
-<tr><th scope="row">${v.t("更新できる日", "Renewal opens")}</th><td>${formatDate(v.lang, c.renewalFrom)}${c.renewalOpen ? html`（${v.t("更新できます", "open now")}）` : ""}</td></tr>
+<tr><th scope="row">${v.t("更新できる日", "Renewal opens")}</th><td>${
+    // Only a valid certificate is renewed; an expired, revoked or held one needs a new issuance.
+    c.state !== "valid" ? "—" : html`${formatDate(v.lang, c.renewalFrom)}${c.renewalOpen ? html`（${v.t("更新できます", "open now")}）` : ""}`
+  }</td></tr>
 <tr><th scope="row">${v.t("暗証番号の残り回数", "PIN tries left")}</th><td>${
     triesLeft === undefined ? v.t("読み取れませんでした", "could not be read") : triesLeft === 0 ? html`<strong>${v.t("0回（ロック中）", "0 (locked)")}</strong>` : v.t(`${triesLeft}回（全${max}回）`, `${triesLeft} of ${max}`)
   }</td></tr>

@@ -2,7 +2,7 @@ import { html, type SafeHtml } from "../html.ts";
 import type { Filing } from "../../services/filings.ts";
 import type { CardChoice } from "../../services/resident-view.ts";
 import type { VerificationResult } from "../../services/relying-party.ts";
-import { formatInstant } from "../i18n.ts";
+import { REVOCATION_REASON, formatInstant } from "../i18n.ts";
 import { page, type View } from "../layout.ts";
 import { csrfField, errorFor, field, problemNotice, type Problem } from "../forms.ts";
 import { cardPicker } from "./common.ts";
@@ -68,7 +68,7 @@ ${filing.status === "accepted"
     : html`<div class="notice notice--error" role="alert"><h2>${t("受け付けできませんでした", "Refused")}</h2>
 <p>${t("受付番号", "Filing number")}: <span class="mono">${filing.id}</span></p>
 <p>${t("理由コード", "Reason code")}: <span class="reason">${filing.reason}</span></p>
-${!result.valid ? html`<p>${result.message}</p>` : ""}
+${!result.valid ? html`<p>${refusalSummary(v, result)}</p>` : ""}
 ${filing.reason && REFUSAL_EXPLAINED[filing.reason] ? html`<p><strong>${t("どうすればよいか：", "What to do: ")}</strong>${t(REFUSAL_EXPLAINED[filing.reason]!.ja, REFUSAL_EXPLAINED[filing.reason]!.en)}</p>` : ""}
 </div>`}
 <h2>${t("受け付ける側が確かめたこと", "What the receiving side checked")}</h2>
@@ -78,6 +78,42 @@ ${verificationTable(v, result)}
   return page(v, { title: t("提出の結果", "Filing result"), body });
 }
 
+/** What each refusal code of the verifier means, for residents; times from its detail are shown in JST. */
+const REFUSAL_MEANING: Record<string, { ja: string; en: string }> = {
+  "malformed-input": { ja: "署名付きの文書の形式が正しくないか、大きさの上限を超えています。", en: "The signed document is not well formed, or exceeds a size limit." },
+  "unsupported-algorithm": { ja: "JPKI で使わない暗号方式が使われています。", en: "It uses an algorithm that JPKI does not use." },
+  "bad-signature": { ja: "署名を検証できません。文書、署名または電子証明書が変更されています。", en: "The signature does not verify: the document, the signature or the certificate was altered." },
+  "untrusted-root": { ja: "信頼する認証局につながらない電子証明書です。", en: "The certificate does not chain to a trusted certification authority." },
+  "wrong-certificate-type": { ja: "種類の違う電子証明書です（署名には署名用電子証明書を使います）。", en: "A certificate of the other type (signing needs the signing certificate)." },
+  "bad-policy": { ja: "JPKI の証明書ポリシーがない電子証明書です。", en: "The certificate lacks the JPKI certificate policy." },
+  "bad-key-usage": { ja: "電子証明書の鍵の用途が、この使い方を認めていません。", en: "The certificate's key usage does not allow this use." },
+  "not-yet-valid": { ja: "電子証明書の有効期間がまだ始まっていません。", en: "The certificate is not valid yet." },
+  expired: { ja: "電子証明書の有効期限が過ぎています。", en: "The certificate has expired." },
+  revoked: { ja: "電子証明書は失効しています。", en: "The certificate is revoked." },
+  "on-hold": { ja: "電子証明書は一時保留中です。", en: "The certificate is on hold." },
+  "unknown-certificate": { ja: "失効情報の応答者がこの電子証明書を知りません。", en: "The revocation responder does not know this certificate." },
+  "revocation-unavailable": { ja: "失効情報を確かめられなかったため、安全のため無効として扱いました。", en: "The revocation status could not be checked, so the signature is treated as not valid." },
+};
+
+function refusalSummary(v: View, result: Extract<VerificationResult, { valid: false }>): string {
+  const meaning = REFUSAL_MEANING[result.code];
+  if (!meaning) return result.message;
+  const detail = (result.detail ?? {}) as Record<string, unknown>;
+  const when = (key: string) => (typeof detail[key] === "string" && !Number.isNaN(Date.parse(detail[key] as string)) ? formatInstant(v.lang, detail[key] as string) : undefined);
+  const reason = typeof detail.reason === "string" && detail.reason in REVOCATION_REASON ? REVOCATION_REASON[detail.reason as keyof typeof REVOCATION_REASON] : undefined;
+  const extra =
+    result.code === "revoked" && when("revokedAt")
+      ? v.t(`（${when("revokedAt")}${reason ? `、理由：${reason.ja}` : ""}）`, ` (${when("revokedAt")}${reason ? `, reason: ${reason.en}` : ""})`)
+      : result.code === "on-hold" && when("revokedAt")
+        ? v.t(`（${when("revokedAt")}から）`, ` (since ${when("revokedAt")})`)
+        : result.code === "expired" && when("notAfter")
+          ? v.t(`（有効期限：${when("notAfter")}）`, ` (expired ${when("notAfter")})`)
+          : result.code === "not-yet-valid" && when("notBefore")
+            ? v.t(`（${when("notBefore")}から有効）`, ` (valid from ${when("notBefore")})`)
+            : "";
+  return v.t(meaning.ja, meaning.en).replace(/[。.]$/, "") + extra + v.t("。", ".");
+}
+
 /** The verifier's answer as a table: certificate, path and root, revocation answer, the four attributes. */
 export function verificationTable(v: View, result: VerificationResult): SafeHtml {
   const t = v.t;
@@ -85,7 +121,8 @@ export function verificationTable(v: View, result: VerificationResult): SafeHtml
     const detail = result.detail ? JSON.stringify(result.detail) : "";
     return html`<table><tbody>
 <tr><th scope="row">${t("結果", "Result")}</th><td>${t("無効", "Not valid")}（<span class="reason">${result.code}</span>）</td></tr>
-<tr><th scope="row">${t("説明", "Explanation")}</th><td>${result.message}</td></tr>
+<tr><th scope="row">${t("説明", "Explanation")}</th><td>${refusalSummary(v, result)}</td></tr>
+<tr><th scope="row">${t("検証ライブラリの説明（英語）", "The verifier's message")}</th><td lang="en">${result.message}</td></tr>
 ${result.certificate ? html`<tr><th scope="row">${t("電子証明書のシリアル番号", "Certificate serial")}</th><td class="mono">${result.certificate.serialHex.toUpperCase()}</td></tr><tr><th scope="row">${t("発行者", "Issuer")}</th><td><code>${result.certificate.issuer}</code></td></tr>` : ""}
 ${detail ? html`<tr><th scope="row">${t("詳細", "Detail")}</th><td><code>${detail}</code></td></tr>` : ""}
 </tbody></table>`;
