@@ -16,6 +16,7 @@ import { DEFAULT_KIOSK_TERMINAL } from "./cards.ts";
 import { ServiceError } from "./errors.ts";
 import { appendAudit } from "./audit.ts";
 import type { Clock } from "./clock.ts";
+import { PeriodicSweep } from "./periodic-sweep.ts";
 
 export interface Reservation {
   id: string;
@@ -24,6 +25,12 @@ export interface Reservation {
 }
 
 const RESERVATION_HOURS = 24;
+/**
+ * A reservation is kept this long after it expired, so that the kiosk can still say "used" or
+ * "expired" rather than "none"; then it goes (the audit chain keeps its record). Any holder may
+ * make reservations, so the table must not grow with the asking.
+ */
+const EXPIRED_RESERVATION_KEPT_MS = 7 * 24 * 3600_000;
 
 /**
  * Resetting a PIN without the counter (JPKI暗証番号リセット): in the app, the card, the *other*
@@ -36,6 +43,8 @@ const RESERVATION_HOURS = 24;
  * (authentication PIN with the signing password) only where the municipality offers it.
  */
 export class PinReset {
+  readonly #sweep = new PeriodicSweep(3_600_000, (now) => this.deleteExpired(now));
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly challenges: Challenges,
@@ -78,6 +87,7 @@ export class PinReset {
       expires_at: new Date(now.getTime() + RESERVATION_HOURS * 3600_000).toISOString(),
       used_at: null,
     };
+    await this.#sweep.maybe(now);
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto("pin_reset_reservations").values(reservation).execute();
       await appendAudit(trx, { actor: "app" }, { action: "pin-reset.reserve", subject: `${prover}:${serialHex}`, after: { target: input.target, expiresAt: reservation.expires_at } }, now);
@@ -135,6 +145,13 @@ export class PinReset {
     }
     await audit({});
     return { reservationId: reservation.id };
+  }
+
+  /** Deletes the reservations that expired over a week ago; returns how many. */
+  async deleteExpired(now: Date = this.clock()): Promise<number> {
+    const before = new Date(now.getTime() - EXPIRED_RESERVATION_KEPT_MS).toISOString();
+    const gone = await this.db.deleteFrom("pin_reset_reservations").where("expires_at", "<", before).executeTakeFirst();
+    return Number(gone.numDeletedRows);
   }
 
   /** The server's check of a holder proof: the challenge (once, in time), signature, path and OCSP. Returns the serial. */

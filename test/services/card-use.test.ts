@@ -180,7 +180,7 @@ describe("card login and PIN reset", () => {
 
 describe("PIN reset: the card's state, the PIN's form, a lost answer", () => {
   let t: TestContext;
-  const noon = new Date("2026-12-02T03:00:00Z"); // 12:00 JST: the kiosk is open
+  let noon = new Date("2026-12-02T03:00:00Z"); // 12:00 JST: the kiosk is open
   const at = () => new Date(noon);
   const staff = { actor: "staff:test", office: "machida-mnc" };
 
@@ -283,5 +283,18 @@ describe("PIN reset: the card's state, the PIN's form, a lost answer", () => {
     );
     const done = await t.context.cards.withReader(card.id, (reader) => t.context.pinReset.resetAtKiosk(reader, { target: "sign", pin: "4567", newPin: "NEW456" }));
     assert.equal(done.reservationId, reservation.id);
+  });
+
+  test("reservations expired over a week ago are deleted as new ones are made (hourly at most)", async () => {
+    const card = await newCard("町田 五子", "5678", "ABC567");
+    const count = async () => (await t.context.store.db.selectFrom("pin_reset_reservations").select("id").execute()).length;
+    const reserve = () => t.context.cards.withReader(card.id, (reader) => t.context.pinReset.reserve(reader, { target: "sign", pin: "5678" }));
+    await reserve();
+    const before = await count();
+    noon = new Date(noon.getTime() + 8 * 24 * 3600_000 + 3600_000); // 8 days on: everything made before expired over a week ago
+    await reserve();
+    assert.equal(await count(), 1, `${before} old reservations, then only the new one`);
+    // The new one serves.
+    await t.context.cards.withReader(card.id, (reader) => t.context.pinReset.resetAtKiosk(reader, { target: "sign", pin: "5678", newPin: "NEW567" }));
   });
 });
