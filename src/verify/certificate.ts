@@ -142,8 +142,6 @@ function parseCertificateUncached(input: Uint8Array, what: string): ParsedCertif
     serialHex: serialHex(serialBytes),
     subject: formatName(tbs.subject),
     issuer: formatName(tbs.issuer),
-    notBefore: tbs.validity.notBefore.getTime(),
-    notAfter: tbs.validity.notAfter.getTime(),
     tbsDer: u8(cert.tbsCertificateRaw),
     signatureAlgorithm: cert.signatureAlgorithm.algorithm,
     signature: u8(cert.signatureValue),

@@ -5,7 +5,10 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { X509Certificate, createHash } from "node:crypto";
 import { createVerifier, VERIFY_ERROR_CODES, type VerificationResult } from "../../src/verify/index.ts";
-import { signCertificate, randomSerial } from "../../src/pki/certificate.ts";
+import { signCertificate, randomSerial, signTbsCertificate } from "../../src/pki/certificate.ts";
+import "reflect-metadata";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { Certificate } from "@peculiar/asn1-x509";
 import { leafTemplate, rootTemplate } from "../../src/pki/jpki-profile.ts";
 import { toOtherNames } from "../../src/profile/attributes.ts";
 import { DAY, NOW_DATE, SoftwareSigner, crlFake, keys, makeWorld, ocspFake, responderCertificate, verifierFor, type World } from "./fixtures.ts";
@@ -182,6 +185,23 @@ describe("type and path", () => {
     // And through the clock: a verifier whose now() is past the expiry.
     const late = verifierFor(w, ocspOnly(), { now: () => new Date(new Date(cert.validTo).getTime() + DAY) });
     assertInvalid(await late.verifyCertificate(w.holder.auth.der, { expectedType: "auth" }), "expired");
+  });
+
+  test("certificates the generic parser would misread are malformed-input: month 13, inner and outer signature algorithms differing", async () => {
+    const v = verifierFor(w, ocspOnly());
+    const parsed = AsnConvert.parse(w.holder.sign.der, Certificate);
+    const tbs = new Uint8Array(parsed.tbsCertificateRaw!);
+    // notAfter, the second UTCTime (17 0D YYMMDDhhmmssZ) of the TBS: month "13", re-signed by the CA.
+    const utcTimes = [...Buffer.from(tbs).toString("hex").matchAll(/170d(3[0-9]){12}5a/g)].map((m) => m.index! / 2);
+    assert.equal(utcTimes.length, 2);
+    const month13 = tbs.slice();
+    month13.set(Buffer.from("13", "ascii"), utcTimes[1]! + 2 + 2);
+    const monthThirteen = await signTbsCertificate(month13, w.signers.sign);
+    assertInvalid(await v.verifyCertificate(monthThirteen, { expectedType: "sign" }), "malformed-input", /month|date|time/i);
+    // The TBS names sha1WithRSAEncryption while the outer algorithm (and the CA's signature) is sha256WithRSAEncryption.
+    parsed.tbsCertificate.signature.algorithm = "1.2.840.113549.1.1.5";
+    const mixed = await signTbsCertificate(new Uint8Array(AsnConvert.serialize(parsed.tbsCertificate)), w.signers.sign);
+    assertInvalid(await v.verifyCertificate(mixed, { expectedType: "sign" }), "malformed-input", /signature algorithm inside the certificate differs/);
   });
 
   test("a garbage certificate is malformed-input", async () => {
