@@ -172,7 +172,7 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
     });
   }
 
-  await statusRoutes(app, context);
+  await statusRoutes(app, context, options);
   await portalRoutes(app, context);
   await appReservationRoutes(app, context);
   await filingRoutes(app, context);

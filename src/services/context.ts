@@ -113,6 +113,7 @@ export class Context {
     const settings: Settings = {
       ...DEFAULT_SETTINGS,
       ...(env.OPENJPKI_PUBLIC_URL ? { publicBaseUrl: publicUrlFromEnvironment(env.OPENJPKI_PUBLIC_URL) } : {}),
+      ...(env.OPENJPKI_OCSP_VALIDITY_SECONDS ? { ocspValiditySeconds: ocspValidityFromEnvironment(env.OPENJPKI_OCSP_VALIDITY_SECONDS) } : {}),
       ...options.settings,
     };
     const clock = options.clock ?? systemClock;
@@ -185,6 +186,25 @@ function makeDataDir(dataDir: string): void {
     const why = code === "EEXIST" || code === "ENOTDIR" ? "exists and is not a directory" : (error as Error).message;
     throw new ServiceError("invalid-input", `data directory ${dataDir}: ${why}`, "data");
   }
+}
+
+/** Longest OCSP answer validity accepted: a week (RFC 5019 caches keep an answer until its nextUpdate). */
+const MAX_OCSP_VALIDITY_SECONDS = 7 * 24 * 3600;
+
+/**
+ * thisUpdate → nextUpdate of the OCSP answers, from the environment so that `serve` and
+ * `openjpki ocsp refresh` (which pre-signs for that long, and refreshes at half of it) agree.
+ */
+function ocspValidityFromEnvironment(text: string): number {
+  const seconds = Number(text);
+  if (!/^\d+$/.test(text) || seconds < 60 || seconds > MAX_OCSP_VALIDITY_SECONDS) {
+    throw new ServiceError(
+      "invalid-input",
+      `OPENJPKI_OCSP_VALIDITY_SECONDS must be a whole number of seconds from 60 to ${MAX_OCSP_VALIDITY_SECONDS} (a week), not ${JSON.stringify(text)}`,
+      "OPENJPKI_OCSP_VALIDITY_SECONDS",
+    );
+  }
+  return seconds;
 }
 
 function publicUrlFromEnvironment(text: string): string {

@@ -45,7 +45,17 @@ export class CrlPublisher {
   ) {}
 
   async current(type: CaType, municipality?: string): Promise<PublishedCrl> {
-    if (municipality !== undefined) await this.registry.municipality(municipality); // unknown → not-found style error
+    if (municipality !== undefined) {
+      try {
+        await this.registry.municipality(municipality);
+      } catch (error) {
+        // A well-formed code nobody registered names no CRL: not found (404 over HTTP), not bad input.
+        if (error instanceof ServiceError && error.code === "invalid-input") {
+          throw new ServiceError("not-found", `市区町村コード ${municipality} の CRL はありません / no CRL for municipality ${municipality}: it is not registered`, "municipality");
+        }
+        throw error;
+      }
+    }
     const key = `${type}/${municipality ?? "full"}`;
     const version = await revocationVersion(this.db, type);
     const cached = this.#cache.get(key);

@@ -2,7 +2,7 @@ import { OCSP_DEFAULT_LIMITS, OcspRequestError, ocspErrorResponseFor } from "../
 import type { CaType } from "../pki/jpki-profile.ts";
 import type { OcspAnswer, OcspResponder } from "./ocsp-responder.ts";
 
-export { OCSP_REQUEST_CONTENT_TYPE, OCSP_RESPONSE_CONTENT_TYPE } from "../pki/ocsp.ts";
+export { OCSP_REQUEST_CONTENT_TYPE, OCSP_RESPONSE_CONTENT_TYPE, OCSP_TRY_LATER } from "../pki/ocsp.ts";
 
 /** The largest OCSP request body worth reading: the request parser refuses anything larger. */
 export const OCSP_REQUEST_MAX_BYTES = OCSP_DEFAULT_LIMITS.maxBytes;

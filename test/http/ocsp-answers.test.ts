@@ -112,3 +112,74 @@ for (const openStatus of [true, false]) {
     }
   });
 }
+
+describe("OCSP when the responder itself fails, and the answers' validity from the environment", () => {
+  test("a store or signer failure is tryLater in OCSP's own form (never a JSON 500), and the operator gets a line", async () => {
+    const t = await openTestContext("sqlite", { now: NOW, settings: { openStatus: true } });
+    const lines: string[] = [];
+    const app = await buildApp(t.context, { log: (line) => lines.push(line) });
+    try {
+      const resident = await t.context.registry.add({ name: "応答 三郎", birth: "1975-07-07", gender: "1", address: "東京都千代田区霞が関２－１－２", municipality: "131016" });
+      const { serialHex } = await t.context.ca.issue({ type: "sign", residentId: resident.id, subjectPublicKey: testPublicKeys(1)[0]! });
+      // The fault: the responder's store read fails (here, its table is gone).
+      await t.context.store.db.schema.alterTable("revocation_versions").renameTo("revocation_versions_gone").execute();
+      for (const [method, nonce] of [["POST", true], ["GET", false]] as const) {
+        const body = request(serialHex, t.context.ca.authority("sign").certificateDer, nonce);
+        const res =
+          method === "POST"
+            ? await app.inject({ method, url: "/ocsp/sign", headers: { "content-type": "application/ocsp-request" }, payload: body })
+            : await app.inject({ method, url: `/ocsp/sign/${encodeURIComponent(body.toString("base64"))}` });
+        assert.equal(res.statusCode, 200, method);
+        assert.equal(res.headers["content-type"], "application/ocsp-response", method);
+        assert.equal(res.headers["cache-control"], "no-store", method);
+        assert.equal(AsnConvert.parse(res.rawPayload, OCSPResponse).responseStatus, 3, `${method}: tryLater`);
+      }
+      assert.ok(lines.some((line) => /revocation_versions/.test(line)), lines.join("\n"));
+      await t.context.store.db.schema.alterTable("revocation_versions_gone").renameTo("revocation_versions").execute();
+      const again = await app.inject({ method: "POST", url: "/ocsp/sign", headers: { "content-type": "application/ocsp-request" }, payload: request(serialHex, t.context.ca.authority("sign").certificateDer, true) });
+      assert.equal(statusOf(again.rawPayload), "good", "answers again once the store is back");
+    } finally {
+      await app.close();
+      await t.cleanup();
+    }
+  });
+
+  test("a municipal CRL for a code nobody registered is 404, not bad input; a registered one is served", async () => {
+    const t = await openTestContext("sqlite", { now: NOW, settings: { openStatus: true } });
+    const app = await buildApp(t.context);
+    try {
+      const unknown = await app.inject({ method: "GET", url: "/crl/sign/999999.crl" });
+      assert.equal(unknown.statusCode, 404);
+      assert.equal(unknown.json().error.code, "not-found");
+      assert.match(unknown.json().error.message, /no CRL for municipality 999999/);
+      const known = await app.inject({ method: "GET", url: "/crl/sign/132098.crl" });
+      assert.equal(known.statusCode, 200);
+      assert.equal(known.headers["content-type"], "application/pkix-crl");
+    } finally {
+      await app.close();
+      await t.cleanup();
+    }
+  });
+
+  test("OPENJPKI_OCSP_VALIDITY_SECONDS sets thisUpdate → nextUpdate (and max-age); a value out of range is refused naming it", async () => {
+    const t = await openTestContext("sqlite", { now: NOW, settings: { openStatus: true }, env: { OPENJPKI_OCSP_VALIDITY_SECONDS: "172800" } });
+    const app = await buildApp(t.context);
+    try {
+      assert.equal(t.context.settings.ocspValiditySeconds, 172_800);
+      const resident = await t.context.registry.add({ name: "応答 四郎", birth: "1975-07-07", gender: "1", address: "東京都千代田区霞が関２－１－２", municipality: "131016" });
+      const { serialHex } = await t.context.ca.issue({ type: "sign", residentId: resident.id, subjectPublicKey: testPublicKeys(1)[0]! });
+      const path = `/ocsp/sign/${encodeURIComponent(request(serialHex, t.context.ca.authority("sign").certificateDer).toString("base64"))}`;
+      const res = await app.inject({ method: "GET", url: path });
+      assert.equal(res.headers["cache-control"], "max-age=172800, public, no-transform, must-revalidate");
+      const basic = AsnConvert.parse(AsnConvert.parse(res.rawPayload, OCSPResponse).responseBytes!.response.buffer, BasicOCSPResponse);
+      const single = basic.tbsResponseData.responses[0]!;
+      assert.equal(single.nextUpdate!.getTime() - single.thisUpdate.getTime(), 172_800_000);
+    } finally {
+      await app.close();
+      await t.cleanup();
+    }
+    for (const bad of ["59", "604801", "1e3", "a day"]) {
+      await assert.rejects(openTestContext("sqlite", { env: { OPENJPKI_OCSP_VALIDITY_SECONDS: bad } }), /OPENJPKI_OCSP_VALIDITY_SECONDS must be a whole number of seconds from 60 to 604800/, bad);
+    }
+  });
+});

@@ -7,8 +7,10 @@ import {
   OCSP_REQUEST_CONTENT_TYPE,
   OCSP_REQUEST_MAX_BYTES,
   OCSP_RESPONSE_CONTENT_TYPE,
+  OCSP_TRY_LATER,
   type OcspReply,
 } from "../../services/ocsp-http.ts";
+import { failureLine } from "../service-errors.ts";
 import type { Verifier } from "../../services/verifiers.ts";
 
 const TYPES: readonly CaType[] = ["sign", "auth"];
@@ -20,7 +22,7 @@ const KEY_HEADER = "x-openjpki-verifier-key";
  * (API key in `X-OpenJPKI-Verifier-Key` or `Authorization: Bearer`); with `openStatus` anyone
  * may fetch it. Every lookup by a known verifier is counted before the answer goes out.
  */
-export async function statusRoutes(app: FastifyInstance, context: Context): Promise<void> {
+export async function statusRoutes(app: FastifyInstance, context: Context, options: { log?: (line: string) => void } = {}): Promise<void> {
   app.addContentTypeParser(OCSP_REQUEST_CONTENT_TYPE, { parseAs: "buffer", bodyLimit: OCSP_REQUEST_MAX_BYTES }, (_req, body, done) =>
     done(null, body),
   );
@@ -45,8 +47,17 @@ export async function statusRoutes(app: FastifyInstance, context: Context): Prom
     return null;
   }
 
-  async function sendOcsp(reply: FastifyReply, verifier: Verifier | undefined, work: () => Promise<OcspReply>, ifNoneMatch?: string) {
-    const replied = await work();
+  async function sendOcsp(request: FastifyRequest, reply: FastifyReply, verifier: Verifier | undefined, work: () => Promise<OcspReply>, ifNoneMatch?: string) {
+    let replied: OcspReply;
+    try {
+      replied = await work();
+    } catch (error) {
+      // The store or the signer failed (a refused request never gets here). An OCSP client reads
+      // only OCSP: it gets tryLater (RFC 6960 §2.3), not a JSON 500; the operator gets the line.
+      options.log?.(failureLine(request, error));
+      // HTTP 200, as for the other OCSP error statuses: OpenSSL's client reads no body of another status.
+      return reply.type(OCSP_RESPONSE_CONTENT_TYPE).header("cache-control", "no-store").send(Buffer.from(OCSP_TRY_LATER));
+    }
     if (!replied.answered) {
       return reply.type(OCSP_RESPONSE_CONTENT_TYPE).header("cache-control", "no-store").send(Buffer.from(replied.errorResponse));
     }
@@ -89,14 +100,14 @@ export async function statusRoutes(app: FastifyInstance, context: Context): Prom
       if (!Buffer.isBuffer(body)) {
         return reply.status(415).send({ error: { code: "bad-request", message: `Content-Type must be ${OCSP_REQUEST_CONTENT_TYPE}` } });
       }
-      return sendOcsp(reply, verifier, () => ocspReplyToPost(context.ocsp, new Uint8Array(body), type));
+      return sendOcsp(request, reply, verifier, () => ocspReplyToPost(context.ocsp, new Uint8Array(body), type));
     });
     app.get(`${path}/*`, async (request, reply) => {
       const verifier = await admit(request, reply);
       if (verifier === null) return reply;
       const encoded = (request.params as { "*": string })["*"];
       const ifNoneMatch = request.headers["if-none-match"];
-      return sendOcsp(reply, verifier, () => ocspReplyToGet(context.ocsp, encoded, type), ifNoneMatch);
+      return sendOcsp(request, reply, verifier, () => ocspReplyToGet(context.ocsp, encoded, type), ifNoneMatch);
     });
   }
 
