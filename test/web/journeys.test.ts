@@ -13,7 +13,7 @@ import { assertAccessible, browserMissing, openBrowserSession, screenshotAndChec
 const skip = browserMissing();
 if (skip) console.log(`# ${skip}`);
 
-describe("web pages in a real browser", { skip: skip ?? false, timeout: 120_000 }, () => {
+describe("web pages in a real browser", { skip: skip ?? false, timeout: 300_000 }, () => {
   let session: BrowserSession;
   let t: TestContext;
   let browser: Browser;
@@ -147,6 +147,12 @@ describe("web pages in a real browser", { skip: skip ?? false, timeout: 120_000 
     await app.click("button:has-text('予約する')");
     await app.waitForSelector("h1:has-text('予約しました')");
     assert.match(await app.locator(".deadline").innerText(), /\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}（日本時間）/);
+    // A reload of the result (a GET after the redirect) shows the booking again and books nothing.
+    const reservations = async () => (await t.context.store.db.selectFrom("pin_reset_reservations").select("id").execute()).length;
+    const booked = await reservations();
+    await app.reload();
+    await app.waitForSelector("h1:has-text('予約しました')");
+    assert.equal(await reservations(), booked);
     await screenshotAndCheck(app, "06-app-reserved");
     await phone.close();
 
@@ -168,6 +174,11 @@ describe("web pages in a real browser", { skip: skip ?? false, timeout: 120_000 
     await k.fill("#new-pin-2", "NEW456");
     await k.click("button:has-text('設定する')");
     await k.waitForSelector("h1:has-text('新しい暗証番号を設定しました')");
+    const resets = async () => (await t.context.store.db.selectFrom("audit_log").select("seq").where("action", "=", "pin-reset.kiosk").execute()).length;
+    const done = await resets();
+    await k.reload();
+    await k.waitForSelector("h1:has-text('新しい暗証番号を設定しました')");
+    assert.equal(await resets(), done, "a reload resets nothing");
     await screenshotAndCheck(k, "07-kiosk-pin-reset");
     await kiosk.close();
 

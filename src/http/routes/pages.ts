@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { randomBytes } from "node:crypto";
 import type { Context } from "../../services/context.ts";
 import { ServiceError } from "../../services/errors.ts";
-import type { KioskHours, KioskIssuance } from "../../services/kiosk.ts";
+import type { KioskIssuance } from "../../services/kiosk.ts";
+import { DEFAULT_KIOSK_CONFIG } from "../../config/kiosk-documents.ts";
 import {
   caViews,
   cardChoices,
@@ -23,7 +24,9 @@ import { devPage, type DevState } from "../../web/pages/dev.ts";
 import { errorPage } from "../../web/pages/error.ts";
 import { kioskVerifyPage } from "../../web/pages/kiosk-verify.ts";
 import { appDonePage, appPage } from "../../web/pages/app.ts";
+import type { Reservation } from "../../services/pin-reset.ts";
 import {
+  kioskClosedPage,
   kioskDocumentsPage,
   kioskFeePage,
   kioskHomePage,
@@ -34,13 +37,14 @@ import {
   kioskResetDonePage,
   kioskResetPinPage,
   kioskServicesPage,
-  kioskUnavailablePage,
 } from "../../web/pages/kiosk.ts";
 
 const LANG_COOKIE = "openjpki_lang";
 const PORTAL_COOKIE = "openjpki_portal";
 const KIOSK_COOKIE = "openjpki_kiosk";
 const KIOSK_SESSION_MS = 5 * 60_000;
+/** How long a done page (a reservation, a reset) can be reloaded after its POST redirected to it. */
+const DONE_MS = 30 * 60_000;
 
 export type Form = Record<string, string | undefined>;
 
@@ -166,10 +170,28 @@ function missing(field: string, ja: string, en: string): ServiceError {
   return new ServiceError("invalid-input", `${ja}を入力してください / enter the ${en}`, field);
 }
 
-/** "06:30–23:00 (closed 12-29 – 01-03)": the opening hours as the closed-kiosk screen shows them. */
-function hoursText(hours: KioskHours): string {
-  const closed = hours.closedPeriods.map((p) => `${p.from}–${p.to}`).join(", ");
-  return `${hours.opens}–${hours.closes}${closed ? ` (× ${closed})` : ""}`;
+/** A card is chosen from a list, not typed: the message says so. */
+function noCard(): ServiceError {
+  return new ServiceError("invalid-input", "カードを選んでください / Choose a card", "card");
+}
+
+/** "０２" → "02": a kiosk's on-screen or IME keyboard may type full-width digits. */
+function halfWidthDigits(value: string): string {
+  return value.replace(/[０-９]/g, (d) => String.fromCharCode(d.charCodeAt(0) - 0xfee0));
+}
+
+/** A GET of a URL only a form posts to (left in the address bar, reopened): the page the form lives on. */
+function toFormPage(request: FastifyRequest, reply: FastifyReply, path: string): FastifyReply {
+  // The language asked for in the URL stays with the page.
+  const lang = (request.query as Record<string, unknown> | undefined)?.lang;
+  return reply.status(303).header("location", isLang(lang) ? `${path}?lang=${lang}` : path).send();
+}
+
+/** A done page's content, shown again on a reload by the browser that made it (its form-token cookie) only. */
+interface DoneResult<T> {
+  owner: string;
+  value: T;
+  expires: number;
 }
 
 interface KioskSession {
@@ -186,14 +208,42 @@ interface KioskSession {
 export async function pagesRoutes(app: FastifyInstance, context: Context, options: { log?: (line: string) => void } = {}): Promise<void> {
   const log = options.log ?? ((line: string) => console.error(line));
   const kioskSessions = new Map<string, KioskSession>();
+  // The injected clock, so that tests (and a server with a set time) expire sessions on their "now".
+  const nowMs = () => context.clock().getTime();
 
   const kioskSession = (request: FastifyRequest): [string, KioskSession] | undefined => {
     const id = cookiesOf(request)[KIOSK_COOKIE];
-    const now = Date.now();
+    const now = nowMs();
     for (const [key, s] of kioskSessions) if (s.expires < now) kioskSessions.delete(key);
     const found = id ? kioskSessions.get(id) : undefined;
     return id && found ? [id, found] : undefined;
   };
+
+  // Post-redirect-get: a reservation or reset is made by the POST alone; its page is a GET that a
+  // reload shows again without reading the card or reserving / resetting a second time.
+  const reservations = new Map<string, DoneResult<Reservation>>();
+  const resets = new Map<string, DoneResult<true>>();
+  const holdDone = <T>(store: Map<string, DoneResult<T>>, request: FastifyRequest, id: string, value: T): void => {
+    const now = nowMs();
+    for (const [key, d] of store) if (d.expires < now) store.delete(key);
+    store.set(id, { owner: cookiesOf(request)[CSRF_COOKIE] ?? "", value, expires: now + DONE_MS });
+  };
+  const heldDone = <T>(store: Map<string, DoneResult<T>>, request: FastifyRequest, id: string): T | undefined => {
+    const d = store.get(id);
+    const owner = cookiesOf(request)[CSRF_COOKIE];
+    return d && d.owner !== "" && d.owner === owner && d.expires >= nowMs() ? d.value : undefined;
+  };
+  const doneGone = (request: FastifyRequest, reply: FastifyReply, path: string, back: { href: string; ja: string; en: string }) =>
+    sendPage(
+      reply,
+      404,
+      errorPage(pageView(request, reply, path), { code: "not-found", message: "この画面は表示できる時間を過ぎました / this page is no longer available" }, back),
+    );
+
+  /** Outside the service hours a kiosk flow says so at once, before any card or PIN is asked for. */
+  const kioskClosed = (reply: FastifyReply, v: View, service: "issue" | "pin-reset"): FastifyReply | undefined =>
+    context.kiosk.isOpen() ? undefined : sendPage(reply, 503, kioskClosedPage(v, context.kiosk.hours(), service));
+  const maxCopies = context.settings.kiosk?.maxCopies ?? DEFAULT_KIOSK_CONFIG.maxCopies;
 
   app.get<{ Params: { name: string } }>("/assets/:name", async (request, reply) => {
     const found = asset(request.params.name);
@@ -226,7 +276,7 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
     const form = request.body as Form;
     const cardId = text(form, "cardId", 20);
     try {
-      if (!cardId) throw missing("card", "カード", "card");
+      if (!cardId) throw noCard();
       const pin = text(form, "pin", 16);
       if (!pin) throw missing("pin", "暗証番号", "PIN");
       const session = await context.cards.withReader(cardId, (reader) => context.portal.loginWithCard(reader, pin));
@@ -238,6 +288,9 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
       return sendPage(reply, statusOf(problem), residentLoginPage(v, await cardChoices(context), problem, cardId));
     }
   });
+
+  app.get("/resident/login", async (request, reply) => toFormPage(request, reply, "/resident"));
+  app.get("/resident/logout", async (request, reply) => toFormPage(request, reply, "/resident"));
 
   app.post("/resident/logout", async (request, reply) => {
     const v = pageView(request, reply, "/resident");
@@ -257,19 +310,29 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
     const form = request.body as Form;
     const cardId = text(form, "cardId", 20);
     try {
-      if (!cardId) throw missing("card", "カード", "card");
+      if (!cardId) throw noCard();
       const pin = text(form, "pin", 16);
       if (!pin) throw missing("pin", "暗証番号", "PIN");
       const reservation = await context.cards.withReader(cardId, (reader) => context.pinReset.reserve(reader, { target: "sign", pin }));
-      return sendPage(reply, 201, appDonePage(v, reservation));
+      holdDone(reservations, request, reservation.id, reservation);
+      return reply.status(303).header("location", `/app/reservations/${encodeURIComponent(reservation.id)}`).send();
     } catch (error) {
       const problem = problemOf(error, log);
       return sendPage(reply, statusOf(problem), appPage(v, await cardChoices(context), problem, cardId));
     }
   });
 
+  app.get("/app/reserve", async (request, reply) => toFormPage(request, reply, "/app"));
+
+  app.get<{ Params: { id: string } }>("/app/reservations/:id", async (request, reply) => {
+    const reservation = heldDone(reservations, request, request.params.id);
+    if (!reservation) return doneGone(request, reply, "/app", { href: "/app", ja: "予約の画面に戻る", en: "Back to booking" });
+    return sendPage(reply, 200, appDonePage(pageView(request, reply, request.url.split("?")[0]!), reservation));
+  });
+
   // ---- Kiosk ----------------------------------------------------------------------------
-  app.get("/kiosk", async (request, reply) => sendPage(reply, 200, kioskHomePage(pageView(request, reply, "/kiosk"))));
+  const closedHours = () => (context.kiosk.isOpen() ? undefined : context.kiosk.hours());
+  app.get("/kiosk", async (request, reply) => sendPage(reply, 200, kioskHomePage(pageView(request, reply, "/kiosk"), closedHours())));
   app.get("/kiosk/verify", async (request, reply) => sendPage(reply, 200, kioskVerifyPage(pageView(request, reply, "/kiosk/verify"))));
   app.post("/kiosk/verify", async (request, reply) => {
     const v = pageView(request, reply, "/kiosk/verify");
@@ -286,19 +349,31 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
       return sendPage(reply, statusOf(problem), kioskVerifyPage(v, input, problem));
     }
   });
-  app.get("/kiosk/services", async (request, reply) => sendPage(reply, 200, kioskServicesPage(pageView(request, reply, "/kiosk/services"))));
+  app.get("/kiosk/services", async (request, reply) => sendPage(reply, 200, kioskServicesPage(pageView(request, reply, "/kiosk/services"), closedHours())));
   app.get("/kiosk/issue", async (request, reply) => {
     const session = kioskSession(request);
     if (session) kioskSessions.delete(session[0]);
-    return sendPage(reply, 200, kioskIssueCardPage(pageView(request, reply, "/kiosk/issue"), await cardChoices(context)));
+    const v = pageView(request, reply, "/kiosk/issue");
+    return kioskClosed(reply, v, "issue") ?? sendPage(reply, 200, kioskIssueCardPage(v, await cardChoices(context)));
+  });
+
+  // Steps only a form posts to: reopened from the address bar, they start the flow again.
+  for (const step of ["pin", "documents", "fee"]) app.get(`/kiosk/issue/${step}`, async (request, reply) => toFormPage(request, reply, "/kiosk/issue"));
+  app.get("/kiosk/issue/print", async (request, reply) => {
+    // After a print, the address bar holds this URL: the document just issued (not a fresh start, which would drop it).
+    const printed = await kioskSession(request)?.[1].printing?.catch(() => undefined);
+    if (!printed) return toFormPage(request, reply, "/kiosk/issue");
+    return sendPage(reply, 200, kioskIssuedPage(pageView(request, reply, "/kiosk/issue"), printed.issuance, `/kiosk/issue/pdf`));
   });
 
   app.post("/kiosk/issue/pin", async (request, reply) => {
     const v = pageView(request, reply, "/kiosk/issue");
     if (!formAccepted(context, request, reply, v)) return reply;
+    const closed = kioskClosed(reply, v, "issue");
+    if (closed) return closed;
     const cardId = text(request.body as Form, "cardId", 20);
     if (!cardId) {
-      const problem = problemOf(missing("card", "カード", "card"));
+      const problem = problemOf(noCard());
       return sendPage(reply, 400, kioskIssueCardPage(v, await cardChoices(context), problem));
     }
     return sendPage(reply, 200, kioskIssuePinPage(v, cardId));
@@ -312,7 +387,8 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
     const pin = text(form, "pin", 16);
     const kiosk = context.kiosk;
     // Closed hours first: outside them the kiosk does not even ask the card for the PIN (a try would be spent).
-    if (!kiosk.isOpen()) return sendPage(reply, 503, kioskUnavailablePage(v, hoursText(kiosk.hours())));
+    const closed = kioskClosed(reply, v, "issue");
+    if (closed) return closed;
     try {
       if (!pin) throw missing("pin", "暗証番号", "PIN");
       await checkHolderPin(context, cardId, "auth", pin);
@@ -324,9 +400,9 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
       const card = await context.cards.get(cardId);
       const resident = await context.registry.get(card.residentId);
       const id = randomBytes(18).toString("base64url");
-      kioskSessions.set(id, { cardId, pin, municipalityCode: resident.municipality.code, expires: Date.now() + KIOSK_SESSION_MS });
+      kioskSessions.set(id, { cardId, pin, municipalityCode: resident.municipality.code, expires: nowMs() + KIOSK_SESSION_MS });
       appendCookie(reply, `${KIOSK_COOKIE}=${id}; Path=/kiosk; HttpOnly; SameSite=Strict`);
-      return sendPage(reply, 200, kioskDocumentsPage(v, await kiosk.documents(resident.municipality.code)));
+      return sendPage(reply, 200, kioskDocumentsPage(v, await kiosk.documents(resident.municipality.code), maxCopies));
     } catch (error) {
       const problem = problemOf(error, log);
       return sendPage(reply, statusOf(problem), kioskIssueCardPage(v, await cardChoices(context), problem));
@@ -337,17 +413,25 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
     const v = pageView(request, reply, "/kiosk/issue");
     if (!formAccepted(context, request, reply, v)) return reply;
     const kiosk = context.kiosk;
+    const closed = kioskClosed(reply, v, "issue");
+    if (closed) return closed;
     const session = kioskSession(request);
     if (!session) {
       return sendPage(reply, 409, kioskIssueCardPage(v, await cardChoices(context), { code: "conflict", reason: "challenge-expired", message: "時間がたちすぎました。カードを置くところからやり直してください / too much time passed: start again by placing your card" }));
     }
     const form = request.body as Form;
     const offers = await kiosk.documents(session[1].municipalityCode);
-    const offer = offers.find((o) => o.id === text(form, "document", 40));
-    const copies = Number(text(form, "copies", 2));
-    if (!offer || !Number.isInteger(copies) || copies < 1 || copies > 10) {
-      return sendPage(reply, 400, kioskDocumentsPage(v, offers, { code: "invalid-input", field: "copies", message: "証明書の種類と部数（1〜10）を選んでください / choose a document and 1 to 10 copies" }));
-    }
+    const chosen = { document: text(form, "document", 40), copies: text(form, "copies", 8) };
+    const offer = offers.find((o) => o.id === chosen.document);
+    const digits = halfWidthDigits(chosen.copies);
+    const copies = /^[0-9]{1,3}$/.test(digits) ? Number(digits) : NaN;
+    const problem: Problem | undefined = !offer
+      ? { code: "invalid-input", field: "document", message: "証明書の種類を選んでください / choose a document" }
+      : !(copies >= 1 && copies <= maxCopies)
+        ? { code: "invalid-input", field: "copies", message: `部数は1〜${maxCopies}の数字で入力してください / enter a number of copies from 1 to ${maxCopies}` }
+        : undefined;
+    // The form comes back as the resident left it (their document, the count as typed), the error on the field at fault.
+    if (problem || !offer) return sendPage(reply, 400, kioskDocumentsPage(v, offers, maxCopies, problem, chosen));
     return sendPage(reply, 200, kioskFeePage(v, offer, copies));
   });
 
@@ -356,6 +440,11 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
     if (!formAccepted(context, request, reply, v)) return reply;
     const kiosk = context.kiosk;
     const found = kioskSession(request);
+    // Closed before the print started: say so (a print already made is still shown below, whatever the hour).
+    if (!found?.[1].printing) {
+      const closed = kioskClosed(reply, v, "issue");
+      if (closed) return closed;
+    }
     if (!found) {
       return sendPage(reply, 409, kioskIssueCardPage(v, await cardChoices(context), { code: "conflict", reason: "challenge-expired", message: "時間がたちすぎました。カードを置くところからやり直してください / too much time passed: start again by placing your card" }));
     }
@@ -395,21 +484,28 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
     return reply.type("application/pdf").header("cache-control", "no-store").header("content-disposition", 'inline; filename="certificate.pdf"').send(Buffer.from(printed.pdf));
   });
 
-  app.get("/kiosk/pin-reset", async (request, reply) =>
-    sendPage(reply, 200, kioskResetCardPage(pageView(request, reply, "/kiosk/pin-reset"), await cardChoices(context))),
-  );
+  app.get("/kiosk/pin-reset", async (request, reply) => {
+    const v = pageView(request, reply, "/kiosk/pin-reset");
+    return kioskClosed(reply, v, "pin-reset") ?? sendPage(reply, 200, kioskResetCardPage(v, await cardChoices(context)));
+  });
+  app.get("/kiosk/pin-reset/pin", async (request, reply) => toFormPage(request, reply, "/kiosk/pin-reset"));
 
   app.post("/kiosk/pin-reset/pin", async (request, reply) => {
     const v = pageView(request, reply, "/kiosk/pin-reset");
     if (!formAccepted(context, request, reply, v)) return reply;
+    const closed = kioskClosed(reply, v, "pin-reset");
+    if (closed) return closed;
     const cardId = text(request.body as Form, "cardId", 20);
-    if (!cardId) return sendPage(reply, 400, kioskResetCardPage(v, await cardChoices(context), problemOf(missing("card", "カード", "card"))));
+    if (!cardId) return sendPage(reply, 400, kioskResetCardPage(v, await cardChoices(context), problemOf(noCard())));
     return sendPage(reply, 200, kioskResetPinPage(v, cardId));
   });
 
   app.post("/kiosk/pin-reset", async (request, reply) => {
     const v = pageView(request, reply, "/kiosk/pin-reset");
     if (!formAccepted(context, request, reply, v)) return reply;
+    // Before the card: the service's own refusal would name コンビニ交付, not this service.
+    const closed = kioskClosed(reply, v, "pin-reset");
+    if (closed) return closed;
     const form = request.body as Form;
     const cardId = text(form, "cardId", 20);
     try {
@@ -420,12 +516,18 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
       if (newPin.toUpperCase() !== text(form, "newPinConfirm", 32).toUpperCase()) {
         throw new ServiceError("invalid-input", "確認のために入力した暗証番号が一致しません / the two new passwords differ", "confirm");
       }
-      await context.cards.withReader(cardId, (reader) => context.pinReset.resetAtKiosk(reader, { target: "sign", pin, newPin }));
-      return sendPage(reply, 200, kioskResetDonePage(v));
+      const { reservationId } = await context.cards.withReader(cardId, (reader) => context.pinReset.resetAtKiosk(reader, { target: "sign", pin, newPin }));
+      holdDone(resets, request, reservationId, true);
+      return reply.status(303).header("location", `/kiosk/pin-reset/done/${encodeURIComponent(reservationId)}`).send();
     } catch (error) {
       const problem = problemOf(error, log);
       return sendPage(reply, statusOf(problem), kioskResetPinPage(v, cardId, problem));
     }
+  });
+
+  app.get<{ Params: { id: string } }>("/kiosk/pin-reset/done/:id", async (request, reply) => {
+    if (!heldDone(resets, request, request.params.id)) return doneGone(request, reply, "/kiosk/pin-reset", { href: "/kiosk", ja: "最初の画面に戻る", en: "Back to the start" });
+    return sendPage(reply, 200, kioskResetDonePage(pageView(request, reply, request.url.split("?")[0]!)));
   });
 
   // ---- Developer console ----------------------------------------------------------------
@@ -452,6 +554,9 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
     rows: await residentRows(context),
     ...extra,
   });
+
+  // Form posts' URLs reopened from the address bar: the console itself.
+  for (const path of ["/dev/residents", "/dev/cards", "/dev/residents/:id/move", "/dev/cards/:id/loss"]) app.get(path, async (request, reply) => toFormPage(request, reply, "/dev"));
 
   app.get("/dev", async (request, reply) => {
     const v = pageView(request, reply, "/dev");

@@ -8,14 +8,15 @@ import { cardPicker } from "./common.ts";
 /** The PIN-reset app (JPKI暗証番号リセット) on a phone: book a signing-password reset with the card and the 4-digit PIN. */
 export function appPage(v: View, cards: CardChoice[], problem?: Problem, selected?: string): string {
   const t = v.t;
+  const cardError = errorFor(v, problem, "card");
   const body = html`
 <h1>${t("署名用暗証番号の初期化を予約", "Book a signing-password reset")}</h1>
 <p>${t("署名用電子証明書の暗証番号（英数字6〜16桁）を忘れた・ロックされたときは、ここで予約してから24時間以内に、コンビニなどのキオスク端末で新しい暗証番号を設定できます。", "If you forgot your signing password (6–16 letters and digits) or it is locked, book here, then set a new one at a convenience-store kiosk within 24 hours.")}</p>
 <p>${t("予約には利用者証明用電子証明書の暗証番号（数字4桁）が必要です。", "You need your 4-digit authentication PIN to book.")}</p>
-${problemNotice(v, problem, { pin: "pin", cardId: "card-0" })}
+${problemNotice(v, problem, { pin: "pin", card: "card-0" })}
 <form method="post" action="/app/reserve" novalidate>
 ${csrfField(v)}
-${cardPicker(v, cards, { legend: t("スマートフォンにかざすカード", "The card you hold to the phone"), ...(selected ? { selected } : {}) })}
+${cardPicker(v, cards, { legend: t("スマートフォンにかざすカード", "The card you hold to the phone"), ...(selected ? { selected } : {}), ...(cardError ? { error: cardError } : {}) })}
 ${field(v, { id: "pin", name: "pin", type: "password", label: t("利用者証明用電子証明書の暗証番号（数字4桁）", "Authentication PIN (4 digits)"), required: true, inputmode: "numeric", maxlength: 4, autocomplete: "off", ...(errorFor(v, problem, "pin") ? { error: errorFor(v, problem, "pin")! } : {}) })}
 <button type="submit" data-busy="${t("カードを読み取っています…", "Reading the card…")}">${t("予約する", "Book")}</button>
 </form>

@@ -4,6 +4,7 @@ import { formatInstant } from "../i18n.ts";
 import { page, type View } from "../layout.ts";
 import { csrfField, errorFor, field, problemNotice, type Problem } from "../forms.ts";
 import { cardPicker } from "./common.ts";
+import { KIOSK_DOCUMENT_KINDS, type KioskDocumentId, type KioskHours } from "../../config/kiosk-documents.ts";
 
 /** Kiosk screens: touch-sized, large type, one decision per screen. */
 function kiosk(v: View, title: string, body: SafeHtml, hasError = false): string {
@@ -24,19 +25,68 @@ function steps(v: View, current: number): SafeHtml {
   )}</ol>`;
 }
 
-export function kioskHomePage(v: View): string {
+/**
+ * The service hours in words, as the service's own refusal says them: "毎日6時30分から23時まで
+ * （12月29日〜1月3日を除く）" / "06:30–23:00 JST every day except 29 Dec – 3 Jan".
+ */
+export function kioskHoursText(v: View, hours: KioskHours): string {
+  const jaTime = (t: string) => `${Number(t.slice(0, 2))}時${t.slice(3) === "00" ? "" : `${Number(t.slice(3))}分`}`;
+  const jaDay = (d: string) => `${Number(d.slice(0, 2))}月${Number(d.slice(3))}日`;
+  const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const enDay = (d: string) => `${Number(d.slice(3))} ${months[Number(d.slice(0, 2)) - 1]}`;
+  const periodsJa = hours.closedPeriods.map((p) => `${jaDay(p.from)}〜${jaDay(p.to)}`).join("、");
+  const periodsEn = hours.closedPeriods.map((p) => `${enDay(p.from)} – ${enDay(p.to)}`).join(", ");
+  return v.t(
+    `毎日${jaTime(hours.opens)}から${jaTime(hours.closes)}まで${periodsJa ? `（${periodsJa}を除く）` : ""}`,
+    `${hours.opens}–${hours.closes} JST every day${periodsEn ? ` except ${periodsEn}` : ""}`,
+  );
+}
+
+/** Which kiosk service a closed screen is about: the resident is told the one they chose, not another. */
+export type KioskService = "all" | "issue" | "pin-reset";
+
+const SERVICE_CLOSED = {
+  all: { ja: "ただいま行政サービスはご利用いただけません", en: "Government services are closed now" },
+  issue: { ja: "ただいま証明書の交付はご利用いただけません", en: "Certificate issuance is closed now" },
+  "pin-reset": { ja: "ただいま署名用電子証明書の暗証番号初期化はご利用いただけません", en: "Signing-password reset is closed now" },
+} as const;
+
+/** The closed notice: said before any card or PIN is asked for, so no try of the PIN is spent for nothing. */
+function closedNotice(v: View, hours: KioskHours, service: KioskService): SafeHtml {
+  const t = v.t;
+  return html`<div class="notice notice--warning" role="status"><h2>${t(SERVICE_CLOSED[service].ja, SERVICE_CLOSED[service].en)}</h2>
+<p>${t("利用できる時間", "Open")}: ${kioskHoursText(v, hours)}</p>
+<p>${t("利用できる時間内にもう一度お越しください。", "Please come back during service hours.")}</p>
+<p class="muted">${t("理由コード", "Reason code")}: <span class="reason">kiosk-closed</span></p></div>`;
+}
+
+/** The start screen; while the kiosk is closed (`closed` = its hours) it says so instead of offering the services. */
+export function kioskHomePage(v: View, closed?: KioskHours): string {
   const t = v.t;
   return kiosk(
     v,
     t("メニュー", "Menu"),
     html`<h1>${t("キオスク端末", "Kiosk")}</h1>
-<p>${t("ご利用になるサービスを選んでください。", "Choose a service.")}</p>
-<a class="button tile" href="/kiosk/services">${t("行政サービス", "Government services")}<small>${t("証明書の交付・暗証番号の初期化", "Certificates, PIN reset")}</small></a>`,
+${
+  closed
+    ? closedNotice(v, closed, "all")
+    : html`<p>${t("ご利用になるサービスを選んでください。", "Choose a service.")}</p>
+<a class="button tile" href="/kiosk/services">${t("行政サービス", "Government services")}<small>${t("証明書の交付・暗証番号の初期化", "Certificates, PIN reset")}</small></a>`
+}`,
   );
 }
 
-export function kioskServicesPage(v: View): string {
+export function kioskServicesPage(v: View, closed?: KioskHours): string {
   const t = v.t;
+  if (closed) {
+    return kiosk(
+      v,
+      t("行政サービス", "Government services"),
+      html`<h1>${t("行政サービス", "Government services")}</h1>
+${closedNotice(v, closed, "all")}
+<p><a href="/kiosk">${t("最初の画面に戻る", "Back to the start")}</a></p>`,
+    );
+  }
   return kiosk(
     v,
     t("行政サービス", "Government services"),
@@ -49,13 +99,14 @@ export function kioskServicesPage(v: View): string {
 
 export function kioskIssueCardPage(v: View, cards: CardChoice[], problem?: Problem): string {
   const t = v.t;
+  const cardError = errorFor(v, problem, "card");
   return kiosk(
     v,
     t("カードを置いてください", "Place your card"),
     html`${steps(v, 0)}<h1>${t("マイナンバーカードを置いてください", "Place your My Number Card")}</h1>
-${problemNotice(v, problem)}
+${problemNotice(v, problem, { card: "card-0" })}
 <form method="post" action="/kiosk/issue/pin" novalidate>${csrfField(v)}
-${cardPicker(v, cards)}
+${cardPicker(v, cards, cardError ? { error: cardError } : {})}
 <div class="actions"><button type="submit">${t("次へ", "Next")}</button> <a class="button button--secondary" href="/kiosk/services">${t("戻る", "Back")}</a></div>
 </form>`,
     problem !== undefined,
@@ -85,31 +136,41 @@ export interface KioskOfferView {
   feeYen: number;
 }
 
-/** The kiosk is closed at this hour: say when it opens. */
-export function kioskUnavailablePage(v: View, hours: string): string {
+/** A kiosk flow while the kiosk is closed: which service, and when it is open, with no card or PIN asked for. */
+export function kioskClosedPage(v: View, hours: KioskHours, service: Exclude<KioskService, "all">): string {
   const t = v.t;
   return kiosk(
     v,
-    t("ご利用いただけません", "Not available"),
-    html`${steps(v, 2)}<h1>${t("証明書の交付はご利用いただけません", "Certificates cannot be issued here")}</h1>
-<div class="notice notice--warning" role="alert"><p>${t(`ただいまの時間は利用できません。利用できる時間：${hours}`, `Not available at this time. Hours: ${hours}`)}</p></div>
-<p><a class="button" href="/kiosk/services">${t("メニューに戻る", "Back to the menu")}</a></p>`,
-    true,
+    t("ご利用いただけません", "Closed"),
+    html`<h1>${t(SERVICE_CLOSED[service].ja, SERVICE_CLOSED[service].en)}</h1>
+${closedNotice(v, hours, service)}
+<p><a class="button" href="/kiosk">${t("最初の画面に戻る", "Back to the start")}</a></p>`,
   );
 }
 
-export function kioskDocumentsPage(v: View, offers: KioskOfferView[], problem?: Problem): string {
+/** What the document form said, shown again after an error (the typed count as typed). */
+export interface KioskDocumentChoice {
+  document?: string;
+  copies?: string;
+}
+
+export function kioskDocumentsPage(v: View, offers: KioskOfferView[], maxCopies: number, problem?: Problem, chosen: KioskDocumentChoice = {}): string {
   const t = v.t;
+  // The resident's choice survives an error; the first document only when nothing (offered) was chosen.
+  const selected = offers.some((o) => o.id === chosen.document) ? chosen.document : offers[0]?.id;
+  const documentError = errorFor(v, problem, "document");
+  const copiesError = errorFor(v, problem, "copies");
   return kiosk(
     v,
     t("証明書の種類", "Document"),
     html`${steps(v, 2)}<h1>${t("証明書の種類を選んでください", "Choose the document")}</h1>
-${problemNotice(v, problem)}
+${problemNotice(v, problem, { document: "doc-0", copies: "copies" })}
 <form method="post" action="/kiosk/issue/fee" novalidate>${csrfField(v)}
-<fieldset><legend>${t("証明書", "Document")}</legend>
-${offers.map((o, i) => html`<div class="choice"><input type="radio" name="document" id="doc-${i}" value="${o.id}"${i === 0 ? html` checked` : ""}><label for="doc-${i}">${t(o.nameJa, o.nameEn)}（${t(`1通 ${o.feeYen}円`, `¥${o.feeYen} per copy`)}）</label></div>`)}
+<fieldset${documentError ? html` aria-describedby="document-error"` : ""}><legend>${t("証明書", "Document")}</legend>
+${documentError ? html`<span class="field-error" id="document-error">${documentError}</span>` : ""}
+${offers.map((o, i) => html`<div class="choice"><input type="radio" name="document" id="doc-${i}" value="${o.id}"${o.id === selected ? html` checked` : ""}><label for="doc-${i}">${t(o.nameJa, o.nameEn)}（${t(`1通 ${o.feeYen}円`, `¥${o.feeYen} per copy`)}）</label></div>`)}
 </fieldset>
-${field(v, { id: "copies", name: "copies", label: t("部数（1〜10）", "Copies (1–10)"), inputmode: "numeric", value: "1", maxlength: 2, required: true })}
+${field(v, { id: "copies", name: "copies", label: t(`部数（1〜${maxCopies}）`, `Copies (1–${maxCopies})`), inputmode: "numeric", value: chosen.copies ?? "1", maxlength: String(maxCopies).length, required: true, ...(copiesError ? { error: copiesError } : {}) })}
 <div class="actions"><button type="submit">${t("次へ", "Next")}</button> <a class="button button--secondary" href="/kiosk/issue">${t("やめる", "Cancel")}</a></div>
 </form>`,
     problem !== undefined,
@@ -131,14 +192,24 @@ export function kioskFeePage(v: View, offer: KioskOfferView, copies: number): st
   );
 }
 
-export function kioskIssuedPage(v: View, issuance: { id: string; documentNameJa: string; copies: number; feeYen: number; issuedAt: string; verificationCode: string }, pdfUrl: string): string {
+/** "0NB3WRZN2PW601JM" → "0NB3-WRZN-2PW6-01JM": grouped as the PDF prints it (kiosk-pdf.ts groupCode), to compare at a glance. */
+function groupedCode(code: string): string {
+  return code.match(/.{1,4}/g)?.join("-") ?? code;
+}
+
+export function kioskIssuedPage(
+  v: View,
+  issuance: { id: string; document: KioskDocumentId; documentNameJa: string; copies: number; feeYen: number; issuedAt: string; verificationCode: string },
+  pdfUrl: string,
+): string {
   const t = v.t;
+  const nameEn = KIOSK_DOCUMENT_KINDS[issuance.document]?.nameEn ?? issuance.documentNameJa;
   return kiosk(
     v,
     t("交付しました", "Issued"),
     html`${steps(v, 4)}<h1>${t("証明書を交付しました", "Your document is ready")}</h1>
-<div class="notice notice--success" role="status"><p>${issuance.documentNameJa} × ${issuance.copies}　${t(`${issuance.feeYen}円`, `¥${issuance.feeYen}`)}</p>
-<p>${t("交付番号", "Issue number")}: <span class="mono">${issuance.id}</span>　${t("照合番号", "Verification code")}: <span class="mono">${issuance.verificationCode}</span></p>
+<div class="notice notice--success" role="status"><p>${t(issuance.documentNameJa, nameEn)} × ${issuance.copies}　${t(`${issuance.feeYen}円`, `¥${issuance.feeYen}`)}</p>
+<p>${t("交付番号", "Issue number")}: <span class="mono">${issuance.id}</span>　${t("照合番号", "Verification code")}: <span class="mono">${groupedCode(issuance.verificationCode)}</span></p>
 <p>${formatInstant(v.lang, issuance.issuedAt)}</p></div>
 <p><a class="button" href="${pdfUrl}">${t("PDF を開く", "Open the PDF")}</a></p>
 <p>${t("カードをお取りください。", "Please take your card.")}</p>
@@ -148,14 +219,15 @@ export function kioskIssuedPage(v: View, issuance: { id: string; documentNameJa:
 
 export function kioskResetCardPage(v: View, cards: CardChoice[], problem?: Problem): string {
   const t = v.t;
+  const cardError = errorFor(v, problem, "card");
   return kiosk(
     v,
     t("署名用暗証番号の初期化", "Reset the signing password"),
     html`<h1>${t("署名用電子証明書の暗証番号初期化", "Reset the signing password")}</h1>
 <p>${t("スマートフォンのアプリで予約してから24時間以内にご利用いただけます。", "Available within 24 hours of booking in the smartphone app.")}</p>
-${problemNotice(v, problem)}
+${problemNotice(v, problem, { card: "card-0" })}
 <form method="post" action="/kiosk/pin-reset/pin" novalidate>${csrfField(v)}
-${cardPicker(v, cards, { legend: t("マイナンバーカードを置いてください", "Place your My Number Card") })}
+${cardPicker(v, cards, { legend: t("マイナンバーカードを置いてください", "Place your My Number Card"), ...(cardError ? { error: cardError } : {}) })}
 <div class="actions"><button type="submit">${t("次へ", "Next")}</button> <a class="button button--secondary" href="/kiosk/services">${t("戻る", "Back")}</a></div>
 </form>`,
     problem !== undefined,

@@ -10,7 +10,7 @@ export function residentLoginPage(v: View, cards: CardChoice[], problem?: Proble
   const t = v.t;
   const body = html`
 <h1>${t("マイページにログイン", "Log in to My page")}</h1>
-${problemNotice(v, problem, { pin: "pin", cardId: "card-0" })}
+${problemNotice(v, problem, { pin: "pin", cardId: "card-0", card: "card-0" })}
 <p>${t("マイナンバーカードの利用者証明用電子証明書でログインします。カードをカードリーダーに置き、数字4桁の暗証番号を入力してください。", "You log in with the user-authentication certificate on your My Number Card. Place the card on the reader and enter your 4-digit PIN.")}</p>
 <p class="muted">${t("この試験用システムでは、サーバーの中のカードリーダーがあなたのカードリーダーの代わりをします。下の一覧からカードを選んでください。", "In this test system a reader inside the server stands in for yours: choose the card from the list below.")}</p>
 <form method="post" action="/resident/login" novalidate>
