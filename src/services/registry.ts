@@ -1,12 +1,12 @@
 import type { Kysely } from "kysely";
 import type { Database, ResidentTable } from "../store/schema.ts";
 import { parseJapanDate, compareJapanDates, japanDateOf, type JapanDate } from "../rules/japan-date.ts";
-import { RuleInputError } from "../rules/errors.ts";
+import { RuleInputError, bilingualInputMessage } from "../rules/errors.ts";
 import { normalizeAddress, normalizeName, substituteFlags } from "../profile/attributes.ts";
 import { toEraDigitDate } from "../profile/era.ts";
 import type { Municipality } from "../config/municipalities.ts";
 import { ServiceError } from "./errors.ts";
-import { inputErrorAs } from "./input-errors.ts";
+import { inputErrorAs, isInputError } from "./input-errors.ts";
 import { newId } from "./ids.ts";
 import type { Clock } from "./clock.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
@@ -82,7 +82,7 @@ export class Registry {
       .selectAll()
       .where("residents.id", "=", id)
       .executeTakeFirst();
-    if (!row) throw new ServiceError("not-found", `no resident with id ${id}`, "id");
+    if (!row) throw new ServiceError("not-found", `住民ID ${id} の住民はいません / no resident with id ${id}`, "id");
     return toResident(row);
   }
 
@@ -100,7 +100,7 @@ export class Registry {
 
   async municipality(code: string): Promise<Municipality> {
     const row = await this.db.selectFrom("municipalities").selectAll().where("code", "=", code).executeTakeFirst();
-    if (!row) throw new ServiceError("invalid-input", `municipality: unknown municipality code ${code}`, "municipality");
+    if (!row) throw new ServiceError("invalid-input", `municipality: 市区町村コード ${code} は登録されていません / unknown municipality code ${code}`, "municipality");
     return toMunicipality(row);
   }
 
@@ -110,21 +110,21 @@ export class Registry {
       const address = normalizeAddress(input.address, "address");
       const birth = parseJapanDate(input.birth, "birth");
       const today = japanDateOf(this.clock());
-      if (compareJapanDates(birth, today) > 0) throw new RuleInputError("birth", `birth: ${birth} is in the future`);
+      if (compareJapanDates(birth, today) > 0) throw new RuleInputError("birth", `birth: ${birth} は未来の日付です / ${birth} is in the future`);
       toEraDigitDate(birth); // the certificate carries it with its era: refuse what no era covers now, not at issuance
       if (!GENDERS.has(input.gender)) {
-        throw new RuleInputError("gender", `gender: must be 1 (male), 2 (female) or 3 (unknown), not ${JSON.stringify(input.gender)}`);
+        throw new RuleInputError("gender", `gender: 性別は 1（男性）、2（女性）、3（不明）のどれかです / must be 1 (male), 2 (female) or 3 (unknown), not ${JSON.stringify(input.gender)}`);
       }
       const nationality = (input.nationality ?? "JP").toUpperCase();
       if (!NATIONALITY.test(nationality)) {
-        throw new RuleInputError("nationality", `nationality: must be a two-letter ISO 3166 code, not ${JSON.stringify(input.nationality)}`);
+        throw new RuleInputError("nationality", `nationality: 国籍は2文字の国コード（ISO 3166、例：US）で入力してください / must be a two-letter ISO 3166 code, not ${JSON.stringify(input.nationality)}`);
       }
       const residenceEnd = input.residenceEnd ? parseJapanDate(input.residenceEnd, "residence-end") : null;
       if (residenceEnd && nationality === "JP") {
-        throw new RuleInputError("residence-end", "residence-end: only foreign residents have a period of stay");
+        throw new RuleInputError("residence-end", "residence-end: 在留期間の満了日は外国人住民（国籍が JP 以外）だけに入力します / only foreign residents have a period of stay");
       }
       if (residenceEnd && compareJapanDates(residenceEnd, birth) < 0) {
-        throw new RuleInputError("residence-end", "residence-end: is before the date of birth");
+        throw new RuleInputError("residence-end", "residence-end: 在留期間の満了日が生年月日より前です / is before the date of birth");
       }
       const municipality = await this.municipality(input.municipality);
       const now = this.clock().toISOString();
@@ -148,6 +148,8 @@ export class Registry {
         updated_at: now,
       };
     } catch (error) {
+      // The profile's messages (name, address, an era date) are English only: the Japanese goes in front, as the rules' have it.
+      if (isInputError(error)) error.message = bilingualInputMessage(error.field, error.message);
       throw inputErrorAs(error, "invalid-input");
     }
   }

@@ -56,6 +56,6 @@ describe("openjpki issuance-client commands", () => {
     assert.match(noName.stderr, /--name is required/);
     const badCode = await cli(["issuance-client", "add", "--data", data, "--name", "x", "--municipality", "999999"], env);
     assert.equal(badCode.code, 1);
-    assert.match(badCode.stderr, /municipality: unknown municipality code 999999/);
+    assert.match(badCode.stderr, /municipality: 市区町村コード 999999 は登録されていません \/ unknown municipality code 999999/);
   });
 });

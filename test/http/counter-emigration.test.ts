@@ -154,7 +154,7 @@ describe("counter page: the emigration form", () => {
     const filed = await browser.post(url, { continuedUse: "yes", departureDate: "2026-12-20", abroadAddress: ABROAD });
     assert.equal(filed.statusCode, 303, filed.body);
     const done = await browser.get(String(filed.headers.location));
-    assert.match(done.body, /転出日 2026-12-20 に適用されます/);
+    assert.match(done.body, /転出日 2026年12月20日 に適用されます/);
     const resident = await t.context.registry.get(r.id);
     assert.deepEqual([resident.status, resident.departureDate, resident.continuedUse], ["registered", "2026-12-20", true]);
     const page = await browser.get(`/counter/residents/${r.id}`);
@@ -167,14 +167,14 @@ describe("counter page: the emigration form", () => {
     const r = await t.context.registry.add({ name: "森 六郎", birth: "1988-10-10", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
     await t.context.events.endRegistration(r.id, { kind: "emigration", continuedUse: false, departureDate: "2026-12-21" });
     const url = `/counter/residents/${r.id}/events/emigration-withdrawal`;
-    assert.match((await browser.get(url)).body, /2026-12-21 に転出予定の国外転出の届出を取り消します/);
+    assert.match((await browser.get(url)).body, /2026年12月21日 に転出予定の国外転出の届出を取り消します/);
     const unchecked = await browser.post(url, {});
     assert.equal(unchecked.statusCode, 400);
     assert.match(unchecked.body, /href="#e-confirm"/);
     assert.equal((await t.context.registry.get(r.id)).departureDate, "2026-12-21");
     const done = await browser.post(url, { confirm: "1" });
     assert.equal(done.statusCode, 303, done.body);
-    assert.match((await browser.get(String(done.headers.location))).body, /2026-12-21 転出予定の届出を取り消しました/);
+    assert.match((await browser.get(String(done.headers.location))).body, /2026年12月21日 転出予定の届出を取り消しました/);
     assert.equal((await t.context.registry.get(r.id)).departureDate, null);
     assert.match((await browser.get(`/counter/residents/${r.id}`)).body, /events\/emigration">国外転出/, "a new filing is offered again");
   });
@@ -185,9 +185,9 @@ describe("counter page: the emigration form", () => {
     await t.context.store.db.updateTable("residents").set({ departure_date: "2026-12-07" }).where("id", "=", r.id).execute();
     const page = await browser.get(`/counter/residents/${r.id}`);
     assert.doesNotMatch(page.body, /events\/emigration(-withdrawal)?"/);
-    assert.match(page.body, /転出日（2026-12-07）を迎えました。まもなく適用されます/);
+    assert.match(page.body, /転出日（2026年12月7日）を迎えました。まもなく適用されます/);
     const form = await browser.get(`/counter/residents/${r.id}/events/emigration-withdrawal`);
-    assert.match(form.body, /転出日（2026-12-07）を迎えたため、取り消せません/);
+    assert.match(form.body, /転出日（2026年12月7日）を迎えたため、取り消せません/);
     const refused = await browser.post(`/counter/residents/${r.id}/events/emigration-withdrawal`, { confirm: "1" });
     assert.equal(refused.statusCode, 409);
     assert.match(refused.body, /転出日（2026-12-07）を迎えたため取り消せません/);

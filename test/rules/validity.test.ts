@@ -126,7 +126,7 @@ describe("certificateValidity", () => {
   test("the message names the problem", () => {
     assert.throws(() => certificateValidity({ birth: "2023-02-30", issued: "2024-01-01" }), {
       name: "RuleInputError",
-      message: "birth: 2023-02-30 is not a calendar date",
+      message: "birth: 2023-02-30 は暦にない日付です / 2023-02-30 is not a calendar date",
     });
   });
 });

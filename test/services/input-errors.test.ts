@@ -51,14 +51,14 @@ for (const backend of backends()) {
     test("registering a name with a character no certificate can carry is invalid input naming the name", async () => {
       await assert.rejects(
         t.context.registry.add({ ...resident, name: `${OUTSIDE_JIS}田 太郎` }),
-        serviceError("invalid-input", "name", /^name: character "𠮷" \(U\+20BB7\) at position 1 is outside JIS X 0208\/0212/),
+        serviceError("invalid-input", "name", /^name: 1文字目の "𠮷" \(U\+20BB7\) は電子証明書に記録できない文字です（JIS X 0208\/0212 にない文字）。代替の文字を使ってください \/ character "𠮷" \(U\+20BB7\) at position 1 is outside JIS X 0208\/0212/),
       );
     });
 
     test("registering a birth before the Meiji era is invalid input naming the birth", async () => {
       await assert.rejects(
         t.context.registry.add({ ...resident, birth: "1868-10-22" }),
-        serviceError("invalid-input", "birth", /^birth: 1868-10-22 is before the Meiji era \(1868-10-23\)$/),
+        serviceError("invalid-input", "birth", /^birth: 1868-10-22 は明治の始まり（1868-10-23）より前の日付のため扱えません \/ 1868-10-22 is before the Meiji era \(1868-10-23\)$/),
       );
     });
 

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { JpkiClient } from "../../src/client/jpki-client.ts";
 import type { TestContext } from "../helpers/context.ts";
-import { assertAccessible, browserMissing, openBrowserSession, screenshotAndCheck, type BrowserSession } from "./browser.ts";
+import { ARTIFACTS, assertAccessible, browserMissing, openBrowserSession, screenshotAndCheck, type BrowserSession } from "./browser.ts";
 
 const skip = browserMissing();
 if (skip) console.log(`# ${skip}`);
@@ -137,6 +137,22 @@ describe("counter console in a real browser", { skip: skip ?? false, timeout: 12
     await page.waitForSelector("text=カードの交付が完了しました");
     assert.match(await page.locator("#cards ~ .table-scroll").first().innerText(), /\d{4}年\d{1,2}月\d{1,2}日\s+\d{4}年/);
     assert.doesNotMatch(await page.locator("#cards ~ .table-scroll").first().innerText(), /未交付/);
+  });
+
+  test("at 1280 px the certificate table keeps each state badge and card id on one line", async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    try {
+      await page.goto(`${base}/counter/residents/${residentId}?card=${cardId}`);
+      // The lines a cell's or badge's text takes: one box per line in the range's client rects.
+      const lines = (await page.evaluate(
+        `[...document.querySelectorAll("table.certs .badge, table.certs tbody td:nth-child(5)")].map((el) => { const r = document.createRange(); r.selectNodeContents(el); return new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size; })`,
+      )) as number[];
+      assert.equal(lines.length, 4, "two badges and two card ids");
+      assert.deepEqual(lines, [1, 1, 1, 1], "有効 not broken into 有／効, nor the card id");
+      await page.locator("table.certs").screenshot({ path: `${ARTIFACTS}/21b-counter-certificates-1280.png` });
+    } finally {
+      await page.setViewportSize({ width: 1100, height: 900 });
+    }
   });
 
   test("a PIN locked through the card API is initialised at the window", async () => {

@@ -19,6 +19,8 @@ import { cookiesOf, formAccepted, pageView, problemOf, sendPage, statusOf, text,
 import { errorPage } from "../../web/pages/error.ts";
 import { counterLoginPage } from "../../web/pages/counter/login.ts";
 import { counterHomePage, residentDetailPage, type Outcome, type ResidentDetail } from "../../web/pages/counter/residents.ts";
+import { counterErrorPage } from "../../web/pages/counter/common.ts";
+import { formatDate } from "../../web/i18n.ts";
 import { cardApplyPage, eventPage, isEventSlug, isProcedureSlug, procedurePage, proxyCompletePage, PROCEDURES, EVENTS, type EventSlug, type ProcedureSlug } from "../../web/pages/counter/procedures.ts";
 import { auditPage, expiryNoticesPage, summaryPage } from "../../web/pages/counter/office.ts";
 
@@ -118,12 +120,20 @@ function certificateChoices(form: Form, kenhojo: boolean) {
   };
 }
 
+/** A date in both languages, for notes built here (2026年12月8日 / 8 Dec 2026). */
+function dates(date: string): { ja: string; en: string } {
+  return { ja: formatDate("ja", date), en: formatDate("en", date) };
+}
+
 function outcomeOf(title: { ja: string; en: string }, o: ProcedureOutcome): Outcome {
+  // The service lists a loss report's holds with its revocations (reason certificateHold): a hold is not a revocation.
+  const held = o.revoked.filter((c) => c.reason === "certificateHold");
   return {
     title,
     applicationId: o.applicationId,
     issued: o.issued.map((c) => ({ type: c.type, serialHex: c.serialHex, expires: c.expires })),
-    revoked: o.revoked.map((c) => ({ type: c.type, serialHex: c.serialHex, reason: c.reason })),
+    revoked: o.revoked.filter((c) => c.reason !== "certificateHold").map((c) => ({ type: c.type, serialHex: c.serialHex, reason: c.reason })),
+    ...(held.length > 0 ? { putOnHold: held.map((c) => ({ type: c.type, serialHex: c.serialHex })) } : {}),
     feeYen: o.feeYen,
     feeReason: o.fee.reason,
     cardId: o.cardId,
@@ -205,9 +215,23 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     return detail;
   };
 
+  /** An unknown resident, card or application: a 404 page of its own (any other refusal: the error page). */
   const notFoundPage = (reply: FastifyReply, v: View, session: StaffSession, error: unknown) => {
     const problem = problemOf(error, log);
-    return sendPage(reply, statusOf(problem), counterHomePage(v, session.staff, { query: "", municipality: "", residents: [], cards: new Map(), failed: { problem, values: {} } }));
+    return sendPage(reply, statusOf(problem), counterErrorPage(v, session.staff, problem));
+  };
+
+  /** The card, or a not-found in both languages (the card service's own says it in English only). */
+  const cardOf = async (cardId: string) => {
+    const wellFormed = ID.test(cardId) && cardId.startsWith("C-");
+    // Only a card id's own characters are echoed: a " / " typed into the URL would split the message.
+    const missing = () => new ServiceError("not-found", wellFormed ? `カード ${cardId} はありません / no card ${cardId}` : "そのカードはありません / no such card", "card");
+    if (!wellFormed) throw missing();
+    try {
+      return await context.cards.get(cardId);
+    } catch (error) {
+      throw error instanceof ServiceError && error.code === "not-found" ? missing() : error;
+    }
   };
 
   // ---- Login ----------------------------------------------------------------------------
@@ -370,6 +394,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     if (!session) return reply;
     const v = pageView(request, reply, "/counter");
     try {
+      await cardOf(request.params.id.slice(0, 20));
       const notice = await issuanceNotice({ db: context.store.db, registry: context.registry, clock: context.clock }, request.params.id.slice(0, 20), actorOf(session));
       return reply
         .header("content-type", notice.contentType)
@@ -383,7 +408,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
 
   // ---- Window procedures on the card in the reader -----------------------------------------------
   const procedureState = async (cardId: string, kind: ProcedureSlug) => {
-    const card = await context.cards.get(cardId);
+    const card = await cardOf(cardId);
     const resident = await context.registry.get(card.residentId);
     let reader;
     try {
@@ -401,7 +426,8 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
       case "handover": {
         const o = await context.counter.handOver({ cardId, identity: identityOf(form, true)!, ...representativeOf(form) }, actor);
         const { revoked: _none, ...done } = outcomeOf(title, o);
-        return { ...done, note: { ja: `交付日：${japanToday(context.clock)}`, en: `Handed over on ${japanToday(context.clock)}` } };
+        const on = dates(japanToday(context.clock));
+        return { ...done, note: { ja: `交付日：${on.ja}`, en: `Handed over on ${on.en}` } };
       }
       case "renewal": {
         const types = typesOf(form);
@@ -459,12 +485,17 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
         return outcomeOf(title, await context.counter.liftSuspension({ cardId, identity: identityOf(form, true)!, ...representativeOf(form) }, actor));
       case "proxy": {
         const kindOf = text(form, "kind", 20) as ProxyProcedureKind;
+        // Asked here in the clerk's words; the service's own check says only "is empty", in English.
+        const proxyName = text(form, "proxyName", 100);
+        if (!proxyName) throw invalid("proxy.name", "代理人の氏名を入力してください / enter the proxy's name");
+        const relationship = text(form, "proxyRelationship", 50);
+        if (!relationship) throw invalid("proxy.relationship", "代理人と本人との関係を入力してください / enter the proxy's relationship to the holder");
         const identity = identityOf(form, false);
         const started = await context.counter.startProxy(
           {
             kind: kindOf,
             cardId,
-            proxy: { name: text(form, "proxyName", 100), relationship: text(form, "proxyRelationship", 50), type: (text(form, "proxyType", 20) || "appointed") as ProxyType, letterOfAttorney: form.letterOfAttorney === "1" },
+            proxy: { name: proxyName, relationship, type: (text(form, "proxyType", 20) || "appointed") as ProxyType, letterOfAttorney: form.letterOfAttorney === "1" },
             ...(kindOf === "pin-init" ? { pinType: (form.pinType === "sign" ? "sign" : "auth") as CaType } : { types: typesOf(form, kindOf === "revocation") }),
             ...(identity ? { identity } : {}),
           },
@@ -488,7 +519,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     const kind = request.params.kind;
     const v = pageView(request, reply, `/counter/cards/${cardId}/${isProcedureSlug(kind) ? kind : ""}`);
     try {
-      if (!isProcedureSlug(kind)) throw new ServiceError("not-found", `手続き ${kind} はありません / no procedure ${kind}`);
+      if (!isProcedureSlug(kind)) throw new ServiceError("not-found", "その手続きはありません / no such procedure");
       return sendPage(reply, 200, procedurePage(v, session.staff, { ...(await procedureState(cardId, kind)), values: {} }));
     } catch (error) {
       return notFoundPage(reply, v, session, error);
@@ -504,7 +535,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     if (!formAccepted(context, request, reply, v)) return reply;
     let state;
     try {
-      if (!isProcedureSlug(kind)) throw new ServiceError("not-found", `手続き ${kind} はありません / no procedure ${kind}`);
+      if (!isProcedureSlug(kind)) throw new ServiceError("not-found", "その手続きはありません / no such procedure");
       state = await procedureState(cardId, kind);
     } catch (error) {
       return notFoundPage(reply, v, session, error);
@@ -540,7 +571,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
 
   // ---- The proxy's second visit ------------------------------------------------------------
   const proxyState = async (applicationId: string) => {
-    if (!APPLICATION_ID.test(applicationId)) throw new ServiceError("not-found", `no application ${applicationId}`);
+    if (!APPLICATION_ID.test(applicationId)) throw new ServiceError("not-found", "その申請はありません / no such application");
     const status = await context.counter.proxyStatus(applicationId);
     return { status, resident: await context.registry.get(status.residentId) };
   };
@@ -571,6 +602,8 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     }
     const form = request.body as Form;
     try {
+      const proxyName = text(form, "proxyIdentityName", 100);
+      if (!proxyName) throw invalid("proxyIdentity.name", "来庁した代理人の氏名を入力してください / enter the name of the proxy present");
       const identity = identityOf(form, true)!;
       const kind = state.status.kind;
       const pins: NewPins = {};
@@ -584,7 +617,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
       }
       const answerCode = text(form, "answerCode", 8);
       const o = await context.counter.completeProxy(
-        { applicationId: id, ...(answerCode ? { answerCode } : {}), proxyIdentity: { ...identity, name: text(form, "proxyIdentityName", 100) }, pins, ...(newPin ? { newPin } : {}) },
+        { applicationId: id, ...(answerCode ? { answerCode } : {}), proxyIdentity: { ...identity, name: proxyName }, pins, ...(newPin ? { newPin } : {}) },
         actorOf(session),
       );
       const flash = hold(flashes, session, outcomeOf({ ja: "代理人による手続きが完了しました", en: "The proxy's procedure is done" }, o));
@@ -621,7 +654,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
         const end = text(form, "residenceEnd", 10);
         if (!noEnd && !end) throw invalid("residence-end", "新しい満了日を入力するか、「満了日なし」を選んでください / enter the new end, or tick no end");
         const o = await context.events.changeResidencePeriod(residentId, noEnd ? null : end, actor);
-        return { title, note: o.residenceEnd ? { ja: `在留期間の満了日：${o.residenceEnd}`, en: `Period of stay ends ${o.residenceEnd}` } : { ja: "満了日なし", en: "No end" } };
+        return { title, note: o.residenceEnd ? { ja: `在留期間の満了日：${dates(o.residenceEnd).ja}`, en: `Period of stay ends ${dates(o.residenceEnd).en}` } : { ja: "満了日なし", en: "No end" } };
       }
       case "death":
         if (form.confirm !== "1") throw invalid("confirm", "死亡届の内容を確認したらチェックを入れてください / tick the box once the notification is checked");
@@ -638,13 +671,14 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
         return {
           title,
           revoked: revokedOf(o),
-          ...(pending ? { note: { ja: `転出日 ${o.departureDate} に適用されます（それまで電子証明書は有効です）`, en: `Takes effect on the day of departure, ${o.departureDate} (the certificates stay valid until then)` } } : {}),
+          ...(pending ? { note: { ja: `転出日 ${dates(o.departureDate!).ja} に適用されます（それまで電子証明書は有効です）`, en: `Takes effect on the day of departure, ${dates(o.departureDate!).en} (the certificates stay valid until then)` } } : {}),
         };
       }
       case "emigration-withdrawal": {
         if (form.confirm !== "1") throw invalid("confirm", "取消の申出を確認したらチェックを入れてください / tick the box once the request is checked");
         const o = await context.events.withdrawEmigration(residentId, actor);
-        return { title, note: { ja: `${o.withdrawn.departureDate} 転出予定の届出を取り消しました`, en: `The emigration filed for ${o.withdrawn.departureDate} is withdrawn` } };
+        const day = dates(o.withdrawn.departureDate);
+        return { title, note: { ja: `${day.ja} 転出予定の届出を取り消しました`, en: `The emigration filed for ${day.en} is withdrawn` } };
       }
     }
   };
@@ -656,7 +690,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     const kind = request.params.kind;
     const v = pageView(request, reply, `/counter/residents/${id}/events/${isEventSlug(kind) ? kind : ""}`);
     try {
-      if (!isEventSlug(kind)) throw new ServiceError("not-found", `no event ${kind}`);
+      if (!isEventSlug(kind)) throw new ServiceError("not-found", "その手続きはありません / no such register event");
       return sendPage(reply, 200, eventPage(v, session.staff, { kind, resident: await context.registry.get(id), today: japanToday(context.clock), ...readerOf(request), values: {} }));
     } catch (error) {
       return notFoundPage(reply, v, session, error);
@@ -672,7 +706,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     if (!formAccepted(context, request, reply, v)) return reply;
     let resident;
     try {
-      if (!isEventSlug(kind)) throw new ServiceError("not-found", `no event ${kind}`);
+      if (!isEventSlug(kind)) throw new ServiceError("not-found", "その手続きはありません / no such register event");
       resident = await context.registry.get(id);
     } catch (error) {
       return notFoundPage(reply, v, session, error);
@@ -699,6 +733,8 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     const v = pageView(request, reply, pathWithoutLang(request.url));
     const offices = await context.staff.offices();
     try {
+      // The form offers the offices: another is refused here in both languages (the fee service says it in English only).
+      if (office && !offices.some((o) => o.id === office)) throw invalid("office", "その事務所はありません。一覧から選んでください / no such office: choose one from the list");
       const summary = await feeSummary(context.store.db, { date, ...(office ? { office } : {}) });
       return sendPage(reply, 200, summaryPage(v, session.staff, { date, office, offices, summary }));
     } catch (error) {

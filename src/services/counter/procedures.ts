@@ -241,7 +241,7 @@ export class CounterProcedures {
       // card as it was, to be tried again (the revocation cannot be undone).
       const resident = await this.registry.get(card.residentId);
       const eligibleForSign = signingEligibility({ birth: resident.birth, on: japanDateOf(this.clock()), guardianship: resident.guardianship }).eligible;
-      if (input.noSign && input.pins.sign !== undefined) throw new ServiceError("invalid-input", "sign-pin: not with noSign", "sign-pin");
+      if (input.noSign && input.pins.sign !== undefined) throw new ServiceError("invalid-input", "sign-pin: 署名用電子証明書を発行しない場合、署名用の暗証番号は入力しません / not with noSign", "sign-pin");
       if (input.noAuth && input.pins.auth !== undefined) {
         throw new ServiceError("invalid-input", "利用者証明用電子証明書を発行しない場合、利用者証明用の暗証番号は入力しません / auth-pin: not with noAuth", "auth-pin");
       }
@@ -268,14 +268,14 @@ export class CounterProcedures {
   handOver(input: { cardId: string; identity: IdentityCheck; pins?: NewPins & { kenhojo?: string }; legalRepresentative?: LegalRepresentativeInput }, actor: Actor) {
     return this.run("handover", input.cardId, input, actor, undefined, async (ctx) => {
       const card = await this.cards.get(input.cardId);
-      if (card.handedOverDate) throw new ServiceError("conflict", `card ${input.cardId} was handed over on ${card.handedOverDate}`, "card", { reason: "already-handed-over" });
+      if (card.handedOverDate) throw new ServiceError("conflict", `このカードは ${card.handedOverDate} に交付済みです / card ${input.cardId} was handed over on ${card.handedOverDate}`, "card", { reason: "already-handed-over" });
       const pins = input.pins ?? {};
       if (card.pinsPending) {
         // The resident sets the PINs on the terminal now, through the card's issuer commands.
         const current = await this.currentOnCard(input.cardId);
         const hasAuth = current.has("auth");
         const hasSign = current.has("sign");
-        if (hasAuth && !pins.auth) throw new ServiceError("invalid-input", "auth-pin: the resident sets the authentication PIN at handover", "auth-pin");
+        if (hasAuth && !pins.auth) throw new ServiceError("invalid-input", "auth-pin: 利用者証明用の暗証番号は交付のときに住民の方が設定します。入力してください / the resident sets the authentication PIN at handover", "auth-pin");
         // Refused, not dropped: on a card without one, an authentication PIN would silently become the 券面事項入力補助 PIN.
         if (!hasAuth && pins.auth) {
           throw new ServiceError("invalid-input", "このカードには利用者証明用電子証明書がないため、利用者証明用の暗証番号は設定しません / auth-pin: this card holds no authentication certificate", "auth-pin");
@@ -283,7 +283,7 @@ export class CounterProcedures {
         if (!hasAuth && !pins.kenhojo) {
           throw new ServiceError("invalid-input", "券面事項入力補助用の暗証番号を入力してください / kenhojo-pin: the resident sets the 券面事項入力補助 PIN at handover (no authentication PIN to take it from)", "kenhojo-pin");
         }
-        if (hasSign && !pins.sign) throw new ServiceError("invalid-input", "sign-pin: the resident sets the signing password at handover", "sign-pin");
+        if (hasSign && !pins.sign) throw new ServiceError("invalid-input", "sign-pin: 署名用の暗証番号は交付のときに住民の方が設定します。入力してください / the resident sets the signing password at handover", "sign-pin");
         // Likewise refused, not dropped: the resident would believe a signing password was set.
         if (!hasSign && pins.sign) {
           throw new ServiceError("invalid-input", "このカードには署名用電子証明書がないため、署名用パスワードは設定しません / sign-pin: this card holds no signing certificate", "sign-pin");
@@ -298,7 +298,7 @@ export class CounterProcedures {
         });
         ctx.detail.pinsSet = [...(auth ? ["auth"] : []), ...(sign ? ["sign"] : []), "kenhojo"];
       } else if (pins.auth || pins.sign) {
-        throw new ServiceError("invalid-input", "auth-pin: this card's PINs were set when it was produced", "auth-pin");
+        throw new ServiceError("invalid-input", "auth-pin: このカードの暗証番号は作製のときに設定済みです / this card's PINs were set when it was produced", "auth-pin");
       }
       const today = japanDateOf(this.clock());
       await this.cards.setStatus(input.cardId, card.status, { handedOverDate: today, pinsSet: card.pinsPending });
@@ -364,7 +364,7 @@ export class CounterProcedures {
     actor: Actor,
   ) {
     return this.run("reissue", input.cardId, input, actor, undefined, async (ctx) => {
-      if (!REISSUE_REASONS.includes(input.reason)) throw new ServiceError("invalid-input", `reason: one of ${REISSUE_REASONS.join(", ")}`, "reason");
+      if (!REISSUE_REASONS.includes(input.reason)) throw new ServiceError("invalid-input", `reason: 再交付の理由を選んでください / one of ${REISSUE_REASONS.join(", ")}`, "reason");
       const old = await this.cards.get(input.cardId);
       const today = japanDateOf(this.clock());
       const request: CardIssueRequest = {
@@ -443,16 +443,16 @@ export class CounterProcedures {
     input: { kind: ProxyProcedureKind; cardId: string; proxy: ProxyInput; types?: CaType[]; pinType?: CaType; identity?: IdentityCheck },
     actor: Actor,
   ): Promise<ProxyStart> {
-    if (!PROXY_PROCEDURES.includes(input.kind)) throw new ServiceError("invalid-input", `kind: one of ${PROXY_PROCEDURES.join(", ")}`, "kind");
+    if (!PROXY_PROCEDURES.includes(input.kind)) throw new ServiceError("invalid-input", `kind: 代理人が申請する手続きを選んでください / one of ${PROXY_PROCEDURES.join(", ")}`, "kind");
     const proxyType = input.proxy.type ?? "appointed";
-    if (!PROXY_TYPES.includes(proxyType)) throw new ServiceError("invalid-input", `proxy.type: one of ${PROXY_TYPES.join(", ")}`, "proxy.type");
+    if (!PROXY_TYPES.includes(proxyType)) throw new ServiceError("invalid-input", `proxy.type: 代理人の種類を選んでください / one of ${PROXY_TYPES.join(", ")}`, "proxy.type");
     // The proxy's name and relationship go into the letter and the audit trail: no controls, no bidi overrides.
     const proxyName = freeText(input.proxy.name ?? "", "proxy.name", 100);
     const relationship = freeText(input.proxy.relationship ?? "", "proxy.relationship", 50);
     const identity = input.identity ? checkedIdentity(input.identity, "identity") : null;
     const request: Record<string, unknown> = {};
     if (input.kind === "pin-init") {
-      if (input.pinType !== "auth" && input.pinType !== "sign") throw new ServiceError("invalid-input", "pinType: auth or sign", "pinType");
+      if (input.pinType !== "auth" && input.pinType !== "sign") throw new ServiceError("invalid-input", "pinType: 初期化する暗証番号（利用者証明用か署名用か）を選んでください / auth or sign", "pinType");
       request.pinType = input.pinType;
     } else if (input.kind === "revocation") {
       request.types = order(input.types ?? []);
@@ -594,7 +594,7 @@ export class CounterProcedures {
       );
     }
     const given = input.answerCode?.trim();
-    if (decision.answerCodeRequired && !given) throw new ServiceError("invalid-input", "answerCode: the 8-digit code on the 照会書兼回答書", "answerCode");
+    if (decision.answerCodeRequired && !given) throw new ServiceError("invalid-input", "answerCode: 照会書兼回答書の8桁の回答番号を入力してください / the 8-digit code on the 照会書兼回答書", "answerCode");
     if (given !== undefined && given !== "") {
       const ok = /^\d{8}$/.test(given) && (await checkPassword(given, proxy.answer_code_hash));
       if (!ok) {
@@ -631,10 +631,10 @@ export class CounterProcedures {
   }
 
   private async proxyApplication(applicationId: string): Promise<{ app: ApplicationTable; proxy: ProxyApplicationTable }> {
-    if (typeof applicationId !== "string" || !/^A-[0-9A-F]{12}$/.test(applicationId)) throw new ServiceError("invalid-input", "applicationId: A- and 12 hexadecimal digits", "applicationId");
+    if (typeof applicationId !== "string" || !/^A-[0-9A-F]{12}$/.test(applicationId)) throw new ServiceError("invalid-input", "applicationId: 申請番号は A- と16進数12桁です / A- and 12 hexadecimal digits", "applicationId");
     const app = await this.db.selectFrom("applications").selectAll().where("id", "=", applicationId).executeTakeFirst();
     const proxy = await this.db.selectFrom("proxy_applications").selectAll().where("application_id", "=", applicationId).executeTakeFirst();
-    if (!app || !proxy) throw new ServiceError("not-found", `no proxy application ${applicationId}`, "applicationId");
+    if (!app || !proxy) throw new ServiceError("not-found", `申請番号 ${applicationId} の代理人申請はありません / no proxy application ${applicationId}`, "applicationId");
     return { app, proxy };
   }
 
@@ -701,7 +701,7 @@ export class CounterProcedures {
         id = via.applicationId;
         await this.db.transaction().execute(async (trx) => {
           const taken = await trx.updateTable("applications").set({ state: "in-progress", updated_at: now.toISOString() }).where("id", "=", id).where("state", "=", "awaiting-proxy").executeTakeFirst();
-          if (Number(taken.numUpdatedRows) !== 1) throw new ServiceError("conflict", `application ${id} is not waiting for its proxy any more`, "applicationId", { reason: "proxy-not-waiting" });
+          if (Number(taken.numUpdatedRows) !== 1) throw new ServiceError("conflict", `申請 ${id} はもう代理人の再来庁を待っていません / application ${id} is not waiting for its proxy any more`, "applicationId", { reason: "proxy-not-waiting" });
           await appendAudit(trx, actor, { action: `application.${kind}.proxy-complete`, subject: id, after: { card: cardId, resident: resident.id, ...detail } }, now);
         });
       } else {
@@ -954,15 +954,15 @@ function normaliseName(name: string): string {
 }
 
 function requireText(value: string | undefined, field: string): string {
-  if (typeof value !== "string" || value.length === 0) throw new ServiceError("invalid-input", `${field}: required`, field);
+  if (typeof value !== "string" || value.length === 0) throw new ServiceError("invalid-input", `${field}: 入力してください / required`, field);
   return value;
 }
 
 /** Authentication first: a signing certificate is capped by the authentication certificate's expiry. */
 function order(types: CaType[]): CaType[] {
   const unique = [...new Set(types)];
-  for (const t of unique) if (t !== "auth" && t !== "sign") throw new ServiceError("invalid-input", `types: ${String(t)} is not auth or sign`, "types");
-  if (unique.length === 0) throw new ServiceError("invalid-input", "types: at least one of auth, sign", "types");
+  for (const t of unique) if (t !== "auth" && t !== "sign") throw new ServiceError("invalid-input", `types: 電子証明書の種類は利用者証明用か署名用です / ${String(t)} is not auth or sign`, "types");
+  if (unique.length === 0) throw new ServiceError("invalid-input", "types: 電子証明書の種類を選んでください / at least one of auth, sign", "types");
   return unique.sort((a, b) => (a === "auth" ? -1 : b === "auth" ? 1 : 0));
 }
 

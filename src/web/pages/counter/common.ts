@@ -163,6 +163,17 @@ const COUNTER_ADVICE: Record<string, { ja: string; en: string }> = {
   "legal-representative-not-needed": { ja: "法定代理人の欄を空欄にしてください。15歳以上で成年被後見人でない方は本人が申請します。代理人による場合は「代理人による申請」の手続きをしてください。", en: "Leave the legal representative empty: from 15, and not under guardianship, the holder applies in person. For a proxy, use the proxy application." },
 };
 
+/**
+ * The service's message in the page's language, without the leading "<field>: " the API and the
+ * CLI keep: on a page the box links to the field and the field shows its own message, so the key
+ * ("new-pin", "proxy.name") says nothing to the clerk.
+ */
+export function problemMessage(v: View, problem: Problem): string {
+  const message = localMessage(v.lang, problem.message);
+  const key = problem.field ? `${problem.field}: ` : undefined;
+  return key && message.startsWith(key) ? message.slice(key.length) : message;
+}
+
 /** The error box, as `problemNotice` in forms.ts, with advice written for the clerk. */
 export function counterProblem(v: View, problem: Problem | undefined, fieldIds: Record<string, string> = {}): SafeHtml {
   if (!problem) return html``;
@@ -170,7 +181,7 @@ export function counterProblem(v: View, problem: Problem | undefined, fieldIds: 
   const target = problem.field ? fieldIds[problem.field] : undefined;
   return html`<div class="notice notice--error" role="alert" tabindex="-1" id="problem" autofocus>
 <h2>${v.t("手続きできませんでした", "This could not be done")}</h2>
-<p>${target ? html`<a href="#${target}">${localMessage(v.lang, problem.message)}</a>` : localMessage(v.lang, problem.message)}</p>
+<p>${target ? html`<a href="#${target}">${problemMessage(v, problem)}</a>` : problemMessage(v, problem)}</p>
 ${advice ? html`<p><strong>${v.t("対応：", "What to do: ")}</strong>${v.t(advice.ja, advice.en)}</p>` : ""}
 ${problem.reason || problem.code ? html`<p class="muted">${v.t("理由コード", "Reason code")}: <span class="reason">${problem.reason ?? problem.code}</span></p>` : ""}
 </div>`;
@@ -179,7 +190,42 @@ ${problem.reason || problem.code ? html`<p class="muted">${v.t("理由コード"
 /** The message for a field when the problem names it. */
 export function fieldError(v: View, problem: Problem | undefined, ...fields: string[]): { error: string } | Record<string, never> {
   if (!problem?.field || !fields.includes(problem.field)) return {};
-  return { error: localMessage(v.lang, problem.message) };
+  return { error: problemMessage(v, problem) };
+}
+
+/**
+ * A page for what is not there (an unknown resident, card or application: 404), or another
+ * refusal with no form to go back to, in the console's shell and the page's language.
+ */
+export function counterErrorPage(v: View, staff: StaffMember, problem: Problem): string {
+  const t = v.t;
+  const notFound = problem.code === "not-found";
+  // A message with no Japanese half (a service's English-only "no card with id …") is not shown on a Japanese page.
+  const bilingual = localMessage("ja", problem.message) !== localMessage("en", problem.message);
+  const title = notFound ? t("見つかりません", "Not found") : t("手続きできませんでした", "This could not be done");
+  const body = html`<h1>${title}</h1>
+${notFound
+    ? html`<p class="not-found">${bilingual ? problemMessage(v, problem) : t("お探しの住民・カード・申請は見つかりませんでした。", "There is no such resident, card or application.")}</p>
+<p>${t("IDを確かめて、住民の検索からやり直してください。", "Check the ID, or start again from the resident search.")}</p>`
+    : counterProblem(v, problem)}
+<p><a href="/counter">${t("住民の検索・登録へ", "Go to the resident search")}</a></p>`;
+  return counterPage(v, staff, { title, body, hasError: !notFound });
+}
+
+/** Why a procedure cost what it did: the fee reasons of the services, or the procedure when it was free by its nature. */
+const FEE_REASON: Record<string, { ja: string; en: string }> = {
+  "first-issuance": { ja: "初回交付（無料）", en: "first card (free)" },
+  "new-card": { ja: "新しいカード（無料）", en: "new card (free)" },
+  "reissue-holder-caused": { ja: "再交付（本人の責め）", en: "reissue caused by the holder" },
+  "reissue-theft-police-report": { ja: "再交付（盗難・警察届出済み、無料）", en: "reissue after a reported theft (free)" },
+  "reissue-card-fault": { ja: "再交付（カードの不具合、無料）", en: "reissue, card fault (free)" },
+  "reissue-not-holder-caused": { ja: "再交付（本人の責めによらない、無料）", en: "reissue not caused by the holder (free)" },
+  "reissue-near-expiry": { ja: "再交付（有効期限の3か月前以降、無料）", en: "reissue near expiry (free)" },
+};
+
+/** A fee reason for people: the summary's and a procedure's result use the same words. */
+export function feeReasonLabel(v: View, reason: string): string {
+  return label(v, FEE_REASON[reason] ? FEE_REASON : APPLICATION_KIND, reason);
 }
 
 /** How the holder (or proxy) proved who they are. */
@@ -257,6 +303,16 @@ const PIN_LABEL = {
   new: { ja: "新しい暗証番号", en: "New PIN" },
 } as const;
 
+/** The format of each PIN, under its input (the new PIN's depends on which is initialised: both are said). */
+const PIN_HINT: Partial<Record<PinPadOptions["pins"][number], { ja: string; en: string }>> = {
+  sign: { ja: "英大文字と数字を組み合わせてください。", en: "Capital letters and digits." },
+  kenhojo: { ja: "空欄なら利用者証明用と同じ暗証番号になります。利用者証明用電子証明書を搭載しない場合は必須です。", en: "Empty: the same as the authentication PIN. Required when no authentication certificate is loaded." },
+  new: {
+    ja: "利用者証明用は数字4桁、署名用は英大文字と数字の6〜16桁（英字と数字をそれぞれ1文字以上）です。",
+    en: "Authentication PIN: 4 digits. Signing password: 6–16 capital letters and digits (at least one of each).",
+  },
+};
+
 /**
  * The PIN pad the resident uses: each PIN typed twice, as password inputs. The values are
  * never rendered back into the page (not even after an error) and never logged.
@@ -270,7 +326,8 @@ ${o.pins.map((kind) => {
     const numeric = kind === "auth" || kind === "kenhojo";
     const id = `${kind}-pin`;
     const base = { type: "password" as const, autocomplete: "new-password", ...(numeric ? { inputmode: "numeric" as const, maxlength: 4 } : { maxlength: 16 }), ...(o.required ? { required: true } : {}) };
-    return html`${field(v, { id, name: `${kind}Pin`, label: t(PIN_LABEL[kind].ja, PIN_LABEL[kind].en), ...base, ...(kind === "sign" ? { hint: t("英大文字と数字を組み合わせてください。", "Capital letters and digits.") } : kind === "kenhojo" ? { hint: t("空欄なら利用者証明用と同じ暗証番号になります。利用者証明用電子証明書を搭載しない場合は必須です。", "Empty: the same as the authentication PIN. Required when no authentication certificate is loaded.") } : {}), ...fieldError(v, o.problem, id, `${kind}Pin`, kind === "new" ? "newPin" : id) })}
+    const hint = PIN_HINT[kind];
+    return html`${field(v, { id, name: `${kind}Pin`, label: t(PIN_LABEL[kind].ja, PIN_LABEL[kind].en), ...base, ...(hint ? { hint: t(hint.ja, hint.en) } : {}), ...fieldError(v, o.problem, id, `${kind}Pin`, kind === "new" ? "newPin" : id) })}
 ${field(v, { id: `${id}-confirm`, name: `${kind}PinConfirm`, label: t(`確認のため、もう一度（${PIN_LABEL[kind].ja}）`, `Again, to confirm (${PIN_LABEL[kind].en})`), ...base, ...fieldError(v, o.problem, `${id}-confirm`) })}`;
   })}
 </fieldset>`;

@@ -7,17 +7,7 @@ import { KNOWN_MUNICIPALITIES } from "../../../services/resident-view.ts";
 import { formatDate, formatInstant } from "../../i18n.ts";
 import type { View } from "../../layout.ts";
 import { field, selectField, type Problem } from "../../forms.ts";
-import { APPLICATION_KIND, counterPage, counterProblem, fieldError, label, timeOfDay, yen } from "./common.ts";
-
-const FEE_REASON: Record<string, { ja: string; en: string }> = {
-  "first-issuance": { ja: "初回交付（無料）", en: "first card (free)" },
-  "new-card": { ja: "新しいカード（無料）", en: "new card (free)" },
-  "reissue-holder-caused": { ja: "再交付（本人の責め）", en: "reissue caused by the holder" },
-  "reissue-theft-police-report": { ja: "再交付（盗難・警察届出済み、無料）", en: "reissue after a reported theft (free)" },
-  "reissue-card-fault": { ja: "再交付（カードの不具合、無料）", en: "reissue, card fault (free)" },
-  "reissue-not-holder-caused": { ja: "再交付（本人の責めによらない、無料）", en: "reissue not caused by the holder (free)" },
-  "reissue-near-expiry": { ja: "再交付（有効期限の3か月前以降、無料）", en: "reissue near expiry (free)" },
-};
+import { APPLICATION_KIND, counterPage, counterProblem, feeReasonLabel, fieldError, label, timeOfDay, yen } from "./common.ts";
 
 function officeName(v: View, offices: Office[], id: string | null): string {
   if (!id) return v.t("（事務所なし）", "(no office)");
@@ -50,7 +40,7 @@ ${byKind.size === 0 ? html`<p>${t("この日の手続きはありません。", 
 <h3>${t("事務所別", "By office")}</h3>
 ${sum.byOffice.length === 0 ? html`<p>${t("なし", "None")}</p>` : html`<table><thead><tr><th scope="col">${t("事務所", "Office")}</th><th scope="col" class="num">${t("件数", "Count")}</th><th scope="col" class="num">${t("有料", "Charged")}</th><th scope="col" class="num">${t("手数料", "Fees")}</th></tr></thead><tbody>${sum.byOffice.map((o) => html`<tr><td>${officeName(v, s.offices, o.office)}</td><td class="num">${o.count}</td><td class="num">${o.charged}</td><td class="num">${yen(v, o.totalYen)}</td></tr>`)}</tbody></table>`}
 <h3>${t("手数料の区分別", "By fee reason")}</h3>
-${sum.byReason.length === 0 ? html`<p>${t("なし", "None")}</p>` : html`<table><thead><tr><th scope="col">${t("区分", "Reason")}</th><th scope="col" class="num">${t("件数", "Count")}</th><th scope="col" class="num">${t("手数料", "Fees")}</th></tr></thead><tbody>${sum.byReason.map((r) => html`<tr><td>${FEE_REASON[r.reason] ? label(v, FEE_REASON, r.reason) : label(v, APPLICATION_KIND, r.reason)}</td><td class="num">${r.count}</td><td class="num">${yen(v, r.totalYen)}</td></tr>`)}</tbody></table>`}
+${sum.byReason.length === 0 ? html`<p>${t("なし", "None")}</p>` : html`<table><thead><tr><th scope="col">${t("区分", "Reason")}</th><th scope="col" class="num">${t("件数", "Count")}</th><th scope="col" class="num">${t("手数料", "Fees")}</th></tr></thead><tbody>${sum.byReason.map((r) => html`<tr><td>${feeReasonLabel(v, r.reason)}</td><td class="num">${r.count}</td><td class="num">${yen(v, r.totalYen)}</td></tr>`)}</tbody></table>`}
 <h3>${t("記録", "Records")}</h3>
 ${sum.records.length === 0 ? html`<p>${t("なし", "None")}</p>` : html`<div class="table-scroll"><table class="fee-records"><thead><tr><th scope="col">${t("時刻（日本時間）", "Time (JST)")}</th><th scope="col">${t("申請番号", "Application")}</th><th scope="col">${t("手続き", "Procedure")}</th><th scope="col" class="num">${t("カード", "Card")}</th><th scope="col" class="num">${t("電子証明書", "Certificates")}</th><th scope="col" class="num">${t("合計", "Total")}</th><th scope="col">${t("職員", "Staff")}</th></tr></thead><tbody>${sum.records.map((r) => html`<tr><td class="nowrap">${timeOfDay(r.recordedAt)}</td><td class="mono nowrap">${r.applicationId}</td><td>${label(v, APPLICATION_KIND, r.kind)}</td><td class="num">${yen(v, r.cardYen)}</td><td class="num">${yen(v, r.certificatesYen)}</td><td class="num">${yen(v, r.amountYen)}</td><td class="nowrap">${r.recordedBy}</td></tr>`)}</tbody></table></div>`}`
     : ""}`;

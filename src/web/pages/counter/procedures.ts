@@ -363,11 +363,11 @@ ${field(v, { id: "e-abroad-address", name: "abroadAddress", label: t("戸籍の�
       const departure = withdrawableDeparture(r, s.today);
       explain = departure
         ? t(
-            `${departure} に転出予定の国外転出の届出を取り消します。住民登録と電子証明書はそのままです。転出日を迎えた後は取り消せません。`,
-            `This withdraws the emigration filed for departure on ${departure}. The registration and the certificates stay as they are. From the day of departure it can no longer be withdrawn.`,
+            `${formatDate("ja", departure)} に転出予定の国外転出の届出を取り消します。住民登録と電子証明書はそのままです。転出日を迎えた後は取り消せません。`,
+            `This withdraws the emigration filed for departure on ${formatDate("en", departure)}. The registration and the certificates stay as they are. From the day of departure it can no longer be withdrawn.`,
           )
         : r.status === "registered" && r.departureDate
-          ? t(`転出日（${r.departureDate}）を迎えたため、取り消せません。`, `The day of departure (${r.departureDate}) has come: the emigration can no longer be withdrawn.`)
+          ? t(`転出日（${formatDate("ja", r.departureDate)}）を迎えたため、取り消せません。`, `The day of departure (${formatDate("en", r.departureDate)}) has come: the emigration can no longer be withdrawn.`)
           : t("取り消せる国外転出の届出はありません。", "No emigration is filed that could be withdrawn.");
       fields = checkbox("e-confirm", "confirm", t("転出の取消の申出を確認しました", "I have checked the request to withdraw it"), false);
       break;

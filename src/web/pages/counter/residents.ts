@@ -17,6 +17,7 @@ import {
   RESIDENT_STATUS,
   counterPage,
   counterProblem,
+  feeReasonLabel,
   fieldError,
   label,
   yen,
@@ -70,7 +71,7 @@ ${s.residents.map((r) => {
 <form method="post" action="/counter/residents" novalidate>
 ${csrfField(v)}
 ${counterProblem(v, s.failed?.problem, REGISTER_FIELDS)}
-${field(v, { id: "r-name", name: "name", label: t("氏名", "Name"), required: true, value: val("name"), autocomplete: "off", maxlength: 100, ...fieldError(v, s.failed?.problem, "name") })}
+${field(v, { id: "r-name", name: "name", label: t("氏名", "Name"), hint: t("姓と名の間に空白を入れてください（例：町田 花子）", "Family name, a space, given name (e.g. 町田 花子)"), required: true, value: val("name"), autocomplete: "off", maxlength: 100, ...fieldError(v, s.failed?.problem, "name") })}
 ${field(v, { id: "r-birth", name: "birth", type: "date", label: t("生年月日", "Date of birth"), required: true, value: val("birth"), ...fieldError(v, s.failed?.problem, "birth") })}
 ${selectField(v, { id: "r-gender", name: "gender", label: t("性別", "Gender"), required: true, value: val("gender", "1"), options: GENDERS.map((g) => ({ value: g.value, label: t(g.ja, g.en) })), ...fieldError(v, s.failed?.problem, "gender") })}
 ${field(v, { id: "r-address", name: "address", label: t("住所", "Address"), required: true, value: val("address"), maxlength: 200, ...fieldError(v, s.failed?.problem, "address") })}
@@ -101,6 +102,8 @@ export interface Outcome {
   applicationId?: string;
   issued?: { type: "auth" | "sign"; serialHex: string; expires: string }[];
   revoked?: { type: "auth" | "sign"; serialHex: string; reason: string }[];
+  /** Put on hold (a loss report): not revoked — the card-found procedure revokes them, or nothing does. */
+  putOnHold?: { type: "auth" | "sign"; serialHex: string }[];
   feeYen?: number;
   feeReason?: string;
   cardId?: string;
@@ -128,18 +131,19 @@ export interface ResidentDetail {
 
 function outcomeNotice(v: View, o: Outcome): SafeHtml {
   const t = v.t;
-  const certs = (list: { type: "auth" | "sign"; serialHex: string }[]) => list.map((c) => html`<li>${t(CERT_NAME[c.type].ja, CERT_NAME[c.type].en)} <span class="mono">${c.serialHex}</span>${"reason" in c && typeof c.reason === "string" ? html`${po(v)}${REVOCATION_REASON[c.reason as keyof typeof REVOCATION_REASON] ? t(REVOCATION_REASON[c.reason as keyof typeof REVOCATION_REASON].ja, REVOCATION_REASON[c.reason as keyof typeof REVOCATION_REASON].en) : c.reason}${pc(v)}` : ""}${"expires" in c && typeof c.expires === "string" ? html`、${t("有効期限", "expires")} ${formatDate(v.lang, c.expires)}` : ""}</li>`);
+  const certs = (list: { type: "auth" | "sign"; serialHex: string }[]) => list.map((c) => html`<li>${t(CERT_NAME[c.type].ja, CERT_NAME[c.type].en)} <span class="mono">${c.serialHex}</span>${"reason" in c && typeof c.reason === "string" ? html`${po(v)}${REVOCATION_REASON[c.reason as keyof typeof REVOCATION_REASON] ? t(REVOCATION_REASON[c.reason as keyof typeof REVOCATION_REASON].ja, REVOCATION_REASON[c.reason as keyof typeof REVOCATION_REASON].en) : c.reason}${pc(v)}` : ""}${"expires" in c && typeof c.expires === "string" ? html`${pcomma(v)}${t("有効期限", "expires")} ${formatDate(v.lang, c.expires)}` : ""}</li>`);
   return successNotice(
     t(o.title.ja, o.title.en),
     html`${o.applicationId ? html`<p>${t("申請番号", "Application")}: <span class="mono">${o.applicationId}</span></p>` : ""}
 ${o.newCardId ? html`<p>${t("新しいカード", "New card")}: <span class="mono">${o.newCardId}</span></p>` : ""}
 ${o.issued && o.issued.length > 0 ? html`<p>${t("発行した電子証明書", "Certificates issued")}:</p><ul>${certs(o.issued)}</ul>` : ""}
-${o.revoked && o.revoked.length > 0 ? html`<p>${t("失効した電子証明書", "Certificates revoked")}:</p><ul class="revoked-list">${certs(o.revoked)}</ul>` : o.revoked ? html`<p>${t("失効した電子証明書はありません。", "No certificate was revoked.")}</p>` : ""}
+${o.putOnHold && o.putOnHold.length > 0 ? html`<p>${t("一時保留にした電子証明書", "Certificates put on hold")}:</p><ul class="held-list">${certs(o.putOnHold)}</ul>` : ""}
+${o.revoked && o.revoked.length > 0 ? html`<p>${t("失効した電子証明書", "Certificates revoked")}:</p><ul class="revoked-list">${certs(o.revoked)}</ul>` : o.revoked && !o.putOnHold?.length ? html`<p>${t("失効した電子証明書はありません。", "No certificate was revoked.")}</p>` : ""}
 ${o.held && o.held.length > 0 ? html`<p>${t("一時保留のままの電子証明書（「発見」の手続きで失効・再発行が必要）", "Still on hold (they need the card-found procedure)")}:</p><ul>${certs(o.held)}</ul>` : ""}
-${o.feeYen !== undefined ? html`<p>${t("手数料", "Fee")}: <strong class="fee-amount">${yen(v, o.feeYen)}</strong>${o.feeReason ? html` <span class="muted">${po(v)}${o.feeReason}${pc(v)}</span>` : ""}</p>` : ""}
+${o.feeYen !== undefined ? html`<p>${t("手数料", "Fee")}: <strong class="fee-amount">${yen(v, o.feeYen)}</strong>${o.feeReason ? html` <span class="muted fee-reason">${po(v)}${feeReasonLabel(v, o.feeReason)}${pc(v)}</span>` : ""}</p>` : ""}
 ${o.noticeCardId ? html`<p><a href="/counter/cards/${o.noticeCardId}/issuance-notice" download>${t("交付通知書（PDF）をダウンロード", "Download the issuance notice (交付通知書, PDF)")}</a></p>` : ""}
 ${o.letter ? html`<p><a href="/counter/letters/${o.letter.token}" download>${t("照会書兼回答書（PDF）をダウンロード", "Download the inquiry letter (照会書兼回答書, PDF)")}</a> <span class="muted">${t("（1回限り・10分間。回答番号はこの書類にだけ印字されます）", "(once, within 10 minutes: the answer code is printed only on it)")}</span></p>
-<p>${t("回答期限", "Answer by")}: ${formatDate(v.lang, o.letter.expiresOn)}。${o.letter.sameDayAllowed ? t("この代理人は本日中に手続きを完了できます。", "This proxy may complete it today.") : t("代理人は翌日以降に回答書を持って再来庁します。", "The proxy comes back from the next day with the answer form.")}</p>` : ""}
+<p>${t("回答期限", "Answer by")}: ${formatDate(v.lang, o.letter.expiresOn)}${t("。", ". ")}${o.letter.sameDayAllowed ? t("この代理人は本日中に手続きを完了できます。", "This proxy may complete it today.") : t("代理人は翌日以降に回答書を持って再来庁します。", "The proxy comes back from the next day with the answer form.")}</p>` : ""}
 ${o.note ? html`<p>${t(o.note.ja, o.note.en)}</p>` : ""}`,
   );
 }
@@ -151,7 +155,7 @@ function certificateRows(v: View, d: ResidentDetail): SafeHtml {
 <caption>${t("電子証明書（新しい順）", "Certificates (newest first)")}</caption>
 <thead><tr><th scope="col">${t("種類", "Type")}</th><th scope="col">${t("状態", "State")}</th><th scope="col">${t("有効期限", "Expires")}</th><th scope="col">${t("更新できる日", "Renewal from")}</th><th scope="col">${t("カード", "Card")}</th><th scope="col">${t("シリアル番号", "Serial")}</th></tr></thead>
 <tbody>${[...d.certificates].reverse().map(
-    (c) => html`<tr data-type="${c.type}" data-state="${c.state}"><td>${t(CERT_NAME[c.type].ja, CERT_NAME[c.type].en)}</td><td>${stateBadge(v, c.state)}${c.revocationReason && (c.state === "revoked" || c.state === "hold") ? html`<br><span class="muted">${t(REVOCATION_REASON[c.revocationReason].ja, REVOCATION_REASON[c.revocationReason].en)}</span>` : ""}</td><td class="nowrap">${formatDate(v.lang, c.expires)}</td><td class="nowrap">${c.state === "valid" ? html`${formatDate(v.lang, c.renewalFrom)}${c.renewalOpen ? html`<br><strong>${t("更新できます", "open now")}</strong>` : ""}` : "—"}</td><td class="mono">${c.cardId ?? "—"}</td><td class="mono">${c.serialHex}</td></tr>`,
+    (c) => html`<tr data-type="${c.type}" data-state="${c.state}"><td>${t(CERT_NAME[c.type].ja, CERT_NAME[c.type].en)}</td><td>${stateBadge(v, c.state)}${c.revocationReason && (c.state === "revoked" || c.state === "hold") ? html`<br><span class="muted">${t(REVOCATION_REASON[c.revocationReason].ja, REVOCATION_REASON[c.revocationReason].en)}</span>` : ""}</td><td class="nowrap">${formatDate(v.lang, c.expires)}</td><td class="nowrap">${c.state === "valid" ? html`${formatDate(v.lang, c.renewalFrom)}${c.renewalOpen ? html`<br><strong>${t("更新できます", "open now")}</strong>` : ""}` : "—"}</td><td class="mono nowrap">${c.cardId ?? "—"}</td><td class="mono">${c.serialHex}</td></tr>`,
   )}</tbody></table></div>`;
 }
 
@@ -218,8 +222,8 @@ ${d.outcome ? outcomeNotice(v, d.outcome) : ""}
 <tr><th scope="row">${t("氏名", "Name")}</th><td>${r.name}</td></tr>
 <tr><th scope="row">${t("生年月日", "Date of birth")}</th><td>${formatDate(v.lang, r.birth)}</td></tr>
 <tr><th scope="row">${t("性別", "Gender")}</th><td>${gender ? t(gender.ja, gender.en) : r.gender}</td></tr>
-<tr><th scope="row">${t("住所", "Address")}</th><td>${r.address}${po(v)}${r.municipality.prefectureJa}${r.municipality.cityJa}・${r.municipality.code}${pc(v)}</td></tr>
-<tr><th scope="row">${t("住民登録", "Registration")}</th><td>${label(v, RESIDENT_STATUS, r.status)}${r.nationality !== "JP" ? html`、${t("国籍", "nationality")} ${r.nationality}` : ""}${r.residenceEnd ? html`、${t("在留期間の満了日", "period of stay ends")} ${formatDate(v.lang, r.residenceEnd)}` : ""}${r.guardianship ? html`、${t("成年被後見人", "under guardianship")}` : ""}${departureNote(v, r)}</td></tr>
+<tr><th scope="row">${t("住所", "Address")}</th><td>${r.address}${po(v)}${r.municipality.prefectureJa}${r.municipality.cityJa}${t("・", ", ")}${r.municipality.code}${pc(v)}</td></tr>
+<tr><th scope="row">${t("住民登録", "Registration")}</th><td>${label(v, RESIDENT_STATUS, r.status)}${r.nationality !== "JP" ? html`${pcomma(v)}${t("国籍", "nationality")} ${r.nationality}` : ""}${r.residenceEnd ? html`${pcomma(v)}${t("在留期間の満了日", "period of stay ends")} ${formatDate(v.lang, r.residenceEnd)}` : ""}${r.guardianship ? html`${pcomma(v)}${t("成年被後見人", "under guardianship")}` : ""}${departureNote(v, r)}</td></tr>
 </tbody></table>
 
 ${readerPanel(v, d)}
@@ -244,8 +248,8 @@ ${registered
 ${!r.departureDate
     ? html`<li><a href="/counter/residents/${r.id}/events/emigration${readerQuery}">${t("国外転出", "Emigration")}<small>${t("継続利用の有無を選びます", "With or without continued use")}</small></a></li>`
     : withdrawableDeparture(r, d.today)
-      ? html`<li><a href="/counter/residents/${r.id}/events/emigration-withdrawal${readerQuery}">${t("国外転出の取消", "Withdraw the emigration")}<small>${t(`${r.departureDate} 転出予定の届出を取り消します`, `Filed for departure on ${r.departureDate}`)}</small></a></li>`
-      : html`<li class="muted departure-due">${t(`国外転出：転出日（${r.departureDate}）を迎えました。まもなく適用されます（取消はできません）`, `Emigration: the day of departure (${r.departureDate}) has come; it is applied within a minute (no longer withdrawn)`)}</li>`}
+      ? html`<li><a href="/counter/residents/${r.id}/events/emigration-withdrawal${readerQuery}">${t("国外転出の取消", "Withdraw the emigration")}<small>${t(`${formatDate("ja", r.departureDate)} 転出予定の届出を取り消します`, `Filed for departure on ${formatDate("en", r.departureDate)}`)}</small></a></li>`
+      : html`<li class="muted departure-due">${t(`国外転出：転出日（${formatDate("ja", r.departureDate)}）を迎えました。まもなく適用されます（取消はできません）`, `Emigration: the day of departure (${formatDate("en", r.departureDate)}) has come; it is applied within a minute (no longer withdrawn)`)}</li>`}
 </ul>`
     : abroad
       ? html`<ul class="procs events">
@@ -274,7 +278,7 @@ function identityLabel(v: View, document: IdentityDocument): string {
 /** A filed emigration still ahead, or continued use after it. */
 function departureNote(v: View, r: Resident): SafeHtml | string {
   const continued = r.continuedUse ? v.t("・カード継続利用", ", continued use of the card") : "";
-  if (r.status === "registered" && r.departureDate) return html`、<strong>${v.t("国外転出予定", "emigration filed: departure")} ${formatDate(v.lang, r.departureDate)}${continued}</strong>`;
-  if (r.status === "emigrated" && r.departureDate) return html`、${v.t("転出日", "departed")} ${formatDate(v.lang, r.departureDate)}${continued}`;
+  if (r.status === "registered" && r.departureDate) return html`${pcomma(v)}<strong>${v.t("国外転出予定", "emigration filed: departure")} ${formatDate(v.lang, r.departureDate)}${continued}</strong>`;
+  if (r.status === "emigrated" && r.departureDate) return html`${pcomma(v)}${v.t("転出日", "departed")} ${formatDate(v.lang, r.departureDate)}${continued}`;
   return "";
 }
