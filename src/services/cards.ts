@@ -68,7 +68,7 @@ export function heldCard<C extends Pick<CardTable, "id" | "status" | "expires">>
 export function cardHeldError(cardId: string): ServiceError {
   return new ServiceError(
     "conflict",
-    `有効なカード（${cardId}）があります。紛失・破損の場合は再交付の手続きをしてください / the resident already holds card ${cardId}: use reissue for a lost or damaged card`,
+    `有効なカード（${cardId}）があります。紛失・破損の場合は再交付の手続きをしてください / the resident already holds card ${cardId}: use reissue for a lost or damaged card (at the counter: the page's カードの再交付, or POST /api/counter/cards/${cardId}/reissue)`,
     "residentId",
     { reason: "card-held" },
   );

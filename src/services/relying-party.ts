@@ -15,6 +15,8 @@ export interface RelyingPartyRevocation {
   ocspUrl?: string;
   /** Send OCSP requests with a nonce (default); pre-signed RFC 5019 responders want none. */
   ocspNonce?: boolean;
+  /** A registered verifier's API key, sent with every OCSP and CRL fetch (X-OpenJPKI-Verifier-Key). */
+  verifierKey?: string;
 }
 
 /**
@@ -34,8 +36,9 @@ export function relyingPartyVerifier(trustAnchors: TrustAnchors, revocation: Rel
 }
 
 function revocationOptions(given: RelyingPartyRevocation): RevocationOptions {
+  const key = given.verifierKey;
   const ocsp = {
-    fetch: (url: string, body: Uint8Array) => httpFetch(url, { method: "POST", body, contentType: "application/ocsp-request" }, MAX_RESPONSE_BYTES.ocsp),
+    fetch: (url: string, body: Uint8Array) => httpFetch(url, { method: "POST", body, contentType: "application/ocsp-request", key }, MAX_RESPONSE_BYTES.ocsp),
     useNonce: given.ocspNonce !== false,
     ...(given.ocspUrl ? { url: given.ocspUrl } : {}),
   };
@@ -44,18 +47,26 @@ function revocationOptions(given: RelyingPartyRevocation): RevocationOptions {
     const crl = { url, fetch: async () => der };
     return given.ocspUrl ? { ocsp, crl, prefer: "crl" } : { crl };
   }
-  return { ocsp, crl: { fetch: (url: string) => httpFetch(url, { method: "GET" }, MAX_RESPONSE_BYTES.crl) }, prefer: "ocsp" };
+  return { ocsp, crl: { fetch: (url: string) => httpFetch(url, { method: "GET", key }, MAX_RESPONSE_BYTES.crl) }, prefer: "ocsp" };
 }
 
 /** fetch with a timeout and a response size limit; only http(s). */
-async function httpFetch(url: string, init: { method: "GET" | "POST"; body?: Uint8Array; contentType?: string }, maxBytes: number): Promise<Uint8Array> {
+async function httpFetch(url: string, init: { method: "GET" | "POST"; body?: Uint8Array; contentType?: string; key?: string | undefined }, maxBytes: number): Promise<Uint8Array> {
   if (!/^https?:\/\//i.test(url)) throw new Error(`unsupported URL ${url}`);
+  const headers: Record<string, string> = {};
+  if (init.body) headers["content-type"] = init.contentType ?? "application/octet-stream";
+  if (init.key) headers["x-openjpki-verifier-key"] = init.key;
   const response = await fetch(url, {
     method: init.method,
-    ...(init.body ? { body: init.body, headers: { "content-type": init.contentType ?? "application/octet-stream" } } : {}),
+    ...(init.body ? { body: init.body } : {}),
+    headers,
     signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-    redirect: "follow",
+    // A key must not follow a redirect to another host.
+    redirect: init.key ? "error" : "follow",
   });
+  if (response.status === 401) {
+    throw new Error(`HTTP 401 from ${url}: revocation data there is for registered verifiers (${init.key ? "the API key given was refused" : "give a verifier's API key: OPENJPKI_VERIFIER_KEY for the CLI"})`);
+  }
   if (!response.ok) throw new Error(`HTTP ${response.status} from ${url}`);
   const declared = Number(response.headers.get("content-length") ?? "0");
   if (declared > maxBytes) throw new Error(`response from ${url} larger than ${maxBytes} bytes`);

@@ -119,6 +119,16 @@ describe("openjpki: errors name the problem", () => {
     }
   });
 
+  test("a gender code not among 1, 2, 3 is a command-line error (exit 2), for add and change alike", async () => {
+    const add = await cli(["resident", "add", "--data", data, "--name", "森野 四郎", "--birth", "1975-05-05", "--gender", "4",
+      "--address", "東京都町田市森野１－１", "--municipality", "132098"], PASSPHRASE);
+    assert.equal(add.code, 2);
+    assert.match(oneLine(add), /--gender must be one of 1, 2, 3, not "4"/);
+    const change = await cli(["resident", "change", "--data", data, "--id", "R-0000000000", "--gender", "male"], PASSPHRASE);
+    assert.equal(change.code, 2);
+    assert.match(oneLine(change), /--gender must be one of 1, 2, 3, not "male"/);
+  });
+
   test("ca issue refuses a private key for --pubkey", async () => {
     const resident = (await cli(["resident", "add", "--data", data, "--name", "森野 一郎", "--birth", "1975-05-05", "--gender", "1",
       "--address", "東京都町田市森野１－１", "--municipality", "132098", "--json"], PASSPHRASE)).json().id;
@@ -130,6 +140,13 @@ describe("openjpki: errors name the problem", () => {
     const pub = join(dir, "public.pem");
     writeFileSync(pub, testPublicKeys(1)[0]!.export({ type: "spki", format: "pem" }));
     assert.equal((await cli(["ca", "issue", "--data", data, "--type", "auth", "--resident", resident, "--pubkey", pub], PASSPHRASE)).code, 0);
+    // An --out that cannot be written is refused before anything is issued (a certificate, once issued, is recorded).
+    const certificates = async () => (await cli(["resident", "show", "--data", data, "--id", resident, "--json"], PASSPHRASE)).json().certificates.length;
+    const before = await certificates();
+    const nowhere = await cli(["ca", "issue", "--data", data, "--type", "sign", "--resident", resident, "--pubkey", pub, "--out", join(dir, "no-such-dir", "x.pem")], PASSPHRASE);
+    assert.equal(nowhere.code, 2);
+    assert.match(oneLine(nowhere), /--out .*x\.pem: cannot be written \(no such directory\); nothing was issued/);
+    assert.equal(await certificates(), before);
   });
 
   test("card issue refuses a second current card for the same resident (a lost card is reissued)", async () => {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -19,9 +19,11 @@ test("store partition: names what is wrong with the count, and refuses the SQLit
     const zero = await cli(["store", "partition", "--data", data, "--hash-partitions", "0"], env);
     assert.equal(zero.code, 2);
     assert.match(zero.stderr, /from 1 to 256, not "0"/);
-    const sqlite = await cli(["store", "partition", "--data", data], env);
+    const fresh = join(data, "fresh");
+    const sqlite = await cli(["store", "partition", "--data", fresh], env);
     assert.equal(sqlite.code, 2);
-    assert.match(sqlite.stderr, /partitioning needs PostgreSQL/);
+    assert.match(sqlite.stderr, /partitioning needs PostgreSQL: set OPENJPKI_DATABASE_URL/);
+    assert.equal(existsSync(fresh), false, "refused before a data directory (and its CAs) was made");
   } finally {
     rmSync(data, { recursive: true, force: true });
   }

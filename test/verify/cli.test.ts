@@ -1,7 +1,8 @@
 // `openjpki verify cms|xml|sig`, run in-process through the Command objects (main.ts registers them).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { startServer } from "../../src/http/server.ts";
 import { sign as rsaSign } from "node:crypto";
 import { parseArgs } from "node:util";
 import { verifyCms, verifySig, verifyXml } from "../../src/cli/commands/verify.ts";
@@ -14,11 +15,11 @@ import { NOW, crlFake, keyPem, makeWorld, pem, type World } from "./fixtures.ts"
 let w: World;
 let tmp: ReturnType<typeof tempDir>;
 
-async function run(command: Command, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(command: Command, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
   let stderr = "";
   const { values } = parseArgs({ args, options: { ...COMMON_OPTIONS, ...command.options }, strict: true });
-  const io = { stdout: (t: string) => void (stdout += t), stderr: (t: string) => void (stderr += t), env: { OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE, OPENJPKI_NOW: NOW } };
+  const io = { stdout: (t: string) => void (stdout += t), stderr: (t: string) => void (stderr += t), env: { OPENJPKI_CA_PASSPHRASE: TEST_PASSPHRASE, OPENJPKI_NOW: NOW, ...env } };
   try {
     const code = await command.run(values, io);
     return { code: typeof code === "number" ? code : 0, stdout, stderr };
@@ -91,4 +92,32 @@ test("verify xml reports malformed input with exit 1", async () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /malformed-input/);
   assert.ok(readFileSync(`${tmp.dir}/bad.xml`));
+});
+
+test("without --trust and outside a store, verify creates nothing and asks for the trust anchors", async () => {
+  const none = `${tmp.dir}/no-store-here`;
+  const r = await run(verifyCms, ["--data", none, "--in", `${tmp.dir}/doc.p7s`, "--crl", `${tmp.dir}/sign.crl`]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /no trust anchors: give --trust FILE/);
+  assert.equal(existsSync(none), false, "no data directory (and no CA) was created");
+});
+
+test("a server for registered verifiers only: OPENJPKI_VERIFIER_KEY is sent with the OCSP request; without it the refusal says what is missing", async () => {
+  const server = await startServer(w.t.context, { host: "127.0.0.1", port: 0, handleSignals: false });
+  try {
+    assert.equal(w.t.context.settings.openStatus, false);
+    const { apiKey } = await w.t.context.verifiers.add("CLI の検証者");
+    const args = ["--data", w.t.dataDir, "--in", `${tmp.dir}/doc.p7s`, "--ocsp-url", `${server.url}/ocsp/sign`, "--json"];
+    const refused = await run(verifyCms, args);
+    assert.equal(refused.code, 1);
+    assert.equal(JSON.parse(refused.stdout).code, "revocation-unavailable");
+    assert.match(refused.stderr, /HTTP 401 from .*registered verifiers.*OPENJPKI_VERIFIER_KEY/);
+    const ok = await run(verifyCms, args, { OPENJPKI_VERIFIER_KEY: apiKey });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout).revocation.method, "ocsp");
+    const wrong = await run(verifyCms, args, { OPENJPKI_VERIFIER_KEY: "not-a-key" });
+    assert.match(wrong.stderr, /the API key given was refused/);
+  } finally {
+    await server.close();
+  }
 });

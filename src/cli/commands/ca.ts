@@ -1,5 +1,6 @@
 import { createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { withContext } from "../open-context.ts";
 import { type Command, CliError, json, oneOf, optionalString, requireString } from "../command.ts";
 
@@ -62,9 +63,17 @@ export const caIssue: Command = {
     const residentId = requireString(values, "resident");
     const subjectPublicKey = readPublicKey(requireString(values, "pubkey"));
     const out = optionalString(values, "out");
+    // A certificate is recorded once issued: find out first that it can be written where asked.
+    if (out) checkWritable(out);
     const record = await withContext(values, io, (ctx) => ctx.ca.issue({ type, residentId, subjectPublicKey }));
     const certificatePem = pem(record.der);
-    if (out) writeFileSync(out, /\.(der|cer)$/i.test(out) ? record.der : certificatePem);
+    if (out) {
+      try {
+        writeFileSync(out, /\.(der|cer)$/i.test(out) ? record.der : certificatePem);
+      } catch (error) {
+        throw new CliError(`--out ${out}: ${(error as Error).message}; the certificate was issued and recorded (serial ${record.serialHex}; openjpki cert status --type ${type} --serial ${record.serialHex})`);
+      }
+    }
     const subject = new X509Certificate(record.der).subject.replace(/\n/g, ", ");
     if (values.json) {
       const { der: _der, ...rest } = record;
@@ -102,3 +111,19 @@ export const caShow: Command = {
     });
   },
 };
+
+/** Refuses an --out path that cannot be written (no such directory, not writable, a directory). */
+function checkWritable(path: string): void {
+  const target = resolve(path);
+  try {
+    if (existsSync(target)) {
+      if (!statSync(target).isFile()) throw new Error("is not a regular file");
+      accessSync(target, constants.W_OK);
+    } else {
+      accessSync(dirname(target), constants.W_OK);
+    }
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such directory" : (error as Error).message;
+    throw new CliError(`--out ${path}: cannot be written (${why}); nothing was issued`, 2);
+  }
+}

@@ -288,7 +288,11 @@ export const cardAttach: Command = {
         signal: stop.signal,
         onStatus: (status) => {
           if (status.state === "connected") io.stderr(`vpcd に接続しました / connected to vpcd at ${host}:${port}: the card is in the reader\n`);
-          if (status.state === "disconnected") io.stderr(`vpcd から切断 / disconnected (${status.reason}); retrying in ${status.retryInMs} ms\n`);
+          if (status.state === "disconnected") {
+            // Refused means nobody listens: pcscd is not running, or runs without the vpcd driver (restart it after installing vsmartcard-vpcd).
+            const hint = /refused/.test(status.reason) ? `; is pcscd running with the vpcd driver on ${host}:${port}? (systemctl restart pcscd, or pcscd -f)` : "";
+            io.stderr(`vpcd から切断 / disconnected (${status.reason})${hint}; retrying in ${status.retryInMs} ms\n`);
+          }
           if (status.state === "protocol-error") io.stderr(`vpcd プロトコルエラー / protocol error: ${status.reason}\n`);
         },
       });

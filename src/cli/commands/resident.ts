@@ -1,7 +1,10 @@
 import type { Resident } from "../../services/registry.ts";
 import type { EventOutcome } from "../../services/register-events.ts";
 import { withContext } from "../open-context.ts";
-import { type Command, CliError, json, optionalString, requireString } from "../command.ts";
+import { type Command, CliError, json, oneOf, optionalString, requireString } from "../command.ts";
+
+/** The register's gender codes (1 male, 2 female, 3 unknown): a CLI choice, refused with exit 2 like the others. */
+const GENDER_CODES = ["1", "2", "3"] as const;
 
 const GENDER_JA = { "1": "男", "2": "女", "3": "不明" } as const;
 
@@ -47,7 +50,7 @@ export const residentAdd: Command = {
     const input = {
       name: requireString(values, "name"),
       birth: requireString(values, "birth"),
-      gender: requireString(values, "gender"),
+      gender: oneOf(values, "gender", GENDER_CODES),
       address: requireString(values, "address"),
       municipality: requireString(values, "municipality"),
       guardianship: values.guardianship === true,
@@ -132,6 +135,7 @@ export const residentChange: Command = {
       ["name", "address", "municipality", "birth", "gender"].flatMap((k) => (typeof values[k] === "string" ? [[k, values[k]]] : [])),
     );
     if (Object.keys(change).length === 0) throw new CliError("give at least one of --name, --address, --birth, --gender", 2);
+    if (typeof values.gender === "string") oneOf(values, "gender", GENDER_CODES);
     const outcome = await withContext(values, io, (ctx) => ctx.events.changeAttributes(id, change));
     if (values.json) return json(io, outcome);
     io.stdout(describeEvent(outcome));

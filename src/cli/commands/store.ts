@@ -18,6 +18,10 @@ export const storePartition: Command = {
     const raw = typeof values["hash-partitions"] === "string" ? values["hash-partitions"] : "16";
     if (!/^\d{1,3}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_HASH_PARTITIONS) throw new CliError(`--hash-partitions must be a whole number from 1 to ${MAX_HASH_PARTITIONS}, not ${JSON.stringify(raw)}`, 2);
     const hashPartitions = Number(raw);
+    // Refused before the store is opened: opening a new SQLite data directory would create CAs first.
+    if (!io.env.OPENJPKI_DATABASE_URL) {
+      throw new CliError("partitioning needs PostgreSQL: set OPENJPKI_DATABASE_URL (the embedded SQLite store has no partitions)", 2);
+    }
     const report = await withContext(values, io, async (ctx) => {
       try {
         return await partitionCertificateTables(ctx.store, { hashPartitions, onProgress: progressLines(io) });

@@ -4,7 +4,9 @@
  * relying-party service, and the command adds only file reading and the output. Exit 0 when
  * valid; 1 with one line on stderr (code and message) when not.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { DEFAULT_DATA_DIR } from "../../config/defaults.ts";
 import { X509Certificate } from "node:crypto";
 import {
   relyingPartyVerifier,
@@ -67,16 +69,24 @@ async function trustAnchors(values: Values, io: Io): Promise<TrustAnchors> {
   for (const path of list(values, "trust-sign")) sign.push(...certificatesIn(readFile(path, "--trust-sign"), path));
   for (const path of list(values, "trust-auth")) auth.push(...certificatesIn(readFile(path, "--trust-auth"), path));
   if (sign.length + auth.length > 0) return { sign, auth };
-  // Default: this data directory's two roots.
+  // Default: the two roots of an existing store. A verifier needs no store of its own, so none is
+  // created here (opening a new data directory would make two CAs to trust).
+  const dataDir = resolve(typeof values.data === "string" ? values.data : (io.env.OPENJPKI_DATA ?? DEFAULT_DATA_DIR));
+  if (!io.env.OPENJPKI_DATABASE_URL && !existsSync(join(dataDir, "openjpki.sqlite"))) {
+    throw new CliError(`no trust anchors: give --trust FILE (a root certificate, e.g. from openjpki ca show), or --data DIR of an OpenJPKI store (${dataDir} holds none)`, 2);
+  }
   return withContext(values, io, async (ctx) => ({ sign: [ctx.ca.authority("sign").certificateDer], auth: [ctx.ca.authority("auth").certificateDer] }));
 }
 
-function revocation(values: Values): RelyingPartyRevocation {
+function revocation(values: Values, io: Io): RelyingPartyRevocation {
   const crlFile = optionalString(values, "crl");
   return {
     ...(crlFile ? { crl: { der: readFile(crlFile, "--crl"), url: `file:${crlFile}` } } : {}),
     ocspUrl: optionalString(values, "ocsp-url"),
     ocspNonce: values["no-nonce"] !== true,
+    // A server without --open-status gives revocation data to registered verifiers only; the key
+    // comes from the environment, not the command line (where other users could read it).
+    ...(io.env.OPENJPKI_VERIFIER_KEY ? { verifierKey: io.env.OPENJPKI_VERIFIER_KEY } : {}),
   };
 }
 
@@ -98,7 +108,7 @@ function now(io: Io): () => Date {
 
 async function verifierFrom(values: Values, io: Io): Promise<Verifier> {
   const anchors = await trustAnchors(values, io);
-  return relyingPartyVerifier(anchors, revocation(values), now(io));
+  return relyingPartyVerifier(anchors, revocation(values, io), now(io));
 }
 
 function type(values: Values, fallback: CertificateType): CertificateType {
@@ -152,7 +162,7 @@ const TRUST_HELP = [
   "                       default: this data directory's two roots",
   "  --trust-sign FILE, --trust-auth FILE   a trusted root of the given type (repeatable)",
   "  --crl FILE           use this CRL instead of fetching the certificate's",
-  "  --ocsp-url URL       ask this OCSP responder instead of the certificate's",
+  "  --ocsp-url URL       ask this OCSP responder instead of the certificate's (its CRL stays the fallback)",
   "  --no-nonce           send OCSP requests without a nonce (for pre-signed RFC 5019 responders)",
   "  --at ISO             the time the certificate must be valid at (default now)",
   "  Revocation is required: without an answer from OCSP or a CRL the result is revocation-unavailable.",
