@@ -96,9 +96,28 @@ function commandHelp(command: Command): string {
     command.summary,
     "",
     ...command.help,
-    ...COMMON_HELP,
+    ...alignedTo(command.help, COMMON_HELP),
     "",
   ].join("\n");
+}
+
+/**
+ * The common options' lines with their descriptions in the command's own column (each command
+ * sets its width): the column most of its option lines use (a line with wide characters counts
+ * them as one and so stands apart).
+ */
+function alignedTo(help: readonly string[], lines: readonly string[]): string[] {
+  const counts = new Map<number, number>();
+  for (const line of help) {
+    const width = /^ {2}-\S.*?\S {2,}(?=\S)/.exec(line)?.[0].length;
+    if (width !== undefined) counts.set(width, (counts.get(width) ?? 0) + 1);
+  }
+  const column = [...counts].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]?.[0];
+  if (column === undefined) return [...lines];
+  return lines.map((line) => {
+    const m = /^( {2}-\S.*?\S) {2,}(\S.*)$/.exec(line);
+    return m && m[1]!.length < column ? `${m[1]!.padEnd(column)}${m[2]}` : line;
+  });
 }
 
 /** Find the command whose path is the longest prefix of argv. */

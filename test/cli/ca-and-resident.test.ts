@@ -144,6 +144,15 @@ describe("openjpki resident and ca commands", () => {
       assert.equal(r.code, 0);
       assert.match(r.stdout, new RegExp(`^openjpki ${command.path.join(" ")} `));
       assert.match(r.stdout, /--data DIR/);
+      // The common options' descriptions start in the column most of the command's own options use.
+      const columns = new Map<number, number>();
+      for (const line of command.help) {
+        const width = /^ {2}-\S.*?\S {2,}(?=\S)/.exec(line)?.[0].length;
+        if (width !== undefined) columns.set(width, (columns.get(width) ?? 0) + 1);
+      }
+      const column = [...columns].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]?.[0];
+      const data = r.stdout.split("\n").find((line) => line.startsWith("  --data DIR"))!;
+      if (column !== undefined && column > "  --data DIR  ".length) assert.equal(data.indexOf("data directory"), column, `${command.path.join(" ")}: ${data}`);
     }
   });
 
