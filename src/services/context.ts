@@ -215,6 +215,14 @@ function publicUrlFromEnvironment(text: string): string {
 
 /** Open the store; a PostgreSQL server that cannot be reached is named (without its password). */
 async function openStoreNamed(databaseUrl: string | undefined, options: Parameters<typeof openStore>[0]): Promise<Store> {
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//i.test(databaseUrl)) {
+    // pg would read another scheme's URL as a host name to look up ("getaddrinfo ENOTFOUND").
+    throw new ServiceError(
+      "invalid-input",
+      `OPENJPKI_DATABASE_URL は postgres:// または postgresql:// の URL です / OPENJPKI_DATABASE_URL must be a postgres:// or postgresql:// URL (PostgreSQL is the only server store), not ${JSON.stringify(withoutPassword(databaseUrl))}`,
+      "OPENJPKI_DATABASE_URL",
+    );
+  }
   try {
     return await openStore(options);
   } catch (error) {

@@ -76,6 +76,11 @@ describe("openjpki: errors name the problem", () => {
     assert.match(line, new RegExp(`PostgreSQL postgres://someone:\\*\\*\\*@127\\.0\\.0\\.1:${closed}/none \\(OPENJPKI_DATABASE_URL\\)`));
     assert.match(line, /ECONNREFUSED/);
     assert.doesNotMatch(line, /s3cret/);
+    // Another scheme is named as such, not looked up as a host name.
+    const mysql = await cli(["resident", "list", "--data", join(dir, "pg")], { ...PASSPHRASE, OPENJPKI_DATABASE_URL: "mysql://root:pw@x/db" });
+    assert.equal(mysql.code, 1);
+    assert.match(oneLine(mysql), /OPENJPKI_DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL .*not "mysql:\/\/root:\*\*\*@x\/db"/);
+    assert.doesNotMatch(oneLine(mysql), /ENOTFOUND|pw@/);
   });
 
   test("a store whose CA keys were made under another passphrase, opened from a new data directory", async () => {
