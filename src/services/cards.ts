@@ -457,7 +457,7 @@ export class Cards {
 
   async get(id: string): Promise<Card> {
     const row = await this.db.selectFrom("cards").selectAll().where("id", "=", id).executeTakeFirst();
-    if (!row) throw new ServiceError("not-found", `no card with id ${id}`, "card");
+    if (!row) throw new ServiceError("not-found", `カード ${id} はありません / no card with id ${id}`, "card");
     return toCard(row);
   }
 

@@ -55,14 +55,14 @@ export class RegisterEvents {
   async changeAttributes(residentId: string, change: AttributeChange, actor: Actor = CLI_OPERATOR): Promise<EventOutcome> {
     return this.db.transaction().execute(async (trx) => {
       const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
-      if (!resident) throw new ServiceError("not-found", `no resident with id ${residentId}`, "id");
+      if (!resident) throw new ServiceError("not-found", `住民ID ${residentId} の住民はいません / no resident with id ${residentId}`, "id");
       // Abroad with continued use, the entry is the 戸籍の附票's: its name and address still change (and revoke the signing certificate).
       const abroad = resident.status === "emigrated" && resident.continued_use === 1;
       if (resident.status !== "registered" && !abroad) {
-        throw new ServiceError("conflict", `resident ${residentId} is ${resident.status}; the register entry cannot change`);
+        throw new ServiceError("conflict", `この住民の登録は変更できません（${resident.status}）/ resident ${residentId} is ${resident.status}; the register entry cannot change`);
       }
       if (abroad && change.municipality !== undefined && change.municipality !== resident.municipality_code) {
-        throw new ServiceError("invalid-input", "municipality: a resident abroad has no municipality of residence to move to", "municipality");
+        throw new ServiceError("invalid-input", "municipality: 国外に住む方には転居先の市区町村がありません / a resident abroad has no municipality of residence to move to", "municipality");
       }
       const updates: Partial<Database["residents"]> = {};
       const changed: RegisteredAttribute[] = [];
@@ -88,7 +88,7 @@ export class RegisterEvents {
         if (change.birth !== undefined) {
           const birth = parseJapanDate(change.birth, "birth");
           toEraDigitDate(birth);
-          if (compareJapanDates(birth, japanDateOf(this.clock())) > 0) throw new RuleInputError("birth", `birth: ${birth} is in the future`);
+          if (compareJapanDates(birth, japanDateOf(this.clock())) > 0) throw new RuleInputError("birth", `birth: ${birth} は未来の日付です / ${birth} is in the future`);
           if (birth !== resident.birth) {
             updates.birth = birth;
             changed.push("birth");
@@ -96,7 +96,7 @@ export class RegisterEvents {
           }
         }
         if (change.gender !== undefined) {
-          if (!["1", "2", "3"].includes(change.gender)) throw new RuleInputError("gender", "gender: must be 1, 2 or 3");
+          if (!["1", "2", "3"].includes(change.gender)) throw new RuleInputError("gender", "gender: 性別は 1（男性）、2（女性）、3（不明）のどれかです / must be 1, 2 or 3");
           if (change.gender !== resident.gender) {
             updates.gender = change.gender as "1" | "2" | "3";
             changed.push("gender");
@@ -108,15 +108,15 @@ export class RegisterEvents {
       }
       if (change.municipality !== undefined && change.municipality !== resident.municipality_code) {
         const known = await trx.selectFrom("municipalities").select("code").where("code", "=", change.municipality).executeTakeFirst();
-        if (!known) throw new ServiceError("invalid-input", `municipality: unknown municipality code ${change.municipality}`, "municipality");
+        if (!known) throw new ServiceError("invalid-input", `municipality: 市区町村コード ${change.municipality} は登録されていません / unknown municipality code ${change.municipality}`, "municipality");
         if (!changed.includes("address")) {
-          throw new ServiceError("invalid-input", "municipality: a move to another municipality needs the new address too", "address");
+          throw new ServiceError("invalid-input", "municipality: 他の市区町村への転居には新しい住所も入力してください / a move to another municipality needs the new address too", "address");
         }
         updates.municipality_code = change.municipality;
         [before.municipality, after.municipality] = [resident.municipality_code, change.municipality];
       }
       if (changed.length === 0) {
-        throw new ServiceError("invalid-input", "nothing changes: give a new name, address, date of birth or gender");
+        throw new ServiceError("invalid-input", "変更する項目がありません。新しい氏名・住所・生年月日・性別のどれかを入力してください / nothing changes: give a new name, address, date of birth or gender");
       }
       const now = this.clock();
       await trx
@@ -138,8 +138,8 @@ export class RegisterEvents {
   async changeResidencePeriod(residentId: string, residenceEnd: string | null, actor: Actor = CLI_OPERATOR): Promise<{ id: string; residenceEnd: string | null }> {
     return this.db.transaction().execute(async (trx) => {
       const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
-      if (!resident) throw new ServiceError("not-found", `no resident with id ${residentId}`, "id");
-      if (resident.nationality === "JP") throw new ServiceError("invalid-input", "residence-end: only foreign residents have a period of stay", "residence-end");
+      if (!resident) throw new ServiceError("not-found", `住民ID ${residentId} の住民はいません / no resident with id ${residentId}`, "id");
+      if (resident.nationality === "JP") throw new ServiceError("invalid-input", "residence-end: 在留期間の満了日は外国人住民だけにあります / only foreign residents have a period of stay", "residence-end");
       let end: string | null = null;
       if (residenceEnd !== null) {
         try {
@@ -197,8 +197,8 @@ export class RegisterEvents {
   ): Promise<EventOutcome> {
     return this.db.transaction().execute(async (trx) => {
       const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
-      if (!resident) throw new ServiceError("not-found", `no resident with id ${residentId}`, "id");
-      if (resident.status !== "registered") throw new ServiceError("conflict", `resident ${residentId} is already ${resident.status}`);
+      if (!resident) throw new ServiceError("not-found", `住民ID ${residentId} の住民はいません / no resident with id ${residentId}`, "id");
+      if (resident.status !== "registered") throw new ServiceError("conflict", `この住民はすでに登録が終わっています（${resident.status}）/ resident ${residentId} is already ${resident.status}`);
       if (event.kind === "emigration" && resident.departure_date !== null) {
         throw new ServiceError(
           "conflict",
@@ -241,8 +241,8 @@ export class RegisterEvents {
   async withdrawEmigration(residentId: string, actor: Actor = CLI_OPERATOR): Promise<EmigrationWithdrawn> {
     return this.db.transaction().execute(async (trx) => {
       const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
-      if (!resident) throw new ServiceError("not-found", `no resident with id ${residentId}`, "id");
-      if (resident.status !== "registered") throw new ServiceError("conflict", `resident ${residentId} is already ${resident.status}`, undefined, { reason: "not-registered" });
+      if (!resident) throw new ServiceError("not-found", `住民ID ${residentId} の住民はいません / no resident with id ${residentId}`, "id");
+      if (resident.status !== "registered") throw new ServiceError("conflict", `この住民はすでに登録が終わっています（${resident.status}）/ resident ${residentId} is already ${resident.status}`, undefined, { reason: "not-registered" });
       const departureDate = resident.departure_date;
       if (departureDate === null) {
         throw new ServiceError("conflict", `国外転出の届出はありません / resident ${residentId} has no emigration filed`, undefined, { reason: "no-departure-filed" });
@@ -264,7 +264,7 @@ export class RegisterEvents {
         .where("status", "=", "registered")
         .where("departure_date", "=", departureDate)
         .executeTakeFirst();
-      if (Number(cleared.numUpdatedRows) !== 1) throw new ServiceError("conflict", `resident ${residentId} changed meanwhile; try again`, undefined, { reason: "changed-meanwhile" });
+      if (Number(cleared.numUpdatedRows) !== 1) throw new ServiceError("conflict", `この住民の登録がほかの手続きで変わりました。もう一度お試しください / resident ${residentId} changed meanwhile; try again`, undefined, { reason: "changed-meanwhile" });
       const withdrawn = { departureDate, continuedUse: resident.continued_use === 1, ...(resident.abroad_address !== null ? { abroadAddress: resident.abroad_address } : {}) };
       const id = await insertEvent(trx, residentId, "emigration-withdrawn", withdrawn, now);
       await appendAudit(trx, actor, { action: "resident.emigration-withdrawn", subject: residentId, before: withdrawn, after: { id } }, now);
@@ -420,7 +420,7 @@ function checkEmigration(
   resident: Pick<ResidentTable, "nationality">,
   today: JapanDate,
 ): { departureDate: JapanDate; continuedUse: boolean; abroadAddress: string | null } {
-  if (typeof filing.continuedUse !== "boolean") throw new ServiceError("invalid-input", "continuedUse: expected true or false", "continuedUse");
+  if (typeof filing.continuedUse !== "boolean") throw new ServiceError("invalid-input", "continuedUse: 継続利用の有無（true か false）を指定してください / expected true or false", "continuedUse");
   let departureDate: JapanDate;
   let abroadAddress: string | null = null;
   try {
@@ -436,7 +436,7 @@ function checkEmigration(
     throw new ServiceError("invalid-input", `departureDate: ${departureDate} は1年以上先です / ${departureDate} is more than a year ahead`, "departureDate");
   }
   if (!filing.continuedUse) {
-    if (abroadAddress !== null) throw new ServiceError("invalid-input", "abroadAddress: only with continued use (the card ends with the register entry otherwise)", "abroadAddress");
+    if (abroadAddress !== null) throw new ServiceError("invalid-input", "abroadAddress: 国外の住所は継続利用の場合だけ入力します / only with continued use (the card ends with the register entry otherwise)", "abroadAddress");
     return { departureDate, continuedUse: false, abroadAddress };
   }
   if (resident.nationality !== "JP") {

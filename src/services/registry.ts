@@ -1,12 +1,12 @@
 import type { Kysely } from "kysely";
 import type { Database, ResidentTable } from "../store/schema.ts";
 import { parseJapanDate, compareJapanDates, japanDateOf, type JapanDate } from "../rules/japan-date.ts";
-import { RuleInputError, bilingualInputMessage } from "../rules/errors.ts";
+import { RuleInputError } from "../rules/errors.ts";
 import { normalizeAddress, normalizeName, substituteFlags } from "../profile/attributes.ts";
 import { toEraDigitDate } from "../profile/era.ts";
 import type { Municipality } from "../config/municipalities.ts";
 import { ServiceError } from "./errors.ts";
-import { inputErrorAs, isInputError } from "./input-errors.ts";
+import { inputErrorAs } from "./input-errors.ts";
 import { newId } from "./ids.ts";
 import type { Clock } from "./clock.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
@@ -148,8 +148,6 @@ export class Registry {
         updated_at: now,
       };
     } catch (error) {
-      // The profile's messages (name, address, an era date) are English only: the Japanese goes in front, as the rules' have it.
-      if (isInputError(error)) error.message = bilingualInputMessage(error.field, error.message);
       throw inputErrorAs(error, "invalid-input");
     }
   }

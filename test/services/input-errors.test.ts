@@ -66,7 +66,7 @@ for (const backend of backends()) {
       const { id } = await t.context.registry.add(resident);
       await assert.rejects(
         t.context.events.changeAttributes(id, { address: `東京都町田市${OUTSIDE_JIS}町１` }),
-        serviceError("invalid-input", "address", /^address: character "𠮷" \(U\+20BB7\) at position 7 is outside/),
+        serviceError("invalid-input", "address", /^address: 7文字目の "𠮷" \(U\+20BB7\) は電子証明書に記録できない文字です.* \/ character "𠮷" \(U\+20BB7\) at position 7 is outside/),
       );
     });
 
@@ -76,7 +76,7 @@ for (const backend of backends()) {
       await t.context.store.db.updateTable("residents").set({ name: `${OUTSIDE_JIS}田　太郎`, name_substitutes: "00000" }).where("id", "=", id).execute();
       await assert.rejects(
         t.context.ca.issue({ type: "sign", residentId: id, subjectPublicKey: testPublicKeys(1)[0]! }),
-        serviceError("not-eligible", "name", /^name: character "𠮷" \(U\+20BB7\) at position 1 is outside/),
+        serviceError("not-eligible", "name", /^name: 1文字目の "𠮷" \(U\+20BB7\) は電子証明書に記録できない文字です.* \/ character "𠮷" \(U\+20BB7\) at position 1 is outside/),
       );
       assert.deepEqual(await t.context.ca.certificatesOf(id), [], "the refused request left no record");
     });

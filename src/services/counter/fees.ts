@@ -70,7 +70,7 @@ export async function feeSummary(db: Kysely<Database>, input: { date: string; of
   }
   if (input.office !== undefined) {
     const office = await db.selectFrom("offices").select("id").where("id", "=", input.office).executeTakeFirst();
-    if (!office) throw new ServiceError("invalid-input", `office: unknown office ${input.office}`, "office");
+    if (!office) throw new ServiceError("invalid-input", `office: 窓口 ${input.office} はありません / unknown office ${input.office}`, "office");
   }
   let query = db.selectFrom("fee_records").selectAll().where("fee_date", "=", date).orderBy("recorded_at").orderBy("id");
   if (input.office !== undefined) query = query.where("office_id", "=", input.office);

@@ -40,7 +40,7 @@ export async function senderFor(db: Kysely<Database>, officeId: string | null, m
 export async function issuanceNotice(deps: NoticeDeps, cardId: string, actor: Actor, options: NoticePdfOptions = {}) {
   checkCardId(cardId);
   const card = await deps.db.selectFrom("cards").selectAll().where("id", "=", cardId).executeTakeFirst();
-  if (!card) throw new ServiceError("not-found", `no card with id ${cardId}`, "card");
+  if (!card) throw new ServiceError("not-found", `カード ${cardId} はありません / no card with id ${cardId}`, "card");
   if (card.status === "spoiled" || card.status === "producing") {
     throw new ServiceError("refused", `このカードの交付通知書はありません（${card.status}）/ card ${cardId} is ${card.status}: no notice`, "card", { reason: `card-${card.status}` });
   }
