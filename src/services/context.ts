@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { resolve, join } from "node:path";
 import { openStore, UpgradeWaitTimedOut, type Store } from "../store/database.ts";
 import { checkMaxLag } from "../store/replica-reads.ts";
@@ -211,6 +211,17 @@ function publicUrlFromEnvironment(text: string): string {
   const url = publicBaseUrlFrom(text);
   if (!url) throw new ServiceError("invalid-input", `OPENJPKI_PUBLIC_URL must be an http(s) base URL such as http://127.0.0.1:8080, not ${JSON.stringify(text)}`, "OPENJPKI_PUBLIC_URL");
   return url;
+}
+
+/**
+ * Whether opening a context would find an existing store rather than create one: a PostgreSQL
+ * URL is set, or the data directory holds the SQLite file. For commands that only read a store
+ * (a verifier taking its trust anchors from it) and must not make CAs where there are none.
+ */
+export function storeExists(options: { dataDir?: string | undefined; env?: NodeJS.ProcessEnv }): { exists: boolean; dataDir: string } {
+  const env = options.env ?? process.env;
+  const dataDir = resolve(options.dataDir ?? env.OPENJPKI_DATA ?? DEFAULT_DATA_DIR);
+  return { exists: Boolean(env.OPENJPKI_DATABASE_URL) || existsSync(join(dataDir, "openjpki.sqlite")), dataDir };
 }
 
 /** Open the store; a PostgreSQL server that cannot be reached is named (without its password). */

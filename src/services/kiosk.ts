@@ -56,6 +56,7 @@ export interface KioskIssuance {
   id: string;
   document: KioskDocumentId;
   documentNameJa: string;
+  documentNameEn: string;
   municipalityCode: string;
   copies: number;
   unitFeeYen: number;
@@ -127,6 +128,11 @@ export class Kiosk {
   /** The service hours, for the kiosk's start screen. */
   hours(): KioskHours {
     return this.config.hours;
+  }
+
+  /** The most copies of one document a request may ask for. */
+  maxCopies(): number {
+    return this.config.maxCopies;
   }
 
   /** Whether the kiosk service is open at `at` (default now). */
@@ -341,6 +347,7 @@ export class Kiosk {
       id,
       document: offer.id,
       documentNameJa: offer.nameJa,
+      documentNameEn: offer.nameEn,
       municipalityCode: resident.municipality.code,
       copies,
       unitFeeYen: offer.feeYen,

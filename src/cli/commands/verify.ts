@@ -4,9 +4,8 @@
  * relying-party service, and the command adds only file reading and the output. Exit 0 when
  * valid; 1 with one line on stderr (code and message) when not.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { DEFAULT_DATA_DIR } from "../../config/defaults.ts";
+import { readFileSync } from "node:fs";
+import { storeExists } from "../../services/context.ts";
 import { X509Certificate } from "node:crypto";
 import {
   relyingPartyVerifier,
@@ -71,8 +70,8 @@ async function trustAnchors(values: Values, io: Io): Promise<TrustAnchors> {
   if (sign.length + auth.length > 0) return { sign, auth };
   // Default: the two roots of an existing store. A verifier needs no store of its own, so none is
   // created here (opening a new data directory would make two CAs to trust).
-  const dataDir = resolve(typeof values.data === "string" ? values.data : (io.env.OPENJPKI_DATA ?? DEFAULT_DATA_DIR));
-  if (!io.env.OPENJPKI_DATABASE_URL && !existsSync(join(dataDir, "openjpki.sqlite"))) {
+  const { exists, dataDir } = storeExists({ dataDir: typeof values.data === "string" ? values.data : undefined, env: io.env });
+  if (!exists) {
     throw new CliError(`no trust anchors: give --trust FILE (a root certificate, e.g. from openjpki ca show), or --data DIR of an OpenJPKI store (${dataDir} holds none)`, 2);
   }
   return withContext(values, io, async (ctx) => ({ sign: [ctx.ca.authority("sign").certificateDer], auth: [ctx.ca.authority("auth").certificateDer] }));

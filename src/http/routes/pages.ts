@@ -3,7 +3,6 @@ import { randomBytes } from "node:crypto";
 import type { Context } from "../../services/context.ts";
 import { ServiceError } from "../../services/errors.ts";
 import type { KioskIssuance } from "../../services/kiosk.ts";
-import { DEFAULT_KIOSK_CONFIG } from "../../config/kiosk-documents.ts";
 import {
   caViews,
   cardChoices,
@@ -243,7 +242,7 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
   /** Outside the service hours a kiosk flow says so at once, before any card or PIN is asked for. */
   const kioskClosed = (reply: FastifyReply, v: View, service: "issue" | "pin-reset"): FastifyReply | undefined =>
     context.kiosk.isOpen() ? undefined : sendPage(reply, 503, kioskClosedPage(v, context.kiosk.hours(), service));
-  const maxCopies = context.settings.kiosk?.maxCopies ?? DEFAULT_KIOSK_CONFIG.maxCopies;
+  const maxCopies = context.kiosk.maxCopies();
 
   app.get<{ Params: { name: string } }>("/assets/:name", async (request, reply) => {
     const found = asset(request.params.name);

@@ -4,7 +4,7 @@ import { formatInstant } from "../i18n.ts";
 import { page, type View } from "../layout.ts";
 import { csrfField, errorFor, field, problemNotice, type Problem } from "../forms.ts";
 import { cardPicker } from "./common.ts";
-import { KIOSK_DOCUMENT_KINDS, type KioskDocumentId, type KioskHours } from "../../config/kiosk-documents.ts";
+import type { KioskHours, KioskIssuance } from "../../services/kiosk.ts";
 
 /** Kiosk screens: touch-sized, large type, one decision per screen. */
 function kiosk(v: View, title: string, body: SafeHtml, hasError = false): string {
@@ -199,11 +199,11 @@ function groupedCode(code: string): string {
 
 export function kioskIssuedPage(
   v: View,
-  issuance: { id: string; document: KioskDocumentId; documentNameJa: string; copies: number; feeYen: number; issuedAt: string; verificationCode: string },
+  issuance: Pick<KioskIssuance, "id" | "document" | "documentNameJa" | "documentNameEn" | "copies" | "feeYen" | "issuedAt" | "verificationCode">,
   pdfUrl: string,
 ): string {
   const t = v.t;
-  const nameEn = KIOSK_DOCUMENT_KINDS[issuance.document]?.nameEn ?? issuance.documentNameJa;
+  const nameEn = issuance.documentNameEn;
   return kiosk(
     v,
     t("交付しました", "Issued"),
