@@ -17,20 +17,25 @@ export interface CertificateParts {
   readonly spkiDer: Uint8Array;
   /** The subjectPublicKey BIT STRING's value without the unused-bits byte (what SKI and CertID hash). */
   readonly spkiKeyBits: Uint8Array;
+  /** The Validity SEQUENCE (notBefore, notAfter), for a reader of strict DER times. */
+  readonly validityDer: Uint8Array;
+  /** The AlgorithmIdentifier inside the signed part and the one outside it (RFC 5280 §4.1.1.2: the same). */
+  readonly innerSignatureAlgorithmDer: Uint8Array;
+  readonly outerSignatureAlgorithmDer: Uint8Array;
 }
 
 /** Reads a Certificate's outline and the TBSCertificate up to its public key; throws `DerReadError` otherwise. */
 export function readCertificateParts(der: Uint8Array): CertificateParts {
   const cert = DerCursor.only(der, TAG.SEQUENCE, "Certificate", { remaining: 64 });
   const tbs = cert.into(cert.next(TAG.SEQUENCE, "tbsCertificate"), "TBSCertificate");
-  cert.next(TAG.SEQUENCE, "signatureAlgorithm");
+  const outerAlgorithm = cert.next(TAG.SEQUENCE, "signatureAlgorithm");
   cert.next(TAG.BIT_STRING, "signatureValue");
   cert.end();
   tbs.optional(TAG.CONTEXT_0, "version");
   const serial = integerContent(der, tbs.next(TAG.INTEGER, "serialNumber"));
-  tbs.next(TAG.SEQUENCE, "signature");
+  const innerAlgorithm = tbs.next(TAG.SEQUENCE, "signature");
   const issuer = tbs.next(TAG.SEQUENCE, "issuer");
-  tbs.next(TAG.SEQUENCE, "validity");
+  const validity = tbs.next(TAG.SEQUENCE, "validity");
   const subject = tbs.next(TAG.SEQUENCE, "subject");
   const spkiTlv = tbs.next(TAG.SEQUENCE, "subjectPublicKeyInfo");
   const spki = tbs.into(spkiTlv, "SubjectPublicKeyInfo");
@@ -44,5 +49,8 @@ export function readCertificateParts(der: Uint8Array): CertificateParts {
     subjectNameDer: encodingOf(der, subject),
     spkiDer: encodingOf(der, spkiTlv),
     spkiKeyBits,
+    validityDer: encodingOf(der, validity),
+    innerSignatureAlgorithmDer: encodingOf(der, innerAlgorithm),
+    outerSignatureAlgorithmDer: encodingOf(der, outerAlgorithm),
   };
 }

@@ -399,16 +399,27 @@ export function isWithinHours(hours: KioskHours, at: Date): boolean {
   return time >= hours.opens && time < hours.closes;
 }
 
-function closedMessage(hours: KioskHours): string {
-  const ja = (t: string) => `${Number(t.slice(0, 2))}時${t.slice(3) === "00" ? "" : `${Number(t.slice(3))}分`}`;
+/**
+ * The service hours in words, for the closed refusal and the kiosk's screens alike: "毎日6時30分から23時まで
+ * （12月29日〜1月3日を除く）" / "06:30–23:00 JST every day except 29 Dec – 3 Jan".
+ */
+export function kioskHoursInWords(hours: KioskHours): { ja: string; en: string } {
+  const jaTime = (t: string) => `${Number(t.slice(0, 2))}時${t.slice(3) === "00" ? "" : `${Number(t.slice(3))}分`}`;
   const jaDay = (d: string) => `${Number(d.slice(0, 2))}月${Number(d.slice(3))}日`;
+  const enDay = (d: string) => `${Number(d.slice(3))} ${MONTHS_EN[Number(d.slice(0, 2)) - 1]}`;
   const periodsJa = hours.closedPeriods.map((p) => `${jaDay(p.from)}〜${jaDay(p.to)}`).join("、");
-  const periodsEn = hours.closedPeriods.map((p) => `${p.from} to ${p.to}`).join(", ");
-  return (
-    `ただいまコンビニ交付はご利用いただけません。利用時間は毎日${ja(hours.opens)}から${ja(hours.closes)}までです` +
-    `${periodsJa ? `（${periodsJa}を除く）` : ""} / the kiosk service is closed: it is open ${hours.opens}–${hours.closes} JST every day` +
-    `${periodsEn ? ` except ${periodsEn} (MM-DD)` : ""}`
-  );
+  const periodsEn = hours.closedPeriods.map((p) => `${enDay(p.from)} – ${enDay(p.to)}`).join(", ");
+  return {
+    ja: `毎日${jaTime(hours.opens)}から${jaTime(hours.closes)}まで${periodsJa ? `（${periodsJa}を除く）` : ""}`,
+    en: `${hours.opens}–${hours.closes} JST every day${periodsEn ? ` except ${periodsEn}` : ""}`,
+  };
+}
+
+const MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+function closedMessage(hours: KioskHours): string {
+  const words = kioskHoursInWords(hours);
+  return `ただいまコンビニ交付はご利用いただけません。利用時間は${words.ja}です / the kiosk service is closed: it is open ${words.en}`;
 }
 
 /** At a kiosk, a blocked authentication PIN cannot be reset: say where to go. */

@@ -134,7 +134,7 @@ export class PinReset {
       // answer lost. The reservation stays used (a second reset on it could not be told from
       // the first) and the attempt is audited as unknown; the holder tries the new PIN or
       // reserves again in the app.
-      await audit({ outcome: "unknown", error: error instanceof Error ? error.message.slice(0, 200) : String(error).slice(0, 200) });
+      await audit({ outcome: "unknown", error: String(error instanceof Error ? error.message : error).slice(0, 200) });
       throw new ServiceError(
         "service-unavailable",
         "カードからの応答がなく、暗証番号が変わったかどうか確認できませんでした。新しい暗証番号をお試しください。使えない場合はアプリでもう一度予約してください / " +
@@ -221,7 +221,7 @@ export class PinReset {
   private async claimReservation(prover: HolderKey, serialHex: string, target: HolderKey) {
     const now = this.clock().toISOString();
     // Only the newest open reservation is needed, and the newest of all to say why there is
-    // none: each is one indexed row, however many reservations a holder has made.
+    // none: one row each, found through the certificate's index, not every reservation it had.
     const forThis = () =>
       this.db
         .selectFrom("pin_reset_reservations")

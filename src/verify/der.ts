@@ -5,7 +5,7 @@
  * caller can fail closed (or, for CMS, hand BER input to the generic parser).
  */
 import { readCertificateParts, type CertificateParts } from "../profile/certificate-parts.ts";
-import { DerCursor, DerReadError, TAG, bytesEqual, contentOf, encodingOf, readOnly, type Tlv } from "../profile/der-reader.ts";
+import { DerCursor, DerReadError, TAG, bytesEqual, contentOf, readOnly, type Tlv } from "../profile/der-reader.ts";
 import { oidText, stripLeadingZeros } from "../profile/der-values.ts";
 
 /**
@@ -68,7 +68,7 @@ export function readAlgorithmOid(c: DerCursor, what: string): string {
   return oid;
 }
 
-export type RawCertificateParts = Omit<CertificateParts, "serial"> & {
+export type RawCertificateParts = Pick<CertificateParts, "issuerNameDer" | "subjectNameDer" | "spkiDer" | "spkiKeyBits"> & {
   /** The validity, read as strict DER times (the generic parser reads a GeneralizedTime without Z in local time, and rolls month 13 over). */
   readonly notBefore: Date;
   readonly notAfter: Date;
@@ -81,18 +81,13 @@ export type RawCertificateParts = Omit<CertificateParts, "serial"> & {
  */
 export function rawCertificateParts(der: Uint8Array): RawCertificateParts {
   const parts = readCertificateParts(der);
-  const cert = DerCursor.only(der, TAG.SEQUENCE, "Certificate", { remaining: 64 });
-  const tbs = cert.into(cert.next(TAG.SEQUENCE, "tbsCertificate"), "TBSCertificate");
-  const outerAlgorithm = encodingOf(der, cert.next(TAG.SEQUENCE, "signatureAlgorithm"));
-  tbs.optional(TAG.CONTEXT_0, "version");
-  tbs.next(TAG.INTEGER, "serialNumber");
-  const innerAlgorithm = encodingOf(der, tbs.next(TAG.SEQUENCE, "signature"));
-  if (!bytesEqual(innerAlgorithm, outerAlgorithm)) throw new DerReadError("the signature algorithm inside the certificate differs from the one outside it");
-  tbs.next(TAG.SEQUENCE, "issuer");
-  const validity = tbs.into(tbs.next(TAG.SEQUENCE, "validity"), "Validity");
-  const notBefore = derTime(der, validity.any("notBefore"));
-  const notAfter = derTime(der, validity.any("notAfter"));
-  validity.end();
+  if (!bytesEqual(parts.innerSignatureAlgorithmDer, parts.outerSignatureAlgorithmDer)) {
+    throw new DerReadError("the signature algorithm inside the certificate differs from the one outside it");
+  }
+  const times = DerCursor.only(parts.validityDer, TAG.SEQUENCE, "Validity");
+  const notBefore = derTime(parts.validityDer, times.any("notBefore"));
+  const notAfter = derTime(parts.validityDer, times.any("notAfter"));
+  times.end();
   return {
     issuerNameDer: parts.issuerNameDer.slice(),
     subjectNameDer: parts.subjectNameDer.slice(),

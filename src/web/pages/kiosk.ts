@@ -4,7 +4,9 @@ import { formatInstant } from "../i18n.ts";
 import { page, type View } from "../layout.ts";
 import { csrfField, errorFor, field, problemNotice, type Problem } from "../forms.ts";
 import { cardPicker } from "./common.ts";
-import type { KioskHours, KioskIssuance } from "../../services/kiosk.ts";
+import { kioskHoursInWords, type KioskHours, type KioskIssuance } from "../../services/kiosk.ts";
+// Grouped as the PDF prints it, to compare at a glance.
+import { groupCode } from "../../services/kiosk-pdf.ts";
 
 /** Kiosk screens: touch-sized, large type, one decision per screen. */
 function kiosk(v: View, title: string, body: SafeHtml, hasError = false): string {
@@ -25,23 +27,6 @@ function steps(v: View, current: number): SafeHtml {
   )}</ol>`;
 }
 
-/**
- * The service hours in words, as the service's own refusal says them: "毎日6時30分から23時まで
- * （12月29日〜1月3日を除く）" / "06:30–23:00 JST every day except 29 Dec – 3 Jan".
- */
-export function kioskHoursText(v: View, hours: KioskHours): string {
-  const jaTime = (t: string) => `${Number(t.slice(0, 2))}時${t.slice(3) === "00" ? "" : `${Number(t.slice(3))}分`}`;
-  const jaDay = (d: string) => `${Number(d.slice(0, 2))}月${Number(d.slice(3))}日`;
-  const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-  const enDay = (d: string) => `${Number(d.slice(3))} ${months[Number(d.slice(0, 2)) - 1]}`;
-  const periodsJa = hours.closedPeriods.map((p) => `${jaDay(p.from)}〜${jaDay(p.to)}`).join("、");
-  const periodsEn = hours.closedPeriods.map((p) => `${enDay(p.from)} – ${enDay(p.to)}`).join(", ");
-  return v.t(
-    `毎日${jaTime(hours.opens)}から${jaTime(hours.closes)}まで${periodsJa ? `（${periodsJa}を除く）` : ""}`,
-    `${hours.opens}–${hours.closes} JST every day${periodsEn ? ` except ${periodsEn}` : ""}`,
-  );
-}
-
 /** Which kiosk service a closed screen is about: the resident is told the one they chose, not another. */
 export type KioskService = "all" | "issue" | "pin-reset";
 
@@ -54,8 +39,9 @@ const SERVICE_CLOSED = {
 /** The closed notice: said before any card or PIN is asked for, so no try of the PIN is spent for nothing. */
 function closedNotice(v: View, hours: KioskHours, service: KioskService): SafeHtml {
   const t = v.t;
+  const open = kioskHoursInWords(hours);
   return html`<div class="notice notice--warning" role="status"><h2>${t(SERVICE_CLOSED[service].ja, SERVICE_CLOSED[service].en)}</h2>
-<p>${t("利用できる時間", "Open")}: ${kioskHoursText(v, hours)}</p>
+<p>${t("利用できる時間", "Open")}: ${t(open.ja, open.en)}</p>
 <p>${t("利用できる時間内にもう一度お越しください。", "Please come back during service hours.")}</p>
 <p class="muted">${t("理由コード", "Reason code")}: <span class="reason">kiosk-closed</span></p></div>`;
 }
@@ -192,11 +178,6 @@ export function kioskFeePage(v: View, offer: KioskOfferView, copies: number): st
   );
 }
 
-/** "0NB3WRZN2PW601JM" → "0NB3-WRZN-2PW6-01JM": grouped as the PDF prints it (kiosk-pdf.ts groupCode), to compare at a glance. */
-function groupedCode(code: string): string {
-  return code.match(/.{1,4}/g)?.join("-") ?? code;
-}
-
 export function kioskIssuedPage(
   v: View,
   issuance: Pick<KioskIssuance, "id" | "document" | "documentNameJa" | "documentNameEn" | "copies" | "feeYen" | "issuedAt" | "verificationCode">,
@@ -209,7 +190,7 @@ export function kioskIssuedPage(
     t("交付しました", "Issued"),
     html`${steps(v, 4)}<h1>${t("証明書を交付しました", "Your document is ready")}</h1>
 <div class="notice notice--success" role="status"><p>${t(issuance.documentNameJa, nameEn)} × ${issuance.copies}　${t(`${issuance.feeYen}円`, `¥${issuance.feeYen}`)}</p>
-<p>${t("交付番号", "Issue number")}: <span class="mono">${issuance.id}</span>　${t("照合番号", "Verification code")}: <span class="mono">${groupedCode(issuance.verificationCode)}</span></p>
+<p>${t("交付番号", "Issue number")}: <span class="mono">${issuance.id}</span>　${t("照合番号", "Verification code")}: <span class="mono">${groupCode(issuance.verificationCode)}</span></p>
 <p>${formatInstant(v.lang, issuance.issuedAt)}</p></div>
 <p><a class="button" href="${pdfUrl}">${t("PDF を開く", "Open the PDF")}</a></p>
 <p>${t("カードをお取りください。", "Please take your card.")}</p>
