@@ -11,6 +11,7 @@ import { GENDER_LABEL } from "../profile/attributes.ts";
 import { japanDateOf, type JapanDate } from "../rules/japan-date.ts";
 import type { KioskDocumentKind } from "../config/kiosk-documents.ts";
 import { ServiceError } from "./errors.ts";
+import { groupCode } from "./kiosk.ts";
 import { findFont, loadFont, subsetName, A4, MARGIN, INK, GREY, RULE, ACCENT, WARN } from "./pdf-fonts.ts";
 
 /** Where IPA Gothic is looked for (kept here for existing importers; the list lives in pdf-fonts.ts). */
@@ -319,7 +320,3 @@ function jstTime(instant: Date, numeric = false): string {
   return numeric ? `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}` : `${h}時${String(m).padStart(2, "0")}分`;
 }
 
-/** "ABCD-EFGH-JKMN-PQRS": easier to read and type than 16 characters in a row. */
-export function groupCode(code: string): string {
-  return code.match(/.{1,4}/g)?.join("-") ?? code;
-}

@@ -436,6 +436,11 @@ function kioskPinRefusal(error: unknown): unknown {
   return error;
 }
 
+/** "0NB3WRZN2PW601JM" → "0NB3-WRZN-2PW6-01JM": the verification code as the PDF and the kiosk screen print it. */
+export function groupCode(code: string): string {
+  return code.match(/.{1,4}/g)?.join("-") ?? code;
+}
+
 function normaliseCode(code: string): string {
   return code.replace(/[\s-]/g, "").toUpperCase();
 }

@@ -4,9 +4,7 @@ import { formatInstant } from "../i18n.ts";
 import { page, type View } from "../layout.ts";
 import { csrfField, errorFor, field, problemNotice, type Problem } from "../forms.ts";
 import { cardPicker } from "./common.ts";
-import { kioskHoursInWords, type KioskHours, type KioskIssuance } from "../../services/kiosk.ts";
-// Grouped as the PDF prints it, to compare at a glance.
-import { groupCode } from "../../services/kiosk-pdf.ts";
+import { groupCode, kioskHoursInWords, type KioskHours, type KioskIssuance } from "../../services/kiosk.ts";
 
 /** Kiosk screens: touch-sized, large type, one decision per screen. */
 function kiosk(v: View, title: string, body: SafeHtml, hasError = false): string {
