@@ -143,6 +143,8 @@ export class OcspResponder {
   readonly responses: OcspResponseStore;
   readonly #responders = new Map<CaType, Responder>();
   readonly #issuers = new Map<CaType, OcspIssuer>();
+  /** The end of each CA's certificate: no responder it certifies may outlive it. */
+  readonly #caEnds = new Map<CaType, number>();
   /** Answers for certificates the store knows (key: type:CertID; at most the answers limit). */
   readonly #cache = new Map<string, CachedAnswer>();
   /** RFC 5019 GET paths already answered → the cache entry they map to (skips decoding and parsing). */
@@ -233,11 +235,11 @@ export class OcspResponder {
 
   private async loadResponders(): Promise<void> {
     for (const type of ["sign", "auth"] as CaType[]) {
-      this.#issuers.set(type, ocspIssuerFromCertificate(this.ca.authority(type).certificateDer));
+      const caDer = this.ca.authority(type).certificateDer;
+      this.#issuers.set(type, ocspIssuerFromCertificate(caDer));
+      this.#caEnds.set(type, new Date(new X509Certificate(caDer).validTo).getTime());
       let row = await this.latestRow(type);
-      const rolloverAt = (notAfter: string) =>
-        new Date(notAfter).getTime() - this.settings.ocspResponderRolloverDays * 86_400_000;
-      if (!row || this.clock().getTime() >= rolloverAt(row.not_after)) {
+      if (!row || this.rolloverDue(type, new Date(row.not_after))) {
         await this.createResponder(type, (row?.generation ?? 0) + 1);
         row = await this.latestRow(type);
       }
@@ -330,9 +332,25 @@ export class OcspResponder {
   }
 
   private async rollOverIfDue(type: CaType): Promise<void> {
-    if (this.clock().getTime() >= this.responder(type).notAfter.getTime() - this.settings.ocspResponderRolloverDays * 86_400_000) {
-      await this.ensureResponders();
-    }
+    if (this.rolloverDue(type, this.responder(type).notAfter)) await this.ensureResponders();
+  }
+
+  /**
+   * A responder whose end is near is replaced, unless a new one could not end later: responder
+   * certificates end with their CA at the latest (RFC 5280 §6.1.3: a path is valid only while
+   * every certificate in it is), so in the CA's last weeks the current responder is the last one;
+   * replacing it would mint a new responder on every request.
+   */
+  private rolloverDue(type: CaType, responderNotAfter: Date): boolean {
+    const now = this.clock().getTime();
+    if (now < responderNotAfter.getTime() - this.settings.ocspResponderRolloverDays * 86_400_000) return false;
+    return this.responderEnd(type, this.clock()).getTime() > responderNotAfter.getTime();
+  }
+
+  /** When a responder certified now would end: its validity, cut at the end of its CA's certificate. */
+  private responderEnd(type: CaType, now: Date): Date {
+    const own = now.getTime() + this.settings.ocspResponderValidityDays * 86_400_000;
+    return new Date(Math.min(own, this.#caEnds.get(type)!));
   }
 
   private latestRow(type: CaType) {
@@ -348,7 +366,10 @@ export class OcspResponder {
     const authority = this.ca.authority(type);
     const { privateKey, publicKey } = await generateRsa("rsa", { modulusLength: 2048, publicExponent: 65537 });
     const now = this.clock();
-    const notAfter = new Date(now.getTime() + this.settings.ocspResponderValidityDays * 86_400_000);
+    const notAfter = this.responderEnd(type, now);
+    if (notAfter.getTime() <= now.getTime()) {
+      throw new Error(`the ${type} CA certificate ended at ${notAfter.toISOString()}: no OCSP responder can be certified by it`);
+    }
     const der = await signCertificate(
       ocspResponderTemplate({
         type,

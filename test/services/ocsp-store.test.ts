@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import { Context } from "../../src/services/context.ts";
 import { fixedClock, type Clock } from "../../src/services/clock.ts";
 import { OcspRefresher } from "../../src/services/ocsp-refresher.ts";
@@ -296,6 +296,35 @@ for (const backend of backends()) {
           assert.equal(readAnswer(answer.der).status, "good");
           assert.ok(Buffer.from(answer.der).includes(responder), "signed by the rolled-over responder");
         }
+      } finally {
+        await own.cleanup();
+      }
+    });
+
+    test("responders end with their CA at the latest; in the CA's last weeks the last responder serves on instead of being replaced per request", async () => {
+      const own = stores(backend);
+      try {
+        let now = T0;
+        const context = await own.open(() => new Date(now));
+        const [serial] = await addRows(context, "auth", 1);
+        const caEnd = new Date(new X509Certificate(context.ca.authority("auth").certificateDer).validTo).getTime();
+        const created: string[] = [];
+        const ocsp = context.ocsp as unknown as { createResponder(type: CaType, generation: number): Promise<void> };
+        const create = ocsp.createResponder.bind(ocsp);
+        ocsp.createResponder = (type, generation) => (created.push(`${type}:${generation}`), create(type, generation));
+        const responderEnd = () => new Date(new X509Certificate(context.ocsp.responderCertificate("auth")).validTo).getTime();
+
+        now = new Date(caEnd - 50 * 86_400_000); // a rollover is due; 90 days would outlive the CA
+        await context.ocsp.answer(requestDer(certIdOf(context, "auth", serial!)), "auth");
+        assert.deepEqual(created.sort(), ["auth:2", "sign:2"]);
+        assert.equal(responderEnd(), caEnd, "cut at the CA's end");
+
+        for (const daysLeft of [20, 5, 1]) {
+          now = new Date(caEnd - daysLeft * 86_400_000); // inside the rollover window, but no later end is possible
+          await context.ocsp.answer(requestDer(certIdOf(context, "auth", serial!)), "auth");
+          await context.ocsp.answer(requestDer(certIdOf(context, "auth", serial!)), "auth");
+        }
+        assert.deepEqual(created.sort(), ["auth:2", "sign:2"], "no responder minted per request");
       } finally {
         await own.cleanup();
       }
