@@ -461,10 +461,19 @@ export class Cards {
     return toCard(row);
   }
 
-  async list(options: { residentId?: string } = {}): Promise<Card[]> {
-    let query = this.db.selectFrom("cards").selectAll().orderBy("created_at").orderBy("id");
+  /**
+   * Cards, oldest first. `residentId`/`residentIds` keep those residents' cards; `status` keeps one
+   * state; `newest` keeps only that many of the most recent (still returned oldest first), so pages
+   * of a town-sized store do not load every card.
+   */
+  async list(options: { residentId?: string; residentIds?: readonly string[]; status?: CardTable["status"]; newest?: number } = {}): Promise<Card[]> {
+    if (options.residentIds?.length === 0) return [];
+    let query = this.db.selectFrom("cards").selectAll().orderBy("created_at", "desc").orderBy("id", "desc");
     if (options.residentId) query = query.where("resident_id", "=", options.residentId);
-    return (await query.execute()).map(toCard);
+    if (options.residentIds) query = query.where("resident_id", "in", options.residentIds);
+    if (options.status) query = query.where("status", "=", options.status);
+    if (options.newest !== undefined) query = query.limit(options.newest);
+    return (await query.execute()).reverse().map(toCard);
   }
 }
 

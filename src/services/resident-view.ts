@@ -65,9 +65,15 @@ export function certificateView(record: CertificateSummary, today: JapanDate): C
   };
 }
 
-/** Active virtual cards on this server, for the "place your card" pickers. */
+/** How many cards the "place your card" pickers offer: the most recently made. */
+export const CARD_CHOICES = 200;
+
+/**
+ * Active virtual cards on this server, for the "place your card" pickers: the newest
+ * CARD_CHOICES of them, so a store holding a town's cards does not put them all on every page.
+ */
 export async function cardChoices(context: Context): Promise<CardChoice[]> {
-  const cards = (await context.cards.list()).filter((c) => c.status === "active");
+  const cards = await context.cards.list({ status: "active", newest: CARD_CHOICES });
   const names = new Map<string, Resident>();
   const out: CardChoice[] = [];
   for (const card of cards) {

@@ -141,6 +141,25 @@ for (const backend of backends()) {
       });
     });
 
+    test("card lists narrow in the store: by residents, by state, and to the newest few (oldest of them first)", async () => {
+      const ids: string[] = [];
+      const cards: string[] = [];
+      for (const name of ["一覧 一郎", "一覧 二郎", "一覧 三郎"]) {
+        const resident = await t.context.registry.add({ name, birth: "1985-03-03", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+        ids.push(resident.id);
+        cards.push((await t.context.cards.issue({ residentId: resident.id, noAuth: true, noSign: true, kenhojoPin: "2468", myNumber: "123456789018" })).id);
+      }
+      const all = (await t.context.cards.list({ residentIds: ids })).map((c) => c.id);
+      assert.deepEqual([...all].sort(), [...cards].sort(), "exactly these residents' cards");
+      assert.deepEqual((await t.context.cards.list({ residentIds: ids, newest: 2 })).map((c) => c.id), all.slice(-2));
+      await t.context.cards.setStatus(all[2]!, "returned");
+      const active = await t.context.cards.list({ residentIds: ids, status: "active" });
+      assert.deepEqual(active.map((c) => c.id), all.slice(0, 2));
+      assert.deepEqual((await t.context.cards.list({ residentIds: ids, status: "active", newest: 1 })).map((c) => c.id), [all[1]]);
+      assert.deepEqual(await t.context.cards.list({ residentIds: [] }), []);
+      assert.ok((await t.context.cards.list({ status: "active", newest: 1 })).length === 1);
+    });
+
     test("a foreign resident's signing certificate on a card without authentication certificate ends with the period of stay", async () => {
       const resident = await t.context.registry.add({
         name: "SMITH JOHN", birth: "1990-01-02", gender: "1", address: "東京都町田市森野１", municipality: "132098", nationality: "US", residenceEnd: "2028-06-30",
