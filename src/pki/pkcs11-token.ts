@@ -259,6 +259,21 @@ export class Pkcs11Token {
     return Object.fromEntries(names.map((name, i) => [name, (attributes[i]?.value as Buffer | undefined)?.[0] === 1])) as ReturnType<Pkcs11Token["protection"]>;
   }
 
+  /**
+   * Whether the private key labelled `label` can leave the token: its CKA_SENSITIVE and
+   * CKA_EXTRACTABLE only (attributes every PKCS#11 version has, unlike some `protection` reads).
+   */
+  exposure(label: string): { sensitive: boolean; extractable: boolean } {
+    this.#assertOpen();
+    checkLabel(label);
+    const { api, C } = this.#library;
+    const key = this.#privateKey(label);
+    const [sensitive, extractable] = step(this.label, "reading key attributes", () =>
+      api.C_GetAttributeValue(this.#admin, key, [{ type: C.CKA_SENSITIVE }, { type: C.CKA_EXTRACTABLE }]),
+    );
+    return { sensitive: (sensitive?.value as Buffer | undefined)?.[0] === 1, extractable: (extractable?.value as Buffer | undefined)?.[0] !== 0 };
+  }
+
   /** Sign with a pooled session: PKCS#11 allows one operation at a time per session. */
   sign(privateKey: Handle, data: Uint8Array, signatureLength: number): Promise<Uint8Array> {
     if (this.#closing) return Promise.reject(new Pkcs11TokenError(`the token ${this.label} is closed`));

@@ -51,7 +51,7 @@ export class CaKeys {
     const label = keyLabel(type, generation);
     return asServiceError(async () => {
       const signer = await token.generateRsaKey(label);
-      return { publicKey: signer.publicKey, signer, stored: pkcs11Uri(token.label, label) };
+      return { publicKey: signer.publicKey, signer: new TokenSigner(signer, `${type} CA`), stored: pkcs11Uri(token.label, label) };
     });
   }
 
@@ -60,7 +60,14 @@ export class CaKeys {
    * must prove it is that key (one probe signature) before the CA signs anything with it.
    */
   async load(stored: string, what: string, certificateKey: KeyObject): Promise<Signer> {
-    if (!stored.startsWith("pkcs11:")) return new SoftwareSigner(decryptPrivateKey(stored, this.passphrase, what));
+    if (!stored.startsWith("pkcs11:")) {
+      const signer = new SoftwareSigner(decryptPrivateKey(stored, this.passphrase, what));
+      // As for a token key: the store's key must be the certificate's before the CA signs with it.
+      if (!signer.publicKey.equals(certificateKey)) {
+        throw new ServiceError("ca-unavailable", `${what}: the key in the store is not the CA certificate's key; its certificates and CRLs would not verify`);
+      }
+      return signer;
+    }
     const { token: tokenLabel, object } = parsePkcs11Uri(stored, what);
     const token = this.token;
     if (!token) {
@@ -74,8 +81,16 @@ export class CaKeys {
     }
     return asServiceError(async () => {
       const signer = token.signer(object);
+      // A key the token would hand out (made by hand, or imported without these attributes) is
+      // not a key that never leaves it: refused, like a key kept in clear in the store.
+      const protection = token.exposure(object);
+      if (!protection.sensitive || protection.extractable) {
+        throw new Pkcs11TokenError(
+          `the token ${token.label} lets the key ${object} be ${protection.extractable ? "extracted" : "read"} (CKA_SENSITIVE ${protection.sensitive}, CKA_EXTRACTABLE ${protection.extractable}): a CA key must be sensitive and not extractable`,
+        );
+      }
       await signer.assertMatches(certificateKey);
-      return signer;
+      return new TokenSigner(signer, what);
     }, what);
   }
 
@@ -146,6 +161,31 @@ function parsePkcs11Uri(uri: string, what: string): { token: string; object: str
   const object = attributes.get("object");
   if (!token || !object || attributes.get("type") !== "private") throw refuse();
   return { token, object };
+}
+
+/**
+ * A token key's signer whose failures (a reset or unreachable HSM) refuse what was to be signed
+ * as the CA being unavailable (503: try again later), naming the CA, not as an internal error.
+ */
+class TokenSigner implements Signer {
+  readonly algorithm = "sha256WithRSAEncryption" as const;
+  readonly publicKey: KeyObject;
+
+  constructor(
+    private readonly signer: Signer,
+    private readonly what: string,
+  ) {
+    this.publicKey = signer.publicKey;
+  }
+
+  async sign(data: Uint8Array): Promise<Uint8Array> {
+    try {
+      return await this.signer.sign(data);
+    } catch (error) {
+      if (!(error instanceof Pkcs11TokenError)) throw error;
+      throw new ServiceError("ca-unavailable", `${this.what} の HSM で署名できません。しばらくしてからやり直してください / ${this.what}: ${error.message}`, undefined, { cause: error });
+    }
+  }
 }
 
 async function asServiceError<T>(body: () => Promise<T>, what?: string): Promise<T> {

@@ -95,9 +95,13 @@ export class CrlPublisher {
       nextUpdate,
       ...(idp ? { issuingDistributionPoint: idp } : {}),
     };
+    // RFC 5280 §3.3: an entry stays until it has appeared on a regularly scheduled CRL issued beyond
+    // the certificate's validity period. Every CRL issued within one CRL validity after expiry
+    // lists it (a served CRL is rebuilt before three quarters of its validity have passed).
+    const keepExpiredSince = new Date(thisUpdate.getTime() - this.settings.crlValidityHours * 3600_000);
     for (let attempt = 1; ; attempt++) {
       const before = attempt === 1 ? seenVersion : await revocationVersion(this.db, type);
-      const entries = crlEntryRuns(this.db, type, { dialect: this.dialect, ...(municipality ? { municipality } : {}), at: thisUpdate });
+      const entries = crlEntryRuns(this.db, type, { dialect: this.dialect, ...(municipality ? { municipality } : {}), at: keepExpiredSince });
       let crlNumber: bigint | undefined;
       try {
         // Numbered once the entries are read, by what they hold (see nextNumber).

@@ -1,5 +1,5 @@
 import { createPrivateKey, randomBytes, type KeyObject } from "node:crypto";
-import { chmodSync, existsSync, readFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createOnce } from "../card/atomic-file.ts";
 import { ServiceError } from "./errors.ts";
@@ -16,8 +16,19 @@ export interface PassphraseSource {
   path?: string;
 }
 
+/** The shortest passphrase accepted, from the environment or a file alike. */
+const MIN_PASSPHRASE_LENGTH = 16;
+
 export async function resolveCaPassphrase(dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<PassphraseSource> {
-  if (env.OPENJPKI_CA_PASSPHRASE) return { passphrase: env.OPENJPKI_CA_PASSPHRASE, origin: "environment" };
+  if (env.OPENJPKI_CA_PASSPHRASE) {
+    if (env.OPENJPKI_CA_PASSPHRASE.length < MIN_PASSPHRASE_LENGTH) {
+      throw new ServiceError(
+        "bad-passphrase",
+        `CA パスフレーズが短すぎます / OPENJPKI_CA_PASSPHRASE is shorter than ${MIN_PASSPHRASE_LENGTH} characters`,
+      );
+    }
+    return { passphrase: env.OPENJPKI_CA_PASSPHRASE, origin: "environment" };
+  }
   const explicitFile = env.OPENJPKI_CA_PASSPHRASE_FILE;
   if (explicitFile) return { passphrase: readPassphraseFile(explicitFile), origin: "file", path: explicitFile };
   const path = join(dataDir, "ca-passphrase");
@@ -31,8 +42,16 @@ export async function resolveCaPassphrase(dataDir: string, env: NodeJS.ProcessEn
 
 function readPassphraseFile(path: string): string {
   let text: string;
+  let mode: number;
   try {
-    text = readFileSync(path, "utf8");
+    // The mode of the file read (not of whatever the name points at a moment later).
+    const fd = openSync(path, "r");
+    try {
+      mode = fstatSync(fd).mode;
+      text = readFileSync(fd, "utf8");
+    } finally {
+      closeSync(fd);
+    }
   } catch (error) {
     throw new ServiceError("bad-passphrase", `cannot read the CA passphrase file ${path}: ${(error as Error).message}`);
   }
@@ -44,8 +63,15 @@ function readPassphraseFile(path: string): string {
         "if this store has no CA keys yet (a new data directory), delete the file and start again; otherwise put the passphrase the keys were made under in it",
     );
   }
-  if (passphrase.length < 16) {
-    throw new ServiceError("bad-passphrase", `the CA passphrase in ${path} is shorter than 16 characters`);
+  // Like the HSM PIN file: readable by its owner alone (an empty file holds no secret, and says what to do above).
+  if ((mode & 0o077) !== 0) {
+    throw new ServiceError(
+      "bad-passphrase",
+      `CA パスフレーズのファイルを他のユーザーが読めます / the CA passphrase file ${path} is readable by others (mode ${(mode & 0o777).toString(8).padStart(3, "0")}); chmod 600 it`,
+    );
+  }
+  if (passphrase.length < MIN_PASSPHRASE_LENGTH) {
+    throw new ServiceError("bad-passphrase", `the CA passphrase in ${path} is shorter than ${MIN_PASSPHRASE_LENGTH} characters`);
   }
   return passphrase;
 }
@@ -55,6 +81,13 @@ export function encryptPrivateKey(key: KeyObject, passphrase: string): string {
 }
 
 export function decryptPrivateKey(pem: string, passphrase: string, what: string): KeyObject {
+  // createPrivateKey ignores the passphrase of a key in clear: such a key is refused, not used.
+  if (!/^\s*-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(pem)) {
+    throw new ServiceError(
+      "ca-unavailable",
+      `保存された ${what} 鍵が暗号化されていません / the ${what} key in the store is not encrypted (not an ENCRYPTED PRIVATE KEY PEM): a private key kept in clear is not used`,
+    );
+  }
   try {
     return createPrivateKey({ key: pem, format: "pem", passphrase });
   } catch (error) {
