@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 // oidc-provider ships no type declarations; its API is used through the narrow shapes below.
 // @ts-expect-error -- untyped module
-import Provider, { interactionPolicy } from "oidc-provider";
+import Provider, { errors, interactionPolicy } from "oidc-provider";
 import type { Context } from "../services/context.ts";
+import type { OidcAdapter } from "../services/oidc.ts";
+import { CARD_ID_PATTERN } from "../services/ids.ts";
 import { serviceErrorAnswer } from "./service-errors.ts";
-import { html } from "../web/html.ts";
+import { html, SafeHtml } from "../web/html.ts";
 
 interface InteractionDetails {
   uid: string;
@@ -68,11 +70,26 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
   };
   const provider: OidcProvider = new Provider(issuer, {
     adapter: function (this: unknown, model: string) {
-      return context.oidc.adapterFor(model);
+      const adapter = context.oidc.adapterFor(model);
+      return model === "AuthorizationCode" ? singleUseCodes(context, adapter) : adapter;
+    },
+    // OpenID Connect only: a request without the openid scope (Core §3.1.2.1) is refused here, at
+    // once, to the client's redirect URI; before, the resident was asked for the card and PIN and
+    // the client then got a bare access_denied. (A validator of extraParams runs on every request.)
+    extraParams: {
+      scope: (_ctx: unknown, value: unknown) => {
+        if (typeof value !== "string" || !value.split(" ").includes("openid")) {
+          throw new errors.InvalidScope("the openid scope is required: this provider does OpenID Connect login only", "openid");
+        }
+      },
     },
     jwks,
     cookies: { keys: cookieKeys },
     pkce: { methods: ["S256"], required: () => true },
+    // What registered clients can use (src/services/oidc.ts registers client_secret_basic, which the
+    // provider takes as the form post too, or none): discovery listed JWT methods (and their
+    // signing algorithms) that no client here can be registered for.
+    clientAuthMethods: ["client_secret_basic", "client_secret_post", "none"],
     responseTypes: ["code"],
     scopes: ["openid"],
     claims: { openid: ["sub"] },
@@ -82,7 +99,12 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
     // JWT access tokens, which would too, are not enabled.
     subjectTypes: ["pairwise", "public"],
     pairwiseIdentifier: async (_ctx: unknown, subject: string, client: { sectorIdentifier: string }) => context.oidc.pairwiseSubject(subject, client.sectorIdentifier),
-    features: { devInteractions: { enabled: false } },
+    features: {
+      devInteractions: { enabled: false },
+      // The provider's own logout pages were English only and fetched a font from Google (a third
+      // party told of every logout), without these headers: ours are in Japanese and English.
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+    },
     // Asked on every reuse of a login (single sign-on, token, userinfo): a revoked card's login ends there.
     findAccount: async (_ctx: unknown, accountId: string) => context.oidc.account(accountId),
     interactions: { policy: loginPolicy(context), url: (_ctx: unknown, interaction: { uid: string }) => `${OIDC_PREFIX}/interaction/${interaction.uid}` },
@@ -95,25 +117,46 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
   });
   provider.proxy = true; // the scheme comes from x-forwarded-proto, which asPublicOrigin sets
 
+  /**
+   * A step on the interaction the browser's cookie names. One the browser cannot resume (expired,
+   * already finished, or started in another browser) gets a page that says so and what to do,
+   * and undefined; before, the browser was shown the provider's bare "invalid_request".
+   */
+  const resumable = async <T>(reply: FastifyReply, step: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await step();
+    } catch (error) {
+      if (!(error instanceof errors.SessionNotFound)) throw error;
+      void reply.status(400).headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(INTERACTION_NOT_FOUND_PAGE);
+      return undefined;
+    }
+  };
+
   // Interaction pages first: fastify prefers these static and parametric routes to the wildcard below.
   app.get(`${OIDC_PREFIX}/interaction/:uid`, async (request, reply) => {
     asPublicOrigin(request.raw);
-    const details = await provider.interactionDetails(request.raw, reply.raw);
-    return sendLoginPage(reply, 200, details);
+    const details = await resumable(reply, () => provider.interactionDetails(request.raw, reply.raw));
+    return details ? sendLoginPage(reply, 200, details) : reply;
   });
 
   app.post<{ Params: { uid: string }; Body: { card?: string; pin?: string } }>(
     `${OIDC_PREFIX}/interaction/:uid/login`,
     async (request, reply) => {
       asPublicOrigin(request.raw);
-      const details = await provider.interactionDetails(request.raw, reply.raw);
+      const details = await resumable(reply, () => provider.interactionDetails(request.raw, reply.raw));
+      if (!details) return reply;
       const { card, pin } = request.body ?? {};
       if (typeof card !== "string" || typeof pin !== "string") {
         return sendLoginPage(reply, 400, details, "カードと暗証番号を入力してください / enter the card and the PIN");
       }
+      // The field's pattern, checked here too: a wrong id was echoed back whole in the refusal.
+      const cardId = card.trim().toUpperCase();
+      if (!CARD_ID_PATTERN.test(cardId)) {
+        return sendLoginPage(reply, 400, details, "カード番号は C- と英大文字・数字10桁です / the card id is C- and 10 capital letters or digits");
+      }
       let accountId: string;
       try {
-        ({ accountId } = await context.cards.withReader(card.trim(), (reader) => context.oidc.loginWithCard(reader, pin)));
+        ({ accountId } = await context.cards.withReader(cardId, (reader) => context.oidc.loginWithCard(reader, pin)));
       } catch (error) {
         // A refusal with the API's status (403 refused, 409 card-in-use, 503 card-busy, 400 input).
         const answer = serviceErrorAnswer(error);
@@ -124,8 +167,10 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
       const grant = new provider.Grant({ accountId, clientId: String(details.params.client_id) });
       grant.addOIDCScope("openid");
       const grantId = await grant.save();
-      const redirectTo = await provider.interactionResult(request.raw, reply.raw, { login: { accountId, acr: "jpki-auth" }, consent: { grantId } }, { mergeWithLastSubmission: false });
-      return reply.redirect(redirectTo, 303);
+      const redirectTo = await resumable(reply, () =>
+        provider.interactionResult(request.raw, reply.raw, { login: { accountId, acr: "jpki-auth" }, consent: { grantId } }, { mergeWithLastSubmission: false }),
+      );
+      return redirectTo === undefined ? reply : reply.redirect(redirectTo, 303);
     },
   );
 
@@ -141,6 +186,8 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
         return;
       }
       asPublicOrigin(request.raw);
+      // RFC 6749 §5.1: a response with tokens says no-store (the provider does) and Pragma: no-cache.
+      if ((request.raw.url ?? "").split("?")[0] === `${OIDC_PREFIX}/token`) reply.raw.setHeader("pragma", "no-cache");
       reply.hijack();
       // As under Express's app.use(prefix): the provider reads the mount path from originalUrl.
       const raw = request.raw as typeof request.raw & { originalUrl?: string };
@@ -151,6 +198,28 @@ export async function oidcRoutes(app: FastifyInstance, context: Context): Promis
     scope.all(`${OIDC_PREFIX}/*`, forward);
     scope.all(OIDC_PREFIX, forward);
   });
+}
+
+/**
+ * An authorization code is good for one token request (RFC 6749 §4.1.2). The provider checks that
+ * it is unused, then marks it: two requests at the same moment both passed the check and both got
+ * tokens. The store's mark is atomic, so the one that finds the code already marked is the reuse,
+ * answered as the provider answers one: invalid_grant, and the tokens issued from the code
+ * revoked with their grant (the other request's access token, if saved after, dies with the grant).
+ */
+function singleUseCodes(context: Context, adapter: OidcAdapter): OidcAdapter {
+  return {
+    ...adapter,
+    async consume(id: string) {
+      if (await adapter.consume(id)) return true;
+      const code = await adapter.find(id);
+      if (typeof code?.grantId === "string") {
+        await adapter.revokeByGrantId(code.grantId);
+        await context.oidc.adapterFor("Grant").destroy(code.grantId);
+      }
+      throw new errors.InvalidGrant("authorization code already consumed");
+    },
+  };
 }
 
 interface PolicyContext {
@@ -233,6 +302,22 @@ function oversized(request: FastifyRequest): { status: number; message: string }
   if (length > MAX_OIDC_BODY) return { status: 413, message: `the body has ${length} bytes; at most ${MAX_OIDC_BODY}` };
   return null;
 }
+
+/** The provider's logout question (RP-initiated logout); `form` is its form (id op.logoutForm, with the xsrf token). */
+async function logoutSource(ctx: { set(headers: Record<string, string>): void; type: string; body: string }, form: string): Promise<void> {
+  ctx.set(PAGE_HEADERS);
+  ctx.type = "html";
+  ctx.body = html`<!doctype html><html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>ログアウト / Log out</title></head><body><main><h1>ログアウトしますか <span lang="en">/ Log out?</span></h1><p>マイナンバーカードでのログインを終えます。<br><span lang="en">This ends your login with the My Number Card.</span></p>${new SafeHtml(form)}<p><button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>ログアウトする / Log out</button> <button type="submit" form="op.logoutForm">ログインしたままにする / Stay logged in</button></p></main></body></html>`.value;
+}
+
+/** After a logout the client did not ask to be sent back from. */
+async function postLogoutSuccessSource(ctx: { set(headers: Record<string, string>): void; type: string; body: string }): Promise<void> {
+  ctx.set(PAGE_HEADERS);
+  ctx.type = "html";
+  ctx.body = html`<!doctype html><html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>ログアウトしました / Logged out</title></head><body><main><h1>ログアウトしました <span lang="en">/ You are logged out</span></h1><p>このページは閉じてかまいません。<br><span lang="en">You may close this page.</span></p></main></body></html>`.value;
+}
+
+const INTERACTION_NOT_FOUND_PAGE = html`<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>エラー / Error</title></head><body><main><h1>ログインの手続きが見つかりません / This login was not found</h1><p>期限（10分）が切れたか、終わったか、別のブラウザで始められた手続きです。ログインしようとしたサービスに戻って、最初からやり直してください。<br><span lang="en">It expired (after 10 minutes), was already finished, or was started in another browser. Go back to the service you were logging in to and start again.</span></p></main></body></html>`.value;
 
 function sendLoginPage(reply: FastifyReply, status: number, details: InteractionDetails, error?: string): FastifyReply {
   return reply.status(status).headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(loginPage(details.uid, String(details.params.client_id ?? ""), error));

@@ -12,9 +12,12 @@ export function newId(kind: "R" | "C" | "A" | "E"): string {
   return `${kind}-${out}`;
 }
 
-/** `id` when it has a card id's shape (what `newId("C")` makes); else invalid input naming `card`. */
+/** A card id's shape: what `newId("C")` makes. */
+export const CARD_ID_PATTERN = /^C-[0-9A-Z]{10}$/;
+
+/** `id` when it has a card id's shape; else invalid input naming `card`. */
 export function checkCardId(id: unknown): string {
-  if (typeof id !== "string" || !/^C-[0-9A-Z]{10}$/.test(id)) {
+  if (typeof id !== "string" || !CARD_ID_PATTERN.test(id)) {
     throw new ServiceError("invalid-input", `card: ${JSON.stringify(id)} is not a card id (C- and 10 capital letters or digits)`, "card");
   }
   return id;

@@ -15,7 +15,8 @@ export interface OidcAdapter {
   find(id: string): Promise<Record<string, unknown> | undefined>;
   findByUserCode(userCode: string): Promise<Record<string, unknown> | undefined>;
   findByUid(uid: string): Promise<Record<string, unknown> | undefined>;
-  consume(id: string): Promise<void>;
+  /** Marks the row used; true for the one call that did, false when it already was (or is gone). */
+  consume(id: string): Promise<boolean>;
   destroy(id: string): Promise<void>;
   revokeByGrantId(grantId: string): Promise<void>;
 }
@@ -93,7 +94,16 @@ export class Oidc {
         return live(await db.selectFrom("oidc_payloads").selectAll().where("model", "=", model).where("uid", "=", uid).executeTakeFirst());
       },
       async consume(id) {
-        await db.updateTable("oidc_payloads").set({ consumed_at: clock().toISOString() }).where("model", "=", model).where("id", "=", id).execute();
+        // Atomic: of two requests redeeming one authorization code at the same moment (both found it
+        // unused), exactly one marks it; the other learns it was a reuse (src/http/oidc.ts).
+        const taken = await db
+          .updateTable("oidc_payloads")
+          .set({ consumed_at: clock().toISOString() })
+          .where("model", "=", model)
+          .where("id", "=", id)
+          .where("consumed_at", "is", null)
+          .executeTakeFirst();
+        return Number(taken.numUpdatedRows) === 1;
       },
       async destroy(id) {
         await db.deleteFrom("oidc_payloads").where("model", "=", model).where("id", "=", id).execute();
@@ -161,7 +171,9 @@ export class Oidc {
    * moment that certificate is revoked, put on hold or expires.
    */
   async loginWithCard(reader: CardReader, pin: string): Promise<{ accountId: string; serialHex: string }> {
-    const session = await this.portal.loginWithCard(reader, pin);
+    // The card's proof only: the provider keeps the login (its session); a portal session opened
+    // here would lie in the store for 30 minutes, a credential no one was given.
+    const session = await this.portal.proveWithCard(reader, pin);
     if (!(await this.account(session.serialHex))) {
       throw new ServiceError("refused", "この電子証明書は登録されていません / unknown certificate", "card", { reason: "unknown-certificate" });
     }
@@ -203,6 +215,11 @@ export class Oidc {
         throw new ServiceError("invalid-input", `redirect-uri: ${JSON.stringify(uri)} is not a URL`, "redirect-uri");
       }
       if (url.hash || !/^https?:$/.test(url.protocol)) throw new ServiceError("invalid-input", `redirect-uri: ${uri} must be http(s) without a fragment`, "redirect-uri");
+      // A public client proves nothing at the token endpoint: its code may travel in clear only to
+      // the user's own machine (OIDC Core §3.1.2.1 allows http to confidential clients; RFC 8252 §7.3 loopback).
+      if (input.public && url.protocol === "http:" && !["127.0.0.1", "[::1]", "localhost"].includes(url.hostname)) {
+        throw new ServiceError("invalid-input", `redirect-uri: ${uri}: a public client's redirect URI uses https, or http only to the loopback address (127.0.0.1, [::1], localhost)`, "redirect-uri");
+      }
     }
     // The sector of a pairwise client is its redirect URIs' host: with several hosts it would take
     // a sector_identifier_uri document, which this registration does not offer.

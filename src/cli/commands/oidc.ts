@@ -8,7 +8,8 @@ export const oidcClientAdd: Command = {
   help: [
     "  --name TEXT          the relying party's name",
     "  --redirect-uri URL   where the code goes back to (repeatable)",
-    "  --public             a public client (no secret; PKCE S256 is required of every client anyway)",
+    "  --public             a public client (no secret; PKCE S256 is required of every client anyway); its redirect",
+    "                       URIs use https, or http only to the loopback address (127.0.0.1, [::1], localhost)",
     "  --public-subject     give this client the subject every public-subject client gets; by default each",
     "                       relying party (redirect URI host) gets its own (pairwise), so services cannot link users",
     "  The client secret is printed once. Discovery: <server>/oidc/.well-known/openid-configuration",
