@@ -50,6 +50,7 @@ const JAPANESE: readonly [RegExp, (m: RegExpExecArray) => string][] = [
   [/^expected a date YYYY-MM-DD, got /, () => "日付を YYYY-MM-DD の形で入力してください"],
   [/^".*" is not a date in the form YYYY-MM-DD$/s, () => "日付を YYYY-MM-DD の形で入力してください"],
   [/^(\d{4}-\d{2}-\d{2}) is before the birth date (\d{4}-\d{2}-\d{2})$/, (m) => `${m[1]} は生年月日（${m[2]}）より前です`],
+  [/^(\d{4}-\d{2}-\d{2}) is before the issuance date (\d{4}-\d{2}-\d{2}), so no certificate could be valid$/, (m) => `${m[1]} は発行日（${m[2]}）より前のため、有効な電子証明書を発行できません`],
   [/^the result falls outside years 0001–9999$/, () => "計算した日付が0001〜9999年の範囲を超えます"],
   [/^(\d{4}-\d{2}-\d{2}) is before the Meiji era \((\d{4}-\d{2}-\d{2})\)$/, (m) => `${m[1]} は明治の始まり（${m[2]}）より前の日付のため扱えません`],
   [/^(\d{4}-\d{2}-\d{2}) predates Japan's adoption of the Gregorian calendar/, (m) => `${m[1]} は日本のグレゴリオ暦採用（1873-01-01）より前の日付のため扱えません`],

@@ -122,7 +122,7 @@ export class CertificateAuthorities {
 
   authority(type: CaType): Authority {
     const authority = this.#authorities.get(type);
-    if (!authority) throw new ServiceError("ca-unavailable", `the ${type} CA is not loaded`);
+    if (!authority) throw new ServiceError("ca-unavailable", `${type} の認証局が読み込まれていません / the ${type} CA is not loaded`);
     return authority;
   }
 
@@ -169,7 +169,7 @@ export class CertificateAuthorities {
 
   private async load(type: CaType): Promise<void> {
     const row = await this.activeRow(type);
-    if (!row) throw new ServiceError("ca-unavailable", `no ${type} CA in the store`);
+    if (!row) throw new ServiceError("ca-unavailable", `${type} の認証局がストアにありません / no ${type} CA in the store`);
     const certificateDer = bytes(row.certificate_der);
     const publicKey = new X509Certificate(certificateDer).publicKey;
     const signer = await this.keys.load(row.private_key_pem, `${type} CA`, publicKey);
@@ -200,17 +200,19 @@ export class CertificateAuthorities {
         const now = this.clock();
         // Both reads at once (one round trip on PostgreSQL): the resident, and for a signing
         // certificate the holder's current authentication certificate, which caps it.
-        const [resident, authExpiry] = await Promise.all([
+        // A renewal's refusal is held until the resident is known to be in the caller's
+        // municipality: it tells the expiry of the certificate held, which is not the caller's to learn.
+        const [resident, authExpiry, renewalRefusal] = await Promise.all([
           this.registry.get(request.residentId),
           request.type === "sign" ? this.currentExpiry(this.db, "auth", request.residentId, japanDateOf(now), request.cardId) : undefined,
-          request.renewal ? this.checkRenewable(request.type, request.residentId, japanDateOf(now), request.cardId) : undefined,
+          request.renewal ? this.checkRenewable(request.type, request.residentId, japanDateOf(now), request.cardId).then(() => undefined, (error: unknown) => error) : undefined,
         ]);
         if (request.municipality !== undefined && resident.municipality.code !== request.municipality) {
-          throw new ServiceError("not-found", `no resident ${request.residentId} in municipality ${request.municipality}`, "residentId");
+          throw new ServiceError("not-found", `residentId: 住民ID ${request.residentId} の住民は市区町村 ${request.municipality} にいません / no resident ${request.residentId} in municipality ${request.municipality}`, "residentId");
         }
         const standing = issuanceStanding(resident, japanDateOf(now));
         if (standing === "ended") {
-          throw new ServiceError("not-eligible", `resident ${resident.id} is ${resident.status}: no certificate can be issued`);
+          throw new ServiceError("not-eligible", `residentId: 住民 ${resident.id} は ${resident.status} のため証明書を発行できません / resident ${resident.id} is ${resident.status}: no certificate can be issued`, "residentId");
         }
         if (standing === "departure-pending") {
           throw new ServiceError(
@@ -220,12 +222,13 @@ export class CertificateAuthorities {
             { reason: "departure-pending" },
           );
         }
+        if (renewalRefusal !== undefined) throw renewalRefusal;
         return await this.issueOnce({ authority, resident, authExpiry, now, subjectPublicKey, request, pending });
       } catch (error) {
         // A colliding random serial or CN (vanishingly rare) is retried with fresh ones; a
         // changed register entry is read again (and the checks above run again).
         if (attempt < 3 && (isUniqueViolation(error) || error instanceof ResidentChangedError)) continue;
-        if (error instanceof ResidentChangedError) throw new ServiceError("conflict", `${error.message}; try again`, "residentId");
+        if (error instanceof ResidentChangedError) throw new ServiceError("conflict", `residentId: 発行中に住民票の記載が変わりました。やり直してください / ${error.message}; try again`, "residentId");
         throw error;
       } finally {
         pending.cancel();
@@ -238,7 +241,7 @@ export class CertificateAuthorities {
     try {
       return subjectPublicKeyOf(key);
     } catch (error) {
-      if (error instanceof SubjectPublicKeyError) throw new ServiceError("invalid-input", `subjectPublicKey: ${error.message}`, "subjectPublicKey");
+      if (error instanceof SubjectPublicKeyError) throw new ServiceError("invalid-input", publicKeyMessage(error), "subjectPublicKey");
       throw error;
     }
   }
@@ -269,6 +272,16 @@ export class CertificateAuthorities {
     const subjectCn = newSubjectCn(now);
     const municipality = resident.municipality;
     const notAfter = endOfJapanDay(period.expires);
+    // A cap that is today leaves the rest of the day; in its very last second nothing is left
+    // (notBefore, in whole seconds, would reach notAfter), which is the rules' refusal, not a fault.
+    if (notAfter.getTime() <= Math.floor(now.getTime() / 1000) * 1000) {
+      throw new ServiceError(
+        "not-eligible",
+        `有効期間の終わり（${period.expires} 23:59:59 JST）を過ぎたため発行できません / a certificate expiring on ${period.expires} can no longer be issued: its last second (23:59:59 JST) has come`,
+        request.cardExpiry === period.expires ? "cardExpiry" : "residentId",
+        { reason: "no-validity-left" },
+      );
+    }
     const tbs = this.#leaves.get(request.type)!.tbsCertificate({
       serial,
       subjectCn,
@@ -387,9 +400,9 @@ export class CertificateAuthorities {
       .where("certificates.ca_type", "=", type)
       .where("certificates.serial_hex", "=", serialHex.toUpperCase())
       .executeTakeFirst();
-    if (!row) throw new ServiceError("not-found", `no ${type} certificate with serial ${serialHex}`, "serial");
+    if (!row) throw new ServiceError("not-found", `serial: シリアル番号 ${serialHex} の証明書（${type}）はありません / no ${type} certificate with serial ${serialHex}`, "serial");
     // Issuance writes both rows in one transaction, so a row without its DER is damage, not absence.
-    if (!row.der) throw new ServiceError("service-unavailable", `the ${type} certificate ${serialHex} has no DER in the store (certificate_der is damaged)`);
+    if (!row.der) throw new ServiceError("service-unavailable", `証明書 ${serialHex}（${type}）の DER がストアにありません / the ${type} certificate ${serialHex} has no DER in the store (certificate_der is damaged)`);
     return toRecord({ ...row, der: row.der });
   }
 
@@ -415,6 +428,11 @@ export class CertificateAuthorities {
     const { n } = await query.executeTakeFirstOrThrow();
     return Number(n);
   }
+}
+
+/** A refused public key, in Japanese and English, naming the field. */
+export function publicKeyMessage(error: SubjectPublicKeyError): string {
+  return `subjectPublicKey: JPKI で使える公開鍵（RSA 2048〜4096 ビット、e = 65537 の SubjectPublicKeyInfo）ではありません / the key ${error.message}`;
 }
 
 /**

@@ -1,7 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Database, IssuanceClientTable } from "../store/schema.ts";
+import { normalizeText } from "../profile/attributes.ts";
 import { ServiceError } from "./errors.ts";
+import { inputErrorAs } from "./input-errors.ts";
 import type { Clock } from "./clock.ts";
 import type { Registry } from "./registry.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
@@ -34,6 +36,8 @@ const AUTHENTICATION_CACHE_SIZE = 1000;
 export class IssuanceClients {
   /** Key hash → the client and when (monotonic ms) to look again. Only successful lookups are kept. */
   readonly #authenticated = new Map<string, { client: IssuanceClient; until: number }>();
+  /** Bumped by every deactivation once committed: a lookup begun before it is not cached. */
+  #deactivations = 0;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -42,9 +46,13 @@ export class IssuanceClients {
   ) {}
 
   async add(input: { name: string; municipality: string }, actor: Actor = CLI_OPERATOR): Promise<IssuanceClient & { apiKey: string }> {
-    const name = typeof input.name === "string" ? input.name.trim() : "";
-    if (name.length === 0 || name.length > 200) {
-      throw new ServiceError("invalid-input", "name: an issuance client needs a name of 1 to 200 characters", "name");
+    // One line of free text: no control characters (a newline or an escape sequence would forge
+    // lines of `issuance-client list`), no bidi overrides, at most 200 characters.
+    let name: string;
+    try {
+      name = normalizeText(input.name, "name", 200);
+    } catch (error) {
+      throw inputErrorAs(error, "invalid-input");
     }
     const municipality = await this.registry.municipality(input.municipality);
     const apiKey = `${KEY_PREFIX}${randomBytes(32).toString("base64url")}`;
@@ -67,16 +75,20 @@ export class IssuanceClients {
 
   /** Deactivate a client: its key stops working on the next request. */
   async deactivate(id: string, actor: Actor = CLI_OPERATOR): Promise<IssuanceClient> {
-    if (!ID_PATTERN.test(id)) throw new ServiceError("invalid-input", `id: ${JSON.stringify(id)} is not an issuance client id (I- and 10 hexadecimal digits, as openjpki issuance-client list shows)`, "id");
-    return this.db.transaction().execute(async (trx) => {
+    if (!ID_PATTERN.test(id)) throw new ServiceError("invalid-input", `id: 発行クライアントの ID ではありません（I- と16進10桁） / ${JSON.stringify(id)} is not an issuance client id (I- and 10 hexadecimal digits, as openjpki issuance-client list shows)`, "id");
+    const deactivated = await this.db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom("issuance_clients").selectAll().where("id", "=", id).executeTakeFirst();
-      if (!row) throw new ServiceError("not-found", `no issuance client ${id}`, "id");
-      if (row.active !== 1) throw new ServiceError("conflict", `issuance client ${id} is already inactive`, "id");
+      if (!row) throw new ServiceError("not-found", `id: 発行クライアント ${id} はありません / no issuance client ${id}`, "id");
+      if (row.active !== 1) throw new ServiceError("conflict", `id: 発行クライアント ${id} は既に無効です / issuance client ${id} is already inactive`, "id");
       await trx.updateTable("issuance_clients").set({ active: 0 }).where("id", "=", id).execute();
-      this.#authenticated.delete(row.key_hash);
       await appendAudit(trx, actor, { action: "issuance-client.deactivate", subject: id, before: { active: true }, after: { active: false } }, this.clock());
-      return toClient({ ...row, active: 0 });
+      return { client: toClient({ ...row, active: 0 }), keyHash: row.key_hash };
     });
+    // Only once committed: a lookup that read the row still active (before the commit, or while
+    // it ran) neither stays in the cache nor is put there when it finishes.
+    this.#deactivations++;
+    this.#authenticated.delete(deactivated.keyHash);
+    return deactivated.client;
   }
 
   /** The active client holding this key, or undefined. */
@@ -85,6 +97,7 @@ export class IssuanceClients {
     const hash = hashKey(apiKey);
     const cached = this.#authenticated.get(hash);
     if (cached && cached.until > performance.now()) return cached.client;
+    const deactivations = this.#deactivations;
     const row = await this.db.selectFrom("issuance_clients").selectAll().where("key_hash", "=", hash).executeTakeFirst();
     // The lookup is by hash; compare again in constant time so timing says nothing about near misses.
     if (!row || row.active !== 1 || !timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash))) {
@@ -92,6 +105,7 @@ export class IssuanceClients {
       return undefined;
     }
     const client = Object.freeze(toClient(row));
+    if (deactivations !== this.#deactivations) return client; // a deactivation committed meanwhile: answer, but do not keep
     if (this.#authenticated.size >= AUTHENTICATION_CACHE_SIZE) this.#authenticated.clear();
     this.#authenticated.set(hash, { client, until: performance.now() + AUTHENTICATION_CACHE_MS });
     return client;

@@ -3,10 +3,10 @@ import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
 import type { CaType } from "../pki/jpki-profile.ts";
 import { readRsaSubjectPublicKey, RSA_KEY_LIMITS, SubjectPublicKeyError, type SubjectPublicKey } from "../pki/leaf-public-key.ts";
-import { compareJapanDates, parseJapanDate, type JapanDate } from "../rules/japan-date.ts";
+import { compareJapanDates, japanDateOf, parseJapanDate, type JapanDate } from "../rules/japan-date.ts";
 import { ServiceError } from "./errors.ts";
 import { inputErrorAs } from "./input-errors.ts";
-import type { CertificateAuthorities, CertificateRecord } from "./certificate-authority.ts";
+import { publicKeyMessage, type CertificateAuthorities, type CertificateRecord } from "./certificate-authority.ts";
 import { RequestIdTakenError } from "./issuance-recorder.ts";
 import { PeriodicSweep } from "./periodic-sweep.ts";
 import type { Clock } from "./clock.ts";
@@ -81,20 +81,23 @@ export class IssuanceRequests {
   ) {}
 
   async issue(client: IssuanceClient, type: CaType, request: IssuanceRequest): Promise<IssuedCertificate> {
-    if (!client.active) throw new ServiceError("refused", `issuance client ${client.id} is inactive`, undefined, { reason: "inactive-client" });
-    if (type !== "sign" && type !== "auth") throw new ServiceError("invalid-input", `type: must be sign or auth, not ${JSON.stringify(type)}`, "type");
+    if (!client.active) throw new ServiceError("refused", `発行クライアント ${client.id} は無効化されています / issuance client ${client.id} is inactive`, undefined, { reason: "inactive-client" });
+    if (type !== "sign" && type !== "auth") throw new ServiceError("invalid-input", `type: 証明書の種類は sign か auth です / must be sign or auth, not ${JSON.stringify(type)}`, "type");
     const residentId = checkId(request.residentId, "residentId");
     const subjectPublicKey = publicKeyOf(request.subjectPublicKey);
     const cardExpiry = request.cardExpiry === undefined ? undefined : dateOf(request.cardExpiry, "cardExpiry");
     if (request.renewal !== undefined && typeof request.renewal !== "boolean") {
-      throw new ServiceError("invalid-input", "renewal: must be true or false", "renewal");
+      throw new ServiceError("invalid-input", "renewal: true か false を指定してください / must be true or false", "renewal");
     }
     const cardId = request.cardId === undefined ? undefined : checkId(request.cardId, "cardId");
     const requestId = request.requestId === undefined ? undefined : requestIdOf(client, type, request);
+    // Housekeeping before anything is issued: once a certificate is recorded, nothing may stand
+    // between it and the answer (a failure here leaves nothing issued, and the client retries).
+    if (requestId) await this.#sweep.maybe(this.clock());
     // Before the card is read: a retry is answered even if the card has since been handed over or cancelled.
     const earlier = requestId && (await this.earlier(requestId, type));
     if (earlier) return earlier;
-    const card = cardId === undefined ? undefined : await this.cardOf(cardId, residentId);
+    const card = cardId === undefined ? undefined : await this.cardOf(cardId, residentId, client.municipality);
     // A certificate on a card ends by the card's expiry (spec §2.1), whatever expiry the client gives.
     const cap = card && (!cardExpiry || compareJapanDates(card.expires, cardExpiry) < 0) ? card.expires : cardExpiry;
     try {
@@ -109,7 +112,6 @@ export class IssuanceRequests {
         municipality: client.municipality,
         ...(requestId ? { requestId } : {}),
       });
-      if (requestId) await this.#sweep.maybe(this.clock());
       return issuedOf(record);
     } catch (error) {
       // Another attempt of this request (a retry racing the first) recorded its certificate first.
@@ -119,7 +121,7 @@ export class IssuanceRequests {
       }
       // Unknown, or registered elsewhere: the same answer, so a client learns nothing about other municipalities' residents.
       if (error instanceof ServiceError && error.code === "not-found" && (error.field === "id" || error.field === "residentId")) {
-        throw new ServiceError("not-found", `residentId: no resident ${residentId} in municipality ${client.municipality}`, "residentId");
+        throw noResident(residentId, client.municipality);
       }
       throw error;
     }
@@ -133,7 +135,7 @@ export class IssuanceRequests {
    */
   async issueBatch(client: IssuanceClient, type: CaType, requests: readonly IssuanceRequest[]): Promise<BatchIssuance[]> {
     if (!Array.isArray(requests) || requests.length === 0 || requests.length > ISSUANCE_REQUEST_LIMITS.maxBatch) {
-      throw new ServiceError("invalid-input", `requests: expected 1 to ${ISSUANCE_REQUEST_LIMITS.maxBatch} issuance requests`, "requests");
+      throw new ServiceError("invalid-input", `requests: 要求は 1〜${ISSUANCE_REQUEST_LIMITS.maxBatch} 件です / expected 1 to ${ISSUANCE_REQUEST_LIMITS.maxBatch} issuance requests`, "requests");
     }
     return Promise.all(
       requests.map((request) =>
@@ -172,14 +174,24 @@ export class IssuanceRequests {
     return Number(result.numDeletedRows);
   }
 
-  /** A card given with the request must be this resident's and still being produced or in use. */
-  private async cardOf(cardId: string, residentId: string): Promise<{ id: string; expires: JapanDate }> {
+  /**
+   * A card given with the request must be this resident's and still being produced or in use.
+   * The resident is looked for in the client's municipality first: what the card check says
+   * (whose card it is, its status) is not for a client of another municipality to learn.
+   */
+  private async cardOf(cardId: string, residentId: string, municipality: string): Promise<{ id: string; expires: JapanDate }> {
+    const resident = await this.db.selectFrom("residents").select("municipality_code").where("id", "=", residentId).executeTakeFirst();
+    if (!resident || resident.municipality_code !== municipality) throw noResident(residentId, municipality);
     const card = await this.db.selectFrom("cards").select(["resident_id", "status", "expires"]).where("id", "=", cardId).executeTakeFirst();
     if (!card || card.resident_id !== residentId) {
-      throw new ServiceError("invalid-input", `cardId: no card ${cardId} of resident ${residentId}`, "cardId");
+      throw new ServiceError("invalid-input", `cardId: 住民 ${residentId} のカード ${cardId} はありません / no card ${cardId} of resident ${residentId}`, "cardId");
     }
     if (!CARD_STATES_FOR_ISSUANCE.includes(card.status)) {
-      throw new ServiceError("invalid-input", `cardId: card ${cardId} is ${card.status}; certificates go only on a card being produced or in use`, "cardId");
+      throw new ServiceError("invalid-input", `cardId: カード ${cardId} は ${card.status} です。証明書は作成中か使用中のカードにだけ発行できます / card ${cardId} is ${card.status}; certificates go only on a card being produced or in use`, "cardId");
+    }
+    const today = japanDateOf(this.clock());
+    if (compareJapanDates(card.expires, today) < 0) {
+      throw new ServiceError("invalid-input", `cardId: カード ${cardId} の有効期限（${card.expires}）は過ぎています / card ${cardId} expired on ${card.expires}; certificates go only on a card in its validity`, "cardId", { reason: "card-expired" });
     }
     return { id: cardId, expires: card.expires };
   }
@@ -190,7 +202,7 @@ type RequestId = NonNullable<Parameters<CertificateAuthorities["issue"]>[0]["req
 /** The client's id with a digest of everything that decides the certificate, so a reused id with other contents is caught. */
 function requestIdOf(client: IssuanceClient, type: CaType, request: IssuanceRequest): RequestId {
   if (typeof request.requestId !== "string" || !REQUEST_ID.test(request.requestId)) {
-    throw new ServiceError("invalid-input", "requestId: expected 1 to 64 letters, digits and . _ : -", "requestId");
+    throw new ServiceError("invalid-input", "requestId: 英数字と . _ : - の 1〜64 文字で指定してください / expected 1 to 64 letters, digits and . _ : -", "requestId");
   }
   const contents = [type, request.residentId, request.subjectPublicKey, request.cardId ?? null, request.renewal === true, request.cardExpiry ?? null];
   return { clientId: client.id, requestId: request.requestId, requestSha256: createHash("sha256").update(JSON.stringify(contents)).digest("hex") };
@@ -208,19 +220,24 @@ function issuedOf(record: CertificateRecord): IssuedCertificate {
   };
 }
 
+/** Unknown, or registered elsewhere: the same answer, so a client learns nothing about other municipalities' residents. */
+function noResident(residentId: string, municipality: string): ServiceError {
+  return new ServiceError("not-found", `residentId: 住民ID ${residentId} の住民は市区町村 ${municipality} にいません / no resident ${residentId} in municipality ${municipality}`, "residentId");
+}
+
 function checkId(value: unknown, field: string): string {
-  if (typeof value !== "string" || !ID.test(value)) throw new ServiceError("invalid-input", `${field}: expected an id of 1 to 40 letters, digits and hyphens`, field);
+  if (typeof value !== "string" || !ID.test(value)) throw new ServiceError("invalid-input", `${field}: 英数字とハイフンの 1〜40 文字の ID を指定してください / expected an id of 1 to 40 letters, digits and hyphens`, field);
   return value;
 }
 
 function publicKeyOf(value: unknown): SubjectPublicKey {
   if (typeof value !== "string" || value.length > ISSUANCE_REQUEST_LIMITS.maxPublicKeyBase64 || value.length % 4 !== 0 || !BASE64.test(value)) {
-    throw new ServiceError("invalid-input", "subjectPublicKey: expected the base64 of a SubjectPublicKeyInfo (DER)", "subjectPublicKey");
+    throw new ServiceError("invalid-input", "subjectPublicKey: 公開鍵は SubjectPublicKeyInfo (DER) の base64 で送ってください / expected the base64 of a SubjectPublicKeyInfo (DER)", "subjectPublicKey");
   }
   try {
     return readRsaSubjectPublicKey(new Uint8Array(Buffer.from(value, "base64")));
   } catch (error) {
-    if (error instanceof SubjectPublicKeyError) throw new ServiceError("invalid-input", `subjectPublicKey: ${error.message}`, "subjectPublicKey");
+    if (error instanceof SubjectPublicKeyError) throw new ServiceError("invalid-input", publicKeyMessage(error), "subjectPublicKey");
     throw error;
   }
 }

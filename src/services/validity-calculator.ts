@@ -1,6 +1,11 @@
 import { certificateValidity, type CertificateValidity } from "../rules/validity.ts";
 import { parseDateOrInstant, parseJapanDate } from "../rules/japan-date.ts";
-import { inputErrorAs } from "./input-errors.ts";
+import { bilingualInputMessage } from "../rules/errors.ts";
+import { ServiceError } from "./errors.ts";
+import { inputErrorAs, isInputError } from "./input-errors.ts";
+
+/** The rules' names for the caps, and the options an operator typed them as. */
+const OPTION_OF: Readonly<Record<string, string>> = { cardExpiry: "card-expiry", residenceEnd: "residence-end", authExpiry: "auth-expiry" };
 
 /** The facts the validity rules need, as an operator types them (dates YYYY-MM-DD). */
 export interface ValidityQuestion {
@@ -41,6 +46,12 @@ export function certificateValidityFor(question: ValidityQuestion): CertificateV
       authExpiry,
     });
   } catch (error) {
+    // A cap the rules refuse (before the issuance date) is named as the option it came from.
+    const option = isInputError(error) ? OPTION_OF[error.field] : undefined;
+    if (option !== undefined && isInputError(error)) {
+      const message = bilingualInputMessage(error.field, error.message);
+      throw new ServiceError("invalid-input", `${option}: ${message.slice(error.field.length + 2)}`, option, { cause: error });
+    }
     throw inputErrorAs(error, "invalid-input");
   }
 }

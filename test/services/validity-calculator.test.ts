@@ -35,6 +35,14 @@ describe("certificateValidityFor", () => {
       () => certificateValidityFor({ birth: "1990-01-01", issued: "2026-01-01", residenceEnd: "2026-02-31" }),
       refusal("residence-end", /^residence-end: /),
     );
+    // A cap before the issuance date is the rules' refusal, named as the option is too.
+    for (const [option, question] of [
+      ["card-expiry", { cardExpiry: "2025-12-31" }],
+      ["residence-end", { residenceEnd: "2025-12-31" }],
+      ["auth-expiry", { authExpiry: "2025-12-31" }],
+    ] as const) {
+      assert.throws(() => certificateValidityFor({ birth: "1990-01-01", issued: "2026-01-01", ...question }), refusal(option, new RegExp(`^${option}: 2025-12-31 は発行日（2026-01-01）より前.* / 2025-12-31 is before the issuance date`)), option);
+    }
     // A bad cap is named before a bad birth date, as the CLI always reported it.
     assert.throws(() => certificateValidityFor({ birth: "x", issued: "2026-01-01", cardExpiry: "2026-02-31" }), refusal("card-expiry", /^card-expiry: /));
   });
