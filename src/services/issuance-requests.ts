@@ -164,7 +164,19 @@ export class IssuanceRequests {
         { reason: "request-id-reused" },
       );
     }
-    return { ...issuedOf(await this.ca.certificate(row.ca_type, row.serial_hex)), replayed: true };
+    const record = await this.ca.certificate(row.ca_type, row.serial_hex);
+    // A certificate revoked (a move, a report) or held since it was issued must not be written to
+    // a card by a system that lost the first answer: refused, so the retry asks anew.
+    if (record.status !== "valid") {
+      const [ja, en] = record.status === "hold" ? ["一時停止されています", "is on hold"] : ["失効しています", `has been revoked (${record.revocationReason ?? "unspecified"})`];
+      throw new ServiceError(
+        "conflict",
+        `requestId: この要求 ID (${id.requestId}) で発行した電子証明書（シリアル ${record.serialHex}）は発行後に${ja}。カードに書き込まず、新しい要求 ID で発行し直してください / the certificate issued for request id ${id.requestId} (serial ${record.serialHex}) ${en} since: do not write it to a card; send a new request with a new id`,
+        "requestId",
+        { reason: "replayed-certificate-not-valid" },
+      );
+    }
+    return { ...issuedOf(record), replayed: true };
   }
 
   /** Request ids older than REQUEST_ID_DAYS, deleted by age (the index on created_at); returns how many. */

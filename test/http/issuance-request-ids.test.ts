@@ -54,6 +54,23 @@ for (const backend of backends()) {
       assert.equal(audits.length, 1);
     });
 
+    test("a retry whose certificate was revoked or held since is refused (409 replayed-certificate-not-valid), not handed out for a card", async () => {
+      for (const [requestId, reason] of [["revoked-since", "keyCompromise"], ["held-since", "certificateHold"]] as const) {
+        const body = { residentId: resident.id, subjectPublicKey: spki(otherKey!), requestId };
+        const first = await post("/api/ca/sign/certificates", body);
+        assert.equal(first.status, 201, JSON.stringify(first.body));
+        await t.context.ca.revoke({ type: "sign", serialHex: first.body.serial, reason, by: "hotline" });
+        const before = await count();
+        const retry = await post("/api/ca/sign/certificates", body);
+        assert.equal(retry.status, 409, JSON.stringify(retry.body));
+        assert.equal(retry.body.error.reason, "replayed-certificate-not-valid");
+        assert.equal(retry.body.error.field, "requestId");
+        assert.match(retry.body.error.message, new RegExp(`${first.body.serial}.* / .*${reason === "certificateHold" ? "is on hold" : "has been revoked \\(keyCompromise\\)"}`));
+        assert.equal(retry.body.certificate, undefined);
+        assert.equal(await count(), before, "nothing issued");
+      }
+    });
+
     test("the same id with other contents is refused (409 request-id-reused) and issues nothing; other clients' ids are their own", async () => {
       const body = { residentId: resident.id, subjectPublicKey: spki(key!), requestId: "reused-1" };
       assert.equal((await post("/api/ca/auth/certificates", body)).status, 201);

@@ -130,7 +130,7 @@ export function issuanceOpenApi(): { paths: Record<string, Record<string, unknow
           "400": { description: "invalid-input: `error.field` names the field (subjectPublicKey, cardExpiry, cardId — `error.reason` card-expired for a card past its expiry —, …)" },
           "401": { description: "issuance-client-required: no or unknown API key" },
           "404": { description: "not-found: no such resident in the client's municipality" },
-          "409": { description: "conflict: the resident's register entry changed during issuance (try again), or `error.reason` request-id-reused: the requestId was used for a request with other contents" },
+          "409": { description: "conflict: the resident's register entry changed during issuance (try again), or `error.reason` request-id-reused: the requestId was used for a request with other contents, or replayed-certificate-not-valid: the certificate issued for this requestId was revoked or put on hold since (send a new request)" },
           "422": { description: "not-eligible: the rules refuse this certificate (deceased, under 15 for signing, `error.reason` no-validity-left when its expiry day has ended, …)" },
         },
       },
