@@ -3,7 +3,9 @@ import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
 import type { CaType } from "../pki/jpki-profile.ts";
 import type { Settings } from "../config/defaults.ts";
+import { normalizeText } from "../profile/attributes.ts";
 import { ServiceError } from "./errors.ts";
+import { inputErrorAs } from "./input-errors.ts";
 import type { Clock } from "./clock.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
 
@@ -37,9 +39,13 @@ export class Verifiers {
   ) {}
 
   async add(name: string, actor: Actor = CLI_OPERATOR): Promise<Verifier & { apiKey: string }> {
-    const trimmed = name.trim();
-    if (trimmed.length === 0 || trimmed.length > 200) {
-      throw new ServiceError("invalid-input", "name: a verifier needs a name of 1 to 200 characters", "name");
+    // One line of free text, as an issuance client's name: a newline, an escape sequence or a
+    // bidi override would forge lines of `verifier list` and the fee report.
+    let trimmed: string;
+    try {
+      trimmed = normalizeText(name, "name", 200);
+    } catch (error) {
+      throw inputErrorAs(error, "invalid-input");
     }
     const apiKey = `ojv_${randomBytes(32).toString("base64url")}`;
     const id = `V-${randomBytes(5).toString("hex").toUpperCase()}`;

@@ -68,6 +68,17 @@ for (const backend of backends()) {
       assert.equal((await t.context.issuanceClients.add({ name: " 町田市　交付システム ", municipality: "132098" })).name, "町田市　交付システム");
     });
 
+    test("a verifier's name is one line of text too: control and bidi characters are refused naming the field", async () => {
+      for (const name of ["検証者\n[OK] V-0000000000 forged line", "検証者\u001b[2J", "\u202e検証者", ""]) {
+        await assert.rejects(
+          t.context.verifiers.add(name),
+          (e: unknown) => e instanceof ServiceError && e.code === "invalid-input" && e.field === "name" && JAPANESE.test(e.message),
+          JSON.stringify(name),
+        );
+      }
+      assert.equal((await t.context.verifiers.add(" 電子申請サービス ")).name, "電子申請サービス");
+    });
+
     test("a deactivated client's key stops working in this process once deactivate() returns, even with lookups racing it", async () => {
       let stale = 0;
       for (let i = 0; i < 20; i++) {
