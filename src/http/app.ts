@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Context } from "../services/context.ts";
 import { type ErrorAnswer, failureLine, INTERNAL_ERROR, serviceErrorAnswer } from "./service-errors.ts";
+import { schemaProblemMessage, type SchemaProblem } from "./validation-message.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { portalRoutes } from "./routes/portal.ts";
 import { appReservationRoutes } from "./routes/app-reservation.ts";
@@ -72,14 +73,14 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
   app.setErrorHandler((error, request, reply) => {
     const refusal = serviceErrorAnswer(error);
     if (refusal) return refuse(request, reply, refusal.status, refusal.body.error);
-    const validation = (error as { validation?: { instancePath?: string; message?: string; params?: { missingProperty?: string; additionalProperty?: string } }[] }).validation;
+    const validation = (error as { validation?: (SchemaProblem & { instancePath?: string; params?: { missingProperty?: string; additionalProperty?: string } })[] }).validation;
     if (validation && validation.length > 0) {
       const first = validation[0]!;
       // The path of the value at fault, down to a missing or unexpected property (requests/3/residentId in a batch).
       const path = first.instancePath?.replace(/^\//, "") ?? "";
       const property = first.params?.missingProperty ?? first.params?.additionalProperty;
       const field = property ? (path ? `${path}/${property}` : property) : path;
-      return refuse(request, reply, 400, { code: "invalid-input", field, message: `${field || "body"}: ${first.message ?? "is invalid"}` });
+      return refuse(request, reply, 400, { code: "invalid-input", field, message: schemaProblemMessage(field, first) });
     }
     const status = (error as { statusCode?: number }).statusCode;
     const code = (error as { code?: string }).code;

@@ -283,20 +283,23 @@ for (const backend of backends()) {
     test("a malformed batch is refused whole (400 naming the item's field), and needs a client key (401)", async () => {
       const before = await count();
       const good = { residentId: resident.id, subjectPublicKey: spki(key!) };
-      const cases: [string, unknown, string][] = [
-        ["no requests", {}, "requests"],
-        ["empty", { requests: [] }, "requests"],
-        ["over 100", { requests: Array.from({ length: 101 }, () => good) }, "requests"],
-        ["an item without residentId", { requests: [good, { subjectPublicKey: spki(key!) }] }, "requests/1/residentId"],
-        ["an item with a bad key", { requests: [good, good, { residentId: resident.id, subjectPublicKey: "not base64!" }] }, "requests/2/subjectPublicKey"],
-        ["an item with a misspelt property", { requests: [good, { ...good, cardExpiri: "2029-03-31" }] }, "requests/1/cardExpiri"],
-        ["an unknown property beside requests", { requests: [good], extra: 1 }, "extra"],
+      // The schema's refusals say the problem in Japanese too: "field: 日本語 / English".
+      const cases: [string, unknown, string, string][] = [
+        ["no requests", {}, "requests", "必須の項目がありません"],
+        ["empty", { requests: [] }, "requests", "1件以上で指定してください"],
+        ["over 100", { requests: Array.from({ length: 101 }, () => good) }, "requests", "100件以内で指定してください"],
+        ["an item without residentId", { requests: [good, { subjectPublicKey: spki(key!) }] }, "requests/1/residentId", "必須の項目がありません"],
+        ["an item with a bad key", { requests: [good, good, { residentId: resident.id, subjectPublicKey: "not base64!" }] }, "requests/2/subjectPublicKey", ""],
+        ["an item with a misspelt property", { requests: [good, { ...good, cardExpiri: "2029-03-31" }] }, "requests/1/cardExpiri", "この項目は受け付けません"],
+        ["an unknown property beside requests", { requests: [good], extra: 1 }, "extra", "この項目は受け付けません"],
+        ["a number for an id", { requests: [{ ...good, residentId: 7 }] }, "requests/0/residentId", "値の型が違います（文字列で指定してください）"],
       ];
-      for (const [what, body, field] of cases) {
+      for (const [what, body, field, japanese] of cases) {
         const res = await postBatch("auth", body);
         assert.equal(res.status, 400, `${what}: ${JSON.stringify(res.body)}`);
         assert.equal(res.body.error.code, "invalid-input", what);
         assert.equal(res.body.error.field, field, what);
+        assert.match(res.body.error.message, new RegExp(`^${field}: ${japanese}.* / \\S`), what);
       }
       const unauthorised = await postBatch("auth", { requests: [good] }, null);
       assert.equal(unauthorised.status, 401);
