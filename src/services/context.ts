@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { resolve, join } from "node:path";
-import { openStore, UpgradeWaitTimedOut, type Store } from "../store/database.ts";
-import { checkMaxLag } from "../store/replica-reads.ts";
+import { MigrationFailed, NewerStoreSchema, openStore, UpgradeWaitTimedOut, type Store } from "../store/database.ts";
+import { checkMaxLag, StandbyRefused } from "../store/replica-reads.ts";
 import { DEFAULT_MUNICIPALITIES, isValidMunicipalityCode, type Municipality } from "../config/municipalities.ts";
 import { DEFAULT_DATA_DIR, DEFAULT_SETTINGS, type Settings } from "../config/defaults.ts";
 import { publicBaseUrlFrom } from "./public-url.ts";
@@ -119,6 +119,13 @@ export class Context {
     const clock = options.clock ?? systemClock;
     const databaseUrl = options.databaseUrl ?? env.OPENJPKI_DATABASE_URL;
     const replica = replicaFrom(env);
+    if (replica && !databaseUrl) {
+      throw new ServiceError(
+        "invalid-input",
+        "PostgreSQL のスタンバイ（OPENJPKI_DATABASE_REPLICA_URL）にはプライマリ（OPENJPKI_DATABASE_URL）も必要です / a PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) needs the PostgreSQL primary too (OPENJPKI_DATABASE_URL)",
+        "OPENJPKI_DATABASE_REPLICA_URL",
+      );
+    }
     const store = await openStoreNamed(databaseUrl, {
       ...(databaseUrl
         ? { postgresUrl: databaseUrl, ...(options.databaseSchema ? { postgresSchema: options.databaseSchema } : {}) }
@@ -239,6 +246,11 @@ async function openStoreNamed(databaseUrl: string | undefined, options: Paramete
   } catch (error) {
     // Its message says what holds the store and what to do: no stack trace for the operator.
     if (error instanceof UpgradeWaitTimedOut) throw new ServiceError("service-unavailable", error.message, undefined, { cause: error });
+    if (error instanceof NewerStoreSchema) throw new ServiceError("refused", error.message, undefined, { cause: error, reason: "newer-store-schema" });
+    if (error instanceof MigrationFailed) throw new ServiceError("service-unavailable", error.message, undefined, { cause: error, reason: "migration-failed" });
+    if (error instanceof StandbyRefused) {
+      throw new ServiceError("service-unavailable", `PostgreSQL のスタンバイを使えません / ${error.message}`, "OPENJPKI_DATABASE_REPLICA_URL", { cause: error });
+    }
     if (!databaseUrl || error instanceof ServiceError || typeof (error as { code?: unknown }).code !== "string") throw error;
     throw new ServiceError(
       "service-unavailable",
@@ -303,14 +315,19 @@ export const DEFAULT_REPLICA_MAX_LAG_MS = 250;
 function replicaFrom(env: NodeJS.ProcessEnv): { url: string; maxLagMs: number } | undefined {
   const url = env.OPENJPKI_DATABASE_REPLICA_URL;
   const lag = env.OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS;
+  const refuse = (ja: string, en: string) => new ServiceError("invalid-input", `${ja} / ${en}`, "OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS");
   if (!url) {
-    if (lag) throw new Error("OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS is set without OPENJPKI_DATABASE_REPLICA_URL");
+    if (lag) throw refuse("OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS はスタンバイ（OPENJPKI_DATABASE_REPLICA_URL）を使うときだけ設定します", "OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS is set without OPENJPKI_DATABASE_REPLICA_URL");
     return undefined;
   }
   if (lag !== undefined && !/^\d{1,6}$/.test(lag)) {
-    throw new RangeError(`OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS must be a whole number of milliseconds, not ${JSON.stringify(lag)}`);
+    throw refuse("OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS はミリ秒の整数です", `OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS must be a whole number of milliseconds, not ${JSON.stringify(lag)}`);
   }
   const maxLagMs = lag === undefined ? DEFAULT_REPLICA_MAX_LAG_MS : Number(lag);
-  checkMaxLag(maxLagMs);
+  try {
+    checkMaxLag(maxLagMs);
+  } catch (error) {
+    throw refuse("OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS が範囲外です", (error as Error).message);
+  }
   return { url, maxLagMs };
 }

@@ -86,16 +86,25 @@ export class Registry {
     return toResident(row);
   }
 
+  /**
+   * The newest `limit` residents (default 1000, at most 10,000), oldest first. Past the limit it
+   * is the newest that are kept: the counter and the console show the most recent registrations,
+   * which a list cut at the oldest ones never reached once a town had more.
+   */
   async list(options: { municipality?: string; limit?: number } = {}): Promise<Resident[]> {
+    const limit = options.limit ?? 1000;
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new ServiceError("invalid-input", `limit: 件数は 1 以上の整数です / must be a whole number of at least 1, not ${limit}`, "limit");
+    }
     let query = this.db
       .selectFrom("residents")
       .innerJoin("municipalities", "municipalities.code", "residents.municipality_code")
       .selectAll()
-      .orderBy("residents.created_at")
-      .orderBy("residents.id")
-      .limit(Math.min(options.limit ?? 1000, 10_000));
+      .orderBy("residents.created_at", "desc")
+      .orderBy("residents.id", "desc")
+      .limit(Math.min(limit, 10_000));
     if (options.municipality) query = query.where("residents.municipality_code", "=", options.municipality);
-    return (await query.execute()).map(toResident);
+    return (await query.execute()).reverse().map(toResident);
   }
 
   async municipality(code: string): Promise<Municipality> {

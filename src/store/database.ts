@@ -1,6 +1,6 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteAdapter, SqliteDialect, SqliteDriver, type DatabaseConnection, type DialectAdapter, type Driver, type SqliteDatabase } from "kysely";
+import { CompiledQuery, Kysely, Migrator, sql, PostgresDialect, SqliteAdapter, SqliteDialect, SqliteDriver, type DatabaseConnection, type DialectAdapter, type Driver, type SqliteDatabase } from "kysely";
 import type { Database } from "./schema.ts";
 import { PreparedStatementPool } from "./postgres-prepared.ts";
 import { connectionLostLine, rateLimitedLog } from "./rate-limited-log.ts";
@@ -106,8 +106,22 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   // Kysely looks for its migration tables in every schema unless told which: with a schema per
   // PostgreSQL test run, one run would see another's tables and skip creating its own.
   // A schema named only in the URL (`options=-c search_path=…`, as an operator may write it) counts too.
-  const migrationSchema = options.postgresUrl ? (options.postgresSchema ?? searchPathSchemaOf(options.postgresUrl)) : undefined;
-  const migrator = new Migrator({ db, provider: migrationProvider(dialect, options.encoders), ...(migrationSchema ? { migrationTableSchema: migrationSchema } : {}) });
+  // Else the schema the connections create in (current_schema(): the first of a search_path such
+  // as "openjpki,public", or public): left unnamed, kysely took another schema's migration tables
+  // (a staging store in the same database, another application) for the store's and failed.
+  const migrationSchema = options.postgresUrl
+    ? (options.postgresSchema ?? searchPathSchemaOf(options.postgresUrl) ?? (await currentSchema(db).catch(async (error: unknown) => {
+        await close();
+        throw error;
+      })))
+    : undefined;
+  const provider = migrationProvider(dialect, options.encoders);
+  // kysely orders the migrations done by the time each was recorded (the migrating process's
+  // clock), and with its order check on, a store whose newest record is older than one before it
+  // (a node whose clock was behind ran the upgrade, or the clock was set back) was refused for
+  // good as "corrupted". Our migrations are named in the order they run, which is all that matters;
+  // a migration done that this version does not know is still refused (NewerStoreSchema).
+  const migrator = new Migrator({ db, provider, allowUnorderedMigrations: true, ...(migrationSchema ? { migrationTableSchema: migrationSchema } : {}) });
   const { error, results } = options.postgresUrl
     ? await holdingSchemaLock(options.postgresUrl, "shared", async (client) => {
         // The pool connects lazily, so its schema need only exist before the first migration runs.
@@ -117,11 +131,13 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     : await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {
+    // A store upgraded by a newer version: said as such, not as kysely's "corrupted migrations".
+    const newer = error && !failed ? await newerMigrations(db, provider, migrationSchema).catch(() => undefined) : undefined;
     await close();
+    if (newer) throw new NewerStoreSchema(newer.unknown, newer.lastKnown, { cause: error });
     // Its message says what happened (no migration of ours ran) and what to do.
     if (error instanceof UpgradeWaitTimedOut) throw error;
-    const cause = error instanceof Error ? error.message : String(error ?? "");
-    throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${cause}`.trim());
+    throw new MigrationFailed(failed?.migrationName, error);
   }
   // Only now may PostgreSQL statements be prepared by name: one prepared while a migration
   // changed its table would be stale.
@@ -142,7 +158,10 @@ const VERSIONS_SQL = "select ca_type, version from revocation_versions";
 async function openSqlite(options: StoreOptions) {
   const { default: SQLite } = await import("better-sqlite3");
   const path = options.sqlitePath ?? ":memory:";
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  if (path !== ":memory:") {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    keepToOwner(path);
+  }
   const database = new SQLite(path);
   const waits = options.sqliteLockWaits ?? DEFAULT_LOCK_WAITS;
   // First, so that everything after it waits for another process's lock rather than failing at
@@ -191,6 +210,31 @@ async function openSqlite(options: StoreOptions) {
     return undefined;
   };
   return { db, dialect: "sqlite" as const, certificateStatus, revocationVersions, ping, close, migrated };
+}
+
+/**
+ * The store holds residents' personal data, staff password hashes, session and cookie secrets:
+ * it is made readable by its owner only (0600), whatever the umask or the directory's mode, and
+ * SQLite gives its -wal and -shm files the same mode. A store an earlier version left readable by
+ * others is closed to them, if this process owns it (one shared on purpose under another owner is
+ * left as it is).
+ */
+function keepToOwner(path: string): void {
+  try {
+    closeSync(openSync(path, "wx", 0o600)); // an empty file is an empty SQLite database
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== "EEXIST") throw error;
+  }
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    let info: import("node:fs").Stats;
+    try {
+      info = statSync(file);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === "ENOENT") continue;
+      throw error;
+    }
+    if ((info.mode & 0o077) !== 0 && info.uid === process.getuid?.()) chmodSync(file, info.mode & 0o700);
+  }
 }
 
 /**
@@ -249,6 +293,52 @@ export class UpgradeWaitTimedOut extends Error {
     );
     this.name = "UpgradeWaitTimedOut";
   }
+}
+
+/**
+ * A store that a newer version of OpenJPKI has upgraded: this version does not know some of the
+ * migrations done on it, so it cannot know the schema, and opens nothing (the store is unchanged).
+ */
+export class NewerStoreSchema extends Error {
+  override readonly name = "NewerStoreSchema";
+  constructor(
+    readonly unknownMigrations: string[],
+    readonly lastKnownMigration: string,
+    options?: { cause?: unknown },
+  ) {
+    const list = unknownMigrations.join(", ");
+    super(
+      `このデータベースは新しい版の OpenJPKI で更新されています（この版が知らない移行: ${list}。この版が知っている最後の移行は ${lastKnownMigration}）。` +
+        `この版では開けません（データベースは変更していません）。更新した版の OpenJPKI を使ってください / ` +
+        `the store was upgraded by a newer version of OpenJPKI (migrations this version does not know: ${list}; the last it knows is ${lastKnownMigration}): ` +
+        `this version cannot open it (nothing was changed); run the version that upgraded it`,
+      options,
+    );
+  }
+}
+
+/**
+ * A migration failed (a table of another application in the way, no right to create tables, a
+ * full disk…). The migrations run in one transaction on both back ends, so the store was left as
+ * it was.
+ */
+export class MigrationFailed extends Error {
+  override readonly name = "MigrationFailed";
+  constructor(migrationName: string | undefined, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause ?? "");
+    const which = migrationName ? ` ${migrationName}` : "";
+    const whichJa = migrationName ? ` ${migrationName} ` : "";
+    super(`データベースの移行${whichJa}に失敗しました（ストアは変更していません）/ database migration${which} failed (the store was left as it was): ${why}`, { cause });
+  }
+}
+
+/** The migrations recorded in the store that the provider does not know, if any (a newer version's). */
+async function newerMigrations(db: Kysely<Database>, provider: ReturnType<typeof migrationProvider>, schema: string | undefined): Promise<{ unknown: string[]; lastKnown: string } | undefined> {
+  const known = Object.keys(await provider.getMigrations()).sort();
+  const from = (schema ? db.withSchema(schema) : db) as unknown as Kysely<{ kysely_migration: { name: string } }>;
+  const done = await from.selectFrom("kysely_migration").select("name").execute();
+  const unknown = done.map((r) => r.name).filter((name) => !known.includes(name)).sort();
+  return unknown.length > 0 ? { unknown, lastKnown: known.at(-1) ?? "(none)" } : undefined;
 }
 
 /** SQLITE_BUSY, or one of its extended codes (SQLITE_BUSY_RECOVERY while another process recovers the WAL). */
@@ -498,6 +588,12 @@ async function openPostgres(options: StoreOptions) {
   return { db, dialect: "postgres" as const, certificateStatus, revocationVersions, ping, close, migrated };
 }
 
+/** The schema unqualified tables are made in on the store's connections, if there is one. */
+async function currentSchema(db: Kysely<Database>): Promise<string | undefined> {
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+  return rows[0]?.schema ?? undefined;
+}
+
 /** The one schema a connection string's `options=-c search_path=NAME` names, if it names exactly one plain one. */
 export function searchPathSchemaOf(url: string): string | undefined {
   let options: string | null;
@@ -507,7 +603,8 @@ export function searchPathSchemaOf(url: string): string | undefined {
     return undefined; // not a URL (a key=value string): pg reports its own errors
   }
   const match = /(?:^|\s)-c\s*search_path=([a-z_][a-z0-9_]{0,62})(?:\s|$)/i.exec(options ?? "");
-  return match?.[1];
+  // PostgreSQL folds an unquoted name in search_path to lower case (FooBar is the schema foobar).
+  return match?.[1]?.toLowerCase();
 }
 
 /** Binary columns come back as Buffer (better-sqlite3, pg); hand out plain Uint8Array views. */

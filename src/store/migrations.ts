@@ -569,6 +569,15 @@ function migrations(dialect: Dialect, encoders: MigrationEncoders | undefined): 
         await sql`update cards set status = 'invalid' where status in ('active', 'suspended') and resident_id in (select id from residents where status = 'deceased' or (status = 'emigrated' and continued_use = 0))`.execute(db);
       },
     },
+    "0023-verifier-lookups-bigint": {
+      async up(db: Kysely<any>) {
+        // A verifier's lookups in a month, counted before each answer goes out (src/services/verifiers.ts):
+        // a relying party averaging 830 lookups a second passes 2^31 in a month, and on PostgreSQL an
+        // integer column then failed every count, and so every answer to it, until the month ended.
+        // SQLite's integers are 64-bit already; PostgreSQL returns bigint as text, read with Number().
+        if (dialect === "postgres") await sql`alter table verifier_lookups alter column count type bigint`.execute(db);
+      },
+    },
   };
 }
 

@@ -109,6 +109,20 @@ async function convertTable(
     select indexname, indexdef from pg_indexes
      where schemaname = current_schema() and tablename = ${table}`.execute(trx);
 
+  // Its foreign keys (a certificate's authority and resident): LIKE copies none, and the old
+  // table's go with it, so they are read here and added back once the rows are in.
+  const foreignKeys = await sql<{ conname: string; def: string }>`
+    select conname, pg_get_constraintdef(oid) as def from pg_constraint
+     where conrelid = ${table}::regclass and contype = 'f' order by conname`.execute(trx);
+  // A foreign key of another table pointing here would hold the old table: name it rather than fail on the drop.
+  const referencing = await sql<{ conname: string; source: string }>`
+    select conname, conrelid::regclass::text as source from pg_constraint
+     where confrelid = ${table}::regclass and contype = 'f' and conrelid <> ${table}::regclass order by conname`.execute(trx);
+  if (referencing.rows.length > 0) {
+    const names = referencing.rows.map((r) => `${r.conname} (${r.source})`).join(", ");
+    throw new PartitioningError(`${table} is referenced by foreign keys of other tables (${names}); they cannot follow it to the partitioned table`);
+  }
+
   await sql`alter table ${sql.id(table)} rename to ${sql.id(old)}`.execute(trx);
   // (Renaming a constraint's index renames the constraint: the names are free for the new table.)
   for (const { indexname } of indexes.rows) {
@@ -140,6 +154,10 @@ async function convertTable(
   onProgress?.({ table, phase: "indexing", rowsMoved });
 
   await sql`alter table ${sql.id(table)} add constraint ${sql.id(primaryKey)} primary key (ca_type, serial_hex)`.execute(trx);
+  // pg_get_constraintdef is PostgreSQL's own rendering ("FOREIGN KEY (resident_id) REFERENCES residents(id)").
+  for (const { conname, def } of foreignKeys.rows) {
+    await sql`alter table ${sql.id(table)} add constraint ${sql.id(conname)} ${sql.raw(def)}`.execute(trx);
+  }
   const on = new RegExp(` ON (\\S+\\.)?${table} `);
   for (const { indexname, indexdef } of indexes.rows) {
     if (indexname === primaryKey || dropped.includes(indexname)) continue;

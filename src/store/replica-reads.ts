@@ -175,7 +175,7 @@ export class ReplicaReads {
       const identity = (await primary.query<IdentityRow>(IDENTITY_SQL)).rows[0]!;
       const wal = (await primary.query<{ block: string; segment: string }>("select current_setting('wal_block_size') as block, (select setting from pg_settings where name = 'wal_segment_size') as segment")).rows[0]!;
       const startCheck = await standby.query<IdentityRow>(IDENTITY_SQL).catch((error: unknown) => {
-        throw new Error(`the PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) does not answer: ${(error as Error).message}`);
+        throw new StandbyRefused(`the PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) does not answer: ${(error as Error).message}`);
       });
       let row = startCheck.rows[0]!;
       // A store created just now (its migrations ran on the primary a moment ago) may not have
@@ -185,15 +185,15 @@ export class ReplicaReads {
         row = (await standby.query<IdentityRow>(IDENTITY_SQL)).rows[0]!;
       }
       if (row.id !== identity.id) {
-        throw new Error(`the PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) is not a copy of the primary: system identifier ${row.id}, the primary's ${identity.id}`);
+        throw new StandbyRefused(`the PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) is not a copy of the primary: system identifier ${row.id}, the primary's ${identity.id}`);
       }
-      if (!row.recovery) throw new Error("the PostgreSQL server named by OPENJPKI_DATABASE_REPLICA_URL is not a standby (it is not in recovery)");
+      if (!row.recovery) throw new StandbyRefused("the PostgreSQL server named by OPENJPKI_DATABASE_REPLICA_URL is not a standby (it is not in recovery)");
       if (row.tables !== identity.tables) {
-        throw new Error(`the PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) resolves the store's tables to others than the primary (OIDs ${row.tables || "none"}, the primary's ${identity.tables}): give both the same schema (search_path)`);
+        throw new StandbyRefused(`the PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) resolves the store's tables to others than the primary (OIDs ${row.tables || "none"}, the primary's ${identity.tables}): give both the same schema (search_path)`);
       }
       const replay = (await standby.query<{ tli: number | null }>(REPLAY_SQL)).rows[0]!;
       if (replay.tli === null) {
-        throw new Error(
+        throw new StandbyRefused(
           "the PostgreSQL standby (OPENJPKI_DATABASE_REPLICA_URL) shows no streaming timeline (pg_stat_wal_receiver): it must stream from the primary, and its user needs pg_read_all_stats",
         );
       }
@@ -417,12 +417,17 @@ export function standbyUrl(replicaUrl: string, schema: string | undefined): stri
   try {
     url = new URL(replicaUrl);
   } catch {
-    throw new Error("OPENJPKI_DATABASE_REPLICA_URL must be a postgres:// or postgresql:// URL");
+    throw new StandbyRefused("OPENJPKI_DATABASE_REPLICA_URL must be a postgres:// or postgresql:// URL");
   }
-  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") throw new Error("OPENJPKI_DATABASE_REPLICA_URL must be a postgres:// or postgresql:// URL");
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") throw new StandbyRefused("OPENJPKI_DATABASE_REPLICA_URL must be a postgres:// or postgresql:// URL");
   const settings = [url.searchParams.get("options"), "-c default_transaction_isolation=read\\ committed", schema ? `-c search_path=${schema}` : undefined];
   url.searchParams.set("options", settings.filter(Boolean).join(" "));
   return url.toString();
+}
+
+/** A standby refused at start (OPENJPKI_DATABASE_REPLICA_URL): the message says what is wrong with it. */
+export class StandbyRefused extends Error {
+  override readonly name = "StandbyRefused";
 }
 
 /** The allowed range of OPENJPKI_DATABASE_REPLICA_MAX_LAG_MS, checked with a message that names it. */

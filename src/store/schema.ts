@@ -266,7 +266,8 @@ export interface VerifierLookupTable {
   ca_type: "sign" | "auth";
   kind: "ocsp" | "crl";
   month: string;
-  count: number;
+  /** bigint on PostgreSQL, which pg returns as a string; read it with Number(). */
+  count: number | string;
 }
 
 export interface RegistryEventTable {
