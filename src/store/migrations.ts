@@ -578,6 +578,13 @@ function migrations(dialect: Dialect, encoders: MigrationEncoders | undefined): 
         if (dialect === "postgres") await sql`alter table verifier_lookups alter column count type bigint`.execute(db);
       },
     },
+    "0024-portal-sessions-expiry-index": {
+      async up(db: Kysely<any>) {
+        // Expired portal sessions are deleted by expiry once a minute (src/services/portal-login.ts):
+        // by the index, not by reading every session.
+        await db.schema.createIndex("portal_sessions_expires").on("portal_sessions").column("expires_at").execute();
+      },
+    },
   };
 }
 
