@@ -107,6 +107,44 @@ export class Registry {
     return (await query.execute()).reverse().map(toResident);
   }
 
+  /**
+   * Residents whose name, id or address contains `text` (compared in NFKC, without spaces, in
+   * lower case: 「町田花子」 finds 「町田 花子」, "2-2" finds 「２－２」), newest first, at most
+   * `limit`. The whole register is searched, newest first in batches, so a resident registered
+   * long ago is found in a town of any size; a page holds one batch at a time.
+   */
+  async search(text: string, options: { municipality?: string; limit?: number; batch?: number } = {}): Promise<Resident[]> {
+    const limit = Math.min(options.limit ?? 200, 1000);
+    const batch = options.batch ?? SEARCH_BATCH;
+    const needle = searchable(text);
+    if (needle === "") return (await this.list({ ...(options.municipality ? { municipality: options.municipality } : {}), limit })).reverse();
+    const found: Resident[] = [];
+    let after: { created_at: string; id: string } | undefined;
+    for (;;) {
+      let query = this.db
+        .selectFrom("residents")
+        .innerJoin("municipalities", "municipalities.code", "residents.municipality_code")
+        .selectAll()
+        .orderBy("residents.created_at", "desc")
+        .orderBy("residents.id", "desc")
+        .limit(batch);
+      if (options.municipality) query = query.where("residents.municipality_code", "=", options.municipality);
+      if (after) {
+        const { created_at, id } = after;
+        query = query.where((eb) => eb.or([eb("residents.created_at", "<", created_at), eb.and([eb("residents.created_at", "=", created_at), eb("residents.id", "<", id)])]));
+      }
+      const rows = await query.execute();
+      for (const row of rows) {
+        if ([row.name, row.id, row.address].some((value) => searchable(value).includes(needle))) {
+          found.push(toResident(row));
+          if (found.length === limit) return found;
+        }
+      }
+      if (rows.length < batch) return found;
+      after = rows.at(-1)!;
+    }
+  }
+
   async municipality(code: string): Promise<Municipality> {
     const row = await this.db.selectFrom("municipalities").selectAll().where("code", "=", code).executeTakeFirst();
     if (!row) throw new ServiceError("invalid-input", `municipality: 市区町村コード ${code} は登録されていません / unknown municipality code ${code}`, "municipality");
@@ -163,6 +201,14 @@ export class Registry {
 }
 
 type ResidentRow = ResidentTable & Database["municipalities"];
+
+/** Residents read per query by `search` (tests pass a smaller `batch` to cross batch boundaries). */
+const SEARCH_BATCH = 2000;
+
+/** A value as the search compares it: NFKC (full-width digits and letters as ASCII), no spaces, lower case. */
+function searchable(value: string): string {
+  return value.normalize("NFKC").replace(/\s+/gu, "").toLowerCase();
+}
 
 function toResident(row: ResidentRow): Resident {
   return {

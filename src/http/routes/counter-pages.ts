@@ -277,14 +277,10 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
 
   // ---- Residents --------------------------------------------------------------------------
   const listState = async (q: string, municipality: string) => {
-    const all = await context.registry.list(/^\d{6}$/.test(municipality) ? { municipality } : {});
-    const needle = q.normalize("NFKC").replace(/\s+/gu, "").toLowerCase();
-    const residents = needle
-      ? all.filter((r) => [r.name, r.id, r.address].some((x) => x.normalize("NFKC").replace(/\s+/gu, "").toLowerCase().includes(needle)))
-      : all;
-    const shown = residents.slice(-200).reverse();
+    // The newest 200 that match, searched in the store: not every resident and card of the town.
+    const shown = await context.registry.search(q, { limit: 200, ...(/^\d{6}$/.test(municipality) ? { municipality } : {}) });
     const cards = new Map<string, Awaited<ReturnType<Context["cards"]["list"]>>>();
-    for (const card of await context.cards.list()) {
+    for (const card of await context.cards.list({ residentIds: shown.map((r) => r.id) })) {
       const list = cards.get(card.residentId) ?? [];
       list.push(card);
       cards.set(card.residentId, list);
