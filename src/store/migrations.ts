@@ -585,6 +585,17 @@ function migrations(dialect: Dialect, encoders: MigrationEncoders | undefined): 
         await db.schema.createIndex("portal_sessions_expires").on("portal_sessions").column("expires_at").execute();
       },
     },
+    "0025-audit-seq-bigint": {
+      async up(db: Kysely<any>) {
+        // Every audited write takes the next sequence number: a national register passes 2^31 of
+        // them in its lifetime, and on PostgreSQL an integer column would then refuse every audited
+        // write. SQLite's integers are 64-bit already; the readers take seq with Number().
+        if (dialect === "postgres") {
+          await sql`alter table audit_log alter column seq type bigint`.execute(db);
+          await sql`alter table audit_head alter column seq type bigint`.execute(db);
+        }
+      },
+    },
   };
 }
 

@@ -14,6 +14,7 @@ import { migrationProvider } from "../../src/store/migrations.ts";
 import { partitionStore } from "../../src/store/partitioning.ts";
 import { Context } from "../../src/services/context.ts";
 import { ServiceError } from "../../src/services/errors.ts";
+import { appendAudit, CLI_OPERATOR } from "../../src/services/audit.ts";
 import { cli } from "../helpers/cli.ts";
 import { backends, openTestContext, TEST_PASSPHRASE, type Backend } from "../helpers/context.ts";
 
@@ -334,6 +335,24 @@ for (const backend of backends()) {
         await t.context.verifiers.count(verifier.id, "auth", "ocsp", 100);
         const [row] = await t.context.verifiers.report("2026-11");
         assert.equal(row?.lookups, 2_147_483_740);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    test("audit sequence numbers pass 2^31 (a national register's lifetime of audited writes): audited writes go on", async () => {
+      const t = await openTestContext(backend, { now: "2026-11-25T03:00:00Z" });
+      try {
+        const db = t.context.store.db;
+        // Start the chain just below 2^31: the head says so many records were written before.
+        await db.deleteFrom("audit_log").execute();
+        await db.deleteFrom("audit_head").execute();
+        await db.insertInto("audit_head").values({ id: 1, seq: 2_147_483_646, hash: "0".repeat(64) }).execute();
+        const first = await appendAudit(db, CLI_OPERATOR, { action: "test.big", subject: "a" }, new Date("2026-11-25T03:00:00Z"));
+        const second = await appendAudit(db, CLI_OPERATOR, { action: "test.big", subject: "b" }, new Date("2026-11-25T03:00:01Z"));
+        assert.deepEqual([first, second], [2_147_483_647, 2_147_483_648]);
+        const rows = await db.selectFrom("audit_log").select("seq").orderBy("seq").execute();
+        assert.deepEqual(rows.map((r) => Number(r.seq)), [2_147_483_647, 2_147_483_648]);
       } finally {
         await t.cleanup();
       }
