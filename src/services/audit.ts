@@ -91,11 +91,20 @@ export type AuditVerification =
   | { ok: true; records: number; head: string }
   | { ok: false; records: number; firstBad: number; problem: string };
 
-/** Walk the chain in order; report the first record that does not fit. Streams in pages. */
-export async function verifyAudit(db: Kysely<Database>): Promise<AuditVerification> {
-  let expectedSeq = 1;
-  let prev = GENESIS;
-  let count = 0;
+/** Where a walk of the chain may resume: how many records fit so far, and the last one's hash. */
+export interface AuditCheckpoint {
+  records: number;
+  head: string;
+}
+
+/**
+ * Walk the chain in order; report the first record that does not fit. Streams in pages. From a
+ * checkpoint, only the records after it are walked (the ones before are taken as checked).
+ */
+export async function verifyAudit(db: Kysely<Database>, from?: AuditCheckpoint): Promise<AuditVerification> {
+  let expectedSeq = (from?.records ?? 0) + 1;
+  let prev = from?.head ?? GENESIS;
+  let count = from?.records ?? 0;
   for (;;) {
     const page = await db.selectFrom("audit_log").selectAll().where("seq", ">=", expectedSeq).orderBy("seq").limit(5000).execute();
     for (const row of page) {
@@ -121,4 +130,26 @@ export async function verifyAudit(db: Kysely<Database>): Promise<AuditVerificati
     return { ok: false, records: count, firstBad: count + 1, problem: `the chain ends at record ${count}, but ${Number(head.seq)} were written (records removed from the end)` };
   }
   return { ok: true, records: count, head: prev };
+}
+
+/** How long the audit page relies on its last walk of the whole chain, walking only the records after it. */
+export const WHOLE_CHAIN_EVERY_MS = 10 * 60_000;
+
+const wholeChainWalks = new WeakMap<Kysely<Database>, { at: Date; checkpoint: AuditCheckpoint }>();
+
+/**
+ * The chain checked for the audit page. Walking it whole takes time in proportion to its length
+ * (a minute for millions of records), so per store the whole chain is walked at most every
+ * WHOLE_CHAIN_EVERY_MS; in between, only the records after the last walk's end. A break found
+ * is never remembered: the next view walks the whole chain again. The CLI (`audit verify`) and
+ * the API always walk it whole.
+ */
+export async function verifyAuditForPage(db: Kysely<Database>, now: Date): Promise<AuditVerification & { wholeChainCheckedAt: Date }> {
+  const last = wholeChainWalks.get(db);
+  const whole = !last || now.getTime() - last.at.getTime() >= WHOLE_CHAIN_EVERY_MS || now.getTime() < last.at.getTime();
+  const result = await verifyAudit(db, whole ? undefined : last.checkpoint);
+  const at = whole ? now : last.at;
+  if (result.ok) wholeChainWalks.set(db, { at, checkpoint: { records: result.records, head: result.head } });
+  else wholeChainWalks.delete(db);
+  return { ...result, wholeChainCheckedAt: at };
 }

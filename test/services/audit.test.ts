@@ -2,7 +2,7 @@
 // tail are caught and the first bad record is named. On each back end.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { appendAudit, verifyAudit } from "../../src/services/audit.ts";
+import { appendAudit, verifyAudit, verifyAuditForPage } from "../../src/services/audit.ts";
 import { backends, openTestContext, type TestContext } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
 import { cli } from "../helpers/cli.ts";
@@ -47,6 +47,39 @@ for (const backend of backends()) {
       assert.match(!verified.ok ? verified.problem : "", /edited/);
       await db.updateTable("audit_log").set({ actor: "operator:cli" }).where("seq", "=", 2).execute();
       assert.equal((await verifyAudit(db)).ok, true, "restoring the content restores the chain");
+    });
+
+    test("the audit page walks the whole chain every 10 minutes and the records since on each view; a break is never remembered", async () => {
+      const db = t.context.store.db;
+      const at = (minutes: number) => new Date(Date.parse("2026-11-25T04:00:00Z") + minutes * 60_000);
+      const first = await verifyAuditForPage(db, at(0));
+      assert.ok(first.ok);
+      assert.deepEqual(first.wholeChainCheckedAt, at(0));
+
+      // An old record edited: within the 10 minutes only the records since the walk are checked…
+      await db.updateTable("audit_log").set({ actor: "intruder" }).where("seq", "=", 2).execute();
+      const soon = await verifyAuditForPage(db, at(1));
+      assert.equal(soon.ok, true);
+      assert.deepEqual(soon.wholeChainCheckedAt, at(0), "says when the whole chain was walked");
+      // …and a record written since, then edited, is caught at once.
+      const seq = await appendAudit(db, { actor: "operator:cli" }, { action: "test.page", subject: "x" }, at(2));
+      await db.updateTable("audit_log").set({ actor: "intruder" }).where("seq", "=", seq).execute();
+      const fresh = await verifyAuditForPage(db, at(2));
+      assert.equal(!fresh.ok && fresh.firstBad, seq);
+      await db.updateTable("audit_log").set({ actor: "operator:cli" }).where("seq", "=", seq).execute();
+      // A break is not remembered: the next view walks the whole chain and finds the old edit.
+      const next = await verifyAuditForPage(db, at(3));
+      assert.equal(!next.ok && next.firstBad, 2);
+      await db.updateTable("audit_log").set({ actor: "operator:cli" }).where("seq", "=", 2).execute();
+      assert.ok((await verifyAuditForPage(db, at(4))).ok);
+
+      // Ten minutes after a whole walk, the next view walks it whole again.
+      await db.updateTable("audit_log").set({ actor: "intruder" }).where("seq", "=", 2).execute();
+      assert.ok((await verifyAuditForPage(db, at(13))).ok, "within 10 minutes of the walk at 4");
+      const due = await verifyAuditForPage(db, at(14));
+      assert.equal(!due.ok && due.firstBad, 2);
+      await db.updateTable("audit_log").set({ actor: "operator:cli" }).where("seq", "=", 2).execute();
+      assert.ok((await verifyAudit(db)).ok);
     });
 
     test("a removed record, a reordering and a cut-off tail are caught", async () => {

@@ -7,7 +7,7 @@ import type { NewPins, ProcedureOutcome, ProxyProcedureKind } from "../../servic
 import type { ReissueReason } from "../../services/counter/fees.ts";
 import { feeSummary } from "../../services/counter/fees.ts";
 import { expiryNoticeRun, expiryNoticesCsv, issuanceNotice } from "../../services/counter/notices.ts";
-import { verifyAudit } from "../../services/audit.ts";
+import { verifyAuditForPage } from "../../services/audit.ts";
 import { cardView, certificateView } from "../../services/resident-view.ts";
 import { recordedLegalRepresentative, type LegalRepresentativeInput } from "../../services/counter/legal-representative.ts";
 import { japanToday } from "../../services/japan-dates.ts";
@@ -786,7 +786,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
       const problem = problemOf(new ServiceError("refused", "監査記録は監督者以上が閲覧できます / the audit trail is for supervisors and administrators", "role", { reason: "forbidden-role" }), log);
       return sendPage(reply, 403, errorPage(v, problem, { href: "/counter", ja: "窓口業務に戻る", en: "Back to the counter" }));
     }
-    const verification = await verifyAudit(context.store.db);
+    const verification = await verifyAuditForPage(context.store.db, context.clock());
     const rows = await context.store.db.selectFrom("audit_log").select(["seq", "at", "actor", "office", "action", "subject"]).orderBy("seq", "desc").limit(30).execute();
     return sendPage(reply, 200, auditPage(v, session.staff, { verification, records: rows.map((r) => ({ ...r, seq: Number(r.seq) })) }));
   });

@@ -83,7 +83,7 @@ export interface AuditRow {
 }
 
 /** The audit trail: its hash chain checked, and the latest records. */
-export function auditPage(v: View, staff: StaffMember, s: { verification: AuditVerification; records: AuditRow[] }): string {
+export function auditPage(v: View, staff: StaffMember, s: { verification: AuditVerification & { wholeChainCheckedAt: Date }; records: AuditRow[] }): string {
   const t = v.t;
   const ok = s.verification.ok;
   const body = html`
@@ -92,7 +92,7 @@ export function auditPage(v: View, staff: StaffMember, s: { verification: AuditV
 <section class="notice ${ok ? "notice--success" : "notice--error"}" aria-labelledby="audit-status"${ok ? html` role="status"` : html` role="alert"`}>
 <h2 id="audit-status">${t("検証結果：", "Verification: ")}<span class="audit-status ${ok ? "status-ok" : "status-bad"}" data-ok="${ok ? "true" : "false"}">${ok ? t("正常（改ざんなし）", "intact") : t("異常あり", "broken")}</span></h2>
 ${s.verification.ok
-    ? html`<p>${t(`${s.verification.records}件の記録を検証しました。`, `${s.verification.records} records checked.`)}</p><p class="muted">${t("最新のハッシュ", "Latest hash")}: <code>${s.verification.head}</code></p>`
+    ? html`<p>${t(`${s.verification.records}件の記録を検証しました。`, `${s.verification.records} records checked.`)}</p><p class="muted">${t("最新のハッシュ", "Latest hash")}: <code>${s.verification.head}</code></p><p class="muted whole-chain">${t(`連鎖全体の検証：${formatInstant(v.lang, s.verification.wholeChainCheckedAt.toISOString())}（10分ごと。その後の記録はこのページを開くたびに検証します。全体をすぐ検証するには openjpki audit verify）`, `Whole chain walked: ${formatInstant(v.lang, s.verification.wholeChainCheckedAt.toISOString())} (every 10 minutes; the records since are checked on each view; openjpki audit verify walks it whole now)`)}</p>`
     : html`<p>${t(`${s.verification.records}件目まで正常。最初の異常は${s.verification.firstBad}件目です。`, `${s.verification.records} records fit; the first bad one is record ${s.verification.firstBad}.`)}</p><p><code>${s.verification.problem}</code></p><p>${t("システム管理者に連絡してください。", "Contact the system administrator.")}</p>`}
 </section>
 <h2 id="latest">${t("最新の記録", "Latest records")}</h2>
