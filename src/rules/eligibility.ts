@@ -43,6 +43,18 @@ export function representationGrounds(input: { birth: JapanDate; on: JapanDate; 
   return [...(ageAt(input.birth, input.on) < SIGNING_MIN_AGE ? (["under-15"] as const) : []), ...(input.guardianship === true ? (["guardianship"] as const) : [])];
 }
 
+/** The age of majority (成年, 18 since 2022-04-01): a minor's parents or guardian are their legal representative. */
+export const MAJORITY_AGE = 18;
+
+/**
+ * Whether the holder has a legal representative (法定代理人) on `on`: a minor (under 18: a
+ * parent or a guardian of a minor) or an adult under guardianship (the adult guardian). Nobody
+ * else has one, so nobody can apply for them as one (spec §2.3).
+ */
+export function hasLegalRepresentative(input: { birth: JapanDate; on: JapanDate; guardianship?: boolean }): boolean {
+  return ageAt(input.birth, input.on) < MAJORITY_AGE || input.guardianship === true;
+}
+
 /** Whether convenience-store issuance (コンビニ交付) may be used on `on`. */
 export function kioskEligibility(input: { birth: JapanDate; on: JapanDate }): KioskEligibility {
   if (ageAt(input.birth, input.on) < SIGNING_MIN_AGE) return { eligible: false, reason: "under-15" };

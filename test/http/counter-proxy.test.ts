@@ -136,9 +136,10 @@ for (const backend of backends()) {
 
     test("proxy: a legal representative finishes the same day; a proxy past the deadline is refused", async () => {
       await at("2026-11-28T01:00:00Z");
-      const r = await resident("町田 五郎", "1979-08-08");
+      // A 16-year-old: a minor, whose parent is their legal representative.
+      const r = await resident("町田 五郎", "2010-08-08");
       const c = await card(r.id);
-      const legal = await call("POST", "/api/counter/proxy-applications", { kind: "revocation", cardId: c.id, types: ["sign"], proxy: { name: "町田 母子", relationship: "成年後見人", type: "legal" } });
+      const legal = await call("POST", "/api/counter/proxy-applications", { kind: "revocation", cardId: c.id, types: ["sign"], proxy: { name: "町田 母子", relationship: "母", type: "legal" } });
       assert.equal(legal.body.sameDayAllowed, true);
       const done = await call("POST", `/api/counter/proxy-applications/${legal.body.applicationId}/complete`, { proxyIdentity: { document: "passport", name: "町田 母子" } });
       assert.equal(done.status, 200, JSON.stringify(done.body));
@@ -159,7 +160,7 @@ for (const backend of backends()) {
       const r = await resident("町田 七郎", "1979-09-09");
       const c = await card(r.id);
       await at("2031-07-01T01:00:00Z"); // in the renewal window of certificates expiring 2031-09-09
-      const applied = await call("POST", "/api/counter/proxy-applications", { kind: "renewal", cardId: c.id, types: ["auth"], proxy: { name: "町田 母子", relationship: "成年後見人", type: "legal" } });
+      const applied = await call("POST", "/api/counter/proxy-applications", { kind: "renewal", cardId: c.id, types: ["auth"], proxy: { name: "町田 母子", relationship: "妻", type: "household", letterOfAttorney: true } });
       assert.equal(applied.status, 201, JSON.stringify(applied.body.error));
       const failed = await whileIssuanceFails(t.context.ca, () =>
         call("POST", `/api/counter/proxy-applications/${applied.body.applicationId}/complete`, { proxyIdentity: { document: "passport", name: "町田 母子" }, authPin: "2468" }),

@@ -99,7 +99,7 @@ for (const backend of backends()) {
       assert.equal(arrayLogin.json().error.field, "login");
       const stringBoolean = await call("POST", "/api/counter/residents/R-0000000000/emigration", { continuedUse: "false" });
       assert.equal(stringBoolean.status, 400, JSON.stringify(stringBoolean.body));
-      assert.match(stringBoolean.body.error.message, /continuedUse: must be boolean/);
+      assert.match(stringBoolean.body.error.message, /continuedUse: .*must be boolean/);
     });
 
     test("issuance, handover, a move (sign revoked, auth kept), renewal window edges with the 6th birthday", async () => {

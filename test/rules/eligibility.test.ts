@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { kioskEligibility, signingEligibility } from "../../src/rules/eligibility.ts";
+import { hasLegalRepresentative, kioskEligibility, signingEligibility } from "../../src/rules/eligibility.ts";
 
 describe("signingEligibility", () => {
   const table: [string, { birth: string; on: string; guardianship?: boolean }, unknown][] = [
@@ -29,4 +29,14 @@ describe("kioskEligibility", () => {
   test("15 is allowed", () => assert.deepEqual(kioskEligibility({ birth: "2010-04-01", on: "2025-04-01" }), { eligible: true }));
   test("bad date names the field", () =>
     assert.throws(() => kioskEligibility({ birth: "2010-04-01", on: "2025-4-1" }), { field: "on" }));
+});
+
+describe("hasLegalRepresentative", () => {
+  test("a minor (under 18) or an adult under guardianship has one; nobody else", () => {
+    assert.equal(hasLegalRepresentative({ birth: "2010-05-05", on: "2026-11-25" }), true, "16: a minor");
+    assert.equal(hasLegalRepresentative({ birth: "2008-11-26", on: "2026-11-25" }), true, "the day before the 18th birthday");
+    assert.equal(hasLegalRepresentative({ birth: "2008-11-25", on: "2026-11-25" }), false, "18 on the day");
+    assert.equal(hasLegalRepresentative({ birth: "1980-05-05", on: "2026-11-25" }), false);
+    assert.equal(hasLegalRepresentative({ birth: "1980-05-05", on: "2026-11-25", guardianship: true }), true);
+  });
 });

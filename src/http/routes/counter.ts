@@ -362,8 +362,8 @@ export function openApiDocument() {
       responses: {
         [String(e.status ?? 200)]: { description: "done", ...(e.produces ? { content: Object.fromEntries(e.produces.map((t) => [t, {}])) } : {}) },
         "400": { description: "invalid-input: `error.field` names the field" },
-        "403": { description: "refused: `error.reason` says why (no-session, csrf, outside-renewal-window, proxy-same-day, bad-answer-code, replacement-issued, …)" },
-        "409": { description: "conflict (card-busy, already revoked, …)" },
+        "403": { description: "refused: `error.reason` says why (no-session, csrf, forbidden-role, other-municipality, outside-renewal-window, on-hold, proxy-same-day, bad-answer-code, answer-code-locked, no-legal-representative, replacement-issued, …)" },
+        "409": { description: "conflict (card-busy, proxy-pending, nothing-to-revoke, …)" },
       },
     };
   }

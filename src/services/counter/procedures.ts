@@ -4,7 +4,7 @@ import type { ApplicationTable, Database, ProxyApplicationTable } from "../../st
 import type { CaType } from "../../pki/jpki-profile.ts";
 import { compareJapanDates, japanDateOf, type JapanDate } from "../../rules/japan-date.ts";
 import { isRenewalWindowOpen, renewalFrom } from "../../rules/validity.ts";
-import { signingEligibility } from "../../rules/eligibility.ts";
+import { hasLegalRepresentative, signingEligibility } from "../../rules/eligibility.ts";
 import { checkFourDigitPin, checkSigningPassword } from "../../rules/pin-policy.ts";
 import { revocationsFor, type RevocationReason } from "../../rules/revocation.ts";
 import { cardHeldError, heldCard, type Cards } from "../cards.ts";
@@ -161,6 +161,7 @@ export class CounterProcedures {
       for (const type of types) {
         const cert = current.get(type);
         if (!cert) {
+          await this.refuseHeld(input.cardId, type, "types");
           throw new ServiceError("refused", `有効な${label(type)}がありません。新規発行の手続きをしてください / no valid ${type} certificate on this card: use new issuance`, "types", { reason: "nothing-to-renew" });
         }
         if (!isRenewalWindowOpen(cert.expires, today)) {
@@ -198,6 +199,7 @@ export class CounterProcedures {
   /** 失効申請: the holder asks for one or both certificates to be revoked. */
   revokeOnRequest(input: { cardId: string; types: CaType[]; identity: IdentityCheck; legalRepresentative?: LegalRepresentativeInput }, actor: Actor, via?: RunVia) {
     return this.run("revocation", input.cardId, input, actor, via, async (ctx) => {
+      await this.requireRevocable(input.cardId, order(input.types));
       for (const type of order(input.types)) {
         const reason = revocationsFor({ kind: "holder-request", type })[type]!;
         await this.revokeOnCard(ctx, type, reason, ["valid", "hold"]);
@@ -245,13 +247,21 @@ export class CounterProcedures {
       if (input.noAuth && input.pins.auth !== undefined) {
         throw new ServiceError("invalid-input", "利用者証明用電子証明書を発行しない場合、利用者証明用の暗証番号は入力しません / auth-pin: not with noAuth", "auth-pin");
       }
-      const wanted = held.map((c) => c.type).filter((t) => (t === "auth" ? !input.noAuth : eligibleForSign && !input.noSign));
+      // A type whose replacement is already on the card (a card-found cut off before it revoked the
+      // held one) gets no other: its held certificate is only revoked, below.
+      const replaced = await this.currentOnCard(input.cardId);
+      const wanted = held.map((c) => c.type).filter((t) => !replaced.has(t) && (t === "auth" ? !input.noAuth : eligibleForSign && !input.noSign));
       // A card with nothing on hold (it held no certificates when reported lost) gets none: only its suspension is lifted.
       const types = wanted.length > 0 ? order(wanted) : [];
       this.checkedPins(resident, types, input.pins, false);
+      // Each held certificate is revoked once its replacement is on the card, the declined ones
+      // after, and the suspension is lifted last: a procedure that stops midway leaves the card
+      // suspended with what is still on hold, and doing it again does the rest.
+      const replacing = new Map(held.filter((c) => types.includes(c.type)).map((c) => [c.type, c] as const));
+      if (types.length > 0) await this.loadCertificates(ctx, types, input.pins, { renewal: false, replacing, replacedAs: "keyCompromise" });
       for (const type of ["auth", "sign"] as const) await this.revokeOnCard(ctx, type, "keyCompromise", ["hold"]);
+      ctx.revoked.sort((a, b) => (a.type === b.type ? 0 : a.type === "auth" ? -1 : 1)); // listed authentication first, as before
       await this.setSuspended(input.cardId, false);
-      if (types.length > 0) await this.loadCertificates(ctx, types, input.pins, { renewal: false, replacing: new Map() });
     });
   }
 
@@ -316,6 +326,7 @@ export class CounterProcedures {
   async produceCard(input: Omit<CardIssueRequest, "actor"> & { legalRepresentative?: LegalRepresentativeInput }, actor: Actor) {
     const { legalRepresentative: given, ...request } = input;
     const resident = await this.registry.get(request.residentId);
+    await this.refuseOtherMunicipality(actor, resident);
     await this.cards.spoilAbandoned(resident.id, actor);
     const today = japanDateOf(this.clock());
     const previous = await this.db.selectFrom("cards").select(["id", "status", "expires"]).where("resident_id", "=", resident.id).execute();
@@ -365,8 +376,22 @@ export class CounterProcedures {
   ) {
     return this.run("reissue", input.cardId, input, actor, undefined, async (ctx) => {
       if (!REISSUE_REASONS.includes(input.reason)) throw new ServiceError("invalid-input", `reason: 再交付の理由を選んでください / one of ${REISSUE_REASONS.join(", ")}`, "reason");
+      // Free text for the application and the audit trail, checked like the others (a blank one is none).
+      const given = input.policeReportNumber;
+      const policeReportNumber = given === undefined || given === null || given.trim() === "" ? undefined : freeText(given.trim(), "policeReportNumber", 40);
       const old = await this.cards.get(input.cardId);
       const today = japanDateOf(this.clock());
+      const revokeReason: RevocationReason = input.reason === "loss" || input.reason === "theft" ? "keyCompromise" : "cessationOfOperation";
+      // A reissue cut off after its new card was made, before the old one was marked replaced:
+      // the new card is the replacement (the resident cannot be given a second), so it is finished.
+      const made = await this.replacementMadeBefore(old);
+      if (made) {
+        ctx.fee = reissueFee({ reason: input.reason, causedByHolder: input.causedByHolder, ...(policeReportNumber ? { policeReportNumber } : {}), oldCardExpires: old.expires, today, withCertificates: made.certificates > 0 }, this.fees);
+        ctx.detail.reissue = { reason: input.reason, causedByHolder: input.causedByHolder, policeReportNumber: policeReportNumber ?? null, resumed: made.applicationId };
+        for (const type of ["auth", "sign"] as const) await this.revokeOnCard(ctx, type, revokeReason, ["valid", "hold"]);
+        await this.markReplaced(ctx, old, { id: made.id, producedDate: made.producedDate });
+        return;
+      }
       const request: CardIssueRequest = {
         residentId: old.residentId,
         replaces: old.id,
@@ -381,21 +406,50 @@ export class CounterProcedures {
       const { types } = await this.cards.checkIssueRequest(request);
       // The certificates' part of the fee is for certificates issued: none when the holder declines both (or declines auth and cannot have sign).
       const withCertificates = types.length > 0;
-      ctx.fee = reissueFee({ reason: input.reason, causedByHolder: input.causedByHolder, ...(input.policeReportNumber ? { policeReportNumber: input.policeReportNumber } : {}), oldCardExpires: old.expires, today, withCertificates }, this.fees);
-      ctx.detail.reissue = { reason: input.reason, causedByHolder: input.causedByHolder, policeReportNumber: input.policeReportNumber ?? null };
-      const revokeReason: RevocationReason = input.reason === "loss" || input.reason === "theft" ? "keyCompromise" : "cessationOfOperation";
+      ctx.fee = reissueFee({ reason: input.reason, causedByHolder: input.causedByHolder, ...(policeReportNumber ? { policeReportNumber } : {}), oldCardExpires: old.expires, today, withCertificates }, this.fees);
+      ctx.detail.reissue = { reason: input.reason, causedByHolder: input.causedByHolder, policeReportNumber: policeReportNumber ?? null };
       for (const type of ["auth", "sign"] as const) await this.revokeOnCard(ctx, type, revokeReason, ["valid", "hold"]);
       const card = await this.cards.issue(request);
       ctx.issued.push(...card.certificates);
-      await this.db.transaction().execute(async (trx) => {
-        await trx.updateTable("cards").set({ replaces_card_id: old.id }).where("id", "=", card.id).execute();
-        await trx.updateTable("cards").set({ status: "replaced", suspended_at: null, updated_at: this.clock().toISOString() }).where("id", "=", old.id).execute();
-        await appendAudit(trx, actor, { action: "card.replace", subject: old.id, before: { status: old.status }, after: { status: "replaced", replacedBy: card.id } }, this.clock());
-        await appendAudit(trx, actor, { action: "notice.issuance.ready", subject: card.id, after: { resident: old.residentId, application: ctx.applicationId, producedDate: card.producedDate } }, this.clock());
-      });
-      ctx.newCardId = card.id;
-      ctx.detail.newCard = card.id;
+      await this.markReplaced(ctx, old, card);
     });
+  }
+
+  /** The old card replaced by the new one (linked both ways), in one transaction with its audit records. */
+  private async markReplaced(ctx: RunContext, old: { id: string; status: string; residentId: string }, card: { id: string; producedDate: JapanDate }): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable("cards").set({ replaces_card_id: old.id }).where("id", "=", card.id).execute();
+      await trx.updateTable("cards").set({ status: "replaced", suspended_at: null, updated_at: this.clock().toISOString() }).where("id", "=", old.id).execute();
+      await appendAudit(trx, ctx.actor, { action: "card.replace", subject: old.id, before: { status: old.status }, after: { status: "replaced", replacedBy: card.id } }, this.clock());
+      await appendAudit(trx, ctx.actor, { action: "notice.issuance.ready", subject: card.id, after: { resident: old.residentId, application: ctx.applicationId, producedDate: card.producedDate } }, this.clock());
+    });
+    ctx.newCardId = card.id;
+    ctx.detail.newCard = card.id;
+  }
+
+  /**
+   * The card a reissue of `old` made before it was cut off (recoverInterrupted closed it as
+   * interrupted): the resident's card in use made since, not linked to any it replaces. No other
+   * way makes one meanwhile — a card application is refused while `old` is held.
+   */
+  private async replacementMadeBefore(old: { id: string; residentId: string }): Promise<{ id: string; producedDate: JapanDate; applicationId: string; certificates: number } | undefined> {
+    const cut = (await this.db.selectFrom("applications").select(["id", "created_at", "detail"]).where("card_id", "=", old.id).where("kind", "=", "reissue").where("state", "=", "failed").execute())
+      .filter((a) => (JSON.parse(a.detail) as { interrupted?: unknown }).interrupted === true)
+      .sort((a, b) => a.created_at.localeCompare(b.created_at));
+    if (cut.length === 0) return undefined;
+    const card = await this.db
+      .selectFrom("cards")
+      .select(["id", "produced_date"])
+      .where("resident_id", "=", old.residentId)
+      .where("id", "!=", old.id)
+      .where("status", "=", "active")
+      .where("replaces_card_id", "is", null)
+      .where("created_at", ">=", cut[0]!.created_at)
+      .orderBy("created_at")
+      .executeTakeFirst();
+    if (!card) return undefined;
+    const certificates = (await this.ca.certificatesOf(old.residentId)).filter((c) => c.cardId === card.id).length;
+    return { id: card.id, producedDate: card.produced_date, applicationId: cut[0]!.id, certificates };
   }
 
   /**
@@ -464,19 +518,26 @@ export class CounterProcedures {
       throw new ServiceError("refused", `このカードでは手続きできません（${card.status}）/ card ${card.id} is ${card.status}`, "card", { reason: `card-${card.status}` });
     }
     const resident = await this.registry.get(card.residentId);
+    await this.refuseOtherMunicipality(actor, resident);
     if (resident.status !== "registered") {
       // After moving abroad only the holder can apply (spec §2.3): no proxy.
       throw new ServiceError("refused", `住民登録がないため代理人による申請はできません（${resident.status}）/ no proxy for a resident who is ${resident.status}`, "card", { reason: "not-registered" });
     }
+    // A legal representative finishes the same day without the answer form: only someone who has
+    // one (a minor, an adult under guardianship) can be applied for as one.
+    if (proxyType === "legal" && !hasLegalRepresentative({ birth: resident.birth, on: japanDateOf(this.clock()), guardianship: resident.guardianship })) {
+      throw new ServiceError(
+        "refused",
+        "この方は18歳以上で成年被後見人ではないため、法定代理人はいません。任意代理人（または同一世帯員）として申請してください / proxy.type: the holder is 18 or over and not under guardianship, so has no legal representative: apply as an appointed proxy (or a household member)",
+        "proxy.type",
+        { reason: "no-legal-representative" },
+      );
+    }
     // Refused now, not at the proxy's second visit: the answer form would be for nothing.
     if (input.kind === "pin-init") await this.requireCurrent(card.id, input.pinType!);
-    const pending = await this.db
-      .selectFrom("applications")
-      .select("id")
-      .where("card_id", "=", card.id)
-      .where("state", "=", "awaiting-proxy")
-      .executeTakeFirst();
-    if (pending) throw new ServiceError("conflict", `このカードには回答待ちの代理人申請（${pending.id}）があります / application ${pending.id} for this card is already waiting for its answer form`, "card", { reason: "proxy-pending" });
+    if (input.kind === "revocation") await this.requireRevocable(card.id, request.types as CaType[]);
+    // Checked here to refuse early, and again where the application is written (two clerks at once).
+    await this.refusePendingProxy(this.db, card.id);
 
     const now = this.clock();
     const startedOn = japanDateOf(now);
@@ -513,6 +574,10 @@ export class CounterProcedures {
     });
     const detail = { identity, proxy, request };
     await this.db.transaction().execute(async (trx) => {
+      // The card's row is written first, so proxy applications for one card take turns (a row
+      // lock on PostgreSQL, the write lock on SQLite): the check then sees one just written.
+      await trx.updateTable("cards").set((eb) => ({ id: eb.ref("id") })).where("id", "=", card.id).execute();
+      await this.refusePendingProxy(trx, card.id);
       await trx
         .insertInto("applications")
         .values({ id, kind: input.kind, resident_id: resident.id, card_id: card.id, office_id: actor.office ?? null, state: "awaiting-proxy", detail: JSON.stringify(detail), fee_yen: 0, created_by: actor.actor, created_at: now.toISOString(), updated_at: now.toISOString() })
@@ -533,6 +598,30 @@ export class CounterProcedures {
       sameDayAllowed: sameDayAllowed(proxyType, letterOfAttorney),
       letter: { filename: `shokaisho-${id}.pdf`, contentType: "application/pdf", pdf: letter },
     };
+  }
+
+  /**
+   * The application goes through the resident's municipality (住所地市町村長, law art. 3): a
+   * counter of another municipality is refused, naming both. An actor with no office (the
+   * operator's CLI) is not a municipal counter and is not checked.
+   */
+  private async refuseOtherMunicipality(actor: Actor, resident: Resident): Promise<void> {
+    if (!actor.office) return;
+    const office = await this.db.selectFrom("offices").select(["id", "municipality_code", "name_ja"]).where("id", "=", actor.office).executeTakeFirst();
+    if (!office || office.municipality_code === resident.municipality.code) return;
+    const city = `${resident.municipality.prefectureJa}${resident.municipality.cityJa}`;
+    throw new ServiceError(
+      "refused",
+      `${city}の住民の手続きは${city}の窓口で行います（この窓口は${office.name_ja}）/ resident ${resident.id} lives in ${resident.municipality.cityRomaji} (${resident.municipality.code}): their municipality's counter does this, not ${office.id} (${office.municipality_code})`,
+      "resident",
+      { reason: "other-municipality" },
+    );
+  }
+
+  /** A card has at most one proxy application waiting for its answer form. */
+  private async refusePendingProxy(db: Kysely<Database>, cardId: string): Promise<void> {
+    const pending = await db.selectFrom("applications").select("id").where("card_id", "=", cardId).where("state", "=", "awaiting-proxy").executeTakeFirst();
+    if (pending) throw new ServiceError("conflict", `このカードには回答待ちの代理人申請（${pending.id}）があります / application ${pending.id} for this card is already waiting for its answer form`, "card", { reason: "proxy-pending" });
   }
 
   async proxyStatus(applicationId: string): Promise<ProxyStatus> {
@@ -582,7 +671,7 @@ export class CounterProcedures {
     }
     if (!decision.allowed) {
       if (decision.reason === "proxy-expired") {
-        await this.closeApplication(app.id, app.kind, actor, "failed", { error: "proxy-expired", expiresOn: proxy.expires_on });
+        await this.closeApplication(app.id, app.kind, actor, "failed", { error: "proxy-expired", expiresOn: proxy.expires_on }, undefined, undefined, "awaiting-proxy");
         throw new ServiceError("refused", `回答期限（${proxy.expires_on}）を過ぎています。新たに申請してください / the answer form expired on ${proxy.expires_on}: apply again`, "applicationId", { reason: "proxy-expired" });
       }
       await this.auditOnly(actor, "application.proxy.refused", app.id, { reason: "proxy-same-day", today });
@@ -596,18 +685,36 @@ export class CounterProcedures {
     const given = input.answerCode?.trim();
     if (decision.answerCodeRequired && !given) throw new ServiceError("invalid-input", "answerCode: 照会書兼回答書の8桁の回答番号を入力してください / the 8-digit code on the 照会書兼回答書", "answerCode");
     if (given !== undefined && given !== "") {
+      // The try is counted (committed) before the code is checked, as a PIN's retry counter is:
+      // codes sent at once each count, and those past the limit are refused unchecked. A right
+      // code gives its try back.
+      const attempts = await this.db.transaction().execute(async (trx) => {
+        const res = await trx
+          .updateTable("proxy_applications")
+          .set((eb) => ({ attempts: eb("attempts", "+", 1) }))
+          .where("application_id", "=", app.id)
+          .where("attempts", "<", PROXY_ANSWER_ATTEMPTS)
+          .executeTakeFirst();
+        if (Number(res.numUpdatedRows) !== 1) return undefined;
+        const row = await trx.selectFrom("proxy_applications").select("attempts").where("application_id", "=", app.id).executeTakeFirstOrThrow();
+        return Number(row.attempts);
+      });
+      if (attempts === undefined) {
+        throw new ServiceError("refused", "回答番号の誤りが上限に達しました。新たに申請してください / too many wrong answer codes: apply again", "answerCode", { reason: "answer-code-locked" });
+      }
       const ok = /^\d{8}$/.test(given) && (await checkPassword(given, proxy.answer_code_hash));
       if (!ok) {
-        const attempts = Number(proxy.attempts) + 1;
-        const updated = await this.db.transaction().execute(async (trx) => {
-          const res = await trx.updateTable("proxy_applications").set({ attempts }).where("application_id", "=", app.id).where("attempts", "=", Number(proxy.attempts)).executeTakeFirst();
-          await appendAudit(trx, actor, { action: "application.proxy.bad-answer-code", subject: app.id, after: { attempts } }, this.clock());
-          return Number(res.numUpdatedRows);
-        });
-        if (updated === 1 && attempts >= PROXY_ANSWER_ATTEMPTS) await this.closeApplication(app.id, app.kind, actor, "failed", { error: "answer-code-locked", attempts });
+        await this.auditOnly(actor, "application.proxy.bad-answer-code", app.id, { attempts });
+        if (attempts >= PROXY_ANSWER_ATTEMPTS) await this.closeApplication(app.id, app.kind, actor, "failed", { error: "answer-code-locked", attempts }, undefined, undefined, "awaiting-proxy");
         const left = Math.max(0, PROXY_ANSWER_ATTEMPTS - attempts);
         throw new ServiceError("refused", `回答番号が違います（あと${left}回）/ wrong answer code (${left} tries left)`, "answerCode", { reason: "bad-answer-code" });
       }
+      await this.db
+        .updateTable("proxy_applications")
+        .set((eb) => ({ attempts: eb("attempts", "-", 1) }))
+        .where("application_id", "=", app.id)
+        .where("attempts", ">", 0)
+        .execute();
     }
     if (normaliseName(proxyName) !== normaliseName(proxy.proxy_name)) {
       await this.auditOnly(actor, "application.proxy.refused", app.id, { reason: "proxy-mismatch" });
@@ -655,19 +762,15 @@ export class CounterProcedures {
     // The identity check's note goes to the audit trail as the clerk typed it: checked like every free text.
     const identityChecked = applicant.identity ? checkedIdentity(applicant.identity, "identity") : null;
     const card = await this.cards.get(cardId);
-    if (card.status === "returned" || card.status === "spoiled" || card.status === "replaced" || (card.status === "invalid" && kind !== "card-return")) {
-      const reason = card.status === "replaced" && kind === "suspension-lift" ? "replacement-issued" : `card-${card.status}`;
-      throw new ServiceError("refused", `このカードは使えません（${card.status}）/ card ${cardId} is ${card.status}`, "card", { reason });
-    }
-    const suspendedOk: ProcedureKind[] = ["card-found", "card-return", "revocation", "reissue", "suspension-lift", "card-suspension", "loss-report"];
-    if (card.status === "suspended" && !suspendedOk.includes(kind)) {
-      throw new ServiceError("refused", "このカードは一時停止中です / the card is suspended (reported lost)", "card", { reason: "card-suspended" });
-    }
+    refuseCardState(kind, card);
     const resident = await this.registry.get(card.residentId);
     // Abroad with continued use, the card stays in use and its holder (in person: no proxy, see
     // proxyApplication) keeps the window procedures for it; no new card (reissue) is made abroad
     // here, and produceCard refuses them through Cards.issue.
     const abroad = resident.status === "emigrated" && resident.continuedUse;
+    // The call centre takes the loss report and the suspension from anyone; a holder abroad may
+    // apply wherever they are in Japan. Everything else is the resident's municipality's.
+    if (kind !== "loss-report" && kind !== "card-suspension" && !abroad) await this.refuseOtherMunicipality(actor, resident);
     if (resident.status !== "registered" && kind !== "card-return" && kind !== "revocation" && (!abroad || kind === "reissue")) {
       throw new ServiceError(
         "refused",
@@ -683,6 +786,9 @@ export class CounterProcedures {
     const legalRepresentative = via || !BY_THE_HOLDER.includes(kind) ? undefined : checkedLegalRepresentative(applicant.legalRepresentative, resident, japanDateOf(this.clock()));
     const release = await this.cards.claim(cardId, kind);
     try {
+      // Checked again now the card is ours: another clerk's procedure may have returned,
+      // replaced or suspended it since it was read above.
+      refuseCardState(kind, await this.cards.get(cardId));
       // Holding the claim, no live procedure is under way on this card: one left in progress was cut off.
       await this.recoverInterrupted(cardId, resident.id, actor);
     } catch (error) {
@@ -771,16 +877,20 @@ export class CounterProcedures {
     extra: Record<string, unknown>,
     fee?: FeeDecision,
     baseDetail?: Record<string, unknown>,
+    /** Only an application in this state is closed (a proxy application another visit has taken meanwhile is left alone). */
+    from?: ApplicationTable["state"],
   ) {
     const now = this.clock();
     await this.db.transaction().execute(async (trx) => {
       const row = baseDetail ? undefined : await trx.selectFrom("applications").select("detail").where("id", "=", id).executeTakeFirst();
       const detail = { ...(baseDetail ?? (row ? (JSON.parse(row.detail) as Record<string, unknown>) : {})), ...extra, ...(fee ? { fee } : {}) };
-      await trx
+      let update = trx
         .updateTable("applications")
         .set({ state, detail: JSON.stringify(detail), updated_at: now.toISOString(), ...(fee ? { fee_yen: fee.amountYen } : {}) })
-        .where("id", "=", id)
-        .execute();
+        .where("id", "=", id);
+      if (from) update = update.where("state", "=", from);
+      const updated = await update.executeTakeFirst();
+      if (from && Number(updated.numUpdatedRows) !== 1) return;
       if (fee) {
         await trx
           .insertInto("fee_records")
@@ -858,12 +968,35 @@ export class CounterProcedures {
    */
   private async requireCurrent(cardId: string, type: CaType): Promise<void> {
     if ((await this.currentOnCard(cardId)).has(type)) return;
+    await this.refuseHeld(cardId, type, "type");
     throw new ServiceError(
       "refused",
       `このカードには有効な${label(type)}がないため、暗証番号の初期化はできません。新規発行の手続きをしてください / this card holds no valid ${type} certificate, so there is no PIN to initialise for it: use new issuance`,
       "type",
       { reason: "no-certificate" },
     );
+  }
+
+  /**
+   * A revocation request needs something to revoke: refused (naming the types) when the card
+   * holds no certificate of any of them that is valid or on hold — asked again after it was done,
+   * it would otherwise be recorded as a second revocation that revoked nothing.
+   */
+  private async requireRevocable(cardId: string, types: readonly CaType[]): Promise<void> {
+    const rows = await this.db.selectFrom("certificates").select("ca_type").where("card_id", "=", cardId).where("ca_type", "in", [...types]).where("status", "in", ["valid", "hold"]).execute();
+    if (rows.length > 0) return;
+    throw new ServiceError(
+      "conflict",
+      `このカードには失効できる${types.map(label).join("・")}がありません（失効済み、または発行されていません）/ this card holds no ${types.join(" or ")} certificate to revoke (already revoked, or never issued)`,
+      "types",
+      { reason: "nothing-to-revoke" },
+    );
+  }
+
+  /** Refuses (on-hold, pointing at card-found) when the card's certificate of `type` is on hold: new issuance would refuse it too. */
+  private async refuseHeld(cardId: string, type: CaType, field: string): Promise<void> {
+    if (!(await this.heldOnCard(cardId)).some((c) => c.type === type)) return;
+    throw new ServiceError("refused", `${label(type)}が一時保留中です。「紛失カードの発見」の手続きをしてください / the card's ${type} certificate is on hold: use the card-found procedure`, field, { reason: "on-hold" });
   }
 
   /** The valid certificates on this card (not expired today), by type. */
@@ -879,9 +1012,15 @@ export class CounterProcedures {
 
   /**
    * Generate keys on the card, issue, write certificates, set PINs — as a counter terminal.
-   * A renewal revokes the certificate it replaces as superseded once the new one is written.
+   * The certificate a new one replaces is revoked once the new one is written: as superseded
+   * for a renewal, as `replacedAs` otherwise (card-found: keyCompromise).
    */
-  private async loadCertificates(ctx: RunContext, types: CaType[], pins: NewPins, mode: { renewal: boolean; replacing: Map<CaType, CertificateSummary> }) {
+  private async loadCertificates(
+    ctx: RunContext,
+    types: CaType[],
+    pins: NewPins,
+    mode: { renewal: boolean; replacing: Map<CaType, { serialHex: string }>; /** Default superseded (a renewal). */ replacedAs?: RevocationReason },
+  ) {
     const card = await this.cards.get(ctx.cardId);
     const resident = await this.registry.get(card.residentId);
     const checked = this.checkedPins(resident, types, pins, mode.renewal);
@@ -897,10 +1036,11 @@ export class CounterProcedures {
         if (pin !== undefined) await session.setPin(type, pin);
         const replaced = mode.replacing.get(type);
         if (replaced) {
+          const reason = mode.replacedAs ?? "superseded";
           await this.db.transaction().execute(async (trx) => {
-            await applyRevocation(trx, { type, serialHex: replaced.serialHex, reason: "superseded", at: this.clock(), by: `renewal:${record.serialHex}` });
+            await applyRevocation(trx, { type, serialHex: replaced.serialHex, reason, at: this.clock(), by: mode.renewal ? `renewal:${record.serialHex}` : "counter" });
           });
-          ctx.revoked.push({ type, serialHex: replaced.serialHex, reason: "superseded" });
+          ctx.revoked.push({ type, serialHex: replaced.serialHex, reason });
         }
       }
     });
@@ -942,6 +1082,18 @@ interface RunContext {
   fee: FeeDecision;
   newCardId?: string;
   held?: { type: CaType; serialHex: string }[];
+}
+
+/** Refuses a procedure the card's state does not allow (returned, replaced, suspended, …). */
+function refuseCardState(kind: ProcedureKind, card: { id: string; status: string }): void {
+  if (card.status === "returned" || card.status === "spoiled" || card.status === "replaced" || (card.status === "invalid" && kind !== "card-return")) {
+    const reason = card.status === "replaced" && kind === "suspension-lift" ? "replacement-issued" : `card-${card.status}`;
+    throw new ServiceError("refused", `このカードは使えません（${card.status}）/ card ${card.id} is ${card.status}`, "card", { reason });
+  }
+  const suspendedOk: ProcedureKind[] = ["card-found", "card-return", "revocation", "reissue", "suspension-lift", "card-suspension", "loss-report"];
+  if (card.status === "suspended" && !suspendedOk.includes(kind)) {
+    throw new ServiceError("refused", "このカードは一時停止中です / the card is suspended (reported lost)", "card", { reason: "card-suspended" });
+  }
 }
 
 function newApplicationId(): string {

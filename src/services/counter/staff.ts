@@ -144,7 +144,7 @@ export class StaffDirectory {
     const office = await this.db.selectFrom("offices").select("id").where("id", "=", input.officeId).executeTakeFirst();
     if (!office) throw new ServiceError("invalid-input", `office: unknown office ${input.officeId}`, "office");
     const existing = await this.db.selectFrom("staff").select("id").where("login", "=", input.login).executeTakeFirst();
-    if (existing) throw new ServiceError("conflict", `login: ${input.login} is taken`, "login");
+    if (existing) throw loginTaken(input.login);
     const row: StaffTable = {
       id: `S-${randomBytes(5).toString("hex").toUpperCase()}`,
       login: input.login,
@@ -155,10 +155,17 @@ export class StaffDirectory {
       active: 1,
       created_at: this.clock().toISOString(),
     };
-    await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto("staff").values(row).execute();
-      await appendAudit(trx, actor, { action: "staff.add", subject: row.id, after: { login: row.login, office: row.office_id, role: row.role } }, this.clock());
-    });
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        await trx.insertInto("staff").values(row).execute();
+        await appendAudit(trx, actor, { action: "staff.add", subject: row.id, after: { login: row.login, office: row.office_id, role: row.role } }, this.clock());
+      });
+    } catch (error) {
+      // Another administrator added the same login since the check above.
+      const code = (error as { code?: string } | null)?.code;
+      if (code === "23505" || code === "SQLITE_CONSTRAINT_UNIQUE") throw loginTaken(input.login);
+      throw error;
+    }
     return toMember(row);
   }
 
@@ -173,17 +180,23 @@ export class StaffDirectory {
     freeText(login, "login", 100);
     const now = this.clock();
     const throttle = await this.db.selectFrom("login_throttle").selectAll().where("login", "=", login).executeTakeFirst();
-    if (throttle?.locked_until && throttle.locked_until > now.toISOString()) {
-      throw new ServiceError("refused", `ログインが一時的にロックされています / too many failed logins: try again after ${throttle.locked_until}`, "login", { reason: "login-locked" });
-    }
+    if (throttle?.locked_until && throttle.locked_until > now.toISOString()) throw loginLocked(throttle.locked_until);
     const row = await this.db.selectFrom("staff").selectAll().where("login", "=", login).executeTakeFirst();
-    if (hashing.waiting >= MAX_WAITING_LOGINS) {
-      throw new ServiceError("service-unavailable", "ただいま混み合っています。しばらくしてからもう一度お試しください / too many logins at once: try again shortly", "login", { reason: "busy" });
-    }
+    if (hashing.waiting >= MAX_WAITING_LOGINS) throw loginBusy();
+    // The try is counted (committed) before the password is checked, as a PIN's retry counter is:
+    // guesses sent at once each count, and those past the limit are refused unchecked. A correct
+    // password clears the count below.
+    await this.countTry(login, now);
     // An unknown login still costs one scrypt, so the answer's timing does not reveal which logins exist.
-    const ok = (await checkPassword(password, row?.password_hash ?? (await dummyHash()))) && row !== undefined && row.active === 1;
+    const stored = row?.password_hash ?? (await dummyHash());
+    // Asked again just before the hash joins the queue (the count above let others in meanwhile);
+    // a try refused as busy was not made, so it is not counted.
+    if (hashing.waiting >= MAX_WAITING_LOGINS) {
+      await this.uncountTry(login);
+      throw loginBusy();
+    }
+    const ok = (await checkPassword(password, stored)) && row !== undefined && row.active === 1;
     if (!ok || !row) {
-      await this.recordFailure(login, now);
       throw new ServiceError("refused", "ログイン名またはパスワードが違います / wrong login or password", "login", { reason: "bad-credentials" });
     }
     await this.db.deleteFrom("login_throttle").where("login", "=", login).execute();
@@ -197,18 +210,47 @@ export class StaffDirectory {
     return { sessionId, staff: toMember(row), csrfToken, expiresAt };
   }
 
-  private async recordFailure(login: string, now: Date): Promise<void> {
-    if (login.length > 100) return;
-    const row = await this.db.selectFrom("login_throttle").selectAll().where("login", "=", login).executeTakeFirst();
+  /**
+   * Count one try of `login` (5 in 15 minutes lock it for 15 minutes), in one transaction that
+   * holds the login's throttle row: concurrent tries are counted one after the other, and a try
+   * that finds the login locked is refused (login-locked) without being counted.
+   */
+  private async countTry(login: string, now: Date): Promise<void> {
+    const at = now.toISOString();
     const windowStart = new Date(now.getTime() - THROTTLE.windowMinutes * 60_000).toISOString();
-    const failures = row && row.first_failure_at > windowStart ? row.failures + 1 : 1;
-    const first = row && row.first_failure_at > windowStart ? row.first_failure_at : now.toISOString();
-    const lockedUntil = failures >= THROTTLE.failures ? new Date(now.getTime() + THROTTLE.lockMinutes * 60_000).toISOString() : null;
-    await this.db
-      .insertInto("login_throttle")
-      .values({ login, failures, first_failure_at: first, locked_until: lockedUntil })
-      .onConflict((oc) => oc.column("login").doUpdateSet({ failures, first_failure_at: first, locked_until: lockedUntil }))
-      .execute();
+    const lockedUntil = await this.db.transaction().execute(async (trx) => {
+      // Insert the row, or touch the existing one: either way the row is now held (a row lock on
+      // PostgreSQL, the write lock on SQLite) until this transaction ends.
+      await trx
+        .insertInto("login_throttle")
+        .values({ login, failures: 0, first_failure_at: at, locked_until: null })
+        .onConflict((oc) => oc.column("login").doUpdateSet((eb) => ({ failures: eb.ref("login_throttle.failures") })))
+        .execute();
+      const row = await trx.selectFrom("login_throttle").selectAll().where("login", "=", login).executeTakeFirstOrThrow();
+      if (row.locked_until && row.locked_until > at) return row.locked_until;
+      const inWindow = Number(row.failures) > 0 && row.first_failure_at > windowStart;
+      const failures = inWindow ? Number(row.failures) + 1 : 1;
+      const first = inWindow ? row.first_failure_at : at;
+      const until = failures >= THROTTLE.failures ? new Date(now.getTime() + THROTTLE.lockMinutes * 60_000).toISOString() : null;
+      await trx.updateTable("login_throttle").set({ failures, first_failure_at: first, locked_until: until }).where("login", "=", login).execute();
+      return undefined;
+    });
+    if (lockedUntil) throw loginLocked(lockedUntil);
+  }
+
+  /** Take back a try counted by countTry that was not made (refused as busy). */
+  private async uncountTry(login: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom("login_throttle").selectAll().where("login", "=", login).executeTakeFirst();
+      if (!row || Number(row.failures) === 0) return;
+      const failures = Number(row.failures) - 1;
+      await trx
+        .updateTable("login_throttle")
+        .set({ failures, ...(failures < THROTTLE.failures ? { locked_until: null } : {}) })
+        .where("login", "=", login)
+        .where("failures", "=", row.failures)
+        .execute();
+    });
   }
 
   /** The session for a raw session id, or a refusal. */
@@ -235,6 +277,18 @@ export function actorOf(session: StaffSession, terminal?: string): Actor {
 
 function sessionHash(id: string): string {
   return createHash("sha256").update(id).digest("hex");
+}
+
+function loginBusy(): ServiceError {
+  return new ServiceError("service-unavailable", "ただいま混み合っています。しばらくしてからもう一度お試しください / too many logins at once: try again shortly", "login", { reason: "busy" });
+}
+
+function loginTaken(login: string): ServiceError {
+  return new ServiceError("conflict", `ログイン名 ${login} はすでに使われています / login: ${login} is taken`, "login", { reason: "login-taken" });
+}
+
+function loginLocked(until: string): ServiceError {
+  return new ServiceError("refused", `ログインが一時的にロックされています / too many failed logins: try again after ${until}`, "login", { reason: "login-locked" });
 }
 
 function noSession(): ServiceError {
