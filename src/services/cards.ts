@@ -196,6 +196,9 @@ export class Cards {
           // Claimed while it is made: one still producing after the claim ran out was cut off (spoilAbandoned).
           busy_until: new Date(now.getTime() + CLAIM_MS).toISOString(),
           busy_with: "production",
+          // Linked from the start (再交付): while the replacement is made, the old card's
+          // suspension cannot be lifted (replacement-issued), as once it is handed over.
+          replaces_card_id: request.replaces ?? null,
         })
         .execute();
       if (request.applicationId) await trx.updateTable("applications").set({ card_id: id }).where("id", "=", request.applicationId).execute();
@@ -431,8 +434,10 @@ export class Cards {
       await this.get(id);
       throw new ServiceError("conflict", `このカードは他の手続き中です / card ${id} is in another procedure right now; try again shortly`, "card", { reason: "card-busy" });
     }
+    // Releases this claim only: one that outran CLAIM_MS may since have been taken by another
+    // procedure (a later busy_until), whose claim must stand.
     return async () => {
-      await this.db.updateTable("cards").set({ busy_until: null, busy_with: null }).where("id", "=", id).execute();
+      await this.db.updateTable("cards").set({ busy_until: null, busy_with: null }).where("id", "=", id).where("busy_until", "=", until).where("busy_with", "=", what).execute();
     };
   }
 

@@ -23,8 +23,9 @@ describe("My Number check digit", () => {
 for (const backend of backends()) {
   describe(`card issuance on ${backend}`, () => {
     let t: TestContext;
+    let clockNow = new Date("2026-11-25T03:00:00Z");
     before(async () => {
-      t = await openTestContext(backend, { now: "2026-11-25T03:00:00Z" });
+      t = await openTestContext(backend, { clock: () => clockNow });
     });
     after(() => t.cleanup());
 
@@ -139,6 +140,19 @@ for (const backend of backends()) {
       await t.context.cards.withReader(card.id, async (reader) => {
         assert.equal((await new JpkiClient(reader).readKenhojo("2468")).name, "町田　五郎");
       });
+    });
+
+    test("a claim that outran its time and was taken by another procedure is not released by the first one", async () => {
+      const resident = await t.context.registry.add({ name: "占有 太郎", birth: "1985-03-03", gender: "1", address: "東京都町田市森野１", municipality: "132098" });
+      const card = await t.context.cards.issue({ residentId: resident.id, noAuth: true, noSign: true, kenhojoPin: "2468", myNumber: "123456789018" });
+      const slow = await t.context.cards.claim(card.id, "renewal");
+      await assert.rejects(t.context.cards.claim(card.id, "return"), (e: unknown) => e instanceof ServiceError && e.reason === "card-busy");
+      clockNow = new Date(clockNow.getTime() + 121_000); // the slow procedure's claim ran out
+      const next = await t.context.cards.claim(card.id, "return");
+      await slow(); // the slow one finishes late
+      await assert.rejects(t.context.cards.claim(card.id, "pin-init"), (e: unknown) => e instanceof ServiceError && e.reason === "card-busy", "the second claim stands");
+      await next();
+      await (await t.context.cards.claim(card.id, "pin-init"))();
     });
 
     test("card lists narrow in the store: by residents, by state, and to the newest few (oldest of them first)", async () => {

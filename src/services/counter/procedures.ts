@@ -429,7 +429,8 @@ export class CounterProcedures {
 
   /**
    * The card a reissue of `old` made before it was cut off (recoverInterrupted closed it as
-   * interrupted): the resident's card in use made since, not linked to any it replaces. No other
+   * interrupted): the resident's card in use made since, linked to `old` (or, made by an earlier
+   * version, to none). No other
    * way makes one meanwhile — a card application is refused while `old` is held.
    */
   private async replacementMadeBefore(old: { id: string; residentId: string }): Promise<{ id: string; producedDate: JapanDate; applicationId: string; certificates: number } | undefined> {
@@ -443,7 +444,7 @@ export class CounterProcedures {
       .where("resident_id", "=", old.residentId)
       .where("id", "!=", old.id)
       .where("status", "=", "active")
-      .where("replaces_card_id", "is", null)
+      .where((eb) => eb.or([eb("replaces_card_id", "is", null), eb("replaces_card_id", "=", old.id)]))
       .where("created_at", ">=", cut[0]!.created_at)
       .orderBy("created_at")
       .executeTakeFirst();

@@ -310,5 +310,19 @@ for (const backend of backends()) {
       const cut = await t.context.store.db.selectFrom("applications").select("state").where("id", "=", "A-CR0000000001").executeTakeFirstOrThrow();
       assert.equal(cut.state, "failed");
     });
+
+    test("a replacement card is linked to the card it replaces from the moment it is made: the old card's suspension cannot be lifted meanwhile", async () => {
+      const { resident, card: old } = await newCard();
+      await t.context.counter.suspend({ cardId: old.id, identity: ID }, CLERK);
+      // What a reissue cut off after making the new card leaves: the new card, not yet marked as the replacement.
+      const made = await t.context.cards.issue({ residentId: resident.id, replaces: old.id, authPin: "1111", signPin: "NEW123" });
+      const row = await t.context.store.db.selectFrom("cards").select("replaces_card_id").where("id", "=", made.id).executeTakeFirstOrThrow();
+      assert.equal(row.replaces_card_id, old.id);
+      await assert.rejects(
+        t.context.counter.liftSuspension({ cardId: old.id, identity: ID }, CLERK),
+        (e: unknown) => e instanceof ServiceError && e.reason === "replacement-issued",
+      );
+      assert.equal((await t.context.cards.get(old.id)).status, "suspended");
+    });
   });
 }
