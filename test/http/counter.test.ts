@@ -87,6 +87,21 @@ for (const backend of backends()) {
       }
     });
 
+    test("the residents API searches the whole register with q; a body-less POST to an endpoint whose body is optional is taken as {}", async () => {
+      const created = await call("POST", "/api/counter/residents", { name: "検索 専用", birth: "1990-01-01", gender: "1", address: "東京都町田市森野３－３", municipality: "132098" });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const found = await call("GET", `/api/counter/residents?q=${encodeURIComponent("検索専用")}&municipality=132098`);
+      assert.equal(found.status, 200, JSON.stringify(found.body));
+      assert.deepEqual(found.body.residents.map((r: { id: string }) => r.id), [created.body.id]);
+      assert.deepEqual((await call("GET", `/api/counter/residents?q=${encodeURIComponent("検索専用")}&municipality=131016`)).body.residents, []);
+      assert.equal((await call("GET", "/api/counter/residents?municipality=13209")).status, 400, "a municipality code is 6 digits");
+
+      const card = await t.context.cards.issue({ residentId: created.body.id, noAuth: true, noSign: true, kenhojoPin: "2468", myNumber: "123456789018" });
+      const suspended = await app.inject({ method: "POST", url: `/api/counter/cards/${card.id}/suspend`, headers: { cookie, "x-csrf-token": csrf } });
+      assert.equal(suspended.statusCode, 200, suspended.body);
+      assert.equal((await t.context.cards.get(card.id)).status, "suspended");
+    });
+
     test("a query parameter given twice is 400 naming it; a value of the wrong type is not converted", async () => {
       const twice = await call("GET", "/api/counter/residents?municipality=132098&municipality=131016");
       assert.equal(twice.status, 400, JSON.stringify(twice.body));

@@ -73,8 +73,12 @@ const ENDPOINTS: Endpoint[] = [
   { method: "GET", path: "/api/counter/me", summary: "the logged-in staff member", handler: async (_c, s) => ({ staff: s.staff, expiresAt: s.expiresAt }) },
   { method: "GET", path: "/api/counter/offices", summary: "offices (My Number Card Center, citizen centres)", handler: async (c) => ({ offices: await c.staff.offices() }) },
   {
-    method: "GET", path: "/api/counter/residents", summary: "search residents (by municipality)",
-    handler: async (c, _s, r) => ({ residents: await c.registry.list(r.query.municipality ? { municipality: r.query.municipality } : {}) }),
+    method: "GET", path: "/api/counter/residents", summary: "search residents: `q` in name, id or address (the whole register, newest first, at most 200), `municipality`; without `q` the newest 1,000",
+    query: query([], { q: { type: "string", maxLength: 100 }, municipality: { type: "string", pattern: "^[0-9]{6}$" } }),
+    handler: async (c, _s, r) => {
+      const municipality = r.query.municipality ? { municipality: r.query.municipality } : {};
+      return { residents: r.query.q ? await c.registry.search(r.query.q, municipality) : await c.registry.list(municipality) };
+    },
   },
   {
     method: "POST", path: "/api/counter/residents", summary: "register a resident", status: 201,
@@ -292,6 +296,15 @@ export async function counterRoutes(app: FastifyInstance, context: Context): Pro
         if (endpoint.method !== "GET") checkCsrf(request, session);
         sessions.set(request, session);
       },
+      // A body whose every field is optional may be left out (POST …/suspend with nothing): it is {} then,
+      // not a refusal saying "body must be object".
+      ...(endpoint.body && (endpoint.body as { required: string[] }).required.length === 0
+        ? {
+            preValidation: async (request: FastifyRequest) => {
+              if (request.body === undefined || request.body === null) request.body = {};
+            },
+          }
+        : {}),
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const session = sessions.get(request)!;
         const result = await endpoint.handler(context, session, request as unknown as ValidatedRequest);
