@@ -49,7 +49,11 @@ export class XmlSignError extends Error {
   }
 }
 
-/** Throws {@link XmlSignError} unless `xml` is a document this module signs (call it before asking for a PIN). */
+/**
+ * Throws {@link XmlSignError} unless `xml` is a document this module signs (call it before asking
+ * for a PIN): well-formed, no DOCTYPE, not yet signed, UTF-8 (if the declaration names an
+ * encoding) and no processing instruction outside the document element.
+ */
 export function checkXmlForSigning(xml: string): void {
   if (typeof xml !== "string") throw new XmlSignError("invalid-argument", "xml must be a string");
   if (xml.length > MAX_XML_CHARS) throw new XmlSignError("invalid-argument", `XML larger than ${MAX_XML_CHARS} characters`);
@@ -65,6 +69,22 @@ export function checkXmlForSigning(xml: string): void {
     throw new XmlSignError("malformed-xml", `not well-formed XML: ${(error as Error).message}`, { cause: error });
   }
   if (!doc.documentElement) throw new XmlSignError("malformed-xml", "no document element");
+  for (let node = doc.firstChild; node; node = node.nextSibling) {
+    if (node.nodeType !== 7) continue;
+    if (node.nodeName === "xml") {
+      // The document is signed (and stored by its reader) as the UTF-8 text it is; a declaration
+      // naming another encoding is not signed, and a reader following it would read other characters.
+      const encoding = /\bencoding\s*=\s*["']([^"']*)["']/.exec((node as unknown as { data: string }).data)?.[1];
+      if (encoding !== undefined && encoding.toUpperCase() !== "UTF-8") {
+        throw new XmlSignError("malformed-xml", `the XML declaration names encoding ${encoding.slice(0, 40)}: only UTF-8 documents are signed`);
+      }
+      continue;
+    }
+    // xml-crypto digests the document element only; XMLDSig's URI="" covers the processing
+    // instructions around it too, so xmlsec1 would refuse the signature, and the instruction (an
+    // xml-stylesheet decides how the return is shown) would be outside what this signature covers.
+    throw new XmlSignError("malformed-xml", `a processing instruction outside the document element (<?${node.nodeName.slice(0, 40)} …?>) cannot be signed`);
+  }
   if (doc.getElementsByTagNameNS(XMLDSIG_NS, "Signature").length > 0) {
     throw new XmlSignError("malformed-xml", "the document already holds a ds:Signature (one enveloped signature per document)");
   }

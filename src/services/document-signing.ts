@@ -7,7 +7,7 @@
  */
 import { CardError, JpkiClient } from "../client/jpki-client.ts";
 import type { CardReader } from "../readers/reader.ts";
-import { assembleSignedData, CMS_HASHES, prepareSignedAttributes, type CmsHash } from "../pki/cms-signed-data.ts";
+import { assembleSignedData, CMS_HASHES, MAX_CMS_CONTENT_BYTES, prepareSignedAttributes, type CmsHash } from "../pki/cms-signed-data.ts";
 import { checkXmlForSigning, signXmlEnveloped, XmlSignError } from "../pki/xml-signature.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { ServiceError } from "./errors.ts";
@@ -125,8 +125,17 @@ export async function signCmsOnCard(cards: CardAccess, request: CmsSigningReques
   const hash = request.hash ?? "sha256";
   if (!CMS_HASHES.includes(hash)) throw new TypeError(`hash must be one of ${CMS_HASHES.join(", ")}`);
   if (!(request.content instanceof Uint8Array)) throw new TypeError("content must be a Uint8Array");
+  // Refuse what cannot be signed before the card (and its retry counter) is touched.
+  if (request.content.length > MAX_CMS_CONTENT_BYTES) {
+    throw refusal(
+      "invalid-document",
+      `${MAX_CMS_CONTENT_BYTES / 1024 / 1024}MiB を超える内容には署名できません / cannot sign content larger than ${MAX_CMS_CONTENT_BYTES / 1024 / 1024} MiB`,
+      undefined,
+    );
+  }
   const detached = request.detached === true;
   const signingTime = request.signingTime ?? (request.clock ?? systemClock)();
+  if (!(signingTime instanceof Date) || Number.isNaN(signingTime.getTime())) throw new TypeError("signingTime must be a valid Date");
   return withSigningKey(cards, request, async (client, certificate) => {
     const prepared = prepareSignedAttributes({
       content: request.content,

@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
+import { DOMParser } from "@xmldom/xmldom";
 import type { Kysely } from "kysely";
 import type { Database, FilingTable } from "../store/schema.ts";
 import { bytes } from "../store/database.ts";
-import type { InvalidResult, VerificationResult, Verifier } from "../verify/index.ts";
+import type { InvalidResult, ValidResult, VerificationResult, Verifier } from "../verify/index.ts";
+import { readSignedData } from "../verify/cms.ts";
 import { ServiceError } from "./errors.ts";
 import type { Clock } from "./clock.ts";
 
@@ -19,6 +21,8 @@ export interface Filing {
 }
 
 const MAX_DOCUMENT = 256 * 1024;
+const MAX_LIST = 500;
+const XMLDSIG_NS = "http://www.w3.org/2000/09/xmldsig#";
 
 /**
  * The e-Tax-style demo relying party: a signed return (enveloped XML signature or CMS) is
@@ -34,17 +38,33 @@ export class Filings {
     private readonly clock: Clock,
   ) {}
 
-  async submit(input: { format: "xml" | "cms"; document: Uint8Array; content?: Uint8Array }): Promise<Filing> {
+  /**
+   * Verifies and records a filing. The same signature filed again (a retry, or a replay by anyone
+   * who saw the document) records nothing new: the answer is the filing first accepted, marked
+   * `duplicate`. An accepted filing's id is derived from its signature value, so the store's
+   * primary key keeps this true for parallel submissions and several servers too.
+   */
+  async submit(input: { format: "xml" | "cms"; document: Uint8Array; content?: Uint8Array }): Promise<Filing & { duplicate?: true }> {
     if (input.document.length === 0 || input.document.length > MAX_DOCUMENT) {
-      throw new ServiceError("invalid-input", `document: 1 byte to ${MAX_DOCUMENT / 1024} KiB`, "document");
+      throw new ServiceError("invalid-input", `document: 1バイトから${MAX_DOCUMENT / 1024}KiBまでです / document: 1 byte to ${MAX_DOCUMENT / 1024} KiB`, "document");
     }
-    const verification =
-      input.format === "xml"
-        ? // TextDecoder drops a leading BOM (Windows tools write one), as the CLI reading a file does.
-          await this.verifier().verifyXml(new TextDecoder().decode(input.document), { expectedType: "sign" })
+    if (input.content !== undefined) {
+      if (input.format !== "cms") {
+        throw new ServiceError("invalid-input", "content: XML の申告には指定できません（CMS の分離署名の内容だけです）/ content: only for a detached CMS signature, not for XML", "content");
+      }
+      if (input.content.length === 0 || input.content.length > MAX_DOCUMENT) {
+        throw new ServiceError("invalid-input", `content: 1バイトから${MAX_DOCUMENT / 1024}KiBまでです / content: 1 byte to ${MAX_DOCUMENT / 1024} KiB`, "content");
+      }
+    }
+    const xml = input.format === "xml" ? xmlText(input.document) : undefined;
+    let verification =
+      xml !== undefined
+        ? await this.verifier().verifyXml(xml.text, { expectedType: "sign" })
         : await this.verifier().verifyCms(input.document, { expectedType: "sign", ...(input.content ? { content: input.content } : {}) });
+    if (verification.valid) verification = signedWithinValidity(verification);
+    const signatureValue = verification.valid ? signatureValueOf(input.format, input.document, xml?.doc) : undefined;
     const row: FilingTable = {
-      id: `F-${randomBytes(6).toString("hex").toUpperCase()}`,
+      id: signatureValue ? acceptedId(signatureValue) : `F-${randomBytes(6).toString("hex").toUpperCase()}`,
       format: input.format,
       document: verification.valid ? input.document : new Uint8Array(0),
       status: verification.valid ? "accepted" : "refused",
@@ -55,20 +75,117 @@ export class Filings {
       received_bytes: input.document.length,
       received_sha256: createHash("sha256").update(input.document).digest("hex"),
     };
-    await this.db.insertInto("filings").values(row).execute();
+    if (row.status === "accepted") {
+      const inserted = await this.db.insertInto("filings").values(row).onConflict((oc) => oc.column("id").doNothing()).executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) {
+        const { document: _document, ...first } = await this.get(row.id);
+        return { ...first, duplicate: true };
+      }
+    } else {
+      await this.db.insertInto("filings").values(row).execute();
+    }
     return toFiling(row);
   }
 
   async get(id: string): Promise<Filing & { document: Uint8Array }> {
     const row = await this.db.selectFrom("filings").selectAll().where("id", "=", id).executeTakeFirst();
-    if (!row) throw new ServiceError("not-found", `no filing with id ${id}`, "id");
+    if (!row) throw new ServiceError("not-found", `申告 ${clip(id)} はありません / no filing with id ${clip(id)}`, "id");
     return { ...toFiling(row), document: bytes(row.document) };
   }
 
+  /** The newest `limit` filings (1–500). */
   async list(limit = 50): Promise<Filing[]> {
-    const rows = await this.db.selectFrom("filings").selectAll().orderBy("submitted_at", "desc").limit(Math.min(limit, 500)).execute();
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST) {
+      throw new ServiceError("invalid-input", `limit: 1から${MAX_LIST}までの整数です / limit: a whole number from 1 to ${MAX_LIST}`, "limit");
+    }
+    const rows = await this.db.selectFrom("filings").selectAll().orderBy("submitted_at", "desc").orderBy("id", "desc").limit(limit).execute();
     return rows.map(toFiling);
   }
+}
+
+/**
+ * An XML filing's text. It must be UTF-8 (a leading BOM is read past): bytes that are not would be
+ * stored as received while U+FFFD was verified in their place. An XML declaration naming another
+ * encoding is refused too: the declaration is not signed, and a reader following it would read
+ * other characters than were signed. A processing instruction outside the document element (such
+ * as an xml-stylesheet, which decides how the return is shown) is not covered by the signature as
+ * it is computed (the document element only) and is refused.
+ */
+function xmlText(document: Uint8Array): { text: string; doc?: XmlDocument } {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(document);
+  } catch {
+    throw new ServiceError("invalid-input", "document: UTF-8 として読めません / document: not UTF-8", "document");
+  }
+  // The verifier refuses these itself, and an entity is never expanded here.
+  if (/<!DOCTYPE|<!ENTITY/i.test(text)) return { text };
+  let doc: XmlDocument;
+  try {
+    doc = new DOMParser({
+      onError: (level, message) => {
+        if (level !== "warning") throw new Error(message);
+      },
+    }).parseFromString(text, "text/xml");
+  } catch {
+    return { text }; // not well-formed: the verifier says so, and the refusal is recorded
+  }
+  for (let node = doc.firstChild; node; node = node.nextSibling) {
+    if (node.nodeType !== 7) continue;
+    if (node.nodeName === "xml") {
+      const encoding = /\bencoding\s*=\s*["']([^"']*)["']/.exec((node as unknown as { data: string }).data)?.[1];
+      if (encoding !== undefined && encoding.toUpperCase() !== "UTF-8") {
+        throw new ServiceError(
+          "invalid-input",
+          `document: XML 宣言の文字コード ${clip(encoding)} は受け付けません（UTF-8 だけです）/ document: the XML declaration names encoding ${clip(encoding)}; only UTF-8 is accepted`,
+          "document",
+        );
+      }
+      continue;
+    }
+    throw new ServiceError(
+      "invalid-input",
+      `document: 文書要素の外の処理命令 <?${clip(node.nodeName)} …?> は署名の対象外のため受け付けません / document: the processing instruction <?${clip(node.nodeName)} …?> outside the document element is not covered by the signature`,
+      "document",
+    );
+  }
+  return { text, doc };
+}
+
+type XmlDocument = ReturnType<DOMParser["parseFromString"]>;
+
+/**
+ * The certificate must have been valid when the signer says it signed: a CMS signingTime before
+ * the certificate's notBefore (or after its notAfter) claims a signature the key could not have made.
+ */
+function signedWithinValidity(result: ValidResult): VerificationResult {
+  const claimed = result.signature?.signingTime;
+  if (claimed === undefined) return result;
+  const at = Date.parse(claimed);
+  const { notBefore, notAfter } = result.certificate;
+  const code = at < Date.parse(notBefore) ? "not-yet-valid" : at > Date.parse(notAfter) ? "expired" : undefined;
+  if (code === undefined) return result;
+  return {
+    valid: false,
+    code,
+    message: `the signingTime ${claimed} is outside the certificate's validity (${notBefore} to ${notAfter})`,
+    detail: { signingTime: claimed, notBefore, notAfter },
+    certificate: result.certificate,
+  };
+}
+
+/** The signature value of a verified document (its one ds:SignatureValue, or its one SignerInfo's signature). */
+function signatureValueOf(format: "xml" | "cms", document: Uint8Array, doc: XmlDocument | undefined): Uint8Array {
+  if (format === "cms") return readSignedData(document).signers[0]!.signature;
+  const value = doc?.getElementsByTagNameNS(XMLDSIG_NS, "SignatureValue").item(0)?.textContent;
+  if (!value) throw new Error("a verified XML filing without its SignatureValue");
+  return new Uint8Array(Buffer.from(value.replace(/\s+/g, ""), "base64"));
+}
+
+/** An accepted filing's id: 96 bits of the SHA-256 of its signature value (the same signature, the same filing). */
+function acceptedId(signatureValue: Uint8Array): string {
+  const hash = createHash("sha256").update("openjpki filing\0").update(signatureValue).digest("hex");
+  return `F-${hash.slice(0, 24).toUpperCase()}`;
 }
 
 function withoutContent(result: VerificationResult): unknown {

@@ -1,6 +1,26 @@
 import type { FastifyInstance } from "fastify";
 import type { Context } from "../../services/context.ts";
-import { bytesField } from "./portal.ts";
+import { ServiceError } from "../../services/errors.ts";
+
+/** Largest document or detached content, in bytes (the service's limit). */
+const MAX_BYTES = 262_144;
+
+/**
+ * Bytes from base64 (standard or URL-safe; line breaks allowed, as base64 tools wrap), refusing
+ * anything else: Node's decoder skips characters it does not know, so "not base64!" would become
+ * a few bytes, verified and recorded as a refused filing instead of answered as a bad field.
+ */
+function base64Field(value: string, field: string): Uint8Array {
+  const compact = value.replace(/[\r\n]+/g, "");
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact) && !/^[A-Za-z0-9_-]*={0,2}$/.test(compact)) {
+    throw new ServiceError("invalid-input", `${field}: base64 ではありません / ${field}: not base64`, field);
+  }
+  const bytes = Buffer.from(compact, compact.includes("-") || compact.includes("_") ? "base64url" : "base64");
+  if (bytes.length === 0 || bytes.length > MAX_BYTES) {
+    throw new ServiceError("invalid-input", `${field}: 1バイトから${MAX_BYTES}バイトまでの base64 です / ${field}: expected base64 of 1 to ${MAX_BYTES} bytes`, field);
+  }
+  return new Uint8Array(bytes);
+}
 
 /** The e-Tax-style relying party: submit a signed return, read back what the verifier saw. */
 export async function filingRoutes(app: FastifyInstance, context: Context): Promise<void> {
@@ -25,10 +45,11 @@ export async function filingRoutes(app: FastifyInstance, context: Context): Prom
       const { format, document, content } = request.body;
       const filing = await context.filings.submit({
         format,
-        document: format === "xml" ? new Uint8Array(Buffer.from(document, "utf8")) : bytesField(document, "document", 262_144),
-        ...(content ? { content: bytesField(content, "content", 262_144) } : {}),
+        document: format === "xml" ? new Uint8Array(Buffer.from(document, "utf8")) : base64Field(document, "document"),
+        ...(content ? { content: base64Field(content, "content") } : {}),
       });
-      return reply.status(filing.status === "accepted" ? 201 : 422).send(filing);
+      // 201: recorded and accepted; 200: this signature was filed before (the first filing); 422: refused (recorded).
+      return reply.status(filing.status !== "accepted" ? 422 : filing.duplicate ? 200 : 201).send(filing);
     },
   );
 
@@ -37,5 +58,10 @@ export async function filingRoutes(app: FastifyInstance, context: Context): Prom
     return filing;
   });
 
-  app.get("/api/filings", async () => ({ filings: await context.filings.list() }));
+  // ?limit=N: the newest N filings, 1–500 (default 50); the service refuses a number past 500.
+  app.get<{ Querystring: { limit?: string } }>(
+    "/api/filings",
+    { schema: { querystring: { type: "object", properties: { limit: { type: "string", pattern: "^[1-9][0-9]{0,2}$" } } } } },
+    async (request) => ({ filings: await context.filings.list(request.query.limit === undefined ? 50 : Number(request.query.limit)) }),
+  );
 }
