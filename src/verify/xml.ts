@@ -93,6 +93,13 @@ export async function verifyXml(core: VerifierCore, xml: string, options?: Check
     const root = doc.documentElement;
     if (!root) bad("no document element");
     checkSize(root, core.limits.xmlElements);
+    // URI="" covers the whole document, yet the digest is computed over the document element:
+    // a processing instruction beside it (an xml-stylesheet deciding how the return is shown) would
+    // be accepted unsigned. Refused, as xmlsec1 refuses such a document (xmldom keeps the XML
+    // declaration as a node named "xml", which is no such instruction).
+    for (let node = doc.firstChild; node; node = node.nextSibling) {
+      if (node.nodeType === 7 && node.nodeName !== "xml") bad(`a processing instruction <?${String(node.nodeName).slice(0, 40)} …?> outside the document element is not covered by the signature`);
+    }
 
     // Exactly one Signature, directly under the document element.
     const signatures = doc.getElementsByTagNameNS(DSIG, "Signature");

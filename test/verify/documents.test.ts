@@ -221,6 +221,12 @@ describe("XML", () => {
     assertCode(await verifier().verifyXml(`<!DOCTYPE x [<!ENTITY a "b">]>${signed.replace(/^<\?xml[^>]*\?>/, "")}`), "malformed-input");
     assertCode(await verifier().verifyXml("<a><b></a>"), "malformed-input");
     assertCode(await verifier().verifyXml(DOC), "malformed-input");
+    // A processing instruction beside the document element is outside what the digest covers
+    // (xmlsec1 refuses it too); the XML declaration itself is no such instruction.
+    const styled = signed.startsWith("<?xml") ? signed.replace("?>", '?><?xml-stylesheet href="other.xsl"?>') : `<?xml-stylesheet href="other.xsl"?>${signed}`;
+    assertCode(await verifier().verifyXml(styled), "malformed-input");
+    assertCode(await verifier().verifyXml(`${signed}<?trailing instruction?>`), "malformed-input");
+    assertValid(await verifier().verifyXml(signed.startsWith("<?xml") ? signed : `<?xml version="1.0" encoding="UTF-8"?>${signed}`));
   });
 
   test("a KeyInfo certificate OpenSSL cannot parse (bad UTF-8 in the subject) is judged, not thrown: its altered bytes fail the chain", async () => {
