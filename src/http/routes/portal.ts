@@ -9,7 +9,7 @@ const B64 = "^[A-Za-z0-9+/_-]+={0,2}$";
 export function bytesField(value: string, field: string, maxBytes: number): Uint8Array {
   const bytes = Buffer.from(value, value.includes("-") || value.includes("_") ? "base64url" : "base64");
   if (bytes.length === 0 || bytes.length > maxBytes) {
-    throw new ServiceError("invalid-input", `${field}: expected base64 of 1 to ${maxBytes} bytes`, field);
+    throw new ServiceError("invalid-input", `${field}: 1〜${maxBytes} バイトの base64 で送ってください / expected base64 of 1 to ${maxBytes} bytes`, field);
   }
   return new Uint8Array(bytes);
 }
