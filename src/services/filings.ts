@@ -74,6 +74,7 @@ export class Filings {
       submitted_at: this.clock().toISOString(),
       received_bytes: input.document.length,
       received_sha256: createHash("sha256").update(input.document).digest("hex"),
+      content: verification.valid && input.content ? input.content : null,
     };
     if (row.status === "accepted") {
       const inserted = await this.db.insertInto("filings").values(row).onConflict((oc) => oc.column("id").doNothing()).executeTakeFirst();
@@ -87,10 +88,11 @@ export class Filings {
     return toFiling(row);
   }
 
-  async get(id: string): Promise<Filing & { document: Uint8Array }> {
+  /** A filing with what was stored of it: the signed document, and a detached CMS filing's content. */
+  async get(id: string): Promise<Filing & { document: Uint8Array; content?: Uint8Array }> {
     const row = await this.db.selectFrom("filings").selectAll().where("id", "=", id).executeTakeFirst();
     if (!row) throw new ServiceError("not-found", `申告 ${clip(id)} はありません / no filing with id ${clip(id)}`, "id");
-    return { ...toFiling(row), document: bytes(row.document) };
+    return { ...toFiling(row), document: bytes(row.document), ...(row.content ? { content: bytes(row.content) } : {}) };
   }
 
   /** The newest `limit` filings (1–500). */

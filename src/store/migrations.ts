@@ -596,6 +596,13 @@ function migrations(dialect: Dialect, encoders: MigrationEncoders | undefined): 
         }
       },
     },
+    "0026-filings-content": {
+      async up(db: Kysely<any>) {
+        // The signed content of a detached CMS filing: kept with its SignedData, so an accepted
+        // filing can be verified again from the store alone (null for XML and attached CMS).
+        await db.schema.alterTable("filings").addColumn("content", sql.raw(binary)).execute();
+      },
+    },
   };
 }
 

@@ -128,6 +128,8 @@ export interface FilingTable {
   /** Size and SHA-256 (hex) of the document as received; a refused filing keeps only these (0018). */
   received_bytes: number | null;
   received_sha256: string | null;
+  /** A detached CMS filing's signed content, kept when it is accepted (0026); null otherwise. */
+  content: Uint8Array | null;
 }
 
 export interface OidcPayloadTable {

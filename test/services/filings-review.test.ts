@@ -10,6 +10,7 @@ import { JpkiClient } from "../../src/client/jpki-client.ts";
 import { assembleSignedData, prepareSignedAttributes } from "../../src/pki/cms-signed-data.ts";
 import { signCmsOnCard, signXmlOnCard } from "../../src/services/document-signing.ts";
 import { ServiceError } from "../../src/services/errors.ts";
+import { ownVerifier } from "../../src/services/trust.ts";
 import { backends, openTestContext, type TestContext } from "../helpers/context.ts";
 import { tempDir } from "../helpers/test-pki.ts";
 
@@ -67,6 +68,11 @@ describe("replays: the same signed document filed again", () => {
     const again = await submit(body);
     assert.equal(again.status, 200, JSON.stringify(again.body));
     assert.equal(again.body.id, first.body.id);
+    // The detached content is kept with its SignedData: the filing verifies again from the store alone.
+    const stored = await t.context.filings.get(first.body.id);
+    assert.deepEqual(Buffer.from(stored.content!), Buffer.from(content));
+    const reverified = await ownVerifier(t.context.ca, t.context.ocsp, t.context.clock).verifyCms(stored.document, { expectedType: "sign", content: stored.content! });
+    assert.equal(reverified.valid, true, JSON.stringify(reverified));
   });
 
   test("parallel submissions of one document record it once", async () => {

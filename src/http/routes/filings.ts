@@ -54,7 +54,7 @@ export async function filingRoutes(app: FastifyInstance, context: Context): Prom
   );
 
   app.get<{ Params: { id: string } }>("/api/filings/:id", async (request) => {
-    const { document: _document, ...filing } = await context.filings.get(request.params.id);
+    const { document: _document, content: _content, ...filing } = await context.filings.get(request.params.id);
     return filing;
   });
 
