@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Database, ResidentTable } from "../store/schema.ts";
 import { revocationsFor, type RegistryEvent, type RegisteredAttribute } from "../rules/revocation.ts";
-import { addDays, japanDateOf, type JapanDate } from "../rules/japan-date.ts";
+import { addDays, japanDateOf, startOfJapanDay, type JapanDate } from "../rules/japan-date.ts";
 import { RuleInputError } from "../rules/errors.ts";
 import { normalizeAddress, normalizeName, substituteFlags } from "../profile/attributes.ts";
 import { toEraDigitDate } from "../profile/era.ts";
@@ -61,6 +61,16 @@ export class RegisterEvents {
       if (resident.status !== "registered" && !abroad) {
         throw new ServiceError("conflict", `この住民の登録は変更できません（${resident.status}）/ resident ${residentId} is ${resident.status}; the register entry cannot change`);
       }
+      if (resident.status === "registered" && resident.departure_date !== null && compareJapanDates(resident.departure_date, japanDateOf(this.clock())) <= 0) {
+        // The holder has left: the domestic entry is about to become the 戸籍の附票's (or to end), and
+        // a change written to it now would be applied to the wrong entry, with the wrong reason.
+        throw new ServiceError(
+          "conflict",
+          `国外転出日（${resident.departure_date}）を過ぎ、転出を処理中です。転出の適用後にやり直してください / resident ${residentId} left the country on ${resident.departure_date} and the emigration is being applied; try again once it is (in a minute, or after \`openjpki resident apply-departures\`)`,
+          undefined,
+          { reason: "departure-pending" },
+        );
+      }
       if (abroad && change.municipality !== undefined && change.municipality !== resident.municipality_code) {
         throw new ServiceError("invalid-input", "municipality: 国外に住む方には転居先の市区町村がありません / a resident abroad has no municipality of residence to move to", "municipality");
       }
@@ -68,10 +78,13 @@ export class RegisterEvents {
       const changed: RegisteredAttribute[] = [];
       const before: Record<string, string> = {};
       const after: Record<string, string> = {};
+      // Written differently (widths, dash forms, spaces) but the same name or address: not a 異動.
+      const notations: ("name" | "address")[] = [];
       try {
         if (change.name !== undefined) {
           const name = normalizeName(change.name, "name");
-          if (name !== resident.name) {
+          if (name !== resident.name && sameNotation(name, resident.name, "name")) notations.push("name");
+          else if (name !== resident.name) {
             Object.assign(updates, { name, name_substitutes: substituteFlags(name) });
             changed.push("name");
             [before.name, after.name] = [resident.name, name];
@@ -79,7 +92,8 @@ export class RegisterEvents {
         }
         if (change.address !== undefined) {
           const address = normalizeAddress(change.address, "address");
-          if (address !== resident.address) {
+          if (address !== resident.address && sameNotation(address, resident.address, "address")) notations.push("address");
+          else if (address !== resident.address) {
             Object.assign(updates, { address, address_substitutes: substituteFlags(address) });
             changed.push("address");
             [before.address, after.address] = [resident.address, address];
@@ -116,14 +130,17 @@ export class RegisterEvents {
         [before.municipality, after.municipality] = [resident.municipality_code, change.municipality];
       }
       if (changed.length === 0) {
-        throw new ServiceError("invalid-input", "変更する項目がありません。新しい氏名・住所・生年月日・性別のどれかを入力してください / nothing changes: give a new name, address, date of birth or gender");
+        const same = notations.length === 0 ? "" : `（${notations.map((n) => (n === "name" ? "氏名" : "住所")).join("・")}は表記が違うだけで登録と同じです）`;
+        const sameEn = notations.length === 0 ? "" : ` (the ${notations.join(" and ")} given ${notations.length > 1 ? "are" : "is"} the one registered, only written differently)`;
+        throw new ServiceError(
+          "invalid-input",
+          `変更する項目がありません${same}。新しい氏名・住所・生年月日・性別のどれかを入力してください / nothing changes${sameEn}: give a new name, address, date of birth or gender`,
+          notations[0],
+          notations.length > 0 ? { reason: "same-notation" } : undefined,
+        );
       }
       const now = this.clock();
-      await trx
-        .updateTable("residents")
-        .set({ ...updates, updated_at: now.toISOString() })
-        .where("id", "=", residentId)
-        .execute();
+      await updateUnchanged(trx, resident, { ...updates, updated_at: now.toISOString() });
       const outcome = await this.record(trx, residentId, { kind: "attribute-change", attributes: changed }, { before, after }, now);
       await appendAudit(trx, actor, { action: "resident.change", subject: residentId, before, after: { ...after, event: outcome.id, revoked: outcome.revoked } }, now);
       return outcome;
@@ -140,6 +157,10 @@ export class RegisterEvents {
       const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
       if (!resident) throw new ServiceError("not-found", `住民ID ${residentId} の住民はいません / no resident with id ${residentId}`, "id");
       if (resident.nationality === "JP") throw new ServiceError("invalid-input", "residence-end: 在留期間の満了日は外国人住民だけにあります / only foreign residents have a period of stay", "residence-end");
+      if (resident.status !== "registered") {
+        throw new ServiceError("conflict", `この住民の登録は終わっています（${resident.status}）/ resident ${residentId} is ${resident.status}; the period of stay of an ended entry cannot change`, undefined, { reason: "not-registered" });
+      }
+      const now = this.clock();
       let end: string | null = null;
       if (residenceEnd !== null) {
         try {
@@ -147,9 +168,19 @@ export class RegisterEvents {
         } catch (error) {
           throw inputErrorAs(error, "invalid-input");
         }
+        if (compareJapanDates(end, resident.birth) < 0) {
+          throw new ServiceError("invalid-input", `residence-end: ${end} は生年月日（${resident.birth}）より前です / ${end} is before the date of birth ${resident.birth}`, "residence-end");
+        }
+        const today = japanDateOf(now);
+        if (compareJapanDates(end, today) < 0) {
+          throw new ServiceError(
+            "invalid-input",
+            `residence-end: 在留期間の満了日 ${end} はすでに過ぎています（今日は ${today}）/ ${end} is already past (today is ${today}): a new period of stay ends today or later`,
+            "residence-end",
+          );
+        }
       }
-      const now = this.clock();
-      await trx.updateTable("residents").set({ residence_end: end, updated_at: now.toISOString() }).where("id", "=", residentId).execute();
+      await updateUnchanged(trx, resident, { residence_end: end, updated_at: now.toISOString() });
       const id = await insertEvent(trx, residentId, "residence-period", { before: resident.residence_end, after: end }, now);
       await appendAudit(trx, actor, { action: "resident.residence-period", subject: residentId, before: { residenceEnd: resident.residence_end }, after: { residenceEnd: end } }, now);
       return { id, residenceEnd: end };
@@ -164,6 +195,8 @@ export class RegisterEvents {
     detail: Record<string, unknown>,
     now: Date,
     effectiveDate: JapanDate = japanDateOf(now),
+    /** When the certificates became invalid, if before `now` (RFC 5280 invalidityDate): the day of departure or of death. */
+    invalidityDate?: Date,
   ): Promise<EventOutcome> {
     const id = await insertEvent(db, residentId, event.kind, { ...detail, event }, now, effectiveDate);
     const revocations = revocationsFor(event);
@@ -175,7 +208,7 @@ export class RegisterEvents {
       // and a hold also becomes final on death, return or emigration.
       const statuses = event.kind === "card-found" ? (["hold"] as const) : reason === "certificateHold" ? (["valid"] as const) : (["valid", "hold"] as const);
       for (const cert of await actionableCertificates(db, residentId, type, [...statuses])) {
-        revoked.push(await applyRevocation(db, { type, serialHex: cert.serialHex, reason, at: now, by: `registry:${id}` }));
+        revoked.push(await applyRevocation(db, { type, serialHex: cert.serialHex, reason, at: now, ...(invalidityDate ? { invalidityDate } : {}), by: `registry:${id}` }));
       }
     }
     return { id, residentId, kind: event.kind, revoked };
@@ -192,13 +225,17 @@ export class RegisterEvents {
    */
   async endRegistration(
     residentId: string,
-    event: { kind: "death" } | ({ kind: "emigration" } & EmigrationFiling),
+    event: { kind: "death"; date?: string } | ({ kind: "emigration" } & EmigrationFiling),
     actor: Actor = CLI_OPERATOR,
   ): Promise<EventOutcome> {
     return this.db.transaction().execute(async (trx) => {
       const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
       if (!resident) throw new ServiceError("not-found", `住民ID ${residentId} の住民はいません / no resident with id ${residentId}`, "id");
-      if (resident.status !== "registered") throw new ServiceError("conflict", `この住民はすでに登録が終わっています（${resident.status}）/ resident ${residentId} is already ${resident.status}`);
+      // Abroad with continued use the card lives on, with the 戸籍の附票 as the entry: a death there still ends it.
+      const abroad = resident.status === "emigrated" && resident.continued_use === 1;
+      if (resident.status !== "registered" && !(event.kind === "death" && abroad)) {
+        throw new ServiceError("conflict", `この住民はすでに登録が終わっています（${resident.status}）/ resident ${residentId} is already ${resident.status}`);
+      }
       if (event.kind === "emigration" && resident.departure_date !== null) {
         throw new ServiceError(
           "conflict",
@@ -209,18 +246,19 @@ export class RegisterEvents {
       }
       const now = this.clock();
       if (event.kind === "death") {
-        await trx.updateTable("residents").set({ status: "deceased", updated_at: now.toISOString() }).where("id", "=", residentId).execute();
-        const outcome = await this.record(trx, residentId, event, {}, now);
+        const died = checkDeathDate(event.date, resident.birth, japanDateOf(now));
+        await updateUnchanged(trx, resident, { status: "deceased", updated_at: now.toISOString() });
+        // Reported days later, the certificates are still invalid from the day of death (RFC 5280
+        // invalidityDate): what was signed with the card after it is not the holder's.
+        const outcome = died === undefined
+          ? await this.record(trx, residentId, { kind: "death" }, {}, now)
+          : await this.record(trx, residentId, { kind: "death" }, { dateOfDeath: died }, now, died, startOfJapanDay(died));
         const invalidated = await invalidateCards(trx, residentId, now);
         await appendAudit(trx, actor, { action: "resident.death", subject: residentId, before: { status: resident.status }, after: { event, id: outcome.id, revoked: outcome.revoked, invalidatedCards: invalidated } }, now);
         return outcome;
       }
       const filing = checkEmigration(event, resident, japanDateOf(now));
-      await trx
-        .updateTable("residents")
-        .set({ departure_date: filing.departureDate, continued_use: filing.continuedUse ? 1 : 0, abroad_address: filing.abroadAddress, updated_at: now.toISOString() })
-        .where("id", "=", residentId)
-        .execute();
+      await updateUnchanged(trx, resident, { departure_date: filing.departureDate, continued_use: filing.continuedUse ? 1 : 0, abroad_address: filing.abroadAddress, updated_at: now.toISOString() });
       if (compareJapanDates(filing.departureDate, japanDateOf(now)) <= 0) {
         const outcome = await this.depart(trx, residentId, now, actor);
         if (!outcome) throw new Error(`resident ${residentId} could not be marked emigrated`);
@@ -242,6 +280,14 @@ export class RegisterEvents {
     return this.db.transaction().execute(async (trx) => {
       const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
       if (!resident) throw new ServiceError("not-found", `住民ID ${residentId} の住民はいません / no resident with id ${residentId}`, "id");
+      if (resident.status === "emigrated" && resident.departure_date !== null) {
+        throw new ServiceError(
+          "conflict",
+          `国外転出は転出日（${resident.departure_date}）に適用済みのため取り消せません。出国しなかった方は転入の届出をします / the emigration took effect on its day of departure (${resident.departure_date}) and cannot be withdrawn: a resident who did not leave registers again (転入)`,
+          undefined,
+          { reason: "not-registered" },
+        );
+      }
       if (resident.status !== "registered") throw new ServiceError("conflict", `この住民はすでに登録が終わっています（${resident.status}）/ resident ${residentId} is already ${resident.status}`, undefined, { reason: "not-registered" });
       const departureDate = resident.departure_date;
       if (departureDate === null) {
@@ -316,7 +362,7 @@ export class RegisterEvents {
     return applied;
   }
 
-  /** Mark one filed emigration done, unless another node already did; the revocations and the event are dated its day of departure. */
+  /** Mark one filed emigration done, unless another node already did; the event is dated its day of departure, and so is the revocations' invalidity date. */
   private async depart(trx: Kysely<Database>, residentId: string, now: Date, actor: Actor): Promise<EventOutcome | undefined> {
     const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
     if (!resident || resident.departure_date === null) return undefined;
@@ -341,7 +387,11 @@ export class RegisterEvents {
     if (Number(marked.numUpdatedRows) !== 1) return undefined;
     const event: RegistryEvent = { kind: "emigration", continuedUse };
     const detail = { departureDate: resident.departure_date, ...(continuedUse ? { domesticAddress: resident.address, abroadAddress: resident.abroad_address } : {}) };
-    const outcome = await this.record(trx, residentId, event, detail, now, resident.departure_date);
+    // Revoked now (the CRL's revocationDate is when the CA learnt it), but invalid from 00:00 JST on
+    // the day of departure: a server that was down that day applies it later, and a relying party
+    // must still refuse what was signed in between.
+    const invalidFrom = startOfJapanDay(resident.departure_date);
+    const outcome = await this.record(trx, residentId, event, detail, now, resident.departure_date, invalidFrom.getTime() < now.getTime() ? invalidFrom : undefined);
     const invalidated = continuedUse ? [] : await invalidateCards(trx, residentId, now);
     await appendAudit(
       trx,
@@ -355,6 +405,61 @@ export class RegisterEvents {
       now,
     );
     return { ...outcome, departureDate: resident.departure_date };
+  }
+}
+
+/**
+ * Whether a new name or address is the registered one written differently, and so no 異動
+ * (spec §2.2: minor corrections excepted) that would revoke the signing certificate: full-width
+ * and half-width Latin letters, digits and symbols; the code points the same JIS X 0208
+ * character has (〜 and ～, − and －, …); and, in an address, the dash forms written between
+ * 丁目, 番 and 号 (-, －, −, ‐, ―, and ー between digits) and spaces. Kanji and kana are compared as
+ * they are: 髙 is not 高, and 二 is not 2.
+ */
+function sameNotation(a: string, b: string, kind: "name" | "address"): boolean {
+  return notationKey(a, kind) === notationKey(b, kind);
+}
+
+const JIS_SAME_CHARACTER: Readonly<Record<string, string>> = {
+  "\u301C": "~", // WAVE DASH, the JIS code point of ～
+  "\u2212": "-", // MINUS SIGN, the JIS code point of －
+  "\u2014": "\u2015", // EM DASH, the JIS code point of ―
+  "\u2016": "\u2225", // DOUBLE VERTICAL LINE, the JIS code point of ∥
+  "\u00A2": "\uFFE0",
+  "\u00A3": "\uFFE1",
+  "\u00AC": "\uFFE2",
+};
+
+function notationKey(text: string, kind: "name" | "address"): string {
+  let key = "";
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    // Full-width ASCII (U+FF01–U+FF5E) is its half-width form; U+3000 a space.
+    const folded = cp >= 0xff01 && cp <= 0xff5e ? String.fromCodePoint(cp - 0xfee0) : cp === 0x3000 ? " " : (JIS_SAME_CHARACTER[ch] ?? ch);
+    key += folded;
+  }
+  if (kind === "name") return key.replace(/ +/g, " ");
+  return key
+    .replace(/[ ]+/g, "")
+    .replace(/[\u2010\u2011\u2012\u2013\u2015\uFE63-]/g, "-")
+    .replace(/(?<=[0-9])\u30FC(?=[0-9])/g, "-");
+}
+
+/**
+ * Write the entry read at the start of an event, only if no other event changed it meanwhile: on
+ * PostgreSQL two requests for one resident (a double submission, two desks) both read it before
+ * either writes, and the second would otherwise record its event again on what the first left.
+ */
+async function updateUnchanged(trx: Kysely<Database>, read: Pick<ResidentTable, "id" | "status" | "updated_at">, set: Partial<Database["residents"]>): Promise<void> {
+  const updated = await trx
+    .updateTable("residents")
+    .set(set)
+    .where("id", "=", read.id)
+    .where("status", "=", read.status)
+    .where("updated_at", "=", read.updated_at)
+    .executeTakeFirst();
+  if (Number(updated.numUpdatedRows) !== 1) {
+    throw new ServiceError("conflict", `この住民の登録がほかの手続きで変わりました。内容を確かめてからやり直してください / resident ${read.id} changed meanwhile (another procedure); check it and try again`, undefined, { reason: "changed-meanwhile" });
   }
 }
 
@@ -414,6 +519,20 @@ export const DEPARTURE_SCHEDULER: Actor = { actor: "system:departures" };
 const DEPARTURES_PER_QUERY = 500;
 /** A sanity bound on how far ahead a departure may be filed (not a rule of the register). */
 const MAX_DAYS_AHEAD = 366;
+
+/** The day of death as filed (死亡届): a real date, not after today nor before the date of birth. */
+function checkDeathDate(date: string | undefined, birth: JapanDate, today: JapanDate): JapanDate | undefined {
+  if (date === undefined) return undefined;
+  let died: JapanDate;
+  try {
+    died = parseJapanDate(date, "date");
+  } catch (error) {
+    throw inputErrorAs(error, "invalid-input");
+  }
+  if (compareJapanDates(died, today) > 0) throw new ServiceError("invalid-input", `date: 死亡日 ${died} は未来の日付です / the day of death ${died} is in the future`, "date");
+  if (compareJapanDates(died, birth) < 0) throw new ServiceError("invalid-input", `date: 死亡日 ${died} は生年月日（${birth}）より前です / the day of death ${died} is before the date of birth ${birth}`, "date");
+  return died;
+}
 
 function checkEmigration(
   filing: EmigrationFiling,

@@ -45,7 +45,7 @@ export async function applyRevocation(db: Kysely<Database>, request: RevocationR
   if (request.invalidityDate && request.invalidityDate.getTime() > request.at.getTime()) {
     throw new ServiceError(
       "invalid-input",
-      `invalidityDate ${request.invalidityDate.toISOString()} is after the revocation (${request.at.toISOString()}): it must be a time already past`,
+      `invalidityDate: 無効になった日時 ${request.invalidityDate.toISOString()} が失効の日時（${request.at.toISOString()}）より後です。過去の日時を指定してください / invalidityDate ${request.invalidityDate.toISOString()} is after the revocation (${request.at.toISOString()}): it must be a time already past`,
       "invalidityDate",
     );
   }
@@ -55,12 +55,12 @@ export async function applyRevocation(db: Kysely<Database>, request: RevocationR
     .where("ca_type", "=", request.type)
     .where("serial_hex", "=", serialHex)
     .executeTakeFirst();
-  if (!row) throw new ServiceError("not-found", `no ${request.type} certificate with serial ${serialHex}`, "serial");
+  if (!row) throw new ServiceError("not-found", `serial: シリアル番号 ${serialHex} の証明書（${request.type}）はありません / no ${request.type} certificate with serial ${serialHex}`, "serial");
   if (row.status === "revoked") {
-    throw new ServiceError("conflict", `${request.type} certificate ${serialHex} is already revoked (${row.revocation_reason})`, "serial");
+    throw new ServiceError("conflict", `証明書（${request.type}）${serialHex} はすでに失効しています（${row.revocation_reason}）/ ${request.type} certificate ${serialHex} is already revoked (${row.revocation_reason})`, "serial", { reason: "already-revoked" });
   }
   if (row.status === "hold" && request.reason === "certificateHold") {
-    throw new ServiceError("conflict", `${request.type} certificate ${serialHex} is already on hold`, "serial");
+    throw new ServiceError("conflict", `証明書（${request.type}）${serialHex} はすでに一時保留中です / ${request.type} certificate ${serialHex} is already on hold`, "serial", { reason: "already-on-hold" });
   }
   const status: CertificateTable["status"] = request.reason === "certificateHold" ? "hold" : "revoked";
   const revokedAt = row.status === "hold" && row.revoked_at ? row.revoked_at : wholeSeconds(request.at).toISOString();
@@ -80,7 +80,7 @@ export async function applyRevocation(db: Kysely<Database>, request: RevocationR
     .where("status", "=", row.status)
     .executeTakeFirst();
   if (Number(updated.numUpdatedRows) !== 1) {
-    throw new ServiceError("conflict", `${request.type} certificate ${serialHex} changed while being revoked; try again`, "serial");
+    throw new ServiceError("conflict", `証明書（${request.type}）${serialHex} の状態が失効の処理中に変わりました。やり直してください / ${request.type} certificate ${serialHex} changed while being revoked; try again`, "serial", { reason: "changed-meanwhile" });
   }
   const entry = encodeRecordedRevocation({ serialHex, revokedAt, reason: request.reason, invalidityDate });
   await db

@@ -102,6 +102,21 @@ for (const backend of backends()) {
       assert.equal((await t.context.cards.get(card.id)).status, "suspended");
     });
 
+    test("a death reported later takes its day: the certificates are invalid from then; a day in the future is refused naming date", async () => {
+      const created = await call("POST", "/api/counter/residents", { name: "届出 遅子", birth: "1950-01-01", gender: "2", address: "東京都町田市森野３－３", municipality: "132098" });
+      const card = await t.context.cards.issue({ residentId: created.body.id, authPin: "1234", signPin: "ABC123" });
+      const future = await call("POST", `/api/counter/residents/${created.body.id}/death`, { date: "2099-01-01" });
+      assert.equal(future.status, 400, JSON.stringify(future.body));
+      assert.equal(future.body.error.field, "date");
+      const died = await call("POST", `/api/counter/residents/${created.body.id}/death`, { date: "2026-11-20" });
+      assert.equal(died.status, 200, JSON.stringify(died.body));
+      for (const c of card.certificates) {
+        const record = await t.context.ca.certificate(c.type, c.serialHex);
+        assert.equal(record.status, "revoked");
+        assert.equal(record.invalidityDate, "2026-11-19T15:00:00.000Z", "the start of the day of death in JST");
+      }
+    });
+
     test("a query parameter given twice is 400 naming it; a value of the wrong type is not converted", async () => {
       const twice = await call("GET", "/api/counter/residents?municipality=132098&municipality=131016");
       assert.equal(twice.status, 400, JSON.stringify(twice.body));

@@ -58,7 +58,7 @@ export const residentAdd: Command = {
     const nationality = optionalString(values, "nationality");
     const residenceEnd = optionalString(values, "residence-end");
     const resident = await withContext(values, io, (ctx) =>
-      ctx.registry.add({ ...input, ...(nationality ? { nationality } : {}), ...(residenceEnd ? { residenceEnd } : {}) }),
+      ctx.registry.add({ ...input, ...(nationality !== undefined ? { nationality } : {}), ...(residenceEnd !== undefined ? { residenceEnd } : {}) }),
     );
     if (values.json) return json(io, resident);
     io.stdout(`登録しました / registered:\n${describe(resident)}\n`);
@@ -145,12 +145,17 @@ export const residentChange: Command = {
 export const residentDeath: Command = {
   path: ["resident", "death"],
   summary: "死亡の届出 / record a death (both certificates revoked)",
-  usage: "--id ID [--json]",
-  help: ["  --id ID             the resident's id"],
-  options: { id: { type: "string" } },
+  usage: "--id ID [--date D] [--json]",
+  help: [
+    "  --id ID             the resident's id",
+    "  --date D            the day of death when it was before today: the certificates are recorded as invalid",
+    "                      from that day (invalidityDate), not only from when it is recorded",
+  ],
+  options: { id: { type: "string" }, date: { type: "string" } },
   async run(values, io) {
     const id = requireString(values, "id");
-    const outcome = await withContext(values, io, (ctx) => ctx.events.endRegistration(id, { kind: "death" }));
+    const date = optionalString(values, "date");
+    const outcome = await withContext(values, io, (ctx) => ctx.events.endRegistration(id, { kind: "death", ...(date !== undefined ? { date } : {}) }));
     if (values.json) return json(io, outcome);
     io.stdout(describeEvent(outcome));
   },
@@ -175,7 +180,9 @@ export const residentEmigrate: Command = {
     const continuedUse = values["continued-use"] === true;
     const departureDate = optionalString(values, "departure");
     const abroadAddress = optionalString(values, "abroad-address");
-    const filing = { continuedUse, ...(departureDate ? { departureDate } : {}), ...(abroadAddress ? { abroadAddress } : {}) };
+    // An empty value is passed on (and refused naming it), never read as absent: an empty --departure
+    // would otherwise mean today, which ends the register entry and revokes both certificates at once.
+    const filing = { continuedUse, ...(departureDate !== undefined ? { departureDate } : {}), ...(abroadAddress !== undefined ? { abroadAddress } : {}) };
     const outcome = await withContext(values, io, (ctx) => ctx.events.endRegistration(id, { kind: "emigration", ...filing }));
     if (values.json) return json(io, outcome);
     io.stdout(describeEvent(outcome));

@@ -654,7 +654,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
       }
       case "death":
         if (form.confirm !== "1") throw invalid("confirm", "死亡届の内容を確認したらチェックを入れてください / tick the box once the notification is checked");
-        return { title, revoked: revokedOf(await context.events.endRegistration(residentId, { kind: "death" }, actor)) };
+        return { title, revoked: revokedOf(await context.events.endRegistration(residentId, { kind: "death", ...(text(form, "date", 10) ? { date: text(form, "date", 10) } : {}) }, actor)) };
       case "emigration": {
         const continuedUse = form.continuedUse !== "no";
         const departureDate = text(form, "departureDate", 10);

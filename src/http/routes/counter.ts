@@ -107,8 +107,9 @@ const ENDPOINTS: Endpoint[] = [
     handler: async (c, s, r) => c.events.changeResidencePeriod(r.params.id!, r.body.residenceEnd, actorOf(s)),
   },
   {
-    method: "POST", path: "/api/counter/residents/:id/death", summary: "death: both certificates revoked",
-    handler: async (c, s, r) => c.events.endRegistration(r.params.id!, { kind: "death" }, actorOf(s)),
+    method: "POST", path: "/api/counter/residents/:id/death", summary: "death: both certificates revoked (`date`: the day of death, when reported later; the certificates' invalidity date)",
+    body: body([], { date: text(10) }),
+    handler: async (c, s, r) => c.events.endRegistration(r.params.id!, { kind: "death", ...(r.body?.date !== undefined ? { date: r.body.date } : {}) }, actorOf(s)),
   },
   {
     method: "POST", path: "/api/counter/residents/:id/emigration",

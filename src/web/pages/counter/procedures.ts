@@ -345,7 +345,8 @@ ${checkbox("e-no-end", "noEnd", t("満了日なし（永住者など）", "No en
       break;
     case "death":
       explain = t("死亡の届出により住民登録を消除します。両方の電子証明書が失効します。", "The registration ends on the death notification; both certificates are revoked.");
-      fields = checkbox("e-confirm", "confirm", t("死亡届の内容を確認しました", "I have checked the death notification"), false);
+      fields = html`${field(v, { id: "e-death-date", name: "date", type: "date", label: t("死亡日（空欄は本日）", "Day of death (empty: today)"), value: s.values.date ?? "", hint: t("届出が後日の場合、電子証明書はこの日から無効と記録されます", "When reported later, the certificates are recorded as invalid from this day"), ...fieldError(v, p, "date") })}
+${checkbox("e-confirm", "confirm", t("死亡届の内容を確認しました", "I have checked the death notification"), false)}`;
       break;
     case "emigration":
       explain = t(
@@ -379,7 +380,7 @@ ${field(v, { id: "e-abroad-address", name: "abroadAddress", label: t("戸籍の�
 <h1>${title}</h1>
 <p>${t("住民", "Resident")}: <strong>${r.name}</strong> <span class="mono">${r.id}</span></p>
 <p>${explain}</p>
-${counterProblem(v, p, { ...FIELD_IDS, confirm: "e-confirm", departureDate: "e-departure", abroadAddress: "e-abroad-address", continuedUse: "e-continued-yes" })}
+${counterProblem(v, p, { ...FIELD_IDS, confirm: "e-confirm", date: "e-death-date", departureDate: "e-departure", abroadAddress: "e-abroad-address", continuedUse: "e-continued-yes" })}
 <form method="post" action="/counter/residents/${r.id}/events/${s.kind}${s.readerCard ? `?card=${s.readerCard}` : ""}" novalidate>
 ${csrfField(v)}
 ${fields}
