@@ -58,6 +58,9 @@ export function swHex(sw: number): string {
 /** What a status word means, for messages. */
 export function describeSw(sw: number): string {
   if ((sw & 0xfff0) === 0x63c0) return `wrong PIN, ${sw & 0x0f} tries left`;
+  // A JPKI card answers data and status in one response (T=1); these ask for a second exchange.
+  if (sw >> 8 === 0x61) return `${sw & 0xff || 256} more bytes available (GET RESPONSE, which this client does not send)`;
+  if (sw >> 8 === 0x6c) return `wrong Le; the card has ${sw & 0xff || 256} bytes`;
   switch (sw) {
     case 0x9000:
       return "success";

@@ -7,7 +7,7 @@
  * a PC/SC reader. Status words are interpreted in one place (./apdu.ts) and failures
  * are {@link CardError}s with stable codes.
  */
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import type { CardReader } from "../readers/reader.ts";
 import { CardError, SW, buildApdu, errorForSw, parseResponse, type Response } from "./apdu.ts";
 import { MAX_OBJECT_LENGTH, parseTlvChildren, readTlvHeader } from "./tlv.ts";
@@ -82,6 +82,13 @@ export interface KenhojoData {
   sex: string;
 }
 
+/** The PINs' names, for messages. */
+const PIN_NAME: Record<PinType | "kenhojo", { ja: string; en: string }> = {
+  auth: { ja: "利用者証明用電子証明書の暗証番号", en: "authentication PIN" },
+  sign: { ja: "署名用パスワード", en: "signing password" },
+  kenhojo: { ja: "券面事項入力補助用暗証番号", en: "券面事項入力補助 PIN" },
+};
+
 /** Checks a PIN's format before it reaches the card, so a typo never costs a try. Returns the bytes to send. */
 export function encodePin(type: PinType | "kenhojo", pin: string): Uint8Array {
   if (typeof pin !== "string") throw new CardError("invalid-argument", "PIN must be a string");
@@ -89,11 +96,11 @@ export function encodePin(type: PinType | "kenhojo", pin: string): Uint8Array {
     // ASCII letters only: toUpperCase would turn "ß" into "SS", sending a password the holder never chose.
     const upper = pin.replace(/[a-z]/g, (c) => c.toUpperCase());
     if (!/^[A-Z0-9]{6,16}$/.test(upper)) {
-      throw new CardError("invalid-argument", "signing password must be 6–16 characters A–Z and 0–9 (署名用パスワードは英大文字と数字の6〜16文字)");
+      throw new CardError("invalid-argument", "署名用パスワードは英大文字と数字の6〜16文字です / the signing password must be 6–16 characters A–Z and 0–9");
     }
     return new TextEncoder().encode(upper);
   }
-  if (!/^[0-9]{4}$/.test(pin)) throw new CardError("invalid-argument", "PIN must be 4 digits (暗証番号は数字4桁)");
+  if (!/^[0-9]{4}$/.test(pin)) throw new CardError("invalid-argument", `${PIN_NAME[type].ja}は数字4桁です / the ${PIN_NAME[type].en} must be 4 digits`);
   return new TextEncoder().encode(pin);
 }
 
@@ -153,6 +160,17 @@ export class JpkiClient {
     await this.#selectEf(fid, `${type} certificate`);
     const cert = await this.#readObject(`read ${type} certificate`, 0x30);
     if (cert === null) throw new CardError("no-certificate", `the card holds no ${type} certificate`);
+    // The DER header is all the reading could check: a card whose file holds another SEQUENCE, or a
+    // certificate whose header announces fewer bytes than it has (cut short), is a broken answer.
+    try {
+      new X509Certificate(cert);
+    } catch (e) {
+      throw new CardError(
+        "invalid-response",
+        `カードの電子証明書を読み取れません / the ${type} certificate on the card is not a valid X.509 certificate (${cert.length} bytes)`,
+        { cause: e },
+      );
+    }
     return cert;
   }
 
@@ -211,7 +229,7 @@ export class JpkiClient {
     await this.#ensure("kenhojo");
     await this.#selectEf(KenhojoFile.pin, "kenhojo PIN");
     const v = await this.#verify(encoded, "verify kenhojo PIN");
-    if (!v.ok) throw pinFailure(v, "kenhojo PIN");
+    if (!v.ok) throw pinFailure(v, "kenhojo");
 
     await this.#selectEf(KenhojoFile.myNumber, "My Number file");
     const numberFile = await this.#readBinary(0, 17, "read My Number");
@@ -227,6 +245,15 @@ export class JpkiClient {
     const aid = ap === "jpki" ? JPKI_AID : KENHOJO_AID;
     this.#current = null;
     const r = await this.transmit(buildApdu(0x00, 0xa4, 0x04, 0x0c, aid));
+    if (r.sw === SW.fileNotFound) {
+      // The first thing sent to a card: a card without the application is not a My Number Card.
+      const name = ap === "jpki" ? { ja: "公的個人認証AP", en: "JPKI application" } : { ja: "券面事項入力補助AP", en: "券面事項入力補助 application" };
+      throw new CardError(
+        "file-not-found",
+        `カードに${name.ja}がありません（マイナンバーカードではありませんか）/ the card has no ${name.en} (not a My Number Card?): SELECT answered 6A82`,
+        { sw: r.sw },
+      );
+    }
     if (r.sw !== SW.ok) throw errorForSw(r.sw, `select the ${ap === "jpki" ? "JPKI" : "券面事項入力補助"} AP`);
     this.#current = ap;
   }
@@ -252,7 +279,7 @@ export class JpkiClient {
 
   async #verifyOrThrow(type: PinType, pin: string): Promise<void> {
     const v = await this.verifyPin(type, pin);
-    if (!v.ok) throw pinFailure(v, `${type} PIN`);
+    if (!v.ok) throw pinFailure(v, type);
   }
 
   async #triesLeft(what: string): Promise<number> {
@@ -307,10 +334,13 @@ export class JpkiClient {
   }
 }
 
-function pinFailure(v: Exclude<VerifyResult, { ok: true }>, what: string): CardError {
+function pinFailure(v: Exclude<VerifyResult, { ok: true }>, type: PinType | "kenhojo"): CardError {
+  const { ja, en } = PIN_NAME[type];
   return v.blocked
-    ? new CardError("pin-blocked", `${what} is blocked (ロックされています)`, { triesLeft: 0 })
-    : new CardError("wrong-pin", `${what} is wrong; ${v.triesLeft} tries left (残り${v.triesLeft}回)`, { triesLeft: v.triesLeft });
+    ? new CardError("pin-blocked", `${ja}がロックされています / the ${en} is blocked`, { triesLeft: 0 })
+    : new CardError("wrong-pin", `${ja}が違います（残り${v.triesLeft}回）/ wrong ${en}: ${v.triesLeft} ${v.triesLeft === 1 ? "try" : "tries"} left`, {
+        triesLeft: v.triesLeft,
+      });
 }
 
 /** The block the card pads and signs: a DigestInfo, or the caller's raw bytes. */
@@ -354,6 +384,9 @@ export function decodeMyNumber(file: Uint8Array): string {
 export function decodeAttributes(obj: Uint8Array): Omit<KenhojoData, "myNumber"> {
   const h = readTlvHeader(obj);
   if (h === null || h.tag !== 0xff20) throw new CardError("invalid-response", "attributes file is not FF20");
+  if (obj.length < h.headerLength + h.length) {
+    throw new CardError("invalid-response", `attributes object announces ${h.length} bytes but has ${obj.length - h.headerLength}`);
+  }
   const children = parseTlvChildren(obj.subarray(h.headerLength, h.headerLength + h.length));
   const text = (tag: number, name: string): string => {
     const v = children.get(tag);

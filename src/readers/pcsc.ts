@@ -105,6 +105,9 @@ function pcscFailure(e: unknown, what: string): PcscError {
   if (/No smart card inserted|Card was removed|0x8010000C|0x80100069|Card is unpowered|0x80100067/i.test(text)) {
     return new PcscError("no-card", `カードがありません / no card in the reader (${what}): ${text}`, e);
   }
+  if (/Sharing violation|0x8010000B/i.test(text)) {
+    return new PcscError("pcsc-error", `カードは他のプログラムが使用中です / the card is in use by another program (${what}): ${text}`, e);
+  }
   if (/Unknown reader|0x80100009|Reader is unavailable|0x80100017/i.test(text)) {
     return new PcscError("reader-not-found", `カードリーダーが見つかりません / reader not available (${what}): ${text}`, e);
   }
@@ -277,7 +280,7 @@ export class PcscReader implements CardReader {
       const r = this.#reader;
       this.#protocol = await new Promise<number>((resolve, reject) => {
         r.connect({ share_mode: this.#share, protocol: r.SCARD_PROTOCOL_T0 | r.SCARD_PROTOCOL_T1 }, (err, protocol) =>
-          err ? reject(pcscFailure(err, "connect")) : resolve(protocol),
+          err ? reject(pcscFailure(err, `connect to "${this.name}"`)) : resolve(protocol),
         );
       });
     }
@@ -292,10 +295,17 @@ export class PcscReader implements CardReader {
     const protocol = this.#protocol;
     const response = await new Promise<Buffer>((resolve, reject) => {
       this.#reader.transmit(Buffer.from(command), MAX_RESPONSE, protocol, (err, data) =>
-        err ? reject(pcscFailure(err, "transmit")) : resolve(data),
+        err ? reject(pcscFailure(err, `transmit on "${this.name}"`)) : resolve(data),
       );
     });
-    if (response.length < 2) throw new PcscError("pcsc-error", `response of ${response.length} bytes has no status word`);
+    if (response.length < 2) {
+      // vpcd answers an empty "success" when the card's connection closes mid-command (the card was
+      // taken out); a real reader reports the removal as an error, which pcscFailure maps the same way.
+      throw new PcscError(
+        "no-card",
+        `カードが応答しません（取り出されましたか）/ the card in "${this.name}" gave no answer (${response.length}-byte response without a status word; was it taken out?)`,
+      );
+    }
     return new Uint8Array(response);
   }
 

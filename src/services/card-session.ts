@@ -31,7 +31,7 @@ export function readChipState(cards: Cards, cardId: string): Promise<ChipState> 
 
 /** A certificate from the card; the signing certificate needs the signing password. */
 export function readCardCertificate(cards: Cards, cardId: string, type: CertificateType, signPin?: string): Promise<Uint8Array> {
-  return cards.withReader(cardId, (reader) => new JpkiClient(reader).readCertificate(type, signPin ? { signPin } : {}));
+  return cards.withReader(cardId, (reader) => new JpkiClient(reader).readCertificate(type, signPin !== undefined ? { signPin } : {}));
 }
 
 /** Sign `data` with the card's key of `type`, its PIN given in `options.pin`. */

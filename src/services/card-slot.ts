@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import { realpathSync } from "node:fs";
-import { createConnection, createServer, type Server } from "node:net";
+import { createConnection, createServer, type Socket } from "node:net";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ServiceError } from "./errors.ts";
@@ -49,6 +49,8 @@ const DEFAULT_WAIT_MS = 3000;
 const DEFAULT_MAX_WAITING = 32;
 const RETRY_MS = 20;
 const HOLDER_REPLY_LIMIT = 512;
+/** How long a peer asking who holds the slot may keep its connection open. */
+const HOLDER_REPLY_TIMEOUT_MS = 1000;
 
 export class CardSlots {
   readonly #cardsDir: string;
@@ -104,12 +106,12 @@ export class CardSlots {
     const deadline = Date.now() + this.#waitMs;
     const releaseLocal = await this.#queueLocally(key, id, what, deadline);
     try {
-      const server = await bindSlot(key, id, what, deadline);
+      const slot = await bindSlot(key, id, what, deadline);
       let released = false;
       return async () => {
         if (released) return;
         released = true;
-        await new Promise<void>((done) => server.close(() => done()));
+        await slot.close();
         releaseLocal();
       };
     } catch (e) {
@@ -166,12 +168,24 @@ function slotName(key: string): string {
   return `\0openjpki-card-slot-${createHash("sha256").update(key).digest("hex").slice(0, 40)}`;
 }
 
-async function bindSlot(key: string, id: string, what: string, deadline: number): Promise<Server> {
+interface BoundSlot {
+  /** Give the name back and drop any connection still open (the slot is free when this resolves). */
+  close(): Promise<void>;
+}
+
+async function bindSlot(key: string, id: string, what: string, deadline: number): Promise<BoundSlot> {
   const name = slotName(key);
   const greeting = JSON.stringify({ pid: process.pid, what } satisfies SlotHolder);
   for (;;) {
+    // Anyone on the host can connect to an abstract socket. server.close() waits for every open
+    // connection, so one peer that never closes its end would keep the card held for ever: the
+    // connections are tracked and destroyed on release.
+    const connections = new Set<Socket>();
     const server = createServer((socket) => {
+      connections.add(socket);
+      socket.on("close", () => connections.delete(socket));
       socket.on("error", () => undefined);
+      socket.setTimeout(HOLDER_REPLY_TIMEOUT_MS, () => socket.destroy());
       socket.end(greeting);
     });
     const bound = await new Promise<NodeJS.ErrnoException | null>((done) => {
@@ -181,7 +195,13 @@ async function bindSlot(key: string, id: string, what: string, deadline: number)
     if (bound === null) {
       // Nobody connects to a slot for long; it must never keep the process alive.
       server.unref();
-      return server;
+      return {
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            for (const socket of connections) socket.destroy();
+          }),
+      };
     }
     if (bound.code !== "EADDRINUSE") throw bound;
     if (Date.now() >= deadline) throw inUse(id, await askHolder(name));

@@ -24,7 +24,7 @@ export async function readCertificateInReader(
   const reader = await openPcscReader(readerName);
   try {
     await reader.connect();
-    return { reader: reader.name, der: await new JpkiClient(reader).readCertificate(type, signPin ? { signPin } : {}) };
+    return { reader: reader.name, der: await new JpkiClient(reader).readCertificate(type, signPin !== undefined ? { signPin } : {}) };
   } finally {
     await reader.disconnect();
   }

@@ -1,10 +1,11 @@
-import { test, describe } from "node:test";
+import { before, test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import type { CardReader } from "../../src/readers/reader.ts";
 import { CardError, JpkiClient, decodeAttributes, decodeMyNumber, encodePin, signInput } from "../../src/client/jpki-client.ts";
 import { buildApdu, errorForSw, parseResponse } from "../../src/client/apdu.ts";
 import { readTlvHeader } from "../../src/client/tlv.ts";
+import { createTerminalCa } from "../../src/client/terminal-credentials.ts";
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex").toUpperCase();
 const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ""), "hex"));
@@ -87,11 +88,17 @@ class FakeCardReader implements CardReader {
   }
 }
 
-/** A DER-looking certificate of `n` bytes: 30 82 LL LL + filler. */
-function fakeCert(n: number, fill = 0x11): Uint8Array {
-  const body = n - 4;
-  return Uint8Array.from([0x30, 0x82, body >> 8, body & 0xff, ...new Array<number>(body).fill(fill)]);
-}
+/**
+ * Real certificates (the client refuses a file that is not one): self-signed, made larger than
+ * 1 KB with a long subject so that the auth one takes five READ BINARYs.
+ */
+const certs: { auth: Uint8Array; authCa: Uint8Array; sign: Uint8Array } = { auth: new Uint8Array(0), authCa: new Uint8Array(0), sign: new Uint8Array(0) };
+before(async () => {
+  const make = async (subjectLength: number) =>
+    (await createTerminalCa({ name: `CN=${"x".repeat(subjectLength)}, O=OpenJPKI, C=JP` })).certificateDer;
+  [certs.auth, certs.authCa, certs.sign] = await Promise.all([make(200), make(10), make(300)]);
+  assert.ok(certs.auth.length > 1024 && certs.auth.length < 1280, String(certs.auth.length));
+});
 
 describe("APDU helpers", () => {
   test("buildApdu encodes cases 1–4, short and extended", () => {
@@ -155,16 +162,16 @@ describe("APDU helpers", () => {
 describe("JpkiClient against a scripted card", () => {
   const setup = (): { card: FakeCardReader; client: JpkiClient } => {
     const card = new FakeCardReader();
-    card.files.set("jpki:10", fakeCert(1234, 0x22)); // 000A auth
-    card.files.set("jpki:11", Uint8Array.from([...fakeCert(900, 0x33), ...new Array<number>(500).fill(0xff)])); // 000B auth CA, padded
-    card.files.set("jpki:1", fakeCert(1500, 0x44)); // 0001 sign
+    card.files.set("jpki:10", certs.auth); // 000A auth
+    card.files.set("jpki:11", Uint8Array.from([...certs.authCa, ...new Array<number>(500).fill(0xff)])); // 000B auth CA, padded
+    card.files.set("jpki:1", certs.sign); // 0001 sign
     card.files.set("jpki:6", new TextEncoder().encode("JPKIAPICCTOKEN2".padEnd(32, " ") + "x".repeat(128)));
     return { card, client: new JpkiClient(card) };
   };
 
   test("reads certificates in 256-byte chunks, sized by the DER header, ignoring padding", async () => {
     const { card, client } = setup();
-    assert.equal(hex(await client.readCertificate("auth")), hex(fakeCert(1234, 0x22)));
+    assert.equal(hex(await client.readCertificate("auth")), hex(certs.auth));
     assert.deepEqual(card.log, [
       "00A4040C0AD392F000260100000001",
       "00A4020C02000A",
@@ -172,10 +179,10 @@ describe("JpkiClient against a scripted card", () => {
       "00B0010000",
       "00B0020000",
       "00B0030000",
-      "00B00400D2",
+      `00B00400${(certs.auth.length - 1024).toString(16).toUpperCase().padStart(2, "0")}`,
     ]);
     card.log = [];
-    assert.equal(hex(await client.readCertificate("auth-ca")), hex(fakeCert(900, 0x33)));
+    assert.equal(hex(await client.readCertificate("auth-ca")), hex(certs.authCa));
     assert.equal(card.log[0], "00A4020C02000B", "the AP is not re-selected");
     assert.equal(await client.tokenLabel(), "JPKIAPICCTOKEN2");
   });
@@ -183,7 +190,7 @@ describe("JpkiClient against a scripted card", () => {
   test("the signing certificate needs the signing password", async () => {
     const { client } = setup();
     await assert.rejects(client.readCertificate("sign"), (e: unknown) => e instanceof CardError && e.code === "security-status" && e.sw === 0x6982);
-    assert.equal((await client.readCertificate("sign", { signPin: "abc123" })).length, 1500);
+    assert.equal(hex(await client.readCertificate("sign", { signPin: "abc123" })), hex(certs.sign));
     await assert.rejects(client.readCertificate("sign-ca"), (e: unknown) => e instanceof CardError && e.code === "file-not-found");
   });
 

@@ -3,6 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { verify, X509Certificate } from "node:crypto";
+import { CardError } from "../../src/client/jpki-client.ts";
 import { readCardCertificate, readChipState, signOnCard, verifyCardPin } from "../../src/services/card-session.ts";
 import { CARD_PINS, openTestContextWithCard, type TestContextWithCard } from "../helpers/context.ts";
 
@@ -25,6 +26,13 @@ describe("card sessions", () => {
     assert.deepEqual(Buffer.from(authCa), Buffer.from(t.context.ca.authority("auth").certificateDer));
     const sign = await readCardCertificate(t.context.cards, t.card.id, "sign", CARD_PINS.sign);
     assert.deepEqual(Buffer.from(sign), Buffer.from(t.card.certificates.find((c) => c.type === "sign")!.der));
+  });
+
+  test("an empty signing password is refused as such, not sent as no password (which the card answers 6982)", async () => {
+    await assert.rejects(
+      readCardCertificate(t.context.cards, t.card.id, "sign", ""),
+      (e: unknown) => e instanceof CardError && e.code === "invalid-argument" && /signing password/.test(e.message),
+    );
   });
 
   test("a signature by the card's key verifies with its certificate", async () => {

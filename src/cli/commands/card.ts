@@ -8,7 +8,7 @@ import { readCardCertificate, readChipState, signOnCard, verifyCardPin, type Cer
 import { attachCardToVpcd, VPCD_DEFAULT_HOST, VPCD_DEFAULT_PORT } from "../../services/vpcd-attachment.ts";
 import { pcscReaderNames, readCertificateInReader } from "../../services/pcsc-readers.ts";
 import { openContext, withContext } from "../open-context.ts";
-import { pinOptions, readPin } from "../pin-input.ts";
+import { pinOptions, readNewPin, readPin } from "../pin-input.ts";
 import { type Command, CliError, json, oneOf, optionalString, requireString, type Values } from "../command.ts";
 
 const PIN_HELP = [
@@ -63,16 +63,19 @@ export const cardIssue: Command = {
     if (noAuth && (typeof values["auth-pin"] === "string" || typeof values["auth-pin-file"] === "string")) {
       throw new CliError("--auth-pin: not with --no-auth (the authentication certificate is declined)", 2);
     }
-    const authPin = noAuth ? undefined : await readPin(values, "auth-pin", "利用者証明用暗証番号（数字4桁）/ authentication PIN (4 digits): ");
+    if (noSign && (typeof values["sign-pin"] === "string" || typeof values["sign-pin-file"] === "string")) {
+      throw new CliError("--sign-pin: not with --no-sign (the signing certificate is declined)", 2);
+    }
+    const authPin = noAuth ? undefined : await readNewPin(values, "auth-pin", "利用者証明用暗証番号（数字4桁）/ authentication PIN (4 digits): ");
     const card: IssuedCard = await withContext(values, io, async (ctx) => {
       const resident = await ctx.registry.get(residentId);
       // Ask for a signing password only when one may be issued.
       const wantsSign = !noSign && (typeof values["sign-pin"] === "string" || typeof values["sign-pin-file"] === "string" || process.stdin.isTTY);
       const eligible = await ctx.cards.signEligible(resident.id);
-      const signPin = wantsSign && eligible ? await readPin(values, "sign-pin", "署名用パスワード（英大文字・数字6〜16文字）/ signing password: ") : undefined;
+      const signPin = wantsSign && eligible ? await readNewPin(values, "sign-pin", "署名用パスワード（英大文字・数字6〜16文字）/ signing password: ") : undefined;
       // With the authentication certificate declined there is no PIN to take it from: asked for.
       const kenhojoPin = noAuth || typeof values["kenhojo-pin"] === "string" || typeof values["kenhojo-pin-file"] === "string"
-        ? await readPin(values, "kenhojo-pin", "券面事項入力補助用暗証番号（数字4桁）/ 券面事項入力補助 PIN (4 digits): ")
+        ? await readNewPin(values, "kenhojo-pin", "券面事項入力補助用暗証番号（数字4桁）/ 券面事項入力補助 PIN (4 digits): ")
         : undefined;
       const myNumber = optionalString(values, "my-number");
       // Through the counter's card application, as at a window: it refuses a second current card
@@ -277,7 +280,7 @@ export const cardAttach: Command = {
     const id = requireString(values, "card");
     const target = optionalString(values, "vpcd") ?? `${VPCD_DEFAULT_HOST}:${VPCD_DEFAULT_PORT}`;
     const match = /^(.+):(\d{1,5})$/.exec(target);
-    if (!match || Number(match[2]) > 65535) throw new CliError(`--vpcd must be HOST:PORT, not ${JSON.stringify(target)}`, 2);
+    if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) throw new CliError(`--vpcd must be HOST:PORT, not ${JSON.stringify(target)}`, 2);
     const [host, port] = [match[1]!.replace(/^\[|\]$/g, ""), Number(match[2])];
     const context = await openContext(values, io);
     try {

@@ -64,11 +64,10 @@ export const certRevoke: Command = {
     const reason = oneOf(values, "reason", REASONS);
     const by = values.by === undefined ? "operator" : oneOf(values, "by", CAUSES);
     const invalidity = optionalString(values, "invalidity-date");
-    const invalidityDate = invalidity
-      ? invalidity.includes("T")
-        ? new Date(invalidity)
-        : startOfJapanDayOf(invalidity, "invalidity-date")
-      : undefined;
+    // startOfJapanDayOf checks the text either way: a real date, and an instant with Z or an offset
+    // (Date would read "…T10:00:00" in the machine's time zone, and roll 02-30 over to March).
+    const startOfDay = invalidity ? startOfJapanDayOf(invalidity, "invalidity-date") : undefined;
+    const invalidityDate = invalidity ? (invalidity.includes("T") ? new Date(invalidity) : startOfDay) : undefined;
     if (invalidityDate && Number.isNaN(invalidityDate.getTime())) throw new CliError(`--invalidity-date: ${invalidity} is not a date or instant`, 2);
     const record = await withContext(values, io, async (ctx) => {
       await ctx.ca.revoke({ type, serialHex, reason, by, ...(invalidityDate ? { invalidityDate } : {}) });
