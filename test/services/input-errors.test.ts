@@ -32,6 +32,27 @@ test("isInputError recognises the rules' and the profile's refusals, nothing els
   assert.equal(isInputError(undefined), false);
 });
 
+test("the rules' refusals of instants are given in Japanese too, through the one input-error path", async () => {
+  const { inputErrorAs } = await import("../../src/services/input-errors.ts");
+  const { parseDateOrInstant } = await import("../../src/rules/japan-date.ts");
+  const cases: [string, RegExp][] = [
+    ["2026-11-25T10:00:00", /^at: 時刻にタイムゾーンがない.* \/ "2026-11-25T10:00:00" has no time zone/],
+    ["2026-11-25T25:00:00Z", /^at: ありえない時刻です \/ /],
+    ["2026-11-25T10:00:00+24:00", /^at: ありえない時差です \/ /],
+    ["tomorrow", /^at: 日付（YYYY-MM-DD）か ISO 8601 の日時.* \/ "tomorrow" is neither/],
+  ];
+  for (const [text, message] of cases) {
+    let caught: unknown;
+    try {
+      parseDateOrInstant(text, "at");
+    } catch (error) {
+      caught = inputErrorAs(error, "invalid-input");
+    }
+    assert.ok(caught instanceof ServiceError, text);
+    assert.match(caught.message, message, text);
+  }
+});
+
 for (const backend of backends()) {
   describe(`profile input errors on ${backend}`, () => {
     let t: TestContext;
