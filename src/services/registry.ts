@@ -96,15 +96,18 @@ export class Registry {
     if (!Number.isInteger(limit) || limit < 1) {
       throw new ServiceError("invalid-input", `limit: 件数は 1 以上の整数です / must be a whole number of at least 1, not ${limit}`, "limit");
     }
-    let query = this.db
+    return (await this.newestFirst(options.municipality).limit(Math.min(limit, 10_000)).execute()).reverse().map(toResident);
+  }
+
+  /** Residents with their municipality, newest registration first (ties by id), of one municipality if given. */
+  private newestFirst(municipality: string | undefined) {
+    const query = this.db
       .selectFrom("residents")
       .innerJoin("municipalities", "municipalities.code", "residents.municipality_code")
       .selectAll()
       .orderBy("residents.created_at", "desc")
-      .orderBy("residents.id", "desc")
-      .limit(Math.min(limit, 10_000));
-    if (options.municipality) query = query.where("residents.municipality_code", "=", options.municipality);
-    return (await query.execute()).reverse().map(toResident);
+      .orderBy("residents.id", "desc");
+    return municipality ? query.where("residents.municipality_code", "=", municipality) : query;
   }
 
   /**
@@ -121,14 +124,7 @@ export class Registry {
     const found: Resident[] = [];
     let after: { created_at: string; id: string } | undefined;
     for (;;) {
-      let query = this.db
-        .selectFrom("residents")
-        .innerJoin("municipalities", "municipalities.code", "residents.municipality_code")
-        .selectAll()
-        .orderBy("residents.created_at", "desc")
-        .orderBy("residents.id", "desc")
-        .limit(batch);
-      if (options.municipality) query = query.where("residents.municipality_code", "=", options.municipality);
+      let query = this.newestFirst(options.municipality).limit(batch);
       if (after) {
         const { created_at, id } = after;
         query = query.where((eb) => eb.or([eb("residents.created_at", "<", created_at), eb.and([eb("residents.created_at", "=", created_at), eb("residents.id", "<", id)])]));

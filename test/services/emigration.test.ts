@@ -9,6 +9,7 @@ import { ServiceError } from "../../src/services/errors.ts";
 import { DeparturesFailed } from "../../src/services/register-events.ts";
 import { attributesOf } from "../../src/verify/attributes.ts";
 import { parseCertificate } from "../../src/verify/certificate.ts";
+import { certifiedResident } from "../helpers/certified-resident.ts";
 import { backends, openTestContext, type TestContext } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
 
@@ -24,12 +25,7 @@ for (const backend of backends()) {
     let t: TestContext;
     const [k1, k2, k3] = testPublicKeys(3);
 
-    async function holder(name: string, extra: { nationality?: string; residenceEnd?: string } = {}) {
-      const resident = await t.context.registry.add({ name, birth: "1980-04-01", gender: "1", address: "東京都町田市森野２－２－２２", municipality: "132098", ...extra });
-      const auth = await t.context.ca.issue({ type: "auth", residentId: resident.id, subjectPublicKey: k1! });
-      const sign = await t.context.ca.issue({ type: "sign", residentId: resident.id, subjectPublicKey: k2! });
-      return { resident, auth: auth.serialHex, sign: sign.serialHex };
-    }
+    const holder = (name: string, extra: { nationality?: string; residenceEnd?: string } = {}) => certifiedResident(t.context, [k1!, k2!], name, extra);
     const status = async (type: "sign" | "auth", serial: string) => (await t.context.ca.certificate(type, serial)).status;
 
     before(async () => {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ServiceError } from "../../src/services/errors.ts";
+import { certifiedResident } from "../helpers/certified-resident.ts";
 import { backends, openTestContext, type TestContext } from "../helpers/context.ts";
 import { testPublicKeys } from "../helpers/keys.ts";
 import { cli } from "../helpers/cli.ts";
@@ -26,12 +27,8 @@ for (const backend of backends()) {
     let t: TestContext;
     const [k1, k2] = testPublicKeys(2);
 
-    async function holder(name: string, address = "東京都町田市森野２－２－２２", extra: { nationality?: string; residenceEnd?: string } = {}) {
-      const resident = await t.context.registry.add({ name, birth: "1980-04-01", gender: "1", address, municipality: "132098", ...extra });
-      const auth = await t.context.ca.issue({ type: "auth", residentId: resident.id, subjectPublicKey: k1! });
-      const sign = await t.context.ca.issue({ type: "sign", residentId: resident.id, subjectPublicKey: k2! });
-      return { resident, auth: auth.serialHex, sign: sign.serialHex };
-    }
+    const holder = (name: string, address?: string, extra: { nationality?: string; residenceEnd?: string } = {}) =>
+      certifiedResident(t.context, [k1!, k2!], name, { ...(address ? { address } : {}), ...extra });
     const status = async (type: "sign" | "auth", serial: string) => (await t.context.ca.certificate(type, serial)).status;
 
     before(async () => {
