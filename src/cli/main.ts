@@ -11,7 +11,7 @@ import { crl } from "./commands/crl.ts";
 import { auditList, auditVerify } from "./commands/audit.ts";
 import { verifyCms, verifySig, verifyXml } from "./commands/verify.ts";
 import { signCms, signXml } from "./commands/sign.ts";
-import { oidcClientAdd } from "./commands/oidc.ts";
+import { oidcClientAdd, oidcClientList } from "./commands/oidc.ts";
 import { officeList, staffAdd } from "./commands/staff.ts";
 import { counterExpiryNotices, counterFees, counterIssuanceNotice } from "./commands/counter.ts";
 import { cardAttach, cardIssue, cardList, cardReadCert, cardReaders, cardReadReal, cardShow, cardSign, cardVerifyPin } from "./commands/card.ts";
@@ -62,6 +62,7 @@ export const COMMANDS: readonly Command[] = [
   signCms,
   signXml,
   oidcClientAdd,
+  oidcClientList,
   officeList,
   staffAdd,
   counterFees,

@@ -5,6 +5,8 @@ import type { CardReader } from "../readers/reader.ts";
 import { decryptPrivateKey, encryptPrivateKey } from "./keystore.ts";
 import type { PortalLogin } from "./portal-login.ts";
 import { ServiceError } from "./errors.ts";
+import { normalizeText } from "../profile/attributes.ts";
+import { inputErrorAs } from "./input-errors.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
 import type { Clock } from "./clock.ts";
 import { PeriodicSweep } from "./periodic-sweep.ts";
@@ -204,9 +206,14 @@ export class Oidc {
    */
   async registerClient(input: { name: string; redirectUris: string[]; public?: boolean; subjectType?: SubjectType }, actor: Actor = CLI_OPERATOR): Promise<OidcClientRegistration> {
     const subjectType = input.subjectType ?? "pairwise";
-    const name = input.name.trim();
-    if (!name || name.length > 200) throw new ServiceError("invalid-input", "name: 1 to 200 characters", "name");
-    if (input.redirectUris.length === 0) throw new ServiceError("invalid-input", "redirect-uri: at least one", "redirect-uri");
+    // One line of free text, as issuance clients' and verifiers' names (it is listed, one client a line).
+    let name: string;
+    try {
+      name = normalizeText(input.name, "name", 200);
+    } catch (error) {
+      throw inputErrorAs(error, "invalid-input");
+    }
+    if (input.redirectUris.length === 0) throw new ServiceError("invalid-input", "redirect-uri: リダイレクト URI を1つ以上指定してください / at least one", "redirect-uri");
     for (const uri of input.redirectUris) {
       let url: URL;
       try {
@@ -244,4 +251,29 @@ export class Oidc {
     });
     return { clientId, ...(clientSecret ? { clientSecret } : {}), redirectUris: input.redirectUris, name, subjectType };
   }
+
+  /** The registered relying parties, oldest first by id order of the store; never their secrets. */
+  async listClients(): Promise<OidcClientSummary[]> {
+    const rows = await this.db.selectFrom("oidc_payloads").select(["id", "payload"]).where("model", "=", "Client").orderBy("id").execute();
+    return rows.map((row) => {
+      const meta = JSON.parse(row.payload) as { client_name?: string; redirect_uris?: string[]; token_endpoint_auth_method?: string; subject_type?: SubjectType };
+      return {
+        clientId: row.id,
+        name: meta.client_name ?? "",
+        redirectUris: meta.redirect_uris ?? [],
+        public: meta.token_endpoint_auth_method === "none",
+        // Clients registered before pairwise subjects existed have none: they keep the public subject.
+        subjectType: meta.subject_type ?? "public",
+      };
+    });
+  }
+}
+
+/** A registered relying party as `oidc client list` shows it. */
+export interface OidcClientSummary {
+  clientId: string;
+  name: string;
+  redirectUris: string[];
+  public: boolean;
+  subjectType: SubjectType;
 }

@@ -29,3 +29,17 @@ export const oidcClientAdd: Command = {
     );
   },
 };
+
+export const oidcClientList: Command = {
+  path: ["oidc", "client", "list"],
+  summary: "OIDC クライアントの一覧 / list the relying parties registered for card login (never their secrets)",
+  usage: "[--json]",
+  help: [],
+  options: {},
+  async run(values, io) {
+    const clients = await withContext(values, io, (ctx) => ctx.oidc.listClients());
+    if (values.json) return json(io, { clients });
+    if (clients.length === 0) io.stdout("登録された OIDC クライアントはありません / no OIDC clients\n");
+    for (const c of clients) io.stdout(`${c.clientId}  ${c.public ? "public" : "confidential"}  ${c.subjectType}  ${c.name}  ${c.redirectUris.join(" ")}\n`);
+  },
+};
