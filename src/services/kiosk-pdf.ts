@@ -12,7 +12,7 @@ import { japanDateOf, type JapanDate } from "../rules/japan-date.ts";
 import type { KioskDocumentKind } from "../config/kiosk-documents.ts";
 import { ServiceError } from "./errors.ts";
 import { groupCode } from "./kiosk.ts";
-import { findFont, loadFont, subsetName, A4, MARGIN, INK, GREY, RULE, ACCENT, WARN } from "./pdf-fonts.ts";
+import { findFont, loadFont, missingGlyphs, subsetName, A4, MARGIN, INK, GREY, RULE, ACCENT, WARN } from "./pdf-fonts.ts";
 
 /** Where IPA Gothic is looked for (kept here for existing importers; the list lives in pdf-fonts.ts). */
 export { IPA_GOTHIC_PATHS } from "./pdf-fonts.ts";
@@ -53,6 +53,18 @@ export interface KioskPdfOptions {
  */
 export async function renderKioskPdf(input: KioskPdfInput, options: KioskPdfOptions = {}): Promise<Uint8Array> {
   const fontFile = await loadFont(findFont(options.fontPath));
+  // A certified copy must not leave out a character it cannot print (the font lacks about half of
+  // JIS X 0212, which the register accepts): refused, as コンビニ交付 refuses names with 外字.
+  const missing = missingGlyphs(fontFile, `${input.resident.name}${input.resident.address}`);
+  if (missing.length > 0) {
+    throw new ServiceError(
+      "refused",
+      `氏名または住所に、この端末で印字できない文字（${missing.join("")}）があるため、コンビニ交付できません。窓口で請求してください / ` +
+        `the name or address has characters the kiosk cannot print (${missing.map((c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase()}`).join(", ")}): ask at the counter`,
+      "resident",
+      { reason: "unprintable-character" },
+    );
+  }
   const pdf = await PDFDocument.create({ updateMetadata: false });
   pdf.registerFontkit(fontkit);
   const font = await pdf.embedFont(fontFile.bytes, { subset: true, customName: subsetName(fontFile.postscriptName, input.issueNumber) });
@@ -251,7 +263,7 @@ function chooseLayout<T>(fit: (size: number, gaps: Gaps) => T | undefined): T {
       if (layout) return layout;
     }
   }
-  throw new ServiceError("invalid-input", "the name and address are too long for a one-page document", "resident");
+  throw new ServiceError("invalid-input", "氏名と住所が長すぎて1ページの証明書に収まりません / the name and address are too long for a one-page document", "resident");
 }
 
 /** Draws text in one font; positions are PDF points from the bottom left. */

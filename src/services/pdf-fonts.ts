@@ -19,7 +19,20 @@ export const IPA_GOTHIC_PATHS: readonly string[] = [
 export interface LoadedFont {
   bytes: Uint8Array;
   postscriptName: string;
+  /** Whether the font draws this code point (IPA Gothic lacks about half of JIS X 0212, which the register accepts). */
+  hasGlyph: (codePoint: number) => boolean;
 }
+
+/**
+ * The characters of `text` the font cannot draw. pdf-lib draws them as the empty .notdef glyph
+ * and pdftotext loses them, so a name would be printed without them and nobody would notice.
+ */
+export function missingGlyphs(font: LoadedFont, text: string): string[] {
+  return [...new Set([...text].filter((c) => !/\s/u.test(c) && !font.hasGlyph(c.codePointAt(0)!)))];
+}
+
+/** GETA MARK: what Japanese printing puts where a character cannot be printed (外字). */
+export const GETA = "〓";
 
 const fontCache = new Map<string, Promise<LoadedFont>>();
 
@@ -45,7 +58,12 @@ export function loadFont(path: string): Promise<LoadedFont> {
   if (!font) {
     font = readFile(path).then((b) => {
       const bytes = new Uint8Array(b);
-      return { bytes, postscriptName: (fontkit.create(bytes).postscriptName ?? "").replace(/[^A-Za-z0-9-]/g, "") || "Font" };
+      const parsed = fontkit.create(bytes);
+      return {
+        bytes,
+        postscriptName: (parsed.postscriptName ?? "").replace(/[^A-Za-z0-9-]/g, "") || "Font",
+        hasGlyph: (codePoint: number) => parsed.hasGlyphForCodePoint(codePoint),
+      };
     });
     font.catch(() => fontCache.delete(path));
     fontCache.set(path, font);

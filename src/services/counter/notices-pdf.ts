@@ -3,7 +3,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import fontkit from "@pdf-lib/fontkit";
 import { formatJapaneseEra } from "../../profile/era.ts";
 import { japanDateOf, type JapanDate } from "../../rules/japan-date.ts";
-import { findFont, loadFont, subsetName, A4, MARGIN, INK, GREY, RULE, ACCENT, WARN } from "../pdf-fonts.ts";
+import { findFont, loadFont, missingGlyphs, GETA, subsetName, type LoadedFont, A4, MARGIN, INK, GREY, RULE, ACCENT, WARN } from "../pdf-fonts.ts";
 import { wrap } from "../kiosk-pdf.ts";
 
 /** Who a notice is mailed to: the resident at their registered address. */
@@ -56,6 +56,8 @@ export interface ExpiryNoticeEntry {
   residentId: string;
   cardId: string | null;
   certificates: { type: "auth" | "sign"; expires: JapanDate; renewalFrom: JapanDate }[];
+  /** The resident's own municipality as sender, when a run covers several; else the run's sender. */
+  sender?: Sender;
 }
 
 
@@ -172,7 +174,8 @@ export async function renderExpiryNotices(
     // among them, waited. A turn costs microseconds; pdf-lib's save() yields on its own.
     if (done > 0) await nextTurn();
     const s = doc.page("有効期限通知", `${entry.addressee.name}　様（${entry.residentId}）`);
-    s.addressBlock(entry.addressee, input.sender, input.issuedAt);
+    const from = entry.sender ?? input.sender;
+    s.addressBlock(entry.addressee, from, input.issuedAt);
     s.title("電子証明書有効期限通知書", "Notice: your electronic certificates expire soon");
     s.paragraph(
       "マイナンバーカードに搭載されている電子証明書の有効期限が近づいています。有効期限の3か月前から、窓口で更新の手続きができます（手数料は無料です）。" +
@@ -189,7 +192,7 @@ export async function renderExpiryNotices(
     s.table(rows);
     s.gap(10);
     s.paragraph("有効期限を過ぎると、e-Tax やマイナポータル、コンビニ交付などで電子証明書が使えなくなります。期限後は新規発行の手続きになります（無料）。", 9);
-    s.contact(input.sender);
+    s.contact(from);
     done++; // not inside onPage?.(…): its arguments are not evaluated when there is no onPage
     input.onPage?.(done);
   }
@@ -206,6 +209,7 @@ class NoticeDocument {
   private constructor(
     private readonly pdf: PDFDocument,
     private readonly font: PDFFont,
+    private readonly fontFile: LoadedFont,
   ) {}
 
   static async create(title: string, key: string, at: Date, options: NoticePdfOptions): Promise<NoticeDocument> {
@@ -221,7 +225,7 @@ class NoticeDocument {
     pdf.setCreationDate(at);
     pdf.setModificationDate(at);
     pdf.setLanguage("ja-JP");
-    return new NoticeDocument(pdf, font);
+    return new NoticeDocument(pdf, font, fontFile);
   }
 
   /**
@@ -229,7 +233,13 @@ class NoticeDocument {
    * so a page that comes loose from its letter still says whose it is.
    */
   page(marker: string, whose?: string): Sheet {
-    return new Sheet(() => this.pdf.addPage([A4.width, A4.height]), this.font, marker, whose ?? null);
+    // A character the font lacks (a JIS X 0212 kanji in a name) is printed as 〓, as Japanese
+    // printing marks a character it cannot print, rather than silently left out.
+    const printable = (text: string) => {
+      const missing = missingGlyphs(this.fontFile, text);
+      return missing.length === 0 ? text : [...text].map((c) => (missing.includes(c) ? GETA : c)).join("");
+    };
+    return new Sheet(() => this.pdf.addPage([A4.width, A4.height]), this.font, marker, whose ?? null, printable);
   }
 
   save(): Promise<Uint8Array> {
@@ -255,6 +265,7 @@ class Sheet {
     private readonly font: PDFFont,
     private readonly marker: string,
     private readonly whose: string | null,
+    private readonly printable: (text: string) => string = (text) => text,
   ) {
     this.startPage();
   }
@@ -274,8 +285,12 @@ class Sheet {
     this.y -= 40;
     this.footer();
     if (this.pageNumber > 1) {
-      this.text(`${this.whose ?? ""}　${this.pageNumber}枚目 — 前ページからの続き / continued, page ${this.pageNumber}`.trimStart(), this.left, this.y, 10, INK);
-      this.y -= 24;
+      const lines = wrap(`${this.whose ?? ""}　${this.pageNumber}枚目 — 前ページからの続き / continued, page ${this.pageNumber}`.trimStart(), this.font, 10, this.width);
+      for (const line of lines) {
+        this.text(line, this.left, this.y, 10, INK);
+        this.y -= 15;
+      }
+      this.y -= 9;
     }
   }
 
@@ -294,7 +309,12 @@ class Sheet {
       this.y -= 16;
     }
     this.y -= 4;
-    this.text(`${to.name}　様`, this.left + 12, this.y, 15, INK);
+    // A name may be as long as the register allows (100 characters): wrapped, never cut at the page edge.
+    const nameLines = wrap(`${to.name}　様`, this.font, 15, this.width * 0.55 - 12);
+    nameLines.forEach((line, i) => {
+      if (i > 0) this.y -= 20;
+      this.text(line, this.left + 12, this.y, 15, INK);
+    });
     this.y -= 12;
     let ry = top;
     const today = japanDateOf(at);
@@ -396,7 +416,7 @@ class Sheet {
   }
 
   private text(text: string, x: number, y: number, size: number, color: RGB): void {
-    this.page.drawText(text, { x, y, size, font: this.font, color });
+    this.page.drawText(this.printable(text), { x, y, size, font: this.font, color });
   }
 
   private textCentered(text: string, cx: number, y: number, size: number, color: RGB): void {

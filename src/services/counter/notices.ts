@@ -21,7 +21,10 @@ export interface NoticeDeps {
 
 /** The sender printed on a notice: the resident's municipality, the office, and its contact. */
 export async function senderFor(db: Kysely<Database>, officeId: string | null, municipality: Municipality): Promise<Sender> {
-  const office = officeId ? await db.selectFrom("offices").selectAll().where("id", "=", officeId).executeTakeFirst() : undefined;
+  // The staff member's office names the sender only for its own municipality's residents.
+  const office = officeId
+    ? await db.selectFrom("offices").selectAll().where("id", "=", officeId).where("municipality_code", "=", municipality.code).executeTakeFirst()
+    : undefined;
   const machida = municipality.code === "132098";
   return {
     municipalityJa: `${municipality.prefectureJa}${municipality.cityJa}`,
@@ -192,10 +195,17 @@ function csvField(value: string): string {
 /** The run as one PDF, one 有効期限通知書 per resident (a page each, more for a long list of certificates). */
 export async function expiryNoticesPdf(deps: NoticeDeps, run: ExpiryNoticeRun, actor: Actor, options: NoticePdfOptions & { onPage?: (done: number) => void } = {}): Promise<Uint8Array> {
   const municipalities = new Map<string, Municipality>();
+  // Each notice is signed by the addressee's own municipality: a run over several municipalities
+  // (no municipality filter) must not send one town's residents a letter from another's mayor.
+  const senders = new Map<string, Sender>();
   const entries = [];
   for (const r of run.residents) {
-    if (!municipalities.has(r.municipalityCode)) municipalities.set(r.municipalityCode, await deps.registry.municipality(r.municipalityCode));
-    entries.push({ addressee: { name: r.name, address: r.address }, residentId: r.residentId, cardId: r.cardId, certificates: r.certificates.map((c) => ({ type: c.type, expires: c.expires, renewalFrom: c.renewalFrom })) });
+    if (!municipalities.has(r.municipalityCode)) {
+      const m = await deps.registry.municipality(r.municipalityCode);
+      municipalities.set(r.municipalityCode, m);
+      senders.set(r.municipalityCode, await senderFor(deps.db, actor.office ?? null, m));
+    }
+    entries.push({ addressee: { name: r.name, address: r.address }, residentId: r.residentId, cardId: r.cardId, certificates: r.certificates.map((c) => ({ type: c.type, expires: c.expires, renewalFrom: c.renewalFrom })), sender: senders.get(r.municipalityCode)! });
   }
   const first = municipalities.values().next().value ?? (await deps.registry.municipality("132098"));
   const { renderExpiryNotices } = await import("./notices-pdf.ts"); // lazily: see kiosk-pdf.ts
