@@ -16,7 +16,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { asGroupLeader, type Cleanup } from "./harness.ts";
 import { loadCommand, runLoad, type LoadResult, type LoadSpec } from "./load.ts";
-import { startDaemon, stopDaemon } from "./proc.ts";
+import { dieWithParent, startDaemon, stopDaemon } from "./proc.ts";
 
 let canUnshare: boolean | undefined;
 
@@ -37,7 +37,9 @@ export function runInPrivateNamespace(cleanup: Cleanup, script: string, cwd: str
   // The script's stdout goes to our stderr: stdout is the report's (`--json` must stay parseable),
   // and `openssl ocsp` prints an "ACCEPT …" line there when it starts listening.
   const stdio: StdioOptions = ["ignore", process.stderr, "inherit"];
-  const child = cleanup.child(asGroupLeader(spawn("unshare", [...PRIVATE_NAMESPACES, "sh", "-c", script], { cwd, stdio, detached: true })));
+  // If this process dies outright, unshare gets SIGKILL, and --kill-child takes the namespace down with it.
+  const [file, args] = dieWithParent("unshare", [...PRIVATE_NAMESPACES, "sh", "-c", script], "KILL");
+  const child = cleanup.child(asGroupLeader(spawn(file, args, { cwd, stdio, detached: true })));
   return new Promise((resolve, reject) => {
     child.once("error", reject);
     child.once("exit", (code) => resolve(code));

@@ -2,7 +2,7 @@
  * Child processes for the peers (openssl, cfssl) and for our own out-of-process parts: measured
  * runs under /usr/bin/time (wall, CPU, peak RSS), long-running servers tracked for cleanup.
  */
-import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { createServer } from "node:net";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -102,9 +102,25 @@ export function run(cmd: string, args: string[], options: SpawnOptions & { input
   });
 }
 
-/** Start a long-running server as the leader of its own process group (killed whole at cleanup). */
+let setprivWorks: boolean | undefined;
+
+/**
+ * `cmd args` prefixed so that the kernel sends `signal` to the command when this process dies
+ * (`setpriv --pdeathsig`, util-linux), when setpriv is there. A detached child (its own process
+ * group, so the cleanup can stop it whole) is out of reach of the terminal's Ctrl+C and of every
+ * handler when the runner is killed outright (SIGKILL, the OOM killer): without this, a peer
+ * server (cfssl serve, H_node) would keep running and hold its port after such a run.
+ */
+export function dieWithParent(cmd: string, args: readonly string[], signal: "TERM" | "KILL"): [string, string[]] {
+  setprivWorks ??= spawnSync("setpriv", ["--pdeathsig", "TERM", "true"], { stdio: "ignore" }).status === 0;
+  return setprivWorks ? ["setpriv", ["--pdeathsig", signal, cmd, ...args]] : [cmd, [...args]];
+}
+
+/** Start a long-running server as the leader of its own process group (killed whole at cleanup, and when this process dies). */
 export function startDaemon(cleanup: Cleanup, cmd: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): ChildProcess {
-  const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "ignore", "pipe"], detached: true });
+  // TERM, not KILL: `openssl ocsp -multi`'s master stops its workers on TERM.
+  const [file, argv] = dieWithParent(cmd, args, "TERM");
+  const child = spawn(file, argv, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "ignore", "pipe"], detached: true });
   child.stderr!.resume();
   return cleanup.child(asGroupLeader(child));
 }

@@ -91,6 +91,9 @@ function describeNoise(w: CpuWindow): string {
   return `${w.label} (own ${w.ownCpuS}s, foreign ${w.foreignCpuS}s${who ? `: ${who}` : ""})`;
 }
 
+/** Whether any of a benchmark's windows had foreign CPU above 10 % of its own (invalid, per the anchors). */
+const noisy = (r: BenchResult): boolean => (r.cpu ?? []).some((w) => !w.valid);
+
 /** A Markdown table of every metric with a target, plus the status of the rest. */
 export function renderSummary(report: Report): string {
   const rows = ["| id | metric | measured | target | met? |", "|---|---|---|---|---|"];
@@ -99,8 +102,10 @@ export function renderSummary(report: Report): string {
       rows.push(`| ${r.id} | — | ${r.status} | — | ${r.reason ?? ""} |`);
       continue;
     }
+    // A window with foreign CPU > 10 % of its own is invalid (anchors §5): the verdict says so.
+    const flag = noisy(r) ? " (noisy: foreign CPU > 10 % of own in a window)" : "";
     for (const m of r.metrics.filter((x) => x.target || x.kind === "ratio" || x.headline)) {
-      rows.push(`| ${r.id} | ${m.name} | ${value(m)} | ${target(m) || "—"} | ${m.target ? (m.met ? "yes" : "**no**") : "—"} |`);
+      rows.push(`| ${r.id} | ${m.name} | ${value(m)} | ${target(m) || "—"} | ${m.target ? (m.met ? "yes" : "**no**") : "—"}${flag} |`);
     }
   }
   return rows.join("\n");
@@ -126,12 +131,14 @@ const escapeXml = (s: string): string => s.replace(/[<>&"]/g, (c) => ({ "<": "&l
  * (score 1 = exactly the target, at the dashed line; right of it is better, for ≥ and ≤ alike).
  */
 export function renderSvg(report: Report): string {
-  const bars: { label: string; score: number; text: string; met: boolean }[] = [];
+  const bars: { label: string; score: number; text: string; met: boolean; noisy: boolean }[] = [];
   for (const r of report.results) {
     for (const m of r.metrics) {
       if (!m.target || m.kind === "figure") continue;
-      const score = m.target.op === ">=" ? m.value / m.target.value : m.value === 0 ? 100 : m.target.value / m.value;
-      bars.push({ label: `${r.id}: ${m.name}`, score, text: `${value(m)} (target ${target(m)})`, met: m.met ?? false });
+      const ratio = m.target.op === ">=" ? m.value / m.target.value : m.value === 0 ? 100 : m.target.value / m.value;
+      // Not measured (NaN): the smallest bar, never a NaN width.
+      const score = Number.isFinite(ratio) || ratio === Infinity ? ratio : 0;
+      bars.push({ label: `${r.id}: ${m.name}`, score, text: `${value(m)} (target ${target(m)})`, met: m.met ?? false, noisy: noisy(r) });
     }
   }
   const rowH = 22;
@@ -151,7 +158,9 @@ export function renderSvg(report: Report): string {
   out.push(`<text x="${left}" y="38" fill="#555">score = ratio ÷ target (≥) or target ÷ ratio (≤), log scale 0.1–10; dashed line = target</text>`);
   bars.forEach((b, i) => {
     const y = 50 + i * rowH;
-    out.push(`<text x="${left - 8}" y="${y + 14}" text-anchor="end">${escapeXml(b.label.length > 58 ? b.label.slice(0, 57) + "…" : b.label)}</text>`);
+    const suffix = b.noisy ? " (noisy)" : ""; // kept when the label is cut
+    const room = 58 - suffix.length;
+    out.push(`<text x="${left - 8}" y="${y + 14}" text-anchor="end">${escapeXml((b.label.length > room ? b.label.slice(0, room - 1) + "…" : b.label) + suffix)}</text>`);
     out.push(`<rect x="${left}" y="${y + 3}" width="${Math.max(1, x(b.score) - left).toFixed(1)}" height="${rowH - 8}" fill="${b.met ? "#2e8b57" : "#c0392b"}"/>`);
     out.push(`<text x="${left + plotW + 8}" y="${y + 14}">${escapeXml(b.text)}</text>`);
   });
