@@ -20,18 +20,22 @@ function pdfText(pdf: Uint8Array): string {
 
 const sender: Sender = { municipalityJa: "東京都町田市", officeJa: "マイナンバーカードセンター", contactJa: "町田市 市民部 市民課", phone: "042-724-2857", fax: null };
 
+/** An issuance notice for a card without certificates, addressed to `name`. */
+const notice = (name: string) =>
+  renderIssuanceNotice({
+    addressee: { name, address: "東京都町田市森野２－２－２２" },
+    sender,
+    cardId: "C-0000000001",
+    producedDate: "2030-12-01" as JapanDate,
+    cardExpires: "2040-12-01" as JapanDate,
+    certificates: [],
+    issuedAt: new Date("2030-12-01T01:00:00Z"),
+  });
+
 describe("notices: long names", () => {
   test("a 100-character name (the register's limit) is printed whole, on the page", async () => {
     const name = "鬱".repeat(50) + "　" + "鰯".repeat(49);
-    const pdf = await renderIssuanceNotice({
-      addressee: { name, address: "東京都町田市森野２－２－２２" },
-      sender,
-      cardId: "C-0000000001",
-      producedDate: "2030-12-01" as JapanDate,
-      cardExpires: "2040-12-01" as JapanDate,
-      certificates: [],
-      issuedAt: new Date("2030-12-01T01:00:00Z"),
-    });
+    const pdf = await notice(name);
     const text = pdfText(pdf).replace(/\s/g, "");
     assert.equal(text.match(/鬱/g)?.length, 50, text);
     assert.equal(text.match(/鰯/g)?.length, 49, text);
@@ -102,17 +106,6 @@ describe("kiosk document", () => {
 });
 
 describe("a name with a JIS X 0212 kanji the font lacks (丄, accepted by the register)", () => {
-  const notice = (name: string) =>
-    renderIssuanceNotice({
-      addressee: { name, address: "東京都町田市森野２－２－２２" },
-      sender,
-      cardId: "C-0000000001",
-      producedDate: "2030-12-01" as JapanDate,
-      cardExpires: "2040-12-01" as JapanDate,
-      certificates: [],
-      issuedAt: new Date("2030-12-01T01:00:00Z"),
-    });
-
   test("the notice marks the character with 〓 rather than silently printing 町田 子", async () => {
     const text = pdfText(await notice("町田 丄子"));
     assert.match(text, /町田 〓子\s*様/, text);
