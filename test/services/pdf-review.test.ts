@@ -2,6 +2,7 @@
 // the page, and each notice signed by the addressee's own municipality.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { ServiceError } from "../../src/services/errors.ts";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -64,6 +65,13 @@ describe("expiry notices over several municipalities", () => {
       assert.match(pages[0]!, /町田市長/);
       assert.match(pages[1]!, new RegExp(`${other.city_ja}長`), pages[1]);
       assert.doesNotMatch(pages[1]!, /町田市長/);
+
+      // A run over the limit one answer may hold is refused before anything is rendered, naming what to do.
+      await assert.rejects(
+        expiryNoticesPdf({ db: context.store.db, registry: context.registry, clock: context.clock }, run, { actor: "staff:test" } as never, { maxNotices: 1 }),
+        (e: unknown) => e instanceof ServiceError && e.reason === "run-too-large" && /2 件/.test(e.message) && /openjpki counter expiry-notices/.test(e.message),
+      );
+      assert.ok((await expiryNoticesPdf({ db: context.store.db, registry: context.registry, clock: context.clock }, run, { actor: "staff:test" } as never, { maxNotices: 2 })).length > 0);
     } finally {
       await t.cleanup();
     }

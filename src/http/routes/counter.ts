@@ -5,7 +5,7 @@ import type { NewPins } from "../../services/counter/procedures.ts";
 import { ServiceError } from "../../services/errors.ts";
 import { verifyAudit } from "../../services/audit.ts";
 import { feeSummary, REISSUE_REASONS } from "../../services/counter/fees.ts";
-import { expiryNoticeRun, expiryNoticesCsv, expiryNoticesPdf, issuanceNotice } from "../../services/counter/notices.ts";
+import { expiryNoticeRun, expiryNoticesCsv, EXPIRY_NOTICES_PDF_LIMIT, expiryNoticesPdf, issuanceNotice } from "../../services/counter/notices.ts";
 import { PROXY_PROCEDURES } from "../../services/counter/procedures.ts";
 import { PROXY_TYPES } from "../../services/vocabulary.ts";
 import { LEGAL_REPRESENTATIVE_RELATIONSHIPS, type LegalRepresentativeInput } from "../../services/counter/legal-representative.ts";
@@ -196,7 +196,9 @@ const ENDPOINTS: Endpoint[] = [
       const deps = { db: c.store.db, registry: c.registry, clock: c.clock };
       const run = await expiryNoticeRun(deps, { from: r.query.from!, ...(r.query.municipality ? { municipality: r.query.municipality } : {}) });
       if (r.query.format === "csv") return new FileResponse(`expiry-notices-${run.from}.csv`, "text/csv; charset=utf-8", expiryNoticesCsv(run));
-      if (r.query.format === "pdf") return new FileResponse(`expiry-notices-${run.from}.pdf`, "application/pdf", await expiryNoticesPdf(deps, run, actorOf(s)));
+      if (r.query.format === "pdf") {
+        return new FileResponse(`expiry-notices-${run.from}.pdf`, "application/pdf", await expiryNoticesPdf(deps, run, actorOf(s), { maxNotices: EXPIRY_NOTICES_PDF_LIMIT }));
+      }
       return { ...run, count: run.residents.length };
     },
   },

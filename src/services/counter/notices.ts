@@ -192,8 +192,29 @@ function csvField(value: string): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
+/**
+ * How many notices one PDF answer over HTTP may hold: a month of expiries in a large town is
+ * thousands of pages, rendered in one request. Larger runs are narrowed by municipality, or made
+ * with the CLI (`openjpki counter expiry-notices --format pdf`, with a progress bar).
+ */
+export const EXPIRY_NOTICES_PDF_LIMIT = 3000;
+
 /** The run as one PDF, one 有効期限通知書 per resident (a page each, more for a long list of certificates). */
-export async function expiryNoticesPdf(deps: NoticeDeps, run: ExpiryNoticeRun, actor: Actor, options: NoticePdfOptions & { onPage?: (done: number) => void } = {}): Promise<Uint8Array> {
+export async function expiryNoticesPdf(
+  deps: NoticeDeps,
+  run: ExpiryNoticeRun,
+  actor: Actor,
+  options: NoticePdfOptions & { onPage?: (done: number) => void; maxNotices?: number } = {},
+): Promise<Uint8Array> {
+  if (options.maxNotices !== undefined && run.residents.length > options.maxNotices) {
+    throw new ServiceError(
+      "refused",
+      `この期間の有効期限通知書は ${run.residents.length} 件あり、一度に作成できるのは ${options.maxNotices} 件までです。市区町村で絞るか、CLI（openjpki counter expiry-notices --format pdf）で作成してください / ` +
+        `this run has ${run.residents.length} notices, over the ${options.maxNotices} one PDF answer may hold: narrow it by municipality, or make it with the CLI (openjpki counter expiry-notices --format pdf)`,
+      "from",
+      { reason: "run-too-large" },
+    );
+  }
   const municipalities = new Map<string, Municipality>();
   // Each notice is signed by the addressee's own municipality: a run over several municipalities
   // (no municipality filter) must not send one town's residents a letter from another's mayor.
