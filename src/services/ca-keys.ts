@@ -1,12 +1,11 @@
 import { generateKeyPair, randomBytes, type KeyObject } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
 import { promisify } from "node:util";
 import type { CaType } from "../pki/jpki-profile.ts";
 import type { Signer } from "../pki/signer.ts";
 import { SoftwareSigner } from "../pki/software-signer.ts";
 import { Pkcs11Token, Pkcs11TokenError, type Pkcs11Config } from "../pki/pkcs11-token.ts";
 import { ServiceError } from "./errors.ts";
-import { decryptPrivateKey, encryptPrivateKey } from "./keystore.ts";
+import { decryptPrivateKey, encryptPrivateKey, readSecretFile } from "./keystore.ts";
 
 const generateRsa = promisify(generateKeyPair);
 
@@ -115,14 +114,14 @@ export function pkcs11ConfigFrom(env: NodeJS.ProcessEnv): Pkcs11Config | undefin
 
 function readPinFile(path: string): string {
   let text: string;
+  let readableByOthers: string | undefined;
   try {
-    // Like a card's PIN file: readable by its owner alone.
-    if ((statSync(path).mode & 0o077) !== 0) throw new ServiceError("ca-unavailable", `the HSM PIN file ${path} is readable by others; chmod 600 it`);
-    text = readFileSync(path, "utf8");
+    ({ text, readableByOthers } = readSecretFile(path));
   } catch (error) {
-    if (error instanceof ServiceError) throw error;
     throw new ServiceError("ca-unavailable", `cannot read the HSM PIN file ${path}: ${(error as Error).message}`);
   }
+  // Like a card's PIN file: readable by its owner alone.
+  if (readableByOthers !== undefined) throw new ServiceError("ca-unavailable", `the HSM PIN file ${path} is readable by others; chmod 600 it`);
   const pin = text.replace(/\r?\n$/, "");
   if (pin.length === 0 || pin.length > 255 || /[\r\n]/.test(pin)) throw new ServiceError("ca-unavailable", `the HSM PIN file ${path} must hold one line of 1–255 characters`);
   return pin;

@@ -40,18 +40,26 @@ export async function resolveCaPassphrase(dataDir: string, env: NodeJS.ProcessEn
   return { passphrase: readPassphraseFile(path), origin: created ? "generated" : "file", path };
 }
 
+/**
+ * A file holding a secret (the CA passphrase, the HSM PIN): its text, and its mode as octal when
+ * group or others may read it (undefined when only its owner may). The mode is the one of the file
+ * read, not of whatever the name points at a moment later. Throws the fs error when it cannot be read.
+ */
+export function readSecretFile(path: string): { text: string; readableByOthers: string | undefined } {
+  const fd = openSync(path, "r");
+  try {
+    const mode = fstatSync(fd).mode;
+    return { text: readFileSync(fd, "utf8"), readableByOthers: (mode & 0o077) !== 0 ? (mode & 0o777).toString(8).padStart(3, "0") : undefined };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function readPassphraseFile(path: string): string {
   let text: string;
-  let mode: number;
+  let readableByOthers: string | undefined;
   try {
-    // The mode of the file read (not of whatever the name points at a moment later).
-    const fd = openSync(path, "r");
-    try {
-      mode = fstatSync(fd).mode;
-      text = readFileSync(fd, "utf8");
-    } finally {
-      closeSync(fd);
-    }
+    ({ text, readableByOthers } = readSecretFile(path));
   } catch (error) {
     throw new ServiceError("bad-passphrase", `cannot read the CA passphrase file ${path}: ${(error as Error).message}`);
   }
@@ -64,10 +72,10 @@ function readPassphraseFile(path: string): string {
     );
   }
   // Like the HSM PIN file: readable by its owner alone (an empty file holds no secret, and says what to do above).
-  if ((mode & 0o077) !== 0) {
+  if (readableByOthers !== undefined) {
     throw new ServiceError(
       "bad-passphrase",
-      `CA パスフレーズのファイルを他のユーザーが読めます / the CA passphrase file ${path} is readable by others (mode ${(mode & 0o777).toString(8).padStart(3, "0")}); chmod 600 it`,
+      `CA パスフレーズのファイルを他のユーザーが読めます / the CA passphrase file ${path} is readable by others (mode ${readableByOthers}); chmod 600 it`,
     );
   }
   if (passphrase.length < MIN_PASSPHRASE_LENGTH) {
