@@ -1,9 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Database, IssuanceClientTable } from "../store/schema.ts";
-import { normalizeText } from "../profile/attributes.ts";
+import { freeText } from "./free-text.ts";
 import { ServiceError } from "./errors.ts";
-import { inputErrorAs } from "./input-errors.ts";
 import type { Clock } from "./clock.ts";
 import type { Registry } from "./registry.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
@@ -48,12 +47,7 @@ export class IssuanceClients {
   async add(input: { name: string; municipality: string }, actor: Actor = CLI_OPERATOR): Promise<IssuanceClient & { apiKey: string }> {
     // One line of free text: no control characters (a newline or an escape sequence would forge
     // lines of `issuance-client list`), no bidi overrides, at most 200 characters.
-    let name: string;
-    try {
-      name = normalizeText(input.name, "name", 200);
-    } catch (error) {
-      throw inputErrorAs(error, "invalid-input");
-    }
+    const name = freeText(input.name, "name", 200);
     const municipality = await this.registry.municipality(input.municipality);
     const apiKey = `${KEY_PREFIX}${randomBytes(32).toString("base64url")}`;
     const id = `I-${randomBytes(5).toString("hex").toUpperCase()}`;

@@ -5,8 +5,7 @@ import type { CardReader } from "../readers/reader.ts";
 import { decryptPrivateKey, encryptPrivateKey } from "./keystore.ts";
 import type { PortalLogin } from "./portal-login.ts";
 import { ServiceError } from "./errors.ts";
-import { normalizeText } from "../profile/attributes.ts";
-import { inputErrorAs } from "./input-errors.ts";
+import { freeText } from "./free-text.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
 import type { Clock } from "./clock.ts";
 import { PeriodicSweep } from "./periodic-sweep.ts";
@@ -207,12 +206,7 @@ export class Oidc {
   async registerClient(input: { name: string; redirectUris: string[]; public?: boolean; subjectType?: SubjectType }, actor: Actor = CLI_OPERATOR): Promise<OidcClientRegistration> {
     const subjectType = input.subjectType ?? "pairwise";
     // One line of free text, as issuance clients' and verifiers' names (it is listed, one client a line).
-    let name: string;
-    try {
-      name = normalizeText(input.name, "name", 200);
-    } catch (error) {
-      throw inputErrorAs(error, "invalid-input");
-    }
+    const name = freeText(input.name, "name", 200);
     if (input.redirectUris.length === 0) throw new ServiceError("invalid-input", "redirect-uri: リダイレクト URI を1つ以上指定してください / at least one", "redirect-uri");
     for (const uri of input.redirectUris) {
       let url: URL;

@@ -3,9 +3,8 @@ import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
 import type { CaType } from "../pki/jpki-profile.ts";
 import type { Settings } from "../config/defaults.ts";
-import { normalizeText } from "../profile/attributes.ts";
+import { freeText } from "./free-text.ts";
 import { ServiceError } from "./errors.ts";
-import { inputErrorAs } from "./input-errors.ts";
 import type { Clock } from "./clock.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
 
@@ -41,12 +40,7 @@ export class Verifiers {
   async add(name: string, actor: Actor = CLI_OPERATOR): Promise<Verifier & { apiKey: string }> {
     // One line of free text, as an issuance client's name: a newline, an escape sequence or a
     // bidi override would forge lines of `verifier list` and the fee report.
-    let trimmed: string;
-    try {
-      trimmed = normalizeText(name, "name", 200);
-    } catch (error) {
-      throw inputErrorAs(error, "invalid-input");
-    }
+    const trimmed = freeText(name, "name", 200);
     const apiKey = `ojv_${randomBytes(32).toString("base64url")}`;
     const id = `V-${randomBytes(5).toString("hex").toUpperCase()}`;
     const createdAt = this.clock().toISOString();

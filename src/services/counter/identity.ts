@@ -3,7 +3,7 @@
  * One list for the API's schema, the staff pages and the services.
  */
 import { ServiceError } from "../errors.ts";
-import { freeText } from "./free-text.ts";
+import { freeText } from "../free-text.ts";
 
 export const IDENTITY_DOCUMENTS = ["my-number-card", "driver-licence", "passport", "residence-card", "other"] as const;
 

@@ -9,7 +9,7 @@ import type { JapanDate } from "../../rules/japan-date.ts";
 import { representationGrounds, type SigningRefusal } from "../../rules/eligibility.ts";
 import { ServiceError } from "../errors.ts";
 import { inputErrorAs } from "../input-errors.ts";
-import { freeText } from "./free-text.ts";
+import { freeText } from "../free-text.ts";
 import { checkedIdentity, IDENTITY_DOCUMENTS, type IdentityCheck } from "./identity.ts";
 
 export type LegalRepresentativeRelationship = "parent" | "minor-guardian" | "adult-guardian";

@@ -15,7 +15,7 @@ import type { Registry, Resident } from "../registry.ts";
 import { applyRevocation } from "../revocation.ts";
 import { ServiceError } from "../errors.ts";
 import { inputErrorAs } from "../input-errors.ts";
-import { freeText } from "./free-text.ts";
+import { freeText } from "../free-text.ts";
 import { appendAudit, type Actor } from "../audit.ts";
 import type { Clock } from "../clock.ts";
 import type { CardIssueRequest } from "../cards.ts";

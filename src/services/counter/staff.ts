@@ -3,7 +3,7 @@ import type { Kysely } from "kysely";
 import type { Database, StaffTable } from "../../store/schema.ts";
 import { DEFAULT_OFFICES, type OfficeConfig } from "../../config/offices.ts";
 import { ServiceError } from "../errors.ts";
-import { freeText } from "./free-text.ts";
+import { freeText } from "../free-text.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "../audit.ts";
 import type { Clock } from "../clock.ts";
 

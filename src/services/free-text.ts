@@ -1,8 +1,8 @@
-import { normalizeText } from "../../profile/attributes.ts";
-import { inputErrorAs } from "../input-errors.ts";
+import { normalizeText } from "../profile/attributes.ts";
+import { inputErrorAs } from "./input-errors.ts";
 
 /**
- * Free text the counter records (staff and proxy names, identity notes), checked by
+ * Free text the services record (staff, proxy, client and verifier names, identity notes), checked by
  * `normalizeText` (no control, bidi-override or lone-surrogate characters; NFC; a length limit);
  * a refusal becomes an invalid-input ServiceError naming `field`.
  */
