@@ -20,7 +20,8 @@ export interface Filing {
   received: { bytes: number; sha256: string } | null;
 }
 
-const MAX_DOCUMENT = 256 * 1024;
+/** Largest document or detached content, in bytes. */
+export const MAX_DOCUMENT = 256 * 1024;
 const MAX_LIST = 500;
 const XMLDSIG_NS = "http://www.w3.org/2000/09/xmldsig#";
 
@@ -79,7 +80,7 @@ export class Filings {
     if (row.status === "accepted") {
       const inserted = await this.db.insertInto("filings").values(row).onConflict((oc) => oc.column("id").doNothing()).executeTakeFirst();
       if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) {
-        const { document: _document, ...first } = await this.get(row.id);
+        const { document: _document, content: _content, ...first } = await this.get(row.id);
         return { ...first, duplicate: true };
       }
     } else {

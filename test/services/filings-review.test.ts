@@ -68,6 +68,7 @@ describe("replays: the same signed document filed again", () => {
     const again = await submit(body);
     assert.equal(again.status, 200, JSON.stringify(again.body));
     assert.equal(again.body.id, first.body.id);
+    assert.equal(again.body.content, undefined, "the answer carries no stored bytes");
     // The detached content is kept with its SignedData: the filing verifies again from the store alone.
     const stored = await t.context.filings.get(first.body.id);
     assert.deepEqual(Buffer.from(stored.content!), Buffer.from(content));

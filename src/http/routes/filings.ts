@@ -1,9 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import type { Context } from "../../services/context.ts";
 import { ServiceError } from "../../services/errors.ts";
+import { MAX_DOCUMENT } from "../../services/filings.ts";
 
-/** Largest document or detached content, in bytes (the service's limit). */
-const MAX_BYTES = 262_144;
 
 /**
  * Bytes from base64 (standard or URL-safe; line breaks allowed, as base64 tools wrap), refusing
@@ -16,8 +15,8 @@ function base64Field(value: string, field: string): Uint8Array {
     throw new ServiceError("invalid-input", `${field}: base64 ではありません / ${field}: not base64`, field);
   }
   const bytes = Buffer.from(compact, compact.includes("-") || compact.includes("_") ? "base64url" : "base64");
-  if (bytes.length === 0 || bytes.length > MAX_BYTES) {
-    throw new ServiceError("invalid-input", `${field}: 1バイトから${MAX_BYTES}バイトまでの base64 です / ${field}: expected base64 of 1 to ${MAX_BYTES} bytes`, field);
+  if (bytes.length === 0 || bytes.length > MAX_DOCUMENT) {
+    throw new ServiceError("invalid-input", `${field}: 1バイトから${MAX_DOCUMENT}バイトまでの base64 です / ${field}: expected base64 of 1 to ${MAX_DOCUMENT} bytes`, field);
   }
   return new Uint8Array(bytes);
 }
