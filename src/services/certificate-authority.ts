@@ -1,7 +1,7 @@
 import { KeyObject, X509Certificate } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { CertificateTable, Database } from "../store/schema.ts";
-import { bytes, type Dialect } from "../store/database.ts";
+import { bytes, isUniqueViolation, type Dialect } from "../store/database.ts";
 import { hex } from "../pki/asn1.ts";
 import { randomSerial, signCertificate, signTbsCertificate } from "../pki/certificate.ts";
 import { rootTemplate, type CaNaming, type CaType } from "../pki/jpki-profile.ts";
@@ -472,7 +472,3 @@ function toSummary(row: CertificateTable): CertificateSummary {
   };
 }
 
-function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  return e?.code === "23505" || e?.code === "SQLITE_CONSTRAINT_PRIMARYKEY" || e?.code === "SQLITE_CONSTRAINT_UNIQUE";
-}

@@ -120,7 +120,7 @@ export class Registry {
     const limit = Math.min(options.limit ?? 200, 1000);
     const batch = options.batch ?? SEARCH_BATCH;
     const needle = searchable(text);
-    if (needle === "") return (await this.list({ ...(options.municipality ? { municipality: options.municipality } : {}), limit })).reverse();
+    if (needle === "") return (await this.newestFirst(options.municipality).limit(limit).execute()).map(toResident);
     const found: Resident[] = [];
     let after: { created_at: string; id: string } | undefined;
     for (;;) {

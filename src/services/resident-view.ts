@@ -163,7 +163,7 @@ export interface ResidentRow {
 /** Residents with their cards and certificates, newest first (the developer console). */
 export async function residentRows(context: Context, limit = 50): Promise<ResidentRow[]> {
   const today = japanDateOf(context.clock());
-  const residents = (await context.registry.list({ limit: 1000 })).reverse().slice(0, limit);
+  const residents = (await context.registry.list({ limit })).reverse();
   const rows: ResidentRow[] = [];
   for (const resident of residents) {
     const cards = await context.cards.list({ residentId: resident.id });

@@ -215,23 +215,19 @@ export async function expiryNoticesPdf(
       { reason: "run-too-large" },
     );
   }
-  const municipalities = new Map<string, Municipality>();
   // Each notice is signed by the addressee's own municipality: a run over several municipalities
   // (no municipality filter) must not send one town's residents a letter from another's mayor.
   const senders = new Map<string, Sender>();
   const entries = [];
   for (const r of run.residents) {
-    if (!municipalities.has(r.municipalityCode)) {
-      const m = await deps.registry.municipality(r.municipalityCode);
-      municipalities.set(r.municipalityCode, m);
-      senders.set(r.municipalityCode, await senderFor(deps.db, actor.office ?? null, m));
-    }
+    if (!senders.has(r.municipalityCode)) senders.set(r.municipalityCode, await senderFor(deps.db, actor.office ?? null, await deps.registry.municipality(r.municipalityCode)));
     entries.push({ addressee: { name: r.name, address: r.address }, residentId: r.residentId, cardId: r.cardId, certificates: r.certificates.map((c) => ({ type: c.type, expires: c.expires, renewalFrom: c.renewalFrom })), sender: senders.get(r.municipalityCode)! });
   }
-  const first = municipalities.values().next().value ?? (await deps.registry.municipality("132098"));
+  // The run's own sender, for its cover: the first notice's, or (an empty run) the default town's.
+  const runSender = senders.values().next().value ?? (await senderFor(deps.db, actor.office ?? null, await deps.registry.municipality("132098")));
   const { renderExpiryNotices } = await import("./notices-pdf.ts"); // lazily: see kiosk-pdf.ts
   const pdf = await renderExpiryNotices(
-    { sender: await senderFor(deps.db, actor.office ?? null, first), entries, runDate: run.from, issuedAt: deps.clock(), ...(options.onPage ? { onPage: options.onPage } : {}) },
+    { sender: runSender, entries, runDate: run.from, issuedAt: deps.clock(), ...(options.onPage ? { onPage: options.onPage } : {}) },
     options.fontPath ? { fontPath: options.fontPath } : {},
   );
   await deps.db.transaction().execute(async (trx) => {

@@ -4,6 +4,7 @@ import type { Database, StaffTable } from "../../store/schema.ts";
 import { DEFAULT_OFFICES, type OfficeConfig } from "../../config/offices.ts";
 import { ServiceError } from "../errors.ts";
 import { freeText } from "../free-text.ts";
+import { isUniqueViolation } from "../../store/database.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "../audit.ts";
 import type { Clock } from "../clock.ts";
 
@@ -162,8 +163,7 @@ export class StaffDirectory {
       });
     } catch (error) {
       // Another administrator added the same login since the check above.
-      const code = (error as { code?: string } | null)?.code;
-      if (code === "23505" || code === "SQLITE_CONSTRAINT_UNIQUE") throw loginTaken(input.login);
+      if (isUniqueViolation(error)) throw loginTaken(input.login);
       throw error;
     }
     return toMember(row);
