@@ -9,6 +9,7 @@ import { feeSummary } from "../../services/counter/fees.ts";
 import { expiryNoticeRun, expiryNoticesCsv, issuanceNotice } from "../../services/counter/notices.ts";
 import { verifyAuditForPage } from "../../services/audit.ts";
 import { cardView, certificateView } from "../../services/resident-view.ts";
+import { CARD_ID_PATTERN } from "../../services/ids.ts";
 import { recordedLegalRepresentative, type LegalRepresentativeInput } from "../../services/counter/legal-representative.ts";
 import { japanToday } from "../../services/japan-dates.ts";
 import { IDENTITY_DOCUMENTS, type IdentityCheck } from "../../services/counter/identity.ts";
@@ -221,17 +222,13 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     return sendPage(reply, statusOf(problem), counterErrorPage(v, session.staff, problem));
   };
 
-  /** The card, or a not-found in both languages (the card service's own says it in English only). */
+  /**
+   * The card, or a not-found. Only a well-formed card id is looked up and echoed (the card service's
+   * own not-found names it): a " / " typed into the URL would split the message.
+   */
   const cardOf = async (cardId: string) => {
-    const wellFormed = ID.test(cardId) && cardId.startsWith("C-");
-    // Only a card id's own characters are echoed: a " / " typed into the URL would split the message.
-    const missing = () => new ServiceError("not-found", wellFormed ? `カード ${cardId} はありません / no card ${cardId}` : "そのカードはありません / no such card", "card");
-    if (!wellFormed) throw missing();
-    try {
-      return await context.cards.get(cardId);
-    } catch (error) {
-      throw error instanceof ServiceError && error.code === "not-found" ? missing() : error;
-    }
+    if (!CARD_ID_PATTERN.test(cardId)) throw new ServiceError("not-found", "そのカードはありません / no such card", "card");
+    return context.cards.get(cardId);
   };
 
   // ---- Login ----------------------------------------------------------------------------
