@@ -1,10 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { DOMParser } from "@xmldom/xmldom";
 import type { Kysely } from "kysely";
 import type { Database, FilingTable } from "../store/schema.ts";
 import { bytes } from "../store/database.ts";
-import type { InvalidResult, ValidResult, VerificationResult, Verifier } from "../verify/index.ts";
-import { readSignedData } from "../verify/cms.ts";
+import type { InvalidResult, VerificationResult, Verifier } from "../verify/index.ts";
 import { ServiceError } from "./errors.ts";
 import type { Clock } from "./clock.ts";
 
@@ -14,6 +12,10 @@ export interface Filing {
   status: FilingTable["status"];
   reason: string | null;
   signerSerial: string | null;
+  /**
+   * What the verifier said, as recorded: an accepted filing's result without its bytes (`content`,
+   * `signature.value`), which the stored document holds; a refusal with long strings cut.
+   */
   verification: VerificationResult;
   submittedAt: string;
   /** Size and SHA-256 (hex) of the document as received; null for filings stored before they were kept. */
@@ -23,7 +25,6 @@ export interface Filing {
 /** Largest document or detached content, in bytes. */
 export const MAX_DOCUMENT = 256 * 1024;
 const MAX_LIST = 500;
-const XMLDSIG_NS = "http://www.w3.org/2000/09/xmldsig#";
 
 /**
  * The e-Tax-style demo relying party: a signed return (enveloped XML signature or CMS) is
@@ -57,13 +58,15 @@ export class Filings {
         throw new ServiceError("invalid-input", `content: 1バイトから${MAX_DOCUMENT / 1024}KiBまでです / content: 1 byte to ${MAX_DOCUMENT / 1024} KiB`, "content");
       }
     }
-    const xml = input.format === "xml" ? xmlText(input.document) : undefined;
-    let verification =
-      xml !== undefined
-        ? await this.verifier().verifyXml(xml.text, { expectedType: "sign" })
+    // The verifier refuses what the signature does not cover (a processing instruction beside the
+    // root, an XML declaration naming another encoding than UTF-8) and a CMS signingTime outside the
+    // certificate's validity; such a filing is recorded as refused, like any other.
+    const verification =
+      input.format === "xml"
+        ? await this.verifier().verifyXml(xmlText(input.document), { expectedType: "sign" })
         : await this.verifier().verifyCms(input.document, { expectedType: "sign", ...(input.content ? { content: input.content } : {}) });
-    if (verification.valid) verification = signedWithinValidity(verification);
-    const signatureValue = verification.valid ? signatureValueOf(input.format, input.document, xml?.doc) : undefined;
+    const signatureValue = verification.valid ? verification.signature?.value : undefined;
+    if (verification.valid && !signatureValue) throw new Error("a verified filing without its signature value");
     const row: FilingTable = {
       id: signatureValue ? acceptedId(signatureValue) : `F-${randomBytes(6).toString("hex").toUpperCase()}`,
       format: input.format,
@@ -71,7 +74,7 @@ export class Filings {
       status: verification.valid ? "accepted" : "refused",
       reason: verification.valid ? null : verification.code,
       signer_serial: verification.valid ? verification.certificate.serialHex.toUpperCase() : clip(verification.certificate?.serialHex.toUpperCase() ?? null),
-      verification: JSON.stringify(verification.valid ? withoutContent(verification) : bounded(verification)),
+      verification: JSON.stringify(verification.valid ? withoutBytes(verification) : bounded(verification)),
       submitted_at: this.clock().toISOString(),
       received_bytes: input.document.length,
       received_sha256: createHash("sha256").update(input.document).digest("hex"),
@@ -108,81 +111,15 @@ export class Filings {
 
 /**
  * An XML filing's text. It must be UTF-8 (a leading BOM is read past): bytes that are not would be
- * stored as received while U+FFFD was verified in their place. An XML declaration naming another
- * encoding is refused too: the declaration is not signed, and a reader following it would read
- * other characters than were signed. A processing instruction outside the document element (such
- * as an xml-stylesheet, which decides how the return is shown) is not covered by the signature as
- * it is computed (the document element only) and is refused.
+ * stored as received while U+FFFD was verified in their place. (The verifier takes text, so this
+ * is checked here; it refuses a declaration naming another encoding itself.)
  */
-function xmlText(document: Uint8Array): { text: string; doc?: XmlDocument } {
-  let text: string;
+function xmlText(document: Uint8Array): string {
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(document);
+    return new TextDecoder("utf-8", { fatal: true }).decode(document);
   } catch {
     throw new ServiceError("invalid-input", "document: UTF-8 として読めません / document: not UTF-8", "document");
   }
-  // The verifier refuses these itself, and an entity is never expanded here.
-  if (/<!DOCTYPE|<!ENTITY/i.test(text)) return { text };
-  let doc: XmlDocument;
-  try {
-    doc = new DOMParser({
-      onError: (level, message) => {
-        if (level !== "warning") throw new Error(message);
-      },
-    }).parseFromString(text, "text/xml");
-  } catch {
-    return { text }; // not well-formed: the verifier says so, and the refusal is recorded
-  }
-  for (let node = doc.firstChild; node; node = node.nextSibling) {
-    if (node.nodeType !== 7) continue;
-    if (node.nodeName === "xml") {
-      const encoding = /\bencoding\s*=\s*["']([^"']*)["']/.exec((node as unknown as { data: string }).data)?.[1];
-      if (encoding !== undefined && encoding.toUpperCase() !== "UTF-8") {
-        throw new ServiceError(
-          "invalid-input",
-          `document: XML 宣言の文字コード ${clip(encoding)} は受け付けません（UTF-8 だけです）/ document: the XML declaration names encoding ${clip(encoding)}; only UTF-8 is accepted`,
-          "document",
-        );
-      }
-      continue;
-    }
-    throw new ServiceError(
-      "invalid-input",
-      `document: 文書要素の外の処理命令 <?${clip(node.nodeName)} …?> は署名の対象外のため受け付けません / document: the processing instruction <?${clip(node.nodeName)} …?> outside the document element is not covered by the signature`,
-      "document",
-    );
-  }
-  return { text, doc };
-}
-
-type XmlDocument = ReturnType<DOMParser["parseFromString"]>;
-
-/**
- * The certificate must have been valid when the signer says it signed: a CMS signingTime before
- * the certificate's notBefore (or after its notAfter) claims a signature the key could not have made.
- */
-function signedWithinValidity(result: ValidResult): VerificationResult {
-  const claimed = result.signature?.signingTime;
-  if (claimed === undefined) return result;
-  const at = Date.parse(claimed);
-  const { notBefore, notAfter } = result.certificate;
-  const code = at < Date.parse(notBefore) ? "not-yet-valid" : at > Date.parse(notAfter) ? "expired" : undefined;
-  if (code === undefined) return result;
-  return {
-    valid: false,
-    code,
-    message: `the signingTime ${claimed} is outside the certificate's validity (${notBefore} to ${notAfter})`,
-    detail: { signingTime: claimed, notBefore, notAfter },
-    certificate: result.certificate,
-  };
-}
-
-/** The signature value of a verified document (its one ds:SignatureValue, or its one SignerInfo's signature). */
-function signatureValueOf(format: "xml" | "cms", document: Uint8Array, doc: XmlDocument | undefined): Uint8Array {
-  if (format === "cms") return readSignedData(document).signers[0]!.signature;
-  const value = doc?.getElementsByTagNameNS(XMLDSIG_NS, "SignatureValue").item(0)?.textContent;
-  if (!value) throw new Error("a verified XML filing without its SignatureValue");
-  return new Uint8Array(Buffer.from(value.replace(/\s+/g, ""), "base64"));
 }
 
 /** An accepted filing's id: 96 bits of the SHA-256 of its signature value (the same signature, the same filing). */
@@ -191,10 +128,16 @@ function acceptedId(signatureValue: Uint8Array): string {
   return `F-${hash.slice(0, 24).toUpperCase()}`;
 }
 
-function withoutContent(result: VerificationResult): unknown {
+/**
+ * An accepted filing's result as recorded: without the bytes (the content, the signature value),
+ * which the stored document holds and which JSON would spell out byte by byte.
+ */
+function withoutBytes(result: VerificationResult): unknown {
   if (!result.valid) return result;
-  const { content: _content, ...rest } = result;
-  return rest;
+  const { content: _content, signature, ...rest } = result;
+  if (!signature) return rest;
+  const { value: _value, ...described } = signature;
+  return { ...rest, signature: described };
 }
 
 /** Longest string a refusal's record keeps: a refused document's certificate may carry any subject. */

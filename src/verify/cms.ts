@@ -7,6 +7,7 @@
  * - exactly one SignerInfo; its digest algorithm SHA-256/384/512;
  * - with signed attributes: exactly one contentType equal to eContentType, exactly one
  *   messageDigest equal to the content's digest, and the signature over their DER (SET OF);
+ *   a signingTime, when present, once and readable, within the signer certificate's validity;
  * - without: the content must be id-data and the signature is over the content itself;
  * - the signer certificate is the one the SignerInfo names (issuer+serial or key identifier),
  *   taken from the SignedData or given by the caller; then every certificate check.
@@ -71,15 +72,20 @@ function attributeOctets(value: Uint8Array, what: string): Uint8Array {
   }
 }
 
-/** The signingTime as the signer claimed it, or undefined when it is absent or not a DER Time (it is informational only). */
-function signingTimeOf(attributes: readonly SignedAttribute[]): string | undefined {
-  const value = attributes.find((a) => a.type === CMS_OID.signingTime)?.values[0];
-  if (!value) return undefined;
+/**
+ * The signingTime the signer claims, or undefined when there is none. The certificate must have
+ * been valid then (checkCertificate), so the attribute must be readable: one instance with one
+ * value (RFC 5652 §11.3), a DER UTCTime or GeneralizedTime. One that is not is refused rather
+ * than passed over, as another reader might show a time this check never saw.
+ */
+function signingTimeOf(attributes: readonly SignedAttribute[]): Date | undefined {
+  if (!attributes.some((a) => a.type === CMS_OID.signingTime)) return undefined;
+  const value = onlyValue(attributes, CMS_OID.signingTime, "signingTime");
   try {
-    const t = readOnly(value, value[0]!, "signingTime");
-    return derTime(value, t).toISOString();
-  } catch {
-    return undefined;
+    return derTime(value, readOnly(value, value[0]!, "signingTime"));
+  } catch (error) {
+    if (error instanceof DerReadError) bad(`the signingTime is not a DER UTCTime or GeneralizedTime: ${error.message}`);
+    throw error;
   }
 }
 
@@ -141,7 +147,7 @@ export async function verifyCms(core: VerifierCore, cmsDer: Uint8Array, options?
     // The signature.
     const digest = createHash(digestAlgorithm).update(content).digest();
     let signedBytes: Uint8Array;
-    let signingTime: string | undefined;
+    let signingTime: Date | undefined;
     if (signer.signedAttrs) {
       const attrs = signer.signedAttrs.attributes;
       if (attributeOid(onlyValue(attrs, CMS_OID.contentType, "contentType"), "contentType value") !== sd.eContentType) bad("the contentType attribute differs from eContentType");
@@ -166,11 +172,12 @@ export async function verifyCms(core: VerifierCore, cmsDer: Uint8Array, options?
     }
     if (!ok) failure("bad-signature", "the CMS signature does not verify with the signer's certificate", { target: "signature" });
 
-    const checked = await core.checkCertificate(cert, expectedType, at, state);
+    // The certificate, and that it was valid when the signer says it signed.
+    const checked = await core.checkCertificate(cert, expectedType, at, state, signingTime);
     return core.result(
       checked,
-      { format: "cms", digestAlgorithm, detached, ...(signingTime ? { signingTime } : {}) },
-      // A copy: the result must not change when the caller reuses its input buffer.
+      // Copies: the result must not change when the caller reuses its input buffer.
+      { format: "cms", digestAlgorithm, detached, ...(signingTime ? { signingTime: signingTime.toISOString() } : {}), value: signer.signature.slice() },
       detached ? undefined : content.slice(),
     );
   });

@@ -28,6 +28,7 @@ export async function verifyRawSignature(core: VerifierCore, input: RawSignature
     }
     if (!ok) failure("bad-signature", "the signature does not verify with the certificate's key", { target: "data" });
     const checked = await core.checkCertificate(cert, expectedType, at, state);
-    return core.result(checked, { format: "raw", digestAlgorithm: hash });
+    // A copy: the result must not change when the caller reuses its input buffer.
+    return core.result(checked, { format: "raw", digestAlgorithm: hash, value: input.signature.slice() });
   });
 }

@@ -1,6 +1,8 @@
 /**
  * The public types of the verification library: options in, results out. Times in results are
- * ISO-8601 strings so a result can be logged or sent as JSON unchanged.
+ * ISO-8601 strings and identifiers hex strings, so they can be logged or sent as JSON unchanged;
+ * the bytes a result carries (`content`, `signature.value`) are Uint8Array, to be encoded
+ * (base64, say) by a caller that sends a result as JSON.
  */
 import type { RevocationReason } from "../rules/revocation.ts";
 import type { VerifyErrorCode } from "./errors.ts";
@@ -173,8 +175,18 @@ export interface SignatureInfo {
   readonly digestAlgorithm: HashName;
   /** CMS: whether the content was inside the SignedData. */
   readonly detached?: boolean;
-  /** CMS signingTime attribute, as the signer claimed it (not verified). */
+  /**
+   * CMS signingTime attribute, as the signer claimed it. The signer certificate was valid then
+   * (a time outside its validity is `not-yet-valid` or `expired`); the time itself comes from the
+   * signer's clock and is not otherwise verified.
+   */
   readonly signingTime?: string;
+  /**
+   * The signature value that was verified: the SignerInfo's signature (CMS), the decoded
+   * ds:SignatureValue (XML) or the signature given (raw). The same signature gives the same value,
+   * so it identifies a signed document (a replay of it, say) without parsing it again. A copy.
+   */
+  readonly value: Uint8Array;
 }
 
 export interface ValidResult {

@@ -107,6 +107,21 @@ function attributesOnce(cert: ParsedCertificate): Attributes {
   });
 }
 
+/**
+ * A signing time claimed before the certificate's notBefore (or after its notAfter) claims a
+ * signature the key could not have made under that certificate: refused with the validity codes,
+ * before revocation is asked. Checked against the certificate only, as the claim is the signer's.
+ */
+function checkSignedWithinValidity(c: ParsedCertificate, signedAt: Date): void {
+  const t = signedAt.getTime();
+  const code = t < c.notBefore.getTime() ? "not-yet-valid" : t > c.notAfter.getTime() ? "expired" : undefined;
+  if (code === undefined) return;
+  const signingTime = signedAt.toISOString();
+  const notBefore = c.notBefore.toISOString();
+  const notAfter = c.notAfter.toISOString();
+  failure(code, `the signingTime ${signingTime} is outside the certificate's validity (${notBefore} to ${notAfter})`, { signingTime, notBefore, notAfter });
+}
+
 /** One certificate of the path, valid at the verification time (a function, not a loop over pairs: it runs on every call). */
 function checkValidAt(c: ParsedCertificate, which: "certificate" | "root", at: Date): void {
   if (at < c.notBefore) failure("not-yet-valid", `the ${which} is not valid until ${c.notBefore.toISOString()} (checked at ${at.toISOString()})`, { certificate: which, notBefore: c.notBefore.toISOString(), at: at.toISOString() });
@@ -238,8 +253,17 @@ export class VerifierCore {
     }
   }
 
-  /** Every check of one end-entity certificate, revocation last. */
-  async checkCertificate(cert: ParsedCertificate, expected: CertificateType, atOption: Date | undefined, state: CallState): Promise<CheckedCertificate> {
+  /**
+   * Every check of one end-entity certificate, revocation last. `signedAt` is the time a CMS
+   * signer claims to have signed (signingTime): the certificate must have been valid then too.
+   */
+  async checkCertificate(
+    cert: ParsedCertificate,
+    expected: CertificateType,
+    atOption: Date | undefined,
+    state: CallState,
+    signedAt?: Date,
+  ): Promise<CheckedCertificate> {
     state.certificate = certificateInfo(cert);
     const now = this.now();
     const at = atOption ?? now;
@@ -248,6 +272,7 @@ export class VerifierCore {
     // Validity at the verification time: the certificate, and the root that issued it.
     checkValidAt(cert, "certificate", at);
     checkValidAt(root.cert, "root", at);
+    if (signedAt) checkSignedWithinValidity(cert, signedAt);
 
     const attributes = expected === "sign" ? attributesOnce(cert) : undefined;
     const revocation = await this.revocationOf(cert, root, now);

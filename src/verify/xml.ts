@@ -4,7 +4,9 @@
  * RSA-SHA256. The structure is checked here before xml-crypto checks digests and the signature,
  * which keeps signature-wrapping out: with exactly one Signature and one whole-document
  * Reference, what was signed is the document the caller holds, minus the Signature element.
- * Documents with a DOCTYPE are refused (no entities, no external anything).
+ * Documents with a DOCTYPE are refused (no entities, no external anything), and so is what lies
+ * outside the document element and is therefore not signed yet could change how the document is
+ * read: processing instructions, and an XML declaration naming another encoding than UTF-8.
  */
 import type { Element as XmlElement, Node as XmlNode } from "@xmldom/xmldom";
 import { DSIG, parseStrictXml, type DigestCheck } from "./xml-digest-check.ts";
@@ -97,8 +99,18 @@ export async function verifyXml(core: VerifierCore, xml: string, options?: Check
     // a processing instruction beside it (an xml-stylesheet deciding how the return is shown) would
     // be accepted unsigned. Refused, as xmlsec1 refuses such a document (xmldom keeps the XML
     // declaration as a node named "xml", which is no such instruction).
+    // The declaration is not signed either: one naming another encoding than UTF-8 would have a
+    // reader following it (after the document was stored as bytes) read other characters than
+    // were verified here. The parser has checked the declaration's form.
     for (let node = doc.firstChild; node; node = node.nextSibling) {
-      if (node.nodeType === 7 && node.nodeName !== "xml") bad(`a processing instruction <?${String(node.nodeName).slice(0, 40)} …?> outside the document element is not covered by the signature`);
+      if (node.nodeType !== 7) continue;
+      if (node.nodeName !== "xml") bad(`a processing instruction <?${String(node.nodeName).slice(0, 40)} …?> outside the document element is not covered by the signature`);
+      const encoding = /\bencoding\s*=\s*["']([^"']*)["']/.exec((node as unknown as { data: string }).data)?.[1];
+      if (encoding !== undefined && encoding.toUpperCase() !== "UTF-8") {
+        failure("malformed-input", `XML signature: the XML declaration names encoding ${encoding.slice(0, 40)}; only UTF-8 is accepted (the declaration is not signed)`, {
+          encoding: encoding.slice(0, 40),
+        });
+      }
     }
 
     // Exactly one Signature, directly under the document element.
@@ -109,7 +121,18 @@ export async function verifyXml(core: VerifierCore, xml: string, options?: Check
 
     const parts = dsChildren(signature, "Signature");
     const signedInfo = only(parts, "SignedInfo", "Signature");
-    only(parts, "SignatureValue", "Signature");
+    // The value reported is the one verified: xml-crypto takes the first text node of the first
+    // element named SignatureValue (in any namespace) in the Signature, and decodes it leniently.
+    // So there must be no other such element (in KeyInfo, say), and this one must be one text of
+    // base64 (whitespace allowed, as in base64Binary).
+    const signatureValueEl = only(parts, "SignatureValue", "Signature");
+    if (Array.from(signature.getElementsByTagName("*")).filter((e) => e.localName === "SignatureValue").length !== 1) {
+      bad("the Signature may hold only one element named SignatureValue");
+    }
+    const valueText = signatureValueEl.firstChild;
+    if (!valueText || valueText.nodeType !== 3 || valueText.nextSibling) bad("SignatureValue must hold only its base64 text");
+    const signatureValue = (valueText.nodeValue ?? "").replace(/\s+/g, "");
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signatureValue)) bad("SignatureValue is not base64");
     if (parts.some((e) => !["SignedInfo", "SignatureValue", "KeyInfo"].includes(e.localName ?? ""))) {
       bad("the Signature may hold only SignedInfo, SignatureValue and KeyInfo (no unsigned Objects)");
     }
@@ -164,6 +187,6 @@ export async function verifyXml(core: VerifierCore, xml: string, options?: Check
     }
 
     const checked = await core.checkCertificate(cert, expectedType, at, state);
-    return core.result(checked, { format: "xml", digestAlgorithm: sigHash });
+    return core.result(checked, { format: "xml", digestAlgorithm: sigHash, value: new Uint8Array(Buffer.from(signatureValue, "base64")) });
   });
 }

@@ -11,6 +11,7 @@ import { assembleSignedData, prepareSignedAttributes } from "../../src/pki/cms-s
 import { signCmsOnCard, signXmlOnCard } from "../../src/services/document-signing.ts";
 import { ServiceError } from "../../src/services/errors.ts";
 import { ownVerifier } from "../../src/services/trust.ts";
+import { readSignedData } from "../../src/verify/cms.ts";
 import { backends, openTestContext, type TestContext } from "../helpers/context.ts";
 import { tempDir } from "../helpers/test-pki.ts";
 
@@ -48,6 +49,11 @@ describe("replays: the same signed document filed again", () => {
     const signed = await signXmlOnCard(t.context.cards, { cardId, pin: PIN, xml: RETURN.replace("5400000", "1111111") });
     const first = await submit({ format: "xml", document: signed.xml });
     assert.equal(first.status, 201, JSON.stringify(first.body));
+    // The id comes from the signature value as the document spells it (so filings stored before
+    // the verifier reported the value are still found), and the record keeps no bytes of it.
+    const value = Buffer.from(/<(?:ds:)?SignatureValue>([^<]*)</.exec(signed.xml)![1]!.replace(/\s+/g, ""), "base64");
+    assert.equal(first.body.id, `F-${createHash("sha256").update("openjpki filing\0").update(value).digest("hex").slice(0, 24).toUpperCase()}`);
+    assert.deepEqual(Object.keys(first.body.verification.signature).sort(), ["digestAlgorithm", "format"]);
     const before = await count();
     for (const document of [signed.xml, `\uFEFF${signed.xml}`]) {
       const again = await submit({ format: "xml", document });
@@ -65,6 +71,9 @@ describe("replays: the same signed document filed again", () => {
     const body = { format: "cms", document: Buffer.from(signed.der).toString("base64"), content: Buffer.from(content).toString("base64") };
     const first = await submit(body);
     assert.equal(first.status, 201, JSON.stringify(first.body));
+    const signatureValue = readSignedData(signed.der).signers[0]!.signature;
+    assert.equal(first.body.id, `F-${createHash("sha256").update("openjpki filing\0").update(signatureValue).digest("hex").slice(0, 24).toUpperCase()}`);
+    assert.deepEqual(Object.keys(first.body.verification.signature).sort(), ["detached", "digestAlgorithm", "format", "signingTime"]);
     const again = await submit(body);
     assert.equal(again.status, 200, JSON.stringify(again.body));
     assert.equal(again.body.id, first.body.id);
@@ -117,13 +126,20 @@ describe("what is stored is what was signed", () => {
     });
   });
 
-  test("a document declaring an encoding other than UTF-8 is refused (it is read as UTF-8; the declaration is not signed)", async () => {
+  test("a document declaring an encoding other than UTF-8 is refused by the verifier and recorded (it is read as UTF-8; the declaration is not signed)", async () => {
     const signed = await signXmlOnCard(t.context.cards, { cardId, pin: PIN, xml: RETURN.replace("5400000", "4444444") });
     const relabelled = signed.xml.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"');
     assert.notEqual(relabelled, signed.xml);
+    const before = await count();
     const res = await submit({ format: "xml", document: relabelled });
-    assert.equal(res.status, 400, JSON.stringify(res.body));
-    assert.equal(res.body.error.field, "document");
+    assert.equal(res.status, 422, JSON.stringify(res.body));
+    assert.equal(res.body.status, "refused");
+    assert.equal(res.body.reason, "malformed-input");
+    assert.match(res.body.verification.message, /XML declaration names encoding ISO-8859-1; only UTF-8/);
+    assert.equal(await count(), before + 1, "recorded as a refused filing");
+    const stored = await t.context.filings.get(res.body.id);
+    assert.equal(stored.status, "refused");
+    assert.equal(stored.document.length, 0, "a refusal keeps no document");
   });
 
   test("the signer refuses to sign a document declaring an encoding other than UTF-8, before the card is asked", async () => {
@@ -148,10 +164,12 @@ describe("processing instructions outside the document element (not covered by t
     } finally {
       tmp.dispose();
     }
+    const before = await count();
     const res = await submit({ format: "xml", document: styled });
-    assert.equal(res.status, 400, JSON.stringify(res.body));
-    assert.equal(res.body.error.field, "document");
-    assert.match(res.body.error.message, /xml-stylesheet/);
+    assert.equal(res.status, 422, JSON.stringify(res.body));
+    assert.equal(res.body.reason, "malformed-input");
+    assert.match(res.body.verification.message, /xml-stylesheet/);
+    assert.equal(await count(), before + 1, "recorded as a refused filing");
 
     await assert.rejects(
       signXmlOnCard(t.context.cards, { cardId, pin: "WRONG1", xml: `<?xml version="1.0"?><?xml-stylesheet href="a.xsl"?><a>b</a>` }),

@@ -5,7 +5,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { startServer } from "../../src/http/server.ts";
 import { sign as rsaSign } from "node:crypto";
 import { parseArgs } from "node:util";
+import { SignedXml } from "xml-crypto";
 import { verifyCms, verifySig, verifyXml } from "../../src/cli/commands/verify.ts";
+import { assembleSignedData, prepareSignedAttributes } from "../../src/pki/cms-signed-data.ts";
 import type { Command } from "../../src/cli/command.ts";
 import { CliError, COMMON_OPTIONS } from "../../src/cli/command.ts";
 import { TEST_PASSPHRASE } from "../helpers/context.ts";
@@ -59,6 +61,8 @@ test("verify cms with the data directory's roots and a CRL file: valid, attribut
   assert.equal(parsed.valid, true);
   assert.equal(parsed.revocation.method, "crl");
   assert.equal(Buffer.from(parsed.content, "base64").toString(), "hello JPKI\n");
+  assert.equal(typeof parsed.signature.value, "string", "the signature value as base64, not an object of bytes");
+  assert.equal(Buffer.from(parsed.signature.value, "base64").length, 256, "RSA-2048");
 });
 
 test("verify cms fails closed without a reachable responder, and says why in one line", async () => {
@@ -69,6 +73,41 @@ test("verify cms fails closed without a reachable responder, and says why in one
   assert.equal(r.stderr.trim().split("\n").length, 1);
   // Why: fetch() says only "fetch failed"; its cause is that port 9 is one fetch refuses to use.
   assert.match(r.stderr, /ocsp http:\/\/127\.0\.0\.1:9\/ocsp: fetch failed: bad port;/);
+});
+
+test("verify cms refuses a CMS whose signingTime is outside the certificate's validity (exit 1, the code on stderr)", async () => {
+  const content = new TextEncoder().encode("hello JPKI\n");
+  const signedAttributes = prepareSignedAttributes({ content, signingTime: new Date("2020-01-01T00:00:00Z"), certificateDer: w.holder.sign.der });
+  const signature = new Uint8Array(rsaSign(signedAttributes.hash, signedAttributes.signedAttrsDer, w.holder.signKey.privateKey));
+  tmp.write("early.p7s", assembleSignedData({ signedAttributes, signature, certificateDer: w.holder.sign.der, content }));
+  const r = await run(verifyCms, ["--data", w.t.dataDir, "--in", `${tmp.dir}/early.p7s`, "--crl", `${tmp.dir}/sign.crl`, "--json"]);
+  assert.equal(r.code, 1);
+  assert.equal(JSON.parse(r.stdout).code, "not-yet-valid");
+  assert.equal(JSON.parse(r.stdout).detail.signingTime, "2020-01-01T00:00:00.000Z");
+  assert.match(r.stderr, /^openjpki verify cms: not-yet-valid: the signingTime 2020-01-01T00:00:00\.000Z is outside the certificate's validity/);
+});
+
+test("verify xml refuses a document whose XML declaration names another encoding than UTF-8", async () => {
+  const sig = new SignedXml({
+    privateKey: keyPem(w.holder.signKey.privateKey),
+    publicCert: pem(w.holder.sign.der),
+    signatureAlgorithm: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    canonicalizationAlgorithm: "http://www.w3.org/2001/10/xml-exc-c14n#",
+  });
+  sig.addReference({
+    xpath: "/*",
+    transforms: ["http://www.w3.org/2000/09/xmldsig#enveloped-signature", "http://www.w3.org/2001/10/xml-exc-c14n#"],
+    digestAlgorithm: "http://www.w3.org/2001/04/xmlenc#sha256",
+    isEmptyUri: true,
+  });
+  sig.computeSignature(`<?xml version="1.0" encoding="UTF-8"?><Return><Income>5400000</Income></Return>`);
+  tmp.write("return.xml", sig.getSignedXml());
+  const ok = await run(verifyXml, ["--data", w.t.dataDir, "--in", `${tmp.dir}/return.xml`, "--crl", `${tmp.dir}/sign.crl`]);
+  assert.equal(ok.code, 0, ok.stderr);
+  tmp.write("latin1.xml", sig.getSignedXml().replace('encoding="UTF-8"', 'encoding="ISO-8859-1"'));
+  const r = await run(verifyXml, ["--data", w.t.dataDir, "--in", `${tmp.dir}/latin1.xml`, "--crl", `${tmp.dir}/sign.crl`]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^openjpki verify xml: malformed-input: XML signature: the XML declaration names encoding ISO-8859-1; only UTF-8 is accepted/);
 });
 
 test("verify sig with --trust files: auth login signature valid; against the J-LIS roots untrusted-root", async () => {

@@ -11,6 +11,7 @@ import * as cms from "@peculiar/asn1-cms";
 import { AlgorithmIdentifier, Certificate } from "@peculiar/asn1-x509";
 import { SignedXml } from "xml-crypto";
 import type { VerificationResult } from "../../src/verify/index.ts";
+import { assembleSignedData, prepareSignedAttributes } from "../../src/pki/cms-signed-data.ts";
 import { openssl, tempDir } from "../helpers/test-pki.ts";
 import { keyPem, makeWorld, ocspFake, pem, verifierFor, type World } from "./fixtures.ts";
 
@@ -32,13 +33,20 @@ const verifier = () => verifierFor(w, { ocsp: { fetch: ocspFake(w).fetch } });
 const HASH_OID = { sha256: "2.16.840.1.101.3.4.2.1", sha384: "2.16.840.1.101.3.4.2.2", sha512: "2.16.840.1.101.3.4.2.3" } as const;
 
 /** A CMS signing helper for tests (what a card-signing client would produce): signed attributes, one signer. */
-function signCms(content: Uint8Array, certDer: Uint8Array, key: KeyObject, opts: { detached?: boolean; hash?: keyof typeof HASH_OID; certificateCopies?: number } = {}): Uint8Array {
+function signCms(
+  content: Uint8Array,
+  certDer: Uint8Array,
+  key: KeyObject,
+  opts: { detached?: boolean; hash?: keyof typeof HASH_OID; certificateCopies?: number; signingTimes?: Uint8Array[][] } = {},
+): Uint8Array {
   const hash = opts.hash ?? "sha256";
   const cert = AsnConvert.parse(certDer, Certificate);
   const digest = createHash(hash).update(content).digest();
   // contentType: the OID id-data; messageDigest: an OCTET STRING.
   const attrs = [new cms.Attribute({ attrType: "1.2.840.113549.1.9.3", attrValues: [Uint8Array.of(0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01).buffer] })];
   attrs.push(new cms.Attribute({ attrType: "1.2.840.113549.1.9.4", attrValues: [AsnConvert.serialize(new OctetString(digest))] }));
+  // signingTime attributes as given: each one's values, as DER (so a test can write two, or a bad one).
+  for (const values of opts.signingTimes ?? []) attrs.push(new cms.Attribute({ attrType: "1.2.840.113549.1.9.5", attrValues: values.map((v) => v.slice().buffer) }));
   // DER SET OF: sort the encoded attributes.
   const encoded = attrs.map((a) => Buffer.from(AsnConvert.serialize(a))).sort(Buffer.compare);
   const sorted = encoded.map((b) => AsnConvert.parse(b, cms.Attribute));
@@ -162,6 +170,70 @@ describe("CMS", () => {
   });
 });
 
+describe("CMS signingTime: the certificate was valid when the signer says it signed", () => {
+  /** An attached CMS with a signingTime (as prepareSignedAttributes writes it) and the signature value put in it. */
+  function signedAt(when: Date): { der: Uint8Array; signature: Uint8Array } {
+    const signedAttributes = prepareSignedAttributes({ content: CONTENT, signingTime: when, certificateDer: w.holder.sign.der });
+    const signature = new Uint8Array(rsaSign(signedAttributes.hash, signedAttributes.signedAttrsDer, w.holder.signKey.privateKey));
+    return { der: assembleSignedData({ signedAttributes, signature, certificateDer: w.holder.sign.der, content: CONTENT }), signature };
+  }
+  const validity = () => new X509Certificate(w.holder.sign.der);
+
+  test("a signingTime before notBefore is not-yet-valid, after notAfter expired, and revocation is not asked", async () => {
+    const cert = validity();
+    const notBefore = new Date(cert.validFrom);
+    const notAfter = new Date(cert.validTo);
+    const ocsp = ocspFake(w);
+    const v = verifierFor(w, { ocsp: { fetch: ocsp.fetch } });
+    const early = await v.verifyCms(signedAt(new Date("2020-01-01T00:00:00Z")).der);
+    assertCode(early, "not-yet-valid", /signingTime 2020-01-01T00:00:00\.000Z is outside the certificate's validity/);
+    assert.deepEqual(!early.valid && early.detail, { signingTime: "2020-01-01T00:00:00.000Z", notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString() });
+    assert.equal(!early.valid && early.certificate?.serialHex.toUpperCase(), w.holder.sign.serialHex.toUpperCase());
+    const late = await v.verifyCms(signedAt(new Date(notAfter.getTime() + 1000)).der);
+    assertCode(late, "expired", /outside the certificate's validity/);
+    assert.equal(ocsp.calls.length, 0, "a signature refused for its time asks no responder");
+    // At the edges it is valid, and the time is reported.
+    const first = await v.verifyCms(signedAt(notBefore).der);
+    assertValid(first);
+    assert.equal(first.signature?.signingTime, notBefore.toISOString());
+    assertValid(await v.verifyCms(signedAt(notAfter).der));
+  });
+
+  test("a signingTime twice, with two values, or not a DER time is malformed-input (another reader might show a time never checked)", async () => {
+    const utc = (text: string) => Uint8Array.from([0x17, text.length, ...Buffer.from(text, "latin1")]);
+    const generalized = (text: string) => Uint8Array.from([0x18, text.length, ...Buffer.from(text, "latin1")]);
+    const sign = (signingTimes: Uint8Array[][]) => signCms(CONTENT, w.holder.sign.der, w.holder.signKey.privateKey, { signingTimes });
+    assertValid(await verifier().verifyCms(sign([[utc("261125030000Z")]])));
+    assertCode(await verifier().verifyCms(sign([[utc("261125030000Z")], [utc("200101000000Z")]])), "malformed-input", /exactly one signingTime/);
+    assertCode(await verifier().verifyCms(sign([[utc("261125030000Z"), utc("200101000000Z")]])), "malformed-input", /exactly one signingTime/);
+    assertCode(await verifier().verifyCms(sign([[generalized("20200101000000.5Z")]])), "malformed-input", /signingTime is not a DER UTCTime or GeneralizedTime/);
+    assertCode(await verifier().verifyCms(sign([[Uint8Array.of(0x04, 0x01, 0x00)]])), "malformed-input", /signingTime is not a DER UTCTime or GeneralizedTime/);
+  });
+});
+
+describe("the signature value in the result", () => {
+  test("CMS: the SignerInfo's signature, a copy", async () => {
+    const signedAttributes = prepareSignedAttributes({ content: CONTENT, signingTime: new Date(), certificateDer: w.holder.sign.der });
+    const signature = new Uint8Array(rsaSign(signedAttributes.hash, signedAttributes.signedAttrsDer, w.holder.signKey.privateKey));
+    const der = assembleSignedData({ signedAttributes, signature, certificateDer: w.holder.sign.der, content: CONTENT });
+    const r = await verifier().verifyCms(der);
+    assertValid(r);
+    assert.deepEqual(Buffer.from(r.signature!.value), Buffer.from(signature));
+    der.fill(0); // the caller reuses its buffer
+    assert.deepEqual(Buffer.from(r.signature!.value), Buffer.from(signature));
+  });
+
+  test("raw: the signature given, a copy", async () => {
+    const challenge = new Uint8Array(32).fill(9);
+    const signature = new Uint8Array(rsaSign("sha256", challenge, w.holder.authKey.privateKey));
+    const r = await verifier().verifyRawSignature({ certificateDer: w.holder.auth.der, data: challenge, signature, expectedType: "auth" });
+    assertValid(r);
+    const expected = Buffer.from(signature);
+    signature.fill(0);
+    assert.deepEqual(Buffer.from(r.signature!.value), expected);
+  });
+});
+
 describe("raw signatures", () => {
   test("a PKCS#1 v1.5 signature over a login challenge verifies with the auth certificate", async () => {
     const challenge = new Uint8Array(32).fill(7);
@@ -229,6 +301,44 @@ describe("XML", () => {
     assertValid(await verifier().verifyXml(signed.startsWith("<?xml") ? signed : `<?xml version="1.0" encoding="UTF-8"?>${signed}`));
   });
 
+  test("an XML declaration naming another encoding than UTF-8 is malformed-input: it is not signed, and a reader following it reads other characters", async () => {
+    const signed = signXml(DOC, w.holder.sign.der, w.holder.signKey.privateKey);
+    assert.ok(signed.startsWith('<?xml version="1.0" encoding="UTF-8"?>'));
+    for (const encoding of ["ISO-8859-1", "Shift_JIS", "UTF-16"]) {
+      const r = await verifier().verifyXml(signed.replace('encoding="UTF-8"', `encoding='${encoding}'`));
+      assertCode(r, "malformed-input", new RegExp(`XML declaration names encoding ${encoding}; only UTF-8`));
+      assert.deepEqual(!r.valid && r.detail, { encoding });
+    }
+    assertValid(await verifier().verifyXml(signed.replace('encoding="UTF-8"', "encoding='utf-8'")));
+    assertValid(await verifier().verifyXml(signed.replace(' encoding="UTF-8"', "")));
+    assertValid(await verifier().verifyXml(signed.replace(/^<\?xml[^>]*\?>/, "")));
+  });
+
+  test("the result carries the signature value verified; a SignatureValue xml-crypto would read differently is refused", async () => {
+    const signed = signXml(DOC, w.holder.sign.der, w.holder.signKey.privateKey);
+    const text = /<SignatureValue>([^<]*)<\/SignatureValue>/.exec(signed)![1]!;
+    const r = await verifier().verifyXml(signed);
+    assertValid(r);
+    assert.deepEqual(Buffer.from(r.signature!.value), Buffer.from(text, "base64"));
+    assert.equal(r.signature!.value.length, 256);
+    // Wrapped in lines, as some signers write it: the same value.
+    const wrapped = signed.replace(text, text.replace(/(.{64})/g, "$1\n"));
+    assert.notEqual(wrapped, signed);
+    const w2 = await verifier().verifyXml(wrapped);
+    assertValid(w2);
+    assert.deepEqual(Buffer.from(w2.signature!.value), Buffer.from(text, "base64"));
+    // xml-crypto takes the first text of the first element named SignatureValue: a second one
+    // (here in KeyInfo, which the signature does not cover, placed first) or a comment splitting
+    // the value would make the value verified differ from the one reported.
+    const keyInfoFirst = signed
+      .replace(/<SignatureValue>[^<]*<\/SignatureValue>/, `<SignatureValue>${Buffer.alloc(256, 1).toString("base64")}</SignatureValue>`)
+      .replace(/(<KeyInfo>[\s\S]*<\/KeyInfo>)/, "")
+      .replace("<SignatureValue>", `${/<KeyInfo>[\s\S]*<\/KeyInfo>/.exec(signed)![0].replace("<X509Data>", `<x:SignatureValue xmlns:x="urn:x">${text}</x:SignatureValue><X509Data>`)}<SignatureValue>`);
+    assertCode(await verifier().verifyXml(keyInfoFirst), "malformed-input", /only one element named SignatureValue/);
+    assertCode(await verifier().verifyXml(signed.replace(text, `${text.slice(0, 8)}<!-- -->${text.slice(8)}`)), "malformed-input", /only its base64 text/);
+    assertCode(await verifier().verifyXml(signed.replace(text, `${text}!`)), "malformed-input", /SignatureValue is not base64/);
+  });
+
   test("a KeyInfo certificate OpenSSL cannot parse (bad UTF-8 in the subject) is judged, not thrown: its altered bytes fail the chain", async () => {
     const cert = w.holder.sign.der.slice();
     const cn = Buffer.from(cert).indexOf(Buffer.from("0c", "hex"), Buffer.from(cert).indexOf(Buffer.from("550403", "hex"), 150)); // the subject's CN UTF8String
@@ -258,7 +368,9 @@ describe("XML", () => {
     // The digest work runs in a worker thread: with a larger element limit, the event loop keeps
     // turning while a big document is checked, and a time limit stops it.
     const big = body("<a>x</a>".repeat(6_000));
-    const roomy = verifierFor(w, { ocsp: { fetch: ocspFake(w).fetch } }, { limits: { xmlElements: 10_000 } });
+    // A generous time limit: on a busy shared host the check can take longer than the default 5 s,
+    // and what this part checks is the event loop turning, not the limit (`hasty` below checks that).
+    const roomy = verifierFor(w, { ocsp: { fetch: ocspFake(w).fetch } }, { limits: { xmlElements: 10_000, xmlMillis: 120_000 } });
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 5);
     const result = await roomy.verifyXml(big);

@@ -115,7 +115,11 @@ function type(values: Values, fallback: CertificateType): CertificateType {
 }
 
 function report(result: VerificationResult, values: Values, io: Io, name: string): number {
-  const printable = result.valid && result.content ? { ...result, content: Buffer.from(result.content).toString("base64") } : result;
+  // Bytes as base64 in JSON (a Uint8Array would print as an object of numbered bytes).
+  const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
+  const printable = result.valid
+    ? { ...result, ...(result.content ? { content: base64(result.content) } : {}), ...(result.signature ? { signature: { ...result.signature, value: base64(result.signature.value) } } : {}) }
+    : result;
   if (values.json) json(io, printable);
   if (!result.valid) {
     io.stderr(`openjpki verify ${name}: ${result.code}: ${result.message}\n`);
