@@ -1,5 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Database, ResidentTable } from "../store/schema.ts";
+import { residentSearchText } from "../store/resident-search.ts";
+import { refuseOtherMunicipality } from "./office-scope.ts";
 import { revocationsFor, type RegistryEvent, type RegisteredAttribute } from "../rules/revocation.ts";
 import { addDays, japanDateOf, startOfJapanDay, type JapanDate } from "../rules/japan-date.ts";
 import { RuleInputError } from "../rules/errors.ts";
@@ -54,8 +56,10 @@ export class RegisterEvents {
   /** A change of name, address, date of birth or gender (and a move between municipalities). */
   async changeAttributes(residentId: string, change: AttributeChange, actor: Actor = CLI_OPERATOR): Promise<EventOutcome> {
     return this.db.transaction().execute(async (trx) => {
-      const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
-      if (!resident) throw new ServiceError("not-found", `住民ID ${residentId} の住民はいません / no resident with id ${residentId}`, "id");
+      const resident = await readEntry(trx, residentId);
+      // A move to another municipality (転入) is recorded by the new one, checked once its code is known.
+      const moving = change.municipality !== undefined && change.municipality !== resident.municipality_code;
+      if (!moving) await refuseOtherCounter(trx, actor, resident);
       // Abroad with continued use, the entry is the 戸籍の附票's: its name and address still change (and revoke the signing certificate).
       const abroad = resident.status === "emigrated" && resident.continued_use === 1;
       if (resident.status !== "registered" && !abroad) {
@@ -126,6 +130,7 @@ export class RegisterEvents {
         if (!changed.includes("address")) {
           throw new ServiceError("invalid-input", "municipality: 他の市区町村への転居には新しい住所も入力してください / a move to another municipality needs the new address too", "address");
         }
+        await refuseOtherMunicipality(trx, actor, change.municipality, { kind: "move-in", residentId });
         updates.municipality_code = change.municipality;
         [before.municipality, after.municipality] = [resident.municipality_code, change.municipality];
       }
@@ -138,6 +143,9 @@ export class RegisterEvents {
           notations[0],
           notations.length > 0 ? { reason: "same-notation" } : undefined,
         );
+      }
+      if (updates.name !== undefined || updates.address !== undefined) {
+        updates.search_text = residentSearchText({ id: residentId, name: updates.name ?? resident.name, address: updates.address ?? resident.address });
       }
       const now = this.clock();
       await updateUnchanged(trx, resident, { ...updates, updated_at: now.toISOString() });
@@ -154,8 +162,8 @@ export class RegisterEvents {
    */
   async changeResidencePeriod(residentId: string, residenceEnd: string | null, actor: Actor = CLI_OPERATOR): Promise<{ id: string; residenceEnd: string | null }> {
     return this.db.transaction().execute(async (trx) => {
-      const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
-      if (!resident) throw new ServiceError("not-found", `住民ID ${residentId} の住民はいません / no resident with id ${residentId}`, "id");
+      const resident = await readEntry(trx, residentId);
+      await refuseOtherCounter(trx, actor, resident);
       if (resident.nationality === "JP") throw new ServiceError("invalid-input", "residence-end: 在留期間の満了日は外国人住民だけにあります / only foreign residents have a period of stay", "residence-end");
       if (resident.status !== "registered") {
         throw new ServiceError("conflict", `この住民の登録は終わっています（${resident.status}）/ resident ${residentId} is ${resident.status}; the period of stay of an ended entry cannot change`, undefined, { reason: "not-registered" });
@@ -229,8 +237,8 @@ export class RegisterEvents {
     actor: Actor = CLI_OPERATOR,
   ): Promise<EventOutcome> {
     return this.db.transaction().execute(async (trx) => {
-      const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
-      if (!resident) throw new ServiceError("not-found", `住民ID ${residentId} の住民はいません / no resident with id ${residentId}`, "id");
+      const resident = await readEntry(trx, residentId);
+      await refuseOtherCounter(trx, actor, resident);
       // Abroad with continued use the card lives on, with the 戸籍の附票 as the entry: a death there still ends it.
       const abroad = resident.status === "emigrated" && resident.continued_use === 1;
       if (resident.status !== "registered" && !(event.kind === "death" && abroad)) {
@@ -278,8 +286,8 @@ export class RegisterEvents {
    */
   async withdrawEmigration(residentId: string, actor: Actor = CLI_OPERATOR): Promise<EmigrationWithdrawn> {
     return this.db.transaction().execute(async (trx) => {
-      const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
-      if (!resident) throw new ServiceError("not-found", `住民ID ${residentId} の住民はいません / no resident with id ${residentId}`, "id");
+      const resident = await readEntry(trx, residentId);
+      await refuseOtherCounter(trx, actor, resident);
       if (resident.status === "emigrated" && resident.departure_date !== null) {
         throw new ServiceError(
           "conflict",
@@ -374,7 +382,7 @@ export class RegisterEvents {
       .set({
         status: "emigrated",
         ...(continuedUse && resident.abroad_address !== null
-          ? { address: resident.abroad_address, address_substitutes: substituteFlags(resident.abroad_address) }
+          ? { address: resident.abroad_address, address_substitutes: substituteFlags(resident.abroad_address), search_text: residentSearchText({ ...resident, address: resident.abroad_address }) }
           : {}),
         updated_at: now.toISOString(),
       })
@@ -443,6 +451,23 @@ function notationKey(text: string, kind: "name" | "address"): string {
     .replace(/[ ]+/g, "")
     .replace(/[\u2010\u2011\u2012\u2013\u2015\uFE63-]/g, "-")
     .replace(/(?<=[0-9])\u30FC(?=[0-9])/g, "-");
+}
+
+/** The register entry an event is about, read in the event's transaction. */
+async function readEntry(trx: Kysely<Database>, residentId: string): Promise<ResidentTable> {
+  const resident = await trx.selectFrom("residents").selectAll().where("id", "=", residentId).executeTakeFirst();
+  if (!resident) throw new ServiceError("not-found", `住民ID ${residentId} の住民はいません / no resident with id ${residentId}`, "id");
+  return resident;
+}
+
+/**
+ * An entry's events are recorded by its municipality's counter. An entry abroad with continued
+ * use is the 戸籍の附票's, kept by the 本籍地, which this register does not know: any counter may
+ * (as the window procedures allow for such a card).
+ */
+async function refuseOtherCounter(trx: Kysely<Database>, actor: Actor, resident: ResidentTable): Promise<void> {
+  if (resident.status === "emigrated" && resident.continued_use === 1) return;
+  await refuseOtherMunicipality(trx, actor, resident.municipality_code, { kind: "resident", residentId: resident.id });
 }
 
 /**

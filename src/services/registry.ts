@@ -1,5 +1,6 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { Database, ResidentTable } from "../store/schema.ts";
+import { containsPattern, residentSearchText, searchable } from "../store/resident-search.ts";
 import { parseJapanDate, compareJapanDates, japanDateOf, type JapanDate } from "../rules/japan-date.ts";
 import { RuleInputError } from "../rules/errors.ts";
 import { normalizeAddress, normalizeName, substituteFlags } from "../profile/attributes.ts";
@@ -10,6 +11,7 @@ import { inputErrorAs } from "./input-errors.ts";
 import { newId } from "./ids.ts";
 import type { Clock } from "./clock.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
+import { refuseOtherMunicipality } from "./office-scope.ts";
 
 export interface ResidentInput {
   name: string;
@@ -68,8 +70,9 @@ export class Registry {
 
   async add(input: ResidentInput, actor: Actor = CLI_OPERATOR): Promise<Resident> {
     const row = await this.validate(input);
+    await refuseOtherMunicipality(this.db, actor, row.municipality_code, { kind: "registration" });
     await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto("residents").values(row).execute();
+      await trx.insertInto("residents").values({ ...row, search_text: residentSearchText(row) }).execute();
       await appendAudit(trx, actor, { action: "resident.add", subject: row.id, after: row }, this.clock());
     });
     return this.get(row.id);
@@ -113,32 +116,16 @@ export class Registry {
   /**
    * Residents whose name, id or address contains `text` (compared in NFKC, without spaces, in
    * lower case: 「町田花子」 finds 「町田 花子」, "2-2" finds 「２－２」), newest first, at most
-   * `limit`. The whole register is searched, newest first in batches, so a resident registered
-   * long ago is found in a town of any size; a page holds one batch at a time.
+   * `limit`. The store filters on each row's search key (src/store/resident-search.ts) through the
+   * newest-first index, so the whole register is searched without being read into memory: a
+   * resident registered long ago is found in a town of any size.
    */
-  async search(text: string, options: { municipality?: string; limit?: number; batch?: number } = {}): Promise<Resident[]> {
+  async search(text: string, options: { municipality?: string; limit?: number } = {}): Promise<Resident[]> {
     const limit = Math.min(options.limit ?? 200, 1000);
-    const batch = options.batch ?? SEARCH_BATCH;
     const needle = searchable(text);
-    if (needle === "") return (await this.newestFirst(options.municipality).limit(limit).execute()).map(toResident);
-    const found: Resident[] = [];
-    let after: { created_at: string; id: string } | undefined;
-    for (;;) {
-      let query = this.newestFirst(options.municipality).limit(batch);
-      if (after) {
-        const { created_at, id } = after;
-        query = query.where((eb) => eb.or([eb("residents.created_at", "<", created_at), eb.and([eb("residents.created_at", "=", created_at), eb("residents.id", "<", id)])]));
-      }
-      const rows = await query.execute();
-      for (const row of rows) {
-        if ([row.name, row.id, row.address].some((value) => searchable(value).includes(needle))) {
-          found.push(toResident(row));
-          if (found.length === limit) return found;
-        }
-      }
-      if (rows.length < batch) return found;
-      after = rows.at(-1)!;
-    }
+    const query = this.newestFirst(options.municipality).limit(limit);
+    const rows = await (needle === "" ? query : query.where(sql<boolean>`residents.search_text like ${containsPattern(needle)} escape '\\'`)).execute();
+    return rows.map(toResident);
   }
 
   async municipality(code: string): Promise<Municipality> {
@@ -147,7 +134,7 @@ export class Registry {
     return toMunicipality(row);
   }
 
-  private async validate(input: ResidentInput): Promise<ResidentTable> {
+  private async validate(input: ResidentInput): Promise<Omit<ResidentTable, "search_text">> {
     try {
       const name = normalizeName(input.name, "name");
       const address = normalizeAddress(input.address, "address");
@@ -197,14 +184,6 @@ export class Registry {
 }
 
 type ResidentRow = ResidentTable & Database["municipalities"];
-
-/** Residents read per query by `search` (tests pass a smaller `batch` to cross batch boundaries). */
-const SEARCH_BATCH = 2000;
-
-/** A value as the search compares it: NFKC (full-width digits and letters as ASCII), no spaces, lower case. */
-function searchable(value: string): string {
-  return value.normalize("NFKC").replace(/\s+/gu, "").toLowerCase();
-}
 
 function toResident(row: ResidentRow): Resident {
   return {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
 import type { Dialect } from "./database.ts";
+import { residentSearchText } from "./resident-search.ts";
 
 /**
  * Versioned migrations, in code so they ship with the package. DDL differs by dialect
@@ -603,7 +604,38 @@ function migrations(dialect: Dialect, encoders: MigrationEncoders | undefined): 
         await db.schema.alterTable("filings").addColumn("content", sql.raw(binary)).execute();
       },
     },
+    "0027-residents-search": {
+      async up(db: Kysely<any>) {
+        // The counter's resident search filters in SQL on a stored search key (src/store/resident-search.ts)
+        // instead of reading the register into memory to compare there; the key is written with the
+        // row and with each change of name or address. Newest-first listing (the search's order, and
+        // the counter's and console's lists) had no index and sorted the whole register per page.
+        await db.schema.alterTable("residents").addColumn("search_text", "text", (c) => c.notNull().defaultTo("")).execute();
+        await backfillResidentSearchText(db);
+        await db.schema.createIndex("residents_newest").on("residents").columns(["created_at", "id"]).execute();
+        await db.schema.createIndex("residents_municipality_newest").on("residents").columns(["municipality_code", "created_at", "id"]).execute();
+      },
+    },
   };
+}
+
+/** The search key of each resident registered before 0027, in keyset pages. */
+async function backfillResidentSearchText(db: Kysely<any>): Promise<void> {
+  let after = "";
+  for (;;) {
+    const rows: { id: string; name: string; address: string }[] = await db
+      .selectFrom("residents")
+      .select(["id", "name", "address"])
+      .where("id", ">", after)
+      .orderBy("id")
+      .limit(1000)
+      .execute();
+    for (const row of rows) {
+      await db.updateTable("residents").set({ search_text: residentSearchText(row) }).where("id", "=", row.id).execute();
+    }
+    if (rows.length < 1000) return;
+    after = rows[rows.length - 1]!.id;
+  }
 }
 
 /** The size and SHA-256 of each filing stored before 0018, in keyset pages; refused ones are emptied. */

@@ -331,6 +331,8 @@ export interface ResidentTable {
   continued_use: number;
   /** With continued use: the address as the 戸籍の附票 records it, which replaces the domestic one on departure. */
   abroad_address: string | null;
+  /** The search key: name, id and address as the search compares them (src/store/resident-search.ts). */
+  search_text: string;
   created_at: string;
   updated_at: string;
 }

@@ -63,6 +63,7 @@ for (const backend of backends()) {
       assert.equal(abroad.status, "emigrated");
       assert.equal(abroad.continuedUse, true);
       assert.equal(abroad.address, ABROAD, "the entry is the 戸籍の附票's from now on");
+      assert.deepEqual((await t.context.registry.search("カリフォルニア州")).map((r) => r.id), [resident.id], "the counter's search finds the entry by its new address");
       const event = await t.context.store.db.selectFrom("registry_events").selectAll().where("resident_id", "=", resident.id).where("kind", "=", "emigration").executeTakeFirstOrThrow();
       assert.equal(event.effective_date, "2026-12-20");
       assert.deepEqual(await t.context.events.applyDueDepartures(), [], "applied once");

@@ -1,6 +1,6 @@
-// The counter's resident search runs in the store: the whole register, newest first, in batches —
-// a resident registered long ago is found however many came after (the page once searched only
-// the newest 1,000 it had loaded).
+// The counter's resident search runs in the store: the whole register, newest first, filtered in
+// SQL on each row's search key — a resident registered long ago is found however many came after
+// (the page once searched only the newest 1,000 it had loaded), and the key follows each change.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { backends, openTestContext, type TestContext } from "../helpers/context.ts";
@@ -27,10 +27,10 @@ for (const backend of backends()) {
     after(() => t.cleanup());
 
     const names = async (text: string, options: Parameters<TestContext["context"]["registry"]["search"]>[1] = {}) =>
-      (await t.context.registry.search(text, { batch: 2, ...options })).map((r) => r.name.replace("\u3000", " ")).filter((n) => n.startsWith("検索"));
+      (await t.context.registry.search(text, options)).map((r) => r.name.replace("\u3000", " ")).filter((n) => n.startsWith("検索"));
 
-    test("finds the oldest resident past several batches, newest first, and stops at the limit", async () => {
-      assert.deepEqual(await names("最古"), ["検索 最古"], "the oldest, found in the last batch");
+    test("finds the oldest resident, newest first, and stops at the limit", async () => {
+      assert.deepEqual(await names("最古"), ["検索 最古"]);
       assert.deepEqual(await names("検索"), ["検索 最新", "検索 次郎", "検索 千代", "検索 花子", "検索 最古"], "newest first");
       assert.deepEqual(await names("検索", { limit: 2 }), ["検索 最新", "検索 次郎"]);
     });
@@ -42,6 +42,23 @@ for (const backend of backends()) {
       const id = ids[3]!;
       assert.deepEqual(await names(id.toLowerCase()), ["検索 次郎"]);
       assert.deepEqual(await names("見つからない"), []);
+    });
+
+    test("LIKE's own characters are matched as themselves, not as wildcards", async () => {
+      assert.deepEqual(await names("_"), [], "an underscore is not any one character");
+      assert.deepEqual(await names("%"), [], "a percent sign is not any text");
+      assert.deepEqual(await names("\\"), [], "a backslash is not an escape");
+      assert.deepEqual(await names("検索_花子"), []);
+    });
+
+    test("the search key follows a change of name or address, and not across the parts", async () => {
+      await t.context.events.changeAttributes(ids[1]!, { name: "検索 花江", address: "東京都町田市玉川学園７－７" });
+      assert.deepEqual(await names("花子"), [], "the old name is no longer found");
+      assert.deepEqual(await names("花江"), ["検索 花江"]);
+      assert.deepEqual(await names("玉川学園7-7"), ["検索 花江"], "the new address, compared in NFKC");
+      assert.deepEqual(await names("原町田"), [], "the old address is no longer found");
+      const id = ids[1]!.toLowerCase();
+      assert.deepEqual(await names(`花江${id}`), [], "a query does not run from the name into the id");
     });
 
     test("keeps to one municipality when asked; an empty search lists the newest", async () => {

@@ -16,6 +16,7 @@ import { applyRevocation } from "../revocation.ts";
 import { ServiceError } from "../errors.ts";
 import { inputErrorAs } from "../input-errors.ts";
 import { freeText } from "../free-text.ts";
+import { refuseOtherMunicipality as refuseOtherMunicipalityFor } from "../office-scope.ts";
 import { appendAudit, type Actor } from "../audit.ts";
 import type { Clock } from "../clock.ts";
 import type { CardIssueRequest } from "../cards.ts";
@@ -601,22 +602,9 @@ export class CounterProcedures {
     };
   }
 
-  /**
-   * The application goes through the resident's municipality (住所地市町村長, law art. 3): a
-   * counter of another municipality is refused, naming both. An actor with no office (the
-   * operator's CLI) is not a municipal counter and is not checked.
-   */
+  /** The application goes through the resident's municipality (住所地市町村長, law art. 3). */
   private async refuseOtherMunicipality(actor: Actor, resident: Resident): Promise<void> {
-    if (!actor.office) return;
-    const office = await this.db.selectFrom("offices").select(["id", "municipality_code", "name_ja"]).where("id", "=", actor.office).executeTakeFirst();
-    if (!office || office.municipality_code === resident.municipality.code) return;
-    const city = `${resident.municipality.prefectureJa}${resident.municipality.cityJa}`;
-    throw new ServiceError(
-      "refused",
-      `${city}の住民の手続きは${city}の窓口で行います（この窓口は${office.name_ja}）/ resident ${resident.id} lives in ${resident.municipality.cityRomaji} (${resident.municipality.code}): their municipality's counter does this, not ${office.id} (${office.municipality_code})`,
-      "resident",
-      { reason: "other-municipality" },
-    );
+    await refuseOtherMunicipalityFor(this.db, actor, resident.municipality.code, { kind: "resident", residentId: resident.id });
   }
 
   /** A card has at most one proxy application waiting for its answer form. */

@@ -1,0 +1,34 @@
+import type { Kysely } from "kysely";
+import type { Database } from "../store/schema.ts";
+import type { Actor } from "./audit.ts";
+import { ServiceError } from "./errors.ts";
+
+/**
+ * What a counter does for whom (住民基本台帳法, 公的個人認証法 art. 3): a municipality keeps its
+ * own residents' register entries and takes their applications. `resident`: a procedure on a
+ * resident's entry or card (their municipality's counter); `registration`: a new entry (the
+ * municipality it is in); `move-in`: a move into a municipality (転入届, recorded by the new one).
+ */
+export type OfficeScope = { kind: "resident"; residentId: string } | { kind: "registration" } | { kind: "move-in"; residentId: string };
+
+/**
+ * Refuse a counter of another municipality, naming both (`other-municipality`). An actor with no
+ * office (the operator's CLI, the departure scheduler) is not a municipal counter and is not checked.
+ */
+export async function refuseOtherMunicipality(db: Kysely<Database>, actor: Actor, municipalityCode: string, scope: OfficeScope): Promise<void> {
+  if (!actor.office) return;
+  const office = await db.selectFrom("offices").select(["id", "municipality_code", "name_ja"]).where("id", "=", actor.office).executeTakeFirst();
+  if (!office || office.municipality_code === municipalityCode) return;
+  const m = await db.selectFrom("municipalities").selectAll().where("code", "=", municipalityCode).executeTakeFirst();
+  const city = m ? `${m.prefecture_ja}${m.city_ja}` : municipalityCode;
+  const cityEn = m ? `${m.city_romaji} (${municipalityCode})` : municipalityCode;
+  const here = `（この窓口は${office.name_ja}）`;
+  const notHere = `not ${office.id} (${office.municipality_code})`;
+  const [ja, en, field] =
+    scope.kind === "resident"
+      ? [`${city}の住民の手続きは${city}の窓口で行います${here}`, `resident ${scope.residentId} lives in ${cityEn}: their municipality's counter does this, ${notHere}`, "resident"]
+      : scope.kind === "registration"
+        ? [`${city}の住民の登録は${city}の窓口で行います${here}`, `a resident of ${cityEn} is registered by that municipality's counter, ${notHere}`, "municipality"]
+        : [`${city}への転入は${city}の窓口で記録します${here}`, `resident ${scope.residentId}'s move into ${cityEn} is recorded by that municipality's counter, ${notHere}`, "municipality"];
+  throw new ServiceError("refused", `${ja} / ${en}`, field, { reason: "other-municipality" });
+}
