@@ -57,6 +57,7 @@ export const counterExpiryNotices: Command = {
   usage: "--date YYYY-MM-DD --out FILE [--format csv|pdf] [--municipality CODE] [--json]",
   help: [
     "  --date D           the run's date: certificates expiring from D + 2 months to the day before D + 3 months",
+    "                     (runs on the 29th-31st shift by up to 3 days around short months, so monthly runs cover each day once)",
     "  --out FILE         where to write the list (CSV, UTF-8 with BOM) or the notices (PDF, one page per resident)",
     "  --format F         csv (default) or pdf",
     "  --municipality C   only residents of this municipality (6-digit code)",

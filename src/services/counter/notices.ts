@@ -2,7 +2,7 @@ import type { Kysely } from "kysely";
 import type { Database } from "../../store/schema.ts";
 import type { Municipality } from "../../config/municipalities.ts";
 import { MACHIDA_CONTACT } from "../../config/offices.ts";
-import { addDays, addMonthsClamped, parseJapanDate, type JapanDate } from "../../rules/japan-date.ts";
+import { addDays, addMonthsClamped, compareJapanDates, parseJapanDate, type JapanDate } from "../../rules/japan-date.ts";
 import { renewalFrom } from "../../rules/validity.ts";
 import type { CaType } from "../../pki/jpki-profile.ts";
 import type { Registry } from "../registry.ts";
@@ -92,18 +92,47 @@ export interface ExpiryNoticeRun {
   from: JapanDate;
   /** Certificates expiring on or after this day … */
   windowStart: JapanDate;
-  /** … and on or before this day (the day before `from` plus three months). */
+  /** … and on or before this day (see {@link expiryNoticeWindow}). */
   windowEnd: JapanDate;
   residents: ExpiryNoticeRow[];
 }
 
-const PAGE = 2000;
+/**
+ * The expiry days a run on `from` covers (spec §2.1: J-LIS mails the notice 2–3 months before
+ * expiry). The rule: monthly runs on the same day of the month — for the 29th to 31st, that day,
+ * or the month's last day in a month without it — cover every expiry day exactly once, with no
+ * day in two runs and none left out.
+ *
+ * A run's window starts three months after the previous month's run (`from` one month back,
+ * clamped to that month's last day) and ends the day before the next month's run's window starts:
+ * - on the 1st–28th, that is from `from` + 2 months to the day before `from` + 3 months;
+ * - on the 29th–31st, the start's day of the month is at most the previous month's length: the
+ *   run on 31 March starts on 28 May (29 May in a leap year), where the run on 28 February
+ *   stopped; and a run whose next month is shorter ends where that month's run starts (31 January
+ *   ends on 27 April, the day before the 28 February run's window).
+ * Why not simply `from` + 2 months up to `from` + 3 months: 28 February is the run of the 28th,
+ * 29th, 30th and 31st alike, so its one window must end where each of the runs on 28–31 March
+ * starts. Those starts coincide, on the earliest (28 May), which keeps runs on the 28th exactly
+ * two to three months ahead; `from` + 2 months clamped instead gave runs on the 29th–31st a day
+ * or two twice (April, around February's run) and left a day or two out (May; for the 31st also
+ * after each 30-day month).
+ */
+export function expiryNoticeWindow(from: JapanDate): { windowStart: JapanDate; windowEnd: JapanDate } {
+  const startOf = (run: JapanDate) => addMonthsClamped(addMonthsClamped(run, -1), 3);
+  return { windowStart: startOf(from), windowEnd: addDays(startOf(addMonthsClamped(from, 1)), -1) };
+}
 
 /**
- * The 有効期限通知書 run (spec §2.1: J-LIS mails it 2–3 months before expiry): registered
- * residents with a valid certificate expiring from `from` + 2 months up to the day before `from`
- * + 3 months, so monthly runs on the same day of the month cover each expiry day once.
- * Read in pages; `onProgress` hears how many certificates have been read.
+ * The 有効期限通知書 run: registered residents with a valid certificate expiring in the run's
+ * window ({@link expiryNoticeWindow}). Read one expiry day at a time, each by an equality on the
+ * certificates_expires (status, expires) index: no page re-reads or sorts what an earlier one
+ * read, so the cost is linear in the window, and a certificate added, revoked or renewed while the
+ * run reads is neither read twice nor makes another one be skipped (OFFSET pages did both). A day
+ * is at most one day's expiries (≈110,000 nationally, far fewer for one municipality), and the run
+ * keeps its whole window in memory anyway. A keyset over (expires, ca_type, serial_hex) would
+ * need an index on all four, which PostgreSQL cannot deduplicate: ≈10× the (status, expires)
+ * index, ≈14 GB more at 200 M certificates, for a monthly job. `onProgress` hears how many
+ * certificates have been read, after each day.
  */
 export async function expiryNoticeRun(
   deps: NoticeDeps,
@@ -111,18 +140,17 @@ export async function expiryNoticeRun(
 ): Promise<ExpiryNoticeRun> {
   let from: JapanDate;
   let windowStart: JapanDate;
-  let beyond: JapanDate;
+  let windowEnd: JapanDate;
   try {
     from = parseJapanDate(input.from, "from");
-    // Inside the check too: a date near 9999-12-31 has no window three months on.
-    windowStart = addMonthsClamped(from, 2);
-    beyond = addMonthsClamped(from, 3);
+    // Inside the check too: a date near 9999-12-31 (or in 0001-01) has no window.
+    ({ windowStart, windowEnd } = expiryNoticeWindow(from));
   } catch (error) {
     throw inputErrorAs(error, "invalid-input", "from");
   }
   const byResident = new Map<string, ExpiryNoticeRow>();
   let read = 0;
-  for (let offset = 0; ; offset += PAGE) {
+  for (let day = windowStart; compareJapanDates(day, windowEnd) <= 0; day = addDays(day, 1)) {
     let query = deps.db
       .selectFrom("certificates")
       .innerJoin("residents", "residents.id", "certificates.resident_id")
@@ -137,17 +165,11 @@ export async function expiryNoticeRun(
         "residents.municipality_code",
       ])
       .where("certificates.status", "=", "valid")
-      .where("certificates.expires", ">=", windowStart)
-      .where("certificates.expires", "<", beyond)
-      .where("residents.status", "=", "registered")
-      .orderBy("residents.id")
-      .orderBy("certificates.ca_type")
-      .orderBy("certificates.serial_hex")
-      .limit(PAGE)
-      .offset(offset);
+      .where("certificates.expires", "=", day)
+      .where("residents.status", "=", "registered");
     if (input.municipality) query = query.where("residents.municipality_code", "=", input.municipality);
-    const page = await query.execute();
-    for (const r of page) {
+    const rows = await query.execute();
+    for (const r of rows) {
       const row = byResident.get(r.resident_id) ?? {
         residentId: r.resident_id,
         name: r.name,
@@ -162,12 +184,13 @@ export async function expiryNoticeRun(
       row.cardId ??= r.card_id;
       byResident.set(r.resident_id, row);
     }
-    read += page.length;
+    read += rows.length;
     input.onProgress?.(read);
-    if (page.length < PAGE) break;
   }
+  // A resident's certificates in type order, as the notice and the CSV list them (the days are read in expiry order).
+  for (const row of byResident.values()) row.certificates.sort((a, b) => a.type.localeCompare(b.type) || a.serialHex.localeCompare(b.serialHex));
   const residents = [...byResident.values()].sort((a, b) => a.earliestExpiry.localeCompare(b.earliestExpiry) || a.residentId.localeCompare(b.residentId));
-  return { from, windowStart, windowEnd: addDays(beyond, -1), residents };
+  return { from, windowStart, windowEnd, residents };
 }
 
 /** CSV (RFC 4180, UTF-8 with a BOM so spreadsheet software in Japan opens it as UTF-8). */

@@ -54,7 +54,7 @@ export function expiryNoticesPage(v: View, staff: StaffMember, s: { from: string
   const qs = `from=${encodeURIComponent(s.from)}${s.municipality ? `&municipality=${encodeURIComponent(s.municipality)}` : ""}`;
   const body = html`
 <h1>${t("有効期限通知の対象者", "Expiry notices")}</h1>
-<p>${t("有効期限の2〜3か月前に送る有効期限通知書の対象者です（起算日から2か月後〜3か月後の前日までに有効期限が来る有効な電子証明書）。", "Residents who get an expiry notice 2–3 months before expiry: valid certificates expiring from two months after the run date up to the day before three months after it.")}</p>
+<p>${t("有効期限の2〜3か月前に送る有効期限通知書の対象者です（起算日から2か月後〜3か月後の前日までに有効期限が来る有効な電子証明書。29〜31日の実行は、毎月の実行が各日を一度ずつ扱うよう、短い月の前後で最大3日ずれます）。", "Residents who get an expiry notice 2–3 months before expiry: valid certificates expiring from two months after the run date up to the day before three months after it (runs on the 29th–31st shift by up to three days around short months, so that monthly runs cover each expiry day once).")}</p>
 ${counterProblem(v, s.problem, { from: "from" })}
 <form method="get" action="/counter/expiry-notices" class="search">
 ${field(v, { id: "from", name: "from", type: "date", label: t("起算日", "Run date"), value: s.from, ...fieldError(v, s.problem, "from") })}

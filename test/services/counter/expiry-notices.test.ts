@@ -1,0 +1,199 @@
+// The 有効期限通知書 run: monthly runs on one day of the month cover every expiry day exactly once
+// (the 29th–31st too, around short months), and the run reads its window one expiry day at a time, so a
+// certificate changed or added while it reads neither makes another be skipped nor is listed twice.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { CompiledQuery, type Kysely } from "kysely";
+import { addDays, addMonthsClamped, type JapanDate } from "../../../src/rules/japan-date.ts";
+import { expiryNoticeRun, expiryNoticeWindow } from "../../../src/services/counter/notices.ts";
+import type { Database } from "../../../src/store/schema.ts";
+import { backends, openTestContext, type TestContext } from "../../helpers/context.ts";
+
+const pad = (n: number) => String(n).padStart(2, "0");
+const daysIn = (y: number, m: number) => new Date(Date.UTC(y, m, 0)).getUTCDate();
+/** The monthly run on day `d` of month `m`: that day, or the month's last day when it has none. */
+const runOn = (y: number, m: number, d: number) => `${y}-${pad(m)}-${pad(Math.min(d, daysIn(y, m)))}` as JapanDate;
+
+describe("expiry-notice window", () => {
+  test("monthly runs on each day 1–31 cover every expiry day exactly once (leap years and 2100 included)", () => {
+    for (const [first, last] of [[2024, 2033], [2099, 2101]] as const) {
+      for (let d = 1; d <= 31; d++) {
+        let previous: { run: JapanDate; windowEnd: JapanDate } | undefined;
+        for (let y = first; y <= last; y++) {
+          for (let m = 1; m <= 12; m++) {
+            const run = runOn(y, m, d);
+            const { windowStart, windowEnd } = expiryNoticeWindow(run);
+            assert.ok(windowStart <= windowEnd, `${run}: empty window ${windowStart}…${windowEnd}`);
+            if (previous) {
+              assert.equal(windowStart, addDays(previous.windowEnd, 1), `day ${d}: the ${run} run must start the day after the ${previous.run} run's window (${previous.windowEnd})`);
+            }
+            if (d <= 28) {
+              assert.deepEqual([windowStart, windowEnd], [addMonthsClamped(run, 2), addDays(addMonthsClamped(run, 3), -1)], `${run}: two to three months on`);
+            }
+            previous = { run, windowEnd };
+          }
+        }
+      }
+    }
+  });
+
+  test("the runs around February, on the 31st", () => {
+    const w = (from: string) => Object.values(expiryNoticeWindow(from as JapanDate));
+    assert.deepEqual(w("2025-01-31"), ["2025-03-31", "2025-04-27"]);
+    assert.deepEqual(w("2025-02-28"), ["2025-04-28", "2025-05-27"], "also the run of the 28th, 29th and 30th");
+    assert.deepEqual(w("2025-03-31"), ["2025-05-28", "2025-06-29"]);
+    assert.deepEqual(w("2025-03-28"), ["2025-05-28", "2025-06-27"]);
+    assert.deepEqual(w("2025-04-30"), ["2025-06-30", "2025-07-29"], "also the run of the 31st");
+    assert.deepEqual(w("2025-05-31"), ["2025-07-30", "2025-08-29"]);
+    assert.deepEqual(w("2028-02-29"), ["2028-04-29", "2028-05-28"]);
+  });
+});
+
+/**
+ * `db` with `hook` awaited before each query built from it runs (the hook gets the query's
+ * number, from 1): a test can change the register between two days of a run.
+ */
+function beforeEachQuery(db: Kysely<Database>, hook: (n: number, query: CompiledQuery) => Promise<void>): Kysely<Database> {
+  let n = 0;
+  const wrap = <T extends object>(builder: T): T =>
+    new Proxy(builder, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target);
+        if (typeof value !== "function") return value;
+        if (key === "execute") {
+          return async (...args: unknown[]) => {
+            await hook(++n, (target as unknown as { compile(): CompiledQuery }).compile());
+            return value.apply(target, args);
+          };
+        }
+        return (...args: unknown[]) => {
+          const result = value.apply(target, args);
+          return result && typeof result === "object" && typeof (result as { execute?: unknown }).execute === "function" ? wrap(result) : result;
+        };
+      },
+    });
+  return new Proxy(db, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      return key === "selectFrom" ? (...args: unknown[]) => wrap(value.apply(target, args)) : value;
+    },
+  });
+}
+
+for (const backend of backends()) {
+  describe(`expiry-notice run reads day by day (${backend})`, () => {
+    let t: TestContext;
+    const FROM = "2031-01-10"; // window 2031-03-10 … 2031-04-09
+    const DAYS = ["2031-03-10", "2031-03-10", "2031-03-10", "2031-03-11", "2031-04-09"]; // many on one day, and days apart
+    let nextSerial = 0x100000;
+    let nextResident = 1000;
+    let template: Record<string, unknown>;
+    let authorities: Record<string, string>;
+
+    /** `count` residents of Machida, each with an authentication and a signing certificate in the window. */
+    async function seed(db: Kysely<Database>, count: number, options: { day?: string; residentIds?: () => string } = {}): Promise<string[]> {
+      const serials: string[] = [];
+      const residents = [];
+      const certificates = [];
+      for (let i = 0; i < count; i++) {
+        const id = options.residentIds?.() ?? `R-${String(nextResident++).padStart(10, "0")}`;
+        residents.push({ ...template, id });
+        const expires = options.day ?? DAYS[i % DAYS.length]!;
+        for (const ca_type of ["auth", "sign"] as const) {
+          const serial_hex = (nextSerial++).toString(16).padStart(16, "0");
+          serials.push(`${ca_type}:${serial_hex}`);
+          certificates.push({
+            ca_type, serial_hex, authority_id: authorities[ca_type]!, resident_id: id, card_id: null, subject_cn: `test ${ca_type} ${serial_hex}`,
+            municipality_code: "132098", not_before: "2026-01-10T00:00:00Z", not_after: `${expires}T14:59:59Z`, expires, issued_at: "2026-01-10T00:00:00Z",
+            status: "valid" as const, revoked_at: null, revocation_reason: null, invalidity_date: null, revoked_by: null,
+          });
+        }
+      }
+      for (let i = 0; i < residents.length; i += 200) await db.insertInto("residents").values(residents.slice(i, i + 200) as never).execute();
+      for (let i = 0; i < certificates.length; i += 200) await db.insertInto("certificates").values(certificates.slice(i, i + 200)).execute();
+      return serials;
+    }
+
+    const listed = (run: Awaited<ReturnType<typeof expiryNoticeRun>>) => run.residents.flatMap((r) => r.certificates.map((c) => `${c.type}:${c.serialHex}`));
+
+    before(async () => {
+      t = await openTestContext(backend, { now: "2026-01-10T00:00:00Z" });
+      const db = t.context.store.db;
+      const added = await t.context.registry.add({ name: "期限 見本", birth: "1980-03-10", gender: "1", address: "東京都町田市森野２－２－２２", municipality: "132098" });
+      template = { ...(await db.selectFrom("residents").selectAll().where("id", "=", added.id).executeTakeFirstOrThrow()) };
+      const rows = await db.selectFrom("authorities").select(["id", "ca_type"]).execute();
+      authorities = Object.fromEntries(rows.map((r) => [r.ca_type, r.id]));
+      assert.ok(authorities.auth && authorities.sign, "both CAs are set up");
+    });
+    after(() => t?.cleanup());
+
+    async function clear(db: Kysely<Database>) {
+      await db.deleteFrom("certificates").where("subject_cn", "like", "test %").execute();
+      await db.deleteFrom("residents").where("id", "like", "R-00000%").execute();
+    }
+
+    test("certificates revoked between two days do not push unread ones out of the run", async () => {
+      const db = t.context.store.db;
+      await clear(db);
+      const serials = await seed(db, 1300); // 2,600 certificates, over three days of the window
+      const revoked = serials.filter((_, i) => i % 5 === 0); // spread over the window
+      const deps = {
+        db: beforeEachQuery(db, async (n) => {
+          if (n !== 2) return;
+          for (const s of revoked) {
+            const [ca_type, serial_hex] = s.split(":") as ["auth" | "sign", string];
+            await db.updateTable("certificates").set({ status: "revoked" }).where("ca_type", "=", ca_type).where("serial_hex", "=", serial_hex).execute();
+          }
+        }),
+        registry: t.context.registry,
+        clock: t.context.clock,
+      };
+      const pages: number[] = [];
+      const run = await expiryNoticeRun(deps, { from: FROM, onProgress: (read) => pages.push(read) });
+      assert.ok(new Set(pages).size >= 3, `progress after each day: ${pages}`);
+      const seen = listed(run);
+      const untouched = serials.filter((s) => !revoked.includes(s));
+      const missing = untouched.filter((s) => !seen.includes(s));
+      assert.deepEqual(missing.length, 0, `${missing.length} valid certificates left out, e.g. ${missing.slice(0, 3)}`);
+      assert.equal(new Set(seen).size, seen.length, "no certificate listed twice");
+    });
+
+    test("certificates added between two days do not make a read one be listed again", async () => {
+      const db = t.context.store.db;
+      await clear(db);
+      const serials = await seed(db, 1300);
+      let early = 0;
+      const deps = {
+        db: beforeEachQuery(db, async (n) => {
+          // Renewed early: new residents whose rows sort first by any order (lowest ids, first day, lowest serials).
+          if (n === 2) await seed(db, 150, { day: "2031-03-10", residentIds: () => `R-00000000${String(early++).padStart(2, "0")}` });
+        }),
+        registry: t.context.registry,
+        clock: t.context.clock,
+      };
+      const run = await expiryNoticeRun(deps, { from: FROM });
+      const seen = listed(run);
+      const twice = seen.filter((s, i) => seen.indexOf(s) !== i);
+      assert.deepEqual(twice, [], "no certificate listed twice");
+      assert.equal(run.residents.filter((r) => new Set(r.certificates.map((c) => c.type)).size !== r.certificates.length).length, 0, "no resident with one type twice");
+      for (const s of serials) assert.ok(seen.includes(s), `${s} listed`);
+    });
+
+    test("each day is read by an equality on the (status, expires) index, with no sort", { skip: backend !== "sqlite" }, async () => {
+      const db = t.context.store.db;
+      const queries: CompiledQuery[] = [];
+      await expiryNoticeRun({ db: beforeEachQuery(db, async (_, q) => void queries.push(q)), registry: t.context.registry, clock: t.context.clock }, { from: FROM });
+      assert.ok(queries.length >= 2);
+      for (const q of [queries[0]!, queries[1]!]) {
+        const plan = (await db.executeQuery(CompiledQuery.raw(`explain query plan ${q.sql}`, [...q.parameters]))).rows.map((r) => (r as { detail: string }).detail).join("\n");
+        assert.match(plan, /certificates_expires \(status=\? AND expires=\?\)/, plan);
+        assert.doesNotMatch(plan, /TEMP B-TREE/, plan);
+      }
+    });
+
+    test("a run on the 31st reports the window the rule gives", async () => {
+      const run = await expiryNoticeRun({ db: t.context.store.db, registry: t.context.registry, clock: t.context.clock }, { from: "2031-03-31" });
+      assert.deepEqual([run.windowStart, run.windowEnd], ["2031-05-28", "2031-06-29"]);
+    });
+  });
+}
