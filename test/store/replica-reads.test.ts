@@ -279,7 +279,10 @@ describe("OCSP status reads through a PostgreSQL hot standby", () => {
           commits += 1;
         }
       });
-      await sleep(1_500);
+      // At least 1.5 s of load and 1,000 commits before the revocation: on a busy shared host the
+      // sessions commit more slowly, so the load is counted rather than timed (up to 30 s).
+      const loadStart = performance.now();
+      while ((performance.now() - loadStart < 1_500 || commits < 1_000) && performance.now() - loadStart < 30_000) await sleep(50);
       await other.ca.revoke({ type: "sign", serialHex: serial, reason: "keyCompromise", by: "operator" });
       revokedAt = performance.now();
       await sleep(lagMs + 500);
@@ -296,7 +299,7 @@ describe("OCSP status reads through a PostgreSQL hot standby", () => {
     const { before, startedAt, endedAt } = measured;
     const delta = Object.fromEntries(Object.entries(reads.stats).map(([key, value]) => [key, value - before[key as keyof typeof before]]));
     t.diagnostic(`${Math.round(commits / ((endedAt - startedAt) / 1000))} commits/s by the other sessions; status reads: ${JSON.stringify(delta)}`);
-    assert.ok(commits > 1_000, `precondition: the other sessions committed (${commits})`);
+    assert.ok(commits >= 1_000, `precondition: the other sessions committed (${commits})`);
     assert.deepEqual(notRevokedAfter(answers, revokedAt, lagMs), [], "no 'valid' (good) after the lag bound");
     assert.deepEqual(wentBackInTime(answers, revokedAt), [], "no read begun after a 'revoked' one ended says otherwise");
     assert.ok(delta.standby! > 4 * delta.primary!, `the standby answered most reads under the write load (${JSON.stringify(delta)})`);
