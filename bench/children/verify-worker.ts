@@ -2,7 +2,11 @@
  * Worker thread for VERIFY-CMS / VERIFY-AUTH on several cores: its own verifier (the relying
  * party's library, src/verify) with the same trust anchors and the same cached CRLs the main
  * thread took from `context.crls.current(type)`, verifying the same documents in a loop until
- * the shared start time (or the end of its warm-up, if later) for `seconds`. Posts { done, valid, firstInvalid?, seconds, startedAt, endedAt }.
+ * the shared start time (or the end of its warm-up, if later) for `seconds`. Posts { done, valid, firstInvalid?, seconds, startedAt, endedAt, repeats, seenBefore }.
+ *
+ * `certificateCacheEntries` (the verifier's `limits.certificateCacheEntries`) below the number of
+ * distinct certificates makes every verification a miss of the per-certificate caches: the items
+ * are cycled in order, and an LRU smaller than the cycle has always just dropped the next one.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { createVerifier, type VerificationResult } from "../../src/verify/index.ts";
@@ -17,6 +21,8 @@ export interface VerifyWorkerInput {
   /** Date.now() at which every worker starts timing (after its warm-up). */
   startAt: number;
   seconds: number;
+  /** The verifier's certificate cache size; absent = the verifier's default (10,000). */
+  certificateCacheEntries?: number;
 }
 
 export interface VerifyWorkerOutput {
@@ -27,6 +33,14 @@ export interface VerifyWorkerOutput {
   startedAt: number;
   endedAt: number;
   firstInvalid?: string;
+  /**
+   * Timed valid verifications of a document already verified by this worker whose result carried
+   * the very same certificate description object as the previous time: the verifier makes that
+   * object once per parsed certificate, so this counts answers served from its per-certificate
+   * cache (parsed certificate, checked chain, policy, key usage), out of `seenBefore`.
+   */
+  repeats: number;
+  seenBefore: number;
 }
 
 const input = workerData as VerifyWorkerInput;
@@ -36,6 +50,7 @@ const verifier = createVerifier({
     crl: { fetch: async () => input.crlDer },
     prefer: "crl",
   },
+  ...(input.certificateCacheEntries ? { limits: { certificateCacheEntries: input.certificateCacheEntries } } : {}),
 });
 
 // Each call's arguments are a fresh object literal, as a relying party writes the call; spreading
@@ -47,21 +62,34 @@ const calls = input.items.map((item): (() => Promise<VerificationResult>) => {
   return () => verifier.verifyRawSignature({ certificateDer, data, signature, hash: "sha256", expectedType: "auth" });
 });
 const one = (i: number): Promise<VerificationResult> => calls[i % calls.length]!();
+/** Per document: the certificate description of its last valid result (see `repeats`). */
+const lastCertificate: unknown[] = new Array(calls.length);
 
 // Warm-up: JIT, and the first call of each type fetches and parses the CRL (cached until nextUpdate).
-for (let i = 0; i < Math.min(200, input.items.length * 2); i++) await one(i);
+for (let i = 0; i < Math.min(200, input.items.length * 2); i++) {
+  const r = await one(i);
+  if (r.valid) lastCertificate[i % calls.length] = r.certificate;
+}
 while (Date.now() < input.startAt) await new Promise((resolve) => setTimeout(resolve, 1));
 
-const out: VerifyWorkerOutput = { done: 0, valid: 0, seconds: 0, startedAt: 0, endedAt: 0 };
+const out: VerifyWorkerOutput = { done: 0, valid: 0, seconds: 0, startedAt: 0, endedAt: 0, repeats: 0, seenBefore: 0 };
 const t0 = performance.now();
 out.startedAt = performance.timeOrigin + t0;
 const deadline = t0 + input.seconds * 1000;
 while (performance.now() < deadline) {
   for (let k = 0; k < 16; k++) {
-    const r = await one(out.done);
+    const i = out.done % calls.length;
+    const r = await one(i);
     out.done++;
-    if (r.valid) out.valid++;
-    else out.firstInvalid ??= `${r.code}: ${r.message}`;
+    if (r.valid) {
+      out.valid++;
+      const last = lastCertificate[i];
+      if (last !== undefined) {
+        out.seenBefore++;
+        if (last === r.certificate) out.repeats++;
+      }
+      lastCertificate[i] = r.certificate;
+    } else out.firstInvalid ??= `${r.code}: ${r.message}`;
   }
 }
 const t1 = performance.now();
