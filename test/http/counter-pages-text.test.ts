@@ -203,4 +203,40 @@ describe("counter pages: messages, labels and dates", () => {
     const body = (await get(`/counter/residents/${r.id}`)).body;
     assert.match(body, /<td class="mono nowrap">C-[0-9A-Z]{10}<\/td>/);
   });
+
+  test("the expiry-notice page: first shown for the office's own municipality, and at most 500 rows listed, the CSV holding everyone", async () => {
+    const db = t.context.store.db;
+    const authorities = Object.fromEntries((await db.selectFrom("authorities").select(["id", "ca_type"]).execute()).map((r) => [r.ca_type, r.id]));
+    const template = await db.selectFrom("residents").selectAll().where("id", "=", (await resident("期限 見本")).id).executeTakeFirstOrThrow();
+    /** `count` residents of `municipality`, each with an authentication certificate expiring in the run from 2031-05-10 (no other test's certificate does). */
+    const seed = async (prefix: string, count: number, municipality: string) => {
+      const ids = Array.from({ length: count }, (_, i) => `R-${prefix}${String(i).padStart(8, "0")}`);
+      for (let i = 0; i < count; i += 200) {
+        const slice = ids.slice(i, i + 200);
+        await db.insertInto("residents").values(slice.map((id) => ({ ...template, id, municipality_code: municipality }))).execute();
+        await db
+          .insertInto("certificates")
+          .values(slice.map((id) => ({
+            ca_type: "auth" as const, serial_hex: `EE${id.slice(2)}`, authority_id: authorities.auth!, resident_id: id, card_id: null, subject_cn: `page ${id}`,
+            municipality_code: municipality, not_before: "2026-01-10T00:00:00Z", not_after: "2031-07-20T14:59:59Z", expires: "2031-07-20", issued_at: "2026-01-10T00:00:00Z",
+            status: "valid" as const, revoked_at: null, revocation_reason: null, invalidity_date: null, revoked_by: null,
+          })))
+          .execute();
+      }
+    };
+    await seed("MA", 501, "132098");
+    await seed("CH", 3, "131016");
+    const first = (await get("/counter/expiry-notices?from=2031-05-10")).body;
+    assert.match(first, /<option value="132098" selected/, "the office's municipality chosen");
+    assert.match(first, /501人。/);
+    assert.match(first, /最初の500人を表示しています。全員はCSVにあります。/);
+    assert.equal(first.match(/<tr><td><a href="\/counter\/residents\//g)?.length, 500, "500 rows listed");
+    const all = (await get("/counter/expiry-notices?from=2031-05-10&municipality=")).body;
+    assert.match(all, /504人。/, "every municipality, when chosen");
+    const csv = (await get("/counter/expiry-notices.csv?from=2031-05-10&municipality=132098")).body;
+    assert.equal(csv.trim().split("\n").length, 502, "the CSV: a header and every resident");
+    const small = (await get("/counter/expiry-notices?from=2031-05-10&municipality=131016&lang=en")).body;
+    assert.match(small, /3 residents\./);
+    assert.doesNotMatch(small, /The first 500 are shown/);
+  });
 });

@@ -743,7 +743,12 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     if (!session) return reply;
     const q = request.query as Record<string, string | undefined>;
     const from = String(q.from ?? "").slice(0, 10) || japanToday(context.clock);
-    const municipality = /^\d{6}$/.test(String(q.municipality ?? "")) ? String(q.municipality) : "";
+    // First shown for the office's own municipality: a run over every municipality is chosen
+    // ("すべて" sends an empty value), not what a counter's first view reads.
+    const municipality =
+      q.municipality === undefined
+        ? ((await context.staff.offices()).find((o) => o.id === session.staff.officeId)?.municipalityCode ?? "")
+        : /^\d{6}$/.test(q.municipality) ? q.municipality : "";
     const v = pageView(request, reply, pathWithoutLang(request.url));
     try {
       const run = await expiryNoticeRun(noticeDeps(), { from, ...(municipality ? { municipality } : {}) });

@@ -47,6 +47,9 @@ ${sum.records.length === 0 ? html`<p>${t("なし", "None")}</p>` : html`<div cla
   return counterPage(v, staff, { title: t("本日の集計・手数料", "Daily summary and fees"), body, hasError: s.problem !== undefined });
 }
 
+/** Rows the expiry-notice page lists: a large town's month runs to tens of thousands, which the CSV carries. */
+const EXPIRY_LIST_SHOWN = 500;
+
 /** The 有効期限通知書 list: who gets a notice for a run starting on `from`, with a CSV. */
 export function expiryNoticesPage(v: View, staff: StaffMember, s: { from: string; municipality: string; run?: ExpiryNoticeRun; problem?: Problem }): string {
   const t = v.t;
@@ -66,7 +69,9 @@ ${run
 <p class="actions"><a class="button button--secondary" href="/counter/expiry-notices.csv?${qs}" download>${t("CSVをダウンロード", "Download the CSV")}</a></p>
 ${run.residents.length === 0
         ? html`<p>${t("対象者はいません。", "Nobody in this run.")}</p>`
-        : html`<div class="table-scroll"><table><thead><tr><th scope="col">${t("氏名", "Name")}</th><th scope="col">${t("住所", "Address")}</th><th scope="col">${t("カード", "Card")}</th><th scope="col">${t("有効期限", "Expires")}</th><th scope="col">${t("更新できる日", "Renewal from")}</th></tr></thead><tbody>${run.residents.map(
+        : html`${run.residents.length > EXPIRY_LIST_SHOWN
+            ? html`<p class="hint">${t(`最初の${EXPIRY_LIST_SHOWN.toLocaleString("ja-JP")}人を表示しています。全員はCSVにあります。`, `The first ${EXPIRY_LIST_SHOWN.toLocaleString("en-US")} are shown; the CSV has everyone.`)}</p>`
+            : ""}<div class="table-scroll"><table><thead><tr><th scope="col">${t("氏名", "Name")}</th><th scope="col">${t("住所", "Address")}</th><th scope="col">${t("カード", "Card")}</th><th scope="col">${t("有効期限", "Expires")}</th><th scope="col">${t("更新できる日", "Renewal from")}</th></tr></thead><tbody>${run.residents.slice(0, EXPIRY_LIST_SHOWN).map(
             (r) => html`<tr><td><a href="/counter/residents/${r.residentId}">${r.name}</a></td><td>${r.address}</td><td class="mono">${r.cardId ?? "—"}</td><td>${formatDate(v.lang, r.earliestExpiry)}</td><td>${formatDate(v.lang, r.certificates[0]?.renewalFrom ?? r.earliestExpiry)}</td></tr>`,
           )}</tbody></table></div>`}`
     : ""}`;
