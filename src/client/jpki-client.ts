@@ -82,8 +82,8 @@ export interface KenhojoData {
   sex: string;
 }
 
-/** The PINs' names, for messages. */
-const PIN_NAME: Record<PinType | "kenhojo", { ja: string; en: string }> = {
+/** The PINs' names, for messages (here and in the services that drive a card through this client). */
+export const PIN_NAME: Readonly<Record<PinType | "kenhojo", { ja: string; en: string }>> = {
   auth: { ja: "利用者証明用電子証明書の暗証番号", en: "authentication PIN" },
   sign: { ja: "署名用パスワード", en: "signing password" },
   kenhojo: { ja: "券面事項入力補助用暗証番号", en: "券面事項入力補助 PIN" },

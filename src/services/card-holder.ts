@@ -1,15 +1,10 @@
-import { JpkiClient } from "../client/jpki-client.ts";
+import { JpkiClient, PIN_NAME } from "../client/jpki-client.ts";
 import { CardError } from "../client/apdu.ts";
 import type { CardReader } from "../readers/reader.ts";
 import { ServiceError } from "./errors.ts";
 import { signedChallenge, type ChallengePurpose } from "./challenges.ts";
 
 export type HolderKey = "auth" | "sign";
-
-const PIN_NAME = {
-  auth: { ja: "利用者証明用電子証明書の暗証番号", en: "authentication PIN" },
-  sign: { ja: "署名用電子証明書のパスワード", en: "signing password" },
-} as const;
 
 /**
  * What the card holder's side does with their card in a reader (the app, the kiosk, a browser
@@ -95,7 +90,7 @@ function noAuthCertificate(): ServiceError {
 function invalidPinForm(type: HolderKey, cause: CardError): ServiceError {
   const message =
     type === "sign"
-      ? "署名用電子証明書のパスワードは英大文字（A～Z）と数字の6～16文字です（試行回数は減っていません）/ the signing password is 6 to 16 characters A–Z and 0–9 (no try was used)"
+      ? "署名用パスワードは英大文字（A～Z）と数字の6～16文字です（試行回数は減っていません）/ the signing password is 6 to 16 characters A–Z and 0–9 (no try was used)"
       : "利用者証明用電子証明書の暗証番号は数字4桁です（試行回数は減っていません）/ the authentication PIN is 4 digits (no try was used)";
   return new ServiceError("invalid-input", message, "pin", { reason: "invalid-pin", cause });
 }
