@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { randomBytes } from "node:crypto";
+import { HeldValues } from "../held-values.ts";
 import type { Context } from "../../services/context.ts";
 import { ServiceError } from "../../services/errors.ts";
 import { actorOf, hasRole, type StaffSession } from "../../services/counter/staff.ts";
@@ -31,12 +31,6 @@ const SESSION_SECONDS = 8 * 3600;
 const HELD_MS = 10 * 60_000;
 const ID = /^[A-Z]-[0-9A-Z]{10}$/;
 const APPLICATION_ID = /^A-[0-9A-F]{12}$/;
-
-interface Held<T> {
-  staffId: string;
-  value: T;
-  expires: number;
-}
 
 function invalid(field: string, message: string, reason?: string): ServiceError {
   return new ServiceError("invalid-input", message, field, reason ? { reason } : undefined);
@@ -153,23 +147,9 @@ function pathWithoutLang(url: string): string {
 /** The counter console: staff pages driving the same services as the counter API. */
 export async function counterPagesRoutes(app: FastifyInstance, context: Context, options: { log?: (line: string) => void } = {}): Promise<void> {
   const log = options.log ?? ((line: string) => console.error(line));
-  const flashes = new Map<string, Held<Outcome>>();
-  const letters = new Map<string, Held<{ filename: string; pdf: Uint8Array }>>();
-
-  const hold = <T>(store: Map<string, Held<T>>, session: StaffSession, value: T): string => {
-    const now = Date.now();
-    for (const [k, h] of store) if (h.expires < now) store.delete(k);
-    const token = randomBytes(16).toString("base64url");
-    store.set(token, { staffId: session.staff.id, value, expires: now + HELD_MS });
-    return token;
-  };
-  const take = <T>(store: Map<string, Held<T>>, session: StaffSession, token: unknown): T | undefined => {
-    if (typeof token !== "string") return undefined;
-    const h = store.get(token);
-    if (!h || h.staffId !== session.staff.id || h.expires < Date.now()) return undefined;
-    store.delete(token);
-    return h.value;
-  };
+  // The injected clock, as everywhere that decides what has expired.
+  const flashes = new HeldValues<Outcome>(HELD_MS, () => context.clock().getTime());
+  const letters = new HeldValues<{ filename: string; pdf: Uint8Array }>(HELD_MS, () => context.clock().getTime());
 
   const sessionOf = async (request: FastifyRequest): Promise<{ id: string; session: StaffSession } | undefined> => {
     const id = cookiesOf(request)[STAFF_COOKIE];
@@ -315,7 +295,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
         },
         actorOf(session),
       );
-      const flash = hold(flashes, session, { title: { ja: "住民を登録しました", en: "Resident registered" }, note: { ja: "続けてカードの交付申請ができます。", en: "You can now take the card application." } });
+      const flash = flashes.put(session.staff.id, { title: { ja: "住民を登録しました", en: "Resident registered" }, note: { ja: "続けてカードの交付申請ができます。", en: "You can now take the card application." } });
       return redirect(reply, `/counter/residents/${resident.id}?flash=${flash}`);
     } catch (error) {
       const problem = problemOf(error, log);
@@ -331,7 +311,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     const card = typeof q.card === "string" && ID.test(q.card) ? q.card : undefined;
     const v = pageView(request, reply, `/counter/residents/${id}${card ? `?card=${card}` : ""}`);
     try {
-      const outcome = take(flashes, session, q.flash);
+      const outcome = flashes.take(q.flash, session.staff.id);
       return sendPage(reply, 200, residentDetailPage(v, session.staff, await residentDetail(id, card, outcome ? { outcome } : {})));
     } catch (error) {
       return notFoundPage(reply, v, session, error);
@@ -365,7 +345,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     }
     try {
       const card = await context.counter.produceCard({ residentId, ...certificateChoices(form, true), ...representativeOf(form) }, actorOf(session));
-      const flash = hold(flashes, session, {
+      const flash = flashes.put(session.staff.id, {
         title: { ja: "カードを作製しました", en: "Card produced" },
         applicationId: card.applicationId,
         cardId: card.id,
@@ -494,7 +474,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
           },
           actor,
         );
-        const token = hold(letters, session, { filename: started.letter.filename, pdf: started.letter.pdf });
+        const token = letters.put(session.staff.id, { filename: started.letter.filename, pdf: started.letter.pdf });
         return {
           title: { ja: "代理人による申請を受け付けました", en: "Proxy application received" },
           applicationId: started.applicationId,
@@ -536,7 +516,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     const form = request.body as Form;
     try {
       const outcome = await runProcedure(state.kind, cardId, form, session);
-      const flash = hold(flashes, session, outcome);
+      const flash = flashes.put(session.staff.id, outcome);
       const reader = outcome.newCardId ?? cardId;
       return redirect(reply, `/counter/residents/${state.resident.id}?card=${reader}&flash=${flash}`);
     } catch (error) {
@@ -550,7 +530,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
   app.get<{ Params: { token: string } }>("/counter/letters/:token", async (request, reply) => {
     const session = await staffOr(request, reply);
     if (!session) return reply;
-    const letter = take(letters, session, request.params.token);
+    const letter = letters.take(request.params.token, session.staff.id);
     if (!letter) {
       const v = pageView(request, reply, "/counter");
       return notFoundPage(reply, v, session, new ServiceError("not-found", "照会書はもうダウンロードできません（1回限り・10分間）/ the letter can no longer be downloaded (once, within 10 minutes)"));
@@ -613,7 +593,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
         { applicationId: id, ...(answerCode ? { answerCode } : {}), proxyIdentity: { ...identity, name: proxyName }, pins, ...(newPin ? { newPin } : {}) },
         actorOf(session),
       );
-      const flash = hold(flashes, session, outcomeOf({ ja: "代理人による手続きが完了しました", en: "The proxy's procedure is done" }, o));
+      const flash = flashes.put(session.staff.id, outcomeOf({ ja: "代理人による手続きが完了しました", en: "The proxy's procedure is done" }, o));
       return redirect(reply, `/counter/residents/${state.resident.id}?card=${o.cardId}&flash=${flash}`);
     } catch (error) {
       const problem = problemOf(error, log);
@@ -707,7 +687,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     const form = request.body as Form;
     try {
       const outcome = await runEvent(kind as EventSlug, id, form, session);
-      const flash = hold(flashes, session, outcome);
+      const flash = flashes.put(session.staff.id, outcome);
       const reader = readerOf(request).readerCard;
       return redirect(reply, `/counter/residents/${id}?${reader ? `card=${reader}&` : ""}flash=${flash}`);
     } catch (error) {

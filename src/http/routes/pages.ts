@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { randomBytes } from "node:crypto";
+import { HeldValues } from "../held-values.ts";
 import type { Context } from "../../services/context.ts";
 import { ServiceError } from "../../services/errors.ts";
 import type { KioskIssuance } from "../../services/kiosk.ts";
@@ -186,13 +187,6 @@ function toFormPage(request: FastifyRequest, reply: FastifyReply, path: string):
   return reply.status(303).header("location", isLang(lang) ? `${path}?lang=${lang}` : path).send();
 }
 
-/** A done page's content, shown again on a reload by the browser that made it (its form-token cookie) only. */
-interface DoneResult<T> {
-  owner: string;
-  value: T;
-  expires: number;
-}
-
 interface KioskSession {
   cardId: string;
   /** Held in memory only while the card is "in the reader" (at most five minutes); never rendered or logged. */
@@ -220,18 +214,10 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
 
   // Post-redirect-get: a reservation or reset is made by the POST alone; its page is a GET that a
   // reload shows again without reading the card or reserving / resetting a second time.
-  const reservations = new Map<string, DoneResult<Reservation>>();
-  const resets = new Map<string, DoneResult<true>>();
-  const holdDone = <T>(store: Map<string, DoneResult<T>>, request: FastifyRequest, id: string, value: T): void => {
-    const now = nowMs();
-    for (const [key, d] of store) if (d.expires < now) store.delete(key);
-    store.set(id, { owner: cookiesOf(request)[CSRF_COOKIE] ?? "", value, expires: now + DONE_MS });
-  };
-  const heldDone = <T>(store: Map<string, DoneResult<T>>, request: FastifyRequest, id: string): T | undefined => {
-    const d = store.get(id);
-    const owner = cookiesOf(request)[CSRF_COOKIE];
-    return d && d.owner !== "" && d.owner === owner && d.expires >= nowMs() ? d.value : undefined;
-  };
+  // A done page's content is shown again on a reload by the browser that made it (its form-token cookie) only.
+  const reservations = new HeldValues<Reservation>(DONE_MS, nowMs);
+  const resets = new HeldValues<true>(DONE_MS, nowMs);
+  const browserOf = (request: FastifyRequest) => cookiesOf(request)[CSRF_COOKIE];
   const doneGone = (request: FastifyRequest, reply: FastifyReply, path: string, back: { href: string; ja: string; en: string }) =>
     sendPage(
       reply,
@@ -313,7 +299,7 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
       const pin = text(form, "pin", 16);
       if (!pin) throw missing("pin", "暗証番号", "PIN");
       const reservation = await context.cards.withReader(cardId, (reader) => context.pinReset.reserve(reader, { target: "sign", pin }));
-      holdDone(reservations, request, reservation.id, reservation);
+      reservations.put(browserOf(request) ?? "", reservation, reservation.id);
       return reply.status(303).header("location", `/app/reservations/${encodeURIComponent(reservation.id)}`).send();
     } catch (error) {
       const problem = problemOf(error, log);
@@ -324,7 +310,7 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
   app.get("/app/reserve", async (request, reply) => toFormPage(request, reply, "/app"));
 
   app.get<{ Params: { id: string } }>("/app/reservations/:id", async (request, reply) => {
-    const reservation = heldDone(reservations, request, request.params.id);
+    const reservation = reservations.get(request.params.id, browserOf(request));
     if (!reservation) return doneGone(request, reply, "/app", { href: "/app", ja: "予約の画面に戻る", en: "Back to booking" });
     return sendPage(reply, 200, appDonePage(pageView(request, reply, request.url.split("?")[0]!), reservation));
   });
@@ -516,7 +502,7 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
         throw new ServiceError("invalid-input", "確認のために入力した暗証番号が一致しません / the two new passwords differ", "confirm");
       }
       const { reservationId } = await context.cards.withReader(cardId, (reader) => context.pinReset.resetAtKiosk(reader, { target: "sign", pin, newPin }));
-      holdDone(resets, request, reservationId, true);
+      resets.put(browserOf(request) ?? "", true, reservationId);
       return reply.status(303).header("location", `/kiosk/pin-reset/done/${encodeURIComponent(reservationId)}`).send();
     } catch (error) {
       const problem = problemOf(error, log);
@@ -525,7 +511,7 @@ export async function pagesRoutes(app: FastifyInstance, context: Context, option
   });
 
   app.get<{ Params: { id: string } }>("/kiosk/pin-reset/done/:id", async (request, reply) => {
-    if (!heldDone(resets, request, request.params.id)) return doneGone(request, reply, "/kiosk/pin-reset", { href: "/kiosk", ja: "最初の画面に戻る", en: "Back to the start" });
+    if (!resets.get(request.params.id, browserOf(request))) return doneGone(request, reply, "/kiosk/pin-reset", { href: "/kiosk", ja: "最初の画面に戻る", en: "Back to the start" });
     return sendPage(reply, 200, kioskResetDonePage(pageView(request, reply, request.url.split("?")[0]!)));
   });
 
