@@ -383,13 +383,20 @@ export class CounterProcedures {
       const old = await this.cards.get(input.cardId);
       const today = japanDateOf(this.clock());
       const revokeReason: RevocationReason = input.reason === "loss" || input.reason === "theft" ? "keyCompromise" : "cessationOfOperation";
+      /** The fee (its certificates' part only for certificates issued) and the record, the same whether the reissue runs whole or is finished after a cut. */
+      const charge = (withCertificates: boolean, resumed?: string) => {
+        ctx.fee = reissueFee({ reason: input.reason, causedByHolder: input.causedByHolder, ...(policeReportNumber ? { policeReportNumber } : {}), oldCardExpires: old.expires, today, withCertificates }, this.fees);
+        ctx.detail.reissue = { reason: input.reason, causedByHolder: input.causedByHolder, policeReportNumber: policeReportNumber ?? null, ...(resumed ? { resumed } : {}) };
+      };
+      const revokeOld = async () => {
+        for (const type of ["auth", "sign"] as const) await this.revokeOnCard(ctx, type, revokeReason, ["valid", "hold"]);
+      };
       // A reissue cut off after its new card was made, before the old one was marked replaced:
       // the new card is the replacement (the resident cannot be given a second), so it is finished.
       const made = await this.replacementMadeBefore(old);
       if (made) {
-        ctx.fee = reissueFee({ reason: input.reason, causedByHolder: input.causedByHolder, ...(policeReportNumber ? { policeReportNumber } : {}), oldCardExpires: old.expires, today, withCertificates: made.certificates > 0 }, this.fees);
-        ctx.detail.reissue = { reason: input.reason, causedByHolder: input.causedByHolder, policeReportNumber: policeReportNumber ?? null, resumed: made.applicationId };
-        for (const type of ["auth", "sign"] as const) await this.revokeOnCard(ctx, type, revokeReason, ["valid", "hold"]);
+        charge(made.certificates > 0, made.applicationId);
+        await revokeOld();
         await this.markReplaced(ctx, old, { id: made.id, producedDate: made.producedDate });
         return;
       }
@@ -405,11 +412,9 @@ export class CounterProcedures {
       };
       // Checked before the old card's certificates are revoked: a refused request leaves them as they were.
       const { types } = await this.cards.checkIssueRequest(request);
-      // The certificates' part of the fee is for certificates issued: none when the holder declines both (or declines auth and cannot have sign).
-      const withCertificates = types.length > 0;
-      ctx.fee = reissueFee({ reason: input.reason, causedByHolder: input.causedByHolder, ...(policeReportNumber ? { policeReportNumber } : {}), oldCardExpires: old.expires, today, withCertificates }, this.fees);
-      ctx.detail.reissue = { reason: input.reason, causedByHolder: input.causedByHolder, policeReportNumber: policeReportNumber ?? null };
-      for (const type of ["auth", "sign"] as const) await this.revokeOnCard(ctx, type, revokeReason, ["valid", "hold"]);
+      // None issued when the holder declines both (or declines auth and cannot have sign).
+      charge(types.length > 0);
+      await revokeOld();
       const card = await this.cards.issue(request);
       ctx.issued.push(...card.certificates);
       await this.markReplaced(ctx, old, card);
