@@ -7,6 +7,8 @@ export interface Io {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: NodeJS.ProcessEnv;
+  /** Tests that run the CLI in-process: PBKDF2 iterations for new CA keys (the bin never sets it; see ContextOptions). */
+  caKdfIterations?: number;
 }
 
 export interface Command {

@@ -16,7 +16,7 @@ import { officeList, staffAdd } from "./commands/staff.ts";
 import { counterExpiryNotices, counterFees, counterIssuanceNotice } from "./commands/counter.ts";
 import { cardAttach, cardIssue, cardList, cardReadCert, cardReaders, cardReadReal, cardShow, cardSign, cardVerifyPin } from "./commands/card.ts";
 import { verifierAdd, verifierList, verifierReport } from "./commands/verifier.ts";
-import { caIssue, caShow } from "./commands/ca.ts";
+import { caIssue, caRewrapKeys, caShow } from "./commands/ca.ts";
 import { issuanceClientAdd, issuanceClientDeactivate, issuanceClientList } from "./commands/issuance.ts";
 import { storePartition } from "./commands/store.ts";
 import { ocspRefresh } from "./commands/ocsp.ts";
@@ -35,6 +35,7 @@ export const COMMANDS: readonly Command[] = [
   residentWithdrawEmigration,
   residentApplyDepartures,
   caIssue,
+  caRewrapKeys,
   caShow,
   certRevoke,
   certStatus,

@@ -23,6 +23,7 @@ export async function openContext(values: Values, io: Io, settings: Partial<Sett
     settings,
     ...(clock ? { clock } : {}),
     log: (line) => io.stderr(`${line}\n`),
+    ...(io.caKdfIterations !== undefined ? { caKdfIterations: io.caKdfIterations } : {}),
   });
   const { createdRoots, passphrase, caKeys } = context.initialisation;
   if (createdRoots.length > 0) {

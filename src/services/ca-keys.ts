@@ -5,7 +5,8 @@ import type { Signer } from "../pki/signer.ts";
 import { SoftwareSigner } from "../pki/software-signer.ts";
 import { Pkcs11Token, Pkcs11TokenError, type Pkcs11Config } from "../pki/pkcs11-token.ts";
 import { ServiceError } from "./errors.ts";
-import { decryptPrivateKey, encryptPrivateKey, readSecretFile } from "./keystore.ts";
+import { PBKDF2_ITERATIONS } from "../pki/pbes2.ts";
+import { readSecretFile, storedIterations, unwrapPrivateKey, wrapPrivateKey } from "./keystore.ts";
 
 const generateRsa = promisify(generateKeyPair);
 
@@ -15,6 +16,11 @@ export interface CaKey {
   readonly signer: Signer;
   /** Encrypted PKCS#8 PEM for a software key; an RFC 7512 `pkcs11:` URI for a key in the HSM. */
   readonly stored: string;
+}
+
+export interface CaKeysOptions {
+  /** PBKDF2 iterations for new software keys: tests lower it; production keeps the default. */
+  kdfIterations?: number;
 }
 
 /** Where new CA keys are made, for the start-up message. */
@@ -31,20 +37,22 @@ export class CaKeys {
     private readonly passphrase: string,
     private readonly token: Pkcs11Token | undefined,
     readonly location: CaKeyLocation,
+    private readonly kdfIterations: number,
   ) {}
 
-  static async open(env: NodeJS.ProcessEnv, passphrase: string): Promise<CaKeys> {
+  static async open(env: NodeJS.ProcessEnv, passphrase: string, options: CaKeysOptions = {}): Promise<CaKeys> {
+    const kdfIterations = options.kdfIterations ?? PBKDF2_ITERATIONS;
     const config = pkcs11ConfigFrom(env);
-    if (!config) return new CaKeys(passphrase, undefined, { kind: "software" });
+    if (!config) return new CaKeys(passphrase, undefined, { kind: "software" }, kdfIterations);
     const token = await asServiceError(() => Pkcs11Token.open(config));
-    return new CaKeys(passphrase, token, { kind: "hsm", token: config.token, module: config.module });
+    return new CaKeys(passphrase, token, { kind: "hsm", token: config.token, module: config.module }, kdfIterations);
   }
 
   /** A new RSA-2048 key for generation `generation` of the `type` CA. */
   async create(type: CaType, generation: number): Promise<CaKey> {
     if (!this.token) {
       const { privateKey, publicKey } = await generateRsa("rsa", { modulusLength: 2048, publicExponent: 65537 });
-      return { publicKey, signer: new SoftwareSigner(privateKey), stored: encryptPrivateKey(privateKey, this.passphrase) };
+      return { publicKey, signer: new SoftwareSigner(privateKey), stored: await wrapPrivateKey(privateKey, this.passphrase, this.kdfIterations) };
     }
     const token = this.token;
     const label = keyLabel(type, generation);
@@ -59,14 +67,7 @@ export class CaKeys {
    * must prove it is that key (one probe signature) before the CA signs anything with it.
    */
   async load(stored: string, what: string, certificateKey: KeyObject): Promise<Signer> {
-    if (!stored.startsWith("pkcs11:")) {
-      const signer = new SoftwareSigner(decryptPrivateKey(stored, this.passphrase, what));
-      // As for a token key: the store's key must be the certificate's before the CA signs with it.
-      if (!signer.publicKey.equals(certificateKey)) {
-        throw new ServiceError("ca-unavailable", `${what}: the key in the store is not the CA certificate's key; its certificates and CRLs would not verify`);
-      }
-      return signer;
-    }
+    if (!stored.startsWith("pkcs11:")) return (await this.loadSoftware(stored, what, certificateKey)).signer;
     const { token: tokenLabel, object } = parsePkcs11Uri(stored, what);
     const token = this.token;
     if (!token) {
@@ -91,6 +92,34 @@ export class CaKeys {
       await signer.assertMatches(certificateKey);
       return new TokenSigner(signer, what);
     }, what);
+  }
+
+  /**
+   * A stored software key written at fewer PBKDF2 iterations than new keys get (the 2,048 of
+   * earlier versions), encrypted again at the current count under the same passphrase; undefined
+   * when it needs nothing (already strong, or a token key). The new form is read back and proved
+   * to be the certificate's key before it is returned, so the caller can replace the stored value
+   * in one statement (`… SET private_key_pem = new WHERE id = … AND private_key_pem = old`): a crash
+   * leaves either form, each readable under the passphrase.
+   */
+  async rewrap(stored: string, what: string, certificateKey: KeyObject): Promise<string | undefined> {
+    if (stored.startsWith("pkcs11:") || storedIterations(stored, what) >= this.kdfIterations) return undefined;
+    const { privateKey, iterations } = await this.loadSoftware(stored, what, certificateKey);
+    if (iterations >= this.kdfIterations) return undefined;
+    const rewrapped = await wrapPrivateKey(privateKey, this.passphrase, this.kdfIterations);
+    const check = await this.loadSoftware(rewrapped, what, certificateKey);
+    if (check.iterations !== this.kdfIterations) throw new Error(`${what}: the re-encrypted key reads back at ${check.iterations} iterations`);
+    return rewrapped;
+  }
+
+  private async loadSoftware(stored: string, what: string, certificateKey: KeyObject): Promise<{ signer: SoftwareSigner; privateKey: KeyObject; iterations: number }> {
+    const { key: privateKey, iterations } = await unwrapPrivateKey(stored, this.passphrase, what);
+    const signer = new SoftwareSigner(privateKey);
+    // As for a token key: the store's key must be the certificate's before the CA signs with it.
+    if (!signer.publicKey.equals(certificateKey)) {
+      throw new ServiceError("ca-unavailable", `${what}: the key in the store is not the CA certificate's key; its certificates and CRLs would not verify`);
+    }
+    return { signer, privateKey, iterations };
   }
 
   /** Close the token (if any), after the signatures under way; the CAs cannot sign afterwards. */

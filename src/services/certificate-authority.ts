@@ -167,6 +167,29 @@ export class CertificateAuthorities {
       .execute();
   }
 
+  /**
+   * Stored software CA keys (every generation) encrypted at fewer PBKDF2 iterations than new keys
+   * get — the 2,048 of versions before 2026-12 — encrypted again at the current count. Each is
+   * replaced by one statement guarded on the old value, so a crash leaves either form (both open
+   * under the same passphrase) and two nodes doing it at once change it once. Token keys are the
+   * HSM's and are left alone.
+   */
+  async rewrapStoredKeys(): Promise<{ id: string; rewrapped: boolean }[]> {
+    const rows = await this.db.selectFrom("authorities").select(["id", "ca_type", "certificate_der", "private_key_pem"]).orderBy("id").execute();
+    const done: { id: string; rewrapped: boolean }[] = [];
+    for (const row of rows) {
+      const publicKey = new X509Certificate(bytes(row.certificate_der)).publicKey;
+      const stronger = await this.keys.rewrap(row.private_key_pem, `${row.ca_type} CA (${row.id})`, publicKey);
+      if (stronger) {
+        const updated = await this.db.updateTable("authorities").set({ private_key_pem: stronger }).where("id", "=", row.id).where("private_key_pem", "=", row.private_key_pem).executeTakeFirst();
+        done.push({ id: row.id, rewrapped: Number(updated.numUpdatedRows) === 1 });
+      } else {
+        done.push({ id: row.id, rewrapped: false });
+      }
+    }
+    return done;
+  }
+
   private async load(type: CaType): Promise<void> {
     const row = await this.activeRow(type);
     if (!row) throw new ServiceError("ca-unavailable", `${type} の認証局がストアにありません / no ${type} CA in the store`);

@@ -55,6 +55,12 @@ export interface ContextOptions {
   env?: NodeJS.ProcessEnv;
   /** Where news for the operator goes (the CLI: stderr), such as database connections lost and replaced. */
   log?: (line: string) => void;
+  /**
+   * PBKDF2 iterations for new software CA keys (default 600,000, ≈0.2 s per derivation): tests
+   * lower it, as every store they open derives its keys. Not settable from the environment, so an
+   * operator cannot weaken stored keys by mistake.
+   */
+  caKdfIterations?: number;
 }
 
 /** What a first run did, so the CLI and server can say it. */
@@ -141,7 +147,7 @@ export class Context {
       const { passphrase, ...passphraseSource } = await resolveCaPassphrase(dataDir, env);
       source = passphraseSource;
       const registry = new Registry(store.db, clock);
-      caKeys = await CaKeys.open(env, passphrase);
+      caKeys = await CaKeys.open(env, passphrase, options.caKdfIterations !== undefined ? { kdfIterations: options.caKdfIterations } : {});
       const ca = new CertificateAuthorities(store.db, registry, settings, caKeys, clock, { dialect: store.dialect });
       const createdRoots = await ca.ensureRoots();
       const events = new RegisterEvents(store.db, clock);

@@ -3,11 +3,21 @@ import { chmodSync, closeSync, existsSync, fstatSync, openSync, readFileSync } f
 import { join } from "node:path";
 import { createOnce } from "../card/atomic-file.ts";
 import { ServiceError } from "./errors.ts";
+import {
+  decryptPkcs8,
+  encryptedPkcs8Der,
+  encryptedPkcs8Pem,
+  encryptPkcs8,
+  MAX_PBKDF2_ITERATIONS,
+  PBKDF2_ITERATIONS,
+  Pbes2Error,
+  readEncryptedPkcs8,
+} from "../pki/pbes2.ts";
 
 /**
  * The CA key store: private keys exist on disk or in the database only as encrypted PKCS#8
- * (PBES2 with AES-256-CBC, the standard OpenSSL reads too), under a passphrase the operator
- * supplies. The embedded default generates one in the data directory with mode 0600.
+ * (PBES2: PBKDF2-HMAC-SHA256 and AES-256-CBC, the standard OpenSSL reads too), under a passphrase
+ * the operator supplies. The embedded default generates one in the data directory with mode 0600.
  */
 export interface PassphraseSource {
   passphrase: string;
@@ -84,11 +94,68 @@ function readPassphraseFile(path: string): string {
   return passphrase;
 }
 
+/**
+ * The legacy form: OpenSSL's PBES2 defaults (PBKDF2-HMAC-SHA256 at 2,048 iterations, AES-256-CBC),
+ * derived synchronously. Still used for the keys other services keep (OCSP responders, terminals,
+ * OIDC); CA keys are written with {@link wrapPrivateKey}.
+ */
 export function encryptPrivateKey(key: KeyObject, passphrase: string): string {
   return key.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase }) as string;
 }
 
+/** Synchronous read of a stored key (either form), its parameters checked first like {@link unwrapPrivateKey}'s. */
 export function decryptPrivateKey(pem: string, passphrase: string, what: string): KeyObject {
+  refuseClear(pem, what);
+  checkedEncryptedDer(pem, what);
+  try {
+    return createPrivateKey({ key: pem, format: "pem", passphrase });
+  } catch (error) {
+    throw wrongPassphrase(what, error);
+  }
+}
+
+/**
+ * A private key encrypted for the store: PBES2 EncryptedPrivateKeyInfo PEM (RFC 8018) with
+ * PBKDF2-HMAC-SHA256 at {@link PBKDF2_ITERATIONS} and AES-256-CBC, which `openssl pkcs8` reads.
+ * The derivation runs on the thread pool, not on the event loop. `iterations` is for tests only.
+ */
+export async function wrapPrivateKey(key: KeyObject, passphrase: string, iterations: number = PBKDF2_ITERATIONS): Promise<string> {
+  const pkcs8 = key.export({ type: "pkcs8", format: "der" });
+  try {
+    return encryptedPkcs8Pem(await encryptPkcs8(pkcs8, passphrase, iterations));
+  } finally {
+    pkcs8.fill(0);
+  }
+}
+
+/**
+ * The key of a stored ENCRYPTED PRIVATE KEY PEM (written by {@link wrapPrivateKey} or, earlier,
+ * {@link encryptPrivateKey}), and the iteration count it was stored at. Its parameters are checked
+ * before anything is derived: a form or count outside the limits is refused, not tried.
+ */
+export async function unwrapPrivateKey(pem: string, passphrase: string, what: string): Promise<{ key: KeyObject; iterations: number }> {
+  refuseClear(pem, what);
+  const der = checkedEncryptedDer(pem, what);
+  let pkcs8: Buffer | undefined;
+  try {
+    const decrypted = await decryptPkcs8(der, passphrase);
+    pkcs8 = decrypted.pkcs8;
+    return { key: createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" }), iterations: decrypted.parameters.iterations };
+  } catch (error) {
+    // A wrong passphrase fails the padding check, or (rarely) passes it and yields bytes that are no PKCS#8 key.
+    throw wrongPassphrase(what, error);
+  } finally {
+    pkcs8?.fill(0);
+  }
+}
+
+/** The PBKDF2 iteration count a stored key was encrypted at, read from its parameters (nothing derived). */
+export function storedIterations(pem: string, what: string): number {
+  refuseClear(pem, what);
+  return readEncryptedPkcs8(checkedEncryptedDer(pem, what)).parameters.iterations;
+}
+
+function refuseClear(pem: string, what: string): void {
   // createPrivateKey ignores the passphrase of a key in clear: such a key is refused, not used.
   if (!/^\s*-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(pem)) {
     throw new ServiceError(
@@ -96,9 +163,26 @@ export function decryptPrivateKey(pem: string, passphrase: string, what: string)
       `保存された ${what} 鍵が暗号化されていません / the ${what} key in the store is not encrypted (not an ENCRYPTED PRIVATE KEY PEM): a private key kept in clear is not used`,
     );
   }
+}
+
+/** The DER of a stored encrypted key whose parameters are within limits (say which one is not, never the key). */
+function checkedEncryptedDer(pem: string, what: string): Uint8Array {
   try {
-    return createPrivateKey({ key: pem, format: "pem", passphrase });
+    const der = encryptedPkcs8Der(pem);
+    readEncryptedPkcs8(der);
+    return der;
   } catch (error) {
-    throw new ServiceError("bad-passphrase", `cannot decrypt the ${what} key: wrong CA passphrase?`, undefined, { cause: error });
+    if (!(error instanceof Pbes2Error)) throw error;
+    throw new ServiceError(
+      "ca-unavailable",
+      `保存された ${what} 鍵の暗号化の形式またはパラメータが受け付けられる範囲外です / the ${what} key in the store is refused: ${error.message} ` +
+        `(accepted: PBES2 with PBKDF2-HMAC-SHA-1/2 at 1–${MAX_PBKDF2_ITERATIONS} iterations and AES-CBC)`,
+      undefined,
+      { cause: error },
+    );
   }
+}
+
+function wrongPassphrase(what: string, error: unknown): ServiceError {
+  return new ServiceError("bad-passphrase", `${what} 鍵を復号できません。CA パスフレーズが違いませんか / cannot decrypt the ${what} key: wrong CA passphrase?`, undefined, { cause: error });
 }

@@ -1,4 +1,5 @@
 import { main } from "../../src/cli/main.ts";
+import { TEST_KDF_ITERATIONS } from "./context.ts";
 
 export interface CliResult {
   code: number;
@@ -15,6 +16,7 @@ export async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<
     stdout: (text) => void (stdout += text),
     stderr: (text) => void (stderr += text),
     env,
+    caKdfIterations: TEST_KDF_ITERATIONS,
   });
   return {
     code,

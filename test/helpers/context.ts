@@ -36,6 +36,13 @@ export async function asSchemaChange<T>(backend: Backend, work: () => Promise<T>
 /** A passphrase good enough for tests; production keeps it in a 0600 file or the environment. */
 export const TEST_PASSPHRASE = "openjpki-test-passphrase-0123456789";
 
+/**
+ * PBKDF2 iterations for the CA keys of test stores: production's 600,000 cost ≈0.2 s per derivation,
+ * four for each store a test opens. Stored keys are read at the count they were written with, so a
+ * CLI run on a test store stays quick too. The strong default is tested in test/services/ca-key-kdf.test.ts.
+ */
+export const TEST_KDF_ITERATIONS = 1_000;
+
 export async function openTestContext(
   backend: Backend,
   options: { clock?: Clock; now?: string; settings?: Partial<Settings>; dataDir?: string; env?: NodeJS.ProcessEnv; schema?: string } = {},
@@ -49,6 +56,7 @@ export async function openTestContext(
     ...(backend === "postgres" ? { databaseUrl: process.env.DATABASE_URL!, databaseSchema: schema! } : {}),
     ...(clock ? { clock } : {}),
     ...(options.settings ? { settings: options.settings } : {}),
+    caKdfIterations: TEST_KDF_ITERATIONS,
   });
   return {
     context,
