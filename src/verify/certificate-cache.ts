@@ -1,7 +1,8 @@
 /**
  * The verifier's parsed certificates, by their exact DER. A relying party sees the same signer,
- * login and responder certificates again and again, and parsing one (ASN.1 decoding, importing
- * its public key) costs more than the RSA verification it is needed for. A certificate seen before
+ * login and responder certificates again and again, and reading one (strict DER, its extensions,
+ * importing its public key: certificate-der.ts) costs about as much as the RSA verification it is
+ * needed for, and the checks of its chain one more. A certificate seen before
  * is found by the SHA-256 of its bytes and then compared byte for byte, so a different
  * certificate (the same serial number re-signed, a flipped bit) is never taken for a known one.
  * Only successful parses are kept; the oldest unused entries go first.

@@ -1,11 +1,10 @@
 /**
  * The verifier's own DER helpers, on top of the shared strict reader (src/profile/der-reader.ts):
- * times, AlgorithmIdentifiers, and copies of the certificate parts whose exact bytes are hashed
- * and compared (src/profile/certificate-parts.ts). Reading failures are `DerReadError`, so a
- * caller can fail closed (or, for CMS, hand BER input to the generic parser).
+ * times, AlgorithmIdentifiers, strings and serials (certificates are read by certificate-der.ts).
+ * Reading failures are `DerReadError`, so a caller can fail closed (or, for CMS, hand BER input to
+ * the generic parser).
  */
-import { readCertificateParts, type CertificateParts } from "../profile/certificate-parts.ts";
-import { DerCursor, DerReadError, TAG, bytesEqual, contentOf, readOnly, type Tlv } from "../profile/der-reader.ts";
+import { DerCursor, DerReadError, TAG, contentOf, readOnly, type Tlv } from "../profile/der-reader.ts";
 import { oidText, stripLeadingZeros } from "../profile/der-values.ts";
 
 /**
@@ -68,40 +67,13 @@ export function readAlgorithmOid(c: DerCursor, what: string): string {
   return oid;
 }
 
-export type RawCertificateParts = Pick<CertificateParts, "issuerNameDer" | "subjectNameDer" | "spkiDer" | "spkiKeyBits"> & {
-  /** The validity, read as strict DER times (the generic parser reads a GeneralizedTime without Z in local time, and rolls month 13 over). */
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-};
-
-/**
- * Copies issuer, subject and SubjectPublicKeyInfo out of a certificate's DER (see
- * src/profile/certificate-parts.ts) and reads its validity strictly. The signature algorithm
- * inside the signed part must be the one outside it (RFC 5280 §4.1.1.2).
- */
-export function rawCertificateParts(der: Uint8Array): RawCertificateParts {
-  const parts = readCertificateParts(der);
-  if (!bytesEqual(parts.innerSignatureAlgorithmDer, parts.outerSignatureAlgorithmDer)) {
-    throw new DerReadError("the signature algorithm inside the certificate differs from the one outside it");
-  }
-  const times = DerCursor.only(parts.validityDer, TAG.SEQUENCE, "Validity");
-  const notBefore = derTime(parts.validityDer, times.any("notBefore"));
-  const notAfter = derTime(parts.validityDer, times.any("notAfter"));
-  times.end();
-  return {
-    issuerNameDer: parts.issuerNameDer.slice(),
-    subjectNameDer: parts.subjectNameDer.slice(),
-    spkiDer: parts.spkiDer.slice(),
-    spkiKeyBits: parts.spkiKeyBits.slice(),
-    notBefore,
-    notAfter,
-  };
-}
+/** One decoder for every call (a decoder per call cost more than the decoding); a fatal decoder keeps no state after an error. */
+const UTF8_DECODER = new TextDecoder("utf-8", { fatal: true });
 
 /** The value of a DER UTF8String (tag 0x0C), or undefined if `der` is not exactly one. */
 export function utf8StringValue(der: Uint8Array): string | undefined {
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(contentOf(der, readOnly(der, TAG.UTF8_STRING, "UTF8String")));
+    return UTF8_DECODER.decode(contentOf(der, readOnly(der, TAG.UTF8_STRING, "UTF8String")));
   } catch {
     return undefined;
   }
