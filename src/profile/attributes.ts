@@ -41,6 +41,9 @@ export const ADDRESS_MAX_LENGTH = 200;
 
 const FULL_WIDTH_SPACE = "\u3000";
 
+// What a refusal of a value that is not a string asks for, in Japanese.
+const TEXT_JA = "文字で入力してください";
+
 // JIS X 0208 rows with characters: 1–8 (symbols, kana, Latin, Greek, Cyrillic, box drawing)
 // and 16–84 (level-1 kanji 16–47, level-2 kanji 48–84). Rows 9–15 and 85–94 are empty in the
 // standard; the WHATWG EUC-JP decoder also maps vendor rows 13 (NEC symbols such as ①) and
@@ -118,21 +121,26 @@ function describe(cp: number): string {
  * anything outside JIS X 0208, JIS X 0212 and the ASCII described at `isAllowedAscii`.
  */
 export function checkCertificateCharacters(text: string, field: string): void {
-  if (typeof text !== "string") fail(field, `expected text, got ${quote(text)}`);
+  if (typeof text !== "string") fail(field, TEXT_JA, `expected text, got ${quote(text)}`);
   let position = 0;
   for (const ch of text) {
     position += 1;
     const cp = ch.codePointAt(0) as number;
     if (isAllowedAscii(cp)) continue;
     if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
-      fail(field, `control character ${describe(cp)} at position ${position} is not allowed`);
+      fail(field, `${position}文字目の ${describe(cp)} は使えない文字です`, `control character ${describe(cp)} at position ${position} is not allowed`);
     }
     if (cp === 0x5c || cp === 0x7e) {
-      fail(field, `character ${describe(cp)} at position ${position} is ambiguous in JIS (¥ or ‾); use the full-width form`);
+      fail(
+        field,
+        `${position}文字目の ${describe(cp)} はJISでは「¥」か「‾」か定まりません。全角の文字を使ってください`,
+        `character ${describe(cp)} at position ${position} is ambiguous in JIS (¥ or ‾); use the full-width form`,
+      );
     }
     if (!allowedCodePoints().has(cp)) {
       fail(
         field,
+        `${position}文字目の ${describe(cp)} は電子証明書に記録できない文字です（JIS X 0208/0212 にない文字）。代替の文字を使ってください`,
         `character ${describe(cp)} at position ${position} is outside JIS X 0208/0212 and cannot appear in a certificate; use a substitute character`,
       );
     }
@@ -147,7 +155,7 @@ function characterCount(text: string): number {
 
 function checkLength(text: string, max: number, field: string): void {
   const n = characterCount(text);
-  if (n > max) fail(field, `has ${n} characters; at most ${max} are allowed`);
+  if (n > max) fail(field, `${n}文字あります。${max}文字以内にしてください`, `has ${n} characters; at most ${max} are allowed`);
 }
 
 const EDGE_SPACES = /^[ \u3000]+|[ \u3000]+$/g;
@@ -159,15 +167,15 @@ const EDGE_SPACES = /^[ \u3000]+|[ \u3000]+$/g;
  * outside JIS X 0208/0212 and names over 100 characters are refused.
  */
 export function normalizeName(input: string, field = "name"): string {
-  if (typeof input !== "string") fail(field, `expected text, got ${quote(input)}`);
+  if (typeof input !== "string") fail(field, TEXT_JA, `expected text, got ${quote(input)}`);
   const trimmed = input.replace(EDGE_SPACES, "");
-  if (trimmed === "") fail(field, "is empty");
+  if (trimmed === "") fail(field, "入力してください", "is empty");
   // Characters first: a tab or a character outside JIS is the real problem, not the split.
   checkCertificateCharacters(trimmed, field);
   const parts = trimmed.split(/[ \u3000]/);
-  if (parts.some((p) => p === "")) fail(field, "has two spaces in a row; separate the parts with one space");
+  if (parts.some((p) => p === "")) fail(field, "空白が2つ続いています。空白は1つにしてください", "has two spaces in a row; separate the parts with one space");
   if (parts.length < 2) {
-    fail(field, `${quote(trimmed)} needs a surname and a given name separated by a space`);
+    fail(field, "氏と名の間に空白を入れてください（例：町田 花子）", `${quote(trimmed)} needs a surname and a given name separated by a space`);
   }
   const name = parts.join(FULL_WIDTH_SPACE);
   checkLength(name, NAME_MAX_LENGTH, field);
@@ -179,9 +187,9 @@ export function normalizeName(input: string, field = "name"): string {
  * characters the certificate may carry, at most 200 characters. Its format is otherwise free.
  */
 export function normalizeAddress(input: string, field = "address"): string {
-  if (typeof input !== "string") fail(field, `expected text, got ${quote(input)}`);
+  if (typeof input !== "string") fail(field, TEXT_JA, `expected text, got ${quote(input)}`);
   const address = input.replace(EDGE_SPACES, "");
-  if (address === "") fail(field, "is empty");
+  if (address === "") fail(field, "入力してください", "is empty");
   checkCertificateCharacters(address, field);
   checkLength(address, ADDRESS_MAX_LENGTH, field);
   return address;
@@ -212,16 +220,16 @@ function freeTextProblem(cp: number): string | undefined {
  * NFC, and it must not be empty nor longer than `maxLength` characters (code points).
  */
 export function normalizeText(input: string, field: string, maxLength: number): string {
-  if (typeof input !== "string") fail(field, `expected text, got ${quote(input)}`);
+  if (typeof input !== "string") fail(field, TEXT_JA, `expected text, got ${quote(input)}`);
   const trimmed = input.replace(EDGE_SPACES, "");
   let position = 0;
   for (const ch of trimmed) {
     position += 1;
     const cp = ch.codePointAt(0) as number;
     const problem = freeTextProblem(cp);
-    if (problem) fail(field, `${problem} ${describe(cp)} at position ${position} is not allowed`);
+    if (problem) fail(field, `${position}文字目の ${describe(cp)} は使えない文字です`, `${problem} ${describe(cp)} at position ${position} is not allowed`);
   }
-  if (trimmed === "") fail(field, "is empty");
+  if (trimmed === "") fail(field, "入力してください", "is empty");
   const text = trimmed.normalize("NFC");
   checkLength(text, maxLength, field);
   return text;
@@ -232,11 +240,15 @@ export function normalizeText(input: string, field: string, maxLength: number): 
  * each index in `substitutedIndexes` (0-based, counted in code points).
  */
 export function substituteFlags(text: string, substitutedIndexes: number[] = []): string {
-  if (typeof text !== "string") fail("text", `expected text, got ${quote(text)}`);
+  if (typeof text !== "string") fail("text", TEXT_JA, `expected text, got ${quote(text)}`);
   const flags = new Array<string>(characterCount(text)).fill("0");
   for (const i of substitutedIndexes) {
     if (!Number.isInteger(i) || i < 0 || i >= flags.length) {
-      fail("substitutedIndexes", `${quote(i)} is not a character index of a ${flags.length}-character text`);
+      fail(
+        "substitutedIndexes",
+        `代替文字の位置は、${flags.length}文字の中の位置を0から数えた整数で指定してください`,
+        `${quote(i)} is not a character index of a ${flags.length}-character text`,
+      );
     }
     flags[i] = "1";
   }
@@ -248,22 +260,22 @@ const GENDERS: readonly string[] = ["1", "2", "3"];
 
 function checkGender(value: unknown): Gender {
   if (typeof value !== "string" || !GENDERS.includes(value)) {
-    fail("gender", `${quote(value)} is not 1 (male), 2 (female) or 3 (unknown)`);
+    fail("gender", "性別は 1（男性）、2（女性）、3（不明）のどれかです", `${quote(value)} is not 1 (male), 2 (female) or 3 (unknown)`);
   }
   return value as Gender;
 }
 
 function checkFlags(flags: unknown, field: string, max: number): string {
-  if (typeof flags !== "string" || !FLAGS_RE.test(flags)) fail(field, `${quote(flags)} is not a string of 0 and 1`);
+  if (typeof flags !== "string" || !FLAGS_RE.test(flags)) fail(field, "代替文字の印は 0 と 1 だけの並びで指定してください", `${quote(flags)} is not a string of 0 and 1`);
   checkLength(flags, max, field);
   return flags;
 }
 
 function checkNormalized(value: unknown, normalize: (v: string, f: string) => string, field: string): string {
-  if (typeof value !== "string") fail(field, `expected text, got ${quote(value)}`);
+  if (typeof value !== "string") fail(field, TEXT_JA, `expected text, got ${quote(value)}`);
   const normalized = normalize(value, field);
   if (normalized !== value) {
-    fail(field, `${quote(value)} is not in certificate form (expected ${quote(normalized)})`);
+    fail(field, "電子証明書に記録する形になっていません", `${quote(value)} is not in certificate form (expected ${quote(normalized)})`);
   }
   return value;
 }
@@ -290,7 +302,11 @@ export function toOtherNames(a: JpkiAttributes): { oid: string; value: string }[
     ["addressSubstitutes", address],
   ] as const) {
     if (characterCount(values[flags]) !== characterCount(text)) {
-      fail(flags, `has ${characterCount(values[flags])} flags for ${characterCount(text)} characters`);
+      fail(
+        flags,
+        `代替文字の印が${characterCount(values[flags])}個ありますが、文字は${characterCount(text)}文字です。文字と同じ数にしてください`,
+        `has ${characterCount(values[flags])} flags for ${characterCount(text)} characters`,
+      );
     }
   }
   return PERSONAL_DATA_ORDER.map((key) => ({ oid: PERSONAL_DATA_OID[key], value: values[key] }));
@@ -305,21 +321,21 @@ export function toOtherNames(a: JpkiAttributes): { oid: string; value: string }[
  * verifier should not refuse a real certificate over it.
  */
 export function fromOtherNames(list: readonly { oid: string; value: string }[]): JpkiAttributes {
-  if (!Array.isArray(list)) fail("otherNames", `expected a list, got ${quote(list)}`);
+  if (!Array.isArray(list)) fail("otherNames", "一覧で指定してください", `expected a list, got ${quote(list)}`);
   const found = new Map<PersonalDataKey, unknown>();
   for (const entry of list) {
     const key = personalDataKeyOf((entry as { oid?: unknown } | null)?.oid as string);
     if (key === undefined) continue;
-    if (found.has(key)) fail(key, `appears twice (OID ${PERSONAL_DATA_OID[key]})`);
+    if (found.has(key)) fail(key, `電子証明書に2回含まれています（OID ${PERSONAL_DATA_OID[key]}）`, `appears twice (OID ${PERSONAL_DATA_OID[key]})`);
     found.set(key, entry.value);
   }
   for (const key of PERSONAL_DATA_ORDER) {
-    if (!found.has(key)) fail(key, `is missing (OID ${PERSONAL_DATA_OID[key]})`);
+    if (!found.has(key)) fail(key, `電子証明書に含まれていません（OID ${PERSONAL_DATA_OID[key]}）`, `is missing (OID ${PERSONAL_DATA_OID[key]})`);
   }
   const birthCode = found.get("birth");
-  if (typeof birthCode !== "string") fail("birth", `expected text, got ${quote(birthCode)}`);
+  if (typeof birthCode !== "string") fail("birth", TEXT_JA, `expected text, got ${quote(birthCode)}`);
   const { date } = fromEraDigitDate(birthCode);
-  if (date === null) fail("birth", `${birthCode} is a partial or unknown date, which these attributes cannot hold`);
+  if (date === null) fail("birth", "年月日の一部または全部が不明な生年月日は扱えません", `${birthCode} is a partial or unknown date, which these attributes cannot hold`);
   return {
     name: checkNormalized(found.get("name"), normalizeName, "name"),
     nameSubstitutes: checkFlags(found.get("nameSubstitutes"), "nameSubstitutes", NAME_MAX_LENGTH),

@@ -12,17 +12,19 @@ import { fail, quote } from "./errors.ts";
 export type CalendarDate = string;
 
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+// What a refusal of a date's form asks for, in Japanese.
+const DATE_JA = "日付を YYYY-MM-DD の形で入力してください";
 
 /** Strict "YYYY-MM-DD" naming a real day (2023-02-30 is refused), reported against `field`. */
 function calendarDate(value: unknown, field: string): CalendarDate {
-  if (typeof value !== "string") fail(field, `expected a date YYYY-MM-DD, got ${quote(value)}`);
-  const [, y, m, d] = DATE_RE.exec(value) ?? fail(field, `${quote(value)} is not a date in the form YYYY-MM-DD`);
-  if (y === "0000") fail(field, `year 0000 in ${value} is out of range (0001–9999)`);
+  if (typeof value !== "string") fail(field, DATE_JA, `expected a date YYYY-MM-DD, got ${quote(value)}`);
+  const [, y, m, d] = DATE_RE.exec(value) ?? fail(field, DATE_JA, `${quote(value)} is not a date in the form YYYY-MM-DD`);
+  if (y === "0000") fail(field, "0000年の日付は使えません（0001〜9999年）", `year 0000 in ${value} is out of range (0001–9999)`);
   // A day that does not exist rolls over into another month; setUTCFullYear, unlike Date.UTC,
   // keeps years 1–99 as they are.
   const day = new Date(0);
   day.setUTCFullYear(Number(y), Number(m) - 1, Number(d));
-  if (day.getUTCMonth() !== Number(m) - 1 || day.getUTCDate() !== Number(d)) fail(field, `${value} is not a calendar date`);
+  if (day.getUTCMonth() !== Number(m) - 1 || day.getUTCDate() !== Number(d)) fail(field, `${value} は暦にない日付です`, `${value} is not a calendar date`);
   return value;
 }
 
@@ -56,7 +58,7 @@ const GREGORIAN_ADOPTION: CalendarDate = "1873-01-01";
 function eraOf(date: CalendarDate, field: string): Era {
   let found: Era | undefined;
   for (const era of ERAS) if (date >= era.start) found = era;
-  if (!found) fail(field, `${date} is before the Meiji era (${ERAS[0]?.start})`);
+  if (!found) fail(field, `${date} は明治の始まり（${ERAS[0]?.start}）より前の日付のため扱えません`, `${date} is before the Meiji era (${ERAS[0]?.start})`);
   return found;
 }
 
@@ -80,7 +82,7 @@ export function toEraDigitDate(birth: CalendarDate): string {
 export function fromEraDigitDate(s: string): { era: number; date: CalendarDate | null } {
   const field = "birth";
   if (typeof s !== "string" || !/^[0-5][0-9]{8}$/.test(s)) {
-    fail(field, `${quote(s)} is not an era digit 0–5 followed by YYYYMMDD`);
+    fail(field, "元号の数字（0〜5）に続けて年月日を YYYYMMDD の形で指定してください", `${quote(s)} is not an era digit 0–5 followed by YYYYMMDD`);
   }
   const digit = Number(s[0]);
   const year = s.slice(1, 5);
@@ -90,14 +92,18 @@ export function fromEraDigitDate(s: string): { era: number; date: CalendarDate |
 
   if (day === "00") {
     // Partial or unknown: zeros must run to the end (no known day with an unknown month).
-    if (year === "0000" && month !== "00") fail(field, `${s} gives a month without a year`);
-    if (month !== "00" && (Number(month) < 1 || Number(month) > 12)) fail(field, `${s} has an impossible month`);
+    if (year === "0000" && month !== "00") fail(field, "年が不明なのに月が指定されています", `${s} gives a month without a year`);
+    if (month !== "00" && (Number(month) < 1 || Number(month) > 12)) fail(field, "ありえない月です", `${s} has an impossible month`);
     if (year !== "0000" && era) {
       const next = eraByDigit(digit + 1);
       const first = Number(era.start.slice(0, 4));
       const last = next ? Number(next.start.slice(0, 4)) : 9999;
       if (Number(year) < first || Number(year) > last) {
-        fail(field, `${s}: the year ${Number(year)} is outside the ${era.en} era (${first}–${next ? last : ""})`);
+        fail(
+          field,
+          `${Number(year)}年は${era.ja}（${first}年〜${next ? `${last}年` : ""}）の範囲外です`,
+          `${s}: the year ${Number(year)} is outside the ${era.en} era (${first}–${next ? last : ""})`,
+        );
       }
     }
     return { era: digit, date: null };
@@ -106,7 +112,11 @@ export function fromEraDigitDate(s: string): { era: number; date: CalendarDate |
   const date = calendarDate(`${year}-${month}-${day}`, field);
   const actual = eraOf(date, field);
   if (digit !== actual.digit) {
-    fail(field, `${s}: era digit ${digit} does not match ${date}, which is in ${actual.ja} (${actual.digit})`);
+    fail(
+      field,
+      `元号の数字 ${digit} は ${date} と合いません（${actual.ja}は ${actual.digit} です）`,
+      `${s}: era digit ${digit} does not match ${date}, which is in ${actual.ja} (${actual.digit})`,
+    );
   }
   return { era: digit, date };
 }
@@ -114,7 +124,7 @@ export function fromEraDigitDate(s: string): { era: number; date: CalendarDate |
 function eraYear(date: CalendarDate, field: string): { era: Era; year: number } {
   const d = calendarDate(date, field);
   if (d < GREGORIAN_ADOPTION) {
-    fail(field, `${d} predates Japan's adoption of the Gregorian calendar (1873-01-01)`);
+    fail(field, `${d} は日本のグレゴリオ暦採用（1873-01-01）より前の日付のため扱えません`, `${d} predates Japan's adoption of the Gregorian calendar (1873-01-01)`);
   }
   const era = eraOf(d, field);
   return { era, year: Number(d.slice(0, 4)) - Number(era.start.slice(0, 4)) + 1 };

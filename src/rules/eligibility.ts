@@ -21,7 +21,7 @@ export type KioskEligibility = { eligible: true } | { eligible: false; reason: "
 function ageAt(birth: JapanDate, on: JapanDate): number {
   const b = parseJapanDate(birth, "birth");
   const day = parseJapanDate(on, "on");
-  if (compareJapanDates(day, b) < 0) fail("on", `${day} is before the birth date ${b}`);
+  if (compareJapanDates(day, b) < 0) fail("on", `${day} は生年月日（${b}）より前です`, `${day} is before the birth date ${b}`);
   return ageOn(b, day);
 }
 

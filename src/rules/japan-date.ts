@@ -27,6 +27,8 @@ interface Ymd {
 }
 
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+// What either format refusal of `parseDateOrInstant` asks for, in Japanese.
+const DATE_OR_INSTANT_JA = "日付（YYYY-MM-DD）か ISO 8601 の日時（例：2024-03-31T15:00:00Z）で入力してください";
 // An RFC 3339 / ISO 8601 extended instant. Seconds and fractions are optional; the offset is
 // captured separately so that its absence can be reported as ambiguity, not as a format error.
 const INSTANT_RE =
@@ -43,15 +45,15 @@ function daysInMonth(y: number, m: number): number {
 
 /** Checks a Y/M/D triple, reporting the same messages whether it came from a date or an instant. */
 function checkYmd(y: number, m: number, d: number, shown: string, field: string): Ymd {
-  if (y < 1) fail(field, `year 0000 in ${shown} is out of range (0001–9999)`);
-  if (m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m)) fail(field, `${shown} is not a calendar date`);
+  if (y < 1) fail(field, "0000年の日付は使えません（0001〜9999年）", `year 0000 in ${shown} is out of range (0001–9999)`);
+  if (m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m)) fail(field, `${shown} は暦にない日付です`, `${shown} is not a calendar date`);
   return { y, m, d };
 }
 
 function toYmd(value: unknown, field: string): Ymd {
-  if (typeof value !== "string") fail(field, `expected a date YYYY-MM-DD, got ${quote(value)}`);
+  if (typeof value !== "string") fail(field, "日付を YYYY-MM-DD の形で入力してください", `expected a date YYYY-MM-DD, got ${quote(value)}`);
   const match = DATE_RE.exec(value);
-  if (!match) fail(field, `${quote(value)} is not a date in the form YYYY-MM-DD`);
+  if (!match) fail(field, "日付を YYYY-MM-DD の形で入力してください", `${quote(value)} is not a date in the form YYYY-MM-DD`);
   return checkYmd(Number(match[1]), Number(match[2]), Number(match[3]), value, field);
 }
 
@@ -90,12 +92,12 @@ function fromDayNumber(n: number): Ymd {
 
 /** Formats a computed date, refusing results that left the supported range. */
 function formatResult(p: Ymd, field: string): JapanDate {
-  if (p.y < 1 || p.y > 9999) fail(field, `the result falls outside years 0001–9999`);
+  if (p.y < 1 || p.y > 9999) fail(field, "計算した日付が0001〜9999年の範囲を超えます", "the result falls outside years 0001–9999");
   return format(p);
 }
 
 function checkInteger(n: unknown, field: string): number {
-  if (typeof n !== "number" || !Number.isSafeInteger(n)) fail(field, `expected an integer, got ${quote(n)}`);
+  if (typeof n !== "number" || !Number.isSafeInteger(n)) fail(field, "整数で指定してください", `expected an integer, got ${quote(n)}`);
   return n;
 }
 
@@ -110,26 +112,30 @@ export function parseJapanDate(text: string, field: string): JapanDate {
  * it could be JST or UTC, and the two differ by a calendar day for nine hours of every day.
  */
 export function parseDateOrInstant(text: string, field: string): JapanDate {
-  if (typeof text !== "string") fail(field, `expected a date or an instant, got ${quote(text)}`);
+  if (typeof text !== "string") fail(field, DATE_OR_INSTANT_JA, `expected a date or an instant, got ${quote(text)}`);
   if (DATE_RE.test(text)) return parseJapanDate(text, field);
   const match = INSTANT_RE.exec(text);
   if (!match) {
-    fail(field, `${quote(text)} is neither a date YYYY-MM-DD nor an ISO 8601 instant such as 2024-03-31T15:00:00Z`);
+    fail(field, DATE_OR_INSTANT_JA, `${quote(text)} is neither a date YYYY-MM-DD nor an ISO 8601 instant such as 2024-03-31T15:00:00Z`);
   }
   const [, ys, ms, ds, hs, mins, ss, zulu, sign, offH, offM] = match;
   const date = checkYmd(Number(ys), Number(ms), Number(ds), `${ys}-${ms}-${ds}`, field);
   const hour = Number(hs);
   const minute = Number(mins);
   const second = ss === undefined ? 0 : Number(ss);
-  if (hour > 23 || minute > 59 || second > 59) fail(field, `${quote(text)} has an impossible time of day`);
+  if (hour > 23 || minute > 59 || second > 59) fail(field, "ありえない時刻です", `${quote(text)} has an impossible time of day`);
   if (zulu === undefined && sign === undefined) {
-    fail(field, `${quote(text)} has no time zone, so its Japan date is ambiguous; add Z or an offset such as +09:00`);
+    fail(
+      field,
+      "時刻にタイムゾーンがないため日本の日付が決まりません。Z か +09:00 のような時差を付けてください",
+      `${quote(text)} has no time zone, so its Japan date is ambiguous; add Z or an offset such as +09:00`,
+    );
   }
   let offsetMinutes = 0;
   if (sign !== undefined) {
     const oh = Number(offH);
     const om = Number(offM);
-    if (oh > 23 || om > 59) fail(field, `${quote(text)} has an impossible UTC offset`);
+    if (oh > 23 || om > 59) fail(field, "ありえない時差です", `${quote(text)} has an impossible UTC offset`);
     offsetMinutes = (sign === "-" ? -1 : 1) * (oh * 60 + om);
   }
   // Minutes since 1970-01-01T00:00 UTC, then shifted to JST; fractions of a second never
@@ -141,7 +147,7 @@ export function parseDateOrInstant(text: string, field: string): JapanDate {
 /** The Japan calendar date on which `instant` falls. */
 export function japanDateOf(instant: Date): JapanDate {
   if (!(instant instanceof Date) || Number.isNaN(instant.getTime())) {
-    fail("instant", `expected a valid Date, got ${quote(instant)}`);
+    fail("instant", "正しい日時ではありません", `expected a valid Date, got ${quote(instant)}`);
   }
   return formatResult(fromDayNumber(Math.floor((instant.getTime() + JST_OFFSET_MS) / DAY_MS)), "instant");
 }
@@ -182,7 +188,7 @@ export function addMonthsClamped(d: JapanDate, n: number): JapanDate {
   const index = y * 12 + (m - 1) + months;
   const ny = Math.floor(index / 12);
   const nm = index - ny * 12 + 1;
-  if (ny < 1 || ny > 9999) fail("date", `the result falls outside years 0001–9999`);
+  if (ny < 1 || ny > 9999) fail("date", "計算した日付が0001〜9999年の範囲を超えます", "the result falls outside years 0001–9999");
   return format({ y: ny, m: nm, d: Math.min(day, daysInMonth(ny, nm)) });
 }
 
@@ -194,7 +200,7 @@ export function addMonthsClamped(d: JapanDate, n: number): JapanDate {
 export function birthdayInYear(birth: JapanDate, year: number): JapanDate {
   const b = toYmd(birth, "birth");
   const y = checkInteger(year, "year");
-  if (y < 1 || y > 9999) fail("year", `${y} is outside years 0001–9999`);
+  if (y < 1 || y > 9999) fail("year", `${y}年は0001〜9999年の範囲外です`, `${y} is outside years 0001–9999`);
   return format({ y, m: b.m, d: Math.min(b.d, daysInMonth(y, b.m)) });
 }
 
@@ -207,14 +213,14 @@ export function nthBirthdayAfter(birth: JapanDate, date: JapanDate, n: number): 
   const b = toYmd(birth, "birth");
   const on = toYmd(date, "date");
   const count = checkInteger(n, "n");
-  if (count < 1) fail("n", `must be 1 or more, got ${count}`);
-  if (dayNumber(on) < dayNumber(b)) fail("date", `${format(on)} is before the birth date ${format(b)}`);
+  if (count < 1) fail("n", "1以上を指定してください", `must be 1 or more, got ${count}`);
+  if (dayNumber(on) < dayNumber(b)) fail("date", `${format(on)} は生年月日（${format(b)}）より前です`, `${format(on)} is before the birth date ${format(b)}`);
   // Birthdays come once a year in order, so the first one after `date` is this year's or next
   // year's and the n-th is n − 1 years later.
   const thisYear = birthdayInYear(format(b), on.y);
   const firstYear = thisYear > format(on) ? on.y : on.y + 1;
   const year = firstYear + count - 1;
-  if (year > 9999) fail("date", `the result falls outside years 0001–9999`);
+  if (year > 9999) fail("date", "計算した日付が0001〜9999年の範囲を超えます", "the result falls outside years 0001–9999");
   return birthdayInYear(format(b), year);
 }
 
@@ -229,14 +235,14 @@ export function nthBirthdayAfter(birth: JapanDate, date: JapanDate, n: number): 
 export function ageOn(birth: JapanDate, date: JapanDate): number {
   const b = toYmd(birth, "birth");
   const on = toYmd(date, "date");
-  if (dayNumber(on) < dayNumber(b)) fail("date", `${format(on)} is before the birth date ${format(b)}`);
+  if (dayNumber(on) < dayNumber(b)) fail("date", `${format(on)} は生年月日（${format(b)}）より前です`, `${format(on)} is before the birth date ${format(b)}`);
   const years = on.y - b.y;
   return format(on) < birthdayInYear(format(b), on.y) ? years - 1 : years;
 }
 
 /** The earliest of the given dates (at least one). */
 export function minDate(...dates: JapanDate[]): JapanDate {
-  if (dates.length === 0) fail("dates", "at least one date is needed");
+  if (dates.length === 0) fail("dates", "日付を1つ以上指定してください", "at least one date is needed");
   let earliest = parseJapanDate(dates[0] as string, "dates");
   for (const d of dates.slice(1)) {
     const candidate = parseJapanDate(d, "dates");

@@ -35,7 +35,13 @@ export type ProxyCompletion =
 
 /** Whether this proxy may take the same-day route (no 照会書 round trip). */
 export function sameDayAllowed(proxyType: ProxyType, letterOfAttorney: boolean): boolean {
-  if (!PROXY_TYPES.includes(proxyType)) fail("proxyType", `expected one of ${PROXY_TYPES.join(", ")}, got ${quote(proxyType)}`);
+  if (!PROXY_TYPES.includes(proxyType)) {
+    fail(
+      "proxyType",
+      "代理人の種別は appointed（任意代理人）、legal（法定代理人）、household（同一世帯員）のどれかを指定してください",
+      `expected one of ${PROXY_TYPES.join(", ")}, got ${quote(proxyType)}`,
+    );
+  }
   return proxyType === "legal" || (proxyType === "household" && letterOfAttorney);
 }
 
@@ -53,7 +59,7 @@ export function proxyAnswerDeadline(startedOn: JapanDate): JapanDate {
 export function proxyCompletion(input: ProxyCompletionInput): ProxyCompletion {
   const fast = sameDayAllowed(input.proxyType, input.letterOfAttorney);
   const order = compareJapanDates(input.today, input.startedOn);
-  if (order < 0) fail("today", `${input.today} is before the application (${input.startedOn})`);
+  if (order < 0) fail("today", `${input.today} は申請日（${input.startedOn}）より前です`, `${input.today} is before the application (${input.startedOn})`);
   const lastDay = proxyAnswerDeadline(input.startedOn);
   if (compareJapanDates(input.today, lastDay) > 0) return { allowed: false, reason: "proxy-expired", lastDay };
   if (order === 0 && !fast) return { allowed: false, reason: "proxy-same-day", firstDay: addDays(input.startedOn, 1) };

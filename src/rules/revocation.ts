@@ -72,7 +72,7 @@ export interface Revocations {
 const ATTRIBUTES: readonly RegisteredAttribute[] = ["name", "address", "birth", "gender"];
 
 function checkType(value: unknown, field: string): "sign" | "auth" {
-  if (value !== "sign" && value !== "auth") fail(field, `expected "sign" or "auth", got ${quote(value)}`);
+  if (value !== "sign" && value !== "auth") fail(field, "sign（署名用）か auth（利用者証明用）を指定してください", `expected "sign" or "auth", got ${quote(value)}`);
   return value;
 }
 
@@ -92,10 +92,14 @@ export function revocationsFor(event: RegistryEvent): Revocations {
       // The four attributes are printed in the signing certificate, so it becomes untrue; the
       // authentication certificate carries none of them and survives (異動等失効, law art. 12).
       const list: unknown = event.attributes;
-      if (!Array.isArray(list) || list.length === 0) fail("attributes", "name at least one changed attribute");
+      if (!Array.isArray(list) || list.length === 0) fail("attributes", "変更のあった項目を1つ以上指定してください", "name at least one changed attribute");
       for (const a of list) {
         if (!ATTRIBUTES.includes(a as RegisteredAttribute)) {
-          fail("attributes", `${quote(a)} is not one of name, address, birth, gender`);
+          fail(
+            "attributes",
+            "変更のあった項目は name（氏名）、address（住所）、birth（生年月日）、gender（性別）で指定してください",
+            `${quote(a)} is not one of name, address, birth, gender`,
+          );
         }
       }
       return { sign: "affiliationChanged" };
@@ -108,7 +112,7 @@ export function revocationsFor(event: RegistryEvent): Revocations {
     case "card-return":
       return { sign: "cessationOfOperation", auth: "cessationOfOperation" };
     case "emigration": {
-      if (typeof event.continuedUse !== "boolean") fail("continuedUse", "expected true or false");
+      if (typeof event.continuedUse !== "boolean") fail("continuedUse", "true か false を指定してください", "expected true or false");
       // With continued use the card stays valid: the signing certificate, which carries the
       // domestic address, is revoked on departure (a new one is issued from the 戸籍の附票), and
       // the authentication certificate is kept. That is a change of contents (the address), hence
@@ -133,6 +137,6 @@ export function revocationsFor(event: RegistryEvent): Revocations {
       // while the card was missing. Applies to the certificates that are on hold.
       return { sign: "keyCompromise", auth: "keyCompromise" };
     default:
-      return fail("kind", `${quote(kind)} is not a known registry event`);
+      return fail("kind", "この異動の種類は扱えません", `${quote(kind)} is not a known registry event`);
   }
 }

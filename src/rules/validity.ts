@@ -66,14 +66,18 @@ function cap(value: JapanDate | undefined, field: string, issued: JapanDate): Ja
   if (value === undefined) return [];
   const date = parseJapanDate(value, field);
   if (compareJapanDates(date, issued) < 0) {
-    fail(field, `${date} is before the issuance date ${issued}, so no certificate could be valid`);
+    fail(
+      field,
+      `${date} は発行日（${issued}）より前のため、有効な電子証明書を発行できません`,
+      `${date} is before the issuance date ${issued}, so no certificate could be valid`,
+    );
   }
   return [date];
 }
 
 function checkFlag(value: unknown, field: string): boolean {
   if (value === undefined) return false;
-  if (typeof value !== "boolean") fail(field, `expected true or false`);
+  if (typeof value !== "boolean") fail(field, "true か false を指定してください", "expected true or false");
   return value;
 }
 
@@ -89,7 +93,7 @@ function checkFlag(value: unknown, field: string): boolean {
 export function certificateValidity(input: CertificateValidityInput): CertificateValidity {
   const birth = parseJapanDate(input.birth, "birth");
   const issued = parseJapanDate(input.issued, "issued");
-  if (compareJapanDates(issued, birth) < 0) fail("issued", `${issued} is before the birth date ${birth}`);
+  if (compareJapanDates(issued, birth) < 0) fail("issued", `${issued} は生年月日（${birth}）より前です`, `${issued} is before the birth date ${birth}`);
   const renewal = checkFlag(input.renewal, "renewal");
   const guardianship = checkFlag(input.guardianship, "guardianship");
 
@@ -125,7 +129,7 @@ export function cardValidity(input: { birth: JapanDate; issued: JapanDate; resid
 } {
   const birth = parseJapanDate(input.birth, "birth");
   const issued = parseJapanDate(input.issued, "issued");
-  if (compareJapanDates(issued, birth) < 0) fail("issued", `${issued} is before the birth date ${birth}`);
+  if (compareJapanDates(issued, birth) < 0) fail("issued", `${issued} は生年月日（${birth}）より前です`, `${issued} is before the birth date ${birth}`);
   const adultAge = compareJapanDates(issued, AGE_OF_MAJORITY_CHANGE) < 0 ? 20 : 18;
   const birthdays = ageOn(birth, issued) >= adultAge ? CARD_ADULT_BIRTHDAYS : CARD_MINOR_BIRTHDAYS;
   return { expires: minDate(nthBirthdayAfter(birth, issued, birthdays), ...cap(input.residenceEnd, "residenceEnd", issued)) };

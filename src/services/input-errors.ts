@@ -1,4 +1,4 @@
-import { RuleInputError, bilingualInputMessage } from "../rules/errors.ts";
+import { RuleInputError } from "../rules/errors.ts";
 import { ProfileInputError } from "../profile/errors.ts";
 import { ServiceError, type ServiceErrorCode } from "./errors.ts";
 
@@ -13,11 +13,10 @@ export function isInputError(error: unknown): error is RuleInputError | ProfileI
 
 /**
  * What a service throws for `error` caught around rules or profile code: an input error becomes
- * a ServiceError `code` with its message (in Japanese and English) and field (or `field`, where the caller's own name for
+ * a ServiceError `code` with its message (already in Japanese and English) and field (or `field`, where the caller's own name for
  * the input differs); anything else is thrown on as it is. Use: `catch (e) { throw inputErrorAs(e, "invalid-input"); }`.
  */
 export function inputErrorAs(error: unknown, code: ServiceErrorCode, field?: string): unknown {
-  // The profile's messages are English only (it imports nothing of ours): the Japanese is put in
-  // front here, as every service message has it ("日本語 / English").
-  return isInputError(error) ? new ServiceError(code, bilingualInputMessage(error.field, error.message), field ?? error.field, { cause: error }) : error;
+  // Both layers write their messages "field: 日本語 / English" at the source, so they pass as they are.
+  return isInputError(error) ? new ServiceError(code, error.message, field ?? error.field, { cause: error }) : error;
 }

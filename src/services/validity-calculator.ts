@@ -1,6 +1,5 @@
 import { certificateValidity, type CertificateValidity } from "../rules/validity.ts";
 import { parseDateOrInstant, parseJapanDate } from "../rules/japan-date.ts";
-import { bilingualInputMessage } from "../rules/errors.ts";
 import { ServiceError } from "./errors.ts";
 import { inputErrorAs, isInputError } from "./input-errors.ts";
 
@@ -49,8 +48,7 @@ export function certificateValidityFor(question: ValidityQuestion): CertificateV
     // A cap the rules refuse (before the issuance date) is named as the option it came from.
     const option = isInputError(error) ? OPTION_OF[error.field] : undefined;
     if (option !== undefined && isInputError(error)) {
-      const message = bilingualInputMessage(error.field, error.message);
-      throw new ServiceError("invalid-input", `${option}: ${message.slice(error.field.length + 2)}`, option, { cause: error });
+      throw new ServiceError("invalid-input", `${option}: ${error.message.slice(error.field.length + 2)}`, option, { cause: error });
     }
     throw inputErrorAs(error, "invalid-input");
   }

@@ -53,4 +53,24 @@ describe("openjpki rules validity", () => {
       assert.equal(r.stderr.trim().split("\n").length, 1, `one line: ${r.stderr}`);
     }
   });
+
+  test("the rules' refusals read as before their Japanese was written at the source: the field, 日本語 / English", async () => {
+    const cases: [string[], string][] = [
+      [["--birth", "2023-02-30", "--issued", "2026-01-01"], "birth: 2023-02-30 は暦にない日付です / 2023-02-30 is not a calendar date"],
+      [
+        ["--birth", "1990-01-01", "--issued", "2026-01-01T10:00:00"],
+        'issued: 時刻にタイムゾーンがないため日本の日付が決まりません。Z か +09:00 のような時差を付けてください / "2026-01-01T10:00:00" has no time zone, so its Japan date is ambiguous; add Z or an offset such as +09:00',
+      ],
+      [
+        ["--birth", "1990-01-01", "--issued", "2026-01-01", "--card-expiry", "2025-12-31"],
+        "card-expiry: 2025-12-31 は発行日（2026-01-01）より前のため、有効な電子証明書を発行できません / 2025-12-31 is before the issuance date 2026-01-01, so no certificate could be valid",
+      ],
+      [["--birth", "1990-01-01", "--issued", "1989-12-31"], "issued: 1989-12-31 は生年月日（1990-01-01）より前です / 1989-12-31 is before the birth date 1990-01-01"],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(["rules", "validity", ...args]);
+      assert.equal(r.code, 1, args.join(" "));
+      assert.equal(r.stderr, `openjpki rules validity: ${message}\n`);
+    }
+  });
 });

@@ -57,6 +57,15 @@ describe("counter pages: messages, labels and dates", () => {
     });
   });
 
+  test("a character no certificate carries: the profile's own words at the field, one language per page", async () => {
+    const form = { name: "町田 𠮷子", birth: "1990-01-02", gender: "2", address: "東京都町田市森野１", municipality: "132098" };
+    const ja = await post("/counter/residents", form);
+    assert.equal(ja.statusCode, 400);
+    assert.equal(fieldErrorOf(ja.body, "r-name"), "4文字目の &quot;𠮷&quot; (U+20BB7) は電子証明書に記録できない文字です（JIS X 0208/0212 にない文字）。代替の文字を使ってください");
+    const en = await post("/counter/residents?lang=en", form);
+    assert.equal(fieldErrorOf(en.body, "r-name"), "character &quot;𠮷&quot; (U+20BB7) at position 4 is outside JIS X 0208/0212 and cannot appear in a certificate; use a substitute character");
+  });
+
   test("the register's other refusals are Japanese first, English after, with the field key (API and CLI)", async () => {
     const base = { name: "町田 花子", birth: "1990-01-02", gender: "2", address: "東京都町田市森野１", municipality: "132098" };
     const cases: [Partial<typeof base> & { nationality?: string; residenceEnd?: string }, string, RegExp][] = [

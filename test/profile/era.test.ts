@@ -50,20 +50,20 @@ describe("toEraDigitDate", () => {
     assert.equal(toEraDigitDate("2000-02-29"), "420000229");
     assert.equal(toEraDigitDate("2024-02-29"), "520240229");
     const refused: [unknown, string][] = [
-      ["1900-02-29", "birth: 1900-02-29 is not a calendar date"],
-      ["2023-02-29", "birth: 2023-02-29 is not a calendar date"],
-      ["1990-04-31", "birth: 1990-04-31 is not a calendar date"],
-      ["1990-13-01", "birth: 1990-13-01 is not a calendar date"],
-      ["1990-00-10", "birth: 1990-00-10 is not a calendar date"],
-      ["1990-01-00", "birth: 1990-01-00 is not a calendar date"],
-      ["1990-1-2", 'birth: "1990-1-2" is not a date in the form YYYY-MM-DD'],
-      [19900102, "birth: expected a date YYYY-MM-DD, got 19900102"],
-      ["1868-10-22", "birth: 1868-10-22 is before the Meiji era (1868-10-23)"],
+      ["1900-02-29", "birth: 1900-02-29 は暦にない日付です / 1900-02-29 is not a calendar date"],
+      ["2023-02-29", "birth: 2023-02-29 は暦にない日付です / 2023-02-29 is not a calendar date"],
+      ["1990-04-31", "birth: 1990-04-31 は暦にない日付です / 1990-04-31 is not a calendar date"],
+      ["1990-13-01", "birth: 1990-13-01 は暦にない日付です / 1990-13-01 is not a calendar date"],
+      ["1990-00-10", "birth: 1990-00-10 は暦にない日付です / 1990-00-10 is not a calendar date"],
+      ["1990-01-00", "birth: 1990-01-00 は暦にない日付です / 1990-01-00 is not a calendar date"],
+      ["1990-1-2", 'birth: 日付を YYYY-MM-DD の形で入力してください / "1990-1-2" is not a date in the form YYYY-MM-DD'],
+      [19900102, "birth: 日付を YYYY-MM-DD の形で入力してください / expected a date YYYY-MM-DD, got 19900102"],
+      ["1868-10-22", "birth: 1868-10-22 は明治の始まり（1868-10-23）より前の日付のため扱えません / 1868-10-22 is before the Meiji era (1868-10-23)"],
     ];
     for (const [input, message] of refused) {
       assert.throws(() => toEraDigitDate(input as string), { name: "ProfileInputError", field: "birth", message });
     }
-    assert.throws(() => fromEraDigitDate("000000505"), { field: "birth", message: "birth: year 0000 in 0000-05-05 is out of range (0001–9999)" });
+    assert.throws(() => fromEraDigitDate("000000505"), { field: "birth", message: "birth: 0000年の日付は使えません（0001〜9999年） / year 0000 in 0000-05-05 is out of range (0001–9999)" });
   });
 });
 
