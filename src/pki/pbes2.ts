@@ -134,7 +134,13 @@ export async function encryptPkcs8(pkcs8: Uint8Array, passphrase: string, iterat
   }
   const salt = randomBytes(SALT_BYTES);
   const iv = randomBytes(BLOCK_BYTES);
-  const key = await derive(Buffer.from(passphrase, "utf8"), salt, iterations, CIPHERS[AES_256_CBC]!.keyLength, "sha256");
+  const secret = Buffer.from(passphrase, "utf8");
+  let key: Buffer;
+  try {
+    key = await derive(secret, salt, iterations, CIPHERS[AES_256_CBC]!.keyLength, "sha256");
+  } finally {
+    secret.fill(0);
+  }
   let encrypted: Buffer;
   try {
     const cipher = createCipheriv("aes-256-cbc", key, iv);
@@ -204,15 +210,26 @@ export function readEncryptedPkcs8(der: Uint8Array): { parameters: Pbes2Paramete
  */
 export async function decryptPkcs8(der: Uint8Array, passphrase: string): Promise<{ pkcs8: Buffer; parameters: Pbes2Parameters }> {
   const { parameters, encryptedData } = readEncryptedPkcs8(der);
-  const key = await derive(Buffer.from(passphrase, "utf8"), parameters.salt, parameters.iterations, parameters.keyLength, parameters.prf);
+  const secret = Buffer.from(passphrase, "utf8");
+  let key: Buffer;
+  try {
+    key = await derive(secret, parameters.salt, parameters.iterations, parameters.keyLength, parameters.prf);
+  } finally {
+    secret.fill(0);
+  }
   let pkcs8: Buffer | undefined;
+  // The decipher's parts hold the plaintext too: zeroed once joined, not left to the collector.
+  const parts: Buffer[] = [];
   try {
     const decipher = createDecipheriv(parameters.cipher, key, parameters.iv);
-    pkcs8 = Buffer.concat([decipher.update(encryptedData), decipher.final()]);
+    parts.push(decipher.update(encryptedData));
+    parts.push(decipher.final());
+    pkcs8 = Buffer.concat(parts);
   } catch {
     // Bad padding: the passphrase is not the one the key was encrypted under (or the data is damaged).
   } finally {
     key.fill(0);
+    for (const part of parts) part.fill(0);
   }
   // A wrong key passes the padding check about once in 256 tries: what it yields is then no single
   // DER SEQUENCE (PrivateKeyInfo), and is refused the same way.

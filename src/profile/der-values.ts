@@ -99,6 +99,16 @@ export interface RawExtension {
  * `Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension`, the `list` element `c` just returned.
  * An empty list, or one naming an extension twice (X.509 allows each at most once), is refused.
  */
+/** A list naming one extension twice (X.509 allows each at most once); `oid` says which. */
+export class RepeatedExtension extends DerReadError {
+  constructor(
+    what: string,
+    readonly oid: string,
+  ) {
+    super(`${what}: extension ${oid} appears twice`);
+  }
+}
+
 export function readExtensions(c: DerCursor, list: Tlv, what: string): RawExtension[] {
   const bytes = c.bytes;
   const out: RawExtension[] = [];
@@ -110,7 +120,7 @@ export function readExtensions(c: DerCursor, list: Tlv, what: string): RawExtens
     const critical = flag ? booleanValue(bytes, flag) : false;
     const value = contentOf(bytes, e.next(TAG.OCTET_STRING, "extnValue"));
     e.end();
-    for (let i = 0; i < out.length; i++) if (out[i]!.oid === oid) throw new DerReadError(`${what}: extension ${oid} appears twice`);
+    for (let i = 0; i < out.length; i++) if (out[i]!.oid === oid) throw new RepeatedExtension(what, oid);
     out.push({ oid, critical, value });
   }
   if (out.length === 0) throw new DerReadError(`${what}: an empty Extensions list`);

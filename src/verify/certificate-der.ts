@@ -7,7 +7,15 @@
  *
  * Only DER is read: definite, minimal lengths; no constructed strings; BOOLEAN and BIT STRING in
  * their DER forms; a version field only when it is not the default; extensions only in a v3
- * certificate. Anything else throws `DerReadError`, which the caller turns into `malformed-input`.
+ * certificate; an RSA PKCS#1 signature algorithm's parameters NULL (or absent, RFC 4055), other
+ * algorithms' a strict DER tree. Anything else throws `DerReadError`, which the caller turns into
+ * `malformed-input`.
+ *
+ * Accepted though DER would not write them (each harmless to the checks, which compare names and
+ * keys by their exact bytes, and all under the issuer's signature): an explicit `critical FALSE`
+ * (BOOLEAN 00: some issuers write the DEFAULT), keyUsage bits with trailing zero bits kept, a
+ * multi-valued RDN not in SET OF order, an empty RDN, and PrintableString or IA5String bytes
+ * outside their alphabets (shown as they are). JPKI's certificates and J-LIS's roots use none.
  *
  * Names and extension values whose form the checks read by hand are decoded here. Rare forms
  * (a name in TeletexString or BMPString, a distribution point limited to some reasons, a
@@ -16,7 +24,7 @@
  * parser, as before, so their meaning is unchanged.
  */
 import { DerCursor, DerReadError, TAG, contentOf, encodingOf, readOnly, readTlv, type NodeBudget, type Tlv } from "../profile/der-reader.ts";
-import { bitStringBytes, booleanValue, integerContent, oidText } from "../profile/der-values.ts";
+import { bitStringBytes, booleanValue, integerContent, oidText, readExplicitExtensions, RepeatedExtension } from "../profile/der-values.ts";
 import { derTime, readAlgorithmOid } from "./der.ts";
 
 /** Most ASN.1 elements one certificate may hold (as read here: names, extensions' framing). */
@@ -25,11 +33,7 @@ export const CERTIFICATE_MAX_NODES = 2_000;
 export const EXTENSION_MAX_NODES = 1_000;
 
 /** A certificate naming one extension twice (X.509 allows each at most once). */
-export class RepeatedExtension extends DerReadError {
-  constructor(readonly oid: string) {
-    super(`extension ${oid} appears twice`);
-  }
-}
+export { RepeatedExtension };
 
 export interface CertificateExtension {
   readonly critical: boolean;
@@ -76,7 +80,8 @@ export function readCertificateDer(der: Uint8Array): CertificateFields {
   const outerAlgorithm = cert.next(TAG.SEQUENCE, "signatureAlgorithm");
   const signature = bitStringBytes(der, cert.next(TAG.BIT_STRING, "signatureValue"));
   cert.end();
-  const signatureAlgorithm = readAlgorithmOid(over(der, outerAlgorithm, budget), "signatureAlgorithm");
+  const signatureAlgorithm = readAlgorithmOid(cursorAt(der, outerAlgorithm, budget), "signatureAlgorithm");
+  checkAlgorithmParameters(der, outerAlgorithm, signatureAlgorithm, budget);
 
   const tbs = cert.into(tbsTlv, "TBSCertificate");
   let version = 1;
@@ -110,25 +115,9 @@ export function readCertificateDer(der: Uint8Array): CertificateFields {
   const rsaPublicKey = isRsaEncryption(der, keyAlgorithm) ? rsaPublicKeyDer(spkiKeyBits) : undefined;
   uniqueIdentifier(tbs, ISSUER_UNIQUE_ID, version);
   uniqueIdentifier(tbs, SUBJECT_UNIQUE_ID, version);
-  const extensions = new Map<string, CertificateExtension>();
-  const wrapped = tbs.optional(EXTENSIONS, "extensions");
-  if (wrapped) {
-    if (version !== 3) throw new DerReadError("TBSCertificate: extensions in a certificate that is not v3");
-    const outer = tbs.into(wrapped, "extensions");
-    const items = outer.into(outer.next(TAG.SEQUENCE, "Extensions"), "Extensions");
-    outer.end();
-    if (items.done) throw new DerReadError("Extensions: an empty list");
-    while (!items.done) {
-      const e = items.into(items.next(TAG.SEQUENCE, "Extension"), "Extension");
-      const oid = oidText(der, e.next(TAG.OID, "extnID"));
-      const flag = e.optional(TAG.BOOLEAN, "critical");
-      const critical = flag ? booleanValue(der, flag) : false;
-      const value = contentOf(der, e.next(TAG.OCTET_STRING, "extnValue"));
-      e.end();
-      if (extensions.has(oid)) throw new RepeatedExtension(oid);
-      extensions.set(oid, { critical, value });
-    }
-  }
+  const list = readExplicitExtensions(tbs, EXTENSIONS, "extensions");
+  if (list.length > 0 && version !== 3) throw new DerReadError("TBSCertificate: extensions in a certificate that is not v3");
+  const extensions = new Map<string, CertificateExtension>(list.map((e) => [e.oid, { critical: e.critical, value: e.value }]));
   tbs.end();
   return {
     tbsDer: encodingOf(der, tbsTlv),
@@ -147,6 +136,27 @@ export function readCertificateDer(der: Uint8Array): CertificateFields {
     rsaPublicKey,
     extensions,
   };
+}
+
+/** RSA PKCS#1 v1.5 signature algorithms (sha1/224/256/384/512WithRSAEncryption): their parameters are NULL (RFC 4055 §5). */
+const RSA_PKCS1_SIGNATURES = new Set(["1.2.840.113549.1.1.5", "1.2.840.113549.1.1.14", "1.2.840.113549.1.1.11", "1.2.840.113549.1.1.12", "1.2.840.113549.1.1.13"]);
+
+/**
+ * A signature AlgorithmIdentifier's parameters in DER: NULL (or absent) for RSA PKCS#1 v1.5
+ * (what JPKI signs with), and any other algorithm's walked as a strict DER tree (RSASSA-PSS, ECDSA).
+ */
+function checkAlgorithmParameters(bytes: Uint8Array, algorithm: Tlv, oid: string, budget: NodeBudget): void {
+  const c = cursorAt(bytes, algorithm, budget);
+  const alg = c.into(c.next(TAG.SEQUENCE, "signatureAlgorithm"), "signatureAlgorithm");
+  alg.next(TAG.OID, "signatureAlgorithm algorithm");
+  if (RSA_PKCS1_SIGNATURES.has(oid)) {
+    // NULL, or absent, which RFC 4055 §5 has readers accept too.
+    const nul = alg.done ? undefined : alg.next(TAG.NULL, "signatureAlgorithm parameters");
+    if (nul && nul.end !== nul.contentStart) throw new DerReadError("signatureAlgorithm: a NULL with content");
+  } else if (!alg.done) {
+    checkDerTree(bytes, alg.any("signatureAlgorithm parameters"), budget, 1);
+  }
+  alg.end();
 }
 
 /** AlgorithmIdentifier { rsaEncryption, NULL }, as every RSA key of JPKI names itself. */
@@ -185,7 +195,7 @@ function uniqueIdentifier(tbs: DerCursor, tag: number, version: number): void {
 }
 
 /** A cursor whose one child is `t` (to read an element already stepped over). */
-function over(bytes: Uint8Array, t: Tlv, budget: NodeBudget): DerCursor {
+function cursorAt(bytes: Uint8Array, t: Tlv, budget: NodeBudget): DerCursor {
   return new DerCursor(bytes, { tag: TAG.SEQUENCE, start: t.start, contentStart: t.start, end: t.end }, "Certificate", budget);
 }
 

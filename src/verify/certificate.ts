@@ -110,7 +110,8 @@ export function formatName(name: Name): string {
         .map((atv) => {
           const key = SHORT_NAMES[atv.type] ?? atv.type;
           const v = atv.value;
-          const text = v.utf8String ?? v.printableString ?? v.teletexString ?? v.universalString ?? v.bmpString ?? v.anyValue;
+          // IA5String for emailAddress and domainComponent (shown empty before it was listed here).
+          const text = v.utf8String ?? v.printableString ?? v.ia5String ?? v.teletexString ?? v.universalString ?? v.bmpString ?? v.anyValue;
           return `${key}=${typeof text === "string" ? text : text ? `#${toHex(u8(text))}` : ""}`;
         })
         .join("+"),

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import * as current from "../../src/verify/certificate.ts";
 import * as reference from "./certificate-reference.ts";
 import { VerificationFailure } from "../../src/verify/errors.ts";
-import { toHex } from "../../src/verify/der.ts";
+import { toHex, utf8StringValue } from "../../src/verify/der.ts";
 import { keys, makeWorld, responderCertificate, type World } from "./fixtures.ts";
 import { AsnConvert } from "@peculiar/asn1-schema";
 
@@ -389,6 +389,8 @@ describe("the strict certificate reader gives what the generic parser gave", () 
     assert.equal(byLabel("negative-serial").serialHex, "ED2979"); // -1234567 in two's complement, as written
     assert.equal(current.unknownCriticalExtension(byLabel("critical-unknown")), "1.2.3.4.5");
     assert.deepEqual(current.crlDistributionPointsOf(byLabel("crl-points")).uris, ["http://crl.example.jp/a.crl"]);
+    // An IA5String value (emailAddress) is shown, not left empty.
+    assert.match(byLabel("strings-teletex-bmp").subject, /=a@example\.jp$/);
   });
 
   test("encodings that are not DER are refused by the strict reader (malformed-input); the rest agree", () => {
@@ -413,6 +415,9 @@ describe("the strict certificate reader gives what the generic parser gave", () 
     const v1 = Uint8Array.from(base);
     v1[v + 4] = 0;
     cases.push({ label: "explicit v1 with extensions", der: v1, strictOnly: true });
+    // sha256WithRSAEncryption with an empty SEQUENCE for its parameters (both copies, so they still agree): RFC 4055 has NULL.
+    const hex = toHex(base).replace(/(06092A864886F70D01010B)0500/g, "$13000");
+    cases.push({ label: "RSA signature algorithm parameters not NULL", der: Uint8Array.from(Buffer.from(hex, "hex")), strictOnly: true });
     const tally: Tally = { same: 0, stricter: 0, examples: [] };
     for (const c of cases) {
       const before = tally.stricter;
@@ -481,4 +486,9 @@ describe("the strict certificate reader gives what the generic parser gave", () 
     assert.ok(tally.same > 1000, `compared ${tally.same}`);
     assert.ok(accepted > 300, `some mutations still parse (they reach the extension decoders): ${accepted}`);
   });
+});
+
+test("a UTF8String's leading byte-order mark is kept as a character (as names keep it), not dropped", () => {
+  const value = Buffer.from("\uFEFF山田", "utf8");
+  assert.equal(utf8StringValue(Uint8Array.from([0x0c, value.length, ...value])), "\uFEFF山田");
 });

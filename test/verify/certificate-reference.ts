@@ -99,7 +99,7 @@ export function formatName(name: Name): string {
         .map((atv) => {
           const key = SHORT_NAMES[atv.type] ?? atv.type;
           const v = atv.value;
-          const text = v.utf8String ?? v.printableString ?? v.teletexString ?? v.universalString ?? v.bmpString ?? v.anyValue;
+          const text = v.utf8String ?? v.printableString ?? v.ia5String ?? v.teletexString ?? v.universalString ?? v.bmpString ?? v.anyValue;
           return `${key}=${typeof text === "string" ? text : text ? `#${toHex(u8(text))}` : ""}`;
         })
         .join("+"),
