@@ -18,7 +18,9 @@ export type OfficeScope = { kind: "resident"; residentId: string } | { kind: "re
 export async function refuseOtherMunicipality(db: Kysely<Database>, actor: Actor, municipalityCode: string, scope: OfficeScope): Promise<void> {
   if (!actor.office) return;
   const office = await db.selectFrom("offices").select(["id", "municipality_code", "name_ja"]).where("id", "=", actor.office).executeTakeFirst();
-  if (!office || office.municipality_code === municipalityCode) return;
+  // An office the store does not know is no municipality's counter: refused, not taken for the operator.
+  if (!office) throw new ServiceError("refused", `窓口 ${actor.office} は登録されていません / unknown office ${actor.office}`, undefined, { reason: "unknown-office" });
+  if (office.municipality_code === municipalityCode) return;
   const m = await db.selectFrom("municipalities").selectAll().where("code", "=", municipalityCode).executeTakeFirst();
   const city = m ? `${m.prefecture_ja}${m.city_ja}` : municipalityCode;
   const cityEn = m ? `${m.city_romaji} (${municipalityCode})` : municipalityCode;
@@ -31,4 +33,15 @@ export async function refuseOtherMunicipality(db: Kysely<Database>, actor: Actor
         ? [`${city}の住民の登録は${city}の窓口で行います${here}`, `a resident of ${cityEn} is registered by that municipality's counter, ${notHere}`, "municipality"]
         : [`${city}への転入は${city}の窓口で記録します${here}`, `resident ${scope.residentId}'s move into ${cityEn} is recorded by that municipality's counter, ${notHere}`, "municipality"];
   throw new ServiceError("refused", `${ja} / ${en}`, field, { reason: "other-municipality" });
+}
+
+/**
+ * A resident's entry and card are their municipality's counter's — except an entry abroad with
+ * continued use (国外転出者による継続利用): it is the 戸籍の附票's, kept by the 本籍地, which this
+ * register does not know, and the holder may go to any counter in Japan. The one place that
+ * exception is written (the register's events and the window procedures both ask here).
+ */
+export async function refuseOtherCounter(db: Kysely<Database>, actor: Actor, resident: { id: string; municipalityCode: string; abroadWithContinuedUse: boolean }): Promise<void> {
+  if (resident.abroadWithContinuedUse) return;
+  await refuseOtherMunicipality(db, actor, resident.municipalityCode, { kind: "resident", residentId: resident.id });
 }

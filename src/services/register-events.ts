@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Database, ResidentTable } from "../store/schema.ts";
 import { residentSearchText } from "../store/resident-search.ts";
-import { refuseOtherMunicipality } from "./office-scope.ts";
+import { refuseOtherCounter, refuseOtherMunicipality } from "./office-scope.ts";
 import { revocationsFor, type RegistryEvent, type RegisteredAttribute } from "../rules/revocation.ts";
 import { addDays, japanDateOf, startOfJapanDay, type JapanDate } from "../rules/japan-date.ts";
 import { RuleInputError } from "../rules/errors.ts";
@@ -59,7 +59,7 @@ export class RegisterEvents {
       const resident = await readEntry(trx, residentId);
       // A move to another municipality (転入) is recorded by the new one, checked once its code is known.
       const moving = change.municipality !== undefined && change.municipality !== resident.municipality_code;
-      if (!moving) await refuseOtherCounter(trx, actor, resident);
+      if (!moving) await refuseOtherCounterFor(trx, actor, resident);
       // Abroad with continued use, the entry is the 戸籍の附票's: its name and address still change (and revoke the signing certificate).
       const abroad = resident.status === "emigrated" && resident.continued_use === 1;
       if (resident.status !== "registered" && !abroad) {
@@ -130,6 +130,17 @@ export class RegisterEvents {
         if (!changed.includes("address")) {
           throw new ServiceError("invalid-input", "municipality: 他の市区町村への転居には新しい住所も入力してください / a move to another municipality needs the new address too", "address");
         }
+        // A 転入届 records where the resident now lives, nothing else: the town moved into may not
+        // change a name, date of birth or gender the old town's register holds (those are their own events).
+        const others = changed.filter((c) => c !== "address");
+        if (others.length > 0) {
+          throw new ServiceError(
+            "invalid-input",
+            `${others[0]}: 転入では新しい住所だけを記録します。氏名・生年月日・性別の変更は別に届け出てください / a move records the new address only: change the ${others.join(" and ")} as an event of its own`,
+            others[0],
+            { reason: "move-with-other-changes" },
+          );
+        }
         await refuseOtherMunicipality(trx, actor, change.municipality, { kind: "move-in", residentId });
         updates.municipality_code = change.municipality;
         [before.municipality, after.municipality] = [resident.municipality_code, change.municipality];
@@ -163,7 +174,7 @@ export class RegisterEvents {
   async changeResidencePeriod(residentId: string, residenceEnd: string | null, actor: Actor = CLI_OPERATOR): Promise<{ id: string; residenceEnd: string | null }> {
     return this.db.transaction().execute(async (trx) => {
       const resident = await readEntry(trx, residentId);
-      await refuseOtherCounter(trx, actor, resident);
+      await refuseOtherCounterFor(trx, actor, resident);
       if (resident.nationality === "JP") throw new ServiceError("invalid-input", "residence-end: 在留期間の満了日は外国人住民だけにあります / only foreign residents have a period of stay", "residence-end");
       if (resident.status !== "registered") {
         throw new ServiceError("conflict", `この住民の登録は終わっています（${resident.status}）/ resident ${residentId} is ${resident.status}; the period of stay of an ended entry cannot change`, undefined, { reason: "not-registered" });
@@ -238,7 +249,7 @@ export class RegisterEvents {
   ): Promise<EventOutcome> {
     return this.db.transaction().execute(async (trx) => {
       const resident = await readEntry(trx, residentId);
-      await refuseOtherCounter(trx, actor, resident);
+      await refuseOtherCounterFor(trx, actor, resident);
       // Abroad with continued use the card lives on, with the 戸籍の附票 as the entry: a death there still ends it.
       const abroad = resident.status === "emigrated" && resident.continued_use === 1;
       if (resident.status !== "registered" && !(event.kind === "death" && abroad)) {
@@ -287,7 +298,7 @@ export class RegisterEvents {
   async withdrawEmigration(residentId: string, actor: Actor = CLI_OPERATOR): Promise<EmigrationWithdrawn> {
     return this.db.transaction().execute(async (trx) => {
       const resident = await readEntry(trx, residentId);
-      await refuseOtherCounter(trx, actor, resident);
+      await refuseOtherCounterFor(trx, actor, resident);
       if (resident.status === "emigrated" && resident.departure_date !== null) {
         throw new ServiceError(
           "conflict",
@@ -460,14 +471,9 @@ async function readEntry(trx: Kysely<Database>, residentId: string): Promise<Res
   return resident;
 }
 
-/**
- * An entry's events are recorded by its municipality's counter. An entry abroad with continued
- * use is the 戸籍の附票's, kept by the 本籍地, which this register does not know: any counter may
- * (as the window procedures allow for such a card).
- */
-async function refuseOtherCounter(trx: Kysely<Database>, actor: Actor, resident: ResidentTable): Promise<void> {
-  if (resident.status === "emigrated" && resident.continued_use === 1) return;
-  await refuseOtherMunicipality(trx, actor, resident.municipality_code, { kind: "resident", residentId: resident.id });
+/** An entry's events are recorded by its municipality's counter (entries abroad excepted: office-scope.ts). */
+async function refuseOtherCounterFor(trx: Kysely<Database>, actor: Actor, resident: ResidentTable): Promise<void> {
+  await refuseOtherCounter(trx, actor, { id: resident.id, municipalityCode: resident.municipality_code, abroadWithContinuedUse: resident.status === "emigrated" && resident.continued_use === 1 });
 }
 
 /**

@@ -10,6 +10,8 @@
  *
  * It lives in the store because the migration that adds the column computes it for the rows
  * already there; the registry and the register events write it with each change of name or address.
+ * Changing what `searchable` does needs a new migration that writes every row's key again: the
+ * keys already stored would otherwise stop matching what queries are turned into.
  */
 export function searchable(value: string): string {
   return value.normalize("NFKC").replace(/\s+/gu, "").toLowerCase();

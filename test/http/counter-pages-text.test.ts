@@ -235,6 +235,12 @@ describe("counter pages: messages, labels and dates", () => {
     };
     await seed("MA", 501, "132098");
     await seed("CH", 3, "131016");
+    // One of them also has a signing certificate expiring first: the row's renewal date is that one's.
+    await db.insertInto("certificates").values({
+      ca_type: "sign", serial_hex: "EECH00000000", authority_id: authorities.sign!, resident_id: "R-CH00000000", card_id: null, subject_cn: "page sign R-CH00000000",
+      municipality_code: "131016", not_before: "2026-01-10T00:00:00Z", not_after: "2031-07-15T14:59:59Z", expires: "2031-07-15", issued_at: "2026-01-10T00:00:00Z",
+      status: "valid", revoked_at: null, revocation_reason: null, invalidity_date: null, revoked_by: null,
+    }).execute();
     const first = (await get("/counter/expiry-notices?from=2031-05-10")).body;
     assert.match(first, /<option value="132098" selected/, "the office's municipality chosen");
     assert.match(first, /501人。/);
@@ -247,5 +253,8 @@ describe("counter pages: messages, labels and dates", () => {
     const small = (await get("/counter/expiry-notices?from=2031-05-10&municipality=131016&lang=en")).body;
     assert.match(small, /3 residents\./);
     assert.doesNotMatch(small, /The first 500 are shown/);
+    const row = /<a href="\/counter\/residents\/R-CH00000000">.*?<\/tr>/.exec(small)?.[0] ?? "";
+    const cells = [...row.matchAll(/<td>([^<]*)<\/td>/g)].map((m) => m[1]);
+    assert.deepEqual(cells.slice(-2), ["15 Jul 2031", "15 Apr 2031"], `expires and renewal from, of the signing certificate: ${row}`);
   });
 });

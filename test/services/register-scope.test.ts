@@ -17,7 +17,7 @@ const otherMunicipality = (field: string, ja: RegExp) => (e: unknown) =>
 for (const backend of backends()) {
   describe(`register scope on ${backend}`, () => {
     let t: TestContext;
-    const now = new Date("2026-11-25T01:00:00Z");
+    let now = new Date("2026-11-25T01:00:00Z");
     before(async () => {
       t = await openTestContext(backend, { clock: () => new Date(now) });
     });
@@ -64,6 +64,58 @@ for (const backend of backends()) {
       await t.context.events.changeAttributes(coming.id, { ...MACHIDA }, MACHIDA_CLERK);
       assert.equal((await t.context.registry.get(coming.id)).municipality.code, "132098", "moved in, recorded by Machida");
       await t.context.events.changeAttributes(coming.id, { name: "町田 三郎" }, MACHIDA_CLERK); // now Machida's own
+    });
+
+    test("a move records the new address only: the town moved into may not change the name, date of birth or gender too", async () => {
+      const coming = await t.context.registry.add({ name: "千代田 四郎", birth: "1980-03-03", gender: "1", ...CHIYODA });
+      await assert.rejects(
+        t.context.events.changeAttributes(coming.id, { ...MACHIDA, name: "町田 四郎", gender: "2" }, MACHIDA_CLERK),
+        (e: unknown) => e instanceof ServiceError && e.reason === "move-with-other-changes" && e.field === "name" && /転入では新しい住所だけを記録します/.test(e.message),
+      );
+      const unchanged = await t.context.registry.get(coming.id);
+      assert.equal(unchanged.municipality.code, "131016");
+      assert.equal(unchanged.gender, "1");
+      assert.deepEqual(await events(coming.id), []);
+    });
+
+    test("an entry abroad with continued use: any counter records its changes (the 附票 is the 本籍地's, which this register does not know)", async () => {
+      const abroad = await t.context.registry.add({ name: "千代田 五郎", birth: "1980-03-03", gender: "1", ...CHIYODA });
+      await t.context.events.endRegistration(abroad.id, { kind: "emigration", continuedUse: true, departureDate: "2026-11-30", abroadAddress: "アメリカ合衆国ニューヨーク州" });
+      const filed = now;
+      now = new Date("2026-11-30T01:00:00Z");
+      try {
+        await t.context.events.applyDueDepartures();
+        assert.equal((await t.context.registry.get(abroad.id)).status, "emigrated");
+        await t.context.events.changeAttributes(abroad.id, { name: "千代田 五朗" }, MACHIDA_CLERK);
+        assert.equal((await t.context.registry.get(abroad.id)).name.replace("\u3000", " "), "千代田 五朗");
+      } finally {
+        now = filed;
+      }
+    });
+
+    test("a proxy's answer from another town's counter is refused before a try is counted or anything recorded", async () => {
+      await t.context.store.db.insertInto("offices").values({ id: "chiyoda-test", municipality_code: "131016", name_ja: "千代田区役所", name_en: "Chiyoda City Office", address: null, phone: null, hours: null }).execute();
+      const resident = await t.context.registry.add({ name: "町田 六郎", birth: "1980-03-03", gender: "1", ...MACHIDA });
+      const card = await t.context.cards.issue({ residentId: resident.id, authPin: "1234", signPin: "ABC123" });
+      const started = await t.context.counter.startProxy({ kind: "pin-init", cardId: card.id, pinType: "auth", proxy: { name: "代理 太郎", relationship: "友人" } }, MACHIDA_CLERK);
+      const chiyoda: Actor = { actor: "staff:sato", office: "chiyoda-test" };
+      for (let i = 0; i < 6; i++) {
+        await assert.rejects(
+          t.context.counter.completeProxy({ applicationId: started.applicationId, answerCode: "00000000", proxyIdentity: { document: "driver-licence", name: "代理 太郎" }, newPin: "5678" }, chiyoda),
+          (e: unknown) => e instanceof ServiceError && e.reason === "other-municipality",
+        );
+      }
+      const proxy = await t.context.store.db.selectFrom("proxy_applications").selectAll().where("application_id", "=", started.applicationId).executeTakeFirstOrThrow();
+      assert.equal(Number(proxy.attempts), 0, "no try spent");
+      const app = await t.context.store.db.selectFrom("applications").select("state").where("id", "=", started.applicationId).executeTakeFirstOrThrow();
+      assert.equal(app.state, "awaiting-proxy");
+    });
+
+    test("an office the store does not know is no counter: refused, not taken for the operator", async () => {
+      await assert.rejects(
+        t.context.registry.add({ name: "町田 七郎", birth: "1980-03-03", gender: "1", ...MACHIDA }, { actor: "staff:ghost", office: "no-such-office" }),
+        (e: unknown) => e instanceof ServiceError && e.reason === "unknown-office",
+      );
     });
   });
 }

@@ -66,5 +66,11 @@ for (const backend of backends()) {
       assert.deepEqual(await names("", { municipality: "131016" }), ["検索 千代"]);
       assert.deepEqual((await names("  ", { limit: 2 })), ["検索 最新", "検索 次郎"]);
     });
+
+    test("LIKE's own characters in the register are found by themselves (NFKC makes the full-width ％＿＼ the ASCII ones)", async () => {
+      const odd = await t.context.registry.add({ name: "記号 試験", birth: "1980-04-01", gender: "2", address: "東京都町田市森野１００％＿＼ｘ", municipality: "132098" });
+      const ids = async (text: string) => (await t.context.registry.search(text)).map((r) => r.id);
+      for (const text of ["100%", "%_", "_\\", "\\x"]) assert.deepEqual(await ids(text), [odd.id], text);
+    });
   });
 }

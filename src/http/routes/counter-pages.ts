@@ -149,7 +149,8 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
   const log = options.log ?? ((line: string) => console.error(line));
   // The injected clock, as everywhere that decides what has expired.
   const flashes = new HeldValues<Outcome>(HELD_MS, () => context.clock().getTime());
-  const letters = new HeldValues<{ filename: string; pdf: Uint8Array }>(HELD_MS, () => context.clock().getTime());
+  // Letters are PDFs (tens of KB each): fewer are held than flashes.
+  const letters = new HeldValues<{ filename: string; pdf: Uint8Array }>(HELD_MS, () => context.clock().getTime(), 500);
 
   const sessionOf = async (request: FastifyRequest): Promise<{ id: string; session: StaffSession } | undefined> => {
     const id = cookiesOf(request)[STAFF_COOKIE];

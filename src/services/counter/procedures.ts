@@ -16,7 +16,7 @@ import { applyRevocation } from "../revocation.ts";
 import { ServiceError } from "../errors.ts";
 import { inputErrorAs } from "../input-errors.ts";
 import { freeText } from "../free-text.ts";
-import { refuseOtherMunicipality as refuseOtherMunicipalityFor } from "../office-scope.ts";
+import { refuseOtherCounter, refuseOtherMunicipality as refuseResidentOfOtherMunicipality } from "../office-scope.ts";
 import { appendAudit, type Actor } from "../audit.ts";
 import type { Clock } from "../clock.ts";
 import type { CardIssueRequest } from "../cards.ts";
@@ -384,7 +384,7 @@ export class CounterProcedures {
       const today = japanDateOf(this.clock());
       const revokeReason: RevocationReason = input.reason === "loss" || input.reason === "theft" ? "keyCompromise" : "cessationOfOperation";
       /** The fee (its certificates' part only for certificates issued) and the record, the same whether the reissue runs whole or is finished after a cut. */
-      const charge = (withCertificates: boolean, resumed?: string) => {
+      const setFeeAndRecord = (withCertificates: boolean, resumed?: string) => {
         ctx.fee = reissueFee({ reason: input.reason, causedByHolder: input.causedByHolder, ...(policeReportNumber ? { policeReportNumber } : {}), oldCardExpires: old.expires, today, withCertificates }, this.fees);
         ctx.detail.reissue = { reason: input.reason, causedByHolder: input.causedByHolder, policeReportNumber: policeReportNumber ?? null, ...(resumed ? { resumed } : {}) };
       };
@@ -395,7 +395,7 @@ export class CounterProcedures {
       // the new card is the replacement (the resident cannot be given a second), so it is finished.
       const made = await this.replacementMadeBefore(old);
       if (made) {
-        charge(made.certificates > 0, made.applicationId);
+        setFeeAndRecord(made.certificates > 0, made.applicationId);
         await revokeOld();
         await this.markReplaced(ctx, old, { id: made.id, producedDate: made.producedDate });
         return;
@@ -413,7 +413,7 @@ export class CounterProcedures {
       // Checked before the old card's certificates are revoked: a refused request leaves them as they were.
       const { types } = await this.cards.checkIssueRequest(request);
       // None issued when the holder declines both (or declines auth and cannot have sign).
-      charge(types.length > 0);
+      setFeeAndRecord(types.length > 0);
       await revokeOld();
       const card = await this.cards.issue(request);
       ctx.issued.push(...card.certificates);
@@ -607,9 +607,9 @@ export class CounterProcedures {
     };
   }
 
-  /** The application goes through the resident's municipality (住所地市町村長, law art. 3). */
+  /** The application goes through the resident's municipality (住所地市町村長, law art. 3); no exception for holders abroad (no card or proxy for them here). */
   private async refuseOtherMunicipality(actor: Actor, resident: Resident): Promise<void> {
-    await refuseOtherMunicipalityFor(this.db, actor, resident.municipality.code, { kind: "resident", residentId: resident.id });
+    await refuseResidentOfOtherMunicipality(this.db, actor, resident.municipality.code, { kind: "resident", residentId: resident.id });
   }
 
   /** A card has at most one proxy application waiting for its answer form. */
@@ -647,6 +647,8 @@ export class CounterProcedures {
     actor: Actor,
   ): Promise<ProcedureOutcome> {
     const { app, proxy } = await this.proxyApplication(input.applicationId);
+    // Before anything is counted or recorded: another town's counter may not spend the answer-code tries or close the application.
+    await this.refuseOtherMunicipality(actor, await this.registry.get(app.resident_id));
     const proxyName = freeText(input.proxyIdentity.name ?? "", "proxyIdentity.name", 100);
     const identity = checkedIdentity(input.proxyIdentity, "proxyIdentity");
     const now = this.clock();
@@ -763,8 +765,10 @@ export class CounterProcedures {
     // here, and produceCard refuses them through Cards.issue.
     const abroad = resident.status === "emigrated" && resident.continuedUse;
     // The call centre takes the loss report and the suspension from anyone; a holder abroad may
-    // apply wherever they are in Japan. Everything else is the resident's municipality's.
-    if (kind !== "loss-report" && kind !== "card-suspension" && !abroad) await this.refuseOtherMunicipality(actor, resident);
+    // apply wherever they are in Japan (office-scope.ts). Everything else is the resident's municipality's.
+    if (kind !== "loss-report" && kind !== "card-suspension") {
+      await refuseOtherCounter(this.db, actor, { id: resident.id, municipalityCode: resident.municipality.code, abroadWithContinuedUse: abroad });
+    }
     if (resident.status !== "registered" && kind !== "card-return" && kind !== "revocation" && (!abroad || kind === "reissue")) {
       throw new ServiceError(
         "refused",

@@ -72,7 +72,7 @@ ${run.residents.length === 0
         : html`${run.residents.length > EXPIRY_LIST_SHOWN
             ? html`<p class="hint">${t(`最初の${EXPIRY_LIST_SHOWN.toLocaleString("ja-JP")}人を表示しています。全員はCSVにあります。`, `The first ${EXPIRY_LIST_SHOWN.toLocaleString("en-US")} are shown; the CSV has everyone.`)}</p>`
             : ""}<div class="table-scroll"><table><thead><tr><th scope="col">${t("氏名", "Name")}</th><th scope="col">${t("住所", "Address")}</th><th scope="col">${t("カード", "Card")}</th><th scope="col">${t("有効期限", "Expires")}</th><th scope="col">${t("更新できる日", "Renewal from")}</th></tr></thead><tbody>${run.residents.slice(0, EXPIRY_LIST_SHOWN).map(
-            (r) => html`<tr><td><a href="/counter/residents/${r.residentId}">${r.name}</a></td><td>${r.address}</td><td class="mono">${r.cardId ?? "—"}</td><td>${formatDate(v.lang, r.earliestExpiry)}</td><td>${formatDate(v.lang, r.certificates[0]?.renewalFrom ?? r.earliestExpiry)}</td></tr>`,
+            (r) => html`<tr><td><a href="/counter/residents/${r.residentId}">${r.name}</a></td><td>${r.address}</td><td class="mono">${r.cardId ?? "—"}</td><td>${formatDate(v.lang, r.earliestExpiry)}</td><td>${formatDate(v.lang, r.certificates.find((c) => c.expires === r.earliestExpiry)?.renewalFrom ?? r.earliestExpiry)}</td></tr>`,
           )}</tbody></table></div>`}`
     : ""}`;
   return counterPage(v, staff, { title: t("有効期限通知", "Expiry notices"), body, hasError: s.problem !== undefined });
