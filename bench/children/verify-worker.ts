@@ -8,6 +8,7 @@
  * distinct certificates makes every verification a miss of the per-certificate caches: the items
  * are cycled in order, and an LRU smaller than the cycle has always just dropped the next one.
  */
+import { CacheAnswers } from "../cache-answers.ts";
 import { parentPort, workerData } from "node:worker_threads";
 import { createVerifier, type VerificationResult } from "../../src/verify/index.ts";
 
@@ -62,13 +63,12 @@ const calls = input.items.map((item): (() => Promise<VerificationResult>) => {
   return () => verifier.verifyRawSignature({ certificateDer, data, signature, hash: "sha256", expectedType: "auth" });
 });
 const one = (i: number): Promise<VerificationResult> => calls[i % calls.length]!();
-/** Per document: the certificate description of its last valid result (see `repeats`). */
-const lastCertificate: unknown[] = new Array(calls.length);
+const answers = new CacheAnswers();
 
 // Warm-up: JIT, and the first call of each type fetches and parses the CRL (cached until nextUpdate).
 for (let i = 0; i < Math.min(200, input.items.length * 2); i++) {
   const r = await one(i);
-  if (r.valid) lastCertificate[i % calls.length] = r.certificate;
+  if (r.valid) answers.prime(i % calls.length, r.certificate);
 }
 while (Date.now() < input.startAt) await new Promise((resolve) => setTimeout(resolve, 1));
 
@@ -83,16 +83,13 @@ while (performance.now() < deadline) {
     out.done++;
     if (r.valid) {
       out.valid++;
-      const last = lastCertificate[i];
-      if (last !== undefined) {
-        out.seenBefore++;
-        if (last === r.certificate) out.repeats++;
-      }
-      lastCertificate[i] = r.certificate;
+      answers.record(i, r.certificate);
     } else out.firstInvalid ??= `${r.code}: ${r.message}`;
   }
 }
 const t1 = performance.now();
+out.repeats = answers.repeats;
+out.seenBefore = answers.seenBefore;
 out.seconds = (t1 - t0) / 1000;
 out.endedAt = performance.timeOrigin + t1;
 parentPort!.postMessage(out);

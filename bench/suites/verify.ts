@@ -38,6 +38,7 @@
  *     no target.
  * The CRL carries the issued certificates' revoked siblings plus bench rows (revoked).
  */
+import { CacheAnswers } from "../cache-answers.ts";
 import { generateKeyPair, randomBytes, sign, verify, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
@@ -197,17 +198,13 @@ function ocspVerifier(fx: Fixture, useNonce: boolean, cold = false): Verifier {
 
 /** Verify in the main thread for `seconds`, `inFlight` at a time (after a warm-up pass). */
 async function mainThreadRate(verifier: Verifier, items: readonly Item[], seconds: number, inFlight: number): Promise<Rate> {
-  // Per document: the certificate description of its last valid result (made once per parsed
-  // certificate: the same object again means the verifier's certificate cache answered).
-  const last: unknown[] = new Array(items.length);
+  const answers = new CacheAnswers();
   for (let i = 0; i < Math.min(100, items.length); i++) {
     const r = await verifyOne(verifier, items[i]!);
-    if (r.valid) last[i] = r.certificate;
+    if (r.valid) answers.prime(i, r.certificate);
   }
   let done = 0;
   let valid = 0;
-  let repeats = 0;
-  let seenBefore = 0;
   let firstInvalid: string | undefined;
   const t0 = performance.now();
   const deadline = t0 + seconds * 1000;
@@ -218,17 +215,13 @@ async function mainThreadRate(verifier: Verifier, items: readonly Item[], second
         const r = await verifyOne(verifier, items[i]!);
         if (r.valid) {
           valid++;
-          if (last[i] !== undefined) {
-            seenBefore++;
-            if (last[i] === r.certificate) repeats++;
-          }
-          last[i] = r.certificate;
+          answers.record(i, r.certificate);
         } else firstInvalid ??= `${r.code}: ${r.message}`;
       }
     }),
   );
   const elapsed = (performance.now() - t0) / 1000;
-  return { done, valid, seconds: elapsed, rate: valid / elapsed, repeats, seenBefore, ...(firstInvalid ? { firstInvalid } : {}) };
+  return { done, valid, seconds: elapsed, rate: valid / elapsed, repeats: answers.repeats, seenBefore: answers.seenBefore, ...(firstInvalid ? { firstInvalid } : {}) };
 }
 
 /**

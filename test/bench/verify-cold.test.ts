@@ -4,6 +4,7 @@
 // carries the very same certificate description object as that document's previous result. These
 // tests hold the two facts that measurement rests on: cycling more certificates than the cache
 // holds never hits it, and the description object is shared exactly when the cache answered.
+import { CacheAnswers } from "../../bench/cache-answers.ts";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, sign } from "node:crypto";
@@ -35,22 +36,15 @@ function cms(v: Verifier, h: Holder): Promise<VerificationResult> {
 
 /** Verify every holder in turn, three times; how many second and third visits shared the first description object. */
 async function repeatsOver(v: Verifier, one: (v: Verifier, h: Holder) => Promise<VerificationResult>): Promise<{ repeats: number; seenBefore: number }> {
-  const last: unknown[] = [];
-  let repeats = 0;
-  let seenBefore = 0;
+  const answers = new CacheAnswers(); // the bench's own counting
   for (let pass = 0; pass < 3; pass++) {
     for (const [i, h] of holders.entries()) {
       const r = await one(v, h);
       assert.equal(r.valid, true, r.valid ? "" : `${r.code}: ${r.message}`);
-      if (!r.valid) continue;
-      if (last[i] !== undefined) {
-        seenBefore++;
-        if (last[i] === r.certificate) repeats++;
-      }
-      last[i] = r.certificate;
+      if (r.valid) answers.record(i, r.certificate);
     }
   }
-  return { repeats, seenBefore };
+  return { repeats: answers.repeats, seenBefore: answers.seenBefore };
 }
 
 describe("cold verification for the VERIFY benchmarks", () => {
