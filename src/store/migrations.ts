@@ -621,46 +621,33 @@ function migrations(dialect: Dialect, encoders: MigrationEncoders | undefined): 
 
 /** The search key of each resident registered before 0027, in keyset pages. */
 async function backfillResidentSearchText(db: Kysely<any>): Promise<void> {
-  let after = "";
-  for (;;) {
-    const rows: { id: string; name: string; address: string }[] = await db
-      .selectFrom("residents")
-      .select(["id", "name", "address"])
-      .where("id", ">", after)
-      .orderBy("id")
-      .limit(1000)
-      .execute();
-    for (const row of rows) {
-      await db.updateTable("residents").set({ search_text: residentSearchText(row) }).where("id", "=", row.id).execute();
-    }
-    if (rows.length < 1000) return;
-    after = rows[rows.length - 1]!.id;
-  }
+  await forEachById<{ id: string; name: string; address: string }>(db, "residents", ["id", "name", "address"], 1000, async (row) => {
+    await db.updateTable("residents").set({ search_text: residentSearchText(row) }).where("id", "=", row.id).execute();
+  });
 }
 
 /** The size and SHA-256 of each filing stored before 0018, in keyset pages; refused ones are emptied. */
 async function backfillFilingDigests(db: Kysely<any>): Promise<void> {
+  await forEachById<{ id: string; status: string; document: Uint8Array }>(db, "filings", ["id", "status", "document"], 64, async (row) => {
+    await db
+      .updateTable("filings")
+      .set({
+        received_bytes: row.document.length,
+        received_sha256: createHash("sha256").update(row.document).digest("hex"),
+        ...(row.status === "accepted" ? {} : { document: new Uint8Array(0) }),
+      })
+      .where("id", "=", row.id)
+      .execute();
+  });
+}
+
+/** Every row of `table` in id order, read `page` at a time from where the last page stopped (a data migration's loop). */
+async function forEachById<Row extends { id: string }>(db: Kysely<any>, table: string, columns: string[], page: number, each: (row: Row) => Promise<void>): Promise<void> {
   let after = "";
   for (;;) {
-    const rows: { id: string; status: string; document: Uint8Array }[] = await db
-      .selectFrom("filings")
-      .select(["id", "status", "document"])
-      .where("id", ">", after)
-      .orderBy("id")
-      .limit(64)
-      .execute();
-    for (const row of rows) {
-      await db
-        .updateTable("filings")
-        .set({
-          received_bytes: row.document.length,
-          received_sha256: createHash("sha256").update(row.document).digest("hex"),
-          ...(row.status === "accepted" ? {} : { document: new Uint8Array(0) }),
-        })
-        .where("id", "=", row.id)
-        .execute();
-    }
-    if (rows.length < 64) return;
+    const rows = (await db.selectFrom(table).select(columns).where("id", ">", after).orderBy("id").limit(page).execute()) as Row[];
+    for (const row of rows) await each(row);
+    if (rows.length < page) return;
     after = rows[rows.length - 1]!.id;
   }
 }
