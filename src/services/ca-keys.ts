@@ -6,7 +6,7 @@ import { SoftwareSigner } from "../pki/software-signer.ts";
 import { Pkcs11Token, Pkcs11TokenError, type Pkcs11Config } from "../pki/pkcs11-token.ts";
 import { ServiceError } from "./errors.ts";
 import { PBKDF2_ITERATIONS } from "../pki/pbes2.ts";
-import { readSecretFile, storedIterations, unwrapPrivateKey, wrapPrivateKey } from "./keystore.ts";
+import { KeyWrapping, readSecretFile, storedIterations } from "./keystore.ts";
 
 const generateRsa = promisify(generateKeyPair);
 
@@ -34,25 +34,25 @@ export type CaKeyLocation = { kind: "software" } | { kind: "hsm"; token: string;
  */
 export class CaKeys {
   private constructor(
-    private readonly passphrase: string,
+    /** Software keys' encryption: the same passphrase and PBKDF2 count as the services' other keys. */
+    private readonly wrapping: KeyWrapping,
     private readonly token: Pkcs11Token | undefined,
     readonly location: CaKeyLocation,
-    private readonly kdfIterations: number,
   ) {}
 
   static async open(env: NodeJS.ProcessEnv, passphrase: string, options: CaKeysOptions = {}): Promise<CaKeys> {
-    const kdfIterations = options.kdfIterations ?? PBKDF2_ITERATIONS;
+    const wrapping = new KeyWrapping(passphrase, options.kdfIterations ?? PBKDF2_ITERATIONS);
     const config = pkcs11ConfigFrom(env);
-    if (!config) return new CaKeys(passphrase, undefined, { kind: "software" }, kdfIterations);
+    if (!config) return new CaKeys(wrapping, undefined, { kind: "software" });
     const token = await asServiceError(() => Pkcs11Token.open(config));
-    return new CaKeys(passphrase, token, { kind: "hsm", token: config.token, module: config.module }, kdfIterations);
+    return new CaKeys(wrapping, token, { kind: "hsm", token: config.token, module: config.module });
   }
 
   /** A new RSA-2048 key for generation `generation` of the `type` CA. */
   async create(type: CaType, generation: number): Promise<CaKey> {
     if (!this.token) {
       const { privateKey, publicKey } = await generateRsa("rsa", { modulusLength: 2048, publicExponent: 65537 });
-      return { publicKey, signer: new SoftwareSigner(privateKey), stored: await wrapPrivateKey(privateKey, this.passphrase, this.kdfIterations) };
+      return { publicKey, signer: new SoftwareSigner(privateKey), stored: await this.wrapping.wrap(privateKey) };
     }
     const token = this.token;
     const label = keyLabel(type, generation);
@@ -103,23 +103,18 @@ export class CaKeys {
    * leaves either form, each readable under the passphrase.
    */
   async rewrap(stored: string, what: string, certificateKey: KeyObject): Promise<string | undefined> {
-    if (stored.startsWith("pkcs11:") || storedIterations(stored, what) >= this.kdfIterations) return undefined;
-    const { privateKey, iterations } = await this.loadSoftware(stored, what, certificateKey);
-    if (iterations >= this.kdfIterations) return undefined;
-    const rewrapped = await wrapPrivateKey(privateKey, this.passphrase, this.kdfIterations);
-    const check = await this.loadSoftware(rewrapped, what, certificateKey);
-    if (check.iterations !== this.kdfIterations) throw new Error(`${what}: the re-encrypted key reads back at ${check.iterations} iterations`);
-    return rewrapped;
+    if (stored.startsWith("pkcs11:") || storedIterations(stored, what) >= this.wrapping.iterations) return undefined;
+    await this.loadSoftware(stored, what, certificateKey); // the certificate's key, before it is written again
+    return this.wrapping.rewrap(stored, what);
   }
 
-  private async loadSoftware(stored: string, what: string, certificateKey: KeyObject): Promise<{ signer: SoftwareSigner; privateKey: KeyObject; iterations: number }> {
-    const { key: privateKey, iterations } = await unwrapPrivateKey(stored, this.passphrase, what);
-    const signer = new SoftwareSigner(privateKey);
+  private async loadSoftware(stored: string, what: string, certificateKey: KeyObject): Promise<{ signer: SoftwareSigner }> {
+    const signer = new SoftwareSigner(await this.wrapping.unwrap(stored, what));
     // As for a token key: the store's key must be the certificate's before the CA signs with it.
     if (!signer.publicKey.equals(certificateKey)) {
       throw new ServiceError("ca-unavailable", `${what}: the key in the store is not the CA certificate's key; its certificates and CRLs would not verify`);
     }
-    return { signer, privateKey, iterations };
+    return { signer };
   }
 
   /** Close the token (if any), after the signatures under way; the CAs cannot sign afterwards. */

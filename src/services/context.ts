@@ -6,7 +6,7 @@ import { DEFAULT_MUNICIPALITIES, isValidMunicipalityCode, type Municipality } fr
 import { DEFAULT_DATA_DIR, DEFAULT_SETTINGS, type Settings } from "../config/defaults.ts";
 import { publicBaseUrlFrom } from "./public-url.ts";
 import type { CaType } from "../pki/jpki-profile.ts";
-import { resolveCaPassphrase, type PassphraseSource } from "./keystore.ts";
+import { KeyWrapping, resolveCaPassphrase, type PassphraseSource } from "./keystore.ts";
 import { ServiceError } from "./errors.ts";
 import { Registry } from "./registry.ts";
 import { CertificateAuthorities } from "./certificate-authority.ts";
@@ -56,7 +56,8 @@ export interface ContextOptions {
   /** Where news for the operator goes (the CLI: stderr), such as database connections lost and replaced. */
   log?: (line: string) => void;
   /**
-   * PBKDF2 iterations for new software CA keys (default 600,000, ≈0.2 s per derivation): tests
+   * PBKDF2 iterations for new software CA keys and the other keys kept under the CA passphrase
+   * (OCSP responders, terminals, OIDC signing; default 600,000, ≈0.2 s per derivation): tests
    * lower it, as every store they open derives its keys. Not settable from the environment, so an
    * operator cannot weaken stored keys by mistake.
    */
@@ -148,14 +149,16 @@ export class Context {
       source = passphraseSource;
       const registry = new Registry(store.db, clock);
       caKeys = await CaKeys.open(env, passphrase, options.caKdfIterations !== undefined ? { kdfIterations: options.caKdfIterations } : {});
+      // The services' own keys, under the same passphrase at the same count; they hold this, not the passphrase.
+      const keyWrapping = new KeyWrapping(passphrase, options.caKdfIterations);
       const ca = new CertificateAuthorities(store.db, registry, settings, caKeys, clock, { dialect: store.dialect });
       const createdRoots = await ca.ensureRoots();
       const events = new RegisterEvents(store.db, clock);
       const crls = new CrlPublisher(store.db, store.dialect, ca, registry, settings, clock);
-      const ocsp = new OcspResponder(store, ca, settings, passphrase, clock);
+      const ocsp = new OcspResponder(store, ca, settings, keyWrapping, clock);
       await ocsp.ensureResponders();
       const verifiers = new Verifiers(store.db, settings, clock);
-      const terminals = new Terminals(store.db, passphrase, clock);
+      const terminals = new Terminals(store.db, keyWrapping, clock);
       const cards = new Cards(store.db, dataDir, registry, ca, terminals, settings, clock);
       const challenges = new Challenges(store.db, clock);
       let verifier: Verifier | undefined;
@@ -163,7 +166,7 @@ export class Context {
       const portal = new PortalLogin(store.db, challenges, ownTrust, clock);
       const kiosk = new Kiosk(store.db, challenges, ownTrust, registry, settings, clock);
       const pinReset = new PinReset(store.db, challenges, ownTrust, terminals, settings, clock, kiosk);
-      const oidc = new Oidc(store.db, portal, passphrase, clock);
+      const oidc = new Oidc(store.db, portal, keyWrapping, clock);
       const filings = new Filings(store.db, ownTrust, clock);
       const staff = new StaffDirectory(store.db, clock);
       await staff.seedOffices();

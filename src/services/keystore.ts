@@ -95,26 +95,6 @@ function readPassphraseFile(path: string): string {
 }
 
 /**
- * The legacy form: OpenSSL's PBES2 defaults (PBKDF2-HMAC-SHA256 at 2,048 iterations, AES-256-CBC),
- * derived synchronously. Still used for the keys other services keep (OCSP responders, terminals,
- * OIDC); CA keys are written with {@link wrapPrivateKey}.
- */
-export function encryptPrivateKey(key: KeyObject, passphrase: string): string {
-  return key.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase }) as string;
-}
-
-/** Synchronous read of a stored key (either form), its parameters checked first like {@link unwrapPrivateKey}'s. */
-export function decryptPrivateKey(pem: string, passphrase: string, what: string): KeyObject {
-  refuseClear(pem, what);
-  checkedEncryptedDer(pem, what);
-  try {
-    return createPrivateKey({ key: pem, format: "pem", passphrase });
-  } catch (error) {
-    throw wrongPassphrase(what, error);
-  }
-}
-
-/**
  * A private key encrypted for the store: PBES2 EncryptedPrivateKeyInfo PEM (RFC 8018) with
  * PBKDF2-HMAC-SHA256 at {@link PBKDF2_ITERATIONS} and AES-256-CBC, which `openssl pkcs8` reads.
  * The derivation runs on the thread pool, not on the event loop. `iterations` is for tests only.
@@ -129,8 +109,8 @@ export async function wrapPrivateKey(key: KeyObject, passphrase: string, iterati
 }
 
 /**
- * The key of a stored ENCRYPTED PRIVATE KEY PEM (written by {@link wrapPrivateKey} or, earlier,
- * {@link encryptPrivateKey}), and the iteration count it was stored at. Its parameters are checked
+ * The key of a stored ENCRYPTED PRIVATE KEY PEM (written by {@link wrapPrivateKey} or, by versions
+ * before 2026-12, by Node's export at OpenSSL's 2,048 iterations), and the iteration count it was stored at. Its parameters are checked
  * before anything is derived: a form or count outside the limits is refused, not tried.
  */
 export async function unwrapPrivateKey(pem: string, passphrase: string, what: string): Promise<{ key: KeyObject; iterations: number }> {
@@ -146,6 +126,46 @@ export async function unwrapPrivateKey(pem: string, passphrase: string, what: st
     throw wrongPassphrase(what, error);
   } finally {
     pkcs8?.fill(0);
+  }
+}
+
+/**
+ * The private keys the services keep under the CA passphrase besides the CA keys (OCSP responders,
+ * terminals, the OIDC signing key), written at the CA keys' PBKDF2 count: one per context, held by
+ * those services instead of the passphrase. Each derivation at the production count costs ≈0.2 s on
+ * the thread pool, so the services read a key once and keep it in memory.
+ */
+export class KeyWrapping {
+  constructor(
+    private readonly passphrase: string,
+    /** Production keeps the default; tests lower it (ContextOptions.caKdfIterations). */
+    readonly iterations: number = PBKDF2_ITERATIONS,
+  ) {}
+
+  wrap(key: KeyObject): Promise<string> {
+    return wrapPrivateKey(key, this.passphrase, this.iterations);
+  }
+
+  /** A stored key, at whatever count it was written (the 2,048 of earlier versions included). */
+  async unwrap(pem: string, what: string): Promise<KeyObject> {
+    return (await unwrapPrivateKey(pem, this.passphrase, what)).key;
+  }
+
+  /**
+   * A stored key written at fewer iterations than this count, encrypted again at it; undefined when
+   * it already is that strong (told from its parameters, nothing derived). The new form is read back
+   * and proved to hold the same key before it is returned, so the caller can replace the stored value
+   * in one statement guarded on the old one: a crash leaves either form, each readable.
+   */
+  async rewrap(pem: string, what: string): Promise<string | undefined> {
+    if (storedIterations(pem, what) >= this.iterations) return undefined;
+    const { key } = await unwrapPrivateKey(pem, this.passphrase, what);
+    const rewrapped = await this.wrap(key);
+    const check = await unwrapPrivateKey(rewrapped, this.passphrase, what);
+    if (check.iterations !== this.iterations || !check.key.equals(key)) {
+      throw new Error(`${what}: the re-encrypted key does not read back as the same key at ${this.iterations} iterations`);
+    }
+    return rewrapped;
   }
 }
 

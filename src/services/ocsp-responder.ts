@@ -1,4 +1,4 @@
-import { createHash, generateKeyPair, X509Certificate } from "node:crypto";
+import { createHash, generateKeyPair, X509Certificate, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
 import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
@@ -31,7 +31,7 @@ import type { Signer } from "../pki/signer.ts";
 import { SoftwareSigner } from "../pki/software-signer.ts";
 import type { Settings } from "../config/defaults.ts";
 import type { CertificateAuthorities } from "./certificate-authority.ts";
-import { decryptPrivateKey, encryptPrivateKey } from "./keystore.ts";
+import type { KeyWrapping } from "./keystore.ts";
 import type { Clock } from "./clock.ts";
 import { certificateState, isOurSerialHex, UNKNOWN_STATE, type CertificateState } from "./ocsp-state.ts";
 import { OcspResponseStore, type StoredOcspResponse } from "./ocsp-response-store.ts";
@@ -175,7 +175,7 @@ export class OcspResponder {
     private readonly store: Store,
     private readonly ca: CertificateAuthorities,
     private readonly settings: Settings,
-    private readonly passphrase: string,
+    private readonly keyWrapping: KeyWrapping,
     private readonly clock: Clock,
     limits: OcspCacheLimits = {},
   ) {
@@ -239,18 +239,22 @@ export class OcspResponder {
       this.#issuers.set(type, ocspIssuerFromCertificate(caDer));
       this.#caEnds.set(type, new Date(new X509Certificate(caDer).validTo).getTime());
       let row = await this.latestRow(type);
+      let created: { stored: string; privateKey: KeyObject } | undefined;
       if (!row || this.rolloverDue(type, new Date(row.not_after))) {
-        await this.createResponder(type, (row?.generation ?? 0) + 1);
+        created = await this.createResponder(type, (row?.generation ?? 0) + 1);
         row = await this.latestRow(type);
       }
-      const privateKey = decryptPrivateKey(row!.private_key_pem, this.passphrase, `${type} OCSP responder`);
+      const current = this.#responders.get(type);
+      // The key of the responder in use stays in memory: it is decrypted when a generation is first
+      // loaded (≈0.2 s at the production PBKDF2 count), not on every check for a rollover. Only the
+      // latest generation is ever read; earlier ones sign nothing.
+      if (current?.generation === row!.generation) continue;
+      const privateKey =
+        created?.stored === row!.private_key_pem ? created.privateKey : await this.keyWrapping.unwrap(row!.private_key_pem, `${type} OCSP responder`);
       const signer = new SoftwareSigner(privateKey);
       const certificateDer = bytes(row!.certificate_der);
-      const current = this.#responders.get(type);
-      if (current?.generation !== row!.generation) {
-        this.#cache.clear();
-        this.#unknownCache.clear();
-      }
+      this.#cache.clear();
+      this.#unknownCache.clear();
       this.#responders.set(type, {
         generation: row!.generation,
         certificateDer,
@@ -362,7 +366,8 @@ export class OcspResponder {
       .executeTakeFirst();
   }
 
-  private async createResponder(type: CaType, generation: number): Promise<void> {
+  /** A new responder key and certificate, recorded unless another process recorded that generation first; the key as written. */
+  private async createResponder(type: CaType, generation: number): Promise<{ stored: string; privateKey: KeyObject }> {
     const authority = this.ca.authority(type);
     const { privateKey, publicKey } = await generateRsa("rsa", { modulusLength: 2048, publicExponent: 65537 });
     const now = this.clock();
@@ -383,6 +388,7 @@ export class OcspResponder {
       }),
       authority.signer,
     );
+    const stored = await this.keyWrapping.wrap(privateKey);
     await this.db
       .insertInto("ocsp_responders")
       .values({
@@ -390,12 +396,33 @@ export class OcspResponder {
         ca_type: type,
         generation,
         certificate_der: der,
-        private_key_pem: encryptPrivateKey(privateKey, this.passphrase),
+        private_key_pem: stored,
         not_after: new Date(new X509Certificate(der).validTo).toISOString(),
         created_at: now.toISOString(),
       })
       .onConflict((oc) => oc.doNothing())
       .execute();
+    return { stored, privateKey };
+  }
+
+  /**
+   * Responder keys (every generation) stored at fewer PBKDF2 iterations than new keys get — the
+   * 2,048 of versions before 2026-12 — encrypted again at the current count, each replaced by one
+   * statement guarded on the old value (as the CA keys are: `openjpki ca rewrap-keys`).
+   */
+  async rewrapStoredKeys(): Promise<{ id: string; rewrapped: boolean }[]> {
+    const rows = await this.db.selectFrom("ocsp_responders").select(["id", "ca_type", "private_key_pem"]).orderBy("id").execute();
+    const done: { id: string; rewrapped: boolean }[] = [];
+    for (const row of rows) {
+      const stronger = await this.keyWrapping.rewrap(row.private_key_pem, `${row.ca_type} OCSP responder (${row.id})`);
+      let rewrapped = false;
+      if (stronger) {
+        const updated = await this.db.updateTable("ocsp_responders").set({ private_key_pem: stronger }).where("id", "=", row.id).where("private_key_pem", "=", row.private_key_pem).executeTakeFirst();
+        rewrapped = Number(updated.numUpdatedRows) === 1;
+      }
+      done.push({ id: row.id, rewrapped });
+    }
+    return done;
   }
 
   /**

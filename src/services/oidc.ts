@@ -1,14 +1,20 @@
-import { createHmac, generateKeyPairSync, randomBytes } from "node:crypto";
+import { createHmac, generateKeyPair, randomBytes, type KeyObject } from "node:crypto";
+import { promisify } from "node:util";
 import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
 import type { CardReader } from "../readers/reader.ts";
-import { decryptPrivateKey, encryptPrivateKey } from "./keystore.ts";
+import type { KeyWrapping } from "./keystore.ts";
 import type { PortalLogin } from "./portal-login.ts";
 import { ServiceError } from "./errors.ts";
 import { freeText } from "./free-text.ts";
 import { appendAudit, CLI_OPERATOR, type Actor } from "./audit.ts";
 import type { Clock } from "./clock.ts";
 import { PeriodicSweep } from "./periodic-sweep.ts";
+
+const generateRsa = promisify(generateKeyPair);
+
+/** The row of `server_secrets` that holds the ID-token signing key (encrypted PKCS#8 PEM). */
+const SIGNING_KEY = "oidc-signing-key";
 
 /** The storage adapter oidc-provider asks for (its documented interface), on our store. */
 export interface OidcAdapter {
@@ -52,7 +58,7 @@ export class Oidc {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly portal: PortalLogin,
-    private readonly passphrase: string,
+    private readonly keyWrapping: KeyWrapping,
     private readonly clock: Clock,
   ) {}
 
@@ -116,12 +122,13 @@ export class Oidc {
   };
 
   /** A secret made once and kept in the store (all nodes share it). */
-  private async secret(name: string, make: () => string): Promise<string> {
+  private async secret(name: string, make: () => string | Promise<string>): Promise<string> {
     const found = await this.db.selectFrom("server_secrets").select("value").where("name", "=", name).executeTakeFirst();
     if (found) return found.value;
+    const value = await make();
     await this.db
       .insertInto("server_secrets")
-      .values({ name, value: make(), created_at: this.clock().toISOString() })
+      .values({ name, value, created_at: this.clock().toISOString() })
       .onConflict((oc) => oc.column("name").doNothing())
       .execute();
     return (await this.db.selectFrom("server_secrets").select("value").where("name", "=", name).executeTakeFirstOrThrow()).value;
@@ -129,14 +136,53 @@ export class Oidc {
 
   /** The ID-token signing key (RSA, encrypted under the CA passphrase) as a private JWK, and the cookie keys. */
   async keys(): Promise<{ jwks: { keys: Record<string, unknown>[] }; cookieKeys: string[] }> {
-    const pem = await this.secret("oidc-signing-key", () =>
-      encryptPrivateKey(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey, this.passphrase),
-    );
-    const key = decryptPrivateKey(pem, this.passphrase, "OIDC signing");
+    const jwk = await this.signingJwk();
+    const cookie = await this.secret("oidc-cookie-key", () => randomBytes(32).toString("base64url"));
+    return { jwks: { keys: [jwk] }, cookieKeys: [cookie] };
+  }
+
+  /**
+   * The signing key, made once in the store (all nodes share it) and never changed, so decrypted
+   * once (≈0.2 s at the production PBKDF2 count) and kept; a failed read is tried again next time.
+   */
+  #signingJwk: Promise<Record<string, unknown>> | undefined;
+  private signingJwk(): Promise<Record<string, unknown>> {
+    this.#signingJwk ??= this.loadSigningJwk().catch((error: unknown) => {
+      this.#signingJwk = undefined;
+      throw error;
+    });
+    return this.#signingJwk;
+  }
+
+  private async loadSigningJwk(): Promise<Record<string, unknown>> {
+    let written: { stored: string; privateKey: KeyObject } | undefined;
+    const stored = await this.secret(SIGNING_KEY, async () => {
+      const { privateKey } = await generateRsa("rsa", { modulusLength: 2048 });
+      written = { stored: await this.keyWrapping.wrap(privateKey), privateKey };
+      return written.stored;
+    });
+    // The key just written needs no derivation to read back (unless another node's won).
+    const key = written?.stored === stored ? written.privateKey : await this.keyWrapping.unwrap(stored, "OIDC signing");
     const jwk = key.export({ format: "jwk" }) as Record<string, unknown>;
     const kid = createHmac("sha256", "kid").update(String(jwk.n)).digest("base64url").slice(0, 16);
-    const cookie = await this.secret("oidc-cookie-key", () => randomBytes(32).toString("base64url"));
-    return { jwks: { keys: [{ ...jwk, kid, use: "sig", alg: "RS256" }] }, cookieKeys: [cookie] };
+    return { ...jwk, kid, use: "sig", alg: "RS256" };
+  }
+
+  /**
+   * The signing key, when stored at fewer PBKDF2 iterations than new keys get (the 2,048 of versions
+   * before 2026-12), encrypted again at the current count in one statement guarded on the old value
+   * (as the CA keys are: `openjpki ca rewrap-keys`). Empty when no key was made yet.
+   */
+  async rewrapStoredKeys(): Promise<{ id: string; rewrapped: boolean }[]> {
+    const row = await this.db.selectFrom("server_secrets").select("value").where("name", "=", SIGNING_KEY).executeTakeFirst();
+    if (!row) return [];
+    const stronger = await this.keyWrapping.rewrap(row.value, "OIDC signing");
+    let rewrapped = false;
+    if (stronger) {
+      const updated = await this.db.updateTable("server_secrets").set({ value: stronger }).where("name", "=", SIGNING_KEY).where("value", "=", row.value).executeTakeFirst();
+      rewrapped = Number(updated.numUpdatedRows) === 1;
+    }
+    return [{ id: SIGNING_KEY, rewrapped }];
   }
 
   /**

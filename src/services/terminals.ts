@@ -1,4 +1,4 @@
-import { createPublicKey, X509Certificate } from "node:crypto";
+import { createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
 import { bytes } from "../store/database.ts";
@@ -9,7 +9,7 @@ import {
   type TerminalCredentials,
   type TerminalRole,
 } from "../client/terminal-credentials.ts";
-import { decryptPrivateKey, encryptPrivateKey } from "./keystore.ts";
+import type { KeyWrapping } from "./keystore.ts";
 import type { Clock } from "./clock.ts";
 
 const CA_ID = "terminal-ca";
@@ -17,20 +17,30 @@ const CA_ID = "terminal-ca";
 /**
  * The terminal CA and the terminals it certified. Every card is manufactured trusting this
  * CA's key; a counter terminal may then run all issuer commands on it, a kiosk terminal only
- * the PIN reset. Keys are stored encrypted under the CA passphrase.
+ * the PIN reset. Keys are stored encrypted under the CA passphrase, and each is decrypted once
+ * (≈0.2 s at the production PBKDF2 count) and kept in memory: callers at the same time share one
+ * load, and a failed one is tried again by the next caller.
  */
 export class Terminals {
-  #ca: TerminalCa | undefined;
-  readonly #credentials = new Map<string, TerminalCredentials>();
+  #ca: Promise<TerminalCa> | undefined;
+  readonly #credentials = new Map<string, Promise<TerminalCredentials>>();
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly passphrase: string,
+    private readonly keyWrapping: KeyWrapping,
     private readonly clock: Clock,
   ) {}
 
-  async ca(): Promise<TerminalCa> {
-    if (this.#ca) return this.#ca;
+  ca(): Promise<TerminalCa> {
+    this.#ca ??= this.loadCa().catch((error: unknown) => {
+      this.#ca = undefined;
+      throw error;
+    });
+    return this.#ca;
+  }
+
+  private async loadCa(): Promise<TerminalCa> {
+    let written: { stored: string; privateKey: KeyObject } | undefined;
     let row = await this.db.selectFrom("terminal_keys").selectAll().where("id", "=", CA_ID).executeTakeFirst();
     if (!row) {
       const now = this.clock();
@@ -39,6 +49,7 @@ export class Terminals {
         notBefore: new Date(now.getTime() - 60_000),
         notAfter: new Date(now.getTime() + 20 * 365 * 86_400_000),
       });
+      written = { stored: await this.keyWrapping.wrap(created.privateKey), privateKey: created.privateKey };
       await this.db
         .insertInto("terminal_keys")
         .values({
@@ -46,30 +57,43 @@ export class Terminals {
           role: "ca",
           office: null,
           certificate_der: created.certificateDer,
-          private_key_pem: encryptPrivateKey(created.privateKey, this.passphrase),
+          private_key_pem: written.stored,
           created_at: now.toISOString(),
         })
         .onConflict((oc) => oc.column("id").doNothing())
         .execute();
       row = await this.db.selectFrom("terminal_keys").selectAll().where("id", "=", CA_ID).executeTakeFirstOrThrow();
     }
-    const privateKey = decryptPrivateKey(row.private_key_pem, this.passphrase, "terminal CA");
+    // The key just written needs no derivation to read back (unless another process's row won).
+    const privateKey = written?.stored === row.private_key_pem ? written.privateKey : await this.keyWrapping.unwrap(row.private_key_pem, "terminal CA");
     const publicKey = createPublicKey(privateKey);
     const certificateDer = bytes(row.certificate_der);
-    this.#ca = {
+    return {
       privateKey,
       publicKey,
       publicKeyDer: new Uint8Array(publicKey.export({ type: "spki", format: "der" })),
       certificateDer,
       name: new X509Certificate(certificateDer).subject,
     };
-    return this.#ca;
   }
 
   /** The credentials of a terminal (made and certified on first use). */
   async terminal(id: string, role: TerminalRole, office?: string): Promise<TerminalCredentials> {
-    const cached = this.#credentials.get(id);
-    if (cached) return cached;
+    let loading = this.#credentials.get(id);
+    if (!loading) {
+      loading = this.loadTerminal(id, role, office).catch((error: unknown) => {
+        this.#credentials.delete(id);
+        throw error;
+      });
+      this.#credentials.set(id, loading);
+    }
+    const credentials = await loading;
+    if (credentials.role !== role) throw new Error(`terminal ${id} is a ${credentials.role} terminal, not ${role}`);
+    return credentials;
+  }
+
+  private async loadTerminal(id: string, role: TerminalRole, office: string | undefined): Promise<TerminalCredentials> {
+    let written: { stored: string; privateKey: KeyObject } | undefined;
     let row = await this.db.selectFrom("terminal_keys").selectAll().where("id", "=", id).executeTakeFirst();
     if (!row) {
       const now = this.clock();
@@ -79,6 +103,7 @@ export class Terminals {
         notBefore: new Date(now.getTime() - 60_000),
         notAfter: new Date(now.getTime() + 5 * 365 * 86_400_000),
       });
+      written = { stored: await this.keyWrapping.wrap(made.privateKey), privateKey: made.privateKey };
       await this.db
         .insertInto("terminal_keys")
         .values({
@@ -86,7 +111,7 @@ export class Terminals {
           role,
           office: office ?? null,
           certificate_der: made.certificateDer,
-          private_key_pem: encryptPrivateKey(made.privateKey, this.passphrase),
+          private_key_pem: written.stored,
           created_at: now.toISOString(),
         })
         .onConflict((oc) => oc.column("id").doNothing())
@@ -94,12 +119,30 @@ export class Terminals {
       row = await this.db.selectFrom("terminal_keys").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
     }
     if (row.role !== role) throw new Error(`terminal ${id} is a ${row.role} terminal, not ${role}`);
-    const credentials: TerminalCredentials = {
+    return {
       role,
-      privateKey: decryptPrivateKey(row.private_key_pem, this.passphrase, `terminal ${id}`),
+      privateKey: written?.stored === row.private_key_pem ? written.privateKey : await this.keyWrapping.unwrap(row.private_key_pem, `terminal ${id}`),
       certificateDer: bytes(row.certificate_der),
     };
-    this.#credentials.set(id, credentials);
-    return credentials;
+  }
+
+  /**
+   * Terminal keys (the terminal CA's and every terminal's) stored at fewer PBKDF2 iterations than
+   * new keys get — the 2,048 of versions before 2026-12 — encrypted again at the current count, each
+   * replaced by one statement guarded on the old value (as the CA keys are: `openjpki ca rewrap-keys`).
+   */
+  async rewrapStoredKeys(): Promise<{ id: string; rewrapped: boolean }[]> {
+    const rows = await this.db.selectFrom("terminal_keys").select(["id", "private_key_pem"]).orderBy("id").execute();
+    const done: { id: string; rewrapped: boolean }[] = [];
+    for (const row of rows) {
+      const stronger = await this.keyWrapping.rewrap(row.private_key_pem, row.id === CA_ID ? "terminal CA" : `terminal ${row.id}`);
+      let rewrapped = false;
+      if (stronger) {
+        const updated = await this.db.updateTable("terminal_keys").set({ private_key_pem: stronger }).where("id", "=", row.id).where("private_key_pem", "=", row.private_key_pem).executeTakeFirst();
+        rewrapped = Number(updated.numUpdatedRows) === 1;
+      }
+      done.push({ id: row.id, rewrapped });
+    }
+    return done;
   }
 }

@@ -7,7 +7,8 @@ import { sign, verify } from "node:crypto";
 import * as asn1js from "asn1js";
 import { ServiceError } from "../../src/services/errors.ts";
 import { CaKeys } from "../../src/services/ca-keys.ts";
-import { decryptPrivateKey, encryptPrivateKey, unwrapPrivateKey, wrapPrivateKey } from "../../src/services/keystore.ts";
+import { KeyWrapping, unwrapPrivateKey, wrapPrivateKey } from "../../src/services/keystore.ts";
+import { legacyEncryptedKey } from "../helpers/legacy-keys.ts";
 import { encryptedPkcs8Der, encryptedPkcs8Pem, readEncryptedPkcs8 } from "../../src/pki/pbes2.ts";
 import { testKeyPair } from "../helpers/keys.ts";
 import { openTestContext, TEST_KDF_ITERATIONS, TEST_PASSPHRASE } from "../helpers/context.ts";
@@ -44,7 +45,7 @@ describe("CA keys under PBKDF2", () => {
 
   test("a key stored at 2,048 iterations (earlier versions) still loads, and re-encrypts at the strong count", async () => {
     const { privateKey, publicKey } = testKeyPair();
-    const legacy = encryptPrivateKey(privateKey, PASSPHRASE);
+    const legacy = legacyEncryptedKey(privateKey, PASSPHRASE);
     assert.equal(iterationsOf(legacy), 2048);
     const keys = await CaKeys.open({}, PASSPHRASE, { kdfIterations: 4096 });
     const signer = await keys.load(legacy, "sign CA", publicKey);
@@ -68,7 +69,7 @@ describe("CA keys under PBKDF2", () => {
       for (const row of await db.selectFrom("authorities").select(["id", "private_key_pem"]).execute()) {
         assert.equal(iterationsOf(row.private_key_pem), TEST_KDF_ITERATIONS, "a test store's keys (production's count is checked above)");
         const { key } = await unwrapPrivateKey(row.private_key_pem, TEST_PASSPHRASE, row.id);
-        await db.updateTable("authorities").set({ private_key_pem: encryptPrivateKey(key, TEST_PASSPHRASE) }).where("id", "=", row.id).execute();
+        await db.updateTable("authorities").set({ private_key_pem: legacyEncryptedKey(key, TEST_PASSPHRASE) }).where("id", "=", row.id).execute();
       }
       await t.context.close();
       const again = await openTestContext("sqlite", { dataDir });
@@ -101,8 +102,8 @@ describe("CA keys under PBKDF2", () => {
         return true;
       };
       await assert.rejects(keys.load(tampered, "sign CA", publicKey), refused);
-      // The synchronous reader the other services use checks the same limits.
-      assert.throws(() => decryptPrivateKey(tampered, PASSPHRASE, "sign CA"), refused);
+      // The other services' keys are read through the same checks.
+      await assert.rejects(new KeyWrapping(PASSPHRASE).unwrap(tampered, "sign CA"), refused);
     }
     // The untouched key is fine, and a wrong passphrase is still told as one.
     assert.ok((await keys.load(stored, "sign CA", publicKey)).publicKey.equals(publicKey));

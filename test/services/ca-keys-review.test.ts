@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ServiceError } from "../../src/services/errors.ts";
 import { CaKeys } from "../../src/services/ca-keys.ts";
-import { decryptPrivateKey, encryptPrivateKey, resolveCaPassphrase } from "../../src/services/keystore.ts";
+import { resolveCaPassphrase, unwrapPrivateKey } from "../../src/services/keystore.ts";
+import { legacyEncryptedKey } from "../helpers/legacy-keys.ts";
 import { testKeyPair } from "../helpers/keys.ts";
 
 const PASSPHRASE = "review-passphrase-0123456789";
@@ -69,8 +70,8 @@ describe("software CA keys in the store", () => {
   test("a key stored in clear is refused, not used: keys exist at rest only encrypted", async () => {
     const { privateKey, publicKey } = testKeyPair();
     for (const clear of [privateKey.export({ type: "pkcs8", format: "pem" }) as string, privateKey.export({ type: "pkcs1", format: "pem" }) as string]) {
-      assert.throws(
-        () => decryptPrivateKey(clear, PASSPHRASE, "sign CA"),
+      await assert.rejects(
+        unwrapPrivateKey(clear, PASSPHRASE, "sign CA"),
         (error: unknown) => {
           assert.ok(error instanceof ServiceError);
           assert.match(error.message, /sign CA key .*not encrypted/);
@@ -82,10 +83,10 @@ describe("software CA keys in the store", () => {
       await assert.rejects(keys.load(clear, "sign CA", publicKey), /sign CA key .*not encrypted/);
     }
     // The encrypted form is read back; a wrong passphrase says so without quoting the key.
-    const stored = encryptPrivateKey(privateKey, PASSPHRASE);
+    const stored = legacyEncryptedKey(privateKey, PASSPHRASE);
     assert.match(stored, /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
-    assert.equal(decryptPrivateKey(stored, PASSPHRASE, "sign CA").asymmetricKeyType, "rsa");
-    assert.throws(() => decryptPrivateKey(stored, "another-passphrase-0123456789", "sign CA"), (error: unknown) => {
+    assert.equal((await unwrapPrivateKey(stored, PASSPHRASE, "sign CA")).key.asymmetricKeyType, "rsa");
+    await assert.rejects(unwrapPrivateKey(stored, "another-passphrase-0123456789", "sign CA"), (error: unknown) => {
       assert.ok(error instanceof ServiceError);
       assert.equal(error.code, "bad-passphrase");
       assert.doesNotMatch(error.message, /BEGIN|MII/);
@@ -97,8 +98,8 @@ describe("software CA keys in the store", () => {
     const mine = testKeyPair();
     const other = testKeyPair();
     const keys = await CaKeys.open({}, PASSPHRASE);
-    await refused(keys.load(encryptPrivateKey(other.privateKey, PASSPHRASE), "sign CA", mine.publicKey), "ca-unavailable", /sign CA: the key in the store is not the CA certificate's key/);
-    const signer = await keys.load(encryptPrivateKey(mine.privateKey, PASSPHRASE), "sign CA", mine.publicKey);
+    await refused(keys.load(legacyEncryptedKey(other.privateKey, PASSPHRASE), "sign CA", mine.publicKey), "ca-unavailable", /sign CA: the key in the store is not the CA certificate's key/);
+    const signer = await keys.load(legacyEncryptedKey(mine.privateKey, PASSPHRASE), "sign CA", mine.publicKey);
     assert.ok(signer.publicKey.equals(mine.publicKey));
   });
 });

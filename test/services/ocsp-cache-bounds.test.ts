@@ -9,7 +9,8 @@ import { OcspResponder, type OcspCacheLimits } from "../../src/services/ocsp-res
 import { certIdFor, ocspIssuerFromCertificate } from "../../src/pki/ocsp.ts";
 import type { CaType } from "../../src/pki/jpki-profile.ts";
 import type { Context } from "../../src/services/context.ts";
-import { backends, openTestContext, TEST_PASSPHRASE, type TestContext } from "../helpers/context.ts";
+import { backends, openTestContext, TEST_KDF_ITERATIONS, TEST_PASSPHRASE, type TestContext } from "../helpers/context.ts";
+import { KeyWrapping } from "../../src/services/keystore.ts";
 import { readAnswer, requestDer } from "../helpers/ocsp.ts";
 
 const T0 = new Date(Math.floor(Date.now() / 1000) * 1000);
@@ -44,7 +45,7 @@ const pathOf = (request: Uint8Array) => Buffer.from(request).toString("base64");
 
 /** A responder of its own over the test store, with small caches. */
 async function responderWith(context: Context, limits: OcspCacheLimits): Promise<OcspResponder> {
-  const responder = new OcspResponder(context.store, context.ca, context.settings, TEST_PASSPHRASE, fixedClock(T0), limits);
+  const responder = new OcspResponder(context.store, context.ca, context.settings, new KeyWrapping(TEST_PASSPHRASE, TEST_KDF_ITERATIONS), fixedClock(T0), limits);
   await responder.ensureResponders();
   return responder;
 }

@@ -114,18 +114,24 @@ export const caShow: Command = {
 
 export const caRewrapKeys: Command = {
   path: ["ca", "rewrap-keys"],
-  summary: "保存された CA 鍵を現在の強度で暗号化し直す / re-encrypt stored CA keys at the current PBKDF2 strength",
+  summary: "保存された秘密鍵を現在の強度で暗号化し直す / re-encrypt stored private keys at the current PBKDF2 strength",
   usage: "[--json]",
   help: [
-    "  CA keys stored by versions before 2026-12 (PBKDF2 at 2,048 iterations) are encrypted again at",
-    "  600,000, under the same passphrase; keys in an HSM and keys already that strong are left as they are.",
+    "  Private keys stored by versions before 2026-12 (PBKDF2 at 2,048 iterations) are encrypted again at",
+    "  600,000, under the same passphrase: the CA keys, the OCSP responder keys, the terminal keys and the",
+    "  OIDC signing key. Keys in an HSM and keys already that strong are left as they are.",
     "  Each key is replaced in one statement: a crash leaves the old or the new form, both readable.",
   ],
   options: {},
   async run(values, io) {
-    const keys = await withContext(values, io, (ctx) => ctx.ca.rewrapStoredKeys());
+    const keys = await withContext(values, io, async (ctx) => [
+      ...(await ctx.ca.rewrapStoredKeys()).map((k) => ({ kind: "ca", ...k })),
+      ...(await ctx.ocsp.rewrapStoredKeys()).map((k) => ({ kind: "ocsp-responder", ...k })),
+      ...(await ctx.terminals.rewrapStoredKeys()).map((k) => ({ kind: "terminal", ...k })),
+      ...(await ctx.oidc.rewrapStoredKeys()).map((k) => ({ kind: "oidc", ...k })),
+    ]);
     if (values.json) return json(io, { keys });
-    for (const k of keys) io.stdout(`${k.id}: ${k.rewrapped ? "暗号化し直しました / re-encrypted" : "変更なし / unchanged"}\n`);
+    for (const k of keys) io.stdout(`${k.kind} ${k.id}: ${k.rewrapped ? "暗号化し直しました / re-encrypted" : "変更なし / unchanged"}\n`);
   },
 };
 
