@@ -51,51 +51,57 @@ const MIN_SALT_BYTES = 8;
 const MAX_SALT_BYTES = 64;
 const MAX_ENCRYPTED_BYTES = 64 * 1024;
 
+// The schemas are declared by calling asn1-schema's property decorators as functions after each
+// class, not with `@` syntax: decorators in source depend on the TypeScript setting
+// (experimentalDecorators) that tsx only reads from a tsconfig.json it finds from the working
+// directory, so the CLI run from any other directory (and the benchmarks' child processes) compiled
+// them as standard decorators, which asn1-schema cannot take, and failed at start.
+
 // RFC 8018 A.2: PBKDF2-params ::= SEQUENCE { salt CHOICE { specified OCTET STRING, otherSource
 // AlgorithmIdentifier }, iterationCount INTEGER, keyLength INTEGER OPTIONAL, prf AlgorithmIdentifier
 // DEFAULT hmacWithSHA1 }. Only the `specified` salt is declared: otherSource has no defined use.
 class Pbkdf2Params {
-  @AsnProp({ type: OctetString })
   salt = new OctetString();
-
-  @AsnProp({ type: AsnPropTypes.Integer, converter: AsnIntegerBigIntConverter })
   iterationCount = 0n;
-
-  @AsnProp({ type: AsnPropTypes.Integer, converter: AsnIntegerBigIntConverter, optional: true })
   keyLength?: bigint;
-
-  @AsnProp({ type: AlgorithmIdentifier, optional: true })
   prf?: AlgorithmIdentifier;
 
   constructor(params: Partial<Pbkdf2Params> = {}) {
     Object.assign(this, params);
   }
 }
+declareSchema(Pbkdf2Params, {
+  salt: { type: OctetString },
+  iterationCount: { type: AsnPropTypes.Integer, converter: AsnIntegerBigIntConverter },
+  keyLength: { type: AsnPropTypes.Integer, converter: AsnIntegerBigIntConverter, optional: true },
+  prf: { type: AlgorithmIdentifier, optional: true },
+});
 
 // RFC 8018 A.4: PBES2-params ::= SEQUENCE { keyDerivationFunc AlgorithmIdentifier, encryptionScheme AlgorithmIdentifier }.
 class Pbes2Params {
-  @AsnProp({ type: AlgorithmIdentifier })
   keyDerivationFunc = new AlgorithmIdentifier();
-
-  @AsnProp({ type: AlgorithmIdentifier })
   encryptionScheme = new AlgorithmIdentifier();
 
   constructor(params: Partial<Pbes2Params> = {}) {
     Object.assign(this, params);
   }
 }
+declareSchema(Pbes2Params, { keyDerivationFunc: { type: AlgorithmIdentifier }, encryptionScheme: { type: AlgorithmIdentifier } });
 
 // RFC 5958 / PKCS#8: EncryptedPrivateKeyInfo ::= SEQUENCE { encryptionAlgorithm AlgorithmIdentifier, encryptedData OCTET STRING }.
 class EncryptedPrivateKeyInfo {
-  @AsnProp({ type: AlgorithmIdentifier })
   encryptionAlgorithm = new AlgorithmIdentifier();
-
-  @AsnProp({ type: OctetString })
   encryptedData = new OctetString();
 
   constructor(params: Partial<EncryptedPrivateKeyInfo> = {}) {
     Object.assign(this, params);
   }
+}
+declareSchema(EncryptedPrivateKeyInfo, { encryptionAlgorithm: { type: AlgorithmIdentifier }, encryptedData: { type: OctetString } });
+
+/** A SEQUENCE schema: each field's AsnProp, applied in the order given (the DER order). */
+function declareSchema<T extends object>(type: new () => T, fields: { [K in keyof T]?: Parameters<typeof AsnProp>[0] }): void {
+  for (const [name, options] of Object.entries(fields)) AsnProp(options as Parameters<typeof AsnProp>[0])(type.prototype, name);
 }
 
 /**
