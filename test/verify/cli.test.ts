@@ -5,14 +5,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { startServer } from "../../src/http/server.ts";
 import { sign as rsaSign } from "node:crypto";
 import { parseArgs } from "node:util";
-import { SignedXml } from "xml-crypto";
 import { verifyCms, verifySig, verifyXml } from "../../src/cli/commands/verify.ts";
 import { assembleSignedData, prepareSignedAttributes } from "../../src/pki/cms-signed-data.ts";
 import type { Command } from "../../src/cli/command.ts";
 import { CliError, COMMON_OPTIONS } from "../../src/cli/command.ts";
 import { TEST_PASSPHRASE } from "../helpers/context.ts";
 import { openssl, tempDir } from "../helpers/test-pki.ts";
-import { NOW, crlFake, keyPem, makeWorld, pem, type World } from "./fixtures.ts";
+import { NOW, crlFake, keyPem, makeWorld, pem, signXml, type World } from "./fixtures.ts";
 
 let w: World;
 let tmp: ReturnType<typeof tempDir>;
@@ -88,23 +87,11 @@ test("verify cms refuses a CMS whose signingTime is outside the certificate's va
 });
 
 test("verify xml refuses a document whose XML declaration names another encoding than UTF-8", async () => {
-  const sig = new SignedXml({
-    privateKey: keyPem(w.holder.signKey.privateKey),
-    publicCert: pem(w.holder.sign.der),
-    signatureAlgorithm: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-    canonicalizationAlgorithm: "http://www.w3.org/2001/10/xml-exc-c14n#",
-  });
-  sig.addReference({
-    xpath: "/*",
-    transforms: ["http://www.w3.org/2000/09/xmldsig#enveloped-signature", "http://www.w3.org/2001/10/xml-exc-c14n#"],
-    digestAlgorithm: "http://www.w3.org/2001/04/xmlenc#sha256",
-    isEmptyUri: true,
-  });
-  sig.computeSignature(`<?xml version="1.0" encoding="UTF-8"?><Return><Income>5400000</Income></Return>`);
-  tmp.write("return.xml", sig.getSignedXml());
+  const signed = signXml(`<?xml version="1.0" encoding="UTF-8"?><Return><Income>5400000</Income></Return>`, w.holder.sign.der, w.holder.signKey.privateKey);
+  tmp.write("return.xml", signed);
   const ok = await run(verifyXml, ["--data", w.t.dataDir, "--in", `${tmp.dir}/return.xml`, "--crl", `${tmp.dir}/sign.crl`]);
   assert.equal(ok.code, 0, ok.stderr);
-  tmp.write("latin1.xml", sig.getSignedXml().replace('encoding="UTF-8"', 'encoding="ISO-8859-1"'));
+  tmp.write("latin1.xml", signed.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"'));
   const r = await run(verifyXml, ["--data", w.t.dataDir, "--in", `${tmp.dir}/latin1.xml`, "--crl", `${tmp.dir}/sign.crl`]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^openjpki verify xml: malformed-input: XML signature: the XML declaration names encoding ISO-8859-1; only UTF-8 is accepted/);

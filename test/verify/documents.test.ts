@@ -9,11 +9,10 @@ import "reflect-metadata";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import * as cms from "@peculiar/asn1-cms";
 import { AlgorithmIdentifier, Certificate } from "@peculiar/asn1-x509";
-import { SignedXml } from "xml-crypto";
 import type { VerificationResult } from "../../src/verify/index.ts";
 import { assembleSignedData, prepareSignedAttributes } from "../../src/pki/cms-signed-data.ts";
 import { openssl, tempDir } from "../helpers/test-pki.ts";
-import { keyPem, makeWorld, ocspFake, pem, verifierFor, type World } from "./fixtures.ts";
+import { keyPem, makeWorld, ocspFake, pem, signXml, verifierFor, type World } from "./fixtures.ts";
 
 let w: World;
 let tmp: ReturnType<typeof tempDir>;
@@ -253,22 +252,6 @@ describe("raw signatures", () => {
 describe("XML", () => {
   const DOC = `<?xml version="1.0" encoding="UTF-8"?><申告書 xmlns="urn:example:etax"><氏名>山田 太郎</氏名><所得>5000000</所得></申告書>`;
 
-  function signXml(xml: string, certDer: Uint8Array, key: KeyObject): string {
-    const sig = new SignedXml({
-      privateKey: keyPem(key),
-      publicCert: pem(certDer),
-      signatureAlgorithm: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-      canonicalizationAlgorithm: "http://www.w3.org/2001/10/xml-exc-c14n#",
-    });
-    sig.addReference({
-      xpath: "/*",
-      transforms: ["http://www.w3.org/2000/09/xmldsig#enveloped-signature", "http://www.w3.org/2001/10/xml-exc-c14n#"],
-      digestAlgorithm: "http://www.w3.org/2001/04/xmlenc#sha256",
-      isEmptyUri: true,
-    });
-    sig.computeSignature(xml);
-    return sig.getSignedXml();
-  }
 
   test("an enveloped signature made with xml-crypto verifies with the library and with xmlsec1", async () => {
     const signed = signXml(DOC, w.holder.sign.der, w.holder.signKey.privateKey);

@@ -18,6 +18,7 @@ import { SoftwareSigner } from "../../src/pki/software-signer.ts";
 import type { CertificateRecord } from "../../src/services/certificate-authority.ts";
 import type { RevocationReason } from "../../src/rules/revocation.ts";
 import { openTestContext, type TestContext } from "../helpers/context.ts";
+import { SignedXml } from "xml-crypto";
 import "reflect-metadata";
 import { AsnConvert } from "@peculiar/asn1-schema";
 
@@ -279,3 +280,21 @@ export async function responderCertificate(world: World, type: CaType, key: KeyP
 }
 
 export { SoftwareSigner, keyHashSha1, ocspIssuerFromCertificate, OCSP_TRY_LATER };
+
+/** An enveloped XMLDSig over the whole document (RSA-SHA256, exclusive c14n), made with xml-crypto as an outside signer would. */
+export function signXml(xml: string, certDer: Uint8Array, key: KeyObject): string {
+  const sig = new SignedXml({
+    privateKey: keyPem(key),
+    publicCert: pem(certDer),
+    signatureAlgorithm: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    canonicalizationAlgorithm: "http://www.w3.org/2001/10/xml-exc-c14n#",
+  });
+  sig.addReference({
+    xpath: "/*",
+    transforms: ["http://www.w3.org/2000/09/xmldsig#enveloped-signature", "http://www.w3.org/2001/10/xml-exc-c14n#"],
+    digestAlgorithm: "http://www.w3.org/2001/04/xmlenc#sha256",
+    isEmptyUri: true,
+  });
+  sig.computeSignature(xml);
+  return sig.getSignedXml();
+}
