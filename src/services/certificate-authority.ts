@@ -13,6 +13,7 @@ import { addDays, addMonthsClamped, compareJapanDates, endOfJapanDay, japanDateO
 import type { RevocationReason } from "../rules/revocation.ts";
 import { toOtherNames } from "../profile/attributes.ts";
 import type { Settings } from "../config/defaults.ts";
+import { rewrapKeyTable } from "./keystore.ts";
 import { ServiceError } from "./errors.ts";
 import { inputErrorAs } from "./input-errors.ts";
 import type { CaKeys } from "./ca-keys.ts";
@@ -175,19 +176,9 @@ export class CertificateAuthorities {
    * HSM's and are left alone.
    */
   async rewrapStoredKeys(): Promise<{ id: string; rewrapped: boolean }[]> {
-    const rows = await this.db.selectFrom("authorities").select(["id", "ca_type", "certificate_der", "private_key_pem"]).orderBy("id").execute();
-    const done: { id: string; rewrapped: boolean }[] = [];
-    for (const row of rows) {
-      const publicKey = new X509Certificate(bytes(row.certificate_der)).publicKey;
-      const stronger = await this.keys.rewrap(row.private_key_pem, `${row.ca_type} CA (${row.id})`, publicKey);
-      if (stronger) {
-        const updated = await this.db.updateTable("authorities").set({ private_key_pem: stronger }).where("id", "=", row.id).where("private_key_pem", "=", row.private_key_pem).executeTakeFirst();
-        done.push({ id: row.id, rewrapped: Number(updated.numUpdatedRows) === 1 });
-      } else {
-        done.push({ id: row.id, rewrapped: false });
-      }
-    }
-    return done;
+    return rewrapKeyTable(this.db, "authorities", (row) =>
+      this.keys.rewrap(row.private_key_pem, `${row.ca_type} CA (${row.id})`, new X509Certificate(bytes(row.certificate_der)).publicKey),
+    );
   }
 
   private async load(type: CaType): Promise<void> {

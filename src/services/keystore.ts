@@ -1,6 +1,8 @@
 import { createPrivateKey, randomBytes, type KeyObject } from "node:crypto";
 import { chmodSync, closeSync, existsSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Kysely } from "kysely";
+import type { Database } from "../store/schema.ts";
 import { createOnce } from "../card/atomic-file.ts";
 import { ServiceError } from "./errors.ts";
 import {
@@ -205,4 +207,31 @@ function checkedEncryptedDer(pem: string, what: string): Uint8Array {
 
 function wrongPassphrase(what: string, error: unknown): ServiceError {
   return new ServiceError("bad-passphrase", `${what} 鍵を復号できません。CA パスフレーズが違いませんか / cannot decrypt the ${what} key: wrong CA passphrase?`, undefined, { cause: error });
+}
+
+/** The tables that keep a key per row in `private_key_pem`, keyed by `id`. */
+type KeyTable = "authorities" | "ocsp_responders" | "terminal_keys";
+
+/**
+ * Every stored key of `table` that `stronger` encrypts again (undefined: nothing to do), each
+ * replaced by one UPDATE guarded on the old value, so a crash leaves either form and two nodes at
+ * once change it once (`openjpki ca rewrap-keys`).
+ */
+export async function rewrapKeyTable<T extends KeyTable>(
+  db: Kysely<Database>,
+  table: T,
+  stronger: (row: Database[T]) => Promise<string | undefined>,
+): Promise<{ id: string; rewrapped: boolean }[]> {
+  // One body for the three tables: kysely cannot type a column shared by a union of tables.
+  const keys = db as unknown as Kysely<{ key_table: { id: string; private_key_pem: string } }>;
+  const name = table as KeyTable as "key_table";
+  const rows = (await keys.selectFrom(name).selectAll().orderBy("id").execute()) as unknown as Database[T][];
+  const done: { id: string; rewrapped: boolean }[] = [];
+  for (const row of rows) {
+    const { id, private_key_pem: old } = row as unknown as { id: string; private_key_pem: string };
+    const pem = await stronger(row);
+    const updated = pem === undefined ? undefined : await keys.updateTable(name).set({ private_key_pem: pem }).where("id", "=", id).where("private_key_pem", "=", old).executeTakeFirst();
+    done.push({ id, rewrapped: Number(updated?.numUpdatedRows ?? 0) === 1 });
+  }
+  return done;
 }

@@ -31,7 +31,7 @@ import type { Signer } from "../pki/signer.ts";
 import { SoftwareSigner } from "../pki/software-signer.ts";
 import type { Settings } from "../config/defaults.ts";
 import type { CertificateAuthorities } from "./certificate-authority.ts";
-import type { KeyWrapping } from "./keystore.ts";
+import { rewrapKeyTable, type KeyWrapping } from "./keystore.ts";
 import type { Clock } from "./clock.ts";
 import { certificateState, isOurSerialHex, UNKNOWN_STATE, type CertificateState } from "./ocsp-state.ts";
 import { OcspResponseStore, type StoredOcspResponse } from "./ocsp-response-store.ts";
@@ -411,18 +411,7 @@ export class OcspResponder {
    * statement guarded on the old value (as the CA keys are: `openjpki ca rewrap-keys`).
    */
   async rewrapStoredKeys(): Promise<{ id: string; rewrapped: boolean }[]> {
-    const rows = await this.db.selectFrom("ocsp_responders").select(["id", "ca_type", "private_key_pem"]).orderBy("id").execute();
-    const done: { id: string; rewrapped: boolean }[] = [];
-    for (const row of rows) {
-      const stronger = await this.keyWrapping.rewrap(row.private_key_pem, `${row.ca_type} OCSP responder (${row.id})`);
-      let rewrapped = false;
-      if (stronger) {
-        const updated = await this.db.updateTable("ocsp_responders").set({ private_key_pem: stronger }).where("id", "=", row.id).where("private_key_pem", "=", row.private_key_pem).executeTakeFirst();
-        rewrapped = Number(updated.numUpdatedRows) === 1;
-      }
-      done.push({ id: row.id, rewrapped });
-    }
-    return done;
+    return rewrapKeyTable(this.db, "ocsp_responders", (row) => this.keyWrapping.rewrap(row.private_key_pem, `${row.ca_type} OCSP responder (${row.id})`));
   }
 
   /**

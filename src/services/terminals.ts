@@ -9,7 +9,7 @@ import {
   type TerminalCredentials,
   type TerminalRole,
 } from "../client/terminal-credentials.ts";
-import type { KeyWrapping } from "./keystore.ts";
+import { rewrapKeyTable, type KeyWrapping } from "./keystore.ts";
 import type { Clock } from "./clock.ts";
 
 const CA_ID = "terminal-ca";
@@ -132,17 +132,6 @@ export class Terminals {
    * replaced by one statement guarded on the old value (as the CA keys are: `openjpki ca rewrap-keys`).
    */
   async rewrapStoredKeys(): Promise<{ id: string; rewrapped: boolean }[]> {
-    const rows = await this.db.selectFrom("terminal_keys").select(["id", "private_key_pem"]).orderBy("id").execute();
-    const done: { id: string; rewrapped: boolean }[] = [];
-    for (const row of rows) {
-      const stronger = await this.keyWrapping.rewrap(row.private_key_pem, row.id === CA_ID ? "terminal CA" : `terminal ${row.id}`);
-      let rewrapped = false;
-      if (stronger) {
-        const updated = await this.db.updateTable("terminal_keys").set({ private_key_pem: stronger }).where("id", "=", row.id).where("private_key_pem", "=", row.private_key_pem).executeTakeFirst();
-        rewrapped = Number(updated.numUpdatedRows) === 1;
-      }
-      done.push({ id: row.id, rewrapped });
-    }
-    return done;
+    return rewrapKeyTable(this.db, "terminal_keys", (row) => this.keyWrapping.rewrap(row.private_key_pem, row.id === CA_ID ? "terminal CA" : `terminal ${row.id}`));
   }
 }
