@@ -13,6 +13,7 @@
 import { createHash, verify, X509Certificate } from "node:crypto";
 import { DOMParser } from "@xmldom/xmldom";
 import { SignedXml, type SignatureAlgorithm } from "xml-crypto";
+import { unsignedPrologPart } from "../profile/xml-prolog.ts";
 
 export const XMLDSIG_NS = "http://www.w3.org/2000/09/xmldsig#";
 export const RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
@@ -69,22 +70,10 @@ export function checkXmlForSigning(xml: string): void {
     throw new XmlSignError("malformed-xml", `not well-formed XML: ${(error as Error).message}`, { cause: error });
   }
   if (!doc.documentElement) throw new XmlSignError("malformed-xml", "no document element");
-  for (let node = doc.firstChild; node; node = node.nextSibling) {
-    if (node.nodeType !== 7) continue;
-    if (node.nodeName === "xml") {
-      // The document is signed (and stored by its reader) as the UTF-8 text it is; a declaration
-      // naming another encoding is not signed, and a reader following it would read other characters.
-      const encoding = /\bencoding\s*=\s*["']([^"']*)["']/.exec((node as unknown as { data: string }).data)?.[1];
-      if (encoding !== undefined && encoding.toUpperCase() !== "UTF-8") {
-        throw new XmlSignError("malformed-xml", `the XML declaration names encoding ${encoding.slice(0, 40)}: only UTF-8 documents are signed`);
-      }
-      continue;
-    }
-    // xml-crypto digests the document element only; XMLDSig's URI="" covers the processing
-    // instructions around it too, so xmlsec1 would refuse the signature, and the instruction (an
-    // xml-stylesheet decides how the return is shown) would be outside what this signature covers.
-    throw new XmlSignError("malformed-xml", `a processing instruction outside the document element (<?${node.nodeName.slice(0, 40)} …?>) cannot be signed`);
-  }
+  // Outside the document element and so outside this signature (src/profile/xml-prolog.ts).
+  const unsigned = unsignedPrologPart(doc);
+  if (unsigned && "encoding" in unsigned) throw new XmlSignError("malformed-xml", `the XML declaration names encoding ${unsigned.encoding}: only UTF-8 documents are signed`);
+  if (unsigned) throw new XmlSignError("malformed-xml", `a processing instruction outside the document element (<?${unsigned.instruction} …?>) cannot be signed`);
   if (doc.getElementsByTagNameNS(XMLDSIG_NS, "Signature").length > 0) {
     throw new XmlSignError("malformed-xml", "the document already holds a ds:Signature (one enveloped signature per document)");
   }

@@ -10,6 +10,7 @@
  */
 import type { Element as XmlElement, Node as XmlNode } from "@xmldom/xmldom";
 import { DSIG, parseStrictXml, type DigestCheck } from "./xml-digest-check.ts";
+import { unsignedPrologPart } from "../profile/xml-prolog.ts";
 import { checkXmlDigestsOffThread, DigestCheckUnavailable } from "./xml-digests.ts";
 import { derivedOnce } from "./certificate.ts";
 import { describeError, failure } from "./errors.ts";
@@ -95,22 +96,11 @@ export async function verifyXml(core: VerifierCore, xml: string, options?: Check
     const root = doc.documentElement;
     if (!root) bad("no document element");
     checkSize(root, core.limits.xmlElements);
-    // URI="" covers the whole document, yet the digest is computed over the document element:
-    // a processing instruction beside it (an xml-stylesheet deciding how the return is shown) would
-    // be accepted unsigned. Refused, as xmlsec1 refuses such a document (xmldom keeps the XML
-    // declaration as a node named "xml", which is no such instruction).
-    // The declaration is not signed either: one naming another encoding than UTF-8 would have a
-    // reader following it (after the document was stored as bytes) read other characters than
-    // were verified here. The parser has checked the declaration's form.
-    for (let node = doc.firstChild; node; node = node.nextSibling) {
-      if (node.nodeType !== 7) continue;
-      if (node.nodeName !== "xml") bad(`a processing instruction <?${String(node.nodeName).slice(0, 40)} …?> outside the document element is not covered by the signature`);
-      const encoding = /\bencoding\s*=\s*["']([^"']*)["']/.exec((node as unknown as { data: string }).data)?.[1];
-      if (encoding !== undefined && encoding.toUpperCase() !== "UTF-8") {
-        failure("malformed-input", `XML signature: the XML declaration names encoding ${encoding.slice(0, 40)}; only UTF-8 is accepted (the declaration is not signed)`, {
-          encoding: encoding.slice(0, 40),
-        });
-      }
+    // Outside the document element and so not signed (src/profile/xml-prolog.ts). The parser has checked the declaration's form.
+    const unsigned = unsignedPrologPart(doc);
+    if (unsigned && "instruction" in unsigned) bad(`a processing instruction <?${unsigned.instruction} …?> outside the document element is not covered by the signature`);
+    if (unsigned && "encoding" in unsigned) {
+      failure("malformed-input", `XML signature: the XML declaration names encoding ${unsigned.encoding}; only UTF-8 is accepted (the declaration is not signed)`, { encoding: unsigned.encoding });
     }
 
     // Exactly one Signature, directly under the document element.
