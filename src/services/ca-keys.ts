@@ -1,12 +1,11 @@
-import { generateKeyPair, randomBytes, type KeyObject } from "node:crypto";
+import { createPublicKey, generateKeyPair, randomBytes, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
 import type { CaType } from "../pki/jpki-profile.ts";
 import type { Signer } from "../pki/signer.ts";
 import { SoftwareSigner } from "../pki/software-signer.ts";
 import { Pkcs11Token, Pkcs11TokenError, type Pkcs11Config } from "../pki/pkcs11-token.ts";
 import { ServiceError } from "./errors.ts";
-import { PBKDF2_ITERATIONS } from "../pki/pbes2.ts";
-import { KeyWrapping, readSecretFile, storedIterations } from "./keystore.ts";
+import { KeyWrapping, readSecretFile } from "./keystore.ts";
 
 const generateRsa = promisify(generateKeyPair);
 
@@ -34,14 +33,14 @@ export type CaKeyLocation = { kind: "software" } | { kind: "hsm"; token: string;
  */
 export class CaKeys {
   private constructor(
-    /** Software keys' encryption: the same passphrase and PBKDF2 count as the services' other keys. */
-    private readonly wrapping: KeyWrapping,
+    /** Software keys' encryption; the context hands the same one to the services' other keys. */
+    readonly wrapping: KeyWrapping,
     private readonly token: Pkcs11Token | undefined,
     readonly location: CaKeyLocation,
   ) {}
 
   static async open(env: NodeJS.ProcessEnv, passphrase: string, options: CaKeysOptions = {}): Promise<CaKeys> {
-    const wrapping = new KeyWrapping(passphrase, options.kdfIterations ?? PBKDF2_ITERATIONS);
+    const wrapping = new KeyWrapping(passphrase, options.kdfIterations);
     const config = pkcs11ConfigFrom(env);
     if (!config) return new CaKeys(wrapping, undefined, { kind: "software" });
     const token = await asServiceError(() => Pkcs11Token.open(config));
@@ -67,7 +66,11 @@ export class CaKeys {
    * must prove it is that key (one probe signature) before the CA signs anything with it.
    */
   async load(stored: string, what: string, certificateKey: KeyObject): Promise<Signer> {
-    if (!stored.startsWith("pkcs11:")) return (await this.loadSoftware(stored, what, certificateKey)).signer;
+    if (!stored.startsWith("pkcs11:")) {
+      const key = await this.wrapping.unwrap(stored, what);
+      refuseOtherKey(key, what, certificateKey);
+      return new SoftwareSigner(key);
+    }
     const { token: tokenLabel, object } = parsePkcs11Uri(stored, what);
     const token = this.token;
     if (!token) {
@@ -103,18 +106,9 @@ export class CaKeys {
    * leaves either form, each readable under the passphrase.
    */
   async rewrap(stored: string, what: string, certificateKey: KeyObject): Promise<string | undefined> {
-    if (stored.startsWith("pkcs11:") || storedIterations(stored, what) >= this.wrapping.iterations) return undefined;
-    await this.loadSoftware(stored, what, certificateKey); // the certificate's key, before it is written again
-    return this.wrapping.rewrap(stored, what);
-  }
-
-  private async loadSoftware(stored: string, what: string, certificateKey: KeyObject): Promise<{ signer: SoftwareSigner }> {
-    const signer = new SoftwareSigner(await this.wrapping.unwrap(stored, what));
-    // As for a token key: the store's key must be the certificate's before the CA signs with it.
-    if (!signer.publicKey.equals(certificateKey)) {
-      throw new ServiceError("ca-unavailable", `${what}: the key in the store is not the CA certificate's key; its certificates and CRLs would not verify`);
-    }
-    return { signer };
+    if (stored.startsWith("pkcs11:")) return undefined;
+    // The certificate's key, checked on the key as read, before it is written again.
+    return this.wrapping.rewrap(stored, what, (key) => refuseOtherKey(key, what, certificateKey));
   }
 
   /** Close the token (if any), after the signatures under way; the CAs cannot sign afterwards. */
@@ -219,5 +213,12 @@ async function asServiceError<T>(body: () => Promise<T>, what?: string): Promise
       throw new ServiceError("ca-unavailable", what ? `${what}: ${error.message}` : error.message, undefined, { cause: error });
     }
     throw error;
+  }
+}
+
+/** As for a token key: the store's key must be the certificate's before the CA signs with it. */
+function refuseOtherKey(privateKey: KeyObject, what: string, certificateKey: KeyObject): void {
+  if (!createPublicKey(privateKey).equals(certificateKey)) {
+    throw new ServiceError("ca-unavailable", `${what}: the key in the store is not the CA certificate's key; its certificates and CRLs would not verify`);
   }
 }

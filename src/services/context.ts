@@ -6,7 +6,7 @@ import { DEFAULT_MUNICIPALITIES, isValidMunicipalityCode, type Municipality } fr
 import { DEFAULT_DATA_DIR, DEFAULT_SETTINGS, type Settings } from "../config/defaults.ts";
 import { publicBaseUrlFrom } from "./public-url.ts";
 import type { CaType } from "../pki/jpki-profile.ts";
-import { KeyWrapping, resolveCaPassphrase, type PassphraseSource } from "./keystore.ts";
+import { resolveCaPassphrase, type PassphraseSource } from "./keystore.ts";
 import { ServiceError } from "./errors.ts";
 import { Registry } from "./registry.ts";
 import { CertificateAuthorities } from "./certificate-authority.ts";
@@ -150,7 +150,7 @@ export class Context {
       const registry = new Registry(store.db, clock);
       caKeys = await CaKeys.open(env, passphrase, options.caKdfIterations !== undefined ? { kdfIterations: options.caKdfIterations } : {});
       // The services' own keys, under the same passphrase at the same count; they hold this, not the passphrase.
-      const keyWrapping = new KeyWrapping(passphrase, options.caKdfIterations);
+      const keyWrapping = caKeys.wrapping; // one per context: the CA keys' and the services' other keys alike
       const ca = new CertificateAuthorities(store.db, registry, settings, caKeys, clock, { dialect: store.dialect });
       const createdRoots = await ca.ensureRoots();
       const events = new RegisterEvents(store.db, clock);

@@ -159,9 +159,10 @@ export class KeyWrapping {
    * and proved to hold the same key before it is returned, so the caller can replace the stored value
    * in one statement guarded on the old one: a crash leaves either form, each readable.
    */
-  async rewrap(pem: string, what: string): Promise<string | undefined> {
+  async rewrap(pem: string, what: string, accept?: (key: KeyObject) => void): Promise<string | undefined> {
     if (storedIterations(pem, what) >= this.iterations) return undefined;
     const { key } = await unwrapPrivateKey(pem, this.passphrase, what);
+    accept?.(key); // the caller's own check of the key as read (the CA's: it is the certificate's key)
     const rewrapped = await this.wrap(key);
     const check = await unwrapPrivateKey(rewrapped, this.passphrase, what);
     if (check.iterations !== this.iterations || !check.key.equals(key)) {
