@@ -1,4 +1,4 @@
-import { createHash, generateKeyPair, X509Certificate, type KeyObject } from "node:crypto";
+import { createHash, generateKeyPair, X509Certificate } from "node:crypto";
 import { promisify } from "node:util";
 import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
@@ -239,9 +239,8 @@ export class OcspResponder {
       this.#issuers.set(type, ocspIssuerFromCertificate(caDer));
       this.#caEnds.set(type, new Date(new X509Certificate(caDer).validTo).getTime());
       let row = await this.latestRow(type);
-      let created: { stored: string; privateKey: KeyObject } | undefined;
       if (!row || this.rolloverDue(type, new Date(row.not_after))) {
-        created = await this.createResponder(type, (row?.generation ?? 0) + 1);
+        await this.createResponder(type, (row?.generation ?? 0) + 1);
         row = await this.latestRow(type);
       }
       const current = this.#responders.get(type);
@@ -249,8 +248,7 @@ export class OcspResponder {
       // loaded (≈0.2 s at the production PBKDF2 count), not on every check for a rollover. Only the
       // latest generation is ever read; earlier ones sign nothing.
       if (current?.generation === row!.generation) continue;
-      const privateKey =
-        created?.stored === row!.private_key_pem ? created.privateKey : await this.keyWrapping.unwrap(row!.private_key_pem, `${type} OCSP responder`);
+      const privateKey = await this.keyWrapping.unwrap(row!.private_key_pem, `${type} OCSP responder`); // just made: no derivation
       const signer = new SoftwareSigner(privateKey);
       const certificateDer = bytes(row!.certificate_der);
       this.#cache.clear();
@@ -367,7 +365,7 @@ export class OcspResponder {
   }
 
   /** A new responder key and certificate, recorded unless another process recorded that generation first; the key as written. */
-  private async createResponder(type: CaType, generation: number): Promise<{ stored: string; privateKey: KeyObject }> {
+  private async createResponder(type: CaType, generation: number): Promise<void> {
     const authority = this.ca.authority(type);
     const { privateKey, publicKey } = await generateRsa("rsa", { modulusLength: 2048, publicExponent: 65537 });
     const now = this.clock();
@@ -402,7 +400,6 @@ export class OcspResponder {
       })
       .onConflict((oc) => oc.doNothing())
       .execute();
-    return { stored, privateKey };
   }
 
   /**

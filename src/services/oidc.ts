@@ -1,4 +1,4 @@
-import { createHmac, generateKeyPair, randomBytes, type KeyObject } from "node:crypto";
+import { createHmac, generateKeyPair, randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
@@ -155,14 +155,9 @@ export class Oidc {
   }
 
   private async loadSigningJwk(): Promise<Record<string, unknown>> {
-    let written: { stored: string; privateKey: KeyObject } | undefined;
-    const stored = await this.secret(SIGNING_KEY, async () => {
-      const { privateKey } = await generateRsa("rsa", { modulusLength: 2048 });
-      written = { stored: await this.keyWrapping.wrap(privateKey), privateKey };
-      return written.stored;
-    });
-    // The key just written needs no derivation to read back (unless another node's won).
-    const key = written?.stored === stored ? written.privateKey : await this.keyWrapping.unwrap(stored, "OIDC signing");
+    const stored = await this.secret(SIGNING_KEY, async () => this.keyWrapping.wrap((await generateRsa("rsa", { modulusLength: 2048 })).privateKey));
+    // A key just written comes back without a derivation (unless another node's won).
+    const key = await this.keyWrapping.unwrap(stored, "OIDC signing");
     const jwk = key.export({ format: "jwk" }) as Record<string, unknown>;
     const kid = createHmac("sha256", "kid").update(String(jwk.n)).digest("base64url").slice(0, 16);
     return { ...jwk, kid, use: "sig", alg: "RS256" };

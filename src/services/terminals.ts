@@ -1,4 +1,4 @@
-import { createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
+import { createPublicKey, X509Certificate } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
 import { bytes } from "../store/database.ts";
@@ -40,7 +40,6 @@ export class Terminals {
   }
 
   private async loadCa(): Promise<TerminalCa> {
-    let written: { stored: string; privateKey: KeyObject } | undefined;
     let row = await this.db.selectFrom("terminal_keys").selectAll().where("id", "=", CA_ID).executeTakeFirst();
     if (!row) {
       const now = this.clock();
@@ -49,7 +48,7 @@ export class Terminals {
         notBefore: new Date(now.getTime() - 60_000),
         notAfter: new Date(now.getTime() + 20 * 365 * 86_400_000),
       });
-      written = { stored: await this.keyWrapping.wrap(created.privateKey), privateKey: created.privateKey };
+      const stored = await this.keyWrapping.wrap(created.privateKey);
       await this.db
         .insertInto("terminal_keys")
         .values({
@@ -57,15 +56,15 @@ export class Terminals {
           role: "ca",
           office: null,
           certificate_der: created.certificateDer,
-          private_key_pem: written.stored,
+          private_key_pem: stored,
           created_at: now.toISOString(),
         })
         .onConflict((oc) => oc.column("id").doNothing())
         .execute();
       row = await this.db.selectFrom("terminal_keys").selectAll().where("id", "=", CA_ID).executeTakeFirstOrThrow();
     }
-    // The key just written needs no derivation to read back (unless another process's row won).
-    const privateKey = written?.stored === row.private_key_pem ? written.privateKey : await this.keyWrapping.unwrap(row.private_key_pem, "terminal CA");
+    // A key just written comes back without a derivation (unless another process's row won).
+    const privateKey = await this.keyWrapping.unwrap(row.private_key_pem, "terminal CA");
     const publicKey = createPublicKey(privateKey);
     const certificateDer = bytes(row.certificate_der);
     return {
@@ -93,7 +92,6 @@ export class Terminals {
   }
 
   private async loadTerminal(id: string, role: TerminalRole, office: string | undefined): Promise<TerminalCredentials> {
-    let written: { stored: string; privateKey: KeyObject } | undefined;
     let row = await this.db.selectFrom("terminal_keys").selectAll().where("id", "=", id).executeTakeFirst();
     if (!row) {
       const now = this.clock();
@@ -103,7 +101,7 @@ export class Terminals {
         notBefore: new Date(now.getTime() - 60_000),
         notAfter: new Date(now.getTime() + 5 * 365 * 86_400_000),
       });
-      written = { stored: await this.keyWrapping.wrap(made.privateKey), privateKey: made.privateKey };
+      const stored = await this.keyWrapping.wrap(made.privateKey);
       await this.db
         .insertInto("terminal_keys")
         .values({
@@ -111,7 +109,7 @@ export class Terminals {
           role,
           office: office ?? null,
           certificate_der: made.certificateDer,
-          private_key_pem: written.stored,
+          private_key_pem: stored,
           created_at: now.toISOString(),
         })
         .onConflict((oc) => oc.column("id").doNothing())
@@ -121,7 +119,7 @@ export class Terminals {
     if (row.role !== role) throw new Error(`terminal ${id} is a ${row.role} terminal, not ${role}`);
     return {
       role,
-      privateKey: written?.stored === row.private_key_pem ? written.privateKey : await this.keyWrapping.unwrap(row.private_key_pem, `terminal ${id}`),
+      privateKey: await this.keyWrapping.unwrap(row.private_key_pem, `terminal ${id}`),
       certificateDer: bytes(row.certificate_der),
     };
   }
