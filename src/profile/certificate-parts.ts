@@ -3,7 +3,8 @@
  * DER: the issuer and subject Names (CRL issuer matching, CertID name hashes), the
  * SubjectPublicKeyInfo and its key bits (CertID key hashes, key identifiers), and the serial.
  * Re-encoding a parsed value could change these bytes, so they are read in place. The issuer's
- * CRL and OCSP builders and the verifier both take them from here.
+ * CRL and OCSP builders take them from here (src/pki/certificate-fields.ts); the verifier reads the
+ * whole certificate strictly with src/verify/certificate-der.ts, which needs more than this outline.
  */
 import { DerCursor, DerReadError, TAG, encodingOf } from "./der-reader.ts";
 import { bitStringBytes, integerContent } from "./der-values.ts";

@@ -95,10 +95,6 @@ export interface RawExtension {
   readonly value: Uint8Array;
 }
 
-/**
- * `Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension`, the `list` element `c` just returned.
- * An empty list, or one naming an extension twice (X.509 allows each at most once), is refused.
- */
 /** A list naming one extension twice (X.509 allows each at most once); `oid` says which. */
 export class RepeatedExtension extends DerReadError {
   constructor(
@@ -109,6 +105,10 @@ export class RepeatedExtension extends DerReadError {
   }
 }
 
+/**
+ * `Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension`, the `list` element `c` just returned.
+ * An empty list, or one naming an extension twice (X.509 allows each at most once), is refused.
+ */
 export function readExtensions(c: DerCursor, list: Tlv, what: string): RawExtension[] {
   const bytes = c.bytes;
   const out: RawExtension[] = [];

@@ -13,6 +13,8 @@ export const X509_OID = {
   subjectKeyIdentifier: "2.5.29.14",
   extKeyUsage: "2.5.29.37",
   authorityInfoAccess: "1.3.6.1.5.5.7.1.1",
+  /** id-ad-ocsp: the access method of an authorityInfoAccess OCSP responder. */
+  ocsp: "1.3.6.1.5.5.7.48.1",
   ocspNoCheck: "1.3.6.1.5.5.7.48.1.5",
   kpOcspSigning: "1.3.6.1.5.5.7.3.9",
   cpsQualifier: "1.3.6.1.5.5.7.2.1",

@@ -133,7 +133,7 @@ export async function verifyAudit(db: Kysely<Database>, from?: AuditCheckpoint):
 }
 
 /** How long the audit page relies on its last walk of the whole chain, walking only the records after it. */
-export const WHOLE_CHAIN_EVERY_MS = 10 * 60_000;
+const WHOLE_CHAIN_EVERY_MS = 10 * 60_000;
 
 const wholeChainWalks = new WeakMap<Kysely<Database>, { at: Date; checkpoint: AuditCheckpoint }>();
 

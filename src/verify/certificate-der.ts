@@ -23,19 +23,17 @@
  * then checks that the value is strict DER ({@link checkDerTree}) and decodes it with the generic
  * parser, as before, so their meaning is unchanged.
  */
-import { DerCursor, DerReadError, TAG, contentOf, encodingOf, readOnly, readTlv, type NodeBudget, type Tlv } from "../profile/der-reader.ts";
-import { bitStringBytes, booleanValue, integerContent, oidText, readExplicitExtensions, RepeatedExtension } from "../profile/der-values.ts";
-import { derTime, readAlgorithmOid } from "./der.ts";
+import { DerCursor, DerReadError, TAG, bytesEqual, contentOf, encodingOf, readOnly, readTlv, type NodeBudget, type Tlv } from "../profile/der-reader.ts";
+import { X509_OID } from "../profile/x509-oids.ts";
+import { bitStringBytes, booleanValue, integerContent, oidText, readExplicitExtensions } from "../profile/der-values.ts";
+import { derTime, readAlgorithmOid, UTF8_DECODER } from "./der.ts";
 
 /** Most ASN.1 elements one certificate may hold (as read here: names, extensions' framing). */
-export const CERTIFICATE_MAX_NODES = 2_000;
+const CERTIFICATE_MAX_NODES = 2_000;
 /** Most ASN.1 elements in one extension value walked by {@link checkDerTree}. */
-export const EXTENSION_MAX_NODES = 1_000;
+const EXTENSION_MAX_NODES = 1_000;
 
-/** A certificate naming one extension twice (X.509 allows each at most once). */
-export { RepeatedExtension };
-
-export interface CertificateExtension {
+interface CertificateExtension {
   readonly critical: boolean;
   /** The extnValue OCTET STRING's content: the extension's own DER (a view into the certificate). */
   readonly value: Uint8Array;
@@ -163,9 +161,7 @@ function checkAlgorithmParameters(bytes: Uint8Array, algorithm: Tlv, oid: string
 const RSA_ENCRYPTION_DER = Uint8Array.of(0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00);
 
 function isRsaEncryption(bytes: Uint8Array, t: Tlv): boolean {
-  if (t.end - t.start !== RSA_ENCRYPTION_DER.length) return false;
-  for (let i = 0; i < RSA_ENCRYPTION_DER.length; i++) if (bytes[t.start + i] !== RSA_ENCRYPTION_DER[i]) return false;
-  return true;
+  return bytesEqual(encodingOf(bytes, t), RSA_ENCRYPTION_DER);
 }
 
 /**
@@ -200,10 +196,7 @@ function cursorAt(bytes: Uint8Array, t: Tlv, budget: NodeBudget): DerCursor {
 }
 
 function sameBytes(bytes: Uint8Array, a: Tlv, b: Tlv): boolean {
-  const n = a.end - a.start;
-  if (n !== b.end - b.start) return false;
-  for (let i = 0; i < n; i++) if (bytes[a.start + i] !== bytes[b.start + i]) return false;
-  return true;
+  return bytesEqual(encodingOf(bytes, a), encodingOf(bytes, b));
 }
 
 /** A BIT STRING's content (unused-bits byte first) in DER: at most 7 unused bits, all zero, none in an empty string. */
@@ -229,7 +222,6 @@ export const SHORT_NAMES: Readonly<Record<string, string>> = {
   "2.5.4.5": "serialNumber",
 };
 
-const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const PRINTABLE_STRING = 0x13;
 
 /**
@@ -259,7 +251,7 @@ function readName(parent: DerCursor, nameTlv: Tlv, what: string): string | undef
       let s: string | undefined;
       if (value.tag === TAG.UTF8_STRING) {
         try {
-          s = UTF8.decode(contentOf(bytes, value));
+          s = UTF8_DECODER.decode(contentOf(bytes, value));
         } catch {
           s = undefined;
         }
@@ -292,7 +284,7 @@ function latin1(bytes: Uint8Array, t: Tlv): string {
  * generic parser is strict DER too: definite minimal lengths (readTlv), no constructed strings,
  * a bounded number of elements and depth.
  */
-export function checkDerTree(bytes: Uint8Array, t: Tlv, budget: NodeBudget | undefined, depth: number): void {
+function checkDerTree(bytes: Uint8Array, t: Tlv, budget: NodeBudget | undefined, depth: number): void {
   if ((t.tag & 0x20) === 0) return;
   if ((t.tag & 0xc0) === 0 && t.tag !== TAG.SEQUENCE && t.tag !== TAG.SET) throw new DerReadError(`a constructed universal element with tag 0x${t.tag.toString(16)} (BER, not DER)`);
   if (depth > 16) throw new DerReadError("value nested too deeply");
@@ -454,7 +446,6 @@ export function distributionPoints(value: Uint8Array): { uris: string[]; directo
   return { uris, directoryNames };
 }
 
-const ID_AD_OCSP = "1.3.6.1.5.5.7.48.1";
 
 /** authorityInfoAccess: the OCSP URIs in order, when every accessLocation is a URI; `undefined` otherwise. */
 export function ocspUris(value: Uint8Array): string[] | undefined {
@@ -466,7 +457,7 @@ export function ocspUris(value: Uint8Array): string[] | undefined {
     if (ad.peekTag() !== GN_URI) return undefined;
     const uri = latin1(value, ad.next(GN_URI, "accessLocation"));
     ad.end();
-    if (method === ID_AD_OCSP && uri) out.push(uri);
+    if (method === X509_OID.ocsp && uri) out.push(uri);
   }
   return out;
 }

@@ -23,10 +23,10 @@ import {
   id_ad_ocsp,
 } from "@peculiar/asn1-x509";
 import { X509_OID } from "../profile/x509-oids.ts";
+import { RepeatedExtension } from "../profile/der-values.ts";
 import { VerificationFailure, failure, describeError } from "./errors.ts";
 import { serialHex, toHex, u8, utf8StringValue } from "./der.ts";
 import {
-  RepeatedExtension,
   SHORT_NAMES,
   authorityKeyIdentifier,
   basicConstraintsCa,

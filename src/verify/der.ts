@@ -70,7 +70,7 @@ export function readAlgorithmOid(c: DerCursor, what: string): string {
 /** One decoder for every call (a decoder per call cost more than the decoding); a fatal decoder keeps no state after an error. */
 // ignoreBOM: a leading U+FEFF is kept as a character, as the name reader keeps it (certificate-der.ts),
 // not silently dropped — a SAN value "\uFEFF山田" is not "山田".
-const UTF8_DECODER = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+export const UTF8_DECODER = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** The value of a DER UTF8String (tag 0x0C), or undefined if `der` is not exactly one. */
 export function utf8StringValue(der: Uint8Array): string | undefined {

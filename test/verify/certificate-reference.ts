@@ -10,7 +10,7 @@
  * an extension we rely on is `malformed-input`, every time it is asked for.
  */
 import "reflect-metadata";
-import { createPublicKey, verify as verifySignature, type KeyObject } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import {
   AuthorityInfoAccessSyntax,
@@ -49,20 +49,6 @@ const UNDERSTOOD = new Set<string>([
   OID.authorityInfoAccess,
   OID.ocspNoCheck,
 ]);
-
-/** RSA PKCS#1 v1.5 signature algorithms we accept, by OID. SHA-1 is refused. */
-export const RSA_SIGNATURE_HASH: Readonly<Record<string, "sha256" | "sha384" | "sha512">> = {
-  "1.2.840.113549.1.1.11": "sha256",
-  "1.2.840.113549.1.1.12": "sha384",
-  "1.2.840.113549.1.1.13": "sha512",
-};
-
-export const KU = {
-  digitalSignature: 1,
-  nonRepudiation: 2,
-  keyCertSign: 32,
-  cRLSign: 64,
-} as const;
 
 export interface ParsedCertificate extends RawCertificateParts {
   readonly der: Uint8Array;
@@ -284,29 +270,6 @@ export function otherNamesOf(cert: ParsedCertificate): readonly { readonly oid: 
     }
     return Object.freeze(out);
   });
-}
-
-/**
- * A value derived from the certificate alone (its four attributes, its result summary), computed
- * once per parsed certificate like the extension decoders above.
- */
-export function derivedOnce<T>(cert: ParsedCertificate, key: string, compute: () => T): T {
-  return memo(cert, `derived:${key}`, compute);
-}
-
-/**
- * Whether `signature` over `data` verifies with `key` under `algorithmOid` (RSA PKCS#1 v1.5 with
- * SHA-256/384/512). An algorithm outside that set is `unsupported-algorithm`.
- */
-export function rsaSignatureValid(algorithmOid: string, data: Uint8Array, key: KeyObject, signature: Uint8Array, what: string): boolean {
-  const hash = RSA_SIGNATURE_HASH[algorithmOid];
-  if (!hash) failure("unsupported-algorithm", `${what} uses signature algorithm ${algorithmOid}; only RSA PKCS#1 v1.5 with SHA-256/384/512 is accepted`, { algorithm: algorithmOid });
-  if (key.asymmetricKeyType !== "rsa") failure("unsupported-algorithm", `${what}: the key is ${key.asymmetricKeyType ?? "unknown"}, not RSA`);
-  try {
-    return verifySignature(hash, data, key, signature);
-  } catch {
-    return false;
-  }
 }
 
 // ----- from src/verify/der.ts as it was -----

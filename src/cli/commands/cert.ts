@@ -68,7 +68,6 @@ export const certRevoke: Command = {
     // (Date would read "…T10:00:00" in the machine's time zone, and roll 02-30 over to March).
     const startOfDay = invalidity ? startOfJapanDayOf(invalidity, "invalidity-date") : undefined;
     const invalidityDate = invalidity ? (invalidity.includes("T") ? new Date(invalidity) : startOfDay) : undefined;
-    if (invalidityDate && Number.isNaN(invalidityDate.getTime())) throw new CliError(`--invalidity-date: ${invalidity} is not a date or instant`, 2);
     const record = await withContext(values, io, async (ctx) => {
       await ctx.ca.revoke({ type, serialHex, reason, by, ...(invalidityDate ? { invalidityDate } : {}) });
       return ctx.ca.certificate(type, serialHex);

@@ -16,7 +16,7 @@ import { applyRevocation } from "../revocation.ts";
 import { ServiceError } from "../errors.ts";
 import { inputErrorAs } from "../input-errors.ts";
 import { freeText } from "../free-text.ts";
-import { refuseOtherCounter, refuseOtherMunicipality as refuseResidentOfOtherMunicipality } from "../office-scope.ts";
+import { refuseOtherCounter, refuseOtherMunicipality } from "../office-scope.ts";
 import { appendAudit, type Actor } from "../audit.ts";
 import type { Clock } from "../clock.ts";
 import type { CardIssueRequest } from "../cards.ts";
@@ -327,7 +327,7 @@ export class CounterProcedures {
   async produceCard(input: Omit<CardIssueRequest, "actor"> & { legalRepresentative?: LegalRepresentativeInput }, actor: Actor) {
     const { legalRepresentative: given, ...request } = input;
     const resident = await this.registry.get(request.residentId);
-    await this.refuseOtherMunicipality(actor, resident);
+    await this.refuseOtherTownsResident(actor, resident);
     await this.cards.spoilAbandoned(resident.id, actor);
     const today = japanDateOf(this.clock());
     const previous = await this.db.selectFrom("cards").select(["id", "status", "expires"]).where("resident_id", "=", resident.id).execute();
@@ -424,6 +424,7 @@ export class CounterProcedures {
   /** The old card replaced by the new one (linked both ways), in one transaction with its audit records. */
   private async markReplaced(ctx: RunContext, old: { id: string; status: string; residentId: string }, card: { id: string; producedDate: JapanDate }): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
+      // Cards.issue links a replacement as it makes it; a card a cut reissue made before that link existed gets it here.
       await trx.updateTable("cards").set({ replaces_card_id: old.id }).where("id", "=", card.id).execute();
       await trx.updateTable("cards").set({ status: "replaced", suspended_at: null, updated_at: this.clock().toISOString() }).where("id", "=", old.id).execute();
       await appendAudit(trx, ctx.actor, { action: "card.replace", subject: old.id, before: { status: old.status }, after: { status: "replaced", replacedBy: card.id } }, this.clock());
@@ -525,7 +526,7 @@ export class CounterProcedures {
       throw new ServiceError("refused", `このカードでは手続きできません（${card.status}）/ card ${card.id} is ${card.status}`, "card", { reason: `card-${card.status}` });
     }
     const resident = await this.registry.get(card.residentId);
-    await this.refuseOtherMunicipality(actor, resident);
+    await this.refuseOtherTownsResident(actor, resident);
     if (resident.status !== "registered") {
       // After moving abroad only the holder can apply (spec §2.3): no proxy.
       throw new ServiceError("refused", `住民登録がないため代理人による申請はできません（${resident.status}）/ no proxy for a resident who is ${resident.status}`, "card", { reason: "not-registered" });
@@ -608,8 +609,8 @@ export class CounterProcedures {
   }
 
   /** The application goes through the resident's municipality (住所地市町村長, law art. 3); no exception for holders abroad (no card or proxy for them here). */
-  private async refuseOtherMunicipality(actor: Actor, resident: Resident): Promise<void> {
-    await refuseResidentOfOtherMunicipality(this.db, actor, resident.municipality.code, { kind: "resident", residentId: resident.id });
+  private async refuseOtherTownsResident(actor: Actor, resident: Resident): Promise<void> {
+    await refuseOtherMunicipality(this.db, actor, resident.municipality.code, { kind: "resident", residentId: resident.id });
   }
 
   /** A card has at most one proxy application waiting for its answer form. */
@@ -648,7 +649,7 @@ export class CounterProcedures {
   ): Promise<ProcedureOutcome> {
     const { app, proxy } = await this.proxyApplication(input.applicationId);
     // Before anything is counted or recorded: another town's counter may not spend the answer-code tries or close the application.
-    await this.refuseOtherMunicipality(actor, await this.registry.get(app.resident_id));
+    await this.refuseOtherTownsResident(actor, await this.registry.get(app.resident_id));
     const proxyName = freeText(input.proxyIdentity.name ?? "", "proxyIdentity.name", 100);
     const identity = checkedIdentity(input.proxyIdentity, "proxyIdentity");
     const now = this.clock();
