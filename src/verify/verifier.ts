@@ -24,6 +24,7 @@ import {
   KU,
   crlDistributionPointsOf,
   derivedOnce,
+  keptFor,
   isCa,
   keyUsageOf,
   ocspUrlsOf,
@@ -199,9 +200,10 @@ export class VerifierCore {
   readonly #ocspAnswers: OcspAnswerCache;
   /** Parsed certificates seen by this verifier (documents' signers, logins, OCSP responders). */
   readonly certificates: CertificateCache;
-  /** Per certificate and expected type: the root it was found to chain to, every static check passed. */
-  readonly #accepted = new WeakMap<ParsedCertificate, Partial<Record<CertificateType, Anchor>>>();
-  /** Delegated OCSP responder certificates already checked against a root. */
+  /**
+   * Delegated OCSP responder certificates already checked against a root. A WeakMap is fine here,
+   * unlike for signers' certificates (see certificate.ts DERIVED): responders are few and long-lived.
+   */
   readonly #delegations = new WeakMap<ParsedCertificate, Set<string>>();
 
   constructor(options: VerifierOptions) {
@@ -284,13 +286,9 @@ export class VerifierCore {
    * trust anchors: done once per (certificate, expected type); a failure is not kept.
    */
   #acceptedRoot(cert: ParsedCertificate, expected: CertificateType): Anchor {
-    const known = this.#accepted.get(cert);
-    const hit = known?.[expected];
-    if (hit) return hit;
-    const root = this.#checkPathAndProfile(cert, expected);
-    if (known) known[expected] = root;
-    else this.#accepted.set(cert, { [expected]: root });
-    return root;
+    // Per expected type, the root the certificate was found to chain to, kept on the certificate for this verifier.
+    const accepted = keptFor(cert, this, (): Partial<Record<CertificateType, Anchor>> => ({}));
+    return (accepted[expected] ??= this.#checkPathAndProfile(cert, expected));
   }
 
   #checkPathAndProfile(cert: ParsedCertificate, expected: CertificateType): Anchor {
