@@ -2,13 +2,17 @@
 // and field, a staff session): validation messages in the page's language without the API's
 // field keys, a plain 404 for an unknown resident or card, held certificates told from revoked
 // ones, fee reasons and dates for people, English punctuation on English pages, format hints.
-import { after, before, describe, test } from "node:test";
+import { after, before, describe, mock, test } from "node:test";
 import assert from "node:assert/strict";
 import type { FastifyInstance } from "fastify";
+import type { Kysely } from "kysely";
+import type { Database } from "../../src/store/schema.ts";
 import { buildApp } from "../../src/http/app.ts";
 import { ServiceError } from "../../src/services/errors.ts";
 import { openTestContext, type TestContext } from "../helpers/context.ts";
 import { staffBrowser, type StaffBrowser } from "../helpers/staff-browser.ts";
+import { expiryNoticeListing, expiryNoticeRun, expiryNoticesCsv } from "../../src/services/counter/notices.ts";
+import { EXPIRY_LIST_SHOWN } from "../../src/web/pages/counter/office.ts";
 
 describe("counter pages: messages, labels and dates", () => {
   let t: TestContext;
@@ -250,11 +254,48 @@ describe("counter pages: messages, labels and dates", () => {
     assert.match(all, /504人。/, "every municipality, when chosen");
     const csv = (await get("/counter/expiry-notices.csv?from=2031-05-10&municipality=132098")).body;
     assert.equal(csv.trim().split("\n").length, 502, "the CSV: a header and every resident");
+    // Sent as it is read, the same text as the CSV of the whole run.
+    const deps = { db, registry: t.context.registry, clock: t.context.clock };
+    assert.equal(csv, expiryNoticesCsv(await expiryNoticeRun(deps, { from: "2031-05-10", municipality: "132098" })));
+    // The page kept only the rows it shows, and counted the rest.
+    const listing = await expiryNoticeListing(deps, { from: "2031-05-10", municipality: "132098" }, EXPIRY_LIST_SHOWN);
+    assert.deepEqual([listing.residents.length, listing.count], [500, 501]);
     const small = (await get("/counter/expiry-notices?from=2031-05-10&municipality=131016&lang=en")).body;
     assert.match(small, /3 residents\./);
     assert.doesNotMatch(small, /The first 500 are shown/);
     const row = /<a href="\/counter\/residents\/R-CH00000000">.*?<\/tr>/.exec(small)?.[0] ?? "";
     const cells = [...row.matchAll(/<td>([^<]*)<\/td>/g)].map((m) => m[1]);
     assert.deepEqual(cells.slice(-2), ["15 Jul 2031", "15 Apr 2031"], `expires and renewal from, of the signing certificate: ${row}`);
+  });
+
+  test("the expiry-notice CSV is sent as it is read: a failure part way does not end as a complete file", async () => {
+    const r = await resident("期限 途中");
+    await t.context.cards.issue({ residentId: r.id, authPin: "1111", signPin: "ABC123" });
+    const store = t.context.store as { db: Kysely<Database> };
+    const { expires } = await store.db.selectFrom("certificates").select("expires").where("resident_id", "=", r.id).executeTakeFirstOrThrow();
+    assert.equal(expires, "2031-04-04", "the 5th birthday after issuance: the first day of the run from 2031-02-04");
+    const healthy = store.db;
+    // The store goes away once the first day is read and sent.
+    store.db = healthy.withPlugin({
+      transformQuery: ({ node }) => {
+        if (JSON.stringify(node).includes('"2031-04-05"')) throw new Error("the store went away");
+        return node;
+      },
+      transformResult: async ({ result }) => result,
+    });
+    const logged = mock.method(console, "error", () => {});
+    try {
+      await assert.rejects(get("/counter/expiry-notices.csv?from=2031-02-04"), /destroyed before completion/);
+      assert.match(String(logged.mock.calls[0]?.arguments[0]), /expiry-notices CSV: Error: the store went away/, "logged, as the answer cannot say it");
+      // A mistake in `from` is still the page, before anything is sent.
+      const bad = await get("/counter/expiry-notices.csv?from=2031-02-30");
+      assert.equal(bad.statusCode, 400);
+      assert.match(String(bad.headers["content-type"]), /text\/html/);
+    } finally {
+      store.db = healthy;
+      logged.mock.restore();
+    }
+    const csv = (await get("/counter/expiry-notices.csv?from=2031-02-04")).body;
+    assert.match(csv, new RegExp(`\r\n${r.id},`), "and the whole file once the store answers");
   });
 });

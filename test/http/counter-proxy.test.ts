@@ -14,6 +14,9 @@ import { StaffApi } from "../helpers/staff-browser.ts";
 import { whileIssuanceFails } from "../helpers/faults.ts";
 import { backends, openTestContext, TEST_PASSPHRASE, type TestContext } from "../helpers/context.ts";
 import type { FastifyInstance } from "fastify";
+import type { Kysely } from "kysely";
+import type { Database } from "../../src/store/schema.ts";
+import { expiryNoticeRun, expiryNoticesCsv } from "../../src/services/counter/notices.ts";
 
 let now = new Date("2026-11-25T01:00:00Z"); // 10:00 JST
 const clock = () => new Date(now);
@@ -38,6 +41,7 @@ for (const backend of backends()) {
     const api = new StaffApi(() => app);
 
     const call = api.call.bind(api);
+    const noticeDeps = () => ({ db: t.context.store.db, registry: t.context.registry, clock: t.context.clock });
     const at = async (instant: string) => {
       now = new Date(instant);
       await api.login("suzuki");
@@ -314,6 +318,8 @@ for (const backend of backends()) {
         // One day earlier, the window is 2031-03-09 … 2031-04-08.
         assert.equal(JSON.parse(stdout).count, 2);
         assert.deepEqual(readFileSync(out, "utf8").trim().split("\r\n").slice(1).map((l: string) => sp(l.split(",")[1]!)), ["期限 前日", "期限 初日"]);
+        // Written as it is read, the same text as the CSV of the whole run.
+        assert.equal(readFileSync(out, "utf8"), expiryNoticesCsv(await expiryNoticeRun(noticeDeps(), { from: "2031-01-09" })));
       }
     });
 
@@ -327,6 +333,36 @@ for (const backend of backends()) {
       const [, name, address] = row.split(/,(?=(?:[^"]*"[^"]*")*[^"]*$)/);
       assert.equal(name, '"\'=HYPERLINK(""http://evil.example/"")\u3000花子"'); // the register writes the space as a full-width one
       assert.match(address!, /^'@SUM\(1\+1\) /);
+    });
+
+    test("expiry-notice CSV: sent as it is read, the whole run's CSV; a failure part way does not end as a complete file", async () => {
+      await at("2026-11-25T03:00:00Z");
+      const csv = await call("GET", "/api/counter/expiry-notices?from=2031-01-10&format=csv");
+      assert.equal(csv.status, 200);
+      assert.equal(csv.headers["content-disposition"], 'attachment; filename="expiry-notices-2031-01-10.csv"');
+      assert.equal(csv.headers["cache-control"], "no-store");
+      const whole = expiryNoticesCsv(await expiryNoticeRun(noticeDeps(), { from: "2031-01-10" }));
+      assert.match(whole, /,2031-03-10,/);
+      assert.match(whole, /,2031-04-09,/, "residents on the first day of the window and on a later one");
+      assert.equal(csv.text, whole);
+      const store = t.context.store as { db: Kysely<Database> };
+      const healthy = store.db;
+      // The store goes away once the first day with residents (2031-03-10) is read and sent.
+      store.db = healthy.withPlugin({
+        transformQuery: ({ node }) => {
+          if (JSON.stringify(node).includes('"2031-03-11"')) throw new Error("the store went away");
+          return node;
+        },
+        transformResult: async ({ result }) => result,
+      });
+      try {
+        await assert.rejects(call("GET", "/api/counter/expiry-notices?from=2031-01-10&format=csv"), /destroyed before completion/);
+        // A mistake in `from` is answered before anything is sent.
+        const bad = await call("GET", "/api/counter/expiry-notices?from=9999-12-31&format=csv");
+        assert.deepEqual([bad.status, bad.body.error.field], [400, "from"]);
+      } finally {
+        store.db = healthy;
+      }
     });
 
     test("the OpenAPI document lists the new endpoints; the audit trail verifies", async () => {

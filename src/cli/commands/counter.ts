@@ -1,10 +1,11 @@
 // `openjpki counter …`: the counter's reports and notices from the command line (fees of the
 // day, the 有効期限通知書 run, a card's 交付通知書). Register in src/cli/main.ts with the others:
 //   import { counterExpiryNotices, counterFees, counterIssuanceNotice } from "./commands/counter.ts";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { CLI_OPERATOR } from "../../services/audit.ts";
 import { feeSummary } from "../../services/counter/fees.ts";
-import { expiryNoticeRun, expiryNoticesCsv, expiryNoticesPdf, issuanceNotice } from "../../services/counter/notices.ts";
+import { expiryNoticeDates, expiryNoticeRows, expiryNoticeRun, expiryNoticesCsvChunks, expiryNoticesPdf, issuanceNotice, type ExpiryNoticeRow } from "../../services/counter/notices.ts";
 import { withContext } from "../open-context.ts";
 import { type Command, type Io, CliError, json, oneOf, optionalString, requireString } from "../command.ts";
 
@@ -13,6 +14,31 @@ function write(file: string, data: Uint8Array | string): void {
     writeFileSync(file, data, { mode: 0o600 });
   } catch (error) {
     throw new CliError(`--out: cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+/**
+ * `chunks` written to `file` as they come, so the command holds a chunk, not the whole text. A
+ * failure part way (reading or writing) removes the file (a regular one: not /dev/stdout): a
+ * partial list must not be taken for the run.
+ */
+async function writeAsRead(file: string, chunks: AsyncIterable<string>): Promise<void> {
+  const cannot = (error: unknown) => new CliError(`--out: cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  const handle = await open(file, "w", 0o600).catch((error: unknown) => {
+    throw cannot(error);
+  });
+  try {
+    for await (const chunk of chunks) {
+      await handle.write(chunk).catch((error: unknown) => {
+        throw cannot(error);
+      });
+    }
+    await handle.close();
+  } catch (error) {
+    const regular = await handle.stat().then((s) => s.isFile(), () => false);
+    await handle.close().catch(() => {});
+    if (regular) rmSync(file, { force: true });
+    throw error;
   }
 }
 
@@ -71,19 +97,30 @@ export const counterExpiryNotices: Command = {
     const result = await withContext(values, io, async (ctx) => {
       const deps = { db: ctx.store.db, registry: ctx.registry, clock: ctx.clock };
       const reading = progress(io, "読み込み / certificates read");
-      const run = await expiryNoticeRun(deps, { from, ...(municipality ? { municipality } : {}), onProgress: reading.update });
-      reading.done();
+      const input = { from, ...(municipality ? { municipality } : {}), onProgress: reading.update };
       if (format === "csv") {
-        write(out, expiryNoticesCsv(run));
-      } else {
-        const pages = progress(io, `作成 / pages of ${run.residents.length}`);
-        write(out, await expiryNoticesPdf(deps, run, CLI_OPERATOR, { onPage: pages.update }));
-        pages.done();
+        // Written as it is read: a run over every municipality is millions of rows.
+        const dates = expiryNoticeDates(from);
+        let count = 0;
+        async function* counted(rows: AsyncIterable<ExpiryNoticeRow>) {
+          for await (const row of rows) {
+            count++;
+            yield row;
+          }
+        }
+        await writeAsRead(out, expiryNoticesCsvChunks(counted(expiryNoticeRows(deps, input))));
+        reading.done();
+        return { ...dates, count };
       }
-      return run;
+      const run = await expiryNoticeRun(deps, input);
+      reading.done();
+      const pages = progress(io, `作成 / pages of ${run.residents.length}`);
+      write(out, await expiryNoticesPdf(deps, run, CLI_OPERATOR, { onPage: pages.update }));
+      pages.done();
+      return { ...run, count: run.residents.length };
     });
-    if (values.json) return json(io, { from: result.from, windowStart: result.windowStart, windowEnd: result.windowEnd, count: result.residents.length, out, format });
-    io.stdout(`${result.residents.length}人（${result.windowStart}〜${result.windowEnd} に有効期限）を ${out} に書き出しました / wrote ${result.residents.length} residents (${format})\n`);
+    if (values.json) return json(io, { from: result.from, windowStart: result.windowStart, windowEnd: result.windowEnd, count: result.count, out, format });
+    io.stdout(`${result.count}人（${result.windowStart}〜${result.windowEnd} に有効期限）を ${out} に書き出しました / wrote ${result.count} residents (${format})\n`);
   },
 };
 

@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { HeldValues } from "../held-values.ts";
 import type { Context } from "../../services/context.ts";
@@ -6,7 +7,7 @@ import { actorOf, hasRole, type StaffSession } from "../../services/counter/staf
 import type { NewPins, ProcedureOutcome, ProxyProcedureKind } from "../../services/counter/procedures.ts";
 import type { ReissueReason } from "../../services/counter/fees.ts";
 import { feeSummary } from "../../services/counter/fees.ts";
-import { expiryNoticeRun, expiryNoticesCsv, issuanceNotice } from "../../services/counter/notices.ts";
+import { expiryNoticeDates, expiryNoticeListing, expiryNoticeRows, expiryNoticesCsvChunks, issuanceNotice } from "../../services/counter/notices.ts";
 import { verifyAuditForPage } from "../../services/audit.ts";
 import { cardView, certificateView } from "../../services/resident-view.ts";
 import { CARD_ID_PATTERN } from "../../services/ids.ts";
@@ -23,7 +24,7 @@ import { counterHomePage, residentDetailPage, type Outcome, type ResidentDetail 
 import { counterErrorPage } from "../../web/pages/counter/common.ts";
 import { formatDate } from "../../web/i18n.ts";
 import { cardApplyPage, eventPage, isEventSlug, isProcedureSlug, procedurePage, proxyCompletePage, PROCEDURES, EVENTS, type EventSlug, type ProcedureSlug } from "../../web/pages/counter/procedures.ts";
-import { auditPage, expiryNoticesPage, summaryPage } from "../../web/pages/counter/office.ts";
+import { auditPage, EXPIRY_LIST_SHOWN, expiryNoticesPage, summaryPage } from "../../web/pages/counter/office.ts";
 
 /** The same cookie as the counter API: one staff login serves both. */
 const STAFF_COOKIE = "openjpki_staff";
@@ -719,6 +720,24 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
 
   const noticeDeps = () => ({ db: context.store.db, registry: context.registry, clock: context.clock });
 
+  /**
+   * The CSV sent as it is read, so the server holds a chunk, not the run. A failure part way
+   * destroys the stream (Readable.from does), and with it the connection: the download ends
+   * short, not as a complete file. Such a failure is logged, as the answer can no longer say it.
+   */
+  const csvStream = (chunks: AsyncIterable<string>) =>
+    Readable.from(
+      (async function* () {
+        try {
+          yield* chunks;
+        } catch (error) {
+          log(`expiry-notices CSV: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+          throw error;
+        }
+      })(),
+      { objectMode: false },
+    );
+
   app.get("/counter/expiry-notices", async (request, reply) => {
     const session = await staffOr(request, reply);
     if (!session) return reply;
@@ -732,7 +751,8 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
         : /^\d{6}$/.test(q.municipality) ? q.municipality : "";
     const v = pageView(request, reply, pathWithoutLang(request.url));
     try {
-      const run = await expiryNoticeRun(noticeDeps(), { from, ...(municipality ? { municipality } : {}) });
+      // The rows shown are kept, the rest only counted: a run over every municipality is millions.
+      const run = await expiryNoticeListing(noticeDeps(), { from, ...(municipality ? { municipality } : {}) }, EXPIRY_LIST_SHOWN);
       return sendPage(reply, 200, expiryNoticesPage(v, session.staff, { from, municipality, run }));
     } catch (error) {
       const problem = problemOf(error, log);
@@ -747,12 +767,14 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     const from = String(q.from ?? "").slice(0, 10) || japanToday(context.clock);
     const municipality = /^\d{6}$/.test(String(q.municipality ?? "")) ? String(q.municipality) : "";
     try {
-      const run = await expiryNoticeRun(noticeDeps(), { from, ...(municipality ? { municipality } : {}) });
+      // `from` is checked before the answer starts: a mistake is the page with its message.
+      const run = expiryNoticeDates(from);
+      const rows = expiryNoticeRows(noticeDeps(), { from, ...(municipality ? { municipality } : {}) });
       return reply
         .header("content-type", "text/csv; charset=utf-8")
         .header("content-disposition", `attachment; filename="expiry-notices-${run.from}.csv"`)
         .header("cache-control", "no-store")
-        .send(expiryNoticesCsv(run));
+        .send(csvStream(expiryNoticesCsvChunks(rows)));
     } catch (error) {
       const problem = problemOf(error, log);
       const v = pageView(request, reply, "/counter/expiry-notices");

@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Context } from "../../services/context.ts";
 import { actorOf, requireRole, type StaffRole, type StaffSession } from "../../services/counter/staff.ts";
@@ -5,7 +6,7 @@ import type { NewPins } from "../../services/counter/procedures.ts";
 import { ServiceError } from "../../services/errors.ts";
 import { verifyAudit } from "../../services/audit.ts";
 import { feeSummary, REISSUE_REASONS } from "../../services/counter/fees.ts";
-import { expiryNoticeRun, expiryNoticesCsv, EXPIRY_NOTICES_PDF_LIMIT, expiryNoticesPdf, issuanceNotice } from "../../services/counter/notices.ts";
+import { expiryNoticeDates, expiryNoticeRows, expiryNoticeRun, expiryNoticesCsvChunks, EXPIRY_NOTICES_PDF_LIMIT, expiryNoticesPdf, issuanceNotice } from "../../services/counter/notices.ts";
 import { PROXY_PROCEDURES } from "../../services/counter/procedures.ts";
 import { PROXY_TYPES } from "../../services/vocabulary.ts";
 import { LEGAL_REPRESENTATIVE_RELATIONSHIPS, type LegalRepresentativeInput } from "../../services/counter/legal-representative.ts";
@@ -29,12 +30,16 @@ const text = (max: number) => ({ type: "string", minLength: 1, maxLength: max })
 const date = { type: "string", pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" } as const;
 const caType = { type: "string", enum: ["auth", "sign"] } as const;
 
-/** A file to send as it is (a PDF, a CSV) instead of JSON. */
+/**
+ * A file to send as it is (a PDF, a CSV) instead of JSON. A stream is sent as it is read; one
+ * that fails part way is destroyed, and the connection with it, so the answer does not end as a
+ * complete file would.
+ */
 class FileResponse {
   constructor(
     readonly filename: string,
     readonly contentType: string,
-    readonly bytes: Uint8Array | string,
+    readonly bytes: Uint8Array | string | Readable,
   ) {}
 }
 
@@ -194,11 +199,18 @@ const ENDPOINTS: Endpoint[] = [
     produces: ["application/json", "text/csv", "application/pdf"],
     handler: async (c, s, r) => {
       const deps = { db: c.store.db, registry: c.registry, clock: c.clock };
-      const run = await expiryNoticeRun(deps, { from: r.query.from!, ...(r.query.municipality ? { municipality: r.query.municipality } : {}) });
-      if (r.query.format === "csv") return new FileResponse(`expiry-notices-${run.from}.csv`, "text/csv; charset=utf-8", expiryNoticesCsv(run));
+      const input = { from: r.query.from!, ...(r.query.municipality ? { municipality: r.query.municipality } : {}) };
+      if (r.query.format === "csv") {
+        // Written as it is read (a run over every municipality is millions of rows); `from` is checked before the answer starts.
+        const { from } = expiryNoticeDates(input.from);
+        return new FileResponse(`expiry-notices-${from}.csv`, "text/csv; charset=utf-8", Readable.from(expiryNoticesCsvChunks(expiryNoticeRows(deps, input)), { objectMode: false }));
+      }
       if (r.query.format === "pdf") {
+        // Read no further than one PDF answer may hold.
+        const run = await expiryNoticeRun(deps, { ...input, atMost: EXPIRY_NOTICES_PDF_LIMIT });
         return new FileResponse(`expiry-notices-${run.from}.pdf`, "application/pdf", await expiryNoticesPdf(deps, run, actorOf(s), { maxNotices: EXPIRY_NOTICES_PDF_LIMIT }));
       }
+      const run = await expiryNoticeRun(deps, input);
       return { ...run, count: run.residents.length };
     },
   },
@@ -317,7 +329,7 @@ export async function counterRoutes(app: FastifyInstance, context: Context): Pro
             .header("content-type", result.contentType)
             .header("content-disposition", `attachment; filename="${result.filename}"`)
             .header("cache-control", "no-store")
-            .send(typeof result.bytes === "string" ? result.bytes : Buffer.from(result.bytes));
+            .send(typeof result.bytes === "string" || result.bytes instanceof Readable ? result.bytes : Buffer.from(result.bytes));
         }
         return reply.status(endpoint.status ?? 200).send(result);
       },

@@ -88,12 +88,16 @@ export interface ExpiryNoticeRow {
   earliestExpiry: JapanDate;
 }
 
-export interface ExpiryNoticeRun {
+/** A run's date and the expiry days it covers. */
+export interface ExpiryNoticeDates {
   from: JapanDate;
   /** Certificates expiring on or after this day … */
   windowStart: JapanDate;
   /** … and on or before this day (see {@link expiryNoticeWindow}). */
   windowEnd: JapanDate;
+}
+
+export interface ExpiryNoticeRun extends ExpiryNoticeDates {
   residents: ExpiryNoticeRow[];
 }
 
@@ -122,87 +126,218 @@ export function expiryNoticeWindow(from: JapanDate): { windowStart: JapanDate; w
   return { windowStart: startOf(from), windowEnd: addDays(startOf(addMonthsClamped(from, 1)), -1) };
 }
 
-/**
- * The 有効期限通知書 run: registered residents with a valid certificate expiring in the run's
- * window ({@link expiryNoticeWindow}). Read one expiry day at a time, each by an equality on the
- * certificates_expires (status, expires) index: no page re-reads or sorts what an earlier one
- * read, so the cost is linear in the window, and a certificate added, revoked or renewed while the
- * run reads is neither read twice nor makes another one be skipped (OFFSET pages did both). A day
- * is at most one day's expiries (≈110,000 nationally, far fewer for one municipality), and the run
- * keeps its whole window in memory anyway. A keyset over (expires, ca_type, serial_hex) would
- * need an index on all four, which PostgreSQL cannot deduplicate: ≈10× the (status, expires)
- * index, ≈14 GB more at 200 M certificates, for a monthly job. `onProgress` hears how many
- * certificates have been read, after each day.
- */
-export async function expiryNoticeRun(
-  deps: NoticeDeps,
-  input: { from: string; municipality?: string; onProgress?: (read: number) => void },
-): Promise<ExpiryNoticeRun> {
-  let from: JapanDate;
-  let windowStart: JapanDate;
-  let windowEnd: JapanDate;
+/** What a run reads: the run's date, and optionally one municipality's residents only. */
+export interface ExpiryNoticeInput {
+  from: string;
+  municipality?: string;
+  /** Hears how many certificates have been read so far, after each expiry day. */
+  onProgress?: (read: number) => void;
+}
+
+/** The run's date and window, `from` checked: a date that is not one, or has no window, is the caller's `from` mistake. */
+export function expiryNoticeDates(from: string): ExpiryNoticeDates {
   try {
-    from = parseJapanDate(input.from, "from");
+    const day = parseJapanDate(from, "from");
     // Inside the check too: a date near 9999-12-31 (or in 0001-01) has no window.
-    ({ windowStart, windowEnd } = expiryNoticeWindow(from));
+    return { from: day, ...expiryNoticeWindow(day) };
   } catch (error) {
     throw inputErrorAs(error, "invalid-input", "from");
   }
-  const byResident = new Map<string, ExpiryNoticeRow>();
-  let read = 0;
-  for (let day = windowStart; compareJapanDates(day, windowEnd) <= 0; day = addDays(day, 1)) {
-    let query = deps.db
-      .selectFrom("certificates")
-      .innerJoin("residents", "residents.id", "certificates.resident_id")
-      .select([
-        "certificates.ca_type",
-        "certificates.serial_hex",
-        "certificates.expires",
-        "certificates.card_id",
-        "residents.id as resident_id",
-        "residents.name",
-        "residents.address",
-        "residents.municipality_code",
-      ])
-      .where("certificates.status", "=", "valid")
-      .where("certificates.expires", "=", day)
-      .where("residents.status", "=", "registered");
-    if (input.municipality) query = query.where("residents.municipality_code", "=", input.municipality);
-    const rows = await query.execute();
-    for (const r of rows) {
-      const row = byResident.get(r.resident_id) ?? {
-        residentId: r.resident_id,
-        name: r.name,
-        address: r.address,
-        municipalityCode: r.municipality_code,
-        cardId: r.card_id,
-        certificates: [],
-        earliestExpiry: r.expires,
-      };
-      row.certificates.push({ type: r.ca_type, serialHex: r.serial_hex, expires: r.expires, renewalFrom: renewalFrom(r.expires) });
-      if (r.expires < row.earliestExpiry) row.earliestExpiry = r.expires;
-      row.cardId ??= r.card_id;
-      byResident.set(r.resident_id, row);
-    }
-    read += rows.length;
-    input.onProgress?.(read);
-  }
-  // A resident's certificates in type order, as the notice and the CSV list them (the days are read in expiry order).
-  for (const row of byResident.values()) row.certificates.sort((a, b) => a.type.localeCompare(b.type) || a.serialHex.localeCompare(b.serialHex));
-  const residents = [...byResident.values()].sort((a, b) => a.earliestExpiry.localeCompare(b.earliestExpiry) || a.residentId.localeCompare(b.residentId));
-  return { from, windowStart, windowEnd, residents };
 }
 
-/** CSV (RFC 4180, UTF-8 with a BOM so spreadsheet software in Japan opens it as UTF-8). */
-export function expiryNoticesCsv(run: ExpiryNoticeRun): string {
-  const header = ["resident_id", "name", "address", "municipality_code", "card_id", "auth_expires", "sign_expires", "earliest_expires", "renewal_from"];
-  const lines = [header.join(",")];
-  for (const r of run.residents) {
-    const auth = r.certificates.find((c) => c.type === "auth")?.expires ?? "";
-    const sign = r.certificates.find((c) => c.type === "sign")?.expires ?? "";
-    lines.push([r.residentId, r.name, r.address, r.municipalityCode, r.cardId ?? "", auth, sign, r.earliestExpiry, renewalFrom(r.earliestExpiry)].map(csvField).join(","));
+/**
+ * The 有効期限通知書 run, as it is read: registered residents with a valid certificate expiring
+ * in the run's window ({@link expiryNoticeWindow}), each once with all its valid certificates in
+ * the window, ordered by their earliest expiry in the window, then resident id.
+ *
+ * Read one expiry day at a time, each by an equality on the certificates_expires (status, expires)
+ * index: no page re-reads or sorts what an earlier one read, so the cost is linear in the window,
+ * and a certificate added, revoked or renewed while the run reads is neither read twice nor makes
+ * another one be skipped (OFFSET pages did both). A keyset over (expires, ca_type, serial_hex)
+ * would need an index on all four, which PostgreSQL cannot deduplicate: ≈10× the (status, expires)
+ * index, ≈14 GB more at 200 M certificates, for a monthly job.
+ *
+ * Memory is bounded by one day: a day's rows are yielded before the next day is read (a day is at
+ * most one day's expiries, ≈110,000 nationally, far fewer for one municipality), so a national
+ * month (≈3.3 M certificates) can be written out as it is read. A resident whose certificates
+ * expire on different days of the window is listed on the earliest: each day's residents' other
+ * valid certificates in the window are looked up together (by the certificates_resident index),
+ * and a resident with one expiring earlier in the window is skipped, as already listed. (Should
+ * that earlier one be revoked between the two days, the resident is listed again on the later
+ * day, with what is still valid: remembering every resident listed is what the run must not do.)
+ *
+ * The `from` check is made on the first read; {@link expiryNoticeDates} makes it beforehand.
+ */
+export async function* expiryNoticeRows(deps: NoticeDeps, input: ExpiryNoticeInput): AsyncGenerator<ExpiryNoticeRow, void, undefined> {
+  const window = expiryNoticeDates(input.from);
+  let read = 0;
+  for (let day = window.windowStart; compareJapanDates(day, window.windowEnd) <= 0; day = addDays(day, 1)) {
+    const expiring = await certificatesExpiringOn(deps.db, day, input.municipality);
+    read += expiring.length;
+    const rows = await residentsFirstExpiringOn(deps.db, day, expiring, window);
+    input.onProgress?.(read);
+    yield* rows;
   }
-  return `\uFEFF${lines.join("\r\n")}\r\n`;
+}
+
+/** A valid certificate expiring on the day read, with its registered holder. */
+type ExpiringCertificate = Awaited<ReturnType<typeof certificatesExpiringOn>>[number];
+
+async function certificatesExpiringOn(db: Kysely<Database>, day: JapanDate, municipality: string | undefined) {
+  let query = db
+    .selectFrom("certificates")
+    .innerJoin("residents", "residents.id", "certificates.resident_id")
+    .select([
+      "certificates.ca_type",
+      "certificates.serial_hex",
+      "certificates.expires",
+      "certificates.card_id",
+      "residents.id as resident_id",
+      "residents.name",
+      "residents.address",
+      "residents.municipality_code",
+    ])
+    .where("certificates.status", "=", "valid")
+    .where("certificates.expires", "=", day)
+    .where("residents.status", "=", "registered");
+  if (municipality) query = query.where("residents.municipality_code", "=", municipality);
+  return query.execute();
+}
+
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/** Residents per query looking up other certificates: few enough parameters for either store, many enough to be few queries. */
+const RESIDENTS_PER_LOOKUP = 500;
+
+/**
+ * The valid certificates in the window of these residents, by resident, in batches by the
+ * certificates_resident index. Whether one is valid is checked here, not in the query: with
+ * `status = 'valid'` there, SQLite's planner (which has no statistics) takes the
+ * certificates_expires (status, expires) index instead, and reads the whole window for each batch.
+ */
+async function validInWindowOf(db: Kysely<Database>, residentIds: string[], window: ExpiryNoticeDates) {
+  const byResident = new Map<string, { ca_type: CaType; serial_hex: string; expires: JapanDate; card_id: string | null }[]>();
+  for (let i = 0; i < residentIds.length; i += RESIDENTS_PER_LOOKUP) {
+    const rows = await db
+      .selectFrom("certificates")
+      .select(["resident_id", "ca_type", "serial_hex", "expires", "card_id", "status"])
+      .where("resident_id", "in", residentIds.slice(i, i + RESIDENTS_PER_LOOKUP))
+      .where("expires", ">=", window.windowStart)
+      .where("expires", "<=", window.windowEnd)
+      .execute();
+    for (const { status, ...r } of rows) if (status === "valid") pushTo(byResident, r.resident_id, r);
+  }
+  return byResident;
+}
+
+/**
+ * The rows of day `day`: its certificates' holders, in resident id order, each with its other
+ * valid certificates in the window too — except those with one expiring earlier in the window,
+ * who were listed on that day.
+ */
+async function residentsFirstExpiringOn(db: Kysely<Database>, day: JapanDate, expiring: ExpiringCertificate[], window: ExpiryNoticeDates): Promise<ExpiryNoticeRow[]> {
+  const holders = new Map<string, ExpiringCertificate[]>();
+  for (const c of expiring) pushTo(holders, c.resident_id, c);
+  const residentIds = [...holders.keys()].sort((a, b) => a.localeCompare(b));
+  const inWindow = await validInWindowOf(db, residentIds, window);
+  const rows: ExpiryNoticeRow[] = [];
+  for (const residentId of residentIds) {
+    const others = (inWindow.get(residentId) ?? []).filter((c) => c.expires !== day);
+    if (others.some((c) => c.expires < day)) continue;
+    const onDay = holders.get(residentId)!;
+    const certificates = [...onDay, ...others].sort((a, b) => a.expires.localeCompare(b.expires) || a.ca_type.localeCompare(b.ca_type) || a.serial_hex.localeCompare(b.serial_hex));
+    const { name, address, municipality_code } = onDay[0]!;
+    rows.push({
+      residentId,
+      name,
+      address,
+      municipalityCode: municipality_code,
+      // The card of the earliest certificate that names one.
+      cardId: certificates.find((c) => c.card_id !== null)?.card_id ?? null,
+      // In type order, as the notice and the CSV list them.
+      certificates: certificates
+        .map((c) => ({ type: c.ca_type, serialHex: c.serial_hex, expires: c.expires, renewalFrom: renewalFrom(c.expires) }))
+        .sort((a, b) => a.type.localeCompare(b.type) || a.serialHex.localeCompare(b.serialHex)),
+      earliestExpiry: day,
+    });
+  }
+  return rows;
+}
+
+/**
+ * The whole run, collected from {@link expiryNoticeRows}: for the JSON answer and the PDF, which
+ * hold it anyway. With `atMost`, reading stops at the first resident over it, refused as
+ * `run-too-large` (the PDF answer over HTTP), without reading the rest of the window.
+ */
+export async function expiryNoticeRun(deps: NoticeDeps, input: ExpiryNoticeInput & { atMost?: number }): Promise<ExpiryNoticeRun> {
+  const dates = expiryNoticeDates(input.from);
+  const residents: ExpiryNoticeRow[] = [];
+  for await (const row of expiryNoticeRows(deps, input)) {
+    if (input.atMost !== undefined && residents.length >= input.atMost) throw runTooLarge(input.atMost);
+    residents.push(row);
+  }
+  return { ...dates, residents };
+}
+
+/** The run as a list shows it: its first `shown` residents, and how many there are in all. */
+export interface ExpiryNoticeListing extends ExpiryNoticeDates {
+  residents: ExpiryNoticeRow[];
+  count: number;
+}
+
+/** The run's first `shown` residents and its count: the rest are read and counted, not kept. */
+export async function expiryNoticeListing(deps: NoticeDeps, input: ExpiryNoticeInput, shown: number): Promise<ExpiryNoticeListing> {
+  const dates = expiryNoticeDates(input.from);
+  const residents: ExpiryNoticeRow[] = [];
+  let count = 0;
+  for await (const row of expiryNoticeRows(deps, input)) {
+    if (count++ < shown) residents.push(row);
+  }
+  return { ...dates, residents, count };
+}
+
+const CSV_HEADER = ["resident_id", "name", "address", "municipality_code", "card_id", "auth_expires", "sign_expires", "earliest_expires", "renewal_from"];
+
+/** The CSV's start: a BOM, so spreadsheet software in Japan opens it as UTF-8, and the header line. */
+export function expiryNoticesCsvHeader(): string {
+  return `\uFEFF${CSV_HEADER.join(",")}\r\n`;
+}
+
+/** One resident's CSV line, with its CRLF. */
+export function expiryNoticeCsvLine(r: ExpiryNoticeRow): string {
+  const auth = r.certificates.find((c) => c.type === "auth")?.expires ?? "";
+  const sign = r.certificates.find((c) => c.type === "sign")?.expires ?? "";
+  return `${[r.residentId, r.name, r.address, r.municipalityCode, r.cardId ?? "", auth, sign, r.earliestExpiry, renewalFrom(r.earliestExpiry)].map(csvField).join(",")}\r\n`;
+}
+
+/** CSV (RFC 4180, UTF-8 with a BOM) of a collected run; {@link expiryNoticesCsvChunks} writes the same as it reads. */
+export function expiryNoticesCsv(run: ExpiryNoticeRun): string {
+  return expiryNoticesCsvHeader() + run.residents.map(expiryNoticeCsvLine).join("");
+}
+
+/** Text gathered before a CSV chunk is handed on: writes of a useful size, not a line at a time. */
+const CSV_CHUNK_CHARS = 64 * 1024;
+
+/**
+ * The CSV of `rows` as they are read, in chunks: the same text as {@link expiryNoticesCsv}. An
+ * error reading the rows is thrown on to the consumer, which must not let what was written
+ * look complete (a stream destroyed with it, a file removed).
+ */
+export async function* expiryNoticesCsvChunks(rows: AsyncIterable<ExpiryNoticeRow>): AsyncGenerator<string, void, undefined> {
+  yield expiryNoticesCsvHeader();
+  let chunk = "";
+  for await (const row of rows) {
+    chunk += expiryNoticeCsvLine(row);
+    if (chunk.length >= CSV_CHUNK_CHARS) {
+      yield chunk;
+      chunk = "";
+    }
+  }
+  if (chunk) yield chunk;
 }
 
 /**
@@ -222,6 +357,21 @@ function csvField(value: string): string {
  */
 export const EXPIRY_NOTICES_PDF_LIMIT = 3000;
 
+/**
+ * A run over the `max` notices one PDF answer may hold: with its `count`, or (reading stopped at
+ * the first one over, see {@link expiryNoticeRun}) without it.
+ */
+function runTooLarge(max: number, count?: number): ServiceError {
+  const [ja, en] = count === undefined ? [`${max} 件を超え`, `more than ${max} notices`] : [`${count} 件あり`, `${count} notices`];
+  return new ServiceError(
+    "refused",
+    `この期間の有効期限通知書は ${ja}、一度に作成できるのは ${max} 件までです。市区町村で絞るか、CLI（openjpki counter expiry-notices --format pdf）で作成してください / ` +
+      `this run has ${en}, over the ${max} one PDF answer may hold: narrow it by municipality, or make it with the CLI (openjpki counter expiry-notices --format pdf)`,
+    "from",
+    { reason: "run-too-large" },
+  );
+}
+
 /** The run as one PDF, one 有効期限通知書 per resident (a page each, more for a long list of certificates). */
 export async function expiryNoticesPdf(
   deps: NoticeDeps,
@@ -229,15 +379,7 @@ export async function expiryNoticesPdf(
   actor: Actor,
   options: NoticePdfOptions & { onPage?: (done: number) => void; maxNotices?: number } = {},
 ): Promise<Uint8Array> {
-  if (options.maxNotices !== undefined && run.residents.length > options.maxNotices) {
-    throw new ServiceError(
-      "refused",
-      `この期間の有効期限通知書は ${run.residents.length} 件あり、一度に作成できるのは ${options.maxNotices} 件までです。市区町村で絞るか、CLI（openjpki counter expiry-notices --format pdf）で作成してください / ` +
-        `this run has ${run.residents.length} notices, over the ${options.maxNotices} one PDF answer may hold: narrow it by municipality, or make it with the CLI (openjpki counter expiry-notices --format pdf)`,
-      "from",
-      { reason: "run-too-large" },
-    );
-  }
+  if (options.maxNotices !== undefined && run.residents.length > options.maxNotices) throw runTooLarge(options.maxNotices, run.residents.length);
   // Each notice is signed by the addressee's own municipality: a run over several municipalities
   // (no municipality filter) must not send one town's residents a letter from another's mayor.
   const senders = new Map<string, Sender>();

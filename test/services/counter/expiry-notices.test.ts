@@ -5,7 +5,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CompiledQuery, type Kysely } from "kysely";
 import { addDays, addMonthsClamped, type JapanDate } from "../../../src/rules/japan-date.ts";
-import { expiryNoticeRun, expiryNoticeWindow } from "../../../src/services/counter/notices.ts";
+import { expiryNoticeDates, expiryNoticeListing, expiryNoticeRows, expiryNoticeRun, expiryNoticesCsv, expiryNoticesCsvChunks, expiryNoticeWindow } from "../../../src/services/counter/notices.ts";
+import { ServiceError } from "../../../src/services/errors.ts";
 import type { Database } from "../../../src/store/schema.ts";
 import { backends, openTestContext, type TestContext } from "../../helpers/context.ts";
 
@@ -79,6 +80,9 @@ function beforeEachQuery(db: Kysely<Database>, hook: (n: number, query: Compiled
     },
   });
 }
+
+/** A run's lookup of a day's residents' other certificates (the other queries read one expiry day each). */
+const isLookup = (q: CompiledQuery) => /"resident_id" in \(/.test(q.sql);
 
 for (const backend of backends()) {
   describe(`expiry-notice run reads day by day (${backend})`, () => {
@@ -179,15 +183,127 @@ for (const backend of backends()) {
       for (const s of serials) assert.ok(seen.includes(s), `${s} listed`);
     });
 
-    test("each day is read by an equality on the (status, expires) index, with no sort", { skip: backend !== "sqlite" }, async () => {
+    test("each day is read by an equality on the (status, expires) index, its residents' other certificates by the resident index, with no sort", { skip: backend !== "sqlite" }, async () => {
       const db = t.context.store.db;
       const queries: CompiledQuery[] = [];
       await expiryNoticeRun({ db: beforeEachQuery(db, async (_, q) => void queries.push(q)), registry: t.context.registry, clock: t.context.clock }, { from: FROM });
-      assert.ok(queries.length >= 2);
-      for (const q of [queries[0]!, queries[1]!]) {
-        const plan = (await db.executeQuery(CompiledQuery.raw(`explain query plan ${q.sql}`, [...q.parameters]))).rows.map((r) => (r as { detail: string }).detail).join("\n");
+      const planOf = async (q: CompiledQuery) => (await db.executeQuery(CompiledQuery.raw(`explain query plan ${q.sql}`, [...q.parameters]))).rows.map((r) => (r as { detail: string }).detail).join("\n");
+      const days = queries.filter((q) => !isLookup(q));
+      const lookups = queries.filter(isLookup);
+      assert.ok(days.length >= 2 && lookups.length >= 1, `${days.length} day reads, ${lookups.length} lookups`);
+      for (const q of [days[0]!, days[1]!]) {
+        const plan = await planOf(q);
         assert.match(plan, /certificates_expires \(status=\? AND expires=\?\)/, plan);
         assert.doesNotMatch(plan, /TEMP B-TREE/, plan);
+      }
+      const plan = await planOf(lookups[0]!);
+      assert.match(plan, /certificates_resident \(resident_id=\?\)/, plan);
+      assert.doesNotMatch(plan, /TEMP B-TREE|certificates_expires/, plan);
+    });
+
+    test("a resident with certificates expiring on two days of the window is listed once, on the earlier day, with both", async () => {
+      const db = t.context.store.db;
+      await clear(db);
+      await seed(db, 3, { day: "2031-03-12" });
+      const [early, late] = ["R-0000000901", "R-0000000902"];
+      const [earlySerials, lateSerials] = [await seed(db, 1, { day: "2031-03-20", residentIds: () => early }), await seed(db, 1, { day: "2031-04-01", residentIds: () => late })];
+      // Each also has one certificate on another day: the early one's later, the late one's earlier but outside the window.
+      const extra = async (residentId: string, caType: "auth" | "sign", expires: string, status: "valid" | "revoked" = "valid") => {
+        const serial_hex = (nextSerial++).toString(16).padStart(16, "0");
+        await db.insertInto("certificates").values({
+          ca_type: caType, serial_hex, authority_id: authorities[caType]!, resident_id: residentId, card_id: null, subject_cn: `test ${caType} ${serial_hex}`,
+          municipality_code: "132098", not_before: "2026-01-10T00:00:00Z", not_after: `${expires}T14:59:59Z`, expires, issued_at: "2026-01-10T00:00:00Z",
+          status, revoked_at: null, revocation_reason: null, invalidity_date: null, revoked_by: null,
+        }).execute();
+        return `${caType}:${serial_hex}`;
+      };
+      const earlyLater = await extra(early, "sign", "2031-04-05");
+      await extra(late, "auth", "2031-03-01"); // before the window: not this run's
+      await extra(late, "auth", "2031-03-15", "revoked"); // in the window but revoked: no notice for it, nor does it move the resident
+      const run = await expiryNoticeRun({ db, registry: t.context.registry, clock: t.context.clock }, { from: FROM });
+      assert.deepEqual(run.residents.map((r) => r.residentId).filter((id) => id === early || id === late), [early, late], "each once, in order");
+      const earlyRow = run.residents.find((r) => r.residentId === early)!;
+      assert.equal(earlyRow.earliestExpiry, "2031-03-20");
+      assert.deepEqual(earlyRow.certificates.map((c) => `${c.type}:${c.serialHex}`), [...earlySerials, earlyLater].sort(), "both days' certificates, in type then serial order");
+      assert.deepEqual(earlyRow.certificates.map((c) => c.expires), ["2031-03-20", "2031-03-20", "2031-04-05"]);
+      const lateRow = run.residents.find((r) => r.residentId === late)!;
+      assert.equal(lateRow.earliestExpiry, "2031-04-01");
+      assert.deepEqual(lateRow.certificates.map((c) => `${c.type}:${c.serialHex}`), lateSerials);
+      // The order the run gives: earliest expiry, then resident id (the three seeded on 03-12 first).
+      const order = run.residents.map((r) => `${r.earliestExpiry} ${r.residentId}`);
+      assert.deepEqual(order, [...order].sort());
+      assert.equal(run.residents.length, 5);
+    });
+
+    test("the first day's rows come before a later day is read", async () => {
+      const db = t.context.store.db;
+      await clear(db);
+      await seed(db, 4, { day: "2031-03-10" });
+      await seed(db, 4, { day: "2031-03-25" });
+      const queries: CompiledQuery[] = [];
+      const rows = expiryNoticeRows({ db: beforeEachQuery(db, async (_, q) => void queries.push(q)), registry: t.context.registry, clock: t.context.clock }, { from: FROM });
+      const first = await rows.next();
+      assert.equal(first.done, false);
+      assert.equal(first.value!.earliestExpiry, "2031-03-10");
+      const daysRead = () => queries.filter((q) => !isLookup(q)).map((q) => q.parameters.find((p) => typeof p === "string" && /^\d{4}-\d{2}-\d{2}$/.test(p)));
+      assert.deepEqual(daysRead(), ["2031-03-10"], "only the first day read so far");
+      let count = 1;
+      for await (const row of rows) {
+        count++;
+        if (row.earliestExpiry === "2031-03-25") assert.ok(daysRead().includes("2031-03-25"));
+      }
+      assert.equal(count, 8);
+      assert.equal(daysRead().length, 31, "every day of the window read, once");
+    });
+
+    test("the CSV written as the rows are read is the CSV of the collected run", async () => {
+      const db = t.context.store.db;
+      await clear(db);
+      await seed(db, 1300); // over 64 KiB of CSV: more than one chunk
+      // Fields to quote and to keep from running as a formula.
+      const { id } = await db.selectFrom("residents").select("id").where("id", "like", "R-00000%").orderBy("id").executeTakeFirstOrThrow();
+      await db.updateTable("residents").set({ name: '=HYPERLINK("x") 花子', address: '東京都町田市森野１, "A"棟\r\n2階' }).where("id", "=", id).execute();
+      const deps = { db, registry: t.context.registry, clock: t.context.clock };
+      const chunks: string[] = [];
+      for await (const chunk of expiryNoticesCsvChunks(expiryNoticeRows(deps, { from: FROM }))) chunks.push(chunk);
+      assert.ok(chunks.length >= 3, `header and several chunks: ${chunks.length}`);
+      const whole = expiryNoticesCsv(await expiryNoticeRun(deps, { from: FROM }));
+      assert.equal(chunks.join(""), whole);
+      assert.equal(whole.split(/\r\n(?=R-|$)/).length, 1 + 1300 + 1, "header, every resident, and the final CRLF");
+      assert.match(whole, /,"'=HYPERLINK\(""x""\) 花子","東京都町田市森野１, ""A""棟\r\n2階",/);
+    });
+
+    test("a listing keeps the first rows it shows and counts the rest", async () => {
+      const db = t.context.store.db;
+      await clear(db);
+      await seed(db, 30);
+      const deps = { db, registry: t.context.registry, clock: t.context.clock };
+      const run = await expiryNoticeRun(deps, { from: FROM });
+      const listing = await expiryNoticeListing(deps, { from: FROM }, 7);
+      assert.deepEqual([listing.count, listing.residents.length, listing.windowStart, listing.windowEnd], [30, 7, "2031-03-10", "2031-04-09"]);
+      assert.deepEqual(listing.residents, run.residents.slice(0, 7));
+    });
+
+    test("a run with at most so many residents stops reading at the first one over", async () => {
+      const db = t.context.store.db;
+      await clear(db);
+      await seed(db, 3, { day: "2031-03-10" });
+      await seed(db, 3, { day: "2031-03-11" });
+      await seed(db, 3, { day: "2031-04-09" });
+      const queries: CompiledQuery[] = [];
+      const deps = { db: beforeEachQuery(db, async (_, q) => void queries.push(q)), registry: t.context.registry, clock: t.context.clock };
+      await assert.rejects(expiryNoticeRun(deps, { from: FROM, atMost: 4 }), (e: unknown) => e instanceof ServiceError && e.reason === "run-too-large" && /4 件を超え/.test(e.message) && /more than 4 notices/.test(e.message));
+      assert.equal(queries.filter((q) => !isLookup(q)).length, 2, "the second day, with the fifth resident, is the last read");
+      assert.equal((await expiryNoticeRun(deps, { from: FROM, atMost: 9 })).residents.length, 9);
+    });
+
+    test("a date that is not one, or has no window, is a from mistake, before anything is read", async () => {
+      const deps = { db: t.context.store.db, registry: t.context.registry, clock: t.context.clock };
+      for (const from of ["2031-02-30", "xx", "9999-12-31"]) {
+        const refused = (e: unknown) => e instanceof ServiceError && e.code === "invalid-input" && e.field === "from";
+        assert.throws(() => expiryNoticeDates(from), refused, from);
+        await assert.rejects(expiryNoticeRun(deps, { from }), refused, from);
+        await assert.rejects(expiryNoticeRows(deps, { from }).next(), refused, from);
       }
     });
 

@@ -1,7 +1,7 @@
 import { html } from "../../html.ts";
 import type { StaffMember, Office } from "../../../services/counter/staff.ts";
 import type { FeeSummary } from "../../../services/counter/fees.ts";
-import type { ExpiryNoticeRun } from "../../../services/counter/notices.ts";
+import type { ExpiryNoticeListing } from "../../../services/counter/notices.ts";
 import type { AuditVerification } from "../../../services/audit.ts";
 import { KNOWN_MUNICIPALITIES } from "../../../services/resident-view.ts";
 import { formatDate, formatInstant } from "../../i18n.ts";
@@ -47,11 +47,14 @@ ${sum.records.length === 0 ? html`<p>${t("なし", "None")}</p>` : html`<div cla
   return counterPage(v, staff, { title: t("本日の集計・手数料", "Daily summary and fees"), body, hasError: s.problem !== undefined });
 }
 
-/** Rows the expiry-notice page lists: a large town's month runs to tens of thousands, which the CSV carries. */
-const EXPIRY_LIST_SHOWN = 500;
+/**
+ * Rows the expiry-notice page lists: a large town's month runs to tens of thousands, which the
+ * CSV carries. The route reads the run's listing with this many kept (the rest only counted).
+ */
+export const EXPIRY_LIST_SHOWN = 500;
 
-/** The 有効期限通知書 list: who gets a notice for a run starting on `from`, with a CSV. */
-export function expiryNoticesPage(v: View, staff: StaffMember, s: { from: string; municipality: string; run?: ExpiryNoticeRun; problem?: Problem }): string {
+/** The 有効期限通知書 list: who gets a notice for a run starting on `from` (the first {@link EXPIRY_LIST_SHOWN} of them), with a CSV. */
+export function expiryNoticesPage(v: View, staff: StaffMember, s: { from: string; municipality: string; run?: ExpiryNoticeListing; problem?: Problem }): string {
   const t = v.t;
   const run = s.run;
   const qs = `from=${encodeURIComponent(s.from)}${s.municipality ? `&municipality=${encodeURIComponent(s.municipality)}` : ""}`;
@@ -65,11 +68,11 @@ ${selectField(v, { id: "municipality", name: "municipality", label: t("市区町
 <div class="actions"><button type="submit">${t("表示", "Show")}</button></div>
 </form>
 ${run
-    ? html`<p>${t(`対象期間：${formatDate("ja", run.windowStart)}〜${formatDate("ja", run.windowEnd)}に有効期限が来るもの。${run.residents.length}人。`, `Expiring from ${formatDate("en", run.windowStart)} to ${formatDate("en", run.windowEnd)}: ${run.residents.length} residents.`)}</p>
+    ? html`<p>${t(`対象期間：${formatDate("ja", run.windowStart)}〜${formatDate("ja", run.windowEnd)}に有効期限が来るもの。${run.count}人。`, `Expiring from ${formatDate("en", run.windowStart)} to ${formatDate("en", run.windowEnd)}: ${run.count} residents.`)}</p>
 <p class="actions"><a class="button button--secondary" href="/counter/expiry-notices.csv?${qs}" download>${t("CSVをダウンロード", "Download the CSV")}</a></p>
-${run.residents.length === 0
+${run.count === 0
         ? html`<p>${t("対象者はいません。", "Nobody in this run.")}</p>`
-        : html`${run.residents.length > EXPIRY_LIST_SHOWN
+        : html`${run.count > EXPIRY_LIST_SHOWN
             ? html`<p class="hint">${t(`最初の${EXPIRY_LIST_SHOWN.toLocaleString("ja-JP")}人を表示しています。全員はCSVにあります。`, `The first ${EXPIRY_LIST_SHOWN.toLocaleString("en-US")} are shown; the CSV has everyone.`)}</p>`
             : ""}<div class="table-scroll"><table><thead><tr><th scope="col">${t("氏名", "Name")}</th><th scope="col">${t("住所", "Address")}</th><th scope="col">${t("カード", "Card")}</th><th scope="col">${t("有効期限", "Expires")}</th><th scope="col">${t("更新できる日", "Renewal from")}</th></tr></thead><tbody>${run.residents.slice(0, EXPIRY_LIST_SHOWN).map(
             (r) => html`<tr><td><a href="/counter/residents/${r.residentId}">${r.name}</a></td><td>${r.address}</td><td class="mono">${r.cardId ?? "—"}</td><td>${formatDate(v.lang, r.earliestExpiry)}</td><td>${formatDate(v.lang, r.certificates.find((c) => c.expires === r.earliestExpiry)?.renewalFrom ?? r.earliestExpiry)}</td></tr>`,
