@@ -200,6 +200,8 @@ export class VerifierCore {
   readonly #ocspAnswers: OcspAnswerCache;
   /** Parsed certificates seen by this verifier (documents' signers, logins, OCSP responders). */
   readonly certificates: CertificateCache;
+  /** This verifier's key for what it keeps on a certificate (keptFor): the certificate holds it, and should not hold the verifier. */
+  readonly #ownKey = {};
   /**
    * Delegated OCSP responder certificates already checked against a root. A WeakMap is fine here,
    * unlike for signers' certificates (see certificate.ts DERIVED): responders are few and long-lived.
@@ -287,7 +289,7 @@ export class VerifierCore {
    */
   #acceptedRoot(cert: ParsedCertificate, expected: CertificateType): Anchor {
     // Per expected type, the root the certificate was found to chain to, kept on the certificate for this verifier.
-    const accepted = keptFor(cert, this, (): Partial<Record<CertificateType, Anchor>> => ({}));
+    const accepted = keptFor(cert, this.#ownKey, (): Partial<Record<CertificateType, Anchor>> => ({}));
     return (accepted[expected] ??= this.#checkPathAndProfile(cert, expected));
   }
 

@@ -445,6 +445,21 @@ describe("the strict certificate reader gives what the generic parser gave", () 
     }
   });
 
+  test("what is derived from a parsed certificate stays with it: a spread copy with other extensions derives its own, a frozen one still derives", () => {
+    const cert = current.parseCertificate(w.holder.sign.der);
+    const authKeyUsage = current.parseCertificate(w.holder.auth.der).extensions.get(current.OID.keyUsage)!;
+    const signing = current.keyUsageOf(cert);
+    // The copy keeps nothing of the original's derived values: its own extensions are read.
+    const copy = { ...cert, extensions: new Map([[current.OID.keyUsage, authKeyUsage]]) };
+    assert.notEqual(current.keyUsageOf(copy), signing);
+    assert.equal(current.keyUsageOf(copy), current.keyUsageOf(current.parseCertificate(w.holder.auth.der)));
+    assert.equal(current.keyUsageOf(cert), signing);
+    // Two parses of the same bytes stay deep-equal once one has been read; a frozen one still derives.
+    assert.deepEqual(current.parseCertificate(w.holder.sign.der), cert);
+    const frozen = Object.freeze(current.parseCertificate(w.holder.sign.der));
+    assert.equal(current.keyUsageOf(frozen), signing);
+  });
+
   test("thousands of mutations of issued and OpenSSL-made certificates: same answers, or refused only by the strict reader for a DER rule", () => {
     const random = rng(20261207);
     const bases = [...issued.filter((i) => !i.label.startsWith("J-LIS")).slice(0, 6), ...openssl, ...issued.filter((i) => i.label.startsWith("J-LIS")).slice(0, 2)];
