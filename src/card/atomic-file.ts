@@ -4,7 +4,7 @@
  * reader, and no crash, ever finds the name holding part of it.
  */
 import { randomBytes } from "node:crypto";
-import { link, open, readdir, rename, unlink } from "node:fs/promises";
+import { link, open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /**
@@ -34,8 +34,9 @@ export async function createOnce(path: string, data: Uint8Array, mode: number): 
  * Replace `path` with `data`: a reader, or a crash, finds the old content or all of the new; on
  * failure (a full disk, say) `path` is untouched and the temporary file gone. The new file gets
  * `mode` less the umask, or with `exactMode` `mode` itself (to keep the mode of the file replaced).
+ * Chunks (an AsyncIterable) are written as they are read: one that throws is such a failure.
  */
-export async function replaceDurably(path: string, data: Uint8Array | string, mode: number, options: { exactMode?: boolean } = {}): Promise<void> {
+export async function replaceDurably(path: string, data: FileData, mode: number, options: { exactMode?: boolean } = {}): Promise<void> {
   const tmp = await writeTemporary(path, data, mode, options.exactMode === true);
   try {
     await rename(tmp, path);
@@ -46,15 +47,18 @@ export async function replaceDurably(path: string, data: Uint8Array | string, mo
   await syncDirectory(dirname(path));
 }
 
+/** What a file is written from: its content, or its chunks as they are read. */
+export type FileData = Uint8Array | string | AsyncIterable<Uint8Array | string>;
+
 /** Write `data` to a new temporary file beside `path`, fsynced; first clear dead writers' leftovers there. */
-async function writeTemporary(path: string, data: Uint8Array | string, mode: number, exactMode = false): Promise<string> {
+async function writeTemporary(path: string, data: FileData, mode: number, exactMode = false): Promise<string> {
   await removeDeadWritersTemporaries(path);
   const tmp = temporaryName(path);
   const fh = await open(tmp, "wx", mode);
   try {
     try {
       if (exactMode) await fh.chmod(mode);
-      await fh.writeFile(data);
+      await writeAll(fh, data);
       await fh.sync();
     } finally {
       await fh.close();
@@ -64,6 +68,15 @@ async function writeTemporary(path: string, data: Uint8Array | string, mode: num
     throw e;
   }
   return tmp;
+}
+
+/**
+ * `data` written whole: FileHandle.writeFile retries short writes, and writes at the handle's
+ * position, so chunks, each written so in turn, follow one another.
+ */
+async function writeAll(fh: FileHandle, data: FileData): Promise<void> {
+  if (typeof data === "string" || data instanceof Uint8Array) return fh.writeFile(data);
+  for await (const chunk of data) await fh.writeFile(chunk);
 }
 
 /** Random bytes in a temporary name: concurrent writes in one process do not collide. */

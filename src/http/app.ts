@@ -178,7 +178,7 @@ export async function buildApp(context: Context, options: AppOptions = {}): Prom
   await appReservationRoutes(app, context);
   await filingRoutes(app, context);
   await kioskApiRoutes(app, context);
-  await counterRoutes(app, context);
+  await counterRoutes(app, context, options);
   await issuanceRoutes(app, context, options);
   // HTML forms (the OIDC login page) post url-encoded bodies.
   // Read as UTF-8 (the pages are UTF-8, so browsers send that); a form that declares another

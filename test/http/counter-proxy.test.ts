@@ -1,7 +1,7 @@
 // The counter's second round, over the HTTP API on each back end: the proxy (代理人) two-visit
 // procedure with the 照会書兼回答書, the 交付通知書, fees per office and day with reissue, the
 // 有効期限通知書 run (edge days of the window) and card suspension lifting.
-import { after, before, describe, test } from "node:test";
+import { after, before, describe, mock, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -16,7 +16,7 @@ import { backends, openTestContext, TEST_PASSPHRASE, type TestContext } from "..
 import type { FastifyInstance } from "fastify";
 import type { Kysely } from "kysely";
 import type { Database } from "../../src/store/schema.ts";
-import { expiryNoticeRun, expiryNoticesCsv } from "../../src/services/counter/notices.ts";
+import { EXPIRY_NOTICES_JSON_LIMIT, expiryNoticeRun, expiryNoticesCsv } from "../../src/services/counter/notices.ts";
 
 let now = new Date("2026-11-25T01:00:00Z"); // 10:00 JST
 const clock = () => new Date(now);
@@ -355,13 +355,81 @@ for (const backend of backends()) {
         },
         transformResult: async ({ result }) => result,
       });
+      const logged = mock.method(console, "error", () => {});
       try {
         await assert.rejects(call("GET", "/api/counter/expiry-notices?from=2031-01-10&format=csv"), /destroyed before completion/);
+        assert.equal(logged.mock.callCount(), 1);
+        assert.match(String(logged.mock.calls[0]?.arguments[0]), /^expiry-notices-2031-01-10\.csv: Error: the store went away/, "logged, as the answer cannot say it");
         // A mistake in `from` is answered before anything is sent.
         const bad = await call("GET", "/api/counter/expiry-notices?from=9999-12-31&format=csv");
         assert.deepEqual([bad.status, bad.body.error.field], [400, "from"]);
       } finally {
         store.db = healthy;
+        logged.mock.restore();
+      }
+    });
+
+    test("expiry notices: a HEAD starts no run, in any format, on the API or the pages", async () => {
+      await at("2026-11-25T03:00:00Z");
+      const login = await app.inject({ method: "POST", url: "/api/counter/login", payload: { login: "suzuki", password: "correct horse battery" } });
+      const cookie = login.headers["set-cookie"]!.toString().split(";")[0]!;
+      const store = t.context.store as { db: Kysely<Database> };
+      const healthy = store.db;
+      let runQueries = 0;
+      store.db = healthy.withPlugin({
+        transformQuery: ({ node }) => {
+          if (JSON.stringify(node).includes('"certificates"')) runQueries++;
+          return node;
+        },
+        transformResult: async ({ result }) => result,
+      });
+      try {
+        for (const url of ["/api/counter/expiry-notices?from=2031-01-10&format=csv", "/api/counter/expiry-notices?from=2031-01-10", "/api/counter/expiry-notices?from=2031-01-10&format=pdf", "/counter/expiry-notices.csv?from=2031-01-10", "/counter/expiry-notices?from=2031-01-10"]) {
+          const head = await app.inject({ method: "HEAD", url, headers: { cookie } });
+          // A run started in the background would have read its first day by now.
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          assert.equal(runQueries, 0, `${url}: no certificate read`);
+          assert.equal(head.statusCode, 404, url);
+        }
+        // The same answers for a GET do read them (what the count above would have seen).
+        assert.equal((await call("GET", "/api/counter/expiry-notices?from=2031-01-10&format=csv")).status, 200);
+        assert.ok(runQueries > 0);
+      } finally {
+        store.db = healthy;
+      }
+    });
+
+    test("expiry notices: the JSON answer holds at most so many residents, and points to the CSV for a larger run", async () => {
+      await at("2026-11-25T03:00:00Z");
+      const db = t.context.store.db;
+      const authorities = Object.fromEntries((await db.selectFrom("authorities").select(["id", "ca_type"]).execute()).map((r) => [r.ca_type, r.id]));
+      const template = await db.selectFrom("residents").selectAll().where("id", "=", (await resident("期限 多数", "1980-05-05")).id).executeTakeFirstOrThrow();
+      // One over the limit, expiring in the run from 2033-01-10 (window 2033-03-10 … 2033-04-09), which no other test's certificate does.
+      const ids = Array.from({ length: EXPIRY_NOTICES_JSON_LIMIT + 1 }, (_, i) => `R-JS${String(i).padStart(8, "0")}`);
+      for (let i = 0; i < ids.length; i += 500) {
+        const slice = ids.slice(i, i + 500);
+        await db.insertInto("residents").values(slice.map((id) => ({ ...template, id }))).execute();
+        await db.insertInto("certificates").values(slice.map((id) => ({
+          ca_type: "auth" as const, serial_hex: `EE${id.slice(2)}`, authority_id: authorities.auth!, resident_id: id, card_id: null, subject_cn: `json ${id}`,
+          municipality_code: "132098", not_before: "2026-01-10T00:00:00Z", not_after: "2033-03-20T14:59:59Z", expires: "2033-03-20", issued_at: "2026-01-10T00:00:00Z",
+          status: "valid" as const, revoked_at: null, revocation_reason: null, invalidity_date: null, revoked_by: null,
+        }))).execute();
+      }
+      try {
+        const json = await call("GET", "/api/counter/expiry-notices?from=2033-01-10");
+        assert.deepEqual([json.status, json.body.error.reason, json.body.error.field], [403, "run-too-large", "from"], JSON.stringify(json.body).slice(0, 300));
+        assert.match(json.body.error.message, new RegExp(`${EXPIRY_NOTICES_JSON_LIMIT} 件を超え、JSON で一度に返せるのは ${EXPIRY_NOTICES_JSON_LIMIT} 件までです。CSV（format=csv）で取得するか`));
+        assert.match(json.body.error.message, /more than \d+ notices, over the \d+ one JSON answer may hold: ask for the CSV \(format=csv\)/);
+        const csv = await call("GET", "/api/counter/expiry-notices?from=2033-01-10&format=csv");
+        assert.equal(csv.status, 200);
+        assert.deepEqual(csv.text.trim().split("\r\n").slice(1).map((l: string) => l.split(",")[0]), ids, "the CSV holds every one");
+        // One fewer fits.
+        await db.deleteFrom("certificates").where("resident_id", "=", ids[0]!).execute();
+        const fits = await call("GET", "/api/counter/expiry-notices?from=2033-01-10");
+        assert.deepEqual([fits.status, fits.body.count], [200, EXPIRY_NOTICES_JSON_LIMIT]);
+      } finally {
+        await db.deleteFrom("certificates").where("subject_cn", "like", "json R-JS%").execute();
+        await db.deleteFrom("residents").where("id", "like", "R-JS%").execute();
       }
     });
 

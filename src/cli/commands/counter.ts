@@ -1,12 +1,12 @@
 // `openjpki counter …`: the counter's reports and notices from the command line (fees of the
 // day, the 有効期限通知書 run, a card's 交付通知書). Register in src/cli/main.ts with the others:
 //   import { counterExpiryNotices, counterFees, counterIssuanceNotice } from "./commands/counter.ts";
-import { rmSync, writeFileSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { writeFileSync } from "node:fs";
 import { CLI_OPERATOR } from "../../services/audit.ts";
 import { feeSummary } from "../../services/counter/fees.ts";
 import { expiryNoticeDates, expiryNoticeRows, expiryNoticeRun, expiryNoticesCsvChunks, expiryNoticesPdf, issuanceNotice, type ExpiryNoticeRow } from "../../services/counter/notices.ts";
 import { withContext } from "../open-context.ts";
+import { publishFile } from "../publish-file.ts";
 import { type Command, type Io, CliError, json, oneOf, optionalString, requireString } from "../command.ts";
 
 function write(file: string, data: Uint8Array | string): void {
@@ -18,27 +18,26 @@ function write(file: string, data: Uint8Array | string): void {
 }
 
 /**
- * `chunks` written to `file` as they come, so the command holds a chunk, not the whole text. A
- * failure part way (reading or writing) removes the file (a regular one: not /dev/stdout): a
- * partial list must not be taken for the run.
+ * `chunks` written to `file` as they come, so the command holds a chunk, not the whole text; the
+ * file appears only once the run is read whole ({@link publishFile}): a failure part way, or
+ * Ctrl-C, leaves a previous file as it was, not a partial list that could be taken for the run.
+ * A failure reading the run is thrown as it is; one writing is the --out mistake.
  */
 async function writeAsRead(file: string, chunks: AsyncIterable<string>): Promise<void> {
-  const cannot = (error: unknown) => new CliError(`--out: cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  const handle = await open(file, "w", 0o600).catch((error: unknown) => {
-    throw cannot(error);
-  });
-  try {
-    for await (const chunk of chunks) {
-      await handle.write(chunk).catch((error: unknown) => {
-        throw cannot(error);
-      });
+  let readFailed = false;
+  async function* watched() {
+    try {
+      yield* chunks;
+    } catch (error) {
+      readFailed = true;
+      throw error;
     }
-    await handle.close();
+  }
+  try {
+    await publishFile(file, watched(), { mode: 0o600 });
   } catch (error) {
-    const regular = await handle.stat().then((s) => s.isFile(), () => false);
-    await handle.close().catch(() => {});
-    if (regular) rmSync(file, { force: true });
-    throw error;
+    if (readFailed) throw error;
+    throw new CliError(`--out: cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 }
 

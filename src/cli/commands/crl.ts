@@ -1,5 +1,4 @@
-import { realpath, stat, writeFile } from "node:fs/promises";
-import { replaceDurably } from "../../services/temporary-files.ts";
+import { publishFile } from "../publish-file.ts";
 import { withContext } from "../open-context.ts";
 import { type Command, json, oneOf, optionalString, requireString } from "../command.ts";
 
@@ -36,23 +35,3 @@ export const crl: Command = {
     io.stdout(`CRL を作成しました / wrote CRL #${summary.crlNumber} (${summary.scope}, ${summary.bytes} bytes) to ${out}\n`);
   },
 };
-
-/**
- * Write `data` to `path` so that `path` holds either its old content or all of the new, even if
- * the process dies or the disk fills up midway: a published CRL must never be left empty or cut
- * short (replaceDurably: a temporary file beside it, fsynced, renamed over it). A symbolic link
- * is followed (its target is replaced, the link kept) and the old file's permission bits are kept
- * (not setuid, setgid or sticky); a path that is not a regular file (/dev/stdout, a pipe, a link
- * to one) is written through, as it is.
- */
-async function publishFile(path: string, data: Uint8Array): Promise<void> {
-  let existing;
-  try {
-    existing = await stat(path); // through links: what a write to `path` would reach
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    return replaceDurably(path, data, 0o666);
-  }
-  if (!existing.isFile()) return writeFile(path, data);
-  return replaceDurably(await realpath(path), data, existing.mode & 0o777, { exactMode: true });
-}

@@ -1,6 +1,6 @@
-import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { HeldValues } from "../held-values.ts";
+import { loggedStream } from "../logged-stream.ts";
 import type { Context } from "../../services/context.ts";
 import { ServiceError } from "../../services/errors.ts";
 import { actorOf, hasRole, type StaffSession } from "../../services/counter/staff.ts";
@@ -720,25 +720,8 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
 
   const noticeDeps = () => ({ db: context.store.db, registry: context.registry, clock: context.clock });
 
-  /**
-   * The CSV sent as it is read, so the server holds a chunk, not the run. A failure part way
-   * destroys the stream (Readable.from does), and with it the connection: the download ends
-   * short, not as a complete file. Such a failure is logged, as the answer can no longer say it.
-   */
-  const csvStream = (chunks: AsyncIterable<string>) =>
-    Readable.from(
-      (async function* () {
-        try {
-          yield* chunks;
-        } catch (error) {
-          log(`expiry-notices CSV: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-          throw error;
-        }
-      })(),
-      { objectMode: false },
-    );
-
-  app.get("/counter/expiry-notices", async (request, reply) => {
+  // Neither expiry-notice route answers HEAD: each reads the whole run (see loggedStream).
+  app.get("/counter/expiry-notices", { exposeHeadRoute: false }, async (request, reply) => {
     const session = await staffOr(request, reply);
     if (!session) return reply;
     const q = request.query as Record<string, string | undefined>;
@@ -760,7 +743,7 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     }
   });
 
-  app.get("/counter/expiry-notices.csv", async (request, reply) => {
+  app.get("/counter/expiry-notices.csv", { exposeHeadRoute: false }, async (request, reply) => {
     const session = await staffOr(request, reply);
     if (!session) return reply;
     const q = request.query as Record<string, string | undefined>;
@@ -774,7 +757,8 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
         .header("content-type", "text/csv; charset=utf-8")
         .header("content-disposition", `attachment; filename="expiry-notices-${run.from}.csv"`)
         .header("cache-control", "no-store")
-        .send(csvStream(expiryNoticesCsvChunks(rows)));
+        // Sent as it is read, so the server holds a chunk, not the run.
+        .send(loggedStream(expiryNoticesCsvChunks(rows), "expiry-notices CSV", log));
     } catch (error) {
       const problem = problemOf(error, log);
       const v = pageView(request, reply, "/counter/expiry-notices");

@@ -1,12 +1,12 @@
-import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { loggedStream } from "../logged-stream.ts";
 import type { Context } from "../../services/context.ts";
 import { actorOf, requireRole, type StaffRole, type StaffSession } from "../../services/counter/staff.ts";
 import type { NewPins } from "../../services/counter/procedures.ts";
 import { ServiceError } from "../../services/errors.ts";
 import { verifyAudit } from "../../services/audit.ts";
 import { feeSummary, REISSUE_REASONS } from "../../services/counter/fees.ts";
-import { expiryNoticeDates, expiryNoticeRows, expiryNoticeRun, expiryNoticesCsvChunks, EXPIRY_NOTICES_PDF_LIMIT, expiryNoticesPdf, issuanceNotice } from "../../services/counter/notices.ts";
+import { expiryNoticeDates, expiryNoticeRows, expiryNoticeRun, expiryNoticesCsvChunks, EXPIRY_NOTICES_JSON_LIMIT, EXPIRY_NOTICES_PDF_LIMIT, expiryNoticesPdf, issuanceNotice } from "../../services/counter/notices.ts";
 import { PROXY_PROCEDURES } from "../../services/counter/procedures.ts";
 import { PROXY_TYPES } from "../../services/vocabulary.ts";
 import { LEGAL_REPRESENTATIVE_RELATIONSHIPS, type LegalRepresentativeInput } from "../../services/counter/legal-representative.ts";
@@ -31,15 +31,14 @@ const date = { type: "string", pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" } as cons
 const caType = { type: "string", enum: ["auth", "sign"] } as const;
 
 /**
- * A file to send as it is (a PDF, a CSV) instead of JSON. A stream is sent as it is read; one
- * that fails part way is destroyed, and the connection with it, so the answer does not end as a
- * complete file would.
+ * A file to send as it is (a PDF, a CSV) instead of JSON. Chunks (an AsyncIterable) are sent as
+ * they are read ({@link loggedStream}): a failure part way ends the download short and is logged.
  */
 class FileResponse {
   constructor(
     readonly filename: string,
     readonly contentType: string,
-    readonly bytes: Uint8Array | string | Readable,
+    readonly bytes: Uint8Array | string | AsyncIterable<string>,
   ) {}
 }
 
@@ -65,6 +64,8 @@ interface Endpoint {
   status?: number;
   /** The least role that may call it (default: any staff member, i.e. clerk). */
   role?: StaffRole;
+  /** A GET whose work is not to be done for a HEAD (fastify answers HEAD by running the GET and dropping the body). */
+  noHead?: true;
 }
 
 const body = (required: string[], properties: Record<string, unknown>) => ({ type: "object", required, additionalProperties: false, properties });
@@ -197,20 +198,23 @@ const ENDPOINTS: Endpoint[] = [
     method: "GET", path: "/api/counter/expiry-notices", summary: "有効期限通知書 run: residents whose certificates expire 2–3 months after `from` (json, csv or pdf)",
     query: query(["from"], { from: date, format: { type: "string", enum: ["json", "csv", "pdf"] }, municipality: { type: "string", pattern: "^[0-9]{6}$" } }),
     produces: ["application/json", "text/csv", "application/pdf"],
+    // Each format reads the run (the PDF also renders it and writes the audit trail).
+    noHead: true,
     handler: async (c, s, r) => {
       const deps = { db: c.store.db, registry: c.registry, clock: c.clock };
       const input = { from: r.query.from!, ...(r.query.municipality ? { municipality: r.query.municipality } : {}) };
       if (r.query.format === "csv") {
         // Written as it is read (a run over every municipality is millions of rows); `from` is checked before the answer starts.
         const { from } = expiryNoticeDates(input.from);
-        return new FileResponse(`expiry-notices-${from}.csv`, "text/csv; charset=utf-8", Readable.from(expiryNoticesCsvChunks(expiryNoticeRows(deps, input)), { objectMode: false }));
+        return new FileResponse(`expiry-notices-${from}.csv`, "text/csv; charset=utf-8", expiryNoticesCsvChunks(expiryNoticeRows(deps, input)));
       }
       if (r.query.format === "pdf") {
         // Read no further than one PDF answer may hold.
         const run = await expiryNoticeRun(deps, { ...input, atMost: EXPIRY_NOTICES_PDF_LIMIT });
         return new FileResponse(`expiry-notices-${run.from}.pdf`, "application/pdf", await expiryNoticesPdf(deps, run, actorOf(s), { maxNotices: EXPIRY_NOTICES_PDF_LIMIT }));
       }
-      const run = await expiryNoticeRun(deps, input);
+      // Collected before it is sent: a larger run is refused with a pointer to the CSV.
+      const run = await expiryNoticeRun(deps, { ...input, atMost: EXPIRY_NOTICES_JSON_LIMIT, tooLargeFor: "json" });
       return { ...run, count: run.residents.length };
     },
   },
@@ -282,7 +286,8 @@ const ENDPOINTS: Endpoint[] = [
  * staff session; every state-changing request also needs the session's CSRF token in
  * `X-CSRF-Token` and, when the browser sends one, a same-origin `Origin`.
  */
-export async function counterRoutes(app: FastifyInstance, context: Context): Promise<void> {
+export async function counterRoutes(app: FastifyInstance, context: Context, options: { log?: (line: string) => void } = {}): Promise<void> {
+  const log = options.log ?? ((line: string) => console.error(line));
   const sessions = new WeakMap<FastifyRequest, StaffSession>();
   app.post<{ Body: { login: string; password: string } }>(
     "/api/counter/login",
@@ -302,6 +307,7 @@ export async function counterRoutes(app: FastifyInstance, context: Context): Pro
     app.route({
       method: endpoint.method,
       url: endpoint.path,
+      ...(endpoint.noHead ? { exposeHeadRoute: false } : {}),
       ...(endpoint.body || endpoint.query ? { schema: { ...(endpoint.body ? { body: endpoint.body } : {}), ...(endpoint.query ? { querystring: endpoint.query } : {}) } } : {}),
       // Who is asking is settled before the body is read and validated: without a session the
       // answer is 403, whatever the body, and nothing about the body's schema is told.
@@ -329,7 +335,7 @@ export async function counterRoutes(app: FastifyInstance, context: Context): Pro
             .header("content-type", result.contentType)
             .header("content-disposition", `attachment; filename="${result.filename}"`)
             .header("cache-control", "no-store")
-            .send(typeof result.bytes === "string" || result.bytes instanceof Readable ? result.bytes : Buffer.from(result.bytes));
+            .send(fileBody(result, log));
         }
         return reply.status(endpoint.status ?? 200).send(result);
       },
@@ -337,6 +343,13 @@ export async function counterRoutes(app: FastifyInstance, context: Context): Pro
   }
 
   app.get("/api/openapi.json", async () => openApiDocument());
+}
+
+/** What a FileResponse sends: its text, its bytes, or its chunks as they are read (a failure part way logged). */
+function fileBody(file: FileResponse, log: (line: string) => void) {
+  if (typeof file.bytes === "string") return file.bytes;
+  if (file.bytes instanceof Uint8Array) return Buffer.from(file.bytes);
+  return loggedStream(file.bytes, file.filename, log);
 }
 
 function cookie(request: FastifyRequest): string {

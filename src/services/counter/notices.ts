@@ -148,7 +148,10 @@ export function expiryNoticeDates(from: string): ExpiryNoticeDates {
 /**
  * The 有効期限通知書 run, as it is read: registered residents with a valid certificate expiring
  * in the run's window ({@link expiryNoticeWindow}), each once with all its valid certificates in
- * the window, ordered by their earliest expiry in the window, then resident id.
+ * the window. Rows come in the order they are listed: by the expiry day read, then resident id.
+ * That is the order of their earliest expiry, but for one case: a resident whose earlier
+ * certificate was on hold when its day was read, and valid again by a later day's, is listed on
+ * that later day, with the earlier certificate and its earliestExpiry.
  *
  * Read one expiry day at a time, each by an equality on the certificates_expires (status, expires)
  * index: no page re-reads or sorts what an earlier one read, so the cost is linear in the window,
@@ -157,24 +160,27 @@ export function expiryNoticeDates(from: string): ExpiryNoticeDates {
  * would need an index on all four, which PostgreSQL cannot deduplicate: ≈10× the (status, expires)
  * index, ≈14 GB more at 200 M certificates, for a monthly job.
  *
- * Memory is bounded by one day: a day's rows are yielded before the next day is read (a day is at
- * most one day's expiries, ≈110,000 nationally, far fewer for one municipality), so a national
- * month (≈3.3 M certificates) can be written out as it is read. A resident whose certificates
- * expire on different days of the window is listed on the earliest: each day's residents' other
- * valid certificates in the window are looked up together (by the certificates_resident index),
- * and a resident with one expiring earlier in the window is skipped, as already listed. (Should
- * that earlier one be revoked between the two days, the resident is listed again on the later
- * day, with what is still valid: remembering every resident listed is what the run must not do.)
+ * Memory is bounded by one day, and the residents pending: a day's rows are yielded before the
+ * next day is read (a day is at most one day's expiries, ≈110,000 nationally, far fewer for one
+ * municipality), so a national month (≈3.3 M certificates) can be written out as it is read. A
+ * resident is listed on the first day read that finds it, with its other valid certificates in
+ * the window, looked up together for the day's residents (by the certificates_resident index).
+ * Whether it was listed already is what this run remembers, not what the register says now (a
+ * certificate held, lifted or revoked while the run reads would list it twice, or never): a
+ * resident listed with a certificate on a later day is kept until that day is read ({@link
+ * ListedUntil}). Both certificates normally expire on the same birthday, so that is rarely many.
  *
  * The `from` check is made on the first read; {@link expiryNoticeDates} makes it beforehand.
  */
 export async function* expiryNoticeRows(deps: NoticeDeps, input: ExpiryNoticeInput): AsyncGenerator<ExpiryNoticeRow, void, undefined> {
   const window = expiryNoticeDates(input.from);
+  const listed: ListedUntil = new Map();
   let read = 0;
   for (let day = window.windowStart; compareJapanDates(day, window.windowEnd) <= 0; day = addDays(day, 1)) {
+    forgetListedBefore(listed, day);
     const expiring = await certificatesExpiringOn(deps.db, day, input.municipality);
     read += expiring.length;
-    const rows = await residentsFirstExpiringOn(deps.db, day, expiring, window);
+    const rows = await residentsListedOn(deps.db, day, expiring, window, listed);
     input.onProgress?.(read);
     yield* rows;
   }
@@ -235,21 +241,38 @@ async function validInWindowOf(db: Kysely<Database>, residentIds: string[], wind
 }
 
 /**
- * The rows of day `day`: its certificates' holders, in resident id order, each with its other
- * valid certificates in the window too — except those with one expiring earlier in the window,
- * who were listed on that day.
+ * The residents this run listed whose valid certificates in the window go on past the day they
+ * were listed, each with the last of those days: on a day up to then, the resident is skipped as
+ * listed. Not the register, which may have changed since (a hold lifted, a certificate revoked).
  */
-async function residentsFirstExpiringOn(db: Kysely<Database>, day: JapanDate, expiring: ExpiringCertificate[], window: ExpiryNoticeDates): Promise<ExpiryNoticeRow[]> {
+type ListedUntil = Map<string, JapanDate>;
+
+/** Forget the residents listed whose last certificate in the window expires before `day`: no later day reads them. */
+function forgetListedBefore(listed: ListedUntil, day: JapanDate): void {
+  for (const [residentId, lastExpiry] of listed) if (lastExpiry < day) listed.delete(residentId);
+}
+
+const byExpiryTypeSerial = (a: { expires: JapanDate; ca_type: CaType; serial_hex: string }, b: { expires: JapanDate; ca_type: CaType; serial_hex: string }) =>
+  a.expires.localeCompare(b.expires) || a.ca_type.localeCompare(b.ca_type) || a.serial_hex.localeCompare(b.serial_hex);
+
+/**
+ * The rows of day `day`: its certificates' holders not listed yet by this run, in resident id
+ * order, each with all its valid certificates in the window. Those with one expiring on a later
+ * day are remembered in `listed` until then.
+ */
+async function residentsListedOn(db: Kysely<Database>, day: JapanDate, expiring: ExpiringCertificate[], window: ExpiryNoticeDates, listed: ListedUntil): Promise<ExpiryNoticeRow[]> {
   const holders = new Map<string, ExpiringCertificate[]>();
-  for (const c of expiring) pushTo(holders, c.resident_id, c);
+  for (const c of expiring) if (!listed.has(c.resident_id)) pushTo(holders, c.resident_id, c);
   const residentIds = [...holders.keys()].sort((a, b) => a.localeCompare(b));
   const inWindow = await validInWindowOf(db, residentIds, window);
   const rows: ExpiryNoticeRow[] = [];
   for (const residentId of residentIds) {
-    const others = (inWindow.get(residentId) ?? []).filter((c) => c.expires !== day);
-    if (others.some((c) => c.expires < day)) continue;
     const onDay = holders.get(residentId)!;
-    const certificates = [...onDay, ...others].sort((a, b) => a.expires.localeCompare(b.expires) || a.ca_type.localeCompare(b.ca_type) || a.serial_hex.localeCompare(b.serial_hex));
+    const others = (inWindow.get(residentId) ?? []).filter((c) => c.expires !== day);
+    // Earliest first. One before `day` is valid now but was not when its day was read (a hold lifted since).
+    const certificates = [...onDay, ...others].sort(byExpiryTypeSerial);
+    const lastExpiry = certificates[certificates.length - 1]!.expires;
+    if (lastExpiry > day) listed.set(residentId, lastExpiry);
     const { name, address, municipality_code } = onDay[0]!;
     rows.push({
       residentId,
@@ -262,7 +285,7 @@ async function residentsFirstExpiringOn(db: Kysely<Database>, day: JapanDate, ex
       certificates: certificates
         .map((c) => ({ type: c.ca_type, serialHex: c.serial_hex, expires: c.expires, renewalFrom: renewalFrom(c.expires) }))
         .sort((a, b) => a.type.localeCompare(b.type) || a.serialHex.localeCompare(b.serialHex)),
-      earliestExpiry: day,
+      earliestExpiry: certificates[0]!.expires,
     });
   }
   return rows;
@@ -271,13 +294,14 @@ async function residentsFirstExpiringOn(db: Kysely<Database>, day: JapanDate, ex
 /**
  * The whole run, collected from {@link expiryNoticeRows}: for the JSON answer and the PDF, which
  * hold it anyway. With `atMost`, reading stops at the first resident over it, refused as
- * `run-too-large` (the PDF answer over HTTP), without reading the rest of the window.
+ * `run-too-large` (the answers over HTTP), without reading the rest of the window; `tooLargeFor`
+ * (default the PDF) says which answer, for what the refusal advises instead.
  */
-export async function expiryNoticeRun(deps: NoticeDeps, input: ExpiryNoticeInput & { atMost?: number }): Promise<ExpiryNoticeRun> {
+export async function expiryNoticeRun(deps: NoticeDeps, input: ExpiryNoticeInput & { atMost?: number; tooLargeFor?: TooLargeFor }): Promise<ExpiryNoticeRun> {
   const dates = expiryNoticeDates(input.from);
   const residents: ExpiryNoticeRow[] = [];
   for await (const row of expiryNoticeRows(deps, input)) {
-    if (input.atMost !== undefined && residents.length >= input.atMost) throw runTooLarge(input.atMost);
+    if (input.atMost !== undefined && residents.length >= input.atMost) throw runTooLarge(input.atMost, input.tooLargeFor ?? "pdf");
     residents.push(row);
   }
   return { ...dates, residents };
@@ -358,15 +382,35 @@ function csvField(value: string): string {
 export const EXPIRY_NOTICES_PDF_LIMIT = 3000;
 
 /**
- * A run over the `max` notices one PDF answer may hold: with its `count`, or (reading stopped at
+ * How many residents the API's JSON answer may hold: it is collected before it is sent (≈1 KB a
+ * resident). The CSV (format=csv) is sent as it is read, whatever its size.
+ */
+export const EXPIRY_NOTICES_JSON_LIMIT = 10_000;
+
+/** The answer a run is too large for, and what to do instead. */
+export type TooLargeFor = "pdf" | "json";
+
+const TOO_LARGE_ADVICE: Record<TooLargeFor, { ja: string; en: string }> = {
+  pdf: {
+    ja: "一度に作成できるのは {max} 件までです。市区町村で絞るか、CLI（openjpki counter expiry-notices --format pdf）で作成してください",
+    en: "over the {max} one PDF answer may hold: narrow it by municipality, or make it with the CLI (openjpki counter expiry-notices --format pdf)",
+  },
+  json: {
+    ja: "JSON で一度に返せるのは {max} 件までです。CSV（format=csv）で取得するか、市区町村で絞ってください",
+    en: "over the {max} one JSON answer may hold: ask for the CSV (format=csv), sent as it is read, or narrow it by municipality",
+  },
+};
+
+/**
+ * A run over the `max` notices one `answer` may hold: with its `count`, or (reading stopped at
  * the first one over, see {@link expiryNoticeRun}) without it.
  */
-function runTooLarge(max: number, count?: number): ServiceError {
+function runTooLarge(max: number, answer: TooLargeFor, count?: number): ServiceError {
   const [ja, en] = count === undefined ? [`${max} 件を超え`, `more than ${max} notices`] : [`${count} 件あり`, `${count} notices`];
+  const advice = TOO_LARGE_ADVICE[answer];
   return new ServiceError(
     "refused",
-    `この期間の有効期限通知書は ${ja}、一度に作成できるのは ${max} 件までです。市区町村で絞るか、CLI（openjpki counter expiry-notices --format pdf）で作成してください / ` +
-      `this run has ${en}, over the ${max} one PDF answer may hold: narrow it by municipality, or make it with the CLI (openjpki counter expiry-notices --format pdf)`,
+    `この期間の有効期限通知書は ${ja}、${advice.ja.replace("{max}", String(max))} / this run has ${en}, ${advice.en.replace("{max}", String(max))}`,
     "from",
     { reason: "run-too-large" },
   );
@@ -379,7 +423,7 @@ export async function expiryNoticesPdf(
   actor: Actor,
   options: NoticePdfOptions & { onPage?: (done: number) => void; maxNotices?: number } = {},
 ): Promise<Uint8Array> {
-  if (options.maxNotices !== undefined && run.residents.length > options.maxNotices) throw runTooLarge(options.maxNotices, run.residents.length);
+  if (options.maxNotices !== undefined && run.residents.length > options.maxNotices) throw runTooLarge(options.maxNotices, "pdf", run.residents.length);
   // Each notice is signed by the addressee's own municipality: a run over several municipalities
   // (no municipality filter) must not send one town's residents a letter from another's mayor.
   const senders = new Map<string, Sender>();

@@ -1,6 +1,8 @@
 // The 有効期限通知書 run: monthly runs on one day of the month cover every expiry day exactly once
-// (the 29th–31st too, around short months), and the run reads its window one expiry day at a time, so a
-// certificate changed or added while it reads neither makes another be skipped nor is listed twice.
+// (the 29th–31st too, around short months), and the run reads its window one expiry day at a time:
+// a certificate added or revoked while it reads neither makes another be skipped nor is listed
+// twice, and a resident is listed once, by what this run listed (not by the register as it is on a
+// later day: a hold lifted, or a listed certificate revoked, in between).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CompiledQuery, type Kysely } from "kysely";
@@ -233,6 +235,77 @@ for (const backend of backends()) {
       const order = run.residents.map((r) => `${r.earliestExpiry} ${r.residentId}`);
       assert.deepEqual(order, [...order].sort());
       assert.equal(run.residents.length, 5);
+    });
+
+    /** One certificate, `status` valid unless told; its "type:serial". */
+    async function certificate(db: Kysely<Database>, residentId: string, caType: "auth" | "sign", expires: string, status: "valid" | "revoked" | "hold" = "valid") {
+      const serial_hex = (nextSerial++).toString(16).padStart(16, "0");
+      await db.insertInto("certificates").values({
+        ca_type: caType, serial_hex, authority_id: authorities[caType]!, resident_id: residentId, card_id: null, subject_cn: `test ${caType} ${serial_hex}`,
+        municipality_code: "132098", not_before: "2026-01-10T00:00:00Z", not_after: `${expires}T14:59:59Z`, expires, issued_at: "2026-01-10T00:00:00Z",
+        status, revoked_at: null, revocation_reason: null, invalidity_date: null, revoked_by: null,
+      }).execute();
+      return serial_hex;
+    }
+    /** A resident of Machida with no certificate yet. */
+    async function residentOnly(db: Kysely<Database>, id: string) {
+      await db.insertInto("residents").values({ ...template, id } as never).execute();
+      return id;
+    }
+    /** `db` that runs `change` once, just before the run reads expiry day `day`. */
+    const beforeDay = (db: Kysely<Database>, day: string, change: () => Promise<void>) => {
+      let done = false;
+      return beforeEachQuery(db, async (_, q) => {
+        if (done || isLookup(q) || !q.parameters.includes(day)) return;
+        done = true;
+        await change();
+      });
+    };
+    const rowsOf = (run: Awaited<ReturnType<typeof expiryNoticeRun>>, residentId: string) =>
+      run.residents.filter((r) => r.residentId === residentId).map((r) => ({ earliestExpiry: r.earliestExpiry, certificates: r.certificates.map((c) => `${c.type}:${c.serialHex}:${c.expires}`) }));
+
+    test("a resident whose earlier certificate was on hold when its day was read, lifted before the later day, is listed once, on the later day, with both", async () => {
+      const db = t.context.store.db;
+      await clear(db);
+      const id = await residentOnly(db, "R-0000000911");
+      const held = await certificate(db, id, "auth", "2031-03-12", "hold");
+      const later = await certificate(db, id, "sign", "2031-03-20");
+      const lift = () => db.updateTable("certificates").set({ status: "valid" }).where("serial_hex", "=", held).execute().then(() => undefined);
+      const run = await expiryNoticeRun({ db: beforeDay(db, "2031-03-13", lift), registry: t.context.registry, clock: t.context.clock }, { from: FROM });
+      assert.deepEqual(rowsOf(run, id), [{ earliestExpiry: "2031-03-12", certificates: [`auth:${held}:2031-03-12`, `sign:${later}:2031-03-20`] }]);
+      assert.equal(run.residents.length, 1);
+    });
+
+    test("a resident whose earlier certificate is revoked after its day was listed is not listed again on the later day", async () => {
+      const db = t.context.store.db;
+      await clear(db);
+      const id = await residentOnly(db, "R-0000000912");
+      const early = await certificate(db, id, "auth", "2031-03-12");
+      const later = await certificate(db, id, "sign", "2031-03-20");
+      const revoke = () => db.updateTable("certificates").set({ status: "revoked" }).where("serial_hex", "=", early).execute().then(() => undefined);
+      const run = await expiryNoticeRun({ db: beforeDay(db, "2031-03-13", revoke), registry: t.context.registry, clock: t.context.clock }, { from: FROM });
+      assert.deepEqual(rowsOf(run, id), [{ earliestExpiry: "2031-03-12", certificates: [`auth:${early}:2031-03-12`, `sign:${later}:2031-03-20`] }]);
+      assert.equal(run.residents.length, 1);
+    });
+
+    test("over 500 residents (more than one lookup) with certificates on two days: each listed once, on the earlier day, with both", async () => {
+      const db = t.context.store.db;
+      await clear(db);
+      const count = 503;
+      const expected = [];
+      for (let i = 0; i < count; i++) {
+        const id = await residentOnly(db, `R-00000${String(20000 + i).padStart(5, "0")}`);
+        const auth = await certificate(db, id, "auth", "2031-03-12");
+        const sign = await certificate(db, id, "sign", "2031-03-25");
+        expected.push({ residentId: id, earliestExpiry: "2031-03-12", certificates: [`auth:${auth}:2031-03-12`, `sign:${sign}:2031-03-25`] });
+      }
+      const queries: CompiledQuery[] = [];
+      const run = await expiryNoticeRun({ db: beforeEachQuery(db, async (_, q) => void queries.push(q)), registry: t.context.registry, clock: t.context.clock }, { from: FROM });
+      assert.deepEqual(
+        run.residents.map((r) => ({ residentId: r.residentId, earliestExpiry: r.earliestExpiry, certificates: r.certificates.map((c) => `${c.type}:${c.serialHex}:${c.expires}`) })),
+        expected,
+      );
+      assert.equal(queries.filter(isLookup).length, 2, "the 03-12 residents looked up in two batches; none again on 03-25");
     });
 
     test("the first day's rows come before a later day is read", async () => {
