@@ -12,6 +12,7 @@ import { Context } from "../../src/services/context.ts";
 import type { Database } from "../../src/store/schema.ts";
 import { cli } from "../helpers/cli.ts";
 import { TEST_KDF_ITERATIONS } from "../helpers/context.ts";
+import { injectFailure } from "../helpers/file-faults.ts";
 
 const env = { OPENJPKI_NOW: "2026-11-25T03:00:00Z", OPENJPKI_CA_PASSPHRASE: "cli-test-passphrase-0123456789" };
 const FROM = "2031-01-10"; // window 2031-03-10 … 2031-04-09
@@ -98,6 +99,23 @@ describe("openjpki counter expiry-notices --out keeps a previous file until the 
     assert.equal((await run()).code, 0);
     assert.equal(readFileSync(out, "utf8").trim().split("\r\n").length, 4, "a previous file replaced");
     assert.deepEqual(readdirSync(pub), ["expiry.csv"]);
+  });
+
+  test("the PDF too: a disk that fills up while it is written leaves the previous file as it was", async () => {
+    const pdf = join(pub, "expiry.pdf");
+    writeFileSync(pdf, "the previous PDF");
+    const undo = await injectFailure(pub, "write");
+    let r;
+    try {
+      r = await cli(["counter", "expiry-notices", "--data", data, "--date", FROM, "--format", "pdf", "--out", pdf, "--json"], env);
+    } finally {
+      undo();
+    }
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /--out: cannot write .*ENOSPC/);
+    assert.equal(readFileSync(pdf, "utf8"), "the previous PDF");
+    assert.deepEqual(readdirSync(pub).filter((f) => f.endsWith(".tmp")), [], "no temporary file left");
+    rmSync(pdf);
   });
 
   test("a path that is not a regular file is written through, not replaced", async () => {

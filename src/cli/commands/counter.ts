@@ -1,7 +1,6 @@
 // `openjpki counter …`: the counter's reports and notices from the command line (fees of the
 // day, the 有効期限通知書 run, a card's 交付通知書). Register in src/cli/main.ts with the others:
 //   import { counterExpiryNotices, counterFees, counterIssuanceNotice } from "./commands/counter.ts";
-import { writeFileSync } from "node:fs";
 import { CLI_OPERATOR } from "../../services/audit.ts";
 import { feeSummary } from "../../services/counter/fees.ts";
 import { expiryNoticeDates, expiryNoticeRows, expiryNoticeRun, expiryNoticesCsvChunks, expiryNoticesPdf, issuanceNotice, type ExpiryNoticeRow } from "../../services/counter/notices.ts";
@@ -9,9 +8,10 @@ import { withContext } from "../open-context.ts";
 import { publishFile } from "../publish-file.ts";
 import { type Command, type Io, CliError, json, oneOf, optionalString, requireString } from "../command.ts";
 
-function write(file: string, data: Uint8Array | string): void {
+/** A finished document (a PDF) to `file`, replacing a previous one only whole ({@link publishFile}). */
+async function write(file: string, data: Uint8Array): Promise<void> {
   try {
-    writeFileSync(file, data, { mode: 0o600 });
+    await publishFile(file, data, { mode: 0o600 });
   } catch (error) {
     throw new CliError(`--out: cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
@@ -114,7 +114,7 @@ export const counterExpiryNotices: Command = {
       const run = await expiryNoticeRun(deps, input);
       reading.done();
       const pages = progress(io, `作成 / pages of ${run.residents.length}`);
-      write(out, await expiryNoticesPdf(deps, run, CLI_OPERATOR, { onPage: pages.update }));
+      await write(out, await expiryNoticesPdf(deps, run, CLI_OPERATOR, { onPage: pages.update }));
       pages.done();
       return { ...run, count: run.residents.length };
     });
@@ -133,7 +133,7 @@ export const counterIssuanceNotice: Command = {
     const card = requireString(values, "card");
     const out = requireString(values, "out");
     const notice = await withContext(values, io, (ctx) => issuanceNotice({ db: ctx.store.db, registry: ctx.registry, clock: ctx.clock }, card, CLI_OPERATOR));
-    write(out, notice.pdf);
+    await write(out, notice.pdf);
     if (values.json) return json(io, { card, out, bytes: notice.pdf.length });
     io.stdout(`交付通知書を ${out} に書き出しました / wrote the notice for ${card} to ${out}\n`);
   },
