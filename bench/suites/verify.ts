@@ -196,12 +196,13 @@ function ocspVerifier(fx: Fixture, useNonce: boolean, cold = false): Verifier {
   });
 }
 
-/** Verify in the main thread for `seconds`, `inFlight` at a time (after a warm-up pass). */
+/** Verify in the main thread for `seconds`, `inFlight` at a time (after two warm-up passes). */
 async function mainThreadRate(verifier: Verifier, items: readonly Item[], seconds: number, inFlight: number): Promise<Rate> {
   const answers = new CacheAnswers();
-  for (let i = 0; i < Math.min(100, items.length); i++) {
-    const r = await verifyOne(verifier, items[i]!);
-    if (r.valid) answers.prime(i, r.certificate);
+  // Two passes: the verifier keeps a certificate from its second sighting on.
+  for (let i = 0; i < 2 * items.length; i++) {
+    const r = await verifyOne(verifier, items[i % items.length]!);
+    if (r.valid) answers.prime(i % items.length, r.certificate);
   }
   let done = 0;
   let valid = 0;

@@ -72,7 +72,8 @@ export interface VerifyLimits {
   readonly crlCacheEntries: number;
   /**
    * Most certificates kept parsed, with their checked path to a root, in the verifier's cache
-   * (least recently used dropped first). Default 10,000.
+   * (least recently used dropped first), from their second sighting on; as many hashes of
+   * certificates seen once are remembered. Default 10,000.
    */
   readonly certificateCacheEntries: number;
   /** Most OCSP answers kept until their nextUpdate (only when `ocsp.useNonce` is false). Default 100,000. */

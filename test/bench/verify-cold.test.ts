@@ -49,12 +49,13 @@ async function repeatsOver(v: Verifier, one: (v: Verifier, h: Holder) => Promise
 
 describe("cold verification for the VERIFY benchmarks", () => {
   for (const [kind, one] of [["login", login], ["CMS", cms]] as const) {
-    test(`${kind}: a certificate cache smaller than the cycle never answers; the default cache always does`, async () => {
+    test(`${kind}: a certificate cache smaller than the cycle never answers; the default cache answers from the third visit on`, async () => {
       const crl = crlFake(w);
       const cold = verifierFor(w, { crl: { fetch: crl.fetch } }, { limits: { certificateCacheEntries: holders.length - 1 } });
       assert.deepEqual(await repeatsOver(cold, one), { repeats: 0, seenBefore: 2 * holders.length });
       const warm = verifierFor(w, { crl: { fetch: crl.fetch } });
-      assert.deepEqual(await repeatsOver(warm, one), { repeats: 2 * holders.length, seenBefore: 2 * holders.length });
+      // A certificate is kept from its second sighting (certificate-cache.ts): the third visits are answered from the cache.
+      assert.deepEqual(await repeatsOver(warm, one), { repeats: holders.length, seenBefore: 2 * holders.length });
     });
   }
 });

@@ -11,6 +11,7 @@ import { Certificate } from "@peculiar/asn1-x509";
 import { signTbsCertificate } from "../../src/pki/certificate.ts";
 import { assembleSignedData, prepareSignedAttributes } from "../../src/pki/cms-signed-data.ts";
 import type { VerificationResult, Verifier } from "../../src/verify/index.ts";
+import { CertificateCache } from "../../src/verify/certificate-cache.ts";
 import { DAY, NOW_DATE, SoftwareSigner, crlFake, keys, makeWorld, ocspFake, responderCertificate, verifierFor, type Holder, type World } from "./fixtures.ts";
 
 function assertValid(r: VerificationResult): asserts r is Extract<VerificationResult, { valid: true }> {
@@ -237,5 +238,26 @@ describe("the document's own signature is checked on every call", () => {
     time[t + 1] = 0x37; // signingTime 2026 → 2027: a signed attribute
     assertCode(await v.verifyCms(time), "bad-signature", /CMS signature does not verify/);
     assertValid(await v.verifyCms(der));
+  });
+});
+
+describe("the certificate cache keeps a certificate from its second sighting on", () => {
+  test("seen once, it is parsed and not kept; seen again, parsed once more and kept; then it is served", () => {
+    const cache = new CertificateCache(4);
+    const first = cache.get(w.holder.auth.der);
+    const second = cache.get(w.holder.auth.der);
+    const third = cache.get(w.holder.auth.der);
+    assert.notEqual(second, first, "the first sighting is not kept");
+    assert.equal(third, second, "the second sighting is kept and served");
+    assert.deepEqual(third, first);
+  });
+
+  test("a sighting forgotten by the bounded record of hashes counts as a first one again", () => {
+    const cache = new CertificateCache(1);
+    cache.get(w.holder.auth.der);
+    cache.get(w.holder.sign.der); // the record of hashes holds one: the auth certificate's is forgotten
+    const again = cache.get(w.holder.auth.der);
+    assert.notEqual(cache.get(w.holder.auth.der), again, "a first sighting again: not kept");
+    assert.equal(cache.get(w.holder.auth.der), cache.get(w.holder.auth.der));
   });
 });
