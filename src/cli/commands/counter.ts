@@ -3,29 +3,20 @@
 //   import { counterExpiryNotices, counterFees, counterIssuanceNotice } from "./commands/counter.ts";
 import { CLI_OPERATOR } from "../../services/audit.ts";
 import { feeSummary } from "../../services/counter/fees.ts";
-import { expiryNoticeDates, expiryNoticeRows, expiryNoticeRun, expiryNoticesCsvChunks, expiryNoticesPdf, issuanceNotice, type ExpiryNoticeRow } from "../../services/counter/notices.ts";
+import { expiryNoticeRun, expiryNoticesCsvStream, expiryNoticesPdf, issuanceNotice } from "../../services/counter/notices.ts";
 import { withContext } from "../open-context.ts";
 import { publishFile } from "../publish-file.ts";
 import { type Command, type Io, CliError, json, oneOf, optionalString, requireString } from "../command.ts";
 
-/** A finished document (a PDF) to `file`, replacing a previous one only whole ({@link publishFile}). */
-async function write(file: string, data: Uint8Array): Promise<void> {
-  try {
-    await publishFile(file, data, { mode: 0o600 });
-  } catch (error) {
-    throw new CliError(`--out: cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-}
-
 /**
- * `chunks` written to `file` as they come, so the command holds a chunk, not the whole text; the
- * file appears only once the run is read whole ({@link publishFile}): a failure part way, or
- * Ctrl-C, leaves a previous file as it was, not a partial list that could be taken for the run.
- * A failure reading the run is thrown as it is; one writing is the --out mistake.
+ * `data` published to `file` ({@link publishFile}): the file appears, or replaces a previous one,
+ * only whole, so a failure part way, or Ctrl-C, leaves a previous file as it was. Chunks (the
+ * CSV) are written as they come, so the command holds a chunk, not the whole text. A failure
+ * reading them is thrown as it is; one writing is the --out mistake.
  */
-async function writeAsRead(file: string, chunks: AsyncIterable<string>): Promise<void> {
+async function publishOut(file: string, data: Uint8Array | AsyncIterable<string>): Promise<void> {
   let readFailed = false;
-  async function* watched() {
+  async function* watched(chunks: AsyncIterable<string>) {
     try {
       yield* chunks;
     } catch (error) {
@@ -34,7 +25,7 @@ async function writeAsRead(file: string, chunks: AsyncIterable<string>): Promise
     }
   }
   try {
-    await publishFile(file, watched(), { mode: 0o600 });
+    await publishFile(file, data instanceof Uint8Array ? data : watched(data), { mode: 0o600 });
   } catch (error) {
     if (readFailed) throw error;
     throw new CliError(`--out: cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
@@ -99,22 +90,15 @@ export const counterExpiryNotices: Command = {
       const input = { from, ...(municipality ? { municipality } : {}), onProgress: reading.update };
       if (format === "csv") {
         // Written as it is read: a run over every municipality is millions of rows.
-        const dates = expiryNoticeDates(from);
-        let count = 0;
-        async function* counted(rows: AsyncIterable<ExpiryNoticeRow>) {
-          for await (const row of rows) {
-            count++;
-            yield row;
-          }
-        }
-        await writeAsRead(out, expiryNoticesCsvChunks(counted(expiryNoticeRows(deps, input))));
+        const csv = expiryNoticesCsvStream(deps, input);
+        await publishOut(out, csv.chunks);
         reading.done();
-        return { ...dates, count };
+        return { from: csv.from, windowStart: csv.windowStart, windowEnd: csv.windowEnd, count: csv.written() };
       }
       const run = await expiryNoticeRun(deps, input);
       reading.done();
       const pages = progress(io, `作成 / pages of ${run.residents.length}`);
-      await write(out, await expiryNoticesPdf(deps, run, CLI_OPERATOR, { onPage: pages.update }));
+      await publishOut(out, await expiryNoticesPdf(deps, run, CLI_OPERATOR, { onPage: pages.update }));
       pages.done();
       return { ...run, count: run.residents.length };
     });
@@ -133,7 +117,7 @@ export const counterIssuanceNotice: Command = {
     const card = requireString(values, "card");
     const out = requireString(values, "out");
     const notice = await withContext(values, io, (ctx) => issuanceNotice({ db: ctx.store.db, registry: ctx.registry, clock: ctx.clock }, card, CLI_OPERATOR));
-    await write(out, notice.pdf);
+    await publishOut(out, notice.pdf);
     if (values.json) return json(io, { card, out, bytes: notice.pdf.length });
     io.stdout(`交付通知書を ${out} に書き出しました / wrote the notice for ${card} to ${out}\n`);
   },

@@ -7,7 +7,7 @@ import { actorOf, hasRole, type StaffSession } from "../../services/counter/staf
 import type { NewPins, ProcedureOutcome, ProxyProcedureKind } from "../../services/counter/procedures.ts";
 import type { ReissueReason } from "../../services/counter/fees.ts";
 import { feeSummary } from "../../services/counter/fees.ts";
-import { expiryNoticeDates, expiryNoticeListing, expiryNoticeRows, expiryNoticesCsvChunks, issuanceNotice } from "../../services/counter/notices.ts";
+import { expiryNoticeListing, expiryNoticesCsvStream, issuanceNotice } from "../../services/counter/notices.ts";
 import { verifyAuditForPage } from "../../services/audit.ts";
 import { cardView, certificateView } from "../../services/resident-view.ts";
 import { CARD_ID_PATTERN } from "../../services/ids.ts";
@@ -751,14 +751,13 @@ export async function counterPagesRoutes(app: FastifyInstance, context: Context,
     const municipality = /^\d{6}$/.test(String(q.municipality ?? "")) ? String(q.municipality) : "";
     try {
       // `from` is checked before the answer starts: a mistake is the page with its message.
-      const run = expiryNoticeDates(from);
-      const rows = expiryNoticeRows(noticeDeps(), { from, ...(municipality ? { municipality } : {}) });
+      const csv = expiryNoticesCsvStream(noticeDeps(), { from, ...(municipality ? { municipality } : {}) });
       return reply
         .header("content-type", "text/csv; charset=utf-8")
-        .header("content-disposition", `attachment; filename="expiry-notices-${run.from}.csv"`)
+        .header("content-disposition", `attachment; filename="${csv.filename}"`)
         .header("cache-control", "no-store")
         // Sent as it is read, so the server holds a chunk, not the run.
-        .send(loggedStream(expiryNoticesCsvChunks(rows), "expiry-notices CSV", log));
+        .send(loggedStream(csv.chunks, "expiry-notices CSV", log));
     } catch (error) {
       const problem = problemOf(error, log);
       const v = pageView(request, reply, "/counter/expiry-notices");

@@ -6,7 +6,7 @@ import type { NewPins } from "../../services/counter/procedures.ts";
 import { ServiceError } from "../../services/errors.ts";
 import { verifyAudit } from "../../services/audit.ts";
 import { feeSummary, REISSUE_REASONS } from "../../services/counter/fees.ts";
-import { expiryNoticeDates, expiryNoticeRows, expiryNoticeRun, expiryNoticesCsvChunks, EXPIRY_NOTICES_JSON_LIMIT, EXPIRY_NOTICES_PDF_LIMIT, expiryNoticesPdf, issuanceNotice } from "../../services/counter/notices.ts";
+import { expiryNoticeRun, expiryNoticesCsvStream, EXPIRY_NOTICES_JSON_LIMIT, EXPIRY_NOTICES_PDF_LIMIT, expiryNoticesPdf, issuanceNotice } from "../../services/counter/notices.ts";
 import { PROXY_PROCEDURES } from "../../services/counter/procedures.ts";
 import { PROXY_TYPES } from "../../services/vocabulary.ts";
 import { LEGAL_REPRESENTATIVE_RELATIONSHIPS, type LegalRepresentativeInput } from "../../services/counter/legal-representative.ts";
@@ -205,8 +205,8 @@ const ENDPOINTS: Endpoint[] = [
       const input = { from: r.query.from!, ...(r.query.municipality ? { municipality: r.query.municipality } : {}) };
       if (r.query.format === "csv") {
         // Written as it is read (a run over every municipality is millions of rows); `from` is checked before the answer starts.
-        const { from } = expiryNoticeDates(input.from);
-        return new FileResponse(`expiry-notices-${from}.csv`, "text/csv; charset=utf-8", expiryNoticesCsvChunks(expiryNoticeRows(deps, input)));
+        const csv = expiryNoticesCsvStream(deps, input);
+        return new FileResponse(csv.filename, "text/csv; charset=utf-8", csv.chunks);
       }
       if (r.query.format === "pdf") {
         // Read no further than one PDF answer may hold.

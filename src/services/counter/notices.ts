@@ -364,6 +364,29 @@ export async function* expiryNoticesCsvChunks(rows: AsyncIterable<ExpiryNoticeRo
   if (chunk) yield chunk;
 }
 
+/** The run's CSV as it is read: its file name and chunks, and how many residents were written so far. */
+export interface ExpiryNoticesCsvStream extends ExpiryNoticeDates {
+  filename: string;
+  chunks: AsyncIterable<string>;
+  written(): number;
+}
+
+/**
+ * The run's CSV, to be written as it is read (the CLI's file, both CSV downloads): `from` is
+ * checked now, before an answer or a file is begun, and the run is read as `chunks` are taken.
+ */
+export function expiryNoticesCsvStream(deps: NoticeDeps, input: ExpiryNoticeInput): ExpiryNoticesCsvStream {
+  const dates = expiryNoticeDates(input.from);
+  let written = 0;
+  async function* counted(): AsyncGenerator<ExpiryNoticeRow, void, undefined> {
+    for await (const row of expiryNoticeRows(deps, input)) {
+      written++;
+      yield row;
+    }
+  }
+  return { ...dates, filename: `expiry-notices-${dates.from}.csv`, chunks: expiryNoticesCsvChunks(counted()), written: () => written };
+}
+
 /**
  * One CSV cell. A value a spreadsheet would run as a formula (= + - @, or a tab or CR first: a
  * resident's name or address can be anything the register accepts) is kept as text with a
