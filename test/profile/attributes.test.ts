@@ -11,6 +11,7 @@ import {
   type JpkiAttributes,
 } from "../../src/profile/attributes.ts";
 import { ProfileInputError } from "../../src/profile/errors.ts";
+import { SAMPLE_ATTRIBUTES } from "./refusals.ts";
 
 const S = "\u3000";
 
@@ -114,14 +115,7 @@ describe("substituteFlags", () => {
 });
 
 describe("otherNames", () => {
-  const attributes: JpkiAttributes = {
-    name: `山田${S}太郎`,
-    nameSubstitutes: "00000",
-    birth: "1990-01-02",
-    gender: "1",
-    address: "東京都町田市森野２－２－２２",
-    addressSubstitutes: "00000000000000",
-  };
+  const attributes = SAMPLE_ATTRIBUTES;
   const expected = [
     { oid: "1.2.392.200149.8.5.5.1", value: `山田${S}太郎` },
     { oid: "1.2.392.200149.8.5.5.4", value: "419900102" },

@@ -15,7 +15,8 @@ import type { Refusal } from "../rules/bilingual.ts";
 
 const bad = <T>(value: unknown): T => value as T;
 const S = "\u3000";
-const attributes: JpkiAttributes = {
+/** A valid set of the four attributes (the card's formats), for tests to start from. */
+export const SAMPLE_ATTRIBUTES: JpkiAttributes = {
   name: `山田${S}太郎`,
   nameSubstitutes: "00000",
   birth: "1990-01-02",
@@ -23,6 +24,7 @@ const attributes: JpkiAttributes = {
   address: "東京都町田市森野２－２－２２",
   addressSubstitutes: "00000000000000",
 };
+const attributes = SAMPLE_ATTRIBUTES;
 const otherNames = toOtherNames(attributes);
 const withValue = (oidSuffix: string, value: unknown) =>
   otherNames.map((e) => (e.oid.endsWith(`.5.5.${oidSuffix}`) ? { ...e, value: bad<string>(value) } : e));
