@@ -313,15 +313,41 @@ export interface ExpiryNoticeListing extends ExpiryNoticeDates {
   count: number;
 }
 
-/** The run's first `shown` residents and its count: the rest are read and counted, not kept. */
+/**
+ * The run's first `shown` residents and its count. Reading stops after the rows shown; the rest
+ * are counted by one query rather than read (a run over every municipality is millions). The
+ * run lists each resident with a valid certificate expiring in the window once, so that count is
+ * the run's length; a register changing between the two reads is seen by the count only, which
+ * is never less than the rows shown.
+ */
 export async function expiryNoticeListing(deps: NoticeDeps, input: ExpiryNoticeInput, shown: number): Promise<ExpiryNoticeListing> {
   const dates = expiryNoticeDates(input.from);
   const residents: ExpiryNoticeRow[] = [];
-  let count = 0;
+  let more = false;
   for await (const row of expiryNoticeRows(deps, input)) {
-    if (count++ < shown) residents.push(row);
+    if (residents.length === shown) {
+      more = true;
+      break;
+    }
+    residents.push(row);
   }
+  const count = more ? Math.max(residents.length + 1, await residentsExpiringIn(deps.db, dates, input.municipality)) : residents.length;
   return { ...dates, residents, count };
+}
+
+/** The registered residents with a valid certificate expiring in the window: those the run lists. */
+async function residentsExpiringIn(db: Kysely<Database>, window: ExpiryNoticeDates, municipality: string | undefined): Promise<number> {
+  let query = db
+    .selectFrom("certificates")
+    .innerJoin("residents", "residents.id", "certificates.resident_id")
+    .select((eb) => eb.fn.count<number | string | bigint>("certificates.resident_id").distinct().as("residents"))
+    .where("certificates.status", "=", "valid")
+    .where("certificates.expires", ">=", window.windowStart)
+    .where("certificates.expires", "<=", window.windowEnd)
+    .where("residents.status", "=", "registered");
+  if (municipality) query = query.where("residents.municipality_code", "=", municipality);
+  const { residents } = await query.executeTakeFirstOrThrow();
+  return Number(residents);
 }
 
 const CSV_HEADER = ["resident_id", "name", "address", "municipality_code", "card_id", "auth_expires", "sign_expires", "earliest_expires", "renewal_from"];

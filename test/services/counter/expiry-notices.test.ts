@@ -63,7 +63,7 @@ function beforeEachQuery(db: Kysely<Database>, hook: (n: number, query: Compiled
       get(target, key) {
         const value = Reflect.get(target, key, target);
         if (typeof value !== "function") return value;
-        if (key === "execute") {
+        if (key === "execute" || key === "executeTakeFirst" || key === "executeTakeFirstOrThrow") {
           return async (...args: unknown[]) => {
             await hook(++n, (target as unknown as { compile(): CompiledQuery }).compile());
             return value.apply(target, args);
@@ -343,6 +343,37 @@ for (const backend of backends()) {
       const listing = await expiryNoticeListing(deps, { from: FROM }, 7);
       assert.deepEqual([listing.count, listing.residents.length, listing.windowStart, listing.windowEnd], [30, 7, "2031-03-10", "2031-04-09"]);
       assert.deepEqual(listing.residents, run.residents.slice(0, 7));
+    });
+
+    test("a listing reads only as far as it shows and counts the rest with one query, as many as the run lists", async () => {
+      const db = t.context.store.db;
+      await clear(db);
+      await seed(db, 3, { day: "2031-03-10" });
+      await seed(db, 3, { day: "2031-03-11" });
+      await seed(db, 3, { day: "2031-04-09" });
+      const [twoDays, revokedOnly, moved, elsewhere] = (await seed(db, 4, { day: "2031-03-20" })).filter((c) => c.startsWith("auth:")).map((c) => c.slice("auth:".length)); // one per resident
+      const holderOf = async (serial: string) => (await db.selectFrom("certificates").select("resident_id").where("serial_hex", "=", serial).executeTakeFirstOrThrow()).resident_id!;
+      // Counted once with certificates on two days; not counted with none valid, nor when no longer registered.
+      await certificate(db, await holderOf(twoDays!), "auth", "2031-04-01");
+      await db.updateTable("certificates").set({ status: "revoked" }).where("resident_id", "=", await holderOf(revokedOnly!)).execute();
+      await db.updateTable("residents").set({ status: "emigrated" }).where("id", "=", await holderOf(moved!)).execute();
+      await db.updateTable("residents").set({ municipality_code: "131016" }).where("id", "=", await holderOf(elsewhere!)).execute();
+      const queries: CompiledQuery[] = [];
+      const deps = { db: beforeEachQuery(db, async (_, q) => void queries.push(q)), registry: t.context.registry, clock: t.context.clock };
+      const listing = await expiryNoticeListing(deps, { from: FROM }, 4);
+      assert.equal(queries.filter((q) => !isLookup(q)).length, 3, "the first two days, then the count");
+      if (backend === "sqlite") {
+        const count = queries[queries.length - 1]!;
+        const plan = (await db.executeQuery(CompiledQuery.raw(`explain query plan ${count.sql}`, [...count.parameters]))).rows.map((r) => (r as { detail: string }).detail).join("\n");
+        assert.match(plan, /certificates_expires \(status=\? AND expires>\? AND expires<\?\)/, `the count reads the window's range of the index: ${plan}`);
+      }
+      const run = await expiryNoticeRun({ db, registry: t.context.registry, clock: t.context.clock }, { from: FROM });
+      assert.deepEqual([listing.count, run.residents.length], [11, 11]);
+      assert.deepEqual(listing.residents, run.residents.slice(0, 4));
+      const machida = await expiryNoticeListing(deps, { from: FROM, municipality: "132098" }, 4);
+      assert.deepEqual([machida.count, (await expiryNoticeRun(deps, { from: FROM, municipality: "132098" })).residents.length], [10, 10]);
+      const all = await expiryNoticeListing(deps, { from: FROM }, 11);
+      assert.deepEqual([all.count, all.residents.length], [11, 11], "the whole run shown: counted as read");
     });
 
     test("a run with at most so many residents stops reading at the first one over", async () => {
