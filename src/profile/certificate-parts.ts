@@ -28,9 +28,9 @@ export interface CertificateParts {
 /** Reads a Certificate's outline and the TBSCertificate up to its public key; throws `DerReadError` otherwise. */
 export function readCertificateParts(der: Uint8Array): CertificateParts {
   const cert = DerCursor.only(der, TAG.SEQUENCE, "Certificate", { remaining: 64 });
-  const tbs = cert.into(cert.next(TAG.SEQUENCE, "tbsCertificate"), "TBSCertificate");
+  const tbs = cert.enter(TAG.SEQUENCE, "tbsCertificate", "TBSCertificate");
   const outerAlgorithm = cert.next(TAG.SEQUENCE, "signatureAlgorithm");
-  cert.next(TAG.BIT_STRING, "signatureValue");
+  cert.skip(TAG.BIT_STRING, "signatureValue");
   cert.end();
   tbs.optional(TAG.CONTEXT_0, "version");
   const serial = integerContent(der, tbs.next(TAG.INTEGER, "serialNumber"));
@@ -40,7 +40,7 @@ export function readCertificateParts(der: Uint8Array): CertificateParts {
   const subject = tbs.next(TAG.SEQUENCE, "subject");
   const spkiTlv = tbs.next(TAG.SEQUENCE, "subjectPublicKeyInfo");
   const spki = tbs.into(spkiTlv, "SubjectPublicKeyInfo");
-  spki.next(TAG.SEQUENCE, "algorithm");
+  spki.skip(TAG.SEQUENCE, "algorithm");
   const spkiKeyBits = bitStringBytes(der, spki.next(TAG.BIT_STRING, "subjectPublicKey"));
   spki.end();
   if (spkiKeyBits.length === 0) throw new DerReadError("SubjectPublicKeyInfo: an empty subjectPublicKey");

@@ -8,9 +8,11 @@
  * - a `NodeBudget` shared by all the cursors of one parse bounds the work a hostile input costs;
  * - cursors nest at most `DER_MAX_DEPTH` deep.
  *
- * Reading allocates one small `Tlv` per element and one cursor per constructed element entered;
- * contents are views into the input, never copies. Anything else is a `DerReadError`, which each
- * side turns into its own outcome (a malformed OCSP request, a fail-closed verification).
+ * Reading allocates one small `Tlv` per element returned and one cursor per constructed element
+ * entered; `skip` and `enter` step over or into an element without the `Tlv` (a cold certificate
+ * verification reads a few hundred elements, most only to step over or into them). Contents are
+ * views into the input, never copies. Anything else is a `DerReadError`, which each side turns
+ * into its own outcome (a malformed OCSP request, a fail-closed verification).
  */
 
 /** One element: its tag, and where it and its content lie in the input. */
@@ -65,6 +67,18 @@ export const DER_MAX_DEPTH = 32;
  * is refused.
  */
 export function readTlv(bytes: Uint8Array, offset: number, limit = bytes.length): Tlv {
+  const end = scanTlv(bytes, offset, limit);
+  return { tag: bytes[offset]!, start: offset, contentStart: scannedContentStart, end };
+}
+
+/**
+ * Where the content of the element `scanTlv` read last begins: a module-level register rather
+ * than an object per element, read right after the call (nothing runs in between).
+ */
+let scannedContentStart = 0;
+
+/** `readTlv`'s checks without the object: the element's end, its content's start in `scannedContentStart`. */
+function scanTlv(bytes: Uint8Array, offset: number, limit: number): number {
   if (limit > bytes.length) limit = bytes.length;
   if (offset + 2 > limit) throw new DerReadError("truncated");
   const tag = bytes[offset]!;
@@ -84,7 +98,8 @@ export function readTlv(bytes: Uint8Array, offset: number, limit = bytes.length)
   }
   const end = p + length;
   if (end > limit) throw new DerReadError("content runs past its container");
-  return { tag, start: offset, contentStart: p, end };
+  scannedContentStart = p;
+  return end;
 }
 
 /** Reads `bytes` as exactly one element with tag `tag`: nothing may follow it. */
@@ -105,17 +120,28 @@ export class DerCursor {
   readonly #end: number;
   readonly #depth: number;
 
-  /** `depth` is how many cursors enclose this one; `into` sets it. */
+  /**
+   * `depth` is how many cursors enclose this one; `into` sets it. `end`, when given, stands for
+   * `parent.end` and `parent` is then the content's start (how `enter` makes one without a `Tlv`).
+   */
+  constructor(bytes: Uint8Array, parent: Tlv, what: string, budget?: NodeBudget, depth?: number);
+  constructor(bytes: Uint8Array, contentStart: number, what: string, budget: NodeBudget | undefined, depth: number, end: number);
   constructor(
     readonly bytes: Uint8Array,
-    parent: Tlv,
+    parent: Tlv | number,
     readonly what: string,
     readonly budget?: NodeBudget,
     depth = 0,
+    end?: number,
   ) {
     if (depth > DER_MAX_DEPTH) throw new DerReadError(`${what}: nested more than ${DER_MAX_DEPTH} levels deep`);
-    this.#pos = parent.contentStart;
-    this.#end = parent.end;
+    if (typeof parent === "number") {
+      this.#pos = parent;
+      this.#end = end!;
+    } else {
+      this.#pos = parent.contentStart;
+      this.#end = parent.end;
+    }
     this.#depth = depth;
   }
 
@@ -134,12 +160,32 @@ export class DerCursor {
   }
 
   next(tag: number, what: string): Tlv {
+    const start = this.#pos;
+    const end = this.#step(tag, what);
+    return { tag, start, contentStart: scannedContentStart, end };
+  }
+
+  /** Like `next`, for a child the caller only steps over. */
+  skip(tag: number, what: string): void {
+    this.#step(tag, what);
+  }
+
+  /** `into(next(tag, what), inner)`: a cursor over the next child's children, which must have tag `tag`. */
+  enter(tag: number, what: string, inner = what): DerCursor {
+    const end = this.#step(tag, what);
+    if ((tag & 0x20) === 0) throw new DerReadError(`${inner} is not constructed`);
+    return new DerCursor(this.bytes, scannedContentStart, inner, this.budget, this.#depth + 1, end);
+  }
+
+  /** Reads the next child (which must have tag `tag`) and moves past it; its end, its content's start in `scannedContentStart`. */
+  #step(tag: number, what: string): number {
     if (this.done) throw new DerReadError(`${this.what}: ${what} is missing`);
-    const t = readTlv(this.bytes, this.#pos, this.#end);
-    if (t.tag !== tag) throw new DerReadError(`${this.what}: ${what} has tag 0x${hex2(t.tag)}, expected 0x${hex2(tag)}`);
+    const found = this.bytes[this.#pos]!;
+    const end = scanTlv(this.bytes, this.#pos, this.#end);
+    if (found !== tag) throw new DerReadError(`${this.what}: ${what} has tag 0x${hex2(found)}, expected 0x${hex2(tag)}`);
     if (this.budget && --this.budget.remaining < 0) throw new DerReadError("too many ASN.1 elements");
-    this.#pos = t.end;
-    return t;
+    this.#pos = end;
+    return end;
   }
 
   /** The next child whatever its tag. */

@@ -9,13 +9,39 @@ import { DerReadError, TAG, contentOf, type DerCursor, type Tlv } from "./der-re
 /** Longest OBJECT IDENTIFIER content accepted: real ones are under 32 bytes. */
 const MAX_OID_BYTES = 64;
 
+/**
+ * OIDs already read, by a hash of their content: the same few dozen (name attribute types,
+ * extensions, algorithms, JPKI's attributes and policies) come back in every certificate and CMS
+ * document, and building the text made several strings each time (≈45 OIDs per cold CMS
+ * verification). An entry is the text of exactly these bytes, which read without error, so a hit
+ * answers what reading them again would. Bounded: once full, further OIDs are read as before, so
+ * input full of odd OIDs can only fill it, not grow it.
+ */
+const OID_CACHE_MAX = 512;
+const oidCache = new Map<number, { readonly content: Uint8Array; readonly text: string }>();
+
 /** A DER OBJECT IDENTIFIER as dotted text. Base-128 arcs must be minimal and each fit in 2^53. */
 export function oidText(bytes: Uint8Array, t: Tlv): string {
   if (t.tag !== TAG.OID) throw new DerReadError("not an OBJECT IDENTIFIER");
   const n = t.end - t.contentStart;
   if (n < 1 || n > MAX_OID_BYTES) throw new DerReadError("OBJECT IDENTIFIER of a bad length");
-  // Built as a string directly: half the time of collecting arcs and joining them (it runs once
-  // per extension, so per CRL entry).
+  let hash = n;
+  for (let i = t.contentStart; i < t.end; i++) hash = (Math.imul(hash, 31) + bytes[i]!) | 0;
+  const cached = oidCache.get(hash);
+  if (cached && sameContent(cached.content, bytes, t.contentStart, n)) return cached.text;
+  const text = dottedOid(bytes, t);
+  if (!cached && oidCache.size < OID_CACHE_MAX) oidCache.set(hash, { content: bytes.slice(t.contentStart, t.end), text });
+  return text;
+}
+
+function sameContent(content: Uint8Array, bytes: Uint8Array, at: number, n: number): boolean {
+  if (content.length !== n) return false;
+  for (let i = 0; i < n; i++) if (content[i] !== bytes[at + i]) return false;
+  return true;
+}
+
+function dottedOid(bytes: Uint8Array, t: Tlv): string {
+  // Built as a string directly: half the time of collecting arcs and joining them.
   let text = "";
   let value = 0;
   let fresh = true;
@@ -114,7 +140,7 @@ export function readExtensions(c: DerCursor, list: Tlv, what: string): RawExtens
   const out: RawExtension[] = [];
   const items = c.into(list, what);
   while (!items.done) {
-    const e = items.into(items.next(TAG.SEQUENCE, "Extension"), "Extension");
+    const e = items.enter(TAG.SEQUENCE, "Extension");
     const oid = oidText(bytes, e.next(TAG.OID, "extnID"));
     const flag = e.optional(TAG.BOOLEAN, "critical");
     const critical = flag ? booleanValue(bytes, flag) : false;

@@ -98,7 +98,7 @@ export function readCertificateDer(der: Uint8Array): CertificateFields {
   if (!sameBytes(der, innerAlgorithm, outerAlgorithm)) throw new DerReadError("the signature algorithm inside the certificate differs from the one outside it");
   const issuerTlv = tbs.next(TAG.SEQUENCE, "issuer");
   const issuer = readName(tbs, issuerTlv, "issuer");
-  const validity = tbs.into(tbs.next(TAG.SEQUENCE, "validity"), "Validity");
+  const validity = tbs.enter(TAG.SEQUENCE, "validity", "Validity");
   const notBefore = derTime(der, validity.any("notBefore"));
   const notAfter = derTime(der, validity.any("notAfter"));
   validity.end();
@@ -115,7 +115,8 @@ export function readCertificateDer(der: Uint8Array): CertificateFields {
   uniqueIdentifier(tbs, SUBJECT_UNIQUE_ID, version);
   const list = readExplicitExtensions(tbs, EXTENSIONS, "extensions");
   if (list.length > 0 && version !== 3) throw new DerReadError("TBSCertificate: extensions in a certificate that is not v3");
-  const extensions = new Map<string, CertificateExtension>(list.map((e) => [e.oid, { critical: e.critical, value: e.value }]));
+  const extensions = new Map<string, CertificateExtension>();
+  for (const e of list) extensions.set(e.oid, { critical: e.critical, value: e.value });
   tbs.end();
   return {
     tbsDer: encodingOf(der, tbsTlv),
@@ -145,8 +146,8 @@ const RSA_PKCS1_SIGNATURES = new Set(["1.2.840.113549.1.1.5", "1.2.840.113549.1.
  */
 function checkAlgorithmParameters(bytes: Uint8Array, algorithm: Tlv, oid: string, budget: NodeBudget): void {
   const c = cursorAt(bytes, algorithm, budget);
-  const alg = c.into(c.next(TAG.SEQUENCE, "signatureAlgorithm"), "signatureAlgorithm");
-  alg.next(TAG.OID, "signatureAlgorithm algorithm");
+  const alg = c.enter(TAG.SEQUENCE, "signatureAlgorithm");
+  alg.skip(TAG.OID, "signatureAlgorithm algorithm");
   if (RSA_PKCS1_SIGNATURES.has(oid)) {
     // NULL, or absent, which RFC 4055 §5 has readers accept too.
     const nul = alg.done ? undefined : alg.next(TAG.NULL, "signatureAlgorithm parameters");
@@ -192,7 +193,7 @@ function uniqueIdentifier(tbs: DerCursor, tag: number, version: number): void {
 
 /** A cursor whose one child is `t` (to read an element already stepped over). */
 function cursorAt(bytes: Uint8Array, t: Tlv, budget: NodeBudget): DerCursor {
-  return new DerCursor(bytes, { tag: TAG.SEQUENCE, start: t.start, contentStart: t.start, end: t.end }, "Certificate", budget);
+  return new DerCursor(bytes, t.start, "Certificate", budget, 0, t.end);
 }
 
 function sameBytes(bytes: Uint8Array, a: Tlv, b: Tlv): boolean {
@@ -231,18 +232,26 @@ const PRINTABLE_STRING = 0x13;
  * name with the generic parser, whose output for those forms is kept as it was.
  */
 function readName(parent: DerCursor, nameTlv: Tlv, what: string): string | undefined {
+  return walkName(parent, nameTlv, what, true);
+}
+
+/**
+ * Reads a Name as `readName` does; with `format` false it only answers whether readName would
+ * format it ("" when it would, `undefined` when not), without making the text.
+ */
+function walkName(parent: DerCursor, nameTlv: Tlv, what: string, format: boolean): string | undefined {
   const bytes = parent.bytes;
   const rdns = parent.into(nameTlv, what);
   let text = "";
   let readable = true;
   let firstRdn = true;
   while (!rdns.done) {
-    const set = rdns.into(rdns.next(TAG.SET, "RelativeDistinguishedName"), "RelativeDistinguishedName");
-    if (!firstRdn) text += ", ";
+    const set = rdns.enter(TAG.SET, "RelativeDistinguishedName");
+    if (!firstRdn && format) text += ", ";
     firstRdn = false;
     let firstAtv = true;
     while (!set.done) {
-      const atv = set.into(set.next(TAG.SEQUENCE, "AttributeTypeAndValue"), "AttributeTypeAndValue");
+      const atv = set.enter(TAG.SEQUENCE, "AttributeTypeAndValue");
       const type = oidText(bytes, atv.next(TAG.OID, "type"));
       const value = atv.any("value");
       atv.end();
@@ -250,18 +259,16 @@ function readName(parent: DerCursor, nameTlv: Tlv, what: string): string | undef
       if (!readable) continue;
       let s: string | undefined;
       if (value.tag === TAG.UTF8_STRING) {
-        try {
-          s = UTF8_DECODER.decode(contentOf(bytes, value));
-        } catch {
-          s = undefined;
-        }
+        // ASCII is valid UTF-8: only other bytes need the decoder to tell.
+        s = format || !isAscii(bytes, value) ? utf8Text(bytes, value) : "";
       } else if (value.tag === PRINTABLE_STRING) {
-        s = latin1(bytes, value);
+        s = format ? latin1(bytes, value) : "";
       }
       if (s === undefined) {
         readable = false;
         continue;
       }
+      if (!format) continue;
       if (!firstAtv) text += "+";
       firstAtv = false;
       text += `${SHORT_NAMES[type] ?? type}=${s}`;
@@ -270,11 +277,24 @@ function readName(parent: DerCursor, nameTlv: Tlv, what: string): string | undef
   return readable ? text : undefined;
 }
 
+/** A UTF8String's text, or undefined when its bytes are not UTF-8. */
+function utf8Text(bytes: Uint8Array, t: Tlv): string | undefined {
+  try {
+    return UTF8_DECODER.decode(contentOf(bytes, t));
+  } catch {
+    return undefined;
+  }
+}
+
+function isAscii(bytes: Uint8Array, t: Tlv): boolean {
+  for (let i = t.contentStart; i < t.end; i++) if (bytes[i]! >= 0x80) return false;
+  return true;
+}
+
 /** Bytes as characters 0–255, which is how the generic parser reads PrintableString and IA5String. */
 function latin1(bytes: Uint8Array, t: Tlv): string {
-  let s = "";
-  for (let i = t.contentStart; i < t.end; i++) s += String.fromCharCode(bytes[i]!);
-  return s;
+  // One call over a view rather than a string per character (a 40-character URI made 40 of them).
+  return String.fromCharCode.apply(null, bytes.subarray(t.contentStart, t.end) as unknown as number[]);
 }
 
 // ----- a strict walk of any value -----
@@ -342,13 +362,13 @@ export function policyOids(value: Uint8Array): string[] {
   const list = only(value, TAG.SEQUENCE, "CertificatePolicies");
   const out: string[] = [];
   while (!list.done) {
-    const info = list.into(list.next(TAG.SEQUENCE, "PolicyInformation"), "PolicyInformation");
+    const info = list.enter(TAG.SEQUENCE, "PolicyInformation");
     out.push(oidText(value, info.next(TAG.OID, "policyIdentifier")));
     const qualifiers = info.optional(TAG.SEQUENCE, "policyQualifiers");
     if (qualifiers) {
       const q = info.into(qualifiers, "policyQualifiers");
       while (!q.done) {
-        const pq = q.into(q.next(TAG.SEQUENCE, "PolicyQualifierInfo"), "PolicyQualifierInfo");
+        const pq = q.enter(TAG.SEQUENCE, "PolicyQualifierInfo");
         oidText(value, pq.next(TAG.OID, "policyQualifierId"));
         checkDerTree(value, pq.any("qualifier"), pq.budget, 0);
         pq.end();
@@ -396,9 +416,9 @@ export function otherNameEntries(value: Uint8Array): { oid: string; value: Uint8
   const out: { oid: string; value: Uint8Array }[] = [];
   while (!list.done) {
     if (list.peekTag() !== GN_OTHER_NAME) return undefined;
-    const on = list.into(list.next(GN_OTHER_NAME, "otherName"), "OtherName");
+    const on = list.enter(GN_OTHER_NAME, "otherName", "OtherName");
     const oid = oidText(value, on.next(TAG.OID, "type-id"));
-    const wrapped = on.into(on.next(TAG.CONTEXT_0, "value"), "value");
+    const wrapped = on.enter(TAG.CONTEXT_0, "value");
     const inner = wrapped.any("value");
     wrapped.end();
     on.end();
@@ -419,13 +439,13 @@ export function distributionPoints(value: Uint8Array): { uris: string[]; directo
   const uris: string[] = [];
   const directoryNames: Uint8Array[] = [];
   while (!list.done) {
-    const dp = list.into(list.next(TAG.SEQUENCE, "DistributionPoint"), "DistributionPoint");
+    const dp = list.enter(TAG.SEQUENCE, "DistributionPoint");
     const dpName = dp.optional(TAG.CONTEXT_0, "distributionPoint");
     if (!dp.done) return undefined;
     if (!dpName) continue;
     const choice = dp.into(dpName, "DistributionPointName");
     if (choice.peekTag() !== TAG.CONTEXT_0) return undefined;
-    const names = choice.into(choice.next(TAG.CONTEXT_0, "fullName"), "fullName");
+    const names = choice.enter(TAG.CONTEXT_0, "fullName");
     choice.end();
     while (!names.done) {
       const tag = names.peekTag();
@@ -433,10 +453,10 @@ export function distributionPoints(value: Uint8Array): { uris: string[]; directo
         const uri = latin1(value, names.next(GN_URI, "uniformResourceIdentifier"));
         if (uri) uris.push(uri);
       } else if (tag === GN_DIRECTORY_NAME) {
-        const wrapper = names.into(names.next(GN_DIRECTORY_NAME, "directoryName"), "directoryName");
+        const wrapper = names.enter(GN_DIRECTORY_NAME, "directoryName");
         const nameTlv = wrapper.next(TAG.SEQUENCE, "Name");
         wrapper.end();
-        if (readName(wrapper, nameTlv, "Name") === undefined) return undefined;
+        if (walkName(wrapper, nameTlv, "Name", false) === undefined) return undefined;
         directoryNames.push(encodingOf(value, nameTlv));
       } else {
         return undefined;
@@ -452,7 +472,7 @@ export function ocspUris(value: Uint8Array): string[] | undefined {
   const list = only(value, TAG.SEQUENCE, "AuthorityInfoAccessSyntax");
   const out: string[] = [];
   while (!list.done) {
-    const ad = list.into(list.next(TAG.SEQUENCE, "AccessDescription"), "AccessDescription");
+    const ad = list.enter(TAG.SEQUENCE, "AccessDescription");
     const method = oidText(value, ad.next(TAG.OID, "accessMethod"));
     if (ad.peekTag() !== GN_URI) return undefined;
     const uri = latin1(value, ad.next(GN_URI, "accessLocation"));

@@ -249,35 +249,52 @@ function decode<T, R>(cert: ParsedCertificate, oid: string, what: string, read: 
   }
 }
 
+/**
+ * The memo keys of the decoders below: symbols, so that no string a caller gives derivedOnce can
+ * be one of them (and derivedOnce's key is used as it is, without a prefix made on every call).
+ */
+const KEY = {
+  unknownCritical: Symbol("unknownCritical"),
+  keyUsage: Symbol("keyUsage"),
+  isCa: Symbol("isCa"),
+  policies: Symbol("policies"),
+  eku: Symbol("eku"),
+  aki: Symbol("aki"),
+  ski: Symbol("ski"),
+  ocspUrls: Symbol("ocspUrls"),
+  crlDistributionPoints: Symbol("crlDistributionPoints"),
+  otherNames: Symbol("otherNames"),
+} as const;
+
 /** The first critical extension we do not process, or undefined. */
 export function unknownCriticalExtension(cert: ParsedCertificate): string | undefined {
-  return memo(cert, "unknownCritical", () => {
+  return memo(cert, KEY.unknownCritical, () => {
     for (const [oid, e] of cert.extensions) if (e.critical && !UNDERSTOOD.has(oid)) return oid;
     return undefined;
   });
 }
 
 export function keyUsageOf(cert: ParsedCertificate): number | undefined {
-  return memo(cert, "keyUsage", () => decode(cert, OID.keyUsage, "keyUsage", keyUsageValue));
+  return memo(cert, KEY.keyUsage, () => decode(cert, OID.keyUsage, "keyUsage", keyUsageValue));
 }
 
 export function isCa(cert: ParsedCertificate): boolean {
-  return memo(cert, "isCa", () => decode(cert, OID.basicConstraints, "basicConstraints", basicConstraintsCa) === true);
+  return memo(cert, KEY.isCa, () => decode(cert, OID.basicConstraints, "basicConstraints", basicConstraintsCa) === true);
 }
 
 export function policiesOf(cert: ParsedCertificate): readonly string[] {
-  return memo(cert, "policies", () => Object.freeze(decode(cert, OID.certificatePolicies, "certificatePolicies", policyOids) ?? []));
+  return memo(cert, KEY.policies, () => Object.freeze(decode(cert, OID.certificatePolicies, "certificatePolicies", policyOids) ?? []));
 }
 
 export function extendedKeyUsagesOf(cert: ParsedCertificate): readonly string[] | undefined {
-  return memo(cert, "eku", () => {
+  return memo(cert, KEY.eku, () => {
     const eku = decode(cert, OID.extKeyUsage, "extendedKeyUsage", extendedKeyUsageOids);
     return eku ? Object.freeze(eku) : undefined;
   });
 }
 
 export function authorityKeyIdOf(cert: ParsedCertificate): Uint8Array | undefined {
-  return memo(cert, "aki", () => {
+  return memo(cert, KEY.aki, () => {
     const aki = decode(cert, OID.authorityKeyIdentifier, "authorityKeyIdentifier", authorityKeyIdentifier, AuthorityKeyIdentifier, (a) => ({
       keyId: a.keyIdentifier ? u8(a.keyIdentifier.buffer) : undefined,
     }));
@@ -286,12 +303,12 @@ export function authorityKeyIdOf(cert: ParsedCertificate): Uint8Array | undefine
 }
 
 export function subjectKeyIdOf(cert: ParsedCertificate): Uint8Array | undefined {
-  return memo(cert, "ski", () => decode(cert, OID.subjectKeyIdentifier, "subjectKeyIdentifier", subjectKeyIdentifier));
+  return memo(cert, KEY.ski, () => decode(cert, OID.subjectKeyIdentifier, "subjectKeyIdentifier", subjectKeyIdentifier));
 }
 
 /** OCSP responder URLs from authorityInfoAccess, in order. */
 export function ocspUrlsOf(cert: ParsedCertificate): readonly string[] {
-  return memo(cert, "ocspUrls", () =>
+  return memo(cert, KEY.ocspUrls, () =>
     Object.freeze(
       decode(cert, OID.authorityInfoAccess, "authorityInfoAccess", ocspUris, AuthorityInfoAccessSyntax, (aia) =>
         aia.filter((a) => a.accessMethod === id_ad_ocsp && a.accessLocation.uniformResourceIdentifier).map((a) => a.accessLocation.uniformResourceIdentifier!),
@@ -309,7 +326,7 @@ export interface CrlDistributionPoints {
 
 /** The cRLDistributionPoints fullName entries: URIs (to fetch) and directoryNames (to match an IDP). */
 export function crlDistributionPointsOf(cert: ParsedCertificate): CrlDistributionPoints {
-  return memo(cert, "crlDistributionPoints", () => {
+  return memo(cert, KEY.crlDistributionPoints, () => {
     const points = decode(cert, OID.crlDistributionPoints, "cRLDistributionPoints", distributionPoints, CRLDistributionPoints, (dps) => {
       const uris: string[] = [];
       const directoryNames: Uint8Array[] = [];
@@ -329,7 +346,7 @@ export function crlDistributionPointsOf(cert: ParsedCertificate): CrlDistributio
 
 /** The subjectAltName otherNames with UTF8String values (the JPKI personal data). */
 export function otherNamesOf(cert: ParsedCertificate): readonly { readonly oid: string; readonly value: string }[] {
-  return memo(cert, "otherNames", () => {
+  return memo(cert, KEY.otherNames, () => {
     const entries =
       decode(cert, OID.subjectAltName, "subjectAltName", otherNameEntries, SubjectAlternativeName, (san) =>
         san.flatMap((gn) => (gn.otherName ? [{ oid: gn.otherName.typeId, value: u8(gn.otherName.value) }] : [])),
@@ -349,7 +366,7 @@ export function otherNamesOf(cert: ParsedCertificate): readonly { readonly oid: 
  * once per parsed certificate like the extension decoders above.
  */
 export function derivedOnce<T>(cert: ParsedCertificate, key: string, compute: () => T): T {
-  return memo(cert, `derived:${key}`, compute);
+  return memo(cert, key, compute);
 }
 
 /**

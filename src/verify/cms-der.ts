@@ -6,7 +6,7 @@
  * gives the input to the BER reader (cms-ber.ts), so BER producers are served as before. A
  * ContentInfo that is not a SignedData is `malformed-input` at once, as in the BER reader.
  */
-import { DerCursor, DerReadError, TAG, contentOf, encodingOf, type Tlv } from "../profile/der-reader.ts";
+import { DerCursor, DerReadError, TAG, contentOf, encodingOf } from "../profile/der-reader.ts";
 import { integerContent, oidText, stripLeadingZeros } from "../profile/der-values.ts";
 import { readAlgorithmOid } from "./der.ts";
 import { CMS_OID, badCms, type SignedAttribute, type SignedDataParts, type SignerParts } from "./cms-parts.ts";
@@ -19,14 +19,14 @@ const MAX_SIGNERS = 16;
 export function readSignedDataDer(der: Uint8Array): SignedDataParts {
   const info = DerCursor.only(der, TAG.SEQUENCE, "ContentInfo");
   if (oidText(der, info.next(TAG.OID, "contentType")) !== CMS_OID.signedData) badCms("not a SignedData");
-  const wrapped = info.into(info.next(TAG.CONTEXT_0, "content"), "content");
+  const wrapped = info.enter(TAG.CONTEXT_0, "content");
   info.end();
-  const sd = wrapped.into(wrapped.next(TAG.SEQUENCE, "SignedData"), "SignedData");
+  const sd = wrapped.enter(TAG.SEQUENCE, "SignedData");
   wrapped.end();
 
-  sd.next(TAG.INTEGER, "version");
-  sd.next(TAG.SET, "digestAlgorithms");
-  const encap = sd.into(sd.next(TAG.SEQUENCE, "encapContentInfo"), "encapContentInfo");
+  sd.skip(TAG.INTEGER, "version");
+  sd.skip(TAG.SET, "digestAlgorithms");
+  const encap = sd.enter(TAG.SEQUENCE, "encapContentInfo");
   const eContentType = oidText(der, encap.next(TAG.OID, "eContentType"));
   let content: Uint8Array | undefined;
   const eWrapped = encap.optional(TAG.CONTEXT_0, "eContent");
@@ -48,25 +48,25 @@ export function readSignedDataDer(der: Uint8Array): SignedDataParts {
     }
   }
   sd.optional(TAG.CONTEXT_1, "crls"); // not used: revocation comes from the verifier's OCSP/CRL sources
-  const infos = sd.into(sd.next(TAG.SET, "signerInfos"), "signerInfos");
+  const infos = sd.enter(TAG.SET, "signerInfos");
   sd.end();
   const signers: SignerParts[] = [];
   while (!infos.done) {
     if (signers.length >= MAX_SIGNERS) throw new DerReadError("too many SignerInfos");
-    signers.push(readSigner(infos, infos.next(TAG.SEQUENCE, "SignerInfo")));
+    signers.push(readSigner(infos.enter(TAG.SEQUENCE, "SignerInfo")));
   }
   return { eContentType, ...(content ? { content } : {}), certificates, signers };
 }
 
-function readSigner(parent: DerCursor, t: Tlv): SignerParts {
-  const der = parent.bytes;
-  const f = parent.into(t, "SignerInfo");
-  f.next(TAG.INTEGER, "version");
+/** One SignerInfo, `f` a cursor over its fields. */
+function readSigner(f: DerCursor): SignerParts {
+  const der = f.bytes;
+  f.skip(TAG.INTEGER, "version");
   let sid: SignerParts["sid"];
   if (f.peekTag() === SID_KEY_ID) {
     sid = { keyId: contentOf(der, f.next(SID_KEY_ID, "subjectKeyIdentifier")) };
   } else {
-    const ias = f.into(f.next(TAG.SEQUENCE, "issuerAndSerialNumber"), "issuerAndSerialNumber");
+    const ias = f.enter(TAG.SEQUENCE, "issuerAndSerialNumber");
     const issuerDer = encodingOf(der, ias.next(TAG.SEQUENCE, "issuer"));
     const serial = stripLeadingZeros(integerContent(der, ias.next(TAG.INTEGER, "serialNumber")));
     ias.end();
@@ -79,9 +79,9 @@ function readSigner(parent: DerCursor, t: Tlv): SignerParts {
     const attributes: SignedAttribute[] = [];
     const list = f.into(attrs, "signedAttrs");
     while (!list.done) {
-      const a = list.into(list.next(TAG.SEQUENCE, "Attribute"), "Attribute");
+      const a = list.enter(TAG.SEQUENCE, "Attribute");
       const type = oidText(der, a.next(TAG.OID, "attrType"));
-      const set = a.into(a.next(TAG.SET, "attrValues"), "attrValues");
+      const set = a.enter(TAG.SET, "attrValues");
       a.end();
       const values: Uint8Array[] = [];
       while (!set.done) values.push(encodingOf(der, set.any("attribute value")));

@@ -5,11 +5,12 @@ import { certificateInfo, checkCallOptions, type VerifierCore } from "./verifier
 import type { HashName, RawSignatureInput, VerificationResult } from "./types.ts";
 
 const HASHES: readonly HashName[] = ["sha256", "sha384", "sha512"];
+const BYTE_FIELDS = ["certificateDer", "data", "signature"] as const;
 
 export async function verifyRawSignature(core: VerifierCore, input: RawSignatureInput): Promise<VerificationResult> {
   if (!input || typeof input !== "object") throw new TypeError("verifyRawSignature needs { certificateDer, data, signature }");
   const { expectedType, at } = checkCallOptions(input, "sign", "verifyRawSignature");
-  for (const key of ["certificateDer", "data", "signature"] as const) {
+  for (const key of BYTE_FIELDS) {
     if (!(input[key] instanceof Uint8Array)) throw new TypeError(`verifyRawSignature: ${key} must be a Uint8Array`);
   }
   const hash = input.hash ?? "sha256";

@@ -103,8 +103,11 @@ export function certificateInfo(cert: ParsedCertificate): CertificateInfo {
 /** The four attributes of a signing certificate, decoded once per parsed certificate and frozen. */
 function attributesOnce(cert: ParsedCertificate): Attributes {
   return derivedOnce(cert, "attributes", () => {
+    // attributesOf makes fresh objects: frozen as they are, not copied first.
     const a = attributesOf(cert);
-    return Object.freeze({ ...a, gender: Object.freeze({ ...a.gender }), birth: Object.freeze({ ...a.birth }) });
+    Object.freeze(a.gender);
+    Object.freeze(a.birth);
+    return Object.freeze(a);
   });
 }
 
