@@ -8,7 +8,7 @@
  * distinct certificates makes every verification a miss of the per-certificate caches: the items
  * are cycled in order, and an LRU smaller than the cycle has always just dropped the next one.
  */
-import { CacheAnswers } from "../cache-answers.ts";
+import { CacheAnswers, warmUpCalls } from "../cache-answers.ts";
 import { parentPort, workerData } from "node:worker_threads";
 import { createVerifier, type VerificationResult } from "../../src/verify/index.ts";
 
@@ -66,8 +66,9 @@ const one = (i: number): Promise<VerificationResult> => calls[i % calls.length]!
 const answers = new CacheAnswers();
 
 // Warm-up: JIT, the first call of each type fetches and parses the CRL (cached until nextUpdate),
-// and two passes over the items, as the verifier keeps a certificate from its second sighting on.
-for (let i = 0; i < Math.max(200, input.items.length * 2); i++) {
+// and whole passes over the items, at least two, as the verifier keeps a certificate from its
+// second sighting on (see warmUpCalls).
+for (let i = 0; i < warmUpCalls(input.items.length); i++) {
   const r = await one(i);
   if (r.valid) answers.prime(i % calls.length, r.certificate);
 }

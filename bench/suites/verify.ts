@@ -38,7 +38,7 @@
  *     no target.
  * The CRL carries the issued certificates' revoked siblings plus bench rows (revoked).
  */
-import { CacheAnswers } from "../cache-answers.ts";
+import { CacheAnswers, warmUpCalls } from "../cache-answers.ts";
 import { generateKeyPair, randomBytes, sign, verify, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
@@ -199,8 +199,8 @@ function ocspVerifier(fx: Fixture, useNonce: boolean, cold = false): Verifier {
 /** Verify in the main thread for `seconds`, `inFlight` at a time (after two warm-up passes). */
 async function mainThreadRate(verifier: Verifier, items: readonly Item[], seconds: number, inFlight: number): Promise<Rate> {
   const answers = new CacheAnswers();
-  // Two passes: the verifier keeps a certificate from its second sighting on.
-  for (let i = 0; i < 2 * items.length; i++) {
+  // Whole passes, at least two: the verifier keeps a certificate from its second sighting on (see warmUpCalls).
+  for (let i = 0; i < warmUpCalls(items.length); i++) {
     const r = await verifyOne(verifier, items[i % items.length]!);
     if (r.valid) answers.prime(i % items.length, r.certificate);
   }

@@ -4,7 +4,7 @@
 // carries the very same certificate description object as that document's previous result. These
 // tests hold the two facts that measurement rests on: cycling more certificates than the cache
 // holds never hits it, and the description object is shared exactly when the cache answered.
-import { CacheAnswers } from "../../bench/cache-answers.ts";
+import { CacheAnswers, warmUpCalls } from "../../bench/cache-answers.ts";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, sign } from "node:crypto";
@@ -58,4 +58,26 @@ describe("cold verification for the VERIFY benchmarks", () => {
       assert.deepEqual(await repeatsOver(warm, one), { repeats: holders.length, seenBefore: 2 * holders.length });
     });
   }
+
+  test("a warm-up of whole passes leaves the cold run no certificate it just saw twice", async () => {
+    // Three documents, a cache of two: 200 calls would end a pass short, with two just seen.
+    const three = holders.slice(0, 3);
+    const calls = warmUpCalls(three.length);
+    assert.ok(calls >= 200 && calls >= 2 * three.length && calls % three.length === 0, `${calls} calls`);
+    const crl = crlFake(w);
+    const cold = verifierFor(w, { crl: { fetch: crl.fetch } }, { limits: { certificateCacheEntries: three.length - 1 } });
+    const answers = new CacheAnswers();
+    for (let i = 0; i < calls; i++) {
+      const r = await login(cold, three[i % three.length]!);
+      if (r.valid) answers.prime(i % three.length, r.certificate);
+    }
+    for (let pass = 0; pass < 3; pass++) {
+      for (const [i, h] of three.entries()) {
+        const r = await login(cold, h);
+        assert.equal(r.valid, true, r.valid ? "" : `${r.code}: ${r.message}`);
+        if (r.valid) answers.record(i, r.certificate);
+      }
+    }
+    assert.deepEqual({ repeats: answers.repeats, seenBefore: answers.seenBefore }, { repeats: 0, seenBefore: 3 * three.length });
+  });
 });
