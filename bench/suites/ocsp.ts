@@ -191,8 +191,8 @@ async function cached(ctx: SuiteContext, fx: Fixture): Promise<BenchResult> {
         ),
       );
       // The ratios compare like with like: ours takes the same POST requests as the peers (the
-      // anchors' definition). GET, whose answers a path-keyed map serves without decoding the
-      // request, is measured beside it as an extra figure.
+      // anchors' definition). GET is measured beside it as an extra figure (both forms are mapped
+      // to their answers without decoding the request once seen; POST reads a body first).
       oursRounds.push(
         await measured(ctx, cpu, `OCSP-CACHED: ours, POST /ocsp/sign, no nonce, 64 connections${of}`, () =>
           runLoad(ctx.cleanup, { port: fx.port, requests: postRequests(fx, "/ocsp/sign", false), connections: CONNECTIONS, ...timing, check: "ocsp" }),

@@ -73,9 +73,9 @@ export interface OcspPreSigner {
 
 /** Bounds of the responder's memory caches (tests make them small). */
 export interface OcspCacheLimits {
-  /** Answers for certificates the store knows, GET paths mapped to them, and their states (default 100,000 each). */
+  /** Answers for certificates the store knows, request forms (GET paths, POST bodies) mapped to them, and their states (default 100,000 each). */
   answers?: number;
-  /** Answers "unknown", and GET paths mapped to them (default 1,000 each). */
+  /** Answers "unknown", and request forms mapped to them (default 1,000 each). */
   unknownAnswers?: number;
 }
 
@@ -101,7 +101,7 @@ interface CachedAnswer extends CacheableAnswer {
   stateKey: string;
 }
 
-/** How many answers for certificates the store knows the memory cache keeps (and GET paths mapped to them). */
+/** How many answers for certificates the store knows the memory cache keeps (and request forms mapped to them). */
 const CACHE_LIMIT = 100_000;
 /**
  * Answers "unknown" (serials the store does not know) are kept apart, this many at most (≈2 KB
@@ -110,9 +110,9 @@ const CACHE_LIMIT = 100_000;
  */
 const UNKNOWN_CACHE_LIMIT = 1_000;
 /**
- * GET paths longer than this are answered but not mapped (decoded again next time). A client's
- * RFC 5019 request is ≈100–200 characters; one path may be up to ≈16 KB (padding, %-escapes),
- * and 100,000 of those would be gigabytes.
+ * Request forms longer than this (GET paths; POST bodies over 384 bytes, in base64) are answered
+ * but not mapped (decoded again next time). A client's RFC 5019 request is ≈100–200 characters;
+ * one path may be up to ≈16 KB (padding, %-escapes), and 100,000 of those would be gigabytes.
  */
 const PATH_CACHE_MAX_LENGTH = 512;
 /** An answer is not handed out in its last 30 seconds: a client's clock may run ahead of ours. */
@@ -147,7 +147,10 @@ export class OcspResponder {
   readonly #caEnds = new Map<CaType, number>();
   /** Answers for certificates the store knows (key: type:CertID; at most the answers limit). */
   readonly #cache = new Map<string, CachedAnswer>();
-  /** RFC 5019 GET paths already answered → the cache entry they map to (skips decoding and parsing). */
+  /**
+   * Requests already answered, in the form received (an RFC 5019 GET path, a POST body in base64)
+   * → the cache entry they map to (skips decoding and parsing).
+   */
   readonly #paths = new Map<string, CachedPath>();
   /**
    * Answers "unknown" and their GET paths, apart and small (UNKNOWN_CACHE_LIMIT): serials nobody
@@ -191,22 +194,30 @@ export class OcspResponder {
    * (no decoding, no parsing), served once its state is known to still hold (stillHolds).
    */
   async answerGet(path: string, expected?: CaType): Promise<OcspAnswer> {
-    const known = this.#paths.get(path) ?? this.#unknownPaths.get(path);
+    return this.answerByKey(path, () => decodeOcspGetPath(path), expected);
+  }
+
+  /**
+   * An answer by the request's form as received (a GET path, a POST body in base64): a form
+   * answered before maps straight to its cache entry, else `decode()` gives the DER to answer.
+   */
+  private async answerByKey(key: string, decode: () => Uint8Array, expected: CaType | undefined): Promise<OcspAnswer> {
+    const known = this.#paths.get(key) ?? this.#unknownPaths.get(key);
     if (known && (!expected || expected === known.type)) {
       const hit = (known.unknown ? this.#unknownCache : this.#cache).get(known.cacheKey);
       if (hit && isServable(hit, this.clock().getTime()) && (await this.stillHolds(known.type, known.serialHex, hit))) {
         return { der: hit.der, type: known.type, lookups: 1, cache: hit };
       }
     }
-    const { answer, cached } = await this.answerAndKey(decodeOcspGetPath(path), expected);
-    if (cached && path.length <= PATH_CACHE_MAX_LENGTH) {
-      // A path moves to the other map when its serial is issued (or, were a row ever removed, the reverse).
+    const { answer, cached } = await this.answerAndKey(decode(), expected);
+    if (cached && key.length <= PATH_CACHE_MAX_LENGTH) {
+      // A form moves to the other map when its serial is issued (or, were a row ever removed, the reverse).
       if (cached.unknown) {
-        this.#paths.delete(path);
-        putBounded(this.#unknownPaths, path, cached, this.#unknownCacheLimit);
+        this.#paths.delete(key);
+        putBounded(this.#unknownPaths, key, cached, this.#unknownCacheLimit);
       } else {
-        this.#unknownPaths.delete(path);
-        putBounded(this.#paths, path, cached, this.#cacheLimit);
+        this.#unknownPaths.delete(key);
+        putBounded(this.#paths, key, cached, this.#cacheLimit);
       }
     }
     return answer;
@@ -417,10 +428,15 @@ export class OcspResponder {
    * Throws OcspRequestError for requests to answer with an OCSP error response.
    */
   async answer(requestDer: Uint8Array, expected?: CaType, options: StatusReadOptions = {}): Promise<OcspAnswer> {
-    return (await this.answerAndKey(requestDer, expected, options)).answer;
+    if (options.primary) return (await this.answerAndKey(requestDer, expected, options)).answer;
+    // A body answered before is found as a GET path is, by its base64 form (which is also the GET
+    // path of the same request written without %-escapes): no parsing, no CertID re-encoded.
+    // Parsing, hashing the CertID and the lookups cost POST ≈40 % more per cached answer than GET.
+    const key = Buffer.from(requestDer.buffer, requestDer.byteOffset, requestDer.byteLength).toString("base64");
+    return this.answerByKey(key, () => requestDer, expected);
   }
 
-  /** answer(), plus where a cacheable single answer sits in the cache (for the GET path map). */
+  /** answer(), plus where a cacheable single answer sits in the cache (for the map of request forms). */
   private async answerAndKey(requestDer: Uint8Array, expected?: CaType, options: StatusReadOptions = {}): Promise<{ answer: OcspAnswer; cached?: CachedPath }> {
     let request;
     try {

@@ -97,6 +97,38 @@ for (const backend of backends()) {
       assert.equal(responder.cacheSizes().paths, 2, "a path of 600+ characters is not mapped");
     });
 
+    test("a POST body answered before is found by its bytes, as a GET path is (one entry for both forms), not parsed again", async () => {
+      const { context } = t;
+      const responder = await responderWith(context, { answers: 4, unknownAnswers: 2 });
+      const serial = strangerSerial();
+      await addRow(context, "auth", serial);
+      const certId = certIdFor(ocspIssuerFromCertificate(context.ca.authority("auth").certificateDer), Buffer.from(serial, "hex"), "sha1");
+      const request = requestDer(certId);
+      const parsed: Uint8Array[] = [];
+      const answerAndKey = (responder as unknown as { answerAndKey(der: Uint8Array, ...rest: unknown[]): Promise<unknown> }).answerAndKey.bind(responder);
+      (responder as unknown as { answerAndKey: typeof answerAndKey }).answerAndKey = (der, ...rest) => (parsed.push(der), answerAndKey(der, ...rest));
+
+      const first = await responder.answer(request, "auth");
+      assert.equal(readAnswer(first.der).status, "good");
+      assert.equal(responder.cacheSizes().paths, 1, "the body is mapped");
+      // Another buffer with the same bytes, then the GET path of the same request: both from the map.
+      assert.equal((await responder.answer(new Uint8Array(request), "auth")).der, first.der);
+      assert.equal((await responder.answerGet(pathOf(request), "auth")).der, first.der);
+      assert.equal(parsed.length, 1, "parsed once");
+      assert.equal(responder.cacheSizes().paths, 1);
+
+      // Another CA named in the URL, a nonce, a read that must come from the primary: not from the map.
+      assert.equal((await responder.answer(request, "sign")).lookups, 0, "unauthorized for the signing CA's URL");
+      assert.equal(readAnswer((await responder.answer(requestDer(certId, { nonce: true }), "auth")).der).status, "good");
+      assert.equal(readAnswer((await responder.answer(request, "auth", { primary: true })).der).status, "good");
+      assert.equal(parsed.length, 4);
+      assert.equal(responder.cacheSizes().paths, 1, "a nonce request is not mapped");
+
+      // A revocation is seen through the map, as for GET.
+      await context.ca.revoke({ type: "auth", serialHex: serial, reason: "keyCompromise", by: "operator" });
+      assert.equal(readAnswer((await responder.answer(request, "auth")).der).status, "revoked");
+    });
+
     test("memory taken by unknown serials stays within its own small bound", async () => {
       const { context } = t;
       const responder = await responderWith(context, { answers: 1000, unknownAnswers: 3 });
