@@ -294,6 +294,7 @@ function isAscii(bytes: Uint8Array, t: Tlv): boolean {
 /** Bytes as characters 0–255, which is how the generic parser reads PrintableString and IA5String. */
 function latin1(bytes: Uint8Array, t: Tlv): string {
   // One call over a view rather than a string per character (a 40-character URI made 40 of them).
+  // Spreading the bytes as arguments is bounded: a certificate is at most MAX_CERTIFICATE_BYTES (16 KB).
   return String.fromCharCode.apply(null, bytes.subarray(t.contentStart, t.end) as unknown as number[]);
 }
 
