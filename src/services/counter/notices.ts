@@ -189,10 +189,22 @@ export async function* expiryNoticeRows(deps: NoticeDeps, input: ExpiryNoticeInp
 /** A valid certificate expiring on the day read, with its registered holder. */
 type ExpiringCertificate = Awaited<ReturnType<typeof certificatesExpiringOn>>[number];
 
-async function certificatesExpiringOn(db: Kysely<Database>, day: JapanDate, municipality: string | undefined) {
-  let query = db
+/**
+ * The certificates a run lists, whatever their expiry: valid, of a registered resident (of
+ * `municipality`, when one is given). The day's read and the page's count both start here, so
+ * the count is of the residents the run lists.
+ */
+function listedCertificates(db: Kysely<Database>, municipality: string | undefined) {
+  const query = db
     .selectFrom("certificates")
     .innerJoin("residents", "residents.id", "certificates.resident_id")
+    .where("certificates.status", "=", "valid")
+    .where("residents.status", "=", "registered");
+  return municipality ? query.where("residents.municipality_code", "=", municipality) : query;
+}
+
+async function certificatesExpiringOn(db: Kysely<Database>, day: JapanDate, municipality: string | undefined) {
+  return listedCertificates(db, municipality)
     .select([
       "certificates.ca_type",
       "certificates.serial_hex",
@@ -203,11 +215,8 @@ async function certificatesExpiringOn(db: Kysely<Database>, day: JapanDate, muni
       "residents.address",
       "residents.municipality_code",
     ])
-    .where("certificates.status", "=", "valid")
     .where("certificates.expires", "=", day)
-    .where("residents.status", "=", "registered");
-  if (municipality) query = query.where("residents.municipality_code", "=", municipality);
-  return query.execute();
+    .execute();
 }
 
 function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
@@ -337,16 +346,11 @@ export async function expiryNoticeListing(deps: NoticeDeps, input: ExpiryNoticeI
 
 /** The registered residents with a valid certificate expiring in the window: those the run lists. */
 async function residentsExpiringIn(db: Kysely<Database>, window: ExpiryNoticeDates, municipality: string | undefined): Promise<number> {
-  let query = db
-    .selectFrom("certificates")
-    .innerJoin("residents", "residents.id", "certificates.resident_id")
+  const { residents } = await listedCertificates(db, municipality)
     .select((eb) => eb.fn.count<number | string | bigint>("certificates.resident_id").distinct().as("residents"))
-    .where("certificates.status", "=", "valid")
     .where("certificates.expires", ">=", window.windowStart)
     .where("certificates.expires", "<=", window.windowEnd)
-    .where("residents.status", "=", "registered");
-  if (municipality) query = query.where("residents.municipality_code", "=", municipality);
-  const { residents } = await query.executeTakeFirstOrThrow();
+    .executeTakeFirstOrThrow();
   return Number(residents);
 }
 
