@@ -13,6 +13,7 @@ import type { Database } from "../../src/store/schema.ts";
 import { cli } from "../helpers/cli.ts";
 import { TEST_KDF_ITERATIONS } from "../helpers/context.ts";
 import { injectFailure } from "../helpers/file-faults.ts";
+import { failingFrom } from "../helpers/faults.ts";
 
 const env = { OPENJPKI_NOW: "2026-11-25T03:00:00Z", OPENJPKI_CA_PASSPHRASE: "cli-test-passphrase-0123456789" };
 const FROM = "2031-01-10"; // window 2031-03-10 … 2031-04-09
@@ -23,13 +24,7 @@ async function whileStoreFailsOn<T>(day: string, body: () => Promise<T>): Promis
   Context.open = async (options) => {
     const context = await open.call(Context, options);
     const store = context.store as { db: Kysely<Database> };
-    store.db = store.db.withPlugin({
-      transformQuery: ({ node }) => {
-        if (JSON.stringify(node).includes(`"${day}"`)) throw new Error("the store went away");
-        return node;
-      },
-      transformResult: async ({ result }) => result,
-    });
+    store.db = failingFrom(store.db, day);
     return context;
   };
   try {

@@ -11,6 +11,7 @@ import { buildApp } from "../../src/http/app.ts";
 import { ServiceError } from "../../src/services/errors.ts";
 import { openTestContext, type TestContext } from "../helpers/context.ts";
 import { staffBrowser, type StaffBrowser } from "../helpers/staff-browser.ts";
+import { failingFrom } from "../helpers/faults.ts";
 import { expiryNoticeListing, expiryNoticeRun, expiryNoticesCsv } from "../../src/services/counter/notices.ts";
 import { EXPIRY_LIST_SHOWN } from "../../src/web/pages/counter/office.ts";
 
@@ -276,13 +277,7 @@ describe("counter pages: messages, labels and dates", () => {
     assert.equal(expires, "2031-04-04", "the 5th birthday after issuance: the first day of the run from 2031-02-04");
     const healthy = store.db;
     // The store goes away once the first day is read and sent.
-    store.db = healthy.withPlugin({
-      transformQuery: ({ node }) => {
-        if (JSON.stringify(node).includes('"2031-04-05"')) throw new Error("the store went away");
-        return node;
-      },
-      transformResult: async ({ result }) => result,
-    });
+    store.db = failingFrom(healthy, "2031-04-05");
     const logged = mock.method(console, "error", () => {});
     try {
       await assert.rejects(get("/counter/expiry-notices.csv?from=2031-02-04"), /destroyed before completion/);

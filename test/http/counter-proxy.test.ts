@@ -11,7 +11,7 @@ import { buildApp } from "../../src/http/app.ts";
 import { JpkiClient } from "../../src/client/jpki-client.ts";
 import { counterExpiryNotices, counterFees, counterIssuanceNotice } from "../../src/cli/commands/counter.ts";
 import { StaffApi } from "../helpers/staff-browser.ts";
-import { whileIssuanceFails } from "../helpers/faults.ts";
+import { failingFrom, watchingQueries, whileIssuanceFails } from "../helpers/faults.ts";
 import { backends, openTestContext, TEST_PASSPHRASE, type TestContext } from "../helpers/context.ts";
 import type { FastifyInstance } from "fastify";
 import type { Kysely } from "kysely";
@@ -348,13 +348,7 @@ for (const backend of backends()) {
       const store = t.context.store as { db: Kysely<Database> };
       const healthy = store.db;
       // The store goes away once the first day with residents (2031-03-10) is read and sent.
-      store.db = healthy.withPlugin({
-        transformQuery: ({ node }) => {
-          if (JSON.stringify(node).includes('"2031-03-11"')) throw new Error("the store went away");
-          return node;
-        },
-        transformResult: async ({ result }) => result,
-      });
+      store.db = failingFrom(healthy, "2031-03-11");
       const logged = mock.method(console, "error", () => {});
       try {
         await assert.rejects(call("GET", "/api/counter/expiry-notices?from=2031-01-10&format=csv"), /destroyed before completion/);
@@ -376,12 +370,8 @@ for (const backend of backends()) {
       const store = t.context.store as { db: Kysely<Database> };
       const healthy = store.db;
       let runQueries = 0;
-      store.db = healthy.withPlugin({
-        transformQuery: ({ node }) => {
-          if (JSON.stringify(node).includes('"certificates"')) runQueries++;
-          return node;
-        },
-        transformResult: async ({ result }) => result,
+      store.db = watchingQueries(healthy, (query) => {
+        if (query.includes('"certificates"')) runQueries++;
       });
       try {
         for (const url of ["/api/counter/expiry-notices?from=2031-01-10&format=csv", "/api/counter/expiry-notices?from=2031-01-10", "/api/counter/expiry-notices?from=2031-01-10&format=pdf", "/counter/expiry-notices.csv?from=2031-01-10", "/counter/expiry-notices?from=2031-01-10"]) {
