@@ -61,23 +61,10 @@ function decimalAt(bytes: Uint8Array, at: number, count: number): number {
 /** An AlgorithmIdentifier's OID, read from the cursor's position (parameters, if any, are left to the algorithm's check). */
 export function readAlgorithmOid(c: DerCursor, what: string): string {
   const alg = c.enter(TAG.SEQUENCE, what);
-  const labels = algorithmLabels(what);
-  const oid = oidText(c.bytes, alg.next(TAG.OID, labels.algorithm));
-  if (!alg.done) alg.skip(alg.peekTag()!, labels.parameters);
+  const oid = oidText(c.bytes, alg.next(TAG.OID, `${what} algorithm`));
+  if (!alg.done) alg.any(`${what} parameters`);
   alg.end();
   return oid;
-}
-
-/** The names of an AlgorithmIdentifier's two fields in messages, made once per `what` (callers pass a handful of literals) rather than on every read. */
-const ALGORITHM_LABELS = new Map<string, { readonly algorithm: string; readonly parameters: string }>();
-
-function algorithmLabels(what: string): { readonly algorithm: string; readonly parameters: string } {
-  let labels = ALGORITHM_LABELS.get(what);
-  if (!labels) {
-    labels = { algorithm: `${what} algorithm`, parameters: `${what} parameters` };
-    if (ALGORITHM_LABELS.size < 64) ALGORITHM_LABELS.set(what, labels);
-  }
-  return labels;
 }
 
 /** One decoder for every call (a decoder per call cost more than the decoding); a fatal decoder keeps no state after an error. */
