@@ -1,8 +1,5 @@
 import { realpath, stat, writeFile } from "node:fs/promises";
-import { replaceDurably } from "../services/temporary-files.ts";
-
-/** What a file is published from: its content, or its chunks as they are read. */
-export type PublishedData = Uint8Array | string | AsyncIterable<string>;
+import { replaceDurably, type FileData } from "../services/temporary-files.ts";
 
 /**
  * Write `data` to `path` so that `path` holds either its old content or all of the new, even if
@@ -14,7 +11,7 @@ export type PublishedData = Uint8Array | string | AsyncIterable<string>;
  * sticky); a new file gets `mode` less the umask. A path that is not a regular file (/dev/stdout,
  * a pipe, a link to one) is written through, as it is.
  */
-export async function publishFile(path: string, data: PublishedData, options: { mode?: number } = {}): Promise<void> {
+export async function publishFile(path: string, data: FileData, options: { mode?: number } = {}): Promise<void> {
   let existing;
   try {
     existing = await stat(path); // through links: what a write to `path` would reach

@@ -4,4 +4,4 @@
  * Here for the CLI, which calls only services; the helper itself is the card's, which imports
  * nothing of ours.
  */
-export { replaceDurably } from "../card/atomic-file.ts";
+export { replaceDurably, type FileData } from "../card/atomic-file.ts";
